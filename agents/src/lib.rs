@@ -1,0 +1,27 @@
+//! # boardroom-agents
+//!
+//! Owns what an agent *is* and what each one does: the [`Agent`] trait every actor's
+//! behaviour implements, the [`AgentRegistry`] that lists which agents a tenant swarm
+//! runs, the CEO, and the eight specialists (seo, pricing, content, flipping,
+//! accountant, memory, reflection, strategist).
+//!
+//! Agents know nothing of actors: the supervisor hosts each one in an actor, restarts
+//! it with a fresh instance when it fails, and passes every task through the tenant's
+//! throttle. An agent reaches its peers through [`AgentContext::call`], which the
+//! supervisor wires to the same throttled path.
+//!
+//! ## Layout
+//! - `agent`: the trait, tasks, errors and the context an agent runs in.
+//! - `registry`: the list of agents a swarm starts; adding an agent is one line there.
+//! - `ceo`: the CEO, which coordinates the specialists.
+//! - `specialists`: the eight specialists.
+
+mod agent;
+mod ceo;
+mod registry;
+mod specialists;
+
+pub use agent::{Agent, AgentContext, AgentError, Peers, Task};
+pub use ceo::Ceo;
+pub use registry::{AgentFactory, AgentRegistry, CEO};
+pub use specialists::{SPECIALISTS, Specialist};

@@ -1,0 +1,47 @@
+use thiserror::Error;
+
+/// Everything the storage layer can fail with.
+#[derive(Debug, Error)]
+pub enum MemoryError {
+    /// The database could not be reached or refused the query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint refused the row; the string names what was duplicated.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The referenced row does not exist (or belongs to someone else).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A stored value could not be read back (bad decimal text, unknown enum...).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// An invite code cannot be used; the string says why.
+    #[error("invite code rejected: {0}")]
+    InviteRejected(InviteRejection),
+    /// `DATABASE_URL` is neither SQLite nor PostgreSQL, or malformed.
+    #[error("unsupported database url {0:?}: expected sqlite:… or postgres://…")]
+    UnsupportedUrl(String),
+    /// The event log has shut down and accepts no more events.
+    #[error("the event log is closed")]
+    EventLogClosed,
+}
+
+/// Why an invite code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum InviteRejection {
+    /// No such code.
+    #[error("unknown code")]
+    Unknown,
+    /// An admin disabled it.
+    #[error("code is disabled")]
+    Inactive,
+    /// Every use has been taken.
+    #[error("code has no uses left")]
+    Exhausted,
+    /// Past its expiry.
+    #[error("code has expired")]
+    Expired,
+}

@@ -1,0 +1,50 @@
+//! # boardroom-memory
+//!
+//! Owns Boardroom's data model and everything that stores it: the platform's tables
+//! (users, tenants, agent memory, events, stores, posts, campaigns, ledger, invites,
+//! access controls, experiences, patterns, market insights, checkpoints, tokens, usage),
+//! the [`Store`] interface with its SQLite (embedded default) and PostgreSQL backends,
+//! and the batched, gap-free [`EventLog`] with its per-tenant live fan-out.
+//!
+//! ## Layout
+//! - `model`: ids, tiers, rows. Money is [`rust_decimal::Decimal`]: `NUMERIC` in
+//!   PostgreSQL, exact text in SQLite (SQLite has no decimal type, and a float would
+//!   round).
+//! - `store`: the [`Store`] trait both backends implement.
+//! - `sqlite`, `postgres`: the two backends, each with its own migrations folder.
+//! - `event_log`: batching writer, sequence numbers, per-tenant broadcast.
+//! - `testing` (feature `testing`): fresh databases for tests.
+
+mod error;
+mod event_log;
+mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{InviteRejection, MemoryError};
+pub use event_log::{EventLog, EventLogConfig, EventSubscription};
+pub use model::*;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use store::{Backend, MemoryResult, SharedStore, Store};
+
+use std::sync::Arc;
+
+/// Opens the database named by `url`, creating it (and for SQLite its folder) if needed,
+/// and applies the migrations.
+///
+/// `sqlite:PATH` / `sqlite://PATH` / `sqlite::memory:` open SQLite; `postgres://…` and
+/// `postgresql://…` open PostgreSQL. Anything else is [`MemoryError::UnsupportedUrl`].
+pub async fn connect(url: &str) -> MemoryResult<SharedStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Err(MemoryError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,336 @@
+//! The platform's data model: ids, tiers, users, tenants, events, ledger rows and the rest.
+//!
+//! Every row that belongs to a business carries its [`TenantId`]; rows that belong to a
+//! person carry a [`UserId`]. Money is [`Decimal`] everywhere, never a float.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::MemoryError;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A person with an account.
+    UserId
+);
+id_type!(
+    /// A business owned by a user; the unit of isolation for swarms, events and data.
+    TenantId
+);
+
+/// A subscription tier; it sets limits on the API and the tenant's swarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// The default tier of a new account.
+    #[default]
+    Free,
+    /// The paid tier.
+    Pro,
+    /// No limits beyond the throttles an admin sets.
+    Enterprise,
+}
+
+/// What a user may do beyond their own tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A tenant owner.
+    #[default]
+    User,
+    /// May manage users, invites, tiers and every swarm.
+    Admin,
+}
+
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            /// The form stored in the database and shown in the API.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = MemoryError;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(MemoryError::Corrupt(format!(
+                        concat!("unknown ", stringify!($name), " {:?}"), other
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Tier { Free => "free", Pro => "pro", Enterprise => "enterprise" });
+text_enum!(Role { User => "user", Admin => "admin" });
+
+/// A stored user account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Unique, stored lower-case.
+    pub email: String,
+    /// Argon2id PHC string; never leaves the server.
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The subscription tier.
+    pub tier: Tier,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// The last successful login.
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+/// What is needed to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Unique e-mail address; stored lower-case.
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// The role to grant.
+    pub role: Role,
+    /// The starting tier.
+    pub tier: Tier,
+}
+
+/// A stored tenant: one business with its own swarm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// The owner.
+    pub user_id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Optional domain of the business.
+    pub domain: Option<String>,
+    /// Name of the personality profile the CEO plans under.
+    pub personality: String,
+    /// Free-form settings (autopilot interval, overrides...).
+    pub settings: Value,
+    /// Whether the tenant may run at all.
+    pub is_active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What is needed to create a tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// The owner.
+    pub user_id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Optional domain.
+    pub domain: Option<String>,
+    /// Personality profile name.
+    pub personality: String,
+    /// Free-form settings.
+    pub settings: Value,
+}
+
+/// One thing that happened in a tenant's swarm, as persisted in the event log.
+///
+/// `seq` numbers start at 1 for each tenant and have no gaps and no duplicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwarmEvent {
+    /// The tenant whose swarm acted.
+    pub tenant_id: TenantId,
+    /// Position in the tenant's log, from 1.
+    pub seq: i64,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Which actor acted (`ceo`, `pricing`, `swarm`, ...).
+    pub actor: String,
+    /// Dotted kind, e.g. `agent.started`, `agent.failed`, `swarm.escalated`.
+    pub kind: String,
+    /// One human line.
+    pub summary: String,
+    /// Structured details.
+    pub data: Value,
+    /// Money this action made (positive) or spent (negative), if any.
+    pub revenue_impact: Option<Decimal>,
+}
+
+/// An event not yet given its sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// The tenant whose swarm acted.
+    pub tenant_id: TenantId,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Which actor acted.
+    pub actor: String,
+    /// Dotted kind.
+    pub kind: String,
+    /// One human line.
+    pub summary: String,
+    /// Structured details.
+    pub data: Value,
+    /// Money made or spent, if any.
+    pub revenue_impact: Option<Decimal>,
+}
+
+impl NewEvent {
+    /// An event happening now with no data and no revenue impact.
+    pub fn now(
+        tenant_id: TenantId,
+        actor: impl Into<String>,
+        kind: impl Into<String>,
+        summary: impl Into<String>,
+    ) -> Self {
+        Self {
+            tenant_id,
+            occurred_at: Utc::now(),
+            actor: actor.into(),
+            kind: kind.into(),
+            summary: summary.into(),
+            data: Value::Null,
+            revenue_impact: None,
+        }
+    }
+
+    /// Attaches structured details.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Attaches a revenue impact.
+    pub fn with_revenue_impact(mut self, amount: Decimal) -> Self {
+        self.revenue_impact = Some(amount);
+        self
+    }
+}
+
+/// A row of the tenant's ledger (`profit_logs`): money in is positive, money out negative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Its id.
+    pub id: i64,
+    /// Whose ledger.
+    pub tenant_id: TenantId,
+    /// Where the money came from or went (`sandbox`, `stripe`, `ads`...).
+    pub source: String,
+    /// Exact amount.
+    pub amount: Decimal,
+    /// `revenue`, `ad_spend`, `fee`, `refund`, `reinvestment`...
+    pub category: String,
+    /// The platform's transaction id, unique per tenant when present.
+    pub transaction_id: Option<String>,
+    /// Free-form details.
+    pub metadata: Value,
+    /// When it was booked.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A ledger row to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLedgerEntry {
+    /// Whose ledger.
+    pub tenant_id: TenantId,
+    /// Origin of the money.
+    pub source: String,
+    /// Exact amount.
+    pub amount: Decimal,
+    /// Category.
+    pub category: String,
+    /// The platform's transaction id; recording the same one twice is refused.
+    pub transaction_id: Option<String>,
+    /// Free-form details.
+    pub metadata: Value,
+    /// When it was booked.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// An invite code for sign-up in private mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    /// Its id.
+    pub id: i64,
+    /// The code itself.
+    pub code: String,
+    /// The admin who made it.
+    pub created_by: Option<UserId>,
+    /// The last user who used it.
+    pub used_by: Option<UserId>,
+    /// How many more sign-ups it allows.
+    pub uses_remaining: i32,
+    /// After this it is void.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether an admin left it enabled.
+    pub is_active: bool,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// An invite to create.
+#[derive(Debug, Clone)]
+pub struct NewInvite {
+    /// The code.
+    pub code: String,
+    /// The admin making it.
+    pub created_by: Option<UserId>,
+    /// How many sign-ups it allows.
+    pub uses: i32,
+    /// Optional expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where the CEO is in its autopilot cycle, so a restarted process resumes there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Whose cycle.
+    pub tenant_id: TenantId,
+    /// Counts cycles from 1.
+    pub cycle: i64,
+    /// The step about to run or running.
+    pub step: String,
+    /// What earlier steps produced, for the later ones.
+    pub state: Value,
+    /// When it was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a usage counter counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsageSubject {
+    /// A user's API calls.
+    User(UserId),
+    /// A tenant's swarm (tokens, messages).
+    Tenant(TenantId),
+}

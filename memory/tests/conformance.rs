@@ -1,0 +1,1392 @@
+//! The conformance suite: every test runs twice, as `sqlite::<name>` and
+//! `postgres::<name>`, each on a fresh database of its own, so both backends are held to
+//! the same behaviour.
+//!
+//! PostgreSQL must be running (`TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); the postgres tests fail loudly, and
+//! say how to start it, when it is not.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use boardroom_memory::testing::{TestPostgres, TestSqlite};
+use boardroom_memory::*;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+// ---- the two-backend harness ----
+
+/// Turns each listed test body into `sqlite::name` and `postgres::name`.
+///
+/// `store: [...]` bodies are `async fn name(store: SharedStore)`; `with_db: [...]`
+/// bodies also get a [`Db`] for what the trait cannot do (raw SQL, a second store on
+/// the same database).
+macro_rules! conformance {
+    (store: [$($plain:ident),* $(,)?], with_db: [$($direct:ident),* $(,)?] $(,)?) => {
+        conformance!(@backend sqlite, fresh_sqlite, [$($plain),*], [$($direct),*]);
+        conformance!(@backend postgres, fresh_postgres, [$($plain),*], [$($direct),*]);
+    };
+    (@backend $backend:ident, $fresh:ident, [$($plain:ident),*], [$($direct:ident),*]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $plain() {
+                    let db = boardroom_memory::testing::$fresh().await;
+                    super::$plain(std::sync::Arc::new(db.store.clone())).await;
+                    boardroom_memory::Store::close(&db.store).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $direct() {
+                    let db = boardroom_memory::testing::$fresh().await;
+                    super::$direct(std::sync::Arc::new(db.store.clone()), super::Db::from(&db)).await;
+                    boardroom_memory::Store::close(&db.store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    store: [
+        money_round_trips_exactly_through_the_ledger,
+        money_round_trips_exactly_through_event_revenue_impact,
+        event_sequence_numbers_start_at_one_for_each_tenant_and_follow_input_order,
+        event_sequence_numbers_are_gap_free_under_concurrent_appends,
+        events_after_pages_through_one_tenant_log_oldest_first,
+        events_keep_their_time_text_and_data,
+        large_batches_are_stored_whole_across_several_insert_statements,
+        a_batch_with_an_unknown_tenant_is_refused_whole,
+        emails_are_stored_lower_case_and_unique_regardless_of_case,
+        the_first_user_is_admin_even_under_8_concurrent_sign_ups,
+        users_are_listed_in_id_order_page_by_page,
+        a_user_role_tier_and_last_login_can_be_changed,
+        tenants_belong_to_users_and_can_be_disabled,
+        a_transaction_id_is_booked_only_once_per_tenant,
+        ledger_entries_are_read_by_half_open_time_range_oldest_first,
+        an_invite_code_exists_only_once,
+        consuming_an_invite_takes_one_use_and_records_who_took_it,
+        the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumers,
+        a_checkpoint_is_replaced_not_duplicated,
+        usage_counters_sum_concurrent_increments_exactly,
+        reads_never_cross_tenants,
+        a_closed_store_refuses_further_calls,
+    ],
+    with_db: [
+        the_store_reports_its_backend_and_answers_ping,
+        event_sequence_numbers_are_gap_free_across_two_processes,
+        expired_disabled_and_unknown_invites_are_rejected,
+        connect_reopens_the_same_database_by_url,
+    ],
+}
+
+/// Raw access to the database under test.
+enum Db {
+    Sqlite { url: String, pool: sqlx::SqlitePool },
+    Postgres { url: String, pool: sqlx::PgPool },
+}
+
+impl From<&TestSqlite> for Db {
+    fn from(db: &TestSqlite) -> Self {
+        Db::Sqlite {
+            url: db.url.clone(),
+            pool: db.store.pool().clone(),
+        }
+    }
+}
+
+impl From<&TestPostgres> for Db {
+    fn from(db: &TestPostgres) -> Self {
+        Db::Postgres {
+            url: db.url.clone(),
+            pool: db.store.pool().clone(),
+        }
+    }
+}
+
+impl Db {
+    fn url(&self) -> &str {
+        match self {
+            Db::Sqlite { url, .. } | Db::Postgres { url, .. } => url,
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// Runs SQL that reads the same in both dialects.
+    async fn execute(&self, sql: &'static str) {
+        match self {
+            Db::Sqlite { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
+            Db::Postgres { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
+        }
+        .expect("raw statement");
+    }
+
+    /// Another store on the same database, with its own pool: a second process.
+    async fn second_store(&self) -> SharedStore {
+        boardroom_memory::connect(self.url())
+            .await
+            .expect("second store")
+    }
+}
+
+// ---- helpers ----
+
+/// A fixed instant with microseconds (the precision both backends keep).
+fn time(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 123_456_000)
+        .single()
+        .expect("valid time")
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        password_hash: "$argon2id$v=19$test".into(),
+        role: Role::User,
+        tier: Tier::Free,
+    }
+}
+
+async fn user(store: &SharedStore, email: &str) -> User {
+    store
+        .create_user(new_user(email))
+        .await
+        .expect("create user")
+}
+
+async fn tenant_of(store: &SharedStore, owner: UserId, name: &str) -> Tenant {
+    store
+        .create_tenant(NewTenant {
+            user_id: owner,
+            name: name.into(),
+            domain: None,
+            personality: "coachty".into(),
+            settings: json!({}),
+        })
+        .await
+        .expect("create tenant")
+}
+
+/// A tenant with an owner of its own.
+async fn tenant(store: &SharedStore, name: &str) -> Tenant {
+    let owner = user(store, &format!("owner-of-{name}@example.com")).await;
+    tenant_of(store, owner.id, name).await
+}
+
+fn event(tenant: TenantId, summary: impl Into<String>) -> NewEvent {
+    NewEvent {
+        tenant_id: tenant,
+        occurred_at: time(0),
+        actor: "ceo".into(),
+        kind: "agent.acted".into(),
+        summary: summary.into(),
+        data: serde_json::Value::Null,
+        revenue_impact: None,
+    }
+}
+
+fn ledger_entry(
+    tenant: TenantId,
+    amount: Decimal,
+    transaction_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> NewLedgerEntry {
+    NewLedgerEntry {
+        tenant_id: tenant,
+        source: "sandbox".into(),
+        amount,
+        category: "revenue".into(),
+        transaction_id: transaction_id.map(Into::into),
+        metadata: json!({"order": 17}),
+        recorded_at: at,
+    }
+}
+
+fn invite(code: &str, uses: i32, expires_at: Option<DateTime<Utc>>) -> NewInvite {
+    NewInvite {
+        code: code.into(),
+        created_by: None,
+        uses,
+        expires_at,
+    }
+}
+
+/// Every event of a tenant, read page by page.
+async fn all_events(store: &SharedStore, tenant: TenantId) -> Vec<SwarmEvent> {
+    let mut all = Vec::new();
+    loop {
+        let page = store
+            .events_after(tenant, all.last().map_or(0, |e: &SwarmEvent| e.seq), 400)
+            .await
+            .expect("page");
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// The amounts money must survive exactly, as text: scale included.
+const AMOUNTS: [&str; 6] = [
+    "0.00",
+    "0.01",
+    "-0.10",
+    "12345678901234.5678",
+    "79228162514264337593543950335",
+    "0.0000000000000000000000000001",
+];
+
+fn is_conflict(result: MemoryResult<impl std::fmt::Debug>, what: &str) -> bool {
+    matches!(result, Err(MemoryError::Conflict(ref w)) if w == what)
+}
+
+fn is_not_found(result: MemoryResult<impl std::fmt::Debug>, what: &str) -> bool {
+    matches!(result, Err(MemoryError::NotFound(ref w)) if w == what)
+}
+
+fn rejection<T: std::fmt::Debug>(result: MemoryResult<T>) -> InviteRejection {
+    match result {
+        Err(MemoryError::InviteRejected(why)) => why,
+        other => panic!("expected an invite rejection, got {other:?}"),
+    }
+}
+
+// ---- the store itself ----
+
+async fn the_store_reports_its_backend_and_answers_ping(store: SharedStore, db: Db) {
+    assert_eq!(store.backend(), db.backend());
+    store.ping().await.expect("ping");
+}
+
+async fn a_closed_store_refuses_further_calls(store: SharedStore) {
+    store.ping().await.expect("ping while open");
+    store.close().await;
+    assert!(store.ping().await.is_err());
+    assert!(store.count_users().await.is_err());
+}
+
+async fn connect_reopens_the_same_database_by_url(store: SharedStore, db: Db) {
+    let alice = user(&store, "alice@example.com").await;
+    let again = db.second_store().await;
+    assert_eq!(again.backend(), store.backend());
+    assert_eq!(again.user(alice.id).await.expect("read"), Some(alice));
+    again.close().await;
+}
+
+// ---- money ----
+
+async fn money_round_trips_exactly_through_the_ledger(store: SharedStore) {
+    let shop = tenant(&store, "shop").await;
+    for (index, text) in AMOUNTS.iter().enumerate() {
+        let amount = Decimal::from_str(text).expect("decimal");
+        let booked = store
+            .record_ledger_entry(ledger_entry(
+                shop.id,
+                amount,
+                Some(&format!("tx-{index}")),
+                time(index as i64),
+            ))
+            .await
+            .expect("book");
+        assert_eq!(booked.amount.to_string(), *text, "as booked");
+        assert_eq!(booked.amount.scale(), amount.scale());
+    }
+    let read = store
+        .ledger_entries(shop.id, time(0), time(100))
+        .await
+        .expect("read");
+    let texts: Vec<String> = read.iter().map(|entry| entry.amount.to_string()).collect();
+    assert_eq!(texts, AMOUNTS);
+}
+
+async fn money_round_trips_exactly_through_event_revenue_impact(store: SharedStore) {
+    let shop = tenant(&store, "shop").await;
+    let mut batch: Vec<NewEvent> = AMOUNTS
+        .iter()
+        .map(|text| {
+            event(shop.id, *text).with_revenue_impact(Decimal::from_str(text).expect("decimal"))
+        })
+        .collect();
+    batch.push(event(shop.id, "no money involved"));
+    let stored = store.append_events(&batch).await.expect("append");
+    let read = all_events(&store, shop.id).await;
+    assert_eq!(read, stored);
+    for (index, text) in AMOUNTS.iter().enumerate() {
+        assert_eq!(
+            read[index].revenue_impact.map(|d| d.to_string()).as_deref(),
+            Some(*text)
+        );
+    }
+    assert_eq!(read[AMOUNTS.len()].revenue_impact, None);
+}
+
+// ---- the event log ----
+
+async fn event_sequence_numbers_start_at_one_for_each_tenant_and_follow_input_order(
+    store: SharedStore,
+) {
+    let a = tenant(&store, "a").await.id;
+    let b = tenant(&store, "b").await.id;
+    assert_eq!(store.last_event_seq(a).await.expect("seq"), 0);
+    assert!(
+        store
+            .append_events(&[])
+            .await
+            .expect("empty batch")
+            .is_empty()
+    );
+
+    let batch = [
+        event(b, "b1"),
+        event(a, "a1"),
+        event(b, "b2"),
+        event(a, "a2"),
+        event(a, "a3"),
+    ];
+    let stored = store.append_events(&batch).await.expect("append");
+    let got: Vec<(TenantId, i64, &str)> = stored
+        .iter()
+        .map(|e| (e.tenant_id, e.seq, e.summary.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (b, 1, "b1"),
+            (a, 1, "a1"),
+            (b, 2, "b2"),
+            (a, 2, "a2"),
+            (a, 3, "a3")
+        ]
+    );
+
+    let next = store
+        .append_events(&[event(a, "a4")])
+        .await
+        .expect("append");
+    assert_eq!(next[0].seq, 4);
+    assert_eq!(store.last_event_seq(a).await.expect("seq"), 4);
+    assert_eq!(store.last_event_seq(b).await.expect("seq"), 2);
+}
+
+/// 16 tasks append batches of varied sizes for 3 tenants at once, spread over `stores`;
+/// afterwards each tenant's log must be numbered 1..=n with every appended event in it
+/// exactly once, under the number its append returned.
+async fn hammer_the_event_log(stores: Vec<SharedStore>, tenants: [TenantId; 3]) {
+    let mut tasks = Vec::new();
+    for task in 0..16_usize {
+        let store = stores[task % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut appended = Vec::new();
+            for round in 0..12_usize {
+                let size = 1 + (task * 7 + round * 13) % 40;
+                let batch: Vec<NewEvent> = (0..size)
+                    .map(|item| {
+                        event(
+                            tenants[(task + round + item) % 3],
+                            format!("t{task} r{round} i{item}"),
+                        )
+                    })
+                    .collect();
+                let stored = store
+                    .append_events(&batch)
+                    .await
+                    .expect("concurrent append");
+                assert_eq!(stored.len(), batch.len());
+                for (sent, got) in batch.iter().zip(&stored) {
+                    assert_eq!(
+                        (sent.tenant_id, &sent.summary),
+                        (got.tenant_id, &got.summary),
+                        "input order"
+                    );
+                }
+                appended.extend(stored);
+            }
+            appended
+        }));
+    }
+    let mut appended = Vec::new();
+    for task in tasks {
+        appended.extend(task.await.expect("task"));
+    }
+    let reader = &stores[0];
+    for tenant in tenants {
+        let mut mine: Vec<(i64, String)> = appended
+            .iter()
+            .filter(|e| e.tenant_id == tenant)
+            .map(|e| (e.seq, e.summary.clone()))
+            .collect();
+        mine.sort();
+        let stored: Vec<(i64, String)> = all_events(reader, tenant)
+            .await
+            .into_iter()
+            .map(|e| (e.seq, e.summary))
+            .collect();
+        let expected_seqs: Vec<i64> = (1..=mine.len() as i64).collect();
+        assert_eq!(
+            stored.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+            expected_seqs,
+            "gap-free, no duplicates"
+        );
+        assert_eq!(
+            stored, mine,
+            "each event stored under the number its append returned"
+        );
+        assert_eq!(
+            reader.last_event_seq(tenant).await.expect("seq"),
+            mine.len() as i64
+        );
+    }
+}
+
+async fn event_sequence_numbers_are_gap_free_under_concurrent_appends(store: SharedStore) {
+    let tenants = [
+        tenant(&store, "a").await.id,
+        tenant(&store, "b").await.id,
+        tenant(&store, "c").await.id,
+    ];
+    hammer_the_event_log(vec![store], tenants).await;
+}
+
+async fn event_sequence_numbers_are_gap_free_across_two_processes(store: SharedStore, db: Db) {
+    let tenants = [
+        tenant(&store, "a").await.id,
+        tenant(&store, "b").await.id,
+        tenant(&store, "c").await.id,
+    ];
+    let other = db.second_store().await;
+    hammer_the_event_log(vec![store, other.clone()], tenants).await;
+    other.close().await;
+}
+
+async fn events_after_pages_through_one_tenant_log_oldest_first(store: SharedStore) {
+    let mine = tenant(&store, "mine").await.id;
+    let noisy = tenant(&store, "noisy").await.id;
+    let batch: Vec<NewEvent> = (0..250)
+        .flat_map(|i| [event(mine, format!("m{i}")), event(noisy, format!("n{i}"))])
+        .collect();
+    store.append_events(&batch).await.expect("append");
+
+    let mut after = 0;
+    let mut sizes = Vec::new();
+    loop {
+        let page = store.events_after(mine, after, 100).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.iter().all(|e| e.tenant_id == mine));
+        let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (after + 1..=after + page.len() as i64).collect::<Vec<_>>()
+        );
+        assert_eq!(page[0].summary, format!("m{after}"));
+        sizes.push(page.len());
+        after = page[page.len() - 1].seq;
+    }
+    assert_eq!(sizes, vec![100, 100, 50]);
+    assert!(
+        store
+            .events_after(mine, 250, 100)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
+    assert!(
+        store
+            .events_after(mine, 0, 0)
+            .await
+            .expect("limit 0")
+            .is_empty()
+    );
+    assert_eq!(
+        store.events_after(mine, 249, 100).await.expect("tail")[0].summary,
+        "m249"
+    );
+}
+
+async fn events_keep_their_time_text_and_data(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let sent = NewEvent {
+        tenant_id: shop,
+        occurred_at: time(42),
+        actor: "pricing".into(),
+        kind: "price.changed".into(),
+        summary: "Raised «Mug» to 12 € — ünïcödé ✓".into(),
+        data: json!({"product": 7, "old": "9.99", "new": "12.00", "tags": ["a", "b"], "nested": {"ok": true}}),
+        revenue_impact: Some(Decimal::new(-250, 2)),
+    };
+    let stored = store
+        .append_events(std::slice::from_ref(&sent))
+        .await
+        .expect("append");
+    let read = store.events_after(shop, 0, 10).await.expect("read");
+    assert_eq!(read, stored);
+    let got = &read[0];
+    assert_eq!(
+        (
+            got.occurred_at,
+            &got.actor,
+            &got.kind,
+            &got.summary,
+            &got.data,
+            got.revenue_impact
+        ),
+        (
+            sent.occurred_at,
+            &sent.actor,
+            &sent.kind,
+            &sent.summary,
+            &sent.data,
+            sent.revenue_impact
+        )
+    );
+}
+
+async fn large_batches_are_stored_whole_across_several_insert_statements(store: SharedStore) {
+    let big = tenant(&store, "big").await.id;
+    let small = tenant(&store, "small").await.id;
+    let batch: Vec<NewEvent> = (0..5000)
+        .map(|i| event(if i % 1000 == 999 { small } else { big }, format!("e{i}")))
+        .collect();
+    let stored = store.append_events(&batch).await.expect("append");
+    assert_eq!(stored.len(), 5000);
+    assert_eq!(store.last_event_seq(big).await.expect("seq"), 4995);
+    assert_eq!(store.last_event_seq(small).await.expect("seq"), 5);
+    let read = all_events(&store, big).await;
+    assert_eq!(read.len(), 4995);
+    assert_eq!(read[4994].summary, "e4998");
+}
+
+async fn a_batch_with_an_unknown_tenant_is_refused_whole(store: SharedStore) {
+    let known = tenant(&store, "known").await.id;
+    let refused = store
+        .append_events(&[event(known, "fine"), event(TenantId(987_654), "orphan")])
+        .await;
+    assert!(is_not_found(refused, "tenant"));
+    assert_eq!(
+        store.last_event_seq(known).await.expect("seq"),
+        0,
+        "nothing of the batch was kept"
+    );
+    let stored = store
+        .append_events(&[event(known, "first")])
+        .await
+        .expect("append");
+    assert_eq!(stored[0].seq, 1, "the refused batch used up no numbers");
+}
+
+// ---- users ----
+
+async fn emails_are_stored_lower_case_and_unique_regardless_of_case(store: SharedStore) {
+    let alice = store
+        .create_user(new_user("Alice@Example.COM"))
+        .await
+        .expect("create");
+    assert_eq!(alice.email, "alice@example.com");
+    assert_eq!(
+        store
+            .user_by_email("ALICE@example.com")
+            .await
+            .expect("lookup"),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .user_by_email("alice@example.com")
+            .await
+            .expect("lookup"),
+        Some(alice)
+    );
+    assert!(is_conflict(
+        store.create_user(new_user("alice@EXAMPLE.com")).await,
+        "email"
+    ));
+    assert_eq!(
+        store
+            .user_by_email("bob@example.com")
+            .await
+            .expect("lookup"),
+        None
+    );
+    assert_eq!(store.count_users().await.expect("count"), 1);
+}
+
+async fn the_first_user_is_admin_even_under_8_concurrent_sign_ups(store: SharedStore) {
+    let sign_ups: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create_user_first_is_admin(new_user(&format!("u{i}@example.com")))
+                    .await
+            })
+        })
+        .collect();
+    let mut users = Vec::new();
+    for sign_up in sign_ups {
+        users.push(sign_up.await.expect("task").expect("sign up"));
+    }
+    assert_eq!(
+        users.iter().filter(|u| u.role == Role::Admin).count(),
+        1,
+        "exactly one admin"
+    );
+    assert_eq!(store.count_users().await.expect("count"), 8);
+    let late = store
+        .create_user_first_is_admin(new_user("late@example.com"))
+        .await
+        .expect("sign up");
+    assert_eq!(late.role, Role::User);
+    assert!(is_conflict(
+        store
+            .create_user_first_is_admin(new_user("U0@example.com"))
+            .await,
+        "email"
+    ));
+}
+
+async fn users_are_listed_in_id_order_page_by_page(store: SharedStore) {
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(user(&store, &format!("user{i}@example.com")).await);
+    }
+    let first = store.list_users(None, 2).await.expect("page");
+    let second = store.list_users(Some(first[1].id), 2).await.expect("page");
+    let third = store.list_users(Some(second[1].id), 2).await.expect("page");
+    let fourth = store.list_users(Some(third[0].id), 2).await.expect("page");
+    let listed: Vec<User> = [first, second, third.clone()].concat();
+    assert_eq!(listed, created);
+    assert_eq!(third.len(), 1);
+    assert!(fourth.is_empty());
+    assert!(store.list_users(None, 0).await.expect("limit 0").is_empty());
+    assert_eq!(store.count_users().await.expect("count"), 5);
+}
+
+async fn a_user_role_tier_and_last_login_can_be_changed(store: SharedStore) {
+    let bob = user(&store, "bob@example.com").await;
+    assert_eq!(
+        (bob.role, bob.tier, bob.last_login),
+        (Role::User, Tier::Free, None)
+    );
+    store
+        .set_user_role(bob.id, Role::Admin)
+        .await
+        .expect("role");
+    store
+        .set_user_tier(bob.id, Tier::Enterprise)
+        .await
+        .expect("tier");
+    store
+        .touch_last_login(bob.id, time(5))
+        .await
+        .expect("login");
+    let now = store.user(bob.id).await.expect("read").expect("exists");
+    assert_eq!(
+        (now.role, now.tier, now.last_login),
+        (Role::Admin, Tier::Enterprise, Some(time(5)))
+    );
+    assert_eq!(
+        (now.email, now.password_hash, now.created_at),
+        (bob.email, bob.password_hash, bob.created_at)
+    );
+
+    let ghost = UserId(424_242);
+    assert_eq!(store.user(ghost).await.expect("read"), None);
+    assert!(is_not_found(
+        store.set_user_role(ghost, Role::Admin).await,
+        "user"
+    ));
+    assert!(is_not_found(
+        store.set_user_tier(ghost, Tier::Pro).await,
+        "user"
+    ));
+    assert!(is_not_found(
+        store.touch_last_login(ghost, time(0)).await,
+        "user"
+    ));
+}
+
+// ---- tenants ----
+
+async fn tenants_belong_to_users_and_can_be_disabled(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let settings = json!({"autopilot_minutes": 30, "overrides": {"pricing": "off"}});
+    let shop = store
+        .create_tenant(NewTenant {
+            user_id: ann.id,
+            name: "Ann's Mugs".into(),
+            domain: Some("mugs.example".into()),
+            personality: "stoic".into(),
+            settings: settings.clone(),
+        })
+        .await
+        .expect("create");
+    assert_eq!(
+        (
+            shop.user_id,
+            shop.name.as_str(),
+            shop.domain.as_deref(),
+            shop.personality.as_str(),
+            &shop.settings,
+            shop.is_active
+        ),
+        (
+            ann.id,
+            "Ann's Mugs",
+            Some("mugs.example"),
+            "stoic",
+            &settings,
+            true
+        )
+    );
+    let blog = tenant_of(&store, ann.id, "blog").await;
+    let bens = tenant_of(&store, ben.id, "ben's").await;
+
+    assert_eq!(
+        store.tenant(shop.id).await.expect("read"),
+        Some(shop.clone())
+    );
+    assert_eq!(
+        store.tenants_of_user(ann.id).await.expect("of ann"),
+        vec![shop.clone(), blog.clone()]
+    );
+    assert_eq!(
+        store.tenants_of_user(ben.id).await.expect("of ben"),
+        vec![bens.clone()]
+    );
+    let page = store.list_tenants(None, 2).await.expect("page");
+    assert_eq!(page, vec![shop.clone(), blog.clone()]);
+    assert_eq!(
+        store.list_tenants(Some(blog.id), 2).await.expect("page"),
+        vec![bens]
+    );
+
+    store
+        .set_tenant_active(shop.id, false)
+        .await
+        .expect("disable");
+    assert!(
+        !store
+            .tenant(shop.id)
+            .await
+            .expect("read")
+            .expect("exists")
+            .is_active
+    );
+    store
+        .set_tenant_active(shop.id, true)
+        .await
+        .expect("enable");
+    assert!(
+        store
+            .tenant(shop.id)
+            .await
+            .expect("read")
+            .expect("exists")
+            .is_active
+    );
+
+    assert_eq!(store.tenant(TenantId(777_777)).await.expect("read"), None);
+    assert!(is_not_found(
+        store.set_tenant_active(TenantId(777_777), false).await,
+        "tenant"
+    ));
+    let orphan = NewTenant {
+        user_id: UserId(555_555),
+        name: "orphan".into(),
+        domain: None,
+        personality: "coachty".into(),
+        settings: json!({}),
+    };
+    assert!(is_not_found(store.create_tenant(orphan).await, "user"));
+}
+
+// ---- the ledger ----
+
+async fn a_transaction_id_is_booked_only_once_per_tenant(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let ten = Decimal::new(1000, 2);
+    store
+        .record_ledger_entry(ledger_entry(shop, ten, Some("ch_1"), time(1)))
+        .await
+        .expect("book");
+    assert!(is_conflict(
+        store
+            .record_ledger_entry(ledger_entry(shop, ten, Some("ch_1"), time(2)))
+            .await,
+        "transaction_id"
+    ));
+    store
+        .record_ledger_entry(ledger_entry(other, ten, Some("ch_1"), time(1)))
+        .await
+        .expect("other tenant, same id");
+    store
+        .record_ledger_entry(ledger_entry(shop, ten, None, time(3)))
+        .await
+        .expect("no id");
+    store
+        .record_ledger_entry(ledger_entry(shop, ten, None, time(4)))
+        .await
+        .expect("no id again");
+    let booked = store
+        .ledger_entries(shop, time(0), time(10))
+        .await
+        .expect("read");
+    assert_eq!(booked.len(), 3);
+    assert_eq!(
+        booked
+            .iter()
+            .filter(|e| e.transaction_id.as_deref() == Some("ch_1"))
+            .count(),
+        1
+    );
+    assert!(is_not_found(
+        store
+            .record_ledger_entry(ledger_entry(TenantId(31_337), ten, None, time(1)))
+            .await,
+        "tenant"
+    ));
+}
+
+async fn ledger_entries_are_read_by_half_open_time_range_oldest_first(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let mut booked = Vec::new();
+    for (tx, at) in [("late", 20), ("early", 0), ("middle", 10), ("edge", 30)] {
+        let entry = ledger_entry(shop, Decimal::new(at + 1, 1), Some(tx), time(at));
+        let stored = store
+            .record_ledger_entry(entry.clone())
+            .await
+            .expect("book");
+        assert_eq!(
+            (
+                stored.tenant_id,
+                &stored.source,
+                stored.amount,
+                &stored.category,
+                &stored.transaction_id,
+                &stored.metadata,
+                stored.recorded_at
+            ),
+            (
+                entry.tenant_id,
+                &entry.source,
+                entry.amount,
+                &entry.category,
+                &entry.transaction_id,
+                &entry.metadata,
+                entry.recorded_at
+            )
+        );
+        booked.push(stored);
+    }
+    let read = store
+        .ledger_entries(shop, time(0), time(30))
+        .await
+        .expect("read");
+    let order: Vec<&str> = read
+        .iter()
+        .filter_map(|e| e.transaction_id.as_deref())
+        .collect();
+    assert_eq!(
+        order,
+        vec!["early", "middle", "late"],
+        "from inclusive, to exclusive, oldest first"
+    );
+    assert_eq!(read[0], booked[1]);
+    assert!(
+        store
+            .ledger_entries(shop, time(30), time(30))
+            .await
+            .expect("empty range")
+            .is_empty()
+    );
+    let edge = store
+        .ledger_entries(shop, time(30), time(30) + Duration::microseconds(1))
+        .await
+        .expect("edge");
+    assert_eq!(edge, vec![booked[3].clone()]);
+}
+
+// ---- invites ----
+
+async fn an_invite_code_exists_only_once(store: SharedStore) {
+    store
+        .create_invite(invite("WELCOME", 1, None))
+        .await
+        .expect("create");
+    assert!(is_conflict(
+        store.create_invite(invite("WELCOME", 5, None)).await,
+        "code"
+    ));
+    assert_eq!(store.list_invites().await.expect("list").len(), 1);
+}
+
+async fn consuming_an_invite_takes_one_use_and_records_who_took_it(store: SharedStore) {
+    let admin = user(&store, "admin@example.com").await;
+    let guest = user(&store, "guest@example.com").await;
+    let made = store
+        .create_invite(NewInvite {
+            code: "TWO-USES".into(),
+            created_by: Some(admin.id),
+            uses: 2,
+            expires_at: Some(time(1000)),
+        })
+        .await
+        .expect("create");
+    assert_eq!(
+        (
+            made.uses_remaining,
+            made.created_by,
+            made.used_by,
+            made.used_at,
+            made.is_active
+        ),
+        (2, Some(admin.id), None, None, true)
+    );
+
+    let checked = store
+        .check_invite("TWO-USES", time(0))
+        .await
+        .expect("check");
+    assert_eq!(checked, made, "checking does not use it");
+    let used = store
+        .consume_invite("TWO-USES", guest.id, time(1))
+        .await
+        .expect("first use");
+    assert_eq!(
+        (used.uses_remaining, used.used_by, used.used_at),
+        (1, Some(guest.id), Some(time(1)))
+    );
+    let used = store
+        .consume_invite("TWO-USES", admin.id, time(2))
+        .await
+        .expect("second use");
+    assert_eq!((used.uses_remaining, used.used_by), (0, Some(admin.id)));
+    assert_eq!(
+        rejection(store.consume_invite("TWO-USES", guest.id, time(3)).await),
+        InviteRejection::Exhausted
+    );
+    assert_eq!(
+        rejection(store.check_invite("TWO-USES", time(3)).await),
+        InviteRejection::Exhausted
+    );
+    assert_eq!(store.list_invites().await.expect("list"), vec![used]);
+}
+
+async fn the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumers(
+    store: SharedStore,
+) {
+    store
+        .create_invite(invite("ONCE", 1, None))
+        .await
+        .expect("create");
+    let mut guests = Vec::new();
+    for i in 0..20 {
+        guests.push(user(&store, &format!("guest{i}@example.com")).await.id);
+    }
+    let consumers: Vec<_> = guests
+        .into_iter()
+        .map(|guest| {
+            let store = store.clone();
+            tokio::spawn(async move { store.consume_invite("ONCE", guest, time(0)).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for consumer in consumers {
+        match consumer.await.expect("task") {
+            Ok(invite) => {
+                winners += 1;
+                assert_eq!(invite.uses_remaining, 0);
+            }
+            refused => assert_eq!(rejection(refused), InviteRejection::Exhausted),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn expired_disabled_and_unknown_invites_are_rejected(store: SharedStore, db: Db) {
+    let guest = user(&store, "guest@example.com").await;
+    store
+        .create_invite(invite("OLD", 3, Some(time(100))))
+        .await
+        .expect("create");
+    store
+        .create_invite(invite("DISABLED", 3, None))
+        .await
+        .expect("create");
+    store
+        .create_invite(invite("FRESH", 3, Some(time(100))))
+        .await
+        .expect("create");
+    db.execute("update invite_codes set is_active = false where code = 'DISABLED'")
+        .await;
+
+    assert_eq!(
+        rejection(store.consume_invite("OLD", guest.id, time(101)).await),
+        InviteRejection::Expired
+    );
+    assert_eq!(
+        rejection(store.consume_invite("OLD", guest.id, time(100)).await),
+        InviteRejection::Expired,
+        "expiry instant itself"
+    );
+    assert_eq!(
+        rejection(store.check_invite("OLD", time(101)).await),
+        InviteRejection::Expired
+    );
+    assert_eq!(
+        rejection(store.consume_invite("DISABLED", guest.id, time(0)).await),
+        InviteRejection::Inactive
+    );
+    assert_eq!(
+        rejection(store.check_invite("DISABLED", time(0)).await),
+        InviteRejection::Inactive
+    );
+    assert_eq!(
+        rejection(store.consume_invite("NOPE", guest.id, time(0)).await),
+        InviteRejection::Unknown
+    );
+    assert_eq!(
+        rejection(store.check_invite("NOPE", time(0)).await),
+        InviteRejection::Unknown
+    );
+    assert_eq!(
+        store
+            .consume_invite("FRESH", guest.id, time(99))
+            .await
+            .expect("before expiry")
+            .uses_remaining,
+        2
+    );
+
+    let listed = store.list_invites().await.expect("list");
+    let codes: Vec<(&str, i32, bool)> = listed
+        .iter()
+        .map(|i| (i.code.as_str(), i.uses_remaining, i.is_active))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![("OLD", 3, true), ("DISABLED", 3, false), ("FRESH", 2, true)],
+        "refusals take no use"
+    );
+}
+
+// ---- checkpoints ----
+
+async fn a_checkpoint_is_replaced_not_duplicated(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    assert_eq!(store.checkpoint(shop).await.expect("read"), None);
+    let first = Checkpoint {
+        tenant_id: shop,
+        cycle: 1,
+        step: "research".into(),
+        state: json!({}),
+        updated_at: time(1),
+    };
+    store.save_checkpoint(&first).await.expect("save");
+    assert_eq!(store.checkpoint(shop).await.expect("read"), Some(first));
+    let second = Checkpoint {
+        tenant_id: shop,
+        cycle: 2,
+        step: "pricing".into(),
+        state: json!({"research": {"niche": "mugs"}}),
+        updated_at: time(2),
+    };
+    store.save_checkpoint(&second).await.expect("replace");
+    assert_eq!(store.checkpoint(shop).await.expect("read"), Some(second));
+    assert_eq!(store.checkpoint(other).await.expect("read"), None);
+    let orphan = Checkpoint {
+        tenant_id: TenantId(123_456),
+        cycle: 1,
+        step: "x".into(),
+        state: json!(null),
+        updated_at: time(0),
+    };
+    assert!(is_not_found(store.save_checkpoint(&orphan).await, "tenant"));
+}
+
+// ---- usage counters ----
+
+async fn usage_counters_sum_concurrent_increments_exactly(store: SharedStore) {
+    let subject = UsageSubject::User(UserId(7));
+    assert_eq!(
+        store
+            .usage(subject, "api_calls", "2026-11")
+            .await
+            .expect("read"),
+        0
+    );
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut totals = Vec::new();
+                for _ in 0..25 {
+                    totals.push(
+                        store
+                            .add_usage(subject, "api_calls", "2026-11", 1)
+                            .await
+                            .expect("add"),
+                    );
+                }
+                totals
+            })
+        })
+        .collect();
+    let mut totals = HashSet::new();
+    for task in tasks {
+        for total in task.await.expect("task") {
+            assert!(
+                totals.insert(total),
+                "two increments saw the same total {total}"
+            );
+        }
+    }
+    assert_eq!(totals, (1..=400).collect::<HashSet<i64>>());
+    assert_eq!(
+        store
+            .usage(subject, "api_calls", "2026-11")
+            .await
+            .expect("read"),
+        400
+    );
+    assert_eq!(
+        store
+            .add_usage(subject, "api_calls", "2026-11", 100)
+            .await
+            .expect("add"),
+        500
+    );
+
+    // Other subjects, counters and periods are separate.
+    assert_eq!(
+        store
+            .usage(UsageSubject::Tenant(TenantId(7)), "api_calls", "2026-11")
+            .await
+            .expect("read"),
+        0
+    );
+    assert_eq!(
+        store
+            .usage(subject, "api_calls", "2026-12")
+            .await
+            .expect("read"),
+        0
+    );
+    assert_eq!(
+        store
+            .usage(subject, "tokens", "2026-11")
+            .await
+            .expect("read"),
+        0
+    );
+    assert_eq!(
+        store
+            .add_usage(UsageSubject::Tenant(TenantId(7)), "tokens", "2026-11", 1234)
+            .await
+            .expect("add"),
+        1234
+    );
+}
+
+// ---- isolation ----
+
+async fn reads_never_cross_tenants(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let a = tenant_of(&store, ann.id, "a").await.id;
+    let b = tenant_of(&store, ben.id, "b").await.id;
+    store
+        .append_events(&[event(a, "secret")])
+        .await
+        .expect("append");
+    store
+        .record_ledger_entry(ledger_entry(a, Decimal::ONE, Some("tx"), time(1)))
+        .await
+        .expect("book");
+    let checkpoint = Checkpoint {
+        tenant_id: a,
+        cycle: 1,
+        step: "s".into(),
+        state: json!({}),
+        updated_at: time(1),
+    };
+    store.save_checkpoint(&checkpoint).await.expect("save");
+
+    assert!(
+        store
+            .events_after(b, 0, 100)
+            .await
+            .expect("events")
+            .is_empty()
+    );
+    assert_eq!(store.last_event_seq(b).await.expect("seq"), 0);
+    assert!(
+        store
+            .ledger_entries(b, time(0), time(10))
+            .await
+            .expect("ledger")
+            .is_empty()
+    );
+    assert_eq!(store.checkpoint(b).await.expect("checkpoint"), None);
+    assert!(
+        store
+            .tenants_of_user(ben.id)
+            .await
+            .expect("tenants")
+            .iter()
+            .all(|t| t.id == b)
+    );
+
+    // And the owner still sees everything.
+    assert_eq!(
+        store.events_after(a, 0, 100).await.expect("events").len(),
+        1
+    );
+    assert_eq!(
+        store
+            .ledger_entries(a, time(0), time(10))
+            .await
+            .expect("ledger")
+            .len(),
+        1
+    );
+}
+
+// ---- SQLite only: opening databases ----
+
+#[tokio::test]
+async fn sqlite_connect_accepts_every_url_form_and_creates_missing_folders() {
+    let root = std::env::temp_dir().join(format!("boardroom_connect_{}", std::process::id()));
+    for (index, prefix) in ["sqlite:", "sqlite://"].iter().enumerate() {
+        let path = root.join(format!("nested{index}/deeper/boardroom.db"));
+        let store = SqliteStore::connect(&format!("{prefix}{}", path.display()))
+            .await
+            .expect("connect");
+        store.ping().await.expect("ping");
+        store.close().await;
+        assert!(path.exists(), "{} was created", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_in_memory_sqlite_database_is_one_database_for_all_queries() {
+    let store: SharedStore = Arc::new(
+        SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("connect"),
+    );
+    let shop = tenant(&store, "shop").await.id;
+    let appends: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append_events(&[event(shop, format!("e{i}"))])
+                    .await
+                    .expect("append")
+            })
+        })
+        .collect();
+    for append in appends {
+        append.await.expect("task");
+    }
+    assert_eq!(store.last_event_seq(shop).await.expect("seq"), 8);
+    let other = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    assert_eq!(
+        other.count_users().await.expect("count"),
+        0,
+        "each in-memory store is its own database"
+    );
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    assert!(matches!(
+        boardroom_memory::connect("mysql://localhost/db").await,
+        Err(MemoryError::UnsupportedUrl(_))
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_money_that_is_not_an_exact_decimal_reads_as_corrupt() {
+    let db = boardroom_memory::testing::fresh_sqlite().await;
+    let store: SharedStore = Arc::new(db.store.clone());
+    let shop = tenant(&store, "shop").await.id;
+    store
+        .record_ledger_entry(ledger_entry(shop, Decimal::ONE, None, time(1)))
+        .await
+        .expect("book");
+    sqlx::query("update profit_logs set amount = '12,50 EUR'")
+        .execute(db.store.pool())
+        .await
+        .expect("spoil");
+    assert!(matches!(
+        store.ledger_entries(shop, time(0), time(2)).await,
+        Err(MemoryError::Corrupt(_))
+    ));
+}
+
+// ---- throughput (run by hand: cargo test --release -p boardroom-memory --test conformance -- --ignored --nocapture) ----
+
+async fn measure_appends(store: SharedStore, label: &str) {
+    let tenants = [
+        tenant(&store, "a").await.id,
+        tenant(&store, "b").await.id,
+        tenant(&store, "c").await.id,
+    ];
+    let batches: Vec<Vec<NewEvent>> = (0..200)
+        .map(|b| {
+            (0..1000)
+                .map(|i| {
+                    event(tenants[(b + i) % 3], format!("batch {b} event {i}"))
+                        .with_data(json!({"agent": "pricing", "product": i, "price": "12.50"}))
+                        .with_revenue_impact(Decimal::new(i as i64, 2))
+                })
+                .collect()
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for batch in &batches {
+        store.append_events(batch).await.expect("append");
+    }
+    let elapsed = started.elapsed();
+    let per_second = 200_000.0 / elapsed.as_secs_f64();
+    println!(
+        "{label}: 200,000 events in batches of 1,000 took {elapsed:.2?}: {per_second:.0} events/s"
+    );
+    let mut counts = BTreeMap::new();
+    for tenant in tenants {
+        counts.insert(tenant, store.last_event_seq(tenant).await.expect("seq"));
+    }
+    assert_eq!(counts.values().sum::<i64>(), 200_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "throughput measurement; run by hand in release mode"]
+async fn sqlite_append_throughput() {
+    let db = boardroom_memory::testing::fresh_sqlite().await;
+    measure_appends(Arc::new(db.store.clone()), "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "throughput measurement; run by hand in release mode"]
+async fn postgres_append_throughput() {
+    let db = boardroom_memory::testing::fresh_postgres().await;
+    measure_appends(Arc::new(db.store.clone()), "postgres").await;
+}

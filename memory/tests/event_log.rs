@@ -1,0 +1,242 @@
+//! The event log as its readers and writers see it, on both backends: batched appends
+//! keep per-tenant numbers gap-free, closing persists everything accepted, and a
+//! subscriber gets every event exactly once whether it reads history, live events, or
+//! falls behind.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use boardroom_memory::{
+    EventLog, EventLogConfig, MemoryError, NewEvent, NewTenant, NewUser, Role, SharedStore,
+    TenantId, Tier,
+};
+use serde_json::json;
+
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = boardroom_memory::testing::fresh_sqlite().await;
+                    super::$test(std::sync::Arc::new(db.store.clone())).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = boardroom_memory::testing::fresh_postgres().await;
+                    super::$test(std::sync::Arc::new(db.store.clone())).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends![
+    concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event,
+    a_subscriber_gets_history_then_live_events_without_gap_or_duplicate,
+    a_subscriber_that_falls_behind_catches_up_from_the_database,
+    a_closed_log_refuses_appends,
+    append_and_wait_returns_the_stored_event,
+];
+
+async fn tenants(store: &SharedStore, count: usize) -> Vec<TenantId> {
+    let owner = store
+        .create_user(NewUser {
+            email: "owner@example.com".into(),
+            password_hash: "!".into(),
+            role: Role::User,
+            tier: Tier::Free,
+        })
+        .await
+        .expect("owner");
+    let mut ids = Vec::new();
+    for index in 0..count {
+        let tenant = NewTenant {
+            user_id: owner.id,
+            name: format!("tenant {index}"),
+            domain: None,
+            personality: "coachty".into(),
+            settings: json!({}),
+        };
+        ids.push(store.create_tenant(tenant).await.expect("tenant").id);
+    }
+    ids
+}
+
+fn tick(tenant: TenantId, appender: usize, index: usize) -> NewEvent {
+    NewEvent::now(tenant, format!("agent-{appender}"), "test.tick", "tick")
+        .with_data(json!({ "appender": appender, "index": index }))
+}
+
+async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event(
+    store: SharedStore,
+) {
+    let tenants = tenants(&store, 3).await;
+    // A small queue and batch, so appenders really contend and wait on back-pressure.
+    let log = EventLog::start(
+        store.clone(),
+        EventLogConfig {
+            queue_capacity: 64,
+            max_batch: 50,
+            subscriber_buffer: 16,
+        },
+    );
+    let mut appenders = tokio::task::JoinSet::new();
+    for appender in 0..16 {
+        let log = log.clone();
+        let tenants = tenants.clone();
+        appenders.spawn(async move {
+            for index in 0..150 {
+                log.append(tick(tenants[(appender + index) % 3], appender, index))
+                    .await
+                    .expect("accepted");
+            }
+        });
+    }
+    while let Some(result) = appenders.join_next().await {
+        result.expect("appender");
+    }
+    log.close().await;
+
+    let mut per_appender: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut total = 0;
+    for tenant in &tenants {
+        let events = store.events_after(*tenant, 0, 10_000).await.expect("read");
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=events.len() as i64).collect::<Vec<_>>(),
+            "tenant {tenant}: gap-free from 1"
+        );
+        total += events.len();
+        for event in events {
+            per_appender
+                .entry(format!("{}/{}", event.actor, event.tenant_id))
+                .or_default()
+                .push(event.data["index"].as_i64().expect("index"));
+        }
+    }
+    assert_eq!(total, 16 * 150, "every accepted event is stored");
+    for (key, indexes) in per_appender {
+        assert!(
+            indexes.windows(2).all(|w| w[0] < w[1]),
+            "{key}: one appender's events keep their order"
+        );
+    }
+}
+
+async fn a_subscriber_gets_history_then_live_events_without_gap_or_duplicate(store: SharedStore) {
+    let tenant = tenants(&store, 2).await;
+    let (mine, other) = (tenant[0], tenant[1]);
+    let log = EventLog::start(store.clone(), EventLogConfig::default());
+    for index in 0..5 {
+        log.append(tick(mine, 0, index)).await.expect("append");
+        log.append(tick(other, 0, index)).await.expect("append");
+    }
+    log.flush().await.expect("flush");
+
+    // Resume after event 2: history 3..=5 first, then live events, none of the other tenant's.
+    let mut subscription = log.subscribe(mine, 2);
+    let writer = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            for index in 5..25 {
+                log.append(tick(mine, 0, index)).await.expect("append");
+                log.append(tick(other, 0, index)).await.expect("append");
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    while seen.len() < 23 {
+        let event = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("events keep coming")
+            .expect("log open")
+            .expect("readable");
+        assert_eq!(
+            event.tenant_id, mine,
+            "another tenant's event leaked into the stream"
+        );
+        seen.push(event.seq);
+    }
+    writer.await.expect("writer");
+    assert_eq!(seen, (3..=25).collect::<Vec<_>>());
+    log.close().await;
+}
+
+async fn a_subscriber_that_falls_behind_catches_up_from_the_database(store: SharedStore) {
+    let tenant = tenants(&store, 1).await[0];
+    // A live buffer of 4 events: a subscriber that does not read while 300 arrive lags.
+    let log = EventLog::start(
+        store.clone(),
+        EventLogConfig {
+            subscriber_buffer: 4,
+            ..EventLogConfig::default()
+        },
+    );
+    let mut subscription = log.subscribe(tenant, 0);
+    for index in 0..300 {
+        log.append(tick(tenant, 0, index)).await.expect("append");
+    }
+    log.flush().await.expect("flush");
+    let mut seen = Vec::new();
+    while seen.len() < 300 {
+        let event = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("catching up")
+            .expect("log open")
+            .expect("readable");
+        seen.push(event.seq);
+    }
+    assert_eq!(
+        seen,
+        (1..=300).collect::<Vec<_>>(),
+        "no gap, no duplicate after lagging"
+    );
+    assert_eq!(subscription.last_seq(), 300);
+    log.close().await;
+}
+
+async fn a_closed_log_refuses_appends(store: SharedStore) {
+    let tenant = tenants(&store, 1).await[0];
+    let log = EventLog::start(store.clone(), EventLogConfig::default());
+    log.append(tick(tenant, 0, 0)).await.expect("append");
+    log.close().await;
+    log.close().await; // idempotent
+    assert!(matches!(
+        log.append(tick(tenant, 0, 1)).await,
+        Err(MemoryError::EventLogClosed)
+    ));
+    assert!(matches!(
+        log.try_append(tick(tenant, 0, 1)),
+        Err(MemoryError::EventLogClosed)
+    ));
+    assert_eq!(store.last_event_seq(tenant).await.expect("read"), 1);
+}
+
+async fn append_and_wait_returns_the_stored_event(store: SharedStore) {
+    let tenant = tenants(&store, 1).await[0];
+    let log = EventLog::start(store.clone(), EventLogConfig::default());
+    let amount = rust_decimal::Decimal::new(-1250, 2);
+    let stored = log
+        .append_and_wait(tick(tenant, 0, 0).with_revenue_impact(amount))
+        .await
+        .expect("stored");
+    assert_eq!(stored.seq, 1);
+    assert_eq!(stored.revenue_impact, Some(amount));
+    let unknown = log.append_and_wait(tick(TenantId(999_999), 0, 0)).await;
+    assert!(
+        unknown.is_err(),
+        "an event for a tenant that does not exist is refused, not invented"
+    );
+    let again = log
+        .append_and_wait(tick(tenant, 0, 1))
+        .await
+        .expect("stored");
+    assert_eq!(again.seq, 2, "a refused event uses no number");
+    log.close().await;
+}

@@ -1,0 +1,200 @@
+//! The running service: storage, event log, swarm tree and HTTP server, with one
+//! shutdown path.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use boardroom_agents::AgentRegistry;
+use boardroom_memory::{EventLog, EventLogConfig, SharedStore};
+use boardroom_supervisor::{PinGuard, SwarmRoot};
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::redis_link::RedisLink;
+
+/// A built application, listening but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), starts the event log and the swarm
+    /// root, and binds the listener. Binding to port 0 picks a free port (tests).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, AgentRegistry::standard()).await
+    }
+
+    /// Like [`Application::build`] with a chosen set of agents.
+    pub async fn build_with(settings: Settings, registry: AgentRegistry) -> anyhow::Result<Self> {
+        let store: SharedStore = boardroom_memory::connect(&settings.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to open the database at {}",
+                    redact(&settings.database_url)
+                )
+            })?;
+        let events = EventLog::start(store.clone(), EventLogConfig::default());
+        let swarms = SwarmRoot::start(
+            store.clone(),
+            events.clone(),
+            registry,
+            settings.supervisor.clone(),
+        )
+        .await
+        .context("failed to start the swarm root")?;
+        let redis = settings
+            .redis_url
+            .as_deref()
+            .map(RedisLink::new)
+            .transpose()
+            .context("failed to set up Redis")?;
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("failed to listen on {}", settings.bind))?;
+        let state = AppState {
+            store,
+            events,
+            swarms,
+            redis: redis.map(Arc::new),
+            settings: Arc::new(settings),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// Where the server listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.settings.bind)
+    }
+
+    /// The shared state the routes see (tests use it to reach the swarm and the log).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl+C, then shuts down in order.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then: stop accepting HTTP and finish in-flight
+    /// requests, stop the swarm tree (each agent finishes its message), persist every
+    /// accepted event, close the database.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self { listener, state } = self;
+        let autopilot = activate_autopilot_tenants(&state).await?;
+        tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
+        axum::serve(listener, http::router(state.clone()))
+            .with_graceful_shutdown(stop)
+            .await
+            .context("HTTP server failed")?;
+        tracing::info!("HTTP stopped; stopping the swarm tree");
+        drop(autopilot);
+        state.swarms.shutdown().await;
+        state.events.close().await;
+        tracing::info!("event log flushed");
+        state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Activates every enabled tenant whose settings have `"autopilot": true` and pins it,
+/// so autopilot swarms run from start-up and are never passivated for idleness.
+async fn activate_autopilot_tenants(state: &AppState) -> anyhow::Result<Vec<PinGuard>> {
+    let mut pins = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .list_tenants(after, 500)
+            .await
+            .context("failed to list tenants")?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for tenant in page
+            .iter()
+            .filter(|t| t.is_active && t.settings["autopilot"] == true)
+        {
+            match state.swarms.activate(tenant.id).await {
+                Ok(swarm) => pins.push(swarm.pin()),
+                Err(error) => {
+                    tracing::error!(%error, tenant = %tenant.id, "autopilot tenant not activated")
+                }
+            }
+        }
+    }
+    if !pins.is_empty() {
+        tracing::info!(tenants = pins.len(), "autopilot swarms active");
+    }
+    Ok(pins)
+}
+
+/// Completes on SIGTERM or Ctrl+C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl+C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl+C received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// A database URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            super::redact("postgres://app:hunter2@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            super::redact("postgres://postgres@db/x"),
+            "postgres://postgres@db/x"
+        );
+        assert_eq!(
+            super::redact("sqlite://data/boardroom.db"),
+            "sqlite://data/boardroom.db"
+        );
+    }
+}

@@ -1,0 +1,456 @@
+//! `boardroom bench`: the runtime's figures on this machine.
+//!
+//! 1. agent `call` round trips through the swarm (throttle gate, permit, actor, reply)
+//!    against a raw tokio mpsc + oneshot round trip, measured in the same run;
+//! 2. fire-and-forget agent messages per second;
+//! 3. time to activate a tenant swarm (all nine actors) and resident memory per swarm,
+//!    over many tenants;
+//! 4. event appends per second through the batched event log, on SQLite and (given a
+//!    server) PostgreSQL.
+//!
+//! Everything runs on scratch databases that are removed afterwards.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use boardroom_agents::{Agent, AgentContext, AgentError, AgentRegistry, Task};
+use boardroom_memory::{
+    EventLog, EventLogConfig, NewEvent, NewTenant, NewUser, Role, SharedStore, TenantId, Tier,
+};
+use boardroom_supervisor::{SupervisorConfig, SwarmRoot, ThrottleLimits};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// Options of `boardroom bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchOptions {
+    /// Tenants to activate for the activation and memory figure.
+    #[arg(long, default_value_t = 10_000)]
+    pub tenants: usize,
+    /// Sequential round trips to time for the call figure.
+    #[arg(long, default_value_t = 200_000)]
+    pub calls: usize,
+    /// Fire-and-forget messages to time.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub casts: usize,
+    /// Events to append per backend.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// A PostgreSQL server for the event figure, as an admin URL
+    /// (e.g. postgres://postgres@127.0.0.1:5432/postgres); a scratch database is
+    /// created there and dropped afterwards. Without it the PostgreSQL figure is skipped.
+    #[arg(long, env = "BENCH_POSTGRES_URL")]
+    pub postgres: Option<String>,
+}
+
+/// Answers every task at once and counts them: the cheapest possible agent, so the
+/// figures measure the runtime and not the agent.
+struct Echo {
+    handled: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl Agent for Echo {
+    async fn handle(&mut self, _context: &AgentContext, _task: Task) -> Result<Value, AgentError> {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        Ok(Value::Null)
+    }
+}
+
+/// Runs every benchmark and prints the figures.
+pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
+    println!(
+        "boardroom bench — {} worker threads",
+        tokio::runtime::Handle::current().metrics().num_workers()
+    );
+    let scratch = ScratchSqlite::new();
+    let store = boardroom_memory::connect(&scratch.url)
+        .await
+        .context("scratch SQLite database")?;
+
+    messaging(&store, &options).await?;
+    activation(&store, options.tenants).await?;
+
+    println!("\n4. event appends (batched event log, 8 concurrent appenders, 10 tenants)");
+    let rate = event_appends(store.clone(), options.events).await?;
+    println!("   sqlite     {:>12.0} appends/s", rate);
+    store.close().await;
+    match &options.postgres {
+        Some(admin_url) => {
+            let scratch = ScratchPostgres::create(admin_url).await?;
+            let store = boardroom_memory::connect(&scratch.url)
+                .await
+                .context("scratch PostgreSQL database")?;
+            let rate = event_appends(store.clone(), options.events).await;
+            store.close().await;
+            scratch.drop_database().await;
+            println!("   postgres   {:>12.0} appends/s", rate?);
+        }
+        None => println!("   postgres   skipped (pass --postgres or BENCH_POSTGRES_URL)"),
+    }
+    Ok(())
+}
+
+async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Result<()> {
+    let handled = Arc::new(AtomicU64::new(0));
+    let counter = handled.clone();
+    let registry = AgentRegistry::empty().with("echo", move || {
+        Box::new(Echo {
+            handled: counter.clone(),
+        })
+    });
+    // A real, finite limit, so every message pays for the GCRA check it would in
+    // production; high enough never to hold the benchmark back.
+    let limits = ThrottleLimits {
+        messages_per_minute: NonZeroU32::new(u32::MAX),
+        burst: NonZeroU32::new(u32::MAX),
+        ..ThrottleLimits::default()
+    };
+    let config = SupervisorConfig {
+        default_limits: limits,
+        ..SupervisorConfig::default()
+    };
+    let events = EventLog::start(store.clone(), EventLogConfig::default());
+    let root = SwarmRoot::start(store.clone(), events.clone(), registry, config).await?;
+    let tenant = create_tenants(store, 1).await?[0];
+    let echo = root.activate(tenant).await?.agent("echo")?;
+    let raw = RawActor::spawn();
+
+    println!("\n1. call round trips (one caller, sequential)");
+    for _ in 0..10_000 {
+        echo.call(Task::bare("ping")).await?;
+        raw.call(Task::bare("ping")).await?;
+    }
+    // Interleaved rounds, median of each: both paths see the same machine state, and
+    // one unlucky scheduling burst cannot decide the ratio.
+    let rounds = 7;
+    let per_round = (options.calls / rounds).max(1);
+    let mut swarm_rates = Vec::with_capacity(rounds);
+    let mut raw_rates = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        swarm_rates.push(
+            timed(per_round, || async {
+                echo.call(Task::bare("ping")).await.map(drop)
+            })
+            .await?,
+        );
+        raw_rates.push(
+            timed(per_round, || async {
+                raw.call(Task::bare("ping")).await.map(drop)
+            })
+            .await?,
+        );
+    }
+    let (swarm_rate, raw_rate) = (median(swarm_rates), median(raw_rates));
+    println!(
+        "   swarm call  {:>12.0} calls/s  ({:.2} µs each)",
+        swarm_rate,
+        1e6 / swarm_rate
+    );
+    println!(
+        "   raw tokio   {:>12.0} calls/s  ({:.2} µs each)",
+        raw_rate,
+        1e6 / raw_rate
+    );
+    println!(
+        "   ratio       {:>12.2}× the raw round-trip time (median of {rounds} interleaved rounds)",
+        raw_rate / swarm_rate
+    );
+
+    println!("\n2. fire-and-forget messages (one sender, one agent, 64 in-flight permits)");
+    let before = handled.load(Ordering::Relaxed);
+    let started = Instant::now();
+    for _ in 0..options.casts {
+        echo.cast(Task::bare("ping")).await?;
+    }
+    // Mailboxes are FIFO: when this call returns, every cast before it was handled.
+    echo.call(Task::bare("ping")).await?;
+    let elapsed = started.elapsed();
+    let delivered = handled.load(Ordering::Relaxed) - before - 1;
+    anyhow::ensure!(
+        delivered == options.casts as u64,
+        "{delivered} of {} casts handled",
+        options.casts
+    );
+    println!(
+        "   swarm cast  {:>12.0} messages/s",
+        options.casts as f64 / elapsed.as_secs_f64()
+    );
+    let started = Instant::now();
+    for _ in 0..options.casts {
+        raw.cast(Task::bare("ping")).await?;
+    }
+    raw.call(Task::bare("ping")).await?;
+    println!(
+        "   raw tokio   {:>12.0} messages/s",
+        options.casts as f64 / started.elapsed().as_secs_f64()
+    );
+
+    root.shutdown().await;
+    events.close().await;
+    Ok(())
+}
+
+async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
+    let agents = AgentRegistry::standard().len();
+    println!(
+        "\n3. tenant swarm activation ({count} tenants; {agents} agent actors + 1 swarm supervisor each)"
+    );
+    let tenants = create_tenants(store, count).await?;
+    // The lookup every activation starts with, timed on its own for the breakdown.
+    let started = Instant::now();
+    for tenant in &tenants {
+        store.tenant(*tenant).await?.context("tenant vanished")?;
+    }
+    let lookup = started.elapsed();
+    let events = EventLog::start(store.clone(), EventLogConfig::default());
+    let root = SwarmRoot::start(
+        store.clone(),
+        events.clone(),
+        AgentRegistry::standard(),
+        SupervisorConfig::default(),
+    )
+    .await?;
+    let rss_before = resident_bytes();
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(count);
+    for tenant in &tenants {
+        handles.push(root.activate(*tenant).await?);
+    }
+    let elapsed = started.elapsed();
+    let rss_after = resident_bytes();
+    anyhow::ensure!(
+        root.active_tenants() == count,
+        "only {} swarms active",
+        root.active_tenants()
+    );
+    let answered = handles
+        .last()
+        .context("no tenants")?
+        .call("pricing", Task::bare("ping"))
+        .await?;
+    anyhow::ensure!(
+        answered == json!({"agent": "pricing", "pong": true}),
+        "unexpected answer {answered}"
+    );
+    let per_swarm = |duration: Duration| duration.as_secs_f64() * 1e6 / count as f64;
+    println!(
+        "   activation  {:>12.1} µs per swarm, of which {:.1} µs is the tenant lookup in SQLite",
+        per_swarm(elapsed),
+        per_swarm(lookup)
+    );
+    match (rss_before, rss_after) {
+        (Some(before), Some(after)) => println!(
+            "   memory      {:>12.1} KiB resident per active swarm",
+            after.saturating_sub(before) as f64 / 1024.0 / count as f64
+        ),
+        _ => println!("   memory      unavailable (no /proc/self/statm)"),
+    }
+    drop(handles);
+    let stopping = Instant::now();
+    root.shutdown().await;
+    events.close().await;
+    println!(
+        "   shutdown    {:>12.1} ms to stop all swarms and flush their events",
+        stopping.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+async fn event_appends(store: SharedStore, count: usize) -> anyhow::Result<f64> {
+    let tenants = create_tenants(&store, 10).await?;
+    let events = EventLog::start(store.clone(), EventLogConfig::default());
+    let appenders = 8;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for appender in 0..appenders {
+        let events = events.clone();
+        let tenants = tenants.clone();
+        tasks.spawn(async move {
+            for i in 0..count / appenders {
+                let tenant = tenants[(appender + i) % tenants.len()];
+                let event = NewEvent::now(tenant, "bench", "bench.tick", "tick")
+                    .with_data(json!({ "i": i }));
+                events.append(event).await?;
+            }
+            Ok::<_, boardroom_memory::MemoryError>(())
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    events.close().await;
+    let elapsed = started.elapsed();
+    let stored: i64 = {
+        let mut total = 0;
+        for tenant in &tenants {
+            total += store.last_event_seq(*tenant).await?;
+        }
+        total
+    };
+    let expected = (count / appenders * appenders) as i64;
+    anyhow::ensure!(stored == expected, "{stored} of {expected} events stored");
+    Ok(expected as f64 / elapsed.as_secs_f64())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+async fn timed<F, Fut>(count: usize, mut operation: F) -> anyhow::Result<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AgentError>>,
+{
+    let started = Instant::now();
+    for _ in 0..count {
+        operation().await?;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn create_tenants(store: &SharedStore, count: usize) -> anyhow::Result<Vec<TenantId>> {
+    let email = format!("bench-{}@localhost", uuid::Uuid::new_v4().simple());
+    let owner = store
+        .create_user(NewUser {
+            email,
+            password_hash: "!".into(),
+            role: Role::User,
+            tier: Tier::Free,
+        })
+        .await?;
+    let mut tenants = Vec::with_capacity(count);
+    for index in 0..count {
+        let tenant = store
+            .create_tenant(NewTenant {
+                user_id: owner.id,
+                name: format!("bench tenant {index}"),
+                domain: None,
+                personality: "coachty".into(),
+                settings: json!({}),
+            })
+            .await?;
+        tenants.push(tenant.id);
+    }
+    Ok(tenants)
+}
+
+type RawRequest = (Task, Option<oneshot::Sender<Result<Value, AgentError>>>);
+
+/// The baseline: a tokio task with a bounded mpsc mailbox and oneshot replies, the
+/// leanest actor one can write by hand.
+struct RawActor {
+    mailbox: mpsc::Sender<RawRequest>,
+}
+
+impl RawActor {
+    fn spawn() -> Self {
+        let (mailbox, mut receiver) = mpsc::channel::<RawRequest>(64);
+        tokio::spawn(async move {
+            while let Some((_task, reply)) = receiver.recv().await {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(Value::Null));
+                }
+            }
+        });
+        Self { mailbox }
+    }
+
+    async fn call(&self, task: Task) -> Result<Value, AgentError> {
+        let (reply, answer) = oneshot::channel();
+        self.mailbox
+            .send((task, Some(reply)))
+            .await
+            .map_err(|_| AgentError::Unavailable("raw actor gone".into()))?;
+        answer
+            .await
+            .map_err(|_| AgentError::Unavailable("raw actor gone".into()))?
+    }
+
+    async fn cast(&self, task: Task) -> Result<(), AgentError> {
+        self.mailbox
+            .send((task, None))
+            .await
+            .map_err(|_| AgentError::Unavailable("raw actor gone".into()))
+    }
+}
+
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// A SQLite file in the temp folder, removed on drop.
+struct ScratchSqlite {
+    path: std::path::PathBuf,
+    url: String,
+}
+
+impl ScratchSqlite {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "boardroom-bench-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let url = format!("sqlite://{}", path.display());
+        Self { path, url }
+    }
+}
+
+impl Drop for ScratchSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+/// A database created on a PostgreSQL server for one run.
+struct ScratchPostgres {
+    admin: sqlx::PgPool,
+    name: String,
+    url: String,
+}
+
+impl ScratchPostgres {
+    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let admin = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(admin_url))
+            .await
+            .map_err(|_| anyhow::anyhow!("timed out connecting to PostgreSQL"))?
+            .with_context(|| {
+                format!(
+                    "cannot connect to PostgreSQL at {}",
+                    crate::app::redact(admin_url)
+                )
+            })?;
+        let name = format!("boardroom_bench_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Ok(Self {
+            admin,
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    async fn drop_database(self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&self.admin)
+            .await
+        {
+            eprintln!("could not drop scratch database {}: {error}", self.name);
+        }
+        self.admin.close().await;
+    }
+}

@@ -1,0 +1,174 @@
+//! The command line.
+
+use anyhow::Context;
+use boardroom_memory::{NewTenant, NewUser, Role, SharedStore, Tier, UserId};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::app::Application;
+use crate::bench::{self, BenchOptions};
+use crate::config::Settings;
+use crate::telemetry;
+
+/// Boardroom: supervised AI agent swarms that run online businesses.
+///
+/// Configuration comes from environment variables (DATABASE_URL, REDIS_URL, BIND,
+/// SECRET_KEY, LOG_LEVEL, LOG_FORMAT, BOARDROOM_DATA_DIR, SWARM_*) and the optional
+/// TOML file named by BOARDROOM_CONFIG; with none set, it runs on an embedded SQLite
+/// database under ./data.
+#[derive(Debug, Parser)]
+#[command(name = "boardroom", version)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the swarms (the default).
+    Serve,
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Measure the runtime on this machine and print the figures.
+    Bench(BenchOptions),
+}
+
+/// Tenant commands.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (and its owner, if the e-mail is new).
+    Create {
+        /// The business's name.
+        #[arg(long)]
+        name: String,
+        /// The owner's e-mail address.
+        #[arg(long, default_value = "owner@localhost")]
+        owner: String,
+        /// Personality profile: coachty, hustlebot or luxuryscaler.
+        #[arg(long, default_value = "coachty")]
+        personality: String,
+        /// Run this tenant's swarm from start-up (autopilot on).
+        #[arg(long)]
+        autopilot: bool,
+    },
+    /// List tenants.
+    List,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    telemetry::init(&settings.log_level, settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Migrate => {
+            let store = open(&settings).await?;
+            println!(
+                "database ready ({}): migrations applied",
+                store.backend().as_str()
+            );
+            store.close().await;
+            Ok(())
+        }
+        Command::Tenant(command) => {
+            let store = open(&settings).await?;
+            let result = tenant(&store, command).await;
+            store.close().await;
+            result
+        }
+        Command::Bench(options) => bench::run(options).await,
+    }
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<SharedStore> {
+    boardroom_memory::connect(&settings.database_url)
+        .await
+        .context("failed to open the database")
+}
+
+async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create {
+            name,
+            owner,
+            personality,
+            autopilot,
+        } => {
+            let name = name.trim().to_owned();
+            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+            boardroom_personalities::find(&personality)?;
+            let owner = owner_id(store, &owner).await?;
+            let tenant = store
+                .create_tenant(NewTenant {
+                    user_id: owner,
+                    name,
+                    domain: None,
+                    personality: personality.to_lowercase(),
+                    settings: json!({ "autopilot": autopilot }),
+                })
+                .await
+                .context("failed to create the tenant")?;
+            println!(
+                "created tenant {} ({}) for user {}",
+                tenant.id, tenant.name, tenant.user_id
+            );
+            Ok(())
+        }
+        TenantCommand::List => {
+            let mut after = None;
+            println!(
+                "{:>6}  {:>6}  {:<14}  {:<8}  name",
+                "id", "owner", "personality", "active"
+            );
+            loop {
+                let page = store.list_tenants(after, 500).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                for tenant in &page {
+                    println!(
+                        "{:>6}  {:>6}  {:<14}  {:<8}  {}",
+                        tenant.id,
+                        tenant.user_id,
+                        tenant.personality,
+                        tenant.is_active,
+                        tenant.name
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The owner's id, creating a login-less account for a new address (it can be given a
+/// password through sign-up later). The first account ever created is the admin.
+async fn owner_id(store: &SharedStore, email: &str) -> anyhow::Result<UserId> {
+    let email = email.trim().to_lowercase();
+    anyhow::ensure!(
+        email.contains('@') && email.len() >= 3,
+        "--owner must be an e-mail address"
+    );
+    if let Some(user) = store.user_by_email(&email).await? {
+        return Ok(user.id);
+    }
+    let user = store
+        .create_user_first_is_admin(NewUser {
+            email,
+            // Not a valid PHC string: no password can ever match it.
+            password_hash: "!".into(),
+            role: Role::User,
+            tier: Tier::Free,
+        })
+        .await?;
+    Ok(user.id)
+}

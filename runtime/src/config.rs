@@ -1,0 +1,451 @@
+//! Settings from environment variables and an optional TOML file.
+//!
+//! The environment wins over the file. Every value is parsed here, at the edge: a bad
+//! one stops start-up with one line naming the variable and what was wrong.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use boardroom_supervisor::SupervisorConfig;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// A start-up configuration problem, naming the variable at fault.
+#[derive(Debug, Error, PartialEq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable (or TOML key, in upper case) at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The server's secret, from which session and credential keys are derived. Its
+/// `Debug` never shows the value.
+#[derive(Clone, PartialEq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// The raw secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// Everything `boardroom` needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `sqlite:…` (the default, under the data folder) or `postgres://…`.
+    pub database_url: String,
+    /// Redis for sessions, throttles and cross-node fan-out; `None` keeps all in process.
+    pub redis_url: Option<String>,
+    /// Where the HTTP server listens.
+    pub bind: SocketAddr,
+    /// Server secret.
+    pub secret_key: SecretKey,
+    /// A `tracing` filter such as `info` or `boardroom=debug,info`.
+    pub log_level: String,
+    /// Text or JSON logs.
+    pub log_format: LogFormat,
+    /// Folder for the SQLite file and the generated secret.
+    pub data_dir: PathBuf,
+    /// Restart intensity, back-off and idleness of the swarm tree.
+    pub supervisor: SupervisorConfig,
+}
+
+/// The keys a TOML config file may hold; each mirrors an environment variable.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    bind: Option<String>,
+    secret_key: Option<String>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+    data_dir: Option<String>,
+    swarm_max_restarts: Option<u32>,
+    swarm_restart_window_secs: Option<u64>,
+    swarm_idle_timeout_secs: Option<u64>,
+}
+
+/// The variables read, in the order they are documented.
+const VARIABLES: &[&str] = &[
+    "BOARDROOM_CONFIG",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BIND",
+    "SECRET_KEY",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "BOARDROOM_DATA_DIR",
+    "SWARM_MAX_RESTARTS",
+    "SWARM_RESTART_WINDOW_SECS",
+    "SWARM_IDLE_TIMEOUT_SECS",
+];
+
+impl Settings {
+    /// Reads the process environment (and the file `BOARDROOM_CONFIG` names, if any).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = VARIABLES
+            .iter()
+            .filter_map(|name| {
+                std::env::var(name)
+                    .ok()
+                    .map(|value| (name.to_string(), value))
+            })
+            .collect();
+        Self::load(&env)
+    }
+
+    /// Builds settings from the given variables (the environment, or a test's map).
+    /// Creates the data folder and, in embedded mode, the stored secret if missing.
+    pub fn load(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let file = match non_empty(env, "BOARDROOM_CONFIG") {
+            Some(path) => read_file(Path::new(&path))?,
+            None => FileSettings::default(),
+        };
+        let pick = |name: &str, from_file: &Option<String>| {
+            non_empty(env, name).or_else(|| from_file.clone())
+        };
+
+        let data_dir = PathBuf::from(
+            pick("BOARDROOM_DATA_DIR", &file.data_dir).unwrap_or_else(|| "data".into()),
+        );
+        let database_url = match pick("DATABASE_URL", &file.database_url) {
+            Some(url) => parse_database_url(url)?,
+            None => format!("sqlite://{}", data_dir.join("boardroom.db").display()),
+        };
+        let embedded = database_url.starts_with("sqlite:");
+        let redis_url = pick("REDIS_URL", &file.redis_url)
+            .map(parse_redis_url)
+            .transpose()?;
+        let bind = match pick("BIND", &file.bind) {
+            Some(text) => text.parse().map_err(|_| {
+                ConfigError::new(
+                    "BIND",
+                    format!(
+                        "{text:?} is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"
+                    ),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let log_level = pick("LOG_LEVEL", &file.log_level).unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log_level).map_err(|error| {
+            ConfigError::new(
+                "LOG_LEVEL",
+                format!("{log_level:?} is not a log filter: {error}"),
+            )
+        })?;
+        let log_format = match pick("LOG_FORMAT", &file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not one of text, json"),
+                ));
+            }
+        };
+
+        let mut supervisor = SupervisorConfig::default();
+        if let Some(max) = number(env, "SWARM_MAX_RESTARTS", file.swarm_max_restarts)? {
+            supervisor.restart_intensity.max_restarts = max;
+        }
+        if let Some(secs) = number(
+            env,
+            "SWARM_RESTART_WINDOW_SECS",
+            file.swarm_restart_window_secs,
+        )? {
+            supervisor.restart_intensity.within = positive_secs("SWARM_RESTART_WINDOW_SECS", secs)?;
+        }
+        if let Some(secs) = number(env, "SWARM_IDLE_TIMEOUT_SECS", file.swarm_idle_timeout_secs)? {
+            supervisor.idle_timeout = positive_secs("SWARM_IDLE_TIMEOUT_SECS", secs)?;
+        }
+
+        let secret_key = match pick("SECRET_KEY", &file.secret_key) {
+            Some(secret) if secret.len() >= 32 => SecretKey(secret),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    "must be at least 32 characters (try `openssl rand -hex 32`)",
+                ));
+            }
+            None if embedded => stored_secret(&data_dir)?,
+            None => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    "required when DATABASE_URL points to PostgreSQL (try `openssl rand -hex 32`)",
+                ));
+            }
+        };
+
+        Ok(Self {
+            database_url,
+            redis_url,
+            bind,
+            secret_key,
+            log_level,
+            log_format,
+            data_dir,
+            supervisor,
+        })
+    }
+
+    /// Whether this runs on the embedded SQLite database.
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn non_empty(env: &HashMap<String, String>, name: &str) -> Option<String> {
+    env.get(name)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigError::new(
+            "BOARDROOM_CONFIG",
+            format!("cannot read {}: {error}", path.display()),
+        )
+    })?;
+    toml::from_str(&text).map_err(|error| {
+        ConfigError::new(
+            "BOARDROOM_CONFIG",
+            format!("{}: {}", path.display(), error.message()),
+        )
+    })
+}
+
+fn parse_database_url(url: String) -> Result<String, ConfigError> {
+    let supported = ["sqlite:", "postgres://", "postgresql://"];
+    if supported.iter().any(|prefix| url.starts_with(prefix)) {
+        Ok(url)
+    } else {
+        Err(ConfigError::new(
+            "DATABASE_URL",
+            format!("{url:?} is neither sqlite:PATH nor postgres://…"),
+        ))
+    }
+}
+
+fn parse_redis_url(url: String) -> Result<String, ConfigError> {
+    redis::Client::open(url.as_str())
+        .map(|_| url.clone())
+        .map_err(|error| {
+            ConfigError::new("REDIS_URL", format!("{url:?} is not a Redis URL: {error}"))
+        })
+}
+
+fn number<T: std::str::FromStr>(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    from_file: Option<T>,
+) -> Result<Option<T>, ConfigError> {
+    match non_empty(env, name) {
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            ConfigError::new(name, format!("{text:?} is not a non-negative whole number"))
+        }),
+        None => Ok(from_file),
+    }
+}
+
+fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
+    if secs == 0 {
+        return Err(ConfigError::new(name, "must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The embedded mode's secret: generated once, kept in the data folder (mode 0600) so
+/// sessions and encrypted credentials survive restarts.
+fn stored_secret(data_dir: &Path) -> Result<SecretKey, ConfigError> {
+    let path = data_dir.join("secret_key");
+    let fail = |what: &str, error: std::io::Error| {
+        ConfigError::new(
+            "SECRET_KEY",
+            format!("not set, and {what} {}: {error}", path.display()),
+        )
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(SecretKey(secret.trim().to_owned())),
+        Ok(_) => {
+            return Err(ConfigError::new(
+                "SECRET_KEY",
+                format!("stored secret in {} is too short", path.display()),
+            ));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(fail("cannot read", error)),
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|error| fail("cannot create the folder of", error))?;
+    let secret: String = {
+        use rand::Rng;
+        let bytes: [u8; 32] = rand::rng().random();
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    };
+    write_private(&path, &secret).map_err(|error| fail("cannot write", error))?;
+    Ok(SecretKey(secret))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "boardroom-config-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn defaults_need_no_environment_and_generate_a_stable_secret() {
+        let dir = temp_dir();
+        let vars = env(&[("BOARDROOM_DATA_DIR", dir.to_str().expect("utf-8 path"))]);
+        let first = Settings::load(&vars).expect("defaults load");
+        assert_eq!(first.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert!(
+            first.database_url.starts_with("sqlite://")
+                && first.database_url.ends_with("boardroom.db")
+        );
+        assert_eq!(first.redis_url, None);
+        assert_eq!(first.secret_key.expose().len(), 64);
+        let second = Settings::load(&vars).expect("defaults load again");
+        assert_eq!(
+            first.secret_key, second.secret_key,
+            "the generated secret is kept"
+        );
+        assert!(
+            !format!("{first:?}").contains(first.secret_key.expose()),
+            "Debug must not leak the secret"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let dir = temp_dir();
+        let base = [("BOARDROOM_DATA_DIR", dir.to_str().expect("utf-8 path"))];
+        let cases = [
+            (
+                "BIND",
+                "localhost",
+                "BIND: \"localhost\" is not a socket address",
+            ),
+            (
+                "DATABASE_URL",
+                "mysql://x",
+                "DATABASE_URL: \"mysql://x\" is neither",
+            ),
+            (
+                "LOG_FORMAT",
+                "xml",
+                "LOG_FORMAT: \"xml\" is not one of text, json",
+            ),
+            (
+                "SWARM_MAX_RESTARTS",
+                "-1",
+                "SWARM_MAX_RESTARTS: \"-1\" is not a non-negative whole number",
+            ),
+            (
+                "REDIS_URL",
+                "http://nope",
+                "REDIS_URL: \"http://nope\" is not a Redis URL",
+            ),
+            (
+                "SECRET_KEY",
+                "short",
+                "SECRET_KEY: must be at least 32 characters",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let mut vars = env(&base);
+            vars.insert(name.into(), value.into());
+            let error = Settings::load(&vars).expect_err(name).to_string();
+            assert!(error.starts_with(expected), "{name}: got {error:?}");
+        }
+    }
+
+    #[test]
+    fn postgres_requires_a_secret_key() {
+        let vars = env(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/x")]);
+        let error = Settings::load(&vars).expect_err("no secret");
+        assert_eq!(error.variable, "SECRET_KEY");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_config_file() {
+        let dir = temp_dir();
+        let file = dir.join("boardroom.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nswarm_max_restarts = 7\n",
+        )
+        .expect("write");
+        let vars = env(&[
+            ("BOARDROOM_CONFIG", file.to_str().expect("utf-8")),
+            ("BOARDROOM_DATA_DIR", dir.to_str().expect("utf-8")),
+            ("BIND", "127.0.0.1:9100"),
+        ]);
+        let settings = Settings::load(&vars).expect("loads");
+        assert_eq!(settings.bind.port(), 9100);
+        assert_eq!(settings.log_level, "debug");
+        assert_eq!(settings.supervisor.restart_intensity.max_restarts, 7);
+
+        std::fs::write(&file, "bnd = \"x\"\n").expect("write");
+        let error = Settings::load(&vars).expect_err("unknown key");
+        assert_eq!(error.variable, "BOARDROOM_CONFIG");
+        assert!(error.problem.contains("bnd"), "{error}");
+    }
+}

@@ -1,0 +1,28 @@
+//! # boardroom-runtime
+//!
+//! The `boardroom` binary and everything at its edge: configuration from the
+//! environment and a TOML file, logging, the command line (`serve`, `migrate`,
+//! `tenant`, `bench`), the HTTP server, and the one shutdown path (stop HTTP, stop the
+//! swarm tree, flush the event log, exit 0).
+//!
+//! ## Layout
+//! - `config`: [`Settings`], parsed and checked at start-up.
+//! - `app`: [`Application`], which builds and runs the service.
+//! - `http`: the routes.
+//! - `redis_link`: the optional Redis connection.
+//! - `cli`: the commands.
+//! - `bench`: `boardroom bench`, the performance figures.
+//! - `telemetry`: `tracing` set-up.
+
+mod app;
+mod bench;
+mod cli;
+mod config;
+mod http;
+mod redis_link;
+mod telemetry;
+
+pub use app::{Application, shutdown_signal};
+pub use cli::{Cli, run};
+pub use config::{ConfigError, LogFormat, SecretKey, Settings};
+pub use http::{AppState, router};

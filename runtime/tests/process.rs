@@ -1,0 +1,184 @@
+//! The real `boardroom` binary, as an operator runs it: no configuration, bad
+//! configuration, and a SIGTERM in the middle of work.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use boardroom_memory::{Store, TenantId};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_boardroom");
+
+/// A fresh working folder, as on a machine that never ran Boardroom.
+fn fresh_folder() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "boardroom-process-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    dir
+}
+
+/// `boardroom` with a clean environment in `folder`; only PATH and the variables given.
+fn boardroom(folder: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(folder)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Starts `serve` on a free port and returns the child and its address, read from the
+/// "serving" log line.
+fn serve(folder: &Path) -> (Child, String) {
+    // Port 0 so parallel tests never collide; everything else stays at its default.
+    let mut child = boardroom(folder, &[("BIND", "127.0.0.1:0")])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("boardroom starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && line.contains("boardroom is serving") {
+                let address = line
+                    .split("address=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_owned);
+                let _ = found.send(address);
+                sent = true;
+            }
+        }
+    });
+    let address = address
+        .recv_timeout(Duration::from_secs(60))
+        .ok()
+        .flatten()
+        .expect("boardroom logged the address it serves on");
+    (child, address)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("boardroom did not exit within 30 s of SIGTERM");
+}
+
+#[tokio::test]
+async fn with_no_environment_boardroom_serves_health_on_an_embedded_database() {
+    let folder = fresh_folder();
+    let (mut child, address) = serve(&folder);
+
+    let response = reqwest::get(format!("http://{address}/health"))
+        .await
+        .expect("health answers");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(
+        body["database"],
+        serde_json::json!({ "status": "up", "backend": "sqlite" })
+    );
+    assert_eq!(body["redis"]["status"], "not configured");
+    assert_eq!(body["llm"]["backend"], "offline");
+    assert!(
+        folder.join("data/boardroom.db").exists(),
+        "the database is created under ./data"
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("data/secret_key"))
+            .expect("secret stored")
+            .len(),
+        64
+    );
+
+    sigterm(&child);
+    assert!(wait_for_exit(&mut child).success());
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
+    let folder = fresh_folder();
+    let output = boardroom(&folder, &[("BIND", "everywhere")])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("boardroom: BIND: \"everywhere\" is not a socket address"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_with_every_accepted_event_persisted() {
+    let folder = fresh_folder();
+    for name in ["alpha", "beta", "gamma"] {
+        let status = boardroom(&folder, &[])
+            .args(["tenant", "create", "--name", name, "--autopilot"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("tenant create runs");
+        assert!(status.success());
+    }
+    let listed = boardroom(&folder, &[])
+        .args(["tenant", "list"])
+        .output()
+        .expect("tenant list runs");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count(),
+        4,
+        "header + 3 tenants"
+    );
+
+    let (mut child, address) = serve(&folder);
+    let health = reqwest::get(format!("http://{address}/health"))
+        .await
+        .expect("health");
+    let body: serde_json::Value = health.json().await.expect("json");
+    assert_eq!(
+        body["swarms"]["active"], 3,
+        "autopilot tenants run from start-up"
+    );
+
+    sigterm(&child);
+    assert_eq!(wait_for_exit(&mut child).code(), Some(0));
+
+    // Every tenant's log holds its start and its stop, numbered without gaps: the
+    // stop events were accepted during shutdown and flushed before exit.
+    let url = format!("sqlite://{}", folder.join("data/boardroom.db").display());
+    let store = boardroom_memory::SqliteStore::connect(&url)
+        .await
+        .expect("database readable");
+    for tenant in 1..=3 {
+        let events = store
+            .events_after(TenantId(tenant), 0, 100)
+            .await
+            .expect("events");
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["swarm.started", "swarm.stopped"], "tenant {tenant}");
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    }
+}

@@ -1,0 +1,86 @@
+//! The actor that hosts one agent of one tenant.
+
+use boardroom_agents::{Agent, AgentContext, AgentError, Task};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+
+/// What an agent actor receives. Each message carries its sender's in-flight permit,
+/// released when the agent has handled it: that is what bounds the mailbox.
+pub(crate) enum AgentMessage {
+    Call {
+        task: Task,
+        reply: oneshot::Sender<Result<Value, AgentError>>,
+        _permit: OwnedSemaphorePermit,
+    },
+    Cast {
+        task: Task,
+        _permit: OwnedSemaphorePermit,
+    },
+}
+
+pub(crate) struct AgentActor;
+
+pub(crate) struct AgentState {
+    pub(crate) agent: Box<dyn Agent>,
+    pub(crate) context: AgentContext,
+}
+
+impl Actor for AgentActor {
+    type Msg = AgentMessage;
+    type State = AgentState;
+    type Arguments = AgentState;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: AgentState,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // The permit is held until the task is handled: it counts this message as in
+        // flight for as long as it occupies the agent.
+        let (task, reply, _permit) = match message {
+            AgentMessage::Call {
+                task,
+                reply,
+                _permit,
+            } => (task, Some(reply), _permit),
+            AgentMessage::Cast { task, _permit } => (task, None, _permit),
+        };
+        // Only a cast's failure needs the action named afterwards (a call's caller gets
+        // the error itself), so only casts pay for the copy.
+        let cast_action = reply.is_none().then(|| task.action.clone());
+        let result = state.agent.handle(&state.context, task).await;
+        let fatal = match &result {
+            Err(AgentError::Fatal(reason)) => Some(reason.clone()),
+            _ => None,
+        };
+        match (reply, cast_action) {
+            (Some(reply), _) => {
+                // The caller may have given up (time-out); that is its business.
+                let _ = reply.send(result);
+            }
+            (None, Some(action)) => {
+                if let Err(error) = &result {
+                    let summary = format!("{} failed {action:?}: {error}", state.context.agent);
+                    let data = json!({ "action": action, "error": error.to_string() });
+                    state.context.emit("agent.task_failed", summary, data).await;
+                }
+            }
+            (None, None) => {}
+        }
+        match fatal {
+            // Dying is how a fatal error reaches the supervisor, which restarts us fresh.
+            Some(reason) => Err(format!("fatal error: {reason}").into()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! # boardroom-supervisor
+//!
+//! Owns the supervised actor tree that runs every tenant's swarm: activation on
+//! demand, passivation when idle, one-for-one restarts with a restart intensity,
+//! escalation with exponential back-off, the per-tenant throttle, bounded mailboxes,
+//! and the lifecycle events that make all of it visible.
+//!
+//! ```text
+//!                         SwarmRoot                    (one per process)
+//!        restarts escalated swarms after back-off + jitter; passivates idle ones
+//!                             │
+//!         ┌───────────────────┼─────────────────────┐
+//!   TenantSwarm(t1)     TenantSwarm(t2)   …   TenantSwarm(tN)   (one per *active* tenant)
+//!   one-for-one restarts; > N restarts in T ⇒ escalate (fail) to the root
+//!         │
+//!   ┌─────┬──────────┬─────┬─────────┬─────────┬──────────┬────────────┬────────┬────────────┐
+//!  Ceo  strategist  seo  pricing  content  flipping  accountant  memory  reflection
+//!   ▲
+//!   └─ every message passes the tenant's ThrottleGate, then takes one of the
+//!      agent's in-flight permits, released when the agent has handled it
+//! ```
+//!
+//! Callers never see actors: [`SwarmRoot::activate`] gives a [`TenantHandle`], whose
+//! [`AgentHandle`]s `call` and `cast` with time-outs. Handles stay valid across agent
+//! restarts (a sender waits for the replacement) and fail fast with a clear reason
+//! while a swarm is degraded or after it was passivated.
+//!
+//! ## Layout
+//! - `config`: restart intensity, back-off, time-outs, default throttle limits.
+//! - `throttle`: [`ThrottleGate`], the per-tenant rate limit, changeable live.
+//! - `tenant`: [`TenantHandle`], [`AgentHandle`], slots and permits.
+//! - `agent_actor`: the actor hosting one agent.
+//! - `tenant_swarm`: the per-tenant supervisor.
+//! - `root`: [`SwarmRoot`], activation, back-off, passivation, shutdown.
+//!
+//! ## Lifecycle events
+//! `swarm.started`, `agent.failed`, `agent.restarted`, `swarm.escalated`,
+//! `swarm.degraded`, `swarm.restarted`, `swarm.recovered`, `swarm.passivated`,
+//! `swarm.stopped`, and the throttle's `throttle.waited`, `throttle.refused`,
+//! `throttle.changed`.
+
+mod agent_actor;
+mod config;
+mod root;
+mod tenant;
+mod tenant_swarm;
+mod throttle;
+
+pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
+pub use root::{SwarmError, SwarmRoot};
+pub use tenant::{AgentHandle, PinGuard, SwarmStatus, TenantHandle};
+pub use throttle::ThrottleGate;

@@ -1,0 +1,535 @@
+//! The root of the tree: activates tenant swarms on demand, restarts escalated ones
+//! with back-off, passivates idle ones, and stops them all on shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use boardroom_agents::AgentRegistry;
+use boardroom_memory::{EventLog, MemoryError, NewEvent, SharedStore, TenantId};
+use dashmap::DashMap;
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use serde_json::json;
+use thiserror::Error;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::config::SupervisorConfig;
+use crate::tenant::{SlotState, SwarmStatus, TenantHandle, TenantShared};
+use crate::tenant_swarm::{TenantSwarm, TenantSwarmArgs};
+use crate::throttle::ThrottleGate;
+
+/// Why a tenant's swarm could not be had.
+#[derive(Debug, Error)]
+pub enum SwarmError {
+    /// No tenant with that id.
+    #[error("tenant {0} does not exist")]
+    TenantNotFound(TenantId),
+    /// The tenant exists but is disabled.
+    #[error("tenant {0} is disabled")]
+    TenantDisabled(TenantId),
+    /// The swarm escalated and is waiting out its back-off.
+    #[error("tenant {tenant}'s swarm is degraded and restarts in {retry_after:?}")]
+    Restarting {
+        /// The tenant.
+        tenant: TenantId,
+        /// Time left before the restart.
+        retry_after: Duration,
+    },
+    /// The process is shutting down.
+    #[error("the swarm is shutting down")]
+    ShuttingDown,
+    /// An actor could not be spawned.
+    #[error("could not start the swarm: {0}")]
+    Spawn(String),
+    /// The tenant could not be looked up.
+    #[error(transparent)]
+    Store(#[from] MemoryError),
+}
+
+/// What the root's own actor is asked to do; everything else happens on the callers'
+/// tasks so activations of different tenants run in parallel.
+pub(crate) enum RootMessage {
+    Restart(TenantId),
+    ClearDegraded(TenantId, u64),
+    PassivateIdle,
+}
+
+enum Lifecycle {
+    Inactive,
+    Running {
+        swarm: ActorRef<()>,
+        generation: u64,
+    },
+    BackingOff {
+        until: Instant,
+    },
+    /// This entry is finished (passivated or shut down); a new one replaces it.
+    Retired,
+}
+
+struct TenantEntry {
+    shared: Arc<TenantShared>,
+    lifecycle: Mutex<Lifecycle>,
+    /// Escalations since the swarm was last stable, for the back-off.
+    escalations: AtomicU64,
+}
+
+struct RootShared {
+    store: SharedStore,
+    events: EventLog,
+    registry: Arc<AgentRegistry>,
+    config: Arc<SupervisorConfig>,
+    tenants: DashMap<TenantId, Arc<TenantEntry>>,
+    swarms: DashMap<ActorId, TenantId>,
+    generation: AtomicU64,
+    shutting_down: AtomicBool,
+    epoch: std::time::Instant,
+}
+
+impl RootShared {
+    async fn emit(&self, event: NewEvent) {
+        if let Err(error) = self.events.append(event).await {
+            tracing::warn!(%error, "lifecycle event not recorded");
+        }
+    }
+
+    /// Spawns a tenant's swarm under the root. The caller holds the entry's lock.
+    async fn spawn_swarm(
+        &self,
+        root: &ActorRef<RootMessage>,
+        entry: &TenantEntry,
+    ) -> Result<(ActorRef<()>, u64), SwarmError> {
+        let args = TenantSwarmArgs {
+            shared: entry.shared.clone(),
+            registry: self.registry.clone(),
+            events: self.events.clone(),
+        };
+        let (swarm, _) = Actor::spawn_linked(None, TenantSwarm, args, root.get_cell())
+            .await
+            .map_err(|error| SwarmError::Spawn(error.to_string()))?;
+        self.swarms.insert(swarm.get_id(), entry.shared.tenant);
+        Ok((swarm, self.generation.fetch_add(1, Ordering::Relaxed)))
+    }
+}
+
+/// Handle to the root of the actor tree (drawn in the crate documentation). Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct SwarmRoot {
+    shared: Arc<RootShared>,
+    actor: ActorRef<RootMessage>,
+}
+
+impl SwarmRoot {
+    /// Starts the root actor. Tenants are activated later, on demand.
+    pub async fn start(
+        store: SharedStore,
+        events: EventLog,
+        registry: AgentRegistry,
+        config: SupervisorConfig,
+    ) -> Result<Self, SwarmError> {
+        let shared = Arc::new(RootShared {
+            store,
+            events,
+            registry: Arc::new(registry),
+            config: Arc::new(config),
+            tenants: DashMap::new(),
+            swarms: DashMap::new(),
+            generation: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            epoch: std::time::Instant::now(),
+        });
+        let (actor, _) = Actor::spawn(None, RootActor, shared.clone())
+            .await
+            .map_err(|error| SwarmError::Spawn(error.to_string()))?;
+        Ok(Self { shared, actor })
+    }
+
+    /// The tenant's swarm, activating it if it is not running. Looks the tenant up in
+    /// the store first: unknown and disabled tenants get no swarm.
+    pub async fn activate(&self, tenant: TenantId) -> Result<TenantHandle, SwarmError> {
+        loop {
+            if self.shared.shutting_down.load(Ordering::Acquire) {
+                return Err(SwarmError::ShuttingDown);
+            }
+            // Fast path: already running, no lock, no query.
+            if let Some(entry) = self.shared.tenants.get(&tenant)
+                && matches!(
+                    *entry.shared.status.borrow(),
+                    SwarmStatus::Running | SwarmStatus::Degraded
+                )
+            {
+                entry.shared.touch();
+                return Ok(TenantHandle {
+                    shared: entry.shared.clone(),
+                });
+            }
+            let row = self
+                .shared
+                .store
+                .tenant(tenant)
+                .await?
+                .ok_or(SwarmError::TenantNotFound(tenant))?;
+            if !row.is_active {
+                return Err(SwarmError::TenantDisabled(tenant));
+            }
+            let entry = self
+                .shared
+                .tenants
+                .entry(tenant)
+                .or_insert_with(|| Arc::new(self.new_entry(tenant)))
+                .clone();
+            let mut lifecycle = entry.lifecycle.lock().await;
+            match &*lifecycle {
+                Lifecycle::Running { .. } => {
+                    entry.shared.touch();
+                    return Ok(TenantHandle {
+                        shared: entry.shared.clone(),
+                    });
+                }
+                Lifecycle::BackingOff { until } => {
+                    return Err(SwarmError::Restarting {
+                        tenant,
+                        retry_after: until.saturating_duration_since(Instant::now()),
+                    });
+                }
+                // Passivated between our lookup and the lock: start over with a new entry.
+                Lifecycle::Retired => continue,
+                Lifecycle::Inactive => {}
+            }
+            let (swarm, generation) = self.shared.spawn_swarm(&self.actor, &entry).await?;
+            *lifecycle = Lifecycle::Running { swarm, generation };
+            entry.shared.status.send_replace(SwarmStatus::Running);
+            self.shared
+                .emit(
+                    NewEvent::now(
+                        tenant,
+                        "swarm",
+                        "swarm.started",
+                        format!("swarm started with {} agents", self.shared.registry.len()),
+                    )
+                    .with_data(
+                        json!({ "agents": self.shared.registry.names(), "generation": generation }),
+                    ),
+                )
+                .await;
+            return Ok(TenantHandle {
+                shared: entry.shared.clone(),
+            });
+        }
+    }
+
+    fn new_entry(&self, tenant: TenantId) -> TenantEntry {
+        let config = self.shared.config.clone();
+        let gate = ThrottleGate::new(tenant, config.default_limits, self.shared.events.clone());
+        TenantEntry {
+            shared: Arc::new(TenantShared::new(
+                tenant,
+                &self.shared.registry.names(),
+                gate,
+                config,
+                self.shared.epoch,
+            )),
+            lifecycle: Mutex::new(Lifecycle::Inactive),
+            escalations: AtomicU64::new(0),
+        }
+    }
+
+    /// The handle of an active tenant, without activating it.
+    pub fn get(&self, tenant: TenantId) -> Option<TenantHandle> {
+        self.shared.tenants.get(&tenant).map(|entry| TenantHandle {
+            shared: entry.shared.clone(),
+        })
+    }
+
+    /// The tenant's swarm status, `None` when it is not active.
+    pub fn status(&self, tenant: TenantId) -> Option<SwarmStatus> {
+        self.shared
+            .tenants
+            .get(&tenant)
+            .map(|entry| *entry.shared.status.borrow())
+    }
+
+    /// How many tenants have a swarm in memory (running, degraded or restarting).
+    pub fn active_tenants(&self) -> usize {
+        self.shared.tenants.len()
+    }
+
+    /// Stops an active swarm and forgets it; its next use activates it afresh.
+    /// Returns whether there was a swarm to passivate.
+    pub async fn passivate(&self, tenant: TenantId) -> bool {
+        retire(
+            &self.shared,
+            tenant,
+            SwarmStatus::Passivated,
+            "swarm.passivated",
+            "idle",
+        )
+        .await
+    }
+
+    /// Passivates every swarm idle for longer than the configured time-out now, rather
+    /// than at the next periodic sweep. Returns how many were passivated.
+    pub async fn passivate_idle(&self) -> usize {
+        passivate_idle(&self.shared).await
+    }
+
+    /// Stops every swarm (each agent finishes its current message), then the root.
+    /// Lifecycle events are queued to the event log; close the log afterwards to
+    /// persist them.
+    pub async fn shutdown(&self) {
+        if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let tenants: Vec<TenantId> = self
+            .shared
+            .tenants
+            .iter()
+            .map(|entry| *entry.key())
+            .collect();
+        let stops = tenants.into_iter().map(|tenant| {
+            retire(
+                &self.shared,
+                tenant,
+                SwarmStatus::Stopped,
+                "swarm.stopped",
+                "shutdown",
+            )
+        });
+        futures::future::join_all(stops).await;
+        self.actor.stop(Some("shutdown".into()));
+    }
+}
+
+/// Stops a tenant's swarm on purpose and removes its entry.
+async fn retire(
+    shared: &Arc<RootShared>,
+    tenant: TenantId,
+    status: SwarmStatus,
+    kind: &'static str,
+    reason: &'static str,
+) -> bool {
+    let Some(entry) = shared.tenants.get(&tenant).map(|entry| entry.clone()) else {
+        return false;
+    };
+    let mut lifecycle = entry.lifecycle.lock().await;
+    let previous = std::mem::replace(&mut *lifecycle, Lifecycle::Retired);
+    shared
+        .tenants
+        .remove_if(&tenant, |_, current| Arc::ptr_eq(current, &entry));
+    let Lifecycle::Running { swarm, .. } = previous else {
+        entry
+            .shared
+            .set_all_slots(SlotState::Closed("swarm stopped"));
+        entry.shared.status.send_replace(status);
+        return !matches!(previous, Lifecycle::Retired);
+    };
+    // Forget the actor first so its termination is not mistaken for a failure.
+    shared.swarms.remove(&swarm.get_id());
+    entry.shared.status.send_replace(status);
+    if let Err(error) = swarm
+        .stop_and_wait(Some(reason.into()), Some(Duration::from_secs(15)))
+        .await
+    {
+        tracing::warn!(%error, %tenant, "swarm did not stop cleanly");
+    }
+    entry
+        .shared
+        .set_all_slots(SlotState::Closed("swarm stopped"));
+    shared
+        .emit(
+            NewEvent::now(tenant, "swarm", kind, format!("swarm stopped: {reason}"))
+                .with_data(json!({ "reason": reason })),
+        )
+        .await;
+    true
+}
+
+async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
+    let idle: Vec<TenantId> = shared
+        .tenants
+        .iter()
+        .filter(|entry| {
+            entry.shared.is_idle()
+                && matches!(
+                    *entry.shared.status.borrow(),
+                    SwarmStatus::Running | SwarmStatus::Degraded
+                )
+        })
+        .map(|entry| *entry.key())
+        .collect();
+    let mut passivated = 0;
+    for tenant in idle {
+        if retire(
+            shared,
+            tenant,
+            SwarmStatus::Passivated,
+            "swarm.passivated",
+            "idle",
+        )
+        .await
+        {
+            passivated += 1;
+        }
+    }
+    passivated
+}
+
+struct RootActor;
+
+impl Actor for RootActor {
+    type Msg = RootMessage;
+    type State = Arc<RootShared>;
+    type Arguments = Arc<RootShared>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        shared: Arc<RootShared>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        myself.send_interval(shared.config.passivation_interval, || {
+            RootMessage::PassivateIdle
+        });
+        Ok(shared)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        shared: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if shared.shutting_down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match message {
+            RootMessage::Restart(tenant) => restart_swarm(&myself, shared, tenant).await,
+            RootMessage::ClearDegraded(tenant, generation) => {
+                let Some(entry) = shared.tenants.get(&tenant).map(|e| e.clone()) else {
+                    return Ok(());
+                };
+                let lifecycle = entry.lifecycle.lock().await;
+                if matches!(&*lifecycle, Lifecycle::Running { generation: current, .. } if *current == generation)
+                    && *entry.shared.status.borrow() == SwarmStatus::Degraded
+                {
+                    entry.escalations.store(0, Ordering::Relaxed);
+                    entry.shared.status.send_replace(SwarmStatus::Running);
+                    shared
+                        .emit(NewEvent::now(
+                            tenant,
+                            "swarm",
+                            "swarm.recovered",
+                            "swarm stable again; no longer degraded",
+                        ))
+                        .await;
+                }
+            }
+            RootMessage::PassivateIdle => {
+                // On its own task: stopping swarms waits for them, and the root must keep
+                // handling restarts and supervision events meanwhile.
+                let shared = shared.clone();
+                tokio::spawn(async move { passivate_idle(&shared).await });
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        shared: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
+            ),
+            _ => return Ok(()),
+        };
+        // Swarms stopped on purpose were removed from `swarms` before stopping.
+        let Some((_, tenant)) = shared.swarms.remove(&cell.get_id()) else {
+            return Ok(());
+        };
+        let Some(entry) = shared.tenants.get(&tenant).map(|e| e.clone()) else {
+            return Ok(());
+        };
+        let mut lifecycle = entry.lifecycle.lock().await;
+        let attempt = entry.escalations.fetch_add(1, Ordering::Relaxed) + 1;
+        let delay = shared.config.backoff.delay(attempt as u32);
+        *lifecycle = Lifecycle::BackingOff {
+            until: Instant::now() + delay,
+        };
+        entry.shared.set_all_slots(SlotState::Closed(
+            "swarm degraded; restarting after back-off",
+        ));
+        entry.shared.status.send_replace(SwarmStatus::Restarting);
+        drop(lifecycle);
+        shared
+            .emit(
+                NewEvent::now(tenant, "swarm", "swarm.degraded", format!("swarm failed; restarting in {} ms", delay.as_millis()))
+                    .with_data(json!({ "reason": reason, "attempt": attempt, "retry_in_ms": delay.as_millis() as u64 })),
+            )
+            .await;
+        myself.send_after(delay, move || RootMessage::Restart(tenant));
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        shared: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        shared.shutting_down.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+async fn restart_swarm(myself: &ActorRef<RootMessage>, shared: &Arc<RootShared>, tenant: TenantId) {
+    let Some(entry) = shared.tenants.get(&tenant).map(|e| e.clone()) else {
+        return;
+    };
+    let mut lifecycle = entry.lifecycle.lock().await;
+    if !matches!(&*lifecycle, Lifecycle::BackingOff { .. }) {
+        return;
+    }
+    let attempt = entry.escalations.load(Ordering::Relaxed);
+    match shared.spawn_swarm(myself, &entry).await {
+        Ok((swarm, generation)) => {
+            *lifecycle = Lifecycle::Running { swarm, generation };
+            entry.shared.status.send_replace(SwarmStatus::Degraded);
+            drop(lifecycle);
+            shared
+                .emit(
+                    NewEvent::now(
+                        tenant,
+                        "swarm",
+                        "swarm.restarted",
+                        format!("swarm restarted (attempt {attempt}); degraded until stable"),
+                    )
+                    .with_data(json!({ "attempt": attempt, "generation": generation })),
+                )
+                .await;
+            myself.send_after(shared.config.degraded_clear_after, move || {
+                RootMessage::ClearDegraded(tenant, generation)
+            });
+        }
+        Err(error) => {
+            let attempt = entry.escalations.fetch_add(1, Ordering::Relaxed) + 1;
+            let delay = shared.config.backoff.delay(attempt as u32);
+            *lifecycle = Lifecycle::BackingOff {
+                until: Instant::now() + delay,
+            };
+            drop(lifecycle);
+            shared
+                .emit(
+                    NewEvent::now(tenant, "swarm", "swarm.degraded", format!("swarm restart failed; retrying in {} ms", delay.as_millis()))
+                        .with_data(json!({ "reason": error.to_string(), "attempt": attempt, "retry_in_ms": delay.as_millis() as u64 })),
+                )
+                .await;
+            myself.send_after(delay, move || RootMessage::Restart(tenant));
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Handles to an active tenant's swarm and its agents: what the rest of the system sees.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use boardroom_agents::{AgentError, Peers, Task};
+use boardroom_memory::TenantId;
+use ractor::{ActorRef, MessagingErr};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::time::{Instant, timeout_at};
+
+use crate::agent_actor::AgentMessage;
+use crate::config::SupervisorConfig;
+use crate::throttle::ThrottleGate;
+
+/// Where a tenant's swarm stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmStatus {
+    /// Being spawned.
+    Starting,
+    /// All agents up.
+    Running,
+    /// Running again after escalating, not yet stable for long enough.
+    Degraded,
+    /// Escalated and waiting out its back-off before the root restarts it.
+    Restarting,
+    /// Stopped on purpose (shutdown).
+    Stopped,
+    /// Stopped for idleness; the next use activates it again.
+    Passivated,
+}
+
+/// Where one agent stands, as its handles see it.
+#[derive(Clone)]
+pub(crate) enum SlotState {
+    /// Not spawned yet, or being restarted: senders wait.
+    Waiting,
+    /// Up: messages go to this actor.
+    Running(ActorRef<AgentMessage>),
+    /// Gone for good (swarm escalated, passivated or stopped): senders fail at once.
+    Closed(&'static str),
+}
+
+/// The part of an agent that outlives its actor: handles keep pointing here across
+/// restarts, and the in-flight permits bound its mailbox.
+pub(crate) struct AgentSlot {
+    pub(crate) name: &'static str,
+    pub(crate) state: watch::Sender<SlotState>,
+    pub(crate) permits: Arc<Semaphore>,
+}
+
+/// Everything about one active tenant that handles share.
+pub(crate) struct TenantShared {
+    pub(crate) tenant: TenantId,
+    pub(crate) slots: Vec<Arc<AgentSlot>>,
+    pub(crate) gate: ThrottleGate,
+    pub(crate) status: watch::Sender<SwarmStatus>,
+    pub(crate) config: Arc<SupervisorConfig>,
+    last_used_ms: AtomicU64,
+    pins: AtomicUsize,
+    epoch: std::time::Instant,
+}
+
+impl TenantShared {
+    pub(crate) fn new(
+        tenant: TenantId,
+        names: &[&'static str],
+        gate: ThrottleGate,
+        config: Arc<SupervisorConfig>,
+        epoch: std::time::Instant,
+    ) -> Self {
+        let slots = names
+            .iter()
+            .map(|&name| {
+                Arc::new(AgentSlot {
+                    name,
+                    state: watch::Sender::new(SlotState::Waiting),
+                    permits: Arc::new(Semaphore::new(config.mailbox_permits)),
+                })
+            })
+            .collect();
+        let shared = Self {
+            tenant,
+            slots,
+            gate,
+            status: watch::Sender::new(SwarmStatus::Starting),
+            config,
+            last_used_ms: AtomicU64::new(0),
+            pins: AtomicUsize::new(0),
+            epoch,
+        };
+        shared.touch();
+        shared
+    }
+
+    pub(crate) fn touch(&self) {
+        self.last_used_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether nobody pinned the swarm and nobody used it for the idle time-out.
+    pub(crate) fn is_idle(&self) -> bool {
+        let idle_ms = (self.epoch.elapsed().as_millis() as u64)
+            .saturating_sub(self.last_used_ms.load(Ordering::Relaxed));
+        self.pins.load(Ordering::Relaxed) == 0
+            && idle_ms >= self.config.idle_timeout.as_millis() as u64
+    }
+
+    pub(crate) fn set_all_slots(&self, state: SlotState) {
+        for slot in &self.slots {
+            slot.state.send_replace(state.clone());
+        }
+    }
+}
+
+/// A handle to an active tenant's swarm. Cheap to clone; stays valid across agent and
+/// swarm restarts. Once the swarm is passivated or stopped its calls fail with
+/// [`AgentError::Unavailable`]; ask the root to activate the tenant again.
+#[derive(Clone)]
+pub struct TenantHandle {
+    pub(crate) shared: Arc<TenantShared>,
+}
+
+impl TenantHandle {
+    /// The tenant.
+    pub fn tenant(&self) -> TenantId {
+        self.shared.tenant
+    }
+
+    /// Where the swarm stands now.
+    pub fn status(&self) -> SwarmStatus {
+        *self.shared.status.borrow()
+    }
+
+    /// Waits until the swarm's status satisfies `condition`, for tests and the live
+    /// view.
+    pub async fn wait_for_status(
+        &self,
+        condition: impl FnMut(&SwarmStatus) -> bool,
+    ) -> SwarmStatus {
+        let mut receiver = self.shared.status.subscribe();
+        match receiver.wait_for(condition).await {
+            Ok(status) => *status,
+            Err(_) => self.status(),
+        }
+    }
+
+    /// The agents of this swarm, CEO first.
+    pub fn agent_names(&self) -> Vec<&'static str> {
+        self.shared.slots.iter().map(|slot| slot.name).collect()
+    }
+
+    /// The tenant's throttle, to read or change its limits live.
+    pub fn throttle(&self) -> &ThrottleGate {
+        &self.shared.gate
+    }
+
+    /// A handle to one agent.
+    pub fn agent(&self, name: &str) -> Result<AgentHandle, AgentError> {
+        self.shared
+            .slots
+            .iter()
+            .find(|slot| slot.name == name)
+            .map(|slot| AgentHandle {
+                tenant: self.shared.clone(),
+                slot: slot.clone(),
+            })
+            .ok_or_else(|| AgentError::NoSuchAgent(name.to_owned()))
+    }
+
+    /// Sends `task` to `agent` and waits for the answer.
+    pub async fn call(&self, agent: &str, task: Task) -> Result<Value, AgentError> {
+        self.agent(agent)?.call(task).await
+    }
+
+    /// Sends `task` to `agent` without waiting for the answer.
+    pub async fn cast(&self, agent: &str, task: Task) -> Result<(), AgentError> {
+        self.agent(agent)?.cast(task).await
+    }
+
+    /// Keeps the swarm from being passivated while the guard lives (autopilot on, a
+    /// live viewer connected).
+    pub fn pin(&self) -> PinGuard {
+        self.shared.pins.fetch_add(1, Ordering::Relaxed);
+        PinGuard {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Keeps a swarm active; see [`TenantHandle::pin`].
+pub struct PinGuard {
+    shared: Arc<TenantShared>,
+}
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        self.shared.pins.fetch_sub(1, Ordering::Relaxed);
+        self.shared.touch();
+    }
+}
+
+/// A handle to one agent of one tenant.
+#[derive(Clone)]
+pub struct AgentHandle {
+    tenant: Arc<TenantShared>,
+    slot: Arc<AgentSlot>,
+}
+
+impl AgentHandle {
+    /// The agent's name.
+    pub fn name(&self) -> &'static str {
+        self.slot.name
+    }
+
+    /// Messages that may still be sent to this agent before senders wait.
+    pub fn free_permits(&self) -> usize {
+        self.slot.permits.available_permits()
+    }
+
+    /// Sends a task and waits for the answer, all within the call time-out: the
+    /// tenant's throttle, then an in-flight permit, then delivery (waiting out a
+    /// restart of the agent), then the answer.
+    pub async fn call(&self, task: Task) -> Result<Value, AgentError> {
+        let deadline = Instant::now() + self.tenant.config.call_timeout;
+        let (reply, answer) = oneshot::channel();
+        let permit = self.admit(deadline).await?;
+        self.deliver(
+            AgentMessage::Call {
+                task,
+                reply,
+                _permit: permit,
+            },
+            deadline,
+        )
+        .await?;
+        match timeout_at(deadline, answer).await {
+            Ok(Ok(result)) => result,
+            // The reply port was dropped unanswered: the agent died handling the task, or
+            // died with the task still in its mailbox.
+            Ok(Err(_)) => Err(AgentError::Unavailable(format!(
+                "{} stopped before answering",
+                self.slot.name
+            ))),
+            Err(_) => Err(AgentError::Unavailable(format!(
+                "{} did not answer in time",
+                self.slot.name
+            ))),
+        }
+    }
+
+    /// Sends a task without waiting for its answer. Still passes the throttle and
+    /// waits for an in-flight permit, so a flood of casts waits instead of queueing
+    /// without bound.
+    pub async fn cast(&self, task: Task) -> Result<(), AgentError> {
+        let deadline = Instant::now() + self.tenant.config.call_timeout;
+        let permit = self.admit(deadline).await?;
+        self.deliver(
+            AgentMessage::Cast {
+                task,
+                _permit: permit,
+            },
+            deadline,
+        )
+        .await
+    }
+
+    async fn admit(
+        &self,
+        deadline: Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
+        self.tenant.touch();
+        self.tenant.gate.admit(self.slot.name, deadline).await?;
+        let permits = self.slot.permits.clone();
+        // Fast path without a timer: most of the time a permit is free.
+        if let Ok(permit) = permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        match timeout_at(deadline, permits.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(AgentError::Unavailable(format!(
+                "{} is shut down",
+                self.slot.name
+            ))),
+            Err(_) => Err(AgentError::Unavailable(format!(
+                "{} is saturated: no free in-flight permit in time",
+                self.slot.name
+            ))),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        mut message: AgentMessage,
+        deadline: Instant,
+    ) -> Result<(), AgentError> {
+        // Fast path: the agent is up; no watch receiver, no clone of its reference.
+        if let SlotState::Running(actor) = &*self.slot.state.borrow() {
+            match actor.send_message(message) {
+                Ok(()) => return Ok(()),
+                Err(MessagingErr::SendErr(returned)) => message = returned,
+                Err(error) => {
+                    return Err(AgentError::Unavailable(format!(
+                        "{}: {error}",
+                        self.slot.name
+                    )));
+                }
+            }
+        }
+        let mut state = self.slot.state.subscribe();
+        loop {
+            let current = state.borrow_and_update().clone();
+            match current {
+                SlotState::Running(actor) => match actor.send_message(message) {
+                    Ok(()) => return Ok(()),
+                    // The actor died after we looked: wait for its supervisor to
+                    // replace it, then try again with the same message.
+                    Err(MessagingErr::SendErr(returned)) => message = returned,
+                    Err(error) => {
+                        return Err(AgentError::Unavailable(format!(
+                            "{}: {error}",
+                            self.slot.name
+                        )));
+                    }
+                },
+                SlotState::Closed(reason) => {
+                    return Err(AgentError::Unavailable(format!(
+                        "{}: {reason}",
+                        self.slot.name
+                    )));
+                }
+                SlotState::Waiting => {}
+            }
+            match timeout_at(deadline, state.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => {
+                    return Err(AgentError::Unavailable(format!(
+                        "{} is gone",
+                        self.slot.name
+                    )));
+                }
+                Err(_) => {
+                    return Err(AgentError::Unavailable(format!(
+                        "{} was not back in time",
+                        self.slot.name
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Lets agents call their peers through the same throttled path as everyone else.
+pub(crate) struct SwarmPeers {
+    pub(crate) tenant: std::sync::Weak<TenantShared>,
+}
+
+#[async_trait]
+impl Peers for SwarmPeers {
+    async fn call(&self, agent: &str, task: Task) -> Result<Value, AgentError> {
+        // Weak: the agents' contexts must not keep a passivated tenant alive.
+        let shared = self
+            .tenant
+            .upgrade()
+            .ok_or_else(|| AgentError::Unavailable("swarm stopped".into()))?;
+        TenantHandle { shared }.call(agent, task).await
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        self.tenant
+            .upgrade()
+            .map(|shared| shared.slots.iter().map(|slot| slot.name).collect())
+            .unwrap_or_default()
+    }
+}
