@@ -1,118 +1,33 @@
 //! # boardroom-adapters
 //!
 //! Owns every conversation with the outside world: one adapter per platform (stores,
-//! payments, ads, social) behind a common interface, and the sandbox market simulator
-//! that new tenants act on by default. This first cut holds what every adapter shares:
-//! the [`Platform`] names and the [`IdempotencyKey`] each side-effecting call carries,
-//! so a retried call (after a crash, a time-out or a restart) never charges, lists or
-//! posts twice.
+//! payments, ads, social) behind the common [`Marketplace`] interface, and the
+//! [`SandboxMarket`] simulator that new tenants act on by default. Every side-effecting
+//! call carries an [`IdempotencyKey`], so a retried call (after a crash, a time-out or a
+//! restart) never charges, lists or posts twice.
+//!
+//! ## Layout
+//! - `platform`: the [`Platform`] names.
+//! - `idempotency`: the [`IdempotencyKey`] derived from tenant, cycle, step and item.
+//! - `error`: [`AdapterError`], the one error type at this crate's edge.
+//! - `marketplace`: the [`Marketplace`] trait every platform adapter implements, and the
+//!   requests and answers it speaks (snapshots, listings, campaigns, posts, reports).
+//! - `sandbox`: [`SandboxMarket`], the seeded, deterministic simulated market: a niche
+//!   catalogue, the daily demand model, ads, social posts, fees and refunds, and
+//!   export/import of a tenant's world.
 
-use std::fmt;
+mod error;
+mod idempotency;
+mod marketplace;
+mod platform;
+mod sandbox;
 
-use boardroom_memory::TenantId;
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
-
-/// An outside platform a tenant can connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Platform {
-    /// The built-in simulated market.
-    Sandbox,
-    /// Shopify Admin GraphQL.
-    Shopify,
-    /// Stripe payments and Connect.
-    Stripe,
-    /// Gumroad digital products.
-    Gumroad,
-    /// Google Ads.
-    GoogleAds,
-    /// Meta (Facebook/Instagram) ads.
-    MetaAds,
-    /// YouTube uploads.
-    Youtube,
-    /// X posts.
-    X,
-    /// LinkedIn posts.
-    Linkedin,
-    /// Reddit submissions.
-    Reddit,
-    /// TikTok videos.
-    Tiktok,
-}
-
-/// A key that makes a side-effecting platform call safe to retry.
-///
-/// It is derived from *what* is being done (tenant, autopilot cycle, step, and the
-/// item acted on), never from when, so the call repeated after a crash carries the same
-/// key and the platform (or the sandbox) replays the first result instead of acting
-/// again.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// The key for `item` acted on in `step` of autopilot cycle `cycle`.
-    pub fn for_step(tenant: TenantId, cycle: i64, step: &str, item: &str) -> Self {
-        let name = format!("boardroom/{tenant}/{cycle}/{step}/{item}");
-        // A name-based UUID keeps keys short (platforms cap them, Stripe at 255) and
-        // opaque while staying a pure function of the name.
-        Self(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string())
-    }
-
-    /// The key as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Why a platform call failed.
-#[derive(Debug, Error)]
-pub enum AdapterError {
-    /// The platform asked us to slow down.
-    #[error("{platform:?} rate limit; retry after {retry_after_secs} s")]
-    RateLimited {
-        /// Which platform.
-        platform: Platform,
-        /// Seconds to wait.
-        retry_after_secs: u64,
-    },
-    /// The platform refused the request as invalid; retrying will not help.
-    #[error("{platform:?} rejected the request: {message}")]
-    Rejected {
-        /// Which platform.
-        platform: Platform,
-        /// The platform's message.
-        message: String,
-    },
-    /// Network or server trouble; a retry with the same idempotency key is safe.
-    #[error("{platform:?} unavailable: {message}")]
-    Unavailable {
-        /// Which platform.
-        platform: Platform,
-        /// What happened.
-        message: String,
-    },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_same_step_gets_the_same_key_and_another_step_another() {
-        let first = IdempotencyKey::for_step(TenantId(7), 3, "store_setup", "product-1");
-        let again = IdempotencyKey::for_step(TenantId(7), 3, "store_setup", "product-1");
-        let next_cycle = IdempotencyKey::for_step(TenantId(7), 4, "store_setup", "product-1");
-        let other_tenant = IdempotencyKey::for_step(TenantId(8), 3, "store_setup", "product-1");
-        assert_eq!(first, again);
-        assert_ne!(first, next_cycle);
-        assert_ne!(first, other_tenant);
-        assert!(first.as_str().len() <= 255);
-    }
-}
+pub use error::AdapterError;
+pub use idempotency::IdempotencyKey;
+pub use marketplace::{
+    AdChannel, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ListedProduct, MarketSnapshot,
+    Marketplace, Niche, PerformanceReport, PostPerformance, PostRef, PostSpec, ProductListing, ProductPerformance,
+    SocialNetwork, StoreRef,
+};
+pub use platform::Platform;
+pub use sandbox::SandboxMarket;
