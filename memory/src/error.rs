@@ -27,6 +27,11 @@ pub enum MemoryError {
     /// The event log has shut down and accepts no more events.
     #[error("the event log is closed")]
     EventLogClosed,
+    /// Exact decimal arithmetic (a campaign's spend, a pattern's mean revenue, a ledger
+    /// total) left the range of [`rust_decimal::Decimal`]; the string names what. Nothing
+    /// was written.
+    #[error("{0} is out of the exact decimal range")]
+    OutOfRange(String),
 }
 
 /// Why an invite code was refused.

@@ -36,11 +36,7 @@ pub struct EventLogConfig {
 
 impl Default for EventLogConfig {
     fn default() -> Self {
-        Self {
-            queue_capacity: 65_536,
-            max_batch: 4_096,
-            subscriber_buffer: 1_024,
-        }
+        Self { queue_capacity: 65_536, max_batch: 4_096, subscriber_buffer: 1_024 }
     }
 }
 
@@ -70,18 +66,9 @@ impl EventLog {
     pub fn start(store: SharedStore, config: EventLogConfig) -> Self {
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
         let (all, _) = broadcast::channel(config.subscriber_buffer);
-        let shared = Arc::new(Shared {
-            store,
-            config,
-            tenants: DashMap::new(),
-            all,
-        });
+        let shared = Arc::new(Shared { store, config, tenants: DashMap::new(), all });
         let writer = tokio::spawn(write_loop(receiver, shared.clone()));
-        Self {
-            queue,
-            shared,
-            writer: Arc::new(Mutex::new(Some(writer))),
-        }
+        Self { queue, shared, writer: Arc::new(Mutex::new(Some(writer))) }
     }
 
     /// The store the log writes to.
@@ -92,37 +79,26 @@ impl EventLog {
     /// Queues an event. Returns once the log has accepted it; an accepted event is
     /// persisted before [`EventLog::close`] returns. Waits while the queue is full.
     pub async fn append(&self, event: NewEvent) -> MemoryResult<()> {
-        self.queue
-            .send(Command::Append(event, None))
-            .await
-            .map_err(|_| MemoryError::EventLogClosed)
+        self.queue.send(Command::Append(event, None)).await.map_err(|_| MemoryError::EventLogClosed)
     }
 
     /// Queues an event without waiting; fails when the queue is full or closed. For
     /// callers that cannot await (drop handlers, synchronous hooks).
     pub fn try_append(&self, event: NewEvent) -> MemoryResult<()> {
-        self.queue
-            .try_send(Command::Append(event, None))
-            .map_err(|_| MemoryError::EventLogClosed)
+        self.queue.try_send(Command::Append(event, None)).map_err(|_| MemoryError::EventLogClosed)
     }
 
     /// Appends an event and waits until it is persisted, returning it with its number.
     pub async fn append_and_wait(&self, event: NewEvent) -> MemoryResult<SwarmEvent> {
         let (reply, persisted) = oneshot::channel();
-        self.queue
-            .send(Command::Append(event, Some(reply)))
-            .await
-            .map_err(|_| MemoryError::EventLogClosed)?;
+        self.queue.send(Command::Append(event, Some(reply))).await.map_err(|_| MemoryError::EventLogClosed)?;
         persisted.await.map_err(|_| MemoryError::EventLogClosed)?
     }
 
     /// Waits until every event accepted before this call is persisted.
     pub async fn flush(&self) -> MemoryResult<()> {
         let (reply, flushed) = oneshot::channel();
-        self.queue
-            .send(Command::Flush(reply))
-            .await
-            .map_err(|_| MemoryError::EventLogClosed)?;
+        self.queue.send(Command::Flush(reply)).await.map_err(|_| MemoryError::EventLogClosed)?;
         flushed.await.map_err(|_| MemoryError::EventLogClosed)
     }
 
@@ -171,11 +147,7 @@ impl EventLog {
 async fn write_loop(mut receiver: mpsc::Receiver<Command>, shared: Arc<Shared>) {
     let mut commands = Vec::with_capacity(shared.config.max_batch);
     let mut close_replies = Vec::new();
-    while receiver
-        .recv_many(&mut commands, shared.config.max_batch)
-        .await
-        > 0
-    {
+    while receiver.recv_many(&mut commands, shared.config.max_batch).await > 0 {
         // On close, refuse new appends but keep draining what was already accepted:
         // `recv_many` returns 0 only once the closed queue is empty.
         for command in std::mem::take(&mut commands) {
@@ -231,9 +203,7 @@ async fn write_batch(shared: &Shared, commands: &mut Vec<Command>) {
 fn clone_result(result: &MemoryResult<SwarmEvent>) -> MemoryResult<SwarmEvent> {
     match result {
         Ok(event) => Ok(event.clone()),
-        Err(error) => Err(MemoryError::Corrupt(format!(
-            "event was not stored: {error}"
-        ))),
+        Err(error) => Err(MemoryError::Corrupt(format!("event was not stored: {error}"))),
     }
 }
 
@@ -244,9 +214,7 @@ fn publish(shared: &Shared, event: Arc<SwarmEvent>) {
         // Nobody listens any more; forget the channel unless someone subscribed between
         // the failed send and now.
         drop(sender);
-        shared
-            .tenants
-            .remove_if(&event.tenant_id, |_, s| s.receiver_count() == 0);
+        shared.tenants.remove_if(&event.tenant_id, |_, s| s.receiver_count() == 0);
     }
     let _ = shared.all.send(event);
 }
@@ -255,10 +223,7 @@ fn publish(shared: &Shared, event: Arc<SwarmEvent>) {
 /// back-off for as long as it takes — accepted events are not dropped, and the bounded
 /// queue pushes back on the actors meanwhile. A batch the database refuses outright is
 /// retried one event at a time so one bad row cannot sink its neighbours.
-async fn persist_with_retry(
-    shared: &Shared,
-    events: Vec<NewEvent>,
-) -> Vec<MemoryResult<SwarmEvent>> {
+async fn persist_with_retry(shared: &Shared, events: Vec<NewEvent>) -> Vec<MemoryResult<SwarmEvent>> {
     let mut delay = Duration::from_millis(50);
     loop {
         match shared.store.append_events(&events).await {
@@ -272,14 +237,9 @@ async fn persist_with_retry(
                 tracing::error!(%error, events = events.len(), "event batch refused; storing events one by one");
                 let mut results = Vec::with_capacity(events.len());
                 for event in &events {
-                    let result = shared
-                        .store
-                        .append_events(std::slice::from_ref(event))
-                        .await
-                        .and_then(|mut stored| {
-                            stored
-                                .pop()
-                                .ok_or_else(|| MemoryError::Corrupt("empty append".into()))
+                    let result =
+                        shared.store.append_events(std::slice::from_ref(event)).await.and_then(|mut stored| {
+                            stored.pop().ok_or_else(|| MemoryError::Corrupt("empty append".into()))
                         });
                     if let Err(error) = &result {
                         tracing::error!(%error, tenant = %event.tenant_id, kind = %event.kind, "event dropped");
@@ -296,10 +256,7 @@ fn is_transient(error: &MemoryError) -> bool {
     matches!(
         error,
         MemoryError::Database(
-            sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Tls(_)
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
         )
     ) || matches!(error, MemoryError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") /* SQLITE_BUSY */)
 }
@@ -331,11 +288,7 @@ impl EventSubscription {
                 return Some(Ok(Arc::new(event)));
             }
             if self.catching_up {
-                match self
-                    .store
-                    .events_after(self.tenant, self.last_seq, PAGE)
-                    .await
-                {
+                match self.store.events_after(self.tenant, self.last_seq, PAGE).await {
                     Ok(page) => {
                         // A short page means we reached the end of what is stored; live
                         // events from here on are in the broadcast buffer, because we

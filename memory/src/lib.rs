@@ -1,8 +1,9 @@
 //! # boardroom-memory
 //!
 //! Owns Boardroom's data model and everything that stores it: the platform's tables
-//! (users, tenants, agent memory, events, stores, posts, campaigns, ledger, invites,
-//! access controls, experiences, patterns, market insights, checkpoints, tokens, usage),
+//! (users, tenants, agent memory, events, stores, products, posts, campaigns, ledger,
+//! invites, access controls, experiences, patterns, market insights, checkpoints, tokens,
+//! usage, adapter state, LLM calls),
 //! the [`Store`] interface with its SQLite (embedded default) and PostgreSQL backends,
 //! and the batched, gap-free [`EventLog`] with its per-tenant live fan-out.
 //!

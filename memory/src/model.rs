@@ -334,3 +334,314 @@ pub enum UsageSubject {
     /// A tenant's swarm (tokens, messages).
     Tenant(TenantId),
 }
+
+// ---- the swarm's work: products, campaigns, posts ----
+
+/// A product the swarm made for a tenant, with its price and where it is listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// Its id.
+    pub id: i64,
+    /// Whose product.
+    pub tenant_id: TenantId,
+    /// The tenant's store it is sold in, if any.
+    pub store_id: Option<i64>,
+    /// The market niche it was made for.
+    pub niche: String,
+    /// Title shown to buyers.
+    pub title: String,
+    /// Description shown to buyers.
+    pub description: String,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Exact selling price.
+    pub price: Decimal,
+    /// Exact cost of one unit.
+    pub cost: Decimal,
+    /// ISO 4217 code, e.g. `USD`.
+    pub currency: String,
+    /// `draft`, `active`, `archived`...
+    pub status: String,
+    /// The platform's id once published.
+    pub external_id: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its price, status or platform id last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewProduct {
+    /// Whose product.
+    pub tenant_id: TenantId,
+    /// The tenant's store it is sold in; must be one of the tenant's stores.
+    pub store_id: Option<i64>,
+    /// The market niche it was made for.
+    pub niche: String,
+    /// Title shown to buyers.
+    pub title: String,
+    /// Description shown to buyers.
+    pub description: String,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Exact selling price.
+    pub price: Decimal,
+    /// Exact cost of one unit.
+    pub cost: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Starting status.
+    pub status: String,
+    /// The platform's id, when it is already published.
+    pub external_id: Option<String>,
+}
+
+/// A marketing campaign and what it has spent so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Its id.
+    pub id: i64,
+    /// Whose campaign.
+    pub tenant_id: TenantId,
+    /// The tenant's product it promotes, if any.
+    pub product_id: Option<i64>,
+    /// Display name.
+    pub name: String,
+    /// Where it runs (`google_ads`, `meta_ads`, `email`...).
+    pub channel: String,
+    /// Exact budget.
+    pub budget: Decimal,
+    /// Exact total spent so far.
+    pub spent: Decimal,
+    /// `draft`, `active`, `paused`, `ended`...
+    pub status: String,
+    /// The platform's id once created there.
+    pub external_id: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A campaign to create; it starts with nothing spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCampaign {
+    /// Whose campaign.
+    pub tenant_id: TenantId,
+    /// The product it promotes; must be one of the tenant's products.
+    pub product_id: Option<i64>,
+    /// Display name.
+    pub name: String,
+    /// Where it runs.
+    pub channel: String,
+    /// Exact budget.
+    pub budget: Decimal,
+    /// Starting status.
+    pub status: String,
+    /// The platform's id, when already created there.
+    pub external_id: Option<String>,
+}
+
+/// A social media post, scheduled or published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocialPost {
+    /// Its id.
+    pub id: i64,
+    /// Whose post.
+    pub tenant_id: TenantId,
+    /// `x`, `instagram`, `linkedin`...
+    pub platform: String,
+    /// The text posted.
+    pub content: String,
+    /// When it is to go out.
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// `scheduled`, `posted`, `failed`...
+    pub status: String,
+    /// The platform's id once posted.
+    pub external_id: Option<String>,
+    /// When it went out: stamped on creation when the post is created with status
+    /// `posted`.
+    pub posted_at: Option<DateTime<Utc>>,
+    /// Engagement as last measured (likes, shares, replies, weighted by the caller).
+    pub engagement_score: i64,
+}
+
+/// A social media post to record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSocialPost {
+    /// Whose post.
+    pub tenant_id: TenantId,
+    /// The platform.
+    pub platform: String,
+    /// The text.
+    pub content: String,
+    /// When it is to go out.
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// Starting status; `posted` stamps `posted_at` with the creation time.
+    pub status: String,
+    /// The platform's id, when already posted.
+    pub external_id: Option<String>,
+}
+
+// ---- what the swarm learns ----
+
+/// Something an agent did and how it turned out, for later reflection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experience {
+    /// Its id.
+    pub id: i64,
+    /// Whose swarm acted.
+    pub tenant_id: TenantId,
+    /// What kind of action (`create_product`, `set_price`, `post`...).
+    pub action_type: String,
+    /// What the agent knew when it acted.
+    pub context: Value,
+    /// What happened.
+    pub result: Value,
+    /// Whether it worked.
+    pub success: bool,
+    /// Exact revenue it brought (negative for a loss).
+    pub revenue: Decimal,
+    /// What to do differently, in words.
+    pub lessons: String,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An experience to record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewExperience {
+    /// Whose swarm acted.
+    pub tenant_id: TenantId,
+    /// What kind of action.
+    pub action_type: String,
+    /// What the agent knew.
+    pub context: Value,
+    /// What happened.
+    pub result: Value,
+    /// Whether it worked.
+    pub success: bool,
+    /// Exact revenue it brought.
+    pub revenue: Decimal,
+    /// What to do differently.
+    pub lessons: String,
+}
+
+/// How well one pattern (a niche, a price point, a posting time...) has worked: one row
+/// per tenant, pattern type and key, updated by every recorded outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuccessfulPattern {
+    /// Its id.
+    pub id: i64,
+    /// Whose pattern.
+    pub tenant_id: TenantId,
+    /// The kind of pattern (`niche`, `price_point`, `post_time`...).
+    pub pattern_type: String,
+    /// Which pattern of that kind.
+    pub pattern_key: String,
+    /// The pattern's details as of its latest use.
+    pub pattern_data: Value,
+    /// How many outcomes were recorded.
+    pub usage_count: i64,
+    /// How many of them succeeded.
+    pub success_count: i64,
+    /// `success_count / usage_count`.
+    pub success_rate: f64,
+    /// Mean revenue per use: a running mean kept in exact decimals, rounded to 4 decimal
+    /// places (half away from zero) after each use.
+    pub avg_revenue: Decimal,
+    /// When the latest outcome was recorded.
+    pub last_used: DateTime<Utc>,
+}
+
+/// What the swarm knows about one market niche: one row per tenant and niche.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarketInsight {
+    /// Its id (kept when the insight is replaced).
+    pub id: i64,
+    /// Whose insight.
+    pub tenant_id: TenantId,
+    /// The niche.
+    pub niche: String,
+    /// Demand trends.
+    pub trend_data: Value,
+    /// How the tenant's products in the niche perform.
+    pub performance_data: Value,
+    /// Price points that work.
+    pub optimal_pricing: Value,
+    /// When to post or launch.
+    pub best_times: Value,
+    /// When it was last replaced.
+    pub last_updated: DateTime<Utc>,
+}
+
+/// A market insight to write, replacing the tenant's insight on the same niche.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMarketInsight {
+    /// Whose insight.
+    pub tenant_id: TenantId,
+    /// The niche.
+    pub niche: String,
+    /// Demand trends.
+    pub trend_data: Value,
+    /// How products in the niche perform.
+    pub performance_data: Value,
+    /// Price points that work.
+    pub optimal_pricing: Value,
+    /// When to post or launch.
+    pub best_times: Value,
+}
+
+/// One entry of an agent's key/value memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentMemory {
+    /// Its id (kept when the entry is replaced).
+    pub id: i64,
+    /// Whose swarm.
+    pub tenant_id: TenantId,
+    /// The agent that remembers (`pricing`, `seo`...).
+    pub agent: String,
+    /// The key, unique per tenant and agent.
+    pub key: String,
+    /// What is remembered.
+    pub content: Value,
+    /// How well acting on it went, exact, if scored.
+    pub success_score: Option<Decimal>,
+    /// When the key was first written.
+    pub created_at: DateTime<Utc>,
+    /// When the entry was last written or read by key.
+    pub last_accessed: DateTime<Utc>,
+}
+
+// ---- LLM accounting ----
+
+/// One LLM call to record, for token accounting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewLlmCall {
+    /// Whose swarm called.
+    pub tenant_id: TenantId,
+    /// Which agent called.
+    pub agent: String,
+    /// The model that answered.
+    pub model: String,
+    /// Tokens sent (never negative).
+    pub prompt_tokens: i64,
+    /// Tokens received (never negative).
+    pub completion_tokens: i64,
+    /// `ok`, `error`, `timeout`...
+    pub outcome: String,
+}
+
+/// A tenant's LLM calls summed for one agent and model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmTokenTotal {
+    /// The agent.
+    pub agent: String,
+    /// The model.
+    pub model: String,
+    /// How many calls.
+    pub calls: i64,
+    /// Tokens sent in all of them.
+    pub prompt_tokens: i64,
+    /// Tokens received in all of them.
+    pub completion_tokens: i64,
+}

@@ -13,6 +13,8 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
@@ -66,8 +68,7 @@ impl<'a> EventColumns<'a> {
         self.kinds.push(&event.kind);
         self.summaries.push(&event.summary);
         self.data.push(Json(&event.data));
-        self.revenue_impacts
-            .push(event.revenue_impact.map(|amount| amount.to_string()));
+        self.revenue_impacts.push(event.revenue_impact.map(|amount| amount.to_string()));
     }
 }
 
@@ -84,13 +85,8 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://…` or `postgresql://…`), creating
     /// it when it does not exist, and applies the migrations.
     pub async fn connect(url: &str) -> MemoryResult<Self> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|_| MemoryError::UnsupportedUrl(url.to_owned()))?;
-        let open = || {
-            PgPoolOptions::new()
-                .max_connections(MAX_CONNECTIONS)
-                .connect_with(options.clone())
-        };
+        let options = PgConnectOptions::from_str(url).map_err(|_| MemoryError::UnsupportedUrl(url.to_owned()))?;
+        let open = || PgPoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options.clone());
         let pool = match open().await {
             Ok(pool) => pool,
             Err(error) if has_code(&error, INVALID_CATALOG_NAME) => {
@@ -112,12 +108,7 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn insert_user(
-        &self,
-        executor: impl sqlx::PgExecutor<'_>,
-        user: &NewUser,
-        role: Role,
-    ) -> MemoryResult<User> {
+    async fn insert_user(&self, executor: impl sqlx::PgExecutor<'_>, user: &NewUser, role: Role) -> MemoryResult<User> {
         let row = sqlx::query(concat!(
             "insert into users (email, password_hash, role, tier, created_at) values ($1, $2, $3, $4, $5) returning ",
             rows::user_columns!()
@@ -133,17 +124,22 @@ impl PostgresStore {
         rows::user(&row)
     }
 
+    /// Whether a tenant exists: names what a guarded insert that wrote nothing missed.
+    async fn tenant_exists(&self, tenant: TenantId) -> MemoryResult<bool> {
+        sqlx::query("select exists (select 1 from tenants where id = $1) as found")
+            .bind(tenant.0)
+            .fetch_one(&self.pool)
+            .await?
+            .flag("found")
+    }
+
     async fn find_invite(&self, code: &str) -> MemoryResult<Option<Invite>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::invite_columns!(),
-            " from invite_codes where code = $1"
-        ))
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::invite(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes where code = $1"))
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::invite(&row))
+            .transpose()
     }
 }
 
@@ -172,12 +168,8 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         // Blocks other inserts (not reads) until commit, so "no user yet" stays true
         // until our row is in.
-        sqlx::query("lock table users in exclusive mode")
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query("select exists (select 1 from users) as taken")
-            .fetch_one(&mut *tx)
-            .await?;
+        sqlx::query("lock table users in exclusive mode").execute(&mut *tx).await?;
+        let row = sqlx::query("select exists (select 1 from users) as taken").fetch_one(&mut *tx).await?;
         let role = rows::first_user_role(row.flag("taken")?);
         let created = self.insert_user(&mut *tx, &user, role).await?;
         tx.commit().await?;
@@ -185,51 +177,36 @@ impl Store for PostgresStore {
     }
 
     async fn user(&self, id: UserId) -> MemoryResult<Option<User>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::user_columns!(),
-            " from users where id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::user(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::user_columns!(), " from users where id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::user(&row))
+            .transpose()
     }
 
     async fn user_by_email(&self, email: &str) -> MemoryResult<Option<User>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::user_columns!(),
-            " from users where email = $1"
-        ))
-        .bind(rows::normalize_email(email))
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::user(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::user_columns!(), " from users where email = $1"))
+            .bind(rows::normalize_email(email))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::user(&row))
+            .transpose()
     }
 
     async fn list_users(&self, after: Option<UserId>, limit: i64) -> MemoryResult<Vec<User>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::user_columns!(),
-            " from users where id > $1 order by id limit $2"
-        ))
-        .bind(after.map_or(0, |id| id.0))
-        .bind(limit.max(0))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::user)
-        .collect()
+        sqlx::query(concat!("select ", rows::user_columns!(), " from users where id > $1 order by id limit $2"))
+            .bind(after.map_or(0, |id| id.0))
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::user)
+            .collect()
     }
 
     async fn count_users(&self) -> MemoryResult<i64> {
-        sqlx::query("select count(*) as n from users")
-            .fetch_one(&self.pool)
-            .await?
-            .int("n")
+        sqlx::query("select count(*) as n from users").fetch_one(&self.pool).await?.int("n")
     }
 
     async fn set_user_role(&self, id: UserId, role: Role) -> MemoryResult<()> {
@@ -280,45 +257,33 @@ impl Store for PostgresStore {
     }
 
     async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::tenant_columns!(),
-            " from tenants where id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::tenant(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::tenant_columns!(), " from tenants where id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::tenant(&row))
+            .transpose()
     }
 
     async fn list_tenants(&self, after: Option<TenantId>, limit: i64) -> MemoryResult<Vec<Tenant>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::tenant_columns!(),
-            " from tenants where id > $1 order by id limit $2"
-        ))
-        .bind(after.map_or(0, |id| id.0))
-        .bind(limit.max(0))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::tenant)
-        .collect()
+        sqlx::query(concat!("select ", rows::tenant_columns!(), " from tenants where id > $1 order by id limit $2"))
+            .bind(after.map_or(0, |id| id.0))
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::tenant)
+            .collect()
     }
 
     async fn tenants_of_user(&self, user: UserId) -> MemoryResult<Vec<Tenant>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::tenant_columns!(),
-            " from tenants where user_id = $1 order by id"
-        ))
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::tenant)
-        .collect()
+        sqlx::query(concat!("select ", rows::tenant_columns!(), " from tenants where user_id = $1 order by id"))
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::tenant)
+            .collect()
     }
 
     async fn set_tenant_active(&self, id: TenantId, active: bool) -> MemoryResult<()> {
@@ -342,10 +307,8 @@ impl Store for PostgresStore {
         // Reserve each tenant's numbers: last_seq moves on by the tenant's count. The row
         // lock this takes makes other appenders of the tenant wait for our commit; rows
         // are locked in tenant order, so two appenders cannot deadlock.
-        let (tenant_ids, tenant_counts): (Vec<i64>, Vec<i64>) = counts
-            .iter()
-            .map(|(tenant, count)| (tenant.0, *count))
-            .unzip();
+        let (tenant_ids, tenant_counts): (Vec<i64>, Vec<i64>) =
+            counts.iter().map(|(tenant, count)| (tenant.0, *count)).unzip();
         let reserved = sqlx::query(
             "insert into event_sequences (tenant_id, last_seq) select * from unnest($1::int8[], $2::int8[]) \
              on conflict (tenant_id) do update set last_seq = event_sequences.last_seq + excluded.last_seq \
@@ -391,12 +354,7 @@ impl Store for PostgresStore {
         Ok(stored)
     }
 
-    async fn events_after(
-        &self,
-        tenant: TenantId,
-        after: i64,
-        limit: i64,
-    ) -> MemoryResult<Vec<SwarmEvent>> {
+    async fn events_after(&self, tenant: TenantId, after: i64, limit: i64) -> MemoryResult<Vec<SwarmEvent>> {
         sqlx::query(concat!(
             "select ",
             rows::event_columns!("::text"),
@@ -463,6 +421,30 @@ impl Store for PostgresStore {
         .collect()
     }
 
+    async fn ledger_totals(
+        &self,
+        tenant: TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> MemoryResult<Vec<(String, Decimal)>> {
+        // Summed in Rust as on SQLite, so both backends refuse the same out-of-range
+        // totals (numeric would not) and give the same scale.
+        let found = sqlx::query(
+            "select category, amount::text as amount from profit_logs \
+             where tenant_id = $1 and recorded_at >= $2 and recorded_at < $3",
+        )
+        .bind(tenant.0)
+        .bind(rows::stored_time(from))
+        .bind(rows::stored_time(to))
+        .fetch_all(&self.pool)
+        .await?;
+        let amounts = found
+            .iter()
+            .map(|row| Ok((row.text("category")?, row.money("amount")?)))
+            .collect::<MemoryResult<Vec<_>>>()?;
+        rows::ledger_totals(amounts)
+    }
+
     // ---- invites ----
 
     async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
@@ -482,12 +464,7 @@ impl Store for PostgresStore {
         rows::invite(&row)
     }
 
-    async fn consume_invite(
-        &self,
-        code: &str,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> MemoryResult<Invite> {
+    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite> {
         let now = rows::stored_time(now);
         // A few rounds only matter if an admin changes the code between our two statements.
         for _ in 0..3 {
@@ -506,10 +483,7 @@ impl Store for PostgresStore {
             if let Some(row) = taken {
                 return rows::invite(&row);
             }
-            let invite = self
-                .find_invite(code)
-                .await?
-                .ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+            let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
             if let Some(refusal) = rows::invite_refusal(&invite, now) {
                 return Err(MemoryError::InviteRejected(refusal));
             }
@@ -518,10 +492,7 @@ impl Store for PostgresStore {
     }
 
     async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite> {
-        let invite = self
-            .find_invite(code)
-            .await?
-            .ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+        let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
         match rows::invite_refusal(&invite, now) {
             Some(refusal) => Err(MemoryError::InviteRejected(refusal)),
             None => Ok(invite),
@@ -529,16 +500,12 @@ impl Store for PostgresStore {
     }
 
     async fn list_invites(&self) -> MemoryResult<Vec<Invite>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::invite_columns!(),
-            " from invite_codes order by id"
-        ))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::invite)
-        .collect()
+        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes order by id"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::invite)
+            .collect()
     }
 
     // ---- autopilot checkpoints ----
@@ -561,27 +528,17 @@ impl Store for PostgresStore {
     }
 
     async fn checkpoint(&self, tenant: TenantId) -> MemoryResult<Option<Checkpoint>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::checkpoint_columns!(),
-            " from autopilot_checkpoints where tenant_id = $1"
-        ))
-        .bind(tenant.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::checkpoint(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::checkpoint_columns!(), " from autopilot_checkpoints where tenant_id = $1"))
+            .bind(tenant.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::checkpoint(&row))
+            .transpose()
     }
 
     // ---- usage counters ----
 
-    async fn add_usage(
-        &self,
-        subject: UsageSubject,
-        counter: &str,
-        period: &str,
-        amount: i64,
-    ) -> MemoryResult<i64> {
+    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
         let (kind, id) = rows::usage_key(subject);
         sqlx::query(
             "insert into usage_counters (subject_kind, subject_id, counter, period, value) values ($1, $2, $3, $4, $5) \
@@ -610,5 +567,535 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map_or(Ok(0), |row| row.int("value"))
+    }
+
+    // ---- products ----
+
+    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product> {
+        let now = rows::stored_time(Utc::now());
+        // The foreign key only says the store exists; the guard says it is the tenant's.
+        let row = sqlx::query(concat!(
+            "insert into products (tenant_id, store_id, niche, title, description, tags, price, cost, \
+             currency, status, external_id, created_at, updated_at) \
+             select $1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, $10, $11, $12, $12 \
+             where $2::int8 is null or exists (select 1 from product_stores where id = $2 and tenant_id = $1) \
+             returning ",
+            rows::product_columns!("::text")
+        ))
+        .bind(product.tenant_id.0)
+        .bind(product.store_id)
+        .bind(&product.niche)
+        .bind(&product.title)
+        .bind(&product.description)
+        .bind(Json(&product.tags))
+        .bind(product.price.to_string())
+        .bind(product.cost.to_string())
+        .bind(&product.currency)
+        .bind(&product.status)
+        .bind(&product.external_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "product", "tenant"))?;
+        match row {
+            Some(row) => rows::product(&row),
+            None => Err(rows::missing_parent(self.tenant_exists(product.tenant_id).await?, "store")),
+        }
+    }
+
+    async fn products(&self, tenant: TenantId) -> MemoryResult<Vec<Product>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::product_columns!("::text"),
+            " from products where tenant_id = $1 order by id"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::product)
+        .collect()
+    }
+
+    async fn product(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<Product>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::product_columns!("::text"),
+            " from products where tenant_id = $1 and id = $2"
+        ))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| rows::product(&row))
+        .transpose()
+    }
+
+    async fn update_product_price(&self, tenant: TenantId, id: i64, price: Decimal) -> MemoryResult<Product> {
+        sqlx::query(concat!(
+            "update products set price = $1::numeric, updated_at = $2 where tenant_id = $3 and id = $4 returning ",
+            rows::product_columns!("::text")
+        ))
+        .bind(price.to_string())
+        .bind(rows::stored_time(Utc::now()))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map_or_else(|| Err(MemoryError::NotFound("product".to_owned())), |row| rows::product(&row))
+    }
+
+    async fn set_product_external_id(&self, tenant: TenantId, id: i64, external_id: &str) -> MemoryResult<()> {
+        let done =
+            sqlx::query("update products set external_id = $1, updated_at = $2 where tenant_id = $3 and id = $4")
+                .bind(external_id)
+                .bind(rows::stored_time(Utc::now()))
+                .bind(tenant.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        rows::expect_one(done.rows_affected(), "product")
+    }
+
+    async fn set_product_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()> {
+        let done = sqlx::query("update products set status = $1, updated_at = $2 where tenant_id = $3 and id = $4")
+            .bind(status)
+            .bind(rows::stored_time(Utc::now()))
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "product")
+    }
+
+    // ---- campaigns ----
+
+    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign> {
+        let row = sqlx::query(concat!(
+            "insert into campaigns (tenant_id, product_id, name, channel, budget, spent, status, \
+             external_id, created_at) \
+             select $1, $2, $3, $4, $5::numeric, 0, $6, $7, $8 \
+             where $2::int8 is null or exists (select 1 from products where id = $2 and tenant_id = $1) \
+             returning ",
+            rows::campaign_columns!("::text")
+        ))
+        .bind(campaign.tenant_id.0)
+        .bind(campaign.product_id)
+        .bind(&campaign.name)
+        .bind(&campaign.channel)
+        .bind(campaign.budget.to_string())
+        .bind(&campaign.status)
+        .bind(&campaign.external_id)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "campaign", "tenant"))?;
+        match row {
+            Some(row) => rows::campaign(&row),
+            None => Err(rows::missing_parent(self.tenant_exists(campaign.tenant_id).await?, "product")),
+        }
+    }
+
+    async fn campaigns(&self, tenant: TenantId) -> MemoryResult<Vec<Campaign>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::campaign_columns!("::text"),
+            " from campaigns where tenant_id = $1 order by id"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::campaign)
+        .collect()
+    }
+
+    async fn add_campaign_spend(&self, tenant: TenantId, id: i64, amount: Decimal) -> MemoryResult<Campaign> {
+        // As on SQLite the sum is taken in Rust, so both backends agree on the scale and
+        // refuse the same out-of-range totals; the row lock (`for update`) keeps
+        // concurrent additions from being lost.
+        let mut tx = self.pool.begin().await?;
+        let spent =
+            sqlx::query("select spent::text as spent from campaigns where tenant_id = $1 and id = $2 for update")
+                .bind(tenant.0)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| MemoryError::NotFound("campaign".to_owned()))?
+                .money("spent")?;
+        let spent = rows::add_money(spent, amount, "campaign spend")?;
+        let row = sqlx::query(concat!(
+            "update campaigns set spent = $1::numeric where tenant_id = $2 and id = $3 returning ",
+            rows::campaign_columns!("::text")
+        ))
+        .bind(spent.to_string())
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let campaign = rows::campaign(&row)?;
+        tx.commit().await?;
+        Ok(campaign)
+    }
+
+    async fn set_campaign_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()> {
+        let done = sqlx::query("update campaigns set status = $1 where tenant_id = $2 and id = $3")
+            .bind(status)
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "campaign")
+    }
+
+    // ---- social posts ----
+
+    async fn create_social_post(&self, post: NewSocialPost) -> MemoryResult<SocialPost> {
+        let now = rows::stored_time(Utc::now());
+        let row = sqlx::query(concat!(
+            "insert into social_posts (tenant_id, platform, content, scheduled_time, status, \
+             external_id, posted_at, engagement_score) values ($1, $2, $3, $4, $5, $6, $7, 0) returning ",
+            rows::social_post_columns!()
+        ))
+        .bind(post.tenant_id.0)
+        .bind(&post.platform)
+        .bind(&post.content)
+        .bind(post.scheduled_time.map(rows::stored_time))
+        .bind(&post.status)
+        .bind(&post.external_id)
+        .bind(rows::posted_at_on_creation(&post.status, now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "post", "tenant"))?;
+        rows::social_post(&row)
+    }
+
+    async fn social_posts(&self, tenant: TenantId, limit: i64) -> MemoryResult<Vec<SocialPost>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::social_post_columns!(),
+            " from social_posts where tenant_id = $1 order by id desc limit $2"
+        ))
+        .bind(tenant.0)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::social_post)
+        .collect()
+    }
+
+    async fn set_post_engagement(&self, tenant: TenantId, id: i64, score: i64) -> MemoryResult<()> {
+        let done = sqlx::query("update social_posts set engagement_score = $1 where tenant_id = $2 and id = $3")
+            .bind(score)
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "post")
+    }
+
+    // ---- experiences and patterns ----
+
+    async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience> {
+        let row = sqlx::query(concat!(
+            "insert into experiences (tenant_id, action_type, context, result, success, \
+             revenue_generated, lessons_learned, created_at) \
+             values ($1, $2, $3, $4, $5, $6::numeric, $7, $8) returning ",
+            rows::experience_columns!("::text")
+        ))
+        .bind(experience.tenant_id.0)
+        .bind(&experience.action_type)
+        .bind(Json(&experience.context))
+        .bind(Json(&experience.result))
+        .bind(experience.success)
+        .bind(experience.revenue.to_string())
+        .bind(&experience.lessons)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "experience", "tenant"))?;
+        rows::experience(&row)
+    }
+
+    async fn experiences(
+        &self,
+        tenant: TenantId,
+        action_type: Option<&str>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Experience>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::experience_columns!("::text"),
+            " from experiences where tenant_id = $1 and ($2::text is null or action_type = $2) \
+              order by created_at desc, id desc limit $3"
+        ))
+        .bind(tenant.0)
+        .bind(action_type)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::experience)
+        .collect()
+    }
+
+    async fn record_pattern_outcome(
+        &self,
+        tenant: TenantId,
+        pattern_type: &str,
+        pattern_key: &str,
+        pattern_data: Value,
+        success: bool,
+        revenue: Decimal,
+    ) -> MemoryResult<SuccessfulPattern> {
+        let now = rows::stored_time(Utc::now());
+        // Make sure the row exists, lock it, fold the outcome in (exact decimals, in
+        // Rust), write it back. A concurrent first use waits on the unique index for our
+        // commit and then finds the row; later ones wait on the row lock.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into successful_patterns (tenant_id, pattern_type, pattern_key, pattern_data, \
+             usage_count, success_count, success_rate, avg_revenue, last_used) \
+             values ($1, $2, $3, $4, 0, 0, 0.0, 0, $5) \
+             on conflict (tenant_id, pattern_type, pattern_key) do nothing",
+        )
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_key)
+        .bind(Json(&pattern_data))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error(e, "pattern", "tenant"))?;
+        let current = sqlx::query(
+            "select usage_count, success_count, avg_revenue::text as avg_revenue \
+             from successful_patterns where tenant_id = $1 and pattern_type = $2 and pattern_key = $3 \
+             for update",
+        )
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stats = rows::next_pattern_stats(
+            current.int("usage_count")?,
+            current.int("success_count")?,
+            current.money("avg_revenue")?,
+            success,
+            revenue,
+        )?;
+        let row = sqlx::query(concat!(
+            "update successful_patterns set pattern_data = $1, usage_count = $2, success_count = $3, \
+             success_rate = $4, avg_revenue = $5::numeric, last_used = $6 \
+             where tenant_id = $7 and pattern_type = $8 and pattern_key = $9 returning ",
+            rows::pattern_columns!("::text")
+        ))
+        .bind(Json(&pattern_data))
+        .bind(stats.usage_count)
+        .bind(stats.success_count)
+        .bind(stats.success_rate)
+        .bind(stats.avg_revenue.to_string())
+        .bind(now)
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        let pattern = rows::pattern(&row)?;
+        tx.commit().await?;
+        Ok(pattern)
+    }
+
+    async fn patterns(
+        &self,
+        tenant: TenantId,
+        pattern_type: Option<&str>,
+        limit: i64,
+    ) -> MemoryResult<Vec<SuccessfulPattern>> {
+        // The order of rows::rank_patterns, which SQLite applies in Rust. The sort keys are
+        // qualified: a bare `avg_revenue` would name the `::text` output column and sort
+        // as text ("9" above "10").
+        sqlx::query(concat!(
+            "select ",
+            rows::pattern_columns!("::text"),
+            " from successful_patterns where tenant_id = $1 and ($2::text is null or pattern_type = $2) \
+              order by successful_patterns.success_rate desc, successful_patterns.avg_revenue desc, \
+              successful_patterns.id limit $3"
+        ))
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::pattern)
+        .collect()
+    }
+
+    // ---- market insights ----
+
+    async fn upsert_market_insight(&self, insight: NewMarketInsight) -> MemoryResult<MarketInsight> {
+        let row = sqlx::query(concat!(
+            "insert into market_insights (tenant_id, niche, trend_data, performance_data, \
+             optimal_pricing, best_times, last_updated) values ($1, $2, $3, $4, $5, $6, $7) \
+             on conflict (tenant_id, niche) do update set trend_data = excluded.trend_data, \
+             performance_data = excluded.performance_data, optimal_pricing = excluded.optimal_pricing, \
+             best_times = excluded.best_times, last_updated = excluded.last_updated returning ",
+            rows::market_insight_columns!()
+        ))
+        .bind(insight.tenant_id.0)
+        .bind(&insight.niche)
+        .bind(Json(&insight.trend_data))
+        .bind(Json(&insight.performance_data))
+        .bind(Json(&insight.optimal_pricing))
+        .bind(Json(&insight.best_times))
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "market_insight", "tenant"))?;
+        rows::market_insight(&row)
+    }
+
+    async fn market_insights(&self, tenant: TenantId) -> MemoryResult<Vec<MarketInsight>> {
+        // Byte order ("C"), as SQLite sorts text, whatever the database's collation.
+        sqlx::query(concat!(
+            "select ",
+            rows::market_insight_columns!(),
+            " from market_insights where tenant_id = $1 order by niche collate \"C\""
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::market_insight)
+        .collect()
+    }
+
+    // ---- agent memory ----
+
+    async fn put_agent_memory(
+        &self,
+        tenant: TenantId,
+        agent: &str,
+        key: &str,
+        content: Value,
+        success_score: Option<Decimal>,
+    ) -> MemoryResult<AgentMemory> {
+        let now = rows::stored_time(Utc::now());
+        let row = sqlx::query(concat!(
+            "insert into agent_memory (tenant_id, agent_type, memory_type, content, success_score, \
+             created_at, last_accessed) values ($1, $2, $3, $4, $5::numeric, $6, $6) \
+             on conflict (tenant_id, agent_type, memory_type) do update set \
+             content = excluded.content, success_score = excluded.success_score, \
+             last_accessed = excluded.last_accessed returning ",
+            rows::agent_memory_columns!("::text")
+        ))
+        .bind(tenant.0)
+        .bind(agent)
+        .bind(key)
+        .bind(content.to_string())
+        .bind(success_score.map(|score| score.to_string()))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "agent_memory", "tenant"))?;
+        rows::agent_memory(&row)
+    }
+
+    async fn agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<Option<AgentMemory>> {
+        sqlx::query(concat!(
+            "update agent_memory set last_accessed = $1 \
+             where tenant_id = $2 and agent_type = $3 and memory_type = $4 returning ",
+            rows::agent_memory_columns!("::text")
+        ))
+        .bind(rows::stored_time(Utc::now()))
+        .bind(tenant.0)
+        .bind(agent)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| rows::agent_memory(&row))
+        .transpose()
+    }
+
+    async fn agent_memories(&self, tenant: TenantId, agent: &str) -> MemoryResult<Vec<AgentMemory>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::agent_memory_columns!("::text"),
+            " from agent_memory where tenant_id = $1 and agent_type = $2 order by memory_type collate \"C\""
+        ))
+        .bind(tenant.0)
+        .bind(agent)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::agent_memory)
+        .collect()
+    }
+
+    // ---- adapter state ----
+
+    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into adapter_state (tenant_id, platform, state, updated_at) values ($1, $2, $3, $4) \
+             on conflict (tenant_id, platform) do update set \
+             state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(platform)
+        .bind(Json(state))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
+        Ok(())
+    }
+
+    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select state from adapter_state where tenant_id = $1 and platform = $2")
+            .bind(tenant.0)
+            .bind(platform)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("state"))
+            .transpose()
+    }
+
+    // ---- LLM usage ----
+
+    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
+             outcome, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(call.tenant_id.0)
+        .bind(&call.agent)
+        .bind(&call.model)
+        .bind(call.prompt_tokens)
+        .bind(call.completion_tokens)
+        .bind(&call.outcome)
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
+        Ok(())
+    }
+
+    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>> {
+        // sum(bigint) is numeric in PostgreSQL; the casts bring it back to bigint.
+        sqlx::query(
+            "select agent, model, count(*) as calls, sum(prompt_tokens)::int8 as prompt_tokens, \
+             sum(completion_tokens)::int8 as completion_tokens from llm_calls \
+             where tenant_id = $1 and created_at >= $2 group by agent, model \
+             order by agent collate \"C\", model collate \"C\"",
+        )
+        .bind(tenant.0)
+        .bind(rows::stored_time(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::llm_token_total)
+        .collect()
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -35,20 +35,12 @@ macro_rules! tenant_columns {
 // "::text" on PostgreSQL (see the module docs).
 macro_rules! event_columns {
     ($money:literal) => {
-        concat!(
-            "tenant_id, seq, occurred_at, actor, kind, summary, data, revenue_impact",
-            $money,
-            " as revenue_impact"
-        )
+        concat!("tenant_id, seq, occurred_at, actor, kind, summary, data, revenue_impact", $money, " as revenue_impact")
     };
 }
 macro_rules! ledger_columns {
     ($money:literal) => {
-        concat!(
-            "id, tenant_id, source, amount",
-            $money,
-            " as amount, category, transaction_id, metadata, recorded_at"
-        )
+        concat!("id, tenant_id, source, amount", $money, " as amount, category, transaction_id, metadata, recorded_at")
     };
 }
 macro_rules! invite_columns {
@@ -61,8 +53,70 @@ macro_rules! checkpoint_columns {
         "tenant_id, cycle, step, state, updated_at"
     };
 }
+macro_rules! product_columns {
+    ($money:literal) => {
+        concat!(
+            "id, tenant_id, store_id, niche, title, description, tags, price",
+            $money,
+            " as price, cost",
+            $money,
+            " as cost, currency, status, external_id, created_at, updated_at"
+        )
+    };
+}
+macro_rules! campaign_columns {
+    ($money:literal) => {
+        concat!(
+            "id, tenant_id, product_id, name, channel, budget",
+            $money,
+            " as budget, spent",
+            $money,
+            " as spent, status, external_id, created_at"
+        )
+    };
+}
+macro_rules! social_post_columns {
+    () => {
+        "id, tenant_id, platform, content, scheduled_time, status, external_id, posted_at, engagement_score"
+    };
+}
+macro_rules! experience_columns {
+    ($money:literal) => {
+        concat!(
+            "id, tenant_id, action_type, context, result, success, revenue_generated",
+            $money,
+            " as revenue_generated, lessons_learned, created_at"
+        )
+    };
+}
+macro_rules! pattern_columns {
+    ($money:literal) => {
+        concat!(
+            "id, tenant_id, pattern_type, pattern_key, pattern_data, usage_count, success_count, \
+             success_rate, avg_revenue",
+            $money,
+            " as avg_revenue, last_used"
+        )
+    };
+}
+macro_rules! market_insight_columns {
+    () => {
+        "id, tenant_id, niche, trend_data, performance_data, optimal_pricing, best_times, last_updated"
+    };
+}
+macro_rules! agent_memory_columns {
+    ($money:literal) => {
+        concat!(
+            "id, tenant_id, agent_type, memory_type, content, success_score",
+            $money,
+            " as success_score, created_at, last_accessed"
+        )
+    };
+}
 pub(crate) use {
-    checkpoint_columns, event_columns, invite_columns, ledger_columns, tenant_columns, user_columns,
+    agent_memory_columns, campaign_columns, checkpoint_columns, event_columns, experience_columns, invite_columns,
+    ledger_columns, market_insight_columns, pattern_columns, product_columns, social_post_columns, tenant_columns,
+    user_columns,
 };
 
 /// Reads one column of any sqlx row, with errors as [`MemoryError::Corrupt`] naming it.
@@ -72,14 +126,12 @@ where
     for<'n> &'n str: ColumnIndex<R>,
     T: Decode<'r, R::Database> + Type<R::Database>,
 {
-    row.try_get(name)
-        .map_err(|error| MemoryError::Corrupt(format!("column {name}: {error}")))
+    row.try_get(name).map_err(|error| MemoryError::Corrupt(format!("column {name}: {error}")))
 }
 
 /// Parses money stored as text; anything but an exact decimal is corruption.
 pub(crate) fn parse_money(text: &str) -> MemoryResult<Decimal> {
-    Decimal::from_str_exact(text)
-        .map_err(|error| MemoryError::Corrupt(format!("money {text:?}: {error}")))
+    Decimal::from_str_exact(text).map_err(|error| MemoryError::Corrupt(format!("money {text:?}: {error}")))
 }
 
 /// Typed access to the columns the model is made of, for any sqlx row type.
@@ -92,7 +144,10 @@ pub(crate) trait ModelRow {
     fn time(&self, name: &str) -> MemoryResult<DateTime<Utc>>;
     fn opt_time(&self, name: &str) -> MemoryResult<Option<DateTime<Utc>>>;
     fn flag(&self, name: &str) -> MemoryResult<bool>;
+    fn opt_flag(&self, name: &str) -> MemoryResult<Option<bool>>;
+    fn float(&self, name: &str) -> MemoryResult<f64>;
     fn json(&self, name: &str) -> MemoryResult<Value>;
+    fn opt_json(&self, name: &str) -> MemoryResult<Option<Value>>;
     /// A money column selected as text (see the module docs).
     fn money(&self, name: &str) -> MemoryResult<Decimal> {
         parse_money(&self.text(name)?)
@@ -111,6 +166,7 @@ where
     for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
 {
@@ -138,8 +194,17 @@ where
     fn flag(&self, name: &str) -> MemoryResult<bool> {
         get(self, name)
     }
+    fn opt_flag(&self, name: &str) -> MemoryResult<Option<bool>> {
+        get(self, name)
+    }
+    fn float(&self, name: &str) -> MemoryResult<f64> {
+        get(self, name)
+    }
     fn json(&self, name: &str) -> MemoryResult<Value> {
         get::<_, Json<Value>>(self, name).map(|json| json.0)
+    }
+    fn opt_json(&self, name: &str) -> MemoryResult<Option<Value>> {
+        get::<_, Option<Json<Value>>>(self, name).map(|json| json.map(|json| json.0))
     }
 }
 
@@ -220,6 +285,131 @@ pub(crate) fn checkpoint(row: &impl ModelRow) -> MemoryResult<Checkpoint> {
     })
 }
 
+pub(crate) fn product(row: &impl ModelRow) -> MemoryResult<Product> {
+    Ok(Product {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        store_id: row.opt_int("store_id")?,
+        niche: row.text("niche")?,
+        title: row.text("title")?,
+        description: row.opt_text("description")?.unwrap_or_default(),
+        tags: tags(row.json("tags")?)?,
+        price: row.money("price")?,
+        cost: row.opt_money("cost")?.unwrap_or(Decimal::ZERO),
+        currency: row.text("currency")?,
+        status: row.text("status")?,
+        external_id: row.opt_text("external_id")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// Tags are stored as a JSON array of strings.
+fn tags(value: Value) -> MemoryResult<Vec<String>> {
+    serde_json::from_value(value).map_err(|error| MemoryError::Corrupt(format!("product tags: {error}")))
+}
+
+pub(crate) fn campaign(row: &impl ModelRow) -> MemoryResult<Campaign> {
+    Ok(Campaign {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        product_id: row.opt_int("product_id")?,
+        name: row.text("name")?,
+        channel: row.text("channel")?,
+        budget: row.money("budget")?,
+        spent: row.money("spent")?,
+        status: row.text("status")?,
+        external_id: row.opt_text("external_id")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn social_post(row: &impl ModelRow) -> MemoryResult<SocialPost> {
+    Ok(SocialPost {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        platform: row.text("platform")?,
+        content: row.text("content")?,
+        scheduled_time: row.opt_time("scheduled_time")?,
+        status: row.text("status")?,
+        external_id: row.opt_text("external_id")?,
+        posted_at: row.opt_time("posted_at")?,
+        engagement_score: row.int("engagement_score")?,
+    })
+}
+
+pub(crate) fn experience(row: &impl ModelRow) -> MemoryResult<Experience> {
+    Ok(Experience {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        action_type: row.text("action_type")?,
+        context: row.opt_json("context")?.unwrap_or(Value::Null),
+        result: row.opt_json("result")?.unwrap_or(Value::Null),
+        success: row.opt_flag("success")?.unwrap_or(false),
+        revenue: row.opt_money("revenue_generated")?.unwrap_or(Decimal::ZERO),
+        lessons: row.opt_text("lessons_learned")?.unwrap_or_default(),
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn pattern(row: &impl ModelRow) -> MemoryResult<SuccessfulPattern> {
+    Ok(SuccessfulPattern {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        pattern_type: row.text("pattern_type")?,
+        pattern_key: row.text("pattern_key")?,
+        pattern_data: row.opt_json("pattern_data")?.unwrap_or(Value::Null),
+        usage_count: row.int("usage_count")?,
+        success_count: row.int("success_count")?,
+        success_rate: row.float("success_rate")?,
+        avg_revenue: row.money("avg_revenue")?,
+        last_used: row.time("last_used")?,
+    })
+}
+
+pub(crate) fn market_insight(row: &impl ModelRow) -> MemoryResult<MarketInsight> {
+    let json = |name| row.opt_json(name).map(|value| value.unwrap_or(Value::Null));
+    Ok(MarketInsight {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        niche: row.text("niche")?,
+        trend_data: json("trend_data")?,
+        performance_data: json("performance_data")?,
+        optimal_pricing: json("optimal_pricing")?,
+        best_times: json("best_times")?,
+        last_updated: row.time("last_updated")?,
+    })
+}
+
+pub(crate) fn agent_memory(row: &impl ModelRow) -> MemoryResult<AgentMemory> {
+    Ok(AgentMemory {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        agent: row.text("agent_type")?,
+        key: row.text("memory_type")?,
+        content: memory_content(&row.text("content")?)?,
+        success_score: row.opt_money("success_score")?,
+        created_at: row.time("created_at")?,
+        last_accessed: row.time("last_accessed")?,
+    })
+}
+
+/// `agent_memory.content` is a text column on both backends (0001 made it so) that
+/// holds JSON text; this reads it back.
+fn memory_content(text: &str) -> MemoryResult<Value> {
+    serde_json::from_str(text).map_err(|error| MemoryError::Corrupt(format!("agent memory content: {error}")))
+}
+
+pub(crate) fn llm_token_total(row: &impl ModelRow) -> MemoryResult<LlmTokenTotal> {
+    Ok(LlmTokenTotal {
+        agent: row.text("agent")?,
+        model: row.text("model")?,
+        calls: row.int("calls")?,
+        prompt_tokens: row.int("prompt_tokens")?,
+        completion_tokens: row.int("completion_tokens")?,
+    })
+}
+
 // ---- rules both backends follow ----
 
 /// How e-mail addresses are stored and looked up: trimmed and lower-cased.
@@ -242,10 +432,7 @@ pub(crate) fn first_user_role(users_exist: bool) -> Role {
 pub(crate) fn invite_refusal(invite: &Invite, now: DateTime<Utc>) -> Option<InviteRejection> {
     if !invite.is_active {
         Some(InviteRejection::Inactive)
-    } else if invite
-        .expires_at
-        .is_some_and(|expires| expires <= stored_time(now))
-    {
+    } else if invite.expires_at.is_some_and(|expires| expires <= stored_time(now)) {
         Some(InviteRejection::Expired)
     } else if invite.uses_remaining <= 0 {
         Some(InviteRejection::Exhausted)
@@ -267,23 +454,96 @@ pub(crate) fn usage_key(subject: UsageSubject) -> (&'static str, i64) {
 /// naming the missing parent.
 pub(crate) fn write_error(error: sqlx::Error, unique: &str, parent: &str) -> MemoryError {
     match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            MemoryError::Conflict(unique.to_owned())
-        }
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            MemoryError::NotFound(parent.to_owned())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => MemoryError::Conflict(unique.to_owned()),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => MemoryError::NotFound(parent.to_owned()),
         _ => MemoryError::Database(error),
     }
 }
 
+/// Why an insert guarded by "the parent belongs to this tenant" wrote nothing: the tenant
+/// itself is missing, or the parent (`store`, `product`) is not one of the tenant's.
+pub(crate) fn missing_parent(tenant_exists: bool, parent: &str) -> MemoryError {
+    MemoryError::NotFound(if tenant_exists { parent } else { "tenant" }.to_owned())
+}
+
+/// `posted_at` of a new social post: a post created as already `posted` went out now.
+pub(crate) fn posted_at_on_creation(status: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (status == "posted").then_some(now)
+}
+
+/// `a + b`, exactly, or `OutOfRange(what)`.
+pub(crate) fn add_money(a: Decimal, b: Decimal, what: &str) -> MemoryResult<Decimal> {
+    a.checked_add(b).ok_or_else(|| MemoryError::OutOfRange(what.to_owned()))
+}
+
+/// A pattern's counts after one more recorded outcome.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PatternStats {
+    pub(crate) usage_count: i64,
+    pub(crate) success_count: i64,
+    pub(crate) success_rate: f64,
+    pub(crate) avg_revenue: Decimal,
+}
+
+/// Decimal places of a pattern's mean revenue.
+const AVG_REVENUE_DP: u32 = 4;
+
+/// Folds one outcome into a pattern's counts (`usage_count` 0 for a new pattern). The
+/// mean is a running mean in exact decimals, `(avg × (n − 1) + revenue) / n`, rounded to
+/// [`AVG_REVENUE_DP`] places half away from zero; the rate is a ratio of exact counts.
+pub(crate) fn next_pattern_stats(
+    usage_count: i64,
+    success_count: i64,
+    avg_revenue: Decimal,
+    success: bool,
+    revenue: Decimal,
+) -> MemoryResult<PatternStats> {
+    let out_of_range = || MemoryError::OutOfRange("pattern usage".to_owned());
+    let usage_count = usage_count.checked_add(1).ok_or_else(out_of_range)?;
+    let success_count = success_count + i64::from(success);
+    let out_of_range = || MemoryError::OutOfRange("pattern avg_revenue".to_owned());
+    let avg_revenue = avg_revenue
+        .checked_mul(Decimal::from(usage_count - 1))
+        .and_then(|total| total.checked_add(revenue))
+        .and_then(|total| total.checked_div(Decimal::from(usage_count)))
+        .ok_or_else(out_of_range)?
+        .round_dp_with_strategy(AVG_REVENUE_DP, RoundingStrategy::MidpointAwayFromZero);
+    Ok(PatternStats {
+        usage_count,
+        success_count,
+        // Both counts are far below 2^53, so each converts exactly and the quotient is
+        // the correctly rounded ratio (7 of 10 gives exactly 0.7).
+        success_rate: success_count as f64 / usage_count as f64,
+        avg_revenue,
+    })
+}
+
+/// The order `patterns` lists in: success rate, then mean revenue, both highest first,
+/// then oldest first. PostgreSQL sorts so in SQL; SQLite, whose money is text, here.
+pub(crate) fn rank_patterns(patterns: &mut [SuccessfulPattern]) {
+    patterns.sort_by(|a, b| {
+        b.success_rate
+            .total_cmp(&a.success_rate)
+            .then_with(|| b.avg_revenue.cmp(&a.avg_revenue))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// Sums ledger amounts per category, exactly, ordered by category (byte order).
+pub(crate) fn ledger_totals(
+    amounts: impl IntoIterator<Item = (String, Decimal)>,
+) -> MemoryResult<Vec<(String, Decimal)>> {
+    let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (category, amount) in amounts {
+        let total = totals.entry(category).or_insert(Decimal::ZERO);
+        *total = add_money(*total, amount, "ledger total")?;
+    }
+    Ok(totals.into_iter().collect())
+}
+
 /// `NotFound(what)` when an `UPDATE` touched no row.
 pub(crate) fn expect_one(rows_affected: u64, what: &str) -> MemoryResult<()> {
-    if rows_affected == 0 {
-        Err(MemoryError::NotFound(what.to_owned()))
-    } else {
-        Ok(())
-    }
+    if rows_affected == 0 { Err(MemoryError::NotFound(what.to_owned())) } else { Ok(()) }
 }
 
 /// How many events each tenant of a batch appends, in tenant order: reserving the
@@ -307,19 +567,17 @@ pub(crate) fn number_events(
 ) -> MemoryResult<Vec<SwarmEvent>> {
     let mut next = HashMap::with_capacity(counts.len());
     for (tenant, count) in counts {
-        let last = last_seq.get(tenant).ok_or_else(|| {
-            MemoryError::Corrupt(format!(
-                "no sequence numbers were reserved for tenant {tenant}"
-            ))
-        })?;
+        let last = last_seq
+            .get(tenant)
+            .ok_or_else(|| MemoryError::Corrupt(format!("no sequence numbers were reserved for tenant {tenant}")))?;
         next.insert(*tenant, last - count + 1);
     }
     events
         .iter()
         .map(|event| {
-            let seq = next.get_mut(&event.tenant_id).ok_or_else(|| {
-                MemoryError::Corrupt(format!("tenant {} missing from the batch", event.tenant_id))
-            })?;
+            let seq = next
+                .get_mut(&event.tenant_id)
+                .ok_or_else(|| MemoryError::Corrupt(format!("tenant {} missing from the batch", event.tenant_id)))?;
             let numbered = SwarmEvent {
                 tenant_id: event.tenant_id,
                 seq: *seq,
@@ -342,11 +600,49 @@ mod tests {
 
     #[test]
     fn money_text_must_be_an_exact_decimal() {
-        assert_eq!(
-            parse_money("-0.10").map(|d| d.to_string()).ok().as_deref(),
-            Some("-0.10")
-        );
+        assert_eq!(parse_money("-0.10").map(|d| d.to_string()).ok().as_deref(), Some("-0.10"));
         assert!(matches!(parse_money("12abc"), Err(MemoryError::Corrupt(_))));
         assert!(matches!(parse_money(""), Err(MemoryError::Corrupt(_))));
+    }
+
+    fn money(text: &str) -> Decimal {
+        parse_money(text).expect("decimal")
+    }
+
+    #[test]
+    fn a_pattern_mean_is_a_running_mean_rounded_to_four_places_half_away_from_zero() {
+        let first = next_pattern_stats(0, 0, Decimal::ZERO, true, money("10.00")).expect("first");
+        assert_eq!((first.usage_count, first.success_count, first.success_rate), (1, 1, 1.0));
+        assert_eq!(first.avg_revenue, money("10"));
+        let second = next_pattern_stats(1, 1, first.avg_revenue, false, money("0")).expect("2nd");
+        assert_eq!((second.usage_count, second.success_count), (2, 1));
+        assert_eq!(second.success_rate, 0.5);
+        assert_eq!(second.avg_revenue, money("5"));
+        let third = next_pattern_stats(2, 1, second.avg_revenue, false, money("0")).expect("3rd");
+        assert_eq!(third.avg_revenue.to_string(), "3.3333");
+        // 0.00005 is a midpoint at four places: away from zero on both sides.
+        let up = next_pattern_stats(0, 0, Decimal::ZERO, true, money("0.00005")).expect("up");
+        assert_eq!(up.avg_revenue.to_string(), "0.0001");
+        let down = next_pattern_stats(0, 0, Decimal::ZERO, true, money("-0.00005")).expect("down");
+        assert_eq!(down.avg_revenue.to_string(), "-0.0001");
+        assert!(matches!(next_pattern_stats(1, 0, Decimal::MAX, true, Decimal::MAX), Err(MemoryError::OutOfRange(_))));
+    }
+
+    #[test]
+    fn ledger_totals_are_exact_per_category_in_byte_order() {
+        let totals = ledger_totals([
+            ("revenue".to_owned(), money("0.10")),
+            ("ad_spend".to_owned(), money("-5")),
+            ("revenue".to_owned(), money("0.20")),
+            ("Zed".to_owned(), money("1")),
+        ])
+        .expect("totals");
+        let texts: Vec<(&str, String)> =
+            totals.iter().map(|(category, total)| (category.as_str(), total.to_string())).collect();
+        assert_eq!(texts, vec![("Zed", "1".to_owned()), ("ad_spend", "-5".to_owned()), ("revenue", "0.30".to_owned())]);
+        assert!(matches!(
+            ledger_totals([("x".to_owned(), Decimal::MAX), ("x".to_owned(), Decimal::ONE)]),
+            Err(MemoryError::OutOfRange(_))
+        ));
     }
 }

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -52,11 +54,7 @@ fn insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
         if rows.is_empty() {
             return None;
         }
-        let size = if rows.len() >= MAX_ROWS_PER_INSERT {
-            MAX_ROWS_PER_INSERT
-        } else {
-            1 << rows.len().ilog2()
-        };
+        let size = if rows.len() >= MAX_ROWS_PER_INSERT { MAX_ROWS_PER_INSERT } else { 1 << rows.len().ilog2() };
         let (chunk, rest) = rows.split_at(size);
         rows = rest;
         Some(chunk)
@@ -65,9 +63,7 @@ fn insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// Whether a `sqlite:` URL names an in-memory database.
 fn is_in_memory(url: &str) -> bool {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
     database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
 }
@@ -92,29 +88,17 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         } else {
-            if let Some(folder) = options
-                .get_filename()
-                .parent()
-                .filter(|p| *p != Path::new(""))
-            {
-                tokio::fs::create_dir_all(folder)
-                    .await
-                    .map_err(sqlx::Error::Io)?;
+            if let Some(folder) = options.get_filename().parent().filter(|p| *p != Path::new("")) {
+                tokio::fs::create_dir_all(folder).await.map_err(sqlx::Error::Io)?;
             }
             let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
-            SqlitePoolOptions::new()
-                .max_connections(MAX_CONNECTIONS)
-                .connect_with(options)
-                .await?
+            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options).await?
         };
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self {
-            pool,
-            write_lock: Arc::new(Mutex::new(())),
-        })
+        Ok(Self { pool, write_lock: Arc::new(Mutex::new(())) })
     }
 
     /// The connection pool, for queries the [`Store`] trait does not cover.
@@ -143,17 +127,22 @@ impl SqliteStore {
         rows::user(&row)
     }
 
+    /// Whether a tenant exists: names what a guarded insert that wrote nothing missed.
+    async fn tenant_exists(&self, tenant: TenantId) -> MemoryResult<bool> {
+        sqlx::query("select exists (select 1 from tenants where id = ?) as found")
+            .bind(tenant.0)
+            .fetch_one(&self.pool)
+            .await?
+            .flag("found")
+    }
+
     async fn find_invite(&self, code: &str) -> MemoryResult<Option<Invite>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::invite_columns!(),
-            " from invite_codes where code = ?"
-        ))
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::invite(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes where code = ?"))
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::invite(&row))
+            .transpose()
     }
 }
 
@@ -182,9 +171,7 @@ impl Store for SqliteStore {
     async fn create_user_first_is_admin(&self, user: NewUser) -> MemoryResult<User> {
         let _write = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("select exists (select 1 from users) as taken")
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query("select exists (select 1 from users) as taken").fetch_one(&mut *tx).await?;
         let role = rows::first_user_role(row.flag("taken")?);
         let created = self.insert_user(&mut *tx, &user, role).await?;
         tx.commit().await?;
@@ -192,51 +179,36 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> MemoryResult<Option<User>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::user_columns!(),
-            " from users where id = ?"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::user(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::user_columns!(), " from users where id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::user(&row))
+            .transpose()
     }
 
     async fn user_by_email(&self, email: &str) -> MemoryResult<Option<User>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::user_columns!(),
-            " from users where email = ?"
-        ))
-        .bind(rows::normalize_email(email))
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::user(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::user_columns!(), " from users where email = ?"))
+            .bind(rows::normalize_email(email))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::user(&row))
+            .transpose()
     }
 
     async fn list_users(&self, after: Option<UserId>, limit: i64) -> MemoryResult<Vec<User>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::user_columns!(),
-            " from users where id > ? order by id limit ?"
-        ))
-        .bind(after.map_or(0, |id| id.0))
-        .bind(limit.max(0))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::user)
-        .collect()
+        sqlx::query(concat!("select ", rows::user_columns!(), " from users where id > ? order by id limit ?"))
+            .bind(after.map_or(0, |id| id.0))
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::user)
+            .collect()
     }
 
     async fn count_users(&self) -> MemoryResult<i64> {
-        sqlx::query("select count(*) as n from users")
-            .fetch_one(&self.pool)
-            .await?
-            .int("n")
+        sqlx::query("select count(*) as n from users").fetch_one(&self.pool).await?.int("n")
     }
 
     async fn set_user_role(&self, id: UserId, role: Role) -> MemoryResult<()> {
@@ -291,45 +263,33 @@ impl Store for SqliteStore {
     }
 
     async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::tenant_columns!(),
-            " from tenants where id = ?"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::tenant(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::tenant_columns!(), " from tenants where id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::tenant(&row))
+            .transpose()
     }
 
     async fn list_tenants(&self, after: Option<TenantId>, limit: i64) -> MemoryResult<Vec<Tenant>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::tenant_columns!(),
-            " from tenants where id > ? order by id limit ?"
-        ))
-        .bind(after.map_or(0, |id| id.0))
-        .bind(limit.max(0))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::tenant)
-        .collect()
+        sqlx::query(concat!("select ", rows::tenant_columns!(), " from tenants where id > ? order by id limit ?"))
+            .bind(after.map_or(0, |id| id.0))
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::tenant)
+            .collect()
     }
 
     async fn tenants_of_user(&self, user: UserId) -> MemoryResult<Vec<Tenant>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::tenant_columns!(),
-            " from tenants where user_id = ? order by id"
-        ))
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::tenant)
-        .collect()
+        sqlx::query(concat!("select ", rows::tenant_columns!(), " from tenants where user_id = ? order by id"))
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::tenant)
+            .collect()
     }
 
     async fn set_tenant_active(&self, id: TenantId, active: bool) -> MemoryResult<()> {
@@ -355,8 +315,7 @@ impl Store for SqliteStore {
         // Reserve each tenant's numbers: last_seq moves on by the tenant's count.
         let mut last_seq = HashMap::with_capacity(counts.len());
         for chunk in insert_chunks(&counts) {
-            let mut reserve =
-                QueryBuilder::<Sqlite>::new("insert into event_sequences (tenant_id, last_seq) ");
+            let mut reserve = QueryBuilder::<Sqlite>::new("insert into event_sequences (tenant_id, last_seq) ");
             reserve.push_values(chunk, |mut row, (tenant, count)| {
                 row.push_bind(tenant.0).push_bind(*count);
             });
@@ -364,11 +323,8 @@ impl Store for SqliteStore {
                 " on conflict (tenant_id) do update set last_seq = event_sequences.last_seq + excluded.last_seq \
                  returning tenant_id, last_seq",
             );
-            let reserved = reserve
-                .build()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| rows::write_error(e, "event", "tenant"))?;
+            let reserved =
+                reserve.build().fetch_all(&mut *tx).await.map_err(|e| rows::write_error(e, "event", "tenant"))?;
             for row in &reserved {
                 last_seq.insert(TenantId(row.int("tenant_id")?), row.int("last_seq")?);
             }
@@ -390,22 +346,13 @@ impl Store for SqliteStore {
                     .push_bind(Json(&event.data))
                     .push_bind(event.revenue_impact.map(|amount| amount.to_string()));
             });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| rows::write_error(e, "event", "tenant"))?;
+            insert.build().execute(&mut *tx).await.map_err(|e| rows::write_error(e, "event", "tenant"))?;
         }
         tx.commit().await?;
         Ok(stored)
     }
 
-    async fn events_after(
-        &self,
-        tenant: TenantId,
-        after: i64,
-        limit: i64,
-    ) -> MemoryResult<Vec<SwarmEvent>> {
+    async fn events_after(&self, tenant: TenantId, after: i64, limit: i64) -> MemoryResult<Vec<SwarmEvent>> {
         sqlx::query(concat!(
             "select ",
             rows::event_columns!(""),
@@ -474,6 +421,29 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn ledger_totals(
+        &self,
+        tenant: TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> MemoryResult<Vec<(String, Decimal)>> {
+        // Money is text here, so the sum is taken in Rust, exactly.
+        let found = sqlx::query(
+            "select category, amount from profit_logs \
+             where tenant_id = ? and recorded_at >= ? and recorded_at < ?",
+        )
+        .bind(tenant.0)
+        .bind(rows::stored_time(from))
+        .bind(rows::stored_time(to))
+        .fetch_all(&self.pool)
+        .await?;
+        let amounts = found
+            .iter()
+            .map(|row| Ok((row.text("category")?, row.money("amount")?)))
+            .collect::<MemoryResult<Vec<_>>>()?;
+        rows::ledger_totals(amounts)
+    }
+
     // ---- invites ----
 
     async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
@@ -494,12 +464,7 @@ impl Store for SqliteStore {
         rows::invite(&row)
     }
 
-    async fn consume_invite(
-        &self,
-        code: &str,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> MemoryResult<Invite> {
+    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite> {
         let now = rows::stored_time(now);
         // A few rounds only matter if an admin changes the code between our two statements.
         for _ in 0..3 {
@@ -522,10 +487,7 @@ impl Store for SqliteStore {
             if let Some(row) = taken {
                 return rows::invite(&row);
             }
-            let invite = self
-                .find_invite(code)
-                .await?
-                .ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+            let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
             if let Some(refusal) = rows::invite_refusal(&invite, now) {
                 return Err(MemoryError::InviteRejected(refusal));
             }
@@ -534,10 +496,7 @@ impl Store for SqliteStore {
     }
 
     async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite> {
-        let invite = self
-            .find_invite(code)
-            .await?
-            .ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+        let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
         match rows::invite_refusal(&invite, now) {
             Some(refusal) => Err(MemoryError::InviteRejected(refusal)),
             None => Ok(invite),
@@ -545,16 +504,12 @@ impl Store for SqliteStore {
     }
 
     async fn list_invites(&self) -> MemoryResult<Vec<Invite>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::invite_columns!(),
-            " from invite_codes order by id"
-        ))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::invite)
-        .collect()
+        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes order by id"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::invite)
+            .collect()
     }
 
     // ---- autopilot checkpoints ----
@@ -578,27 +533,17 @@ impl Store for SqliteStore {
     }
 
     async fn checkpoint(&self, tenant: TenantId) -> MemoryResult<Option<Checkpoint>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::checkpoint_columns!(),
-            " from autopilot_checkpoints where tenant_id = ?"
-        ))
-        .bind(tenant.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::checkpoint(&row))
-        .transpose()
+        sqlx::query(concat!("select ", rows::checkpoint_columns!(), " from autopilot_checkpoints where tenant_id = ?"))
+            .bind(tenant.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::checkpoint(&row))
+            .transpose()
     }
 
     // ---- usage counters ----
 
-    async fn add_usage(
-        &self,
-        subject: UsageSubject,
-        counter: &str,
-        period: &str,
-        amount: i64,
-    ) -> MemoryResult<i64> {
+    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
         let (kind, id) = rows::usage_key(subject);
         let _write = self.write_lock.lock().await;
         sqlx::query(
@@ -629,6 +574,541 @@ impl Store for SqliteStore {
         .await?;
         row.map_or(Ok(0), |row| row.int("value"))
     }
+
+    // ---- products ----
+
+    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product> {
+        let now = rows::stored_time(Utc::now());
+        let _write = self.write_lock.lock().await;
+        // The foreign key only says the store exists; the guard says it is the tenant's.
+        let row = sqlx::query(concat!(
+            "insert into products (tenant_id, store_id, niche, title, description, tags, price, cost, \
+             currency, status, external_id, created_at, updated_at) \
+             select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             where ? is null or exists (select 1 from product_stores where id = ? and tenant_id = ?) \
+             returning ",
+            rows::product_columns!("")
+        ))
+        .bind(product.tenant_id.0)
+        .bind(product.store_id)
+        .bind(&product.niche)
+        .bind(&product.title)
+        .bind(&product.description)
+        .bind(Json(&product.tags))
+        .bind(product.price.to_string())
+        .bind(product.cost.to_string())
+        .bind(&product.currency)
+        .bind(&product.status)
+        .bind(&product.external_id)
+        .bind(now)
+        .bind(now)
+        .bind(product.store_id)
+        .bind(product.store_id)
+        .bind(product.tenant_id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "product", "tenant"))?;
+        match row {
+            Some(row) => rows::product(&row),
+            None => Err(rows::missing_parent(self.tenant_exists(product.tenant_id).await?, "store")),
+        }
+    }
+
+    async fn products(&self, tenant: TenantId) -> MemoryResult<Vec<Product>> {
+        sqlx::query(concat!("select ", rows::product_columns!(""), " from products where tenant_id = ? order by id"))
+            .bind(tenant.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::product)
+            .collect()
+    }
+
+    async fn product(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<Product>> {
+        sqlx::query(concat!("select ", rows::product_columns!(""), " from products where tenant_id = ? and id = ?"))
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::product(&row))
+            .transpose()
+    }
+
+    async fn update_product_price(&self, tenant: TenantId, id: i64, price: Decimal) -> MemoryResult<Product> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(concat!(
+            "update products set price = ?, updated_at = ? where tenant_id = ? and id = ? returning ",
+            rows::product_columns!("")
+        ))
+        .bind(price.to_string())
+        .bind(rows::stored_time(Utc::now()))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map_or_else(|| Err(MemoryError::NotFound("product".to_owned())), |row| rows::product(&row))
+    }
+
+    async fn set_product_external_id(&self, tenant: TenantId, id: i64, external_id: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update products set external_id = ?, updated_at = ? where tenant_id = ? and id = ?")
+            .bind(external_id)
+            .bind(rows::stored_time(Utc::now()))
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "product")
+    }
+
+    async fn set_product_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update products set status = ?, updated_at = ? where tenant_id = ? and id = ?")
+            .bind(status)
+            .bind(rows::stored_time(Utc::now()))
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "product")
+    }
+
+    // ---- campaigns ----
+
+    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign> {
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into campaigns (tenant_id, product_id, name, channel, budget, spent, status, \
+             external_id, created_at) \
+             select ?, ?, ?, ?, ?, '0', ?, ?, ? \
+             where ? is null or exists (select 1 from products where id = ? and tenant_id = ?) \
+             returning ",
+            rows::campaign_columns!("")
+        ))
+        .bind(campaign.tenant_id.0)
+        .bind(campaign.product_id)
+        .bind(&campaign.name)
+        .bind(&campaign.channel)
+        .bind(campaign.budget.to_string())
+        .bind(&campaign.status)
+        .bind(&campaign.external_id)
+        .bind(rows::stored_time(Utc::now()))
+        .bind(campaign.product_id)
+        .bind(campaign.product_id)
+        .bind(campaign.tenant_id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "campaign", "tenant"))?;
+        match row {
+            Some(row) => rows::campaign(&row),
+            None => Err(rows::missing_parent(self.tenant_exists(campaign.tenant_id).await?, "product")),
+        }
+    }
+
+    async fn campaigns(&self, tenant: TenantId) -> MemoryResult<Vec<Campaign>> {
+        sqlx::query(concat!("select ", rows::campaign_columns!(""), " from campaigns where tenant_id = ? order by id"))
+            .bind(tenant.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::campaign)
+            .collect()
+    }
+
+    async fn add_campaign_spend(&self, tenant: TenantId, id: i64, amount: Decimal) -> MemoryResult<Campaign> {
+        // The sum is taken in Rust (money is text here) between a read and a write of one
+        // transaction that holds the write lock, so no concurrent addition is lost.
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let spent = sqlx::query("select spent from campaigns where tenant_id = ? and id = ?")
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| MemoryError::NotFound("campaign".to_owned()))?
+            .money("spent")?;
+        let spent = rows::add_money(spent, amount, "campaign spend")?;
+        let row = sqlx::query(concat!(
+            "update campaigns set spent = ? where tenant_id = ? and id = ? returning ",
+            rows::campaign_columns!("")
+        ))
+        .bind(spent.to_string())
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let campaign = rows::campaign(&row)?;
+        tx.commit().await?;
+        Ok(campaign)
+    }
+
+    async fn set_campaign_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update campaigns set status = ? where tenant_id = ? and id = ?")
+            .bind(status)
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "campaign")
+    }
+
+    // ---- social posts ----
+
+    async fn create_social_post(&self, post: NewSocialPost) -> MemoryResult<SocialPost> {
+        let now = rows::stored_time(Utc::now());
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into social_posts (tenant_id, platform, content, scheduled_time, status, \
+             external_id, posted_at, engagement_score) values (?, ?, ?, ?, ?, ?, ?, 0) returning ",
+            rows::social_post_columns!()
+        ))
+        .bind(post.tenant_id.0)
+        .bind(&post.platform)
+        .bind(&post.content)
+        .bind(post.scheduled_time.map(rows::stored_time))
+        .bind(&post.status)
+        .bind(&post.external_id)
+        .bind(rows::posted_at_on_creation(&post.status, now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "post", "tenant"))?;
+        rows::social_post(&row)
+    }
+
+    async fn social_posts(&self, tenant: TenantId, limit: i64) -> MemoryResult<Vec<SocialPost>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::social_post_columns!(),
+            " from social_posts where tenant_id = ? order by id desc limit ?"
+        ))
+        .bind(tenant.0)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::social_post)
+        .collect()
+    }
+
+    async fn set_post_engagement(&self, tenant: TenantId, id: i64, score: i64) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update social_posts set engagement_score = ? where tenant_id = ? and id = ?")
+            .bind(score)
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "post")
+    }
+
+    // ---- experiences and patterns ----
+
+    async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience> {
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into experiences (tenant_id, action_type, context, result, success, \
+             revenue_generated, lessons_learned, created_at) values (?, ?, ?, ?, ?, ?, ?, ?) returning ",
+            rows::experience_columns!("")
+        ))
+        .bind(experience.tenant_id.0)
+        .bind(&experience.action_type)
+        .bind(Json(&experience.context))
+        .bind(Json(&experience.result))
+        .bind(experience.success)
+        .bind(experience.revenue.to_string())
+        .bind(&experience.lessons)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "experience", "tenant"))?;
+        rows::experience(&row)
+    }
+
+    async fn experiences(
+        &self,
+        tenant: TenantId,
+        action_type: Option<&str>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Experience>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::experience_columns!(""),
+            " from experiences where tenant_id = ? and (? is null or action_type = ?) \
+              order by created_at desc, id desc limit ?"
+        ))
+        .bind(tenant.0)
+        .bind(action_type)
+        .bind(action_type)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::experience)
+        .collect()
+    }
+
+    async fn record_pattern_outcome(
+        &self,
+        tenant: TenantId,
+        pattern_type: &str,
+        pattern_key: &str,
+        pattern_data: Value,
+        success: bool,
+        revenue: Decimal,
+    ) -> MemoryResult<SuccessfulPattern> {
+        let now = rows::stored_time(Utc::now());
+        // Make sure the row exists, read its counts, fold the outcome in (exact decimals,
+        // in Rust), write them back: one transaction under the write lock, so concurrent
+        // outcomes are all counted. PostgreSQL does the same with a row lock.
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "insert into successful_patterns (tenant_id, pattern_type, pattern_key, pattern_data, \
+             usage_count, success_count, success_rate, avg_revenue, last_used) \
+             values (?, ?, ?, ?, 0, 0, 0.0, '0', ?) \
+             on conflict (tenant_id, pattern_type, pattern_key) do nothing",
+        )
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_key)
+        .bind(Json(&pattern_data))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error(e, "pattern", "tenant"))?;
+        let current = sqlx::query(
+            "select usage_count, success_count, avg_revenue from successful_patterns \
+             where tenant_id = ? and pattern_type = ? and pattern_key = ?",
+        )
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stats = rows::next_pattern_stats(
+            current.int("usage_count")?,
+            current.int("success_count")?,
+            current.money("avg_revenue")?,
+            success,
+            revenue,
+        )?;
+        let row = sqlx::query(concat!(
+            "update successful_patterns set pattern_data = ?, usage_count = ?, success_count = ?, \
+             success_rate = ?, avg_revenue = ?, last_used = ? \
+             where tenant_id = ? and pattern_type = ? and pattern_key = ? returning ",
+            rows::pattern_columns!("")
+        ))
+        .bind(Json(&pattern_data))
+        .bind(stats.usage_count)
+        .bind(stats.success_count)
+        .bind(stats.success_rate)
+        .bind(stats.avg_revenue.to_string())
+        .bind(now)
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        let pattern = rows::pattern(&row)?;
+        tx.commit().await?;
+        Ok(pattern)
+    }
+
+    async fn patterns(
+        &self,
+        tenant: TenantId,
+        pattern_type: Option<&str>,
+        limit: i64,
+    ) -> MemoryResult<Vec<SuccessfulPattern>> {
+        // Mean revenue is text here and would sort as text, so the ranking happens in
+        // Rust over all of the tenant's patterns (of the type): one row per key, few.
+        let mut patterns = sqlx::query(concat!(
+            "select ",
+            rows::pattern_columns!(""),
+            " from successful_patterns where tenant_id = ? and (? is null or pattern_type = ?)"
+        ))
+        .bind(tenant.0)
+        .bind(pattern_type)
+        .bind(pattern_type)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::pattern)
+        .collect::<MemoryResult<Vec<_>>>()?;
+        rows::rank_patterns(&mut patterns);
+        patterns.truncate(usize::try_from(limit.max(0)).unwrap_or(usize::MAX));
+        Ok(patterns)
+    }
+
+    // ---- market insights ----
+
+    async fn upsert_market_insight(&self, insight: NewMarketInsight) -> MemoryResult<MarketInsight> {
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into market_insights (tenant_id, niche, trend_data, performance_data, \
+             optimal_pricing, best_times, last_updated) values (?, ?, ?, ?, ?, ?, ?) \
+             on conflict (tenant_id, niche) do update set trend_data = excluded.trend_data, \
+             performance_data = excluded.performance_data, optimal_pricing = excluded.optimal_pricing, \
+             best_times = excluded.best_times, last_updated = excluded.last_updated returning ",
+            rows::market_insight_columns!()
+        ))
+        .bind(insight.tenant_id.0)
+        .bind(&insight.niche)
+        .bind(Json(&insight.trend_data))
+        .bind(Json(&insight.performance_data))
+        .bind(Json(&insight.optimal_pricing))
+        .bind(Json(&insight.best_times))
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "market_insight", "tenant"))?;
+        rows::market_insight(&row)
+    }
+
+    async fn market_insights(&self, tenant: TenantId) -> MemoryResult<Vec<MarketInsight>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::market_insight_columns!(),
+            " from market_insights where tenant_id = ? order by niche"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::market_insight)
+        .collect()
+    }
+
+    // ---- agent memory ----
+
+    async fn put_agent_memory(
+        &self,
+        tenant: TenantId,
+        agent: &str,
+        key: &str,
+        content: Value,
+        success_score: Option<Decimal>,
+    ) -> MemoryResult<AgentMemory> {
+        let now = rows::stored_time(Utc::now());
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into agent_memory (tenant_id, agent_type, memory_type, content, success_score, \
+             created_at, last_accessed) values (?, ?, ?, ?, ?, ?, ?) \
+             on conflict (tenant_id, agent_type, memory_type) do update set \
+             content = excluded.content, success_score = excluded.success_score, \
+             last_accessed = excluded.last_accessed returning ",
+            rows::agent_memory_columns!("")
+        ))
+        .bind(tenant.0)
+        .bind(agent)
+        .bind(key)
+        .bind(content.to_string())
+        .bind(success_score.map(|score| score.to_string()))
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "agent_memory", "tenant"))?;
+        rows::agent_memory(&row)
+    }
+
+    async fn agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<Option<AgentMemory>> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(concat!(
+            "update agent_memory set last_accessed = ? \
+             where tenant_id = ? and agent_type = ? and memory_type = ? returning ",
+            rows::agent_memory_columns!("")
+        ))
+        .bind(rows::stored_time(Utc::now()))
+        .bind(tenant.0)
+        .bind(agent)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| rows::agent_memory(&row))
+        .transpose()
+    }
+
+    async fn agent_memories(&self, tenant: TenantId, agent: &str) -> MemoryResult<Vec<AgentMemory>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::agent_memory_columns!(""),
+            " from agent_memory where tenant_id = ? and agent_type = ? order by memory_type"
+        ))
+        .bind(tenant.0)
+        .bind(agent)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::agent_memory)
+        .collect()
+    }
+
+    // ---- adapter state ----
+
+    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into adapter_state (tenant_id, platform, state, updated_at) values (?, ?, ?, ?) \
+             on conflict (tenant_id, platform) do update set \
+             state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(platform)
+        .bind(Json(state))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
+        Ok(())
+    }
+
+    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select state from adapter_state where tenant_id = ? and platform = ?")
+            .bind(tenant.0)
+            .bind(platform)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("state"))
+            .transpose()
+    }
+
+    // ---- LLM usage ----
+
+    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
+             outcome, created_at) values (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(call.tenant_id.0)
+        .bind(&call.agent)
+        .bind(&call.model)
+        .bind(call.prompt_tokens)
+        .bind(call.completion_tokens)
+        .bind(&call.outcome)
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
+        Ok(())
+    }
+
+    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>> {
+        sqlx::query(
+            "select agent, model, count(*) as calls, sum(prompt_tokens) as prompt_tokens, \
+             sum(completion_tokens) as completion_tokens from llm_calls \
+             where tenant_id = ? and created_at >= ? group by agent, model order by agent, model",
+        )
+        .bind(tenant.0)
+        .bind(rows::stored_time(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::llm_token_total)
+        .collect()
+    }
 }
 
 #[cfg(test)]
@@ -643,12 +1123,7 @@ mod tests {
         let rejoined: Vec<usize> = insert_chunks(&rows).flatten().copied().collect();
         assert_eq!(rejoined, rows);
         assert_eq!(insert_chunks(&rows[..0]).count(), 0);
-        assert_eq!(
-            insert_chunks(&rows[..7])
-                .map(<[usize]>::len)
-                .collect::<Vec<_>>(),
-            vec![4, 2, 1]
-        );
+        assert_eq!(insert_chunks(&rows[..7]).map(<[usize]>::len).collect::<Vec<_>>(), vec![4, 2, 1]);
     }
 
     #[test]

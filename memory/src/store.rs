@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::MemoryError;
@@ -87,12 +89,7 @@ pub trait Store: Send + Sync + 'static {
     /// append at once. Returns the stored events in input order.
     async fn append_events(&self, events: &[NewEvent]) -> MemoryResult<Vec<SwarmEvent>>;
     /// A tenant's events with `seq > after`, oldest first, at most `limit`.
-    async fn events_after(
-        &self,
-        tenant: TenantId,
-        after: i64,
-        limit: i64,
-    ) -> MemoryResult<Vec<SwarmEvent>>;
+    async fn events_after(&self, tenant: TenantId, after: i64, limit: i64) -> MemoryResult<Vec<SwarmEvent>>;
     /// The highest sequence number of a tenant (0 when it has no events).
     async fn last_event_seq(&self, tenant: TenantId) -> MemoryResult<i64>;
 
@@ -108,6 +105,14 @@ pub trait Store: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> MemoryResult<Vec<LedgerEntry>>;
+    /// The tenant's ledger rows recorded in `[from, to)`, summed exactly per category,
+    /// ordered by category (byte order). Categories without rows are absent.
+    async fn ledger_totals(
+        &self,
+        tenant: TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> MemoryResult<Vec<(String, Decimal)>>;
 
     // ---- invites ----
 
@@ -115,12 +120,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite>;
     /// Takes one use of a code for `user`, atomically: two concurrent callers can never
     /// both take the last use. Refused with `InviteRejected`.
-    async fn consume_invite(
-        &self,
-        code: &str,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> MemoryResult<Invite>;
+    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite>;
     /// Checks a code without using it.
     async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite>;
     /// Invites ordered by id.
@@ -137,15 +137,135 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds `amount` to a counter for a period (e.g. `api_calls`, `2026-11`) and returns
     /// the new total, atomically.
-    async fn add_usage(
-        &self,
-        subject: UsageSubject,
-        counter: &str,
-        period: &str,
-        amount: i64,
-    ) -> MemoryResult<i64>;
+    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64>;
     /// Reads a counter (0 when never written).
     async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64>;
+
+    // ---- products ----
+
+    /// Creates a product. `NotFound("tenant")` when the tenant does not exist,
+    /// `NotFound("store")` when `store_id` is not one of the tenant's stores.
+    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product>;
+    /// The tenant's products, ordered by id.
+    async fn products(&self, tenant: TenantId) -> MemoryResult<Vec<Product>>;
+    /// One of the tenant's products (`None` for another tenant's id).
+    async fn product(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<Product>>;
+    /// Sets a product's price and stamps `updated_at`; `NotFound("product")` when the
+    /// tenant has no such product.
+    async fn update_product_price(&self, tenant: TenantId, id: i64, price: Decimal) -> MemoryResult<Product>;
+    /// Records the platform's id of a published product and stamps `updated_at`;
+    /// `NotFound("product")` when the tenant has no such product.
+    async fn set_product_external_id(&self, tenant: TenantId, id: i64, external_id: &str) -> MemoryResult<()>;
+    /// Changes a product's status and stamps `updated_at`; `NotFound("product")` when the
+    /// tenant has no such product.
+    async fn set_product_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()>;
+
+    // ---- campaigns ----
+
+    /// Creates a campaign with nothing spent. `NotFound("tenant")` when the tenant does
+    /// not exist, `NotFound("product")` when `product_id` is not one of its products.
+    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign>;
+    /// The tenant's campaigns, ordered by id.
+    async fn campaigns(&self, tenant: TenantId) -> MemoryResult<Vec<Campaign>>;
+    /// Adds `amount` to a campaign's spend, exactly and atomically (concurrent calls
+    /// never lose an addition), and returns the campaign as it now is.
+    /// `NotFound("campaign")` when the tenant has no such campaign.
+    async fn add_campaign_spend(&self, tenant: TenantId, id: i64, amount: Decimal) -> MemoryResult<Campaign>;
+    /// Changes a campaign's status; `NotFound("campaign")` when the tenant has no such
+    /// campaign.
+    async fn set_campaign_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()>;
+
+    // ---- social posts ----
+
+    /// Records a social post (with engagement 0). `NotFound("tenant")` when the tenant
+    /// does not exist.
+    async fn create_social_post(&self, post: NewSocialPost) -> MemoryResult<SocialPost>;
+    /// The tenant's latest posts, newest (highest id) first, at most `limit`.
+    async fn social_posts(&self, tenant: TenantId, limit: i64) -> MemoryResult<Vec<SocialPost>>;
+    /// Sets a post's engagement score; `NotFound("post")` when the tenant has no such
+    /// post.
+    async fn set_post_engagement(&self, tenant: TenantId, id: i64, score: i64) -> MemoryResult<()>;
+
+    // ---- experiences and patterns ----
+
+    /// Records what an agent did and how it went. `NotFound("tenant")` when the tenant
+    /// does not exist.
+    async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience>;
+    /// The tenant's experiences, newest first, only of `action_type` when given, at most
+    /// `limit`.
+    async fn experiences(
+        &self,
+        tenant: TenantId,
+        action_type: Option<&str>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Experience>>;
+    /// Folds one outcome into the tenant's pattern `(pattern_type, pattern_key)`, creating
+    /// it on first use: one more use, one more success if `success`, `pattern_data`
+    /// replaced, the running mean revenue updated (see [`SuccessfulPattern::avg_revenue`])
+    /// and `last_used` stamped. Atomic: concurrent outcomes are all counted.
+    /// `NotFound("tenant")` when the tenant does not exist.
+    async fn record_pattern_outcome(
+        &self,
+        tenant: TenantId,
+        pattern_type: &str,
+        pattern_key: &str,
+        pattern_data: Value,
+        success: bool,
+        revenue: Decimal,
+    ) -> MemoryResult<SuccessfulPattern>;
+    /// The tenant's patterns, only of `pattern_type` when given, best first (success rate,
+    /// then mean revenue, both descending; then oldest first), at most `limit`.
+    async fn patterns(
+        &self,
+        tenant: TenantId,
+        pattern_type: Option<&str>,
+        limit: i64,
+    ) -> MemoryResult<Vec<SuccessfulPattern>>;
+
+    // ---- market insights ----
+
+    /// Writes the tenant's insight on a niche, replacing the earlier one (which keeps its
+    /// id). `NotFound("tenant")` when the tenant does not exist.
+    async fn upsert_market_insight(&self, insight: NewMarketInsight) -> MemoryResult<MarketInsight>;
+    /// The tenant's market insights, ordered by niche (byte order).
+    async fn market_insights(&self, tenant: TenantId) -> MemoryResult<Vec<MarketInsight>>;
+
+    // ---- agent memory ----
+
+    /// Writes `key` of `agent`'s memory, replacing content and score of an earlier write
+    /// (which keeps its id and `created_at`) and stamping `last_accessed`.
+    /// `NotFound("tenant")` when the tenant does not exist.
+    async fn put_agent_memory(
+        &self,
+        tenant: TenantId,
+        agent: &str,
+        key: &str,
+        content: Value,
+        success_score: Option<Decimal>,
+    ) -> MemoryResult<AgentMemory>;
+    /// Reads `key` of `agent`'s memory and stamps its `last_accessed` (so this read is a
+    /// write); `None` when never written.
+    async fn agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<Option<AgentMemory>>;
+    /// All of `agent`'s memory, ordered by key (byte order), without stamping
+    /// `last_accessed`.
+    async fn agent_memories(&self, tenant: TenantId, agent: &str) -> MemoryResult<Vec<AgentMemory>>;
+
+    // ---- adapter state ----
+
+    /// Writes (replaces) what the tenant's adapter for `platform` keeps between calls.
+    /// `NotFound("tenant")` when the tenant does not exist.
+    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()>;
+    /// Reads what the tenant's adapter for `platform` saved; `None` when nothing.
+    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>>;
+
+    // ---- LLM usage ----
+
+    /// Records one LLM call, stamped now. `NotFound("tenant")` when the tenant does not
+    /// exist.
+    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()>;
+    /// The tenant's LLM calls recorded at or after `since`, summed per agent and model,
+    /// ordered by agent then model (byte order).
+    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>>;
 }
 
 /// A store shared across tasks.

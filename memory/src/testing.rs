@@ -18,8 +18,7 @@ pub const TEST_POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
 /// Used when [`TEST_POSTGRES_URL_VAR`] is not set.
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// How to start the local server when it is down.
-const START_COMMAND: &str =
-    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
+const START_COMMAND: &str = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
 
 /// A PostgreSQL database made for one test; dropped (`WITH (FORCE)`) with the guard.
 #[derive(Debug)]
@@ -63,9 +62,7 @@ fn with_database(url: &str, database: &str) -> String {
         None => (url, None),
     };
     let authority = base.find("://").map_or(0, |at| at + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |at| authority + at);
+    let path = base[authority..].find('/').map_or(base.len(), |at| authority + at);
     let mut out = format!("{}/{}", &base[..path], database);
     if let Some(params) = params {
         out.push('?');
@@ -94,20 +91,13 @@ pub async fn fresh_postgres() -> TestPostgres {
     sqlx::query(AssertSqlSafe(format!("create database \"{name}\"")))
         .execute(&mut admin)
         .await
-        .unwrap_or_else(|error| {
-            panic!("PostgreSQL at {admin_url} refused to create database {name}: {error}")
-        });
+        .unwrap_or_else(|error| panic!("PostgreSQL at {admin_url} refused to create database {name}: {error}"));
     let _ = admin.close().await;
     let url = with_database(&admin_url, &name);
-    let store = PostgresStore::connect(&url).await.unwrap_or_else(|error| {
-        panic!("could not open test database {url} on PostgreSQL: {error}")
-    });
-    TestPostgres {
-        url,
-        store,
-        admin_url,
-        name,
-    }
+    let store = PostgresStore::connect(&url)
+        .await
+        .unwrap_or_else(|error| panic!("could not open test database {url} on PostgreSQL: {error}"));
+    TestPostgres { url, store, admin_url, name }
 }
 
 impl Drop for TestPostgres {
@@ -117,10 +107,7 @@ impl Drop for TestPostgres {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             runtime.block_on(async move {
@@ -143,14 +130,10 @@ impl Drop for TestPostgres {
 /// # Panics
 /// When the file cannot be created or migrated.
 pub async fn fresh_sqlite() -> TestSqlite {
-    let path = std::env::temp_dir().join(format!(
-        "boardroom_test_{}.sqlite3",
-        Uuid::new_v4().simple()
-    ));
+    let path = std::env::temp_dir().join(format!("boardroom_test_{}.sqlite3", Uuid::new_v4().simple()));
     let url = format!("sqlite://{}", path.display());
-    let store = SqliteStore::connect(&url)
-        .await
-        .unwrap_or_else(|error| panic!("could not open test database {url}: {error}"));
+    let store =
+        SqliteStore::connect(&url).await.unwrap_or_else(|error| panic!("could not open test database {url}: {error}"));
     TestSqlite { url, store, path }
 }
 
@@ -174,10 +157,7 @@ mod tests {
             with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
             "postgres://postgres@127.0.0.1:5432/t1"
         );
-        assert_eq!(
-            with_database("postgres://u:p@db:5432", "t1"),
-            "postgres://u:p@db:5432/t1"
-        );
+        assert_eq!(with_database("postgres://u:p@db:5432", "t1"), "postgres://u:p@db:5432/t1");
         assert_eq!(
             with_database("postgresql://u@db/admin?sslmode=disable", "t1"),
             "postgresql://u@db/t1?sslmode=disable"

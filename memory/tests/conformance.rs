@@ -74,12 +74,32 @@ conformance! {
         usage_counters_sum_concurrent_increments_exactly,
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
+        ledger_totals_sum_each_category_exactly_over_a_half_open_range,
+        products_keep_every_field_and_are_listed_in_id_order,
+        products_are_scoped_to_their_tenant,
+        product_price_updates_round_trip_exactly,
+        a_product_platform_id_and_status_can_be_changed,
+        campaigns_start_with_nothing_spent_and_promote_only_their_tenants_products,
+        campaigns_are_scoped_to_their_tenant,
+        concurrent_campaign_spend_from_10_tasks_sums_exactly,
+        social_posts_are_listed_newest_first_and_keep_their_engagement,
+        experiences_are_listed_newest_first_and_filtered_by_action_type,
+        a_pattern_keeps_a_running_mean_revenue_and_an_exact_success_rate,
+        pattern_outcomes_from_10_concurrent_tasks_are_all_counted,
+        patterns_are_ranked_by_success_rate_then_mean_revenue,
+        a_market_insight_upsert_replaces_the_tenants_insight_on_that_niche,
+        agent_memory_is_a_key_value_store_per_agent_whose_puts_replace,
+        adapter_state_round_trips_json_per_tenant_and_platform,
+        llm_token_totals_group_by_agent_and_model,
+        every_swarm_write_for_a_missing_tenant_is_not_found,
     ],
     with_db: [
         the_store_reports_its_backend_and_answers_ping,
         event_sequence_numbers_are_gap_free_across_two_processes,
         expired_disabled_and_unknown_invites_are_rejected,
         connect_reopens_the_same_database_by_url,
+        a_product_may_be_stocked_only_in_its_own_tenants_store,
+        llm_token_totals_count_only_calls_since_the_given_time,
     ],
 }
 
@@ -91,19 +111,13 @@ enum Db {
 
 impl From<&TestSqlite> for Db {
     fn from(db: &TestSqlite) -> Self {
-        Db::Sqlite {
-            url: db.url.clone(),
-            pool: db.store.pool().clone(),
-        }
+        Db::Sqlite { url: db.url.clone(), pool: db.store.pool().clone() }
     }
 }
 
 impl From<&TestPostgres> for Db {
     fn from(db: &TestPostgres) -> Self {
-        Db::Postgres {
-            url: db.url.clone(),
-            pool: db.store.pool().clone(),
-        }
+        Db::Postgres { url: db.url.clone(), pool: db.store.pool().clone() }
     }
 }
 
@@ -132,9 +146,7 @@ impl Db {
 
     /// Another store on the same database, with its own pool: a second process.
     async fn second_store(&self) -> SharedStore {
-        boardroom_memory::connect(self.url())
-            .await
-            .expect("second store")
+        boardroom_memory::connect(self.url()).await.expect("second store")
     }
 }
 
@@ -142,25 +154,15 @@ impl Db {
 
 /// A fixed instant with microseconds (the precision both backends keep).
 fn time(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + seconds, 123_456_000)
-        .single()
-        .expect("valid time")
+    Utc.timestamp_opt(1_800_000_000 + seconds, 123_456_000).single().expect("valid time")
 }
 
 fn new_user(email: &str) -> NewUser {
-    NewUser {
-        email: email.into(),
-        password_hash: "$argon2id$v=19$test".into(),
-        role: Role::User,
-        tier: Tier::Free,
-    }
+    NewUser { email: email.into(), password_hash: "$argon2id$v=19$test".into(), role: Role::User, tier: Tier::Free }
 }
 
 async fn user(store: &SharedStore, email: &str) -> User {
-    store
-        .create_user(new_user(email))
-        .await
-        .expect("create user")
+    store.create_user(new_user(email)).await.expect("create user")
 }
 
 async fn tenant_of(store: &SharedStore, owner: UserId, name: &str) -> Tenant {
@@ -194,12 +196,7 @@ fn event(tenant: TenantId, summary: impl Into<String>) -> NewEvent {
     }
 }
 
-fn ledger_entry(
-    tenant: TenantId,
-    amount: Decimal,
-    transaction_id: Option<&str>,
-    at: DateTime<Utc>,
-) -> NewLedgerEntry {
+fn ledger_entry(tenant: TenantId, amount: Decimal, transaction_id: Option<&str>, at: DateTime<Utc>) -> NewLedgerEntry {
     NewLedgerEntry {
         tenant_id: tenant,
         source: "sandbox".into(),
@@ -212,22 +209,14 @@ fn ledger_entry(
 }
 
 fn invite(code: &str, uses: i32, expires_at: Option<DateTime<Utc>>) -> NewInvite {
-    NewInvite {
-        code: code.into(),
-        created_by: None,
-        uses,
-        expires_at,
-    }
+    NewInvite { code: code.into(), created_by: None, uses, expires_at }
 }
 
 /// Every event of a tenant, read page by page.
 async fn all_events(store: &SharedStore, tenant: TenantId) -> Vec<SwarmEvent> {
     let mut all = Vec::new();
     loop {
-        let page = store
-            .events_after(tenant, all.last().map_or(0, |e: &SwarmEvent| e.seq), 400)
-            .await
-            .expect("page");
+        let page = store.events_after(tenant, all.last().map_or(0, |e: &SwarmEvent| e.seq), 400).await.expect("page");
         if page.is_empty() {
             return all;
         }
@@ -236,14 +225,8 @@ async fn all_events(store: &SharedStore, tenant: TenantId) -> Vec<SwarmEvent> {
 }
 
 /// The amounts money must survive exactly, as text: scale included.
-const AMOUNTS: [&str; 6] = [
-    "0.00",
-    "0.01",
-    "-0.10",
-    "12345678901234.5678",
-    "79228162514264337593543950335",
-    "0.0000000000000000000000000001",
-];
+const AMOUNTS: [&str; 6] =
+    ["0.00", "0.01", "-0.10", "12345678901234.5678", "79228162514264337593543950335", "0.0000000000000000000000000001"];
 
 fn is_conflict(result: MemoryResult<impl std::fmt::Debug>, what: &str) -> bool {
     matches!(result, Err(MemoryError::Conflict(ref w)) if w == what)
@@ -289,21 +272,13 @@ async fn money_round_trips_exactly_through_the_ledger(store: SharedStore) {
     for (index, text) in AMOUNTS.iter().enumerate() {
         let amount = Decimal::from_str(text).expect("decimal");
         let booked = store
-            .record_ledger_entry(ledger_entry(
-                shop.id,
-                amount,
-                Some(&format!("tx-{index}")),
-                time(index as i64),
-            ))
+            .record_ledger_entry(ledger_entry(shop.id, amount, Some(&format!("tx-{index}")), time(index as i64)))
             .await
             .expect("book");
         assert_eq!(booked.amount.to_string(), *text, "as booked");
         assert_eq!(booked.amount.scale(), amount.scale());
     }
-    let read = store
-        .ledger_entries(shop.id, time(0), time(100))
-        .await
-        .expect("read");
+    let read = store.ledger_entries(shop.id, time(0), time(100)).await.expect("read");
     let texts: Vec<String> = read.iter().map(|entry| entry.amount.to_string()).collect();
     assert_eq!(texts, AMOUNTS);
 }
@@ -312,66 +287,32 @@ async fn money_round_trips_exactly_through_event_revenue_impact(store: SharedSto
     let shop = tenant(&store, "shop").await;
     let mut batch: Vec<NewEvent> = AMOUNTS
         .iter()
-        .map(|text| {
-            event(shop.id, *text).with_revenue_impact(Decimal::from_str(text).expect("decimal"))
-        })
+        .map(|text| event(shop.id, *text).with_revenue_impact(Decimal::from_str(text).expect("decimal")))
         .collect();
     batch.push(event(shop.id, "no money involved"));
     let stored = store.append_events(&batch).await.expect("append");
     let read = all_events(&store, shop.id).await;
     assert_eq!(read, stored);
     for (index, text) in AMOUNTS.iter().enumerate() {
-        assert_eq!(
-            read[index].revenue_impact.map(|d| d.to_string()).as_deref(),
-            Some(*text)
-        );
+        assert_eq!(read[index].revenue_impact.map(|d| d.to_string()).as_deref(), Some(*text));
     }
     assert_eq!(read[AMOUNTS.len()].revenue_impact, None);
 }
 
 // ---- the event log ----
 
-async fn event_sequence_numbers_start_at_one_for_each_tenant_and_follow_input_order(
-    store: SharedStore,
-) {
+async fn event_sequence_numbers_start_at_one_for_each_tenant_and_follow_input_order(store: SharedStore) {
     let a = tenant(&store, "a").await.id;
     let b = tenant(&store, "b").await.id;
     assert_eq!(store.last_event_seq(a).await.expect("seq"), 0);
-    assert!(
-        store
-            .append_events(&[])
-            .await
-            .expect("empty batch")
-            .is_empty()
-    );
+    assert!(store.append_events(&[]).await.expect("empty batch").is_empty());
 
-    let batch = [
-        event(b, "b1"),
-        event(a, "a1"),
-        event(b, "b2"),
-        event(a, "a2"),
-        event(a, "a3"),
-    ];
+    let batch = [event(b, "b1"), event(a, "a1"), event(b, "b2"), event(a, "a2"), event(a, "a3")];
     let stored = store.append_events(&batch).await.expect("append");
-    let got: Vec<(TenantId, i64, &str)> = stored
-        .iter()
-        .map(|e| (e.tenant_id, e.seq, e.summary.as_str()))
-        .collect();
-    assert_eq!(
-        got,
-        vec![
-            (b, 1, "b1"),
-            (a, 1, "a1"),
-            (b, 2, "b2"),
-            (a, 2, "a2"),
-            (a, 3, "a3")
-        ]
-    );
+    let got: Vec<(TenantId, i64, &str)> = stored.iter().map(|e| (e.tenant_id, e.seq, e.summary.as_str())).collect();
+    assert_eq!(got, vec![(b, 1, "b1"), (a, 1, "a1"), (b, 2, "b2"), (a, 2, "a2"), (a, 3, "a3")]);
 
-    let next = store
-        .append_events(&[event(a, "a4")])
-        .await
-        .expect("append");
+    let next = store.append_events(&[event(a, "a4")]).await.expect("append");
     assert_eq!(next[0].seq, 4);
     assert_eq!(store.last_event_seq(a).await.expect("seq"), 4);
     assert_eq!(store.last_event_seq(b).await.expect("seq"), 2);
@@ -389,24 +330,12 @@ async fn hammer_the_event_log(stores: Vec<SharedStore>, tenants: [TenantId; 3]) 
             for round in 0..12_usize {
                 let size = 1 + (task * 7 + round * 13) % 40;
                 let batch: Vec<NewEvent> = (0..size)
-                    .map(|item| {
-                        event(
-                            tenants[(task + round + item) % 3],
-                            format!("t{task} r{round} i{item}"),
-                        )
-                    })
+                    .map(|item| event(tenants[(task + round + item) % 3], format!("t{task} r{round} i{item}")))
                     .collect();
-                let stored = store
-                    .append_events(&batch)
-                    .await
-                    .expect("concurrent append");
+                let stored = store.append_events(&batch).await.expect("concurrent append");
                 assert_eq!(stored.len(), batch.len());
                 for (sent, got) in batch.iter().zip(&stored) {
-                    assert_eq!(
-                        (sent.tenant_id, &sent.summary),
-                        (got.tenant_id, &got.summary),
-                        "input order"
-                    );
+                    assert_eq!((sent.tenant_id, &sent.summary), (got.tenant_id, &got.summary), "input order");
                 }
                 appended.extend(stored);
             }
@@ -419,49 +348,25 @@ async fn hammer_the_event_log(stores: Vec<SharedStore>, tenants: [TenantId; 3]) 
     }
     let reader = &stores[0];
     for tenant in tenants {
-        let mut mine: Vec<(i64, String)> = appended
-            .iter()
-            .filter(|e| e.tenant_id == tenant)
-            .map(|e| (e.seq, e.summary.clone()))
-            .collect();
+        let mut mine: Vec<(i64, String)> =
+            appended.iter().filter(|e| e.tenant_id == tenant).map(|e| (e.seq, e.summary.clone())).collect();
         mine.sort();
-        let stored: Vec<(i64, String)> = all_events(reader, tenant)
-            .await
-            .into_iter()
-            .map(|e| (e.seq, e.summary))
-            .collect();
+        let stored: Vec<(i64, String)> =
+            all_events(reader, tenant).await.into_iter().map(|e| (e.seq, e.summary)).collect();
         let expected_seqs: Vec<i64> = (1..=mine.len() as i64).collect();
-        assert_eq!(
-            stored.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
-            expected_seqs,
-            "gap-free, no duplicates"
-        );
-        assert_eq!(
-            stored, mine,
-            "each event stored under the number its append returned"
-        );
-        assert_eq!(
-            reader.last_event_seq(tenant).await.expect("seq"),
-            mine.len() as i64
-        );
+        assert_eq!(stored.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), expected_seqs, "gap-free, no duplicates");
+        assert_eq!(stored, mine, "each event stored under the number its append returned");
+        assert_eq!(reader.last_event_seq(tenant).await.expect("seq"), mine.len() as i64);
     }
 }
 
 async fn event_sequence_numbers_are_gap_free_under_concurrent_appends(store: SharedStore) {
-    let tenants = [
-        tenant(&store, "a").await.id,
-        tenant(&store, "b").await.id,
-        tenant(&store, "c").await.id,
-    ];
+    let tenants = [tenant(&store, "a").await.id, tenant(&store, "b").await.id, tenant(&store, "c").await.id];
     hammer_the_event_log(vec![store], tenants).await;
 }
 
 async fn event_sequence_numbers_are_gap_free_across_two_processes(store: SharedStore, db: Db) {
-    let tenants = [
-        tenant(&store, "a").await.id,
-        tenant(&store, "b").await.id,
-        tenant(&store, "c").await.id,
-    ];
+    let tenants = [tenant(&store, "a").await.id, tenant(&store, "b").await.id, tenant(&store, "c").await.id];
     let other = db.second_store().await;
     hammer_the_event_log(vec![store, other.clone()], tenants).await;
     other.close().await;
@@ -470,9 +375,8 @@ async fn event_sequence_numbers_are_gap_free_across_two_processes(store: SharedS
 async fn events_after_pages_through_one_tenant_log_oldest_first(store: SharedStore) {
     let mine = tenant(&store, "mine").await.id;
     let noisy = tenant(&store, "noisy").await.id;
-    let batch: Vec<NewEvent> = (0..250)
-        .flat_map(|i| [event(mine, format!("m{i}")), event(noisy, format!("n{i}"))])
-        .collect();
+    let batch: Vec<NewEvent> =
+        (0..250).flat_map(|i| [event(mine, format!("m{i}")), event(noisy, format!("n{i}"))]).collect();
     store.append_events(&batch).await.expect("append");
 
     let mut after = 0;
@@ -484,33 +388,15 @@ async fn events_after_pages_through_one_tenant_log_oldest_first(store: SharedSto
         }
         assert!(page.iter().all(|e| e.tenant_id == mine));
         let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
-        assert_eq!(
-            seqs,
-            (after + 1..=after + page.len() as i64).collect::<Vec<_>>()
-        );
+        assert_eq!(seqs, (after + 1..=after + page.len() as i64).collect::<Vec<_>>());
         assert_eq!(page[0].summary, format!("m{after}"));
         sizes.push(page.len());
         after = page[page.len() - 1].seq;
     }
     assert_eq!(sizes, vec![100, 100, 50]);
-    assert!(
-        store
-            .events_after(mine, 250, 100)
-            .await
-            .expect("past the end")
-            .is_empty()
-    );
-    assert!(
-        store
-            .events_after(mine, 0, 0)
-            .await
-            .expect("limit 0")
-            .is_empty()
-    );
-    assert_eq!(
-        store.events_after(mine, 249, 100).await.expect("tail")[0].summary,
-        "m249"
-    );
+    assert!(store.events_after(mine, 250, 100).await.expect("past the end").is_empty());
+    assert!(store.events_after(mine, 0, 0).await.expect("limit 0").is_empty());
+    assert_eq!(store.events_after(mine, 249, 100).await.expect("tail")[0].summary, "m249");
 }
 
 async fn events_keep_their_time_text_and_data(store: SharedStore) {
@@ -524,39 +410,21 @@ async fn events_keep_their_time_text_and_data(store: SharedStore) {
         data: json!({"product": 7, "old": "9.99", "new": "12.00", "tags": ["a", "b"], "nested": {"ok": true}}),
         revenue_impact: Some(Decimal::new(-250, 2)),
     };
-    let stored = store
-        .append_events(std::slice::from_ref(&sent))
-        .await
-        .expect("append");
+    let stored = store.append_events(std::slice::from_ref(&sent)).await.expect("append");
     let read = store.events_after(shop, 0, 10).await.expect("read");
     assert_eq!(read, stored);
     let got = &read[0];
     assert_eq!(
-        (
-            got.occurred_at,
-            &got.actor,
-            &got.kind,
-            &got.summary,
-            &got.data,
-            got.revenue_impact
-        ),
-        (
-            sent.occurred_at,
-            &sent.actor,
-            &sent.kind,
-            &sent.summary,
-            &sent.data,
-            sent.revenue_impact
-        )
+        (got.occurred_at, &got.actor, &got.kind, &got.summary, &got.data, got.revenue_impact),
+        (sent.occurred_at, &sent.actor, &sent.kind, &sent.summary, &sent.data, sent.revenue_impact)
     );
 }
 
 async fn large_batches_are_stored_whole_across_several_insert_statements(store: SharedStore) {
     let big = tenant(&store, "big").await.id;
     let small = tenant(&store, "small").await.id;
-    let batch: Vec<NewEvent> = (0..5000)
-        .map(|i| event(if i % 1000 == 999 { small } else { big }, format!("e{i}")))
-        .collect();
+    let batch: Vec<NewEvent> =
+        (0..5000).map(|i| event(if i % 1000 == 999 { small } else { big }, format!("e{i}"))).collect();
     let stored = store.append_events(&batch).await.expect("append");
     assert_eq!(stored.len(), 5000);
     assert_eq!(store.last_event_seq(big).await.expect("seq"), 4995);
@@ -568,55 +436,22 @@ async fn large_batches_are_stored_whole_across_several_insert_statements(store: 
 
 async fn a_batch_with_an_unknown_tenant_is_refused_whole(store: SharedStore) {
     let known = tenant(&store, "known").await.id;
-    let refused = store
-        .append_events(&[event(known, "fine"), event(TenantId(987_654), "orphan")])
-        .await;
+    let refused = store.append_events(&[event(known, "fine"), event(TenantId(987_654), "orphan")]).await;
     assert!(is_not_found(refused, "tenant"));
-    assert_eq!(
-        store.last_event_seq(known).await.expect("seq"),
-        0,
-        "nothing of the batch was kept"
-    );
-    let stored = store
-        .append_events(&[event(known, "first")])
-        .await
-        .expect("append");
+    assert_eq!(store.last_event_seq(known).await.expect("seq"), 0, "nothing of the batch was kept");
+    let stored = store.append_events(&[event(known, "first")]).await.expect("append");
     assert_eq!(stored[0].seq, 1, "the refused batch used up no numbers");
 }
 
 // ---- users ----
 
 async fn emails_are_stored_lower_case_and_unique_regardless_of_case(store: SharedStore) {
-    let alice = store
-        .create_user(new_user("Alice@Example.COM"))
-        .await
-        .expect("create");
+    let alice = store.create_user(new_user("Alice@Example.COM")).await.expect("create");
     assert_eq!(alice.email, "alice@example.com");
-    assert_eq!(
-        store
-            .user_by_email("ALICE@example.com")
-            .await
-            .expect("lookup"),
-        Some(alice.clone())
-    );
-    assert_eq!(
-        store
-            .user_by_email("alice@example.com")
-            .await
-            .expect("lookup"),
-        Some(alice)
-    );
-    assert!(is_conflict(
-        store.create_user(new_user("alice@EXAMPLE.com")).await,
-        "email"
-    ));
-    assert_eq!(
-        store
-            .user_by_email("bob@example.com")
-            .await
-            .expect("lookup"),
-        None
-    );
+    assert_eq!(store.user_by_email("ALICE@example.com").await.expect("lookup"), Some(alice.clone()));
+    assert_eq!(store.user_by_email("alice@example.com").await.expect("lookup"), Some(alice));
+    assert!(is_conflict(store.create_user(new_user("alice@EXAMPLE.com")).await, "email"));
+    assert_eq!(store.user_by_email("bob@example.com").await.expect("lookup"), None);
     assert_eq!(store.count_users().await.expect("count"), 1);
 }
 
@@ -624,34 +459,18 @@ async fn the_first_user_is_admin_even_under_8_concurrent_sign_ups(store: SharedS
     let sign_ups: Vec<_> = (0..8)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .create_user_first_is_admin(new_user(&format!("u{i}@example.com")))
-                    .await
-            })
+            tokio::spawn(async move { store.create_user_first_is_admin(new_user(&format!("u{i}@example.com"))).await })
         })
         .collect();
     let mut users = Vec::new();
     for sign_up in sign_ups {
         users.push(sign_up.await.expect("task").expect("sign up"));
     }
-    assert_eq!(
-        users.iter().filter(|u| u.role == Role::Admin).count(),
-        1,
-        "exactly one admin"
-    );
+    assert_eq!(users.iter().filter(|u| u.role == Role::Admin).count(), 1, "exactly one admin");
     assert_eq!(store.count_users().await.expect("count"), 8);
-    let late = store
-        .create_user_first_is_admin(new_user("late@example.com"))
-        .await
-        .expect("sign up");
+    let late = store.create_user_first_is_admin(new_user("late@example.com")).await.expect("sign up");
     assert_eq!(late.role, Role::User);
-    assert!(is_conflict(
-        store
-            .create_user_first_is_admin(new_user("U0@example.com"))
-            .await,
-        "email"
-    ));
+    assert!(is_conflict(store.create_user_first_is_admin(new_user("U0@example.com")).await, "email"));
 }
 
 async fn users_are_listed_in_id_order_page_by_page(store: SharedStore) {
@@ -673,46 +492,19 @@ async fn users_are_listed_in_id_order_page_by_page(store: SharedStore) {
 
 async fn a_user_role_tier_and_last_login_can_be_changed(store: SharedStore) {
     let bob = user(&store, "bob@example.com").await;
-    assert_eq!(
-        (bob.role, bob.tier, bob.last_login),
-        (Role::User, Tier::Free, None)
-    );
-    store
-        .set_user_role(bob.id, Role::Admin)
-        .await
-        .expect("role");
-    store
-        .set_user_tier(bob.id, Tier::Enterprise)
-        .await
-        .expect("tier");
-    store
-        .touch_last_login(bob.id, time(5))
-        .await
-        .expect("login");
+    assert_eq!((bob.role, bob.tier, bob.last_login), (Role::User, Tier::Free, None));
+    store.set_user_role(bob.id, Role::Admin).await.expect("role");
+    store.set_user_tier(bob.id, Tier::Enterprise).await.expect("tier");
+    store.touch_last_login(bob.id, time(5)).await.expect("login");
     let now = store.user(bob.id).await.expect("read").expect("exists");
-    assert_eq!(
-        (now.role, now.tier, now.last_login),
-        (Role::Admin, Tier::Enterprise, Some(time(5)))
-    );
-    assert_eq!(
-        (now.email, now.password_hash, now.created_at),
-        (bob.email, bob.password_hash, bob.created_at)
-    );
+    assert_eq!((now.role, now.tier, now.last_login), (Role::Admin, Tier::Enterprise, Some(time(5))));
+    assert_eq!((now.email, now.password_hash, now.created_at), (bob.email, bob.password_hash, bob.created_at));
 
     let ghost = UserId(424_242);
     assert_eq!(store.user(ghost).await.expect("read"), None);
-    assert!(is_not_found(
-        store.set_user_role(ghost, Role::Admin).await,
-        "user"
-    ));
-    assert!(is_not_found(
-        store.set_user_tier(ghost, Tier::Pro).await,
-        "user"
-    ));
-    assert!(is_not_found(
-        store.touch_last_login(ghost, time(0)).await,
-        "user"
-    ));
+    assert!(is_not_found(store.set_user_role(ghost, Role::Admin).await, "user"));
+    assert!(is_not_found(store.set_user_tier(ghost, Tier::Pro).await, "user"));
+    assert!(is_not_found(store.touch_last_login(ghost, time(0)).await, "user"));
 }
 
 // ---- tenants ----
@@ -740,67 +532,25 @@ async fn tenants_belong_to_users_and_can_be_disabled(store: SharedStore) {
             &shop.settings,
             shop.is_active
         ),
-        (
-            ann.id,
-            "Ann's Mugs",
-            Some("mugs.example"),
-            "stoic",
-            &settings,
-            true
-        )
+        (ann.id, "Ann's Mugs", Some("mugs.example"), "stoic", &settings, true)
     );
     let blog = tenant_of(&store, ann.id, "blog").await;
     let bens = tenant_of(&store, ben.id, "ben's").await;
 
-    assert_eq!(
-        store.tenant(shop.id).await.expect("read"),
-        Some(shop.clone())
-    );
-    assert_eq!(
-        store.tenants_of_user(ann.id).await.expect("of ann"),
-        vec![shop.clone(), blog.clone()]
-    );
-    assert_eq!(
-        store.tenants_of_user(ben.id).await.expect("of ben"),
-        vec![bens.clone()]
-    );
+    assert_eq!(store.tenant(shop.id).await.expect("read"), Some(shop.clone()));
+    assert_eq!(store.tenants_of_user(ann.id).await.expect("of ann"), vec![shop.clone(), blog.clone()]);
+    assert_eq!(store.tenants_of_user(ben.id).await.expect("of ben"), vec![bens.clone()]);
     let page = store.list_tenants(None, 2).await.expect("page");
     assert_eq!(page, vec![shop.clone(), blog.clone()]);
-    assert_eq!(
-        store.list_tenants(Some(blog.id), 2).await.expect("page"),
-        vec![bens]
-    );
+    assert_eq!(store.list_tenants(Some(blog.id), 2).await.expect("page"), vec![bens]);
 
-    store
-        .set_tenant_active(shop.id, false)
-        .await
-        .expect("disable");
-    assert!(
-        !store
-            .tenant(shop.id)
-            .await
-            .expect("read")
-            .expect("exists")
-            .is_active
-    );
-    store
-        .set_tenant_active(shop.id, true)
-        .await
-        .expect("enable");
-    assert!(
-        store
-            .tenant(shop.id)
-            .await
-            .expect("read")
-            .expect("exists")
-            .is_active
-    );
+    store.set_tenant_active(shop.id, false).await.expect("disable");
+    assert!(!store.tenant(shop.id).await.expect("read").expect("exists").is_active);
+    store.set_tenant_active(shop.id, true).await.expect("enable");
+    assert!(store.tenant(shop.id).await.expect("read").expect("exists").is_active);
 
     assert_eq!(store.tenant(TenantId(777_777)).await.expect("read"), None);
-    assert!(is_not_found(
-        store.set_tenant_active(TenantId(777_777), false).await,
-        "tenant"
-    ));
+    assert!(is_not_found(store.set_tenant_active(TenantId(777_777), false).await, "tenant"));
     let orphan = NewTenant {
         user_id: UserId(555_555),
         name: "orphan".into(),
@@ -817,44 +567,19 @@ async fn a_transaction_id_is_booked_only_once_per_tenant(store: SharedStore) {
     let shop = tenant(&store, "shop").await.id;
     let other = tenant(&store, "other").await.id;
     let ten = Decimal::new(1000, 2);
-    store
-        .record_ledger_entry(ledger_entry(shop, ten, Some("ch_1"), time(1)))
-        .await
-        .expect("book");
+    store.record_ledger_entry(ledger_entry(shop, ten, Some("ch_1"), time(1))).await.expect("book");
     assert!(is_conflict(
-        store
-            .record_ledger_entry(ledger_entry(shop, ten, Some("ch_1"), time(2)))
-            .await,
+        store.record_ledger_entry(ledger_entry(shop, ten, Some("ch_1"), time(2))).await,
         "transaction_id"
     ));
-    store
-        .record_ledger_entry(ledger_entry(other, ten, Some("ch_1"), time(1)))
-        .await
-        .expect("other tenant, same id");
-    store
-        .record_ledger_entry(ledger_entry(shop, ten, None, time(3)))
-        .await
-        .expect("no id");
-    store
-        .record_ledger_entry(ledger_entry(shop, ten, None, time(4)))
-        .await
-        .expect("no id again");
-    let booked = store
-        .ledger_entries(shop, time(0), time(10))
-        .await
-        .expect("read");
+    store.record_ledger_entry(ledger_entry(other, ten, Some("ch_1"), time(1))).await.expect("other tenant, same id");
+    store.record_ledger_entry(ledger_entry(shop, ten, None, time(3))).await.expect("no id");
+    store.record_ledger_entry(ledger_entry(shop, ten, None, time(4))).await.expect("no id again");
+    let booked = store.ledger_entries(shop, time(0), time(10)).await.expect("read");
     assert_eq!(booked.len(), 3);
-    assert_eq!(
-        booked
-            .iter()
-            .filter(|e| e.transaction_id.as_deref() == Some("ch_1"))
-            .count(),
-        1
-    );
+    assert_eq!(booked.iter().filter(|e| e.transaction_id.as_deref() == Some("ch_1")).count(), 1);
     assert!(is_not_found(
-        store
-            .record_ledger_entry(ledger_entry(TenantId(31_337), ten, None, time(1)))
-            .await,
+        store.record_ledger_entry(ledger_entry(TenantId(31_337), ten, None, time(1))).await,
         "tenant"
     ));
 }
@@ -864,10 +589,7 @@ async fn ledger_entries_are_read_by_half_open_time_range_oldest_first(store: Sha
     let mut booked = Vec::new();
     for (tx, at) in [("late", 20), ("early", 0), ("middle", 10), ("edge", 30)] {
         let entry = ledger_entry(shop, Decimal::new(at + 1, 1), Some(tx), time(at));
-        let stored = store
-            .record_ledger_entry(entry.clone())
-            .await
-            .expect("book");
+        let stored = store.record_ledger_entry(entry.clone()).await.expect("book");
         assert_eq!(
             (
                 stored.tenant_id,
@@ -890,45 +612,20 @@ async fn ledger_entries_are_read_by_half_open_time_range_oldest_first(store: Sha
         );
         booked.push(stored);
     }
-    let read = store
-        .ledger_entries(shop, time(0), time(30))
-        .await
-        .expect("read");
-    let order: Vec<&str> = read
-        .iter()
-        .filter_map(|e| e.transaction_id.as_deref())
-        .collect();
-    assert_eq!(
-        order,
-        vec!["early", "middle", "late"],
-        "from inclusive, to exclusive, oldest first"
-    );
+    let read = store.ledger_entries(shop, time(0), time(30)).await.expect("read");
+    let order: Vec<&str> = read.iter().filter_map(|e| e.transaction_id.as_deref()).collect();
+    assert_eq!(order, vec!["early", "middle", "late"], "from inclusive, to exclusive, oldest first");
     assert_eq!(read[0], booked[1]);
-    assert!(
-        store
-            .ledger_entries(shop, time(30), time(30))
-            .await
-            .expect("empty range")
-            .is_empty()
-    );
-    let edge = store
-        .ledger_entries(shop, time(30), time(30) + Duration::microseconds(1))
-        .await
-        .expect("edge");
+    assert!(store.ledger_entries(shop, time(30), time(30)).await.expect("empty range").is_empty());
+    let edge = store.ledger_entries(shop, time(30), time(30) + Duration::microseconds(1)).await.expect("edge");
     assert_eq!(edge, vec![booked[3].clone()]);
 }
 
 // ---- invites ----
 
 async fn an_invite_code_exists_only_once(store: SharedStore) {
-    store
-        .create_invite(invite("WELCOME", 1, None))
-        .await
-        .expect("create");
-    assert!(is_conflict(
-        store.create_invite(invite("WELCOME", 5, None)).await,
-        "code"
-    ));
+    store.create_invite(invite("WELCOME", 1, None)).await.expect("create");
+    assert!(is_conflict(store.create_invite(invite("WELCOME", 5, None)).await, "code"));
     assert_eq!(store.list_invites().await.expect("list").len(), 1);
 }
 
@@ -945,52 +642,23 @@ async fn consuming_an_invite_takes_one_use_and_records_who_took_it(store: Shared
         .await
         .expect("create");
     assert_eq!(
-        (
-            made.uses_remaining,
-            made.created_by,
-            made.used_by,
-            made.used_at,
-            made.is_active
-        ),
+        (made.uses_remaining, made.created_by, made.used_by, made.used_at, made.is_active),
         (2, Some(admin.id), None, None, true)
     );
 
-    let checked = store
-        .check_invite("TWO-USES", time(0))
-        .await
-        .expect("check");
+    let checked = store.check_invite("TWO-USES", time(0)).await.expect("check");
     assert_eq!(checked, made, "checking does not use it");
-    let used = store
-        .consume_invite("TWO-USES", guest.id, time(1))
-        .await
-        .expect("first use");
-    assert_eq!(
-        (used.uses_remaining, used.used_by, used.used_at),
-        (1, Some(guest.id), Some(time(1)))
-    );
-    let used = store
-        .consume_invite("TWO-USES", admin.id, time(2))
-        .await
-        .expect("second use");
+    let used = store.consume_invite("TWO-USES", guest.id, time(1)).await.expect("first use");
+    assert_eq!((used.uses_remaining, used.used_by, used.used_at), (1, Some(guest.id), Some(time(1))));
+    let used = store.consume_invite("TWO-USES", admin.id, time(2)).await.expect("second use");
     assert_eq!((used.uses_remaining, used.used_by), (0, Some(admin.id)));
-    assert_eq!(
-        rejection(store.consume_invite("TWO-USES", guest.id, time(3)).await),
-        InviteRejection::Exhausted
-    );
-    assert_eq!(
-        rejection(store.check_invite("TWO-USES", time(3)).await),
-        InviteRejection::Exhausted
-    );
+    assert_eq!(rejection(store.consume_invite("TWO-USES", guest.id, time(3)).await), InviteRejection::Exhausted);
+    assert_eq!(rejection(store.check_invite("TWO-USES", time(3)).await), InviteRejection::Exhausted);
     assert_eq!(store.list_invites().await.expect("list"), vec![used]);
 }
 
-async fn the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumers(
-    store: SharedStore,
-) {
-    store
-        .create_invite(invite("ONCE", 1, None))
-        .await
-        .expect("create");
+async fn the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumers(store: SharedStore) {
+    store.create_invite(invite("ONCE", 1, None)).await.expect("create");
     let mut guests = Vec::new();
     for i in 0..20 {
         guests.push(user(&store, &format!("guest{i}@example.com")).await.id);
@@ -1017,69 +685,28 @@ async fn the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumer
 
 async fn expired_disabled_and_unknown_invites_are_rejected(store: SharedStore, db: Db) {
     let guest = user(&store, "guest@example.com").await;
-    store
-        .create_invite(invite("OLD", 3, Some(time(100))))
-        .await
-        .expect("create");
-    store
-        .create_invite(invite("DISABLED", 3, None))
-        .await
-        .expect("create");
-    store
-        .create_invite(invite("FRESH", 3, Some(time(100))))
-        .await
-        .expect("create");
-    db.execute("update invite_codes set is_active = false where code = 'DISABLED'")
-        .await;
+    store.create_invite(invite("OLD", 3, Some(time(100)))).await.expect("create");
+    store.create_invite(invite("DISABLED", 3, None)).await.expect("create");
+    store.create_invite(invite("FRESH", 3, Some(time(100)))).await.expect("create");
+    db.execute("update invite_codes set is_active = false where code = 'DISABLED'").await;
 
-    assert_eq!(
-        rejection(store.consume_invite("OLD", guest.id, time(101)).await),
-        InviteRejection::Expired
-    );
+    assert_eq!(rejection(store.consume_invite("OLD", guest.id, time(101)).await), InviteRejection::Expired);
     assert_eq!(
         rejection(store.consume_invite("OLD", guest.id, time(100)).await),
         InviteRejection::Expired,
         "expiry instant itself"
     );
-    assert_eq!(
-        rejection(store.check_invite("OLD", time(101)).await),
-        InviteRejection::Expired
-    );
-    assert_eq!(
-        rejection(store.consume_invite("DISABLED", guest.id, time(0)).await),
-        InviteRejection::Inactive
-    );
-    assert_eq!(
-        rejection(store.check_invite("DISABLED", time(0)).await),
-        InviteRejection::Inactive
-    );
-    assert_eq!(
-        rejection(store.consume_invite("NOPE", guest.id, time(0)).await),
-        InviteRejection::Unknown
-    );
-    assert_eq!(
-        rejection(store.check_invite("NOPE", time(0)).await),
-        InviteRejection::Unknown
-    );
-    assert_eq!(
-        store
-            .consume_invite("FRESH", guest.id, time(99))
-            .await
-            .expect("before expiry")
-            .uses_remaining,
-        2
-    );
+    assert_eq!(rejection(store.check_invite("OLD", time(101)).await), InviteRejection::Expired);
+    assert_eq!(rejection(store.consume_invite("DISABLED", guest.id, time(0)).await), InviteRejection::Inactive);
+    assert_eq!(rejection(store.check_invite("DISABLED", time(0)).await), InviteRejection::Inactive);
+    assert_eq!(rejection(store.consume_invite("NOPE", guest.id, time(0)).await), InviteRejection::Unknown);
+    assert_eq!(rejection(store.check_invite("NOPE", time(0)).await), InviteRejection::Unknown);
+    assert_eq!(store.consume_invite("FRESH", guest.id, time(99)).await.expect("before expiry").uses_remaining, 2);
 
     let listed = store.list_invites().await.expect("list");
-    let codes: Vec<(&str, i32, bool)> = listed
-        .iter()
-        .map(|i| (i.code.as_str(), i.uses_remaining, i.is_active))
-        .collect();
-    assert_eq!(
-        codes,
-        vec![("OLD", 3, true), ("DISABLED", 3, false), ("FRESH", 2, true)],
-        "refusals take no use"
-    );
+    let codes: Vec<(&str, i32, bool)> =
+        listed.iter().map(|i| (i.code.as_str(), i.uses_remaining, i.is_active)).collect();
+    assert_eq!(codes, vec![("OLD", 3, true), ("DISABLED", 3, false), ("FRESH", 2, true)], "refusals take no use");
 }
 
 // ---- checkpoints ----
@@ -1088,13 +715,8 @@ async fn a_checkpoint_is_replaced_not_duplicated(store: SharedStore) {
     let shop = tenant(&store, "shop").await.id;
     let other = tenant(&store, "other").await.id;
     assert_eq!(store.checkpoint(shop).await.expect("read"), None);
-    let first = Checkpoint {
-        tenant_id: shop,
-        cycle: 1,
-        step: "research".into(),
-        state: json!({}),
-        updated_at: time(1),
-    };
+    let first =
+        Checkpoint { tenant_id: shop, cycle: 1, step: "research".into(), state: json!({}), updated_at: time(1) };
     store.save_checkpoint(&first).await.expect("save");
     assert_eq!(store.checkpoint(shop).await.expect("read"), Some(first));
     let second = Checkpoint {
@@ -1121,25 +743,14 @@ async fn a_checkpoint_is_replaced_not_duplicated(store: SharedStore) {
 
 async fn usage_counters_sum_concurrent_increments_exactly(store: SharedStore) {
     let subject = UsageSubject::User(UserId(7));
-    assert_eq!(
-        store
-            .usage(subject, "api_calls", "2026-11")
-            .await
-            .expect("read"),
-        0
-    );
+    assert_eq!(store.usage(subject, "api_calls", "2026-11").await.expect("read"), 0);
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut totals = Vec::new();
                 for _ in 0..25 {
-                    totals.push(
-                        store
-                            .add_usage(subject, "api_calls", "2026-11", 1)
-                            .await
-                            .expect("add"),
-                    );
+                    totals.push(store.add_usage(subject, "api_calls", "2026-11", 1).await.expect("add"));
                 }
                 totals
             })
@@ -1148,57 +759,18 @@ async fn usage_counters_sum_concurrent_increments_exactly(store: SharedStore) {
     let mut totals = HashSet::new();
     for task in tasks {
         for total in task.await.expect("task") {
-            assert!(
-                totals.insert(total),
-                "two increments saw the same total {total}"
-            );
+            assert!(totals.insert(total), "two increments saw the same total {total}");
         }
     }
     assert_eq!(totals, (1..=400).collect::<HashSet<i64>>());
-    assert_eq!(
-        store
-            .usage(subject, "api_calls", "2026-11")
-            .await
-            .expect("read"),
-        400
-    );
-    assert_eq!(
-        store
-            .add_usage(subject, "api_calls", "2026-11", 100)
-            .await
-            .expect("add"),
-        500
-    );
+    assert_eq!(store.usage(subject, "api_calls", "2026-11").await.expect("read"), 400);
+    assert_eq!(store.add_usage(subject, "api_calls", "2026-11", 100).await.expect("add"), 500);
 
     // Other subjects, counters and periods are separate.
-    assert_eq!(
-        store
-            .usage(UsageSubject::Tenant(TenantId(7)), "api_calls", "2026-11")
-            .await
-            .expect("read"),
-        0
-    );
-    assert_eq!(
-        store
-            .usage(subject, "api_calls", "2026-12")
-            .await
-            .expect("read"),
-        0
-    );
-    assert_eq!(
-        store
-            .usage(subject, "tokens", "2026-11")
-            .await
-            .expect("read"),
-        0
-    );
-    assert_eq!(
-        store
-            .add_usage(UsageSubject::Tenant(TenantId(7)), "tokens", "2026-11", 1234)
-            .await
-            .expect("add"),
-        1234
-    );
+    assert_eq!(store.usage(UsageSubject::Tenant(TenantId(7)), "api_calls", "2026-11").await.expect("read"), 0);
+    assert_eq!(store.usage(subject, "api_calls", "2026-12").await.expect("read"), 0);
+    assert_eq!(store.usage(subject, "tokens", "2026-11").await.expect("read"), 0);
+    assert_eq!(store.add_usage(UsageSubject::Tenant(TenantId(7)), "tokens", "2026-11", 1234).await.expect("add"), 1234);
 }
 
 // ---- isolation ----
@@ -1208,61 +780,755 @@ async fn reads_never_cross_tenants(store: SharedStore) {
     let ben = user(&store, "ben@example.com").await;
     let a = tenant_of(&store, ann.id, "a").await.id;
     let b = tenant_of(&store, ben.id, "b").await.id;
-    store
-        .append_events(&[event(a, "secret")])
-        .await
-        .expect("append");
-    store
-        .record_ledger_entry(ledger_entry(a, Decimal::ONE, Some("tx"), time(1)))
-        .await
-        .expect("book");
-    let checkpoint = Checkpoint {
-        tenant_id: a,
-        cycle: 1,
-        step: "s".into(),
-        state: json!({}),
-        updated_at: time(1),
-    };
+    store.append_events(&[event(a, "secret")]).await.expect("append");
+    store.record_ledger_entry(ledger_entry(a, Decimal::ONE, Some("tx"), time(1))).await.expect("book");
+    let checkpoint = Checkpoint { tenant_id: a, cycle: 1, step: "s".into(), state: json!({}), updated_at: time(1) };
     store.save_checkpoint(&checkpoint).await.expect("save");
 
-    assert!(
-        store
-            .events_after(b, 0, 100)
-            .await
-            .expect("events")
-            .is_empty()
-    );
+    assert!(store.events_after(b, 0, 100).await.expect("events").is_empty());
     assert_eq!(store.last_event_seq(b).await.expect("seq"), 0);
-    assert!(
-        store
-            .ledger_entries(b, time(0), time(10))
-            .await
-            .expect("ledger")
-            .is_empty()
-    );
+    assert!(store.ledger_entries(b, time(0), time(10)).await.expect("ledger").is_empty());
     assert_eq!(store.checkpoint(b).await.expect("checkpoint"), None);
-    assert!(
-        store
-            .tenants_of_user(ben.id)
-            .await
-            .expect("tenants")
-            .iter()
-            .all(|t| t.id == b)
-    );
+    assert!(store.tenants_of_user(ben.id).await.expect("tenants").iter().all(|t| t.id == b));
 
     // And the owner still sees everything.
-    assert_eq!(
-        store.events_after(a, 0, 100).await.expect("events").len(),
-        1
-    );
-    assert_eq!(
+    assert_eq!(store.events_after(a, 0, 100).await.expect("events").len(), 1);
+    assert_eq!(store.ledger_entries(a, time(0), time(10)).await.expect("ledger").len(), 1);
+}
+
+// ---- the swarm's work: shared helpers ----
+
+fn money(text: &str) -> Decimal {
+    Decimal::from_str(text).expect("decimal")
+}
+
+fn new_product(tenant: TenantId, title: &str, price: &str) -> NewProduct {
+    NewProduct {
+        tenant_id: tenant,
+        store_id: None,
+        niche: "mugs".into(),
+        title: title.into(),
+        description: format!("{title}: hand-thrown, dishwasher safe — ünïcödé ✓"),
+        tags: vec!["mug".into(), "gift".into()],
+        price: money(price),
+        cost: money("3.10"),
+        currency: "EUR".into(),
+        status: "draft".into(),
+        external_id: None,
+    }
+}
+
+async fn product_of(store: &SharedStore, tenant: TenantId, title: &str) -> Product {
+    store.create_product(new_product(tenant, title, "12.50")).await.expect("create product")
+}
+
+fn new_campaign(tenant: TenantId, product: Option<i64>, name: &str) -> NewCampaign {
+    NewCampaign {
+        tenant_id: tenant,
+        product_id: product,
+        name: name.into(),
+        channel: "meta_ads".into(),
+        budget: money("250.00"),
+        status: "draft".into(),
+        external_id: None,
+    }
+}
+
+fn new_post(tenant: TenantId, content: &str, status: &str) -> NewSocialPost {
+    NewSocialPost {
+        tenant_id: tenant,
+        platform: "x".into(),
+        content: content.into(),
+        scheduled_time: None,
+        status: status.into(),
+        external_id: None,
+    }
+}
+
+fn new_experience(tenant: TenantId, action_type: &str, revenue: &str) -> NewExperience {
+    NewExperience {
+        tenant_id: tenant,
+        action_type: action_type.into(),
+        context: json!({"niche": "mugs", "price": "12.50"}),
+        result: json!({"sold": 3}),
+        success: true,
+        revenue: money(revenue),
+        lessons: "weekend launches sell better".into(),
+    }
+}
+
+fn new_insight(tenant: TenantId, niche: &str, trend: serde_json::Value) -> NewMarketInsight {
+    NewMarketInsight {
+        tenant_id: tenant,
+        niche: niche.into(),
+        trend_data: trend,
+        performance_data: json!({"conversion": "0.031"}),
+        optimal_pricing: json!({"low": "9.99", "high": "14.99"}),
+        best_times: json!(["sat 10:00", "sun 18:00"]),
+    }
+}
+
+fn llm_call(tenant: TenantId, agent: &str, model: &str, prompt: i64, completion: i64) -> NewLlmCall {
+    NewLlmCall {
+        tenant_id: tenant,
+        agent: agent.into(),
+        model: model.into(),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        outcome: "ok".into(),
+    }
+}
+
+// ---- ledger totals ----
+
+async fn ledger_totals_sum_each_category_exactly_over_a_half_open_range(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let rows = [
+        (shop, "revenue", "0.10", 1),
+        (shop, "revenue", "0.20", 2),
+        (shop, "ad_spend", "-5.00", 3),
+        (shop, "fee", "-0.30", 4),
+        (shop, "revenue", "0.000000000000000000000000001", 5),
+        (shop, "revenue", "100", 10),
+        (other, "revenue", "7.77", 1),
+    ];
+    for (tenant, category, amount, at) in rows {
         store
-            .ledger_entries(a, time(0), time(10))
+            .record_ledger_entry(NewLedgerEntry {
+                category: category.into(),
+                ..ledger_entry(tenant, money(amount), None, time(at))
+            })
             .await
-            .expect("ledger")
-            .len(),
-        1
+            .expect("book");
+    }
+
+    let totals = store.ledger_totals(shop, time(0), time(10)).await.expect("totals");
+    let texts: Vec<(&str, String)> =
+        totals.iter().map(|(category, total)| (category.as_str(), total.to_string())).collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("ad_spend", "-5.00".to_owned()),
+            ("fee", "-0.30".to_owned()),
+            ("revenue", "0.300000000000000000000000001".to_owned()),
+        ],
+        "exact sums per category, by category, `to` excluded, other tenants excluded"
     );
+    assert!(store.ledger_totals(shop, time(20), time(30)).await.expect("empty range").is_empty());
+    assert_eq!(
+        store.ledger_totals(other, time(0), time(10)).await.expect("other"),
+        vec![("revenue".to_owned(), money("7.77"))]
+    );
+}
+
+// ---- products ----
+
+async fn products_keep_every_field_and_are_listed_in_id_order(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let sent = NewProduct {
+        external_id: Some("gid://shop/Product/1".into()),
+        status: "active".into(),
+        ..new_product(shop, "Blue mug", "12.50")
+    };
+    let mug = store.create_product(sent.clone()).await.expect("create");
+    assert_eq!(
+        (
+            mug.tenant_id,
+            mug.store_id,
+            &mug.niche,
+            &mug.title,
+            &mug.description,
+            &mug.tags,
+            mug.price.to_string(),
+            mug.cost.to_string(),
+            &mug.currency,
+            &mug.status,
+            &mug.external_id
+        ),
+        (
+            sent.tenant_id,
+            sent.store_id,
+            &sent.niche,
+            &sent.title,
+            &sent.description,
+            &sent.tags,
+            "12.50".to_owned(),
+            "3.10".to_owned(),
+            &sent.currency,
+            &sent.status,
+            &sent.external_id
+        )
+    );
+    assert_eq!(mug.created_at, mug.updated_at);
+    let untagged = store
+        .create_product(NewProduct {
+            tags: Vec::new(),
+            description: String::new(),
+            cost: money("0.00"),
+            ..new_product(shop, "Plain mug", "0.00")
+        })
+        .await
+        .expect("create");
+    assert!(untagged.id > mug.id);
+    assert_eq!(
+        (untagged.tags.len(), untagged.price.to_string(), untagged.cost.to_string()),
+        (0, "0.00".to_owned(), "0.00".to_owned())
+    );
+
+    assert_eq!(store.products(shop).await.expect("list"), vec![mug.clone(), untagged]);
+    assert_eq!(store.product(shop, mug.id).await.expect("read"), Some(mug));
+}
+
+async fn products_are_scoped_to_their_tenant(store: SharedStore) {
+    let mine = tenant(&store, "mine").await.id;
+    let theirs = tenant(&store, "theirs").await.id;
+    let mug = product_of(&store, mine, "Mug").await;
+
+    assert_eq!(store.product(theirs, mug.id).await.expect("read"), None);
+    assert!(store.products(theirs).await.expect("list").is_empty());
+    assert!(is_not_found(store.update_product_price(theirs, mug.id, money("0.01")).await, "product"));
+    assert!(is_not_found(store.set_product_external_id(theirs, mug.id, "stolen").await, "product"));
+    assert!(is_not_found(store.set_product_status(theirs, mug.id, "archived").await, "product"));
+    assert!(is_not_found(store.update_product_price(mine, 424_242, money("1")).await, "product"));
+    assert_eq!(
+        store.product(mine, mug.id).await.expect("read"),
+        Some(mug),
+        "the other tenant's attempts changed nothing"
+    );
+}
+
+async fn product_price_updates_round_trip_exactly(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let mug = product_of(&store, shop, "Mug").await;
+    for text in AMOUNTS {
+        let updated = store.update_product_price(shop, mug.id, money(text)).await.expect("update");
+        assert_eq!(updated.price.to_string(), text, "as returned");
+        let read = store.product(shop, mug.id).await.expect("read").expect("exists");
+        assert_eq!(read.price.to_string(), text, "as read back");
+        assert_eq!(read, updated);
+        assert_eq!(read.created_at, mug.created_at);
+        assert!(read.updated_at >= mug.updated_at);
+        assert_eq!((read.title, read.cost), (mug.title.clone(), mug.cost));
+    }
+}
+
+async fn a_product_platform_id_and_status_can_be_changed(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let mug = product_of(&store, shop, "Mug").await;
+    assert_eq!(mug.external_id, None);
+    store.set_product_external_id(shop, mug.id, "gid://shopify/Product/42").await.expect("external id");
+    store.set_product_status(shop, mug.id, "active").await.expect("status");
+    let read = store.product(shop, mug.id).await.expect("read").expect("exists");
+    assert_eq!((read.external_id.as_deref(), read.status.as_str()), (Some("gid://shopify/Product/42"), "active"));
+    assert!(read.updated_at >= mug.updated_at);
+    assert_eq!(read.price, mug.price);
+}
+
+async fn a_product_may_be_stocked_only_in_its_own_tenants_store(store: SharedStore, db: Db) {
+    let owner = tenant(&store, "owner").await.id;
+    let other = tenant(&store, "other").await.id;
+    assert_eq!(owner, TenantId(1), "the raw insert below names tenant 1");
+    db.execute("insert into product_stores (tenant_id, store_name, platform) values (1, 'Owner''s shop', 'sandbox')")
+        .await;
+
+    let stocked = store
+        .create_product(NewProduct { store_id: Some(1), ..new_product(owner, "Mug", "12.50") })
+        .await
+        .expect("own store");
+    assert_eq!(stocked.store_id, Some(1));
+    assert!(is_not_found(
+        store.create_product(NewProduct { store_id: Some(1), ..new_product(other, "Mug", "12.50") }).await,
+        "store"
+    ));
+    assert!(is_not_found(
+        store.create_product(NewProduct { store_id: Some(999), ..new_product(owner, "Mug", "12.50") }).await,
+        "store"
+    ));
+    assert!(store.products(other).await.expect("list").is_empty());
+    assert_eq!(store.products(owner).await.expect("list"), vec![stocked]);
+}
+
+// ---- campaigns ----
+
+async fn campaigns_start_with_nothing_spent_and_promote_only_their_tenants_products(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let mug = product_of(&store, shop, "Mug").await;
+    let foreign = product_of(&store, other, "Vase").await;
+
+    let launch = store
+        .create_campaign(NewCampaign {
+            external_id: Some("act_1/campaigns/9".into()),
+            ..new_campaign(shop, Some(mug.id), "Mug launch")
+        })
+        .await
+        .expect("create");
+    assert_eq!(
+        (
+            launch.tenant_id,
+            launch.product_id,
+            launch.name.as_str(),
+            launch.channel.as_str(),
+            launch.budget.to_string(),
+            launch.spent,
+            launch.status.as_str(),
+            launch.external_id.as_deref()
+        ),
+        (
+            shop,
+            Some(mug.id),
+            "Mug launch",
+            "meta_ads",
+            "250.00".to_owned(),
+            Decimal::ZERO,
+            "draft",
+            Some("act_1/campaigns/9")
+        )
+    );
+    let brand = store.create_campaign(new_campaign(shop, None, "Brand")).await.expect("create without product");
+    assert_eq!(brand.product_id, None);
+
+    assert!(is_not_found(store.create_campaign(new_campaign(shop, Some(foreign.id), "Hijack")).await, "product"));
+    assert!(is_not_found(store.create_campaign(new_campaign(shop, Some(777_777), "Ghost")).await, "product"));
+    assert_eq!(store.campaigns(shop).await.expect("list"), vec![launch, brand]);
+}
+
+async fn campaigns_are_scoped_to_their_tenant(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let launch = store.create_campaign(new_campaign(shop, None, "Launch")).await.expect("create");
+
+    assert!(store.campaigns(other).await.expect("list").is_empty());
+    assert!(is_not_found(store.add_campaign_spend(other, launch.id, money("1.00")).await, "campaign"));
+    assert!(is_not_found(store.set_campaign_status(other, launch.id, "paused").await, "campaign"));
+    assert!(is_not_found(store.add_campaign_spend(shop, 424_242, money("1.00")).await, "campaign"));
+
+    store.set_campaign_status(shop, launch.id, "active").await.expect("status");
+    let spent = store.add_campaign_spend(shop, launch.id, money("-0.10")).await.expect("refund of spend");
+    assert_eq!((spent.status.as_str(), spent.spent.to_string()), ("active", "-0.10".to_owned()));
+    assert_eq!(store.campaigns(shop).await.expect("list"), vec![spent]);
+}
+
+async fn concurrent_campaign_spend_from_10_tasks_sums_exactly(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let launch = store.create_campaign(new_campaign(shop, None, "Launch")).await.expect("create");
+    // Task t adds 0.0(t+1) ten times: 10 × (0.01 + … + 0.10) = 5.50 in all.
+    let tasks: Vec<_> = (1..=10_i64)
+        .map(|cents| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..10 {
+                    let campaign =
+                        store.add_campaign_spend(shop, launch.id, Decimal::new(cents, 2)).await.expect("add spend");
+                    seen.push(campaign.spent);
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut totals = HashSet::new();
+    for task in tasks {
+        for total in task.await.expect("task") {
+            assert!(totals.insert(total), "two additions saw the same total {total}");
+        }
+    }
+    assert_eq!(totals.len(), 100);
+    let campaigns = store.campaigns(shop).await.expect("list");
+    assert_eq!(campaigns[0].spent.to_string(), "5.50");
+    assert_eq!(totals.iter().max(), Some(&campaigns[0].spent));
+}
+
+// ---- social posts ----
+
+async fn social_posts_are_listed_newest_first_and_keep_their_engagement(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let scheduled = store
+        .create_social_post(NewSocialPost {
+            scheduled_time: Some(time(100)),
+            ..new_post(shop, "Mugs are back on Saturday", "scheduled")
+        })
+        .await
+        .expect("create");
+    let before_posting = Utc::now() - Duration::seconds(1);
+    let posted = store
+        .create_social_post(NewSocialPost {
+            external_id: Some("1790000000000000001".into()),
+            ..new_post(shop, "New: the blue mug ☕", "posted")
+        })
+        .await
+        .expect("create");
+    let draft = store.create_social_post(new_post(shop, "Draft", "draft")).await.expect("create");
+    assert_eq!(
+        (scheduled.scheduled_time, scheduled.posted_at, scheduled.engagement_score, scheduled.status.as_str()),
+        (Some(time(100)), None, 0, "scheduled")
+    );
+    assert_eq!(posted.external_id.as_deref(), Some("1790000000000000001"));
+    assert!(posted.posted_at.is_some_and(|at| at > before_posting), "created as posted, so posted now");
+    assert_eq!(draft.posted_at, None);
+
+    store.set_post_engagement(shop, posted.id, 42).await.expect("engagement");
+    let listed = store.social_posts(shop, 10).await.expect("list");
+    let ids: Vec<i64> = listed.iter().map(|post| post.id).collect();
+    assert_eq!(ids, vec![draft.id, posted.id, scheduled.id], "newest first");
+    assert_eq!(listed[1].engagement_score, 42);
+    assert_eq!(listed[1].content, "New: the blue mug ☕");
+    assert_eq!(store.social_posts(shop, 2).await.expect("limit"), listed[..2].to_vec());
+    assert!(store.social_posts(shop, 0).await.expect("limit 0").is_empty());
+
+    assert!(store.social_posts(other, 10).await.expect("list").is_empty());
+    assert!(is_not_found(store.set_post_engagement(other, posted.id, 1_000).await, "post"));
+}
+
+// ---- experiences and patterns ----
+
+async fn experiences_are_listed_newest_first_and_filtered_by_action_type(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let priced = store.record_experience(new_experience(shop, "set_price", "-0.10")).await.expect("record");
+    let posted = store
+        .record_experience(NewExperience {
+            success: false,
+            context: serde_json::Value::Null,
+            lessons: String::new(),
+            ..new_experience(shop, "post", "0")
+        })
+        .await
+        .expect("record");
+    let repriced =
+        store.record_experience(new_experience(shop, "set_price", "12345678901234.5678")).await.expect("record");
+    store.record_experience(new_experience(other, "set_price", "1")).await.expect("record");
+
+    let sent = new_experience(shop, "set_price", "-0.10");
+    assert_eq!(
+        (
+            priced.tenant_id,
+            &priced.action_type,
+            &priced.context,
+            &priced.result,
+            priced.success,
+            priced.revenue.to_string(),
+            &priced.lessons
+        ),
+        (shop, &sent.action_type, &sent.context, &sent.result, true, "-0.10".to_owned(), &sent.lessons)
+    );
+    assert_eq!((&posted.context, posted.success, posted.lessons.as_str()), (&serde_json::Value::Null, false, ""));
+
+    assert_eq!(
+        store.experiences(shop, None, 10).await.expect("all"),
+        vec![repriced.clone(), posted.clone(), priced.clone()],
+        "newest first"
+    );
+    assert_eq!(store.experiences(shop, Some("set_price"), 10).await.expect("by type"), vec![repriced.clone(), priced]);
+    assert_eq!(store.experiences(shop, Some("set_price"), 1).await.expect("limit"), vec![repriced]);
+    assert_eq!(store.experiences(shop, Some("post"), 10).await.expect("post"), vec![posted]);
+    assert!(store.experiences(shop, Some("nothing"), 10).await.expect("none").is_empty());
+    assert_eq!(store.experiences(other, None, 10).await.expect("other").len(), 1);
+}
+
+async fn a_pattern_keeps_a_running_mean_revenue_and_an_exact_success_rate(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let first = store
+        .record_pattern_outcome(shop, "price_point", "mugs@12.50", json!({"price": "12.50"}), true, money("10.00"))
+        .await
+        .expect("first use");
+    assert_eq!(
+        (
+            first.tenant_id,
+            first.pattern_type.as_str(),
+            first.pattern_key.as_str(),
+            first.usage_count,
+            first.success_count,
+            first.success_rate,
+            first.avg_revenue
+        ),
+        (shop, "price_point", "mugs@12.50", 1, 1, 1.0, money("10"))
+    );
+    let second = store
+        .record_pattern_outcome(
+            shop,
+            "price_point",
+            "mugs@12.50",
+            json!({"price": "12.50", "week": 2}),
+            false,
+            money("0"),
+        )
+        .await
+        .expect("second use");
+    assert_eq!(
+        (second.id, second.usage_count, second.success_rate, second.avg_revenue),
+        (first.id, 2, 0.5, money("5"))
+    );
+    let third = store
+        .record_pattern_outcome(
+            shop,
+            "price_point",
+            "mugs@12.50",
+            json!({"price": "12.50", "week": 3}),
+            true,
+            money("5.5"),
+        )
+        .await
+        .expect("third use");
+    // (5 × 2 + 5.5) / 3 = 5.1666… → 5.1667
+    assert_eq!(
+        (third.id, third.usage_count, third.success_count, third.success_rate, third.avg_revenue.to_string()),
+        (first.id, 3, 2, 2.0 / 3.0, "5.1667".to_owned())
+    );
+    assert_eq!(third.pattern_data, json!({"price": "12.50", "week": 3}));
+    assert!(third.last_used >= first.last_used);
+    assert_eq!(store.patterns(shop, Some("price_point"), 10).await.expect("read"), vec![third]);
+}
+
+async fn pattern_outcomes_from_10_concurrent_tasks_are_all_counted(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let tasks: Vec<_> = (0..10)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_pattern_outcome(shop, "niche", "mugs", json!({"task": task}), task < 7, money("12.34"))
+                    .await
+                    .expect("record outcome")
+            })
+        })
+        .collect();
+    let mut usage_counts = HashSet::new();
+    for task in tasks {
+        usage_counts.insert(task.await.expect("task").usage_count);
+    }
+    assert_eq!(usage_counts, (1..=10).collect::<HashSet<i64>>(), "every outcome saw its own count");
+    let patterns = store.patterns(shop, None, 10).await.expect("read");
+    assert_eq!(patterns.len(), 1, "one row per (tenant, type, key)");
+    let pattern = &patterns[0];
+    assert_eq!(
+        (pattern.usage_count, pattern.success_count, pattern.success_rate, pattern.avg_revenue),
+        (10, 7, 0.7, money("12.34"))
+    );
+}
+
+async fn patterns_are_ranked_by_success_rate_then_mean_revenue(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    // (type, key, success, revenue) in the order recorded. The mean revenues 9 and 10
+    // would sort the wrong way as text; "half" has the best mean but half the success.
+    let outcomes = [
+        ("niche", "nine", true, "9"),
+        ("niche", "ten", true, "10"),
+        ("niche", "half", true, "1000"),
+        ("niche", "half", false, "0"),
+        ("niche", "loss", true, "-3"),
+        ("post_time", "sat", true, "50"),
+    ];
+    for (pattern_type, key, success, revenue) in outcomes {
+        store
+            .record_pattern_outcome(shop, pattern_type, key, json!({}), success, money(revenue))
+            .await
+            .expect("record");
+    }
+    store.record_pattern_outcome(other, "niche", "theirs", json!({}), true, money("99")).await.expect("record");
+
+    let keys =
+        |patterns: Vec<SuccessfulPattern>| -> Vec<String> { patterns.into_iter().map(|p| p.pattern_key).collect() };
+    assert_eq!(
+        keys(store.patterns(shop, Some("niche"), 10).await.expect("niche")),
+        vec!["ten", "nine", "loss", "half"]
+    );
+    assert_eq!(keys(store.patterns(shop, Some("niche"), 2).await.expect("limit")), vec!["ten", "nine"]);
+    assert_eq!(keys(store.patterns(shop, None, 10).await.expect("all")), vec!["sat", "ten", "nine", "loss", "half"]);
+    assert!(store.patterns(shop, None, 0).await.expect("limit 0").is_empty());
+    assert_eq!(keys(store.patterns(other, None, 10).await.expect("other")), vec!["theirs"]);
+}
+
+// ---- market insights ----
+
+async fn a_market_insight_upsert_replaces_the_tenants_insight_on_that_niche(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let first = store.upsert_market_insight(new_insight(shop, "mugs", json!({"trend": "flat"}))).await.expect("insert");
+    let sent = new_insight(shop, "mugs", json!({"trend": "rising", "weeks": [1, 2, 3]}));
+    let replaced = store.upsert_market_insight(sent.clone()).await.expect("replace");
+    assert_eq!(replaced.id, first.id, "the same row");
+    assert_eq!(
+        (
+            replaced.tenant_id,
+            &replaced.niche,
+            &replaced.trend_data,
+            &replaced.performance_data,
+            &replaced.optimal_pricing,
+            &replaced.best_times
+        ),
+        (shop, &sent.niche, &sent.trend_data, &sent.performance_data, &sent.optimal_pricing, &sent.best_times)
+    );
+    assert!(replaced.last_updated >= first.last_updated);
+
+    let candles = store.upsert_market_insight(new_insight(shop, "candles", json!(null))).await.expect("insert");
+    let zen = store.upsert_market_insight(new_insight(shop, "Zen", json!([]))).await.expect("insert");
+    store
+        .upsert_market_insight(new_insight(other, "mugs", json!({"theirs": true})))
+        .await
+        .expect("other tenant, same niche");
+    assert_eq!(
+        store.market_insights(shop).await.expect("list"),
+        vec![zen, candles, replaced],
+        "one per niche, by niche in byte order"
+    );
+    assert_eq!(store.market_insights(other).await.expect("other").len(), 1);
+}
+
+// ---- agent memory ----
+
+async fn agent_memory_is_a_key_value_store_per_agent_whose_puts_replace(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let content = json!({"price": "12.50", "reason": "competitors at 13", "ok": true});
+    let first =
+        store.put_agent_memory(shop, "pricing", "last_price", content.clone(), Some(money("0.75"))).await.expect("put");
+    assert_eq!(
+        (
+            first.tenant_id,
+            first.agent.as_str(),
+            first.key.as_str(),
+            &first.content,
+            first.success_score.map(|s| s.to_string())
+        ),
+        (shop, "pricing", "last_price", &content, Some("0.75".to_owned()))
+    );
+    let read = store.agent_memory(shop, "pricing", "last_price").await.expect("get").expect("exists");
+    assert_eq!((read.id, &read.content), (first.id, &content));
+    assert!(read.last_accessed >= first.last_accessed, "reading stamps it");
+
+    let replaced = store.put_agent_memory(shop, "pricing", "last_price", json!("13.00"), None).await.expect("replace");
+    assert_eq!(
+        (replaced.id, replaced.created_at, &replaced.content, replaced.success_score),
+        (first.id, first.created_at, &json!("13.00"), None)
+    );
+    assert!(replaced.last_accessed >= read.last_accessed);
+
+    let floor = store.put_agent_memory(shop, "pricing", "floor", json!(9), Some(money("-1.5"))).await.expect("put");
+    store.put_agent_memory(shop, "seo", "keywords", json!(["mug"]), None).await.expect("put");
+    let listed = store.agent_memories(shop, "pricing").await.expect("list");
+    let keys: Vec<&str> = listed.iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(keys, vec!["floor", "last_price"], "one per key, by key");
+    assert_eq!(listed[0], floor);
+    assert_eq!(listed[1].content, json!("13.00"));
+
+    assert_eq!(store.agent_memory(shop, "pricing", "never").await.expect("get"), None);
+    assert_eq!(store.agent_memory(shop, "seo", "last_price").await.expect("get"), None, "keys belong to one agent");
+    assert_eq!(store.agent_memory(other, "pricing", "last_price").await.expect("get"), None);
+    assert!(store.agent_memories(other, "pricing").await.expect("list").is_empty());
+}
+
+// ---- adapter state ----
+
+async fn adapter_state_round_trips_json_per_tenant_and_platform(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    assert_eq!(store.adapter_state(shop, "shopify").await.expect("read"), None);
+    let state = json!({
+        "cursor": "eyJsYXN0X2lkIjo0Mn0=",
+        "rate_limit": {"remaining": 38, "reset_at": "2026-11-02T10:00:00Z"},
+        "ids": [1, 2, 3],
+        "price": "12.50",
+        "note": "ünïcödé ✓",
+        "none": null
+    });
+    store.save_adapter_state(shop, "shopify", &state).await.expect("save");
+    assert_eq!(store.adapter_state(shop, "shopify").await.expect("read"), Some(state));
+    store.save_adapter_state(shop, "shopify", &json!({"cursor": null})).await.expect("replace");
+    assert_eq!(store.adapter_state(shop, "shopify").await.expect("read"), Some(json!({"cursor": null})));
+    store.save_adapter_state(shop, "gumroad", &json!("plain string")).await.expect("save");
+    assert_eq!(store.adapter_state(shop, "gumroad").await.expect("read"), Some(json!("plain string")));
+    assert_eq!(store.adapter_state(other, "shopify").await.expect("read"), None);
+}
+
+// ---- LLM usage ----
+
+async fn llm_token_totals_group_by_agent_and_model(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let since = Utc::now() - Duration::minutes(1);
+    for call in [
+        llm_call(shop, "seo", "model-a", 10, 1),
+        llm_call(shop, "ceo", "model-b", 300, 30),
+        llm_call(shop, "ceo", "model-a", 100, 20),
+        llm_call(shop, "ceo", "model-a", 200, 40),
+        NewLlmCall { outcome: "timeout".into(), ..llm_call(shop, "ceo", "model-a", 50, 0) },
+        llm_call(other, "ceo", "model-a", 9_999, 9_999),
+    ] {
+        store.record_llm_call(call).await.expect("record");
+    }
+    let total = |agent: &str, model: &str, calls, prompt_tokens, completion_tokens| LlmTokenTotal {
+        agent: agent.into(),
+        model: model.into(),
+        calls,
+        prompt_tokens,
+        completion_tokens,
+    };
+    assert_eq!(
+        store.llm_token_totals(shop, since).await.expect("totals"),
+        vec![
+            total("ceo", "model-a", 3, 350, 60),
+            total("ceo", "model-b", 1, 300, 30),
+            total("seo", "model-a", 1, 10, 1),
+        ]
+    );
+    assert!(store.llm_token_totals(shop, Utc::now() + Duration::minutes(1)).await.expect("future").is_empty());
+    assert_eq!(
+        store.llm_token_totals(other, since).await.expect("other"),
+        vec![total("ceo", "model-a", 1, 9_999, 9_999)]
+    );
+}
+
+async fn llm_token_totals_count_only_calls_since_the_given_time(store: SharedStore, db: Db) {
+    let shop = tenant(&store, "shop").await.id;
+    store
+        .record_llm_call(NewLlmCall { outcome: "stale".into(), ..llm_call(shop, "ceo", "model-a", 1_000, 1_000) })
+        .await
+        .expect("record");
+    // The literal reads as the same instant in both dialects.
+    db.execute("update llm_calls set created_at = '2000-01-01T00:00:00.000000+00:00' where outcome = 'stale'").await;
+    store.record_llm_call(llm_call(shop, "ceo", "model-a", 5, 6)).await.expect("record");
+
+    let recent = store.llm_token_totals(shop, Utc::now() - Duration::days(1)).await.expect("recent");
+    assert_eq!(
+        recent.iter().map(|t| (t.calls, t.prompt_tokens, t.completion_tokens)).collect::<Vec<_>>(),
+        vec![(1, 5, 6)]
+    );
+    let all = store
+        .llm_token_totals(shop, Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().expect("time"))
+        .await
+        .expect("all");
+    assert_eq!(
+        all.iter().map(|t| (t.calls, t.prompt_tokens, t.completion_tokens)).collect::<Vec<_>>(),
+        vec![(2, 1_005, 1_006)],
+        "`since` itself is included"
+    );
+}
+
+// ---- missing tenants ----
+
+async fn every_swarm_write_for_a_missing_tenant_is_not_found(store: SharedStore) {
+    let ghost = TenantId(999_999);
+    assert!(is_not_found(store.create_product(new_product(ghost, "Mug", "1")).await, "tenant"));
+    assert!(is_not_found(
+        store.create_product(NewProduct { store_id: Some(1), ..new_product(ghost, "Mug", "1") }).await,
+        "tenant"
+    ));
+    assert!(is_not_found(store.create_campaign(new_campaign(ghost, None, "c")).await, "tenant"));
+    assert!(is_not_found(store.create_campaign(new_campaign(ghost, Some(1), "c")).await, "tenant"));
+    assert!(is_not_found(store.create_social_post(new_post(ghost, "hi", "draft")).await, "tenant"));
+    assert!(is_not_found(store.record_experience(new_experience(ghost, "x", "1")).await, "tenant"));
+    assert!(is_not_found(
+        store.record_pattern_outcome(ghost, "niche", "mugs", json!({}), true, Decimal::ONE).await,
+        "tenant"
+    ));
+    assert!(is_not_found(store.upsert_market_insight(new_insight(ghost, "mugs", json!({}))).await, "tenant"));
+    assert!(is_not_found(store.put_agent_memory(ghost, "pricing", "k", json!(1), None).await, "tenant"));
+    assert!(is_not_found(store.save_adapter_state(ghost, "shopify", &json!({})).await, "tenant"));
+    assert!(is_not_found(store.record_llm_call(llm_call(ghost, "ceo", "m", 1, 1)).await, "tenant"));
 }
 
 // ---- SQLite only: opening databases ----
@@ -1272,9 +1538,7 @@ async fn sqlite_connect_accepts_every_url_form_and_creates_missing_folders() {
     let root = std::env::temp_dir().join(format!("boardroom_connect_{}", std::process::id()));
     for (index, prefix) in ["sqlite:", "sqlite://"].iter().enumerate() {
         let path = root.join(format!("nested{index}/deeper/boardroom.db"));
-        let store = SqliteStore::connect(&format!("{prefix}{}", path.display()))
-            .await
-            .expect("connect");
+        let store = SqliteStore::connect(&format!("{prefix}{}", path.display())).await.expect("connect");
         store.ping().await.expect("ping");
         store.close().await;
         assert!(path.exists(), "{} was created", path.display());
@@ -1284,43 +1548,25 @@ async fn sqlite_connect_accepts_every_url_form_and_creates_missing_folders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_in_memory_sqlite_database_is_one_database_for_all_queries() {
-    let store: SharedStore = Arc::new(
-        SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("connect"),
-    );
+    let store: SharedStore = Arc::new(SqliteStore::connect("sqlite::memory:").await.expect("connect"));
     let shop = tenant(&store, "shop").await.id;
     let appends: Vec<_> = (0..8)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .append_events(&[event(shop, format!("e{i}"))])
-                    .await
-                    .expect("append")
-            })
+            tokio::spawn(async move { store.append_events(&[event(shop, format!("e{i}"))]).await.expect("append") })
         })
         .collect();
     for append in appends {
         append.await.expect("task");
     }
     assert_eq!(store.last_event_seq(shop).await.expect("seq"), 8);
-    let other = SqliteStore::connect("sqlite::memory:")
-        .await
-        .expect("connect");
-    assert_eq!(
-        other.count_users().await.expect("count"),
-        0,
-        "each in-memory store is its own database"
-    );
+    let other = SqliteStore::connect("sqlite::memory:").await.expect("connect");
+    assert_eq!(other.count_users().await.expect("count"), 0, "each in-memory store is its own database");
 }
 
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
-    assert!(matches!(
-        boardroom_memory::connect("mysql://localhost/db").await,
-        Err(MemoryError::UnsupportedUrl(_))
-    ));
+    assert!(matches!(boardroom_memory::connect("mysql://localhost/db").await, Err(MemoryError::UnsupportedUrl(_))));
 }
 
 #[tokio::test]
@@ -1328,28 +1574,15 @@ async fn sqlite_money_that_is_not_an_exact_decimal_reads_as_corrupt() {
     let db = boardroom_memory::testing::fresh_sqlite().await;
     let store: SharedStore = Arc::new(db.store.clone());
     let shop = tenant(&store, "shop").await.id;
-    store
-        .record_ledger_entry(ledger_entry(shop, Decimal::ONE, None, time(1)))
-        .await
-        .expect("book");
-    sqlx::query("update profit_logs set amount = '12,50 EUR'")
-        .execute(db.store.pool())
-        .await
-        .expect("spoil");
-    assert!(matches!(
-        store.ledger_entries(shop, time(0), time(2)).await,
-        Err(MemoryError::Corrupt(_))
-    ));
+    store.record_ledger_entry(ledger_entry(shop, Decimal::ONE, None, time(1))).await.expect("book");
+    sqlx::query("update profit_logs set amount = '12,50 EUR'").execute(db.store.pool()).await.expect("spoil");
+    assert!(matches!(store.ledger_entries(shop, time(0), time(2)).await, Err(MemoryError::Corrupt(_))));
 }
 
 // ---- throughput (run by hand: cargo test --release -p boardroom-memory --test conformance -- --ignored --nocapture) ----
 
 async fn measure_appends(store: SharedStore, label: &str) {
-    let tenants = [
-        tenant(&store, "a").await.id,
-        tenant(&store, "b").await.id,
-        tenant(&store, "c").await.id,
-    ];
+    let tenants = [tenant(&store, "a").await.id, tenant(&store, "b").await.id, tenant(&store, "c").await.id];
     let batches: Vec<Vec<NewEvent>> = (0..200)
         .map(|b| {
             (0..1000)
@@ -1367,9 +1600,7 @@ async fn measure_appends(store: SharedStore, label: &str) {
     }
     let elapsed = started.elapsed();
     let per_second = 200_000.0 / elapsed.as_secs_f64();
-    println!(
-        "{label}: 200,000 events in batches of 1,000 took {elapsed:.2?}: {per_second:.0} events/s"
-    );
+    println!("{label}: 200,000 events in batches of 1,000 took {elapsed:.2?}: {per_second:.0} events/s");
     let mut counts = BTreeMap::new();
     for tenant in tenants {
         counts.insert(tenant, store.last_event_seq(tenant).await.expect("seq"));

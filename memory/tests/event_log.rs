@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use boardroom_memory::{
-    EventLog, EventLogConfig, MemoryError, NewEvent, NewTenant, NewUser, Role, SharedStore,
-    TenantId, Tier,
+    EventLog, EventLogConfig, MemoryError, NewEvent, NewTenant, NewUser, Role, SharedStore, TenantId, Tier,
 };
 use serde_json::json;
 
@@ -72,28 +71,18 @@ fn tick(tenant: TenantId, appender: usize, index: usize) -> NewEvent {
         .with_data(json!({ "appender": appender, "index": index }))
 }
 
-async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event(
-    store: SharedStore,
-) {
+async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event(store: SharedStore) {
     let tenants = tenants(&store, 3).await;
     // A small queue and batch, so appenders really contend and wait on back-pressure.
-    let log = EventLog::start(
-        store.clone(),
-        EventLogConfig {
-            queue_capacity: 64,
-            max_batch: 50,
-            subscriber_buffer: 16,
-        },
-    );
+    let log =
+        EventLog::start(store.clone(), EventLogConfig { queue_capacity: 64, max_batch: 50, subscriber_buffer: 16 });
     let mut appenders = tokio::task::JoinSet::new();
     for appender in 0..16 {
         let log = log.clone();
         let tenants = tenants.clone();
         appenders.spawn(async move {
             for index in 0..150 {
-                log.append(tick(tenants[(appender + index) % 3], appender, index))
-                    .await
-                    .expect("accepted");
+                log.append(tick(tenants[(appender + index) % 3], appender, index)).await.expect("accepted");
             }
         });
     }
@@ -107,11 +96,7 @@ async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_acce
     for tenant in &tenants {
         let events = store.events_after(*tenant, 0, 10_000).await.expect("read");
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        assert_eq!(
-            seqs,
-            (1..=events.len() as i64).collect::<Vec<_>>(),
-            "tenant {tenant}: gap-free from 1"
-        );
+        assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>(), "tenant {tenant}: gap-free from 1");
         total += events.len();
         for event in events {
             per_appender
@@ -122,10 +107,7 @@ async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_acce
     }
     assert_eq!(total, 16 * 150, "every accepted event is stored");
     for (key, indexes) in per_appender {
-        assert!(
-            indexes.windows(2).all(|w| w[0] < w[1]),
-            "{key}: one appender's events keep their order"
-        );
+        assert!(indexes.windows(2).all(|w| w[0] < w[1]), "{key}: one appender's events keep their order");
     }
 }
 
@@ -157,10 +139,7 @@ async fn a_subscriber_gets_history_then_live_events_without_gap_or_duplicate(sto
             .expect("events keep coming")
             .expect("log open")
             .expect("readable");
-        assert_eq!(
-            event.tenant_id, mine,
-            "another tenant's event leaked into the stream"
-        );
+        assert_eq!(event.tenant_id, mine, "another tenant's event leaked into the stream");
         seen.push(event.seq);
     }
     writer.await.expect("writer");
@@ -171,13 +150,7 @@ async fn a_subscriber_gets_history_then_live_events_without_gap_or_duplicate(sto
 async fn a_subscriber_that_falls_behind_catches_up_from_the_database(store: SharedStore) {
     let tenant = tenants(&store, 1).await[0];
     // A live buffer of 4 events: a subscriber that does not read while 300 arrive lags.
-    let log = EventLog::start(
-        store.clone(),
-        EventLogConfig {
-            subscriber_buffer: 4,
-            ..EventLogConfig::default()
-        },
-    );
+    let log = EventLog::start(store.clone(), EventLogConfig { subscriber_buffer: 4, ..EventLogConfig::default() });
     let mut subscription = log.subscribe(tenant, 0);
     for index in 0..300 {
         log.append(tick(tenant, 0, index)).await.expect("append");
@@ -192,11 +165,7 @@ async fn a_subscriber_that_falls_behind_catches_up_from_the_database(store: Shar
             .expect("readable");
         seen.push(event.seq);
     }
-    assert_eq!(
-        seen,
-        (1..=300).collect::<Vec<_>>(),
-        "no gap, no duplicate after lagging"
-    );
+    assert_eq!(seen, (1..=300).collect::<Vec<_>>(), "no gap, no duplicate after lagging");
     assert_eq!(subscription.last_seq(), 300);
     log.close().await;
 }
@@ -207,14 +176,8 @@ async fn a_closed_log_refuses_appends(store: SharedStore) {
     log.append(tick(tenant, 0, 0)).await.expect("append");
     log.close().await;
     log.close().await; // idempotent
-    assert!(matches!(
-        log.append(tick(tenant, 0, 1)).await,
-        Err(MemoryError::EventLogClosed)
-    ));
-    assert!(matches!(
-        log.try_append(tick(tenant, 0, 1)),
-        Err(MemoryError::EventLogClosed)
-    ));
+    assert!(matches!(log.append(tick(tenant, 0, 1)).await, Err(MemoryError::EventLogClosed)));
+    assert!(matches!(log.try_append(tick(tenant, 0, 1)), Err(MemoryError::EventLogClosed)));
     assert_eq!(store.last_event_seq(tenant).await.expect("read"), 1);
 }
 
@@ -222,21 +185,12 @@ async fn append_and_wait_returns_the_stored_event(store: SharedStore) {
     let tenant = tenants(&store, 1).await[0];
     let log = EventLog::start(store.clone(), EventLogConfig::default());
     let amount = rust_decimal::Decimal::new(-1250, 2);
-    let stored = log
-        .append_and_wait(tick(tenant, 0, 0).with_revenue_impact(amount))
-        .await
-        .expect("stored");
+    let stored = log.append_and_wait(tick(tenant, 0, 0).with_revenue_impact(amount)).await.expect("stored");
     assert_eq!(stored.seq, 1);
     assert_eq!(stored.revenue_impact, Some(amount));
     let unknown = log.append_and_wait(tick(TenantId(999_999), 0, 0)).await;
-    assert!(
-        unknown.is_err(),
-        "an event for a tenant that does not exist is refused, not invented"
-    );
-    let again = log
-        .append_and_wait(tick(tenant, 0, 1))
-        .await
-        .expect("stored");
+    assert!(unknown.is_err(), "an event for a tenant that does not exist is refused, not invented");
+    let again = log.append_and_wait(tick(tenant, 0, 1)).await.expect("stored");
     assert_eq!(again.seq, 2, "a refused event uses no number");
     log.close().await;
 }
