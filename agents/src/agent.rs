@@ -1,10 +1,15 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use boardroom_memory::{EventLog, NewEvent, TenantId};
+use boardroom_adapters::Marketplace;
+use boardroom_memory::{EventLog, NewEvent, NewLlmCall, SharedStore, TenantId};
+use boardroom_personalities::Personality;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thiserror::Error;
+
+use crate::brain::{Brain, BrainRequest, DecisionSource, ExpectedShape};
 
 /// A unit of work sent to an agent: an action name and its JSON input.
 ///
@@ -20,12 +25,16 @@ pub struct Task {
 }
 
 impl Task {
+    /// Parses the task's input into an action's request type; a mismatch is
+    /// [`AgentError::InvalidInput`] naming what was wrong.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, AgentError> {
+        serde_json::from_value(self.input.clone())
+            .map_err(|error| AgentError::InvalidInput(format!("{}: {error}", self.action)))
+    }
+
     /// A task with arguments.
     pub fn new(action: impl Into<String>, input: Value) -> Self {
-        Self {
-            action: action.into(),
-            input,
-        }
+        Self { action: action.into(), input }
     }
 
     /// A task without arguments.
@@ -94,6 +103,23 @@ pub struct AgentContext {
     pub events: EventLog,
     /// The agent's peers in the same swarm.
     pub peers: Arc<dyn Peers>,
+    /// The tenant's data.
+    pub store: SharedStore,
+    /// The personality the tenant's swarm plans under.
+    pub personality: Arc<Personality>,
+    /// The LLM layer over the agents' own rules (offline by default).
+    pub brain: Arc<dyn Brain>,
+    /// Where the business sells and advertises (the sandbox market by default).
+    pub market: Arc<dyn Marketplace>,
+}
+
+/// A decision and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The decision, shaped as asked.
+    pub decision: Value,
+    /// `offline` or the model that answered.
+    pub source: DecisionSource,
 }
 
 impl AgentContext {
@@ -104,9 +130,97 @@ impl AgentContext {
 
     /// Records an event attributed to this agent.
     pub async fn emit(&self, kind: &str, summary: impl Into<String>, data: Value) {
-        let event = NewEvent::now(self.tenant, self.agent, kind, summary).with_data(data);
+        self.record(NewEvent::now(self.tenant, self.agent, kind, summary).with_data(data)).await;
+    }
+
+    /// Records a prepared event (with a revenue impact, say).
+    pub async fn record(&self, event: NewEvent) {
+        let kind = event.kind.clone();
         if let Err(error) = self.events.append(event).await {
             tracing::warn!(%error, agent = self.agent, kind, "event not recorded");
+        }
+    }
+
+    /// Puts a rule-based `proposal` before the brain and returns its decision.
+    ///
+    /// Offline, that is the proposal itself. With a remote brain, the model sees the
+    /// personality's prompt prefix, the tenant's most recent lessons and the proposal,
+    /// and answers in `shape`; tokens are stored per call. If every model fails, the
+    /// agent's own proposal stands (recorded as a `brain.fallback` event): the swarm
+    /// never stops for want of an LLM.
+    pub async fn decide(
+        &self,
+        instruction: &str,
+        input: Value,
+        proposal: Value,
+        shape: ExpectedShape,
+    ) -> Result<Decided, AgentError> {
+        let memories = self.lessons(5).await;
+        let request = BrainRequest {
+            tenant: self.tenant,
+            agent: self.agent.to_owned(),
+            prompt_prefix: self.personality.prompt_prefix.clone(),
+            memories,
+            instruction: instruction.to_owned(),
+            input,
+            proposal: proposal.clone(),
+            shape,
+        };
+        match self.brain.decide(request).await {
+            Ok(answer) => {
+                if let Some(usage) = &answer.usage {
+                    self.account_tokens(&usage.model, usage.prompt_tokens, usage.completion_tokens, "ok").await;
+                }
+                Ok(Decided { decision: answer.decision, source: answer.source })
+            }
+            Err(error) => {
+                if let Some(usage) = error.usage() {
+                    self.account_tokens(&usage.model, usage.prompt_tokens, usage.completion_tokens, "failed").await;
+                }
+                self.emit(
+                    "brain.fallback",
+                    format!("LLM unavailable, using the {} rules: {error}", self.agent),
+                    json!({ "error": error.to_string() }),
+                )
+                .await;
+                Ok(Decided { decision: proposal, source: DecisionSource::Offline })
+            }
+        }
+    }
+
+    async fn account_tokens(&self, model: &str, prompt: u32, completion: u32, outcome: &str) {
+        let call = NewLlmCall {
+            tenant_id: self.tenant,
+            agent: self.agent.to_owned(),
+            model: model.to_owned(),
+            prompt_tokens: i64::from(prompt),
+            completion_tokens: i64::from(completion),
+            outcome: outcome.to_owned(),
+        };
+        if let Err(error) = self.store.record_llm_call(call).await {
+            tracing::warn!(%error, agent = self.agent, "token usage not stored");
+        }
+        let summary = format!("{model}: {prompt} prompt + {completion} completion tokens");
+        self.emit(
+            "llm.call",
+            summary,
+            json!({ "model": model, "prompt_tokens": prompt, "completion_tokens": completion, "outcome": outcome }),
+        )
+        .await;
+    }
+
+    /// The tenant's most recent lessons, one line each, for prompts.
+    async fn lessons(&self, limit: i64) -> Vec<String> {
+        match self.store.experiences(self.tenant, None, limit).await {
+            Ok(experiences) => experiences
+                .into_iter()
+                .filter(|e| !e.lessons.is_empty())
+                .map(|e| format!("{} ({}): {}", e.action_type, if e.success { "worked" } else { "failed" }, e.lessons))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "experiences unavailable for the prompt");
+                Vec::new()
+            }
         }
     }
 }

@@ -1,13 +1,135 @@
-//! The CEO: coordinates the specialists of its tenant's swarm.
+//! The CEO: runs the autopilot cycle, delegating each step to the specialists and
+//! acting on the market through the tenant's platform adapter.
+//!
+//! ```text
+//! market analysis → product creation → store set-up → marketing launch
+//!   → performance monitoring → revenue optimisation → reinvestment
+//! ```
+//!
+//! Every step ends with a checkpoint (cycle, next step, what the steps produced), so a
+//! process killed mid-cycle resumes at the step it stopped at. Every platform call
+//! carries an idempotency key derived from the tenant, the cycle, the step and the item,
+//! so the step repeated after a crash replays instead of acting twice; local rows are
+//! matched by the platform's ids and ledger rows by transaction ids for the same reason.
+//! A sandbox world is saved after each step that touched it.
 
 use async_trait::async_trait;
+use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, Niche, PostSpec, ProductListing};
+use boardroom_memory::{Checkpoint, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost, Product};
+use chrono::Utc;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, AgentContext, AgentError, Task};
-use crate::specialists::housekeeping;
+use crate::specialists::{Network, SalesObservation, housekeeping};
 
-/// The CEO agent. Its `roll_call` action asks every peer for a `ping` and reports who
-/// answered, which exercises the whole delegation path (throttle, permits, restarts).
+/// The steps of a cycle, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Read the market, rank niches.
+    MarketAnalysis,
+    /// Design a product for the chosen niche (when the portfolio has room).
+    ProductCreation,
+    /// Open the store and list the product.
+    StoreSetup,
+    /// Launch ad flights and social posts.
+    MarketingLaunch,
+    /// Let the market run, read its report, book the ledger.
+    PerformanceMonitoring,
+    /// Re-price products from their own sales.
+    RevenueOptimization,
+    /// Plan reinvestment, record the experience, reflect.
+    Reinvestment,
+    /// The cycle is over.
+    Done,
+}
+
+impl Step {
+    /// Every step of a cycle, in order.
+    pub const ORDER: [Step; 7] = [
+        Step::MarketAnalysis,
+        Step::ProductCreation,
+        Step::StoreSetup,
+        Step::MarketingLaunch,
+        Step::PerformanceMonitoring,
+        Step::RevenueOptimization,
+        Step::Reinvestment,
+    ];
+
+    /// The step's name, as stored in checkpoints and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::MarketAnalysis => "market_analysis",
+            Step::ProductCreation => "product_creation",
+            Step::StoreSetup => "store_setup",
+            Step::MarketingLaunch => "marketing_launch",
+            Step::PerformanceMonitoring => "performance_monitoring",
+            Step::RevenueOptimization => "revenue_optimization",
+            Step::Reinvestment => "reinvestment",
+            Step::Done => "done",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Step> {
+        Step::ORDER.into_iter().chain([Step::Done]).find(|step| step.as_str() == text)
+    }
+
+    fn next(self) -> Step {
+        match Step::ORDER.iter().position(|s| *s == self) {
+            Some(index) if index + 1 < Step::ORDER.len() => Step::ORDER[index + 1],
+            _ => Step::Done,
+        }
+    }
+}
+
+/// Marketing money per simulated day before the personality's split, in the store's
+/// currency; reinvestment adds to it.
+const BASE_DAILY_BUDGET: Decimal = Decimal::from_parts(30, 0, 0, false, 0);
+/// Ad flights last a week.
+const FLIGHT_DAYS: u32 = 7;
+/// The most products a tenant runs at once.
+const MAX_PRODUCTS: usize = 5;
+
+/// What the steps of one cycle hand each other, saved in the checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CycleState {
+    /// The market as read at the start of the cycle.
+    snapshot: Option<MarketSnapshot>,
+    /// The niche the strategist chose.
+    niche: Option<String>,
+    /// A product designed this cycle, not yet listed.
+    draft: Option<Draft>,
+    /// Revenue the plan expects for the day.
+    expected_revenue: Decimal,
+    /// What the day brought.
+    outcome: Option<DayOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Draft {
+    niche: String,
+    category: String,
+    title: String,
+    description: String,
+    tags: Vec<String>,
+    price: Decimal,
+    unit_cost: Decimal,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct DayOutcome {
+    revenue: Decimal,
+    net: Decimal,
+    ad_spend: Decimal,
+    ad_revenue: Decimal,
+    units: u64,
+}
+
+/// The CEO agent. Actions: `run_cycle` (run or resume the autopilot cycle; answers with
+/// the cycle's summary), `roll_call` (ping every peer), `ping`, `status`.
 #[derive(Debug, Default)]
 pub struct Ceo {
     tasks_handled: u64,
@@ -22,10 +144,8 @@ impl Agent for Ceo {
         }
         match task.action.as_str() {
             "roll_call" => Ok(roll_call(context).await),
-            _ => Err(AgentError::UnknownAction {
-                agent: context.agent.to_owned(),
-                action: task.action,
-            }),
+            "run_cycle" => run_cycle(context).await,
+            _ => Err(AgentError::UnknownAction { agent: context.agent.to_owned(), action: task.action }),
         }
     }
 }
@@ -33,12 +153,7 @@ impl Agent for Ceo {
 async fn roll_call(context: &AgentContext) -> Value {
     let mut present = Vec::new();
     let mut absent = serde_json::Map::new();
-    for name in context
-        .peers
-        .names()
-        .into_iter()
-        .filter(|name| *name != context.agent)
-    {
+    for name in context.peers.names().into_iter().filter(|name| *name != context.agent) {
         match context.call(name, Task::bare("ping")).await {
             Ok(_) => present.push(name),
             Err(error) => {
@@ -46,12 +161,642 @@ async fn roll_call(context: &AgentContext) -> Value {
             }
         }
     }
-    let summary = format!(
-        "roll call: {} present, {} absent",
-        present.len(),
-        absent.len()
-    );
+    let summary = format!("roll call: {} present, {} absent", present.len(), absent.len());
     let report = json!({ "present": present, "absent": absent });
     context.emit("ceo.roll_call", summary, report.clone()).await;
     report
+}
+
+fn store_error(error: boardroom_memory::MemoryError) -> AgentError {
+    AgentError::Failed(format!("storage: {error}"))
+}
+
+fn market_error(error: boardroom_adapters::AdapterError) -> AgentError {
+    AgentError::Failed(format!("market: {error}"))
+}
+
+/// Runs the cycle the checkpoint points at, from its step to the end.
+async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
+    let checkpoint = context.store.checkpoint(context.tenant).await.map_err(store_error)?;
+    let (cycle, mut step, mut state) = match checkpoint {
+        Some(c) if c.step != Step::Done.as_str() => {
+            let step = Step::parse(&c.step).unwrap_or(Step::MarketAnalysis);
+            let state: CycleState = serde_json::from_value(c.state).unwrap_or_default();
+            context
+                .emit(
+                    "cycle.resumed",
+                    format!("cycle {} resumed at {}", c.cycle, step.as_str()),
+                    json!({ "cycle": c.cycle, "step": step.as_str() }),
+                )
+                .await;
+            (c.cycle, step, state)
+        }
+        previous => {
+            let cycle = previous.map_or(1, |c| c.cycle + 1);
+            context.emit("cycle.started", format!("cycle {cycle} started"), json!({ "cycle": cycle })).await;
+            (cycle, Step::MarketAnalysis, CycleState::default())
+        }
+    };
+    while step != Step::Done {
+        let summary = match step {
+            Step::MarketAnalysis => market_analysis(context, &mut state).await?,
+            Step::ProductCreation => product_creation(context, cycle, &mut state).await?,
+            Step::StoreSetup => store_setup(context, cycle, &mut state).await?,
+            Step::MarketingLaunch => marketing_launch(context, cycle, &mut state).await?,
+            Step::PerformanceMonitoring => performance_monitoring(context, cycle, &mut state).await?,
+            Step::RevenueOptimization => revenue_optimization(context, cycle, &state).await?,
+            Step::Reinvestment => reinvestment(context, cycle, &state).await?,
+            Step::Done => break,
+        };
+        if touches_market(step) {
+            save_market(context).await?;
+        }
+        let next = step.next();
+        let checkpoint = Checkpoint {
+            tenant_id: context.tenant,
+            cycle,
+            step: next.as_str().to_owned(),
+            state: serde_json::to_value(&state).map_err(|e| AgentError::Failed(e.to_string()))?,
+            updated_at: Utc::now(),
+        };
+        context.store.save_checkpoint(&checkpoint).await.map_err(store_error)?;
+        context
+            .emit(
+                "cycle.step",
+                format!("{}: {summary}", step.as_str()),
+                json!({ "cycle": cycle, "step": step.as_str(), "next": next.as_str() }),
+            )
+            .await;
+        step = next;
+    }
+    let outcome = state.outcome.clone().unwrap_or_default();
+    let event = NewEvent::now(
+        context.tenant,
+        context.agent,
+        "cycle.completed",
+        format!("cycle {cycle} completed: revenue {}, net {}", outcome.revenue, outcome.net),
+    )
+    .with_data(
+        json!({ "cycle": cycle, "niche": state.niche, "expected_revenue": state.expected_revenue, "outcome": outcome }),
+    )
+    .with_revenue_impact(outcome.net);
+    context.record(event).await;
+    Ok(json!({ "cycle": cycle, "niche": state.niche, "expected_revenue": state.expected_revenue, "outcome": outcome }))
+}
+
+fn touches_market(step: Step) -> bool {
+    matches!(step, Step::StoreSetup | Step::MarketingLaunch | Step::PerformanceMonitoring | Step::RevenueOptimization)
+}
+
+/// Saves a simulated world with the tenant's data, so a restarted process continues the
+/// same world (and its idempotency record) instead of a fresh one.
+async fn save_market(context: &AgentContext) -> Result<(), AgentError> {
+    if let Some(world) = context.market.export_state(context.tenant).await {
+        let platform =
+            serde_json::to_value(context.market.platform()).map_err(|e| AgentError::Failed(e.to_string()))?;
+        let platform = platform.as_str().unwrap_or("sandbox").to_owned();
+        context.store.save_adapter_state(context.tenant, &platform, &world).await.map_err(store_error)?;
+    }
+    Ok(())
+}
+
+fn key(context: &AgentContext, cycle: i64, step: Step, item: &str) -> IdempotencyKey {
+    IdempotencyKey::for_step(context.tenant, cycle, step.as_str(), item)
+}
+
+async fn market_analysis(context: &AgentContext, state: &mut CycleState) -> Result<String, AgentError> {
+    let snapshot = context.market.market_snapshot(context.tenant).await.map_err(market_error)?;
+    for niche in &snapshot.niches {
+        let insight = NewMarketInsight {
+            tenant_id: context.tenant,
+            niche: niche.name.clone(),
+            trend_data: json!({ "trend": niche.trend, "day": snapshot.today }),
+            performance_data: json!({ "demand": niche.demand, "competition": niche.competition }),
+            optimal_pricing: json!({ "reference_price": niche.reference_price, "unit_cost": niche.unit_cost }),
+            best_times: json!({}),
+        };
+        context.store.upsert_market_insight(insight).await.map_err(store_error)?;
+    }
+    let niches: Vec<Value> = snapshot.niches.iter().map(niche_facts).collect();
+    let ranking = context.call("strategist", Task::new("rank_niches", json!({ "niches": niches }))).await?;
+    let chosen = ranking["choice"]["niche"].as_str().map(str::to_owned);
+    let summary =
+        format!("{} niches read; strategist chose {}", snapshot.niches.len(), chosen.as_deref().unwrap_or("none"));
+    state.niche = chosen;
+    state.snapshot = Some(snapshot);
+    Ok(summary)
+}
+
+fn niche_facts(niche: &Niche) -> Value {
+    json!({
+        "name": niche.name,
+        "category": niche.category,
+        "demand": niche.demand,
+        "competition": niche.competition,
+        "reference_price": niche.reference_price,
+        "unit_cost": niche.unit_cost,
+        "trend": niche.trend,
+    })
+}
+
+/// A bold personality launches a product a week, a careful one every three weeks.
+fn launch_cadence(risk_appetite: f64) -> i64 {
+    (21.0 - 14.0 * risk_appetite.clamp(0.0, 1.0)).round().max(1.0) as i64
+}
+
+async fn product_creation(context: &AgentContext, cycle: i64, state: &mut CycleState) -> Result<String, AgentError> {
+    let products = context.store.products(context.tenant).await.map_err(store_error)?;
+    let cadence = launch_cadence(context.personality.decisions.risk_appetite);
+    let due = products.is_empty() || (cycle - 1) % cadence == 0;
+    let (Some(snapshot), Some(niche_name)) = (&state.snapshot, &state.niche) else {
+        return Ok("no niche chosen; nothing to create".into());
+    };
+    if !due || products.len() >= MAX_PRODUCTS {
+        return Ok(format!(
+            "portfolio holds {} products; next launch in cycle {}",
+            products.len(),
+            next_launch(cycle, cadence)
+        ));
+    }
+    if products.iter().any(|p| &p.niche == niche_name) {
+        return Ok(format!("already selling in {niche_name}"));
+    }
+    let Some(niche) = snapshot.niche(niche_name) else {
+        return Ok(format!("{niche_name} is no longer on the market"));
+    };
+    let product_name = format!("{} {}", title_case(&niche.name), product_noun(&niche.category));
+    let pitch = format!("{} by {}.", product_name, context.personality.name);
+    let seo = context
+        .call(
+            "seo",
+            Task::new(
+                "optimize_listing",
+                json!({ "niche": niche.name, "product_name": product_name, "pitch": pitch, "category": niche.category,
+                        "demand": niche.demand, "competition": niche.competition, "platform": "sandbox" }),
+            ),
+        )
+        .await?;
+    let keywords: Vec<String> = seo["keywords"].as_array().map_or_else(Vec::new, |list| {
+        list.iter().filter_map(|k| k["phrase"].as_str().map(str::to_owned)).take(5).collect()
+    });
+    let quote = context
+        .call(
+            "pricing",
+            Task::new("quote", json!({ "unit_cost": niche.unit_cost, "reference_price": niche.reference_price })),
+        )
+        .await?;
+    let price: Decimal = serde_json::from_value(quote["price"].clone())
+        .map_err(|e| AgentError::Failed(format!("pricing answer: {e}")))?;
+    let brief =
+        json!({ "product": product_name, "niche": niche.name, "price": format!("{price}"), "keywords": keywords });
+    let description =
+        context.call("content", Task::new("product_description", json!({ "brief": brief, "limit": 500 }))).await?;
+    let listing = &seo["listing"];
+    state.draft = Some(Draft {
+        niche: niche.name.clone(),
+        category: niche.category.clone(),
+        title: listing["title"].as_str().unwrap_or(&product_name).to_owned(),
+        description: description["text"].as_str().unwrap_or(&pitch).to_owned(),
+        tags: listing["tags"]
+            .as_array()
+            .map_or_else(Vec::new, |t| t.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()),
+        price,
+        unit_cost: niche.unit_cost,
+    });
+    Ok(format!("designed \"{product_name}\" at {price} (cost {})", niche.unit_cost))
+}
+
+fn next_launch(cycle: i64, cadence: i64) -> i64 {
+    cycle + (cadence - (cycle - 1) % cadence)
+}
+
+fn product_noun(category: &str) -> &'static str {
+    match category {
+        "courses" | "premium_courses" => "Course",
+        "templates" | "luxury_templates" => "Template Kit",
+        "coaching_programs" | "masterminds" => "Coaching Program",
+        "automation_tools" => "Automation Toolkit",
+        "ebooks" | "e_books" => "Guide",
+        _ => "Bundle",
+    }
+}
+
+fn title_case(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '_' || c == '-')
+        .filter(|w| !w.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or(String::new(), |first| first.to_uppercase().chain(chars).collect())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The tenant's store on the market, opened on first need and remembered.
+async fn ensure_store(context: &AgentContext, cycle: i64) -> Result<String, AgentError> {
+    if let Some(memory) =
+        context.store.agent_memory(context.tenant, context.agent, "store").await.map_err(store_error)?
+        && let Some(id) = memory.content["store_id"].as_str()
+    {
+        return Ok(id.to_owned());
+    }
+    let tenant = context.store.tenant(context.tenant).await.map_err(store_error)?;
+    let name = tenant.map_or_else(|| format!("tenant {}", context.tenant), |t| t.name);
+    let store = context
+        .market
+        .create_store(context.tenant, &name, &key(context, cycle, Step::StoreSetup, "store"))
+        .await
+        .map_err(market_error)?;
+    context
+        .store
+        .put_agent_memory(
+            context.tenant,
+            context.agent,
+            "store",
+            json!({ "store_id": store.store_id, "url": store.url }),
+            None,
+        )
+        .await
+        .map_err(store_error)?;
+    context
+        .emit(
+            "ceo.store_opened",
+            format!("opened store {name}"),
+            json!({ "store_id": store.store_id, "url": store.url }),
+        )
+        .await;
+    Ok(store.store_id)
+}
+
+async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState) -> Result<String, AgentError> {
+    let store_id = ensure_store(context, cycle).await?;
+    let Some(draft) = state.draft.clone() else {
+        return Ok("no new product to list".into());
+    };
+    let listing = ProductListing {
+        store_id,
+        niche: draft.niche.clone(),
+        title: draft.title.clone(),
+        description: draft.description.clone(),
+        tags: draft.tags.clone(),
+        price: draft.price,
+        unit_cost: draft.unit_cost,
+    };
+    let listed = context
+        .market
+        .list_product(context.tenant, &listing, &key(context, cycle, Step::StoreSetup, &draft.niche))
+        .await
+        .map_err(market_error)?;
+    // A repeat of this step finds the row the first run made, by the platform's id.
+    let existing = context.store.products(context.tenant).await.map_err(store_error)?;
+    if !existing.iter().any(|p| p.external_id.as_deref() == Some(listed.product_id.as_str())) {
+        let product = NewProduct {
+            tenant_id: context.tenant,
+            store_id: None,
+            niche: draft.niche.clone(),
+            title: draft.title.clone(),
+            description: draft.description.clone(),
+            tags: draft.tags.clone(),
+            price: draft.price,
+            cost: draft.unit_cost,
+            currency: "USD".into(),
+            status: "active".into(),
+            external_id: Some(listed.product_id.clone()),
+        };
+        context.store.create_product(product).await.map_err(store_error)?;
+        context
+            .emit(
+                "ceo.product_launched",
+                format!("listed \"{}\" at {}", draft.title, draft.price),
+                json!({ "product_id": listed.product_id, "url": listed.url, "niche": draft.niche }),
+            )
+            .await;
+    }
+    state.draft = None;
+    Ok(format!("listed \"{}\"", draft.title))
+}
+
+/// The marketing budget of a day: the base plus reinvested money spread over a week.
+async fn daily_budget(context: &AgentContext) -> Result<Decimal, AgentError> {
+    let reinvested =
+        match context.store.agent_memory(context.tenant, "accountant", "reinvested").await.map_err(store_error)? {
+            Some(memory) => serde_json::from_value::<Decimal>(memory.content).unwrap_or_default(),
+            None => Decimal::ZERO,
+        };
+    Ok(BASE_DAILY_BUDGET + reinvested / Decimal::from(FLIGHT_DAYS * 4))
+}
+
+async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleState) -> Result<String, AgentError> {
+    let products: Vec<Product> = context
+        .store
+        .products(context.tenant)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|p| p.status == "active")
+        .collect();
+    if products.is_empty() {
+        return Ok("nothing to market yet".into());
+    }
+    let decisions = &context.personality.decisions;
+    let strategy = crate::specialists::load_strategy(context).await;
+    let budget = daily_budget(context).await?;
+    let ads_total = budget * decisions.budget_split.ads * Decimal::from_f64(strategy.ad_bias).unwrap_or(Decimal::ONE);
+    let weights = decisions.channel_weights.normalized();
+    let paid = weights.search_ads + weights.social_ads;
+    let per_product = ads_total / Decimal::from(products.len());
+    let mut flights = 0;
+    let mut posts = 0;
+    let existing_campaigns = context.store.campaigns(context.tenant).await.map_err(store_error)?;
+    for product in &products {
+        let Some(external_id) = product.external_id.clone() else { continue };
+        for (channel, weight) in
+            [(AdChannel::SearchAds, weights.search_ads), (AdChannel::SocialAds, weights.social_ads)]
+        {
+            if paid <= 0.0 || weight <= 0.0 {
+                continue;
+            }
+            let daily = cents(per_product * Decimal::from_f64(weight / paid).unwrap_or(Decimal::ZERO));
+            if daily < Decimal::ONE {
+                continue;
+            }
+            // One flight a week per product and channel.
+            let flight = (cycle - 1) / i64::from(FLIGHT_DAYS);
+            let item = format!("{}:{:?}:{flight}", product.id, channel);
+            let flight_name = format!("{} · {:?} · week {}", product.title, channel, flight + 1);
+            if existing_campaigns.iter().any(|c| c.name == flight_name) {
+                continue;
+            }
+            let spec =
+                CampaignSpec { product_id: external_id.clone(), channel, daily_budget: daily, days: FLIGHT_DAYS };
+            let campaign = context
+                .market
+                .launch_campaign(
+                    context.tenant,
+                    &spec,
+                    &IdempotencyKey::for_step(context.tenant, flight, "marketing_launch", &item),
+                )
+                .await
+                .map_err(market_error)?;
+            let row = NewCampaign {
+                tenant_id: context.tenant,
+                product_id: Some(product.id),
+                name: flight_name,
+                channel: format!("{channel:?}"),
+                budget: daily * Decimal::from(FLIGHT_DAYS),
+                status: "active".into(),
+                external_id: Some(campaign.campaign_id),
+            };
+            context.store.create_campaign(row).await.map_err(store_error)?;
+            flights += 1;
+        }
+        // Organic posts: as many per day as the content share allows (0–2).
+        let per_day = (decisions.budget_split.content * Decimal::from(3)).round().to_usize().unwrap_or(0).min(2);
+        if per_day == 0 {
+            continue;
+        }
+        let brief = json!({ "product": product.title, "niche": product.niche, "price": product.price.to_string(), "keywords": product.tags });
+        let drafted = context.call("content", Task::new("social_posts", json!({ "brief": brief }))).await?;
+        let existing_posts = context.store.social_posts(context.tenant, 500).await.map_err(store_error)?;
+        for post in drafted["posts"].as_array().into_iter().flatten().take(per_day) {
+            let Ok(network) = serde_json::from_value::<Network>(post["network"].clone()) else { continue };
+            let text = post["text"].as_str().unwrap_or_default().to_owned();
+            let spec = PostSpec { product_id: external_id.clone(), network, text: text.clone() };
+            let published = context
+                .market
+                .publish_post(
+                    context.tenant,
+                    &spec,
+                    &key(context, cycle, Step::MarketingLaunch, &format!("{}:{:?}", product.id, network)),
+                )
+                .await
+                .map_err(market_error)?;
+            if existing_posts.iter().any(|p| p.external_id.as_deref() == Some(published.post_id.as_str())) {
+                continue;
+            }
+            let row = NewSocialPost {
+                tenant_id: context.tenant,
+                platform: format!("{network:?}").to_lowercase(),
+                content: text,
+                scheduled_time: None,
+                status: "posted".into(),
+                external_id: Some(published.post_id),
+            };
+            context.store.create_social_post(row).await.map_err(store_error)?;
+            posts += 1;
+        }
+    }
+    state.expected_revenue = expected_revenue(state.snapshot.as_ref(), &products);
+    Ok(format!("{flights} ad flights launched, {posts} posts published; {} expected today", state.expected_revenue))
+}
+
+/// What the plan expects a day to bring: each product's niche demand at its price,
+/// assuming a typical elasticity of 1.5 before the tenant's own data says otherwise.
+fn expected_revenue(snapshot: Option<&MarketSnapshot>, products: &[Product]) -> Decimal {
+    let Some(snapshot) = snapshot else { return Decimal::ZERO };
+    let mut total = 0.0;
+    for product in products {
+        let Some(niche) = snapshot.niche(&product.niche) else { continue };
+        let (Some(price), Some(reference)) = (product.price.to_f64(), niche.reference_price.to_f64()) else { continue };
+        if price <= 0.0 || reference <= 0.0 {
+            continue;
+        }
+        let share = 1.0 - 0.5 * niche.competition.clamp(0.0, 1.0);
+        total += niche.demand * share * (price / reference).powf(-1.5) * price;
+    }
+    cents(Decimal::from_f64(total).unwrap_or(Decimal::ZERO))
+}
+
+async fn performance_monitoring(
+    context: &AgentContext,
+    cycle: i64,
+    state: &mut CycleState,
+) -> Result<String, AgentError> {
+    // One simulated day per cycle. Advancing is not idempotent, so it is done only if
+    // the world has not reached this cycle's day yet: a resumed step does not advance
+    // twice.
+    let target_day = u32::try_from(cycle).unwrap_or(u32::MAX);
+    let before = context.market.market_snapshot(context.tenant).await.map_err(market_error)?.today;
+    if before < target_day {
+        context.market.advance(context.tenant, target_day - before).await.map_err(market_error)?;
+    }
+    let report =
+        context.market.report(context.tenant, target_day.saturating_sub(1), target_day).await.map_err(market_error)?;
+    let mut entries = Vec::new();
+    let platform = serde_json::to_value(context.market.platform())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "market".into());
+    let mut ad_revenue = Decimal::ZERO;
+    for product in &report.products {
+        let id = format!("{platform}:{}:{}:{}", context.tenant, cycle, product.product_id);
+        let rows = [
+            ("revenue", product.gross_revenue),
+            ("refund", -product.refunds),
+            ("payment_fee", -product.payment_fees),
+            ("cost_of_goods", -product.cost_of_goods),
+            ("ad_spend", -product.ad_spend()),
+        ];
+        for (category, amount) in rows {
+            if amount.is_zero() {
+                continue;
+            }
+            entries.push(json!({ "source": platform, "amount": amount, "category": category, "transaction_id": format!("{id}:{category}"),
+                                 "metadata": { "product_id": product.product_id, "day": target_day } }));
+        }
+        let converted: u64 = product.channels.iter().map(|c| c.conversions).sum();
+        ad_revenue += product.price * Decimal::from(converted);
+        let mut history = price_history(context, &product.product_id).await?;
+        if !history.iter().any(|(day, _)| *day == target_day) {
+            history.push((
+                target_day,
+                SalesObservation { price: product.price, units: u32::try_from(product.units_sold).unwrap_or(u32::MAX) },
+            ));
+            history.sort_by_key(|(day, _)| *day);
+            let keep = history.len().saturating_sub(60);
+            context
+                .store
+                .put_agent_memory(
+                    context.tenant,
+                    "pricing",
+                    &format!("history:{}", product.product_id),
+                    json!(history[keep..]),
+                    None,
+                )
+                .await
+                .map_err(store_error)?;
+        }
+    }
+    let booked = context.call("accountant", Task::new("book", json!({ "entries": entries }))).await?;
+    let outcome = DayOutcome {
+        revenue: report.gross_revenue(),
+        net: report.net_profit(),
+        ad_spend: report.ad_spend(),
+        ad_revenue,
+        units: report.units_sold(),
+    };
+    let summary = format!(
+        "day {target_day}: {} units, revenue {}, net {} ({} rows booked)",
+        outcome.units, outcome.revenue, outcome.net, booked["booked"]
+    );
+    state.outcome = Some(outcome);
+    Ok(summary)
+}
+
+async fn price_history(context: &AgentContext, product_id: &str) -> Result<Vec<(u32, SalesObservation)>, AgentError> {
+    let stored = context
+        .store
+        .agent_memory(context.tenant, "pricing", &format!("history:{product_id}"))
+        .await
+        .map_err(store_error)?;
+    Ok(stored.and_then(|m| serde_json::from_value(m.content).ok()).unwrap_or_default())
+}
+
+async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleState) -> Result<String, AgentError> {
+    let products = context.store.products(context.tenant).await.map_err(store_error)?;
+    let mut changed = Vec::new();
+    for product in products.iter().filter(|p| p.status == "active") {
+        let Some(external_id) = &product.external_id else { continue };
+        let reference =
+            state.snapshot.as_ref().and_then(|s| s.niche(&product.niche)).map_or(product.price, |n| n.reference_price);
+        let history: Vec<SalesObservation> =
+            price_history(context, external_id).await?.into_iter().map(|(_, o)| o).collect();
+        let quote = context
+            .call(
+                "pricing",
+                Task::new("quote", json!({ "unit_cost": product.cost, "reference_price": reference, "current_price": product.price, "history": history })),
+            )
+            .await?;
+        let price: Decimal = serde_json::from_value(quote["price"].clone())
+            .map_err(|e| AgentError::Failed(format!("pricing answer: {e}")))?;
+        if price == product.price {
+            continue;
+        }
+        context
+            .market
+            .set_price(
+                context.tenant,
+                external_id,
+                price,
+                &key(context, cycle, Step::RevenueOptimization, &product.id.to_string()),
+            )
+            .await
+            .map_err(market_error)?;
+        context.store.update_product_price(context.tenant, product.id, price).await.map_err(store_error)?;
+        context
+            .emit("pricing.changed", format!("\"{}\": {} → {price}", product.title, product.price), json!({ "product_id": product.id, "from": product.price, "to": price, "reason": quote["reason"], "source": quote["source"] }))
+            .await;
+        changed.push(product.id);
+    }
+    Ok(format!("{} of {} prices changed", changed.len(), products.len()))
+}
+
+async fn reinvestment(context: &AgentContext, cycle: i64, state: &CycleState) -> Result<String, AgentError> {
+    let plan = context.call("accountant", Task::new("plan_reinvestment", json!({ "cycle": cycle }))).await?;
+    let outcome = state.outcome.clone().unwrap_or_default();
+    let niche = state.niche.clone().unwrap_or_else(|| "portfolio".into());
+    let reflection = context
+        .call(
+            "reflection",
+            Task::new(
+                "reflect",
+                json!({ "cycle": cycle, "outcome": { "niche": niche, "expected_revenue": state.expected_revenue, "actual_revenue": outcome.revenue,
+                                                     "ad_spend": outcome.ad_spend, "ad_revenue": outcome.ad_revenue } }),
+            ),
+        )
+        .await?;
+    let lessons = reflection["lessons"]
+        .as_array()
+        .map_or_else(String::new, |l| l.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "));
+    context
+        .call(
+            "memory",
+            Task::new(
+                "record",
+                json!({ "key": format!("cycle:{cycle}"), "action_type": "autopilot_cycle", "niche": niche,
+                        "context": { "cycle": cycle, "expected_revenue": state.expected_revenue },
+                        "result": outcome, "success": reflection["success"].as_bool().unwrap_or(false),
+                        "revenue": outcome.net, "lessons": lessons }),
+            ),
+        )
+        .await?;
+    Ok(format!("reinvesting {}; {lessons}", plan["plan"]["total"]))
+}
+
+fn cents(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_run_in_the_spec_order_and_round_trip_through_their_names() {
+        let mut step = Step::MarketAnalysis;
+        let mut seen = vec![step];
+        while step != Step::Done {
+            step = step.next();
+            seen.push(step);
+        }
+        assert_eq!(seen.len(), 8);
+        for step in seen {
+            assert_eq!(Step::parse(step.as_str()), Some(step));
+        }
+    }
+
+    #[test]
+    fn bold_personalities_launch_more_often() {
+        assert_eq!(launch_cadence(1.0), 7);
+        assert_eq!(launch_cadence(0.5), 14);
+        assert_eq!(launch_cadence(0.0), 21);
+        assert_eq!(next_launch(1, 7), 8);
+        assert_eq!(next_launch(8, 7), 15);
+    }
+
+    #[test]
+    fn names_read_well() {
+        assert_eq!(title_case("notion_templates for-founders"), "Notion Templates For Founders");
+        assert_eq!(product_noun("courses"), "Course");
+    }
 }

@@ -14,14 +14,17 @@
 //! - `agent`: the trait, tasks, errors and the context an agent runs in.
 //! - `registry`: the list of agents a swarm starts; adding an agent is one line there.
 //! - `ceo`: the CEO, which coordinates the specialists.
-//! - `specialists`: the eight specialists.
+//! - `specialists`: the eight specialists, one module each with its rules.
+//! - `brain`: the LLM layer: offline (the agents' own rules) or a remote
+//!   OpenAI-compatible endpoint with a fallback chain of models.
 
 mod agent;
+pub mod brain;
 mod ceo;
 mod registry;
 mod specialists;
 
-pub use agent::{Agent, AgentContext, AgentError, Peers, Task};
-pub use ceo::Ceo;
+pub use agent::{Agent, AgentContext, AgentError, Decided, Peers, Task};
+pub use ceo::{Ceo, Step};
 pub use registry::{AgentFactory, AgentRegistry, CEO};
-pub use specialists::{SPECIALISTS, Specialist};
+pub use specialists::*;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use crate::agent::Agent;
 use crate::ceo::Ceo;
-use crate::specialists::{SPECIALISTS, Specialist};
+use crate::specialists::{Accountant, ContentWriter, Flipper, MemoryKeeper, Pricer, Reflector, SeoAnalyst, Strategist};
 
 /// Builds a fresh instance of an agent for a tenant's swarm.
 pub type AgentFactory = Arc<dyn Fn() -> Box<dyn Agent> + Send + Sync>;
@@ -23,32 +23,28 @@ pub struct AgentRegistry {
 impl AgentRegistry {
     /// An empty registry (tests and benchmarks build their own).
     pub fn empty() -> Self {
-        Self {
-            entries: Vec::new(),
-        }
+        Self { entries: Vec::new() }
     }
 
-    /// The standard swarm: the CEO and the eight specialists.
+    /// The standard swarm: the CEO and the eight specialists. Adding an agent to every
+    /// swarm is one more line here.
     pub fn standard() -> Self {
-        let mut registry = Self::empty().with(CEO, || Box::new(Ceo::default()));
-        for &name in SPECIALISTS {
-            registry = registry.with(name, move || Box::new(Specialist::new(name)));
-        }
-        registry
+        Self::empty()
+            .with(CEO, || Box::new(Ceo::default()))
+            .with("strategist", || Box::new(Strategist::default()))
+            .with("seo", || Box::new(SeoAnalyst::default()))
+            .with("pricing", || Box::new(Pricer::default()))
+            .with("content", || Box::new(ContentWriter::default()))
+            .with("flipping", || Box::new(Flipper::default()))
+            .with("accountant", || Box::new(Accountant::default()))
+            .with("memory", || Box::new(MemoryKeeper::default()))
+            .with("reflection", || Box::new(Reflector::default()))
     }
 
     /// Adds an agent, or replaces the one of the same name keeping its position.
-    pub fn with(
-        mut self,
-        name: &'static str,
-        factory: impl Fn() -> Box<dyn Agent> + Send + Sync + 'static,
-    ) -> Self {
+    pub fn with(mut self, name: &'static str, factory: impl Fn() -> Box<dyn Agent> + Send + Sync + 'static) -> Self {
         let factory: AgentFactory = Arc::new(factory);
-        match self
-            .entries
-            .iter_mut()
-            .find(|(existing, _)| *existing == name)
-        {
+        match self.entries.iter_mut().find(|(existing, _)| *existing == name) {
             Some(entry) => entry.1 = factory,
             None => self.entries.push((name, factory)),
         }

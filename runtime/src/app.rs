@@ -6,9 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use boardroom_adapters::SandboxMarket;
 use boardroom_agents::AgentRegistry;
+use boardroom_agents::brain::{Brain, OfflineBrain, RemoteBrain};
 use boardroom_memory::{EventLog, EventLogConfig, SharedStore};
-use boardroom_supervisor::{PinGuard, SwarmRoot};
+use boardroom_memory::{NewTenant, NewUser, Role, Tier};
+use boardroom_supervisor::{SwarmRoot, SwarmServices};
+use serde_json::json;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
@@ -32,45 +37,32 @@ impl Application {
     pub async fn build_with(settings: Settings, registry: AgentRegistry) -> anyhow::Result<Self> {
         let store: SharedStore = boardroom_memory::connect(&settings.database_url)
             .await
-            .with_context(|| {
-                format!(
-                    "failed to open the database at {}",
-                    redact(&settings.database_url)
-                )
-            })?;
+            .with_context(|| format!("failed to open the database at {}", redact(&settings.database_url)))?;
         let events = EventLog::start(store.clone(), EventLogConfig::default());
-        let swarms = SwarmRoot::start(
-            store.clone(),
-            events.clone(),
-            registry,
-            settings.supervisor.clone(),
-        )
-        .await
-        .context("failed to start the swarm root")?;
-        let redis = settings
-            .redis_url
-            .as_deref()
-            .map(RedisLink::new)
-            .transpose()
-            .context("failed to set up Redis")?;
-        let listener = TcpListener::bind(settings.bind)
-            .await
-            .with_context(|| format!("failed to listen on {}", settings.bind))?;
-        let state = AppState {
-            store,
-            events,
-            swarms,
-            redis: redis.map(Arc::new),
-            settings: Arc::new(settings),
+        let brain: Arc<dyn Brain> = match &settings.llm {
+            Some(config) => Arc::new(RemoteBrain::new(config.clone()).context("failed to set up the LLM client")?),
+            None => Arc::new(OfflineBrain),
         };
+        let services = SwarmServices {
+            store: store.clone(),
+            events: events.clone(),
+            brain,
+            market: Arc::new(SandboxMarket::new(settings.sandbox_seed)),
+        };
+        let swarms = SwarmRoot::start_with(services.clone(), registry, settings.supervisor.clone())
+            .await
+            .context("failed to start the swarm root")?;
+        let redis = settings.redis_url.as_deref().map(RedisLink::new).transpose().context("failed to set up Redis")?;
+        let listener =
+            TcpListener::bind(settings.bind).await.with_context(|| format!("failed to listen on {}", settings.bind))?;
+        let state =
+            AppState { services, store, events, swarms, redis: redis.map(Arc::new), settings: Arc::new(settings) };
         Ok(Self { listener, state })
     }
 
     /// Where the server listens.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| self.state.settings.bind)
+        self.listener.local_addr().unwrap_or_else(|_| self.state.settings.bind)
     }
 
     /// The shared state the routes see (tests use it to reach the swarm and the log).
@@ -86,19 +78,18 @@ impl Application {
     /// Serves until `stop` completes, then: stop accepting HTTP and finish in-flight
     /// requests, stop the swarm tree (each agent finishes its message), persist every
     /// accepted event, close the database.
-    pub async fn run_until(
-        self,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, state } = self;
-        let autopilot = activate_autopilot_tenants(&state).await?;
+        if state.settings.demo_tenant {
+            create_demo_tenant(&state).await?;
+        }
+        start_autopilot_tenants(&state).await?;
         tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
         axum::serve(listener, http::router(state.clone()))
             .with_graceful_shutdown(stop)
             .await
             .context("HTTP server failed")?;
         tracing::info!("HTTP stopped; stopping the swarm tree");
-        drop(autopilot);
         state.swarms.shutdown().await;
         state.events.close().await;
         tracing::info!("event log flushed");
@@ -107,35 +98,65 @@ impl Application {
     }
 }
 
-/// Activates every enabled tenant whose settings have `"autopilot": true` and pins it,
-/// so autopilot swarms run from start-up and are never passivated for idleness.
-async fn activate_autopilot_tenants(state: &AppState) -> anyhow::Result<Vec<PinGuard>> {
-    let mut pins = Vec::new();
+/// On a database without any tenant, creates "Demo Business" (CoachTy, autopilot on,
+/// a cycle a minute) so a fresh install shows a swarm at work.
+async fn create_demo_tenant(state: &AppState) -> anyhow::Result<()> {
+    if !state.store.list_tenants(None, 1).await?.is_empty() {
+        return Ok(());
+    }
+    let owner = match state.store.user_by_email(DEMO_OWNER).await? {
+        Some(user) => user,
+        None => {
+            // Not a valid PHC string: nobody can log in as the demo owner.
+            let user =
+                NewUser { email: DEMO_OWNER.into(), password_hash: "!".into(), role: Role::User, tier: Tier::Free };
+            state.store.create_user(user).await?
+        }
+    };
+    let tenant = NewTenant {
+        user_id: owner.id,
+        name: "Demo Business".into(),
+        domain: None,
+        personality: "coachty".into(),
+        settings: json!({ "autopilot": true, "autopilot_interval_secs": 60, "demo": true }),
+    };
+    let tenant = state.store.create_tenant(tenant).await.context("failed to create the demo tenant")?;
+    tracing::info!(tenant = %tenant.id, "created the demo tenant (autopilot on, sandbox market)");
+    Ok(())
+}
+
+/// Owner of the demo tenant.
+const DEMO_OWNER: &str = "demo@localhost";
+
+/// Activates every enabled tenant whose settings have `"autopilot": true` and starts
+/// its autopilot (which pins the swarm: it runs from start-up and is never passivated
+/// for idleness). The interval is the tenant's `autopilot_interval_secs`, else the
+/// configured default.
+async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
+    let mut started = 0;
     let mut after = None;
     loop {
-        let page = state
-            .store
-            .list_tenants(after, 500)
-            .await
-            .context("failed to list tenants")?;
+        let page = state.store.list_tenants(after, 500).await.context("failed to list tenants")?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
-        for tenant in page
-            .iter()
-            .filter(|t| t.is_active && t.settings["autopilot"] == true)
-        {
+        for tenant in page.iter().filter(|t| t.is_active && t.settings["autopilot"] == true) {
+            let interval = tenant.settings["autopilot_interval_secs"]
+                .as_u64()
+                .filter(|secs| *secs > 0)
+                .map_or(state.settings.autopilot_interval, Duration::from_secs);
             match state.swarms.activate(tenant.id).await {
-                Ok(swarm) => pins.push(swarm.pin()),
-                Err(error) => {
-                    tracing::error!(%error, tenant = %tenant.id, "autopilot tenant not activated")
+                Ok(swarm) => {
+                    swarm.start_autopilot(interval);
+                    started += 1;
                 }
+                Err(error) => tracing::error!(%error, tenant = %tenant.id, "autopilot tenant not activated"),
             }
         }
     }
-    if !pins.is_empty() {
-        tracing::info!(tenants = pins.len(), "autopilot swarms active");
+    if started > 0 {
+        tracing::info!(tenants = started, "autopilot swarms running");
     }
-    Ok(pins)
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl+C.
@@ -184,17 +205,8 @@ pub(crate) fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_are_redacted_from_database_urls() {
-        assert_eq!(
-            super::redact("postgres://app:hunter2@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
-        assert_eq!(
-            super::redact("postgres://postgres@db/x"),
-            "postgres://postgres@db/x"
-        );
-        assert_eq!(
-            super::redact("sqlite://data/boardroom.db"),
-            "sqlite://data/boardroom.db"
-        );
+        assert_eq!(super::redact("postgres://app:hunter2@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(super::redact("postgres://postgres@db/x"), "postgres://postgres@db/x");
+        assert_eq!(super::redact("sqlite://data/boardroom.db"), "sqlite://data/boardroom.db");
     }
 }

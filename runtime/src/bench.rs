@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_trait::async_trait;
 use boardroom_agents::{Agent, AgentContext, AgentError, AgentRegistry, Task};
-use boardroom_memory::{
-    EventLog, EventLogConfig, NewEvent, NewTenant, NewUser, Role, SharedStore, TenantId, Tier,
-};
+use boardroom_memory::{EventLog, EventLogConfig, NewEvent, NewTenant, NewUser, Role, SharedStore, TenantId, Tier};
 use boardroom_supervisor::{SupervisorConfig, SwarmRoot, ThrottleLimits};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -45,6 +43,16 @@ pub struct BenchOptions {
     /// created there and dropped afterwards. Without it the PostgreSQL figure is skipped.
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     pub postgres: Option<String>,
+    /// Instead of the runtime figures, measure decision quality: every personality
+    /// against two baselines over simulated days on the sandbox market.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Simulated days for `--simulate`.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Sandbox seed for `--simulate`.
+    #[arg(long, default_value_t = boardroom_supervisor::DEFAULT_SANDBOX_SEED)]
+    pub seed: u64,
 }
 
 /// Answers every task at once and counts them: the cheapest possible agent, so the
@@ -63,14 +71,12 @@ impl Agent for Echo {
 
 /// Runs every benchmark and prints the figures.
 pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
-    println!(
-        "boardroom bench — {} worker threads",
-        tokio::runtime::Handle::current().metrics().num_workers()
-    );
+    if options.simulate {
+        return crate::simulate::run(options.days, options.seed).await;
+    }
+    println!("boardroom bench — {} worker threads", tokio::runtime::Handle::current().metrics().num_workers());
     let scratch = ScratchSqlite::new();
-    let store = boardroom_memory::connect(&scratch.url)
-        .await
-        .context("scratch SQLite database")?;
+    let store = boardroom_memory::connect(&scratch.url).await.context("scratch SQLite database")?;
 
     messaging(&store, &options).await?;
     activation(&store, options.tenants).await?;
@@ -82,9 +88,7 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     match &options.postgres {
         Some(admin_url) => {
             let scratch = ScratchPostgres::create(admin_url).await?;
-            let store = boardroom_memory::connect(&scratch.url)
-                .await
-                .context("scratch PostgreSQL database")?;
+            let store = boardroom_memory::connect(&scratch.url).await.context("scratch PostgreSQL database")?;
             let rate = event_appends(store.clone(), options.events).await;
             store.close().await;
             scratch.drop_database().await;
@@ -98,11 +102,7 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
 async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Result<()> {
     let handled = Arc::new(AtomicU64::new(0));
     let counter = handled.clone();
-    let registry = AgentRegistry::empty().with("echo", move || {
-        Box::new(Echo {
-            handled: counter.clone(),
-        })
-    });
+    let registry = AgentRegistry::empty().with("echo", move || Box::new(Echo { handled: counter.clone() }));
     // A real, finite limit, so every message pays for the GCRA check it would in
     // production; high enough never to hold the benchmark back.
     let limits = ThrottleLimits {
@@ -110,10 +110,7 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
         burst: NonZeroU32::new(u32::MAX),
         ..ThrottleLimits::default()
     };
-    let config = SupervisorConfig {
-        default_limits: limits,
-        ..SupervisorConfig::default()
-    };
+    let config = SupervisorConfig { default_limits: limits, ..SupervisorConfig::default() };
     let events = EventLog::start(store.clone(), EventLogConfig::default());
     let root = SwarmRoot::start(store.clone(), events.clone(), registry, config).await?;
     let tenant = create_tenants(store, 1).await?[0];
@@ -132,30 +129,12 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
     let mut swarm_rates = Vec::with_capacity(rounds);
     let mut raw_rates = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        swarm_rates.push(
-            timed(per_round, || async {
-                echo.call(Task::bare("ping")).await.map(drop)
-            })
-            .await?,
-        );
-        raw_rates.push(
-            timed(per_round, || async {
-                raw.call(Task::bare("ping")).await.map(drop)
-            })
-            .await?,
-        );
+        swarm_rates.push(timed(per_round, || async { echo.call(Task::bare("ping")).await.map(drop) }).await?);
+        raw_rates.push(timed(per_round, || async { raw.call(Task::bare("ping")).await.map(drop) }).await?);
     }
     let (swarm_rate, raw_rate) = (median(swarm_rates), median(raw_rates));
-    println!(
-        "   swarm call  {:>12.0} calls/s  ({:.2} µs each)",
-        swarm_rate,
-        1e6 / swarm_rate
-    );
-    println!(
-        "   raw tokio   {:>12.0} calls/s  ({:.2} µs each)",
-        raw_rate,
-        1e6 / raw_rate
-    );
+    println!("   swarm call  {:>12.0} calls/s  ({:.2} µs each)", swarm_rate, 1e6 / swarm_rate);
+    println!("   raw tokio   {:>12.0} calls/s  ({:.2} µs each)", raw_rate, 1e6 / raw_rate);
     println!(
         "   ratio       {:>12.2}× the raw round-trip time (median of {rounds} interleaved rounds)",
         raw_rate / swarm_rate
@@ -171,24 +150,14 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
     echo.call(Task::bare("ping")).await?;
     let elapsed = started.elapsed();
     let delivered = handled.load(Ordering::Relaxed) - before - 1;
-    anyhow::ensure!(
-        delivered == options.casts as u64,
-        "{delivered} of {} casts handled",
-        options.casts
-    );
-    println!(
-        "   swarm cast  {:>12.0} messages/s",
-        options.casts as f64 / elapsed.as_secs_f64()
-    );
+    anyhow::ensure!(delivered == options.casts as u64, "{delivered} of {} casts handled", options.casts);
+    println!("   swarm cast  {:>12.0} messages/s", options.casts as f64 / elapsed.as_secs_f64());
     let started = Instant::now();
     for _ in 0..options.casts {
         raw.cast(Task::bare("ping")).await?;
     }
     raw.call(Task::bare("ping")).await?;
-    println!(
-        "   raw tokio   {:>12.0} messages/s",
-        options.casts as f64 / started.elapsed().as_secs_f64()
-    );
+    println!("   raw tokio   {:>12.0} messages/s", options.casts as f64 / started.elapsed().as_secs_f64());
 
     root.shutdown().await;
     events.close().await;
@@ -197,9 +166,7 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
 
 async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
     let agents = AgentRegistry::standard().len();
-    println!(
-        "\n3. tenant swarm activation ({count} tenants; {agents} agent actors + 1 swarm supervisor each)"
-    );
+    println!("\n3. tenant swarm activation ({count} tenants; {agents} agent actors + 1 swarm supervisor each)");
     let tenants = create_tenants(store, count).await?;
     // The lookup every activation starts with, timed on its own for the breakdown.
     let started = Instant::now();
@@ -208,13 +175,8 @@ async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
     }
     let lookup = started.elapsed();
     let events = EventLog::start(store.clone(), EventLogConfig::default());
-    let root = SwarmRoot::start(
-        store.clone(),
-        events.clone(),
-        AgentRegistry::standard(),
-        SupervisorConfig::default(),
-    )
-    .await?;
+    let root =
+        SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), SupervisorConfig::default()).await?;
     let rss_before = resident_bytes();
     let started = Instant::now();
     let mut handles = Vec::with_capacity(count);
@@ -223,20 +185,9 @@ async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let rss_after = resident_bytes();
-    anyhow::ensure!(
-        root.active_tenants() == count,
-        "only {} swarms active",
-        root.active_tenants()
-    );
-    let answered = handles
-        .last()
-        .context("no tenants")?
-        .call("pricing", Task::bare("ping"))
-        .await?;
-    anyhow::ensure!(
-        answered == json!({"agent": "pricing", "pong": true}),
-        "unexpected answer {answered}"
-    );
+    anyhow::ensure!(root.active_tenants() == count, "only {} swarms active", root.active_tenants());
+    let answered = handles.last().context("no tenants")?.call("pricing", Task::bare("ping")).await?;
+    anyhow::ensure!(answered == json!({"agent": "pricing", "pong": true}), "unexpected answer {answered}");
     let per_swarm = |duration: Duration| duration.as_secs_f64() * 1e6 / count as f64;
     println!(
         "   activation  {:>12.1} µs per swarm, of which {:.1} µs is the tenant lookup in SQLite",
@@ -273,8 +224,7 @@ async fn event_appends(store: SharedStore, count: usize) -> anyhow::Result<f64> 
         tasks.spawn(async move {
             for i in 0..count / appenders {
                 let tenant = tenants[(appender + i) % tenants.len()];
-                let event = NewEvent::now(tenant, "bench", "bench.tick", "tick")
-                    .with_data(json!({ "i": i }));
+                let event = NewEvent::now(tenant, "bench", "bench.tick", "tick").with_data(json!({ "i": i }));
                 events.append(event).await?;
             }
             Ok::<_, boardroom_memory::MemoryError>(())
@@ -316,14 +266,8 @@ where
 
 async fn create_tenants(store: &SharedStore, count: usize) -> anyhow::Result<Vec<TenantId>> {
     let email = format!("bench-{}@localhost", uuid::Uuid::new_v4().simple());
-    let owner = store
-        .create_user(NewUser {
-            email,
-            password_hash: "!".into(),
-            role: Role::User,
-            tier: Tier::Free,
-        })
-        .await?;
+    let owner =
+        store.create_user(NewUser { email, password_hash: "!".into(), role: Role::User, tier: Tier::Free }).await?;
     let mut tenants = Vec::with_capacity(count);
     for index in 0..count {
         let tenant = store
@@ -363,20 +307,12 @@ impl RawActor {
 
     async fn call(&self, task: Task) -> Result<Value, AgentError> {
         let (reply, answer) = oneshot::channel();
-        self.mailbox
-            .send((task, Some(reply)))
-            .await
-            .map_err(|_| AgentError::Unavailable("raw actor gone".into()))?;
-        answer
-            .await
-            .map_err(|_| AgentError::Unavailable("raw actor gone".into()))?
+        self.mailbox.send((task, Some(reply))).await.map_err(|_| AgentError::Unavailable("raw actor gone".into()))?;
+        answer.await.map_err(|_| AgentError::Unavailable("raw actor gone".into()))?
     }
 
     async fn cast(&self, task: Task) -> Result<(), AgentError> {
-        self.mailbox
-            .send((task, None))
-            .await
-            .map_err(|_| AgentError::Unavailable("raw actor gone".into()))
+        self.mailbox.send((task, None)).await.map_err(|_| AgentError::Unavailable("raw actor gone".into()))
     }
 }
 
@@ -387,17 +323,14 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// A SQLite file in the temp folder, removed on drop.
-struct ScratchSqlite {
+pub(crate) struct ScratchSqlite {
     path: std::path::PathBuf,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ScratchSqlite {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "boardroom-bench-{}.db",
-            uuid::Uuid::new_v4().simple()
-        ));
+    pub(crate) fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("boardroom-bench-{}.db", uuid::Uuid::new_v4().simple()));
         let url = format!("sqlite://{}", path.display());
         Self { path, url }
     }
@@ -423,32 +356,16 @@ impl ScratchPostgres {
         let admin = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(admin_url))
             .await
             .map_err(|_| anyhow::anyhow!("timed out connecting to PostgreSQL"))?
-            .with_context(|| {
-                format!(
-                    "cannot connect to PostgreSQL at {}",
-                    crate::app::redact(admin_url)
-                )
-            })?;
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", crate::app::redact(admin_url)))?;
         let name = format!("boardroom_bench_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url, |(base, _)| base);
-        Ok(Self {
-            admin,
-            url: format!("{base}/{name}"),
-            name,
-        })
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        Ok(Self { admin, url: format!("{base}/{name}"), name })
     }
 
     async fn drop_database(self) {
         let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&self.admin)
-            .await
-        {
+        if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&self.admin).await {
             eprintln!("could not drop scratch database {}: {error}", self.name);
         }
         self.admin.close().await;

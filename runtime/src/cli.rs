@@ -65,18 +65,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     telemetry::init(&settings.log_level, settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await
-        }
+        Command::Serve => Application::build(settings).await?.run_until_stopped().await,
         Command::Migrate => {
             let store = open(&settings).await?;
-            println!(
-                "database ready ({}): migrations applied",
-                store.backend().as_str()
-            );
+            println!("database ready ({}): migrations applied", store.backend().as_str());
             store.close().await;
             Ok(())
         }
@@ -91,19 +83,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<SharedStore> {
-    boardroom_memory::connect(&settings.database_url)
-        .await
-        .context("failed to open the database")
+    boardroom_memory::connect(&settings.database_url).await.context("failed to open the database")
 }
 
 async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<()> {
     match command {
-        TenantCommand::Create {
-            name,
-            owner,
-            personality,
-            autopilot,
-        } => {
+        TenantCommand::Create { name, owner, personality, autopilot } => {
             let name = name.trim().to_owned();
             anyhow::ensure!(!name.is_empty(), "--name must not be empty");
             boardroom_personalities::find(&personality)?;
@@ -118,18 +103,12 @@ async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<(
                 })
                 .await
                 .context("failed to create the tenant")?;
-            println!(
-                "created tenant {} ({}) for user {}",
-                tenant.id, tenant.name, tenant.user_id
-            );
+            println!("created tenant {} ({}) for user {}", tenant.id, tenant.name, tenant.user_id);
             Ok(())
         }
         TenantCommand::List => {
             let mut after = None;
-            println!(
-                "{:>6}  {:>6}  {:<14}  {:<8}  name",
-                "id", "owner", "personality", "active"
-            );
+            println!("{:>6}  {:>6}  {:<14}  {:<8}  name", "id", "owner", "personality", "active");
             loop {
                 let page = store.list_tenants(after, 500).await?;
                 let Some(last) = page.last() else { break };
@@ -137,11 +116,7 @@ async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<(
                 for tenant in &page {
                     println!(
                         "{:>6}  {:>6}  {:<14}  {:<8}  {}",
-                        tenant.id,
-                        tenant.user_id,
-                        tenant.personality,
-                        tenant.is_active,
-                        tenant.name
+                        tenant.id, tenant.user_id, tenant.personality, tenant.is_active, tenant.name
                     );
                 }
             }
@@ -154,10 +129,7 @@ async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<(
 /// password through sign-up later). The first account ever created is the admin.
 async fn owner_id(store: &SharedStore, email: &str) -> anyhow::Result<UserId> {
     let email = email.trim().to_lowercase();
-    anyhow::ensure!(
-        email.contains('@') && email.len() >= 3,
-        "--owner must be an e-mail address"
-    );
+    anyhow::ensure!(email.contains('@') && email.len() >= 3, "--owner must be an e-mail address");
     if let Some(user) = store.user_by_email(&email).await? {
         return Ok(user.id);
     }

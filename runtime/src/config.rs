@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use boardroom_supervisor::SupervisorConfig;
+use boardroom_agents::brain::RemoteBrainConfig;
+use boardroom_supervisor::{DEFAULT_SANDBOX_SEED, SupervisorConfig};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -17,17 +18,14 @@ use thiserror::Error;
 #[error("{variable}: {problem}")]
 pub struct ConfigError {
     /// The environment variable (or TOML key, in upper case) at fault.
-    pub variable: &'static str,
+    pub variable: String,
     /// What is wrong with it.
     pub problem: String,
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            variable,
-            problem: problem.into(),
-        }
+    fn new(variable: &str, problem: impl Into<String>) -> Self {
+        Self { variable: variable.to_owned(), problem: problem.into() }
     }
 }
 
@@ -77,6 +75,14 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Restart intensity, back-off and idleness of the swarm tree.
     pub supervisor: SupervisorConfig,
+    /// The remote LLM, when a key is configured; `None` runs the offline brain.
+    pub llm: Option<RemoteBrainConfig>,
+    /// Seed of the sandbox market's worlds.
+    pub sandbox_seed: u64,
+    /// Time between autopilot cycles for tenants that do not set their own.
+    pub autopilot_interval: Duration,
+    /// Create a demo tenant with autopilot on when the database has no tenant yet.
+    pub demo_tenant: bool,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -93,6 +99,12 @@ struct FileSettings {
     swarm_max_restarts: Option<u32>,
     swarm_restart_window_secs: Option<u64>,
     swarm_idle_timeout_secs: Option<u64>,
+    llm_api_key: Option<String>,
+    llm_base_url: Option<String>,
+    llm_models: Option<String>,
+    sandbox_seed: Option<u64>,
+    autopilot_interval_secs: Option<u64>,
+    demo_tenant: Option<bool>,
 }
 
 /// The variables read, in the order they are documented.
@@ -108,6 +120,13 @@ const VARIABLES: &[&str] = &[
     "SWARM_MAX_RESTARTS",
     "SWARM_RESTART_WINDOW_SECS",
     "SWARM_IDLE_TIMEOUT_SECS",
+    "LLM_API_KEY",
+    "OPENROUTER_API_KEY",
+    "LLM_BASE_URL",
+    "LLM_MODELS",
+    "SANDBOX_SEED",
+    "AUTOPILOT_INTERVAL_SECS",
+    "DEMO_TENANT",
 ];
 
 impl Settings {
@@ -115,11 +134,7 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let env: HashMap<String, String> = VARIABLES
             .iter()
-            .filter_map(|name| {
-                std::env::var(name)
-                    .ok()
-                    .map(|value| (name.to_string(), value))
-            })
+            .filter_map(|name| std::env::var(name).ok().map(|value| (name.to_string(), value)))
             .collect();
         Self::load(&env)
     }
@@ -131,47 +146,32 @@ impl Settings {
             Some(path) => read_file(Path::new(&path))?,
             None => FileSettings::default(),
         };
-        let pick = |name: &str, from_file: &Option<String>| {
-            non_empty(env, name).or_else(|| from_file.clone())
-        };
+        let pick = |name: &str, from_file: &Option<String>| non_empty(env, name).or_else(|| from_file.clone());
 
-        let data_dir = PathBuf::from(
-            pick("BOARDROOM_DATA_DIR", &file.data_dir).unwrap_or_else(|| "data".into()),
-        );
+        let data_dir = PathBuf::from(pick("BOARDROOM_DATA_DIR", &file.data_dir).unwrap_or_else(|| "data".into()));
         let database_url = match pick("DATABASE_URL", &file.database_url) {
             Some(url) => parse_database_url(url)?,
             None => format!("sqlite://{}", data_dir.join("boardroom.db").display()),
         };
         let embedded = database_url.starts_with("sqlite:");
-        let redis_url = pick("REDIS_URL", &file.redis_url)
-            .map(parse_redis_url)
-            .transpose()?;
+        let redis_url = pick("REDIS_URL", &file.redis_url).map(parse_redis_url).transpose()?;
         let bind = match pick("BIND", &file.bind) {
             Some(text) => text.parse().map_err(|_| {
                 ConfigError::new(
                     "BIND",
-                    format!(
-                        "{text:?} is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"
-                    ),
+                    format!("{text:?} is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"),
                 )
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
         let log_level = pick("LOG_LEVEL", &file.log_level).unwrap_or_else(|| "info".into());
-        tracing_subscriber::EnvFilter::try_new(&log_level).map_err(|error| {
-            ConfigError::new(
-                "LOG_LEVEL",
-                format!("{log_level:?} is not a log filter: {error}"),
-            )
-        })?;
+        tracing_subscriber::EnvFilter::try_new(&log_level)
+            .map_err(|error| ConfigError::new("LOG_LEVEL", format!("{log_level:?} is not a log filter: {error}")))?;
         let log_format = match pick("LOG_FORMAT", &file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(ConfigError::new(
-                    "LOG_FORMAT",
-                    format!("{other:?} is not one of text, json"),
-                ));
+                return Err(ConfigError::new("LOG_FORMAT", format!("{other:?} is not one of text, json")));
             }
         };
 
@@ -179,11 +179,7 @@ impl Settings {
         if let Some(max) = number(env, "SWARM_MAX_RESTARTS", file.swarm_max_restarts)? {
             supervisor.restart_intensity.max_restarts = max;
         }
-        if let Some(secs) = number(
-            env,
-            "SWARM_RESTART_WINDOW_SECS",
-            file.swarm_restart_window_secs,
-        )? {
+        if let Some(secs) = number(env, "SWARM_RESTART_WINDOW_SECS", file.swarm_restart_window_secs)? {
             supervisor.restart_intensity.within = positive_secs("SWARM_RESTART_WINDOW_SECS", secs)?;
         }
         if let Some(secs) = number(env, "SWARM_IDLE_TIMEOUT_SECS", file.swarm_idle_timeout_secs)? {
@@ -207,6 +203,31 @@ impl Settings {
             }
         };
 
+        let llm = RemoteBrainConfig::from_env(|name| match name {
+            "LLM_API_KEY" => pick(name, &file.llm_api_key),
+            "LLM_BASE_URL" => pick(name, &file.llm_base_url),
+            "LLM_MODELS" => pick(name, &file.llm_models),
+            other => non_empty(env, other),
+        })
+        .map_err(|message| {
+            // The brain's messages start with the variable's name.
+            match message.split_once(' ') {
+                Some((variable, problem)) => ConfigError::new(variable, problem),
+                None => ConfigError::new("LLM_API_KEY", message.as_str()),
+            }
+        })?;
+        let sandbox_seed = number(env, "SANDBOX_SEED", file.sandbox_seed)?.unwrap_or(DEFAULT_SANDBOX_SEED);
+        let autopilot_interval = match number(env, "AUTOPILOT_INTERVAL_SECS", file.autopilot_interval_secs)? {
+            Some(secs) => positive_secs("AUTOPILOT_INTERVAL_SECS", secs)?,
+            None => Duration::from_secs(1800),
+        };
+        let demo_tenant = match non_empty(env, "DEMO_TENANT").as_deref() {
+            None => file.demo_tenant.unwrap_or(true),
+            Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => return Err(ConfigError::new("DEMO_TENANT", format!("{other:?} is not true or false"))),
+        };
+
         Ok(Self {
             database_url,
             redis_url,
@@ -216,6 +237,10 @@ impl Settings {
             log_format,
             data_dir,
             supervisor,
+            llm,
+            sandbox_seed,
+            autopilot_interval,
+            demo_tenant,
         })
     }
 
@@ -226,24 +251,14 @@ impl Settings {
 }
 
 fn non_empty(env: &HashMap<String, String>, name: &str) -> Option<String> {
-    env.get(name)
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
+    env.get(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ConfigError::new(
-            "BOARDROOM_CONFIG",
-            format!("cannot read {}: {error}", path.display()),
-        )
-    })?;
-    toml::from_str(&text).map_err(|error| {
-        ConfigError::new(
-            "BOARDROOM_CONFIG",
-            format!("{}: {}", path.display(), error.message()),
-        )
-    })
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError::new("BOARDROOM_CONFIG", format!("cannot read {}: {error}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|error| ConfigError::new("BOARDROOM_CONFIG", format!("{}: {}", path.display(), error.message())))
 }
 
 fn parse_database_url(url: String) -> Result<String, ConfigError> {
@@ -251,19 +266,14 @@ fn parse_database_url(url: String) -> Result<String, ConfigError> {
     if supported.iter().any(|prefix| url.starts_with(prefix)) {
         Ok(url)
     } else {
-        Err(ConfigError::new(
-            "DATABASE_URL",
-            format!("{url:?} is neither sqlite:PATH nor postgres://…"),
-        ))
+        Err(ConfigError::new("DATABASE_URL", format!("{url:?} is neither sqlite:PATH nor postgres://…")))
     }
 }
 
 fn parse_redis_url(url: String) -> Result<String, ConfigError> {
     redis::Client::open(url.as_str())
         .map(|_| url.clone())
-        .map_err(|error| {
-            ConfigError::new("REDIS_URL", format!("{url:?} is not a Redis URL: {error}"))
-        })
+        .map_err(|error| ConfigError::new("REDIS_URL", format!("{url:?} is not a Redis URL: {error}")))
 }
 
 fn number<T: std::str::FromStr>(
@@ -272,9 +282,10 @@ fn number<T: std::str::FromStr>(
     from_file: Option<T>,
 ) -> Result<Option<T>, ConfigError> {
     match non_empty(env, name) {
-        Some(text) => text.parse().map(Some).map_err(|_| {
-            ConfigError::new(name, format!("{text:?} is not a non-negative whole number"))
-        }),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::new(name, format!("{text:?} is not a non-negative whole number"))),
         None => Ok(from_file),
     }
 }
@@ -291,24 +302,17 @@ fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError>
 fn stored_secret(data_dir: &Path) -> Result<SecretKey, ConfigError> {
     let path = data_dir.join("secret_key");
     let fail = |what: &str, error: std::io::Error| {
-        ConfigError::new(
-            "SECRET_KEY",
-            format!("not set, and {what} {}: {error}", path.display()),
-        )
+        ConfigError::new("SECRET_KEY", format!("not set, and {what} {}: {error}", path.display()))
     };
     match std::fs::read_to_string(&path) {
         Ok(secret) if secret.trim().len() >= 32 => return Ok(SecretKey(secret.trim().to_owned())),
         Ok(_) => {
-            return Err(ConfigError::new(
-                "SECRET_KEY",
-                format!("stored secret in {} is too short", path.display()),
-            ));
+            return Err(ConfigError::new("SECRET_KEY", format!("stored secret in {} is too short", path.display())));
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(fail("cannot read", error)),
     }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|error| fail("cannot create the folder of", error))?;
+    std::fs::create_dir_all(data_dir).map_err(|error| fail("cannot create the folder of", error))?;
     let secret: String = {
         use rand::Rng;
         let bytes: [u8; 32] = rand::rng().random();
@@ -335,17 +339,11 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn temp_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "boardroom-config-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let dir = std::env::temp_dir().join(format!("boardroom-config-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         dir
     }
@@ -356,21 +354,12 @@ mod tests {
         let vars = env(&[("BOARDROOM_DATA_DIR", dir.to_str().expect("utf-8 path"))]);
         let first = Settings::load(&vars).expect("defaults load");
         assert_eq!(first.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
-        assert!(
-            first.database_url.starts_with("sqlite://")
-                && first.database_url.ends_with("boardroom.db")
-        );
+        assert!(first.database_url.starts_with("sqlite://") && first.database_url.ends_with("boardroom.db"));
         assert_eq!(first.redis_url, None);
         assert_eq!(first.secret_key.expose().len(), 64);
         let second = Settings::load(&vars).expect("defaults load again");
-        assert_eq!(
-            first.secret_key, second.secret_key,
-            "the generated secret is kept"
-        );
-        assert!(
-            !format!("{first:?}").contains(first.secret_key.expose()),
-            "Debug must not leak the secret"
-        );
+        assert_eq!(first.secret_key, second.secret_key, "the generated secret is kept");
+        assert!(!format!("{first:?}").contains(first.secret_key.expose()), "Debug must not leak the secret");
     }
 
     #[test]
@@ -378,36 +367,12 @@ mod tests {
         let dir = temp_dir();
         let base = [("BOARDROOM_DATA_DIR", dir.to_str().expect("utf-8 path"))];
         let cases = [
-            (
-                "BIND",
-                "localhost",
-                "BIND: \"localhost\" is not a socket address",
-            ),
-            (
-                "DATABASE_URL",
-                "mysql://x",
-                "DATABASE_URL: \"mysql://x\" is neither",
-            ),
-            (
-                "LOG_FORMAT",
-                "xml",
-                "LOG_FORMAT: \"xml\" is not one of text, json",
-            ),
-            (
-                "SWARM_MAX_RESTARTS",
-                "-1",
-                "SWARM_MAX_RESTARTS: \"-1\" is not a non-negative whole number",
-            ),
-            (
-                "REDIS_URL",
-                "http://nope",
-                "REDIS_URL: \"http://nope\" is not a Redis URL",
-            ),
-            (
-                "SECRET_KEY",
-                "short",
-                "SECRET_KEY: must be at least 32 characters",
-            ),
+            ("BIND", "localhost", "BIND: \"localhost\" is not a socket address"),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL: \"mysql://x\" is neither"),
+            ("LOG_FORMAT", "xml", "LOG_FORMAT: \"xml\" is not one of text, json"),
+            ("SWARM_MAX_RESTARTS", "-1", "SWARM_MAX_RESTARTS: \"-1\" is not a non-negative whole number"),
+            ("REDIS_URL", "http://nope", "REDIS_URL: \"http://nope\" is not a Redis URL"),
+            ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
         ];
         for (name, value, expected) in cases {
             let mut vars = env(&base);
@@ -428,11 +393,8 @@ mod tests {
     fn the_environment_overrides_the_config_file() {
         let dir = temp_dir();
         let file = dir.join("boardroom.toml");
-        std::fs::write(
-            &file,
-            "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nswarm_max_restarts = 7\n",
-        )
-        .expect("write");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nswarm_max_restarts = 7\n")
+            .expect("write");
         let vars = env(&[
             ("BOARDROOM_CONFIG", file.to_str().expect("utf-8")),
             ("BOARDROOM_DATA_DIR", dir.to_str().expect("utf-8")),

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use boardroom_memory::{EventLog, SharedStore};
-use boardroom_supervisor::SwarmRoot;
+use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -26,6 +26,8 @@ pub struct AppState {
     pub events: EventLog,
     /// The swarm tree.
     pub swarms: SwarmRoot,
+    /// What the swarms work with (brain, market).
+    pub services: SwarmServices,
     /// Redis, when configured.
     pub redis: Option<Arc<RedisLink>>,
     /// The settings the server started with.
@@ -37,10 +39,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .layer(TraceLayer::new_for_http())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .with_state(state)
 }
 
@@ -75,14 +74,10 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "status": status,
         "database": database,
         "redis": redis,
-        "llm": { "backend": "offline" },
+        "llm": state.services.brain.describe(),
         "swarms": { "active": state.swarms.active_tenants() },
         "version": env!("CARGO_PKG_VERSION"),
     });
-    let code = if database_up {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
 }

@@ -12,6 +12,7 @@
 //! - `redis_link`: the optional Redis connection.
 //! - `cli`: the commands.
 //! - `bench`: `boardroom bench`, the performance figures.
+//! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
 //! - `telemetry`: `tracing` set-up.
 
 mod app;
@@ -20,6 +21,7 @@ mod cli;
 mod config;
 mod http;
 mod redis_link;
+mod simulate;
 mod telemetry;
 
 pub use app::{Application, shutdown_signal};

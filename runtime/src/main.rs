@@ -4,10 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = boardroom_runtime::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("boardroom: cannot start the async runtime: {error}");

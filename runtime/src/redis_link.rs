@@ -15,21 +15,13 @@ pub struct RedisLink {
 impl RedisLink {
     /// Parses the URL; does not connect.
     pub fn new(url: &str) -> redis::RedisResult<Self> {
-        Ok(Self {
-            client: redis::Client::open(url)?,
-            connection: OnceCell::new(),
-        })
+        Ok(Self { client: redis::Client::open(url)?, connection: OnceCell::new() })
     }
 
     /// A shared connection, connecting within a second if there is none yet.
     pub async fn connection(&self) -> Result<ConnectionManager, String> {
         let connect = || async {
-            match tokio::time::timeout(
-                Duration::from_secs(1),
-                ConnectionManager::new(self.client.clone()),
-            )
-            .await
-            {
+            match tokio::time::timeout(Duration::from_secs(1), ConnectionManager::new(self.client.clone())).await {
                 Ok(Ok(connection)) => Ok(connection),
                 Ok(Err(error)) => Err(error.to_string()),
                 Err(_) => Err("timed out connecting".to_owned()),
@@ -42,12 +34,7 @@ impl RedisLink {
     pub async fn ping(&self) -> Result<(), String> {
         let mut connection = self.connection().await?;
         let ping = redis::cmd("PING");
-        match tokio::time::timeout(
-            Duration::from_secs(1),
-            ping.query_async::<String>(&mut connection),
-        )
-        .await
-        {
+        match tokio::time::timeout(Duration::from_secs(1), ping.query_async::<String>(&mut connection)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err("PING timed out".to_owned()),

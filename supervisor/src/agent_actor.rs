@@ -8,15 +8,8 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 /// What an agent actor receives. Each message carries its sender's in-flight permit,
 /// released when the agent has handled it: that is what bounds the mailbox.
 pub(crate) enum AgentMessage {
-    Call {
-        task: Task,
-        reply: oneshot::Sender<Result<Value, AgentError>>,
-        _permit: OwnedSemaphorePermit,
-    },
-    Cast {
-        task: Task,
-        _permit: OwnedSemaphorePermit,
-    },
+    Call { task: Task, reply: oneshot::Sender<Result<Value, AgentError>>, _permit: OwnedSemaphorePermit },
+    Cast { task: Task, _permit: OwnedSemaphorePermit },
 }
 
 pub(crate) struct AgentActor;
@@ -48,11 +41,7 @@ impl Actor for AgentActor {
         // The permit is held until the task is handled: it counts this message as in
         // flight for as long as it occupies the agent.
         let (task, reply, _permit) = match message {
-            AgentMessage::Call {
-                task,
-                reply,
-                _permit,
-            } => (task, Some(reply), _permit),
+            AgentMessage::Call { task, reply, _permit } => (task, Some(reply), _permit),
             AgentMessage::Cast { task, _permit } => (task, None, _permit),
         };
         // Only a cast's failure needs the action named afterwards (a call's caller gets

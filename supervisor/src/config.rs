@@ -28,10 +28,7 @@ pub struct SupervisorConfig {
 impl Default for SupervisorConfig {
     fn default() -> Self {
         Self {
-            restart_intensity: RestartIntensity {
-                max_restarts: 3,
-                within: Duration::from_secs(5),
-            },
+            restart_intensity: RestartIntensity { max_restarts: 3, within: Duration::from_secs(5) },
             backoff: Backoff::default(),
             degraded_clear_after: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(600),
@@ -67,11 +64,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.2,
-        }
+        Self { initial: Duration::from_secs(1), max: Duration::from_secs(60), jitter: 0.2 }
     }
 }
 
@@ -104,11 +97,7 @@ pub struct ThrottleLimits {
 
 impl Default for ThrottleLimits {
     fn default() -> Self {
-        Self {
-            messages_per_minute: None,
-            burst: None,
-            max_wait: Duration::from_secs(5),
-        }
+        Self { messages_per_minute: None, burst: None, max_wait: Duration::from_secs(5) }
     }
 }
 
@@ -118,33 +107,16 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_its_cap_without_jitter() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-            jitter: 0.0,
-        };
-        let delays: Vec<u128> = (1..=6)
-            .map(|attempt| backoff.delay(attempt).as_millis())
-            .collect();
+        let backoff = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1), jitter: 0.0 };
+        let delays: Vec<u128> = (1..=6).map(|attempt| backoff.delay(attempt).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
     }
 
     #[test]
     fn jitter_stays_within_its_band_and_varies() {
-        let backoff = Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.2,
-        };
+        let backoff = Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(60), jitter: 0.2 };
         let delays: Vec<Duration> = (0..50).map(|_| backoff.delay(1)).collect();
-        assert!(
-            delays
-                .iter()
-                .all(|d| *d >= Duration::from_millis(800) && *d <= Duration::from_millis(1200))
-        );
-        assert!(
-            delays.iter().any(|d| *d != delays[0]),
-            "jitter should spread restarts"
-        );
+        assert!(delays.iter().all(|d| *d >= Duration::from_millis(800) && *d <= Duration::from_millis(1200)));
+        assert!(delays.iter().any(|d| *d != delays[0]), "jitter should spread restarts");
     }
 }

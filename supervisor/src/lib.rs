@@ -32,6 +32,8 @@
 //! - `agent_actor`: the actor hosting one agent.
 //! - `tenant_swarm`: the per-tenant supervisor.
 //! - `root`: [`SwarmRoot`], activation, back-off, passivation, shutdown.
+//! - `autopilot`: the per-tenant driver of the CEO's cycle: interval, pause, resume,
+//!   run now.
 //!
 //! ## Lifecycle events
 //! `swarm.started`, `agent.failed`, `agent.restarted`, `swarm.escalated`,
@@ -40,13 +42,15 @@
 //! `throttle.changed`.
 
 mod agent_actor;
+mod autopilot;
 mod config;
 mod root;
 mod tenant;
 mod tenant_swarm;
 mod throttle;
 
+pub use autopilot::AutopilotState;
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
-pub use root::{SwarmError, SwarmRoot};
+pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices};
 pub use tenant::{AgentHandle, PinGuard, SwarmStatus, TenantHandle};
 pub use throttle::ThrottleGate;

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use boardroom_adapters::{Marketplace, SandboxMarket};
 use boardroom_agents::AgentRegistry;
-use boardroom_memory::{EventLog, MemoryError, NewEvent, SharedStore, TenantId};
+use boardroom_agents::brain::{Brain, OfflineBrain};
+use boardroom_memory::{EventLog, MemoryError, NewEvent, SharedStore, Tenant, TenantId};
+use boardroom_personalities::{Personality, PersonalityError};
 use dashmap::DashMap;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::json;
@@ -28,6 +31,22 @@ pub enum SwarmError {
     /// The tenant exists but is disabled.
     #[error("tenant {0} is disabled")]
     TenantDisabled(TenantId),
+    /// The tenant's personality is unknown or its custom profile invalid.
+    #[error("tenant {tenant}'s personality: {error}")]
+    Personality {
+        /// The tenant.
+        tenant: TenantId,
+        /// What is wrong.
+        error: PersonalityError,
+    },
+    /// The tenant's saved market state could not be restored.
+    #[error("tenant {tenant}'s market state: {error}")]
+    Market {
+        /// The tenant.
+        tenant: TenantId,
+        /// What went wrong.
+        error: String,
+    },
     /// The swarm escalated and is waiting out its back-off.
     #[error("tenant {tenant}'s swarm is degraded and restarts in {retry_after:?}")]
     Restarting {
@@ -75,9 +94,38 @@ struct TenantEntry {
     escalations: AtomicU64,
 }
 
+/// What every swarm works with: storage, the event log, the brain and the market.
+#[derive(Clone)]
+pub struct SwarmServices {
+    /// The database.
+    pub store: SharedStore,
+    /// The event log.
+    pub events: EventLog,
+    /// The LLM layer (offline by default).
+    pub brain: Arc<dyn Brain>,
+    /// Where tenants do business (the sandbox market by default).
+    pub market: Arc<dyn Marketplace>,
+}
+
+/// Seed of the default sandbox world.
+pub const DEFAULT_SANDBOX_SEED: u64 = 42;
+
+impl SwarmServices {
+    /// The embedded defaults: the offline brain and a sandbox market.
+    pub fn embedded(store: SharedStore, events: EventLog) -> Self {
+        Self {
+            store,
+            events,
+            brain: Arc::new(OfflineBrain),
+            market: Arc::new(SandboxMarket::new(DEFAULT_SANDBOX_SEED)),
+        }
+    }
+}
+
 struct RootShared {
     store: SharedStore,
     events: EventLog,
+    services: SwarmServices,
     registry: Arc<AgentRegistry>,
     config: Arc<SupervisorConfig>,
     tenants: DashMap<TenantId, Arc<TenantEntry>>,
@@ -103,7 +151,7 @@ impl RootShared {
         let args = TenantSwarmArgs {
             shared: entry.shared.clone(),
             registry: self.registry.clone(),
-            events: self.events.clone(),
+            services: self.services.clone(),
         };
         let (swarm, _) = Actor::spawn_linked(None, TenantSwarm, args, root.get_cell())
             .await
@@ -122,16 +170,27 @@ pub struct SwarmRoot {
 }
 
 impl SwarmRoot {
-    /// Starts the root actor. Tenants are activated later, on demand.
+    /// Starts the root actor with the embedded defaults (offline brain, sandbox market).
+    /// Tenants are activated later, on demand.
     pub async fn start(
         store: SharedStore,
         events: EventLog,
         registry: AgentRegistry,
         config: SupervisorConfig,
     ) -> Result<Self, SwarmError> {
+        Self::start_with(SwarmServices::embedded(store, events), registry, config).await
+    }
+
+    /// Starts the root actor with chosen services.
+    pub async fn start_with(
+        services: SwarmServices,
+        registry: AgentRegistry,
+        config: SupervisorConfig,
+    ) -> Result<Self, SwarmError> {
         let shared = Arc::new(RootShared {
-            store,
-            events,
+            store: services.store.clone(),
+            events: services.events.clone(),
+            services,
             registry: Arc::new(registry),
             config: Arc::new(config),
             tenants: DashMap::new(),
@@ -155,38 +214,27 @@ impl SwarmRoot {
             }
             // Fast path: already running, no lock, no query.
             if let Some(entry) = self.shared.tenants.get(&tenant)
-                && matches!(
-                    *entry.shared.status.borrow(),
-                    SwarmStatus::Running | SwarmStatus::Degraded
-                )
+                && matches!(*entry.shared.status.borrow(), SwarmStatus::Running | SwarmStatus::Degraded)
             {
                 entry.shared.touch();
-                return Ok(TenantHandle {
-                    shared: entry.shared.clone(),
-                });
+                return Ok(TenantHandle { shared: entry.shared.clone() });
             }
-            let row = self
-                .shared
-                .store
-                .tenant(tenant)
-                .await?
-                .ok_or(SwarmError::TenantNotFound(tenant))?;
+            let row = self.shared.store.tenant(tenant).await?.ok_or(SwarmError::TenantNotFound(tenant))?;
             if !row.is_active {
                 return Err(SwarmError::TenantDisabled(tenant));
             }
+            let personality = personality_of(&row).map_err(|error| SwarmError::Personality { tenant, error })?;
             let entry = self
                 .shared
                 .tenants
                 .entry(tenant)
-                .or_insert_with(|| Arc::new(self.new_entry(tenant)))
+                .or_insert_with(|| Arc::new(self.new_entry(tenant, personality)))
                 .clone();
             let mut lifecycle = entry.lifecycle.lock().await;
             match &*lifecycle {
                 Lifecycle::Running { .. } => {
                     entry.shared.touch();
-                    return Ok(TenantHandle {
-                        shared: entry.shared.clone(),
-                    });
+                    return Ok(TenantHandle { shared: entry.shared.clone() });
                 }
                 Lifecycle::BackingOff { until } => {
                     return Err(SwarmError::Restarting {
@@ -198,6 +246,7 @@ impl SwarmRoot {
                 Lifecycle::Retired => continue,
                 Lifecycle::Inactive => {}
             }
+            self.restore_market(tenant).await?;
             let (swarm, generation) = self.shared.spawn_swarm(&self.actor, &entry).await?;
             *lifecycle = Lifecycle::Running { swarm, generation };
             entry.shared.status.send_replace(SwarmStatus::Running);
@@ -209,28 +258,45 @@ impl SwarmRoot {
                         "swarm.started",
                         format!("swarm started with {} agents", self.shared.registry.len()),
                     )
-                    .with_data(
-                        json!({ "agents": self.shared.registry.names(), "generation": generation }),
-                    ),
+                    .with_data(json!({ "agents": self.shared.registry.names(), "generation": generation })),
                 )
                 .await;
-            return Ok(TenantHandle {
-                shared: entry.shared.clone(),
-            });
+            return Ok(TenantHandle { shared: entry.shared.clone() });
         }
     }
 
-    fn new_entry(&self, tenant: TenantId) -> TenantEntry {
+    /// Hands a simulated market the tenant's world as last saved, so a restarted process
+    /// continues it (real platforms keep their own state and ignore this).
+    async fn restore_market(&self, tenant: TenantId) -> Result<(), SwarmError> {
+        let market = &self.shared.services.market;
+        let platform = serde_json::to_value(market.platform())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if let Some(world) = self.shared.store.adapter_state(tenant, &platform).await? {
+            market
+                .import_state(tenant, world)
+                .await
+                .map_err(|error| SwarmError::Market { tenant, error: error.to_string() })?;
+        }
+        Ok(())
+    }
+
+    fn new_entry(&self, tenant: TenantId, personality: Personality) -> TenantEntry {
         let config = self.shared.config.clone();
         let gate = ThrottleGate::new(tenant, config.default_limits, self.shared.events.clone());
+        let names = self.shared.registry.names();
+        let shared = TenantShared::new(
+            tenant,
+            &names,
+            gate,
+            config,
+            self.shared.epoch,
+            Arc::new(personality),
+            self.shared.events.clone(),
+        );
         TenantEntry {
-            shared: Arc::new(TenantShared::new(
-                tenant,
-                &self.shared.registry.names(),
-                gate,
-                config,
-                self.shared.epoch,
-            )),
+            shared: Arc::new(shared),
             lifecycle: Mutex::new(Lifecycle::Inactive),
             escalations: AtomicU64::new(0),
         }
@@ -238,17 +304,12 @@ impl SwarmRoot {
 
     /// The handle of an active tenant, without activating it.
     pub fn get(&self, tenant: TenantId) -> Option<TenantHandle> {
-        self.shared.tenants.get(&tenant).map(|entry| TenantHandle {
-            shared: entry.shared.clone(),
-        })
+        self.shared.tenants.get(&tenant).map(|entry| TenantHandle { shared: entry.shared.clone() })
     }
 
     /// The tenant's swarm status, `None` when it is not active.
     pub fn status(&self, tenant: TenantId) -> Option<SwarmStatus> {
-        self.shared
-            .tenants
-            .get(&tenant)
-            .map(|entry| *entry.shared.status.borrow())
+        self.shared.tenants.get(&tenant).map(|entry| *entry.shared.status.borrow())
     }
 
     /// How many tenants have a swarm in memory (running, degraded or restarting).
@@ -259,14 +320,7 @@ impl SwarmRoot {
     /// Stops an active swarm and forgets it; its next use activates it afresh.
     /// Returns whether there was a swarm to passivate.
     pub async fn passivate(&self, tenant: TenantId) -> bool {
-        retire(
-            &self.shared,
-            tenant,
-            SwarmStatus::Passivated,
-            "swarm.passivated",
-            "idle",
-        )
-        .await
+        retire(&self.shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle").await
     }
 
     /// Passivates every swarm idle for longer than the configured time-out now, rather
@@ -282,23 +336,21 @@ impl SwarmRoot {
         if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
             return;
         }
-        let tenants: Vec<TenantId> = self
-            .shared
-            .tenants
-            .iter()
-            .map(|entry| *entry.key())
-            .collect();
-        let stops = tenants.into_iter().map(|tenant| {
-            retire(
-                &self.shared,
-                tenant,
-                SwarmStatus::Stopped,
-                "swarm.stopped",
-                "shutdown",
-            )
-        });
+        let tenants: Vec<TenantId> = self.shared.tenants.iter().map(|entry| *entry.key()).collect();
+        let stops = tenants
+            .into_iter()
+            .map(|tenant| retire(&self.shared, tenant, SwarmStatus::Stopped, "swarm.stopped", "shutdown"));
         futures::future::join_all(stops).await;
         self.actor.stop(Some("shutdown".into()));
+    }
+}
+
+/// The tenant's personality: a custom profile in its settings (`personality_profile`),
+/// else the built-in one it names.
+fn personality_of(tenant: &Tenant) -> Result<Personality, PersonalityError> {
+    match tenant.settings.get("personality_profile") {
+        Some(profile) => Personality::custom_from_json(profile.clone()),
+        None => boardroom_personalities::find(&tenant.personality),
     }
 }
 
@@ -315,28 +367,19 @@ async fn retire(
     };
     let mut lifecycle = entry.lifecycle.lock().await;
     let previous = std::mem::replace(&mut *lifecycle, Lifecycle::Retired);
-    shared
-        .tenants
-        .remove_if(&tenant, |_, current| Arc::ptr_eq(current, &entry));
+    shared.tenants.remove_if(&tenant, |_, current| Arc::ptr_eq(current, &entry));
     let Lifecycle::Running { swarm, .. } = previous else {
-        entry
-            .shared
-            .set_all_slots(SlotState::Closed("swarm stopped"));
+        entry.shared.set_all_slots(SlotState::Closed("swarm stopped"));
         entry.shared.status.send_replace(status);
         return !matches!(previous, Lifecycle::Retired);
     };
     // Forget the actor first so its termination is not mistaken for a failure.
     shared.swarms.remove(&swarm.get_id());
     entry.shared.status.send_replace(status);
-    if let Err(error) = swarm
-        .stop_and_wait(Some(reason.into()), Some(Duration::from_secs(15)))
-        .await
-    {
+    if let Err(error) = swarm.stop_and_wait(Some(reason.into()), Some(Duration::from_secs(15))).await {
         tracing::warn!(%error, %tenant, "swarm did not stop cleanly");
     }
-    entry
-        .shared
-        .set_all_slots(SlotState::Closed("swarm stopped"));
+    entry.shared.set_all_slots(SlotState::Closed("swarm stopped"));
     shared
         .emit(
             NewEvent::now(tenant, "swarm", kind, format!("swarm stopped: {reason}"))
@@ -352,24 +395,13 @@ async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
         .iter()
         .filter(|entry| {
             entry.shared.is_idle()
-                && matches!(
-                    *entry.shared.status.borrow(),
-                    SwarmStatus::Running | SwarmStatus::Degraded
-                )
+                && matches!(*entry.shared.status.borrow(), SwarmStatus::Running | SwarmStatus::Degraded)
         })
         .map(|entry| *entry.key())
         .collect();
     let mut passivated = 0;
     for tenant in idle {
-        if retire(
-            shared,
-            tenant,
-            SwarmStatus::Passivated,
-            "swarm.passivated",
-            "idle",
-        )
-        .await
-        {
+        if retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle").await {
             passivated += 1;
         }
     }
@@ -388,9 +420,7 @@ impl Actor for RootActor {
         myself: ActorRef<Self::Msg>,
         shared: Arc<RootShared>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        myself.send_interval(shared.config.passivation_interval, || {
-            RootMessage::PassivateIdle
-        });
+        myself.send_interval(shared.config.passivation_interval, || RootMessage::PassivateIdle);
         Ok(shared)
     }
 
@@ -443,10 +473,9 @@ impl Actor for RootActor {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, reason) = match event {
             SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (
-                cell,
-                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
-            ),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
+            }
             _ => return Ok(()),
         };
         // Swarms stopped on purpose were removed from `swarms` before stopping.
@@ -459,18 +488,19 @@ impl Actor for RootActor {
         let mut lifecycle = entry.lifecycle.lock().await;
         let attempt = entry.escalations.fetch_add(1, Ordering::Relaxed) + 1;
         let delay = shared.config.backoff.delay(attempt as u32);
-        *lifecycle = Lifecycle::BackingOff {
-            until: Instant::now() + delay,
-        };
-        entry.shared.set_all_slots(SlotState::Closed(
-            "swarm degraded; restarting after back-off",
-        ));
+        *lifecycle = Lifecycle::BackingOff { until: Instant::now() + delay };
+        entry.shared.set_all_slots(SlotState::Closed("swarm degraded; restarting after back-off"));
         entry.shared.status.send_replace(SwarmStatus::Restarting);
         drop(lifecycle);
         shared
             .emit(
-                NewEvent::now(tenant, "swarm", "swarm.degraded", format!("swarm failed; restarting in {} ms", delay.as_millis()))
-                    .with_data(json!({ "reason": reason, "attempt": attempt, "retry_in_ms": delay.as_millis() as u64 })),
+                NewEvent::now(
+                    tenant,
+                    "swarm",
+                    "swarm.degraded",
+                    format!("swarm failed; restarting in {} ms", delay.as_millis()),
+                )
+                .with_data(json!({ "reason": reason, "attempt": attempt, "retry_in_ms": delay.as_millis() as u64 })),
             )
             .await;
         myself.send_after(delay, move || RootMessage::Restart(tenant));
@@ -512,16 +542,13 @@ async fn restart_swarm(myself: &ActorRef<RootMessage>, shared: &Arc<RootShared>,
                     .with_data(json!({ "attempt": attempt, "generation": generation })),
                 )
                 .await;
-            myself.send_after(shared.config.degraded_clear_after, move || {
-                RootMessage::ClearDegraded(tenant, generation)
-            });
+            myself
+                .send_after(shared.config.degraded_clear_after, move || RootMessage::ClearDegraded(tenant, generation));
         }
         Err(error) => {
             let attempt = entry.escalations.fetch_add(1, Ordering::Relaxed) + 1;
             let delay = shared.config.backoff.delay(attempt as u32);
-            *lifecycle = Lifecycle::BackingOff {
-                until: Instant::now() + delay,
-            };
+            *lifecycle = Lifecycle::BackingOff { until: Instant::now() + delay };
             drop(lifecycle);
             shared
                 .emit(

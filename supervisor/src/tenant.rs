@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use boardroom_agents::{AgentError, Peers, Task};
-use boardroom_memory::TenantId;
+use boardroom_memory::{EventLog, TenantId};
+use boardroom_personalities::Personality;
 use ractor::{ActorRef, MessagingErr};
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +14,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
 use crate::agent_actor::AgentMessage;
+use crate::autopilot::AutopilotControl;
 use crate::config::SupervisorConfig;
 use crate::throttle::ThrottleGate;
 
@@ -60,6 +62,9 @@ pub(crate) struct TenantShared {
     pub(crate) gate: ThrottleGate,
     pub(crate) status: watch::Sender<SwarmStatus>,
     pub(crate) config: Arc<SupervisorConfig>,
+    pub(crate) personality: Arc<Personality>,
+    pub(crate) events: EventLog,
+    pub(crate) autopilot: AutopilotControl,
     last_used_ms: AtomicU64,
     pins: AtomicUsize,
     epoch: std::time::Instant,
@@ -72,6 +77,8 @@ impl TenantShared {
         gate: ThrottleGate,
         config: Arc<SupervisorConfig>,
         epoch: std::time::Instant,
+        personality: Arc<Personality>,
+        events: EventLog,
     ) -> Self {
         let slots = names
             .iter()
@@ -89,6 +96,9 @@ impl TenantShared {
             gate,
             status: watch::Sender::new(SwarmStatus::Starting),
             config,
+            personality,
+            events,
+            autopilot: AutopilotControl::default(),
             last_used_ms: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
             epoch,
@@ -98,16 +108,14 @@ impl TenantShared {
     }
 
     pub(crate) fn touch(&self) {
-        self.last_used_ms
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_used_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Whether nobody pinned the swarm and nobody used it for the idle time-out.
     pub(crate) fn is_idle(&self) -> bool {
-        let idle_ms = (self.epoch.elapsed().as_millis() as u64)
-            .saturating_sub(self.last_used_ms.load(Ordering::Relaxed));
-        self.pins.load(Ordering::Relaxed) == 0
-            && idle_ms >= self.config.idle_timeout.as_millis() as u64
+        let idle_ms =
+            (self.epoch.elapsed().as_millis() as u64).saturating_sub(self.last_used_ms.load(Ordering::Relaxed));
+        self.pins.load(Ordering::Relaxed) == 0 && idle_ms >= self.config.idle_timeout.as_millis() as u64
     }
 
     pub(crate) fn set_all_slots(&self, state: SlotState) {
@@ -138,10 +146,7 @@ impl TenantHandle {
 
     /// Waits until the swarm's status satisfies `condition`, for tests and the live
     /// view.
-    pub async fn wait_for_status(
-        &self,
-        condition: impl FnMut(&SwarmStatus) -> bool,
-    ) -> SwarmStatus {
+    pub async fn wait_for_status(&self, condition: impl FnMut(&SwarmStatus) -> bool) -> SwarmStatus {
         let mut receiver = self.shared.status.subscribe();
         match receiver.wait_for(condition).await {
             Ok(status) => *status,
@@ -152,6 +157,11 @@ impl TenantHandle {
     /// The agents of this swarm, CEO first.
     pub fn agent_names(&self) -> Vec<&'static str> {
         self.shared.slots.iter().map(|slot| slot.name).collect()
+    }
+
+    /// The personality the swarm plans under.
+    pub fn personality(&self) -> &Personality {
+        &self.shared.personality
     }
 
     /// The tenant's throttle, to read or change its limits live.
@@ -165,16 +175,24 @@ impl TenantHandle {
             .slots
             .iter()
             .find(|slot| slot.name == name)
-            .map(|slot| AgentHandle {
-                tenant: self.shared.clone(),
-                slot: slot.clone(),
-            })
+            .map(|slot| AgentHandle { tenant: self.shared.clone(), slot: slot.clone() })
             .ok_or_else(|| AgentError::NoSuchAgent(name.to_owned()))
     }
 
     /// Sends `task` to `agent` and waits for the answer.
     pub async fn call(&self, agent: &str, task: Task) -> Result<Value, AgentError> {
         self.agent(agent)?.call(task).await
+    }
+
+    /// Like [`TenantHandle::call`] with a time-out of its own, for long tasks such as
+    /// a whole autopilot cycle.
+    pub async fn call_with_timeout(
+        &self,
+        agent: &str,
+        task: Task,
+        timeout: std::time::Duration,
+    ) -> Result<Value, AgentError> {
+        self.agent(agent)?.call_until(task, Instant::now() + timeout).await
     }
 
     /// Sends `task` to `agent` without waiting for the answer.
@@ -186,9 +204,7 @@ impl TenantHandle {
     /// live viewer connected).
     pub fn pin(&self) -> PinGuard {
         self.shared.pins.fetch_add(1, Ordering::Relaxed);
-        PinGuard {
-            shared: self.shared.clone(),
-        }
+        PinGuard { shared: self.shared.clone() }
     }
 }
 
@@ -226,30 +242,20 @@ impl AgentHandle {
     /// tenant's throttle, then an in-flight permit, then delivery (waiting out a
     /// restart of the agent), then the answer.
     pub async fn call(&self, task: Task) -> Result<Value, AgentError> {
-        let deadline = Instant::now() + self.tenant.config.call_timeout;
+        self.call_until(task, Instant::now() + self.tenant.config.call_timeout).await
+    }
+
+    /// [`AgentHandle::call`] with an explicit deadline.
+    pub async fn call_until(&self, task: Task, deadline: Instant) -> Result<Value, AgentError> {
         let (reply, answer) = oneshot::channel();
         let permit = self.admit(deadline).await?;
-        self.deliver(
-            AgentMessage::Call {
-                task,
-                reply,
-                _permit: permit,
-            },
-            deadline,
-        )
-        .await?;
+        self.deliver(AgentMessage::Call { task, reply, _permit: permit }, deadline).await?;
         match timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result,
             // The reply port was dropped unanswered: the agent died handling the task, or
             // died with the task still in its mailbox.
-            Ok(Err(_)) => Err(AgentError::Unavailable(format!(
-                "{} stopped before answering",
-                self.slot.name
-            ))),
-            Err(_) => Err(AgentError::Unavailable(format!(
-                "{} did not answer in time",
-                self.slot.name
-            ))),
+            Ok(Err(_)) => Err(AgentError::Unavailable(format!("{} stopped before answering", self.slot.name))),
+            Err(_) => Err(AgentError::Unavailable(format!("{} did not answer in time", self.slot.name))),
         }
     }
 
@@ -259,20 +265,10 @@ impl AgentHandle {
     pub async fn cast(&self, task: Task) -> Result<(), AgentError> {
         let deadline = Instant::now() + self.tenant.config.call_timeout;
         let permit = self.admit(deadline).await?;
-        self.deliver(
-            AgentMessage::Cast {
-                task,
-                _permit: permit,
-            },
-            deadline,
-        )
-        .await
+        self.deliver(AgentMessage::Cast { task, _permit: permit }, deadline).await
     }
 
-    async fn admit(
-        &self,
-        deadline: Instant,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
+    async fn admit(&self, deadline: Instant) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
         self.tenant.touch();
         self.tenant.gate.admit(self.slot.name, deadline).await?;
         let permits = self.slot.permits.clone();
@@ -282,10 +278,7 @@ impl AgentHandle {
         }
         match timeout_at(deadline, permits.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) => Err(AgentError::Unavailable(format!(
-                "{} is shut down",
-                self.slot.name
-            ))),
+            Ok(Err(_)) => Err(AgentError::Unavailable(format!("{} is shut down", self.slot.name))),
             Err(_) => Err(AgentError::Unavailable(format!(
                 "{} is saturated: no free in-flight permit in time",
                 self.slot.name
@@ -293,21 +286,14 @@ impl AgentHandle {
         }
     }
 
-    async fn deliver(
-        &self,
-        mut message: AgentMessage,
-        deadline: Instant,
-    ) -> Result<(), AgentError> {
+    async fn deliver(&self, mut message: AgentMessage, deadline: Instant) -> Result<(), AgentError> {
         // Fast path: the agent is up; no watch receiver, no clone of its reference.
         if let SlotState::Running(actor) = &*self.slot.state.borrow() {
             match actor.send_message(message) {
                 Ok(()) => return Ok(()),
                 Err(MessagingErr::SendErr(returned)) => message = returned,
                 Err(error) => {
-                    return Err(AgentError::Unavailable(format!(
-                        "{}: {error}",
-                        self.slot.name
-                    )));
+                    return Err(AgentError::Unavailable(format!("{}: {error}", self.slot.name)));
                 }
             }
         }
@@ -321,33 +307,21 @@ impl AgentHandle {
                     // replace it, then try again with the same message.
                     Err(MessagingErr::SendErr(returned)) => message = returned,
                     Err(error) => {
-                        return Err(AgentError::Unavailable(format!(
-                            "{}: {error}",
-                            self.slot.name
-                        )));
+                        return Err(AgentError::Unavailable(format!("{}: {error}", self.slot.name)));
                     }
                 },
                 SlotState::Closed(reason) => {
-                    return Err(AgentError::Unavailable(format!(
-                        "{}: {reason}",
-                        self.slot.name
-                    )));
+                    return Err(AgentError::Unavailable(format!("{}: {reason}", self.slot.name)));
                 }
                 SlotState::Waiting => {}
             }
             match timeout_at(deadline, state.changed()).await {
                 Ok(Ok(())) => continue,
                 Ok(Err(_)) => {
-                    return Err(AgentError::Unavailable(format!(
-                        "{} is gone",
-                        self.slot.name
-                    )));
+                    return Err(AgentError::Unavailable(format!("{} is gone", self.slot.name)));
                 }
                 Err(_) => {
-                    return Err(AgentError::Unavailable(format!(
-                        "{} was not back in time",
-                        self.slot.name
-                    )));
+                    return Err(AgentError::Unavailable(format!("{} was not back in time", self.slot.name)));
                 }
             }
         }
@@ -363,17 +337,11 @@ pub(crate) struct SwarmPeers {
 impl Peers for SwarmPeers {
     async fn call(&self, agent: &str, task: Task) -> Result<Value, AgentError> {
         // Weak: the agents' contexts must not keep a passivated tenant alive.
-        let shared = self
-            .tenant
-            .upgrade()
-            .ok_or_else(|| AgentError::Unavailable("swarm stopped".into()))?;
+        let shared = self.tenant.upgrade().ok_or_else(|| AgentError::Unavailable("swarm stopped".into()))?;
         TenantHandle { shared }.call(agent, task).await
     }
 
     fn names(&self) -> Vec<&'static str> {
-        self.tenant
-            .upgrade()
-            .map(|shared| shared.slots.iter().map(|slot| slot.name).collect())
-            .unwrap_or_default()
+        self.tenant.upgrade().map(|shared| shared.slots.iter().map(|slot| slot.name).collect()).unwrap_or_default()
     }
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boardroom_agents::{AgentContext, AgentRegistry};
-use boardroom_memory::{EventLog, NewEvent};
+use boardroom_memory::NewEvent;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::agent_actor::{AgentActor, AgentState};
+use crate::root::SwarmServices;
 use crate::tenant::{SlotState, SwarmPeers, TenantShared};
 
 pub(crate) struct TenantSwarm;
@@ -19,7 +20,7 @@ pub(crate) struct TenantSwarm;
 pub(crate) struct TenantSwarmArgs {
     pub(crate) shared: Arc<TenantShared>,
     pub(crate) registry: Arc<AgentRegistry>,
-    pub(crate) events: EventLog,
+    pub(crate) services: SwarmServices,
 }
 
 pub(crate) struct TenantSwarmState {
@@ -32,7 +33,7 @@ pub(crate) struct TenantSwarmState {
 
 impl TenantSwarmState {
     async fn emit(&self, event: NewEvent) {
-        if let Err(error) = self.args.events.append(event).await {
+        if let Err(error) = self.args.services.events.append(event).await {
             tracing::warn!(%error, tenant = %self.args.shared.tenant, "lifecycle event not recorded");
         }
     }
@@ -40,9 +41,7 @@ impl TenantSwarmState {
 
 /// Why a swarm gave up.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{restarts} agent restarts within {within:?}: restart intensity exceeded (last: {agent} {reason})"
-)]
+#[error("{restarts} agent restarts within {within:?}: restart intensity exceeded (last: {agent} {reason})")]
 pub(crate) struct Escalation {
     restarts: usize,
     within: Duration,
@@ -61,21 +60,17 @@ impl TenantSwarm {
         let context = AgentContext {
             tenant: shared.tenant,
             agent: name,
-            events: state.args.events.clone(),
-            peers: Arc::new(SwarmPeers {
-                tenant: Arc::downgrade(shared),
-            }),
+            events: state.args.services.events.clone(),
+            peers: Arc::new(SwarmPeers { tenant: Arc::downgrade(shared) }),
+            store: state.args.services.store.clone(),
+            personality: shared.personality.clone(),
+            brain: state.args.services.brain.clone(),
+            market: state.args.services.market.clone(),
         };
-        let agent_state = AgentState {
-            agent: factory(),
-            context,
-        };
-        let (actor, _) =
-            Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;
+        let agent_state = AgentState { agent: factory(), context };
+        let (actor, _) = Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;
         state.children.insert(actor.get_id(), index);
-        shared.slots[index]
-            .state
-            .send_replace(SlotState::Running(actor));
+        shared.slots[index].state.send_replace(SlotState::Running(actor));
         Ok(())
     }
 }
@@ -90,30 +85,17 @@ impl Actor for TenantSwarm {
         myself: ActorRef<Self::Msg>,
         args: TenantSwarmArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let mut state = TenantSwarmState {
-            args,
-            children: HashMap::new(),
-            restarts: VecDeque::new(),
-        };
+        let mut state = TenantSwarmState { args, children: HashMap::new(), restarts: VecDeque::new() };
         for index in 0..state.args.registry.len() {
             Self::spawn_agent(&myself, &mut state, index).await?;
         }
         Ok(state)
     }
 
-    async fn post_stop(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(&self, myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
         // Let every agent finish the message it is on before the swarm is gone.
-        state
-            .args
-            .shared
-            .set_all_slots(SlotState::Closed("swarm stopped"));
-        myself
-            .stop_children_and_wait(Some("swarm stopping".into()), Some(Duration::from_secs(10)))
-            .await;
+        state.args.shared.set_all_slots(SlotState::Closed("swarm stopped"));
+        myself.stop_children_and_wait(Some("swarm stopping".into()), Some(Duration::from_secs(10))).await;
         Ok(())
     }
 
@@ -125,10 +107,9 @@ impl Actor for TenantSwarm {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, reason) = match event {
             SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (
-                cell,
-                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
-            ),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
+            }
             _ => return Ok(()),
         };
         let Some(index) = state.children.remove(&cell.get_id()) else {
@@ -141,43 +122,26 @@ impl Actor for TenantSwarm {
         shared.slots[index].state.send_replace(SlotState::Waiting);
         state
             .emit(
-                NewEvent::now(
-                    tenant,
-                    agent,
-                    "agent.failed",
-                    format!("{agent} failed: {reason}"),
-                )
-                .with_data(json!({ "error": reason })),
+                NewEvent::now(tenant, agent, "agent.failed", format!("{agent} failed: {reason}"))
+                    .with_data(json!({ "error": reason })),
             )
             .await;
 
         let intensity = shared.config.restart_intensity;
         let now = Instant::now();
-        state
-            .restarts
-            .retain(|at| now.duration_since(*at) < intensity.within);
+        state.restarts.retain(|at| now.duration_since(*at) < intensity.within);
         state.restarts.push_back(now);
         if state.restarts.len() > intensity.max_restarts as usize {
-            let escalation = Escalation {
-                restarts: state.restarts.len(),
-                within: intensity.within,
-                agent,
-                reason,
-            };
+            let escalation = Escalation { restarts: state.restarts.len(), within: intensity.within, agent, reason };
             state
-                .emit(
-                    NewEvent::now(tenant, "swarm", "swarm.escalated", escalation.to_string())
-                        .with_data(json!({
-                            "restarts": escalation.restarts,
-                            "within_ms": intensity.within.as_millis() as u64,
-                            "max_restarts": intensity.max_restarts,
-                            "last_failed": agent,
-                        })),
-                )
+                .emit(NewEvent::now(tenant, "swarm", "swarm.escalated", escalation.to_string()).with_data(json!({
+                    "restarts": escalation.restarts,
+                    "within_ms": intensity.within.as_millis() as u64,
+                    "max_restarts": intensity.max_restarts,
+                    "last_failed": agent,
+                })))
                 .await;
-            shared.set_all_slots(SlotState::Closed(
-                "swarm escalated; the root is restarting it",
-            ));
+            shared.set_all_slots(SlotState::Closed("swarm escalated; the root is restarting it"));
             // Failing is how the swarm hands the decision to the root.
             return Err(Box::new(escalation));
         }
@@ -185,13 +149,8 @@ impl Actor for TenantSwarm {
         Self::spawn_agent(&myself, state, index).await?;
         state
             .emit(
-                NewEvent::now(
-                    tenant,
-                    agent,
-                    "agent.restarted",
-                    format!("{agent} restarted"),
-                )
-                .with_data(json!({ "restarts_in_window": state.restarts.len() })),
+                NewEvent::now(tenant, agent, "agent.restarted", format!("{agent} restarted"))
+                    .with_data(json!({ "restarts_in_window": state.restarts.len() })),
             )
             .await;
         Ok(())

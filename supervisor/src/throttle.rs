@@ -52,10 +52,7 @@ impl ThrottleGate {
 
     /// Messages that had to wait, and messages refused, since the swarm was activated.
     pub fn counters(&self) -> (u64, u64) {
-        (
-            self.waited.load(Ordering::Relaxed),
-            self.refused.load(Ordering::Relaxed),
-        )
+        (self.waited.load(Ordering::Relaxed), self.refused.load(Ordering::Relaxed))
     }
 
     /// Replaces the limits; the next message is judged by the new ones. Recorded as a
@@ -63,13 +60,7 @@ impl ThrottleGate {
     pub async fn set_limits(&self, limits: ThrottleLimits) {
         self.limiter.store(Arc::new(limiter_for(&limits)));
         self.limits.store(Arc::new(limits));
-        let event = NewEvent::now(
-            self.tenant,
-            "throttle",
-            "throttle.changed",
-            describe(&limits),
-        )
-        .with_data(json!({
+        let event = NewEvent::now(self.tenant, "throttle", "throttle.changed", describe(&limits)).with_data(json!({
             "messages_per_minute": limits.messages_per_minute.map(NonZeroU32::get),
             "burst": limits.burst.map(NonZeroU32::get),
             "max_wait_ms": limits.max_wait.as_millis() as u64,
@@ -117,20 +108,13 @@ impl ThrottleGate {
         if last != 0 && now_ms.saturating_sub(last) < 1_000 {
             return;
         }
-        if self
-            .last_report_ms
-            .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
+        if self.last_report_ms.compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed).is_err() {
             return;
         }
         let (waited, refused) = self.counters();
         let summary = match kind {
             "throttle.refused" => format!("message to {agent} refused by the throttle"),
-            _ => format!(
-                "message to {agent} held by the throttle for {} ms",
-                wait.as_millis()
-            ),
+            _ => format!("message to {agent} held by the throttle for {} ms", wait.as_millis()),
         };
         let event = NewEvent::now(self.tenant, agent, kind, summary).with_data(json!({
             "wait_ms": wait.as_millis() as u64,
@@ -151,13 +135,8 @@ static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 
 fn limiter_for(limits: &ThrottleLimits) -> Option<DefaultDirectRateLimiter> {
     let rate = limits.messages_per_minute?;
-    let burst = limits
-        .burst
-        .unwrap_or_else(|| NonZeroU32::new(rate.get().div_ceil(60)).unwrap_or(NonZeroU32::MIN));
-    Some(RateLimiter::direct_with_clock(
-        Quota::per_minute(rate).allow_burst(burst),
-        CLOCK.clone(),
-    ))
+    let burst = limits.burst.unwrap_or_else(|| NonZeroU32::new(rate.get().div_ceil(60)).unwrap_or(NonZeroU32::MIN));
+    Some(RateLimiter::direct_with_clock(Quota::per_minute(rate).allow_burst(burst), CLOCK.clone()))
 }
 
 fn describe(limits: &ThrottleLimits) -> String {

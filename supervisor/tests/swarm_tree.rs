@@ -8,9 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use boardroom_agents::{Agent, AgentContext, AgentError, AgentRegistry, Task};
 use boardroom_memory::testing::{TestSqlite, fresh_sqlite};
-use boardroom_memory::{
-    EventLog, EventLogConfig, NewTenant, NewUser, Role, SharedStore, SwarmEvent, TenantId, Tier,
-};
+use boardroom_memory::{EventLog, EventLogConfig, NewTenant, NewUser, Role, SharedStore, SwarmEvent, TenantId, Tier};
 use boardroom_supervisor::{
     Backoff, RestartIntensity, SupervisorConfig, SwarmError, SwarmRoot, SwarmStatus, ThrottleLimits,
 };
@@ -30,18 +28,11 @@ impl Agent for Flaky {
             "crash" => panic!("flaky was asked to crash"),
             "fatal" => Err(AgentError::Fatal("state is broken".into())),
             "wait" => {
-                let permit = self
-                    .gate
-                    .acquire()
-                    .await
-                    .map_err(|_| AgentError::Failed("gate closed".into()))?;
+                let permit = self.gate.acquire().await.map_err(|_| AgentError::Failed("gate closed".into()))?;
                 permit.forget();
                 Ok(json!("released"))
             }
-            other => Err(AgentError::UnknownAction {
-                agent: "flaky".into(),
-                action: other.into(),
-            }),
+            other => Err(AgentError::UnknownAction { agent: "flaky".into(), action: other.into() }),
         }
     }
 }
@@ -56,15 +47,8 @@ struct World {
 
 fn quick_config() -> SupervisorConfig {
     SupervisorConfig {
-        restart_intensity: RestartIntensity {
-            max_restarts: 2,
-            within: Duration::from_secs(30),
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-            jitter: 0.0,
-        },
+        restart_intensity: RestartIntensity { max_restarts: 2, within: Duration::from_secs(30) },
+        backoff: Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(2), jitter: 0.0 },
         degraded_clear_after: Duration::from_millis(500),
         call_timeout: Duration::from_secs(5),
         ..SupervisorConfig::default()
@@ -77,21 +61,9 @@ async fn world(config: SupervisorConfig) -> World {
     let events = EventLog::start(store.clone(), EventLogConfig::default());
     let gate = Arc::new(Semaphore::new(0));
     let flaky_gate = gate.clone();
-    let registry = AgentRegistry::standard().with("flaky", move || {
-        Box::new(Flaky {
-            gate: flaky_gate.clone(),
-        })
-    });
-    let root = SwarmRoot::start(store.clone(), events.clone(), registry, config)
-        .await
-        .expect("root starts");
-    World {
-        _database: database,
-        store,
-        events,
-        root,
-        gate,
-    }
+    let registry = AgentRegistry::standard().with("flaky", move || Box::new(Flaky { gate: flaky_gate.clone() }));
+    let root = SwarmRoot::start(store.clone(), events.clone(), registry, config).await.expect("root starts");
+    World { _database: database, store, events, root, gate }
 }
 
 impl World {
@@ -128,20 +100,12 @@ impl World {
             }
             panic!("event log closed before a {kind} event");
         });
-        found
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event for tenant {tenant} within 10 s"))
+        found.await.unwrap_or_else(|_| panic!("no {kind} event for tenant {tenant} within 10 s"))
     }
 
     async fn kinds(&self, tenant: TenantId) -> Vec<String> {
         self.events.flush().await.expect("flush");
-        self.store
-            .events_after(tenant, 0, 10_000)
-            .await
-            .expect("events")
-            .into_iter()
-            .map(|e| e.kind)
-            .collect()
+        self.store.events_after(tenant, 0, 10_000).await.expect("events").into_iter().map(|e| e.kind).collect()
     }
 }
 
@@ -152,37 +116,15 @@ async fn an_agent_that_panics_is_restarted_and_its_tenant_keeps_working() {
     let swarm = world.root.activate(tenant).await.expect("activates");
 
     let crashed = swarm.call("flaky", Task::bare("crash")).await;
-    assert!(
-        matches!(crashed, Err(AgentError::Unavailable(_))),
-        "the caller learns the agent died: {crashed:?}"
-    );
+    assert!(matches!(crashed, Err(AgentError::Unavailable(_))), "the caller learns the agent died: {crashed:?}");
 
-    assert_eq!(
-        swarm.call("flaky", Task::bare("ping")).await,
-        Ok(json!("pong")),
-        "the restarted agent answers"
-    );
-    assert_eq!(
-        swarm
-            .call("pricing", Task::bare("ping"))
-            .await
-            .map(|v| v["pong"].clone()),
-        Ok(json!(true))
-    );
+    assert_eq!(swarm.call("flaky", Task::bare("ping")).await, Ok(json!("pong")), "the restarted agent answers");
+    assert_eq!(swarm.call("pricing", Task::bare("ping")).await.map(|v| v["pong"].clone()), Ok(json!(true)));
     assert_eq!(swarm.status(), SwarmStatus::Running);
     let failed = world.next_event(tenant, 0, "agent.failed").await;
     assert_eq!(failed.actor, "flaky");
-    assert!(
-        failed.data["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("asked to crash"),
-        "{:?}",
-        failed.data
-    );
-    world
-        .next_event(tenant, failed.seq, "agent.restarted")
-        .await;
+    assert!(failed.data["error"].as_str().unwrap_or_default().contains("asked to crash"), "{:?}", failed.data);
+    world.next_event(tenant, failed.seq, "agent.restarted").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,26 +135,14 @@ async fn a_fatal_error_is_answered_and_then_the_agent_restarts_fresh() {
     for _ in 0..3 {
         swarm.call("seo", Task::bare("ping")).await.expect("ping");
     }
-    assert_eq!(
-        swarm
-            .call("seo", Task::bare("status"))
-            .await
-            .expect("status")["tasks_handled"],
-        4
-    );
+    assert_eq!(swarm.call("seo", Task::bare("status")).await.expect("status")["tasks_handled"], 4);
 
     let answer = swarm.call("flaky", Task::bare("fatal")).await;
     assert_eq!(answer, Err(AgentError::Fatal("state is broken".into())));
     world.next_event(tenant, 0, "agent.restarted").await;
+    assert_eq!(swarm.call("flaky", Task::bare("ping")).await, Ok(json!("pong")));
     assert_eq!(
-        swarm.call("flaky", Task::bare("ping")).await,
-        Ok(json!("pong"))
-    );
-    assert_eq!(
-        swarm
-            .call("seo", Task::bare("status"))
-            .await
-            .expect("status")["tasks_handled"],
+        swarm.call("seo", Task::bare("status")).await.expect("status")["tasks_handled"],
         5,
         "other agents keep their state"
     );
@@ -220,7 +150,7 @@ async fn a_fatal_error_is_answered_and_then_the_agent_restarts_fresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_the_restart_intensity_escalates_backs_off_and_marks_the_tenant_degraded_while_others_are_unaffected()
- {
+{
     let world = world(quick_config()).await;
     let troubled = world.tenant("troubled").await;
     let bystander = world.tenant("bystander").await;
@@ -235,10 +165,7 @@ async fn exceeding_the_restart_intensity_escalates_backs_off_and_marks_the_tenan
         tokio::spawn(async move {
             let mut answered = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                neighbour
-                    .call("flaky", Task::bare("ping"))
-                    .await
-                    .expect("the bystander keeps answering");
+                neighbour.call("flaky", Task::bare("ping")).await.expect("the bystander keeps answering");
                 answered += 1;
                 tokio::task::yield_now().await;
             }
@@ -250,49 +177,25 @@ async fn exceeding_the_restart_intensity_escalates_backs_off_and_marks_the_tenan
     let mut seen = 0;
     for _ in 0..2 {
         let _ = swarm.call("flaky", Task::bare("crash")).await;
-        seen = world
-            .next_event(troubled, seen, "agent.restarted")
-            .await
-            .seq;
+        seen = world.next_event(troubled, seen, "agent.restarted").await.seq;
     }
     let _ = swarm.call("flaky", Task::bare("crash")).await;
     let escalated = world.next_event(troubled, seen, "swarm.escalated").await;
     assert_eq!(escalated.data["restarts"], 3);
-    let degraded = world
-        .next_event(troubled, escalated.seq, "swarm.degraded")
-        .await;
+    let degraded = world.next_event(troubled, escalated.seq, "swarm.degraded").await;
     assert_eq!(degraded.data["attempt"], 1);
     assert_eq!(degraded.data["retry_in_ms"], 200);
 
     // While it backs off, its agents refuse at once and activation says when to retry.
     assert_eq!(swarm.status(), SwarmStatus::Restarting);
-    assert!(matches!(
-        swarm.call("pricing", Task::bare("ping")).await,
-        Err(AgentError::Unavailable(_))
-    ));
-    assert!(matches!(
-        world.root.activate(troubled).await,
-        Err(SwarmError::Restarting { .. })
-    ));
+    assert!(matches!(swarm.call("pricing", Task::bare("ping")).await, Err(AgentError::Unavailable(_))));
+    assert!(matches!(world.root.activate(troubled).await, Err(SwarmError::Restarting { .. })));
 
     // After the back-off it is back, still marked degraded until it proves stable.
-    world
-        .next_event(troubled, degraded.seq, "swarm.restarted")
-        .await;
-    assert_eq!(
-        swarm
-            .wait_for_status(|s| *s != SwarmStatus::Restarting)
-            .await,
-        SwarmStatus::Degraded
-    );
-    assert_eq!(
-        swarm.call("flaky", Task::bare("ping")).await,
-        Ok(json!("pong")),
-        "old handles work again"
-    );
-    world
-        .next_event(troubled, degraded.seq, "swarm.recovered")
-        .await;
+    world.next_event(troubled, degraded.seq, "swarm.restarted").await;
+    assert_eq!(swarm.wait_for_status(|s| *s != SwarmStatus::Restarting).await, SwarmStatus::Degraded);
+    assert_eq!(swarm.call("flaky", Task::bare("ping")).await, Ok(json!("pong")), "old handles work again");
+    world.next_event(troubled, degraded.seq, "swarm.recovered").await;
     assert_eq!(swarm.status(), SwarmStatus::Running);
 
     stop.store(true, Ordering::Relaxed);
@@ -300,35 +203,18 @@ async fn exceeding_the_restart_intensity_escalates_backs_off_and_marks_the_tenan
     assert!(answered > 0);
     assert_eq!(neighbour.status(), SwarmStatus::Running);
     let bystander_kinds = world.kinds(bystander).await;
-    assert_eq!(
-        bystander_kinds,
-        ["swarm.started"],
-        "nothing happened to the bystander"
-    );
+    assert_eq!(bystander_kinds, ["swarm.started"], "nothing happened to the bystander");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_messages_waits_for_in_flight_permits_instead_of_growing_the_mailbox() {
-    let world = world(SupervisorConfig {
-        mailbox_permits: 4,
-        ..quick_config()
-    })
-    .await;
+    let world = world(SupervisorConfig { mailbox_permits: 4, ..quick_config() }).await;
     let tenant = world.tenant("flooded").await;
-    let flaky = world
-        .root
-        .activate(tenant)
-        .await
-        .expect("activates")
-        .agent("flaky")
-        .expect("flaky");
+    let flaky = world.root.activate(tenant).await.expect("activates").agent("flaky").expect("flaky");
 
     // One message is being handled (held at the gate) and three wait in the mailbox.
     for _ in 0..4 {
-        flaky
-            .cast(Task::bare("wait"))
-            .await
-            .expect("a permit is free");
+        flaky.cast(Task::bare("wait")).await.expect("a permit is free");
     }
     assert_eq!(flaky.free_permits(), 0);
     let fifth = tokio::spawn({
@@ -336,16 +222,10 @@ async fn a_flood_of_messages_waits_for_in_flight_permits_instead_of_growing_the_
         async move { flaky.cast(Task::bare("wait")).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        !fifth.is_finished(),
-        "the fifth sender must wait for a permit"
-    );
+    assert!(!fifth.is_finished(), "the fifth sender must wait for a permit");
 
     world.gate.add_permits(1);
-    fifth
-        .await
-        .expect("task")
-        .expect("sent once a permit freed up");
+    fifth.await.expect("task").expect("sent once a permit freed up");
     world.gate.add_permits(4);
     assert_eq!(flaky.call(Task::bare("ping")).await, Ok(json!("pong")));
 }
@@ -362,10 +242,7 @@ async fn the_throttle_refuses_past_its_rate_and_a_live_change_applies_to_the_nex
     };
     swarm.throttle().set_limits(strict).await;
 
-    swarm
-        .call("seo", Task::bare("ping"))
-        .await
-        .expect("the first message fits the burst");
+    swarm.call("seo", Task::bare("ping")).await.expect("the first message fits the burst");
     let refused = swarm.call("seo", Task::bare("ping")).await;
     assert!(
         matches!(refused, Err(AgentError::Throttled { retry_after_secs, .. }) if retry_after_secs > 50.0),
@@ -375,27 +252,15 @@ async fn the_throttle_refuses_past_its_rate_and_a_live_change_applies_to_the_nex
     assert_eq!(event.actor, "seo");
 
     swarm.throttle().set_limits(ThrottleLimits::default()).await;
-    swarm
-        .call("seo", Task::bare("ping"))
-        .await
-        .expect("unlimited again on the very next message");
+    swarm.call("seo", Task::bare("ping")).await.expect("unlimited again on the very next message");
     assert_eq!(swarm.throttle().counters(), (0, 1));
-    let changes = world
-        .kinds(tenant)
-        .await
-        .into_iter()
-        .filter(|k| k == "throttle.changed")
-        .count();
+    let changes = world.kinds(tenant).await.into_iter().filter(|k| k == "throttle.changed").count();
     assert_eq!(changes, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_swarms_are_passivated_and_come_back_on_demand_unless_pinned() {
-    let world = world(SupervisorConfig {
-        idle_timeout: Duration::from_millis(50),
-        ..quick_config()
-    })
-    .await;
+    let world = world(SupervisorConfig { idle_timeout: Duration::from_millis(50), ..quick_config() }).await;
     let idle = world.tenant("idle").await;
     let watched = world.tenant("watched").await;
     let idle_swarm = world.root.activate(idle).await.expect("activates");
@@ -407,25 +272,13 @@ async fn idle_swarms_are_passivated_and_come_back_on_demand_unless_pinned() {
     assert_eq!(world.root.active_tenants(), 1);
     assert_eq!(world.root.status(idle), None);
     assert_eq!(idle_swarm.status(), SwarmStatus::Passivated);
-    assert!(matches!(
-        idle_swarm.call("seo", Task::bare("ping")).await,
-        Err(AgentError::Unavailable(_))
-    ));
+    assert!(matches!(idle_swarm.call("seo", Task::bare("ping")).await, Err(AgentError::Unavailable(_))));
     assert_eq!(watched_swarm.status(), SwarmStatus::Running);
 
     let again = world.root.activate(idle).await.expect("reactivates");
-    assert_eq!(
-        again
-            .call("seo", Task::bare("ping"))
-            .await
-            .map(|v| v["pong"].clone()),
-        Ok(json!(true))
-    );
+    assert_eq!(again.call("seo", Task::bare("ping")).await.map(|v| v["pong"].clone()), Ok(json!(true)));
     let kinds = world.kinds(idle).await;
-    assert_eq!(
-        kinds,
-        ["swarm.started", "swarm.passivated", "swarm.started"]
-    );
+    assert_eq!(kinds, ["swarm.started", "swarm.passivated", "swarm.started"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,42 +288,21 @@ async fn the_ceo_reaches_every_specialist_and_unknown_tenants_get_no_swarm() {
     let swarm = world.root.activate(tenant).await.expect("activates");
     assert_eq!(&swarm.agent_names()[..3], ["ceo", "strategist", "seo"]);
 
-    let report = swarm
-        .call("ceo", Task::bare("roll_call"))
-        .await
-        .expect("roll call");
-    assert_eq!(
-        report["present"].as_array().map(Vec::len),
-        Some(9),
-        "8 specialists + flaky: {report}"
-    );
+    let report = swarm.call("ceo", Task::bare("roll_call")).await.expect("roll call");
+    assert_eq!(report["present"].as_array().map(Vec::len), Some(9), "8 specialists + flaky: {report}");
     assert_eq!(report["absent"], json!({}));
     world.next_event(tenant, 0, "ceo.roll_call").await;
 
-    assert!(matches!(
-        world.root.activate(TenantId(987_654)).await,
-        Err(SwarmError::TenantNotFound(_))
-    ));
-    world
-        .store
-        .set_tenant_active(tenant, false)
-        .await
-        .expect("disable");
+    assert!(matches!(world.root.activate(TenantId(987_654)).await, Err(SwarmError::TenantNotFound(_))));
+    world.store.set_tenant_active(tenant, false).await.expect("disable");
     world.root.passivate(tenant).await;
-    assert!(matches!(
-        world.root.activate(tenant).await,
-        Err(SwarmError::TenantDisabled(_))
-    ));
+    assert!(matches!(world.root.activate(tenant).await, Err(SwarmError::TenantDisabled(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_every_swarm_and_persists_every_accepted_event() {
     let world = world(quick_config()).await;
-    let tenants = [
-        world.tenant("a").await,
-        world.tenant("b").await,
-        world.tenant("c").await,
-    ];
+    let tenants = [world.tenant("a").await, world.tenant("b").await, world.tenant("c").await];
     for tenant in tenants {
         world
             .root
@@ -483,16 +315,9 @@ async fn shutdown_stops_every_swarm_and_persists_every_accepted_event() {
     }
     world.root.shutdown().await;
     world.events.close().await;
-    assert!(matches!(
-        world.root.activate(tenants[0]).await,
-        Err(SwarmError::ShuttingDown)
-    ));
+    assert!(matches!(world.root.activate(tenants[0]).await, Err(SwarmError::ShuttingDown)));
     for tenant in tenants {
-        let events = world
-            .store
-            .events_after(tenant, 0, 100)
-            .await
-            .expect("events");
+        let events = world.store.events_after(tenant, 0, 100).await.expect("events");
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["swarm.started", "ceo.roll_call", "swarm.stopped"]);
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();

@@ -42,8 +42,7 @@ pub fn redis_url() -> String {
 
 /// Builds and serves the application on a free port.
 pub async fn spawn_app(backends: Backends) -> TestApp {
-    let folder =
-        std::env::temp_dir().join(format!("boardroom-e2e-{}", uuid::Uuid::new_v4().simple()));
+    let folder = std::env::temp_dir().join(format!("boardroom-e2e-{}", uuid::Uuid::new_v4().simple()));
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("BIND".into(), "127.0.0.1:0".into());
     env.insert("BOARDROOM_DATA_DIR".into(), folder.display().to_string());
@@ -54,17 +53,12 @@ pub async fn spawn_app(backends: Backends) -> TestApp {
             let database = fresh_postgres().await;
             env.insert("DATABASE_URL".into(), database.url.clone());
             env.insert("REDIS_URL".into(), redis_url());
-            env.insert(
-                "SECRET_KEY".into(),
-                "e2e-secret-key-0123456789abcdef0123456789".into(),
-            );
+            env.insert("SECRET_KEY".into(), "e2e-secret-key-0123456789abcdef0123456789".into());
             Some(database)
         }
     };
     let settings = Settings::load(&env).expect("test settings are valid");
-    let application = Application::build(settings)
-        .await
-        .expect("application builds");
+    let application = Application::build(settings).await.expect("application builds");
     let address = format!("http://{}", application.local_addr());
     let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -90,12 +84,7 @@ pub async fn spawn_app(backends: Backends) -> TestApp {
 impl TestApp {
     /// `GET` a path and return the status and JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request sent");
+        let response = self.client.get(format!("{}{path}", self.address)).send().await.expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
     }

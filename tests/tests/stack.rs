@@ -7,10 +7,7 @@ use boardroom_runtime::AppState;
 use boardroom_tests::{Backends, redis_url, spawn_app};
 use serde_json::json;
 
-async fn a_tenant_swarm_works_and_its_events_survive_shutdown(
-    backends: Backends,
-    backend_name: &str,
-) {
+async fn a_tenant_swarm_works_and_its_events_survive_shutdown(backends: Backends, backend_name: &str) {
     let mut app = spawn_app(backends).await;
     let (status, health) = app.get_json("/health").await;
     assert_eq!(status, 200, "{health}");
@@ -36,27 +33,14 @@ async fn a_tenant_swarm_works_and_its_events_survive_shutdown(
         })
         .await
         .expect("tenant");
-    let swarm = app
-        .state
-        .swarms
-        .activate(tenant.id)
-        .await
-        .expect("swarm activates");
-    let report = swarm
-        .call("ceo", Task::bare("roll_call"))
-        .await
-        .expect("roll call");
+    let swarm = app.state.swarms.activate(tenant.id).await.expect("swarm activates");
+    let report = swarm.call("ceo", Task::bare("roll_call")).await.expect("roll call");
     assert_eq!(report["present"].as_array().map(Vec::len), Some(8));
 
     let state: AppState = app.stop().await;
     // Open the database afresh, as the next process would.
-    let reopened = boardroom_memory::connect(&state.settings.database_url)
-        .await
-        .expect("database reopens");
-    let events = reopened
-        .events_after(tenant.id, 0, 100)
-        .await
-        .expect("events readable after shutdown");
+    let reopened = boardroom_memory::connect(&state.settings.database_url).await.expect("database reopens");
+    let events = reopened.events_after(tenant.id, 0, 100).await.expect("events readable after shutdown");
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["swarm.started", "ceo.roll_call", "swarm.stopped"]);
 }

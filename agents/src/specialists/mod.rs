@@ -1,69 +1,59 @@
-//! The eight specialists.
-//!
-//! In this first cut every specialist answers the common housekeeping actions (`ping`,
-//! `status`) that the CEO and the supervisor use to check the swarm; their business
-//! rules (keyword research, pricing, content, flipping, ledger, memory, reflection,
-//! strategy) each get their own module as they are built.
+//! The eight specialists, one module each: the rules (pure, unit-tested functions) and
+//! the agent that applies them to a tenant's data.
 
-use async_trait::async_trait;
+pub mod accountant;
+pub mod content;
+pub mod flipping;
+pub mod memory;
+pub mod pricing;
+pub mod reflection;
+pub mod seo;
+pub mod strategist;
+
+pub use accountant::{Accountant, Booking, ProfitAndLoss, ReinvestmentPlan, category};
+pub use content::{Brief, ContentWriter, Network, ScheduledPost, Voice, best_hour};
+pub use flipping::{Deal, FlipAnalysis, Flipper};
+pub use memory::{ExperienceFacts, MemoryKeeper};
+pub use pricing::{PriceQuote, Pricer, PricingInput, SalesObservation};
+pub use reflection::{CycleOutcome, Reflection, Reflector, Strategy};
+pub use seo::{Keyword, ListingLimits, OptimizedListing, SeoAnalyst};
+pub use strategist::{NicheFacts, Opportunity, STRATEGY_KEY, Strategist, StrategyWeights, load_strategy};
+
 use serde_json::{Value, json};
 
-use crate::agent::{Agent, AgentContext, AgentError, Task};
+use crate::agent::{AgentError, Task};
 
 /// Names of the eight specialists, in the order a swarm starts them.
-pub const SPECIALISTS: &[&str] = &[
-    "strategist",
-    "seo",
-    "pricing",
-    "content",
-    "flipping",
-    "accountant",
-    "memory",
-    "reflection",
-];
-
-/// A specialist agent: answers liveness and status checks and counts its work.
-#[derive(Debug)]
-pub struct Specialist {
-    name: &'static str,
-    tasks_handled: u64,
-}
-
-impl Specialist {
-    /// A fresh specialist of the given name.
-    pub fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            tasks_handled: 0,
-        }
-    }
-}
-
-#[async_trait]
-impl Agent for Specialist {
-    async fn handle(&mut self, _context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.tasks_handled += 1;
-        housekeeping(self.name, self.tasks_handled, &task).unwrap_or_else(|| {
-            Err(AgentError::UnknownAction {
-                agent: self.name.to_owned(),
-                action: task.action,
-            })
-        })
-    }
-}
+pub const SPECIALISTS: &[&str] =
+    &["strategist", "seo", "pricing", "content", "flipping", "accountant", "memory", "reflection"];
 
 /// The actions every agent answers: `ping` (liveness) and `status` (work counted since
 /// the instance started, which a restart resets). `None` for any other action.
-pub(crate) fn housekeeping(
-    name: &str,
-    tasks_handled: u64,
-    task: &Task,
-) -> Option<Result<Value, AgentError>> {
+pub(crate) fn housekeeping(name: &str, tasks_handled: u64, task: &Task) -> Option<Result<Value, AgentError>> {
     match task.action.as_str() {
         "ping" => Some(Ok(json!({ "agent": name, "pong": true }))),
         "status" => Some(Ok(json!({ "agent": name, "tasks_handled": tasks_handled }))),
         _ => None,
     }
+}
+
+/// The answer to an action an agent does not have.
+pub(crate) fn unknown(agent: &str, task: Task) -> Result<Value, AgentError> {
+    Err(AgentError::UnknownAction { agent: agent.to_owned(), action: task.action })
+}
+
+/// Serialises an answer; our own types always serialise.
+pub(crate) fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, AgentError> {
+    serde_json::to_value(value).map_err(|error| AgentError::Failed(format!("answer not serialisable: {error}")))
+}
+
+/// `{"ok": true}`-style acknowledgement with extra fields.
+pub(crate) fn ack(fields: Value) -> Value {
+    let mut answer = json!({ "ok": true });
+    if let (Some(target), Value::Object(extra)) = (answer.as_object_mut(), fields) {
+        target.extend(extra);
+    }
+    answer
 }
 
 #[cfg(test)]
@@ -75,10 +65,7 @@ mod tests {
         let ping = housekeeping("seo", 1, &Task::bare("ping"));
         assert_eq!(ping, Some(Ok(json!({"agent": "seo", "pong": true}))));
         let status = housekeeping("seo", 7, &Task::bare("status"));
-        assert_eq!(
-            status,
-            Some(Ok(json!({"agent": "seo", "tasks_handled": 7})))
-        );
+        assert_eq!(status, Some(Ok(json!({"agent": "seo", "tasks_handled": 7}))));
         assert_eq!(housekeeping("seo", 1, &Task::bare("quote_price")), None);
     }
 }

@@ -1,0 +1,286 @@
+//! Strategist: scores niches from market insights — demand, competition, margin, trend
+//! and fit with the personality — and ranks the opportunities.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::reflection::Strategy;
+use super::{housekeeping, to_value, unknown};
+use crate::agent::{Agent, AgentContext, AgentError, Task};
+use crate::brain::ExpectedShape;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Serialize};
+
+/// What the strategist knows of one niche.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NicheFacts {
+    /// Niche name.
+    pub name: String,
+    /// Product category (matched against the personality's preferences).
+    pub category: String,
+    /// Expected daily buyers at the reference price.
+    pub demand: f64,
+    /// 0 (empty market) to 1 (saturated).
+    pub competition: f64,
+    /// Competitors' median price.
+    pub reference_price: Decimal,
+    /// Typical cost per unit.
+    pub unit_cost: Decimal,
+    /// Recent growth, −1 to 1.
+    pub trend: f64,
+}
+
+/// How much each factor counts; the reflection agent tunes these per tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StrategyWeights {
+    /// Weight of demand.
+    pub demand: f64,
+    /// Weight of low competition.
+    pub competition: f64,
+    /// Weight of margin.
+    pub margin: f64,
+    /// Weight of trend.
+    pub trend: f64,
+    /// Weight of personality fit.
+    pub fit: f64,
+}
+
+impl Default for StrategyWeights {
+    fn default() -> Self {
+        Self { demand: 0.3, competition: 0.2, margin: 0.2, trend: 0.15, fit: 0.15 }
+    }
+}
+
+impl StrategyWeights {
+    /// The same weights scaled to sum to 1 (defaults when all are zero or invalid).
+    pub fn normalized(&self) -> Self {
+        let parts = [self.demand, self.competition, self.margin, self.trend, self.fit];
+        if parts.iter().any(|w| !w.is_finite() || *w < 0.0) {
+            return Self::default();
+        }
+        let total: f64 = parts.iter().sum();
+        if total <= 0.0 {
+            return Self::default();
+        }
+        Self {
+            demand: self.demand / total,
+            competition: self.competition / total,
+            margin: self.margin / total,
+            trend: self.trend / total,
+            fit: self.fit / total,
+        }
+    }
+}
+
+/// A scored niche, with the parts of its score so a person can see why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opportunity {
+    /// Niche name.
+    pub niche: String,
+    /// Overall score, 0 to 1.
+    pub score: f64,
+    /// Demand relative to the best niche, 0 to 1.
+    pub demand: f64,
+    /// 1 − competition.
+    pub openness: f64,
+    /// Gross margin at the reference price, 0 to 1.
+    pub margin: f64,
+    /// Trend mapped to 0 to 1.
+    pub trend: f64,
+    /// Fit with the personality's preferred products, 0.2 to 1.
+    pub fit: f64,
+}
+
+/// Scores and ranks niches, best first. `preferences` are the personality's preferred
+/// product categories, most preferred first; `risk_appetite` (0–1) shifts weight from
+/// safety (open, proven markets) to growth (trend) — a bold profile chases rising
+/// niches, a careful one avoids crowded ones. Ties keep input order (stable sort), so
+/// the ranking is deterministic.
+pub fn rank_opportunities(
+    niches: &[NicheFacts],
+    preferences: &[String],
+    risk_appetite: f64,
+    weights: &StrategyWeights,
+) -> Vec<Opportunity> {
+    let weights = weights.normalized();
+    let risk = risk_appetite.clamp(0.0, 1.0);
+    let max_demand = niches.iter().map(|n| n.demand).fold(0.0_f64, f64::max);
+    let mut ranked: Vec<Opportunity> = niches
+        .iter()
+        .map(|niche| {
+            let demand = if max_demand > 0.0 { (niche.demand / max_demand).clamp(0.0, 1.0) } else { 0.0 };
+            let openness = 1.0 - niche.competition.clamp(0.0, 1.0);
+            let margin = gross_margin(niche.reference_price, niche.unit_cost);
+            let trend = (niche.trend.clamp(-1.0, 1.0) + 1.0) / 2.0;
+            let fit = fit(&niche.category, preferences);
+            let score = weights.demand * demand
+                + weights.competition * openness * (1.5 - risk)
+                + weights.margin * margin
+                + weights.trend * trend * (0.5 + risk)
+                + weights.fit * fit;
+            Opportunity { niche: niche.name.clone(), score, demand, openness, margin, trend, fit }
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    ranked
+}
+
+fn gross_margin(price: Decimal, cost: Decimal) -> f64 {
+    if price <= Decimal::ZERO {
+        return 0.0;
+    }
+    ((price - cost) / price).to_f64().unwrap_or(0.0).clamp(0.0, 1.0)
+}
+
+/// 1.0 for the first preference, 0.8 for the second, 0.6 for the third, …, 0.2 for
+/// categories the personality does not list.
+fn fit(category: &str, preferences: &[String]) -> f64 {
+    preferences
+        .iter()
+        .position(|preferred| preferred.eq_ignore_ascii_case(category))
+        .map_or(0.2, |rank| (1.0 - 0.2 * rank as f64).max(0.4))
+}
+
+/// The strategist agent. Action `rank_niches` (`{"niches": [NicheFacts]}`, or no input
+/// to read the market) ranks the opportunities and picks one, through the brain.
+#[derive(Debug, Default)]
+pub struct Strategist {
+    handled: u64,
+}
+
+/// Where the reflection agent keeps a tenant's strategy.
+pub const STRATEGY_KEY: (&str, &str) = ("reflection", "strategy");
+
+/// The tenant's current strategy (defaults until reflection has written one).
+pub async fn load_strategy(context: &AgentContext) -> Strategy {
+    match context.store.agent_memory(context.tenant, STRATEGY_KEY.0, STRATEGY_KEY.1).await {
+        Ok(Some(memory)) => serde_json::from_value(memory.content).unwrap_or_default(),
+        _ => Strategy::default(),
+    }
+}
+
+#[derive(Deserialize)]
+struct RankRequest {
+    #[serde(default)]
+    niches: Option<Vec<NicheFacts>>,
+}
+
+#[async_trait]
+impl Agent for Strategist {
+    async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
+        self.handled += 1;
+        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
+            return answer;
+        }
+        if task.action != "rank_niches" {
+            return unknown(context.agent, task);
+        }
+        let request: RankRequest = task.parse()?;
+        let niches = match request.niches {
+            Some(niches) => niches,
+            None => context
+                .market
+                .market_snapshot(context.tenant)
+                .await
+                .map_err(|error| AgentError::Failed(error.to_string()))?
+                .niches
+                .into_iter()
+                .map(NicheFacts::from)
+                .collect(),
+        };
+        if niches.is_empty() {
+            return Err(AgentError::InvalidInput("rank_niches: no niches to rank".into()));
+        }
+        let strategy = load_strategy(context).await;
+        let decisions = &context.personality.decisions;
+        let ranked = rank_opportunities(
+            &niches,
+            &context.personality.product_preferences,
+            decisions.risk_appetite,
+            &strategy.weights,
+        );
+        let best = &ranked[0];
+        let proposal = json!({ "niche": best.niche, "reason": format!("highest score {:.3}", best.score) });
+        let shape = ExpectedShape::object().string("niche", 100).string("reason", 500);
+        let decided =
+            context.decide("Pick the niche to launch next.", to_value(&ranked)?, proposal.clone(), shape).await?;
+        // The brain may only choose among the ranked niches.
+        let choice = if ranked.iter().any(|o| Some(o.niche.as_str()) == decided.decision["niche"].as_str()) {
+            decided.decision
+        } else {
+            proposal
+        };
+        let summary = format!("ranked {} niches; chose {}", ranked.len(), choice["niche"].as_str().unwrap_or("?"));
+        context
+            .emit("strategist.ranked", summary, json!({ "choice": choice, "source": decided.source.to_string() }))
+            .await;
+        Ok(json!({ "opportunities": ranked, "choice": choice, "source": decided.source.to_string() }))
+    }
+}
+
+impl From<boardroom_adapters::Niche> for NicheFacts {
+    fn from(niche: boardroom_adapters::Niche) -> Self {
+        Self {
+            name: niche.name,
+            category: niche.category,
+            demand: niche.demand,
+            competition: niche.competition,
+            reference_price: niche.reference_price,
+            unit_cost: niche.unit_cost,
+            trend: niche.trend,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn niche(name: &str, category: &str, demand: f64, competition: f64, trend: f64) -> NicheFacts {
+        NicheFacts {
+            name: name.into(),
+            category: category.into(),
+            demand,
+            competition,
+            reference_price: dec!(40),
+            unit_cost: dec!(8),
+            trend,
+        }
+    }
+
+    #[test]
+    fn demand_openness_and_fit_each_raise_the_score() {
+        let prefs = vec!["courses".to_string()];
+        let niches = [
+            niche("crowded", "courses", 50.0, 0.9, 0.0),
+            niche("open", "courses", 50.0, 0.1, 0.0),
+            niche("unfit", "templates", 50.0, 0.1, 0.0),
+        ];
+        let ranked = rank_opportunities(&niches, &prefs, 0.5, &StrategyWeights::default());
+        let names: Vec<&str> = ranked.iter().map(|o| o.niche.as_str()).collect();
+        assert_eq!(names, ["open", "unfit", "crowded"]);
+        assert!(ranked.iter().all(|o| (0.0..=1.0).contains(&o.score)));
+    }
+
+    #[test]
+    fn a_bold_personality_prefers_the_rising_crowded_niche_and_a_careful_one_the_quiet_open_one() {
+        let prefs: Vec<String> = Vec::new();
+        let niches = [niche("rising", "x", 40.0, 0.7, 0.9), niche("quiet", "x", 40.0, 0.2, -0.2)];
+        let bold = rank_opportunities(&niches, &prefs, 1.0, &StrategyWeights::default());
+        let careful = rank_opportunities(&niches, &prefs, 0.0, &StrategyWeights::default());
+        assert_eq!(bold[0].niche, "rising");
+        assert_eq!(careful[0].niche, "quiet");
+    }
+
+    #[test]
+    fn weights_normalise_and_bad_weights_fall_back_to_defaults() {
+        let w = StrategyWeights { demand: 2.0, competition: 2.0, margin: 2.0, trend: 2.0, fit: 2.0 }.normalized();
+        assert!((w.demand + w.competition + w.margin + w.trend + w.fit - 1.0).abs() < 1e-12);
+        let bad = StrategyWeights { demand: f64::NAN, ..StrategyWeights::default() }.normalized();
+        assert_eq!(bad, StrategyWeights::default().normalized());
+        assert_eq!(fit("Courses", &["courses".into()]), 1.0);
+        assert_eq!(fit("x", &["courses".into()]), 0.2);
+    }
+}
