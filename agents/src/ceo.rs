@@ -154,11 +154,12 @@ async fn roll_call(context: &AgentContext) -> Value {
     let mut present = Vec::new();
     let mut absent = serde_json::Map::new();
     for name in context.peers.names().into_iter().filter(|name| *name != context.agent) {
+        // Any answer — even "I have no such action" — proves the agent is up.
         match context.call(name, Task::bare("ping")).await {
-            Ok(_) => present.push(name),
-            Err(error) => {
+            Err(error @ (AgentError::Unavailable(_) | AgentError::Throttled { .. } | AgentError::NoSuchAgent(_))) => {
                 absent.insert(name.to_owned(), Value::String(error.to_string()));
             }
+            Ok(_) | Err(_) => present.push(name),
         }
     }
     let summary = format!("roll call: {} present, {} absent", present.len(), absent.len());

@@ -162,17 +162,24 @@ impl Personality {
 
 /// The built-in profiles, parsed and validated.
 pub fn built_in() -> Vec<Personality> {
+    BUILT_IN_PROFILES.clone()
+}
+
+/// Parsed once: activating a swarm looks its personality up, and parsing three TOML
+/// files each time would cost more than the lookup.
+static BUILT_IN_PROFILES: std::sync::LazyLock<Vec<Personality>> = std::sync::LazyLock::new(|| {
     BUILT_IN
         .iter()
         .map(|text| Personality::from_toml(text).unwrap_or_else(|error| panic!("built-in profile is invalid: {error}")))
         .collect()
-}
+});
 
 /// Finds a built-in profile by name, case-insensitively.
 pub fn find(name: &str) -> Result<Personality, PersonalityError> {
-    built_in()
-        .into_iter()
+    BUILT_IN_PROFILES
+        .iter()
         .find(|profile| profile.name.eq_ignore_ascii_case(name))
+        .cloned()
         .ok_or_else(|| PersonalityError::Unknown(name.to_owned()))
 }
 

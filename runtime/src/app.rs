@@ -35,6 +35,10 @@ impl Application {
 
     /// Like [`Application::build`] with a chosen set of agents.
     pub async fn build_with(settings: Settings, registry: AgentRegistry) -> anyhow::Result<Self> {
+        // Parse and validate the built-in personalities now: a broken profile should stop
+        // start-up, not the first swarm that needs it.
+        let personalities = boardroom_personalities::built_in();
+        tracing::debug!(count = personalities.len(), "personality profiles loaded");
         let store: SharedStore = boardroom_memory::connect(&settings.database_url)
             .await
             .with_context(|| format!("failed to open the database at {}", redact(&settings.database_url)))?;

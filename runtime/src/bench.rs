@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 /// Options of `boardroom bench`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
     /// Tenants to activate for the activation and memory figure.
     #[arg(long, default_value_t = 10_000)]
@@ -78,7 +78,20 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     let scratch = ScratchSqlite::new();
     let store = boardroom_memory::connect(&scratch.url).await.context("scratch SQLite database")?;
 
+    println!("\n== on the multi-threaded runtime (as `boardroom serve` runs) ==");
     messaging(&store, &options).await?;
+    // The same on one thread: no cross-thread wake-ups, so this isolates the CPU cost
+    // of a message and is steadier on a noisy machine.
+    println!("\n== on a single-threaded runtime ==");
+    let single = {
+        let store = store.clone();
+        let options = BenchOptions { postgres: None, ..options.clone() };
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(messaging(&store, &options))
+        })
+    };
+    single.join().map_err(|_| anyhow::anyhow!("single-threaded benchmark panicked"))??;
     activation(&store, options.tenants).await?;
 
     println!("\n4. event appends (batched event log, 8 concurrent appenders, 10 tenants)");

@@ -86,6 +86,28 @@ async fn with_no_environment_boardroom_serves_health_on_an_embedded_database() {
     assert_eq!(body["redis"]["status"], "not configured");
     assert_eq!(body["llm"]["backend"], "offline");
     assert_eq!(body["swarms"]["active"], 1, "the demo tenant's swarm runs");
+
+    // The demo tenant's first cycle runs at once, on the sandbox, with the offline brain.
+    let url = format!("sqlite://{}", folder.join("data/boardroom.db").display());
+    let store = boardroom_memory::SqliteStore::connect(&url).await.expect("database readable");
+    let demo = TenantId(1);
+    let mut waited = 0;
+    while store.experiences(demo, None, 1).await.expect("experiences").is_empty() {
+        assert!(waited < 300, "no autopilot cycle completed within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(!store.products(demo).await.expect("products").is_empty(), "a product was launched");
+    let all_time = (chrono::DateTime::<chrono::Utc>::MIN_UTC, chrono::Utc::now());
+    assert!(
+        !store.ledger_entries(demo, all_time.0, all_time.1).await.expect("ledger").is_empty(),
+        "the ledger has rows"
+    );
+    let events = store.events_after(demo, 0, 10_000).await.expect("events");
+    assert!(events.iter().any(|e| e.kind == "cycle.completed"));
+    let ranked = events.iter().find(|e| e.kind == "strategist.ranked").expect("the strategist decided");
+    assert_eq!(ranked.data["source"], "offline", "decisions are labelled offline");
+    store.close().await;
     assert!(folder.join("data/boardroom.db").exists(), "the database is created under ./data");
     assert_eq!(std::fs::read_to_string(folder.join("data/secret_key")).expect("secret stored").len(), 64);
 

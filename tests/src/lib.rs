@@ -101,3 +101,9 @@ impl TestApp {
         self.state.clone()
     }
 }
+
+/// Compiles and runs the README's Rust examples (the "Adding an agent" section), so the
+/// README cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
