@@ -14,7 +14,7 @@
 //! A sandbox world is saved after each step that touched it.
 
 use async_trait::async_trait;
-use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, Niche, PostSpec, ProductListing};
+use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing};
 use boardroom_memory::{Checkpoint, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost, Product};
 use chrono::Utc;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -278,26 +278,13 @@ async fn market_analysis(context: &AgentContext, state: &mut CycleState) -> Resu
         };
         context.store.upsert_market_insight(insight).await.map_err(store_error)?;
     }
-    let niches: Vec<Value> = snapshot.niches.iter().map(niche_facts).collect();
-    let ranking = context.call("strategist", Task::new("rank_niches", json!({ "niches": niches }))).await?;
+    let ranking = context.call("strategist", Task::new("rank_niches", json!({ "niches": snapshot.niches }))).await?;
     let chosen = ranking["choice"]["niche"].as_str().map(str::to_owned);
     let summary =
         format!("{} niches read; strategist chose {}", snapshot.niches.len(), chosen.as_deref().unwrap_or("none"));
     state.niche = chosen;
     state.snapshot = Some(snapshot);
     Ok(summary)
-}
-
-fn niche_facts(niche: &Niche) -> Value {
-    json!({
-        "name": niche.name,
-        "category": niche.category,
-        "demand": niche.demand,
-        "competition": niche.competition,
-        "reference_price": niche.reference_price,
-        "unit_cost": niche.unit_cost,
-        "trend": niche.trend,
-    })
 }
 
 /// A bold personality launches a product a week, a careful one every three weeks.

@@ -164,3 +164,29 @@ mod tests {
         );
     }
 }
+
+/// Creates a tenant named `name` with `personality` for a test, owned by a shared test
+/// account (made on first use). Panics on storage errors: it is test set-up.
+pub async fn create_tenant(store: &dyn crate::Store, name: &str, personality: &str) -> crate::TenantId {
+    const OWNER: &str = "owner@example.com";
+    let owner = match store.user_by_email(OWNER).await.expect("look up the test owner") {
+        Some(user) => user,
+        None => store
+            .create_user(crate::NewUser {
+                email: OWNER.into(),
+                password_hash: "!".into(),
+                role: crate::Role::User,
+                tier: crate::Tier::Free,
+            })
+            .await
+            .expect("create the test owner"),
+    };
+    let tenant = crate::NewTenant {
+        user_id: owner.id,
+        name: name.into(),
+        domain: None,
+        personality: personality.into(),
+        settings: serde_json::json!({}),
+    };
+    store.create_tenant(tenant).await.expect("create a test tenant").id
+}

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use boardroom_memory::{
-    EventLog, EventLogConfig, MemoryError, NewEvent, NewTenant, NewUser, Role, SharedStore, TenantId, Tier,
-};
+use boardroom_memory::{EventLog, EventLogConfig, MemoryError, NewEvent, SharedStore, TenantId};
 use serde_json::json;
 
 macro_rules! on_both_backends {
@@ -43,25 +41,9 @@ on_both_backends![
 ];
 
 async fn tenants(store: &SharedStore, count: usize) -> Vec<TenantId> {
-    let owner = store
-        .create_user(NewUser {
-            email: "owner@example.com".into(),
-            password_hash: "!".into(),
-            role: Role::User,
-            tier: Tier::Free,
-        })
-        .await
-        .expect("owner");
     let mut ids = Vec::new();
     for index in 0..count {
-        let tenant = NewTenant {
-            user_id: owner.id,
-            name: format!("tenant {index}"),
-            domain: None,
-            personality: "coachty".into(),
-            settings: json!({}),
-        };
-        ids.push(store.create_tenant(tenant).await.expect("tenant").id);
+        ids.push(boardroom_memory::testing::create_tenant(store.as_ref(), &format!("tenant {index}"), "coachty").await);
     }
     ids
 }

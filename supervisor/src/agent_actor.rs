@@ -1,9 +1,13 @@
 //! The actor that hosts one agent of one tenant.
 
+use std::sync::Arc;
+
 use boardroom_agents::{Agent, AgentContext, AgentError, Task};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
+
+use crate::tenant::{AgentSlot, SlotState};
 
 /// What an agent actor receives. Each message carries its sender's in-flight permit,
 /// released when the agent has handled it: that is what bounds the mailbox.
@@ -17,6 +21,22 @@ pub(crate) struct AgentActor;
 pub(crate) struct AgentState {
     pub(crate) agent: Box<dyn Agent>,
     pub(crate) context: AgentContext,
+    /// Where handles find this actor; marked as waiting the moment the agent dies, so
+    /// the next message waits for the replacement instead of landing in a dead mailbox.
+    pub(crate) slot: Arc<AgentSlot>,
+}
+
+/// Marks the slot as waiting if the handler panics. It runs during the unwind, before
+/// the caller's reply port is dropped (locals drop in reverse order), so a caller that
+/// retries on the error already finds the slot waiting for the restart.
+struct WaitOnUnwind<'a>(&'a AgentSlot);
+
+impl Drop for WaitOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.state.send_replace(SlotState::Waiting);
+        }
+    }
 }
 
 impl Actor for AgentActor {
@@ -44,6 +64,7 @@ impl Actor for AgentActor {
             AgentMessage::Call { task, reply, _permit } => (task, Some(reply), _permit),
             AgentMessage::Cast { task, _permit } => (task, None, _permit),
         };
+        let _unwind = WaitOnUnwind(&state.slot);
         // Only a cast's failure needs the action named afterwards (a call's caller gets
         // the error itself), so only casts pay for the copy.
         let cast_action = reply.is_none().then(|| task.action.clone());
@@ -52,6 +73,10 @@ impl Actor for AgentActor {
             Err(AgentError::Fatal(reason)) => Some(reason.clone()),
             _ => None,
         };
+        if fatal.is_some() {
+            // About to die: stop new messages coming here before the caller hears back.
+            state.slot.state.send_replace(SlotState::Waiting);
+        }
         match (reply, cast_action) {
             (Some(reply), _) => {
                 // The caller may have given up (time-out); that is its business.

@@ -49,6 +49,18 @@ mod tenant;
 mod tenant_swarm;
 mod throttle;
 
+/// The child a supervision event says has exited, and why; `None` for events that are
+/// not exits (starts, group changes).
+fn exited_child(event: ractor::SupervisionEvent) -> Option<(ractor::ActorId, String)> {
+    match event {
+        ractor::SupervisionEvent::ActorFailed(cell, error) => Some((cell.get_id(), error.to_string())),
+        ractor::SupervisionEvent::ActorTerminated(cell, _, reason) => {
+            Some((cell.get_id(), reason.unwrap_or_else(|| "stopped unexpectedly".into())))
+        }
+        _ => None,
+    }
+}
+
 pub use autopilot::AutopilotState;
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
 pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices};

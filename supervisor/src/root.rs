@@ -471,15 +471,9 @@ impl Actor for RootActor {
         event: SupervisionEvent,
         shared: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
-            }
-            _ => return Ok(()),
-        };
+        let Some((child, reason)) = crate::exited_child(event) else { return Ok(()) };
         // Swarms stopped on purpose were removed from `swarms` before stopping.
-        let Some((_, tenant)) = shared.swarms.remove(&cell.get_id()) else {
+        let Some((_, tenant)) = shared.swarms.remove(&child) else {
             return Ok(());
         };
         let Some(entry) = shared.tenants.get(&tenant).map(|e| e.clone()) else {

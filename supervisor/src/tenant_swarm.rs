@@ -67,7 +67,7 @@ impl TenantSwarm {
             brain: state.args.services.brain.clone(),
             market: state.args.services.market.clone(),
         };
-        let agent_state = AgentState { agent: factory(), context };
+        let agent_state = AgentState { agent: factory(), context, slot: shared.slots[index].clone() };
         let (actor, _) = Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;
         state.children.insert(actor.get_id(), index);
         shared.slots[index].state.send_replace(SlotState::Running(actor));
@@ -105,14 +105,8 @@ impl Actor for TenantSwarm {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
-            }
-            _ => return Ok(()),
-        };
-        let Some(index) = state.children.remove(&cell.get_id()) else {
+        let Some((child, reason)) = crate::exited_child(event) else { return Ok(()) };
+        let Some(index) = state.children.remove(&child) else {
             return Ok(());
         };
         let shared = state.args.shared.clone();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_agents::{Agent, AgentContext, AgentError, AgentRegistry, Task};
-use boardroom_memory::testing::{TestSqlite, fresh_sqlite};
-use boardroom_memory::{EventLog, EventLogConfig, NewTenant, NewUser, Role, SharedStore, SwarmEvent, TenantId, Tier};
+use boardroom_memory::testing::{TestSqlite, create_tenant, fresh_sqlite};
+use boardroom_memory::{EventLog, EventLogConfig, SharedStore, SwarmEvent, TenantId};
 use boardroom_supervisor::{
     Backoff, RestartIntensity, SupervisorConfig, SwarmError, SwarmRoot, SwarmStatus, ThrottleLimits,
 };
@@ -68,24 +68,7 @@ async fn world(config: SupervisorConfig) -> World {
 
 impl World {
     async fn tenant(&self, name: &str) -> TenantId {
-        let owner = self
-            .store
-            .create_user(NewUser {
-                email: format!("{name}@example.com"),
-                password_hash: "!".into(),
-                role: Role::User,
-                tier: Tier::Free,
-            })
-            .await
-            .expect("owner");
-        let tenant = NewTenant {
-            user_id: owner.id,
-            name: name.into(),
-            domain: None,
-            personality: "coachty".into(),
-            settings: json!({}),
-        };
-        self.store.create_tenant(tenant).await.expect("tenant").id
+        create_tenant(self.store.as_ref(), name, "coachty").await
     }
 
     /// Waits (at most 10 s) for the tenant's next event of `kind` after `after_seq`.

@@ -16,8 +16,8 @@ use boardroom_agents::brain::{
     Brain, BrainAnswer, BrainError, BrainInfo, BrainRequest, DecisionSource, OfflineBrain, TokenUsage,
 };
 use boardroom_agents::{AgentError, AgentRegistry, CEO, Task};
-use boardroom_memory::testing::{TestSqlite, fresh_sqlite};
-use boardroom_memory::{EventLog, EventLogConfig, NewTenant, NewUser, Role, SharedStore, TenantId, Tier};
+use boardroom_memory::testing::{TestSqlite, create_tenant, fresh_sqlite};
+use boardroom_memory::{EventLog, EventLogConfig, SharedStore, TenantId};
 use boardroom_supervisor::{SupervisorConfig, SwarmRoot, SwarmServices, TenantHandle};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -125,26 +125,7 @@ async fn database() -> (TestSqlite, SharedStore) {
 }
 
 async fn tenant(store: &SharedStore, name: &str, personality: &str) -> TenantId {
-    let owner = match store.user_by_email("owner@example.com").await.expect("lookup") {
-        Some(user) => user,
-        None => store
-            .create_user(NewUser {
-                email: "owner@example.com".into(),
-                password_hash: "!".into(),
-                role: Role::User,
-                tier: Tier::Free,
-            })
-            .await
-            .expect("owner"),
-    };
-    let tenant = NewTenant {
-        user_id: owner.id,
-        name: name.into(),
-        domain: None,
-        personality: personality.into(),
-        settings: json!({}),
-    };
-    store.create_tenant(tenant).await.expect("tenant").id
+    create_tenant(store.as_ref(), name, personality).await
 }
 
 async fn run_cycle(swarm: &TenantHandle) -> Result<Value, AgentError> {

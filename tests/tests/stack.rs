@@ -2,10 +2,9 @@
 //! `boardroom` with the embedded defaults and with PostgreSQL + Redis.
 
 use boardroom_agents::Task;
-use boardroom_memory::{NewTenant, NewUser, Role, Tier};
+use boardroom_memory::testing::create_tenant;
 use boardroom_runtime::AppState;
 use boardroom_tests::{Backends, redis_url, spawn_app};
-use serde_json::json;
 
 async fn a_tenant_swarm_works_and_its_events_survive_shutdown(backends: Backends, backend_name: &str) {
     let mut app = spawn_app(backends).await;
@@ -14,33 +13,15 @@ async fn a_tenant_swarm_works_and_its_events_survive_shutdown(backends: Backends
     assert_eq!(health["database"]["backend"], backend_name);
 
     let store = app.state.store.clone();
-    let owner = store
-        .create_user(NewUser {
-            email: "owner@example.com".into(),
-            password_hash: "!".into(),
-            role: Role::User,
-            tier: Tier::Free,
-        })
-        .await
-        .expect("owner");
-    let tenant = store
-        .create_tenant(NewTenant {
-            user_id: owner.id,
-            name: "Acme".into(),
-            domain: None,
-            personality: "hustlebot".into(),
-            settings: json!({}),
-        })
-        .await
-        .expect("tenant");
-    let swarm = app.state.swarms.activate(tenant.id).await.expect("swarm activates");
+    let tenant = create_tenant(store.as_ref(), "Acme", "hustlebot").await;
+    let swarm = app.state.swarms.activate(tenant).await.expect("swarm activates");
     let report = swarm.call("ceo", Task::bare("roll_call")).await.expect("roll call");
     assert_eq!(report["present"].as_array().map(Vec::len), Some(8));
 
     let state: AppState = app.stop().await;
     // Open the database afresh, as the next process would.
     let reopened = boardroom_memory::connect(&state.settings.database_url).await.expect("database reopens");
-    let events = reopened.events_after(tenant.id, 0, 100).await.expect("events readable after shutdown");
+    let events = reopened.events_after(tenant, 0, 100).await.expect("events readable after shutdown");
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["swarm.started", "ceo.roll_call", "swarm.stopped"]);
 }

@@ -12,24 +12,8 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-/// What the strategist knows of one niche.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NicheFacts {
-    /// Niche name.
-    pub name: String,
-    /// Product category (matched against the personality's preferences).
-    pub category: String,
-    /// Expected daily buyers at the reference price.
-    pub demand: f64,
-    /// 0 (empty market) to 1 (saturated).
-    pub competition: f64,
-    /// Competitors' median price.
-    pub reference_price: Decimal,
-    /// Typical cost per unit.
-    pub unit_cost: Decimal,
-    /// Recent growth, −1 to 1.
-    pub trend: f64,
-}
+/// What the strategist knows of one niche: the market's own description of it.
+pub use boardroom_adapters::Niche as NicheFacts;
 
 /// How much each factor counts; the reflection agent tunes these per tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -179,15 +163,14 @@ impl Agent for Strategist {
         let request: RankRequest = task.parse()?;
         let niches = match request.niches {
             Some(niches) => niches,
-            None => context
-                .market
-                .market_snapshot(context.tenant)
-                .await
-                .map_err(|error| AgentError::Failed(error.to_string()))?
-                .niches
-                .into_iter()
-                .map(NicheFacts::from)
-                .collect(),
+            None => {
+                context
+                    .market
+                    .market_snapshot(context.tenant)
+                    .await
+                    .map_err(|error| AgentError::Failed(error.to_string()))?
+                    .niches
+            }
         };
         if niches.is_empty() {
             return Err(AgentError::InvalidInput("rank_niches: no niches to rank".into()));
@@ -216,20 +199,6 @@ impl Agent for Strategist {
             .emit("strategist.ranked", summary, json!({ "choice": choice, "source": decided.source.to_string() }))
             .await;
         Ok(json!({ "opportunities": ranked, "choice": choice, "source": decided.source.to_string() }))
-    }
-}
-
-impl From<boardroom_adapters::Niche> for NicheFacts {
-    fn from(niche: boardroom_adapters::Niche) -> Self {
-        Self {
-            name: niche.name,
-            category: niche.category,
-            demand: niche.demand,
-            competition: niche.competition,
-            reference_price: niche.reference_price,
-            unit_cost: niche.unit_cost,
-            trend: niche.trend,
-        }
     }
 }
 
