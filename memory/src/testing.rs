@@ -147,24 +147,6 @@ impl Drop for TestSqlite {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn with_database_swaps_only_the_database_name() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(with_database("postgres://u:p@db:5432", "t1"), "postgres://u:p@db:5432/t1");
-        assert_eq!(
-            with_database("postgresql://u@db/admin?sslmode=disable", "t1"),
-            "postgresql://u@db/t1?sslmode=disable"
-        );
-    }
-}
-
 /// Creates a tenant named `name` with `personality` for a test, owned by a shared test
 /// account (made on first use). Panics on storage errors: it is test set-up.
 pub async fn create_tenant(store: &dyn crate::Store, name: &str, personality: &str) -> crate::TenantId {
@@ -189,4 +171,22 @@ pub async fn create_tenant(store: &dyn crate::Store, name: &str, personality: &s
         settings: serde_json::json!({}),
     };
     store.create_tenant(tenant).await.expect("create a test tenant").id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn with_database_swaps_only_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(with_database("postgres://u:p@db:5432", "t1"), "postgres://u:p@db:5432/t1");
+        assert_eq!(
+            with_database("postgresql://u@db/admin?sslmode=disable", "t1"),
+            "postgresql://u@db/t1?sslmode=disable"
+        );
+    }
 }
