@@ -466,11 +466,7 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
 
 /// The marketing budget of a day: the base plus reinvested money spread over a week.
 async fn daily_budget(context: &AgentContext) -> Result<Decimal, AgentError> {
-    let reinvested =
-        match context.store.agent_memory(context.tenant, "accountant", "reinvested").await.map_err(store_error)? {
-            Some(memory) => serde_json::from_value::<Decimal>(memory.content).unwrap_or_default(),
-            None => Decimal::ZERO,
-        };
+    let reinvested = crate::specialists::accountant::reinvested_so_far(context).await?;
     Ok(BASE_DAILY_BUDGET + reinvested / Decimal::from(FLIGHT_DAYS * 4))
 }
 

@@ -185,6 +185,24 @@ struct ReinvestRequest {
     threshold: Option<Decimal>,
 }
 
+/// Agent-memory keys of the per-cycle reinvestment plans start with this.
+const PLAN_KEY_PREFIX: &str = "reinvestment:";
+
+/// Everything reinvested so far: the sum of the per-cycle plans the accountant
+/// recorded.
+pub async fn reinvested_so_far(context: &AgentContext) -> Result<Decimal, AgentError> {
+    let plans = context
+        .store
+        .agent_memories(context.tenant, "accountant")
+        .await
+        .map_err(|error| AgentError::Failed(error.to_string()))?;
+    Ok(plans
+        .iter()
+        .filter(|memory| memory.key.starts_with(PLAN_KEY_PREFIX))
+        .filter_map(|memory| serde_json::from_value::<Decimal>(memory.content["plan"]["total"].clone()).ok())
+        .sum())
+}
+
 impl Accountant {
     async fn book(context: &AgentContext, request: BookRequest) -> Result<Value, AgentError> {
         let (mut booked, mut duplicates, mut net) = (0, 0, Decimal::ZERO);
@@ -232,7 +250,7 @@ impl Accountant {
 
     async fn plan_reinvestment(context: &AgentContext, request: ReinvestRequest) -> Result<Value, AgentError> {
         let failed = |error: MemoryError| AgentError::Failed(error.to_string());
-        let key = format!("reinvestment:{}", request.cycle);
+        let key = format!("{PLAN_KEY_PREFIX}{}", request.cycle);
         if let Some(existing) = context.store.agent_memory(context.tenant, context.agent, &key).await.map_err(failed)? {
             return Ok(existing.content);
         }
@@ -248,23 +266,14 @@ impl Accountant {
             None => return Err(AgentError::Failed("tenant vanished".into())),
         };
         let split = split_profit(all_time.net_profit, platform_fee_rate(tier), DEFAULT_TAX_RATE);
-        let already: Decimal =
-            match context.store.agent_memory(context.tenant, context.agent, "reinvested").await.map_err(failed)? {
-                Some(memory) => serde_json::from_value(memory.content).unwrap_or_default(),
-                None => Decimal::ZERO,
-            };
+        let already = reinvested_so_far(context).await?;
         let decisions = &context.personality.decisions;
         let shares = (decisions.budget_split.ads, decisions.budget_split.content, decisions.budget_split.tools);
         let threshold = request.threshold.unwrap_or(DEFAULT_REINVESTMENT_THRESHOLD);
         let plan = reinvestment(split.retained, already, threshold, decisions.reinvestment_rate, shares);
         let answer = json!({ "pnl": all_time, "split": split, "plan": plan, "tier": tier });
-        // The running total first, then the per-cycle answer that makes a repeat of this
-        // cycle's request return the same plan.
-        context
-            .store
-            .put_agent_memory(context.tenant, context.agent, "reinvested", json!(already + plan.total), None)
-            .await
-            .map_err(failed)?;
+        // One record per cycle, written once: the total so far is derived from these
+        // records, so a crash can never count a plan twice or lose one.
         context
             .store
             .put_agent_memory(context.tenant, context.agent, &key, answer.clone(), None)
