@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, AgentContext, AgentError, Task};
-use crate::specialists::{Network, SalesObservation, housekeeping};
+use crate::specialists::{Network, SalesObservation};
 
 /// The steps of a cycle, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,17 +131,11 @@ struct DayOutcome {
 /// The CEO agent. Actions: `run_cycle` (run or resume the autopilot cycle; answers with
 /// the cycle's summary), `roll_call` (ping every peer), `ping`, `status`.
 #[derive(Debug, Default)]
-pub struct Ceo {
-    tasks_handled: u64,
-}
+pub struct Ceo;
 
 #[async_trait]
 impl Agent for Ceo {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.tasks_handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.tasks_handled, &task) {
-            return answer;
-        }
         match task.action.as_str() {
             "roll_call" => Ok(roll_call(context).await),
             "run_cycle" => run_cycle(context).await,

@@ -30,15 +30,15 @@ impl AgentRegistry {
     /// swarm is one more line here.
     pub fn standard() -> Self {
         Self::empty()
-            .with(CEO, || Box::new(Ceo::default()))
-            .with("strategist", || Box::new(Strategist::default()))
-            .with("seo", || Box::new(SeoAnalyst::default()))
-            .with("pricing", || Box::new(Pricer::default()))
-            .with("content", || Box::new(ContentWriter::default()))
-            .with("flipping", || Box::new(Flipper::default()))
-            .with("accountant", || Box::new(Accountant::default()))
-            .with("memory", || Box::new(MemoryKeeper::default()))
-            .with("reflection", || Box::new(Reflector::default()))
+            .with(CEO, || Box::new(Ceo))
+            .with("strategist", || Box::new(Strategist))
+            .with("seo", || Box::new(SeoAnalyst))
+            .with("pricing", || Box::new(Pricer))
+            .with("content", || Box::new(ContentWriter))
+            .with("flipping", || Box::new(Flipper))
+            .with("accountant", || Box::new(Accountant))
+            .with("memory", || Box::new(MemoryKeeper))
+            .with("reflection", || Box::new(Reflector))
     }
 
     /// Adds an agent, or replaces the one of the same name keeping its position.

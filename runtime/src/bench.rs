@@ -132,7 +132,7 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
 
     println!("\n1. call round trips (one caller, sequential)");
     for _ in 0..10_000 {
-        echo.call(Task::bare("ping")).await?;
+        echo.call(Task::bare("echo")).await?;
         raw.call(Task::bare("ping")).await?;
     }
     // Interleaved rounds, median of each: both paths see the same machine state, and
@@ -142,7 +142,7 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
     let mut swarm_rates = Vec::with_capacity(rounds);
     let mut raw_rates = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        swarm_rates.push(timed(per_round, || async { echo.call(Task::bare("ping")).await.map(drop) }).await?);
+        swarm_rates.push(timed(per_round, || async { echo.call(Task::bare("echo")).await.map(drop) }).await?);
         raw_rates.push(timed(per_round, || async { raw.call(Task::bare("ping")).await.map(drop) }).await?);
     }
     let (swarm_rate, raw_rate) = (median(swarm_rates), median(raw_rates));
@@ -157,10 +157,10 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
     let before = handled.load(Ordering::Relaxed);
     let started = Instant::now();
     for _ in 0..options.casts {
-        echo.cast(Task::bare("ping")).await?;
+        echo.cast(Task::bare("echo")).await?;
     }
     // Mailboxes are FIFO: when this call returns, every cast before it was handled.
-    echo.call(Task::bare("ping")).await?;
+    echo.call(Task::bare("echo")).await?;
     let elapsed = started.elapsed();
     let delivered = handled.load(Ordering::Relaxed) - before - 1;
     anyhow::ensure!(delivered == options.casts as u64, "{delivered} of {} casts handled", options.casts);

@@ -24,6 +24,18 @@ pub(crate) struct AgentState {
     /// Where handles find this actor; marked as waiting the moment the agent dies, so
     /// the next message waits for the replacement instead of landing in a dead mailbox.
     pub(crate) slot: Arc<AgentSlot>,
+    /// Tasks handled since this instance started (a restart starts again from 0).
+    pub(crate) tasks_handled: u64,
+}
+
+/// The actions every agent answers without its own code: `ping` (liveness) and
+/// `status` (work done since the instance started). `None` for any other action.
+fn housekeeping(agent: &str, tasks_handled: u64, task: &Task) -> Option<Result<Value, AgentError>> {
+    match task.action.as_str() {
+        "ping" => Some(Ok(json!({ "agent": agent, "pong": true }))),
+        "status" => Some(Ok(json!({ "agent": agent, "tasks_handled": tasks_handled }))),
+        _ => None,
+    }
 }
 
 /// Marks the slot as waiting if the handler panics. It runs during the unwind, before
@@ -68,7 +80,11 @@ impl Actor for AgentActor {
         // Only a cast's failure needs the action named afterwards (a call's caller gets
         // the error itself), so only casts pay for the copy.
         let cast_action = reply.is_none().then(|| task.action.clone());
-        let result = state.agent.handle(&state.context, task).await;
+        state.tasks_handled += 1;
+        let result = match housekeeping(state.context.agent, state.tasks_handled, &task) {
+            Some(answer) => answer,
+            None => state.agent.handle(&state.context, task).await,
+        };
         let fatal = match &result {
             Err(AgentError::Fatal(reason)) => Some(reason.clone()),
             _ => None,
@@ -96,5 +112,20 @@ impl Actor for AgentActor {
             Some(reason) => Err(format!("fatal error: {reason}").into()),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_agent_answers_ping_and_status_and_nothing_else_by_itself() {
+        assert_eq!(housekeeping("seo", 1, &Task::bare("ping")), Some(Ok(json!({"agent": "seo", "pong": true}))));
+        assert_eq!(
+            housekeeping("seo", 7, &Task::bare("status")),
+            Some(Ok(json!({"agent": "seo", "tasks_handled": 7})))
+        );
+        assert_eq!(housekeeping("seo", 1, &Task::bare("quote")), None);
     }
 }

@@ -67,7 +67,7 @@ impl TenantSwarm {
             brain: state.args.services.brain.clone(),
             market: state.args.services.market.clone(),
         };
-        let agent_state = AgentState { agent: factory(), context, slot: shared.slots[index].clone() };
+        let agent_state = AgentState { agent: factory(), context, slot: shared.slots[index].clone(), tasks_handled: 0 };
         let (actor, _) = Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;
         state.children.insert(actor.get_id(), index);
         shared.slots[index].state.send_replace(SlotState::Running(actor));

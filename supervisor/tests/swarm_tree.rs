@@ -15,7 +15,7 @@ use boardroom_supervisor::{
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-/// Answers `ping`, panics on `crash`, and on `wait` holds until the test lets it go.
+/// Answers `echo`, panics on `crash`, and on `wait` holds until the test lets it go.
 struct Flaky {
     gate: Arc<Semaphore>,
 }
@@ -24,7 +24,7 @@ struct Flaky {
 impl Agent for Flaky {
     async fn handle(&mut self, _context: &AgentContext, task: Task) -> Result<Value, AgentError> {
         match task.action.as_str() {
-            "ping" => Ok(json!("pong")),
+            "echo" => Ok(json!("pong")),
             "crash" => panic!("flaky was asked to crash"),
             "fatal" => Err(AgentError::Fatal("state is broken".into())),
             "wait" => {
@@ -101,7 +101,7 @@ async fn an_agent_that_panics_is_restarted_and_its_tenant_keeps_working() {
     let crashed = swarm.call("flaky", Task::bare("crash")).await;
     assert!(matches!(crashed, Err(AgentError::Unavailable(_))), "the caller learns the agent died: {crashed:?}");
 
-    assert_eq!(swarm.call("flaky", Task::bare("ping")).await, Ok(json!("pong")), "the restarted agent answers");
+    assert_eq!(swarm.call("flaky", Task::bare("echo")).await, Ok(json!("pong")), "the restarted agent answers");
     assert_eq!(swarm.call("pricing", Task::bare("ping")).await.map(|v| v["pong"].clone()), Ok(json!(true)));
     assert_eq!(swarm.status(), SwarmStatus::Running);
     let failed = world.next_event(tenant, 0, "agent.failed").await;
@@ -123,7 +123,7 @@ async fn a_fatal_error_is_answered_and_then_the_agent_restarts_fresh() {
     let answer = swarm.call("flaky", Task::bare("fatal")).await;
     assert_eq!(answer, Err(AgentError::Fatal("state is broken".into())));
     world.next_event(tenant, 0, "agent.restarted").await;
-    assert_eq!(swarm.call("flaky", Task::bare("ping")).await, Ok(json!("pong")));
+    assert_eq!(swarm.call("flaky", Task::bare("echo")).await, Ok(json!("pong")));
     assert_eq!(
         swarm.call("seo", Task::bare("status")).await.expect("status")["tasks_handled"],
         5,
@@ -148,7 +148,7 @@ async fn exceeding_the_restart_intensity_escalates_backs_off_and_marks_the_tenan
         tokio::spawn(async move {
             let mut answered = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                neighbour.call("flaky", Task::bare("ping")).await.expect("the bystander keeps answering");
+                neighbour.call("flaky", Task::bare("echo")).await.expect("the bystander keeps answering");
                 answered += 1;
                 tokio::task::yield_now().await;
             }
@@ -177,7 +177,7 @@ async fn exceeding_the_restart_intensity_escalates_backs_off_and_marks_the_tenan
     // After the back-off it is back, still marked degraded until it proves stable.
     world.next_event(troubled, degraded.seq, "swarm.restarted").await;
     assert_eq!(swarm.wait_for_status(|s| *s != SwarmStatus::Restarting).await, SwarmStatus::Degraded);
-    assert_eq!(swarm.call("flaky", Task::bare("ping")).await, Ok(json!("pong")), "old handles work again");
+    assert_eq!(swarm.call("flaky", Task::bare("echo")).await, Ok(json!("pong")), "old handles work again");
     world.next_event(troubled, degraded.seq, "swarm.recovered").await;
     assert_eq!(swarm.status(), SwarmStatus::Running);
 
@@ -210,7 +210,7 @@ async fn a_flood_of_messages_waits_for_in_flight_permits_instead_of_growing_the_
     world.gate.add_permits(1);
     fifth.await.expect("task").expect("sent once a permit freed up");
     world.gate.add_permits(4);
-    assert_eq!(flaky.call(Task::bare("ping")).await, Ok(json!("pong")));
+    assert_eq!(flaky.call(Task::bare("echo")).await, Ok(json!("pong")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use boardroom_memory::{MemoryError, NewEvent, NewLedgerEntry};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{ack, housekeeping, to_value, unknown};
+use super::{ack, to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
@@ -147,9 +147,7 @@ pub const DEFAULT_TAX_RATE: Decimal = Decimal::from_parts(25, 0, 0, false, 2);
 /// (`{"from", "to"}`), `plan_reinvestment` (`{"cycle", "threshold"?}`; once per cycle —
 /// asking again for the same cycle returns the same plan).
 #[derive(Debug, Default)]
-pub struct Accountant {
-    handled: u64,
-}
+pub struct Accountant;
 
 /// One ledger row to book.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -298,10 +296,6 @@ impl Accountant {
 #[async_trait]
 impl Agent for Accountant {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         match task.action.as_str() {
             "book" => Self::book(context, task.parse()?).await,
             "pnl" => to_value(&Self::pnl(context, task.parse()?).await?),

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{housekeeping, to_value, unknown};
+use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use crate::brain::ExpectedShape;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
@@ -190,9 +190,7 @@ fn capitalise(text: &str) -> String {
 /// `social_posts` (`{"brief", "networks"?}`: one post per network, by default the
 /// networks the personality favours), `calendar` (`{"brief", "posts", "start"}`).
 #[derive(Debug, Default)]
-pub struct ContentWriter {
-    handled: u64,
-}
+pub struct ContentWriter;
 
 #[derive(Deserialize)]
 struct ContentRequest {
@@ -225,10 +223,6 @@ impl ContentWriter {
 #[async_trait]
 impl Agent for ContentWriter {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         let action = task.action.clone();
         if !matches!(action.as_str(), "product_description" | "blog_post" | "social_posts" | "calendar") {
             return unknown(context.agent, task);

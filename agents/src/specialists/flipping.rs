@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{housekeeping, to_value, unknown};
+use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -91,17 +91,11 @@ pub fn analyze(deal: &Deal, accepts: impl Fn(f64, f64) -> bool) -> FlipAnalysis 
 /// The flipping agent. Action `analyze_deal` (a [`Deal`]) answers with the numbers and
 /// a go/no-go by the personality's risk rule.
 #[derive(Debug, Default)]
-pub struct Flipper {
-    handled: u64,
-}
+pub struct Flipper;
 
 #[async_trait]
 impl Agent for Flipper {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         if task.action != "analyze_deal" {
             return unknown(context.agent, task);
         }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{ack, housekeeping, unknown};
+use super::{ack, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +59,7 @@ pub fn most_relevant(
 /// harmless), which also updates the success pattern of its action and niche; `recall`
 /// (`{"action_type", "niche"?, "limit"?}`), the most relevant past experiences.
 #[derive(Debug, Default)]
-pub struct MemoryKeeper {
-    handled: u64,
-}
+pub struct MemoryKeeper;
 
 #[derive(Deserialize)]
 struct RecordRequest {
@@ -161,10 +159,6 @@ impl MemoryKeeper {
 #[async_trait]
 impl Agent for MemoryKeeper {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         match task.action.as_str() {
             "record" => Self::record(context, task.parse()?).await,
             "recall" => Self::recall(context, task.parse()?).await,

@@ -27,16 +27,6 @@ use crate::agent::{AgentError, Task};
 pub const SPECIALISTS: &[&str] =
     &["strategist", "seo", "pricing", "content", "flipping", "accountant", "memory", "reflection"];
 
-/// The actions every agent answers: `ping` (liveness) and `status` (work counted since
-/// the instance started, which a restart resets). `None` for any other action.
-pub(crate) fn housekeeping(name: &str, tasks_handled: u64, task: &Task) -> Option<Result<Value, AgentError>> {
-    match task.action.as_str() {
-        "ping" => Some(Ok(json!({ "agent": name, "pong": true }))),
-        "status" => Some(Ok(json!({ "agent": name, "tasks_handled": tasks_handled }))),
-        _ => None,
-    }
-}
-
 /// The answer to an action an agent does not have.
 pub(crate) fn unknown(agent: &str, task: Task) -> Result<Value, AgentError> {
     Err(AgentError::UnknownAction { agent: agent.to_owned(), action: task.action })
@@ -54,18 +44,4 @@ pub(crate) fn ack(fields: Value) -> Value {
         target.extend(extra);
     }
     answer
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn housekeeping_answers_ping_and_status_only() {
-        let ping = housekeeping("seo", 1, &Task::bare("ping"));
-        assert_eq!(ping, Some(Ok(json!({"agent": "seo", "pong": true}))));
-        let status = housekeeping("seo", 7, &Task::bare("status"));
-        assert_eq!(status, Some(Ok(json!({"agent": "seo", "tasks_handled": 7}))));
-        assert_eq!(housekeeping("seo", 1, &Task::bare("quote_price")), None);
-    }
 }

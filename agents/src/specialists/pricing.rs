@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{housekeeping, to_value, unknown};
+use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use crate::brain::ExpectedShape;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -159,9 +159,7 @@ pub const DEFAULT_FEE_FIXED: Decimal = Decimal::from_parts(30, 0, 0, false, 2);
 /// own sales, positioned by the personality; the rules' floor and per-cycle bound hold
 /// whatever the brain answers.
 #[derive(Debug, Default)]
-pub struct Pricer {
-    handled: u64,
-}
+pub struct Pricer;
 
 #[derive(Deserialize)]
 struct QuoteRequest {
@@ -180,10 +178,6 @@ struct QuoteRequest {
 #[async_trait]
 impl Agent for Pricer {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         if task.action != "quote" {
             return unknown(context.agent, task);
         }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::strategist::{STRATEGY_KEY, load_strategy};
-use super::{housekeeping, to_value, unknown};
+use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -123,9 +123,7 @@ pub fn reflect(current: &Strategy, outcome: &CycleOutcome) -> Reflection {
 /// compares the cycle's outcome with its plan, stores the adjusted strategy and the
 /// lessons, once per cycle.
 #[derive(Debug, Default)]
-pub struct Reflector {
-    handled: u64,
-}
+pub struct Reflector;
 
 #[derive(Deserialize)]
 struct ReflectRequest {
@@ -136,10 +134,6 @@ struct ReflectRequest {
 #[async_trait]
 impl Agent for Reflector {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         if task.action != "reflect" {
             return unknown(context.agent, task);
         }

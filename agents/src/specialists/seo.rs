@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{housekeeping, to_value, unknown};
+use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use crate::brain::ExpectedShape;
 use serde::{Deserialize, Serialize};
@@ -192,9 +192,7 @@ fn title_case(text: &str) -> String {
 /// The SEO agent. Action `optimize_listing` researches keywords for a niche and writes
 /// the listing's title, description and tags within the platform's limits.
 #[derive(Debug, Default)]
-pub struct SeoAnalyst {
-    handled: u64,
-}
+pub struct SeoAnalyst;
 
 #[derive(Deserialize)]
 struct ListingRequest {
@@ -224,10 +222,6 @@ fn default_platform() -> String {
 #[async_trait]
 impl Agent for SeoAnalyst {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         if task.action != "optimize_listing" {
             return unknown(context.agent, task);
         }

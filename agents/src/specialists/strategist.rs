@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::reflection::Strategy;
-use super::{housekeeping, to_value, unknown};
+use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use crate::brain::ExpectedShape;
 use rust_decimal::Decimal;
@@ -129,9 +129,7 @@ fn fit(category: &str, preferences: &[String]) -> f64 {
 /// The strategist agent. Action `rank_niches` (`{"niches": [NicheFacts]}`, or no input
 /// to read the market) ranks the opportunities and picks one, through the brain.
 #[derive(Debug, Default)]
-pub struct Strategist {
-    handled: u64,
-}
+pub struct Strategist;
 
 /// Where the reflection agent keeps a tenant's strategy.
 pub const STRATEGY_KEY: (&str, &str) = ("reflection", "strategy");
@@ -153,10 +151,6 @@ struct RankRequest {
 #[async_trait]
 impl Agent for Strategist {
     async fn handle(&mut self, context: &AgentContext, task: Task) -> Result<Value, AgentError> {
-        self.handled += 1;
-        if let Some(answer) = housekeeping(context.agent, self.handled, &task) {
-            return answer;
-        }
         if task.action != "rank_niches" {
             return unknown(context.agent, task);
         }
