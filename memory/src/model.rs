@@ -645,3 +645,124 @@ pub struct LlmTokenTotal {
     /// Tokens received in all of them.
     pub completion_tokens: i64,
 }
+
+// ---- accounts: API tokens, sessions, access controls, tenant changes ----
+
+/// An API token to store. The token itself is shown to its owner once and never kept:
+/// only its hash is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    /// The owner.
+    pub user_id: UserId,
+    /// A label the owner chose (`ci`, `laptop`...).
+    pub name: String,
+    /// Hash of the token, unique across all tokens; never leaves the server.
+    #[serde(skip_serializing)]
+    pub token_hash: String,
+}
+
+/// A stored API token, without its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Its id.
+    pub id: i64,
+    /// The owner.
+    pub user_id: UserId,
+    /// The owner's label.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request, if ever.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When its owner revoked it; a revoked token authenticates nothing.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A server-side session: what a browser's session cookie points at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session id (the cookie's value, or a hash of it).
+    pub id: String,
+    /// The logged-in user, `None` before login.
+    pub user_id: Option<UserId>,
+    /// Whatever the web layer keeps in the session.
+    pub data: Value,
+    /// From this instant on the session is gone (kept to the microsecond).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A per-user access rule (`ip_whitelist`, `session_timeout`...). A user has at most one
+/// active control of each type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessControl {
+    /// Its id (kept when the value is replaced).
+    pub id: i64,
+    /// Whose rule.
+    pub user_id: UserId,
+    /// The kind of rule.
+    pub control_type: String,
+    /// The rule's value, in the form its type defines.
+    pub control_value: String,
+    /// Whether it is in force; removed controls are kept inactive.
+    pub is_active: bool,
+    /// When its current value was set.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes to a tenant: each `None` field is left as it is.
+///
+/// `domain` has two levels: `None` keeps the domain, `Some(None)` clears it and
+/// `Some(Some(d))` sets it. In JSON an absent `domain` keeps it and `"domain": null`
+/// clears it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TenantChanges {
+    /// A new display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A new domain, or `Some(None)` to clear it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub domain: Option<Option<String>>,
+    /// A new personality profile name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<String>,
+    /// New settings, replacing the old ones whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Value>,
+}
+
+/// Reads a field that is present (even as `null`) as `Some`; with `#[serde(default)]` an
+/// absent field stays `None`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tenant_changes_tell_an_absent_domain_from_a_null_one() {
+        let keep: TenantChanges = serde_json::from_value(json!({"name": "Mugs"})).expect("absent");
+        assert_eq!(keep, TenantChanges { name: Some("Mugs".into()), ..TenantChanges::default() });
+        let clear: TenantChanges = serde_json::from_value(json!({"domain": null})).expect("null");
+        assert_eq!(clear.domain, Some(None));
+        let set: TenantChanges = serde_json::from_value(json!({"domain": "mugs.example"})).expect("set");
+        assert_eq!(set.domain, Some(Some("mugs.example".into())));
+        for changes in [keep, clear, set] {
+            let again: TenantChanges =
+                serde_json::from_value(serde_json::to_value(&changes).expect("serialize")).expect("deserialize");
+            assert_eq!(again, changes, "round trip");
+        }
+    }
+
+    #[test]
+    fn a_new_api_token_never_serializes_its_hash() {
+        let token = NewApiToken { user_id: UserId(1), name: "ci".into(), token_hash: "secret-hash".into() };
+        assert_eq!(serde_json::to_value(&token).expect("serialize"), json!({"user_id": 1, "name": "ci"}));
+    }
+}

@@ -113,10 +113,25 @@ macro_rules! agent_memory_columns {
         )
     };
 }
+macro_rules! api_token_columns {
+    () => {
+        "id, user_id, name, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "id, user_id, data, expires_at"
+    };
+}
+macro_rules! access_control_columns {
+    () => {
+        "id, user_id, control_type, control_value, is_active, created_at"
+    };
+}
 pub(crate) use {
-    agent_memory_columns, campaign_columns, checkpoint_columns, event_columns, experience_columns, invite_columns,
-    ledger_columns, market_insight_columns, pattern_columns, product_columns, social_post_columns, tenant_columns,
-    user_columns,
+    access_control_columns, agent_memory_columns, api_token_columns, campaign_columns, checkpoint_columns,
+    event_columns, experience_columns, invite_columns, ledger_columns, market_insight_columns, pattern_columns,
+    product_columns, session_columns, social_post_columns, tenant_columns, user_columns,
 };
 
 /// Reads one column of any sqlx row, with errors as [`MemoryError::Corrupt`] naming it.
@@ -410,6 +425,37 @@ pub(crate) fn llm_token_total(row: &impl ModelRow) -> MemoryResult<LlmTokenTotal
     })
 }
 
+pub(crate) fn api_token(row: &impl ModelRow) -> MemoryResult<ApiToken> {
+    Ok(ApiToken {
+        id: row.int("id")?,
+        user_id: UserId(row.int("user_id")?),
+        name: row.text("name")?,
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+pub(crate) fn session(row: &impl ModelRow) -> MemoryResult<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.text("id")?,
+        user_id: row.opt_int("user_id")?.map(UserId),
+        data: row.json("data")?,
+        expires_at: row.time("expires_at")?,
+    })
+}
+
+pub(crate) fn access_control(row: &impl ModelRow) -> MemoryResult<AccessControl> {
+    Ok(AccessControl {
+        id: row.int("id")?,
+        user_id: UserId(row.int("user_id")?),
+        control_type: row.text("control_type")?,
+        control_value: row.text("control_value")?,
+        is_active: row.flag("is_active")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
 // ---- rules both backends follow ----
 
 /// How e-mail addresses are stored and looked up: trimmed and lower-cased.
@@ -441,11 +487,16 @@ pub(crate) fn invite_refusal(invite: &Invite, now: DateTime<Utc>) -> Option<Invi
     }
 }
 
+/// `usage_counters.subject_kind` of a user's counters.
+pub(crate) const USER_USAGE: &str = "user";
+/// `usage_counters.subject_kind` of a tenant's counters.
+pub(crate) const TENANT_USAGE: &str = "tenant";
+
 /// How a usage subject is keyed in `usage_counters`.
 pub(crate) fn usage_key(subject: UsageSubject) -> (&'static str, i64) {
     match subject {
-        UsageSubject::User(user) => ("user", user.0),
-        UsageSubject::Tenant(tenant) => ("tenant", tenant.0),
+        UsageSubject::User(user) => (USER_USAGE, user.0),
+        UsageSubject::Tenant(tenant) => (TENANT_USAGE, tenant.0),
     }
 }
 
@@ -539,6 +590,15 @@ pub(crate) fn ledger_totals(
         *total = add_money(*total, amount, "ledger total")?;
     }
     Ok(totals.into_iter().collect())
+}
+
+/// The `domain` column after `changes`: whether to write it, and the value to write
+/// (`None` writes null). Both backends bind the pair into `case when ? then ? else domain end`.
+pub(crate) fn domain_change(changes: &TenantChanges) -> (bool, Option<&str>) {
+    match &changes.domain {
+        None => (false, None),
+        Some(domain) => (true, domain.as_deref()),
+    }
 }
 
 /// `NotFound(what)` when an `UPDATE` touched no row.

@@ -241,6 +241,37 @@ impl Store for SqliteStore {
         rows::expect_one(done.rows_affected(), "user")
     }
 
+    async fn set_user_password_hash(&self, id: UserId, hash: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update users set password_hash = ? where id = ?")
+            .bind(hash)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "user")
+    }
+
+    async fn delete_user(&self, id: UserId) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // usage_counters has no foreign key: the user's and their tenants' counters go
+        // here; the foreign keys' cascades take the rest.
+        sqlx::query(
+            "delete from usage_counters where (subject_kind = ? and subject_id = ?) \
+             or (subject_kind = ? and subject_id in (select id from tenants where user_id = ?))",
+        )
+        .bind(rows::USER_USAGE)
+        .bind(id.0)
+        .bind(rows::TENANT_USAGE)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("delete from users where id = ?").bind(id.0).execute(&mut *tx).await?;
+        rows::expect_one(done.rows_affected(), "user")?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     // ---- tenants ----
 
     async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant> {
@@ -300,6 +331,260 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         rows::expect_one(done.rows_affected(), "tenant")
+    }
+
+    async fn tenants_of_user_page(
+        &self,
+        user: UserId,
+        after: Option<TenantId>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Tenant>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::tenant_columns!(),
+            " from tenants where user_id = ? and id > ? order by id limit ?"
+        ))
+        .bind(user.0)
+        .bind(after.map_or(0, |id| id.0))
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::tenant)
+        .collect()
+    }
+
+    async fn update_tenant(&self, id: TenantId, owner: UserId, changes: TenantChanges) -> MemoryResult<Tenant> {
+        let (set_domain, domain) = rows::domain_change(&changes);
+        let _write = self.write_lock.lock().await;
+        sqlx::query(concat!(
+            "update tenants set name = coalesce(?, name), domain = case when ? then ? else domain end, \
+             personality = coalesce(?, personality), settings = coalesce(?, settings) \
+             where id = ? and user_id = ? returning ",
+            rows::tenant_columns!()
+        ))
+        .bind(changes.name.as_deref())
+        .bind(set_domain)
+        .bind(domain)
+        .bind(changes.personality.as_deref())
+        .bind(changes.settings.as_ref().map(Json))
+        .bind(id.0)
+        .bind(owner.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .map_or_else(|| Err(MemoryError::NotFound("tenant".to_owned())), |row| rows::tenant(&row))
+    }
+
+    async fn delete_tenant(&self, id: TenantId, owner: UserId) -> MemoryResult<()> {
+        let (kind, subject) = rows::usage_key(UsageSubject::Tenant(id));
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Every foreign key to tenants cascades (0001, 0002); usage_counters has none.
+        let done = sqlx::query("delete from tenants where id = ? and user_id = ?")
+            .bind(id.0)
+            .bind(owner.0)
+            .execute(&mut *tx)
+            .await?;
+        rows::expect_one(done.rows_affected(), "tenant")?;
+        sqlx::query("delete from usage_counters where subject_kind = ? and subject_id = ?")
+            .bind(kind)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- API tokens ----
+
+    async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken> {
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into api_tokens (user_id, name, token_hash, created_at) values (?, ?, ?, ?) returning ",
+            rows::api_token_columns!()
+        ))
+        .bind(token.user_id.0)
+        .bind(&token.name)
+        .bind(&token.token_hash)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "token", "user"))?;
+        rows::api_token(&row)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> MemoryResult<Option<ApiToken>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::api_token_columns!(),
+            " from api_tokens where token_hash = ? and revoked_at is null"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| rows::api_token(&row))
+        .transpose()
+    }
+
+    async fn api_tokens(&self, user: UserId) -> MemoryResult<Vec<ApiToken>> {
+        sqlx::query(concat!("select ", rows::api_token_columns!(), " from api_tokens where user_id = ? order by id"))
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::api_token)
+            .collect()
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done =
+            sqlx::query("update api_tokens set revoked_at = ? where user_id = ? and id = ? and revoked_at is null")
+                .bind(rows::stored_time(Utc::now()))
+                .bind(user.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        rows::expect_one(done.rows_affected(), "token")
+    }
+
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update api_tokens set last_used_at = ? where id = ?")
+            .bind(rows::stored_time(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "token")
+    }
+
+    // ---- sessions ----
+
+    async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into sessions (id, user_id, data, expires_at, created_at) values (?, ?, ?, ?, ?) \
+             on conflict (id) do update set \
+             user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&session.id)
+        .bind(session.user_id.map(|user| user.0))
+        .bind(Json(&session.data))
+        .bind(rows::stored_time(session.expires_at))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "session", "user"))?;
+        Ok(())
+    }
+
+    async fn load_session(&self, id: &str, now: DateTime<Utc>) -> MemoryResult<Option<SessionRecord>> {
+        sqlx::query(concat!("select ", rows::session_columns!(), " from sessions where id = ? and expires_at > ?"))
+            .bind(id)
+            .bind(rows::stored_time(now))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::session(&row))
+            .transpose()
+    }
+
+    async fn delete_session(&self, id: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query("delete from sessions where id = ?").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("delete from sessions where expires_at <= ?")
+            .bind(rows::stored_time(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("delete from sessions where user_id = ?").bind(user.0).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- access controls ----
+
+    async fn set_access_control(
+        &self,
+        user: UserId,
+        control_type: &str,
+        control_value: &str,
+    ) -> MemoryResult<AccessControl> {
+        let _write = self.write_lock.lock().await;
+        // The conflict target is the partial unique index on active rows (0003).
+        let row = sqlx::query(concat!(
+            "insert into access_controls (user_id, control_type, control_value, is_active, created_at) \
+             values (?, ?, ?, true, ?) \
+             on conflict (user_id, control_type) where is_active do update set \
+             control_value = excluded.control_value, created_at = excluded.created_at returning ",
+            rows::access_control_columns!()
+        ))
+        .bind(user.0)
+        .bind(control_type)
+        .bind(control_value)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "access_control", "user"))?;
+        rows::access_control(&row)
+    }
+
+    async fn access_controls(&self, user: UserId) -> MemoryResult<Vec<AccessControl>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::access_control_columns!(),
+            " from access_controls where user_id = ? and is_active order by control_type"
+        ))
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::access_control)
+        .collect()
+    }
+
+    async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "update access_controls set is_active = false where user_id = ? and control_type = ? and is_active",
+        )
+        .bind(user.0)
+        .bind(control_type)
+        .execute(&self.pool)
+        .await?;
+        rows::expect_one(done.rows_affected(), "access_control")
+    }
+
+    // ---- platform settings ----
+
+    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into platform_settings (key, value, updated_at) values (?, ?, ?) \
+             on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(Json(value))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select value from platform_settings where key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("value"))
+            .transpose()
     }
 
     // ---- event log ----

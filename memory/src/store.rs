@@ -68,6 +68,14 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_tier(&self, id: UserId, tier: Tier) -> MemoryResult<()>;
     /// Stamps a successful login.
     async fn touch_last_login(&self, id: UserId, at: DateTime<Utc>) -> MemoryResult<()>;
+    /// Replaces a user's password hash (an Argon2id PHC string); `NotFound("user")` when
+    /// there is no such user.
+    async fn set_user_password_hash(&self, id: UserId, hash: &str) -> MemoryResult<()>;
+    /// Deletes a user and, in the same transaction, everything that is theirs: tenants
+    /// (with all their rows, see [`Store::delete_tenant`]), API tokens, sessions, access
+    /// controls and usage counters. Invites they made or used stay, without the link.
+    /// `NotFound("user")` when there is no such user.
+    async fn delete_user(&self, id: UserId) -> MemoryResult<()>;
 
     // ---- tenants ----
 
@@ -81,6 +89,79 @@ pub trait Store: Send + Sync + 'static {
     async fn tenants_of_user(&self, user: UserId) -> MemoryResult<Vec<Tenant>>;
     /// Enables or disables a tenant.
     async fn set_tenant_active(&self, id: TenantId, active: bool) -> MemoryResult<()>;
+    /// One user's tenants ordered by id, after `after` (exclusive), at most `limit`.
+    async fn tenants_of_user_page(
+        &self,
+        user: UserId,
+        after: Option<TenantId>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Tenant>>;
+    /// Applies `changes` to one of `owner`'s tenants and returns it as it now is.
+    /// `NotFound("tenant")` when there is no such tenant or it is not `owner`'s (nothing
+    /// is changed then).
+    async fn update_tenant(&self, id: TenantId, owner: UserId, changes: TenantChanges) -> MemoryResult<Tenant>;
+    /// Deletes one of `owner`'s tenants with everything that is the tenant's (events and
+    /// their numbering, ledger, products, stores, campaigns, posts, experiences,
+    /// patterns, insights, agent memory, checkpoint, adapter state, LLM calls, usage
+    /// counters), in one transaction. `NotFound("tenant")` when there is no such tenant
+    /// or it is not `owner`'s (nothing is deleted then).
+    async fn delete_tenant(&self, id: TenantId, owner: UserId) -> MemoryResult<()>;
+
+    // ---- API tokens ----
+
+    /// Stores a token (by its hash), stamped now. `Conflict("token")` when a token with
+    /// the same hash exists, `NotFound("user")` when the owner does not exist.
+    async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken>;
+    /// The token with this hash, unless it has been revoked: what authenticates a request.
+    async fn api_token_by_hash(&self, token_hash: &str) -> MemoryResult<Option<ApiToken>>;
+    /// One user's tokens, revoked ones included (see [`ApiToken::revoked_at`]), ordered
+    /// by id.
+    async fn api_tokens(&self, user: UserId) -> MemoryResult<Vec<ApiToken>>;
+    /// Revokes one of `user`'s tokens, stamped now. `NotFound("token")` when the user has
+    /// no such token or it is already revoked.
+    async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()>;
+    /// Stamps a token's last use; `NotFound("token")` when there is no such token.
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()>;
+
+    // ---- sessions ----
+
+    /// Writes a session, replacing the one with the same id (its `created_at` is kept).
+    /// `NotFound("user")` when `user_id` names no user.
+    async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()>;
+    /// The session with this id unless it has expired (`expires_at <= now`).
+    async fn load_session(&self, id: &str, now: DateTime<Utc>) -> MemoryResult<Option<SessionRecord>>;
+    /// Deletes a session; deleting one that does not exist is not an error (logging out
+    /// twice is fine).
+    async fn delete_session(&self, id: &str) -> MemoryResult<()>;
+    /// Deletes every session expired at `now` (`expires_at <= now`); returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64>;
+    /// Deletes all of a user's sessions (logs them out everywhere); returns how many.
+    async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64>;
+
+    // ---- access controls ----
+
+    /// Sets the user's control of `control_type` to `control_value`, replacing the
+    /// active one of that type (which keeps its id; `created_at` is stamped now), so a
+    /// user has at most one active control per type. Atomic. `NotFound("user")` when
+    /// there is no such user.
+    async fn set_access_control(
+        &self,
+        user: UserId,
+        control_type: &str,
+        control_value: &str,
+    ) -> MemoryResult<AccessControl>;
+    /// The user's active controls, ordered by type (byte order).
+    async fn access_controls(&self, user: UserId) -> MemoryResult<Vec<AccessControl>>;
+    /// Deactivates the user's control of `control_type`; `NotFound("access_control")`
+    /// when the user has no active control of that type.
+    async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()>;
+
+    // ---- platform settings ----
+
+    /// Writes (replaces) a platform-wide setting, e.g. the run-time private-mode toggle.
+    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()>;
+    /// Reads a platform-wide setting; `None` when never written.
+    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>>;
 
     // ---- event log ----
 

@@ -92,8 +92,19 @@ conformance! {
         adapter_state_round_trips_json_per_tenant_and_platform,
         llm_token_totals_group_by_agent_and_model,
         every_swarm_write_for_a_missing_tenant_is_not_found,
+        a_revoked_api_token_is_no_longer_found_by_hash,
+        api_tokens_are_listed_only_for_their_owner_and_only_the_owner_can_revoke_them,
+        sessions_expire_and_are_deleted_in_bulk,
+        an_access_control_replaces_the_active_one_of_its_type,
+        platform_settings_round_trip_json,
+        a_user_password_hash_can_be_changed,
+        deleting_a_user_removes_their_tenants_tokens_sessions_controls_and_counters,
+        a_users_tenants_are_listed_page_by_page,
+        a_tenant_can_be_updated_only_by_its_owner,
+        a_tenant_can_be_deleted_only_by_its_owner,
     ],
     with_db: [
+        deleting_a_tenant_removes_its_events_products_and_ledger_rows,
         the_store_reports_its_backend_and_answers_ping,
         event_sequence_numbers_are_gap_free_across_two_processes,
         expired_disabled_and_unknown_invites_are_rejected,
@@ -142,6 +153,66 @@ impl Db {
             Db::Postgres { pool, .. } => sqlx::query(sql).execute(pool).await.map(drop),
         }
         .expect("raw statement");
+    }
+
+    /// Runs a statement built at run time (test data only, never user input).
+    async fn execute_owned(&self, sql: String) {
+        match self {
+            Db::Sqlite { pool, .. } => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(drop),
+            Db::Postgres { pool, .. } => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(drop),
+        }
+        .expect("raw statement");
+    }
+
+    /// The single integer `n` that `sql` selects.
+    async fn count(&self, sql: String) -> i64 {
+        use sqlx::Row;
+        match self {
+            Db::Sqlite { pool, .. } => {
+                sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.and_then(|r| r.try_get("n"))
+            }
+            Db::Postgres { pool, .. } => {
+                sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.and_then(|r| r.try_get("n"))
+            }
+        }
+        .expect("count")
+    }
+
+    /// Every foreign key to `tenants`, read from the schema: (table, column, whether
+    /// deleting the tenant deletes the row).
+    async fn references_to_tenants(&self) -> Vec<(String, String, bool)> {
+        use sqlx::Row;
+        fn read<R: Row>(rows: Vec<R>) -> Result<Vec<(String, String, bool)>, sqlx::Error>
+        where
+            for<'n> &'n str: sqlx::ColumnIndex<R>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            rows.iter()
+                .map(|row| {
+                    let on_delete: String = row.try_get("on_delete")?;
+                    Ok((row.try_get("tbl")?, row.try_get("col")?, on_delete == "CASCADE" || on_delete == "c"))
+                })
+                .collect()
+        }
+        match self {
+            Db::Sqlite { pool, .. } => sqlx::query(
+                "select m.name as tbl, f.\"from\" as col, f.on_delete as on_delete \
+                 from sqlite_master m, pragma_foreign_key_list(m.name) f \
+                 where m.type = 'table' and f.\"table\" = 'tenants' order by 1",
+            )
+            .fetch_all(pool)
+            .await
+            .and_then(read),
+            Db::Postgres { pool, .. } => sqlx::query(
+                "select c.conrelid::regclass::text as tbl, a.attname::text as col, c.confdeltype::text as on_delete \
+                 from pg_constraint c join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1] \
+                 where c.contype = 'f' and c.confrelid = 'tenants'::regclass order by 1",
+            )
+            .fetch_all(pool)
+            .await
+            .and_then(read),
+        }
+        .expect("foreign keys")
     }
 
     /// Another store on the same database, with its own pool: a second process.
@@ -1529,6 +1600,350 @@ async fn every_swarm_write_for_a_missing_tenant_is_not_found(store: SharedStore)
     assert!(is_not_found(store.put_agent_memory(ghost, "pricing", "k", json!(1), None).await, "tenant"));
     assert!(is_not_found(store.save_adapter_state(ghost, "shopify", &json!({})).await, "tenant"));
     assert!(is_not_found(store.record_llm_call(llm_call(ghost, "ceo", "m", 1, 1)).await, "tenant"));
+}
+
+// ---- API tokens ----
+
+fn new_token(user: UserId, name: &str, hash: &str) -> NewApiToken {
+    NewApiToken { user_id: user, name: name.into(), token_hash: hash.into() }
+}
+
+async fn a_revoked_api_token_is_no_longer_found_by_hash(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let before = Utc::now() - Duration::seconds(1);
+    let token = store.create_api_token(new_token(ann.id, "ci", "hash-1")).await.expect("create");
+    assert_eq!((token.user_id, token.name.as_str(), token.last_used_at, token.revoked_at), (ann.id, "ci", None, None));
+    assert!(token.created_at > before && token.created_at <= Utc::now());
+    assert_eq!(store.api_token_by_hash("hash-1").await.expect("lookup"), Some(token.clone()));
+    assert_eq!(store.api_token_by_hash("hash-2").await.expect("lookup"), None);
+    assert!(is_conflict(store.create_api_token(new_token(ben.id, "other", "hash-1")).await, "token"));
+    assert!(is_not_found(store.create_api_token(new_token(UserId(404_404), "x", "hash-9")).await, "user"));
+
+    store.touch_api_token(token.id, time(5)).await.expect("touch");
+    let used = store.api_token_by_hash("hash-1").await.expect("lookup").expect("found");
+    assert_eq!(used, ApiToken { last_used_at: Some(time(5)), ..token.clone() });
+    assert!(is_not_found(store.touch_api_token(987_654, time(5)).await, "token"));
+
+    store.revoke_api_token(ann.id, token.id).await.expect("revoke");
+    assert_eq!(store.api_token_by_hash("hash-1").await.expect("lookup"), None, "revoked tokens authenticate nothing");
+    let listed = store.api_tokens(ann.id).await.expect("list");
+    assert_eq!(listed.len(), 1, "a revoked token is still listed");
+    assert!(listed[0].revoked_at.is_some_and(|at| at >= token.created_at));
+    assert!(is_not_found(store.revoke_api_token(ann.id, token.id).await, "token"), "already revoked");
+    assert!(is_conflict(store.create_api_token(new_token(ann.id, "again", "hash-1")).await, "token"));
+}
+
+async fn api_tokens_are_listed_only_for_their_owner_and_only_the_owner_can_revoke_them(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let a1 = store.create_api_token(new_token(ann.id, "laptop", "a1")).await.expect("create");
+    let b1 = store.create_api_token(new_token(ben.id, "ci", "b1")).await.expect("create");
+    let a2 = store.create_api_token(new_token(ann.id, "ci", "a2")).await.expect("create");
+    assert_eq!(store.api_tokens(ann.id).await.expect("ann's"), vec![a1.clone(), a2.clone()]);
+    assert_eq!(store.api_tokens(ben.id).await.expect("ben's"), vec![b1.clone()]);
+    assert!(store.api_tokens(UserId(404_404)).await.expect("nobody's").is_empty());
+
+    assert!(is_not_found(store.revoke_api_token(ben.id, a1.id).await, "token"));
+    assert_eq!(store.api_token_by_hash("a1").await.expect("lookup"), Some(a1.clone()), "still valid");
+    assert!(is_not_found(store.revoke_api_token(ann.id, 987_654).await, "token"));
+
+    store.revoke_api_token(ann.id, a1.id).await.expect("revoke");
+    let revoked: Vec<(i64, bool)> =
+        store.api_tokens(ann.id).await.expect("ann's").iter().map(|t| (t.id, t.revoked_at.is_some())).collect();
+    assert_eq!(revoked, vec![(a1.id, true), (a2.id, false)]);
+    assert_eq!(store.api_tokens(ben.id).await.expect("ben's"), vec![b1]);
+}
+
+// ---- sessions ----
+
+fn session(id: &str, user: Option<UserId>, expires_at: DateTime<Utc>) -> SessionRecord {
+    SessionRecord { id: id.into(), user_id: user, data: json!({"csrf": id, "flash": ["hi"]}), expires_at }
+}
+
+async fn sessions_expire_and_are_deleted_in_bulk(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let anonymous = session("s1", None, time(100));
+    store.save_session(&anonymous).await.expect("save");
+    assert_eq!(store.load_session("s1", time(0)).await.expect("load"), Some(anonymous));
+
+    // Logging in replaces the session under the same id.
+    let logged_in = SessionRecord { data: json!({"user": ann.id, "n": 1.5}), ..session("s1", Some(ann.id), time(200)) };
+    store.save_session(&logged_in).await.expect("replace");
+    assert_eq!(store.load_session("s1", time(150)).await.expect("load"), Some(logged_in.clone()));
+    assert_eq!(store.load_session("s1", time(199)).await.expect("load"), Some(logged_in.clone()));
+    assert_eq!(store.load_session("s1", time(200)).await.expect("load"), None, "gone at the expiry instant");
+    assert_eq!(store.load_session("nope", time(0)).await.expect("load"), None);
+
+    store.save_session(&session("s2", None, time(50))).await.expect("save");
+    store.save_session(&session("s3", Some(ann.id), time(150))).await.expect("save");
+    store.save_session(&session("s4", Some(ben.id), time(300))).await.expect("save");
+    assert_eq!(store.delete_expired_sessions(time(150)).await.expect("sweep"), 2, "s2 and s3");
+    assert_eq!(store.load_session("s3", time(0)).await.expect("load"), None);
+    assert_eq!(store.load_session("s1", time(0)).await.expect("load"), Some(logged_in));
+    assert_eq!(store.delete_expired_sessions(time(150)).await.expect("sweep"), 0);
+
+    assert_eq!(store.delete_user_sessions(ann.id).await.expect("log out everywhere"), 1);
+    assert_eq!(store.load_session("s1", time(0)).await.expect("load"), None);
+    assert!(store.load_session("s4", time(0)).await.expect("load").is_some(), "ben's session stays");
+
+    store.delete_session("s4").await.expect("delete");
+    assert_eq!(store.load_session("s4", time(0)).await.expect("load"), None);
+    store.delete_session("s4").await.expect("deleting twice is fine");
+    assert!(is_not_found(store.save_session(&session("s5", Some(UserId(404_404)), time(10))).await, "user"));
+}
+
+// ---- access controls ----
+
+async fn an_access_control_replaces_the_active_one_of_its_type(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let first = store.set_access_control(ann.id, "ip_whitelist", "10.0.0.0/8").await.expect("set");
+    assert_eq!(
+        (first.user_id, first.control_type.as_str(), first.control_value.as_str(), first.is_active),
+        (ann.id, "ip_whitelist", "10.0.0.0/8", true)
+    );
+    let timeout = store.set_access_control(ann.id, "session_timeout", "30").await.expect("set");
+    let zed = store.set_access_control(ann.id, "Zed", "z").await.expect("set");
+    let replaced = store.set_access_control(ann.id, "ip_whitelist", "192.168.0.0/16").await.expect("replace");
+    assert_eq!((replaced.id, replaced.control_value.as_str()), (first.id, "192.168.0.0/16"));
+    assert_eq!(
+        store.access_controls(ann.id).await.expect("list"),
+        vec![zed.clone(), replaced, timeout.clone()],
+        "one per type, by type in byte order"
+    );
+
+    let bens = store.set_access_control(ben.id, "ip_whitelist", "127.0.0.1/32").await.expect("set");
+    assert_eq!(store.access_controls(ben.id).await.expect("list"), vec![bens]);
+
+    store.remove_access_control(ann.id, "ip_whitelist").await.expect("remove");
+    assert_eq!(store.access_controls(ann.id).await.expect("list"), vec![zed, timeout]);
+    assert!(is_not_found(store.remove_access_control(ann.id, "ip_whitelist").await, "access_control"));
+    assert!(is_not_found(store.remove_access_control(ann.id, "never_set").await, "access_control"));
+    let again = store.set_access_control(ann.id, "ip_whitelist", "10.1.0.0/16").await.expect("set again");
+    assert_ne!(again.id, first.id, "a removed control stays inactive; setting the type again makes a new one");
+    assert!(is_not_found(store.set_access_control(UserId(404_404), "ip_whitelist", "x").await, "user"));
+
+    let setters: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            let ben = ben.id;
+            tokio::spawn(async move { store.set_access_control(ben, "max_tokens", &i.to_string()).await })
+        })
+        .collect();
+    for setter in setters {
+        setter.await.expect("task").expect("concurrent set");
+    }
+    let bens = store.access_controls(ben.id).await.expect("list");
+    assert_eq!(bens.iter().filter(|c| c.control_type == "max_tokens").count(), 1, "still one active per type");
+}
+
+// ---- platform settings ----
+
+async fn platform_settings_round_trip_json(store: SharedStore) {
+    assert_eq!(store.platform_setting("private_mode").await.expect("read"), None);
+    store.set_platform_setting("private_mode", &json!(true)).await.expect("set");
+    assert_eq!(store.platform_setting("private_mode").await.expect("read"), Some(json!(true)));
+    store.set_platform_setting("private_mode", &json!(false)).await.expect("replace");
+    assert_eq!(store.platform_setting("private_mode").await.expect("read"), Some(json!(false)));
+
+    let nested = json!({"tiers": {"free": {"calls": 100}, "pro": [1, 2.5, "x"]}, "note": "ünïcödé ✓", "none": null});
+    store.set_platform_setting("limits", &nested).await.expect("set");
+    assert_eq!(store.platform_setting("limits").await.expect("read"), Some(nested));
+    store.set_platform_setting("nothing", &serde_json::Value::Null).await.expect("set null");
+    assert_eq!(store.platform_setting("nothing").await.expect("read"), Some(serde_json::Value::Null));
+    assert_eq!(store.platform_setting("private_mode").await.expect("read"), Some(json!(false)), "keys are separate");
+}
+
+// ---- account changes ----
+
+async fn a_user_password_hash_can_be_changed(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    store.set_user_password_hash(ann.id, "$argon2id$v=19$new").await.expect("set");
+    let now = store.user(ann.id).await.expect("read").expect("exists");
+    assert_eq!(now, User { password_hash: "$argon2id$v=19$new".into(), ..ann });
+    assert!(is_not_found(store.set_user_password_hash(UserId(404_404), "x").await, "user"));
+}
+
+async fn deleting_a_user_removes_their_tenants_tokens_sessions_controls_and_counters(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let shop = tenant_of(&store, ann.id, "shop").await.id;
+    let bens_shop = tenant_of(&store, ben.id, "ben's").await.id;
+    store.append_events(&[event(shop, "e"), event(bens_shop, "e")]).await.expect("append");
+    for owner in [ann.id, ben.id] {
+        store.create_api_token(new_token(owner, "t", &format!("hash-{owner}"))).await.expect("token");
+        store.save_session(&session(&format!("s-{owner}"), Some(owner), time(100))).await.expect("session");
+        store.set_access_control(owner, "ip_whitelist", "x").await.expect("control");
+        store.add_usage(UsageSubject::User(owner), "api_calls", "2026-11", 3).await.expect("usage");
+    }
+    store.add_usage(UsageSubject::Tenant(shop), "tokens", "2026-11", 5).await.expect("usage");
+    store.add_usage(UsageSubject::Tenant(bens_shop), "tokens", "2026-11", 5).await.expect("usage");
+    store.create_invite(NewInvite { created_by: Some(ann.id), ..invite("FROM-ANN", 1, None) }).await.expect("invite");
+
+    store.delete_user(ann.id).await.expect("delete");
+    assert_eq!(store.user(ann.id).await.expect("read"), None);
+    assert_eq!(store.tenant(shop).await.expect("read"), None);
+    assert_eq!(store.last_event_seq(shop).await.expect("seq"), 0);
+    assert_eq!(store.api_token_by_hash(&format!("hash-{}", ann.id)).await.expect("token"), None);
+    assert_eq!(store.load_session(&format!("s-{}", ann.id), time(0)).await.expect("session"), None);
+    assert!(store.access_controls(ann.id).await.expect("controls").is_empty());
+    assert_eq!(store.usage(UsageSubject::User(ann.id), "api_calls", "2026-11").await.expect("usage"), 0);
+    assert_eq!(store.usage(UsageSubject::Tenant(shop), "tokens", "2026-11").await.expect("usage"), 0);
+    let invites = store.list_invites().await.expect("invites");
+    assert_eq!((invites.len(), invites[0].created_by), (1, None), "invites stay, unlinked");
+    assert!(is_not_found(store.delete_user(ann.id).await, "user"));
+
+    // Ben keeps everything.
+    assert_eq!(store.tenants_of_user(ben.id).await.expect("tenants").len(), 1);
+    assert_eq!(store.last_event_seq(bens_shop).await.expect("seq"), 1);
+    assert!(store.api_token_by_hash(&format!("hash-{}", ben.id)).await.expect("token").is_some());
+    assert!(store.load_session(&format!("s-{}", ben.id), time(0)).await.expect("session").is_some());
+    assert_eq!(store.access_controls(ben.id).await.expect("controls").len(), 1);
+    assert_eq!(store.usage(UsageSubject::User(ben.id), "api_calls", "2026-11").await.expect("usage"), 3);
+    assert_eq!(store.usage(UsageSubject::Tenant(bens_shop), "tokens", "2026-11").await.expect("usage"), 5);
+}
+
+// ---- tenant changes ----
+
+async fn a_users_tenants_are_listed_page_by_page(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let a1 = tenant_of(&store, ann.id, "a1").await;
+    let b1 = tenant_of(&store, ben.id, "b1").await;
+    let a2 = tenant_of(&store, ann.id, "a2").await;
+    let a3 = tenant_of(&store, ann.id, "a3").await;
+    let first = store.tenants_of_user_page(ann.id, None, 2).await.expect("page");
+    assert_eq!(first, vec![a1, a2.clone()]);
+    assert_eq!(store.tenants_of_user_page(ann.id, Some(a2.id), 2).await.expect("page"), vec![a3.clone()]);
+    assert!(store.tenants_of_user_page(ann.id, Some(a3.id), 2).await.expect("page").is_empty());
+    assert!(store.tenants_of_user_page(ann.id, None, 0).await.expect("limit 0").is_empty());
+    assert_eq!(store.tenants_of_user_page(ben.id, None, 10).await.expect("page"), vec![b1]);
+}
+
+async fn a_tenant_can_be_updated_only_by_its_owner(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let shop = store
+        .create_tenant(NewTenant {
+            user_id: ann.id,
+            name: "Mugs".into(),
+            domain: Some("mugs.example".into()),
+            personality: "coachty".into(),
+            settings: json!({"autopilot_minutes": 30}),
+        })
+        .await
+        .expect("create");
+
+    let unchanged = store.update_tenant(shop.id, ann.id, TenantChanges::default()).await.expect("no changes");
+    assert_eq!(unchanged, shop);
+    let renamed = store
+        .update_tenant(shop.id, ann.id, TenantChanges { name: Some("Mugs & Co".into()), ..TenantChanges::default() })
+        .await
+        .expect("rename");
+    assert_eq!(renamed, Tenant { name: "Mugs & Co".into(), ..shop.clone() });
+    let cleared = store
+        .update_tenant(shop.id, ann.id, TenantChanges { domain: Some(None), ..TenantChanges::default() })
+        .await
+        .expect("clear domain");
+    assert_eq!(cleared.domain, None);
+    let everything = TenantChanges {
+        name: Some("Cups".into()),
+        domain: Some(Some("cups.example".into())),
+        personality: Some("stoic".into()),
+        settings: Some(json!({"overrides": {"pricing": "off"}})),
+    };
+    let updated = store.update_tenant(shop.id, ann.id, everything).await.expect("update all");
+    let expected = Tenant {
+        name: "Cups".into(),
+        domain: Some("cups.example".into()),
+        personality: "stoic".into(),
+        settings: json!({"overrides": {"pricing": "off"}}),
+        ..shop.clone()
+    };
+    assert_eq!(updated, expected);
+    assert_eq!(store.tenant(shop.id).await.expect("read"), Some(expected.clone()));
+
+    let hijack = TenantChanges { name: Some("mine now".into()), ..TenantChanges::default() };
+    assert!(is_not_found(store.update_tenant(shop.id, ben.id, hijack.clone()).await, "tenant"));
+    assert!(is_not_found(store.update_tenant(TenantId(777_777), ann.id, hijack).await, "tenant"));
+    assert_eq!(store.tenant(shop.id).await.expect("read"), Some(expected), "another user changed nothing");
+}
+
+async fn a_tenant_can_be_deleted_only_by_its_owner(store: SharedStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let shop = tenant_of(&store, ann.id, "shop").await;
+    let blog = tenant_of(&store, ann.id, "blog").await;
+    assert!(is_not_found(store.delete_tenant(shop.id, ben.id).await, "tenant"));
+    assert_eq!(store.tenant(shop.id).await.expect("read"), Some(shop.clone()), "still there");
+    store.delete_tenant(shop.id, ann.id).await.expect("delete");
+    assert_eq!(store.tenant(shop.id).await.expect("read"), None);
+    assert_eq!(store.tenants_of_user(ann.id).await.expect("tenants"), vec![blog]);
+    assert!(is_not_found(store.delete_tenant(shop.id, ann.id).await, "tenant"));
+    assert!(is_not_found(store.delete_tenant(TenantId(777_777), ann.id).await, "tenant"));
+}
+
+/// Gives `tenant` a row in every table the API writes, plus a store and an ad entity
+/// (raw SQL: the API has no calls for them).
+async fn fill_tenant(store: &SharedStore, db: &Db, tenant: TenantId) {
+    store.append_events(&[event(tenant, "e1"), event(tenant, "e2")]).await.expect("append");
+    store.record_ledger_entry(ledger_entry(tenant, money("9.99"), Some("tx"), time(1))).await.expect("book");
+    db.execute_owned(format!(
+        "insert into product_stores (tenant_id, store_name, platform) values ({}, 'store', 'sandbox')",
+        tenant.0
+    ))
+    .await;
+    db.execute_owned(format!("insert into ad_entities (tenant_id, platform) values ({}, 'google_ads')", tenant.0))
+        .await;
+    let product = product_of(store, tenant, "Mug").await;
+    store.create_campaign(new_campaign(tenant, Some(product.id), "launch")).await.expect("campaign");
+    store.create_social_post(new_post(tenant, "hello", "draft")).await.expect("post");
+    store.record_experience(new_experience(tenant, "set_price", "1")).await.expect("experience");
+    store.record_pattern_outcome(tenant, "niche", "mugs", json!({}), true, Decimal::ONE).await.expect("pattern");
+    store.upsert_market_insight(new_insight(tenant, "mugs", json!({}))).await.expect("insight");
+    store.put_agent_memory(tenant, "pricing", "k", json!(1), None).await.expect("memory");
+    store.save_adapter_state(tenant, "shopify", &json!({})).await.expect("adapter state");
+    store.record_llm_call(llm_call(tenant, "ceo", "m", 1, 1)).await.expect("llm call");
+    let checkpoint =
+        Checkpoint { tenant_id: tenant, cycle: 1, step: "s".into(), state: json!({}), updated_at: time(1) };
+    store.save_checkpoint(&checkpoint).await.expect("checkpoint");
+    store.add_usage(UsageSubject::Tenant(tenant), "tokens", "2026-11", 10).await.expect("usage");
+}
+
+async fn deleting_a_tenant_removes_its_events_products_and_ledger_rows(store: SharedStore, db: Db) {
+    let ann = user(&store, "ann@example.com").await;
+    let doomed = tenant_of(&store, ann.id, "doomed").await.id;
+    let kept = tenant_of(&store, ann.id, "kept").await.id;
+    fill_tenant(&store, &db, doomed).await;
+    fill_tenant(&store, &db, kept).await;
+
+    let references = db.references_to_tenants().await;
+    assert!(references.len() >= 15, "found the foreign keys: {references:?}");
+    for (table, column, cascades) in &references {
+        assert!(cascades, "{table}.{column} must say `on delete cascade`");
+        let rows = db.count(format!("select count(*) as n from {table} where {column} = {}", doomed.0)).await;
+        assert!(rows > 0, "the test gives the tenant a row in {table}");
+    }
+
+    store.delete_tenant(doomed, ann.id).await.expect("delete");
+    for (table, column, _) in &references {
+        let doomed_rows = db.count(format!("select count(*) as n from {table} where {column} = {}", doomed.0)).await;
+        assert_eq!(doomed_rows, 0, "{table} keeps nothing of the deleted tenant");
+        let kept_rows = db.count(format!("select count(*) as n from {table} where {column} = {}", kept.0)).await;
+        assert!(kept_rows > 0, "{table} keeps the other tenant's rows");
+    }
+    assert!(store.events_after(doomed, 0, 10).await.expect("events").is_empty());
+    assert_eq!(store.last_event_seq(doomed).await.expect("seq"), 0);
+    assert!(store.products(doomed).await.expect("products").is_empty());
+    assert!(store.ledger_entries(doomed, time(0), time(10)).await.expect("ledger").is_empty());
+    assert_eq!(store.usage(UsageSubject::Tenant(doomed), "tokens", "2026-11").await.expect("usage"), 0);
+
+    assert_eq!(store.events_after(kept, 0, 10).await.expect("events").len(), 2);
+    assert_eq!(store.products(kept).await.expect("products").len(), 1);
+    assert_eq!(store.ledger_entries(kept, time(0), time(10)).await.expect("ledger").len(), 1);
+    assert_eq!(store.usage(UsageSubject::Tenant(kept), "tokens", "2026-11").await.expect("usage"), 10);
 }
 
 // ---- SQLite only: opening databases ----
