@@ -50,8 +50,12 @@ pub enum TenantCommand {
         #[arg(long, default_value = "owner@localhost")]
         owner: String,
         /// Personality profile: coachty, hustlebot or luxuryscaler.
-        #[arg(long, default_value = "coachty")]
+        #[arg(long, default_value = "coachty", conflicts_with = "personality_file")]
         personality: String,
+        /// A custom personality profile in TOML (the format of personalities/profiles/*.toml),
+        /// validated now and kept with the tenant.
+        #[arg(long, value_name = "PATH")]
+        personality_file: Option<std::path::PathBuf>,
         /// Run this tenant's swarm from start-up (autopilot on).
         #[arg(long)]
         autopilot: bool,
@@ -88,18 +92,30 @@ async fn open(settings: &Settings) -> anyhow::Result<SharedStore> {
 
 async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<()> {
     match command {
-        TenantCommand::Create { name, owner, personality, autopilot } => {
+        TenantCommand::Create { name, owner, personality, personality_file, autopilot } => {
             let name = name.trim().to_owned();
             anyhow::ensure!(!name.is_empty(), "--name must not be empty");
-            boardroom_personalities::find(&personality)?;
+            let mut settings = json!({ "autopilot": autopilot });
+            let personality = match personality_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read --personality-file {}", path.display()))?;
+                    let profile = boardroom_personalities::Personality::from_toml(&text)
+                        .with_context(|| format!("--personality-file {}", path.display()))?;
+                    let name = profile.name.to_lowercase();
+                    settings["personality_profile"] = serde_json::to_value(&profile)?;
+                    name
+                }
+                None => boardroom_personalities::find(&personality)?.name.to_lowercase(),
+            };
             let owner = owner_id(store, &owner).await?;
             let tenant = store
                 .create_tenant(NewTenant {
                     user_id: owner,
                     name,
                     domain: None,
-                    personality: personality.to_lowercase(),
-                    settings: json!({ "autopilot": autopilot }),
+                    personality,
+                    settings,
                 })
                 .await
                 .context("failed to create the tenant")?;

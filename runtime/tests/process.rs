@@ -160,3 +160,27 @@ async fn sigterm_exits_zero_with_every_accepted_event_persisted() {
         assert!(events.iter().any(|e| e.kind == "cycle.started"), "tenant {tenant}: the autopilot ran");
     }
 }
+
+#[test]
+fn a_tenant_can_bring_its_own_personality_and_a_broken_one_is_refused_with_the_field_named() {
+    let folder = fresh_folder();
+    let profile = include_str!("../../personalities/profiles/coachty.toml").replace("name = \"CoachTy\"", "name = \"Zen Seller\"");
+    std::fs::write(folder.join("zen.toml"), &profile).expect("write profile");
+    let created = boardroom(&folder, &[])
+        .args(["tenant", "create", "--name", "Zen Shop", "--personality-file", "zen.toml"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let listed = boardroom(&folder, &[]).args(["tenant", "list"]).output().expect("runs");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("zen seller"), "the tenant runs under its own profile");
+
+    let broken = profile.replace("max_price_change = \"0.10\"", "max_price_change = \"0.90\"");
+    std::fs::write(folder.join("broken.toml"), broken).expect("write profile");
+    let refused = boardroom(&folder, &[])
+        .args(["tenant", "create", "--name", "Broken", "--personality-file", "broken.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("decisions.max_price_change"), "{stderr}");
+}
