@@ -169,7 +169,9 @@ impl Store for PostgresStore {
         // Blocks other inserts (not reads) until commit, so "no user yet" stays true
         // until our row is in.
         sqlx::query("lock table users in exclusive mode").execute(&mut *tx).await?;
-        let row = sqlx::query("select exists (select 1 from users) as taken").fetch_one(&mut *tx).await?;
+        let row = sqlx::query("select exists (select 1 from users where role = 'admin') as taken")
+            .fetch_one(&mut *tx)
+            .await?;
         let role = rows::first_user_role(row.flag("taken")?);
         let created = self.insert_user(&mut *tx, &user, role).await?;
         tx.commit().await?;
@@ -207,6 +209,13 @@ impl Store for PostgresStore {
 
     async fn count_users(&self) -> MemoryResult<i64> {
         sqlx::query("select count(*) as n from users").fetch_one(&self.pool).await?.int("n")
+    }
+
+    async fn admin_exists(&self) -> MemoryResult<bool> {
+        sqlx::query("select exists (select 1 from users where role = 'admin') as taken")
+            .fetch_one(&self.pool)
+            .await?
+            .flag("taken")
     }
 
     async fn set_user_role(&self, id: UserId, role: Role) -> MemoryResult<()> {

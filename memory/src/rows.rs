@@ -470,8 +470,8 @@ pub(crate) fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The role `create_user_first_is_admin` grants: admin for the very first account only.
-pub(crate) fn first_user_role(users_exist: bool) -> Role {
-    if users_exist { Role::User } else { Role::Admin }
+pub(crate) fn first_user_role(admin_exists: bool) -> Role {
+    if admin_exists { Role::User } else { Role::Admin }
 }
 
 /// Why an invite cannot be used at `now`, or `None` when it can.

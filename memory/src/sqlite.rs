@@ -171,7 +171,9 @@ impl Store for SqliteStore {
     async fn create_user_first_is_admin(&self, user: NewUser) -> MemoryResult<User> {
         let _write = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("select exists (select 1 from users) as taken").fetch_one(&mut *tx).await?;
+        let row = sqlx::query("select exists (select 1 from users where role = 'admin') as taken")
+            .fetch_one(&mut *tx)
+            .await?;
         let role = rows::first_user_role(row.flag("taken")?);
         let created = self.insert_user(&mut *tx, &user, role).await?;
         tx.commit().await?;
@@ -209,6 +211,13 @@ impl Store for SqliteStore {
 
     async fn count_users(&self) -> MemoryResult<i64> {
         sqlx::query("select count(*) as n from users").fetch_one(&self.pool).await?.int("n")
+    }
+
+    async fn admin_exists(&self) -> MemoryResult<bool> {
+        sqlx::query("select exists (select 1 from users where role = 'admin') as taken")
+            .fetch_one(&self.pool)
+            .await?
+            .flag("taken")
     }
 
     async fn set_user_role(&self, id: UserId, role: Role) -> MemoryResult<()> {

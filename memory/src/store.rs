@@ -51,8 +51,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a user; `Conflict("email")` when the address is taken (case-insensitive).
     async fn create_user(&self, user: NewUser) -> MemoryResult<User>;
-    /// Creates a user, making them admin if and only if no user exists yet. Atomic: two
-    /// concurrent first sign-ups yield exactly one admin.
+    /// Creates a user, making them admin if and only if no admin exists yet — the first
+    /// person to sign up runs the platform; accounts the system makes for itself (the
+    /// demo tenant's owner, owners created from the command line) are plain users and
+    /// do not take that place. Atomic: two concurrent first sign-ups yield exactly one
+    /// admin.
     async fn create_user_first_is_admin(&self, user: NewUser) -> MemoryResult<User>;
     /// Looks a user up by id.
     async fn user(&self, id: UserId) -> MemoryResult<Option<User>>;
@@ -62,6 +65,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self, after: Option<UserId>, limit: i64) -> MemoryResult<Vec<User>>;
     /// How many users exist.
     async fn count_users(&self) -> MemoryResult<i64>;
+    /// Whether any user is an admin.
+    async fn admin_exists(&self) -> MemoryResult<bool>;
     /// Changes a user's role.
     async fn set_user_role(&self, id: UserId, role: Role) -> MemoryResult<()>;
     /// Changes a user's tier.

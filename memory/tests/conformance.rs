@@ -62,6 +62,7 @@ conformance! {
         a_batch_with_an_unknown_tenant_is_refused_whole,
         emails_are_stored_lower_case_and_unique_regardless_of_case,
         the_first_user_is_admin_even_under_8_concurrent_sign_ups,
+        accounts_the_system_makes_do_not_take_the_admins_place,
         users_are_listed_in_id_order_page_by_page,
         a_user_role_tier_and_last_login_can_be_changed,
         tenants_belong_to_users_and_can_be_disabled,
@@ -2035,4 +2036,18 @@ async fn sqlite_append_throughput() {
 async fn postgres_append_throughput() {
     let db = boardroom_memory::testing::fresh_postgres().await;
     measure_appends(Arc::new(db.store.clone()), "postgres").await;
+}
+
+async fn accounts_the_system_makes_do_not_take_the_admins_place(store: SharedStore) {
+    let system =
+        NewUser { email: "demo@localhost".into(), password_hash: "!".into(), role: Role::User, tier: Tier::Free };
+    store.create_user(system).await.expect("system account");
+    assert!(!store.admin_exists().await.expect("query"));
+    let first =
+        NewUser { email: "first@example.com".into(), password_hash: "h".into(), role: Role::User, tier: Tier::Free };
+    assert_eq!(store.create_user_first_is_admin(first).await.expect("first person").role, Role::Admin);
+    assert!(store.admin_exists().await.expect("query"));
+    let second =
+        NewUser { email: "second@example.com".into(), password_hash: "h".into(), role: Role::User, tier: Tier::Free };
+    assert_eq!(store.create_user_first_is_admin(second).await.expect("second person").role, Role::User);
 }

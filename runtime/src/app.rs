@@ -89,7 +89,7 @@ impl Application {
         }
         start_autopilot_tenants(&state).await?;
         tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
-        axum::serve(listener, http::router(state.clone()))
+        axum::serve(listener, http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await
             .context("HTTP server failed")?;

@@ -110,13 +110,7 @@ async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<(
             };
             let owner = owner_id(store, &owner).await?;
             let tenant = store
-                .create_tenant(NewTenant {
-                    user_id: owner,
-                    name,
-                    domain: None,
-                    personality,
-                    settings,
-                })
+                .create_tenant(NewTenant { user_id: owner, name, domain: None, personality, settings })
                 .await
                 .context("failed to create the tenant")?;
             println!("created tenant {} ({}) for user {}", tenant.id, tenant.name, tenant.user_id);
@@ -141,8 +135,8 @@ async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<(
     }
 }
 
-/// The owner's id, creating a login-less account for a new address (it can be given a
-/// password through sign-up later). The first account ever created is the admin.
+/// The owner's id, creating a login-less account for a new address. Such accounts are
+/// plain users: the admin is whoever signs up first.
 async fn owner_id(store: &SharedStore, email: &str) -> anyhow::Result<UserId> {
     let email = email.trim().to_lowercase();
     anyhow::ensure!(email.contains('@') && email.len() >= 3, "--owner must be an e-mail address");
@@ -150,7 +144,7 @@ async fn owner_id(store: &SharedStore, email: &str) -> anyhow::Result<UserId> {
         return Ok(user.id);
     }
     let user = store
-        .create_user_first_is_admin(NewUser {
+        .create_user(NewUser {
             email,
             // Not a valid PHC string: no password can ever match it.
             password_hash: "!".into(),

@@ -83,6 +83,9 @@ pub struct Settings {
     pub autopilot_interval: Duration,
     /// Create a demo tenant with autopilot on when the database has no tenant yet.
     pub demo_tenant: bool,
+    /// Invite-only sign-up (`PRIVATE_MODE`). An admin's run-time toggle, once made, is
+    /// stored in the database and wins over this.
+    pub private_mode: bool,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -105,6 +108,7 @@ struct FileSettings {
     sandbox_seed: Option<u64>,
     autopilot_interval_secs: Option<u64>,
     demo_tenant: Option<bool>,
+    private_mode: Option<bool>,
 }
 
 /// The variables read, in the order they are documented.
@@ -127,6 +131,7 @@ const VARIABLES: &[&str] = &[
     "SANDBOX_SEED",
     "AUTOPILOT_INTERVAL_SECS",
     "DEMO_TENANT",
+    "PRIVATE_MODE",
 ];
 
 impl Settings {
@@ -227,6 +232,7 @@ impl Settings {
             Some("false" | "0" | "no") => false,
             Some(other) => return Err(ConfigError::new("DEMO_TENANT", format!("{other:?} is not true or false"))),
         };
+        let private_mode = flag(env, "PRIVATE_MODE", file.private_mode, false)?;
 
         Ok(Self {
             database_url,
@@ -241,6 +247,7 @@ impl Settings {
             sandbox_seed,
             autopilot_interval,
             demo_tenant,
+            private_mode,
         })
     }
 
@@ -287,6 +294,22 @@ fn number<T: std::str::FromStr>(
             .map(Some)
             .map_err(|_| ConfigError::new(name, format!("{text:?} is not a non-negative whole number"))),
         None => Ok(from_file),
+    }
+}
+
+/// A true/false variable: `true`/`1`/`yes` or `false`/`0`/`no`; the file's value or
+/// `default` when unset.
+fn flag(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    from_file: Option<bool>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match non_empty(env, name).as_deref() {
+        None => Ok(from_file.unwrap_or(default)),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError::new(name, format!("{other:?} is not true or false"))),
     }
 }
 
@@ -380,6 +403,28 @@ mod tests {
             let error = Settings::load(&vars).expect_err(name).to_string();
             assert!(error.starts_with(expected), "{name}: got {error:?}");
         }
+    }
+
+    #[test]
+    fn private_mode_is_off_unless_the_environment_or_the_file_turns_it_on() {
+        let dir = temp_dir();
+        let folder = dir.to_str().expect("utf-8");
+        let off = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder)])).expect("loads");
+        assert!(!off.private_mode);
+        let on = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("PRIVATE_MODE", "true")])).expect("loads");
+        assert!(on.private_mode);
+        let error =
+            Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("PRIVATE_MODE", "maybe")])).expect_err("bad flag");
+        assert_eq!(error.to_string(), "PRIVATE_MODE: \"maybe\" is not true or false");
+
+        let file = dir.join("boardroom.toml");
+        std::fs::write(&file, "private_mode = true\n").expect("write");
+        let from_file = Settings::load(&env(&[
+            ("BOARDROOM_DATA_DIR", folder),
+            ("BOARDROOM_CONFIG", file.to_str().expect("utf-8")),
+        ]))
+        .expect("loads");
+        assert!(from_file.private_mode);
     }
 
     #[test]

@@ -164,7 +164,8 @@ async fn sigterm_exits_zero_with_every_accepted_event_persisted() {
 #[test]
 fn a_tenant_can_bring_its_own_personality_and_a_broken_one_is_refused_with_the_field_named() {
     let folder = fresh_folder();
-    let profile = include_str!("../../personalities/profiles/coachty.toml").replace("name = \"CoachTy\"", "name = \"Zen Seller\"");
+    let profile = include_str!("../../personalities/profiles/coachty.toml")
+        .replace("name = \"CoachTy\"", "name = \"Zen Seller\"");
     std::fs::write(folder.join("zen.toml"), &profile).expect("write profile");
     let created = boardroom(&folder, &[])
         .args(["tenant", "create", "--name", "Zen Shop", "--personality-file", "zen.toml"])

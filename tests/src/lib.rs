@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use boardroom_memory::testing::{TestPostgres, fresh_postgres};
 use boardroom_runtime::{AppState, Application, Settings};
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -32,6 +33,8 @@ pub struct TestApp {
     server: Option<JoinHandle<()>>,
     /// Kept so the database outlives the app; dropped (and the database with it) last.
     pub postgres: Option<TestPostgres>,
+    /// The environment the app was built from, reused by [`TestApp::restart`].
+    env: HashMap<String, String>,
     _folder: PathBuf,
 }
 
@@ -42,6 +45,11 @@ pub fn redis_url() -> String {
 
 /// Builds and serves the application on a free port.
 pub async fn spawn_app(backends: Backends) -> TestApp {
+    spawn_app_with(backends, &[]).await
+}
+
+/// Like [`spawn_app`], with extra environment variables (e.g. `PRIVATE_MODE=true`).
+pub async fn spawn_app_with(backends: Backends, extra_env: &[(&str, &str)]) -> TestApp {
     let folder = std::env::temp_dir().join(format!("boardroom-e2e-{}", uuid::Uuid::new_v4().simple()));
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("BIND".into(), "127.0.0.1:0".into());
@@ -57,7 +65,32 @@ pub async fn spawn_app(backends: Backends) -> TestApp {
             Some(database)
         }
     };
-    let settings = Settings::load(&env).expect("test settings are valid");
+    for (name, value) in extra_env {
+        env.insert((*name).into(), (*value).into());
+    }
+    let running = serve(&env).await;
+    TestApp {
+        address: running.address,
+        state: running.state,
+        client: reqwest::Client::new(),
+        stop: Some(running.stop),
+        server: Some(running.server),
+        postgres,
+        env,
+        _folder: folder,
+    }
+}
+
+/// A served application's handles.
+struct Running {
+    address: String,
+    state: AppState,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+}
+
+async fn serve(env: &HashMap<String, String>) -> Running {
+    let settings = Settings::load(env).expect("test settings are valid");
     let application = Application::build(settings).await.expect("application builds");
     let address = format!("http://{}", application.local_addr());
     let state = application.state().clone();
@@ -70,15 +103,7 @@ pub async fn spawn_app(backends: Backends) -> TestApp {
             .await
             .expect("application runs and stops cleanly");
     });
-    TestApp {
-        address,
-        state,
-        client: reqwest::Client::new(),
-        stop: Some(stop),
-        server: Some(server),
-        postgres,
-        _folder: folder,
-    }
+    Running { address, state, stop, server }
 }
 
 impl TestApp {
@@ -99,6 +124,199 @@ impl TestApp {
             server.await.expect("server task");
         }
         self.state.clone()
+    }
+
+    /// Stops the app as SIGTERM would and starts a new process's worth of it on the same
+    /// database, data folder and Redis (on a new port: re-target callers with
+    /// [`Caller::on`]).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let running = serve(&self.env).await;
+        self.address = running.address;
+        self.state = running.state;
+        self.stop = Some(running.stop);
+        self.server = Some(running.server);
+    }
+
+    /// A caller with no credentials.
+    pub fn anonymous(&self) -> Caller {
+        Caller {
+            client: self.client.clone(),
+            address: self.address.clone(),
+            cookie: None,
+            csrf_token: None,
+            bearer: None,
+        }
+    }
+
+    /// `POST /api/auth/signup`.
+    pub async fn sign_up(&self, email: &str, password: &str, invite_code: Option<&str>) -> ApiResponse {
+        let mut body = json!({ "email": email, "password": password });
+        if let Some(code) = invite_code {
+            body["invite_code"] = json!(code);
+        }
+        self.anonymous().post("/api/auth/signup", &body).await
+    }
+
+    /// `POST /api/auth/login`; on success also a caller holding the session cookie and
+    /// its CSRF token.
+    pub async fn log_in(&self, email: &str, password: &str) -> (ApiResponse, Option<Caller>) {
+        let response = self.anonymous().post("/api/auth/login", &json!({ "email": email, "password": password })).await;
+        let cookie = response.session_cookie();
+        let caller = match (response.status, cookie) {
+            (200, Some(cookie)) => Some(Caller {
+                cookie: Some(cookie),
+                csrf_token: response.body["csrf_token"].as_str().map(str::to_owned),
+                ..self.anonymous()
+            }),
+            _ => None,
+        };
+        (response, caller)
+    }
+
+    /// Signs up (public mode) and logs in with [`TEST_PASSWORD`]; panics on failure.
+    pub async fn new_account(&self, email: &str) -> Caller {
+        let signed_up = self.sign_up(email, TEST_PASSWORD, None).await;
+        assert_eq!(signed_up.status, 201, "sign-up of {email}: {}", signed_up.body);
+        let (logged_in, caller) = self.log_in(email, TEST_PASSWORD).await;
+        caller.unwrap_or_else(|| panic!("login of {email}: {} {}", logged_in.status, logged_in.body))
+    }
+}
+
+/// The password the account helpers use.
+pub const TEST_PASSWORD: &str = "correct horse battery";
+
+/// A response: status, headers and the body as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct ApiResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body parsed as JSON, `Null` when it is not JSON.
+    pub body: Value,
+}
+
+impl ApiResponse {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The value of the `boardroom_session` cookie this response sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter_map(|value| value.split(';').next())
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, value)| *name == "boardroom_session" && !value.is_empty())
+            .map(|(_, value)| value.to_owned())
+    }
+
+    /// `error.code` of an error body.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// Someone calling the API: anonymous, with a session cookie (and its CSRF token), or
+/// with a bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    client: reqwest::Client,
+    address: String,
+    /// The session cookie's value.
+    pub cookie: Option<String>,
+    /// The session's CSRF token, sent as `X-CSRF-Token` on every request.
+    pub csrf_token: Option<String>,
+    /// An API token, sent as `Authorization: Bearer`.
+    pub bearer: Option<String>,
+}
+
+impl Caller {
+    /// The same credentials against another (e.g. restarted) app.
+    pub fn on(&self, app: &TestApp) -> Caller {
+        Caller { address: app.address.clone(), ..self.clone() }
+    }
+
+    /// The same session without its CSRF token.
+    pub fn without_csrf(&self) -> Caller {
+        Caller { csrf_token: None, ..self.clone() }
+    }
+
+    /// The same session sending another CSRF token.
+    pub fn with_csrf(&self, token: &str) -> Caller {
+        Caller { csrf_token: Some(token.to_owned()), ..self.clone() }
+    }
+
+    /// A caller authenticated only by this API token.
+    pub fn with_token(&self, token: &str) -> Caller {
+        Caller { cookie: None, csrf_token: None, bearer: Some(token.to_owned()), ..self.clone() }
+    }
+
+    /// `GET`.
+    pub async fn get(&self, path: &str) -> ApiResponse {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    /// `POST` a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> ApiResponse {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// `PUT` a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> ApiResponse {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// `DELETE`.
+    pub async fn delete(&self, path: &str) -> ApiResponse {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Any method, with an optional JSON body.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> ApiResponse {
+        match body {
+            Some(body) => {
+                let bytes = serde_json::to_vec(body).expect("JSON body");
+                self.send_raw(method, path, Some("application/json"), bytes).await
+            }
+            None => self.send_raw(method, path, None, Vec::new()).await,
+        }
+    }
+
+    /// Any method with a body sent as is, under the given `Content-Type` (none if `None`).
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> ApiResponse {
+        let mut request = self.client.request(method, format!("{}{path}", self.address));
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        if let Some(cookie) = &self.cookie {
+            request = request.header(reqwest::header::COOKIE, format!("boardroom_session={cookie}"));
+        }
+        if let Some(token) = &self.csrf_token {
+            request = request.header("X-CSRF-Token", token);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        if !body.is_empty() {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("response body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        ApiResponse { status, headers, body }
     }
 }
 

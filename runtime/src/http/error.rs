@@ -1,0 +1,254 @@
+//! The one HTTP error: every failure a route can meet becomes an [`ApiError`], which
+//! knows its status and renders the same JSON body everywhere:
+//!
+//! ```json
+//! { "error": { "code": "validation", "message": "…", "fields": { "email": "is not an e-mail address" } } }
+//! ```
+//!
+//! `code` is a stable, machine-readable word; `message` is for people; `fields` maps
+//! each offending input field (a JSON path such as `settings.interval` for nested
+//! ones) to what is wrong with it, and is `{}` when no field is at fault.
+//!
+//! Server faults (5xx) are logged with their cause and answered with a generic
+//! message: a database error, a file path or a stack of causes never reaches a client.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use boardroom_memory::MemoryError;
+use serde_json::json;
+
+/// Offending input fields, each with what is wrong with it.
+pub(crate) type Fields = BTreeMap<String, String>;
+
+/// Everything a route can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// 400: the request is malformed (not JSON, a bad query string or path segment).
+    #[error("{message}")]
+    BadRequest {
+        /// `invalid_json`, `invalid_query`, `invalid_path`...
+        code: &'static str,
+        /// What was wrong.
+        message: String,
+        /// The fields at fault, when known.
+        fields: Fields,
+    },
+    /// 401: no credentials, or credentials that do not (or no longer) authenticate.
+    #[error("{message}")]
+    Unauthorized {
+        /// `unauthorized`, `invalid_credentials`, `invalid_token`...
+        code: &'static str,
+        /// What to do about it.
+        message: String,
+    },
+    /// 403: authenticated, or not needing to be, but not allowed.
+    #[error("{message}")]
+    Forbidden {
+        /// `forbidden`, `csrf`, `invite_required`, `invite_rejected`, `ip_not_allowed`...
+        code: &'static str,
+        /// Why.
+        message: String,
+        /// The fields at fault, when one is.
+        fields: Fields,
+    },
+    /// 404: no such thing, or not the caller's (the two are indistinguishable on purpose).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 405: the path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: a unique value is taken.
+    #[error("{field} is already taken")]
+    Conflict {
+        /// The field whose value is taken.
+        field: String,
+    },
+    /// 413: the body is larger than the limit.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// 415: a body that is not `application/json`.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 422: well-formed JSON whose values are wrong (missing, unknown, out of range).
+    #[error("the request has invalid fields")]
+    Validation(Fields),
+    /// 429: too many attempts; try again after `retry_after`.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was limited.
+        message: String,
+        /// When to try again (sent as `Retry-After`, rounded up to whole seconds).
+        retry_after: Duration,
+    },
+    /// 503: a backing service (the session store) does not answer. Logged, not shown.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure. Logged, not shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub(crate) fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        Self::Validation(Fields::from([(field.to_owned(), problem.into())]))
+    }
+
+    /// A 403 with a code and a reason.
+    pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden { code, message: message.into(), fields: Fields::new() }
+    }
+
+    /// A 401 with a code and what to do.
+    pub(crate) fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized { code, message: message.into() }
+    }
+
+    /// The HTTP status this error answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code of the body.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Forbidden { code, .. } => code,
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict { .. } => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation(_) => "validation",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn fields(&self) -> Fields {
+        match self {
+            Self::BadRequest { fields, .. } | Self::Forbidden { fields, .. } | Self::Validation(fields) => {
+                fields.clone()
+            }
+            Self::Conflict { field } => Fields::from([(field.clone(), "is already taken".to_owned())]),
+            _ => Fields::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            // The cause stays in the log: it may name tables, hosts or files.
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                "internal error; it has been logged".to_owned()
+            }
+            Self::Unavailable(cause) => {
+                tracing::error!(%cause, "a backing service is unavailable");
+                "a backing service is unavailable; try again shortly".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = json!({ "error": { "code": self.code(), "message": message, "fields": self.fields() } });
+        let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            // Whole seconds, rounded up, never 0: a client that waits this long succeeds.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<MemoryError> for ApiError {
+    fn from(error: MemoryError) -> Self {
+        match error {
+            MemoryError::NotFound(what) => Self::NotFound(what),
+            MemoryError::Conflict(field) => Self::Conflict { field },
+            MemoryError::InviteRejected(reason) => Self::Forbidden {
+                code: "invite_rejected",
+                message: format!("invite code rejected: {reason}"),
+                fields: Fields::from([("invite_code".to_owned(), reason.to_string())]),
+            },
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Internal(anyhow::Error::new(error).context("a blocking task failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boardroom_memory::InviteRejection;
+
+    async fn body_of(error: ApiError) -> (StatusCode, Option<HeaderValue>, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry = response.headers().get(header::RETRY_AFTER).cloned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        (status, retry, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn storage_errors_map_to_their_statuses_and_name_the_field() {
+        let (status, _, body) = body_of(MemoryError::Conflict("email".into()).into()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"]["fields"]["email"], "is already taken");
+
+        let (status, _, body) = body_of(MemoryError::InviteRejected(InviteRejection::Expired).into()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["error"]["code"], "invite_rejected");
+        assert_eq!(body["error"]["fields"]["invite_code"], "code has expired");
+
+        let (status, _, body) = body_of(MemoryError::NotFound("tenant".into()).into()).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    }
+
+    #[tokio::test]
+    async fn server_faults_are_answered_without_their_cause() {
+        let error = MemoryError::Corrupt("row 7 of secret_table at /var/db".into());
+        let (status, _, body) = body_of(error.into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let text = body.to_string();
+        assert!(!text.contains("secret_table") && !text.contains("/var/db"), "{text}");
+        assert_eq!(body["error"]["code"], "internal");
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_says_when_to_retry_in_whole_seconds_rounded_up() {
+        let error =
+            ApiError::TooManyRequests { message: "slow down".into(), retry_after: Duration::from_millis(11_200) };
+        let (status, retry, _) = body_of(error).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_ref().and_then(|v| v.to_str().ok()), Some("12"));
+    }
+}

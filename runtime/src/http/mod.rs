@@ -1,0 +1,165 @@
+//! The HTTP surface: `/health`, the accounts and business API, and the admin basics.
+//!
+//! ## Conventions
+//! - JSON in and out. Every failure is an [`error::ApiError`] rendered as
+//!   `{"error": {"code", "message", "fields"}}` (see `error`).
+//! - Request bodies are at most 64 KiB (413 beyond). **Unknown fields are rejected**:
+//!   every request type is `#[serde(deny_unknown_fields)]`, so a misspelt field is a
+//!   422 naming it instead of a silently ignored value (see `extract`).
+//! - Lists paginate by id: `?after=&limit=` in, `{items, next_after}` out.
+//! - Another user's resource answers 404, exactly like a missing one.
+//! - Every response carries `Content-Security-Policy: default-src 'self'`,
+//!   `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff` and
+//!   `Referrer-Policy: no-referrer`.
+//! - Authentication, sessions, CSRF and API tokens: see `auth`.
+//!
+//! ## Layout
+//! - `error`: the one error type.
+//! - `extract`: `Json`, `Query` and `Path` with that error model.
+//! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
+//! - `routes`: the API's routes.
+
+mod auth;
+mod error;
+mod extract;
+mod routes;
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use boardroom_memory::{EventLog, SharedStore};
+use boardroom_supervisor::{SwarmRoot, SwarmServices};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use self::auth::session::{DatabaseSessions, RedisSessions, SessionBackend, Sessions};
+use self::auth::throttle::LoginThrottle;
+use self::error::ApiError;
+use self::extract::MAX_BODY_BYTES;
+use crate::config::Settings;
+use crate::redis_link::RedisLink;
+
+/// What every route can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: SharedStore,
+    /// The event log.
+    pub events: EventLog,
+    /// The swarm tree.
+    pub swarms: SwarmRoot,
+    /// What the swarms work with (brain, market).
+    pub services: SwarmServices,
+    /// Redis, when configured.
+    pub redis: Option<Arc<RedisLink>>,
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+}
+
+/// The router's own state: the application's, plus what only the HTTP layer keeps
+/// (sessions, login throttles).
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    /// The application's shared state.
+    pub(crate) app: AppState,
+    /// Server-side sessions (database or Redis).
+    pub(crate) sessions: Arc<Sessions>,
+    /// Login attempt limiters.
+    pub(crate) login_throttle: Arc<LoginThrottle>,
+}
+
+impl FromRef<ApiState> for AppState {
+    fn from_ref(state: &ApiState) -> Self {
+        state.app.clone()
+    }
+}
+
+/// The application's routes, with the security headers, the body limit, panic
+/// recovery, tracing and a 30-second time-out on every request.
+pub fn router(state: AppState) -> Router {
+    let backend: Arc<dyn SessionBackend> = match &state.redis {
+        Some(link) => Arc::new(RedisSessions::new(link.clone())),
+        None => Arc::new(DatabaseSessions::new(state.store.clone())),
+    };
+    let api = ApiState {
+        app: state,
+        sessions: Arc::new(Sessions::new(backend)),
+        login_throttle: Arc::new(LoginThrottle::default()),
+    };
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    Router::new()
+        .route("/health", get(health))
+        .merge(routes::routes())
+        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(header(header::CONTENT_SECURITY_POLICY, "default-src 'self'"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .with_state(api)
+}
+
+/// A handler that panicked (a bug) answers like any other 500; the panic is logged.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}
+
+/// Reports the database, Redis and the LLM backend. 503 when the database does not
+/// answer (the service can do nothing without it). A Redis outage is reported as
+/// `degraded` with 200: the swarms keep working, though signed-in requests (sessions
+/// live in Redis when it is configured) are refused until it is back.
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let database = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => json!({ "status": "up", "backend": state.store.backend().as_str() }),
+        Ok(Err(error)) => {
+            json!({ "status": "down", "backend": state.store.backend().as_str(), "error": error.to_string() })
+        }
+        Err(_) => {
+            json!({ "status": "down", "backend": state.store.backend().as_str(), "error": "timed out" })
+        }
+    };
+    let redis = match &state.redis {
+        None => json!({ "status": "not configured" }),
+        Some(link) => match link.ping().await {
+            Ok(()) => json!({ "status": "up" }),
+            Err(error) => json!({ "status": "down", "error": error }),
+        },
+    };
+    let database_up = database["status"] == "up";
+    let redis_ok = redis["status"] != "down";
+    let status = match (database_up, redis_ok) {
+        (true, true) => "ok",
+        (true, false) => "degraded",
+        (false, _) => "unavailable",
+    };
+    let body = json!({
+        "status": status,
+        "database": database,
+        "redis": redis,
+        "llm": state.services.brain.describe(),
+        "swarms": { "active": state.swarms.active_tenants() },
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
+}

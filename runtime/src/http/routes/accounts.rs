@@ -1,0 +1,336 @@
+//! `/api/auth/*`: sign-up, login, logout, profile and API tokens.
+//!
+//! ## Sign-up and invites
+//!
+//! The first account ever created becomes admin (atomically, in the store). When
+//! private mode is on, sign-up needs an invite code with uses left, active and not
+//! expired; each sign-up takes one use, and two sign-ups can never both take the last.
+//!
+//! The order is what makes that race-free without leaving a usable account behind:
+//!
+//! 1. `check_invite` — refuses unknown, disabled, used-up and expired codes early,
+//!    naming why, before any work.
+//! 2. The account is created with a placeholder password hash that is not a PHC
+//!    string, so it cannot log in: it exists only to give `consume_invite` its user id.
+//! 3. `consume_invite` takes the use atomically. The loser of a race for the last use
+//!    is refused here, and its placeholder account is deleted.
+//! 4. Only then is the real password hash written, and the account becomes usable.
+//!
+//! At no moment can anyone log in to an account whose invite use was not taken. If the
+//! process dies between 2 and 4, what remains is an account nobody can log in to.
+//!
+//! In private mode the very first sign-up (no account exists yet, so nobody could have
+//! made an invite) needs no code; it goes through the same steps and keeps its account
+//! only if it became the admin.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use boardroom_memory::{MemoryError, NewApiToken, NewUser, Role, Tier, UsageSubject, User};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::ApiState;
+use crate::http::auth::access::AccessRules;
+use crate::http::auth::password::{Email, Password, hash_password, verify_password};
+use crate::http::auth::secret::{hash_secret, new_api_token};
+use crate::http::auth::session::{clear_cookie, is_https, session_cookie, set_cookie};
+use crate::http::auth::{Credential, CurrentUser, check_csrf, peer_address};
+use crate::http::error::{ApiError, Fields};
+use crate::http::extract::{Json, Path};
+
+/// The platform setting that, once an admin has toggled it, overrides `PRIVATE_MODE`.
+pub(crate) const PRIVATE_MODE_SETTING: &str = "private_mode";
+
+/// The password hash of an account whose invite is not yet taken: not a PHC string, so
+/// no password verifies against it.
+const PENDING_INVITE_HASH: &str = "!pending-invite";
+
+/// Longest API token label.
+const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/auth/signup", post(signup))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/profile", get(profile))
+        .route("/api/auth/tokens", post(create_token).get(list_tokens))
+        .route("/api/auth/tokens/{id}", delete(revoke_token))
+}
+
+/// Whether sign-up needs an invite: the admin's run-time toggle once set, else
+/// `PRIVATE_MODE`.
+pub(crate) async fn private_mode(state: &ApiState) -> Result<bool, ApiError> {
+    match state.app.store.platform_setting(PRIVATE_MODE_SETTING).await? {
+        Some(Value::Bool(enabled)) => Ok(enabled),
+        Some(other) => {
+            tracing::warn!(value = %other, "the private_mode platform setting is not a boolean; using PRIVATE_MODE");
+            Ok(state.app.settings.private_mode)
+        }
+        None => Ok(state.app.settings.private_mode),
+    }
+}
+
+/// `POST /api/auth/signup`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupRequest {
+    email: String,
+    password: String,
+    /// Needed in private mode; ignored otherwise.
+    #[serde(default)]
+    invite_code: Option<String>,
+}
+
+async fn signup(State(state): State<ApiState>, Json(request): Json<SignupRequest>) -> Result<Response, ApiError> {
+    let mut problems = Fields::new();
+    let email = Email::parse(&request.email).map_err(|problem| problems.insert("email".into(), problem)).ok();
+    let password =
+        Password::parse(request.password).map_err(|problem| problems.insert("password".into(), problem)).ok();
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::Validation(problems));
+    };
+    let store = &state.app.store;
+    let private = private_mode(&state).await?;
+    let invite_code = request.invite_code.map(|code| code.trim().to_owned()).filter(|code| !code.is_empty());
+    if private {
+        match &invite_code {
+            Some(code) => {
+                store.check_invite(code, Utc::now()).await?;
+            }
+            // Mirrors the store's rule: while no admin exists, the next sign-up becomes
+            // the admin and needs no invite (someone has to be able to make invites);
+            // `claim_invite` keeps the account only if the store did make it admin.
+            None if !store.admin_exists().await? => {}
+            None => {
+                return Err(ApiError::Forbidden {
+                    code: "invite_required",
+                    message: "sign-up is by invitation only; an invite code is required".into(),
+                    fields: Fields::from([("invite_code".into(), "is required".into())]),
+                });
+            }
+        }
+    }
+    let password_hash = hash_password(password).await?;
+    let initial_hash = if private { PENDING_INVITE_HASH.to_owned() } else { password_hash.clone() };
+    let new_user =
+        NewUser { email: email.as_str().to_owned(), password_hash: initial_hash, role: Role::User, tier: Tier::Free };
+    let user = store.create_user_first_is_admin(new_user).await?;
+    let user = if private { claim_invite(&state, user, invite_code.as_deref(), &password_hash).await? } else { user };
+    tracing::info!(user = %user.id, role = %user.role, private, "account created");
+    Ok((StatusCode::CREATED, Json(json!({ "user": user }))).into_response())
+}
+
+/// Steps 3 and 4 of the module docs: take the invite's use (or confirm the bootstrap
+/// admin), then make the account usable; undo the account when refused.
+async fn claim_invite(
+    state: &ApiState,
+    user: User,
+    invite_code: Option<&str>,
+    password_hash: &str,
+) -> Result<User, ApiError> {
+    let store = &state.app.store;
+    let refusal = match invite_code {
+        Some(code) => match store.consume_invite(code, user.id, Utc::now()).await {
+            Ok(_) => None,
+            Err(error @ MemoryError::InviteRejected(_)) => Some(ApiError::from(error)),
+            Err(error) => {
+                discard_pending(state, &user).await;
+                return Err(error.into());
+            }
+        },
+        // Bootstrap: no code, allowed only to the first account, which is the admin.
+        None if user.role == Role::Admin => None,
+        None => Some(ApiError::Forbidden {
+            code: "invite_required",
+            message: "sign-up is by invitation only; an invite code is required".into(),
+            fields: Fields::from([("invite_code".into(), "is required".into())]),
+        }),
+    };
+    if let Some(refusal) = refusal {
+        discard_pending(state, &user).await;
+        return Err(refusal);
+    }
+    store.set_user_password_hash(user.id, password_hash).await?;
+    Ok(User { password_hash: password_hash.to_owned(), ..user })
+}
+
+/// Deletes an account that never became usable. A failure leaves an account nobody can
+/// log in to, which is logged.
+async fn discard_pending(state: &ApiState, user: &User) {
+    if let Err(error) = state.app.store.delete_user(user.id).await {
+        tracing::error!(%error, user = %user.id, "could not delete the account of a refused sign-up; it cannot log in");
+    }
+}
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<ApiState>,
+    parts: RequestFacts,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let email = Email::parse(&request.email).map_err(|problem| ApiError::invalid("email", problem))?;
+    if request.password.is_empty() {
+        return Err(ApiError::invalid("password", "is required"));
+    }
+    state.login_throttle.check(email.as_str(), parts.peer).map_err(|throttled| ApiError::TooManyRequests {
+        message: format!("too many login attempts for this {}; try again later", throttled.limit),
+        retry_after: throttled.retry_after,
+    })?;
+    let store = &state.app.store;
+    let user = store.user_by_email(email.as_str()).await?;
+    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let verified = verify_password(request.password, stored_hash).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        return Err(ApiError::unauthorized("invalid_credentials", "wrong e-mail address or password"));
+    };
+    let rules = AccessRules::from_controls(&store.access_controls(user.id).await?);
+    if !rules.allows(parts.peer) {
+        return Err(ApiError::forbidden("ip_not_allowed", "your account does not accept logins from this address"));
+    }
+    if let Some(old) = session_cookie(&parts.headers) {
+        // A new login always gets a new session id: a planted cookie is never promoted.
+        state.sessions.end_cookie(&old).await?;
+    }
+    let session = state.sessions.start(user.id, rules.session_timeout).await?;
+    let now = Utc::now();
+    store.touch_last_login(user.id, now).await?;
+    let user = User { last_login: Some(now), ..user };
+    tracing::info!(user = %user.id, sessions = state.sessions.kind(), "logged in");
+    let body = json!({ "user": user, "csrf_token": session.csrf_token, "expires_at": session.expires_at });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, set_cookie(&session.cookie_value, parts.https)?);
+    Ok(response)
+}
+
+/// What login and logout read from the request besides the body.
+struct RequestFacts {
+    headers: HeaderMap,
+    method: axum::http::Method,
+    peer: Option<std::net::IpAddr>,
+    https: bool,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestFacts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            peer: peer_address(parts),
+            https: is_https(&parts.headers),
+        })
+    }
+}
+
+/// `POST /api/auth/logout`: ends the cookie's session (CSRF-checked) and clears the
+/// cookie. Idempotent: without a live session it still answers 204.
+async fn logout(State(state): State<ApiState>, parts: RequestFacts) -> Result<Response, ApiError> {
+    if let Some(cookie) = session_cookie(&parts.headers)
+        && let Some(session) = state.sessions.find(&cookie).await?
+    {
+        check_csrf(&parts.method, &parts.headers, &session)?;
+        state.sessions.end(&session.id).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(parts.https))]).into_response())
+}
+
+/// The tier limits of spec section 12; `None` is unlimited.
+fn tier_limits(tier: Tier) -> Value {
+    match tier {
+        Tier::Free => json!({ "api_calls": 100, "products": 5, "stores": 1, "campaigns": 2, "file_storage_mb": 100 }),
+        Tier::Pro => {
+            json!({ "api_calls": 1000, "products": 50, "stores": 5, "campaigns": 20, "file_storage_mb": 1024 })
+        }
+        Tier::Enterprise => {
+            json!({ "api_calls": null, "products": null, "stores": null, "campaigns": null, "file_storage_mb": null })
+        }
+    }
+}
+
+/// `GET /api/auth/profile`.
+async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+    let store = &state.app.store;
+    let user = &caller.user;
+    let period = Utc::now().format("%Y-%m").to_string();
+    let api_calls = store.usage(UsageSubject::User(user.id), "api_calls", &period).await?;
+    let tenants = store.tenants_of_user(user.id).await?.len();
+    let (authenticated_by, session_expires_at) = match &caller.credential {
+        Credential::Session(session) => ("session", Some(session.expires_at)),
+        Credential::Token(_) => ("token", None),
+    };
+    Ok(Json(json!({
+        "user": user,
+        "role": user.role,
+        "tier": user.tier,
+        "usage": { "period": period, "api_calls": api_calls },
+        "limits": tier_limits(user.tier),
+        "tenants": tenants,
+        "authenticated_by": authenticated_by,
+        "csrf_token": caller.csrf_token(),
+        "session_expires_at": session_expires_at,
+    })))
+}
+
+/// `POST /api/auth/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTokenRequest {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Json(request): Json<CreateTokenRequest>,
+) -> Result<Response, ApiError> {
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", format!("must be 1 to {MAX_TOKEN_NAME_CHARS} printable characters")));
+    }
+    let token = new_api_token();
+    let new = NewApiToken { user_id: caller.user.id, name, token_hash: hash_secret(&token) };
+    let stored = state.app.store.create_api_token(new).await?;
+    tracing::info!(user = %caller.user.id, token = stored.id, "API token created");
+    let body = json!({
+        "id": stored.id,
+        "name": stored.name,
+        "created_at": stored.created_at,
+        "token": token,
+        "note": "this is the only time the token is shown; store it now",
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/auth/tokens`: the caller's tokens (never their secrets), revoked ones
+/// included.
+async fn list_tokens(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+    let tokens = state.app.store.api_tokens(caller.user.id).await?;
+    Ok(Json(json!({ "items": tokens })))
+}
+
+/// `DELETE /api/auth/tokens/{id}`: revokes one of the caller's tokens.
+async fn revoke_token(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.app.store.revoke_api_token(caller.user.id, id).await.map_err(|error| match error {
+        MemoryError::NotFound(_) => ApiError::NotFound("token".into()),
+        other => other.into(),
+    })?;
+    tracing::info!(user = %caller.user.id, token = id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

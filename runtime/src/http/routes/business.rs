@@ -1,0 +1,344 @@
+//! `/api/business/*`: the caller's businesses (tenants).
+//!
+//! Every route is scoped to the caller: a business that belongs to someone else
+//! answers 404 exactly like one that does not exist, so ids cannot be probed.
+//!
+//! The `autopilot` flag lives in the tenant's settings. Turning it on activates the
+//! tenant's swarm and starts its autopilot cycle at once; turning it off pauses the
+//! cycle. Changing the personality restarts a running swarm so it plans under the new
+//! profile. Deleting a business stops its swarm first.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use boardroom_memory::{MemoryError, NewTenant, Tenant, TenantChanges, TenantId, UserId};
+use boardroom_supervisor::SwarmStatus;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+
+use super::{Page, PageQuery};
+use crate::http::ApiState;
+use crate::http::auth::CurrentUser;
+use crate::http::error::{ApiError, Fields};
+use crate::http::extract::{Json, Path, Query};
+
+/// Longest business name.
+const MAX_NAME_CHARS: usize = 100;
+/// The personality of a business created without one.
+const DEFAULT_PERSONALITY: &str = "coachty";
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/business/create", post(create))
+        .route("/api/business/list", get(list))
+        .route("/api/business/{id}", get(show).put(update).delete(remove))
+}
+
+/// A business as the API shows it.
+#[derive(Debug, Serialize)]
+struct Business {
+    id: TenantId,
+    name: String,
+    domain: Option<String>,
+    personality: String,
+    autopilot: bool,
+    is_active: bool,
+    created_at: DateTime<Utc>,
+    /// The swarm's state when it is in memory, `null` when it is not running.
+    swarm: Option<SwarmStatus>,
+}
+
+impl Business {
+    fn of(tenant: Tenant, state: &ApiState) -> Self {
+        let swarm = state.app.swarms.status(tenant.id);
+        Self {
+            id: tenant.id,
+            autopilot: autopilot_of(&tenant),
+            name: tenant.name,
+            domain: tenant.domain,
+            personality: tenant.personality,
+            is_active: tenant.is_active,
+            created_at: tenant.created_at,
+            swarm,
+        }
+    }
+}
+
+fn autopilot_of(tenant: &Tenant) -> bool {
+    tenant.settings["autopilot"] == true
+}
+
+/// `POST /api/business/create`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBusiness {
+    name: String,
+    #[serde(default)]
+    domain: Option<String>,
+    /// A built-in profile name (CoachTy, HustleBot, LuxuryScaler), any case.
+    #[serde(default)]
+    personality: Option<String>,
+    #[serde(default)]
+    autopilot: bool,
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Json(request): Json<CreateBusiness>,
+) -> Result<Response, ApiError> {
+    let mut problems = Fields::new();
+    let name = check(&mut problems, "name", parse_name(&request.name));
+    let domain = match request.domain.as_deref() {
+        None => Some(None),
+        Some(text) => check(&mut problems, "domain", parse_domain(text)).map(Some),
+    };
+    let personality = check(
+        &mut problems,
+        "personality",
+        parse_personality(request.personality.as_deref().unwrap_or(DEFAULT_PERSONALITY)),
+    );
+    let (Some(name), Some(domain), Some(personality)) = (name, domain, personality) else {
+        return Err(ApiError::Validation(problems));
+    };
+    let new = NewTenant {
+        user_id: caller.user.id,
+        name,
+        domain,
+        personality,
+        settings: json!({ "autopilot": request.autopilot }),
+    };
+    let tenant = state.app.store.create_tenant(new).await?;
+    tracing::info!(tenant = %tenant.id, user = %caller.user.id, "business created");
+    if request.autopilot {
+        start_autopilot(&state, &tenant).await;
+    }
+    Ok((StatusCode::CREATED, Json(Business::of(tenant, &state))).into_response())
+}
+
+/// `GET /api/business/list?after=&limit=`.
+async fn list(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Business>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = state.app.store.tenants_of_user_page(caller.user.id, page.after.map(TenantId), limit + 1).await?;
+    let page = Page::from_rows(rows, limit, |tenant| tenant.id.0).map(|tenant| Business::of(tenant, &state));
+    Ok(Json(page))
+}
+
+/// `GET /api/business/{id}`.
+async fn show(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Business>, ApiError> {
+    let tenant = owned_tenant(&state, caller.user.id, TenantId(id)).await?;
+    Ok(Json(Business::of(tenant, &state)))
+}
+
+/// `PUT /api/business/{id}`: absent fields are kept; `"domain": null` clears the domain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBusiness {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    domain: Option<Option<String>>,
+    #[serde(default)]
+    personality: Option<String>,
+    #[serde(default)]
+    autopilot: Option<bool>,
+}
+
+/// A field that is present (even as `null`) becomes `Some`; with `#[serde(default)]`
+/// an absent one stays `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+    Json(request): Json<UpdateBusiness>,
+) -> Result<Json<Business>, ApiError> {
+    let id = TenantId(id);
+    let current = owned_tenant(&state, caller.user.id, id).await?;
+    let mut problems = Fields::new();
+    let mut changes = TenantChanges::default();
+    if let Some(name) = &request.name {
+        changes.name = check(&mut problems, "name", parse_name(name));
+    }
+    match &request.domain {
+        None => {}
+        Some(None) => changes.domain = Some(None),
+        Some(Some(text)) => changes.domain = check(&mut problems, "domain", parse_domain(text)).map(Some),
+    }
+    if let Some(personality) = &request.personality {
+        changes.personality = check(&mut problems, "personality", parse_personality(personality));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let mut settings = current.settings.clone();
+    if !settings.is_object() {
+        settings = json!({});
+    }
+    if let Some(autopilot) = request.autopilot {
+        settings["autopilot"] = json!(autopilot);
+    }
+    if changes.personality.is_some()
+        && let Some(object) = settings.as_object_mut()
+    {
+        // A custom profile in the settings wins over the name; choosing a built-in one
+        // through the API replaces it.
+        object.remove("personality_profile");
+    }
+    if settings != current.settings {
+        changes.settings = Some(settings);
+    }
+    let personality_changed = changes.personality.as_ref().is_some_and(|new| *new != current.personality)
+        || current.settings.get("personality_profile").is_some() && changes.personality.is_some();
+    let updated = state.app.store.update_tenant(id, caller.user.id, changes).await.map_err(business_not_found)?;
+
+    // The swarm follows the new settings.
+    let restarted = personality_changed && state.app.swarms.passivate(id).await;
+    if autopilot_of(&updated) && (request.autopilot == Some(true) || restarted) {
+        start_autopilot(&state, &updated).await;
+    } else if request.autopilot == Some(false)
+        && let Some(swarm) = state.app.swarms.get(id)
+    {
+        swarm.pause_autopilot().await;
+    }
+    tracing::info!(tenant = %id, user = %caller.user.id, "business updated");
+    Ok(Json(Business::of(updated, &state)))
+}
+
+/// `DELETE /api/business/{id}`: stops the swarm, then deletes the business and
+/// everything that is its.
+async fn remove(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let id = TenantId(id);
+    owned_tenant(&state, caller.user.id, id).await?;
+    if state.app.swarms.passivate(id).await {
+        // The swarm's last events are persisted before its tenant's rows go, so the
+        // event log never writes rows for a deleted tenant.
+        state.app.events.flush().await?;
+    }
+    state.app.store.delete_tenant(id, caller.user.id).await.map_err(business_not_found)?;
+    tracing::info!(tenant = %id, user = %caller.user.id, "business deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One of `owner`'s tenants; 404 for another user's as for a missing one.
+async fn owned_tenant(state: &ApiState, owner: UserId, id: TenantId) -> Result<Tenant, ApiError> {
+    state
+        .app
+        .store
+        .tenant(id)
+        .await?
+        .filter(|tenant| tenant.user_id == owner)
+        .ok_or_else(|| ApiError::NotFound("business".into()))
+}
+
+fn business_not_found(error: MemoryError) -> ApiError {
+    match error {
+        MemoryError::NotFound(_) => ApiError::NotFound("business".into()),
+        other => other.into(),
+    }
+}
+
+/// Activates the tenant's swarm and (re)starts its autopilot. A swarm that cannot start
+/// is logged: the business itself was saved, and the next start-up retries.
+async fn start_autopilot(state: &ApiState, tenant: &Tenant) {
+    let interval = tenant.settings["autopilot_interval_secs"]
+        .as_u64()
+        .filter(|secs| *secs > 0)
+        .map_or(state.app.settings.autopilot_interval, Duration::from_secs);
+    match state.app.swarms.activate(tenant.id).await {
+        Ok(swarm) => {
+            swarm.start_autopilot(interval);
+            swarm.resume_autopilot().await;
+        }
+        Err(error) => tracing::error!(%error, tenant = %tenant.id, "autopilot turned on but the swarm did not start"),
+    }
+}
+
+/// Records a field's problem; the value when there is none.
+fn check<T>(problems: &mut Fields, field: &str, parsed: Result<T, String>) -> Option<T> {
+    parsed.map_err(|problem| problems.insert(field.to_owned(), problem)).ok()
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+/// A host name such as `shop.example.com`: lower-cased, at least two labels of
+/// letters, digits and inner hyphens, at most 253 characters.
+fn parse_domain(text: &str) -> Result<String, String> {
+    let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+    };
+    if domain.len() > 253 || domain.split('.').count() < 2 || !domain.split('.').all(label_ok) {
+        return Err("must be a domain name such as shop.example.com".into());
+    }
+    Ok(domain)
+}
+
+/// A built-in personality, stored by its lower-case name.
+fn parse_personality(text: &str) -> Result<String, String> {
+    boardroom_personalities::find(text.trim())
+        .map(|profile| profile.name.to_lowercase())
+        .map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_host_names() {
+        assert_eq!(parse_domain(" Shop.Example.COM. ").as_deref(), Ok("shop.example.com"));
+        for bad in ["", "localhost", "shop..example.com", "-shop.example.com", "shop_1.example.com", "a b.com"] {
+            assert!(parse_domain(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn personalities_are_the_built_in_ones_in_any_case() {
+        assert_eq!(parse_personality("HUSTLEBOT").as_deref(), Ok("hustlebot"));
+        assert!(parse_personality("grumpy").is_err_and(|problem| problem.contains("CoachTy")));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(parse_name("  Mugs  ").as_deref(), Ok("Mugs"));
+        assert!(parse_name("   ").is_err());
+        assert!(parse_name(&"x".repeat(101)).is_err());
+    }
+}
