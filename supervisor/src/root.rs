@@ -123,8 +123,6 @@ impl SwarmServices {
 }
 
 struct RootShared {
-    store: SharedStore,
-    events: EventLog,
     services: SwarmServices,
     registry: Arc<AgentRegistry>,
     config: Arc<SupervisorConfig>,
@@ -137,7 +135,7 @@ struct RootShared {
 
 impl RootShared {
     async fn emit(&self, event: NewEvent) {
-        if let Err(error) = self.events.append(event).await {
+        if let Err(error) = self.services.events.append(event).await {
             tracing::warn!(%error, "lifecycle event not recorded");
         }
     }
@@ -188,8 +186,6 @@ impl SwarmRoot {
         config: SupervisorConfig,
     ) -> Result<Self, SwarmError> {
         let shared = Arc::new(RootShared {
-            store: services.store.clone(),
-            events: services.events.clone(),
             services,
             registry: Arc::new(registry),
             config: Arc::new(config),
@@ -219,7 +215,7 @@ impl SwarmRoot {
                 entry.shared.touch();
                 return Ok(TenantHandle { shared: entry.shared.clone() });
             }
-            let row = self.shared.store.tenant(tenant).await?.ok_or(SwarmError::TenantNotFound(tenant))?;
+            let row = self.shared.services.store.tenant(tenant).await?.ok_or(SwarmError::TenantNotFound(tenant))?;
             if !row.is_active {
                 return Err(SwarmError::TenantDisabled(tenant));
             }
@@ -273,7 +269,7 @@ impl SwarmRoot {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        if let Some(world) = self.shared.store.adapter_state(tenant, &platform).await? {
+        if let Some(world) = self.shared.services.store.adapter_state(tenant, &platform).await? {
             market
                 .import_state(tenant, world)
                 .await
@@ -284,7 +280,7 @@ impl SwarmRoot {
 
     fn new_entry(&self, tenant: TenantId, personality: Personality) -> TenantEntry {
         let config = self.shared.config.clone();
-        let gate = ThrottleGate::new(tenant, config.default_limits, self.shared.events.clone());
+        let gate = ThrottleGate::new(tenant, config.default_limits, self.shared.services.events.clone());
         let names = self.shared.registry.names();
         let shared = TenantShared::new(
             tenant,
@@ -293,7 +289,7 @@ impl SwarmRoot {
             config,
             self.shared.epoch,
             Arc::new(personality),
-            self.shared.events.clone(),
+            self.shared.services.events.clone(),
         );
         TenantEntry {
             shared: Arc::new(shared),
