@@ -1,4 +1,5 @@
-//! The HTTP surface: `/health`, the accounts and business API, and the admin basics.
+//! The HTTP surface: `/health`, the accounts and business API, a business's data
+//! (products, stores, marketing, social, finance, AI advice), and the admin basics.
 //!
 //! ## Conventions
 //! - JSON in and out. Every failure is an [`error::ApiError`] rendered as
@@ -17,9 +18,11 @@
 //! - `error`: the one error type.
 //! - `extract`: `Json`, `Query` and `Path` with that error model.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
+//! - `crypto`: platform credentials sealed at rest.
 //! - `routes`: the API's routes.
 
 mod auth;
+mod crypto;
 mod error;
 mod extract;
 mod routes;

@@ -1,22 +1,144 @@
-//! The API's routes, one module per area, and what they share (pagination).
+//! The API's routes, one module per area, and what they share (pagination, the
+//! business a request is about, asking the business's agents).
 //!
 //! - `accounts`: `/api/auth/*` (sign-up, login, logout, profile, API tokens).
 //! - `business`: `/api/business/*` (a user's tenants).
+//! - `products`, `stores`, `marketing`, `social`, `finance`, `ai`: a business's data and
+//!   its swarm's advice. Each of these routes names its business as `business_id` (in
+//!   the body or the query) and first checks it is the caller's (see [`owned_business`]).
 //! - `admin`: `/admin/*` (invites, private mode, users).
 
 mod accounts;
 mod admin;
+mod ai;
 mod business;
+mod finance;
+mod marketing;
+mod products;
+mod social;
+mod stores;
+
+use std::time::Duration;
 
 use axum::Router;
+use boardroom_agents::{AgentError, Task};
+use boardroom_memory::{Tenant, TenantId};
+use boardroom_supervisor::SwarmError;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::ApiState;
+use super::auth::CurrentUser;
 use super::error::{ApiError, Fields};
 
 /// Every API route.
 pub(crate) fn routes() -> Router<ApiState> {
-    Router::new().merge(accounts::routes()).merge(business::routes()).merge(admin::routes())
+    Router::new()
+        .merge(accounts::routes())
+        .merge(business::routes())
+        .merge(products::routes())
+        .merge(stores::routes())
+        .merge(marketing::routes())
+        .merge(social::routes())
+        .merge(finance::routes())
+        .merge(ai::routes())
+        .merge(admin::routes())
+}
+
+/// How long a route waits for an agent's answer. Well under the 30-second request
+/// time-out, so a slow agent is a 503 the route chose, not a cut connection.
+const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `?business_id=`: the query of routes that only name their business.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BusinessQuery {
+    /// The business (tenant) the request is about.
+    business_id: i64,
+}
+
+/// `?business_id=&after=&limit=`: one page of a business's list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BusinessPageQuery {
+    /// The business (tenant) the list belongs to.
+    business_id: i64,
+    /// The last id of the previous page.
+    #[serde(default)]
+    after: Option<i64>,
+    /// Items per page, 1 to 100 (default 50).
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+impl BusinessPageQuery {
+    /// One page of `rows` (ordered by id): those after `after`, at most `limit`.
+    fn page<T>(&self, rows: impl IntoIterator<Item = T>, id_of: impl Fn(&T) -> i64) -> Result<Page<T>, ApiError> {
+        let limit = PageQuery { after: self.after, limit: self.limit }.limit()?;
+        let after = self.after.unwrap_or(i64::MIN);
+        let take = usize::try_from(limit + 1).unwrap_or(usize::MAX);
+        let rows: Vec<T> = rows.into_iter().filter(|row| id_of(row) > after).take(take).collect();
+        Ok(Page::from_rows(rows, limit, id_of))
+    }
+}
+
+/// `{"business_id": …}`: the body of routes that only name their business.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BusinessBody {
+    /// The business (tenant) the request is about.
+    business_id: i64,
+}
+
+/// The caller's business `id`. Another user's business answers 404 exactly like a
+/// missing one, so ids cannot be probed; every business-data route calls this before
+/// it reads or writes anything.
+pub(crate) async fn owned_business(state: &ApiState, caller: &CurrentUser, id: i64) -> Result<Tenant, ApiError> {
+    state
+        .app
+        .store
+        .tenant(TenantId(id))
+        .await?
+        .filter(|tenant| tenant.user_id == caller.user.id)
+        .ok_or_else(|| ApiError::NotFound("business".into()))
+}
+
+/// Asks one of the tenant's agents (activating its swarm if it is asleep) and returns
+/// the answer, or the agent's refusal as an HTTP error.
+pub(crate) async fn ask_agent(
+    state: &ApiState,
+    tenant: TenantId,
+    agent: &str,
+    action: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let swarm = state.app.swarms.activate(tenant).await.map_err(swarm_error)?;
+    swarm.call_with_timeout(agent, Task::new(action, input), AGENT_TIMEOUT).await.map_err(agent_error)
+}
+
+/// A swarm that cannot start: the business was checked just before, so a missing
+/// tenant was deleted in between (404); anything else is temporary (503).
+fn swarm_error(error: SwarmError) -> ApiError {
+    match error {
+        SwarmError::TenantNotFound(_) => ApiError::NotFound("business".into()),
+        SwarmError::Store(error) => error.into(),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+/// An agent's refusal: its throttle is the tenant's rate limit (429 with
+/// `Retry-After`), a restarting or stopped agent is temporary (503), input it rejects
+/// is the client's (422); anything else is ours (500, logged).
+fn agent_error(error: AgentError) -> ApiError {
+    match error {
+        AgentError::Throttled { reason, retry_after_secs } => ApiError::TooManyRequests {
+            message: format!("the business's agents are throttled: {reason}"),
+            retry_after: Duration::try_from_secs_f64(retry_after_secs.max(0.0)).unwrap_or(Duration::from_secs(1)),
+        },
+        AgentError::Unavailable(cause) => ApiError::Unavailable(cause),
+        AgentError::InvalidInput(problem) => ApiError::invalid("body", problem),
+        other => ApiError::Internal(anyhow::Error::new(other).context("an agent failed")),
+    }
 }
 
 /// Items per page when the client does not say.
@@ -79,6 +201,23 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn an_agents_refusal_becomes_the_matching_http_answer() {
+        let throttled =
+            agent_error(AgentError::Throttled { reason: "messages per minute".into(), retry_after_secs: 1.5 });
+        assert!(
+            matches!(&throttled, ApiError::TooManyRequests { retry_after, .. } if *retry_after == Duration::from_millis(1500)),
+            "{throttled:?}"
+        );
+        assert_eq!(agent_error(AgentError::Unavailable("restarting".into())).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            agent_error(AgentError::InvalidInput("quote: price".into())).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(agent_error(AgentError::Failed("boom".into())).status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[test]
     fn a_page_points_at_the_next_one_only_when_there_is_more() {

@@ -1,0 +1,168 @@
+//! `/api/marketing/*`: a business's campaigns and what they have spent.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use boardroom_memory::{Campaign, NewCampaign, TenantId};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::products::{amount, text};
+use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
+use crate::http::ApiState;
+use crate::http::auth::CurrentUser;
+use crate::http::error::{ApiError, Fields};
+use crate::http::extract::{Json, Path, Query};
+
+/// Longest campaign name.
+const MAX_NAME_CHARS: usize = 100;
+/// Channels a campaign can run on.
+const CHANNELS: [&str; 7] = ["google_ads", "meta_ads", "tiktok_ads", "email", "x", "linkedin", "reddit"];
+/// Statuses a client may set.
+const STATUSES: [&str; 4] = ["draft", "active", "paused", "ended"];
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/marketing/campaign", post(create))
+        .route("/api/marketing/list", get(list))
+        .route("/api/marketing/analytics", get(analytics))
+        .route("/api/marketing/{id}", put(update))
+}
+
+/// `POST /api/marketing/campaign`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateCampaign {
+    business_id: i64,
+    name: String,
+    channel: String,
+    budget: Decimal,
+    #[serde(default)]
+    product_id: Option<i64>,
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Json(request): Json<CreateCampaign>,
+) -> Result<Response, ApiError> {
+    let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let mut problems = Fields::new();
+    let name =
+        text(&request.name, MAX_NAME_CHARS, true).map_err(|problem| problems.insert("name".into(), problem)).ok();
+    let channel = request.channel.trim().to_ascii_lowercase();
+    if !CHANNELS.contains(&channel.as_str()) {
+        problems.insert("channel".into(), format!("must be one of {}", CHANNELS.join(", ")));
+    }
+    let budget = if request.budget <= Decimal::ZERO {
+        problems.insert("budget".into(), "must be greater than 0".into());
+        None
+    } else {
+        amount(request.budget).map_err(|problem| problems.insert("budget".into(), problem)).ok()
+    };
+    let (Some(name), Some(budget), true) = (name, budget, problems.is_empty()) else {
+        return Err(ApiError::Validation(problems));
+    };
+    if let Some(product_id) = request.product_id {
+        // Another business's product is as unknown here as a missing one.
+        let product = state.app.store.product(tenant.id, product_id).await?;
+        if product.is_none_or(|product| product.status == "deleted") {
+            return Err(ApiError::NotFound("product".into()));
+        }
+    }
+    let campaign = state
+        .app
+        .store
+        .create_campaign(NewCampaign {
+            tenant_id: tenant.id,
+            product_id: request.product_id,
+            name,
+            channel,
+            budget,
+            status: "draft".into(),
+            external_id: None,
+        })
+        .await?;
+    tracing::info!(tenant = %tenant.id, campaign = campaign.id, "campaign created");
+    Ok((StatusCode::CREATED, Json(campaign)).into_response())
+}
+
+/// `GET /api/marketing/list?business_id=&after=&limit=`.
+async fn list(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Query(query): Query<BusinessPageQuery>,
+) -> Result<Json<Page<Campaign>>, ApiError> {
+    let tenant = owned_business(&state, &caller, query.business_id).await?;
+    let campaigns = state.app.store.campaigns(tenant.id).await?;
+    Ok(Json(query.page(campaigns, |campaign| campaign.id)?))
+}
+
+/// `PUT /api/marketing/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateCampaign {
+    business_id: i64,
+    status: String,
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+    Json(request): Json<UpdateCampaign>,
+) -> Result<Json<Campaign>, ApiError> {
+    let tenant = owned_business(&state, &caller, request.business_id).await?;
+    campaign(&state, tenant.id, id).await?;
+    let status = request.status.trim().to_ascii_lowercase();
+    if !STATUSES.contains(&status.as_str()) {
+        return Err(ApiError::invalid("status", format!("must be one of {}", STATUSES.join(", "))));
+    }
+    state.app.store.set_campaign_status(tenant.id, id, &status).await?;
+    tracing::info!(tenant = %tenant.id, campaign = id, %status, "campaign updated");
+    Ok(Json(campaign(&state, tenant.id, id).await?))
+}
+
+/// `GET /api/marketing/analytics?business_id=`: each campaign's spend against its
+/// budget, and the totals.
+async fn analytics(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Query(query): Query<BusinessQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = owned_business(&state, &caller, query.business_id).await?;
+    let campaigns = state.app.store.campaigns(tenant.id).await?;
+    let total_budget: Decimal = campaigns.iter().map(|campaign| campaign.budget).sum();
+    let total_spent: Decimal = campaigns.iter().map(|campaign| campaign.spent).sum();
+    let items: Vec<Value> = campaigns
+        .iter()
+        .map(|campaign| {
+            let remaining = (campaign.budget - campaign.spent).max(Decimal::ZERO);
+            json!({
+                "id": campaign.id,
+                "name": campaign.name,
+                "channel": campaign.channel,
+                "status": campaign.status,
+                "budget": campaign.budget,
+                "spent": campaign.spent,
+                "remaining": remaining,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "campaigns": items, "total_budget": total_budget, "total_spent": total_spent })))
+}
+
+/// One of the tenant's campaigns; 404 otherwise.
+async fn campaign(state: &ApiState, tenant: TenantId, id: i64) -> Result<Campaign, ApiError> {
+    state
+        .app
+        .store
+        .campaigns(tenant)
+        .await?
+        .into_iter()
+        .find(|campaign| campaign.id == id)
+        .ok_or_else(|| ApiError::NotFound("campaign".into()))
+}

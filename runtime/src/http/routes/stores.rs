@@ -1,0 +1,288 @@
+//! `/api/stores/*`: the external stores a business connects, and what its market says.
+//!
+//! Credentials are sealed (see `crypto`) before they are written, bound to their
+//! business and store, and never leave the server again: answers say
+//! `"credentials": "stored"` and name the credential fields, never a value. The request
+//! type has no `Debug`, so no log line can print them either.
+//!
+//! Connected stores are kept in the `stores` agent-memory namespace of their business,
+//! one key `store:<uuid>` each, so they go when the business goes.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use boardroom_adapters::AdapterError;
+use boardroom_memory::{AgentMemory, TenantId};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{BusinessBody, BusinessQuery, owned_business};
+use crate::http::ApiState;
+use crate::http::auth::CurrentUser;
+use crate::http::crypto::{CredentialSealer, Sealed};
+use crate::http::error::{ApiError, Fields};
+use crate::http::extract::{Json, Query};
+
+/// The agent-memory namespace connected stores live in.
+const STORES: &str = "stores";
+/// Platforms a store can be connected from.
+const PLATFORMS: [&str; 5] = ["shopify", "gumroad", "stripe", "etsy", "sandbox"];
+/// Longest store address.
+const MAX_URL_CHARS: usize = 500;
+/// Most credential fields, and the longest name and value.
+const MAX_CREDENTIAL_FIELDS: usize = 10;
+const MAX_CREDENTIAL_NAME_CHARS: usize = 50;
+const MAX_CREDENTIAL_VALUE_CHARS: usize = 4096;
+/// Days the analytics cover.
+const ANALYTICS_DAYS: u32 = 30;
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/stores/connect", post(connect))
+        .route("/api/stores/list", get(list))
+        .route("/api/stores/sync", post(sync))
+        .route("/api/stores/analytics", get(analytics))
+}
+
+/// `POST /api/stores/connect`. No `Debug`: it holds credentials.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectStore {
+    business_id: i64,
+    platform: String,
+    store_url: String,
+    credentials: Credentials,
+}
+
+/// Credential names and values. Its own `Deserialize` so that a malformed value is
+/// refused without being quoted back: serde's message for `"credentials": "sk_…"`
+/// would otherwise repeat the secret in the 422.
+struct Credentials(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Credentials {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        serde_json::from_value(value)
+            .map(Credentials)
+            .map_err(|_| serde::de::Error::custom("must be an object whose values are strings"))
+    }
+}
+
+/// What is stored for one connected store.
+#[derive(Debug, serde::Serialize, Deserialize)]
+struct StoredStore {
+    id: String,
+    platform: String,
+    store_url: String,
+    credential_fields: Vec<String>,
+    credentials: Sealed,
+    connected_at: chrono::DateTime<Utc>,
+}
+
+impl StoredStore {
+    /// What a client sees: everything but the sealed credentials.
+    fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "platform": self.platform,
+            "store_url": self.store_url,
+            "credentials": "stored",
+            "credential_fields": self.credential_fields,
+            "connected_at": self.connected_at,
+        })
+    }
+}
+
+/// The associated data a store's credentials are sealed under.
+fn seal_context(tenant: TenantId, store_id: &str) -> String {
+    format!("tenant:{}/store:{store_id}", tenant.0)
+}
+
+async fn connect(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Json(request): Json<ConnectStore>,
+) -> Result<Response, ApiError> {
+    let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let mut problems = Fields::new();
+    let platform = request.platform.trim().to_ascii_lowercase();
+    if !PLATFORMS.contains(&platform.as_str()) {
+        problems.insert("platform".into(), format!("must be one of {}", PLATFORMS.join(", ")));
+    }
+    let store_url = request.store_url.trim().to_owned();
+    if let Err(problem) = check_url(&store_url) {
+        problems.insert("store_url".into(), problem);
+    }
+    if let Err(problem) = check_credentials(&request.credentials.0) {
+        problems.insert("credentials".into(), problem);
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let plaintext = serde_json::to_vec(&request.credentials.0).map_err(anyhow::Error::new)?;
+    let sealed = CredentialSealer::from_secret(state.app.settings.secret_key.expose())
+        .seal(&plaintext, &seal_context(tenant.id, &id))?;
+    let stored = StoredStore {
+        id: id.clone(),
+        platform,
+        store_url,
+        credential_fields: request.credentials.0.keys().cloned().collect(),
+        credentials: sealed,
+        connected_at: Utc::now(),
+    };
+    let content = serde_json::to_value(&stored).map_err(anyhow::Error::new)?;
+    state.app.store.put_agent_memory(tenant.id, STORES, &format!("store:{id}"), content, None).await?;
+    tracing::info!(tenant = %tenant.id, store = %id, platform = %stored.platform, "store connected");
+    Ok((StatusCode::CREATED, Json(stored.view())).into_response())
+}
+
+/// `GET /api/stores/list?business_id=`.
+async fn list(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Query(query): Query<BusinessQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = owned_business(&state, &caller, query.business_id).await?;
+    let stores = stored_stores(&state, tenant.id).await?;
+    Ok(Json(json!({ "items": stores.iter().map(StoredStore::view).collect::<Vec<_>>() })))
+}
+
+/// `POST /api/stores/sync`: checks each store's credentials still open under the
+/// server's key, and returns the market as it is now (the sandbox's simulated market
+/// unless a real platform is configured).
+async fn sync(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Json(request): Json<BusinessBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let sealer = CredentialSealer::from_secret(state.app.settings.secret_key.expose());
+    let stores: Vec<Value> = stored_stores(&state, tenant.id)
+        .await?
+        .iter()
+        .map(|store| {
+            let readable = sealer.open(&store.credentials, &seal_context(tenant.id, &store.id)).is_some();
+            json!({ "id": store.id, "platform": store.platform, "credentials": if readable { "ok" } else { "unreadable" } })
+        })
+        .collect();
+    let market = &state.app.services.market;
+    let snapshot = market.market_snapshot(tenant.id).await.map_err(adapter_error)?;
+    Ok(Json(json!({
+        "platform": market.platform(),
+        "simulated": market.is_simulated(),
+        "stores": stores,
+        "snapshot": snapshot,
+        "synced_at": Utc::now(),
+    })))
+}
+
+/// `GET /api/stores/analytics?business_id=`: the market's report on the last 30 days.
+async fn analytics(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Query(query): Query<BusinessQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = owned_business(&state, &caller, query.business_id).await?;
+    let market = &state.app.services.market;
+    let today = market.market_snapshot(tenant.id).await.map_err(adapter_error)?.today;
+    let report = market.report(tenant.id, today.saturating_sub(ANALYTICS_DAYS), today).await.map_err(adapter_error)?;
+    let stores = stored_stores(&state, tenant.id).await?;
+    Ok(Json(json!({
+        "simulated": market.is_simulated(),
+        "stores": stores.iter().map(StoredStore::view).collect::<Vec<_>>(),
+        "report": report,
+    })))
+}
+
+async fn stored_stores(state: &ApiState, tenant: TenantId) -> Result<Vec<StoredStore>, ApiError> {
+    let rows: Vec<AgentMemory> = state.app.store.agent_memories(tenant, STORES).await?;
+    rows.into_iter()
+        .filter(|row| row.key.starts_with("store:"))
+        .map(|row| {
+            serde_json::from_value(row.content)
+                .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("a stored store is unreadable")))
+        })
+        .collect()
+}
+
+/// The market's refusal: its rate limit is ours to pass on (429), anything else is a
+/// temporary outage as far as the client can tell (503).
+fn adapter_error(error: AdapterError) -> ApiError {
+    match error {
+        AdapterError::RateLimited { retry_after_secs, .. } => ApiError::TooManyRequests {
+            message: "the store platform asked us to slow down".into(),
+            retry_after: std::time::Duration::from_secs(retry_after_secs),
+        },
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+/// An `https://` address (plain `http://` only for a local host), at most 500 characters.
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| {
+            url.strip_prefix("http://").filter(|rest| rest.starts_with("localhost") || rest.starts_with("127.0.0.1"))
+        })
+        .ok_or("must be an https:// address")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty()
+        || url.chars().count() > MAX_URL_CHARS
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("must be an https:// address of at most {MAX_URL_CHARS} characters"));
+    }
+    Ok(())
+}
+
+/// At least one and at most 10 named, non-empty values. The problem never quotes a value.
+fn check_credentials(credentials: &BTreeMap<String, String>) -> Result<(), String> {
+    if credentials.is_empty() {
+        return Err("must hold at least one credential".into());
+    }
+    if credentials.len() > MAX_CREDENTIAL_FIELDS {
+        return Err(format!("must hold at most {MAX_CREDENTIAL_FIELDS} fields"));
+    }
+    for (name, value) in credentials {
+        let name_ok = !name.is_empty()
+            && name.len() <= MAX_CREDENTIAL_NAME_CHARS
+            && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+        if !name_ok {
+            return Err(format!("field names must be 1 to {MAX_CREDENTIAL_NAME_CHARS} letters, digits, '_' or '-'"));
+        }
+        if value.is_empty() || value.chars().count() > MAX_CREDENTIAL_VALUE_CHARS {
+            return Err(format!("{name} must be 1 to {MAX_CREDENTIAL_VALUE_CHARS} characters"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_addresses_are_https() {
+        assert!(check_url("https://shop.example.com").is_ok());
+        assert!(check_url("http://localhost:8080/x").is_ok());
+        for bad in ["http://shop.example.com", "ftp://x", "https://", "https://a b.com", "shop.example.com"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credential_problems_never_quote_a_value() {
+        let secret = "sk_live_topsecret";
+        let too_long = BTreeMap::from([("api_key".to_owned(), secret.repeat(1000))]);
+        let problem = check_credentials(&too_long).expect_err("too long");
+        assert!(!problem.contains(secret), "{problem}");
+        assert!(check_credentials(&BTreeMap::new()).is_err());
+        assert!(check_credentials(&BTreeMap::from([("api key".to_owned(), "x".to_owned())])).is_err());
+    }
+}

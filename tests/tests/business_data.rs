@@ -1,0 +1,488 @@
+//! A business's data over HTTP: products, stores (with sealed credentials), campaigns,
+//! social posts, finance and the AI routes, each scoped to the caller's business; and
+//! the cross-tenant walk, where another user calling every route with the first user's
+//! ids gets 404 every time.
+
+use boardroom_memory::{NewLedgerEntry, TenantId};
+use boardroom_tests::{Backends, Caller, TestApp, spawn_app_with};
+use chrono::{TimeDelta, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+/// The credential the stories connect a store with; it must never come back.
+const STORE_SECRET: &str = "shpat_TOPSECRET_9f8e7d6c5b4a";
+
+/// The app without its demo tenant, whose autopilot these stories do not need.
+async fn spawn_app() -> TestApp {
+    spawn_app_on(Backends::Embedded).await
+}
+
+/// The same on chosen backends.
+async fn spawn_app_on(backends: Backends) -> TestApp {
+    spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
+}
+
+async fn create_business(caller: &Caller, name: &str) -> i64 {
+    let created = caller.post("/api/business/create", &json!({ "name": name })).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_i64().expect("business id")
+}
+
+async fn create_product(caller: &Caller, business: i64, title: &str) -> i64 {
+    let created = caller
+        .post(
+            "/api/products/create",
+            &json!({ "business_id": business, "title": title, "niche": "productivity templates",
+                     "price": "29.00", "cost": 2.5, "tags": ["notion", "planner"] }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_i64().expect("product id")
+}
+
+/// What a user builds: a business with a product, a campaign, a post and a store.
+struct Built {
+    business: i64,
+    product: i64,
+    campaign: i64,
+}
+
+async fn build_a_business(caller: &Caller) -> Built {
+    let business = create_business(caller, "Planner Shop").await;
+    let product = create_product(caller, business, "Weekly Planner").await;
+    let campaign = caller
+        .post(
+            "/api/marketing/campaign",
+            &json!({ "business_id": business, "name": "Launch", "channel": "google_ads", "budget": "150.00", "product_id": product }),
+        )
+        .await;
+    assert_eq!(campaign.status, 201, "{}", campaign.body);
+    let post = caller
+        .post(
+            "/api/social/post",
+            &json!({ "business_id": business, "platform": "x", "content": "Plan your week in 5 minutes." }),
+        )
+        .await;
+    assert_eq!(post.status, 201, "{}", post.body);
+    let store = caller
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": business, "platform": "shopify", "store_url": "https://planner.myshopify.com",
+                     "credentials": { "access_token": STORE_SECRET } }),
+        )
+        .await;
+    assert_eq!(store.status, 201, "{}", store.body);
+    Built { business, product, campaign: campaign.body["id"].as_i64().expect("campaign id") }
+}
+
+fn money(value: &Value) -> Decimal {
+    value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not a decimal string: {value}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_defaults_a_user_runs_a_business_and_reads_its_finances() {
+    a_user_runs_products_campaigns_posts_and_stores_and_reads_the_finances(Backends::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_and_redis_a_user_runs_a_business_and_reads_its_finances() {
+    a_user_runs_products_campaigns_posts_and_stores_and_reads_the_finances(Backends::Production).await;
+}
+
+async fn a_user_runs_products_campaigns_posts_and_stores_and_reads_the_finances(backends: Backends) {
+    // Arrange
+    let app = spawn_app_on(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let built = build_a_business(&ada).await;
+    let business = built.business;
+
+    // Products: listed page by page, updated, deleted.
+    let second = create_product(&ada, business, "Monthly Planner").await;
+    let page = ada.get(&format!("/api/products/list?business_id={business}&limit=1")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body["items"][0]["id"], built.product);
+    assert_eq!(page.body["items"][0]["price"], "29.00");
+    let after = page.body["next_after"].as_i64().expect("a second page");
+    let rest = ada.get(&format!("/api/products/list?business_id={business}&after={after}")).await;
+    assert_eq!((rest.body["items"][0]["id"].as_i64(), &rest.body["next_after"]), (Some(second), &Value::Null));
+
+    let updated = ada
+        .put(&format!("/api/products/{second}"), &json!({ "business_id": business, "price": 35, "status": "active" }))
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!((money(&updated.body["price"]), updated.body["status"].as_str()), (Decimal::from(35), Some("active")));
+    let deleted = ada.delete(&format!("/api/products/{second}?business_id={business}")).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let listed = ada.get(&format!("/api/products/list?business_id={business}")).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "a deleted product leaves the list");
+    let again = ada.put(&format!("/api/products/{second}"), &json!({ "business_id": business, "price": 1 })).await;
+    assert_eq!(again.status, 404, "a deleted product is gone: {}", again.body);
+
+    // Campaigns: listed, paused, their spend analysed.
+    let campaigns = ada.get(&format!("/api/marketing/list?business_id={business}&limit=1")).await;
+    assert_eq!(campaigns.body["items"][0]["status"], "draft", "{}", campaigns.body);
+    assert_eq!(campaigns.body["next_after"], Value::Null, "one campaign, one page");
+    let paused = ada
+        .put(&format!("/api/marketing/{}", built.campaign), &json!({ "business_id": business, "status": "paused" }))
+        .await;
+    assert_eq!((paused.status, paused.body["status"].as_str()), (200, Some("paused")), "{}", paused.body);
+    app.state.store.add_campaign_spend(TenantId(business), built.campaign, Decimal::new(4050, 2)).await.expect("spend");
+    let spend = ada.get(&format!("/api/marketing/analytics?business_id={business}")).await;
+    assert_eq!(spend.status, 200, "{}", spend.body);
+    assert_eq!(money(&spend.body["campaigns"][0]["remaining"]), Decimal::new(10950, 2));
+    assert_eq!(money(&spend.body["total_spent"]), Decimal::new(4050, 2));
+
+    // Social: the calendar and the analysis.
+    let later = Utc::now() + TimeDelta::days(2);
+    let scheduled = ada
+        .post(
+            "/api/social/post",
+            &json!({ "business_id": business, "platform": "linkedin", "content": "New planner out.", "scheduled_time": later }),
+        )
+        .await;
+    assert_eq!(scheduled.status, 201, "{}", scheduled.body);
+    let calendar = ada.get(&format!("/api/social/calendar?business_id={business}")).await;
+    assert_eq!(calendar.body["items"][0]["platform"], "linkedin", "scheduled posts first: {}", calendar.body);
+    assert_eq!(calendar.body["items"].as_array().map(Vec::len), Some(2));
+    let analysis = ada.post("/api/social/analyze", &json!({ "business_id": business })).await;
+    assert_eq!((analysis.status, analysis.body["posts"].as_i64()), (200, Some(2)), "{}", analysis.body);
+
+    // Finance: the ledger's revenue and expenses, a goal, a projection.
+    for (amount, category, id) in
+        [(Decimal::new(29000, 2), "revenue", "t1"), (Decimal::new(-4050, 2), "ad_spend", "t2")]
+    {
+        app.state
+            .store
+            .record_ledger_entry(NewLedgerEntry {
+                tenant_id: TenantId(business),
+                source: "sandbox".into(),
+                amount,
+                category: category.into(),
+                transaction_id: Some(id.into()),
+                metadata: json!({}),
+                recorded_at: Utc::now() - TimeDelta::days(1),
+            })
+            .await
+            .expect("ledger entry");
+    }
+    let revenue = ada.get(&format!("/api/finance/revenue?business_id={business}")).await;
+    assert_eq!(revenue.status, 200, "{}", revenue.body);
+    assert_eq!(money(&revenue.body["revenue"]), Decimal::new(29000, 2));
+    assert_eq!(money(&revenue.body["net_profit"]), Decimal::new(24950, 2));
+    let expenses = ada.get(&format!("/api/finance/expenses?business_id={business}")).await;
+    assert_eq!(money(&expenses.body["ad_spend"]), Decimal::new(-4050, 2), "{}", expenses.body);
+    let old = ada
+        .get(&format!("/api/finance/revenue?business_id={business}&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z"))
+        .await;
+    assert_eq!(money(&old.body["revenue"]), Decimal::ZERO, "{}", old.body);
+    let goal = ada.post("/api/finance/goal", &json!({ "business_id": business, "monthly_revenue": 1000 })).await;
+    assert_eq!(goal.status, 200, "{}", goal.body);
+    let projection = ada.get(&format!("/api/finance/projections?business_id={business}")).await;
+    assert_eq!(projection.status, 200, "{}", projection.body);
+    assert!(
+        projection.body["method"].as_str().is_some_and(|method| method.starts_with("linear")),
+        "{}",
+        projection.body
+    );
+    assert_eq!(
+        money(&projection.body["projections"][1]["revenue"]),
+        Decimal::new(87000, 2),
+        "90 days at the same rate"
+    );
+    assert_eq!(projection.body["on_track"], false, "290 a month is short of 1000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_defaults_store_credentials_are_sealed_and_never_returned() {
+    store_credentials_are_sealed_at_rest_and_never_returned(Backends::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_store_credentials_are_sealed_and_never_returned() {
+    store_credentials_are_sealed_at_rest_and_never_returned(Backends::Production).await;
+}
+
+async fn store_credentials_are_sealed_at_rest_and_never_returned(backends: Backends) {
+    // Arrange
+    let app = spawn_app_on(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let built = build_a_business(&ada).await;
+    let business = built.business;
+
+    // Act
+    let bodies = [
+        ada.get(&format!("/api/stores/list?business_id={business}")).await,
+        ada.get(&format!("/api/stores/analytics?business_id={business}")).await,
+        ada.post("/api/stores/sync", &json!({ "business_id": business })).await,
+    ];
+
+    // Assert: nothing answers with the secret.
+    for response in &bodies {
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert!(!response.body.to_string().contains(STORE_SECRET), "leaked: {}", response.body);
+    }
+    let store = &bodies[0].body["items"][0];
+    assert_eq!((store["credentials"].as_str(), store["platform"].as_str()), (Some("stored"), Some("shopify")));
+    assert_eq!(store["credential_fields"], json!(["access_token"]));
+    assert_eq!(bodies[2].body["stores"][0]["credentials"], "ok", "the sealed credentials still open");
+    assert_eq!(bodies[2].body["simulated"], true);
+    assert!(bodies[2].body["snapshot"]["niches"].as_array().is_some_and(|niches| !niches.is_empty()));
+    assert!(bodies[1].body["report"]["products"].is_array(), "{}", bodies[1].body);
+
+    // … and the database holds only ciphertext.
+    let rows = app.state.store.agent_memories(TenantId(business), "stores").await.expect("stored stores");
+    assert_eq!(rows.len(), 1);
+    let stored = rows[0].content.to_string();
+    assert!(!stored.contains(STORE_SECRET) && !stored.contains("TOPSECRET"), "plain text at rest: {stored}");
+    assert_eq!(rows[0].content["credentials"]["algorithm"], "chacha20poly1305");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ai_routes_answer_from_the_offline_agents() {
+    let app = spawn_app().await;
+    let ada = app.new_account("ada@example.com").await;
+    let built = build_a_business(&ada).await;
+    let business = built.business;
+    let brief = json!({ "product": "Weekly Planner", "niche": "productivity templates", "price": "$29", "keywords": ["planner"] });
+
+    let answers = [
+        ("analyze-market", ada.post("/api/ai/analyze-market", &json!({ "business_id": business })).await),
+        (
+            "generate-content",
+            ada.post(
+                "/api/ai/generate-content",
+                &json!({ "business_id": business, "kind": "product_description", "brief": brief }),
+            )
+            .await,
+        ),
+        (
+            "optimize-pricing",
+            ada.post(
+                "/api/ai/optimize-pricing",
+                &json!({ "business_id": business, "unit_cost": 2, "reference_price": 30, "current_price": 29 }),
+            )
+            .await,
+        ),
+        ("recommendations", ada.get(&format!("/api/ai/recommendations?business_id={business}")).await),
+    ];
+    for (route, answer) in &answers {
+        assert_eq!(answer.status, 200, "{route}: {}", answer.body);
+        assert_eq!(answer.body["source"], "offline", "{route}: {}", answer.body);
+    }
+    assert!(answers[0].1.body["opportunities"].as_array().is_some_and(|all| !all.is_empty()));
+    assert!(answers[1].1.body["content"]["text"].as_str().is_some_and(|text| !text.is_empty()));
+
+    let optimized =
+        ada.post("/api/products/optimize", &json!({ "business_id": business, "product_id": built.product })).await;
+    assert_eq!(optimized.status, 200, "{}", optimized.body);
+    assert_eq!(optimized.body["pricing"]["source"], "offline", "{}", optimized.body);
+    assert_eq!(optimized.body["listing"]["source"], "offline", "{}", optimized.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_gets_404_from_every_route_with_the_first_users_ids() {
+    // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
+    let app = spawn_app().await;
+    let ada = app.new_account("ada@example.com").await;
+    let bob = app.new_account("bob@example.com").await;
+    let Built { business: b, product: p, campaign: c } = build_a_business(&ada).await;
+    let bobs = create_business(&bob, "Bob's").await;
+    let bobs_product = create_product(&bob, bobs, "Bob's planner").await;
+
+    // Every route, with Ada's business id.
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    let put = reqwest::Method::PUT;
+    let delete = reqwest::Method::DELETE;
+    let brief = json!({ "product": "x", "niche": "y", "price": "1", "keywords": [] });
+    let routes: Vec<(reqwest::Method, String, Option<Value>)> = vec![
+        (
+            post.clone(),
+            "/api/products/create".into(),
+            Some(json!({ "business_id": b, "title": "t", "niche": "n", "price": 1, "cost": 0 })),
+        ),
+        (get.clone(), format!("/api/products/list?business_id={b}"), None),
+        (put.clone(), format!("/api/products/{p}"), Some(json!({ "business_id": b, "price": 1 }))),
+        (delete.clone(), format!("/api/products/{p}?business_id={b}"), None),
+        (post.clone(), "/api/products/optimize".into(), Some(json!({ "business_id": b, "product_id": p }))),
+        (
+            post.clone(),
+            "/api/stores/connect".into(),
+            Some(
+                json!({ "business_id": b, "platform": "shopify", "store_url": "https://x.example.com", "credentials": { "k": "v" } }),
+            ),
+        ),
+        (get.clone(), format!("/api/stores/list?business_id={b}"), None),
+        (post.clone(), "/api/stores/sync".into(), Some(json!({ "business_id": b }))),
+        (get.clone(), format!("/api/stores/analytics?business_id={b}"), None),
+        (
+            post.clone(),
+            "/api/marketing/campaign".into(),
+            Some(json!({ "business_id": b, "name": "n", "channel": "email", "budget": 1 })),
+        ),
+        (get.clone(), format!("/api/marketing/list?business_id={b}"), None),
+        (put.clone(), format!("/api/marketing/{c}"), Some(json!({ "business_id": b, "status": "paused" }))),
+        (get.clone(), format!("/api/marketing/analytics?business_id={b}"), None),
+        (post.clone(), "/api/social/post".into(), Some(json!({ "business_id": b, "platform": "x", "content": "hi" }))),
+        (get.clone(), format!("/api/social/calendar?business_id={b}"), None),
+        (post.clone(), "/api/social/analyze".into(), Some(json!({ "business_id": b }))),
+        (get.clone(), format!("/api/finance/revenue?business_id={b}"), None),
+        (get.clone(), format!("/api/finance/expenses?business_id={b}"), None),
+        (post.clone(), "/api/finance/goal".into(), Some(json!({ "business_id": b, "monthly_revenue": 10 }))),
+        (get.clone(), format!("/api/finance/projections?business_id={b}"), None),
+        (post.clone(), "/api/ai/analyze-market".into(), Some(json!({ "business_id": b }))),
+        (
+            post.clone(),
+            "/api/ai/generate-content".into(),
+            Some(json!({ "business_id": b, "kind": "blog_post", "brief": brief })),
+        ),
+        (
+            post.clone(),
+            "/api/ai/optimize-pricing".into(),
+            Some(json!({ "business_id": b, "unit_cost": 1, "reference_price": 2 })),
+        ),
+        (get.clone(), format!("/api/ai/recommendations?business_id={b}"), None),
+        // Bob's own business with Ada's product and campaign ids.
+        (put.clone(), format!("/api/products/{p}"), Some(json!({ "business_id": bobs, "price": 1 }))),
+        (delete.clone(), format!("/api/products/{p}?business_id={bobs}"), None),
+        (post.clone(), "/api/products/optimize".into(), Some(json!({ "business_id": bobs, "product_id": p }))),
+        (put.clone(), format!("/api/marketing/{c}"), Some(json!({ "business_id": bobs, "status": "paused" }))),
+        (
+            post.clone(),
+            "/api/marketing/campaign".into(),
+            Some(json!({ "business_id": bobs, "name": "n", "channel": "email", "budget": 1, "product_id": p })),
+        ),
+    ];
+
+    // Act & Assert
+    for (method, path, body) in &routes {
+        let answer = bob.send(method.clone(), path, body.as_ref()).await;
+        assert_eq!((answer.status, answer.error_code()), (404, "not_found"), "{method} {path}: {}", answer.body);
+    }
+    // Ada's data is untouched, and Bob's own ids still work for Bob.
+    let adas = ada.get(&format!("/api/products/list?business_id={b}")).await;
+    assert_eq!(adas.body["items"].as_array().map(Vec::len), Some(1), "{}", adas.body);
+    assert_eq!(adas.body["items"][0]["price"], "29.00");
+    let own = bob.put(&format!("/api/products/{bobs_product}"), &json!({ "business_id": bobs, "price": 12 })).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    let ada = app.new_account("ada@example.com").await;
+    let b = create_business(&ada, "Shop").await;
+    let p = create_product(&ada, b, "Planner").await;
+
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "/api/products/create",
+            json!({ "business_id": b, "title": "t", "niche": "n", "price": 0, "cost": 0 }),
+            "price",
+        ),
+        (
+            "/api/products/create",
+            json!({ "business_id": b, "title": "t", "niche": "n", "price": 1, "cost": -1 }),
+            "cost",
+        ),
+        (
+            "/api/products/create",
+            json!({ "business_id": b, "title": "", "niche": "n", "price": 1, "cost": 0 }),
+            "title",
+        ),
+        (
+            "/api/products/create",
+            json!({ "business_id": b, "title": "x".repeat(201), "niche": "n", "price": 1, "cost": 0 }),
+            "title",
+        ),
+        (
+            "/api/products/create",
+            json!({ "business_id": b, "title": "t", "niche": "n", "price": 1, "cost": 0, "colour": "red" }),
+            "colour",
+        ),
+        ("/api/products/create", json!({ "business_id": b, "title": "t", "price": 1, "cost": 0 }), "niche"),
+        ("/api/social/post", json!({ "business_id": b, "platform": "x", "content": "x".repeat(281) }), "content"),
+        ("/api/social/post", json!({ "business_id": b, "platform": "tiktok", "content": "x".repeat(2201) }), "content"),
+        ("/api/social/post", json!({ "business_id": b, "platform": "myspace", "content": "hi" }), "platform"),
+        (
+            "/api/social/post",
+            json!({ "business_id": b, "platform": "x", "content": "hi", "scheduled_time": "2001-01-01T00:00:00Z" }),
+            "scheduled_time",
+        ),
+        (
+            "/api/marketing/campaign",
+            json!({ "business_id": b, "name": "n", "channel": "email", "budget": -5 }),
+            "budget",
+        ),
+        (
+            "/api/marketing/campaign",
+            json!({ "business_id": b, "name": "n", "channel": "carrier_pigeon", "budget": 5 }),
+            "channel",
+        ),
+        (
+            "/api/stores/connect",
+            json!({ "business_id": b, "platform": "shopify", "store_url": "http://x.example.com", "credentials": { "k": "v" } }),
+            "store_url",
+        ),
+        (
+            "/api/stores/connect",
+            json!({ "business_id": b, "platform": "shopify", "store_url": "https://x.example.com", "credentials": {} }),
+            "credentials",
+        ),
+        ("/api/finance/goal", json!({ "business_id": b, "monthly_revenue": 0 }), "monthly_revenue"),
+        (
+            "/api/ai/generate-content",
+            json!({ "business_id": b, "kind": "poem", "brief": { "product": "p", "niche": "n", "price": "1" } }),
+            "kind",
+        ),
+        (
+            "/api/ai/generate-content",
+            json!({ "business_id": b, "kind": "blog_post", "brief": { "niche": "n", "price": "1" } }),
+            "brief.product",
+        ),
+        (
+            "/api/ai/optimize-pricing",
+            json!({ "business_id": b, "unit_cost": 1, "reference_price": 0 }),
+            "reference_price",
+        ),
+    ];
+    for (path, body, field) in &cases {
+        let answer = ada.post(path, body).await;
+        assert_eq!(answer.status, 422, "{path} {body}: {}", answer.body);
+        assert!(answer.body["error"]["fields"].get(*field).is_some(), "{path} should name {field}: {}", answer.body);
+    }
+
+    let quoted = ada
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": b, "platform": "shopify", "store_url": "https://x.example.com", "credentials": STORE_SECRET }),
+        )
+        .await;
+    assert_eq!(quoted.status, 422, "{}", quoted.body);
+    assert!(quoted.body["error"]["fields"]["credentials"].is_string(), "{}", quoted.body);
+    assert!(
+        !quoted.body.to_string().contains(STORE_SECRET),
+        "a refused credential is not quoted back: {}",
+        quoted.body
+    );
+
+    let bad_status = ada.put(&format!("/api/products/{p}"), &json!({ "business_id": b, "status": "on_fire" })).await;
+    assert_eq!(
+        (bad_status.status, bad_status.body["error"]["fields"]["status"].is_string()),
+        (422, true),
+        "{}",
+        bad_status.body
+    );
+    let bad_period = ada
+        .get(&format!("/api/finance/revenue?business_id={b}&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(
+        (bad_period.status, bad_period.body["error"]["fields"]["from"].is_string()),
+        (422, true),
+        "{}",
+        bad_period.body
+    );
+    let no_business = ada.get("/api/products/list").await;
+    assert_eq!(no_business.status, 400, "{}", no_business.body);
+    assert!(no_business.body["error"]["fields"].get("business_id").is_some(), "{}", no_business.body);
+}
