@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, tiers};
 use crate::redis_link::RedisLink;
 
 /// A built application, listening but not yet serving.
@@ -112,8 +112,13 @@ async fn create_demo_tenant(state: &AppState) -> anyhow::Result<()> {
         Some(user) => user,
         None => {
             // Not a valid PHC string: nobody can log in as the demo owner.
-            let user =
-                NewUser { email: DEMO_OWNER.into(), password_hash: "!".into(), role: Role::User, tier: Tier::Free };
+            // A system account: enterprise, so its minute-long cycle is within its tier.
+            let user = NewUser {
+                email: DEMO_OWNER.into(),
+                password_hash: "!".into(),
+                role: Role::User,
+                tier: Tier::Enterprise,
+            };
             state.store.create_user(user).await?
         }
     };
@@ -134,8 +139,9 @@ const DEMO_OWNER: &str = "demo@localhost";
 
 /// Activates every enabled tenant whose settings have `"autopilot": true` and starts
 /// its autopilot (which pins the swarm: it runs from start-up and is never passivated
-/// for idleness). The interval is the tenant's `autopilot_interval_secs`, else the
-/// configured default.
+/// for idleness), with the throttle of its owner's tier (or an admin's override). The
+/// interval is the tenant's `autopilot_interval_secs`, else the configured default,
+/// raised to the owner's tier's minimum.
 async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
     let mut started = 0;
     let mut after = None;
@@ -144,11 +150,13 @@ async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for tenant in page.iter().filter(|t| t.is_active && t.settings["autopilot"] == true) {
-            let interval = tenant.settings["autopilot_interval_secs"]
+            let wanted = tenant.settings["autopilot_interval_secs"]
                 .as_u64()
                 .filter(|secs| *secs > 0)
                 .map_or(state.settings.autopilot_interval, Duration::from_secs);
-            match state.swarms.activate(tenant.id).await {
+            let tier = state.store.user(tenant.user_id).await?.map(|owner| owner.tier).unwrap_or_default();
+            let interval = tiers::autopilot_interval(tier, wanted);
+            match tiers::activate(state, tenant).await {
                 Ok(swarm) => {
                     swarm.start_autopilot(interval);
                     started += 1;

@@ -44,6 +44,11 @@ pub enum LogFormat {
 pub struct SecretKey(String);
 
 impl SecretKey {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     /// The raw secret.
     pub fn expose(&self) -> &str {
         &self.0
@@ -86,6 +91,12 @@ pub struct Settings {
     /// Invite-only sign-up (`PRIVATE_MODE`). An admin's run-time toggle, once made, is
     /// stored in the database and wins over this.
     pub private_mode: bool,
+    /// `STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies `POST /webhooks/stripe`; the route
+    /// answers 404 `not_configured` without it. Redacted in `Debug`.
+    pub stripe_webhook_secret: Option<SecretKey>,
+    /// `SHOPIFY_WEBHOOK_SECRET`: verifies `POST /webhooks/shopify`; the route answers 404
+    /// `not_configured` without it. Redacted in `Debug`.
+    pub shopify_webhook_secret: Option<SecretKey>,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -109,6 +120,8 @@ struct FileSettings {
     autopilot_interval_secs: Option<u64>,
     demo_tenant: Option<bool>,
     private_mode: Option<bool>,
+    stripe_webhook_secret: Option<String>,
+    shopify_webhook_secret: Option<String>,
 }
 
 /// The variables read, in the order they are documented.
@@ -132,6 +145,8 @@ const VARIABLES: &[&str] = &[
     "AUTOPILOT_INTERVAL_SECS",
     "DEMO_TENANT",
     "PRIVATE_MODE",
+    "STRIPE_WEBHOOK_SECRET",
+    "SHOPIFY_WEBHOOK_SECRET",
 ];
 
 impl Settings {
@@ -233,6 +248,8 @@ impl Settings {
             Some(other) => return Err(ConfigError::new("DEMO_TENANT", format!("{other:?} is not true or false"))),
         };
         let private_mode = flag(env, "PRIVATE_MODE", file.private_mode, false)?;
+        let stripe_webhook_secret = pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret).map(SecretKey);
+        let shopify_webhook_secret = pick("SHOPIFY_WEBHOOK_SECRET", &file.shopify_webhook_secret).map(SecretKey);
 
         Ok(Self {
             database_url,
@@ -248,6 +265,8 @@ impl Settings {
             autopilot_interval,
             demo_tenant,
             private_mode,
+            stripe_webhook_secret,
+            shopify_webhook_secret,
         })
     }
 
@@ -383,6 +402,16 @@ mod tests {
         let second = Settings::load(&vars).expect("defaults load again");
         assert_eq!(first.secret_key, second.secret_key, "the generated secret is kept");
         assert!(!format!("{first:?}").contains(first.secret_key.expose()), "Debug must not leak the secret");
+        assert_eq!(first.stripe_webhook_secret, None);
+
+        let mut with_webhooks = vars.clone();
+        with_webhooks.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_do_not_show".into());
+        with_webhooks.insert("SHOPIFY_WEBHOOK_SECRET".into(), "shpss_do_not_show".into());
+        let webhooks = Settings::load(&with_webhooks).expect("webhook secrets load");
+        assert_eq!(webhooks.stripe_webhook_secret.as_ref().map(SecretKey::expose), Some("whsec_do_not_show"));
+        assert_eq!(webhooks.shopify_webhook_secret.as_ref().map(SecretKey::expose), Some("shpss_do_not_show"));
+        let shown = format!("{webhooks:?}");
+        assert!(!shown.contains("do_not_show"), "Debug must not leak webhook secrets: {shown}");
     }
 
     #[test]

@@ -67,6 +67,17 @@ pub(crate) enum ApiError {
         /// The field whose value is taken.
         field: String,
     },
+    /// 402: the caller's subscription tier does not allow this (one more product,
+    /// store or campaign than it counts).
+    #[error("{message}")]
+    TierLimit {
+        /// What the tier allows, in words.
+        message: String,
+        /// The limit reached.
+        limit: u64,
+        /// The tier's name.
+        tier: &'static str,
+    },
     /// 413: the body is larger than the limit.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -120,6 +131,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TierLimit { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -136,6 +148,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict { .. } => "conflict",
+            Self::TierLimit { .. } => "tier_limit",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation",
@@ -151,6 +164,9 @@ impl ApiError {
                 fields.clone()
             }
             Self::Conflict { field } => Fields::from([(field.clone(), "is already taken".to_owned())]),
+            Self::TierLimit { limit, tier, .. } => {
+                Fields::from([("limit".to_owned(), limit.to_string()), ("tier".to_owned(), (*tier).to_owned())])
+            }
             _ => Fields::new(),
         }
     }
@@ -241,6 +257,16 @@ mod tests {
         let text = body.to_string();
         assert!(!text.contains("secret_table") && !text.contains("/var/db"), "{text}");
         assert_eq!(body["error"]["code"], "internal");
+    }
+
+    #[tokio::test]
+    async fn a_tier_limit_is_402_naming_the_limit() {
+        let error = ApiError::TierLimit { message: "the free tier allows 5 products".into(), limit: 5, tier: "free" };
+        let (status, _, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(body["error"]["code"], "tier_limit");
+        assert_eq!(body["error"]["fields"]["limit"], "5");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("free tier allows 5 products")));
     }
 
     #[tokio::test]

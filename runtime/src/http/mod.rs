@@ -19,13 +19,17 @@
 //! - `extract`: `Json`, `Query` and `Path` with that error model.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
 //! - `crypto`: platform credentials sealed at rest.
+//! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
 //! - `routes`: the API's routes.
+//! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
 
 mod auth;
 mod crypto;
 mod error;
 mod extract;
+mod metrics;
 mod routes;
+pub(crate) mod tiers;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -93,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         Some(link) => Arc::new(RedisSessions::new(link.clone())),
         None => Arc::new(DatabaseSessions::new(state.store.clone())),
     };
+    let metrics = metrics::Metrics::start(&state);
     let api = ApiState {
         app: state,
         sessions: Arc::new(Sessions::new(backend)),
@@ -104,7 +109,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .merge(routes::routes())
-        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .merge(routes::webhooks::routes(&api.app))
+        .merge(metrics::routes(metrics.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
+        .fallback(move |method: axum::http::Method| async move {
+            metrics.count_unmatched(method.as_str());
+            ApiError::NotFound("route".into())
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))

@@ -15,6 +15,9 @@
 //! An `Authorization` header that is present wins over a cookie, and a bad one is a 401
 //! even if a good cookie is also sent: credentials are never silently swapped.
 //!
+//! Every authenticated `/api/*` request counts as one of the month's API calls (see
+//! `tiers`); beyond the tier's limit it is refused with 429.
+//!
 //! After authentication the user's access controls apply: the IP allow-list (403
 //! `ip_not_allowed`) and the session time-out (see [`access`]).
 //!
@@ -44,6 +47,7 @@ use self::secret::{API_TOKEN_PREFIX, constant_time_eq, hash_secret};
 use self::session::{ActiveSession, session_cookie};
 use super::ApiState;
 use super::error::ApiError;
+use super::tiers;
 
 /// The header cookie-authenticated writes must carry.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
@@ -93,6 +97,9 @@ impl FromRequestParts<ApiState> for CurrentUser {
             return Ok(user.clone());
         }
         let user = authenticate(parts, state).await?;
+        if tiers::is_metered(parts.uri.path()) {
+            tiers::meter_api_call(&state.app, &user.user).await?;
+        }
         parts.extensions.insert(user.clone());
         Ok(user)
     }

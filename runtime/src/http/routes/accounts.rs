@@ -33,6 +33,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::products::live_products;
 use crate::http::ApiState;
 use crate::http::auth::access::AccessRules;
 use crate::http::auth::password::{Email, Password, hash_password, verify_password};
@@ -41,6 +42,7 @@ use crate::http::auth::session::{clear_cookie, is_https, session_cookie, set_coo
 use crate::http::auth::{Credential, CurrentUser, check_csrf, peer_address};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path};
+use crate::http::tiers;
 
 /// The platform setting that, once an admin has toggled it, overrides `PRIVATE_MODE`.
 pub(crate) const PRIVATE_MODE_SETTING: &str = "private_mode";
@@ -247,26 +249,21 @@ async fn logout(State(state): State<ApiState>, parts: RequestFacts) -> Result<Re
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(parts.https))]).into_response())
 }
 
-/// The tier limits of spec section 12; `None` is unlimited.
-fn tier_limits(tier: Tier) -> Value {
-    match tier {
-        Tier::Free => json!({ "api_calls": 100, "products": 5, "stores": 1, "campaigns": 2, "file_storage_mb": 100 }),
-        Tier::Pro => {
-            json!({ "api_calls": 1000, "products": 50, "stores": 5, "campaigns": 20, "file_storage_mb": 1024 })
-        }
-        Tier::Enterprise => {
-            json!({ "api_calls": null, "products": null, "stores": null, "campaigns": null, "file_storage_mb": null })
-        }
-    }
-}
-
-/// `GET /api/auth/profile`.
 async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
     let store = &state.app.store;
     let user = &caller.user;
-    let period = Utc::now().format("%Y-%m").to_string();
-    let api_calls = store.usage(UsageSubject::User(user.id), "api_calls", &period).await?;
-    let tenants = store.tenants_of_user(user.id).await?.len();
+    let period = tiers::period(Utc::now());
+    let api_calls = store.usage(UsageSubject::User(user.id), tiers::API_CALLS, &period).await?;
+    let businesses = store.tenants_of_user(user.id).await?;
+    let tenants = businesses.len();
+    // Products, stores and campaigns are limited per business: the busiest one is
+    // what stands against the limit.
+    let (mut products, mut stores, mut campaigns) = (0, 0, 0);
+    for business in &businesses {
+        products = products.max(live_products(&state, business.id).await?);
+        stores = stores.max(super::stores::count(&state, business.id).await?);
+        campaigns = campaigns.max(store.campaigns(business.id).await?.len());
+    }
     let (authenticated_by, session_expires_at) = match &caller.credential {
         Credential::Session(session) => ("session", Some(session.expires_at)),
         Credential::Token(_) => ("token", None),
@@ -275,8 +272,14 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
         "user": user,
         "role": user.role,
         "tier": user.tier,
-        "usage": { "period": period, "api_calls": api_calls },
-        "limits": tier_limits(user.tier),
+        "usage": {
+            "period": period,
+            "api_calls": api_calls,
+            "products": products,
+            "stores": stores,
+            "campaigns": campaigns,
+        },
+        "limits": tiers::describe(user.tier),
         "tenants": tenants,
         "authenticated_by": authenticated_by,
         "csrf_token": caller.csrf_token(),

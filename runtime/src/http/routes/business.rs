@@ -6,7 +6,9 @@
 //! The `autopilot` flag lives in the tenant's settings. Turning it on activates the
 //! tenant's swarm and starts its autopilot cycle at once; turning it off pauses the
 //! cycle. Changing the personality restarts a running swarm so it plans under the new
-//! profile. Deleting a business stops its swarm first.
+//! profile. Deleting a business stops its swarm first. `autopilot_interval_secs`
+//! (seconds between cycles) is raised to the owner's tier's minimum, and the swarm
+//! runs with the throttle its tier sets (see `tiers`).
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use boardroom_memory::{MemoryError, NewTenant, Tenant, TenantChanges, TenantId, UserId};
+use boardroom_memory::{MemoryError, NewTenant, Tenant, TenantChanges, TenantId, Tier, UserId};
 use boardroom_supervisor::SwarmStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -26,6 +28,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::tiers;
 
 /// Longest business name.
 const MAX_NAME_CHARS: usize = 100;
@@ -85,6 +88,9 @@ struct CreateBusiness {
     personality: Option<String>,
     #[serde(default)]
     autopilot: bool,
+    /// Seconds between autopilot cycles; raised to the tier's minimum.
+    #[serde(default)]
+    autopilot_interval_secs: Option<u64>,
 }
 
 async fn create(
@@ -111,12 +117,18 @@ async fn create(
         name,
         domain,
         personality,
-        settings: json!({ "autopilot": request.autopilot }),
+        settings: match request.autopilot_interval_secs {
+            Some(secs) => json!({
+                "autopilot": request.autopilot,
+                "autopilot_interval_secs": interval_secs(caller.user.tier, secs),
+            }),
+            None => json!({ "autopilot": request.autopilot }),
+        },
     };
     let tenant = state.app.store.create_tenant(new).await?;
     tracing::info!(tenant = %tenant.id, user = %caller.user.id, "business created");
     if request.autopilot {
-        start_autopilot(&state, &tenant).await;
+        start_autopilot(&state, &tenant, caller.user.tier).await;
     }
     Ok((StatusCode::CREATED, Json(Business::of(tenant, &state))).into_response())
 }
@@ -155,6 +167,9 @@ struct UpdateBusiness {
     personality: Option<String>,
     #[serde(default)]
     autopilot: Option<bool>,
+    /// Seconds between autopilot cycles; raised to the tier's minimum.
+    #[serde(default)]
+    autopilot_interval_secs: Option<u64>,
 }
 
 /// A field that is present (even as `null`) becomes `Some`; with `#[serde(default)]`
@@ -194,6 +209,9 @@ async fn update(
     if let Some(autopilot) = request.autopilot {
         settings["autopilot"] = json!(autopilot);
     }
+    if let Some(secs) = request.autopilot_interval_secs {
+        settings["autopilot_interval_secs"] = json!(interval_secs(caller.user.tier, secs));
+    }
     if changes.personality.is_some()
         && let Some(object) = settings.as_object_mut()
     {
@@ -210,8 +228,13 @@ async fn update(
 
     // The swarm follows the new settings.
     let restarted = personality_changed && state.app.swarms.passivate(id).await;
+    if let Some(swarm) = state.app.swarms.get(id)
+        && request.autopilot_interval_secs.is_some()
+    {
+        swarm.set_autopilot_interval(autopilot_interval(&state, &updated, caller.user.tier));
+    }
     if autopilot_of(&updated) && (request.autopilot == Some(true) || restarted) {
-        start_autopilot(&state, &updated).await;
+        start_autopilot(&state, &updated, caller.user.tier).await;
     } else if request.autopilot == Some(false)
         && let Some(swarm) = state.app.swarms.get(id)
     {
@@ -260,18 +283,30 @@ fn business_not_found(error: MemoryError) -> ApiError {
 
 /// Activates the tenant's swarm and (re)starts its autopilot. A swarm that cannot start
 /// is logged: the business itself was saved, and the next start-up retries.
-async fn start_autopilot(state: &ApiState, tenant: &Tenant) {
-    let interval = tenant.settings["autopilot_interval_secs"]
-        .as_u64()
-        .filter(|secs| *secs > 0)
-        .map_or(state.app.settings.autopilot_interval, Duration::from_secs);
-    match state.app.swarms.activate(tenant.id).await {
+async fn start_autopilot(state: &ApiState, tenant: &Tenant, tier: Tier) {
+    let interval = autopilot_interval(state, tenant, tier);
+    match tiers::activate(&state.app, tenant).await {
         Ok(swarm) => {
             swarm.start_autopilot(interval);
             swarm.resume_autopilot().await;
         }
         Err(error) => tracing::error!(%error, tenant = %tenant.id, "autopilot turned on but the swarm did not start"),
     }
+}
+
+/// The tenant's autopilot interval (its setting, else the server's), raised to the
+/// owner's tier's minimum.
+fn autopilot_interval(state: &ApiState, tenant: &Tenant, tier: Tier) -> Duration {
+    let wanted = tenant.settings["autopilot_interval_secs"]
+        .as_u64()
+        .filter(|secs| *secs > 0)
+        .map_or(state.app.settings.autopilot_interval, Duration::from_secs);
+    tiers::autopilot_interval(tier, wanted)
+}
+
+/// A requested interval in seconds, raised to the tier's minimum.
+fn interval_secs(tier: Tier, secs: u64) -> u64 {
+    tiers::autopilot_interval(tier, Duration::from_secs(secs)).as_secs()
 }
 
 /// Records a field's problem; the value when there is none.

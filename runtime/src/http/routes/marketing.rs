@@ -16,6 +16,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::tiers::{self, Counted};
 
 /// Longest campaign name.
 const MAX_NAME_CHARS: usize = 100;
@@ -50,6 +51,8 @@ async fn create(
     Json(request): Json<CreateCampaign>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let existing = state.app.store.campaigns(tenant.id).await?.len();
+    tiers::check_count(caller.user.tier, Counted::Campaigns, existing)?;
     let mut problems = Fields::new();
     let name =
         text(&request.name, MAX_NAME_CHARS, true).map_err(|problem| problems.insert("name".into(), problem)).ok();

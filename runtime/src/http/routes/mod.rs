@@ -7,6 +7,10 @@
 //!   its swarm's advice. Each of these routes names its business as `business_id` (in
 //!   the body or the query) and first checks it is the caller's (see [`owned_business`]).
 //! - `admin`: `/admin/*` (invites, private mode, users).
+//! - `webhooks`: `/webhooks/stripe`, `/webhooks/shopify` (signed deliveries; built
+//!   with the application's state, so registered by `http::router`).
+//! - `throttling`: `/admin/users/{id}/tier`, `/admin/businesses/{id}/*` (tiers, live
+//!   swarm throttles and state).
 
 mod accounts;
 mod admin;
@@ -17,6 +21,8 @@ mod marketing;
 mod products;
 mod social;
 mod stores;
+mod throttling;
+pub(crate) mod webhooks;
 
 use std::time::Duration;
 
@@ -30,6 +36,7 @@ use serde_json::Value;
 use super::ApiState;
 use super::auth::CurrentUser;
 use super::error::{ApiError, Fields};
+use super::tiers;
 
 /// Every API route.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -43,6 +50,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(finance::routes())
         .merge(ai::routes())
         .merge(admin::routes())
+        .merge(throttling::routes())
 }
 
 /// How long a route waits for an agent's answer. Well under the 30-second request
@@ -103,8 +111,9 @@ pub(crate) async fn owned_business(state: &ApiState, caller: &CurrentUser, id: i
         .ok_or_else(|| ApiError::NotFound("business".into()))
 }
 
-/// Asks one of the tenant's agents (activating its swarm if it is asleep) and returns
-/// the answer, or the agent's refusal as an HTTP error.
+/// Asks one of the tenant's agents (activating its swarm if it is asleep, with the
+/// throttle of its owner's tier or an admin's override) and returns the answer, or the
+/// agent's refusal as an HTTP error.
 pub(crate) async fn ask_agent(
     state: &ApiState,
     tenant: TenantId,
@@ -112,7 +121,11 @@ pub(crate) async fn ask_agent(
     action: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
-    let swarm = state.app.swarms.activate(tenant).await.map_err(swarm_error)?;
+    let tenant = state.app.store.tenant(tenant).await?.ok_or_else(|| ApiError::NotFound("business".into()))?;
+    let swarm = tiers::activate(&state.app, &tenant).await.map_err(|error| match error {
+        tiers::ActivateError::Api(error) => error,
+        tiers::ActivateError::Swarm(error) => swarm_error(error),
+    })?;
     swarm.call_with_timeout(agent, Task::new(action, input), AGENT_TIMEOUT).await.map_err(agent_error)
 }
 

@@ -20,6 +20,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::tiers::{self, Counted};
 
 /// Longest title.
 const MAX_TITLE_CHARS: usize = 200;
@@ -66,6 +67,7 @@ async fn create(
     Json(request): Json<CreateProduct>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
+    tiers::check_count(caller.user.tier, Counted::Products, live_products(&state, tenant.id).await?)?;
     let mut problems = Fields::new();
     let title = check(&mut problems, "title", text(&request.title, MAX_TITLE_CHARS, true));
     let description = check(
@@ -101,6 +103,11 @@ async fn create(
         .await?;
     tracing::info!(tenant = %tenant.id, product = product.id, "product created");
     Ok((StatusCode::CREATED, Json(product)).into_response())
+}
+
+/// How many products the business has, deleted ones left out (what its tier counts).
+pub(super) async fn live_products(state: &ApiState, tenant: TenantId) -> Result<usize, ApiError> {
+    Ok(state.app.store.products(tenant).await?.iter().filter(|product| product.status != DELETED).count())
 }
 
 /// `GET /api/products/list?business_id=&after=&limit=`.

@@ -27,6 +27,7 @@ use crate::http::auth::CurrentUser;
 use crate::http::crypto::{CredentialSealer, Sealed};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Query};
+use crate::http::tiers::{self, Counted};
 
 /// The agent-memory namespace connected stores live in.
 const STORES: &str = "stores";
@@ -109,6 +110,7 @@ async fn connect(
     Json(request): Json<ConnectStore>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
+    tiers::check_count(caller.user.tier, Counted::Stores, count(&state, tenant.id).await?)?;
     let mut problems = Fields::new();
     let platform = request.platform.trim().to_ascii_lowercase();
     if !PLATFORMS.contains(&platform.as_str()) {
@@ -198,6 +200,11 @@ async fn analytics(
         "stores": stores.iter().map(StoredStore::view).collect::<Vec<_>>(),
         "report": report,
     })))
+}
+
+/// How many stores the business has connected (what its tier counts).
+pub(super) async fn count(state: &ApiState, tenant: TenantId) -> Result<usize, ApiError> {
+    Ok(stored_stores(state, tenant).await?.len())
 }
 
 async fn stored_stores(state: &ApiState, tenant: TenantId) -> Result<Vec<StoredStore>, ApiError> {

@@ -1,0 +1,446 @@
+//! `POST /webhooks/stripe` and `POST /webhooks/shopify`: deliveries from the payment
+//! and store platforms.
+//!
+//! ## Trust
+//! The signature is checked on the raw body **before** anything is parsed from it; a
+//! delivery that fails the check is refused without reading its JSON.
+//! - Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`. Expected is
+//!   hex(HMAC-SHA256(`STRIPE_WEBHOOK_SECRET`, "{t}.{raw body}")); accepted when any `v1`
+//!   matches (compared in constant time) and `t` is within 300 seconds of now.
+//! - Shopify: `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(`SHOPIFY_WEBHOOK_SECRET`, raw
+//!   body)), compared in constant time.
+//!
+//! A missing signature header is 400 `missing_signature`; a wrong, tampered, malformed
+//! or stale one is 400 `bad_signature`. A route whose secret is not configured answers
+//! 404 `not_configured`. Webhook bodies may be up to 1 MiB (platform events are larger
+//! than the API's own 64 KiB bodies).
+//!
+//! ## What a delivery does
+//! - Stripe: an event naming a business in `data.object.metadata.business_id` is
+//!   recorded as a `webhook.stripe` event on that business's event log. Anything else is
+//!   acknowledged and logged.
+//! - Shopify: acknowledged and logged with its topic and shop domain (matching the shop
+//!   to a connected store is not done yet).
+//!
+//! Every success answers 200 `{"received": true, "duplicate": …}`.
+//!
+//! ## Idempotency
+//! Platforms retry, so a delivery is handled once per event id (Stripe's `id`,
+//! Shopify's `X-Shopify-Webhook-Id`); a replay answers 200 with `"duplicate": true` and
+//! records nothing. Two places remember ids:
+//! - a bounded in-process set (the last [`SEEN_CAPACITY`] ids per router), which also
+//!   settles two concurrent deliveries of the same id atomically;
+//! - for Stripe events recorded on a business, the business's agent memory
+//!   (`webhooks` / `seen:<id>`), which survives restarts.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use boardroom_memory::{NewEvent, TenantId};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::config::SecretKey;
+use crate::http::error::{ApiError, Fields};
+use crate::http::{ApiState, AppState};
+
+/// Largest webhook body accepted, in bytes.
+pub(crate) const WEBHOOK_MAX_BYTES: usize = 1024 * 1024;
+/// How far a Stripe signature's timestamp may be from now, in seconds.
+pub(crate) const STRIPE_TOLERANCE_SECS: i64 = 300;
+/// Event ids remembered in process.
+pub(crate) const SEEN_CAPACITY: usize = 10_000;
+/// The agent-memory namespace that remembers recorded deliveries.
+const WEBHOOKS: &str = "webhooks";
+
+/// The webhook receivers, with their own state (the application's, and the ids seen).
+pub(crate) fn routes(app: &AppState) -> Router<ApiState> {
+    let state = WebhookState { app: app.clone(), seen: Arc::new(Mutex::new(SeenIds::default())) };
+    Router::new()
+        .route("/webhooks/stripe", post(stripe))
+        .route("/webhooks/shopify", post(shopify))
+        .layer(DefaultBodyLimit::max(WEBHOOK_MAX_BYTES))
+        .with_state(state)
+}
+
+#[derive(Clone)]
+struct WebhookState {
+    app: AppState,
+    seen: Arc<Mutex<SeenIds>>,
+}
+
+impl WebhookState {
+    /// Marks `key` as seen; `false` when it already was.
+    fn first_time(&self, key: &str) -> bool {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner).insert(key)
+    }
+
+    /// Forgets `key`, so a delivery whose handling failed can be retried.
+    fn forget(&self, key: &str) {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+}
+
+/// The last [`SEEN_CAPACITY`] ids, oldest evicted first.
+#[derive(Default)]
+struct SeenIds {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl SeenIds {
+    fn insert(&mut self, key: &str) -> bool {
+        if self.set.contains(key) {
+            return false;
+        }
+        if self.order.len() >= SEEN_CAPACITY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+        self.set.insert(key.to_owned());
+        self.order.push_back(key.to_owned());
+        true
+    }
+
+    fn remove(&mut self, key: &str) {
+        if self.set.remove(key) {
+            self.order.retain(|seen| seen != key);
+        }
+    }
+}
+
+/// A webhook's failure: the API's errors, plus 404 `not_configured` (same JSON shape).
+#[derive(Debug)]
+enum WebhookError {
+    NotConfigured(&'static str),
+    Api(ApiError),
+}
+
+impl From<ApiError> for WebhookError {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+impl From<boardroom_memory::MemoryError> for WebhookError {
+    fn from(error: boardroom_memory::MemoryError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotConfigured(variable) => {
+                let body = json!({ "error": {
+                    "code": "not_configured",
+                    "message": format!("this webhook is not configured (set {variable})"),
+                    "fields": {},
+                }});
+                (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+            }
+            Self::Api(error) => error.into_response(),
+        }
+    }
+}
+
+fn missing_signature(header: &str) -> WebhookError {
+    WebhookError::Api(ApiError::BadRequest {
+        code: "missing_signature",
+        message: format!("the {header} header is missing"),
+        fields: Fields::from([(header.to_owned(), "is required".to_owned())]),
+    })
+}
+
+fn bad_signature(header: &str, problem: &str) -> WebhookError {
+    WebhookError::Api(ApiError::BadRequest {
+        code: "bad_signature",
+        message: format!("the webhook signature was rejected: {problem}"),
+        fields: Fields::from([(header.to_owned(), problem.to_owned())]),
+    })
+}
+
+/// The raw body, within [`WEBHOOK_MAX_BYTES`].
+async fn raw_body(request: Request) -> Result<Bytes, WebhookError> {
+    Bytes::from_request(request, &()).await.map_err(|rejection| {
+        WebhookError::Api(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit: WEBHOOK_MAX_BYTES }
+        } else {
+            ApiError::BadRequest {
+                code: "invalid_body",
+                message: format!("the request body could not be read: {}", rejection.body_text()),
+                fields: Fields::new(),
+            }
+        })
+    })
+}
+
+/// JSON of a body whose signature has been checked.
+fn parse(body: &[u8]) -> Result<Value, WebhookError> {
+    serde_json::from_slice(body).map_err(|error| {
+        WebhookError::Api(ApiError::BadRequest {
+            code: "invalid_json",
+            message: format!("the body is not JSON: {error}"),
+            fields: Fields::from([("body".to_owned(), error.to_string())]),
+        })
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn received(duplicate: bool) -> axum::Json<Value> {
+    axum::Json(json!({ "received": true, "duplicate": duplicate }))
+}
+
+fn mac(secret: &SecretKey) -> Hmac<Sha256> {
+    // HMAC takes keys of any length, so this cannot fail.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose().as_bytes()).unwrap_or_else(|_| unreachable!())
+}
+
+/// Why a Stripe signature is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StripeRejection {
+    /// No `t=` or no `v1=` in the header.
+    Malformed,
+    /// No `v1` matches the body.
+    Mismatch,
+    /// `t` is more than [`STRIPE_TOLERANCE_SECS`] from now.
+    Stale,
+}
+
+impl StripeRejection {
+    fn describe(&self) -> &'static str {
+        match self {
+            Self::Malformed => "expected t=<unix seconds>,v1=<hex signature>",
+            Self::Mismatch => "no v1 signature matches the body",
+            Self::Stale => "the timestamp is more than 300 seconds from now",
+        }
+    }
+}
+
+/// Checks a `Stripe-Signature` header against the raw body at `now` (unix seconds).
+pub(crate) fn verify_stripe(secret: &SecretKey, header: &str, body: &[u8], now: i64) -> Result<(), StripeRejection> {
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) if timestamp.is_none() => timestamp = Some(value),
+            Some(("v1", value)) => candidates.push(value),
+            _ => {}
+        }
+    }
+    let Some(timestamp) = timestamp else {
+        return Err(StripeRejection::Malformed);
+    };
+    let Ok(seconds) = timestamp.parse::<i64>() else {
+        return Err(StripeRejection::Malformed);
+    };
+    if candidates.is_empty() {
+        return Err(StripeRejection::Malformed);
+    }
+    let mut expected = mac(secret);
+    expected.update(timestamp.as_bytes());
+    expected.update(b".");
+    expected.update(body);
+    // `verify_slice` compares in constant time.
+    let matches = candidates
+        .iter()
+        .filter_map(|candidate| decode_hex(candidate))
+        .any(|signature| expected.clone().verify_slice(&signature).is_ok());
+    if !matches {
+        return Err(StripeRejection::Mismatch);
+    }
+    if now.abs_diff(seconds) > STRIPE_TOLERANCE_SECS.unsigned_abs() {
+        return Err(StripeRejection::Stale);
+    }
+    Ok(())
+}
+
+/// Checks an `X-Shopify-Hmac-Sha256` header against the raw body.
+pub(crate) fn verify_shopify(secret: &SecretKey, header: &str, body: &[u8]) -> bool {
+    let Ok(signature) = BASE64.decode(header.trim()) else {
+        return false;
+    };
+    let mut expected = mac(secret);
+    expected.update(body);
+    expected.verify_slice(&signature).is_ok()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok()).collect()
+}
+
+/// `data.object.metadata.business_id`, as Stripe sends metadata (a string) or a number.
+fn stripe_business(event: &Value) -> Option<i64> {
+    let id = &event["data"]["object"]["metadata"]["business_id"];
+    id.as_i64().or_else(|| id.as_str().and_then(|text| text.trim().parse().ok()))
+}
+
+/// `POST /webhooks/stripe`.
+async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<Response, WebhookError> {
+    let secret =
+        state.app.settings.stripe_webhook_secret.clone().ok_or(WebhookError::NotConfigured("STRIPE_WEBHOOK_SECRET"))?;
+    let signature = header(request.headers(), "stripe-signature")
+        .map(str::to_owned)
+        .ok_or_else(|| missing_signature("Stripe-Signature"))?;
+    let body = raw_body(request).await?;
+    verify_stripe(&secret, &signature, &body, chrono::Utc::now().timestamp())
+        .map_err(|rejection| bad_signature("Stripe-Signature", rejection.describe()))?;
+
+    let event = parse(&body)?;
+    let Some(id) = event["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned) else {
+        return Err(ApiError::invalid("id", "is required (the Stripe event id)").into());
+    };
+    let kind = event["type"].as_str().unwrap_or("unknown").to_owned();
+    let memory_key = format!("seen:{id}");
+    let seen_key = format!("stripe:{id}");
+
+    let tenant = match stripe_business(&event) {
+        Some(business) => state.app.store.tenant(TenantId(business)).await?,
+        None => None,
+    };
+    let Some(tenant) = tenant else {
+        let first = state.first_time(&seen_key);
+        tracing::info!(event_id = %id, event_type = %kind, duplicate = !first, "Stripe webhook for no known business");
+        return Ok(received(!first).into_response());
+    };
+    if state.app.store.agent_memory(tenant.id, WEBHOOKS, &memory_key).await?.is_some() || !state.first_time(&seen_key) {
+        tracing::info!(event_id = %id, tenant = tenant.id.0, "Stripe webhook replayed; already recorded");
+        return Ok(received(true).into_response());
+    }
+    let recorded = async {
+        let data = json!({
+            "provider": "stripe",
+            "id": id,
+            "type": kind,
+            "object_id": event["data"]["object"]["id"],
+            "livemode": event["livemode"],
+        });
+        let summary = format!("Stripe: {kind}");
+        state
+            .app
+            .events
+            .append_and_wait(NewEvent::now(tenant.id, "webhooks", "webhook.stripe", summary).with_data(data))
+            .await?;
+        state
+            .app
+            .store
+            .put_agent_memory(
+                tenant.id,
+                WEBHOOKS,
+                &memory_key,
+                json!({ "type": kind, "received_at": chrono::Utc::now() }),
+                None,
+            )
+            .await?;
+        Ok::<_, boardroom_memory::MemoryError>(())
+    }
+    .await;
+    if let Err(error) = recorded {
+        // Not recorded: let Stripe's retry through.
+        state.forget(&seen_key);
+        return Err(error.into());
+    }
+    tracing::info!(event_id = %id, event_type = %kind, tenant = tenant.id.0, "Stripe webhook recorded");
+    Ok(received(false).into_response())
+}
+
+/// `POST /webhooks/shopify`.
+async fn shopify(State(state): State<WebhookState>, request: Request) -> Result<Response, WebhookError> {
+    let secret = state
+        .app
+        .settings
+        .shopify_webhook_secret
+        .clone()
+        .ok_or(WebhookError::NotConfigured("SHOPIFY_WEBHOOK_SECRET"))?;
+    let headers = request.headers().clone();
+    let signature =
+        header(&headers, "x-shopify-hmac-sha256").ok_or_else(|| missing_signature("X-Shopify-Hmac-Sha256"))?;
+    let body = raw_body(request).await?;
+    if !verify_shopify(&secret, signature, &body) {
+        return Err(bad_signature("X-Shopify-Hmac-Sha256", "the HMAC does not match the body"));
+    }
+    let _payload = parse(&body)?;
+    let topic = header(&headers, "x-shopify-topic").unwrap_or("unknown");
+    let shop = header(&headers, "x-shopify-shop-domain").unwrap_or("unknown");
+    let duplicate = match header(&headers, "x-shopify-webhook-id") {
+        Some(id) => !state.first_time(&format!("shopify:{id}")),
+        None => false,
+    };
+    tracing::info!(%topic, %shop, duplicate, "Shopify webhook received");
+    Ok(received(duplicate).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> SecretKey {
+        SecretKey::new("whsec_test")
+    }
+
+    fn sign(secret: &SecretKey, timestamp: i64, body: &[u8]) -> String {
+        let mut mac = mac(secret);
+        mac.update(format!("{timestamp}.").as_bytes());
+        mac.update(body);
+        mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    #[test]
+    fn stripe_signatures_are_checked_on_the_raw_body_and_the_clock() {
+        let secret = secret();
+        let body = br#"{"id":"evt_1"}"#;
+        let now = 1_700_000_000;
+        let good = sign(&secret, now, body);
+        assert_eq!(verify_stripe(&secret, &format!("t={now},v1={good}"), body, now), Ok(()));
+        assert_eq!(verify_stripe(&secret, &format!("t={now},v1=00ff,v1={good}"), body, now + 300), Ok(()));
+        assert_eq!(
+            verify_stripe(&secret, &format!("t={now},v1={good}"), br#"{"id":"evt_2"}"#, now),
+            Err(StripeRejection::Mismatch)
+        );
+        assert_eq!(verify_stripe(&secret, &format!("t={now},v1={good}"), body, now + 301), Err(StripeRejection::Stale));
+        assert_eq!(verify_stripe(&secret, &format!("t={now},v1={good}"), body, now - 301), Err(StripeRejection::Stale));
+        assert_eq!(verify_stripe(&secret, &format!("v1={good}"), body, now), Err(StripeRejection::Malformed));
+        assert_eq!(verify_stripe(&secret, &format!("t={now}"), body, now), Err(StripeRejection::Malformed));
+        assert_eq!(verify_stripe(&secret, &format!("t={now},v1=zz"), body, now), Err(StripeRejection::Mismatch));
+    }
+
+    #[test]
+    fn shopify_hmacs_are_base64() {
+        let secret = secret();
+        let mut mac = mac(&secret);
+        mac.update(b"{}");
+        let good = BASE64.encode(mac.finalize().into_bytes());
+        assert!(verify_shopify(&secret, &good, b"{}"));
+        assert!(!verify_shopify(&secret, &good, b"{ }"));
+        assert!(!verify_shopify(&secret, "not base64!", b"{}"));
+    }
+
+    #[test]
+    fn the_seen_set_is_bounded_and_forgets_the_oldest() {
+        let mut seen = SeenIds::default();
+        for n in 0..SEEN_CAPACITY + 1 {
+            assert!(seen.insert(&n.to_string()));
+        }
+        assert!(!seen.insert(&SEEN_CAPACITY.to_string()));
+        assert!(seen.insert("0"), "the oldest id was evicted");
+        assert_eq!(seen.order.len(), SEEN_CAPACITY);
+        seen.remove("0");
+        assert!(seen.insert("0"));
+    }
+}

@@ -1,0 +1,323 @@
+//! Subscription tiers (spec section 12) as data, and how they are enforced.
+//!
+//! | | free | pro | enterprise |
+//! |---|---|---|---|
+//! | API calls / month | 100 | 1,000 | unlimited |
+//! | products | 5 | 50 | unlimited |
+//! | stores | 1 | 5 | unlimited |
+//! | campaigns | 2 | 20 | unlimited |
+//! | file storage | 100 MB | 1 GB | unlimited |
+//! | agent messages / minute (burst) | 60 (20) | 600 (100) | unlimited |
+//! | LLM tokens / day | 100,000 | 2,000,000 | unlimited |
+//! | concurrent LLM / adapter calls | 2 / 2 | 8 / 8 | unlimited |
+//! | minimum autopilot interval | 30 min | 5 min | 1 min |
+//!
+//! - A count limit (products, stores, campaigns) refuses the creation beyond it with
+//!   **402** `tier_limit`, naming the tier and the limit.
+//! - API calls are metered per user and calendar month (UTC) on every authenticated
+//!   `/api/*` request (the profile and logout excepted, so an account over its limit
+//!   can still see why and sign out); beyond the limit **429** `rate_limited` with
+//!   `Retry-After` set to the seconds left in the month.
+//! - The tier sets the swarm's throttle whenever the API activates it, unless an admin
+//!   stored an override (`agent_memory(tenant, "admin", "throttle_override")`).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use boardroom_memory::{Tenant, TenantId, Tier, UsageSubject, User};
+use boardroom_supervisor::{SwarmError, TenantHandle, ThrottleLimits};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// The usage counter API calls are metered under.
+pub(crate) const API_CALLS: &str = "api_calls";
+/// Where an admin's throttle override is kept: `agent_memory(tenant, ADMIN, OVERRIDE)`.
+pub(crate) const OVERRIDE_AGENT: &str = "admin";
+/// The key of the override.
+pub(crate) const OVERRIDE_KEY: &str = "throttle_override";
+
+/// What one tier allows; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct TierLimits {
+    /// API calls per calendar month.
+    pub(crate) api_calls: Option<u64>,
+    /// Products per business.
+    pub(crate) products: Option<u64>,
+    /// Connected stores per business.
+    pub(crate) stores: Option<u64>,
+    /// Campaigns per business.
+    pub(crate) campaigns: Option<u64>,
+    /// File storage, in megabytes.
+    pub(crate) file_storage_mb: Option<u64>,
+    /// Agent messages per minute for the business's swarm.
+    pub(crate) messages_per_minute: Option<u32>,
+    /// Messages that may pass at once before the rate applies.
+    pub(crate) message_burst: Option<u32>,
+    /// LLM tokens per day.
+    pub(crate) llm_tokens_per_day: Option<u64>,
+    /// LLM calls in flight at once.
+    pub(crate) concurrent_llm_calls: Option<u32>,
+    /// Adapter (platform API) calls in flight at once.
+    pub(crate) concurrent_adapter_calls: Option<u32>,
+    /// Shortest time between autopilot cycles, in seconds.
+    pub(crate) min_autopilot_interval_secs: u64,
+}
+
+const FREE: TierLimits = TierLimits {
+    api_calls: Some(100),
+    products: Some(5),
+    stores: Some(1),
+    campaigns: Some(2),
+    file_storage_mb: Some(100),
+    messages_per_minute: Some(60),
+    message_burst: Some(20),
+    llm_tokens_per_day: Some(100_000),
+    concurrent_llm_calls: Some(2),
+    concurrent_adapter_calls: Some(2),
+    min_autopilot_interval_secs: 30 * 60,
+};
+
+const PRO: TierLimits = TierLimits {
+    api_calls: Some(1_000),
+    products: Some(50),
+    stores: Some(5),
+    campaigns: Some(20),
+    file_storage_mb: Some(1_024),
+    messages_per_minute: Some(600),
+    message_burst: Some(100),
+    llm_tokens_per_day: Some(2_000_000),
+    concurrent_llm_calls: Some(8),
+    concurrent_adapter_calls: Some(8),
+    min_autopilot_interval_secs: 5 * 60,
+};
+
+const ENTERPRISE: TierLimits = TierLimits {
+    api_calls: None,
+    products: None,
+    stores: None,
+    campaigns: None,
+    file_storage_mb: None,
+    messages_per_minute: None,
+    message_burst: None,
+    llm_tokens_per_day: None,
+    concurrent_llm_calls: None,
+    concurrent_adapter_calls: None,
+    min_autopilot_interval_secs: 60,
+};
+
+/// The limits of `tier`.
+pub(crate) fn limits(tier: Tier) -> &'static TierLimits {
+    match tier {
+        Tier::Free => &FREE,
+        Tier::Pro => &PRO,
+        Tier::Enterprise => &ENTERPRISE,
+    }
+}
+
+/// The tier's name as the API spells it.
+pub(crate) fn tier_name(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Free => "free",
+        Tier::Pro => "pro",
+        Tier::Enterprise => "enterprise",
+    }
+}
+
+/// The swarm throttle `tier` sets.
+pub(crate) fn throttle_limits(tier: Tier) -> ThrottleLimits {
+    let tier = limits(tier);
+    ThrottleLimits {
+        messages_per_minute: tier.messages_per_minute.and_then(NonZeroU32::new),
+        burst: tier.message_burst.and_then(NonZeroU32::new),
+        ..ThrottleLimits::default()
+    }
+}
+
+/// Something a tier counts per business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Products,
+    Stores,
+    Campaigns,
+}
+
+impl Counted {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Products => "products",
+            Self::Stores => "stores",
+            Self::Campaigns => "campaigns",
+        }
+    }
+
+    fn limit(self, limits: &TierLimits) -> Option<u64> {
+        match self {
+            Self::Products => limits.products,
+            Self::Stores => limits.stores,
+            Self::Campaigns => limits.campaigns,
+        }
+    }
+}
+
+/// Refuses (402) creating one more `what` when the business already has `existing`.
+pub(crate) fn check_count(tier: Tier, what: Counted, existing: usize) -> Result<(), ApiError> {
+    let Some(limit) = what.limit(limits(tier)) else {
+        return Ok(());
+    };
+    if (existing as u64) < limit {
+        return Ok(());
+    }
+    Err(ApiError::TierLimit {
+        message: format!("the {} tier allows {limit} {} per business; upgrade for more", tier_name(tier), what.name()),
+        limit,
+        tier: tier_name(tier),
+    })
+}
+
+/// The calendar month usage is counted in, `YYYY-MM` (UTC).
+pub(crate) fn period(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m").to_string()
+}
+
+/// Time from `now` until the next month starts (UTC).
+pub(crate) fn until_month_end(now: DateTime<Utc>) -> Duration {
+    let (year, month) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
+    let next = Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).single().unwrap_or(now);
+    (next - now).to_std().unwrap_or(Duration::from_secs(1)).max(Duration::from_secs(1))
+}
+
+/// Whether a request to `path` is metered as an API call.
+pub(crate) fn is_metered(path: &str) -> bool {
+    path.starts_with("/api/") && path != "/api/auth/profile" && path != "/api/auth/logout"
+}
+
+/// Counts one API call for `user`; 429 once the month's calls exceed the tier's limit.
+pub(crate) async fn meter_api_call(state: &AppState, user: &User) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let used = state.store.add_usage(UsageSubject::User(user.id), API_CALLS, &period(now), 1).await?;
+    match limits(user.tier).api_calls {
+        Some(limit) if used > limit as i64 => Err(ApiError::TooManyRequests {
+            message: format!(
+                "the {} tier allows {limit} API calls a month; the count starts again next month",
+                tier_name(user.tier)
+            ),
+            retry_after: until_month_end(now),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The tier's limits against what the user has used, for the profile.
+pub(crate) fn describe(tier: Tier) -> Value {
+    json!(limits(tier))
+}
+
+/// An admin's throttle override for a tenant, when one is stored.
+pub(crate) async fn throttle_override(state: &AppState, tenant: TenantId) -> Result<Option<ThrottleLimits>, ApiError> {
+    let stored = state.store.agent_memory(tenant, OVERRIDE_AGENT, OVERRIDE_KEY).await?;
+    let Some(content) = stored.map(|memory| memory.content).filter(|content| content.is_object()) else {
+        return Ok(None);
+    };
+    let number = |name: &str| content[name].as_u64().and_then(|n| u32::try_from(n).ok()).and_then(NonZeroU32::new);
+    Ok(Some(ThrottleLimits {
+        messages_per_minute: number("messages_per_minute"),
+        burst: number("burst"),
+        ..ThrottleLimits::default()
+    }))
+}
+
+/// The throttle a tenant's swarm should run with: the admin's override, else its
+/// owner's tier.
+pub(crate) async fn wanted_limits(state: &AppState, tenant: &Tenant) -> Result<ThrottleLimits, ApiError> {
+    if let Some(limits) = throttle_override(state, tenant.id).await? {
+        return Ok(limits);
+    }
+    let tier = state.store.user(tenant.user_id).await?.map(|owner| owner.tier).unwrap_or_default();
+    Ok(throttle_limits(tier))
+}
+
+/// Sets `swarm`'s throttle to `limits` when it differs (a change is an event).
+pub(crate) async fn apply_limits(swarm: &TenantHandle, limits: ThrottleLimits) {
+    if swarm.throttle().limits() != limits {
+        swarm.throttle().set_limits(limits).await;
+    }
+}
+
+/// Activates the tenant's swarm with the throttle its tier (or an admin's override)
+/// sets. Every route that wakes a swarm goes through here.
+pub(crate) async fn activate(state: &AppState, tenant: &Tenant) -> Result<TenantHandle, ActivateError> {
+    let limits = wanted_limits(state, tenant).await.map_err(ActivateError::Api)?;
+    let swarm = state.swarms.activate(tenant.id).await.map_err(ActivateError::Swarm)?;
+    apply_limits(&swarm, limits).await;
+    Ok(swarm)
+}
+
+/// Why [`activate`] failed.
+#[derive(Debug)]
+pub(crate) enum ActivateError {
+    /// Reading the tier or the override failed.
+    Api(ApiError),
+    /// The swarm did not start.
+    Swarm(SwarmError),
+}
+
+impl std::fmt::Display for ActivateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Api(error) => write!(f, "{error}"),
+            Self::Swarm(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+/// An autopilot interval raised to the tier's minimum.
+pub(crate) fn autopilot_interval(tier: Tier, wanted: Duration) -> Duration {
+    wanted.max(Duration::from_secs(limits(tier).min_autopilot_interval_secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_refused_at_the_limit_with_a_402_naming_it() {
+        assert!(check_count(Tier::Free, Counted::Products, 4).is_ok());
+        let refused = check_count(Tier::Free, Counted::Products, 5).expect_err("sixth product");
+        assert_eq!(refused.status().as_u16(), 402);
+        assert!(refused.to_string().contains("free tier allows 5 products"), "{refused}");
+        assert!(check_count(Tier::Pro, Counted::Products, 5).is_ok());
+        assert!(check_count(Tier::Free, Counted::Stores, 1).is_err());
+        assert!(check_count(Tier::Enterprise, Counted::Campaigns, 1_000_000).is_ok());
+    }
+
+    #[test]
+    fn the_month_ends_at_midnight_on_the_first() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 0).single().expect("date");
+        assert_eq!(until_month_end(now), Duration::from_secs(60));
+        let now = Utc.with_ymd_and_hms(2026, 2, 28, 0, 0, 0).single().expect("date");
+        assert_eq!(until_month_end(now), Duration::from_secs(24 * 3600));
+        assert_eq!(period(now), "2026-02");
+    }
+
+    #[test]
+    fn tiers_set_the_swarm_throttle_and_the_autopilot_floor() {
+        assert_eq!(throttle_limits(Tier::Free).messages_per_minute.map(NonZeroU32::get), Some(60));
+        assert_eq!(throttle_limits(Tier::Pro).messages_per_minute.map(NonZeroU32::get), Some(600));
+        assert_eq!(throttle_limits(Tier::Enterprise).messages_per_minute, None);
+        assert_eq!(autopilot_interval(Tier::Free, Duration::from_secs(60)), Duration::from_secs(1800));
+        assert_eq!(autopilot_interval(Tier::Pro, Duration::from_secs(3600)), Duration::from_secs(3600));
+        assert_eq!(autopilot_interval(Tier::Enterprise, Duration::from_secs(1)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn only_api_routes_are_metered_and_not_the_profile() {
+        assert!(is_metered("/api/products/list"));
+        assert!(!is_metered("/api/auth/profile"));
+        assert!(!is_metered("/admin/users"));
+        assert!(!is_metered("/health"));
+    }
+}

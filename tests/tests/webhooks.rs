@@ -1,0 +1,307 @@
+//! Deliveries from Stripe and Shopify over HTTP: a signed delivery is accepted and
+//! recorded once on its business, however often it is replayed; a wrong, tampered,
+//! stale or missing signature is refused before the body is trusted; an unconfigured
+//! receiver is 404. And `/metrics` shows what the server has been doing.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use boardroom_memory::TenantId;
+use boardroom_tests::{ApiResponse, Backends, Caller, TestApp, spawn_app_with};
+use chrono::Utc;
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const STRIPE_SECRET: &str = "whsec_test";
+const SHOPIFY_SECRET: &str = "shpss_test";
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(
+        Backends::Embedded,
+        &[
+            ("DEMO_TENANT", "false"),
+            ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
+            ("SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET),
+        ],
+    )
+    .await
+}
+
+fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A `Stripe-Signature` header for `body` signed at `timestamp` with `secret`.
+fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let signature = hmac_sha256(secret, &[format!("{timestamp}.").as_bytes(), body]);
+    let hex: String = signature.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+fn stripe_event(id: &str, business: Option<i64>) -> Vec<u8> {
+    let metadata = match business {
+        Some(id) => json!({ "business_id": id.to_string() }),
+        None => json!({}),
+    };
+    serde_json::to_vec(&json!({
+        "id": id,
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "livemode": false,
+        "data": { "object": { "id": "pi_123", "object": "payment_intent", "amount": 2900, "metadata": metadata } },
+    }))
+    .expect("JSON")
+}
+
+/// `POST`s raw bytes with the given headers.
+async fn post_raw(app: &TestApp, path: &str, headers: &[(&str, impl AsRef<str>)], body: Vec<u8>) -> ApiResponse {
+    let mut request = app.client.request(Method::POST, format!("{}{path}", app.address)).body(body);
+    request = request.header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value.as_ref());
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    ApiResponse { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+async fn send_stripe(app: &TestApp, signature: Option<&str>, body: Vec<u8>) -> ApiResponse {
+    let headers: Vec<(&str, &str)> = signature.map(|value| ("Stripe-Signature", value)).into_iter().collect();
+    post_raw(app, "/webhooks/stripe", &headers, body).await
+}
+
+async fn create_business(caller: &Caller, name: &str) -> i64 {
+    let created = caller.post("/api/business/create", &json!({ "name": name })).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_i64().expect("business id")
+}
+
+/// The business's recorded Stripe deliveries.
+async fn stripe_events(app: &TestApp, business: i64) -> Vec<Value> {
+    app.state.events.flush().await.expect("flush");
+    let events = app.state.store.events_after(TenantId(business), 0, 1000).await.expect("events");
+    events.into_iter().filter(|event| event.kind == "webhook.stripe").map(|event| event.data).collect()
+}
+
+#[tokio::test]
+async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it_is_replayed() {
+    let app = spawn_app().await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+
+    // Stripe tells us a payment for that business succeeded.
+    let body = stripe_event("evt_paid_1", Some(business));
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+    let delivered = send_stripe(&app, Some(&signature), body.clone()).await;
+    assert_eq!(delivered.status, 200, "{}", delivered.body);
+    assert_eq!(delivered.body["received"], true);
+    assert_eq!(delivered.body["duplicate"], false);
+
+    let recorded = stripe_events(&app, business).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["id"], "evt_paid_1");
+    assert_eq!(recorded[0]["type"], "payment_intent.succeeded");
+
+    // Stripe retries the same event (freshly signed, as its retries are): acknowledged,
+    // not recorded again.
+    for _ in 0..2 {
+        let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+        let replay = send_stripe(&app, Some(&signature), body.clone()).await;
+        assert_eq!(replay.status, 200, "{}", replay.body);
+        assert_eq!(replay.body["duplicate"], true);
+    }
+    assert_eq!(stripe_events(&app, business).await.len(), 1, "a replay is not recorded twice");
+
+    // The id is remembered on the business, so a restarted process still knows it.
+    let mut app = app;
+    app.restart().await;
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+    let after_restart = send_stripe(&app, Some(&signature), body.clone()).await;
+    assert_eq!(after_restart.status, 200, "{}", after_restart.body);
+    assert_eq!(after_restart.body["duplicate"], true);
+    assert_eq!(stripe_events(&app, business).await.len(), 1);
+
+    // A different event is recorded.
+    let other = stripe_event("evt_paid_2", Some(business));
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &other);
+    assert_eq!(send_stripe(&app, Some(&signature), other).await.status, 200);
+    assert_eq!(stripe_events(&app, business).await.len(), 2);
+
+    // An event for no business (or an unknown one) is acknowledged and nothing else.
+    for (id, business) in [("evt_nobody", None), ("evt_ghost", Some(987_654))] {
+        let body = stripe_event(id, business);
+        let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+        let response = send_stripe(&app, Some(&signature), body).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(response.body["received"], true);
+    }
+}
+
+#[tokio::test]
+async fn a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it_is_read() {
+    let app = spawn_app().await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+    let body = stripe_event("evt_forged", Some(business));
+    let now = Utc::now().timestamp();
+
+    // Signed with another secret.
+    let wrong = stripe_signature("whsec_someone_else", now, &body);
+    let refused = send_stripe(&app, Some(&wrong), body.clone()).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "bad_signature"), "{}", refused.body);
+
+    // Signed correctly, then the body was changed in transit.
+    let signature = stripe_signature(STRIPE_SECRET, now, &body);
+    let tampered = String::from_utf8(body.clone()).expect("utf-8").replace("2900", "290000").into_bytes();
+    let refused = send_stripe(&app, Some(&signature), tampered).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "bad_signature"), "{}", refused.body);
+
+    // Correctly signed, but six minutes old: a replay attack.
+    let old = stripe_signature(STRIPE_SECRET, now - 360, &body);
+    let refused = send_stripe(&app, Some(&old), body.clone()).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "bad_signature"), "{}", refused.body);
+
+    // Garbage in the header.
+    let refused = send_stripe(&app, Some("nonsense"), body.clone()).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "bad_signature"), "{}", refused.body);
+
+    // No header at all.
+    let refused = send_stripe(&app, None, body.clone()).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "missing_signature"), "{}", refused.body);
+
+    // A correctly signed body that is not JSON is a 400 too, never a 500.
+    let garbage = b"not json".to_vec();
+    let signature = stripe_signature(STRIPE_SECRET, now, &garbage);
+    let refused = send_stripe(&app, Some(&signature), garbage).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "invalid_json"), "{}", refused.body);
+
+    assert!(stripe_events(&app, business).await.is_empty(), "nothing refused was recorded");
+
+    // The refusals did not burn the id: the genuine delivery still goes through.
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+    let accepted = send_stripe(&app, Some(&signature), body).await;
+    assert_eq!((accepted.status, &accepted.body["duplicate"]), (200, &json!(false)), "{}", accepted.body);
+    assert_eq!(stripe_events(&app, business).await.len(), 1);
+}
+
+#[tokio::test]
+async fn shopify_deliveries_are_accepted_only_with_the_right_hmac() {
+    let app = spawn_app().await;
+    let body =
+        serde_json::to_vec(&json!({ "id": 820_982_911_946_154_508_u64, "email": "jon@example.com" })).expect("JSON");
+    let good = BASE64.encode(hmac_sha256(SHOPIFY_SECRET, &[&body]));
+    let headers = |hmac: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("X-Shopify-Hmac-Sha256", hmac.to_owned()),
+            ("X-Shopify-Topic", "orders/create".to_owned()),
+            ("X-Shopify-Shop-Domain", "planner-shop.myshopify.com".to_owned()),
+            ("X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043".to_owned()),
+        ]
+    };
+    let good = good.as_str();
+
+    let accepted = post_raw(&app, "/webhooks/shopify", &headers(good), body.clone()).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!((&accepted.body["received"], &accepted.body["duplicate"]), (&json!(true), &json!(false)));
+
+    // Shopify retries with the same webhook id: acknowledged as a duplicate.
+    let replay = post_raw(&app, "/webhooks/shopify", &headers(good), body.clone()).await;
+    assert_eq!((replay.status, &replay.body["duplicate"]), (200, &json!(true)), "{}", replay.body);
+
+    let wrong = BASE64.encode(hmac_sha256("shpss_someone_else", &[&body]));
+    let refused = post_raw(&app, "/webhooks/shopify", &headers(&wrong), body.clone()).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "bad_signature"), "{}", refused.body);
+
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let refused = post_raw(&app, "/webhooks/shopify", &headers(good), tampered).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "bad_signature"), "{}", refused.body);
+
+    let refused = post_raw(&app, "/webhooks/shopify", &[("X-Shopify-Topic", "orders/create")], body).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "missing_signature"), "{}", refused.body);
+}
+
+#[tokio::test]
+async fn webhook_bodies_may_be_larger_than_api_bodies_but_are_still_bounded() {
+    let app = spawn_app().await;
+    // 200 KiB: over the API's 64 KiB limit, within the webhooks' 1 MiB.
+    let mut event: Value = serde_json::from_slice(&stripe_event("evt_big", None)).expect("JSON");
+    event["data"]["object"]["description"] = json!("x".repeat(200 * 1024));
+    let body = serde_json::to_vec(&event).expect("JSON");
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+    let accepted = send_stripe(&app, Some(&signature), body).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &huge);
+    let refused = send_stripe(&app, Some(&signature), huge).await;
+    assert_eq!((refused.status, refused.error_code()), (413, "payload_too_large"), "{}", refused.body);
+}
+
+#[tokio::test]
+async fn a_receiver_without_a_secret_is_not_there() {
+    let app = spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false")]).await;
+    let body = stripe_event("evt_1", None);
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
+    let stripe = send_stripe(&app, Some(&signature), body.clone()).await;
+    assert_eq!((stripe.status, stripe.error_code()), (404, "not_configured"), "{}", stripe.body);
+    let shopify = post_raw(&app, "/webhooks/shopify", &[("X-Shopify-Hmac-Sha256", "AAAA")], body).await;
+    assert_eq!((shopify.status, shopify.error_code()), (404, "not_configured"), "{}", shopify.body);
+}
+
+#[tokio::test]
+async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text() {
+    let app = spawn_app().await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+    for _ in 0..3 {
+        assert_eq!(app.anonymous().get("/health").await.status, 200);
+    }
+    assert_eq!(app.anonymous().get("/no/such/route").await.status, 404);
+    assert_eq!(owner.get(&format!("/api/business/{business}")).await.status, 200);
+    app.state.events.flush().await.expect("flush");
+
+    let logged = app.state.store.last_event_seq(TenantId(business)).await.expect("seq");
+    // The appends counter follows the log's live feed; give it a moment to catch up.
+    let mut text = String::new();
+    for _ in 0..50 {
+        let response = app.client.get(format!("{}/metrics", app.address)).send().await.expect("request sent");
+        assert_eq!(response.status().as_u16(), 200);
+        let content_type = response.headers()["content-type"].to_str().expect("text").to_owned();
+        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+        text = response.text().await.expect("text");
+        if logged == 0 || appends(&text) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(logged == 0 || appends(&text) > 0, "events were logged ({logged}) but not counted: {text}");
+
+    assert!(text.contains(r#"boardroom_http_requests_total{method="GET",route="/health",status="200"} 3"#), "{text}");
+    assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
+    assert!(text.contains(r#"route="/api/business/{id}",status="200"} 1"#), "route patterns, not raw paths: {text}");
+    assert!(text.contains("# TYPE boardroom_http_requests_total counter"), "{text}");
+    assert!(text.lines().any(|line| line.starts_with("boardroom_active_swarms ")), "{text}");
+    assert!(text.lines().any(|line| line.starts_with("boardroom_uptime_seconds ")), "{text}");
+
+    // Every line is a comment or `name{labels} value`.
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let value = line.rsplit_once(' ').map(|(_, value)| value).expect("name value");
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+/// The value of `boardroom_event_log_appends_total` in an exposition.
+fn appends(text: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix("boardroom_event_log_appends_total "))
+        .and_then(|value| value.parse().ok())
+        .expect("the appends counter")
+}
