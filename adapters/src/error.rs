@@ -23,6 +23,17 @@ pub enum AdapterError {
         /// The platform's message.
         message: String,
     },
+    /// Our own throttle held the call back: the tenant's tier allows only so many
+    /// platform calls at once. Retrying later is safe.
+    #[error("{platform:?} call held back by the tenant's throttle ({reason}); retry after {retry_after_secs:.1} s")]
+    Throttled {
+        /// Which platform the call was for.
+        platform: Platform,
+        /// Which limit.
+        reason: String,
+        /// Seconds to wait.
+        retry_after_secs: f64,
+    },
     /// Network or server trouble; a retry with the same idempotency key is safe.
     #[error("{platform:?} unavailable: {message}")]
     Unavailable {
@@ -44,6 +55,7 @@ impl AdapterError {
         match self {
             Self::RateLimited { platform, .. }
             | Self::Rejected { platform, .. }
+            | Self::Throttled { platform, .. }
             | Self::Unavailable { platform, .. } => *platform,
         }
     }

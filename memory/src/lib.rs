@@ -14,12 +14,14 @@
 //! - `store`: the [`Store`] trait both backends implement.
 //! - `sqlite`, `postgres`: the two backends, each with its own migrations folder.
 //! - `event_log`: batching writer, sequence numbers, per-tenant broadcast.
+//! - `redis_link`: the optional Redis connection (sessions, shared throttles).
 //! - `testing` (feature `testing`): fresh databases for tests.
 
 mod error;
 mod event_log;
 mod model;
 mod postgres;
+mod redis_link;
 mod rows;
 mod sqlite;
 mod store;
@@ -30,6 +32,7 @@ pub use error::{InviteRejection, MemoryError};
 pub use event_log::{EventLog, EventLogConfig, EventSubscription};
 pub use model::*;
 pub use postgres::PostgresStore;
+pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sqlite::SqliteStore;
 pub use store::{Backend, MemoryResult, SharedStore, Store};
 

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::http::{self, AppState, tiers};
-use crate::redis_link::RedisLink;
+use boardroom_memory::RedisLink;
 
 /// A built application, listening but not yet serving.
 pub struct Application {
@@ -47,20 +47,26 @@ impl Application {
             Some(config) => Arc::new(RemoteBrain::new(config.clone()).context("failed to set up the LLM client")?),
             None => Arc::new(OfflineBrain),
         };
+        let redis: Option<Arc<RedisLink>> = settings
+            .redis_url
+            .as_deref()
+            .map(|url| RedisLink::new(url, settings.redis_prefix.clone()))
+            .transpose()
+            .context("failed to set up Redis")?
+            .map(Arc::new);
         let services = SwarmServices {
             store: store.clone(),
             events: events.clone(),
             brain,
             market: Arc::new(SandboxMarket::new(settings.sandbox_seed)),
+            redis: redis.clone(),
         };
         let swarms = SwarmRoot::start_with(services.clone(), registry, settings.supervisor.clone())
             .await
             .context("failed to start the swarm root")?;
-        let redis = settings.redis_url.as_deref().map(RedisLink::new).transpose().context("failed to set up Redis")?;
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("failed to listen on {}", settings.bind))?;
-        let state =
-            AppState { services, store, events, swarms, redis: redis.map(Arc::new), settings: Arc::new(settings) };
+        let state = AppState { services, store, events, swarms, redis, settings: Arc::new(settings) };
         Ok(Self { listener, state })
     }
 

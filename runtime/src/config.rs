@@ -68,6 +68,9 @@ pub struct Settings {
     pub database_url: String,
     /// Redis for sessions, throttles and cross-node fan-out; `None` keeps all in process.
     pub redis_url: Option<String>,
+    /// `REDIS_PREFIX`: what every Redis key starts with (`boardroom:`), so deployments
+    /// (and tests) can share one Redis.
+    pub redis_prefix: String,
     /// Where the HTTP server listens.
     pub bind: SocketAddr,
     /// Server secret.
@@ -105,6 +108,7 @@ pub struct Settings {
 struct FileSettings {
     database_url: Option<String>,
     redis_url: Option<String>,
+    redis_prefix: Option<String>,
     bind: Option<String>,
     secret_key: Option<String>,
     log_level: Option<String>,
@@ -175,6 +179,8 @@ impl Settings {
         };
         let embedded = database_url.starts_with("sqlite:");
         let redis_url = pick("REDIS_URL", &file.redis_url).map(parse_redis_url).transpose()?;
+        let redis_prefix = pick("REDIS_PREFIX", &file.redis_prefix)
+            .unwrap_or_else(|| boardroom_memory::DEFAULT_REDIS_PREFIX.to_owned());
         let bind = match pick("BIND", &file.bind) {
             Some(text) => text.parse().map_err(|_| {
                 ConfigError::new(
@@ -254,6 +260,7 @@ impl Settings {
         Ok(Self {
             database_url,
             redis_url,
+            redis_prefix,
             bind,
             secret_key,
             log_level,

@@ -9,7 +9,6 @@
 //! - `config`: [`Settings`], parsed and checked at start-up.
 //! - `app`: [`Application`], which builds and runs the service.
 //! - `http`: the routes.
-//! - `redis_link`: the optional Redis connection.
 //! - `cli`: the commands.
 //! - `bench`: `boardroom bench`, the performance figures.
 //! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
@@ -20,7 +19,6 @@ mod bench;
 mod cli;
 mod config;
 mod http;
-mod redis_link;
 mod simulate;
 mod telemetry;
 

@@ -106,6 +106,7 @@ async fn swarm(personality: &str, days: u32, seed: u64) -> anyhow::Result<Outcom
         events: events.clone(),
         brain: Arc::new(boardroom_agents::brain::OfflineBrain),
         market: market.clone(),
+        redis: None,
     };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await?;
     let owner = store

@@ -91,13 +91,30 @@ pub struct ThrottleLimits {
     /// Messages that may pass at once before the rate applies (defaults to a second's
     /// worth of the rate).
     pub burst: Option<NonZeroU32>,
-    /// Longest a sender waits for the throttle before the message is refused.
+    /// Longest a sender waits for the throttle (a message's turn, or a free LLM or
+    /// adapter slot) before it is refused.
     pub max_wait: Duration,
+    /// LLM tokens the tenant may spend per UTC day; `None` is unlimited. Counted from
+    /// the stored LLM calls, so the budget holds across restarts and across processes
+    /// sharing the database.
+    pub llm_tokens_per_day: Option<u64>,
+    /// LLM calls the tenant may have in flight at once; `None` is unlimited.
+    pub concurrent_llm_calls: Option<NonZeroU32>,
+    /// Platform (adapter) calls the tenant may have in flight at once; `None` is
+    /// unlimited.
+    pub concurrent_adapter_calls: Option<NonZeroU32>,
 }
 
 impl Default for ThrottleLimits {
     fn default() -> Self {
-        Self { messages_per_minute: None, burst: None, max_wait: Duration::from_secs(5) }
+        Self {
+            messages_per_minute: None,
+            burst: None,
+            max_wait: Duration::from_secs(5),
+            llm_tokens_per_day: None,
+            concurrent_llm_calls: None,
+            concurrent_adapter_calls: None,
+        }
     }
 }
 

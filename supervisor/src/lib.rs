@@ -65,4 +65,4 @@ pub use autopilot::AutopilotState;
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
 pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices};
 pub use tenant::{AgentHandle, PinGuard, SwarmStatus, TenantHandle};
-pub use throttle::ThrottleGate;
+pub use throttle::{Refusal, ThrottleGate, limits_json};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use boardroom_adapters::{Marketplace, SandboxMarket};
 use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain};
-use boardroom_memory::{EventLog, MemoryError, NewEvent, SharedStore, Tenant, TenantId};
+use boardroom_memory::{EventLog, MemoryError, NewEvent, RedisLink, SharedStore, Tenant, TenantId};
 use boardroom_personalities::{Personality, PersonalityError};
 use dashmap::DashMap;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -105,6 +105,9 @@ pub struct SwarmServices {
     pub brain: Arc<dyn Brain>,
     /// Where tenants do business (the sandbox market by default).
     pub market: Arc<dyn Marketplace>,
+    /// Redis, when configured: the throttles' message rates live there, shared by
+    /// every process on it.
+    pub redis: Option<Arc<RedisLink>>,
 }
 
 /// Seed of the default sandbox world.
@@ -118,6 +121,7 @@ impl SwarmServices {
             events,
             brain: Arc::new(OfflineBrain),
             market: Arc::new(SandboxMarket::new(DEFAULT_SANDBOX_SEED)),
+            redis: None,
         }
     }
 }
@@ -280,7 +284,9 @@ impl SwarmRoot {
 
     fn new_entry(&self, tenant: TenantId, personality: Personality) -> TenantEntry {
         let config = self.shared.config.clone();
-        let gate = ThrottleGate::new(tenant, config.default_limits, self.shared.services.events.clone());
+        let services = &self.shared.services;
+        let gate =
+            Arc::new(ThrottleGate::new(tenant, config.default_limits, services.events.clone(), services.redis.clone()));
         let names = self.shared.registry.names();
         let shared = TenantShared::new(
             tenant,

@@ -59,7 +59,7 @@ pub(crate) struct AgentSlot {
 pub(crate) struct TenantShared {
     pub(crate) tenant: TenantId,
     pub(crate) slots: Vec<Arc<AgentSlot>>,
-    pub(crate) gate: ThrottleGate,
+    pub(crate) gate: Arc<ThrottleGate>,
     pub(crate) status: watch::Sender<SwarmStatus>,
     pub(crate) config: Arc<SupervisorConfig>,
     pub(crate) personality: Arc<Personality>,
@@ -74,7 +74,7 @@ impl TenantShared {
     pub(crate) fn new(
         tenant: TenantId,
         names: &[&'static str],
-        gate: ThrottleGate,
+        gate: Arc<ThrottleGate>,
         config: Arc<SupervisorConfig>,
         epoch: std::time::Instant,
         personality: Arc<Personality>,

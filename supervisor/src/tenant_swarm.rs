@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::agent_actor::{AgentActor, AgentState};
 use crate::root::SwarmServices;
 use crate::tenant::{SlotState, SwarmPeers, TenantShared};
+use crate::throttle::{GuardedBrain, GuardedMarket};
 
 pub(crate) struct TenantSwarm;
 
@@ -64,8 +65,8 @@ impl TenantSwarm {
             peers: Arc::new(SwarmPeers { tenant: Arc::downgrade(shared) }),
             store: state.args.services.store.clone(),
             personality: shared.personality.clone(),
-            brain: state.args.services.brain.clone(),
-            market: state.args.services.market.clone(),
+            brain: Arc::new(GuardedBrain::new(state.args.services.brain.clone(), shared.gate.clone())),
+            market: Arc::new(GuardedMarket::new(state.args.services.market.clone(), shared.gate.clone(), name)),
         };
         let agent_state = AgentState { agent: factory(), context, slot: shared.slots[index].clone(), tasks_handled: 0 };
         let (actor, _) = Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;

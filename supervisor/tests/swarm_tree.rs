@@ -222,6 +222,7 @@ async fn the_throttle_refuses_past_its_rate_and_a_live_change_applies_to_the_nex
         messages_per_minute: std::num::NonZeroU32::new(1),
         burst: std::num::NonZeroU32::new(1),
         max_wait: Duration::ZERO,
+        ..ThrottleLimits::default()
     };
     swarm.throttle().set_limits(strict).await;
 

@@ -61,6 +61,9 @@ pub async fn spawn_app_with(backends: Backends, extra_env: &[(&str, &str)]) -> T
             let database = fresh_postgres().await;
             env.insert("DATABASE_URL".into(), database.url.clone());
             env.insert("REDIS_URL".into(), redis_url());
+            // Tenant and user ids start at 1 in every fresh database: keep each test's
+            // Redis keys apart.
+            env.insert("REDIS_PREFIX".into(), format!("boardroom-test-{}:", uuid::Uuid::new_v4().simple()));
             env.insert("SECRET_KEY".into(), "e2e-secret-key-0123456789abcdef0123456789".into());
             Some(database)
         }
@@ -136,6 +139,23 @@ impl TestApp {
         self.state = running.state;
         self.stop = Some(running.stop);
         self.server = Some(running.server);
+    }
+
+    /// A second `boardroom` process beside this one: same database, data folder and
+    /// Redis (and Redis key prefix), its own port, swarms and in-process state. The
+    /// database belongs to the first app, which must outlive it.
+    pub async fn another_process(&self) -> TestApp {
+        let running = serve(&self.env).await;
+        TestApp {
+            address: running.address,
+            state: running.state,
+            client: reqwest::Client::new(),
+            stop: Some(running.stop),
+            server: Some(running.server),
+            postgres: None,
+            env: self.env.clone(),
+            _folder: self._folder.clone(),
+        }
     }
 
     /// A caller with no credentials.

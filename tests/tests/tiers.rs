@@ -1,8 +1,8 @@
 //! Tiers and live throttling over HTTP: a free account's product limit (402) lifted
 //! when an admin moves it to pro, the monthly API-call limit (429 with `Retry-After`),
 //! an admin's throttle change taking effect on a running swarm's very next message
-//! (and recorded as an event), admin pause, resume and stop of a swarm, and the admin
-//! routes refusing everyone else.
+//! (and recorded as an event) and holding across two processes that share Redis,
+//! admin pause, resume and stop of a swarm, and the admin routes refusing everyone else.
 
 use boardroom_memory::{TenantId, UsageSubject, UserId};
 use boardroom_tests::{Backends, Caller, TestApp, spawn_app_with};
@@ -182,6 +182,29 @@ async fn an_admins_throttle_change_holds_on_the_running_swarms_next_message() {
     assert_eq!(cleared.status, 200, "{}", cleared.body);
     assert_eq!(cleared.body["override"], json!(null));
     assert_eq!(cleared.body["throttle"]["limits"]["messages_per_minute"], 60);
+}
+
+#[tokio::test]
+async fn two_processes_sharing_redis_hold_a_business_to_one_throttle() {
+    let first = spawn_app_with(Backends::Production, &[("DEMO_TENANT", "false")]).await;
+    let second = first.another_process().await;
+    let (admin, ada) = admin_and_user(&first).await;
+    let business = create_business(&ada, "Mugs").await;
+
+    let limited = admin
+        .put(&format!("/admin/businesses/{business}/throttle"), &json!({ "messages_per_minute": 1, "burst": 1 }))
+        .await;
+    assert_eq!(limited.status, 200, "{}", limited.body);
+    assert_eq!(limited.body["throttle"]["rate_kept_in"], "redis");
+
+    // The one message of the minute is spent through the first process…
+    let spent = ask_pricing(&ada, business).await;
+    assert_eq!(spent.status, 200, "{}", spent.body);
+    // …so the second process, with its own swarm for the business, has none left.
+    let elsewhere = ask_pricing(&ada.on(&second), business).await;
+    assert_eq!(elsewhere.status, 429, "{}", elsewhere.body);
+    assert!(elsewhere.header("retry-after").is_some());
+    assert!(second.state.swarms.get(TenantId(business)).is_some(), "the second process runs its own swarm");
 }
 
 #[tokio::test]

@@ -214,6 +214,15 @@ pub enum BrainError {
         /// still cost tokens).
         usage: Option<TokenUsage>,
     },
+    /// The tenant's throttle held the call back: its LLM tokens for the day are spent,
+    /// or too many of its LLM calls are in flight. No model was asked.
+    #[error("LLM call held back by the tenant's throttle: {reason}")]
+    Throttled {
+        /// Which limit.
+        reason: String,
+        /// Seconds until the call could pass.
+        retry_after_secs: f64,
+    },
     /// The brain is misconfigured (bad base URL, empty model list, unusable key…).
     #[error("brain misconfigured: {0}")]
     Configuration(String),
@@ -226,7 +235,7 @@ impl BrainError {
             Self::OutOfCredits { usage, .. }
             | Self::Unauthorized { usage, .. }
             | Self::AllModelsFailed { usage, .. } => usage.as_ref(),
-            Self::InvalidProposal { .. } | Self::Configuration(_) => None,
+            Self::InvalidProposal { .. } | Self::Configuration(_) | Self::Throttled { .. } => None,
         }
     }
 }

@@ -53,7 +53,7 @@ use self::auth::throttle::LoginThrottle;
 use self::error::ApiError;
 use self::extract::MAX_BODY_BYTES;
 use crate::config::Settings;
-use crate::redis_link::RedisLink;
+use boardroom_memory::RedisLink;
 
 /// What every route can reach.
 #[derive(Clone)]

@@ -18,8 +18,10 @@
 //!   `/api/*` request (the profile and logout excepted, so an account over its limit
 //!   can still see why and sign out); beyond the limit **429** `rate_limited` with
 //!   `Retry-After` set to the seconds left in the month.
-//! - The tier sets the swarm's throttle whenever the API activates it, unless an admin
-//!   stored an override (`agent_memory(tenant, "admin", "throttle_override")`).
+//! - The tier sets the swarm's throttle (messages, LLM tokens and calls, platform calls)
+//!   whenever the API activates it. An admin's override
+//!   (`agent_memory(tenant, "admin", "throttle_override")`) replaces the limits it
+//!   names and leaves the tier's others in force.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -133,6 +135,9 @@ pub(crate) fn throttle_limits(tier: Tier) -> ThrottleLimits {
     ThrottleLimits {
         messages_per_minute: tier.messages_per_minute.and_then(NonZeroU32::new),
         burst: tier.message_burst.and_then(NonZeroU32::new),
+        llm_tokens_per_day: tier.llm_tokens_per_day,
+        concurrent_llm_calls: tier.concurrent_llm_calls.and_then(NonZeroU32::new),
+        concurrent_adapter_calls: tier.concurrent_adapter_calls.and_then(NonZeroU32::new),
         ..ThrottleLimits::default()
     }
 }
@@ -216,28 +221,48 @@ pub(crate) fn describe(tier: Tier) -> Value {
     json!(limits(tier))
 }
 
-/// An admin's throttle override for a tenant, when one is stored.
-pub(crate) async fn throttle_override(state: &AppState, tenant: TenantId) -> Result<Option<ThrottleLimits>, ApiError> {
+/// An admin's throttle override for a tenant, when one is stored: a JSON object with
+/// the limits it replaces (`null` is unlimited; a missing key keeps the tier's).
+pub(crate) async fn throttle_override(state: &AppState, tenant: TenantId) -> Result<Option<Value>, ApiError> {
     let stored = state.store.agent_memory(tenant, OVERRIDE_AGENT, OVERRIDE_KEY).await?;
-    let Some(content) = stored.map(|memory| memory.content).filter(|content| content.is_object()) else {
-        return Ok(None);
-    };
-    let number = |name: &str| content[name].as_u64().and_then(|n| u32::try_from(n).ok()).and_then(NonZeroU32::new);
-    Ok(Some(ThrottleLimits {
-        messages_per_minute: number("messages_per_minute"),
-        burst: number("burst"),
-        ..ThrottleLimits::default()
-    }))
+    Ok(stored.map(|memory| memory.content).filter(Value::is_object))
 }
 
-/// The throttle a tenant's swarm should run with: the admin's override, else its
-/// owner's tier.
-pub(crate) async fn wanted_limits(state: &AppState, tenant: &Tenant) -> Result<ThrottleLimits, ApiError> {
-    if let Some(limits) = throttle_override(state, tenant.id).await? {
-        return Ok(limits);
+/// `base` with the limits an override names replaced. A new message rate without a
+/// burst takes the default burst rather than the tier's (a burst of 100 at 1 a minute
+/// would be no limit at all).
+pub(crate) fn overridden(base: ThrottleLimits, content: &Value) -> ThrottleLimits {
+    let small = |name: &str| content[name].as_u64().and_then(|n| u32::try_from(n).ok()).and_then(NonZeroU32::new);
+    let has = |name: &str| content.get(name).is_some();
+    let mut limits = base;
+    if has("messages_per_minute") {
+        limits.messages_per_minute = small("messages_per_minute");
+        limits.burst = None;
     }
+    if has("burst") {
+        limits.burst = small("burst");
+    }
+    if has("llm_tokens_per_day") {
+        limits.llm_tokens_per_day = content["llm_tokens_per_day"].as_u64();
+    }
+    if has("concurrent_llm_calls") {
+        limits.concurrent_llm_calls = small("concurrent_llm_calls");
+    }
+    if has("concurrent_adapter_calls") {
+        limits.concurrent_adapter_calls = small("concurrent_adapter_calls");
+    }
+    limits
+}
+
+/// The throttle a tenant's swarm should run with: its owner's tier, with an admin's
+/// override on top.
+pub(crate) async fn wanted_limits(state: &AppState, tenant: &Tenant) -> Result<ThrottleLimits, ApiError> {
     let tier = state.store.user(tenant.user_id).await?.map(|owner| owner.tier).unwrap_or_default();
-    Ok(throttle_limits(tier))
+    let limits = throttle_limits(tier);
+    Ok(match throttle_override(state, tenant.id).await? {
+        Some(content) => overridden(limits, &content),
+        None => limits,
+    })
 }
 
 /// Sets `swarm`'s throttle to `limits` when it differs (a change is an event).
@@ -311,6 +336,24 @@ mod tests {
         assert_eq!(autopilot_interval(Tier::Free, Duration::from_secs(60)), Duration::from_secs(1800));
         assert_eq!(autopilot_interval(Tier::Pro, Duration::from_secs(3600)), Duration::from_secs(3600));
         assert_eq!(autopilot_interval(Tier::Enterprise, Duration::from_secs(1)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_override_replaces_only_the_limits_it_names() {
+        let free = throttle_limits(Tier::Free);
+        assert_eq!(free.llm_tokens_per_day, Some(100_000));
+        assert_eq!(free.concurrent_llm_calls.map(NonZeroU32::get), Some(2));
+
+        let slower = overridden(free, &json!({ "messages_per_minute": 1 }));
+        assert_eq!(slower.messages_per_minute.map(NonZeroU32::get), Some(1));
+        assert_eq!(slower.burst, None, "a new rate does not inherit the tier's burst");
+        assert_eq!(slower.llm_tokens_per_day, Some(100_000), "unnamed limits keep the tier's");
+
+        let unlimited_llm = overridden(free, &json!({ "llm_tokens_per_day": null, "concurrent_llm_calls": 5 }));
+        assert_eq!(unlimited_llm.llm_tokens_per_day, None);
+        assert_eq!(unlimited_llm.concurrent_llm_calls.map(NonZeroU32::get), Some(5));
+        assert_eq!(unlimited_llm.messages_per_minute, free.messages_per_minute);
+        assert_eq!(unlimited_llm.burst, free.burst);
     }
 
     #[test]

@@ -31,14 +31,10 @@ use serde_json::json;
 
 use super::secret::{hash_secret, random_urlsafe};
 use crate::http::error::ApiError;
-use crate::redis_link::RedisLink;
+use boardroom_memory::RedisLink;
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "boardroom_session";
-/// Prefix of every Redis key this module writes.
-pub(crate) const REDIS_KEY_PREFIX: &str = "boardroom:session:";
-/// How long one Redis command may take before the session store counts as down.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often expired database sessions are swept (on the next login after this long).
 const SWEEP_EVERY: TimeDelta = TimeDelta::minutes(10);
 
@@ -103,7 +99,7 @@ impl SessionBackend for DatabaseSessions {
     }
 }
 
-/// Sessions in Redis: one JSON string per session under `boardroom:session:<id>`, set
+/// Sessions in Redis: one JSON string per session under `<REDIS_PREFIX>session:<id>`, set
 /// to expire (`PXAT`) when the session does, so Redis does the sweeping.
 pub(crate) struct RedisSessions {
     link: Arc<RedisLink>,
@@ -116,17 +112,13 @@ impl RedisSessions {
     }
 
     async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, SessionError> {
-        let mut connection = self.link.connection().await.map_err(SessionError)?;
-        match tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(SessionError(error.to_string())),
-            Err(_) => Err(SessionError("Redis timed out".to_owned())),
-        }
+        self.link.run(&command).await.map_err(SessionError)
     }
-}
 
-fn redis_key(id: &str) -> String {
-    format!("{REDIS_KEY_PREFIX}{id}")
+    /// `<prefix>session:<id>`.
+    fn key(&self, id: &str) -> String {
+        self.link.key(format_args!("session:{id}"))
+    }
 }
 
 #[async_trait]
@@ -142,13 +134,13 @@ impl SessionBackend for RedisSessions {
         }
         let value = serde_json::to_string(session).map_err(|error| SessionError(error.to_string()))?;
         let mut command = redis::cmd("SET");
-        command.arg(redis_key(&session.id)).arg(value).arg("PXAT").arg(expires_ms);
+        command.arg(self.key(&session.id)).arg(value).arg("PXAT").arg(expires_ms);
         self.run::<()>(command).await
     }
 
     async fn load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, SessionError> {
         let mut command = redis::cmd("GET");
-        command.arg(redis_key(id));
+        command.arg(self.key(id));
         let Some(text) = self.run::<Option<String>>(command).await? else {
             return Ok(None);
         };
@@ -160,7 +152,7 @@ impl SessionBackend for RedisSessions {
 
     async fn delete(&self, id: &str) -> Result<(), SessionError> {
         let mut command = redis::cmd("DEL");
-        command.arg(redis_key(id));
+        command.arg(self.key(id));
         self.run::<i64>(command).await.map(|_| ())
     }
 

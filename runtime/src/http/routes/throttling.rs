@@ -3,13 +3,11 @@
 //! anonymous callers 401). Changes apply to a running swarm at once: its throttle
 //! judges the very next message by the new limits, and each change is an event.
 
-use std::num::NonZeroU32;
-
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, put};
 use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
-use boardroom_supervisor::{TenantHandle, ThrottleLimits};
+use boardroom_supervisor::{TenantHandle, limits_json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -77,6 +75,7 @@ async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError
     let running = swarm.as_ref().map(|swarm| {
         let autopilot = swarm.autopilot();
         let (waited, refused) = swarm.throttle().counters();
+        let (llm_calls, adapter_calls) = swarm.throttle().in_flight();
         json!({
             "status": swarm.status(),
             "autopilot": {
@@ -87,7 +86,9 @@ async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError
             },
             "throttle": {
                 "limits": limits_json(&swarm.throttle().limits()),
+                "rate_kept_in": swarm.throttle().rate_backend(),
                 "counters": { "waited": waited, "refused": refused },
+                "in_flight": { "llm_calls": llm_calls, "adapter_calls": adapter_calls },
             },
         })
     });
@@ -100,16 +101,8 @@ async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError
         "autopilot": running.as_ref().map_or(Value::Null, |running| running["autopilot"].clone()),
         "throttle": running.as_ref().map_or(Value::Null, |running| running["throttle"].clone()),
         "tier_limits": tiers::describe(tier),
-        "override": overridden.as_ref().map(limits_json),
+        "override": overridden,
     }))
-}
-
-fn limits_json(limits: &ThrottleLimits) -> Value {
-    json!({
-        "messages_per_minute": limits.messages_per_minute.map(NonZeroU32::get),
-        "burst": limits.burst.map(NonZeroU32::get),
-        "max_wait_ms": u64::try_from(limits.max_wait.as_millis()).unwrap_or(u64::MAX),
-    })
 }
 
 /// `GET /admin/businesses/{id}/swarm`: status, autopilot, throttle limits and counters.
@@ -122,13 +115,63 @@ async fn show_swarm(
     Ok(Json(swarm_view(&state, &tenant).await?))
 }
 
-/// `PUT /admin/businesses/{id}/throttle`: `messages_per_minute` `null` is unlimited.
+/// `PUT /admin/businesses/{id}/throttle`: the limits to replace. A limit sent as
+/// `null` is unlimited; one left out keeps the owner's tier's value.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SetThrottle {
-    messages_per_minute: Option<u32>,
-    #[serde(default)]
-    burst: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    messages_per_minute: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    burst: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    llm_tokens_per_day: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    concurrent_llm_calls: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    concurrent_adapter_calls: Option<Option<u32>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl SetThrottle {
+    /// The override to store: only the fields sent. Zero is refused where it would
+    /// stop the swarm outright (null is the way to say unlimited).
+    fn to_override(&self) -> Result<Value, ApiError> {
+        let mut content = serde_json::Map::new();
+        let mut put = |name: &'static str, value: Option<Option<u64>>, zero_ok: bool| {
+            match value {
+                None => {}
+                Some(Some(0)) if !zero_ok => {
+                    return Err(ApiError::invalid(name, "must be at least 1, or null for unlimited"));
+                }
+                Some(value) => {
+                    content.insert(name.to_owned(), json!(value));
+                }
+            }
+            Ok(())
+        };
+        let wide = |value: Option<Option<u32>>| value.map(|inner| inner.map(u64::from));
+        put("messages_per_minute", wide(self.messages_per_minute), false)?;
+        put("burst", wide(self.burst), false)?;
+        // A zero token budget is a real choice: no LLM at all, rules only.
+        put("llm_tokens_per_day", self.llm_tokens_per_day, true)?;
+        put("concurrent_llm_calls", wide(self.concurrent_llm_calls), false)?;
+        put("concurrent_adapter_calls", wide(self.concurrent_adapter_calls), false)?;
+        if content.is_empty() {
+            return Err(ApiError::invalid(
+                "body",
+                "name at least one limit: messages_per_minute, burst, llm_tokens_per_day, concurrent_llm_calls \
+                 or concurrent_adapter_calls",
+            ));
+        }
+        Ok(Value::Object(content))
+    }
 }
 
 /// Stores the override and applies it to the swarm (activating it if needed).
@@ -139,13 +182,7 @@ async fn set_throttle(
     Json(request): Json<SetThrottle>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = business(&state, id).await?;
-    if request.messages_per_minute == Some(0) {
-        return Err(ApiError::invalid("messages_per_minute", "must be at least 1, or null for unlimited"));
-    }
-    if request.burst == Some(0) {
-        return Err(ApiError::invalid("burst", "must be at least 1"));
-    }
-    let content = json!({ "messages_per_minute": request.messages_per_minute, "burst": request.burst });
+    let content = request.to_override()?;
     state.app.store.put_agent_memory(tenant.id, OVERRIDE_AGENT, OVERRIDE_KEY, content, None).await?;
     // Activation applies the override just stored.
     activate(&state, &tenant).await?;
