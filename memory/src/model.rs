@@ -766,3 +766,41 @@ mod tests {
         assert_eq!(serde_json::to_value(&token).expect("serialize"), json!({"user_id": 1, "name": "ci"}));
     }
 }
+
+/// Platform-wide counts for the admin's analytics: everything is a count over all
+/// tenants, the windowed ones since the `since` the caller chose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformStats {
+    /// Accounts.
+    pub users: i64,
+    /// Accounts with the admin role.
+    pub admins: i64,
+    /// Accounts on the free tier.
+    pub free_users: i64,
+    /// Accounts on the pro tier.
+    pub pro_users: i64,
+    /// Accounts on the enterprise tier.
+    pub enterprise_users: i64,
+    /// Accounts created since `since`.
+    pub new_users: i64,
+    /// Accounts that logged in since `since`.
+    pub active_users: i64,
+    /// Businesses (tenants).
+    pub businesses: i64,
+    /// Businesses not switched off.
+    pub active_businesses: i64,
+    /// Products of all businesses.
+    pub products: i64,
+    /// Connected stores of all businesses.
+    pub stores: i64,
+    /// Campaigns of all businesses.
+    pub campaigns: i64,
+    /// Swarm events since `since`.
+    pub events: i64,
+    /// LLM calls since `since`.
+    pub llm_calls: i64,
+    /// LLM tokens (prompt and completion) since `since`.
+    pub llm_tokens: i64,
+    /// API calls metered in the given month.
+    pub api_calls: i64,
+}

@@ -415,6 +415,54 @@ fn memory_content(text: &str) -> MemoryResult<Value> {
     serde_json::from_str(text).map_err(|error| MemoryError::Corrupt(format!("agent memory content: {error}")))
 }
 
+pub(crate) fn platform_stats(row: &impl ModelRow) -> MemoryResult<PlatformStats> {
+    Ok(PlatformStats {
+        users: row.int("users")?,
+        admins: row.int("admins")?,
+        free_users: row.int("free_users")?,
+        pro_users: row.int("pro_users")?,
+        enterprise_users: row.int("enterprise_users")?,
+        new_users: row.int("new_users")?,
+        active_users: row.int("active_users")?,
+        businesses: row.int("businesses")?,
+        active_businesses: row.int("active_businesses")?,
+        products: row.int("products")?,
+        stores: row.int("stores")?,
+        campaigns: row.int("campaigns")?,
+        events: row.int("events")?,
+        llm_calls: row.int("llm_calls")?,
+        llm_tokens: row.int("llm_tokens")?,
+        api_calls: row.int("api_calls")?,
+    })
+}
+
+/// The platform-wide counts, for both dialects: `{since}` and `{period}` are the two
+/// parameters, `{bigint}` the function that turns a sum back into a 64-bit integer
+/// (PostgreSQL's `sum(bigint)` is `numeric`).
+pub(crate) fn platform_stats_sql(since: &str, period: &str, bigint: &str) -> String {
+    format!(
+        "select \
+         (select count(*) from users) as users, \
+         (select count(*) from users where role = 'admin') as admins, \
+         (select count(*) from users where tier = 'free') as free_users, \
+         (select count(*) from users where tier = 'pro') as pro_users, \
+         (select count(*) from users where tier = 'enterprise') as enterprise_users, \
+         (select count(*) from users where created_at >= {since}) as new_users, \
+         (select count(*) from users where last_login >= {since}) as active_users, \
+         (select count(*) from tenants) as businesses, \
+         (select count(*) from tenants where is_active) as active_businesses, \
+         (select count(*) from products) as products, \
+         (select count(*) from product_stores) as stores, \
+         (select count(*) from campaigns) as campaigns, \
+         (select count(*) from ai_events where occurred_at >= {since}) as events, \
+         (select count(*) from llm_calls where created_at >= {since}) as llm_calls, \
+         (select {bigint}(coalesce(sum(prompt_tokens + completion_tokens), 0)) from llm_calls \
+          where created_at >= {since}) as llm_tokens, \
+         (select {bigint}(coalesce(sum(value), 0)) from usage_counters \
+          where subject_kind = 'user' and counter = 'api_calls' and period = {period}) as api_calls"
+    )
+}
+
 pub(crate) fn llm_token_total(row: &impl ModelRow) -> MemoryResult<LlmTokenTotal> {
     Ok(LlmTokenTotal {
         agent: row.text("agent")?,

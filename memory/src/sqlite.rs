@@ -1403,6 +1403,17 @@ impl Store for SqliteStore {
         .map(rows::llm_token_total)
         .collect()
     }
+
+    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {
+        let sql = rows::platform_stats_sql("?1", "?2", "");
+        // Built from constants only: the values are bound.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows::stored_time(since))
+            .bind(period)
+            .fetch_one(&self.pool)
+            .await?;
+        rows::platform_stats(&row)
+    }
 }
 
 #[cfg(test)]

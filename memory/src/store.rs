@@ -352,6 +352,12 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's LLM calls recorded at or after `since`, summed per agent and model,
     /// ordered by agent then model (byte order).
     async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>>;
+
+    // ---- platform analytics ----
+
+    /// Counts over the whole platform; windowed counts start at `since`, API calls are
+    /// those metered in `period` (`YYYY-MM`).
+    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats>;
 }
 
 /// A store shared across tasks.

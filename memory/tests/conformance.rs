@@ -92,6 +92,7 @@ conformance! {
         agent_memory_is_a_key_value_store_per_agent_whose_puts_replace,
         adapter_state_round_trips_json_per_tenant_and_platform,
         llm_token_totals_group_by_agent_and_model,
+        platform_stats_count_everyone_and_window_what_is_recent,
         every_swarm_write_for_a_missing_tenant_is_not_found,
         a_revoked_api_token_is_no_longer_found_by_hash,
         api_tokens_are_listed_only_for_their_owner_and_only_the_owner_can_revoke_them,
@@ -1514,6 +1515,34 @@ async fn adapter_state_round_trips_json_per_tenant_and_platform(store: SharedSto
     store.save_adapter_state(shop, "gumroad", &json!("plain string")).await.expect("save");
     assert_eq!(store.adapter_state(shop, "gumroad").await.expect("read"), Some(json!("plain string")));
     assert_eq!(store.adapter_state(other, "shopify").await.expect("read"), None);
+}
+
+// ---- platform analytics ----
+
+async fn platform_stats_count_everyone_and_window_what_is_recent(store: SharedStore) {
+    let empty = store.platform_stats(Utc::now() - Duration::days(30), "2026-11").await.expect("stats");
+    assert_eq!(empty, PlatformStats::default());
+
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await;
+    store.set_user_tier(other.user_id, Tier::Pro).await.expect("tier");
+    store.set_tenant_active(other.id, false).await.expect("deactivate");
+    store.record_llm_call(llm_call(shop, "ceo", "model-a", 100, 20)).await.expect("record");
+    store.record_llm_call(llm_call(other.id, "seo", "model-a", 5, 5)).await.expect("record");
+    store.add_usage(UsageSubject::User(other.user_id), "api_calls", "2026-11", 7).await.expect("usage");
+    store.add_usage(UsageSubject::User(other.user_id), "api_calls", "2026-10", 1_000).await.expect("old usage");
+    let now = |summary: &str| NewEvent { occurred_at: Utc::now(), ..event(shop, summary) };
+    let long_ago = NewEvent { occurred_at: Utc::now() - Duration::days(60), ..event(shop, "long ago") };
+    store.append_events(&[now("one"), now("two"), long_ago]).await.expect("events");
+
+    let stats = store.platform_stats(Utc::now() - Duration::days(30), "2026-11").await.expect("stats");
+    assert_eq!((stats.users, stats.free_users, stats.pro_users, stats.new_users), (2, 1, 1, 2));
+    assert_eq!((stats.businesses, stats.active_businesses), (2, 1));
+    assert_eq!((stats.events, stats.llm_calls, stats.llm_tokens), (2, 2, 130));
+    assert_eq!(stats.api_calls, 7, "only the month asked for");
+
+    let later = store.platform_stats(Utc::now() + Duration::minutes(1), "2026-12").await.expect("stats");
+    assert_eq!((later.users, later.new_users, later.events, later.llm_tokens, later.api_calls), (2, 0, 0, 0, 0));
 }
 
 // ---- LLM usage ----

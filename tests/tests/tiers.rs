@@ -246,6 +246,31 @@ async fn an_admin_pauses_resumes_and_stops_a_swarm() {
 }
 
 #[tokio::test]
+async fn the_admin_sees_platform_analytics_and_system_health() {
+    let app = spawn_app().await;
+    let (admin, ada) = admin_and_user(&app).await;
+    let business = create_business(&ada, "Mugs").await;
+    assert_eq!(ask_pricing(&ada, business).await.status, 200);
+    let pro = user_id(&ada).await;
+    assert_eq!(admin.put(&format!("/admin/users/{pro}/tier"), &json!({ "tier": "pro" })).await.status, 200);
+
+    let shown = admin.get("/admin/analytics").await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let body = &shown.body;
+    assert_eq!(body["users"]["total"], 2, "{body}");
+    assert_eq!(body["users"]["admins"], 1);
+    assert_eq!(body["users"]["by_tier"], json!({ "free": 1, "pro": 1, "enterprise": 0 }));
+    assert_eq!(body["users"]["new_last_30_days"], 2);
+    assert_eq!(body["businesses"]["total"], 1);
+    assert_eq!(body["businesses"]["swarms_running"], 1, "the pricing question woke the swarm");
+    assert!(body["activity"]["events_last_24_hours"].as_i64().unwrap_or_default() >= 1, "{body}");
+    // Ada's calls so far: creating the business and asking for a price (profile reads are free).
+    assert_eq!(body["usage"]["api_calls_this_month"], 2, "{body}");
+    assert_eq!(body["system"]["status"], "ok");
+    assert_eq!(body["system"]["database"]["backend"], "sqlite");
+}
+
+#[tokio::test]
 async fn only_admins_reach_the_tier_and_swarm_controls() {
     let app = spawn_app().await;
     let (admin, ada) = admin_and_user(&app).await;
@@ -261,6 +286,7 @@ async fn only_admins_reach_the_tier_and_swarm_controls() {
         ),
         (reqwest::Method::DELETE, format!("/admin/businesses/{business}/throttle"), None),
         (reqwest::Method::POST, format!("/admin/businesses/{business}/swarm"), Some(json!({ "action": "stop" }))),
+        (reqwest::Method::GET, "/admin/analytics".to_owned(), None),
     ];
     for (method, path, body) in &routes {
         let refused = ada.send(method.clone(), path, body.as_ref()).await;

@@ -143,6 +143,14 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 /// `degraded` with 200: the swarms keep working, though signed-in requests (sessions
 /// live in Redis when it is configured) are refused until it is back.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let (database_up, body) = health_report(&state).await;
+    let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
+}
+
+/// Whether the database answers, and the health report `/health` and the admin's
+/// analytics show.
+pub(crate) async fn health_report(state: &AppState) -> (bool, serde_json::Value) {
     let database = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => json!({ "status": "up", "backend": state.store.backend().as_str() }),
         Ok(Err(error)) => {
@@ -174,6 +182,5 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "swarms": { "active": state.swarms.active_tenants() },
         "version": env!("CARGO_PKG_VERSION"),
     });
-    let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(body))
+    (database_up, body)
 }

@@ -19,6 +19,7 @@ use crate::http::auth::secret::random_urlsafe;
 use crate::http::auth::session::is_https;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
+use crate::http::tiers;
 
 /// Most uses one invite may carry (the spec's `max_invite_uses`).
 const MAX_INVITE_USES: i32 = 100;
@@ -34,6 +35,49 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/admin/toggle-private", post(toggle_private))
         .route("/admin/users", get(list_users))
         .route("/admin/users/{id}/role", put(set_role))
+        .route("/admin/analytics", get(analytics))
+}
+
+/// `GET /admin/analytics`: the platform at a glance (accounts, businesses, what the
+/// swarms did, API and LLM use) and the system's health.
+async fn analytics(State(state): State<ApiState>, AdminUser(_): AdminUser) -> Result<Json<Value>, ApiError> {
+    let now = Utc::now();
+    let period = tiers::period(now);
+    let store = &state.app.store;
+    let month = store.platform_stats(now - TimeDelta::days(30), &period).await?;
+    let day = store.platform_stats(now - TimeDelta::days(1), &period).await?;
+    let (_, health) = crate::http::health_report(&state.app).await;
+    Ok(Json(json!({
+        "generated_at": now,
+        "users": {
+            "total": month.users,
+            "admins": month.admins,
+            "by_tier": { "free": month.free_users, "pro": month.pro_users, "enterprise": month.enterprise_users },
+            "new_last_30_days": month.new_users,
+            "active_last_30_days": month.active_users,
+        },
+        "businesses": {
+            "total": month.businesses,
+            "active": month.active_businesses,
+            "swarms_running": state.app.swarms.active_tenants(),
+        },
+        "activity": {
+            "products": month.products,
+            "stores": month.stores,
+            "campaigns": month.campaigns,
+            "events_last_24_hours": day.events,
+            "events_last_30_days": month.events,
+        },
+        "usage": {
+            "period": period,
+            "api_calls_this_month": month.api_calls,
+            "llm_calls_last_30_days": month.llm_calls,
+            "llm_tokens_last_24_hours": day.llm_tokens,
+            "llm_tokens_last_30_days": month.llm_tokens,
+        },
+        "system": health,
+        "sessions": state.sessions.kind(),
+    })))
 }
 
 /// `POST /admin/generate-invite`; the body may be left out (one use, seven days).
