@@ -32,6 +32,17 @@ pub enum MemoryError {
     /// was written.
     #[error("{0} is out of the exact decimal range")]
     OutOfRange(String),
+    /// Keeping a file would take its owner's files past their storage quota. Nothing
+    /// was written.
+    #[error("storing {adding} more bytes would exceed the quota of {limit} bytes ({used} used)")]
+    QuotaExceeded {
+        /// Bytes the owner's files take now.
+        used: i64,
+        /// Bytes the file would add.
+        adding: i64,
+        /// The quota.
+        limit: i64,
+    },
 }
 
 /// Why an invite code was refused.

@@ -804,3 +804,37 @@ pub struct PlatformStats {
     /// API calls metered in the given month.
     pub api_calls: i64,
 }
+
+/// A file to keep for a business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMediaFile {
+    /// The business.
+    pub tenant_id: TenantId,
+    /// The file's name as uploaded.
+    pub name: String,
+    /// Its media type (`image/png`, …).
+    pub content_type: String,
+    /// Hex SHA-256 of `content`, for clients to check downloads and spot duplicates.
+    pub sha256: String,
+    /// The bytes.
+    pub content: Vec<u8>,
+}
+
+/// A kept file, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFile {
+    /// Row id.
+    pub id: i64,
+    /// The business.
+    pub tenant_id: TenantId,
+    /// The file's name as uploaded.
+    pub name: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its size.
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// When it was kept.
+    pub created_at: DateTime<Utc>,
+}

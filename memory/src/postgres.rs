@@ -25,6 +25,9 @@ use crate::rows::{self, ModelRow};
 use crate::store::{Backend, MemoryResult, Store};
 use crate::{InviteRejection, MemoryError};
 
+/// The advisory-lock namespace of media uploads ("me"), keyed by the owner's id.
+const MEDIA_QUOTA_LOCKS: i32 = 0x6d65;
+
 /// Connections per process.
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -1376,6 +1379,97 @@ impl Store for PostgresStore {
         .iter()
         .map(rows::llm_token_total)
         .collect()
+    }
+
+    async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile> {
+        let size = i64::try_from(file.content.len()).map_err(|_| MemoryError::OutOfRange("file size".into()))?;
+        let mut transaction = self.pool.begin().await?;
+        let owner = sqlx::query("select user_id from tenants where id = $1")
+            .bind(file.tenant_id.0)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .ok_or_else(|| MemoryError::NotFound("tenant".into()))?
+            .int("user_id")?;
+        if let Some(limit) = quota_bytes {
+            // One upload per owner at a time until commit: two cannot both fit under
+            // the quota by reading the same total.
+            sqlx::query("select pg_advisory_xact_lock($1, $2)")
+                .bind(MEDIA_QUOTA_LOCKS)
+                .bind(i32::try_from(owner.rem_euclid(i64::from(i32::MAX))).unwrap_or_default())
+                .execute(&mut *transaction)
+                .await?;
+            let used = sqlx::query(
+                "select coalesce(sum(m.size_bytes), 0)::int8 as used from media_files m \
+                 join tenants t on t.id = m.tenant_id where t.user_id = $1",
+            )
+            .bind(owner)
+            .fetch_one(&mut *transaction)
+            .await?
+            .int("used")?;
+            if used.saturating_add(size) > limit {
+                return Err(MemoryError::QuotaExceeded { used, adding: size, limit });
+            }
+        }
+        let row = sqlx::query(concat!(
+            "insert into media_files (tenant_id, name, content_type, size_bytes, sha256, content) \
+             values ($1, $2, $3, $4, $5, $6) returning ",
+            rows::media_columns!()
+        ))
+        .bind(file.tenant_id.0)
+        .bind(&file.name)
+        .bind(&file.content_type)
+        .bind(size)
+        .bind(&file.sha256)
+        .bind(&file.content)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(|e| rows::write_error(e, "file", "tenant"))?;
+        transaction.commit().await?;
+        rows::media_file(&row)
+    }
+
+    async fn media_files(&self, tenant: TenantId) -> MemoryResult<Vec<MediaFile>> {
+        sqlx::query(concat!("select ", rows::media_columns!(), " from media_files where tenant_id = $1 order by id"))
+            .bind(tenant.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::media_file)
+            .collect()
+    }
+
+    async fn media_file_content(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, Vec<u8>)>> {
+        let row = sqlx::query(concat!(
+            "select ",
+            rows::media_columns!(),
+            ", content from media_files where tenant_id = $1 and id = $2"
+        ))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((rows::media_file(&row)?, row.bytes("content")?))).transpose()
+    }
+
+    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()> {
+        let deleted = sqlx::query("delete from media_files where tenant_id = $1 and id = $2")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted == 0 { Err(MemoryError::NotFound("file".into())) } else { Ok(()) }
+    }
+
+    async fn media_bytes_of_user(&self, user: UserId) -> MemoryResult<i64> {
+        sqlx::query(
+            "select coalesce(sum(m.size_bytes), 0)::int8 as used from media_files m \
+             join tenants t on t.id = m.tenant_id where t.user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_one(&self.pool)
+        .await?
+        .int("used")
     }
 
     async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {

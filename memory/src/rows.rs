@@ -163,6 +163,7 @@ pub(crate) trait ModelRow {
     fn float(&self, name: &str) -> MemoryResult<f64>;
     fn json(&self, name: &str) -> MemoryResult<Value>;
     fn opt_json(&self, name: &str) -> MemoryResult<Option<Value>>;
+    fn bytes(&self, name: &str) -> MemoryResult<Vec<u8>>;
     /// A money column selected as text (see the module docs).
     fn money(&self, name: &str) -> MemoryResult<Decimal> {
         parse_money(&self.text(name)?)
@@ -184,6 +185,7 @@ where
     for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn int(&self, name: &str) -> MemoryResult<i64> {
         get(self, name)
@@ -220,6 +222,9 @@ where
     }
     fn opt_json(&self, name: &str) -> MemoryResult<Option<Value>> {
         get::<_, Option<Json<Value>>>(self, name).map(|json| json.map(|json| json.0))
+    }
+    fn bytes(&self, name: &str) -> MemoryResult<Vec<u8>> {
+        get(self, name)
     }
 }
 
@@ -461,6 +466,26 @@ pub(crate) fn platform_stats_sql(since: &str, period: &str, bigint: &str) -> Str
          (select {bigint}(coalesce(sum(value), 0)) from usage_counters \
           where subject_kind = 'user' and counter = 'api_calls' and period = {period}) as api_calls"
     )
+}
+
+/// The columns of a [`MediaFile`] (its bytes are selected only when asked for).
+macro_rules! media_columns {
+    () => {
+        "id, tenant_id, name, content_type, size_bytes, sha256, created_at"
+    };
+}
+pub(crate) use media_columns;
+
+pub(crate) fn media_file(row: &impl ModelRow) -> MemoryResult<MediaFile> {
+    Ok(MediaFile {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        name: row.text("name")?,
+        content_type: row.text("content_type")?,
+        size_bytes: row.int("size_bytes")?,
+        sha256: row.text("sha256")?,
+        created_at: row.time("created_at")?,
+    })
 }
 
 pub(crate) fn llm_token_total(row: &impl ModelRow) -> MemoryResult<LlmTokenTotal> {

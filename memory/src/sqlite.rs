@@ -1404,6 +1404,87 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile> {
+        let size = i64::try_from(file.content.len()).map_err(|_| MemoryError::OutOfRange("file size".into()))?;
+        let now = rows::stored_time(Utc::now());
+        // Writes are serialised, so the quota check and the insert cannot interleave
+        // with another upload.
+        let _write = self.write_lock.lock().await;
+        let owner = sqlx::query("select user_id from tenants where id = ?")
+            .bind(file.tenant_id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| MemoryError::NotFound("tenant".into()))?
+            .int("user_id")?;
+        if let Some(limit) = quota_bytes {
+            let used = self.media_bytes_of_user(UserId(owner)).await?;
+            if used.saturating_add(size) > limit {
+                return Err(MemoryError::QuotaExceeded { used, adding: size, limit });
+            }
+        }
+        let row = sqlx::query(concat!(
+            "insert into media_files (tenant_id, name, content_type, size_bytes, sha256, content, created_at) \
+             values (?, ?, ?, ?, ?, ?, ?) returning ",
+            rows::media_columns!()
+        ))
+        .bind(file.tenant_id.0)
+        .bind(&file.name)
+        .bind(&file.content_type)
+        .bind(size)
+        .bind(&file.sha256)
+        .bind(&file.content)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "file", "tenant"))?;
+        rows::media_file(&row)
+    }
+
+    async fn media_files(&self, tenant: TenantId) -> MemoryResult<Vec<MediaFile>> {
+        sqlx::query(concat!("select ", rows::media_columns!(), " from media_files where tenant_id = ? order by id"))
+            .bind(tenant.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::media_file)
+            .collect()
+    }
+
+    async fn media_file_content(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, Vec<u8>)>> {
+        let row = sqlx::query(concat!(
+            "select ",
+            rows::media_columns!(),
+            ", content from media_files where tenant_id = ? and id = ?"
+        ))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((rows::media_file(&row)?, row.bytes("content")?))).transpose()
+    }
+
+    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let deleted = sqlx::query("delete from media_files where tenant_id = ? and id = ?")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted == 0 { Err(MemoryError::NotFound("file".into())) } else { Ok(()) }
+    }
+
+    async fn media_bytes_of_user(&self, user: UserId) -> MemoryResult<i64> {
+        sqlx::query(
+            "select coalesce(sum(m.size_bytes), 0) as used from media_files m \
+             join tenants t on t.id = m.tenant_id where t.user_id = ?",
+        )
+        .bind(user.0)
+        .fetch_one(&self.pool)
+        .await?
+        .int("used")
+    }
+
     async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {
         let sql = rows::platform_stats_sql("?1", "?2", "");
         // Built from constants only: the values are bound.

@@ -353,6 +353,23 @@ pub trait Store: Send + Sync + 'static {
     /// ordered by agent then model (byte order).
     async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>>;
 
+    // ---- media files ----
+
+    /// Keeps a file for a tenant. With a `quota_bytes`, refuses
+    /// ([`MemoryError::QuotaExceeded`](crate::MemoryError::QuotaExceeded)) a file that
+    /// would take the total of the tenant owner's files, over all their tenants, past
+    /// it; concurrent uploads cannot both squeeze under the quota. `NotFound("tenant")`
+    /// for a missing tenant.
+    async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile>;
+    /// A tenant's files, oldest first, without their bytes.
+    async fn media_files(&self, tenant: TenantId) -> MemoryResult<Vec<MediaFile>>;
+    /// One of a tenant's files with its bytes.
+    async fn media_file_content(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, Vec<u8>)>>;
+    /// Deletes one of a tenant's files; `NotFound("file")` when it has no such file.
+    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()>;
+    /// Bytes the files of all of `user`'s tenants take.
+    async fn media_bytes_of_user(&self, user: UserId) -> MemoryResult<i64>;
+
     // ---- platform analytics ----
 
     /// Counts over the whole platform; windowed counts start at `since`, API calls are

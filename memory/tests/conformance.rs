@@ -93,6 +93,8 @@ conformance! {
         adapter_state_round_trips_json_per_tenant_and_platform,
         llm_token_totals_group_by_agent_and_model,
         platform_stats_count_everyone_and_window_what_is_recent,
+        media_files_are_kept_per_tenant_with_their_bytes,
+        concurrent_uploads_cannot_squeeze_past_the_owners_quota,
         every_swarm_write_for_a_missing_tenant_is_not_found,
         a_revoked_api_token_is_no_longer_found_by_hash,
         api_tokens_are_listed_only_for_their_owner_and_only_the_owner_can_revoke_them,
@@ -1515,6 +1517,68 @@ async fn adapter_state_round_trips_json_per_tenant_and_platform(store: SharedSto
     store.save_adapter_state(shop, "gumroad", &json!("plain string")).await.expect("save");
     assert_eq!(store.adapter_state(shop, "gumroad").await.expect("read"), Some(json!("plain string")));
     assert_eq!(store.adapter_state(other, "shopify").await.expect("read"), None);
+}
+
+// ---- media files ----
+
+fn media(tenant: TenantId, name: &str, bytes: &[u8]) -> NewMediaFile {
+    NewMediaFile {
+        tenant_id: tenant,
+        name: name.into(),
+        content_type: "image/png".into(),
+        sha256: format!("sha-of-{name}"),
+        content: bytes.to_vec(),
+    }
+}
+
+async fn media_files_are_kept_per_tenant_with_their_bytes(store: SharedStore) {
+    let shop = tenant(&store, "shop").await;
+    let other = tenant(&store, "other").await.id;
+    let logo = store.create_media_file(media(shop.id, "logo.png", b"\x89PNG logo"), None).await.expect("kept");
+    assert_eq!((logo.name.as_str(), logo.size_bytes, logo.tenant_id), ("logo.png", 9, shop.id));
+    store.create_media_file(media(shop.id, "banner.png", &[0_u8; 100]), None).await.expect("kept");
+
+    let listed: Vec<String> = store.media_files(shop.id).await.expect("list").into_iter().map(|f| f.name).collect();
+    assert_eq!(listed, ["logo.png", "banner.png"]);
+    let (file, bytes) = store.media_file_content(shop.id, logo.id).await.expect("read").expect("present");
+    assert_eq!((file, bytes.as_slice()), (logo.clone(), &b"\x89PNG logo"[..]));
+    assert_eq!(store.media_bytes_of_user(shop.user_id).await.expect("used"), 109);
+
+    // Another tenant cannot reach it by id.
+    assert!(store.media_file_content(other, logo.id).await.expect("read").is_none());
+    assert!(matches!(store.delete_media_file(other, logo.id).await, Err(MemoryError::NotFound(_))));
+    assert!(matches!(
+        store.create_media_file(media(TenantId(999_999), "x", b"x"), None).await,
+        Err(MemoryError::NotFound(_))
+    ));
+
+    store.delete_media_file(shop.id, logo.id).await.expect("deleted");
+    assert!(store.media_file_content(shop.id, logo.id).await.expect("read").is_none());
+    assert_eq!(store.media_bytes_of_user(shop.user_id).await.expect("used"), 100);
+}
+
+async fn concurrent_uploads_cannot_squeeze_past_the_owners_quota(store: SharedStore) {
+    let owner = user(&store, "quota@example.com").await;
+    let first = tenant_of(&store, owner.id, "first").await.id;
+    let second = tenant_of(&store, owner.id, "second").await.id;
+    store.create_media_file(media(first, "already.bin", &[1_u8; 40]), Some(100)).await.expect("fits");
+
+    // 60 bytes left across both businesses: of ten 25-byte uploads at once, two fit.
+    let uploads = (0..10).map(|n| {
+        let store = store.clone();
+        let tenant = if n % 2 == 0 { first } else { second };
+        tokio::spawn(
+            async move { store.create_media_file(media(tenant, &format!("f{n}"), &[2_u8; 25]), Some(100)).await },
+        )
+    });
+    let results = futures::future::join_all(uploads).await;
+    let kept = results.iter().filter(|result| matches!(result, Ok(Ok(_)))).count();
+    let refused = results
+        .iter()
+        .filter(|result| matches!(result, Ok(Err(MemoryError::QuotaExceeded { limit: 100, adding: 25, .. }))))
+        .count();
+    assert_eq!((kept, refused), (2, 8), "{results:?}");
+    assert_eq!(store.media_bytes_of_user(owner.id).await.expect("used"), 90);
 }
 
 // ---- platform analytics ----

@@ -215,6 +215,8 @@ pub struct ApiResponse {
     pub headers: reqwest::header::HeaderMap,
     /// The body parsed as JSON, `Null` when it is not JSON.
     pub body: Value,
+    /// The body's bytes as received.
+    pub raw: Vec<u8>,
 }
 
 impl ApiResponse {
@@ -336,7 +338,7 @@ impl Caller {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("response body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        ApiResponse { status, headers, body }
+        ApiResponse { status, headers, body, raw: bytes.to_vec() }
     }
 }
 

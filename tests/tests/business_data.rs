@@ -1,5 +1,5 @@
 //! A business's data over HTTP: products, stores (with sealed credentials), campaigns,
-//! social posts, finance and the AI routes, each scoped to the caller's business; and
+//! social posts, finance, files and the AI routes, each scoped to the caller's business; and
 //! the cross-tenant walk, where another user calling every route with the first user's
 //! ids gets 404 every time.
 
@@ -279,6 +279,65 @@ async fn the_ai_routes_answer_from_the_offline_agents() {
     assert_eq!(optimized.body["listing"]["source"], "offline", "{}", optimized.body);
 }
 
+async fn upload(caller: &Caller, business: i64, name: &str, bytes: Vec<u8>) -> boardroom_tests::ApiResponse {
+    let path = format!("/api/media/upload?business_id={business}&name={name}");
+    caller.send_raw(reqwest::Method::POST, &path, Some("image/png"), bytes).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_keeps_its_files_within_the_tiers_storage() {
+    let app = spawn_app().await;
+    let ada = app.new_account("ada@example.com").await;
+    let business = create_business(&ada, "Mugs").await;
+
+    // Arrange & Act: a logo, kept with its type and digest.
+    let logo = b"\x89PNG\r\n a small logo".to_vec();
+    let kept = upload(&ada, business, "logo.png", logo.clone()).await;
+    assert_eq!(kept.status, 201, "{}", kept.body);
+    assert_eq!(kept.body["size_bytes"], logo.len());
+    assert_eq!(kept.body["content_type"], "image/png");
+    assert_eq!(kept.body["sha256"].as_str().map(str::len), Some(64));
+    let logo_id = kept.body["id"].as_i64().expect("id");
+
+    // It is listed, downloads as the same bytes (as an attachment), and counts as usage.
+    let listed = ada.get(&format!("/api/media/list?business_id={business}")).await;
+    assert_eq!(listed.body["items"][0]["name"], "logo.png", "{}", listed.body);
+    let fetched = ada.get(&format!("/api/media/{logo_id}?business_id={business}")).await;
+    assert_eq!((fetched.status, fetched.raw.as_slice()), (200, logo.as_slice()));
+    assert_eq!(fetched.header("content-type"), Some("image/png"));
+    assert_eq!(fetched.header("content-disposition"), Some("attachment; filename=\"logo.png\""));
+    let profile = ada.get("/api/auth/profile").await;
+    assert_eq!(profile.body["usage"]["file_storage_bytes"], logo.len(), "{}", profile.body);
+
+    // Bad uploads: too big for one file (413), empty (422), unnamed (400, naming `name`).
+    let huge = upload(&ada, business, "huge.bin", vec![0; 10 * 1024 * 1024 + 1]).await;
+    assert_eq!((huge.status, huge.error_code()), (413, "payload_too_large"), "{}", huge.body);
+    let empty = upload(&ada, business, "empty.bin", Vec::new()).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let unnamed = ada
+        .send_raw(reqwest::Method::POST, &format!("/api/media/upload?business_id={business}"), None, b"x".to_vec())
+        .await;
+    assert_eq!((unnamed.status, unnamed.error_code()), (400, "invalid_query"), "{}", unnamed.body);
+    assert!(unnamed.body["error"]["fields"]["name"].is_string(), "{}", unnamed.body);
+
+    // The free tier's 100 MB: nine 10 MiB files fit beside the logo, the tenth does not.
+    let ten_mib = vec![7_u8; 10 * 1024 * 1024];
+    for n in 0..9 {
+        let stored = upload(&ada, business, &format!("video-{n}.mp4"), ten_mib.clone()).await;
+        assert_eq!(stored.status, 201, "file {n}: {}", stored.body);
+    }
+    let over = upload(&ada, business, "video-9.mp4", ten_mib.clone()).await;
+    assert_eq!((over.status, over.error_code()), (402, "tier_limit"), "{}", over.body);
+    assert!(over.body["error"]["message"].as_str().is_some_and(|m| m.contains("100 MB")), "{}", over.body);
+
+    // Deleting a file frees its room at once.
+    let deleted = ada.delete(&format!("/api/media/{logo_id}?business_id={business}")).await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(upload(&ada, business, "video-9.mp4", ten_mib).await.status, 201);
+    let gone = ada.get(&format!("/api/media/{logo_id}?business_id={business}")).await;
+    assert_eq!(gone.status, 404);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_gets_404_from_every_route_with_the_first_users_ids() {
     // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
@@ -286,6 +345,7 @@ async fn another_user_gets_404_from_every_route_with_the_first_users_ids() {
     let ada = app.new_account("ada@example.com").await;
     let bob = app.new_account("bob@example.com").await;
     let Built { business: b, product: p, campaign: c } = build_a_business(&ada).await;
+    let f = upload(&ada, b, "logo.png", b"\x89PNG ada's logo".to_vec()).await.body["id"].as_i64().expect("file id");
     let bobs = create_business(&bob, "Bob's").await;
     let bobs_product = create_product(&bob, bobs, "Bob's planner").await;
 
@@ -342,7 +402,13 @@ async fn another_user_gets_404_from_every_route_with_the_first_users_ids() {
             Some(json!({ "business_id": b, "unit_cost": 1, "reference_price": 2 })),
         ),
         (get.clone(), format!("/api/ai/recommendations?business_id={b}"), None),
-        // Bob's own business with Ada's product and campaign ids.
+        (post.clone(), format!("/api/media/upload?business_id={b}&name=x.txt"), Some(json!("bytes"))),
+        (get.clone(), format!("/api/media/list?business_id={b}"), None),
+        (get.clone(), format!("/api/media/{f}?business_id={b}"), None),
+        (delete.clone(), format!("/api/media/{f}?business_id={b}"), None),
+        // Bob's own business with Ada's product, campaign and file ids.
+        (get.clone(), format!("/api/media/{f}?business_id={bobs}"), None),
+        (delete.clone(), format!("/api/media/{f}?business_id={bobs}"), None),
         (put.clone(), format!("/api/products/{p}"), Some(json!({ "business_id": bobs, "price": 1 }))),
         (delete.clone(), format!("/api/products/{p}?business_id={bobs}"), None),
         (post.clone(), "/api/products/optimize".into(), Some(json!({ "business_id": bobs, "product_id": p }))),

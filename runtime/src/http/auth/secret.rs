@@ -27,8 +27,17 @@ pub(crate) fn new_api_token() -> String {
 /// A plain hash (no salt, no stretching) is right here: the secrets are 256 random bits,
 /// not passwords, so there is nothing to guess.
 pub(crate) fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    sha256_hex(secret.as_bytes())
+}
+
+/// The lower-case hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
+/// `bytes` as lower-case hex.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Compares two secrets in time that depends only on their lengths, so a wrong CSRF

@@ -264,6 +264,7 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
         stores = stores.max(super::stores::count(&state, business.id).await?);
         campaigns = campaigns.max(store.campaigns(business.id).await?.len());
     }
+    let file_storage_bytes = store.media_bytes_of_user(user.id).await?;
     let (authenticated_by, session_expires_at) = match &caller.credential {
         Credential::Session(session) => ("session", Some(session.expires_at)),
         Credential::Token(_) => ("token", None),
@@ -278,6 +279,7 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
             "products": products,
             "stores": stores,
             "campaigns": campaigns,
+            "file_storage_bytes": file_storage_bytes,
         },
         "limits": tiers::describe(user.tier),
         "tenants": tenants,

@@ -6,7 +6,8 @@
 //! - `products`, `stores`, `marketing`, `social`, `finance`, `ai`: a business's data and
 //!   its swarm's advice. Each of these routes names its business as `business_id` (in
 //!   the body or the query) and first checks it is the caller's (see [`owned_business`]).
-//! - `admin`: `/admin/*` (invites, private mode, users).
+//! - `media`: `/api/media/*` (a business's files, within the tier's storage).
+//! - `admin`: `/admin/*` (invites, private mode, users, analytics).
 //! - `webhooks`: `/webhooks/stripe`, `/webhooks/shopify` (signed deliveries; built
 //!   with the application's state, so registered by `http::router`).
 //! - `throttling`: `/admin/users/{id}/tier`, `/admin/businesses/{id}/*` (tiers, live
@@ -18,6 +19,7 @@ mod ai;
 mod business;
 mod finance;
 mod marketing;
+mod media;
 mod products;
 mod social;
 mod stores;
@@ -46,6 +48,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(products::routes())
         .merge(stores::routes())
         .merge(marketing::routes())
+        .merge(media::routes())
         .merge(social::routes())
         .merge(finance::routes())
         .merge(ai::routes())

@@ -398,7 +398,7 @@ mod tests {
         let mut mac = mac(secret);
         mac.update(format!("{timestamp}.").as_bytes());
         mac.update(body);
-        mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+        crate::http::auth::secret::to_hex(&mac.finalize().into_bytes())
     }
 
     #[test]

@@ -1,0 +1,17 @@
+-- Files a business keeps (product images, marketing media), PostgreSQL dialect. The
+-- SQLite twin lives in migrations/sqlite/0004_media.sql; keep the two in step.
+-- The bytes live in the database beside their metadata, so a backup holds both and a
+-- crash cannot leave one without the other. Each file is at most 10 MiB (the API's
+-- limit); an account's total is bounded by its tier.
+
+create table media_files (
+    id           bigserial primary key,
+    tenant_id    bigint not null references tenants (id) on delete cascade,
+    name         text not null,
+    content_type text not null,
+    size_bytes   bigint not null check (size_bytes >= 0),
+    sha256       text not null,
+    content      bytea not null,
+    created_at   timestamptz not null default now()
+);
+create index media_files_tenant_idx on media_files (tenant_id, id);
