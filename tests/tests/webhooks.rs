@@ -69,7 +69,7 @@ async fn post_raw(app: &TestApp, path: &str, headers: &[(&str, impl AsRef<str>)]
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
-    ApiResponse { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    ApiResponse { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), raw: bytes.to_vec() }
 }
 
 async fn send_stripe(app: &TestApp, signature: Option<&str>, body: Vec<u8>) -> ApiResponse {
