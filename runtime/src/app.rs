@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::http::{self, AppState, tiers};
+use crate::http::{self, ApiCallMeter, AppState, tiers};
 use boardroom_memory::RedisLink;
 
 /// A built application, listening but not yet serving.
@@ -66,7 +66,8 @@ impl Application {
             .context("failed to start the swarm root")?;
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("failed to listen on {}", settings.bind))?;
-        let state = AppState { services, store, events, swarms, redis, settings: Arc::new(settings) };
+        let api_calls = Arc::new(ApiCallMeter::new(store.clone()));
+        let state = AppState { services, store, events, swarms, redis, api_calls, settings: Arc::new(settings) };
         Ok(Self { listener, state })
     }
 
@@ -94,11 +95,16 @@ impl Application {
             create_demo_tenant(&state).await?;
         }
         start_autopilot_tenants(&state).await?;
+        let meter = tokio::spawn(state.api_calls.clone().run());
         tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
         axum::serve(listener, http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await
             .context("HTTP server failed")?;
+        meter.abort();
+        if let Err(error) = state.api_calls.flush().await {
+            tracing::error!(%error, "API call counts of the last moments not written");
+        }
         tracing::info!("HTTP stopped; stopping the swarm tree");
         state.swarms.shutdown().await;
         state.events.close().await;

@@ -19,6 +19,7 @@
 //! - `extract`: `Json`, `Query` and `Path` with that error model.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
 //! - `crypto`: platform credentials sealed at rest.
+//! - `meter`: monthly API calls, counted in memory and written in batches.
 //! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
 //! - `routes`: the API's routes.
 //! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
@@ -27,6 +28,7 @@ mod auth;
 mod crypto;
 mod error;
 mod extract;
+mod meter;
 mod metrics;
 mod routes;
 pub(crate) mod tiers;
@@ -52,6 +54,7 @@ use self::auth::session::{DatabaseSessions, RedisSessions, SessionBackend, Sessi
 use self::auth::throttle::LoginThrottle;
 use self::error::ApiError;
 use self::extract::MAX_BODY_BYTES;
+pub use self::meter::ApiCallMeter;
 use crate::config::Settings;
 use boardroom_memory::RedisLink;
 
@@ -68,6 +71,8 @@ pub struct AppState {
     pub services: SwarmServices,
     /// Redis, when configured.
     pub redis: Option<Arc<RedisLink>>,
+    /// Monthly API calls, counted in memory and written in batches.
+    pub api_calls: Arc<ApiCallMeter>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
 }

@@ -26,7 +26,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use boardroom_memory::{Tenant, TenantId, Tier, UsageSubject, User};
+use boardroom_memory::{Tenant, TenantId, Tier, User};
 use boardroom_supervisor::{SwarmError, TenantHandle, ThrottleLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
@@ -203,7 +203,7 @@ pub(crate) fn is_metered(path: &str) -> bool {
 /// Counts one API call for `user`; 429 once the month's calls exceed the tier's limit.
 pub(crate) async fn meter_api_call(state: &AppState, user: &User) -> Result<(), ApiError> {
     let now = Utc::now();
-    let used = state.store.add_usage(UsageSubject::User(user.id), API_CALLS, &period(now), 1).await?;
+    let used = state.api_calls.count(user.id, now).await?;
     match limits(user.tier).api_calls {
         Some(limit) if used > limit as i64 => Err(ApiError::TooManyRequests {
             message: format!(

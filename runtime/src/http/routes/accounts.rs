@@ -28,7 +28,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use boardroom_memory::{MemoryError, NewApiToken, NewUser, Role, Tier, UsageSubject, User};
+use boardroom_memory::{MemoryError, NewApiToken, NewUser, Role, Tier, User};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -253,7 +253,7 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
     let store = &state.app.store;
     let user = &caller.user;
     let period = tiers::period(Utc::now());
-    let api_calls = store.usage(UsageSubject::User(user.id), tiers::API_CALLS, &period).await?;
+    let api_calls = state.app.api_calls.total(user.id, Utc::now()).await?;
     let businesses = store.tenants_of_user(user.id).await?;
     let tenants = businesses.len();
     // Products, stores and campaigns are limited per business: the busiest one is

@@ -44,6 +44,10 @@ async fn analytics(State(state): State<ApiState>, AdminUser(_): AdminUser) -> Re
     let now = Utc::now();
     let period = tiers::period(now);
     let store = &state.app.store;
+    // Counted calls are written in batches; write them so the month's total is exact.
+    if let Err(error) = state.app.api_calls.flush().await {
+        tracing::warn!(%error, "API call counts not written before analytics");
+    }
     let month = store.platform_stats(now - TimeDelta::days(30), &period).await?;
     let day = store.platform_stats(now - TimeDelta::days(1), &period).await?;
     let (_, health) = crate::http::health_report(&state.app).await;
