@@ -50,6 +50,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use self::auth::cache::AuthCache;
 use self::auth::session::{DatabaseSessions, RedisSessions, SessionBackend, Sessions};
 use self::auth::throttle::LoginThrottle;
 use self::error::ApiError;
@@ -87,6 +88,8 @@ pub(crate) struct ApiState {
     pub(crate) sessions: Arc<Sessions>,
     /// Login attempt limiters.
     pub(crate) login_throttle: Arc<LoginThrottle>,
+    /// Recently authenticated callers.
+    pub(crate) auth_cache: Arc<AuthCache>,
 }
 
 impl FromRef<ApiState> for AppState {
@@ -103,10 +106,12 @@ pub fn router(state: AppState) -> Router {
         None => Arc::new(DatabaseSessions::new(state.store.clone())),
     };
     let metrics = metrics::Metrics::start(&state);
+    let auth_cache = state.settings.auth_cache;
     let api = ApiState {
         app: state,
         sessions: Arc::new(Sessions::new(backend)),
         login_throttle: Arc::new(LoginThrottle::default()),
+        auth_cache: Arc::new(AuthCache::new(auth_cache)),
     };
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))

@@ -26,9 +26,11 @@
 //! - `password`: [`password::Email`], [`password::Password`], Argon2id.
 //! - `session`: server-side sessions and their two backends.
 //! - `access`: per-user access rules.
+//! - `cache`: recently authenticated callers (a couple of seconds).
 //! - `throttle`: login throttling.
 
 pub(crate) mod access;
+pub(crate) mod cache;
 pub(crate) mod password;
 pub(crate) mod secret;
 pub(crate) mod session;
@@ -143,34 +145,111 @@ pub(crate) fn check_csrf(method: &Method, headers: &HeaderMap, session: &ActiveS
     Ok(())
 }
 
-async fn authenticate(parts: &Parts, state: &ApiState) -> Result<CurrentUser, ApiError> {
-    let store = &state.app.store;
-    let credential = if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|token| token.starts_with(API_TOKEN_PREFIX))
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the Authorization header must be `Bearer br_…`"))?;
-        let api_token = store
-            .api_token_by_hash(&hash_secret(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the API token is unknown or revoked"))?;
-        Credential::Token(api_token)
-    } else if let Some(cookie) = session_cookie(&parts.headers) {
-        let session = state
-            .sessions
-            .find(&cookie)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("session_expired", "your session has ended; log in again"))?;
-        check_csrf(&parts.method, &parts.headers, &session)?;
-        Credential::Session(session)
-    } else {
-        return Err(ApiError::unauthorized(
+/// The credential a request presents, before it is looked up.
+enum Presented {
+    /// An API token's stored hash.
+    Token(String),
+    /// A session's stored id (the cookie's hash).
+    Session(String),
+}
+
+impl Presented {
+    fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        if let Some(value) = headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|token| token.starts_with(API_TOKEN_PREFIX))
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_token", "the Authorization header must be `Bearer br_…`")
+                })?;
+            return Ok(Self::Token(hash_secret(token)));
+        }
+        if let Some(cookie) = session_cookie(headers) {
+            return Ok(Self::Session(hash_secret(&cookie)));
+        }
+        Err(ApiError::unauthorized(
             "unauthorized",
             "log in first, or send an API token as `Authorization: Bearer br_…`",
-        ));
+        ))
+    }
+
+    fn cache_key(&self) -> String {
+        match self {
+            Self::Token(hash) => cache::token_key(hash),
+            Self::Session(id) => cache::session_key(id),
+        }
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &ApiState) -> Result<CurrentUser, ApiError> {
+    let presented = Presented::from_headers(&parts.headers)?;
+    let key = presented.cache_key();
+    let now = Utc::now();
+    let cached = state.auth_cache.get(&key).filter(|hit| match &hit.caller.credential {
+        Credential::Session(session) => session.expires_at > now,
+        Credential::Token(_) => true,
+    });
+    let (mut caller, rules, mut changed) = match cached {
+        Some(hit) => (hit.caller.clone(), hit.rules.clone(), false),
+        None => {
+            let (caller, rules) = look_up(presented, state).await?;
+            (caller, rules, true)
+        }
+    };
+    if let Credential::Session(session) = &caller.credential {
+        check_csrf(&parts.method, &parts.headers, session)?;
+    }
+    if !rules.allows(peer_address(parts)) {
+        return Err(ApiError::forbidden("ip_not_allowed", "your account does not accept requests from this address"));
+    }
+    match &mut caller.credential {
+        Credential::Session(session) => {
+            if let Some(slid) = state.sessions.touch(session, rules.session_timeout).await? {
+                *session = slid;
+                changed = true;
+            }
+        }
+        Credential::Token(token) => {
+            if token.last_used_at.is_none_or(|last| now - last >= TOKEN_TOUCH_EVERY) {
+                match state.app.store.touch_api_token(token.id, now).await {
+                    Ok(()) => {
+                        token.last_used_at = Some(now);
+                        changed = true;
+                    }
+                    // Bookkeeping only: the request itself is fine.
+                    Err(error) => tracing::warn!(%error, token = token.id, "could not stamp the API token's last use"),
+                }
+            }
+        }
+    }
+    if changed {
+        state.auth_cache.put(key, caller.clone(), rules);
+    }
+    Ok(caller)
+}
+
+/// Reads the credential, its account and the account's access rules from storage.
+async fn look_up(presented: Presented, state: &ApiState) -> Result<(CurrentUser, AccessRules), ApiError> {
+    let store = &state.app.store;
+    let credential = match presented {
+        Presented::Token(hash) => {
+            let api_token = store
+                .api_token_by_hash(&hash)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("invalid_token", "the API token is unknown or revoked"))?;
+            Credential::Token(api_token)
+        }
+        Presented::Session(id) => {
+            let session = state
+                .sessions
+                .find_stored(id)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("session_expired", "your session has ended; log in again"))?;
+            Credential::Session(session)
+        }
     };
     let user_id = match &credential {
         Credential::Session(session) => session.user_id,
@@ -181,20 +260,5 @@ async fn authenticate(parts: &Parts, state: &ApiState) -> Result<CurrentUser, Ap
         .await?
         .ok_or_else(|| ApiError::unauthorized("unauthorized", "the account no longer exists"))?;
     let rules = AccessRules::from_controls(&store.access_controls(user.id).await?);
-    if !rules.allows(peer_address(parts)) {
-        return Err(ApiError::forbidden("ip_not_allowed", "your account does not accept requests from this address"));
-    }
-    match &credential {
-        Credential::Session(session) => state.sessions.touch(session, rules.session_timeout).await?,
-        Credential::Token(token) => {
-            let now = Utc::now();
-            if token.last_used_at.is_none_or(|last| now - last >= TOKEN_TOUCH_EVERY)
-                && let Err(error) = store.touch_api_token(token.id, now).await
-            {
-                // Bookkeeping only: the request itself is fine.
-                tracing::warn!(%error, token = token.id, "could not stamp the API token's last use");
-            }
-        }
-    }
-    Ok(CurrentUser { user, credential })
+    Ok((CurrentUser { user, credential }, rules))
 }

@@ -223,7 +223,11 @@ impl Sessions {
 
     /// The live, logged-in session a cookie value points at.
     pub(crate) async fn find(&self, cookie_value: &str) -> Result<Option<ActiveSession>, ApiError> {
-        let id = hash_secret(cookie_value);
+        self.find_stored(hash_secret(cookie_value)).await
+    }
+
+    /// The live, logged-in session with this stored id (the cookie's hash).
+    pub(crate) async fn find_stored(&self, id: String) -> Result<Option<ActiveSession>, ApiError> {
         let Some(record) = self.backend.load(&id, Utc::now()).await? else {
             return Ok(None);
         };
@@ -239,17 +243,22 @@ impl Sessions {
         }))
     }
 
-    /// Slides the session's expiry to `now + timeout` when due (see the module docs).
-    pub(crate) async fn touch(&self, session: &ActiveSession, timeout: Duration) -> Result<(), ApiError> {
+    /// Slides the session's expiry to `now + timeout` when due (see the module docs);
+    /// the session as it now is when it was written.
+    pub(crate) async fn touch(
+        &self,
+        session: &ActiveSession,
+        timeout: Duration,
+    ) -> Result<Option<ActiveSession>, ApiError> {
         let now = Utc::now();
         let timeout = to_delta(timeout);
         let remaining = session.expires_at - now;
         if remaining >= timeout * 9 / 10 && remaining <= timeout {
-            return Ok(());
+            return Ok(None);
         }
         let record = SessionRecord { expires_at: now + timeout, ..session.record.clone() };
         self.backend.save(&record).await?;
-        Ok(())
+        Ok(Some(ActiveSession { expires_at: record.expires_at, record, ..session.clone() }))
     }
 
     /// Ends the session with this stored id.

@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use super::products::live_products;
 use crate::http::ApiState;
 use crate::http::auth::access::AccessRules;
+use crate::http::auth::cache::session_key;
 use crate::http::auth::password::{Email, Password, hash_password, verify_password};
 use crate::http::auth::secret::{hash_secret, new_api_token};
 use crate::http::auth::session::{clear_cookie, is_https, session_cookie, set_cookie};
@@ -204,6 +205,7 @@ async fn login(
     if let Some(old) = session_cookie(&parts.headers) {
         // A new login always gets a new session id: a planted cookie is never promoted.
         state.sessions.end_cookie(&old).await?;
+        state.auth_cache.forget(&session_key(&hash_secret(&old)));
     }
     let session = state.sessions.start(user.id, rules.session_timeout).await?;
     let now = Utc::now();
@@ -245,6 +247,7 @@ async fn logout(State(state): State<ApiState>, parts: RequestFacts) -> Result<Re
     {
         check_csrf(&parts.method, &parts.headers, &session)?;
         state.sessions.end(&session.id).await?;
+        state.auth_cache.forget(&session_key(&session.id));
     }
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(parts.https))]).into_response())
 }
@@ -336,6 +339,7 @@ async fn revoke_token(
         MemoryError::NotFound(_) => ApiError::NotFound("token".into()),
         other => other.into(),
     })?;
+    state.auth_cache.forget_user(caller.user.id);
     tracing::info!(user = %caller.user.id, token = id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -190,6 +190,7 @@ async fn set_role(
     let store = &state.app.store;
     let user = store.user(id).await?.ok_or_else(|| ApiError::NotFound("user".into()))?;
     store.set_user_role(id, request.role).await?;
+    state.auth_cache.forget_user(id);
     tracing::info!(admin = %admin.user.id, user = %id, role = %request.role, "role changed");
     Ok(Json(User { role: request.role, ..user }))
 }

@@ -44,6 +44,7 @@ async fn set_tier(
     let store = &state.app.store;
     let user = store.user(id).await?.ok_or_else(|| ApiError::NotFound("user".into()))?;
     store.set_user_tier(id, request.tier).await?;
+    state.auth_cache.forget_user(id);
     for tenant in store.tenants_of_user(id).await? {
         if let Some(swarm) = state.app.swarms.get(tenant.id) {
             let limits = tiers::wanted_limits(&state.app, &tenant).await?;
