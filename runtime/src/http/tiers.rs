@@ -41,7 +41,7 @@ pub(crate) const OVERRIDE_AGENT: &str = "admin";
 pub(crate) const OVERRIDE_KEY: &str = "throttle_override";
 
 /// What one tier allows; `None` is unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub(crate) struct TierLimits {
     /// API calls per calendar month.
     pub(crate) api_calls: Option<u64>,

@@ -11,6 +11,22 @@
 //!   with the application's state, so registered by `http::router`).
 //! - `throttling`: `/admin/users/{id}/tier`, `/admin/businesses/{id}/*` (tiers, live
 //!   swarm throttles and state).
+//!
+//! ## Adding a route
+//! Routes are registered only through `utoipa_axum`'s `routes!`, which reads the method
+//! and path from the handler's `#[utoipa::path]`, so a route cannot be served without
+//! being in `/api/openapi.json` (see `http::openapi`). To add one: derive `ToSchema` on
+//! its request and response types (`IntoParams` with `#[into_params(parameter_in =
+//! Query)]` on a query type), annotate the handler with `#[utoipa::path(post, path =
+//! "/admin/analytics", tag = "admin", request_body = …, params(…), responses((status =
+//! 200, body = …), (status = 404, description = "…")))]` (its doc comment becomes the
+//! summary and description), and add `.routes(routes!(handler))` to its module's
+//! `routes()`; handlers sharing a path go in one `routes!(a, b)`. List only the
+//! route's own success and error statuses: the shared ones (401/403/429/503 when
+//! authenticated, 400/413/415/422 for a body, 500) and the security requirements are
+//! added from the annotation by `http::openapi`. A public route says `security(())`.
+//! Never `.route(...)`: `tests/tests/api_docs.rs` probes every documented path and
+//! would not see it.
 
 mod accounts;
 mod admin;
@@ -26,21 +42,22 @@ pub(crate) mod webhooks;
 
 use std::time::Duration;
 
-use axum::Router;
 use boardroom_agents::{AgentError, Task};
 use boardroom_memory::{Tenant, TenantId};
 use boardroom_supervisor::SwarmError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::ApiState;
 use super::auth::CurrentUser;
 use super::error::{ApiError, Fields};
 use super::tiers;
 
-/// Every API route.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
+/// Every API route, with its documentation.
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .merge(accounts::routes())
         .merge(business::routes())
         .merge(products::routes())
@@ -58,7 +75,8 @@ pub(crate) fn routes() -> Router<ApiState> {
 const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `?business_id=`: the query of routes that only name their business.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BusinessQuery {
     /// The business (tenant) the request is about.
@@ -66,7 +84,8 @@ pub(crate) struct BusinessQuery {
 }
 
 /// `?business_id=&after=&limit=`: one page of a business's list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BusinessPageQuery {
     /// The business (tenant) the list belongs to.
@@ -76,6 +95,7 @@ pub(crate) struct BusinessPageQuery {
     after: Option<i64>,
     /// Items per page, 1 to 100 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -91,7 +111,7 @@ impl BusinessPageQuery {
 }
 
 /// `{"business_id": …}`: the body of routes that only name their business.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BusinessBody {
     /// The business (tenant) the request is about.
@@ -161,12 +181,14 @@ const MAX_PAGE_SIZE: i64 = 100;
 
 /// `?after=ID&limit=N`: keyset pagination by id. `after` is the `next_after` of the
 /// previous page (absent for the first page).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
     /// The last id of the previous page.
     after: Option<i64>,
     /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -187,12 +209,19 @@ impl PageQuery {
 
 /// One page of a list: the items, and the `after` that fetches the next page (`null`
 /// on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Page<T> {
     /// This page's items, ordered by id.
     items: Vec<T>,
     /// Pass as `?after=` for the next page; `null` when there is none.
     next_after: Option<i64>,
+}
+
+/// A whole list, when it is short enough not to paginate.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Items<T> {
+    /// Every item.
+    pub(crate) items: Vec<T>,
 }
 
 impl<T> Page<T> {

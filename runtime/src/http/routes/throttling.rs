@@ -5,13 +5,14 @@
 
 use std::num::NonZeroU32;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, put};
 use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
 use boardroom_supervisor::{TenantHandle, ThrottleLimits};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::swarm_error;
 use crate::http::ApiState;
@@ -20,22 +21,36 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY};
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/admin/users/{id}/tier", put(set_tier))
-        .route("/admin/businesses/{id}/swarm", get(show_swarm).post(control_swarm))
-        .route("/admin/businesses/{id}/throttle", put(set_throttle).delete(clear_throttle))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(set_tier))
+        .routes(routes!(show_swarm, control_swarm))
+        .routes(routes!(set_throttle, clear_throttle))
 }
 
 /// `PUT /admin/users/{id}/tier`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetTier {
+    /// The new tier.
     tier: Tier,
 }
 
-/// Changes a user's tier; the running swarms of their businesses take the new tier's
-/// throttle at once (unless an admin override holds them).
+/// Changes an account's tier.
+///
+/// The running swarms of their businesses take the new tier's throttle at once (unless
+/// an admin override holds them).
+#[utoipa::path(
+    put,
+    path = "/admin/users/{id}/tier",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The account's id.")),
+    request_body = SetTier,
+    responses(
+        (status = 200, description = "The account as changed.", body = User),
+        (status = 404, description = "`not_found`: no such account."),
+    )
+)]
 async fn set_tier(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
@@ -112,7 +127,21 @@ fn limits_json(limits: &ThrottleLimits) -> Value {
     })
 }
 
-/// `GET /admin/businesses/{id}/swarm`: status, autopilot, throttle limits and counters.
+/// A business's swarm: status, autopilot, throttle limits and counters.
+///
+/// The answer has `business_id`, `owner_id`, `tier`, `autopilot_setting`, `status`
+/// (`passivated` when not in memory), `autopilot` and `throttle` (`null` when not
+/// running), `tier_limits` and `override` (the admin's throttle override, or `null`).
+#[utoipa::path(
+    get,
+    path = "/admin/businesses/{id}/swarm",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    responses(
+        (status = 200, description = "The swarm.", body = Object),
+        (status = 404, description = "`not_found`: no such business."),
+    )
+)]
 async fn show_swarm(
     State(state): State<ApiState>,
     AdminUser(_): AdminUser,
@@ -123,15 +152,33 @@ async fn show_swarm(
 }
 
 /// `PUT /admin/businesses/{id}/throttle`: `messages_per_minute` `null` is unlimited.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetThrottle {
+    /// At least 1; `null` is unlimited. Required (may be `null`).
+    #[schema(required = true)]
     messages_per_minute: Option<u32>,
+    /// Messages that may pass at once before the rate applies; at least 1.
     #[serde(default)]
     burst: Option<u32>,
 }
 
-/// Stores the override and applies it to the swarm (activating it if needed).
+/// Overrides a business's swarm throttle, whatever its owner's tier.
+///
+/// The override is stored and applied to the swarm at once (activating it if needed).
+/// The answer is the swarm, as `GET` shows it.
+#[utoipa::path(
+    put,
+    path = "/admin/businesses/{id}/throttle",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    request_body = SetThrottle,
+    responses(
+        (status = 200, description = "The swarm with its new throttle.", body = Object),
+        (status = 404, description = "`not_found`: no such business."),
+        (status = 503, description = "`unavailable`: the swarm could not start."),
+    )
+)]
 async fn set_throttle(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
@@ -153,7 +200,17 @@ async fn set_throttle(
     Ok(Json(swarm_view(&state, &tenant).await?))
 }
 
-/// `DELETE /admin/businesses/{id}/throttle`: back to the owner's tier.
+/// Removes a business's throttle override: back to its owner's tier.
+#[utoipa::path(
+    delete,
+    path = "/admin/businesses/{id}/throttle",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    responses(
+        (status = 200, description = "The swarm with its tier's throttle.", body = Object),
+        (status = 404, description = "`not_found`: no such business."),
+    )
+)]
 async fn clear_throttle(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
@@ -169,13 +226,15 @@ async fn clear_throttle(
 }
 
 /// `POST /admin/businesses/{id}/swarm`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ControlSwarm {
+    /// What to do.
     action: SwarmAction,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// What an admin can do to a swarm.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum SwarmAction {
     /// Hold the autopilot's cycles.
@@ -186,6 +245,21 @@ enum SwarmAction {
     Stop,
 }
 
+/// Pauses or resumes a business's autopilot, or stops its swarm (autopilot off).
+///
+/// The answer is the swarm, as `GET` shows it.
+#[utoipa::path(
+    post,
+    path = "/admin/businesses/{id}/swarm",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    request_body = ControlSwarm,
+    responses(
+        (status = 200, description = "The swarm after the action.", body = Object),
+        (status = 404, description = "`not_found`: no such business."),
+        (status = 503, description = "`unavailable`: the swarm could not start."),
+    )
+)]
 async fn control_swarm(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
