@@ -318,3 +318,96 @@ fn apply_to_operation(operation: &mut Operation, writes: bool) {
         responses.entry(response.status().to_owned()).or_insert_with(|| response.reference());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+
+    use super::*;
+
+    fn document_with(method: HttpMethod, operation: Operation) -> Value {
+        let mut document = frame();
+        document.paths = PathsBuilder::new().path("/api/things", PathItem::new(method, operation)).build();
+        apply_conventions(&mut document);
+        serde_json::to_value(&document).expect("JSON")
+    }
+
+    #[test]
+    fn an_operation_that_names_no_security_needs_a_session_or_a_token_and_writes_need_csrf() {
+        let read = document_with(HttpMethod::Get, OperationBuilder::new().operation_id(Some("list")).build());
+        let operation = &read["paths"]["/api/things"]["get"];
+        assert_eq!(operation["security"], json!([{ "session_cookie": [] }, { "bearer_token": [] }]));
+        for status in ["401", "403", "429", "500", "503"] {
+            assert!(operation["responses"][status]["$ref"].is_string(), "{status}: {operation}");
+        }
+        assert!(operation["responses"]["422"].is_null(), "no body, no 422: {operation}");
+
+        let body =
+            RequestBodyBuilder::new().content("application/json", Content::new(Some(error_body_schema()))).build();
+        let write = document_with(HttpMethod::Post, OperationBuilder::new().request_body(Some(body)).build());
+        let operation = &write["paths"]["/api/things"]["post"];
+        assert_eq!(operation["security"], json!([{ "session_cookie": [], "csrf_header": [] }, { "bearer_token": [] }]));
+        for status in ["400", "413", "415", "422"] {
+            assert!(operation["responses"][status]["$ref"].is_string(), "{status}: {operation}");
+        }
+    }
+
+    #[test]
+    fn a_public_operation_stays_public_and_its_own_errors_get_the_error_body() {
+        let operation = OperationBuilder::new()
+            .security(SecurityRequirement::default())
+            .tag("accounts")
+            .operation_id(Some("signup"))
+            .response("404", Response::new("no such thing"))
+            .response("204", Response::new("done"))
+            .build();
+        let document = document_with(HttpMethod::Post, operation);
+        let operation = &document["paths"]["/api/things"]["post"];
+        assert_eq!(operation["security"], json!([{}]));
+        assert!(operation["responses"]["401"].is_null(), "public: {operation}");
+        assert_eq!(operation["operationId"], "accounts_signup");
+        assert_eq!(
+            operation["responses"]["404"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        assert!(operation["responses"]["204"]["content"].is_null(), "a success keeps its empty body");
+    }
+
+    /// `routes!` is what ties a route to its documentation; a plain axum registration
+    /// would serve a path the document does not have, so none may exist.
+    #[test]
+    fn routes_are_only_registered_with_their_documentation() {
+        // Built from pieces so this file does not match itself.
+        let bypasses = [[".", "route("].concat(), [".", "route_service("].concat(), [".", "nest("].concat()];
+        let new_router = ["Router", "::new()"].concat();
+        let new_documented_router = ["OpenApi", "Router", "::new()"].concat();
+        let mut offenders = Vec::new();
+        let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("source folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    let source = std::fs::read_to_string(&path).expect("source file");
+                    for (number, line) in source.lines().enumerate() {
+                        if line.trim_start().starts_with("//") {
+                            continue;
+                        }
+                        let bypass = bypasses.iter().any(|bypass| line.contains(bypass.as_str()));
+                        let plain =
+                            line.contains(new_router.as_str()) && !line.contains(new_documented_router.as_str());
+                        if bypass || plain {
+                            offenders.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "register routes with `.routes(routes!(handler))`:\n{}", offenders.join("\n"));
+    }
+}

@@ -129,7 +129,7 @@ function describeAuth(spec, operation) {
     const signedIn = requirements.filter((requirement) => Object.keys(requirement).length > 0);
     return signedIn.length === 0 ? "Public: no authentication." : "Public; with " + schemeNames(spec, signedIn) + " when signed in.";
   }
-  return "Needs " + schemeNames(spec, requirements) + ".";
+  return "Needs " + schemeNames(spec, requirements);
 }
 
 function schemeNames(spec, requirements) {
@@ -140,7 +140,11 @@ function schemeNames(spec, requirements) {
     if (scheme.type === "apiKey") return (scheme.in === "cookie" ? "cookie " : "header ") + scheme.name;
     return name;
   };
-  return requirements.map((requirement) => Object.keys(requirement).map(label).join(" + ")).join(", or ");
+  // The cookie before the header it goes with.
+  const cookieFirst = (name) => ((schemes[name] || {}).in === "cookie" ? 0 : 1);
+  return requirements
+    .map((requirement) => Object.keys(requirement).sort((a, b) => cookieFirst(a) - cookieFirst(b)).map(label).join(" + "))
+    .join(", or ");
 }
 
 function renderParameters(spec, parameters) {

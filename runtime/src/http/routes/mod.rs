@@ -13,20 +13,16 @@
 //!   swarm throttles and state).
 //!
 //! ## Adding a route
-//! Routes are registered only through `utoipa_axum`'s `routes!`, which reads the method
-//! and path from the handler's `#[utoipa::path]`, so a route cannot be served without
-//! being in `/api/openapi.json` (see `http::openapi`). To add one: derive `ToSchema` on
-//! its request and response types (`IntoParams` with `#[into_params(parameter_in =
-//! Query)]` on a query type), annotate the handler with `#[utoipa::path(post, path =
-//! "/admin/analytics", tag = "admin", request_body = …, params(…), responses((status =
-//! 200, body = …), (status = 404, description = "…")))]` (its doc comment becomes the
-//! summary and description), and add `.routes(routes!(handler))` to its module's
-//! `routes()`; handlers sharing a path go in one `routes!(a, b)`. List only the
-//! route's own success and error statuses: the shared ones (401/403/429/503 when
-//! authenticated, 400/413/415/422 for a body, 500) and the security requirements are
-//! added from the annotation by `http::openapi`. A public route says `security(())`.
-//! Never `.route(...)`: `tests/tests/api_docs.rs` probes every documented path and
-//! would not see it.
+//! Register it only as `.routes(routes!(handler))` in its module's `routes()` (handlers
+//! sharing a path in one `routes!(a, b)`): `routes!` takes the method and path from the
+//! handler's `#[utoipa::path(get, path = "/admin/analytics", tag = "admin", params(…),
+//! request_body = …, responses((status = 200, body = …), (status = 404, description =
+//! "…")))]`, so nothing is served undocumented. Derive `ToSchema` on its body types
+//! (`IntoParams` and `#[into_params(parameter_in = Query)]` on a query type); the
+//! handler's doc comment becomes its summary. List only the route's own statuses:
+//! security and the shared errors are added by `http::openapi` (`security(())` marks a
+//! public route). Then add it to `EVERY_ROUTE` in `tests/tests/api_docs.rs`. A plain
+//! axum `.route(...)` is refused by a test.
 
 mod accounts;
 mod admin;
