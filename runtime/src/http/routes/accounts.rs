@@ -84,9 +84,10 @@ pub(crate) async fn private_mode(state: &ApiState) -> Result<bool, ApiError> {
 #[serde(deny_unknown_fields)]
 struct SignupRequest {
     /// The account's e-mail address (its login).
-    #[schema(example = "owner@example.com")]
+    #[schema(example = "owner@example.com", min_length = 3, max_length = 254)]
     email: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
     /// Needed in private mode; ignored otherwise.
     #[serde(default)]
@@ -202,8 +203,10 @@ async fn discard_pending(state: &ApiState, user: &User) {
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     /// The account's e-mail address.
+    #[schema(min_length = 3, max_length = 254)]
     email: String,
     /// Its password.
+    #[schema(min_length = 1)]
     password: String,
 }
 
@@ -404,7 +407,7 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
 #[serde(deny_unknown_fields)]
 struct CreateTokenRequest {
     /// A label, 1 to 100 printable characters.
-    #[schema(example = "reporting script")]
+    #[schema(example = "reporting script", min_length = 1, max_length = 100)]
     name: String,
 }
 

@@ -43,9 +43,11 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct GenerateInvite {
     /// Sign-ups the code allows, 1 to 100 (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     uses: Option<i32>,
     /// Hours until it expires, 1 to 8760 (default 168).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 8760)]
     expires_hours: Option<i64>,
 }
 
@@ -69,16 +71,18 @@ struct Invite {
     post,
     path = "/admin/generate-invite",
     tag = "admin",
-    request_body(content = Option<GenerateInvite>, description = "Optional: send no body (and no `Content-Type`) for the defaults."),
+    request_body(content = Option<GenerateInvite>, description = "Optional: send no body (and no `Content-Type`), or `null`, for the defaults."),
     responses((status = 201, description = "The invite.", body = Invite))
 )]
 async fn generate_invite(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     headers: HeaderMap,
-    request: Option<Json<GenerateInvite>>,
+    // No body, or a JSON `null`, is all defaults (what the document says: optional, and
+    // `null` or the object).
+    request: Option<Json<Option<GenerateInvite>>>,
 ) -> Result<Response, ApiError> {
-    let request = request.map(|Json(request)| request).unwrap_or_default();
+    let request = request.and_then(|Json(request)| request).unwrap_or_default();
     let uses = request.uses.unwrap_or(1);
     if !(1..=MAX_INVITE_USES).contains(&uses) {
         return Err(ApiError::invalid("uses", format!("must be between 1 and {MAX_INVITE_USES}")));

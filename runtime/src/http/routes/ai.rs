@@ -76,13 +76,13 @@ struct GenerateContent {
 #[serde(deny_unknown_fields)]
 struct Brief {
     /// The product, 1 to 200 characters.
-    #[schema(example = "Sunrise mug")]
+    #[schema(example = "Sunrise mug", min_length = 1, max_length = 200)]
     product: String,
     /// Its niche, 1 to 100 characters.
-    #[schema(example = "kitchen")]
+    #[schema(example = "kitchen", min_length = 1, max_length = 100)]
     niche: String,
     /// Its price as text, 1 to 30 characters.
-    #[schema(example = "19.99")]
+    #[schema(example = "19.99", min_length = 1, max_length = 30)]
     price: String,
     /// At most 20 keywords of 1 to 50 characters.
     #[serde(default)]
@@ -151,13 +151,14 @@ struct OptimizePricing {
     /// The business asking.
     business_id: i64,
     /// What one unit costs: 0 or more, whole cents.
-    #[schema(example = "4.50")]
+    #[schema(example = "4.50", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     unit_cost: Decimal,
     /// The price to start from, such as the market's: above 0.
-    #[schema(example = "21.00")]
+    #[schema(example = "21.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     reference_price: Decimal,
     /// The price charged now: above 0.
     #[serde(default)]
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     current_price: Option<Decimal>,
 }
 
@@ -214,6 +215,7 @@ struct RecommendationsQuery {
     business_id: i64,
     /// The experiences to learn from, 1 to 50 characters (default `autopilot_cycle`).
     #[serde(default)]
+    #[param(min_length = 1, max_length = 50)]
     action_type: Option<String>,
 }
 

@@ -86,7 +86,7 @@ fn autopilot_of(tenant: &Tenant) -> bool {
 #[serde(deny_unknown_fields)]
 struct CreateBusiness {
     /// 1 to 100 characters.
-    #[schema(example = "Mugs & More")]
+    #[schema(example = "Mugs & More", min_length = 1, max_length = 100)]
     name: String,
     /// A domain name such as `shop.example.com`.
     #[serde(default)]
@@ -196,6 +196,7 @@ async fn show(
 struct UpdateBusiness {
     /// 1 to 100 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     /// A domain name; `null` clears it.
     #[serde(default, deserialize_with = "present")]

@@ -182,7 +182,7 @@ struct SetGoal {
     /// The business the goal is for.
     business_id: i64,
     /// Revenue wanted per month: above 0, whole cents.
-    #[schema(example = "5000.00")]
+    #[schema(example = "5000.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     monthly_revenue: Decimal,
 }
 

@@ -40,12 +40,13 @@ struct CreateCampaign {
     /// The business the campaign is for.
     business_id: i64,
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// `google_ads`, `meta_ads`, `tiktok_ads`, `email`, `x`, `linkedin` or `reddit`.
     #[schema(example = "meta_ads")]
     channel: String,
     /// Above 0, whole cents.
-    #[schema(example = "250.00")]
+    #[schema(example = "250.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     budget: Decimal,
     /// A product of the same business it promotes.
     #[serde(default)]

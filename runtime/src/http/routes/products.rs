@@ -54,19 +54,20 @@ struct CreateProduct {
     /// The business (tenant) the product is for.
     business_id: i64,
     /// 1 to 200 characters.
-    #[schema(example = "Sunrise mug")]
+    #[schema(example = "Sunrise mug", min_length = 1, max_length = 200)]
     title: String,
     /// At most 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     description: Option<String>,
     /// 1 to 100 characters.
-    #[schema(example = "kitchen")]
+    #[schema(example = "kitchen", min_length = 1, max_length = 100)]
     niche: String,
     /// Above 0, at most 1000000, whole cents.
-    #[schema(example = "19.99")]
+    #[schema(example = "19.99", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     price: Decimal,
     /// 0 or more, whole cents.
-    #[schema(example = "4.50")]
+    #[schema(example = "4.50", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     cost: Decimal,
     /// At most 20 tags of 1 to 50 characters.
     #[serde(default)]
@@ -164,6 +165,7 @@ struct UpdateProduct {
     business_id: i64,
     /// A new price: above 0, whole cents.
     #[serde(default)]
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     price: Option<Decimal>,
     /// `draft`, `active` or `archived`.
     #[serde(default)]

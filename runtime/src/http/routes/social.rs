@@ -41,6 +41,7 @@ struct CreatePost {
     #[schema(example = "x")]
     platform: String,
     /// The post, within the network's length.
+    #[schema(min_length = 1, max_length = 40000)]
     content: String,
     /// When to publish (RFC 3339); not in the past.
     #[serde(default)]

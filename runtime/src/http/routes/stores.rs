@@ -57,7 +57,7 @@ struct ConnectStore {
     #[schema(example = "shopify")]
     platform: String,
     /// An `https://` address (`http://` only for localhost), at most 500 characters.
-    #[schema(example = "https://mugs.myshopify.com")]
+    #[schema(example = "https://mugs.myshopify.com", max_length = 500)]
     store_url: String,
     /// Credential names and values (at most 10), such as `{"api_key": "…"}`.
     #[schema(value_type = BTreeMap<String, String>)]

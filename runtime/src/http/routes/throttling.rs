@@ -21,6 +21,12 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY};
 
+/// Largest burst an override may allow. The rate limiter keeps `burst` times the interval
+/// between messages in nanoseconds as a `u64`: a burst of 2^31 at one message a minute
+/// overflows it, and the panic would come back at every activation of the swarm, since
+/// the override is stored. 100,000 is far beyond any real need and far from overflow.
+const MAX_BURST: u32 = 100_000;
+
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(set_tier))
@@ -155,11 +161,12 @@ async fn show_swarm(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetThrottle {
-    /// At least 1; `null` is unlimited. Required (may be `null`).
-    #[schema(required = true)]
+    /// At least 1; `null` (or leaving it out) is unlimited.
+    #[schema(minimum = 1)]
     messages_per_minute: Option<u32>,
-    /// Messages that may pass at once before the rate applies; at least 1.
+    /// Messages that may pass at once before the rate applies; 1 to 100000.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000)]
     burst: Option<u32>,
 }
 
@@ -189,8 +196,8 @@ async fn set_throttle(
     if request.messages_per_minute == Some(0) {
         return Err(ApiError::invalid("messages_per_minute", "must be at least 1, or null for unlimited"));
     }
-    if request.burst == Some(0) {
-        return Err(ApiError::invalid("burst", "must be at least 1"));
+    if request.burst.is_some_and(|burst| !(1..=MAX_BURST).contains(&burst)) {
+        return Err(ApiError::invalid("burst", format!("must be between 1 and {MAX_BURST}")));
     }
     let content = json!({ "messages_per_minute": request.messages_per_minute, "burst": request.burst });
     state.app.store.put_agent_memory(tenant.id, OVERRIDE_AGENT, OVERRIDE_KEY, content, None).await?;
