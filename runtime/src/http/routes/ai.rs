@@ -230,6 +230,7 @@ struct RecommendationsQuery {
     params(RecommendationsQuery),
     responses(
         (status = 200, description = "The recommendations.", body = Object),
+        (status = 422, description = "`validation`: `action_type` is not 1 to 50 characters."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
         (status = 429, description = "`rate_limited`: the business's agents are throttled; see `Retry-After`.",
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
