@@ -31,12 +31,12 @@ use utoipa::{PartialSchema, ToSchema};
 use super::error::ErrorBody;
 use super::extract::MAX_BODY_BYTES;
 
-/// The security scheme of the browser session cookie.
-pub(crate) const SESSION_COOKIE: &str = "session_cookie";
-/// The security scheme of the CSRF header cookie-authenticated writes carry.
-pub(crate) const CSRF_HEADER: &str = "csrf_header";
-/// The security scheme of API tokens.
-pub(crate) const BEARER_TOKEN: &str = "bearer_token";
+/// The name of the security scheme of the browser session cookie.
+const SESSION_COOKIE_SCHEME: &str = "session_cookie";
+/// The name of the security scheme of the CSRF header cookie-authenticated writes carry.
+const CSRF_HEADER_SCHEME: &str = "csrf_header";
+/// The name of the security scheme of API tokens.
+const BEARER_TOKEN_SCHEME: &str = "bearer_token";
 
 /// What the document says about the API as a whole: the conventions a client must know
 /// before any single route.
@@ -90,14 +90,14 @@ pub(crate) fn frame() -> OpenApi {
     ErrorBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
     components.security_schemes.insert(
-        SESSION_COOKIE.to_owned(),
+        SESSION_COOKIE_SCHEME.to_owned(),
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
             "boardroom_session",
             "The session cookie set by `POST /api/auth/login`.",
         ))),
     );
     components.security_schemes.insert(
-        CSRF_HEADER.to_owned(),
+        CSRF_HEADER_SCHEME.to_owned(),
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "X-CSRF-Token",
             "The session's `csrf_token` (from login or profile); required on cookie-authenticated writes.",
@@ -106,7 +106,7 @@ pub(crate) fn frame() -> OpenApi {
     let mut bearer = Http::new(HttpAuthScheme::Bearer);
     bearer.bearer_format = Some("br_…".to_owned());
     bearer.description = Some("An API token from `POST /api/auth/tokens`; no CSRF token needed.".to_owned());
-    components.security_schemes.insert(BEARER_TOKEN.to_owned(), SecurityScheme::Http(bearer));
+    components.security_schemes.insert(BEARER_TOKEN_SCHEME.to_owned(), SecurityScheme::Http(bearer));
     for shared in SharedResponse::ALL {
         components.responses.insert(shared.name().to_owned(), RefOr::T(shared.response()));
     }
@@ -266,11 +266,12 @@ fn apply_to_operation(operation: &mut Operation, writes: bool) {
     }
     let security = operation.security.get_or_insert_with(|| {
         let session = if writes {
-            SecurityRequirement::new(SESSION_COOKIE, Vec::<String>::new()).add(CSRF_HEADER, Vec::<String>::new())
+            SecurityRequirement::new(SESSION_COOKIE_SCHEME, Vec::<String>::new())
+                .add(CSRF_HEADER_SCHEME, Vec::<String>::new())
         } else {
-            SecurityRequirement::new(SESSION_COOKIE, Vec::<String>::new())
+            SecurityRequirement::new(SESSION_COOKIE_SCHEME, Vec::<String>::new())
         };
-        vec![session, SecurityRequirement::new(BEARER_TOKEN, Vec::<String>::new())]
+        vec![session, SecurityRequirement::new(BEARER_TOKEN_SCHEME, Vec::<String>::new())]
     });
     let authenticated = !security.iter().any(|requirement| *requirement == SecurityRequirement::default());
     // Only the API's own JSON bodies (a named schema, or an optional one: `null` or the
