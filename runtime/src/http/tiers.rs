@@ -28,7 +28,6 @@ use boardroom_memory::{Tenant, TenantId, Tier, UsageSubject, User};
 use boardroom_supervisor::{SwarmError, TenantHandle, ThrottleLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
@@ -209,11 +208,6 @@ pub(crate) async fn meter_api_call(state: &AppState, user: &User) -> Result<(), 
         }),
         _ => Ok(()),
     }
-}
-
-/// The tier's limits against what the user has used, for the profile.
-pub(crate) fn describe(tier: Tier) -> Value {
-    json!(limits(tier))
 }
 
 /// An admin's throttle override for a tenant, when one is stored.

@@ -7,8 +7,8 @@ use std::num::NonZeroU32;
 
 use axum::extract::State;
 use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
-use boardroom_supervisor::{TenantHandle, ThrottleLimits};
-use serde::Deserialize;
+use boardroom_supervisor::{SwarmStatus, TenantHandle, ThrottleLimits};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +19,7 @@ use crate::http::ApiState;
 use crate::http::auth::AdminUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
-use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY};
+use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY, TierLimits};
 
 /// Largest burst an override may allow. The rate limiter keeps `burst` times the interval
 /// between messages in nanoseconds as a `u64`: a burst of 2^31 at one message a minute
@@ -89,62 +89,127 @@ async fn activate(state: &ApiState, tenant: &Tenant) -> Result<TenantHandle, Api
     })
 }
 
+/// A business's swarm as an admin sees it.
+#[derive(Debug, Serialize, ToSchema)]
+struct SwarmView {
+    /// The business.
+    business_id: TenantId,
+    /// Its owner.
+    owner_id: UserId,
+    /// The owner's tier.
+    tier: Tier,
+    /// Whether the business's settings ask for the autopilot.
+    autopilot_setting: bool,
+    /// The swarm's state; `passivated` when it is not in memory.
+    status: SwarmStatus,
+    /// The running swarm's autopilot; `null` when the swarm is not running.
+    autopilot: Option<AutopilotView>,
+    /// The running swarm's throttle; `null` when the swarm is not running.
+    throttle: Option<ThrottleView>,
+    /// What the owner's tier allows; `null` is unlimited.
+    tier_limits: TierLimits,
+    /// The admin's throttle override; `null` when the tier's throttle applies.
+    #[serde(rename = "override")]
+    overridden: Option<LimitsView>,
+}
+
+/// A running swarm's autopilot.
+#[derive(Debug, Serialize, ToSchema)]
+struct AutopilotView {
+    /// Whether its cycle task runs.
+    running: bool,
+    /// Whether an admin or the owner paused it.
+    paused: bool,
+    /// Seconds between cycles.
+    interval_secs: u64,
+    /// Cycles run since the swarm started.
+    cycles_run: u64,
+}
+
+/// A running swarm's throttle.
+#[derive(Debug, Serialize, ToSchema)]
+struct ThrottleView {
+    /// The limits it applies now.
+    limits: LimitsView,
+    /// What it has done since the swarm started.
+    counters: ThrottleCounters,
+}
+
+/// Throttle limits; `null` is unlimited.
+#[derive(Debug, Serialize, ToSchema)]
+struct LimitsView {
+    /// Agent messages per minute.
+    messages_per_minute: Option<u32>,
+    /// Messages that may pass at once before the rate applies.
+    burst: Option<u32>,
+    /// Longest a message waits for its turn before it is refused, in milliseconds.
+    max_wait_ms: u64,
+}
+
+/// Messages the throttle held back.
+#[derive(Debug, Serialize, ToSchema)]
+struct ThrottleCounters {
+    /// Messages that waited for their turn.
+    waited: u64,
+    /// Messages refused (they would have waited too long).
+    refused: u64,
+}
+
+impl LimitsView {
+    fn of(limits: &ThrottleLimits) -> Self {
+        Self {
+            messages_per_minute: limits.messages_per_minute.map(NonZeroU32::get),
+            burst: limits.burst.map(NonZeroU32::get),
+            max_wait_ms: u64::try_from(limits.max_wait.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 /// The swarm as an admin sees it.
-async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError> {
+async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<SwarmView, ApiError> {
     let owner = state.app.store.user(tenant.user_id).await?;
     let tier = owner.map(|owner| owner.tier).unwrap_or_default();
     let overridden = tiers::throttle_override(&state.app, tenant.id).await?;
     let swarm = state.app.swarms.get(tenant.id);
-    let running = swarm.as_ref().map(|swarm| {
-        let autopilot = swarm.autopilot();
-        let (waited, refused) = swarm.throttle().counters();
-        json!({
-            "status": swarm.status(),
-            "autopilot": {
-                "running": autopilot.running,
-                "paused": autopilot.paused,
-                "interval_secs": autopilot.interval.as_secs(),
-                "cycles_run": autopilot.cycles_run,
-            },
-            "throttle": {
-                "limits": limits_json(&swarm.throttle().limits()),
-                "counters": { "waited": waited, "refused": refused },
-            },
-        })
-    });
-    Ok(json!({
-        "business_id": tenant.id,
-        "owner_id": tenant.user_id,
-        "tier": tier,
-        "autopilot_setting": tenant.settings["autopilot"] == true,
-        "status": running.as_ref().map_or(json!("passivated"), |running| running["status"].clone()),
-        "autopilot": running.as_ref().map_or(Value::Null, |running| running["autopilot"].clone()),
-        "throttle": running.as_ref().map_or(Value::Null, |running| running["throttle"].clone()),
-        "tier_limits": tiers::describe(tier),
-        "override": overridden.as_ref().map(limits_json),
-    }))
-}
-
-fn limits_json(limits: &ThrottleLimits) -> Value {
-    json!({
-        "messages_per_minute": limits.messages_per_minute.map(NonZeroU32::get),
-        "burst": limits.burst.map(NonZeroU32::get),
-        "max_wait_ms": u64::try_from(limits.max_wait.as_millis()).unwrap_or(u64::MAX),
+    let (status, autopilot, throttle) = match &swarm {
+        None => (SwarmStatus::Passivated, None, None),
+        Some(swarm) => {
+            let autopilot = swarm.autopilot();
+            let (waited, refused) = swarm.throttle().counters();
+            let autopilot = AutopilotView {
+                running: autopilot.running,
+                paused: autopilot.paused,
+                interval_secs: autopilot.interval.as_secs(),
+                cycles_run: autopilot.cycles_run,
+            };
+            let throttle = ThrottleView {
+                limits: LimitsView::of(&swarm.throttle().limits()),
+                counters: ThrottleCounters { waited, refused },
+            };
+            (swarm.status(), Some(autopilot), Some(throttle))
+        }
+    };
+    Ok(SwarmView {
+        business_id: tenant.id,
+        owner_id: tenant.user_id,
+        tier,
+        autopilot_setting: tenant.settings["autopilot"] == true,
+        status,
+        autopilot,
+        throttle,
+        tier_limits: *tiers::limits(tier),
+        overridden: overridden.as_ref().map(LimitsView::of),
     })
 }
 
 /// A business's swarm: status, autopilot, throttle limits and counters.
-///
-/// The answer has `business_id`, `owner_id`, `tier`, `autopilot_setting`, `status`
-/// (`passivated` when not in memory), `autopilot` and `throttle` (`null` when not
-/// running), `tier_limits` and `override` (the admin's throttle override, or `null`).
 #[utoipa::path(
     get,
     path = "/admin/businesses/{id}/swarm",
     tag = "admin",
     params(("id" = i64, Path, description = "The business's id.")),
     responses(
-        (status = 200, description = "The swarm.", body = Object),
+        (status = 200, description = "The swarm.", body = SwarmView),
         (status = 404, description = "`not_found`: no such business."),
     )
 )]
@@ -152,7 +217,7 @@ async fn show_swarm(
     State(state): State<ApiState>,
     AdminUser(_): AdminUser,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     Ok(Json(swarm_view(&state, &tenant).await?))
 }
@@ -181,7 +246,7 @@ struct SetThrottle {
     params(("id" = i64, Path, description = "The business's id.")),
     request_body = SetThrottle,
     responses(
-        (status = 200, description = "The swarm with its new throttle.", body = Object),
+        (status = 200, description = "The swarm with its new throttle.", body = SwarmView),
         (status = 404, description = "`not_found`: no such business."),
         (status = 503, description = "`unavailable`: the swarm could not start."),
     )
@@ -191,7 +256,7 @@ async fn set_throttle(
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Json(request): Json<SetThrottle>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     if request.messages_per_minute == Some(0) {
         return Err(ApiError::invalid("messages_per_minute", "must be at least 1, or null for unlimited"));
@@ -214,7 +279,7 @@ async fn set_throttle(
     tag = "admin",
     params(("id" = i64, Path, description = "The business's id.")),
     responses(
-        (status = 200, description = "The swarm with its tier's throttle.", body = Object),
+        (status = 200, description = "The swarm with its tier's throttle.", body = SwarmView),
         (status = 404, description = "`not_found`: no such business."),
     )
 )]
@@ -222,7 +287,7 @@ async fn clear_throttle(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     state.app.store.put_agent_memory(tenant.id, OVERRIDE_AGENT, OVERRIDE_KEY, Value::Null, None).await?;
     if let Some(swarm) = state.app.swarms.get(tenant.id) {
@@ -262,7 +327,7 @@ enum SwarmAction {
     params(("id" = i64, Path, description = "The business's id.")),
     request_body = ControlSwarm,
     responses(
-        (status = 200, description = "The swarm after the action.", body = Object),
+        (status = 200, description = "The swarm after the action.", body = SwarmView),
         (status = 404, description = "`not_found`: no such business."),
         (status = 503, description = "`unavailable`: the swarm could not start."),
     )
@@ -272,7 +337,7 @@ async fn control_swarm(
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Json(request): Json<ControlSwarm>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     match request.action {
         SwarmAction::Pause => activate(&state, &tenant).await?.pause_autopilot().await,
