@@ -16,6 +16,7 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
@@ -39,6 +40,7 @@ id_type!(
 /// A subscription tier; it sets limits on the API and the tenant's swarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Tier {
     /// The default tier of a new account.
     #[default]
@@ -52,6 +54,7 @@ pub enum Tier {
 /// What a user may do beyond their own tenants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// A tenant owner.
     #[default]
@@ -94,6 +97,7 @@ text_enum!(Role { User => "user", Admin => "admin" });
 
 /// A stored user account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Its id.
     pub id: UserId,
@@ -339,6 +343,7 @@ pub enum UsageSubject {
 
 /// A product the swarm made for a tenant, with its price and where it is listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
     /// Its id.
     pub id: i64,
@@ -399,6 +404,7 @@ pub struct NewProduct {
 
 /// A marketing campaign and what it has spent so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Campaign {
     /// Its id.
     pub id: i64,
@@ -443,6 +449,7 @@ pub struct NewCampaign {
 
 /// A social media post, scheduled or published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SocialPost {
     /// Its id.
     pub id: i64,
@@ -663,6 +670,7 @@ pub struct NewApiToken {
 
 /// A stored API token, without its hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Its id.
     pub id: i64,
@@ -822,6 +830,7 @@ pub struct NewMediaFile {
 
 /// A kept file, without its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaFile {
     /// Row id.
     pub id: i64,

@@ -20,6 +20,7 @@ use crate::throttle::ThrottleGate;
 
 /// Where a tenant's swarm stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SwarmStatus {
     /// Being spawned.

@@ -182,6 +182,16 @@ async fn an_admins_throttle_change_holds_on_the_running_swarms_next_message() {
     // Invalid limits are refused naming the field.
     let zero = admin.put(&format!("/admin/businesses/{business}/throttle"), &json!({ "messages_per_minute": 0 })).await;
     assert_eq!((zero.status, zero.body["error"]["fields"]["messages_per_minute"].is_string()), (422, true));
+    // So is a burst the rate limiter cannot hold (it once overflowed it, and every later
+    // activation of the swarm panicked), and the business keeps working.
+    let absurd = admin
+        .put(
+            &format!("/admin/businesses/{business}/throttle"),
+            &json!({ "messages_per_minute": 1, "burst": 2_147_483_648_u64 }),
+        )
+        .await;
+    assert_eq!((absurd.status, absurd.body["error"]["fields"]["burst"].is_string()), (422, true), "{}", absurd.body);
+    assert_eq!(ask_pricing(&ada, business).await.status, 200);
 
     // Back to the tier.
     let cleared = admin.delete(&format!("/admin/businesses/{business}/throttle")).await;

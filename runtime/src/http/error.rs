@@ -19,10 +19,39 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boardroom_memory::MemoryError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Offending input fields, each with what is wrong with it.
 pub(crate) type Fields = BTreeMap<String, String>;
+
+/// The body of every error answer: `{"error": {"code", "message", "fields"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// What went wrong.
+    error: ErrorDetail,
+}
+
+/// What went wrong, for programs (`code`, `fields`) and for people (`message`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// A stable, machine-readable word: `validation`, `not_found`, `csrf`, `rate_limited`…
+    #[schema(example = "validation")]
+    code: String,
+    /// What happened and what to do, in words.
+    message: String,
+    /// Each offending input field (a JSON path for nested ones) and what is wrong with it;
+    /// `{}` when no field is at fault.
+    #[schema(value_type = BTreeMap<String, String>, example = json!({"email": "is required"}))]
+    fields: Fields,
+}
+
+impl ErrorBody {
+    /// The body of an error with this code, message and fields.
+    pub(crate) fn new(code: &str, message: String, fields: Fields) -> Self {
+        Self { error: ErrorDetail { code: code.to_owned(), message, fields } }
+    }
+}
 
 /// Everything a route can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +216,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = json!({ "error": { "code": self.code(), "message": message, "fields": self.fields() } });
+        let body = ErrorBody::new(self.code(), message, self.fields());
         let mut response = (status, Json(body)).into_response();
         if let Self::TooManyRequests { retry_after, .. } = &self {
             // Whole seconds, rounded up, never 0: a client that waits this long succeeds.

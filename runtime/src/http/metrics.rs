@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
@@ -103,10 +103,21 @@ fn escape(value: &str) -> String {
 }
 
 /// `GET /metrics`, served from its own state so it merges into any router.
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>(metrics: Arc<Metrics>) -> Router<S> {
-    Router::new().route("/metrics", get(exposition)).with_state(metrics)
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(metrics: Arc<Metrics>) -> OpenApiRouter<S> {
+    OpenApiRouter::new().routes(routes!(exposition)).with_state(metrics)
 }
 
+/// The process's numbers in the Prometheus text format.
+///
+/// `boardroom_http_requests_total{method, route, status}`, `boardroom_active_swarms`,
+/// `boardroom_event_log_appends_total` and `boardroom_uptime_seconds`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    security(()),
+    responses((status = 200, description = "The exposition.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String))
+)]
 async fn exposition(State(metrics): State<Arc<Metrics>>) -> Response {
     let mut response = metrics.render().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));

@@ -13,6 +13,8 @@
 //!   `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff` and
 //!   `Referrer-Policy: no-referrer`.
 //! - Authentication, sessions, CSRF and API tokens: see `auth`.
+//! - Every route is described in the OpenAPI document at `/api/openapi.json`, read at
+//!   `/api/docs` (see `openapi`, `docs`).
 //!
 //! ## Layout
 //! - `error`: the one error type.
@@ -20,16 +22,20 @@
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
 //! - `crypto`: platform credentials sealed at rest.
 //! - `meter`: monthly API calls, counted in memory and written in batches.
+//! - `openapi`: the OpenAPI document's frame and the conventions every operation shares.
+//! - `docs`: `GET /api/openapi.json` and the offline docs page at `/api/docs`.
 //! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
 //! - `routes`: the API's routes.
 //! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
 
 mod auth;
 mod crypto;
+mod docs;
 mod error;
 mod extract;
 mod meter;
 mod metrics;
+mod openapi;
 mod routes;
 pub(crate) mod tiers;
 
@@ -40,8 +46,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use boardroom_memory::{EventLog, SharedStore};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use serde_json::json;
@@ -49,6 +54,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use self::auth::cache::AuthCache;
 use self::auth::session::{DatabaseSessions, RedisSessions, SessionBackend, Sessions};
@@ -100,6 +107,10 @@ impl FromRef<ApiState> for AppState {
 
 /// The application's routes, with the security headers, the body limit, panic
 /// recovery, tracing and a 30-second time-out on every request.
+///
+/// Every route is added as an `OpenApiRouter` route, so the OpenAPI document served at
+/// `/api/openapi.json` is split off the same value the router is: it describes exactly
+/// the routes served.
 pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn SessionBackend> = match &state.redis {
         Some(link) => Arc::new(RedisSessions::new(link.clone())),
@@ -116,11 +127,18 @@ pub fn router(state: AppState) -> Router {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
-    Router::new()
-        .route("/health", get(health))
+    let (routes, mut document) = OpenApiRouter::with_openapi(openapi::frame())
+        .routes(routes!(health))
         .merge(routes::routes())
         .merge(routes::webhooks::routes(&api.app))
         .merge(metrics::routes(metrics.clone()))
+        .merge(docs::routes())
+        .split_for_parts();
+    openapi::apply_conventions(&mut document);
+    // Strings, numbers and maps only: serializing it cannot fail.
+    let document = docs::ServedDocument::render(&document).expect("the OpenAPI document serializes to JSON");
+    routes
+        .layer(Extension(document))
         .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
         .fallback(move |method: axum::http::Method| async move {
             metrics.count_unmatched(method.as_str());
@@ -148,10 +166,23 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
 }
 
-/// Reports the database, Redis and the LLM backend. 503 when the database does not
-/// answer (the service can do nothing without it). A Redis outage is reported as
-/// `degraded` with 200: the swarms keep working, though signed-in requests (sessions
-/// live in Redis when it is configured) are refused until it is back.
+/// Reports the database, Redis, the LLM backend and the running swarms.
+///
+/// 503 when the database does not answer (the service can do nothing without it). A
+/// Redis outage is reported as `degraded` with 200: the swarms keep working, though
+/// signed-in requests (sessions live in Redis when it is configured) are refused until
+/// it is back. The answer has `status` (`ok`, `degraded` or `unavailable`), `database`,
+/// `redis`, `llm`, `swarms` (`active`) and `version`.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    security(()),
+    responses(
+        (status = 200, description = "Up (`ok`, or `degraded` without Redis).", body = Object),
+        (status = 503, description = "`unavailable`: the database does not answer (same body as 200).", body = Object),
+    )
+)]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let (database_up, body) = health_report(&state).await;
     let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

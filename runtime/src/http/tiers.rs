@@ -30,7 +30,7 @@ use boardroom_memory::{Tenant, TenantId, Tier, User};
 use boardroom_supervisor::{SwarmError, TenantHandle, ThrottleLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
@@ -43,7 +43,7 @@ pub(crate) const OVERRIDE_AGENT: &str = "admin";
 pub(crate) const OVERRIDE_KEY: &str = "throttle_override";
 
 /// What one tier allows; `None` is unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub(crate) struct TierLimits {
     /// API calls per calendar month.
     pub(crate) api_calls: Option<u64>,
@@ -216,11 +216,6 @@ pub(crate) async fn meter_api_call(state: &AppState, user: &User) -> Result<(), 
     }
 }
 
-/// The tier's limits against what the user has used, for the profile.
-pub(crate) fn describe(tier: Tier) -> Value {
-    json!(limits(tier))
-}
-
 /// An admin's throttle override for a tenant, when one is stored: a JSON object with
 /// the limits it replaces (`null` is unlimited; a missing key keeps the tier's).
 pub(crate) async fn throttle_override(state: &AppState, tenant: TenantId) -> Result<Option<Value>, ApiError> {
@@ -306,6 +301,8 @@ pub(crate) fn autopilot_interval(tier: Tier, wanted: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -23,16 +23,18 @@
 //! made an invite) needs no code; it goes through the same steps and keeps its account
 //! only if it became the admin.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use boardroom_memory::{MemoryError, NewApiToken, NewUser, Role, Tier, User};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use boardroom_memory::{ApiToken, MemoryError, NewApiToken, NewUser, Role, Tier, User};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::Items;
 use super::products::live_products;
 use crate::http::ApiState;
 use crate::http::auth::access::AccessRules;
@@ -43,7 +45,7 @@ use crate::http::auth::session::{clear_cookie, is_https, session_cookie, set_coo
 use crate::http::auth::{Credential, CurrentUser, check_csrf, peer_address};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path};
-use crate::http::tiers;
+use crate::http::tiers::{self, TierLimits};
 
 /// The platform setting that, once an admin has toggled it, overrides `PRIVATE_MODE`.
 pub(crate) const PRIVATE_MODE_SETTING: &str = "private_mode";
@@ -55,14 +57,14 @@ const PENDING_INVITE_HASH: &str = "!pending-invite";
 /// Longest API token label.
 const MAX_TOKEN_NAME_CHARS: usize = 100;
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/auth/signup", post(signup))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/profile", get(profile))
-        .route("/api/auth/tokens", post(create_token).get(list_tokens))
-        .route("/api/auth/tokens/{id}", delete(revoke_token))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(profile))
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(revoke_token))
 }
 
 /// Whether sign-up needs an invite: the admin's run-time toggle once set, else
@@ -79,16 +81,43 @@ pub(crate) async fn private_mode(state: &ApiState) -> Result<bool, ApiError> {
 }
 
 /// `POST /api/auth/signup`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignupRequest {
+    /// The account's e-mail address (its login).
+    #[schema(example = "owner@example.com", min_length = 3, max_length = 254)]
     email: String,
+    /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
     /// Needed in private mode; ignored otherwise.
     #[serde(default)]
     invite_code: Option<String>,
 }
 
+/// A new account.
+#[derive(Debug, Serialize, ToSchema)]
+struct SignedUp {
+    /// The account; the first one ever created is admin.
+    user: User,
+}
+
+/// Creates an account.
+///
+/// The first account ever created becomes admin. In private mode sign-up needs an
+/// invite code with uses left (403 `invite_required` or `invite_rejected` otherwise).
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup",
+    tag = "accounts",
+    security(()),
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "The account was created; log in next.", body = SignedUp),
+        (status = 403, description = "`invite_required` or `invite_rejected` (private mode)."),
+        (status = 409, description = "`conflict`: the e-mail address is taken."),
+    )
+)]
 async fn signup(State(state): State<ApiState>, Json(request): Json<SignupRequest>) -> Result<Response, ApiError> {
     let mut problems = Fields::new();
     let email = Email::parse(&request.email).map_err(|problem| problems.insert("email".into(), problem)).ok();
@@ -125,7 +154,7 @@ async fn signup(State(state): State<ApiState>, Json(request): Json<SignupRequest
     let user = store.create_user_first_is_admin(new_user).await?;
     let user = if private { claim_invite(&state, user, invite_code.as_deref(), &password_hash).await? } else { user };
     tracing::info!(user = %user.id, role = %user.role, private, "account created");
-    Ok((StatusCode::CREATED, Json(json!({ "user": user }))).into_response())
+    Ok((StatusCode::CREATED, Json(SignedUp { user })).into_response())
 }
 
 /// Steps 3 and 4 of the module docs: take the invite's use (or confirm the bootstrap
@@ -171,13 +200,46 @@ async fn discard_pending(state: &ApiState, user: &User) {
 }
 
 /// `POST /api/auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
+    /// The account's e-mail address.
+    #[schema(min_length = 3, max_length = 254)]
     email: String,
+    /// Its password.
+    #[schema(min_length = 1)]
     password: String,
 }
 
+/// A session just started; the cookie comes in `Set-Cookie`.
+#[derive(Debug, Serialize, ToSchema)]
+struct LoggedIn {
+    /// The account.
+    user: User,
+    /// Send it as `X-CSRF-Token` on every cookie-authenticated write.
+    csrf_token: String,
+    /// When the session ends unless used.
+    expires_at: DateTime<Utc>,
+}
+
+/// Logs in: starts a session and sets the `boardroom_session` cookie.
+///
+/// Logins are throttled per address and per account (429 with `Retry-After`).
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "accounts",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; `Set-Cookie` carries the session.", body = LoggedIn,
+            headers(("Set-Cookie" = String, description = "`boardroom_session=…; HttpOnly; SameSite=Lax`"))),
+        (status = 401, description = "`invalid_credentials`: wrong e-mail address or password."),
+        (status = 403, description = "`ip_not_allowed`: the account does not accept logins from this address."),
+        (status = 429, description = "`rate_limited`: too many login attempts; see `Retry-After`.",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    )
+)]
 async fn login(
     State(state): State<ApiState>,
     parts: RequestFacts,
@@ -212,7 +274,7 @@ async fn login(
     store.touch_last_login(user.id, now).await?;
     let user = User { last_login: Some(now), ..user };
     tracing::info!(user = %user.id, sessions = state.sessions.kind(), "logged in");
-    let body = json!({ "user": user, "csrf_token": session.csrf_token, "expires_at": session.expires_at });
+    let body = LoggedIn { user, csrf_token: session.csrf_token, expires_at: session.expires_at };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::SET_COOKIE, set_cookie(&session.cookie_value, parts.https)?);
     Ok(response)
@@ -239,8 +301,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestFacts {
     }
 }
 
-/// `POST /api/auth/logout`: ends the cookie's session (CSRF-checked) and clears the
-/// cookie. Idempotent: without a live session it still answers 204.
+/// Logs out: ends the cookie's session and clears the cookie.
+///
+/// CSRF-checked when a live session cookie is sent. Idempotent: without a live session
+/// it still answers 204.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "accounts",
+    security((), ("session_cookie" = [], "csrf_header" = [])),
+    responses(
+        (status = 204, description = "Logged out; `Set-Cookie` clears the cookie."),
+        (status = 403, description = "`csrf`: a live session cookie without the right `X-CSRF-Token`."),
+    )
+)]
 async fn logout(State(state): State<ApiState>, parts: RequestFacts) -> Result<Response, ApiError> {
     if let Some(cookie) = session_cookie(&parts.headers)
         && let Some(session) = state.sessions.find(&cookie).await?
@@ -252,7 +326,56 @@ async fn logout(State(state): State<ApiState>, parts: RequestFacts) -> Result<Re
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(parts.https))]).into_response())
 }
 
-async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+/// `GET /api/auth/profile`: who the caller is, and where they stand against their tier.
+#[derive(Debug, Serialize, ToSchema)]
+struct Profile {
+    /// The account.
+    user: User,
+    /// `user` or `admin`.
+    role: Role,
+    /// The subscription tier.
+    tier: Tier,
+    /// This month's usage against the tier's limits.
+    usage: Usage,
+    /// What the tier allows; `null` is unlimited.
+    limits: TierLimits,
+    /// How many businesses the caller has.
+    tenants: usize,
+    /// `session` or `token`.
+    #[schema(example = "session")]
+    authenticated_by: String,
+    /// The session's CSRF token; `null` when authenticated by token.
+    csrf_token: Option<String>,
+    /// When the session ends unless used; `null` when authenticated by token.
+    session_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Usage that counts against the tier.
+#[derive(Debug, Serialize, ToSchema)]
+struct Usage {
+    /// The calendar month, `YYYY-MM`.
+    #[schema(example = "2026-11")]
+    period: String,
+    /// Authenticated API calls this month.
+    api_calls: i64,
+    /// Products of the caller's busiest business (limits are per business).
+    products: usize,
+    /// Connected stores of the caller's busiest business.
+    stores: usize,
+    /// Campaigns of the caller's busiest business.
+    campaigns: usize,
+    /// Bytes the files of all the caller's businesses take (the tier's file storage).
+    file_storage_bytes: i64,
+}
+
+/// The caller's account, tier, usage and limits, and the session's CSRF token.
+#[utoipa::path(
+    get,
+    path = "/api/auth/profile",
+    tag = "accounts",
+    responses((status = 200, description = "The caller's profile.", body = Profile))
+)]
+async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Profile>, ApiError> {
     let store = &state.app.store;
     let user = &caller.user;
     let period = tiers::period(Utc::now());
@@ -272,33 +395,51 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
         Credential::Session(session) => ("session", Some(session.expires_at)),
         Credential::Token(_) => ("token", None),
     };
-    Ok(Json(json!({
-        "user": user,
-        "role": user.role,
-        "tier": user.tier,
-        "usage": {
-            "period": period,
-            "api_calls": api_calls,
-            "products": products,
-            "stores": stores,
-            "campaigns": campaigns,
-            "file_storage_bytes": file_storage_bytes,
-        },
-        "limits": tiers::describe(user.tier),
-        "tenants": tenants,
-        "authenticated_by": authenticated_by,
-        "csrf_token": caller.csrf_token(),
-        "session_expires_at": session_expires_at,
-    })))
+    Ok(Json(Profile {
+        user: user.clone(),
+        role: user.role,
+        tier: user.tier,
+        usage: Usage { period, api_calls, products, stores, campaigns, file_storage_bytes },
+        limits: *tiers::limits(user.tier),
+        tenants,
+        authenticated_by: authenticated_by.to_owned(),
+        csrf_token: caller.csrf_token().map(str::to_owned),
+        session_expires_at,
+    }))
 }
 
 /// `POST /api/auth/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTokenRequest {
+    /// A label, 1 to 100 printable characters.
+    #[schema(example = "reporting script", min_length = 1, max_length = 100)]
     name: String,
 }
 
+/// A new API token, with its secret: the only time it is shown.
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedToken {
+    /// Its id (to revoke it).
+    id: i64,
+    /// Its label.
+    name: String,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+    /// The secret, `br_…`: send it as `Authorization: Bearer br_…`.
+    token: String,
+    /// A reminder that the secret is not shown again.
+    note: String,
+}
+
+/// Creates an API token for programs.
+#[utoipa::path(
+    post,
+    path = "/api/auth/tokens",
+    tag = "accounts",
+    request_body = CreateTokenRequest,
+    responses((status = 201, description = "The token; store its secret now.", body = CreatedToken))
+)]
 async fn create_token(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -312,24 +453,39 @@ async fn create_token(
     let new = NewApiToken { user_id: caller.user.id, name, token_hash: hash_secret(&token) };
     let stored = state.app.store.create_api_token(new).await?;
     tracing::info!(user = %caller.user.id, token = stored.id, "API token created");
-    let body = json!({
-        "id": stored.id,
-        "name": stored.name,
-        "created_at": stored.created_at,
-        "token": token,
-        "note": "this is the only time the token is shown; store it now",
-    });
+    let body = CreatedToken {
+        id: stored.id,
+        name: stored.name,
+        created_at: stored.created_at,
+        token,
+        note: "this is the only time the token is shown; store it now".to_owned(),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `GET /api/auth/tokens`: the caller's tokens (never their secrets), revoked ones
-/// included.
-async fn list_tokens(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
+/// The caller's API tokens (never their secrets), revoked ones included.
+#[utoipa::path(
+    get,
+    path = "/api/auth/tokens",
+    tag = "accounts",
+    responses((status = 200, description = "Every token of the caller.", body = Items<ApiToken>))
+)]
+async fn list_tokens(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<Items<ApiToken>>, ApiError> {
     let tokens = state.app.store.api_tokens(caller.user.id).await?;
-    Ok(Json(json!({ "items": tokens })))
+    Ok(Json(Items { items: tokens }))
 }
 
-/// `DELETE /api/auth/tokens/{id}`: revokes one of the caller's tokens.
+/// Revokes one of the caller's API tokens; it authenticates nothing from then on.
+#[utoipa::path(
+    delete,
+    path = "/api/auth/tokens/{id}",
+    tag = "accounts",
+    params(("id" = i64, Path, description = "The token's id.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "`not_found`: no such token of the caller's."),
+    )
+)]
 async fn revoke_token(
     State(state): State<ApiState>,
     caller: CurrentUser,

@@ -1,15 +1,16 @@
 //! `/admin/*`: the admin panel's basics. Every route needs an admin account (anyone
 //! else gets 403, anonymous callers 401).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use boardroom_memory::{NewInvite, Role, User, UserId};
-use chrono::{TimeDelta, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::accounts::{PRIVATE_MODE_SETTING, private_mode};
 use super::{Page, PageQuery};
@@ -29,17 +30,26 @@ const DEFAULT_INVITE_HOURS: i64 = 7 * 24;
 /// Longest validity an invite may be given: a year.
 const MAX_INVITE_HOURS: i64 = 365 * 24;
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/admin/generate-invite", post(generate_invite))
-        .route("/admin/toggle-private", post(toggle_private))
-        .route("/admin/users", get(list_users))
-        .route("/admin/users/{id}/role", put(set_role))
-        .route("/admin/analytics", get(analytics))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(generate_invite))
+        .routes(routes!(toggle_private))
+        .routes(routes!(list_users))
+        .routes(routes!(set_role))
+        .routes(routes!(analytics))
 }
 
-/// `GET /admin/analytics`: the platform at a glance (accounts, businesses, what the
-/// swarms did, API and LLM use) and the system's health.
+/// The platform at a glance: accounts (`users`: total, admins, by tier, new and active
+/// in the last 30 days), `businesses` (total, active, swarms running), `activity`
+/// (products, stores, campaigns, events in the last 24 hours and 30 days), `usage`
+/// (API calls this month, LLM calls and tokens), and the `system`'s health as
+/// `/health` reports it.
+#[utoipa::path(
+    get,
+    path = "/admin/analytics",
+    tag = "admin",
+    responses((status = 200, description = "Platform analytics and system health.", body = Object))
+)]
 async fn analytics(State(state): State<ApiState>, AdminUser(_): AdminUser) -> Result<Json<Value>, ApiError> {
     let now = Utc::now();
     let period = tiers::period(now);
@@ -85,24 +95,51 @@ async fn analytics(State(state): State<ApiState>, AdminUser(_): AdminUser) -> Re
 }
 
 /// `POST /admin/generate-invite`; the body may be left out (one use, seven days).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GenerateInvite {
     /// Sign-ups the code allows, 1 to 100 (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     uses: Option<i32>,
     /// Hours until it expires, 1 to 8760 (default 168).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 8760)]
     expires_hours: Option<i64>,
 }
 
+/// A new invite code.
+#[derive(Debug, Serialize, ToSchema)]
+struct Invite {
+    /// The code to sign up with.
+    code: String,
+    /// Sign-ups it allows.
+    uses: i32,
+    /// When it expires.
+    expires_at: Option<DateTime<Utc>>,
+    /// The sign-up page with the code filled in, on the host the admin called.
+    signup_url: String,
+}
+
+/// Generates an invite code (needed to sign up in private mode).
+///
+/// The body may be left out: one use, valid for seven days.
+#[utoipa::path(
+    post,
+    path = "/admin/generate-invite",
+    tag = "admin",
+    request_body(content = Option<GenerateInvite>, description = "Optional: send no body (and no `Content-Type`), or `null`, for the defaults."),
+    responses((status = 201, description = "The invite.", body = Invite))
+)]
 async fn generate_invite(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     headers: HeaderMap,
-    request: Option<Json<GenerateInvite>>,
+    // No body, or a JSON `null`, is all defaults (what the document says: optional, and
+    // `null` or the object).
+    request: Option<Json<Option<GenerateInvite>>>,
 ) -> Result<Response, ApiError> {
-    let request = request.map(|Json(request)| request).unwrap_or_default();
+    let request = request.and_then(|Json(request)| request).unwrap_or_default();
     let uses = request.uses.unwrap_or(1);
     if !(1..=MAX_INVITE_USES).contains(&uses) {
         return Err(ApiError::invalid("uses", format!("must be between 1 and {MAX_INVITE_USES}")));
@@ -117,12 +154,12 @@ async fn generate_invite(
     let invite = NewInvite { code: code.clone(), created_by: Some(admin.user.id), uses, expires_at: Some(expires_at) };
     let invite = state.app.store.create_invite(invite).await?;
     tracing::info!(admin = %admin.user.id, invite = invite.id, uses, "invite generated");
-    let body = json!({
-        "code": invite.code,
-        "uses": invite.uses_remaining,
-        "expires_at": invite.expires_at,
-        "signup_url": signup_url(&headers, &code),
-    });
+    let body = Invite {
+        code: invite.code,
+        uses: invite.uses_remaining,
+        expires_at: invite.expires_at,
+        signup_url: signup_url(&headers, &code),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -140,25 +177,49 @@ fn signup_url(headers: &HeaderMap, code: &str) -> String {
 }
 
 /// `POST /admin/toggle-private`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TogglePrivate {
+    /// `true`: sign-up needs an invite.
     enabled: bool,
 }
 
-/// Sets private mode at run time; from then on the stored value wins over
-/// `PRIVATE_MODE`, in every process sharing the database.
+/// Whether sign-up needs an invite.
+#[derive(Debug, Serialize, ToSchema)]
+struct PrivateMode {
+    /// Private mode as it now is.
+    private_mode: bool,
+}
+
+/// Turns private mode (invite-only sign-up) on or off.
+///
+/// From then on the stored value wins over `PRIVATE_MODE`, in every process sharing the
+/// database.
+#[utoipa::path(
+    post,
+    path = "/admin/toggle-private",
+    tag = "admin",
+    request_body = TogglePrivate,
+    responses((status = 200, description = "Private mode as it now is.", body = PrivateMode))
+)]
 async fn toggle_private(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     Json(request): Json<TogglePrivate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PrivateMode>, ApiError> {
     state.app.store.set_platform_setting(PRIVATE_MODE_SETTING, &json!(request.enabled)).await?;
     tracing::info!(admin = %admin.user.id, enabled = request.enabled, "private mode toggled");
-    Ok(Json(json!({ "private_mode": private_mode(&state).await? })))
+    Ok(Json(PrivateMode { private_mode: private_mode(&state).await? }))
 }
 
-/// `GET /admin/users?after=&limit=`.
+/// Every account, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    tag = "admin",
+    params(PageQuery),
+    responses((status = 200, description = "One page of accounts.", body = Page<User>))
+)]
 async fn list_users(
     State(state): State<ApiState>,
     AdminUser(_): AdminUser,
@@ -170,12 +231,25 @@ async fn list_users(
 }
 
 /// `PUT /admin/users/{id}/role`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetRole {
+    /// `user` or `admin`.
     role: Role,
 }
 
+/// Makes an account admin, or not; an admin cannot change their own role.
+#[utoipa::path(
+    put,
+    path = "/admin/users/{id}/role",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The account's id.")),
+    request_body = SetRole,
+    responses(
+        (status = 200, description = "The account as changed.", body = User),
+        (status = 404, description = "`not_found`: no such account."),
+    )
+)]
 async fn set_role(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,

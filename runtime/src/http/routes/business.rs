@@ -12,16 +12,17 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use boardroom_memory::{MemoryError, NewTenant, Tenant, TenantChanges, TenantId, Tier, UserId};
 use boardroom_supervisor::SwarmStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Page, PageQuery};
 use crate::http::ApiState;
@@ -35,22 +36,26 @@ const MAX_NAME_CHARS: usize = 100;
 /// The personality of a business created without one.
 const DEFAULT_PERSONALITY: &str = "coachty";
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/business/create", post(create))
-        .route("/api/business/list", get(list))
-        .route("/api/business/{id}", get(show).put(update).delete(remove))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(create)).routes(routes!(list)).routes(routes!(show, update, remove))
 }
 
 /// A business as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Business {
+    /// Its id (the tenant's).
     id: TenantId,
+    /// Its name.
     name: String,
+    /// Its domain, such as `shop.example.com`.
     domain: Option<String>,
+    /// The personality its agents plan under (lower case).
     personality: String,
+    /// Whether its autopilot runs cycles on its own.
     autopilot: bool,
+    /// Whether it is active.
     is_active: bool,
+    /// When it was created.
     created_at: DateTime<Utc>,
     /// The swarm's state when it is in memory, `null` when it is not running.
     swarm: Option<SwarmStatus>,
@@ -77,15 +82,20 @@ fn autopilot_of(tenant: &Tenant) -> bool {
 }
 
 /// `POST /api/business/create`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBusiness {
+    /// 1 to 100 characters.
+    #[schema(example = "Mugs & More", min_length = 1, max_length = 100)]
     name: String,
+    /// A domain name such as `shop.example.com`.
     #[serde(default)]
     domain: Option<String>,
     /// A built-in profile name (CoachTy, HustleBot, LuxuryScaler), any case.
     #[serde(default)]
+    #[schema(example = "CoachTy")]
     personality: Option<String>,
+    /// Start the autopilot at once (default `false`).
     #[serde(default)]
     autopilot: bool,
     /// Seconds between autopilot cycles; raised to the tier's minimum.
@@ -93,6 +103,14 @@ struct CreateBusiness {
     autopilot_interval_secs: Option<u64>,
 }
 
+/// Creates a business; with `autopilot` its swarm starts working at once.
+#[utoipa::path(
+    post,
+    path = "/api/business/create",
+    tag = "business",
+    request_body = CreateBusiness,
+    responses((status = 201, description = "The new business.", body = Business))
+)]
 async fn create(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -133,7 +151,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(Business::of(tenant, &state))).into_response())
 }
 
-/// `GET /api/business/list?after=&limit=`.
+/// The caller's businesses, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/business/list",
+    tag = "business",
+    params(PageQuery),
+    responses((status = 200, description = "One page of the caller's businesses.", body = Page<Business>))
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -145,7 +170,17 @@ async fn list(
     Ok(Json(page))
 }
 
-/// `GET /api/business/{id}`.
+/// One of the caller's businesses, with its swarm's state.
+#[utoipa::path(
+    get,
+    path = "/api/business/{id}",
+    tag = "business",
+    params(("id" = i64, Path, description = "The business's id.")),
+    responses(
+        (status = 200, description = "The business.", body = Business),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn show(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -156,15 +191,22 @@ async fn show(
 }
 
 /// `PUT /api/business/{id}`: absent fields are kept; `"domain": null` clears the domain.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBusiness {
+    /// 1 to 100 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
+    /// A domain name; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     domain: Option<Option<String>>,
+    /// A built-in personality (CoachTy, HustleBot, LuxuryScaler), any case; changing it
+    /// restarts a running swarm.
     #[serde(default)]
     personality: Option<String>,
+    /// `true` starts the autopilot, `false` pauses it.
     #[serde(default)]
     autopilot: Option<bool>,
     /// Seconds between autopilot cycles; raised to the tier's minimum.
@@ -178,6 +220,18 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     T::deserialize(deserializer).map(Some)
 }
 
+/// Changes a business; absent fields are kept.
+#[utoipa::path(
+    put,
+    path = "/api/business/{id}",
+    tag = "business",
+    params(("id" = i64, Path, description = "The business's id.")),
+    request_body = UpdateBusiness,
+    responses(
+        (status = 200, description = "The business as changed.", body = Business),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn update(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -244,8 +298,17 @@ async fn update(
     Ok(Json(Business::of(updated, &state)))
 }
 
-/// `DELETE /api/business/{id}`: stops the swarm, then deletes the business and
-/// everything that is its.
+/// Deletes a business and everything that is its, after stopping its swarm.
+#[utoipa::path(
+    delete,
+    path = "/api/business/{id}",
+    tag = "business",
+    params(("id" = i64, Path, description = "The business's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn remove(
     State(state): State<ApiState>,
     caller: CurrentUser,

@@ -3,16 +3,19 @@
 //! Periods are half-open `[from, to)` in RFC 3339 (`2026-11-01T00:00:00Z`), the last 30
 //! days when left out. Money is exact and answered as decimal strings.
 
-use axum::Router;
+use std::collections::BTreeMap;
+
 use axum::extract::State;
-use axum::routing::{get, post};
 use boardroom_agents::ProfitAndLoss;
 use boardroom_agents::accountant::profit_and_loss;
 use boardroom_memory::Tenant;
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::products::amount;
 use super::{BusinessQuery, ask_agent, owned_business};
@@ -29,21 +32,25 @@ const WINDOW_DAYS: i64 = 30;
 /// Longest period a report covers.
 const MAX_PERIOD_DAYS: i64 = 3660;
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/finance/revenue", get(revenue))
-        .route("/api/finance/expenses", get(expenses))
-        .route("/api/finance/goal", post(goal))
-        .route("/api/finance/projections", get(projections))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(revenue))
+        .routes(routes!(expenses))
+        .routes(routes!(goal))
+        .routes(routes!(projections))
 }
 
 /// `?business_id=&from=&to=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PeriodQuery {
+    /// The business (tenant) the report is about.
     business_id: i64,
+    /// The period's start (RFC 3339, inclusive); default 30 days before `to`.
     #[serde(default)]
     from: Option<DateTime<Utc>>,
+    /// The period's end (RFC 3339, exclusive); default now. At most 3660 days after `from`.
     #[serde(default)]
     to: Option<DateTime<Utc>>,
 }
@@ -75,84 +82,167 @@ async fn totals(
     Ok((rows, pnl))
 }
 
-/// `GET /api/finance/revenue`: money in over the period, per category.
+/// Money in over a period.
+#[derive(Debug, Serialize, ToSchema)]
+struct Revenue {
+    /// The period's start.
+    from: DateTime<Utc>,
+    /// The period's end (exclusive).
+    to: DateTime<Utc>,
+    /// Sales.
+    revenue: Decimal,
+    /// Refunds.
+    refunds: Decimal,
+    /// Everything in less everything out.
+    net_profit: Decimal,
+    /// Each category with money in, and its total.
+    by_category: BTreeMap<String, Decimal>,
+}
+
+/// Money in over the period (30 days by default), per ledger category.
+#[utoipa::path(
+    get,
+    path = "/api/finance/revenue",
+    tag = "finance",
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "The revenue.", body = Revenue),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 422, description = "`validation`: `from` is not before `to`, or the period is over 3660 days."),
+    )
+)]
 async fn revenue(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Query(query): Query<PeriodQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revenue>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
     let (from, to) = query.period()?;
     let (rows, pnl) = totals(&state, &tenant, from, to).await?;
-    let by_category: serde_json::Map<String, Value> = rows
-        .into_iter()
-        .filter(|(_, total)| *total > Decimal::ZERO)
-        .map(|(category, total)| (category, json!(total)))
-        .collect();
-    Ok(Json(json!({
-        "from": from,
-        "to": to,
-        "revenue": pnl.revenue,
-        "refunds": pnl.refunds,
-        "net_profit": pnl.net_profit,
-        "by_category": by_category,
-    })))
+    let by_category = rows.into_iter().filter(|(_, total)| *total > Decimal::ZERO).collect();
+    Ok(Json(Revenue { from, to, revenue: pnl.revenue, refunds: pnl.refunds, net_profit: pnl.net_profit, by_category }))
 }
 
-/// `GET /api/finance/expenses`: money out over the period (negative amounts), per category.
+/// Money out over a period (negative amounts).
+#[derive(Debug, Serialize, ToSchema)]
+struct Expenses {
+    /// The period's start.
+    from: DateTime<Utc>,
+    /// The period's end (exclusive).
+    to: DateTime<Utc>,
+    /// Everything out, added up (negative).
+    total: Decimal,
+    /// Platform and payment fees.
+    fees: Decimal,
+    /// Advertising.
+    ad_spend: Decimal,
+    /// Everything else.
+    other_spend: Decimal,
+    /// Each category with money out, and its total.
+    by_category: BTreeMap<String, Decimal>,
+}
+
+/// Money out over the period (30 days by default), per ledger category.
+#[utoipa::path(
+    get,
+    path = "/api/finance/expenses",
+    tag = "finance",
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "The expenses.", body = Expenses),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 422, description = "`validation`: `from` is not before `to`, or the period is over 3660 days."),
+    )
+)]
 async fn expenses(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Query(query): Query<PeriodQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Expenses>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
     let (from, to) = query.period()?;
     let (rows, pnl) = totals(&state, &tenant, from, to).await?;
     let spent: Decimal = rows.iter().map(|(_, total)| *total).filter(|total| *total < Decimal::ZERO).sum();
-    let by_category: serde_json::Map<String, Value> = rows
-        .into_iter()
-        .filter(|(_, total)| *total < Decimal::ZERO)
-        .map(|(category, total)| (category, json!(total)))
-        .collect();
-    Ok(Json(json!({
-        "from": from,
-        "to": to,
-        "total": spent,
-        "fees": pnl.fees,
-        "ad_spend": pnl.ad_spend,
-        "other_spend": pnl.other_spend,
-        "by_category": by_category,
-    })))
+    let by_category = rows.into_iter().filter(|(_, total)| *total < Decimal::ZERO).collect();
+    Ok(Json(Expenses {
+        from,
+        to,
+        total: spent,
+        fees: pnl.fees,
+        ad_spend: pnl.ad_spend,
+        other_spend: pnl.other_spend,
+        by_category,
+    }))
 }
 
 /// `POST /api/finance/goal`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetGoal {
+    /// The business the goal is for.
     business_id: i64,
+    /// Revenue wanted per month: above 0, whole cents.
+    #[schema(example = "5000.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     monthly_revenue: Decimal,
 }
 
+/// A business's revenue goal.
+#[derive(Debug, Serialize, ToSchema)]
+struct Goal {
+    /// Revenue wanted per month.
+    monthly_revenue: Decimal,
+    /// When it was set.
+    set_at: DateTime<Utc>,
+}
+
+/// Sets the business's monthly revenue goal (projections say whether it is on track).
+#[utoipa::path(
+    post,
+    path = "/api/finance/goal",
+    tag = "finance",
+    request_body = SetGoal,
+    responses(
+        (status = 200, description = "The goal as stored.", body = Goal),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn goal(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Json(request): Json<SetGoal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Goal>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     if request.monthly_revenue <= Decimal::ZERO {
         return Err(ApiError::invalid("monthly_revenue", "must be greater than 0"));
     }
     let monthly_revenue =
         amount(request.monthly_revenue).map_err(|problem| ApiError::invalid("monthly_revenue", problem))?;
-    let goal = json!({ "monthly_revenue": monthly_revenue, "set_at": Utc::now() });
-    state.app.store.put_agent_memory(tenant.id, FINANCE, GOAL_KEY, goal.clone(), None).await?;
+    let goal = Goal { monthly_revenue, set_at: Utc::now() };
+    let content = serde_json::to_value(&goal).map_err(anyhow::Error::new)?;
+    state.app.store.put_agent_memory(tenant.id, FINANCE, GOAL_KEY, content, None).await?;
     tracing::info!(tenant = %tenant.id, "revenue goal set");
     Ok(Json(goal))
 }
 
-/// `GET /api/finance/projections`: asks the accountant for the last 30 days' profit and
-/// loss and extends it linearly to the next 30, 90 and 365 days. A straight line, not a
-/// forecast: the answer says so.
+/// A straight-line projection of the last 30 days to the next 30, 90 and 365.
+///
+/// Asks the accountant agent for the last 30 days' profit and loss and extends it at
+/// the same daily rate: not a forecast, and the answer says so. The answer has `method`,
+/// `basis` (`from`, `to`, `pnl`), `projections` (`days`, `revenue`, `net_profit` each),
+/// `goal` (as set, or `null`) and `on_track` (`null` without a goal).
+#[utoipa::path(
+    get,
+    path = "/api/finance/projections",
+    tag = "finance",
+    params(BusinessQuery),
+    responses(
+        (status = 200, description = "The projection.", body = Object),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 429, description = "`rate_limited`: the business's agents are throttled; see `Retry-After`.",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: an agent is restarting or stopped."),
+    )
+)]
 async fn projections(
     State(state): State<ApiState>,
     caller: CurrentUser,

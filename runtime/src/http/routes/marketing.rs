@@ -1,14 +1,14 @@
 //! `/api/marketing/*`: a business's campaigns and what they have spent.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use boardroom_memory::{Campaign, NewCampaign, TenantId};
 use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::products::{amount, text};
 use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
@@ -25,26 +25,46 @@ const CHANNELS: [&str; 7] = ["google_ads", "meta_ads", "tiktok_ads", "email", "x
 /// Statuses a client may set.
 const STATUSES: [&str; 4] = ["draft", "active", "paused", "ended"];
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/marketing/campaign", post(create))
-        .route("/api/marketing/list", get(list))
-        .route("/api/marketing/analytics", get(analytics))
-        .route("/api/marketing/{id}", put(update))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(list))
+        .routes(routes!(analytics))
+        .routes(routes!(update))
 }
 
 /// `POST /api/marketing/campaign`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCampaign {
+    /// The business the campaign is for.
     business_id: i64,
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
+    /// `google_ads`, `meta_ads`, `tiktok_ads`, `email`, `x`, `linkedin` or `reddit`.
+    #[schema(example = "meta_ads")]
     channel: String,
+    /// Above 0, whole cents.
+    #[schema(example = "250.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     budget: Decimal,
+    /// A product of the same business it promotes.
     #[serde(default)]
     product_id: Option<i64>,
 }
 
+/// Creates a campaign (as `draft`), within the tier's campaign limit.
+#[utoipa::path(
+    post,
+    path = "/api/marketing/campaign",
+    tag = "marketing",
+    request_body = CreateCampaign,
+    responses(
+        (status = 201, description = "The new campaign.", body = Campaign),
+        (status = 402, description = "`tier_limit`: the tier's campaigns per business are reached."),
+        (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
+    )
+)]
 async fn create(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -93,7 +113,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(campaign)).into_response())
 }
 
-/// `GET /api/marketing/list?business_id=&after=&limit=`.
+/// A business's campaigns, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/marketing/list",
+    tag = "marketing",
+    params(BusinessPageQuery),
+    responses(
+        (status = 200, description = "One page of campaigns.", body = Page<Campaign>),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -105,13 +135,28 @@ async fn list(
 }
 
 /// `PUT /api/marketing/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateCampaign {
+    /// The business the campaign belongs to.
     business_id: i64,
+    /// `draft`, `active`, `paused` or `ended`.
+    #[schema(example = "active")]
     status: String,
 }
 
+/// Changes a campaign's status.
+#[utoipa::path(
+    put,
+    path = "/api/marketing/{id}",
+    tag = "marketing",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    request_body = UpdateCampaign,
+    responses(
+        (status = 200, description = "The campaign as changed.", body = Campaign),
+        (status = 404, description = "`not_found`: no such business or campaign, or not the caller's."),
+    )
+)]
 async fn update(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -129,33 +174,69 @@ async fn update(
     Ok(Json(campaign(&state, tenant.id, id).await?))
 }
 
-/// `GET /api/marketing/analytics?business_id=`: each campaign's spend against its
-/// budget, and the totals.
+/// Each campaign's spend against its budget.
+#[derive(Debug, Serialize, ToSchema)]
+struct CampaignSpend {
+    /// The campaign's id.
+    id: i64,
+    /// Its name.
+    name: String,
+    /// Its channel.
+    channel: String,
+    /// Its status.
+    status: String,
+    /// Its budget.
+    budget: Decimal,
+    /// What it has spent.
+    spent: Decimal,
+    /// Budget left, never below 0.
+    remaining: Decimal,
+}
+
+/// A business's campaigns' spend, and the totals.
+#[derive(Debug, Serialize, ToSchema)]
+struct MarketingAnalytics {
+    /// Every campaign.
+    campaigns: Vec<CampaignSpend>,
+    /// The budgets added up.
+    total_budget: Decimal,
+    /// The spend added up.
+    total_spent: Decimal,
+}
+
+/// Each campaign's spend against its budget, and the totals.
+#[utoipa::path(
+    get,
+    path = "/api/marketing/analytics",
+    tag = "marketing",
+    params(BusinessQuery),
+    responses(
+        (status = 200, description = "The spend.", body = MarketingAnalytics),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn analytics(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Query(query): Query<BusinessQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MarketingAnalytics>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
     let campaigns = state.app.store.campaigns(tenant.id).await?;
     let total_budget: Decimal = campaigns.iter().map(|campaign| campaign.budget).sum();
     let total_spent: Decimal = campaigns.iter().map(|campaign| campaign.spent).sum();
-    let items: Vec<Value> = campaigns
-        .iter()
-        .map(|campaign| {
-            let remaining = (campaign.budget - campaign.spent).max(Decimal::ZERO);
-            json!({
-                "id": campaign.id,
-                "name": campaign.name,
-                "channel": campaign.channel,
-                "status": campaign.status,
-                "budget": campaign.budget,
-                "spent": campaign.spent,
-                "remaining": remaining,
-            })
+    let items: Vec<CampaignSpend> = campaigns
+        .into_iter()
+        .map(|campaign| CampaignSpend {
+            remaining: (campaign.budget - campaign.spent).max(Decimal::ZERO),
+            id: campaign.id,
+            name: campaign.name,
+            channel: campaign.channel,
+            status: campaign.status,
+            budget: campaign.budget,
+            spent: campaign.spent,
         })
         .collect();
-    Ok(Json(json!({ "campaigns": items, "total_budget": total_budget, "total_spent": total_spent })))
+    Ok(Json(MarketingAnalytics { campaigns: items, total_budget, total_spent }))
 }
 
 /// One of the tenant's campaigns; 404 otherwise.

@@ -8,15 +8,16 @@
 //! attachments (`Content-Disposition: attachment`, `nosniff`), so an uploaded HTML
 //! file is never rendered as one of our pages.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use boardroom_memory::{MediaFile, MemoryError, NewMediaFile};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
 use crate::http::ApiState;
@@ -31,22 +32,41 @@ pub(crate) const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 /// Longest file name kept.
 const MAX_NAME_CHARS: usize = 200;
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/media/upload", post(upload).layer(DefaultBodyLimit::max(MAX_FILE_BYTES)))
-        .route("/api/media/list", get(list))
-        .route("/api/media/{id}", get(download))
-        .route("/api/media/{id}", delete(remove))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        // Only uploads take bodies this large; every other route keeps the 64 KiB limit.
+        .layer(DefaultBodyLimit::max(MAX_FILE_BYTES))
+        .routes(routes!(list))
+        .routes(routes!(download, remove))
 }
 
 /// `POST /api/media/upload?business_id=&name=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
+    /// The business (tenant) the file is for.
     business_id: i64,
+    /// The file's name, 1 to 200 printable characters.
     name: String,
 }
 
+/// Keeps a file for a business: the raw bytes as the body, their type as
+/// `Content-Type`, at most 10 MiB, within the owner's tier's file storage.
+#[utoipa::path(
+    post,
+    path = "/api/media/upload",
+    tag = "media",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes; any `Content-Type` is kept as the file's type."),
+    responses(
+        (status = 201, description = "The file as kept (without its bytes).", body = MediaFile),
+        (status = 402, description = "`tier_limit`: the tier's file storage would be exceeded."),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 413, description = "`payload_too_large`: over 10 MiB."),
+    )
+)]
 async fn upload(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -102,7 +122,17 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(kept)).into_response())
 }
 
-/// `GET /api/media/list?business_id=&after=&limit=`: the files, without their bytes.
+/// One page of a business's files, without their bytes.
+#[utoipa::path(
+    get,
+    path = "/api/media/list",
+    tag = "media",
+    params(BusinessPageQuery),
+    responses(
+        (status = 200, description = "One page of files.", body = Page<MediaFile>),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -113,7 +143,17 @@ async fn list(
     Ok(Json(query.page(files, |file| file.id)?))
 }
 
-/// `GET /api/media/{id}?business_id=`: the file's bytes, as a download.
+/// A file's bytes, as a download (`Content-Disposition: attachment`).
+#[utoipa::path(
+    get,
+    path = "/api/media/{id}",
+    tag = "media",
+    params(("id" = i64, Path, description = "The file's id."), BusinessQuery),
+    responses(
+        (status = 200, description = "The bytes, under the file's `Content-Type`.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, description = "`not_found`: no such business or file, or not the caller's."),
+    )
+)]
 async fn download(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -133,7 +173,17 @@ async fn download(
     Ok((headers, bytes).into_response())
 }
 
-/// `DELETE /api/media/{id}?business_id=`: frees its storage at once.
+/// Deletes a file; its storage is free at once.
+#[utoipa::path(
+    delete,
+    path = "/api/media/{id}",
+    tag = "media",
+    params(("id" = i64, Path, description = "The file's id."), BusinessQuery),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`not_found`: no such business or file, or not the caller's."),
+    )
+)]
 async fn remove(
     State(state): State<ApiState>,
     caller: CurrentUser,

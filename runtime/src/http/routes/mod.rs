@@ -12,6 +12,18 @@
 //!   with the application's state, so registered by `http::router`).
 //! - `throttling`: `/admin/users/{id}/tier`, `/admin/businesses/{id}/*` (tiers, live
 //!   swarm throttles and state).
+//!
+//! ## Adding a route
+//! Register it only as `.routes(routes!(handler))` in its module's `routes()` (handlers
+//! sharing a path in one `routes!(a, b)`): `routes!` takes the method and path from the
+//! handler's `#[utoipa::path(get, path = "/admin/analytics", tag = "admin", params(…),
+//! request_body = …, responses((status = 200, body = …), (status = 404, description =
+//! "…")))]`, so nothing is served undocumented. Derive `ToSchema` on its body types
+//! (`IntoParams` and `#[into_params(parameter_in = Query)]` on a query type); the
+//! handler's doc comment becomes its summary. List only the route's own statuses:
+//! security and the shared errors are added by `http::openapi` (`security(())` marks a
+//! public route). Then add it to `EVERY_ROUTE` in `tests/tests/api_docs.rs`. A plain
+//! axum `.route(...)` is refused by a test.
 
 mod accounts;
 mod admin;
@@ -28,21 +40,22 @@ pub(crate) mod webhooks;
 
 use std::time::Duration;
 
-use axum::Router;
 use boardroom_agents::{AgentError, Task};
 use boardroom_memory::{Tenant, TenantId};
 use boardroom_supervisor::SwarmError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::ApiState;
 use super::auth::CurrentUser;
 use super::error::{ApiError, Fields};
 use super::tiers;
 
-/// Every API route.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
+/// Every API route, with its documentation.
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .merge(accounts::routes())
         .merge(business::routes())
         .merge(products::routes())
@@ -61,7 +74,8 @@ pub(crate) fn routes() -> Router<ApiState> {
 const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `?business_id=`: the query of routes that only name their business.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BusinessQuery {
     /// The business (tenant) the request is about.
@@ -69,7 +83,8 @@ pub(crate) struct BusinessQuery {
 }
 
 /// `?business_id=&after=&limit=`: one page of a business's list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BusinessPageQuery {
     /// The business (tenant) the list belongs to.
@@ -79,6 +94,7 @@ pub(crate) struct BusinessPageQuery {
     after: Option<i64>,
     /// Items per page, 1 to 100 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -94,7 +110,7 @@ impl BusinessPageQuery {
 }
 
 /// `{"business_id": …}`: the body of routes that only name their business.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BusinessBody {
     /// The business (tenant) the request is about.
@@ -164,12 +180,14 @@ const MAX_PAGE_SIZE: i64 = 100;
 
 /// `?after=ID&limit=N`: keyset pagination by id. `after` is the `next_after` of the
 /// previous page (absent for the first page).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
     /// The last id of the previous page.
     after: Option<i64>,
     /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -190,12 +208,19 @@ impl PageQuery {
 
 /// One page of a list: the items, and the `after` that fetches the next page (`null`
 /// on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Page<T> {
     /// This page's items, ordered by id.
     items: Vec<T>,
     /// Pass as `?after=` for the next page; `null` when there is none.
     next_after: Option<i64>,
+}
+
+/// A whole list, when it is short enough not to paginate.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Items<T> {
+    /// Every item.
+    pub(crate) items: Vec<T>,
 }
 
 impl<T> Page<T> {

@@ -5,15 +5,16 @@
 //! Deleting a product only marks it `deleted`: its sales and campaigns keep pointing
 //! at it, and the list leaves it out.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
 use boardroom_memory::{NewProduct, Product, TenantId};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{BusinessPageQuery, BusinessQuery, Page, ask_agent, owned_business};
 use crate::http::ApiState;
@@ -38,29 +39,53 @@ const SETTABLE_STATUSES: [&str; 3] = ["draft", "active", "archived"];
 /// The status of a deleted product.
 const DELETED: &str = "deleted";
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/products/create", post(create))
-        .route("/api/products/list", axum::routing::get(list))
-        .route("/api/products/optimize", post(optimize))
-        .route("/api/products/{id}", put(update).delete(remove))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(list))
+        .routes(routes!(optimize))
+        .routes(routes!(update, remove))
 }
 
 /// `POST /api/products/create`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProduct {
+    /// The business (tenant) the product is for.
     business_id: i64,
+    /// 1 to 200 characters.
+    #[schema(example = "Sunrise mug", min_length = 1, max_length = 200)]
     title: String,
+    /// At most 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     description: Option<String>,
+    /// 1 to 100 characters.
+    #[schema(example = "kitchen", min_length = 1, max_length = 100)]
     niche: String,
+    /// Above 0, at most 1000000, whole cents.
+    #[schema(example = "19.99", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     price: Decimal,
+    /// 0 or more, whole cents.
+    #[schema(example = "4.50", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     cost: Decimal,
+    /// At most 20 tags of 1 to 50 characters.
     #[serde(default)]
     tags: Vec<String>,
 }
 
+/// Creates a product (as `draft`), within the tier's product limit.
+#[utoipa::path(
+    post,
+    path = "/api/products/create",
+    tag = "products",
+    request_body = CreateProduct,
+    responses(
+        (status = 201, description = "The new product.", body = Product),
+        (status = 402, description = "`tier_limit`: the tier's products per business are reached."),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn create(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -110,7 +135,17 @@ pub(super) async fn live_products(state: &ApiState, tenant: TenantId) -> Result<
     Ok(state.app.store.products(tenant).await?.iter().filter(|product| product.status != DELETED).count())
 }
 
-/// `GET /api/products/list?business_id=&after=&limit=`.
+/// A business's products (deleted ones left out), one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/products/list",
+    tag = "products",
+    params(BusinessPageQuery),
+    responses(
+        (status = 200, description = "One page of products.", body = Page<Product>),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -123,16 +158,33 @@ async fn list(
 }
 
 /// `PUT /api/products/{id}`: absent fields are kept.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProduct {
+    /// The business the product belongs to.
     business_id: i64,
+    /// A new price: above 0, whole cents.
     #[serde(default)]
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     price: Option<Decimal>,
+    /// `draft`, `active` or `archived`.
     #[serde(default)]
+    #[schema(example = "active")]
     status: Option<String>,
 }
 
+/// Changes a product's price or status.
+#[utoipa::path(
+    put,
+    path = "/api/products/{id}",
+    tag = "products",
+    params(("id" = i64, Path, description = "The product's id.")),
+    request_body = UpdateProduct,
+    responses(
+        (status = 200, description = "The product as changed.", body = Product),
+        (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
+    )
+)]
 async fn update(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -165,7 +217,17 @@ async fn update(
     Ok(Json(live_product(&state, tenant.id, id).await?))
 }
 
-/// `DELETE /api/products/{id}?business_id=`: marks the product `deleted`.
+/// Deletes a product: marks it `deleted`, so its sales and campaigns keep pointing at it.
+#[utoipa::path(
+    delete,
+    path = "/api/products/{id}",
+    tag = "products",
+    params(("id" = i64, Path, description = "The product's id."), BusinessQuery),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
+    )
+)]
 async fn remove(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -180,21 +242,54 @@ async fn remove(
 }
 
 /// `POST /api/products/optimize`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OptimizeProduct {
+    /// The business the product belongs to.
     business_id: i64,
+    /// The product to advise on.
     product_id: i64,
 }
 
-/// Asks the `pricing` agent for a price and the `seo` agent for a listing. The pricing
-/// reference is the market's median price for the product's niche when the market
-/// knows the niche, else the product's own price.
+/// The agents' advice on one product.
+#[derive(Debug, serde::Serialize, ToSchema)]
+struct ProductAdvice {
+    /// The product advised on.
+    product_id: i64,
+    /// The price the pricing agent started from.
+    #[schema(value_type = String, example = "19.99")]
+    reference_price: Decimal,
+    /// Where the reference came from: `market` (the niche's median) or `current_price`.
+    reference: String,
+    /// The `pricing` agent's quote, as it answered.
+    pricing: Value,
+    /// The `seo` agent's listing, as it answered.
+    listing: Value,
+}
+
+/// Asks the business's agents for a price and a listing for one product.
+///
+/// The `pricing` agent quotes a price and the `seo` agent writes a listing. The pricing
+/// reference is the market's median price for the product's niche when the market knows
+/// the niche, else the product's own price.
+#[utoipa::path(
+    post,
+    path = "/api/products/optimize",
+    tag = "products",
+    request_body = OptimizeProduct,
+    responses(
+        (status = 200, description = "The agents' advice.", body = ProductAdvice),
+        (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
+        (status = 429, description = "`rate_limited`: the business's agents are throttled; see `Retry-After`.",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: an agent is restarting or stopped."),
+    )
+)]
 async fn optimize(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Json(request): Json<OptimizeProduct>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductAdvice>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let product = live_product(&state, tenant.id, request.product_id).await?;
     let snapshot = state.app.services.market.market_snapshot(tenant.id).await.ok();
@@ -217,13 +312,13 @@ async fn optimize(
     }
     let listing = ask_agent(&state, tenant.id, "seo", "optimize_listing", listing_input).await?;
     let reference = if niche.is_some() { "market" } else { "current_price" };
-    Ok(Json(json!({
-        "product_id": product.id,
-        "reference_price": reference_price,
-        "reference": reference,
-        "pricing": pricing,
-        "listing": listing,
-    })))
+    Ok(Json(ProductAdvice {
+        product_id: product.id,
+        reference_price,
+        reference: reference.to_owned(),
+        pricing,
+        listing,
+    }))
 }
 
 /// One of the tenant's products that is not deleted; 404 otherwise.

@@ -2,17 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use boardroom_memory::{NewSocialPost, SocialPost};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{BusinessBody, BusinessQuery, owned_business};
+use super::{BusinessBody, BusinessQuery, Items, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
@@ -26,24 +26,39 @@ const SCHEDULE_SLACK: TimeDelta = TimeDelta::minutes(5);
 /// Most posts the calendar and the analysis read.
 const RECENT_POSTS: i64 = 200;
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/social/post", post(create))
-        .route("/api/social/calendar", get(calendar))
-        .route("/api/social/analyze", post(analyze))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(create)).routes(routes!(calendar)).routes(routes!(analyze))
 }
 
 /// `POST /api/social/post`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreatePost {
+    /// The business posting.
     business_id: i64,
+    /// `x` (280 characters), `linkedin` (3000), `reddit` (40000), `tiktok` (2200) or
+    /// `youtube` (5000).
+    #[schema(example = "x")]
     platform: String,
+    /// The post, within the network's length.
+    #[schema(min_length = 1, max_length = 40000)]
     content: String,
+    /// When to publish (RFC 3339); not in the past.
     #[serde(default)]
     scheduled_time: Option<DateTime<Utc>>,
 }
 
+/// Schedules a social post.
+#[utoipa::path(
+    post,
+    path = "/api/social/post",
+    tag = "social",
+    request_body = CreatePost,
+    responses(
+        (status = 201, description = "The scheduled post.", body = SocialPost),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn create(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -83,13 +98,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(post)).into_response())
 }
 
-/// `GET /api/social/calendar?business_id=`: the latest posts in time order (scheduled
-/// time, or posting time; unscheduled drafts last).
+/// The latest 200 posts in time order (scheduled or posting time; unscheduled last).
+#[utoipa::path(
+    get,
+    path = "/api/social/calendar",
+    tag = "social",
+    params(BusinessQuery),
+    responses(
+        (status = 200, description = "The posts.", body = Items<SocialPost>),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn calendar(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Query(query): Query<BusinessQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<SocialPost>>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
     let mut posts = state.app.store.social_posts(tenant.id, RECENT_POSTS).await?;
     let when = |post: &SocialPost| post.scheduled_time.or(post.posted_at);
@@ -99,16 +123,51 @@ async fn calendar(
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.id.cmp(&b.id),
     });
-    Ok(Json(json!({ "items": posts })))
+    Ok(Json(Items { items: posts }))
 }
 
-/// `POST /api/social/analyze`: engagement per network over the latest posts, and the
-/// best post so far.
+/// Engagement on one network.
+#[derive(Debug, Serialize, ToSchema)]
+struct NetworkEngagement {
+    /// The network.
+    platform: String,
+    /// Posts on it.
+    posts: i64,
+    /// Their engagement added up.
+    engagement: i64,
+    /// Engagement per post.
+    mean_engagement: f64,
+}
+
+/// Engagement over the latest posts.
+#[derive(Debug, Serialize, ToSchema)]
+struct SocialAnalysis {
+    /// Posts analysed (the latest 200 at most).
+    posts: usize,
+    /// Per network.
+    networks: Vec<NetworkEngagement>,
+    /// The network with the best engagement per post; `null` without posts.
+    best_network: Option<String>,
+    /// The most engaging post so far; `null` when none has engagement.
+    top_post: Option<SocialPost>,
+}
+
+/// Engagement per network over the latest posts, and the best post so far.
+#[utoipa::path(
+    post,
+    path = "/api/social/analyze",
+    tag = "social",
+    request_body = BusinessBody,
+    responses(
+        (status = 200, description = "The analysis.", body = SocialAnalysis),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn analyze(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Json(request): Json<BusinessBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SocialAnalysis>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let posts = state.app.store.social_posts(tenant.id, RECENT_POSTS).await?;
     let mut per_network: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
@@ -117,21 +176,21 @@ async fn analyze(
         entry.0 += 1;
         entry.1 += post.engagement_score;
     }
-    let networks: Vec<Value> = per_network
+    let networks: Vec<NetworkEngagement> = per_network
         .iter()
-        .map(|(network, (count, total))| {
-            json!({ "platform": network, "posts": count, "engagement": total, "mean_engagement": *total as f64 / *count as f64 })
+        .map(|(network, (count, total))| NetworkEngagement {
+            platform: (*network).to_owned(),
+            posts: *count,
+            engagement: *total,
+            mean_engagement: *total as f64 / *count as f64,
         })
         .collect();
     let best_network = per_network
         .iter()
         .max_by(|a, b| (a.1.1 as f64 / a.1.0 as f64).total_cmp(&(b.1.1 as f64 / b.1.0 as f64)))
         .map(|(network, _)| *network);
-    let top_post = posts.iter().filter(|post| post.engagement_score > 0).max_by_key(|post| post.engagement_score);
-    Ok(Json(json!({
-        "posts": posts.len(),
-        "networks": networks,
-        "best_network": best_network,
-        "top_post": top_post,
-    })))
+    let best_network = best_network.map(str::to_owned);
+    let top_post =
+        posts.iter().filter(|post| post.engagement_score > 0).max_by_key(|post| post.engagement_score).cloned();
+    Ok(Json(SocialAnalysis { posts: posts.len(), networks, best_network, top_post }))
 }

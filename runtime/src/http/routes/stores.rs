@@ -10,18 +10,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use boardroom_adapters::AdapterError;
 use boardroom_memory::{AgentMemory, TenantId};
-use chrono::Utc;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{BusinessBody, BusinessQuery, owned_business};
+use super::{BusinessBody, BusinessQuery, Items, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::crypto::{CredentialSealer, Sealed};
@@ -42,21 +43,24 @@ const MAX_CREDENTIAL_VALUE_CHARS: usize = 4096;
 /// Days the analytics cover.
 const ANALYTICS_DAYS: u32 = 30;
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/stores/connect", post(connect))
-        .route("/api/stores/list", get(list))
-        .route("/api/stores/sync", post(sync))
-        .route("/api/stores/analytics", get(analytics))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(connect)).routes(routes!(list)).routes(routes!(sync)).routes(routes!(analytics))
 }
 
 /// `POST /api/stores/connect`. No `Debug`: it holds credentials.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConnectStore {
+    /// The business the store sells for.
     business_id: i64,
+    /// `shopify`, `gumroad`, `stripe`, `etsy` or `sandbox`.
+    #[schema(example = "shopify")]
     platform: String,
+    /// An `https://` address (`http://` only for localhost), at most 500 characters.
+    #[schema(example = "https://mugs.myshopify.com", max_length = 500)]
     store_url: String,
+    /// Credential names and values (at most 10), such as `{"api_key": "…"}`.
+    #[schema(value_type = BTreeMap<String, String>)]
     credentials: Credentials,
 }
 
@@ -85,17 +89,35 @@ struct StoredStore {
     connected_at: chrono::DateTime<Utc>,
 }
 
+/// A connected store as a client sees it: everything but the sealed credentials.
+#[derive(Debug, Serialize, ToSchema)]
+struct StoreView {
+    /// Its id (a UUID).
+    id: String,
+    /// The platform it is on.
+    platform: String,
+    /// Its address.
+    store_url: String,
+    /// Always `stored`: credentials never leave the server.
+    #[schema(example = "stored")]
+    credentials: String,
+    /// The names of the credential fields stored.
+    credential_fields: Vec<String>,
+    /// When it was connected.
+    connected_at: DateTime<Utc>,
+}
+
 impl StoredStore {
     /// What a client sees: everything but the sealed credentials.
-    fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "platform": self.platform,
-            "store_url": self.store_url,
-            "credentials": "stored",
-            "credential_fields": self.credential_fields,
-            "connected_at": self.connected_at,
-        })
+    fn view(&self) -> StoreView {
+        StoreView {
+            id: self.id.clone(),
+            platform: self.platform.clone(),
+            store_url: self.store_url.clone(),
+            credentials: "stored".to_owned(),
+            credential_fields: self.credential_fields.clone(),
+            connected_at: self.connected_at,
+        }
     }
 }
 
@@ -104,6 +126,18 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
     format!("tenant:{}/store:{store_id}", tenant.0)
 }
 
+/// Connects an external store; its credentials are sealed and never returned.
+#[utoipa::path(
+    post,
+    path = "/api/stores/connect",
+    tag = "stores",
+    request_body = ConnectStore,
+    responses(
+        (status = 201, description = "The connected store.", body = StoreView),
+        (status = 402, description = "`tier_limit`: the tier's stores per business are reached."),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn connect(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -144,20 +178,46 @@ async fn connect(
     Ok((StatusCode::CREATED, Json(stored.view())).into_response())
 }
 
-/// `GET /api/stores/list?business_id=`.
+/// A business's connected stores.
+#[utoipa::path(
+    get,
+    path = "/api/stores/list",
+    tag = "stores",
+    params(BusinessQuery),
+    responses(
+        (status = 200, description = "Every store of the business.", body = Items<StoreView>),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Query(query): Query<BusinessQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<StoreView>>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
     let stores = stored_stores(&state, tenant.id).await?;
-    Ok(Json(json!({ "items": stores.iter().map(StoredStore::view).collect::<Vec<_>>() })))
+    Ok(Json(Items { items: stores.iter().map(StoredStore::view).collect() }))
 }
 
-/// `POST /api/stores/sync`: checks each store's credentials still open under the
-/// server's key, and returns the market as it is now (the sandbox's simulated market
-/// unless a real platform is configured).
+/// Checks the stores' credentials and fetches the market as it is now.
+///
+/// Each store's credentials are checked to still open under the server's key; the
+/// market is the sandbox's simulated one unless a real platform is configured. The
+/// answer has `platform`, `simulated`, `stores` (`id`, `platform`, `credentials`: `ok`
+/// or `unreadable`), the market's `snapshot` and `synced_at`.
+#[utoipa::path(
+    post,
+    path = "/api/stores/sync",
+    tag = "stores",
+    request_body = BusinessBody,
+    responses(
+        (status = 200, description = "The stores' state and the market snapshot.", body = Object),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 429, description = "`rate_limited`: the store platform asked us to slow down.",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: the store platform does not answer."),
+    )
+)]
 async fn sync(
     State(state): State<ApiState>,
     caller: CurrentUser,
@@ -184,7 +244,22 @@ async fn sync(
     })))
 }
 
-/// `GET /api/stores/analytics?business_id=`: the market's report on the last 30 days.
+/// The market's report on the last 30 days, with the business's stores.
+///
+/// The answer has `simulated`, `stores` (as listed) and the market's `report`.
+#[utoipa::path(
+    get,
+    path = "/api/stores/analytics",
+    tag = "stores",
+    params(BusinessQuery),
+    responses(
+        (status = 200, description = "The report.", body = Object),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 429, description = "`rate_limited`: the store platform asked us to slow down.",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: the store platform does not answer."),
+    )
+)]
 async fn analytics(
     State(state): State<ApiState>,
     caller: CurrentUser,

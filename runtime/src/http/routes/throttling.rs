@@ -3,37 +3,60 @@
 //! anonymous callers 401). Changes apply to a running swarm at once: its throttle
 //! judges the very next message by the new limits, and each change is an event.
 
-use axum::Router;
+use std::num::NonZeroU32;
+
 use axum::extract::State;
-use axum::routing::{get, put};
 use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
-use boardroom_supervisor::{TenantHandle, limits_json};
-use serde::Deserialize;
+use boardroom_supervisor::{SwarmStatus, TenantHandle, ThrottleLimits};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::swarm_error;
 use crate::http::ApiState;
 use crate::http::auth::AdminUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
-use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY};
+use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY, TierLimits};
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/admin/users/{id}/tier", put(set_tier))
-        .route("/admin/businesses/{id}/swarm", get(show_swarm).post(control_swarm))
-        .route("/admin/businesses/{id}/throttle", put(set_throttle).delete(clear_throttle))
+/// Largest burst an override may allow. The rate limiter keeps `burst` times the interval
+/// between messages in nanoseconds as a `u64`: a burst of 2^31 at one message a minute
+/// overflows it, and the panic would come back at every activation of the swarm, since
+/// the override is stored. 100,000 is far beyond any real need and far from overflow.
+const MAX_BURST: u32 = 100_000;
+
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(set_tier))
+        .routes(routes!(show_swarm, control_swarm))
+        .routes(routes!(set_throttle, clear_throttle))
 }
 
 /// `PUT /admin/users/{id}/tier`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetTier {
+    /// The new tier.
     tier: Tier,
 }
 
-/// Changes a user's tier; the running swarms of their businesses take the new tier's
-/// throttle at once (unless an admin override holds them).
+/// Changes an account's tier.
+///
+/// The running swarms of their businesses take the new tier's throttle at once (unless
+/// an admin override holds them).
+#[utoipa::path(
+    put,
+    path = "/admin/users/{id}/tier",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The account's id.")),
+    request_body = SetTier,
+    responses(
+        (status = 200, description = "The account as changed.", body = User),
+        (status = 404, description = "`not_found`: no such account."),
+    )
+)]
 async fn set_tier(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
@@ -67,69 +90,194 @@ async fn activate(state: &ApiState, tenant: &Tenant) -> Result<TenantHandle, Api
     })
 }
 
+/// A business's swarm as an admin sees it.
+#[derive(Debug, Serialize, ToSchema)]
+struct SwarmView {
+    /// The business.
+    business_id: TenantId,
+    /// Its owner.
+    owner_id: UserId,
+    /// The owner's tier.
+    tier: Tier,
+    /// Whether the business's settings ask for the autopilot.
+    autopilot_setting: bool,
+    /// The swarm's state; `passivated` when it is not in memory.
+    status: SwarmStatus,
+    /// The running swarm's autopilot; `null` when the swarm is not running.
+    autopilot: Option<AutopilotView>,
+    /// The running swarm's throttle; `null` when the swarm is not running.
+    throttle: Option<ThrottleView>,
+    /// What the owner's tier allows; `null` is unlimited.
+    tier_limits: TierLimits,
+    /// The admin's throttle override: the limits it replaces (`null` inside is
+    /// unlimited); `null` when the tier's throttle applies.
+    #[serde(rename = "override")]
+    #[schema(value_type = Option<Object>)]
+    overridden: Option<Value>,
+}
+
+/// A running swarm's autopilot.
+#[derive(Debug, Serialize, ToSchema)]
+struct AutopilotView {
+    /// Whether its cycle task runs.
+    running: bool,
+    /// Whether an admin or the owner paused it.
+    paused: bool,
+    /// Seconds between cycles.
+    interval_secs: u64,
+    /// Cycles run since the swarm started.
+    cycles_run: u64,
+}
+
+/// A running swarm's throttle.
+#[derive(Debug, Serialize, ToSchema)]
+struct ThrottleView {
+    /// The limits it applies now.
+    limits: LimitsView,
+    /// Where the message rate is kept: `redis` (shared by every process on it) or
+    /// `process`.
+    rate_kept_in: &'static str,
+    /// What it has done since the swarm started.
+    counters: ThrottleCounters,
+    /// Calls holding a slot now.
+    in_flight: InFlight,
+}
+
+/// LLM and platform calls in flight.
+#[derive(Debug, Serialize, ToSchema)]
+struct InFlight {
+    /// LLM calls.
+    llm_calls: u32,
+    /// Platform (adapter) calls.
+    adapter_calls: u32,
+}
+
+/// Throttle limits; `null` is unlimited.
+#[derive(Debug, Serialize, ToSchema)]
+struct LimitsView {
+    /// Agent messages per minute.
+    messages_per_minute: Option<u32>,
+    /// Messages that may pass at once before the rate applies.
+    burst: Option<u32>,
+    /// Longest a call waits for its turn (or a free slot) before it is refused, in
+    /// milliseconds.
+    max_wait_ms: u64,
+    /// LLM tokens per UTC day.
+    llm_tokens_per_day: Option<u64>,
+    /// LLM calls in flight at once.
+    concurrent_llm_calls: Option<u32>,
+    /// Platform (adapter) calls in flight at once.
+    concurrent_adapter_calls: Option<u32>,
+}
+
+/// Messages the throttle held back.
+#[derive(Debug, Serialize, ToSchema)]
+struct ThrottleCounters {
+    /// Messages that waited for their turn.
+    waited: u64,
+    /// Messages refused (they would have waited too long).
+    refused: u64,
+}
+
+impl LimitsView {
+    fn of(limits: &ThrottleLimits) -> Self {
+        Self {
+            messages_per_minute: limits.messages_per_minute.map(NonZeroU32::get),
+            burst: limits.burst.map(NonZeroU32::get),
+            max_wait_ms: u64::try_from(limits.max_wait.as_millis()).unwrap_or(u64::MAX),
+            llm_tokens_per_day: limits.llm_tokens_per_day,
+            concurrent_llm_calls: limits.concurrent_llm_calls.map(NonZeroU32::get),
+            concurrent_adapter_calls: limits.concurrent_adapter_calls.map(NonZeroU32::get),
+        }
+    }
+}
+
 /// The swarm as an admin sees it.
-async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError> {
+async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<SwarmView, ApiError> {
     let owner = state.app.store.user(tenant.user_id).await?;
     let tier = owner.map(|owner| owner.tier).unwrap_or_default();
     let overridden = tiers::throttle_override(&state.app, tenant.id).await?;
     let swarm = state.app.swarms.get(tenant.id);
-    let running = swarm.as_ref().map(|swarm| {
-        let autopilot = swarm.autopilot();
-        let (waited, refused) = swarm.throttle().counters();
-        let (llm_calls, adapter_calls) = swarm.throttle().in_flight();
-        json!({
-            "status": swarm.status(),
-            "autopilot": {
-                "running": autopilot.running,
-                "paused": autopilot.paused,
-                "interval_secs": autopilot.interval.as_secs(),
-                "cycles_run": autopilot.cycles_run,
-            },
-            "throttle": {
-                "limits": limits_json(&swarm.throttle().limits()),
-                "rate_kept_in": swarm.throttle().rate_backend(),
-                "counters": { "waited": waited, "refused": refused },
-                "in_flight": { "llm_calls": llm_calls, "adapter_calls": adapter_calls },
-            },
-        })
-    });
-    Ok(json!({
-        "business_id": tenant.id,
-        "owner_id": tenant.user_id,
-        "tier": tier,
-        "autopilot_setting": tenant.settings["autopilot"] == true,
-        "status": running.as_ref().map_or(json!("passivated"), |running| running["status"].clone()),
-        "autopilot": running.as_ref().map_or(Value::Null, |running| running["autopilot"].clone()),
-        "throttle": running.as_ref().map_or(Value::Null, |running| running["throttle"].clone()),
-        "tier_limits": tiers::describe(tier),
-        "override": overridden,
-    }))
+    let (status, autopilot, throttle) = match &swarm {
+        None => (SwarmStatus::Passivated, None, None),
+        Some(swarm) => {
+            let autopilot = swarm.autopilot();
+            let (waited, refused) = swarm.throttle().counters();
+            let (llm_calls, adapter_calls) = swarm.throttle().in_flight();
+            let autopilot = AutopilotView {
+                running: autopilot.running,
+                paused: autopilot.paused,
+                interval_secs: autopilot.interval.as_secs(),
+                cycles_run: autopilot.cycles_run,
+            };
+            let throttle = ThrottleView {
+                limits: LimitsView::of(&swarm.throttle().limits()),
+                rate_kept_in: swarm.throttle().rate_backend(),
+                counters: ThrottleCounters { waited, refused },
+                in_flight: InFlight { llm_calls, adapter_calls },
+            };
+            (swarm.status(), Some(autopilot), Some(throttle))
+        }
+    };
+    Ok(SwarmView {
+        business_id: tenant.id,
+        owner_id: tenant.user_id,
+        tier,
+        autopilot_setting: tenant.settings["autopilot"] == true,
+        status,
+        autopilot,
+        throttle,
+        tier_limits: *tiers::limits(tier),
+        overridden,
+    })
 }
 
-/// `GET /admin/businesses/{id}/swarm`: status, autopilot, throttle limits and counters.
+/// A business's swarm: status, autopilot, throttle limits and counters.
+#[utoipa::path(
+    get,
+    path = "/admin/businesses/{id}/swarm",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    responses(
+        (status = 200, description = "The swarm.", body = SwarmView),
+        (status = 404, description = "`not_found`: no such business."),
+    )
+)]
 async fn show_swarm(
     State(state): State<ApiState>,
     AdminUser(_): AdminUser,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     Ok(Json(swarm_view(&state, &tenant).await?))
 }
 
-/// `PUT /admin/businesses/{id}/throttle`: the limits to replace. A limit sent as
-/// `null` is unlimited; one left out keeps the owner's tier's value.
-#[derive(Debug, Deserialize)]
+/// `PUT /admin/businesses/{id}/throttle`: the limits to replace, at least one. A limit
+/// sent as `null` is unlimited; one left out keeps the owner's tier's value (a new
+/// `messages_per_minute` without a `burst` takes the default burst).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetThrottle {
+    /// Agent messages per minute, at least 1; `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     messages_per_minute: Option<Option<u32>>,
+    /// Messages that may pass at once before the rate applies; 1 to 100000.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 100_000)]
     burst: Option<Option<u32>>,
+    /// LLM tokens per UTC day; 0 is no LLM at all (the agents' rules decide), `null`
+    /// is unlimited.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
     llm_tokens_per_day: Option<Option<u64>>,
+    /// LLM calls in flight at once, at least 1; `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     concurrent_llm_calls: Option<Option<u32>>,
+    /// Platform calls in flight at once, at least 1; `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     concurrent_adapter_calls: Option<Option<u32>>,
 }
 
@@ -144,6 +292,9 @@ impl SetThrottle {
     /// The override to store: only the fields sent. Zero is refused where it would
     /// stop the swarm outright (null is the way to say unlimited).
     fn to_override(&self) -> Result<Value, ApiError> {
+        if self.burst.flatten().is_some_and(|burst| !(1..=MAX_BURST).contains(&burst)) {
+            return Err(ApiError::invalid("burst", format!("must be between 1 and {MAX_BURST}")));
+        }
         let mut content = serde_json::Map::new();
         let mut put = |name: &'static str, value: Option<Option<u64>>, zero_ok: bool| {
             match value {
@@ -175,13 +326,28 @@ impl SetThrottle {
     }
 }
 
-/// Stores the override and applies it to the swarm (activating it if needed).
+/// Overrides a business's swarm throttle, whatever its owner's tier.
+///
+/// The override is stored and applied to the swarm at once (activating it if needed).
+/// The answer is the swarm, as `GET` shows it.
+#[utoipa::path(
+    put,
+    path = "/admin/businesses/{id}/throttle",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    request_body = SetThrottle,
+    responses(
+        (status = 200, description = "The swarm with its new throttle.", body = SwarmView),
+        (status = 404, description = "`not_found`: no such business."),
+        (status = 503, description = "`unavailable`: the swarm could not start."),
+    )
+)]
 async fn set_throttle(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Json(request): Json<SetThrottle>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     let content = request.to_override()?;
     state.app.store.put_agent_memory(tenant.id, OVERRIDE_AGENT, OVERRIDE_KEY, content, None).await?;
@@ -191,12 +357,22 @@ async fn set_throttle(
     Ok(Json(swarm_view(&state, &tenant).await?))
 }
 
-/// `DELETE /admin/businesses/{id}/throttle`: back to the owner's tier.
+/// Removes a business's throttle override: back to its owner's tier.
+#[utoipa::path(
+    delete,
+    path = "/admin/businesses/{id}/throttle",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    responses(
+        (status = 200, description = "The swarm with its tier's throttle.", body = SwarmView),
+        (status = 404, description = "`not_found`: no such business."),
+    )
+)]
 async fn clear_throttle(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     state.app.store.put_agent_memory(tenant.id, OVERRIDE_AGENT, OVERRIDE_KEY, Value::Null, None).await?;
     if let Some(swarm) = state.app.swarms.get(tenant.id) {
@@ -207,13 +383,15 @@ async fn clear_throttle(
 }
 
 /// `POST /admin/businesses/{id}/swarm`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ControlSwarm {
+    /// What to do.
     action: SwarmAction,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// What an admin can do to a swarm.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum SwarmAction {
     /// Hold the autopilot's cycles.
@@ -224,12 +402,27 @@ enum SwarmAction {
     Stop,
 }
 
+/// Pauses or resumes a business's autopilot, or stops its swarm (autopilot off).
+///
+/// The answer is the swarm, as `GET` shows it.
+#[utoipa::path(
+    post,
+    path = "/admin/businesses/{id}/swarm",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The business's id.")),
+    request_body = ControlSwarm,
+    responses(
+        (status = 200, description = "The swarm after the action.", body = SwarmView),
+        (status = 404, description = "`not_found`: no such business."),
+        (status = 503, description = "`unavailable`: the swarm could not start."),
+    )
+)]
 async fn control_swarm(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Json(request): Json<ControlSwarm>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SwarmView>, ApiError> {
     let tenant = business(&state, id).await?;
     match request.action {
         SwarmAction::Pause => activate(&state, &tenant).await?.pause_autopilot().await,

@@ -36,21 +36,23 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use boardroom_memory::{NewEvent, TenantId};
 use hmac::{Hmac, KeyInit, Mac};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::SecretKey;
-use crate::http::error::{ApiError, Fields};
+use crate::http::error::{ApiError, ErrorBody, Fields};
 use crate::http::{ApiState, AppState};
 
 /// Largest webhook body accepted, in bytes.
@@ -63,11 +65,11 @@ pub(crate) const SEEN_CAPACITY: usize = 10_000;
 const WEBHOOKS: &str = "webhooks";
 
 /// The webhook receivers, with their own state (the application's, and the ids seen).
-pub(crate) fn routes(app: &AppState) -> Router<ApiState> {
+pub(crate) fn routes(app: &AppState) -> OpenApiRouter<ApiState> {
     let state = WebhookState { app: app.clone(), seen: Arc::new(Mutex::new(SeenIds::default())) };
-    Router::new()
-        .route("/webhooks/stripe", post(stripe))
-        .route("/webhooks/shopify", post(shopify))
+    OpenApiRouter::new()
+        .routes(routes!(stripe))
+        .routes(routes!(shopify))
         .layer(DefaultBodyLimit::max(WEBHOOK_MAX_BYTES))
         .with_state(state)
 }
@@ -142,11 +144,8 @@ impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
         match self {
             Self::NotConfigured(variable) => {
-                let body = json!({ "error": {
-                    "code": "not_configured",
-                    "message": format!("this webhook is not configured (set {variable})"),
-                    "fields": {},
-                }});
+                let message = format!("this webhook is not configured (set {variable})");
+                let body = ErrorBody::new("not_configured", message, Fields::new());
                 (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
             }
             Self::Api(error) => error.into_response(),
@@ -200,8 +199,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim).filter(|value| !value.is_empty())
 }
 
-fn received(duplicate: bool) -> axum::Json<Value> {
-    axum::Json(json!({ "received": true, "duplicate": duplicate }))
+/// A delivery's acknowledgement.
+#[derive(Debug, Serialize, ToSchema)]
+struct Received {
+    /// Always `true`.
+    received: bool,
+    /// `true` when this event id was handled before (nothing was recorded again).
+    duplicate: bool,
+}
+
+fn received(duplicate: bool) -> axum::Json<Received> {
+    axum::Json(Received { received: true, duplicate })
 }
 
 fn mac(secret: &SecretKey) -> Hmac<Sha256> {
@@ -291,7 +299,26 @@ fn stripe_business(event: &Value) -> Option<i64> {
     id.as_i64().or_else(|| id.as_str().and_then(|text| text.trim().parse().ok()))
 }
 
-/// `POST /webhooks/stripe`.
+/// Receives a Stripe event.
+///
+/// The signature is checked on the raw body before anything is parsed. An event naming
+/// a business in `data.object.metadata.business_id` is recorded on that business's
+/// event log; each event id is handled once.
+#[utoipa::path(
+    post,
+    path = "/webhooks/stripe",
+    tag = "webhooks",
+    security(()),
+    params(("Stripe-Signature" = String, Header,
+        description = "`t=<unix>,v1=<hex>`: HMAC-SHA256 of `{t}.{raw body}` under `STRIPE_WEBHOOK_SECRET`, `t` within 300 seconds.")),
+    request_body(content = Object, description = "A Stripe event, up to 1 MiB.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Acknowledged (`duplicate` for a replayed event id).", body = Received),
+        (status = 400, description = "`missing_signature` or `bad_signature` (wrong, tampered, malformed or stale)."),
+        (status = 404, description = "`not_configured`: `STRIPE_WEBHOOK_SECRET` is not set."),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB."),
+    )
+)]
 async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<Response, WebhookError> {
     let secret =
         state.app.settings.stripe_webhook_secret.clone().ok_or(WebhookError::NotConfigured("STRIPE_WEBHOOK_SECRET"))?;
@@ -360,7 +387,30 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
     Ok(received(false).into_response())
 }
 
-/// `POST /webhooks/shopify`.
+/// Receives a Shopify webhook.
+///
+/// The HMAC is checked on the raw body before anything is parsed; the delivery is
+/// acknowledged and logged with its topic and shop, once per `X-Shopify-Webhook-Id`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/shopify",
+    tag = "webhooks",
+    security(()),
+    params(
+        ("X-Shopify-Hmac-Sha256" = String, Header,
+            description = "base64 of HMAC-SHA256 of the raw body under `SHOPIFY_WEBHOOK_SECRET`."),
+        ("X-Shopify-Webhook-Id" = Option<String>, Header, description = "The delivery's id (replays are acknowledged once)."),
+        ("X-Shopify-Topic" = Option<String>, Header, description = "The event's topic."),
+        ("X-Shopify-Shop-Domain" = Option<String>, Header, description = "The shop that sent it."),
+    ),
+    request_body(content = Object, description = "A Shopify payload, up to 1 MiB.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Acknowledged (`duplicate` for a replayed delivery).", body = Received),
+        (status = 400, description = "`missing_signature` or `bad_signature`."),
+        (status = 404, description = "`not_configured`: `SHOPIFY_WEBHOOK_SECRET` is not set."),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB."),
+    )
+)]
 async fn shopify(State(state): State<WebhookState>, request: Request) -> Result<Response, WebhookError> {
     let secret = state
         .app
