@@ -27,4 +27,4 @@ mod telemetry;
 pub use app::{Application, shutdown_signal};
 pub use cli::{Cli, run};
 pub use config::{ConfigError, LogFormat, SecretKey, Settings};
-pub use http::{AppState, router};
+pub use http::{AppState, LiveStreams, router};

@@ -21,13 +21,19 @@
 //! - `crypto`: platform credentials sealed at rest.
 //! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
 //! - `routes`: the API's routes.
+//! - `live`: the live view's API (`/api/live/*`: the SSE stream, swarm state, chart
+//!   series, controls).
+//! - `pages`: the web pages (sign-up, login, dashboard, admin) and their built-in
+//!   assets.
 //! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
 
 mod auth;
 mod crypto;
 mod error;
 mod extract;
+mod live;
 mod metrics;
+mod pages;
 mod routes;
 pub(crate) mod tiers;
 
@@ -70,7 +76,11 @@ pub struct AppState {
     pub redis: Option<Arc<RedisLink>>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// The live view's open streams.
+    pub live: LiveStreams,
 }
+
+pub use self::live::LiveStreams;
 
 /// The router's own state: the application's, plus what only the HTTP layer keeps
 /// (sessions, login throttles).
@@ -109,6 +119,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .merge(routes::routes())
+        .merge(live::routes())
+        .merge(pages::routes())
         .merge(routes::webhooks::routes(&api.app))
         .merge(metrics::routes(metrics.clone()))
         .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))

@@ -31,7 +31,7 @@ const MAX_INVITE_HOURS: i64 = 365 * 24;
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/admin/generate-invite", post(generate_invite))
-        .route("/admin/toggle-private", post(toggle_private))
+        .route("/admin/toggle-private", post(toggle_private).get(show_private))
         .route("/admin/users", get(list_users))
         .route("/admin/users/{id}/role", put(set_role))
 }
@@ -107,6 +107,11 @@ async fn toggle_private(
 ) -> Result<Json<Value>, ApiError> {
     state.app.store.set_platform_setting(PRIVATE_MODE_SETTING, &json!(request.enabled)).await?;
     tracing::info!(admin = %admin.user.id, enabled = request.enabled, "private mode toggled");
+    Ok(Json(json!({ "private_mode": private_mode(&state).await? })))
+}
+
+/// `GET /admin/toggle-private`: whether sign-up needs an invite now.
+async fn show_private(State(state): State<ApiState>, AdminUser(_): AdminUser) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "private_mode": private_mode(&state).await? })))
 }
 

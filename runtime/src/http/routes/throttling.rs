@@ -13,16 +13,17 @@ use boardroom_supervisor::{TenantHandle, ThrottleLimits};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::swarm_error;
+use super::{Page, PageQuery, swarm_error};
 use crate::http::ApiState;
 use crate::http::auth::AdminUser;
 use crate::http::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/admin/users/{id}/tier", put(set_tier))
+        .route("/admin/businesses", get(list_businesses))
         .route("/admin/businesses/{id}/swarm", get(show_swarm).post(control_swarm))
         .route("/admin/businesses/{id}/throttle", put(set_throttle).delete(clear_throttle))
 }
@@ -56,6 +57,25 @@ async fn set_tier(
     Ok(Json(User { tier: request.tier, ..user }))
 }
 
+/// `GET /admin/businesses?after=&limit=`: every business, with its swarm's state.
+async fn list_businesses(
+    State(state): State<ApiState>,
+    AdminUser(_): AdminUser,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<Value>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = state.app.store.list_tenants(page.after.map(TenantId), limit + 1).await?;
+    let page = Page::from_rows(rows, limit, |tenant| tenant.id.0);
+    let mut items = Vec::with_capacity(page.items.len());
+    for tenant in &page.items {
+        let mut view = swarm_view(&state, tenant).await?;
+        view["name"] = json!(tenant.name);
+        view["personality"] = json!(tenant.personality);
+        items.push(view);
+    }
+    Ok(Json(Page { items, next_after: page.next_after }))
+}
+
 /// Any business, by id (admins see every tenant).
 async fn business(state: &ApiState, id: i64) -> Result<Tenant, ApiError> {
     state.app.store.tenant(TenantId(id)).await?.ok_or_else(|| ApiError::NotFound("business".into()))
@@ -68,8 +88,8 @@ async fn activate(state: &ApiState, tenant: &Tenant) -> Result<TenantHandle, Api
     })
 }
 
-/// The swarm as an admin sees it.
-async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError> {
+/// The swarm as an admin sees it (and, through the live view, its owner).
+pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Value, ApiError> {
     let owner = state.app.store.user(tenant.user_id).await?;
     let tier = owner.map(|owner| owner.tier).unwrap_or_default();
     let overridden = tiers::throttle_override(&state.app, tenant.id).await?;
