@@ -85,7 +85,7 @@
   function businessRow(business) {
     const id = business.business_id;
     const control = (action) => {
-      const button = el("button", { type: "button", text: action, class: action === "stop" ? "danger" : null });
+      const button = el("button", { type: "button", text: action, class: action === "stop" ? "danger" : null, "data-action": action });
       button.addEventListener("click", async () => {
         say(await api("POST", "/admin/businesses/" + id + "/swarm", { action }), business.name + ": " + action);
         loadBusinesses();
@@ -95,19 +95,19 @@
     const limits = business.throttle ? business.throttle.limits : null;
     const mpm = el("input", { type: "number", min: "1", placeholder: "msg/min", "aria-label": "Messages per minute for " + business.name, value: business.override ? business.override.messages_per_minute : "" });
     mpm.style.width = "6rem";
-    const setThrottle = el("button", { type: "button", text: "Set" });
+    const setThrottle = el("button", { type: "button", text: "Set", "data-action": "set-throttle" });
     setThrottle.addEventListener("click", async () => {
       const value = mpm.value === "" ? null : Number(mpm.value);
       say(await api("PUT", "/admin/businesses/" + id + "/throttle", { messages_per_minute: value }), business.name + ": throttle set");
       loadBusinesses();
     });
-    const clear = el("button", { type: "button", text: "Clear" });
+    const clear = el("button", { type: "button", text: "Clear", "data-action": "clear-throttle" });
     clear.addEventListener("click", async () => {
       say(await api("DELETE", "/admin/businesses/" + id + "/throttle"), business.name + ": back to its tier's throttle");
       loadBusinesses();
     });
     const autopilot = business.autopilot
-      ? (business.autopilot.paused ? "⏸ paused" : "▶ running") + " · " + business.autopilot.cycles_run + " cycles"
+      ? (business.autopilot.paused ? "paused" : "running") + " · " + business.autopilot.cycles_run + " cycles"
       : (business.autopilot_setting ? "on" : "off");
     const throttleText = limits ? (limits.messages_per_minute ?? "unlimited") + "/min" + (business.override ? " (override)" : "") : "—";
     return el("tr", { "data-business": id },

@@ -162,10 +162,11 @@
       const angle = -Math.PI / 2 + (2 * Math.PI * i) / specialists.length;
       positions.set(name, { x: cx + 215 * Math.cos(angle), y: cy + 150 * Math.sin(angle), shape: "circle", r: 27 });
     });
-    positions.set("autopilot", { x: 62, y: 30, shape: "rect" });
-    positions.set("api", { x: 578, y: 30, shape: "rect" });
+    positions.set("autopilot", { x: 62, y: 24, shape: "rect" });
+    positions.set("api", { x: 578, y: 24, shape: "rect" });
     (snapshot.adapters || []).forEach((name, i) => {
-      positions.set(name, { x: 560 - i * 130, y: 412, shape: "rect" });
+      // Below, between two specialists, so that no agent's edge crosses another node.
+      positions.set(name, { x: 412 + i * 120, y: 418, shape: "rect" });
     });
     return positions;
   }
@@ -187,18 +188,19 @@
     let position = view.positions.get(name);
     if (!position) {
       // An adapter or sender the snapshot did not name: park it along the bottom.
-      position = { x: 80 + 110 * (view.nodes.size % 5), y: 412, shape: "rect" };
+      position = { x: 90 + 110 * (view.nodes.size % 3), y: 418, shape: "rect" };
       view.positions.set(name, position);
     }
     const group = svg("g", { class: "node", id: "node-" + name, "data-node": name, "data-state": "idle" });
     if (position.shape === "circle") {
       group.append(svg("circle", { cx: position.x, cy: position.y, r: position.r }));
     } else {
-      group.append(svg("rect", { x: position.x - 52, y: position.y - 15, width: 104, height: 30, rx: 6 }));
+      group.append(svg("rect", { x: position.x - 55, y: position.y - 19, width: 110, height: 38, rx: 6 }));
     }
-    const label = svg("text", { x: position.x, y: position.y + 4 });
+    // Circles carry their state below; boxes (outside senders, adapters) inside.
+    const label = svg("text", { x: position.x, y: position.y + (position.r ? 4 : -3) });
     label.textContent = name;
-    const stateText = svg("text", { class: "state", x: position.x, y: position.y + (position.r ? position.r + 14 : 27) });
+    const stateText = svg("text", { class: "state", x: position.x, y: position.y + (position.r ? position.r + 14 : 13) });
     const title = svg("title", {});
     group.append(label, stateText, title);
     $("nodes").append(group);
@@ -361,7 +363,7 @@
     const autopilot = snapshot.autopilot;
     const autopilotBadge = $("autopilot-status");
     let autopilotText = "autopilot off";
-    if (autopilot && autopilot.running) autopilotText = autopilot.paused ? "⏸ autopilot paused" : "▶ autopilot running";
+    if (autopilot && autopilot.running) autopilotText = autopilot.paused ? "autopilot paused" : "autopilot running";
     else if (snapshot.autopilot_setting) autopilotText = "autopilot on (starting)";
     autopilotBadge.textContent = autopilotText + (autopilot ? " · " + autopilot.cycles_run + " cycles" : "");
     autopilotBadge.className = "badge " + (autopilot && autopilot.running && !autopilot.paused ? "ok" : "warn");
