@@ -12,11 +12,13 @@
 //! - `redis_link`: the optional Redis connection.
 //! - `cli`: the commands.
 //! - `bench`: `boardroom bench`, the performance figures.
+//! - `bench_live`: `boardroom bench --live`, the live view's latency and memory.
 //! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
 //! - `telemetry`: `tracing` set-up.
 
 mod app;
 mod bench;
+mod bench_live;
 mod cli;
 mod config;
 mod http;

@@ -7,6 +7,7 @@
   const { api, el, errorText } = Boardroom;
   const $ = (id) => document.getElementById(id);
   let me = null;
+  const emails = new Map(); // user id -> e-mail, to name businesses' owners
 
   function say(answer, done) {
     $("admin-message").textContent = answer.status < 300 ? done : errorText(answer.body, answer.status);
@@ -25,7 +26,8 @@
     $("private-on").addEventListener("click", () => setPrivate(true));
     $("private-off").addEventListener("click", () => setPrivate(false));
     $("invite").addEventListener("click", invite);
-    await Promise.all([loadPrivate(), loadUsers(), loadBusinesses()]);
+    await Promise.all([loadPrivate(), loadUsers()]);
+    await loadBusinesses();
     setInterval(loadBusinesses, 5000);
   }
 
@@ -35,7 +37,7 @@
   }
 
   function showPrivate(enabled) {
-    $("private-state").textContent = enabled ? "🔒 invite only" : "🔓 open sign-up";
+    $("private-state").textContent = enabled ? "sign-up: invite only" : "sign-up: open to anyone";
   }
 
   async function setPrivate(enabled) {
@@ -61,6 +63,7 @@
   async function loadUsers() {
     const answer = await api("GET", "/admin/users?limit=100");
     if (answer.status !== 200) return say(answer, "");
+    for (const user of answer.body.items) emails.set(user.id, user.email);
     $("users").replaceChildren(...answer.body.items.map((user) => {
       const role = choice(["user", "admin"], user.role, "Role of " + user.email, async (value) => {
         say(await api("PUT", "/admin/users/" + user.id + "/role", { role: value }), user.email + " is now " + value);
@@ -93,7 +96,7 @@
       return button;
     };
     const limits = business.throttle ? business.throttle.limits : null;
-    const mpm = el("input", { type: "number", min: "1", placeholder: "msg/min", "aria-label": "Messages per minute for " + business.name, value: business.override ? business.override.messages_per_minute : "" });
+    const mpm = el("input", { type: "number", min: "1", placeholder: "per min", "aria-label": "Messages per minute for " + business.name, value: business.override ? business.override.messages_per_minute : "" });
     mpm.style.width = "6rem";
     const setThrottle = el("button", { type: "button", text: "Set", "data-action": "set-throttle" });
     setThrottle.addEventListener("click", async () => {
@@ -112,7 +115,7 @@
     const throttleText = limits ? (limits.messages_per_minute ?? "unlimited") + "/min" + (business.override ? " (override)" : "") : "—";
     return el("tr", { "data-business": id },
       el("td", { text: business.name + " #" + id }),
-      el("td", { text: "user #" + business.owner_id }),
+      el("td", { text: emails.get(business.owner_id) || "user #" + business.owner_id }),
       el("td", { text: business.tier }),
       el("td", { text: business.status }),
       el("td", { text: autopilot }),
