@@ -59,8 +59,7 @@ impl Application {
         let redis = settings.redis_url.as_deref().map(RedisLink::new).transpose().context("failed to set up Redis")?;
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("failed to listen on {}", settings.bind))?;
-        let state =
-AppState {
+        let state = AppState {
             services,
             store,
             events,

@@ -69,7 +69,11 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     result
 }
 
-async fn scenarios(address: SocketAddr, store: &SharedStore, events: &boardroom_memory::EventLog) -> anyhow::Result<()> {
+async fn scenarios(
+    address: SocketAddr,
+    store: &SharedStore,
+    events: &boardroom_memory::EventLog,
+) -> anyhow::Result<()> {
     let (user, cookie) = account(address, store).await?;
     let tenants = create_tenants(store, user, 1_000).await?;
     println!("\n  scenario                          p50 ms    p99 ms    max ms   received   KiB/subscriber");
@@ -198,11 +202,10 @@ async fn measure(
     let rss_open = resident_bytes();
 
     let mut expected = 0;
-    let per_tenant: HashMap<TenantId, u64> =
-        watched.iter().fold(HashMap::new(), |mut counts, tenant| {
-            *counts.entry(*tenant).or_default() += 1;
-            counts
-        });
+    let per_tenant: HashMap<TenantId, u64> = watched.iter().fold(HashMap::new(), |mut counts, tenant| {
+        *counts.entry(*tenant).or_default() += 1;
+        counts
+    });
     let mut ticker = tokio::time::interval(APPEND_EVERY);
     for index in 0..EVENTS {
         ticker.tick().await;
@@ -263,9 +266,8 @@ async fn request(
 /// Opens an event stream and reads past its response head.
 async fn open_stream(address: SocketAddr, path: &str, cookie: &str) -> anyhow::Result<TcpStream> {
     let mut stream = TcpStream::connect(address).await?;
-    let head = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
-    );
+    let head =
+        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n");
     stream.write_all(head.as_bytes()).await?;
     let mut received = Vec::new();
     let mut byte = [0_u8; 1];

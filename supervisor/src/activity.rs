@@ -142,12 +142,8 @@ impl ObservedMarket {
         action: &'static str,
         call: impl Future<Output = Result<T, AdapterError>>,
     ) -> Result<T, AdapterError> {
-        let message = |phase| Activity::Message {
-            from: self.agent,
-            to: self.node.clone(),
-            action: action.to_owned(),
-            phase,
-        };
+        let message =
+            |phase| Activity::Message { from: self.agent, to: self.node.clone(), action: action.to_owned(), phase };
         self.feed.publish(|| message(MessagePhase::Started));
         let result = call.await;
         let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
@@ -257,7 +253,9 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&signal).ok(),
-            Some(serde_json::json!({"type": "message", "from": "ceo", "to": "pricing", "action": "quote", "phase": "started"}))
+            Some(
+                serde_json::json!({"type": "message", "from": "ceo", "to": "pricing", "action": "quote", "phase": "started"})
+            )
         );
     }
 }

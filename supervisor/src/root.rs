@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::activity::{Activity, ActivityFeed};
 use crate::config::SupervisorConfig;
-use crate::tenant::{SlotState, SwarmStatus, TenantHandle, TenantShared};
+use crate::tenant::{SlotState, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
 use crate::tenant_swarm::{TenantSwarm, TenantSwarmArgs};
 use crate::throttle::ThrottleGate;
 
@@ -302,8 +302,7 @@ impl SwarmRoot {
             config,
             self.shared.epoch,
             Arc::new(personality),
-            self.shared.services.events.clone(),
-            self.activity_feed(tenant),
+            SwarmWitnesses { events: self.shared.services.events.clone(), activity: self.activity_feed(tenant) },
         );
         TenantEntry {
             shared: Arc::new(shared),

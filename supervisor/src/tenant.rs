@@ -74,6 +74,12 @@ pub(crate) struct TenantShared {
     epoch: std::time::Instant,
 }
 
+/// Where a swarm's doings are seen: the persisted event log, and the live activity feed.
+pub(crate) struct SwarmWitnesses {
+    pub(crate) events: EventLog,
+    pub(crate) activity: ActivityFeed,
+}
+
 impl TenantShared {
     pub(crate) fn new(
         tenant: TenantId,
@@ -82,9 +88,9 @@ impl TenantShared {
         config: Arc<SupervisorConfig>,
         epoch: std::time::Instant,
         personality: Arc<Personality>,
-        events: EventLog,
-        activity: ActivityFeed,
+        witnesses: SwarmWitnesses,
     ) -> Self {
+        let SwarmWitnesses { events, activity } = witnesses;
         let slots = names
             .iter()
             .map(|&name| {
@@ -298,12 +304,8 @@ impl AgentHandle {
     ) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
         self.tenant.touch();
         let feed = &self.tenant.activity;
-        let signal = |phase| Activity::Message {
-            from,
-            to: Arc::from(self.slot.name),
-            action: task.action.clone(),
-            phase,
-        };
+        let signal =
+            |phase| Activity::Message { from, to: Arc::from(self.slot.name), action: task.action.clone(), phase };
         feed.publish(|| signal(MessagePhase::Sent));
         let on_hold = || feed.publish(|| signal(MessagePhase::Throttled));
         if let Err(refusal) = self.tenant.gate.admit(self.slot.name, deadline, on_hold).await {

@@ -46,10 +46,12 @@ impl Browser {
     pub async fn launch(width: u32, height: u32) -> Browser {
         const INSTALL: &str = "install them with `apt-get install chromium chromium-driver` (Debian) \
                                or put `chromium` and `chromedriver` on the PATH";
-        let chromium = program(&["chromium", "chromium-browser", "google-chrome"])
-            .unwrap_or_else(|| panic!("the live view's browser tests need Chromium, which is not installed: {INSTALL}"));
-        let chromedriver = program(&["chromedriver"])
-            .unwrap_or_else(|| panic!("the live view's browser tests need ChromeDriver, which is not installed: {INSTALL}"));
+        let chromium = program(&["chromium", "chromium-browser", "google-chrome"]).unwrap_or_else(|| {
+            panic!("the live view's browser tests need Chromium, which is not installed: {INSTALL}")
+        });
+        let chromedriver = program(&["chromedriver"]).unwrap_or_else(|| {
+            panic!("the live view's browser tests need ChromeDriver, which is not installed: {INSTALL}")
+        });
         let port = free_port();
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
@@ -109,8 +111,7 @@ impl Browser {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let answer: Value =
-            request.send().await.expect("webdriver request").json().await.expect("webdriver answer");
+        let answer: Value = request.send().await.expect("webdriver request").json().await.expect("webdriver answer");
         if let Some(error) = answer["value"]["error"].as_str() {
             panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
         }
@@ -146,11 +147,7 @@ impl Browser {
 
     async fn find(&self, selector: &str) -> String {
         let found = self
-            .command(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": selector })),
-            )
+            .command(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": selector })))
             .await;
         found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {selector}: {found}")).to_owned()
     }
@@ -167,8 +164,7 @@ impl Browser {
         self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
         let element = self.find(selector).await;
         self.command(reqwest::Method::POST, &format!("/element/{element}/clear"), Some(json!({}))).await;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text })))
-            .await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text }))).await;
     }
 
     /// Runs a script in the page (`return …` gives its value).
@@ -184,9 +180,7 @@ impl Browser {
         let guarded = format!("try {{ {script} }} catch (_) {{ return null; }}");
         loop {
             let value = self.run(&guarded).await;
-            let truthy = !matches!(&value, Value::Null | Value::Bool(false))
-                && value != json!(0)
-                && value != json!("");
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!(0) && value != json!("");
             if truthy {
                 return value;
             }

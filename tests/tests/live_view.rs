@@ -172,7 +172,9 @@ async fn shutting_down_ends_open_streams_instead_of_waiting_for_viewers() {
     let shop = create_business(&ada, "Mugs", false).await;
     let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
 
-    tokio::time::timeout(Duration::from_secs(20), app.stop()).await.expect("the server stopped with a viewer connected");
+    tokio::time::timeout(Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stopped with a viewer connected");
     assert_eq!(stream.next_within(Duration::from_secs(5)).await, Some(None), "the stream ended");
 }
 
@@ -203,7 +205,12 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price() {
     browser.fill("#email", "owner@example.com").await;
     browser.fill("#password", TEST_PASSWORD).await;
     browser.click("#submit").await;
-    browser.wait_for("the dashboard's first-business form", "return location.pathname === '/app' && !document.getElementById('create-business').hidden").await;
+    browser
+        .wait_for(
+            "the dashboard's first-business form",
+            "return location.pathname === '/app' && !document.getElementById('create-business').hidden",
+        )
+        .await;
 
     // A business with the autopilot on: its first cycle starts at once.
     browser.fill("#new-name", "Mugs & Co").await;
@@ -249,7 +256,8 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price() {
     tokio::time::sleep(Duration::from_secs(2)).await; // ten intervals: cycles would show
     app.state.events.flush().await.expect("flush");
     let later = app.state.store.events_after(tenant, before, 100).await.expect("events");
-    let kinds: Vec<String> = later.iter().map(|event| format!("{} {}: {}", event.actor, event.kind, event.summary)).collect();
+    let kinds: Vec<String> =
+        later.iter().map(|event| format!("{} {}: {}", event.actor, event.kind, event.summary)).collect();
     assert!(later.is_empty(), "a paused swarm kept working: {kinds:#?}");
     browser
         .wait_for("the feed to be up to date", &format!("return Number(document.body.dataset.lastSeq) === {before}"))
@@ -317,7 +325,9 @@ async fn an_admin_pauses_a_tenants_swarm_and_the_owner_sees_it_live() {
     owner_view.fill("#email", "owner@example.com").await;
     owner_view.fill("#password", TEST_PASSWORD).await;
     owner_view.click("#submit").await;
-    owner_view.wait_for("the live stream", "return document.getElementById('stream-state').textContent === 'live'").await;
+    owner_view
+        .wait_for("the live stream", "return document.getElementById('stream-state').textContent === 'live'")
+        .await;
 
     let admin_view = Browser::launch(1280, 800).await;
     admin_view.visit(&format!("{site}/login")).await;
@@ -336,7 +346,10 @@ async fn an_admin_pauses_a_tenants_swarm_and_the_owner_sees_it_live() {
     admin_view.click(&format!("{row} button[data-action=\"pause\"]")).await;
     owner_view.wait_for("the pause on the owner's page", &newest_in_feed("autopilot.paused")).await;
     owner_view
-        .wait_for("the paused badge", "return document.getElementById('autopilot-status').textContent.includes('paused')")
+        .wait_for(
+            "the paused badge",
+            "return document.getElementById('autopilot-status').textContent.includes('paused')",
+        )
         .await;
     let admin_shot = admin_view.screenshot(&screenshot_path("admin-1280x800.png")).await;
     println!("screenshot: {}", admin_shot.display());

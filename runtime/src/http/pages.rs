@@ -26,7 +26,11 @@ struct Asset {
 
 const ASSETS: &[Asset] = &[
     Asset { name: "style.css", media_type: "text/css; charset=utf-8", body: include_str!("../../web/style.css") },
-    Asset { name: "common.js", media_type: "text/javascript; charset=utf-8", body: include_str!("../../web/common.js") },
+    Asset {
+        name: "common.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../web/common.js"),
+    },
     Asset { name: "auth.js", media_type: "text/javascript; charset=utf-8", body: include_str!("../../web/auth.js") },
     Asset { name: "app.js", media_type: "text/javascript; charset=utf-8", body: include_str!("../../web/app.js") },
     Asset { name: "admin.js", media_type: "text/javascript; charset=utf-8", body: include_str!("../../web/admin.js") },
