@@ -166,6 +166,28 @@ async fn an_agents_call_lights_its_edge_on_the_stream() {
 }
 
 #[tokio::test]
+async fn a_viewer_who_leaves_is_forgotten_by_the_server() {
+    let app = spawn_app(Backends::Embedded).await;
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "Mugs", false).await;
+    let open_streams = || async { app.get_json("/health").await.1["live"]["streams"].as_u64() };
+
+    let stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
+    assert_eq!(open_streams().await, Some(1));
+    drop(stream);
+    // The server learns of the closed socket when it next writes to it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        act(&app, shop, "anyone there?").await;
+        if open_streams().await == Some(0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the server still holds the stream of a viewer who left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
 async fn shutting_down_ends_open_streams_instead_of_waiting_for_viewers() {
     let mut app = spawn_app(Backends::Embedded).await;
     let ada = app.new_account("ada@example.com").await;

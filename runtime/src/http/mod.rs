@@ -184,6 +184,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "redis": redis,
         "llm": state.services.brain.describe(),
         "swarms": { "active": state.swarms.active_tenants() },
+        "live": { "streams": state.live.connected() },
         "version": env!("CARGO_PKG_VERSION"),
     });
     let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -11,8 +11,9 @@
 //!   messages and agent states. Having no id, it never moves the browser's resume point.
 //!
 //! ## Slow clients
-//! The stream is pulled by the server only as fast as the socket takes bytes, so a slow
-//! client never makes events pile up in its connection:
+//! The stream is pulled by the server only as fast as the socket takes bytes (beyond
+//! hyper's bounded write buffer and the kernel's socket buffer), so a slow client never
+//! makes events pile up in its connection:
 //! - persisted events it has not taken stay in the database; its subscription's bounded
 //!   broadcast buffer overflows and it reads the missing ones from the database when it
 //!   is ready (no gap, no duplicate, bounded memory);
