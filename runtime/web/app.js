@@ -153,30 +153,42 @@
 
   // ---------- the graph ----------
 
-  function layout(snapshot) {
+  // Two layouts: wide, and a compact one for phones, so that labels stay readable
+  // instead of shrinking with a wide drawing.
+  const WIDE = { width: 640, height: 440, cx: 320, cy: 215, rx: 215, ry: 150, ceo: 34, agent: 27, corner: 62, adapterX: 412, adapterY: 418, adapterStep: 120 };
+  const COMPACT = { width: 360, height: 500, cx: 180, cy: 250, rx: 125, ry: 165, ceo: 30, agent: 25, corner: 60, adapterX: 270, adapterY: 472, adapterStep: -110 };
+
+  function currentLayout() {
+    return $("graph").getBoundingClientRect().width < 520 ? COMPACT : WIDE;
+  }
+
+  function layout(snapshot, shape) {
     const positions = new Map();
-    const cx = 320, cy = 215;
-    positions.set("ceo", { x: cx, y: cy, shape: "circle", r: 34 });
+    const { cx, cy } = shape;
+    positions.set("ceo", { x: cx, y: cy, shape: "circle", r: shape.ceo });
     const specialists = snapshot.agents.filter((a) => a !== "ceo");
     specialists.forEach((name, i) => {
       const angle = -Math.PI / 2 + (2 * Math.PI * i) / specialists.length;
-      positions.set(name, { x: cx + 215 * Math.cos(angle), y: cy + 150 * Math.sin(angle), shape: "circle", r: 27 });
+      positions.set(name, { x: cx + shape.rx * Math.cos(angle), y: cy + shape.ry * Math.sin(angle), shape: "circle", r: shape.agent });
     });
-    positions.set("autopilot", { x: 62, y: 24, shape: "rect" });
-    positions.set("api", { x: 578, y: 24, shape: "rect" });
+    positions.set("autopilot", { x: shape.corner, y: 24, shape: "rect" });
+    positions.set("api", { x: shape.width - shape.corner, y: 24, shape: "rect" });
     (snapshot.adapters || []).forEach((name, i) => {
       // Below, between two specialists, so that no agent's edge crosses another node.
-      positions.set(name, { x: 412 + i * 120, y: 418, shape: "rect" });
+      positions.set(name, { x: shape.adapterX + i * shape.adapterStep, y: shape.adapterY, shape: "rect" });
     });
     return positions;
   }
 
   function drawGraph() {
     const graph = $("graph");
+    const shape = currentLayout();
+    view.shape = shape;
+    graph.setAttribute("viewBox", "0 0 " + shape.width + " " + shape.height);
     graph.replaceChildren(svg("g", { id: "edges" }), svg("g", { id: "nodes" }));
     view.nodes.clear();
     view.edges.clear();
-    view.positions = layout(view.snapshot);
+    view.positions = layout(view.snapshot, shape);
     for (const name of view.positions.keys()) ensureNode(name);
     ensureEdge("autopilot", "ceo");
     for (const name of view.snapshot.agents) if (name !== "ceo") ensureEdge("ceo", name);
@@ -188,7 +200,7 @@
     let position = view.positions.get(name);
     if (!position) {
       // An adapter or sender the snapshot did not name: park it along the bottom.
-      position = { x: 90 + 110 * (view.nodes.size % 3), y: 418, shape: "rect" };
+      position = { x: 60 + 110 * (view.nodes.size % 3), y: view.shape.adapterY, shape: "rect" };
       view.positions.set(name, position);
     }
     const group = svg("g", { class: "node", id: "node-" + name, "data-node": name, "data-state": "idle" });
@@ -457,6 +469,11 @@
       picture,
       el("div", { class: "range" }, el("span", { text: "min " + format(min) }), el("span", { text: "max " + format(max) })));
   }
+
+  // A phone turned sideways (or a resized window) may want the other layout.
+  window.addEventListener("resize", () => {
+    if (view.snapshot && view.shape !== currentLayout()) drawGraph();
+  });
 
   setInterval(renderThrottled, 5000);
   start().catch((failure) => { $("control-message").textContent = failure.message; });
