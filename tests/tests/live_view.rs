@@ -32,7 +32,16 @@ fn stream_path(tenant: TenantId) -> String {
 
 #[tokio::test]
 async fn a_reconnecting_viewer_gets_exactly_the_events_it_missed_then_live_ones() {
-    let app = spawn_app(Backends::Embedded).await;
+    resume_without_gap_or_duplicate(Backends::Embedded).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_and_redis_a_reconnecting_viewer_also_resumes_without_gap_or_duplicate() {
+    resume_without_gap_or_duplicate(Backends::Production).await;
+}
+
+async fn resume_without_gap_or_duplicate(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let shop = create_business(&ada, "Mugs", false).await;
     let mut first_seen = Vec::new();

@@ -154,6 +154,26 @@ async fn next_activity(
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use boardroom_supervisor::AgentState;
+
+    /// The event as it goes on the wire (axum's `Event` shows its bytes when debugged).
+    fn wire(event: &Event) -> String {
+        format!("{event:?}")
+    }
+
+    #[tokio::test]
+    async fn a_viewer_too_slow_for_the_activity_buffer_skips_ahead_and_is_told_how_far() {
+        let (sender, receiver) = broadcast::channel(2);
+        for _ in 0..5 {
+            let _ = sender.send(Activity::Agent { agent: "seo", state: AgentState::Idle });
+        }
+        let (skipped, receiver) = next_activity(receiver).await.expect("a marker");
+        let skipped = wire(&skipped.expect("infallible"));
+        assert!(skipped.contains("event: skipped") && skipped.contains(r#"{\"missed\":3}"#), "{skipped}");
+        // Then it carries on with the newest signals it still has.
+        let (next, _) = next_activity(receiver).await.expect("an activity");
+        assert!(wire(&next.expect("infallible")).contains("event: activity"));
+    }
 
     #[test]
     fn the_resume_point_is_the_last_event_id_when_one_is_sent() {
