@@ -344,7 +344,7 @@ async fn cycle_finished(app: &TestApp, tenant: TenantId) -> i64 {
 }
 
 #[tokio::test]
-async fn an_admin_pauses_a_tenants_swarm_and_the_owner_sees_it_live() {
+async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation() {
     let app = spawn_app(Backends::Embedded).await;
     let admin = app.new_account("admin@example.com").await; // the first account is the admin
     let owner = app.new_account("owner@example.com").await;
@@ -394,6 +394,46 @@ async fn an_admin_pauses_a_tenants_swarm_and_the_owner_sees_it_live() {
         .collect();
     assert!(users.contains("admin@example.com") && users.contains("owner@example.com"), "{users:?}");
     drop(admin);
+
+    // Sign-up by invitation: the admin closes sign-up and hands out an invite link.
+    admin_view.click("#private-on").await;
+    admin_view
+        .wait_for(
+            "private mode on",
+            "return document.getElementById('private-state').textContent.includes('invite only')",
+        )
+        .await;
+    admin_view.click("#invite").await;
+    let link = admin_view
+        .wait_for("the invite link", "const c = document.querySelectorAll('#invite-result code'); return c.length === 2 ? c[1].textContent : null;")
+        .await;
+    let link = link.as_str().expect("a link").to_owned();
+    owner_view.click("#logout").await;
+    owner_view.wait_for("the login page", "return location.pathname === '/login'").await;
+
+    owner_view.visit(&format!("{site}/signup")).await;
+    owner_view.fill("#email", "uninvited@example.com").await;
+    owner_view.fill("#password", TEST_PASSWORD).await;
+    owner_view.click("#submit").await;
+    owner_view
+        .wait_for(
+            "the refusal",
+            "const e = document.getElementById('form-error'); return !e.hidden && e.textContent.includes('invit');",
+        )
+        .await;
+
+    owner_view.visit(&link).await;
+    let prefilled = owner_view.run("return document.getElementById('invite_code').value").await;
+    assert!(link.ends_with(prefilled.as_str().unwrap_or("?")), "the link's code fills the form: {prefilled}");
+    owner_view.fill("#email", "invited@example.com").await;
+    owner_view.fill("#password", TEST_PASSWORD).await;
+    owner_view.click("#submit").await;
+    owner_view
+        .wait_for(
+            "the invited owner's first-business form",
+            "return location.pathname === '/app' && !document.getElementById('create-business').hidden",
+        )
+        .await;
     owner_view.quit().await;
     admin_view.quit().await;
 }

@@ -105,14 +105,16 @@ fn tenant_stream(
     after: i64,
 ) -> impl Stream<Item = SseItem> + Send + 'static {
     let connection = live.connect();
+    // A watched swarm is not passivated for idleness while its viewer looks at it.
+    let pin = state.app.swarms.get(tenant).map(|swarm| swarm.pin());
     let subscription = state.app.events.subscribe(tenant, after);
     let activity = state.app.swarms.watch_activity(tenant);
     let persisted = stream::unfold(subscription, next_persisted);
     let activity = stream::unfold(activity, next_activity);
     let closing = live.closed();
     stream::select(persisted, activity).take_until(closing).map(move |item| {
-        // Keeps the connection counted for as long as the stream is alive.
-        let _ = &connection;
+        // Keeps the connection counted, and the swarm pinned, for as long as the stream is alive.
+        let _ = (&connection, &pin);
         item
     })
 }
