@@ -40,7 +40,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
-use crate::http::routes::{activate_owned, owned_business, swarm_view};
+use crate::http::routes::{DELETED_PRODUCT, activate_owned, owned_business, swarm_view};
 
 /// The live streams that are open: counted (for `/metrics` and the benchmark's memory
 /// per subscriber) and told to end when the server shuts down, so that graceful
@@ -165,7 +165,7 @@ async fn price_override(
     let product = store
         .product(tenant.id, product_id)
         .await?
-        .filter(|product| product.status != "deleted")
+        .filter(|product| product.status != DELETED_PRODUCT)
         .ok_or_else(|| ApiError::NotFound("product".into()))?;
     let key = product_id.to_string();
     let (product, event) = match request.price {

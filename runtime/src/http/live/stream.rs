@@ -76,7 +76,7 @@ pub(super) async fn events(
         },
     };
     let stream = tenant_stream(&state.app.live, &state, tenant, after);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")).into_response())
 }
 
 /// The `Last-Event-ID` a reconnecting `EventSource` sends: the last persisted event

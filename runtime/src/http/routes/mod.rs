@@ -24,6 +24,7 @@ mod stores;
 mod throttling;
 pub(crate) mod webhooks;
 
+pub(crate) use products::DELETED as DELETED_PRODUCT;
 pub(crate) use throttling::swarm_view;
 
 use std::time::Duration;
