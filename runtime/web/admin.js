@@ -110,7 +110,7 @@
       loadBusinesses();
     });
     const autopilot = business.autopilot
-      ? (business.autopilot.paused ? "paused" : "running") + " · " + business.autopilot.cycles_run + " cycles"
+      ? (business.autopilot.paused ? "paused" : "running") + " · " + business.autopilot.cycles_run + (business.autopilot.cycles_run === 1 ? " cycle" : " cycles")
       : (business.autopilot_setting ? "on" : "off");
     const throttleText = limits ? (limits.messages_per_minute ?? "unlimited") + "/min" + (business.override ? " (override)" : "") : "—";
     return el("tr", { "data-business": id },

@@ -377,7 +377,7 @@
     let autopilotText = "autopilot off";
     if (autopilot && autopilot.running) autopilotText = autopilot.paused ? "autopilot paused" : "autopilot running";
     else if (snapshot.autopilot_setting) autopilotText = "autopilot on (starting)";
-    autopilotBadge.textContent = autopilotText + (autopilot ? " · " + autopilot.cycles_run + " cycles" : "");
+    autopilotBadge.textContent = autopilotText + (autopilot ? " · " + autopilot.cycles_run + (autopilot.cycles_run === 1 ? " cycle" : " cycles") : "");
     autopilotBadge.className = "badge " + (autopilot && autopilot.running && !autopilot.paused ? "ok" : "warn");
     $("personality").value = String(snapshot.personality).toLowerCase();
     $("tier").textContent = snapshot.tier;
