@@ -12,6 +12,11 @@
 //! so the step repeated after a crash replays instead of acting twice; local rows are
 //! matched by the platform's ids and ledger rows by transaction ids for the same reason.
 //! A sandbox world is saved after each step that touched it.
+//!
+//! An owner can pin a product's price (agent memory [`PRICE_OVERRIDE_NAMESPACE`], keyed
+//! by the product's id, `{"price": …}`): revenue optimisation then sets that price on
+//! the platform and does not ask the pricing agent about the product until the pin is
+//! released (a `null` entry).
 
 use async_trait::async_trait;
 use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing};
@@ -253,6 +258,19 @@ async fn save_market(context: &AgentContext) -> Result<(), AgentError> {
         context.store.save_adapter_state(context.tenant, &platform, &world).await.map_err(store_error)?;
     }
     Ok(())
+}
+
+/// The agent-memory namespace of owners' price pins, keyed by product id.
+pub const PRICE_OVERRIDE_NAMESPACE: &str = "price_override";
+
+/// The price the owner pinned for `product`, if any.
+async fn pinned_price(context: &AgentContext, product: i64) -> Result<Option<Decimal>, AgentError> {
+    let stored = context
+        .store
+        .agent_memory(context.tenant, PRICE_OVERRIDE_NAMESPACE, &product.to_string())
+        .await
+        .map_err(store_error)?;
+    Ok(stored.and_then(|memory| serde_json::from_value(memory.content["price"].clone()).ok()))
 }
 
 fn key(context: &AgentContext, cycle: i64, step: Step, item: &str) -> IdempotencyKey {
@@ -675,6 +693,27 @@ async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleS
     let mut changed = Vec::new();
     for product in products.iter().filter(|p| p.status == "active") {
         let Some(external_id) = &product.external_id else { continue };
+        if let Some(pinned) = pinned_price(context, product.id).await? {
+            // The owner decides this price: put it on the platform (idempotent per cycle)
+            // and leave the pricing agent out of it.
+            let item = format!("{}:pinned:{pinned}", product.id);
+            context
+                .market
+                .set_price(context.tenant, external_id, pinned, &key(context, cycle, Step::RevenueOptimization, &item))
+                .await
+                .map_err(market_error)?;
+            if product.price != pinned {
+                context.store.update_product_price(context.tenant, product.id, pinned).await.map_err(store_error)?;
+            }
+            context
+                .emit(
+                    "pricing.override_kept",
+                    format!("\"{}\" kept at the owner's price {pinned}", product.title),
+                    json!({ "product_id": product.id, "price": pinned, "cycle": cycle }),
+                )
+                .await;
+            continue;
+        }
         let reference =
             state.snapshot.as_ref().and_then(|s| s.niche(&product.niche)).map_or(product.price, |n| n.reference_price);
         let history: Vec<SalesObservation> =

@@ -25,6 +25,6 @@ mod registry;
 mod specialists;
 
 pub use agent::{Agent, AgentContext, AgentError, Decided, Peers, Task};
-pub use ceo::{Ceo, Step};
+pub use ceo::{Ceo, PRICE_OVERRIDE_NAMESPACE, Step};
 pub use registry::{AgentFactory, AgentRegistry, CEO};
 pub use specialists::*;

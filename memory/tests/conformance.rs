@@ -2004,6 +2004,7 @@ async fn fill_tenant(store: &SharedStore, db: &Db, tenant: TenantId) {
         Checkpoint { tenant_id: tenant, cycle: 1, step: "s".into(), state: json!({}), updated_at: time(1) };
     store.save_checkpoint(&checkpoint).await.expect("checkpoint");
     store.add_usage(UsageSubject::Tenant(tenant), "tokens", "2026-11", 10).await.expect("usage");
+    store.create_media_file(media(tenant, "logo.png", b"png"), None).await.expect("file");
 }
 
 async fn deleting_a_tenant_removes_its_events_products_and_ledger_rows(store: SharedStore, db: Db) {

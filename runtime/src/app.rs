@@ -67,7 +67,16 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("failed to listen on {}", settings.bind))?;
         let api_calls = Arc::new(ApiCallMeter::new(store.clone()));
-        let state = AppState { services, store, events, swarms, redis, api_calls, settings: Arc::new(settings) };
+        let state = AppState {
+            services,
+            store,
+            events,
+            swarms,
+            redis,
+            api_calls,
+            settings: Arc::new(settings),
+            live: http::LiveStreams::default(),
+        };
         Ok(Self { listener, state })
     }
 
@@ -97,6 +106,13 @@ impl Application {
         start_autopilot_tenants(&state).await?;
         let meter = tokio::spawn(state.api_calls.clone().run());
         tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
+        let live = state.live.clone();
+        // Live streams never end by themselves: end them as shutdown begins, or the
+        // graceful shutdown would wait for every viewer to leave.
+        let stop = async move {
+            stop.await;
+            live.close();
+        };
         axum::serve(listener, http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await

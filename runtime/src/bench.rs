@@ -47,6 +47,11 @@ pub struct BenchOptions {
     /// against two baselines over simulated days on the sandbox market.
     #[arg(long)]
     pub simulate: bool,
+    /// Instead of the runtime figures, measure the live view: event-to-subscriber
+    /// latency over HTTP/SSE with 1, 100 and 1,000 subscribers, and memory per
+    /// subscriber (see `bench_live`).
+    #[arg(long, conflicts_with = "simulate")]
+    pub live: bool,
     /// Simulated days for `--simulate`.
     #[arg(long, default_value_t = 90)]
     pub days: u32,
@@ -73,6 +78,9 @@ impl Agent for Echo {
 pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     if options.simulate {
         return crate::simulate::run(options.days, options.seed).await;
+    }
+    if options.live {
+        return crate::bench_live::run().await;
     }
     println!("boardroom bench — {} worker threads", tokio::runtime::Handle::current().metrics().num_workers());
     let scratch = ScratchSqlite::new();

@@ -11,11 +11,13 @@
 //! - `http`: the routes.
 //! - `cli`: the commands.
 //! - `bench`: `boardroom bench`, the performance figures.
+//! - `bench_live`: `boardroom bench --live`, the live view's latency and memory.
 //! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
 //! - `telemetry`: `tracing` set-up.
 
 mod app;
 mod bench;
+mod bench_live;
 mod cli;
 mod config;
 mod http;
@@ -25,4 +27,4 @@ mod telemetry;
 pub use app::{Application, shutdown_signal};
 pub use cli::{Cli, run};
 pub use config::{ConfigError, LogFormat, SecretKey, Settings};
-pub use http::{ApiCallMeter, AppState, router};
+pub use http::{ApiCallMeter, AppState, LiveStreams, router};

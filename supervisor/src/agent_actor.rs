@@ -7,13 +7,24 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
+use crate::activity::{Activity, ActivityFeed, MessagePhase};
 use crate::tenant::{AgentSlot, SlotState};
 
 /// What an agent actor receives. Each message carries its sender's in-flight permit,
-/// released when the agent has handled it: that is what bounds the mailbox.
+/// released when the agent has handled it: that is what bounds the mailbox. `from`
+/// names the sender for the live view.
 pub(crate) enum AgentMessage {
-    Call { task: Task, reply: oneshot::Sender<Result<Value, AgentError>>, _permit: OwnedSemaphorePermit },
-    Cast { task: Task, _permit: OwnedSemaphorePermit },
+    Call {
+        from: &'static str,
+        task: Task,
+        reply: oneshot::Sender<Result<Value, AgentError>>,
+        _permit: OwnedSemaphorePermit,
+    },
+    Cast {
+        from: &'static str,
+        task: Task,
+        _permit: OwnedSemaphorePermit,
+    },
 }
 
 pub(crate) struct AgentActor;
@@ -24,6 +35,8 @@ pub(crate) struct AgentState {
     /// Where handles find this actor; marked as waiting the moment the agent dies, so
     /// the next message waits for the replacement instead of landing in a dead mailbox.
     pub(crate) slot: Arc<AgentSlot>,
+    /// The tenant's live activity: this agent working, and done.
+    pub(crate) activity: ActivityFeed,
     /// Tasks handled since this instance started (a restart starts again from 0).
     pub(crate) tasks_handled: u64,
 }
@@ -72,10 +85,20 @@ impl Actor for AgentActor {
     ) -> Result<(), ActorProcessingErr> {
         // The permit is held until the task is handled: it counts this message as in
         // flight for as long as it occupies the agent.
-        let (task, reply, _permit) = match message {
-            AgentMessage::Call { task, reply, _permit } => (task, Some(reply), _permit),
-            AgentMessage::Cast { task, _permit } => (task, None, _permit),
+        let (from, task, reply, _permit) = match message {
+            AgentMessage::Call { from, task, reply, _permit } => (from, task, Some(reply), _permit),
+            AgentMessage::Cast { from, task, _permit } => (from, task, None, _permit),
         };
+        // Only copied when a viewer watches (see `ActivityFeed::publish`).
+        let watched_action = state.activity.is_watched().then(|| task.action.clone());
+        let agent = state.slot.name;
+        let signal = |phase| Activity::Message {
+            from,
+            to: Arc::from(agent),
+            action: watched_action.clone().unwrap_or_default(),
+            phase,
+        };
+        state.activity.publish(|| signal(MessagePhase::Started));
         let _unwind = WaitOnUnwind(&state.slot);
         // Only a cast's failure needs the action named afterwards (a call's caller gets
         // the error itself), so only casts pay for the copy.
@@ -85,6 +108,8 @@ impl Actor for AgentActor {
             Some(answer) => answer,
             None => state.agent.handle(&state.context, task).await,
         };
+        let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
+        state.activity.publish(|| signal(phase));
         let fatal = match &result {
             Err(AgentError::Fatal(reason)) => Some(reason.clone()),
             _ => None,

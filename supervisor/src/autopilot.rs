@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::activity::FROM_AUTOPILOT;
 use crate::tenant::{SwarmStatus, TenantHandle};
 
 /// Longest a single cycle may take before the driver stops waiting for it.
@@ -146,7 +147,12 @@ async fn drive(handle: TenantHandle) {
 }
 
 async fn run_cycle(handle: &TenantHandle) {
-    match handle.call_with_timeout(CEO, Task::bare("run_cycle"), CYCLE_TIMEOUT).await {
+    let deadline = tokio::time::Instant::now() + CYCLE_TIMEOUT;
+    let answer = match handle.agent(CEO) {
+        Ok(ceo) => ceo.call_from(FROM_AUTOPILOT, Task::bare("run_cycle"), deadline).await,
+        Err(error) => Err(error),
+    };
+    match answer {
         Ok(_) => {
             handle.shared.autopilot.cycles.fetch_add(1, Ordering::Relaxed);
         }

@@ -26,6 +26,8 @@
 //! while a swarm is degraded or after it was passivated.
 //!
 //! ## Layout
+//! - `activity`: [`ActivityFeed`], the live, unpersisted signal of who calls whom
+//!   and what each agent is doing, for the live view's graph.
 //! - `config`: restart intensity, back-off, time-outs, default throttle limits.
 //! - `throttle`: [`ThrottleGate`], the per-tenant rate limit, changeable live.
 //! - `tenant`: [`TenantHandle`], [`AgentHandle`], slots and permits.
@@ -41,6 +43,7 @@
 //! `swarm.stopped`, and the throttle's `throttle.waited`, `throttle.refused`,
 //! `throttle.changed`.
 
+mod activity;
 mod agent_actor;
 mod autopilot;
 mod config;
@@ -61,6 +64,7 @@ fn exited_child(event: ractor::SupervisionEvent) -> Option<(ractor::ActorId, Str
     }
 }
 
+pub use activity::{Activity, ActivityFeed, AgentState, MessagePhase, adapter_node};
 pub use autopilot::AutopilotState;
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
 pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices};

@@ -17,8 +17,9 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::activity::{Activity, ActivityFeed};
 use crate::config::SupervisorConfig;
-use crate::tenant::{SlotState, SwarmStatus, TenantHandle, TenantShared};
+use crate::tenant::{SlotState, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
 use crate::tenant_swarm::{TenantSwarm, TenantSwarmArgs};
 use crate::throttle::ThrottleGate;
 
@@ -131,6 +132,10 @@ struct RootShared {
     registry: Arc<AgentRegistry>,
     config: Arc<SupervisorConfig>,
     tenants: DashMap<TenantId, Arc<TenantEntry>>,
+    /// Each tenant's live activity feed, kept apart from its swarm so that a viewer
+    /// keeps the same feed across restarts, passivation and reactivation. An entry is
+    /// created by a viewer or an activation and dropped when neither needs it.
+    activity: DashMap<TenantId, ActivityFeed>,
     swarms: DashMap<ActorId, TenantId>,
     generation: AtomicU64,
     shutting_down: AtomicBool,
@@ -138,6 +143,13 @@ struct RootShared {
 }
 
 impl RootShared {
+    /// Drops the activity feeds nobody watches and no active swarm publishes to, so the
+    /// map stays as large as the set of watched or active tenants.
+    fn forget_unwatched_feeds(&self) {
+        let tenants = &self.tenants;
+        self.activity.retain(|tenant, feed| feed.is_watched() || tenants.contains_key(tenant));
+    }
+
     async fn emit(&self, event: NewEvent) {
         if let Err(error) = self.services.events.append(event).await {
             tracing::warn!(%error, "lifecycle event not recorded");
@@ -194,6 +206,7 @@ impl SwarmRoot {
             registry: Arc::new(registry),
             config: Arc::new(config),
             tenants: DashMap::new(),
+            activity: DashMap::new(),
             swarms: DashMap::new(),
             generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
@@ -295,13 +308,30 @@ impl SwarmRoot {
             config,
             self.shared.epoch,
             Arc::new(personality),
-            self.shared.services.events.clone(),
+            SwarmWitnesses { events: self.shared.services.events.clone(), activity: self.activity_feed(tenant) },
         );
         TenantEntry {
             shared: Arc::new(shared),
             lifecycle: Mutex::new(Lifecycle::Inactive),
             escalations: AtomicU64::new(0),
         }
+    }
+
+    /// Watches the tenant's live activity: the same feed whether or not its swarm runs,
+    /// and across its restarts. Watching does not activate the swarm.
+    pub fn watch_activity(&self, tenant: TenantId) -> tokio::sync::broadcast::Receiver<Activity> {
+        // Subscribed under the map's entry lock, so the feed cannot be forgotten as
+        // unwatched between being found and being watched.
+        self.shared.activity.entry(tenant).or_default().subscribe()
+    }
+
+    /// The agents every swarm has, CEO first (also when the tenant's is not running).
+    pub fn agent_names(&self) -> Vec<&'static str> {
+        self.shared.registry.names()
+    }
+
+    fn activity_feed(&self, tenant: TenantId) -> ActivityFeed {
+        self.shared.activity.entry(tenant).or_default().clone()
     }
 
     /// The handle of an active tenant, without activating it.
@@ -322,7 +352,9 @@ impl SwarmRoot {
     /// Stops an active swarm and forgets it; its next use activates it afresh.
     /// Returns whether there was a swarm to passivate.
     pub async fn passivate(&self, tenant: TenantId) -> bool {
-        retire(&self.shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle").await
+        let retired = retire(&self.shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle").await;
+        self.shared.forget_unwatched_feeds();
+        retired
     }
 
     /// Passivates every swarm idle for longer than the configured time-out now, rather
@@ -407,6 +439,7 @@ async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
             passivated += 1;
         }
     }
+    shared.forget_unwatched_feeds();
     passivated
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
+use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
 use crate::config::SupervisorConfig;
@@ -66,9 +67,18 @@ pub(crate) struct TenantShared {
     pub(crate) personality: Arc<Personality>,
     pub(crate) events: EventLog,
     pub(crate) autopilot: AutopilotControl,
+    /// The live view's signal of this tenant (shared with the swarms before and after
+    /// this one, so viewers keep watching across restarts).
+    pub(crate) activity: ActivityFeed,
     last_used_ms: AtomicU64,
     pins: AtomicUsize,
     epoch: std::time::Instant,
+}
+
+/// Where a swarm's doings are seen: the persisted event log, and the live activity feed.
+pub(crate) struct SwarmWitnesses {
+    pub(crate) events: EventLog,
+    pub(crate) activity: ActivityFeed,
 }
 
 impl TenantShared {
@@ -79,8 +89,9 @@ impl TenantShared {
         config: Arc<SupervisorConfig>,
         epoch: std::time::Instant,
         personality: Arc<Personality>,
-        events: EventLog,
+        witnesses: SwarmWitnesses,
     ) -> Self {
+        let SwarmWitnesses { events, activity } = witnesses;
         let slots = names
             .iter()
             .map(|&name| {
@@ -100,6 +111,7 @@ impl TenantShared {
             personality,
             events,
             autopilot: AutopilotControl::default(),
+            activity,
             last_used_ms: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
             epoch,
@@ -201,6 +213,11 @@ impl TenantHandle {
         self.agent(agent)?.cast(task).await
     }
 
+    /// The swarm's live activity (messages, agent states), for the live view.
+    pub fn activity(&self) -> &ActivityFeed {
+        &self.shared.activity
+    }
+
     /// Keeps the swarm from being passivated while the guard lives (autopilot on, a
     /// live viewer connected).
     pub fn pin(&self) -> PinGuard {
@@ -248,9 +265,20 @@ impl AgentHandle {
 
     /// [`AgentHandle::call`] with an explicit deadline.
     pub async fn call_until(&self, task: Task, deadline: Instant) -> Result<Value, AgentError> {
+        self.call_from(FROM_API, task, deadline).await
+    }
+
+    /// [`AgentHandle::call_until`] on behalf of `from` (an agent, or the autopilot),
+    /// which is who the live view shows as the sender.
+    pub(crate) async fn call_from(
+        &self,
+        from: &'static str,
+        task: Task,
+        deadline: Instant,
+    ) -> Result<Value, AgentError> {
         let (reply, answer) = oneshot::channel();
-        let permit = self.admit(deadline).await?;
-        self.deliver(AgentMessage::Call { task, reply, _permit: permit }, deadline).await?;
+        let permit = self.admit(from, &task, deadline).await?;
+        self.deliver(AgentMessage::Call { from, task, reply, _permit: permit }, deadline).await?;
         match timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result,
             // The reply port was dropped unanswered: the agent died handling the task, or
@@ -265,13 +293,26 @@ impl AgentHandle {
     /// without bound.
     pub async fn cast(&self, task: Task) -> Result<(), AgentError> {
         let deadline = Instant::now() + self.tenant.config.call_timeout;
-        let permit = self.admit(deadline).await?;
-        self.deliver(AgentMessage::Cast { task, _permit: permit }, deadline).await
+        let permit = self.admit(FROM_API, &task, deadline).await?;
+        self.deliver(AgentMessage::Cast { from: FROM_API, task, _permit: permit }, deadline).await
     }
 
-    async fn admit(&self, deadline: Instant) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
+    async fn admit(
+        &self,
+        from: &'static str,
+        task: &Task,
+        deadline: Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
         self.tenant.touch();
-        self.tenant.gate.admit(self.slot.name, deadline).await?;
+        let feed = &self.tenant.activity;
+        let signal =
+            |phase| Activity::Message { from, to: Arc::from(self.slot.name), action: task.action.clone(), phase };
+        feed.publish(|| signal(MessagePhase::Sent));
+        let on_hold = || feed.publish(|| signal(MessagePhase::Throttled));
+        if let Err(refusal) = self.tenant.gate.admit(self.slot.name, deadline, on_hold).await {
+            feed.publish(|| signal(MessagePhase::Refused));
+            return Err(refusal);
+        }
         let permits = self.slot.permits.clone();
         // Fast path without a timer: most of the time a permit is free.
         if let Ok(permit) = permits.clone().try_acquire_owned() {
@@ -332,6 +373,8 @@ impl AgentHandle {
 /// Lets agents call their peers through the same throttled path as everyone else.
 pub(crate) struct SwarmPeers {
     pub(crate) tenant: std::sync::Weak<TenantShared>,
+    /// The agent these peers are for: the sender the live view shows.
+    pub(crate) caller: &'static str,
 }
 
 #[async_trait]
@@ -339,7 +382,8 @@ impl Peers for SwarmPeers {
     async fn call(&self, agent: &str, task: Task) -> Result<Value, AgentError> {
         // Weak: the agents' contexts must not keep a passivated tenant alive.
         let shared = self.tenant.upgrade().ok_or_else(|| AgentError::Unavailable("swarm stopped".into()))?;
-        TenantHandle { shared }.call(agent, task).await
+        let deadline = Instant::now() + shared.config.call_timeout;
+        TenantHandle { shared }.agent(agent)?.call_from(self.caller, task, deadline).await
     }
 
     fn names(&self) -> Vec<&'static str> {

@@ -11,6 +11,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::activity::{Activity, AgentState as AgentLifecycle, ObservedMarket, adapter_node};
 use crate::agent_actor::{AgentActor, AgentState};
 use crate::root::SwarmServices;
 use crate::tenant::{SlotState, SwarmPeers, TenantShared};
@@ -62,13 +63,30 @@ impl TenantSwarm {
             tenant: shared.tenant,
             agent: name,
             events: state.args.services.events.clone(),
-            peers: Arc::new(SwarmPeers { tenant: Arc::downgrade(shared) }),
+            peers: Arc::new(SwarmPeers { tenant: Arc::downgrade(shared), caller: name }),
             store: state.args.services.store.clone(),
             personality: shared.personality.clone(),
             brain: Arc::new(GuardedBrain::new(state.args.services.brain.clone(), shared.gate.clone())),
-            market: Arc::new(GuardedMarket::new(state.args.services.market.clone(), shared.gate.clone(), name)),
+            // The agent's own view of the market: behind the tenant's throttle, and
+            // lighting the adapter's edge in the live view when a call goes through.
+            market: Arc::new(GuardedMarket::new(
+                Arc::new(ObservedMarket {
+                    node: adapter_node(state.args.services.market.platform()),
+                    inner: state.args.services.market.clone(),
+                    agent: name,
+                    feed: shared.activity.clone(),
+                }),
+                shared.gate.clone(),
+                name,
+            )),
         };
-        let agent_state = AgentState { agent: factory(), context, slot: shared.slots[index].clone(), tasks_handled: 0 };
+        let agent_state = AgentState {
+            agent: factory(),
+            context,
+            slot: shared.slots[index].clone(),
+            activity: shared.activity.clone(),
+            tasks_handled: 0,
+        };
         let (actor, _) = Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;
         state.children.insert(actor.get_id(), index);
         shared.slots[index].state.send_replace(SlotState::Running(actor));
@@ -115,6 +133,7 @@ impl Actor for TenantSwarm {
         let agent = shared.slots[index].name;
         // Senders wait for the replacement rather than failing.
         shared.slots[index].state.send_replace(SlotState::Waiting);
+        shared.activity.publish(|| Activity::Agent { agent, state: AgentLifecycle::Restarting });
         state
             .emit(
                 NewEvent::now(tenant, agent, "agent.failed", format!("{agent} failed: {reason}"))
@@ -142,6 +161,7 @@ impl Actor for TenantSwarm {
         }
 
         Self::spawn_agent(&myself, state, index).await?;
+        shared.activity.publish(|| Activity::Agent { agent, state: AgentLifecycle::Idle });
         state
             .emit(
                 NewEvent::now(tenant, agent, "agent.restarted", format!("{agent} restarted"))

@@ -3,6 +3,12 @@
 //! Helpers for the end-to-end stories in `tests/`: [`spawn_app`] builds the real
 //! application on a fresh database (SQLite, or PostgreSQL with Redis), serves it on a
 //! free port, and stops it through the same shutdown path as SIGTERM.
+//!
+//! - `live`: a server-sent events client for the live view's stream.
+//! - `browser`: headless Chromium through ChromeDriver, for the live view's stories.
+
+pub mod browser;
+pub mod live;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

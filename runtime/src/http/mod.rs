@@ -26,6 +26,10 @@
 //! - `docs`: `GET /api/openapi.json` and the offline docs page at `/api/docs`.
 //! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
 //! - `routes`: the API's routes.
+//! - `live`: the live view's API (`/api/live/*`: the SSE stream, swarm state, chart
+//!   series, controls).
+//! - `pages`: the web pages (sign-up, login, dashboard, admin) and their built-in
+//!   assets.
 //! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
 
 mod auth;
@@ -33,9 +37,11 @@ mod crypto;
 mod docs;
 mod error;
 mod extract;
+mod live;
 mod meter;
 mod metrics;
 mod openapi;
+mod pages;
 mod routes;
 pub(crate) mod tiers;
 
@@ -83,7 +89,11 @@ pub struct AppState {
     pub api_calls: Arc<ApiCallMeter>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// The live view's open streams.
+    pub live: LiveStreams,
 }
+
+pub use self::live::LiveStreams;
 
 /// The router's own state: the application's, plus what only the HTTP layer keeps
 /// (sessions, login throttles).
@@ -130,6 +140,8 @@ pub fn router(state: AppState) -> Router {
     let (routes, mut document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
         .merge(routes::routes())
+        .merge(live::routes())
+        .merge(pages::routes())
         .merge(routes::webhooks::routes(&api.app))
         .merge(metrics::routes(metrics.clone()))
         .merge(docs::routes())
@@ -221,6 +233,7 @@ pub(crate) async fn health_report(state: &AppState) -> (bool, serde_json::Value)
         "redis": redis,
         "llm": state.services.brain.describe(),
         "swarms": { "active": state.swarms.active_tenants() },
+        "live": { "streams": state.live.connected() },
         "version": env!("CARGO_PKG_VERSION"),
     });
     (database_up, body)

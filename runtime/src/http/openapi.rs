@@ -115,7 +115,7 @@ pub(crate) fn frame() -> OpenApi {
 }
 
 /// The tags, in the order the docs page shows them.
-const TAGS: [(&str, &str); 12] = [
+const TAGS: [(&str, &str); 14] = [
     ("accounts", "Sign-up, login, logout, the caller's profile and API tokens."),
     ("business", "The caller's businesses (tenants), each run by its own agent swarm."),
     ("products", "A business's products, and its agents' advice on one."),
@@ -125,9 +125,14 @@ const TAGS: [(&str, &str); 12] = [
     ("finance", "A business's ledger, revenue goal and a linear projection."),
     ("ai", "A business's agents asked directly."),
     ("media", "A business's files (up to 10 MiB each, within the tier's file storage)."),
+    (
+        "live",
+        "The live view's API: a business's swarm as server-sent events, its state, its charts' series and controls.",
+    ),
     ("admin", "The admin panel: invites, private mode, users, tiers and live swarm controls. Needs an admin account."),
     ("webhooks", "Signed deliveries from Stripe and Shopify (bodies up to 1 MiB)."),
     ("system", "Health, metrics and this documentation."),
+    ("pages", "The web pages (sign-up, login, dashboard, admin) and their built-in assets."),
 ];
 
 /// The error responses many operations share, kept once under `components.responses`.

@@ -148,7 +148,9 @@ impl ThrottleGate {
 
     /// Lets one message to `agent` through, waiting while the rate allows it within both
     /// the configured `max_wait` and the caller's `deadline`; otherwise refuses it.
-    pub(crate) async fn admit(&self, agent: &str, deadline: Instant) -> Result<(), AgentError> {
+    /// `on_hold` runs once when the message has to wait (the live view shows it).
+    pub(crate) async fn admit(&self, agent: &str, deadline: Instant, on_hold: impl FnOnce()) -> Result<(), AgentError> {
+        let mut on_hold = Some(on_hold);
         let mut reported_wait = false;
         loop {
             let Some(wait) = self.message_wait().await else {
@@ -165,6 +167,9 @@ impl ThrottleGate {
             }
             if !reported_wait {
                 reported_wait = true;
+                if let Some(on_hold) = on_hold.take() {
+                    on_hold();
+                }
                 self.waited.fetch_add(1, Ordering::Relaxed);
                 self.report(
                     "throttle.waited",

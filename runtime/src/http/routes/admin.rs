@@ -33,7 +33,7 @@ const MAX_INVITE_HOURS: i64 = 365 * 24;
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(generate_invite))
-        .routes(routes!(toggle_private))
+        .routes(routes!(toggle_private, show_private))
         .routes(routes!(list_users))
         .routes(routes!(set_role))
         .routes(routes!(analytics))
@@ -209,6 +209,17 @@ async fn toggle_private(
 ) -> Result<Json<PrivateMode>, ApiError> {
     state.app.store.set_platform_setting(PRIVATE_MODE_SETTING, &json!(request.enabled)).await?;
     tracing::info!(admin = %admin.user.id, enabled = request.enabled, "private mode toggled");
+    Ok(Json(PrivateMode { private_mode: private_mode(&state).await? }))
+}
+
+/// Whether sign-up needs an invite now.
+#[utoipa::path(
+    get,
+    path = "/admin/toggle-private",
+    tag = "admin",
+    responses((status = 200, description = "Private mode as it is.", body = PrivateMode))
+)]
+async fn show_private(State(state): State<ApiState>, AdminUser(_): AdminUser) -> Result<Json<PrivateMode>, ApiError> {
     Ok(Json(PrivateMode { private_mode: private_mode(&state).await? }))
 }
 

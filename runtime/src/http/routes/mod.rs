@@ -10,8 +10,8 @@
 //! - `admin`: `/admin/*` (invites, private mode, users, analytics).
 //! - `webhooks`: `/webhooks/stripe`, `/webhooks/shopify` (signed deliveries; built
 //!   with the application's state, so registered by `http::router`).
-//! - `throttling`: `/admin/users/{id}/tier`, `/admin/businesses/{id}/*` (tiers, live
-//!   swarm throttles and state).
+//! - `throttling`: `/admin/users/{id}/tier`, `/admin/businesses`,
+//!   `/admin/businesses/{id}/*` (tiers, every business, live swarm throttles and state).
 //!
 //! ## Adding a route
 //! Register it only as `.routes(routes!(handler))` in its module's `routes()` (handlers
@@ -38,11 +38,14 @@ mod stores;
 mod throttling;
 pub(crate) mod webhooks;
 
+pub(crate) use products::DELETED as DELETED_PRODUCT;
+pub(crate) use throttling::swarm_view;
+
 use std::time::Duration;
 
 use boardroom_agents::{AgentError, Task};
 use boardroom_memory::{Tenant, TenantId};
-use boardroom_supervisor::SwarmError;
+use boardroom_supervisor::{SwarmError, TenantHandle};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -130,6 +133,15 @@ pub(crate) async fn owned_business(state: &ApiState, caller: &CurrentUser, id: i
         .ok_or_else(|| ApiError::NotFound("business".into()))
 }
 
+/// The tenant's swarm, activated if asleep, with its owner's tier's throttle (or an
+/// admin's override). The caller has checked the tenant is one it may act on.
+pub(crate) async fn activate_owned(state: &ApiState, tenant: &Tenant) -> Result<TenantHandle, ApiError> {
+    tiers::activate(&state.app, tenant).await.map_err(|error| match error {
+        tiers::ActivateError::Api(error) => error,
+        tiers::ActivateError::Swarm(error) => swarm_error(error),
+    })
+}
+
 /// Asks one of the tenant's agents (activating its swarm if it is asleep, with the
 /// throttle of its owner's tier or an admin's override) and returns the answer, or the
 /// agent's refusal as an HTTP error.
@@ -141,10 +153,7 @@ pub(crate) async fn ask_agent(
     input: Value,
 ) -> Result<Value, ApiError> {
     let tenant = state.app.store.tenant(tenant).await?.ok_or_else(|| ApiError::NotFound("business".into()))?;
-    let swarm = tiers::activate(&state.app, &tenant).await.map_err(|error| match error {
-        tiers::ActivateError::Api(error) => error,
-        tiers::ActivateError::Swarm(error) => swarm_error(error),
-    })?;
+    let swarm = activate_owned(state, &tenant).await?;
     swarm.call_with_timeout(agent, Task::new(action, input), AGENT_TIMEOUT).await.map_err(agent_error)
 }
 

@@ -37,7 +37,7 @@ const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 /// Statuses a client may set; `deleted` is set by `DELETE`.
 const SETTABLE_STATUSES: [&str; 3] = ["draft", "active", "archived"];
 /// The status of a deleted product.
-const DELETED: &str = "deleted";
+pub(crate) const DELETED: &str = "deleted";
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()

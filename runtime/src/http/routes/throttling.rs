@@ -14,11 +14,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::swarm_error;
+use super::{Page, PageQuery, swarm_error};
 use crate::http::ApiState;
 use crate::http::auth::AdminUser;
 use crate::http::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::tiers::{self, ActivateError, OVERRIDE_AGENT, OVERRIDE_KEY, TierLimits};
 
 /// Largest burst an override may allow. The rate limiter keeps `burst` times the interval
@@ -30,6 +30,7 @@ const MAX_BURST: u32 = 100_000;
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(set_tier))
+        .routes(routes!(list_businesses))
         .routes(routes!(show_swarm, control_swarm))
         .routes(routes!(set_throttle, clear_throttle))
 }
@@ -78,6 +79,42 @@ async fn set_tier(
     Ok(Json(User { tier: request.tier, ..user }))
 }
 
+/// A business in the admin's list: its name and personality, and its swarm.
+#[derive(Debug, Serialize, ToSchema)]
+struct BusinessView {
+    /// The business's name.
+    name: String,
+    /// Its personality profile.
+    personality: String,
+    /// Its swarm.
+    #[serde(flatten)]
+    swarm: SwarmView,
+}
+
+/// Every business, one page at a time, with its swarm's state.
+#[utoipa::path(
+    get,
+    path = "/admin/businesses",
+    tag = "admin",
+    params(PageQuery),
+    responses((status = 200, description = "One page of businesses.", body = Page<BusinessView>))
+)]
+async fn list_businesses(
+    State(state): State<ApiState>,
+    AdminUser(_): AdminUser,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<BusinessView>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = state.app.store.list_tenants(page.after.map(TenantId), limit + 1).await?;
+    let page = Page::from_rows(rows, limit, |tenant| tenant.id.0);
+    let mut items = Vec::with_capacity(page.items.len());
+    for tenant in &page.items {
+        let swarm = swarm_view(&state, tenant).await?;
+        items.push(BusinessView { name: tenant.name.clone(), personality: tenant.personality.clone(), swarm });
+    }
+    Ok(Json(Page { items, next_after: page.next_after }))
+}
+
 /// Any business, by id (admins see every tenant).
 async fn business(state: &ApiState, id: i64) -> Result<Tenant, ApiError> {
     state.app.store.tenant(TenantId(id)).await?.ok_or_else(|| ApiError::NotFound("business".into()))
@@ -90,9 +127,9 @@ async fn activate(state: &ApiState, tenant: &Tenant) -> Result<TenantHandle, Api
     })
 }
 
-/// A business's swarm as an admin sees it.
+/// A business's swarm as an admin sees it (and, through the live view, its owner).
 #[derive(Debug, Serialize, ToSchema)]
-struct SwarmView {
+pub(crate) struct SwarmView {
     /// The business.
     business_id: TenantId,
     /// Its owner.
@@ -192,8 +229,8 @@ impl LimitsView {
     }
 }
 
-/// The swarm as an admin sees it.
-async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<SwarmView, ApiError> {
+/// The swarm as an admin sees it (and, through the live view, its owner).
+pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<SwarmView, ApiError> {
     let owner = state.app.store.user(tenant.user_id).await?;
     let tier = owner.map(|owner| owner.tier).unwrap_or_default();
     let overridden = tiers::throttle_override(&state.app, tenant.id).await?;

@@ -1,0 +1,145 @@
+//! `GET /api/live/{id}/series?minutes=60`: the dashboard's charts, from the tenant's
+//! own records, in equal time buckets ending now.
+//!
+//! - `revenue`, `ad_spend` (as a positive amount) and `profit` (every ledger row summed:
+//!   revenue less refunds, fees, cost of goods and ad spend) come from the ledger, exact
+//!   decimals answered as strings.
+//! - `events` and `llm_tokens` come from the event log: events per bucket, and the
+//!   prompt and completion tokens of its `llm.call` events. Only the newest
+//!   [`EVENT_SAMPLE`] events are read, so a very busy tenant's older buckets may count
+//!   short; the answer says so with `events_truncated`.
+
+use axum::extract::State;
+use boardroom_agents::accountant::category;
+use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+
+use crate::http::ApiState;
+use crate::http::auth::CurrentUser;
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, Path, Query};
+use crate::http::routes::owned_business;
+
+/// Most events read to count events and tokens.
+const EVENT_SAMPLE: i64 = 5_000;
+/// The longest window: a week.
+const MAX_MINUTES: i64 = 7 * 24 * 60;
+/// Buckets per window.
+const BUCKETS: i64 = 60;
+
+/// `?minutes=`: the window, 1 minute to a week (default an hour).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SeriesQuery {
+    /// The window in minutes, 1 to 10080 (default 60).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 10080)]
+    minutes: Option<i64>,
+}
+
+/// One bucket's figures.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Bucket {
+    revenue: Decimal,
+    ad_spend: Decimal,
+    profit: Decimal,
+    events: u64,
+    llm_tokens: u64,
+}
+
+/// The charts' series over the last `minutes`: revenue, profit and ad spend from the
+/// ledger, events and LLM tokens from the log, in 60 buckets.
+#[utoipa::path(
+    get,
+    path = "/api/live/{id}/series",
+    tag = "live",
+    params(("id" = i64, Path, description = "The business's id."), SeriesQuery),
+    responses(
+        (status = 200, description = "Revenue, profit, ad spend, events and LLM tokens per time bucket.", body = Object),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
+pub(super) async fn series(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+    Query(query): Query<SeriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = owned_business(&state, &caller, id).await?;
+    let minutes = query.minutes.unwrap_or(60);
+    if !(1..=MAX_MINUTES).contains(&minutes) {
+        return Err(ApiError::invalid("minutes", format!("must be between 1 and {MAX_MINUTES}")));
+    }
+    let to = Utc::now();
+    let from = to - TimeDelta::minutes(minutes);
+    let width = TimeDelta::milliseconds(minutes * 60_000 / BUCKETS);
+    let mut buckets = vec![Bucket::default(); BUCKETS as usize];
+    let index = |at: DateTime<Utc>| -> Option<usize> {
+        if at < from || at >= to {
+            return None;
+        }
+        let offset = (at - from).num_milliseconds() / width.num_milliseconds().max(1);
+        usize::try_from(offset).ok().map(|i| i.min(BUCKETS as usize - 1))
+    };
+
+    let store = &state.app.store;
+    for entry in store.ledger_entries(tenant.id, from, to).await? {
+        let Some(i) = index(entry.recorded_at) else { continue };
+        let bucket = &mut buckets[i];
+        bucket.profit += entry.amount;
+        match entry.category.as_str() {
+            category::REVENUE => bucket.revenue += entry.amount,
+            category::AD_SPEND => bucket.ad_spend -= entry.amount,
+            _ => {}
+        }
+    }
+
+    let last = store.last_event_seq(tenant.id).await?;
+    let first_read = (last - EVENT_SAMPLE).max(0);
+    let mut truncated = false;
+    let mut after = first_read;
+    while after < last {
+        let page = store.events_after(tenant.id, after, 1_000).await?;
+        let Some(newest) = page.last() else { break };
+        after = newest.seq;
+        for event in &page {
+            let Some(i) = index(event.occurred_at) else { continue };
+            buckets[i].events += 1;
+            if event.kind == "llm.call" {
+                let tokens = |field: &str| event.data[field].as_u64().unwrap_or(0);
+                buckets[i].llm_tokens += tokens("prompt_tokens") + tokens("completion_tokens");
+            }
+        }
+    }
+    if first_read > 0
+        && let Some(oldest) = store.events_after(tenant.id, first_read, 1).await?.first()
+    {
+        truncated = oldest.occurred_at > from;
+    }
+
+    let points: Vec<Value> = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, bucket)| {
+            json!({
+                "at": from + width * i as i32,
+                "revenue": bucket.revenue,
+                "profit": bucket.profit,
+                "ad_spend": bucket.ad_spend,
+                "events": bucket.events,
+                "llm_tokens": bucket.llm_tokens,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "from": from,
+        "to": to,
+        "bucket_secs": width.num_seconds(),
+        "events_truncated": truncated,
+        "points": points,
+    })))
+}

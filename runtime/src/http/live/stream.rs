@@ -1,0 +1,213 @@
+//! `GET /api/live/{business_id}/events`: a tenant's swarm as server-sent events.
+//!
+//! Two sources are merged into one stream:
+//!
+//! - **Persisted events** (`event: swarm`, `id: <seq>`), from the event log's
+//!   subscription: first those after the resume point read from the database, then live
+//!   ones, gap-free. The resume point is the `Last-Event-ID` header a reconnecting
+//!   `EventSource` sends on its own, else `?after=`, else the last
+//!   [`RECENT_EVENTS`] events (a fresh page wants some history, not the whole log).
+//! - **Live activity** (`event: activity`, no id), the supervisor's unpersisted signal of
+//!   messages and agent states. Having no id, it never moves the browser's resume point.
+//!
+//! ## Slow clients
+//! The stream is pulled by the server only as fast as the socket takes bytes (beyond
+//! hyper's bounded write buffer and the kernel's socket buffer), so a slow client never
+//! makes events pile up in its connection:
+//! - persisted events it has not taken stay in the database; its subscription's bounded
+//!   broadcast buffer overflows and it reads the missing ones from the database when it
+//!   is ready (no gap, no duplicate, bounded memory);
+//! - activity it was too slow for is skipped, and it gets an `event: skipped` marker
+//!   saying how many signals it missed.
+//!
+//! Every 15 seconds of silence a `: keep-alive` comment keeps proxies from closing the
+//! connection. Streams end when the server shuts down (so graceful shutdown is not held
+//! up by viewers) or when the database cannot be read (the browser reconnects and
+//! resumes).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use boardroom_memory::{EventSubscription, SwarmEvent, TenantId};
+use boardroom_supervisor::Activity;
+use futures::{Stream, StreamExt, stream};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use utoipa::IntoParams;
+
+use super::LiveStreams;
+use crate::http::ApiState;
+use crate::http::auth::CurrentUser;
+use crate::http::error::ApiError;
+use crate::http::extract::{Path, Query};
+use crate::http::routes::owned_business;
+
+/// How many past events a viewer that names no resume point gets first.
+pub(crate) const RECENT_EVENTS: i64 = 100;
+/// Silence after which a keep-alive comment is sent.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// `?after=`: resume after this sequence number (`Last-Event-ID` wins when both are sent).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct StreamQuery {
+    /// Resume after this sequence number; without it (and without `Last-Event-ID`) the
+    /// stream starts with the last 100 events.
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+/// The business's swarm as server-sent events: `event: swarm` (persisted, `id` = its
+/// sequence number, so a reconnecting browser's `Last-Event-ID` resumes without gap or
+/// duplicate), `event: activity` (live messages between agents and adapters, no id),
+/// and `event: skipped` when a slow viewer missed live activity.
+#[utoipa::path(
+    get,
+    path = "/api/live/{id}/events",
+    tag = "live",
+    params(
+        ("id" = i64, Path, description = "The business's id."),
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last sequence number received."),
+        StreamQuery,
+    ),
+    responses(
+        (status = 200, description = "The stream.", content_type = "text/event-stream", body = String),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
+pub(super) async fn events(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(business_id): Path<i64>,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = owned_business(&state, &caller, business_id).await?.id;
+    let after = match resume_point(&headers)? {
+        Some(after) => after,
+        None => match query.after {
+            Some(after) if after >= 0 => after,
+            Some(_) => return Err(ApiError::invalid("after", "must not be negative")),
+            None => (state.app.store.last_event_seq(tenant).await? - RECENT_EVENTS).max(0),
+        },
+    };
+    let stream = tenant_stream(&state.app.live, &state, tenant, after);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")).into_response())
+}
+
+/// The `Last-Event-ID` a reconnecting `EventSource` sends: the last persisted event
+/// it received.
+fn resume_point(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<i64>() {
+        Ok(seq) if seq >= 0 => Ok(Some(seq)),
+        _ => Err(ApiError::invalid("Last-Event-ID", "must be the id of an event this stream sent")),
+    }
+}
+
+/// What the merged stream yields.
+type SseItem = Result<Event, Infallible>;
+
+/// The merged stream of one tenant from `after` on, ending at shutdown. Counted in
+/// [`LiveStreams::connected`] while it lives.
+fn tenant_stream(
+    live: &LiveStreams,
+    state: &ApiState,
+    tenant: TenantId,
+    after: i64,
+) -> impl Stream<Item = SseItem> + Send + 'static {
+    let connection = live.connect();
+    // A watched swarm is not passivated for idleness while its viewer looks at it.
+    let pin = state.app.swarms.get(tenant).map(|swarm| swarm.pin());
+    let subscription = state.app.events.subscribe(tenant, after);
+    let activity = state.app.swarms.watch_activity(tenant);
+    let persisted = stream::unfold(subscription, next_persisted);
+    let activity = stream::unfold(activity, next_activity);
+    let closing = live.closed();
+    stream::select(persisted, activity).take_until(closing).map(move |item| {
+        // Keeps the connection counted, and the swarm pinned, for as long as the stream is alive.
+        let _ = (&connection, &pin);
+        item
+    })
+}
+
+async fn next_persisted(mut subscription: EventSubscription) -> Option<(SseItem, EventSubscription)> {
+    match subscription.next().await? {
+        Ok(event) => Some((Ok(persisted_event(&event)), subscription)),
+        Err(error) => {
+            // Ending the stream makes the browser reconnect and resume from its last id.
+            tracing::warn!(%error, "live stream could not read the event log; closing it");
+            None
+        }
+    }
+}
+
+fn persisted_event(event: &Arc<SwarmEvent>) -> Event {
+    let data = serde_json::to_string(&**event).unwrap_or_else(|_| "{}".into());
+    Event::default().event("swarm").id(event.seq.to_string()).data(data)
+}
+
+async fn next_activity(
+    mut receiver: broadcast::Receiver<Activity>,
+) -> Option<(SseItem, broadcast::Receiver<Activity>)> {
+    let event = match receiver.recv().await {
+        Ok(activity) => {
+            let data = serde_json::to_string(&activity).unwrap_or_else(|_| "{}".into());
+            Event::default().event("activity").data(data)
+        }
+        // Too slow for the activity buffer: say so and carry on from the newest signal.
+        Err(broadcast::error::RecvError::Lagged(missed)) => {
+            Event::default().event("skipped").data(format!("{{\"missed\":{missed}}}"))
+        }
+        Err(broadcast::error::RecvError::Closed) => return None,
+    };
+    Some((Ok(event), receiver))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use boardroom_supervisor::AgentState;
+
+    /// The event as it goes on the wire (axum's `Event` shows its bytes when debugged).
+    fn wire(event: &Event) -> String {
+        format!("{event:?}")
+    }
+
+    #[tokio::test]
+    async fn a_viewer_too_slow_for_the_activity_buffer_skips_ahead_and_is_told_how_far() {
+        let (sender, receiver) = broadcast::channel(2);
+        for _ in 0..5 {
+            let _ = sender.send(Activity::Agent { agent: "seo", state: AgentState::Idle });
+        }
+        let (skipped, receiver) = next_activity(receiver).await.expect("a marker");
+        let skipped = wire(&skipped.expect("infallible"));
+        assert!(skipped.contains("event: skipped") && skipped.contains(r#"{\"missed\":3}"#), "{skipped}");
+        // Then it carries on with the newest signals it still has.
+        let (next, _) = next_activity(receiver).await.expect("an activity");
+        assert!(wire(&next.expect("infallible")).contains("event: activity"));
+    }
+
+    #[test]
+    fn the_resume_point_is_the_last_event_id_when_one_is_sent() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(resume_point(&headers).ok(), Some(None));
+        headers.insert("last-event-id", HeaderValue::from_static(" 42 "));
+        assert_eq!(resume_point(&headers).ok(), Some(Some(42)));
+        headers.insert("last-event-id", HeaderValue::from_static("-1"));
+        assert!(resume_point(&headers).is_err());
+        headers.insert("last-event-id", HeaderValue::from_static("abc"));
+        assert!(resume_point(&headers).is_err());
+    }
+}

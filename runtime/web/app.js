@@ -1,0 +1,480 @@
+// The tenant dashboard: the live swarm graph, the event feed, the charts and the
+// control panel, fed by one server-sent event stream (/api/live/{id}/events).
+//
+// The stream carries two kinds of messages: `swarm` events (persisted, with an id, so a
+// reconnecting EventSource resumes exactly after the last one it got) and `activity`
+// signals (who calls whom now, agents restarting; not persisted, no id).
+"use strict";
+
+(() => {
+  const { api, el, svg, errorText } = Boardroom;
+  const $ = (id) => document.getElementById(id);
+
+  const FEED_LIMIT = 500;         // events kept in the feed
+  const LIT_MS = 1200;            // how long an edge stays lit after a message
+  const THROTTLED_MS = 4000;      // how long a node shows "throttled" after a hold
+  const THROTTLED_LIST_MS = 60000;
+
+  const view = {
+    business: null,
+    snapshot: null,
+    source: null,
+    nodes: new Map(),    // name -> { group, stateText, working, throttledUntil, restarting }
+    edges: new Map(),    // "from>to" -> { line, timer }
+    positions: new Map(),
+    throttled: new Map(), // agent -> last time it was held or refused
+    agents: new Set(),
+    kinds: new Set(),
+    refreshTimer: null,
+    productsTimer: null,
+    chartsTimer: null,
+  };
+
+  // ---------- start-up ----------
+
+  async function start() {
+    const profile = await Boardroom.requireLogin();
+    $("user-email").textContent = profile.user.email;
+    $("admin-link").hidden = profile.role !== "admin";
+    $("logout").addEventListener("click", Boardroom.logout);
+    wireControls();
+    const list = await api("GET", "/api/business/list?limit=100");
+    const businesses = (list.body && list.body.items) || [];
+    if (businesses.length === 0) return showCreateForm();
+    const select = $("business-select");
+    select.replaceChildren(...businesses.map((b) => el("option", { value: b.id, text: b.name })));
+    const wanted = new URLSearchParams(location.search).get("business");
+    const chosen = businesses.find((b) => String(b.id) === wanted) || businesses[0];
+    select.value = chosen.id;
+    select.addEventListener("change", () => {
+      history.replaceState(null, "", "/app?business=" + select.value);
+      open(Number(select.value));
+    });
+    open(chosen.id);
+  }
+
+  function showCreateForm() {
+    $("create-business").hidden = false;
+    $("create-form").addEventListener("submit", async (submitted) => {
+      submitted.preventDefault();
+      const request = {
+        name: $("new-name").value,
+        personality: $("new-personality").value,
+        autopilot: $("new-autopilot").checked,
+      };
+      const created = await api("POST", "/api/business/create", request);
+      if (created.status !== 201) {
+        $("create-error").textContent = errorText(created.body, created.status);
+        $("create-error").hidden = false;
+        return;
+      }
+      window.location.assign("/app?business=" + created.body.id);
+    });
+  }
+
+  async function open(businessId) {
+    view.business = businessId;
+    if (view.source) view.source.close();
+    $("dashboard").hidden = false;
+    $("feed").replaceChildren();
+    view.agents.clear();
+    view.kinds.clear();
+    resetFilter("filter-agent");
+    resetFilter("filter-kind");
+    await refreshSnapshot();
+    drawGraph();
+    connect();
+    refreshProducts();
+    refreshCharts();
+    clearInterval(view.chartsTimer);
+    view.chartsTimer = setInterval(refreshCharts, 20000);
+  }
+
+  // ---------- the stream ----------
+
+  function connect() {
+    const source = new EventSource("/api/live/" + view.business + "/events");
+    view.source = source;
+    const badge = $("stream-state");
+    source.addEventListener("open", () => { badge.textContent = "live"; badge.className = "badge live-dot ok"; });
+    source.addEventListener("error", () => {
+      // EventSource reconnects by itself, sending Last-Event-ID.
+      badge.textContent = "reconnecting";
+      badge.className = "badge live-dot bad";
+    });
+    source.addEventListener("swarm", (message) => onSwarmEvent(JSON.parse(message.data)));
+    source.addEventListener("activity", (message) => onActivity(JSON.parse(message.data)));
+    source.addEventListener("skipped", (message) => {
+      const { missed } = JSON.parse(message.data);
+      $("control-message").textContent = "the graph skipped " + missed + " signals to keep up";
+    });
+  }
+
+  function onSwarmEvent(event) {
+    document.body.dataset.lastSeq = event.seq;
+    addToFeed(event);
+    const kind = event.kind;
+    if (kind === "throttle.waited" || kind === "throttle.refused") {
+      view.throttled.set(event.actor, Date.now());
+      markThrottled(event.actor);
+      renderThrottled();
+    }
+    if (kind.startsWith("swarm.") || kind.startsWith("autopilot.") || kind.startsWith("throttle.changed")) {
+      scheduleSnapshot();
+    }
+    if (kind.startsWith("pricing.") || kind.startsWith("product")) scheduleProducts();
+    if (kind === "cycle.completed") refreshCharts();
+    if (kind === "agent.failed") setRestarting(event.actor, true);
+    if (kind === "agent.restarted") setRestarting(event.actor, false);
+  }
+
+  function onActivity(signal) {
+    if (signal.type === "agent") {
+      setRestarting(signal.agent, signal.state === "restarting");
+      return;
+    }
+    const { from, to, phase } = signal;
+    ensureNode(from);
+    ensureNode(to);
+    if (phase === "sent" || phase === "started") lightEdge(from, to);
+    const node = view.nodes.get(to);
+    if (!node) return;
+    if (phase === "started") {
+      node.working += 1;
+      node.throttledUntil = 0;
+    } else if (phase === "finished" || phase === "failed") {
+      node.working = Math.max(0, node.working - 1);
+    } else if (phase === "throttled" || phase === "refused") {
+      node.throttledUntil = Date.now() + THROTTLED_MS;
+      setTimeout(() => renderNode(to), THROTTLED_MS + 50);
+    }
+    renderNode(to);
+  }
+
+  // ---------- the graph ----------
+
+  // Two layouts: wide, and a compact one for phones, so that labels stay readable
+  // instead of shrinking with a wide drawing.
+  const WIDE = { width: 640, height: 440, cx: 320, cy: 215, rx: 215, ry: 150, ceo: 34, agent: 27, corner: 62, adapterX: 412, adapterY: 418, adapterStep: 120 };
+  const COMPACT = { width: 360, height: 500, cx: 180, cy: 250, rx: 125, ry: 165, ceo: 30, agent: 25, corner: 60, adapterX: 270, adapterY: 472, adapterStep: -110 };
+
+  function currentLayout() {
+    return $("graph").getBoundingClientRect().width < 520 ? COMPACT : WIDE;
+  }
+
+  function layout(snapshot, shape) {
+    const positions = new Map();
+    const { cx, cy } = shape;
+    positions.set("ceo", { x: cx, y: cy, shape: "circle", r: shape.ceo });
+    const specialists = snapshot.agents.filter((a) => a !== "ceo");
+    specialists.forEach((name, i) => {
+      const angle = -Math.PI / 2 + (2 * Math.PI * i) / specialists.length;
+      positions.set(name, { x: cx + shape.rx * Math.cos(angle), y: cy + shape.ry * Math.sin(angle), shape: "circle", r: shape.agent });
+    });
+    positions.set("autopilot", { x: shape.corner, y: 24, shape: "rect" });
+    positions.set("api", { x: shape.width - shape.corner, y: 24, shape: "rect" });
+    (snapshot.adapters || []).forEach((name, i) => {
+      // Below, between two specialists, so that no agent's edge crosses another node.
+      positions.set(name, { x: shape.adapterX + i * shape.adapterStep, y: shape.adapterY, shape: "rect" });
+    });
+    return positions;
+  }
+
+  function drawGraph() {
+    const graph = $("graph");
+    const shape = currentLayout();
+    view.shape = shape;
+    graph.setAttribute("viewBox", "0 0 " + shape.width + " " + shape.height);
+    graph.replaceChildren(svg("g", { id: "edges" }), svg("g", { id: "nodes" }));
+    view.nodes.clear();
+    view.edges.clear();
+    view.positions = layout(view.snapshot, shape);
+    for (const name of view.positions.keys()) ensureNode(name);
+    ensureEdge("autopilot", "ceo");
+    for (const name of view.snapshot.agents) if (name !== "ceo") ensureEdge("ceo", name);
+    applySwarmStatus();
+  }
+
+  function ensureNode(name) {
+    if (view.nodes.has(name)) return;
+    let position = view.positions.get(name);
+    if (!position) {
+      // An adapter or sender the snapshot did not name: park it along the bottom.
+      position = { x: 60 + 110 * (view.nodes.size % 3), y: view.shape.adapterY, shape: "rect" };
+      view.positions.set(name, position);
+    }
+    const group = svg("g", { class: "node", id: "node-" + name, "data-node": name, "data-state": "idle" });
+    if (position.shape === "circle") {
+      group.append(svg("circle", { cx: position.x, cy: position.y, r: position.r }));
+    } else {
+      group.append(svg("rect", { x: position.x - 55, y: position.y - 19, width: 110, height: 38, rx: 6 }));
+    }
+    // Circles carry their state below; boxes (outside senders, adapters) inside.
+    const label = svg("text", { x: position.x, y: position.y + (position.r ? 4 : -3) });
+    label.textContent = name;
+    const stateText = svg("text", { class: "state", x: position.x, y: position.y + (position.r ? position.r + 14 : 13) });
+    const title = svg("title", {});
+    group.append(label, stateText, title);
+    $("nodes").append(group);
+    view.nodes.set(name, { group, stateText, title, working: 0, throttledUntil: 0, restarting: false });
+    renderNode(name);
+  }
+
+  function ensureEdge(from, to) {
+    const key = from + ">" + to;
+    if (view.edges.has(key)) return view.edges.get(key);
+    const a = view.positions.get(from), b = view.positions.get(to);
+    if (!a || !b) return null;
+    const line = svg("line", {
+      class: "edge", id: "edge-" + from + "-" + to, "data-edge": key, "data-lit": "false",
+      x1: a.x, y1: a.y, x2: b.x, y2: b.y,
+    });
+    $("edges").append(line);
+    const edge = { line, timer: null };
+    view.edges.set(key, edge);
+    return edge;
+  }
+
+  function lightEdge(from, to) {
+    const edge = ensureEdge(from, to);
+    if (!edge) return;
+    edge.line.setAttribute("data-lit", "true");
+    edge.line.setAttribute("data-lit-at", String(Date.now()));
+    clearTimeout(edge.timer);
+    edge.timer = setTimeout(() => edge.line.setAttribute("data-lit", "false"), LIT_MS);
+  }
+
+  /** A node's state, from most to least pressing. Shown as text and shape, not only colour. */
+  function nodeState(name) {
+    const node = view.nodes.get(name);
+    const status = view.snapshot && view.snapshot.status;
+    if (node.restarting || status === "restarting") return "restarting";
+    if (node.throttledUntil > Date.now()) return "throttled";
+    if (node.working > 0) return "working";
+    if (status === "degraded" && view.snapshot.agents.includes(name)) return "degraded";
+    return "idle";
+  }
+
+  const STATE_LABELS = {
+    idle: "○ idle", working: "◉ working", throttled: "◌ throttled",
+    restarting: "↻ restarting", degraded: "⚠ degraded",
+  };
+
+  function renderNode(name) {
+    const node = view.nodes.get(name);
+    if (!node) return;
+    const state = nodeState(name);
+    node.group.setAttribute("data-state", state);
+    node.stateText.textContent = STATE_LABELS[state];
+    node.title.textContent = name + ": " + state;
+  }
+
+  function markThrottled(agent) {
+    const node = view.nodes.get(agent);
+    if (!node) return;
+    node.throttledUntil = Date.now() + THROTTLED_MS;
+    renderNode(agent);
+    setTimeout(() => renderNode(agent), THROTTLED_MS + 50);
+  }
+
+  function setRestarting(agent, restarting) {
+    const node = view.nodes.get(agent);
+    if (!node) return;
+    node.restarting = restarting;
+    if (!restarting) node.working = 0;
+    renderNode(agent);
+  }
+
+  function applySwarmStatus() {
+    for (const name of view.nodes.keys()) renderNode(name);
+  }
+
+  // ---------- the feed ----------
+
+  function addToFeed(event) {
+    const feed = $("feed");
+    const time = new Date(event.occurred_at);
+    const details = el("details", {},
+      el("summary", {},
+        el("span", { class: "seq", text: "#" + event.seq }),
+        el("span", { class: "actor", text: event.actor }),
+        el("span", { class: "kind", text: event.kind }),
+        el("span", { class: "text", text: event.summary }),
+        el("time", { datetime: event.occurred_at, text: time.toLocaleTimeString() })),
+      el("pre", { text: JSON.stringify({ data: event.data, revenue_impact: event.revenue_impact, occurred_at: event.occurred_at }, null, 2) }));
+    const item = el("li", { class: "fresh", "data-seq": event.seq, "data-kind": event.kind, "data-actor": event.actor }, details);
+    item.hidden = !matchesFilter(item);
+    feed.prepend(item);
+    while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+    addOption("filter-agent", view.agents, event.actor);
+    addOption("filter-kind", view.kinds, event.kind);
+    $("feed-count").textContent = feed.children.length + " shown, newest first";
+  }
+
+  function resetFilter(id) {
+    $(id).replaceChildren(el("option", { value: "", text: "all" }));
+  }
+
+  function addOption(id, seen, value) {
+    if (seen.has(value)) return;
+    seen.add(value);
+    const select = $(id);
+    const options = [...seen].sort().map((v) => el("option", { value: v, text: v }));
+    const current = select.value;
+    select.replaceChildren(el("option", { value: "", text: "all" }), ...options);
+    select.value = current;
+  }
+
+  function matchesFilter(item) {
+    const agent = $("filter-agent").value, kind = $("filter-kind").value;
+    return (!agent || item.dataset.actor === agent) && (!kind || item.dataset.kind === kind);
+  }
+
+  function applyFilter() {
+    for (const item of $("feed").children) item.hidden = !matchesFilter(item);
+  }
+
+  // ---------- the control panel ----------
+
+  function wireControls() {
+    $("filter-agent").addEventListener("change", applyFilter);
+    $("filter-kind").addEventListener("change", applyFilter);
+    $("pause").addEventListener("click", () => control("PUT", "/api/business/" + view.business, { autopilot: false }, "autopilot paused"));
+    $("resume").addEventListener("click", () => control("PUT", "/api/business/" + view.business, { autopilot: true }, "autopilot resumed"));
+    $("run-now").addEventListener("click", () => control("POST", "/api/live/" + view.business + "/run-cycle", undefined, "cycle requested"));
+    $("switch-personality").addEventListener("click", () =>
+      control("PUT", "/api/business/" + view.business, { personality: $("personality").value }, "personality switched; the swarm restarts under it"));
+  }
+
+  async function control(method, path, body, done) {
+    const message = $("control-message");
+    message.textContent = "…";
+    const answer = await api(method, path, body);
+    message.textContent = answer.status < 300 ? done : errorText(answer.body, answer.status);
+    scheduleSnapshot();
+  }
+
+  function scheduleSnapshot() {
+    clearTimeout(view.refreshTimer);
+    view.refreshTimer = setTimeout(async () => { await refreshSnapshot(); applySwarmStatus(); }, 250);
+  }
+
+  async function refreshSnapshot() {
+    const answer = await api("GET", "/api/live/" + view.business + "/swarm");
+    if (answer.status !== 200) {
+      $("control-message").textContent = errorText(answer.body, answer.status);
+      return;
+    }
+    const snapshot = answer.body;
+    view.snapshot = snapshot;
+    $("graph-title").textContent = snapshot.name + " · swarm";
+    const status = snapshot.status;
+    const statusBadge = $("swarm-status");
+    statusBadge.textContent = "swarm: " + status.replace("_", " ");
+    statusBadge.className = "badge " + ({ running: "ok", degraded: "warn", restarting: "bad" }[status] || "");
+    const autopilot = snapshot.autopilot;
+    const autopilotBadge = $("autopilot-status");
+    let autopilotText = "autopilot off";
+    if (autopilot && autopilot.running) autopilotText = autopilot.paused ? "autopilot paused" : "autopilot running";
+    else if (snapshot.autopilot_setting) autopilotText = "autopilot on (starting)";
+    autopilotBadge.textContent = autopilotText + (autopilot ? " · " + autopilot.cycles_run + (autopilot.cycles_run === 1 ? " cycle" : " cycles") : "");
+    autopilotBadge.className = "badge " + (autopilot && autopilot.running && !autopilot.paused ? "ok" : "warn");
+    $("personality").value = String(snapshot.personality).toLowerCase();
+    $("tier").textContent = snapshot.tier;
+    const limits = (snapshot.throttle && snapshot.throttle.limits) || {};
+    const tierLimits = snapshot.tier_limits || {};
+    $("limit-mpm").textContent = limits.messages_per_minute ?? tierLimits.messages_per_minute ?? "unlimited";
+    $("limit-burst").textContent = limits.burst ?? tierLimits.message_burst ?? "—";
+    $("limit-override").textContent = snapshot.override ? "yes: " + (snapshot.override.messages_per_minute ?? "unlimited") + " / min" : "none";
+    const counters = snapshot.throttle && snapshot.throttle.counters;
+    $("throttle-counters").textContent = counters ? counters.waited + " held / " + counters.refused + " refused" : "swarm not running";
+    renderThrottled();
+  }
+
+  function renderThrottled() {
+    const now = Date.now();
+    const recent = [...view.throttled.entries()].filter(([, at]) => now - at < THROTTLED_LIST_MS);
+    const list = $("throttled-list");
+    if (recent.length === 0) {
+      list.replaceChildren(el("li", { class: "muted", text: "nothing" }));
+      return;
+    }
+    list.replaceChildren(...recent.map(([agent, at]) =>
+      el("li", { text: "messages to " + agent + " (last " + Math.round((now - at) / 1000) + " s ago)" })));
+  }
+
+  function scheduleProducts() {
+    clearTimeout(view.productsTimer);
+    view.productsTimer = setTimeout(refreshProducts, 300);
+  }
+
+  async function refreshProducts() {
+    const answer = await api("GET", "/api/products/list?business_id=" + view.business + "&limit=100");
+    if (answer.status !== 200) return;
+    const items = answer.body.items;
+    const body = $("products");
+    if (items.length === 0) return;
+    body.replaceChildren(...items.map((product) => {
+      const input = el("input", { class: "price", type: "number", min: "0.01", step: "0.01", value: product.price, "aria-label": "Price of " + product.title, "data-product": product.id });
+      const pin = el("button", { type: "button", text: "Pin", "data-pin": product.id });
+      const release = el("button", { type: "button", text: "Release", "data-release": product.id });
+      pin.addEventListener("click", () => control("PUT", priceOverridePath(product.id), { price: input.value }, "price of " + product.title + " pinned at " + input.value));
+      release.addEventListener("click", () => control("PUT", priceOverridePath(product.id), { price: null }, product.title + " released to the pricing agent"));
+      return el("tr", { "data-product-row": product.id },
+        el("td", { text: product.title }),
+        el("td", { class: "num", text: product.price }),
+        el("td", {}, el("div", { class: "row" }, input, pin, release)));
+    }));
+  }
+
+  function priceOverridePath(productId) {
+    return "/api/live/" + view.business + "/products/" + productId + "/price-override";
+  }
+
+  // ---------- the charts ----------
+
+  const CHARTS = [
+    { field: "revenue", title: "Revenue", money: true },
+    { field: "profit", title: "Profit", money: true },
+    { field: "ad_spend", title: "Ad spend", money: true },
+    { field: "events", title: "Events / bucket" },
+    { field: "llm_tokens", title: "LLM tokens" },
+  ];
+
+  async function refreshCharts() {
+    if (!view.business) return;
+    const answer = await api("GET", "/api/live/" + view.business + "/series?minutes=60");
+    if (answer.status !== 200) return;
+    const series = answer.body;
+    $("charts-note").textContent = "buckets of " + series.bucket_secs + " s" + (series.events_truncated ? " · event counts sampled" : "");
+    $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(chart, series.points)));
+  }
+
+  function drawChart(chart, points) {
+    const values = points.map((p) => Number(p[chart.field]) || 0);
+    const total = values.reduce((a, b) => a + b, 0);
+    const max = Math.max(0, ...values), min = Math.min(0, ...values);
+    const width = 240, height = 80, span = max - min || 1;
+    const x = (i) => (i / Math.max(1, values.length - 1)) * width;
+    const y = (v) => height - 4 - ((v - min) / span) * (height - 8);
+    const path = values.map((v, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1)).join(" ");
+    const picture = svg("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none", role: "img", "aria-label": chart.title + " over the last hour" });
+    picture.append(
+      svg("line", { class: "axis", x1: 0, x2: width, y1: y(0), y2: y(0) }),
+      svg("path", { class: "area", d: path + " L" + width + " " + y(0) + " L0 " + y(0) + " Z" }),
+      svg("path", { class: "line", d: path }));
+    const format = (v) => chart.money ? v.toFixed(2) : String(Math.round(v));
+    return el("figure", { class: "chart", "data-chart": chart.field },
+      el("h3", {}, el("span", { text: chart.title }), el("span", { class: "value", text: "Σ " + format(total) })),
+      picture,
+      el("div", { class: "range" }, el("span", { text: "min " + format(min) }), el("span", { text: "max " + format(max) })));
+  }
+
+  // A phone turned sideways (or a resized window) may want the other layout.
+  window.addEventListener("resize", () => {
+    if (view.snapshot && view.shape !== currentLayout()) drawGraph();
+  });
+
+  setInterval(renderThrottled, 5000);
+  start().catch((failure) => { $("control-message").textContent = failure.message; });
+})();

@@ -1,0 +1,261 @@
+//! The swarm's live activity: who is calling whom right now, and what each agent is
+//! doing. This is what lights the edges and colours the nodes of the live view's graph.
+//!
+//! Unlike [`SwarmEvent`](boardroom_memory::SwarmEvent)s, activity is **not persisted**
+//! and has no sequence number: it is a picture of the present, worthless a minute later,
+//! and far too frequent to store (every message is several signals). A viewer that
+//! reconnects gets the persisted events it missed from the log and simply resumes the
+//! picture from the next signal.
+//!
+//! Each tenant has one [`ActivityFeed`] (a bounded `broadcast` channel) that outlives
+//! its swarm's restarts, so a viewer keeps watching across them. Publishing costs one
+//! check of the receiver count when nobody watches: the signal is only built (the
+//! action's name copied) when someone listens. A viewer too slow for the buffer misses
+//! signals and is told how many (`broadcast`'s `Lagged`), never slowing the swarm.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use boardroom_adapters::{
+    AdapterError, CampaignRef, CampaignSpec, IdempotencyKey, ListedProduct, MarketSnapshot, Marketplace,
+    PerformanceReport, Platform, PostRef, PostSpec, ProductListing, StoreRef,
+};
+use boardroom_memory::TenantId;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Signals buffered per tenant before a slow viewer starts missing some.
+const FEED_CAPACITY: usize = 256;
+
+/// Who sends messages that come from outside the swarm: the HTTP API (an owner's or
+/// admin's request).
+pub(crate) const FROM_API: &str = "api";
+/// Who sends the autopilot's cycle requests.
+pub(crate) const FROM_AUTOPILOT: &str = "autopilot";
+
+/// One live signal of a tenant's swarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Activity {
+    /// A message between two nodes of the graph (an agent, an adapter, or the outside:
+    /// `api`, `autopilot`), at one point of its life.
+    Message {
+        /// The sender: an agent's name, `api` or `autopilot`.
+        from: &'static str,
+        /// The receiver: an agent's name, or an adapter such as `market:sandbox`.
+        to: Arc<str>,
+        /// What was asked (`run_cycle`, `quote`, `set_price`…).
+        action: String,
+        /// Where the message is.
+        phase: MessagePhase,
+    },
+    /// An agent is being restarted after it failed, or is back.
+    Agent {
+        /// The agent's name.
+        agent: &'static str,
+        /// Its new state.
+        state: AgentState,
+    },
+}
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagePhase {
+    /// Sent; about to pass the throttle.
+    Sent,
+    /// Held by the tenant's throttle.
+    Throttled,
+    /// Refused by the tenant's throttle.
+    Refused,
+    /// The receiver started handling it.
+    Started,
+    /// The receiver finished it successfully.
+    Finished,
+    /// The receiver answered with an error.
+    Failed,
+}
+
+/// An agent's lifecycle state, as supervision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// It died and its replacement is being spawned.
+    Restarting,
+    /// Its (new) actor is up and waiting for work.
+    Idle,
+}
+
+/// One tenant's live activity channel. Cheap to clone.
+#[derive(Clone)]
+pub struct ActivityFeed {
+    sender: broadcast::Sender<Activity>,
+}
+
+impl Default for ActivityFeed {
+    fn default() -> Self {
+        Self { sender: broadcast::channel(FEED_CAPACITY).0 }
+    }
+}
+
+impl ActivityFeed {
+    /// Publishes the signal `make` builds, only if someone watches: the swarm's hot path
+    /// pays one atomic-ish check and no allocation when nobody does.
+    pub(crate) fn publish(&self, make: impl FnOnce() -> Activity) {
+        if self.sender.receiver_count() > 0 {
+            // A send fails only if the last viewer left in between: nothing to do.
+            let _ = self.sender.send(make());
+        }
+    }
+
+    /// A receiver of the signals published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Activity> {
+        self.sender.subscribe()
+    }
+
+    /// Whether anyone watches.
+    pub(crate) fn is_watched(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+}
+
+/// The name of the graph node of a market adapter, such as `market:sandbox`.
+pub fn adapter_node(platform: Platform) -> Arc<str> {
+    let name = serde_json::to_value(platform).ok().and_then(|value| value.as_str().map(str::to_owned));
+    Arc::from(format!("market:{}", name.as_deref().unwrap_or("unknown")))
+}
+
+/// The market as one agent sees it: every call is the same as the shared market's,
+/// plus an edge from the agent to the adapter on the live view.
+pub(crate) struct ObservedMarket {
+    pub(crate) inner: Arc<dyn Marketplace>,
+    pub(crate) agent: &'static str,
+    pub(crate) node: Arc<str>,
+    pub(crate) feed: ActivityFeed,
+}
+
+impl ObservedMarket {
+    async fn observe<T>(
+        &self,
+        action: &'static str,
+        call: impl Future<Output = Result<T, AdapterError>>,
+    ) -> Result<T, AdapterError> {
+        let message =
+            |phase| Activity::Message { from: self.agent, to: self.node.clone(), action: action.to_owned(), phase };
+        self.feed.publish(|| message(MessagePhase::Started));
+        let result = call.await;
+        let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
+        self.feed.publish(|| message(phase));
+        result
+    }
+}
+
+#[async_trait]
+impl Marketplace for ObservedMarket {
+    fn platform(&self) -> Platform {
+        self.inner.platform()
+    }
+
+    fn is_simulated(&self) -> bool {
+        self.inner.is_simulated()
+    }
+
+    async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
+        self.observe("market_snapshot", self.inner.market_snapshot(tenant)).await
+    }
+
+    async fn create_store(&self, tenant: TenantId, name: &str, key: &IdempotencyKey) -> Result<StoreRef, AdapterError> {
+        self.observe("create_store", self.inner.create_store(tenant, name, key)).await
+    }
+
+    async fn list_product(
+        &self,
+        tenant: TenantId,
+        listing: &ProductListing,
+        key: &IdempotencyKey,
+    ) -> Result<ListedProduct, AdapterError> {
+        self.observe("list_product", self.inner.list_product(tenant, listing, key)).await
+    }
+
+    async fn set_price(
+        &self,
+        tenant: TenantId,
+        product_id: &str,
+        price: Decimal,
+        key: &IdempotencyKey,
+    ) -> Result<(), AdapterError> {
+        self.observe("set_price", self.inner.set_price(tenant, product_id, price, key)).await
+    }
+
+    async fn launch_campaign(
+        &self,
+        tenant: TenantId,
+        spec: &CampaignSpec,
+        key: &IdempotencyKey,
+    ) -> Result<CampaignRef, AdapterError> {
+        self.observe("launch_campaign", self.inner.launch_campaign(tenant, spec, key)).await
+    }
+
+    async fn publish_post(
+        &self,
+        tenant: TenantId,
+        post: &PostSpec,
+        key: &IdempotencyKey,
+    ) -> Result<PostRef, AdapterError> {
+        self.observe("publish_post", self.inner.publish_post(tenant, post, key)).await
+    }
+
+    async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {
+        self.observe("advance", self.inner.advance(tenant, days)).await
+    }
+
+    async fn report(&self, tenant: TenantId, from_day: u32, to_day: u32) -> Result<PerformanceReport, AdapterError> {
+        self.observe("report", self.inner.report(tenant, from_day, to_day)).await
+    }
+
+    async fn export_state(&self, tenant: TenantId) -> Option<Value> {
+        self.inner.export_state(tenant).await
+    }
+
+    async fn import_state(&self, tenant: TenantId, state: Value) -> Result<(), AdapterError> {
+        self.inner.import_state(tenant, state).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_built_or_sent_while_nobody_watches() {
+        let feed = ActivityFeed::default();
+        let mut built = false;
+        feed.publish(|| {
+            built = true;
+            Activity::Agent { agent: "seo", state: AgentState::Idle }
+        });
+        assert!(!built, "the signal was built with nobody watching");
+
+        let mut viewer = feed.subscribe();
+        feed.publish(|| Activity::Agent { agent: "seo", state: AgentState::Restarting });
+        assert_eq!(viewer.try_recv().ok(), Some(Activity::Agent { agent: "seo", state: AgentState::Restarting }));
+    }
+
+    #[test]
+    fn a_message_signal_reads_as_json_the_browser_understands() {
+        let signal = Activity::Message {
+            from: "ceo",
+            to: Arc::from("pricing"),
+            action: "quote".into(),
+            phase: MessagePhase::Started,
+        };
+        assert_eq!(
+            serde_json::to_value(&signal).ok(),
+            Some(
+                serde_json::json!({"type": "message", "from": "ceo", "to": "pricing", "action": "quote", "phase": "started"})
+            )
+        );
+    }
+}

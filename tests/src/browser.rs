@@ -1,0 +1,227 @@
+//! A real browser for the live view's stories: headless Chromium driven through
+//! ChromeDriver over the W3C WebDriver protocol, spoken with `reqwest`.
+//!
+//! [`Browser::launch`] starts a `chromedriver` of its own on a free port and a Chromium
+//! session with a fresh profile. When either program is missing the test **fails**,
+//! naming what to install: a browser story that cannot run must not pass.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// The key under which WebDriver returns an element's reference.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long a wait for a page condition lasts before the test fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A Chromium session and the ChromeDriver that runs it; both end when dropped.
+pub struct Browser {
+    client: reqwest::Client,
+    session: String,
+    driver: Child,
+    _profile: PathBuf,
+}
+
+/// A program the browser stories need, found on the `PATH` or at its usual place.
+fn program(names: &[&str]) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH").unwrap_or_default();
+    names.iter().find_map(|name| {
+        std::env::split_paths(&paths)
+            .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/lib/chromium")])
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+impl Browser {
+    /// Starts ChromeDriver and a headless Chromium with a `width`×`height` window.
+    pub async fn launch(width: u32, height: u32) -> Browser {
+        const INSTALL: &str = "install them with `apt-get install chromium chromium-driver` (Debian) \
+                               or put `chromium` and `chromedriver` on the PATH";
+        let chromium = program(&["chromium", "chromium-browser", "google-chrome"]).unwrap_or_else(|| {
+            panic!("the live view's browser tests need Chromium, which is not installed: {INSTALL}")
+        });
+        let chromedriver = program(&["chromedriver"]).unwrap_or_else(|| {
+            panic!("the live view's browser tests need ChromeDriver, which is not installed: {INSTALL}")
+        });
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("could not start {}: {error}", chromedriver.display()));
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let ready = async {
+            loop {
+                if let Ok(response) = client.get(format!("{base}/status")).send().await
+                    && let Ok(status) = response.json::<Value>().await
+                    && status["value"]["ready"] == true
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(PATIENCE, ready).await.expect("chromedriver answers /status");
+
+        let profile = std::env::temp_dir().join(format!("boardroom-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium.display().to_string(),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--hide-scrollbars",
+                    format!("--user-data-dir={}", profile.display()),
+                    format!("--window-size={width},{height}"),
+                ],
+            },
+        }}});
+        let created: Value = client
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("new session request")
+            .json()
+            .await
+            .expect("new session answer");
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver did not start Chromium: {created}"))
+            .to_owned();
+        let browser = Browser { client, session: format!("{base}/session/{session}"), driver, _profile: profile };
+        browser.resize(width, height).await;
+        browser
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.client.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.expect("webdriver request").json().await.expect("webdriver answer");
+        if let Some(error) = answer["value"]["error"].as_str() {
+            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
+        }
+        answer["value"].clone()
+    }
+
+    /// Sets the viewport's size (the window's inner size, as a device would have it).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height + self.window_chrome().await })),
+        )
+        .await;
+    }
+
+    /// How much taller the window is than its viewport (0 when headless).
+    async fn window_chrome(&self) -> u32 {
+        let outer = self.command(reqwest::Method::GET, "/window/rect", None).await["height"].as_u64().unwrap_or(0);
+        let inner = self.run("return window.innerHeight").await.as_u64().unwrap_or(outer);
+        u32::try_from(outer.saturating_sub(inner)).unwrap_or(0)
+    }
+
+    /// Loads a URL and waits for the page to be ready.
+    pub async fn visit(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+    }
+
+    /// The page's current URL.
+    pub async fn url(&self) -> String {
+        self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn find(&self, selector: &str) -> String {
+        let found = self
+            .command(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": selector })))
+            .await;
+        found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {selector}: {found}")).to_owned()
+    }
+
+    /// Waits until `selector` matches a visible element, then clicks it.
+    pub async fn click(&self, selector: &str) {
+        self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
+        let element = self.find(selector).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+    }
+
+    /// Waits for `selector`, clears it and types `text` into it.
+    pub async fn fill(&self, selector: &str, text: &str) {
+        self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
+        let element = self.find(selector).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/clear"), Some(json!({}))).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text }))).await;
+    }
+
+    /// Runs a script in the page (`return …` gives its value).
+    pub async fn run(&self, script: &str) -> Value {
+        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+    }
+
+    /// Waits until `script` returns something truthy and returns it; fails the test,
+    /// naming `what`, after 20 seconds.
+    pub async fn wait_for(&self, what: &str, script: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        // A page still loading (or the previous page) may lack what the script reads.
+        let guarded = format!("try {{ {script} }} catch (_) {{ return null; }}");
+        loop {
+            let value = self.run(&guarded).await;
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!(0) && value != json!("");
+            if truthy {
+                return value;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let page = self.run("return document.body ? document.body.innerText.slice(0, 2000) : ''").await;
+                panic!("waited {PATIENCE:?} for {what}; the page says:\n{}", page.as_str().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Saves a PNG of the viewport to `path` (folders created) and returns the path.
+    pub async fn screenshot(&self, path: &Path) -> PathBuf {
+        let encoded = self.command(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .expect("a base64 screenshot");
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).expect("screenshot folder");
+        }
+        std::fs::write(path, png).expect("screenshot written");
+        path.to_path_buf()
+    }
+
+    /// Ends the session and the driver.
+    pub async fn quit(mut self) {
+        let _ = self.client.delete(&self.session).send().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A failed test still must not leave a driver (and its Chromium) running.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn visible_script(selector: &str) -> String {
+    let selector = serde_json::to_string(selector).unwrap_or_default();
+    format!("const e = document.querySelector({selector}); return !!e && e.offsetParent !== null && !e.disabled;")
+}

@@ -1,0 +1,439 @@
+//! The live view: a tenant watches its swarm through a server-sent event stream, and in a
+//! real browser. The HTTP stories prove the stream's promises (resume without gap or
+//! duplicate, one tenant's events only, owner only); the browser stories walk through
+//! the dashboard as a user would, and save screenshots of it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use boardroom_memory::{NewEvent, TenantId};
+use boardroom_tests::browser::Browser;
+use boardroom_tests::live::SseMessage;
+use boardroom_tests::{Backends, Caller, TEST_PASSWORD, TestApp, spawn_app};
+use serde_json::{Value, json};
+
+async fn create_business(owner: &Caller, name: &str, autopilot: bool) -> TenantId {
+    let created = owner.post("/api/business/create", &json!({ "name": name, "autopilot": autopilot })).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    TenantId(created.body["id"].as_i64().expect("business id"))
+}
+
+/// Appends a test event to the tenant's log as a swarm actor would, and waits until it
+/// is persisted; returns its sequence number.
+async fn act(app: &TestApp, tenant: TenantId, what: &str) -> i64 {
+    let event = NewEvent::now(tenant, "tester", "test.acted", what).with_data(json!({ "what": what }));
+    app.state.events.append_and_wait(event).await.expect("event persisted").seq
+}
+
+fn stream_path(tenant: TenantId) -> String {
+    format!("/api/live/{}/events", tenant.0)
+}
+
+#[tokio::test]
+async fn a_reconnecting_viewer_gets_exactly_the_events_it_missed_then_live_ones() {
+    resume_without_gap_or_duplicate(Backends::Embedded).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_and_redis_a_reconnecting_viewer_also_resumes_without_gap_or_duplicate() {
+    resume_without_gap_or_duplicate(Backends::Production).await;
+}
+
+async fn resume_without_gap_or_duplicate(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "Mugs", false).await;
+    let mut first_seen = Vec::new();
+    for n in 0..5 {
+        first_seen.push(act(&app, shop, &format!("before {n}")).await);
+    }
+
+    // A first visit from the beginning of the log.
+    let mut stream = ada.open_stream(&format!("{}?after=0", stream_path(shop)), None).await.expect("stream opens");
+    let mut received = Vec::new();
+    while received.last() != first_seen.last() {
+        received.push(stream.next_swarm_event().await.id.expect("persisted events have ids"));
+    }
+    let last_received = *received.last().expect("events");
+    drop(stream); // the connection drops (a train goes into a tunnel)
+
+    let mut missed = Vec::new();
+    for n in 0..7 {
+        missed.push(act(&app, shop, &format!("while away {n}")).await);
+    }
+
+    // The browser reconnects with the last id it saw.
+    let mut stream = ada.open_stream(&stream_path(shop), Some(last_received)).await.expect("stream reopens");
+    let mut live = Vec::new();
+    for n in 0..3 {
+        live.push(act(&app, shop, &format!("after {n}")).await);
+    }
+    let expected: Vec<i64> = missed.iter().chain(&live).copied().collect();
+    let mut resumed = Vec::new();
+    while resumed.len() < expected.len() {
+        let message = stream.next_swarm_event().await;
+        resumed.push(message.id.expect("id"));
+        assert_eq!(message.data["tenant_id"], json!(shop.0), "{message:?}");
+    }
+    assert_eq!(resumed, expected, "exactly the missed events, then the live ones, in order");
+    assert!(
+        resumed.windows(2).all(|pair| pair[1] == pair[0] + 1) && resumed[0] == last_received + 1,
+        "no gap after {last_received}: {resumed:?}"
+    );
+    // And nothing more: no duplicate trails behind.
+    let extra = stream.next_within(Duration::from_millis(300)).await;
+    assert!(
+        !matches!(&extra, Some(Some(SseMessage { event, .. })) if event == "swarm"),
+        "an extra event arrived: {extra:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_sees_only_its_own_tenants_events_and_activity() {
+    let app = spawn_app(Backends::Embedded).await;
+    let ada = app.new_account("ada@example.com").await;
+    let bob = app.new_account("bob@example.com").await;
+    let adas = create_business(&ada, "Ada's mugs", false).await;
+    let bobs = create_business(&bob, "Bob's hats", false).await;
+    let mut stream = ada.open_stream(&stream_path(adas), None).await.expect("stream opens");
+
+    // Bob's swarm works hard: persisted events and live messages between its agents.
+    for n in 0..20 {
+        act(&app, bobs, &format!("bob {n}")).await;
+    }
+    let advice = bob
+        .post(
+            "/api/ai/optimize-pricing",
+            &json!({ "business_id": bobs.0, "unit_cost": 2, "reference_price": 30, "current_price": 29 }),
+        )
+        .await;
+    assert_eq!(advice.status, 200, "{}", advice.body);
+    let sentinel = act(&app, adas, "ada's own").await;
+
+    loop {
+        let message = stream.next().await.expect("the stream stays open");
+        assert_ne!(message.event, "activity", "Ada's swarm is not even running: {message:?}");
+        assert_eq!(message.data["tenant_id"], json!(adas.0), "another tenant's event arrived: {message:?}");
+        if message.id == Some(sentinel) {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_users_business_is_not_found_on_every_live_route() {
+    let app = spawn_app(Backends::Embedded).await;
+    let ada = app.new_account("ada@example.com").await;
+    let eve = app.new_account("eve@example.com").await;
+    let adas = create_business(&ada, "Mugs", false).await;
+    let id = adas.0;
+
+    let refused = eve.open_stream(&stream_path(adas), None).await.err().expect("refused");
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    let anonymous = app.anonymous().open_stream(&stream_path(adas), None).await.err().expect("refused");
+    assert_eq!(anonymous.status, 401);
+    for answer in [
+        eve.get(&format!("/api/live/{id}/swarm")).await,
+        eve.get(&format!("/api/live/{id}/series")).await,
+        eve.post(&format!("/api/live/{id}/run-cycle"), &json!({})).await,
+        eve.put(&format!("/api/live/{id}/products/1/price-override"), &json!({ "price": "9.99" })).await,
+    ] {
+        assert_eq!(answer.status, 404, "{}", answer.body);
+        assert_eq!(answer.error_code(), "not_found");
+    }
+    // The owner is served.
+    assert_eq!(ada.get(&format!("/api/live/{id}/swarm")).await.status, 200);
+    assert_eq!(ada.get(&format!("/api/live/{id}/series")).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_agents_call_lights_its_edge_on_the_stream() {
+    let app = spawn_app(Backends::Embedded).await;
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "Mugs", false).await;
+    let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
+
+    let advice = ada
+        .post(
+            "/api/ai/optimize-pricing",
+            &json!({ "business_id": shop.0, "unit_cost": 2, "reference_price": 30, "current_price": 29 }),
+        )
+        .await;
+    assert_eq!(advice.status, 200, "{}", advice.body);
+
+    let mut phases = Vec::new();
+    while phases.last().map(String::as_str) != Some("finished") {
+        let message = stream.next().await.expect("stream open");
+        if message.event == "activity" && message.data["to"] == "pricing" {
+            assert_eq!(message.id, None, "activity is not persisted, so it has no id");
+            assert_eq!(message.data["from"], "api");
+            phases.push(message.data["phase"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(phases, ["sent", "started", "finished"]);
+}
+
+#[tokio::test]
+async fn a_viewer_who_leaves_is_forgotten_by_the_server() {
+    let app = spawn_app(Backends::Embedded).await;
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "Mugs", false).await;
+    let open_streams = || async { app.get_json("/health").await.1["live"]["streams"].as_u64() };
+
+    let stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
+    assert_eq!(open_streams().await, Some(1));
+    drop(stream);
+    // The server learns of the closed socket when it next writes to it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        act(&app, shop, "anyone there?").await;
+        if open_streams().await == Some(0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the server still holds the stream of a viewer who left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_ends_open_streams_instead_of_waiting_for_viewers() {
+    let mut app = spawn_app(Backends::Embedded).await;
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "Mugs", false).await;
+    let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
+
+    tokio::time::timeout(Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stopped with a viewer connected");
+    assert_eq!(stream.next_within(Duration::from_secs(5)).await, Some(None), "the stream ended");
+}
+
+// ---------------------------------------------------------------------------------------
+// In a real browser.
+
+/// Where the stories save their screenshots (printed, to be looked at).
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-view").join(name)
+}
+
+/// The browser's newest event of `kind` in the feed, with its data.
+fn newest_in_feed(kind: &str) -> String {
+    format!(
+        "const li = document.querySelector('#feed li[data-kind=\"{kind}\"]'); \
+         return li ? {{ seq: Number(li.dataset.seq), text: li.innerText }} : null;"
+    )
+}
+
+#[tokio::test]
+async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price() {
+    let app = spawn_app(Backends::Embedded).await;
+    let browser = Browser::launch(1280, 800).await;
+    let site = &app.address;
+
+    // Sign up, which logs in and lands on the dashboard.
+    browser.visit(&format!("{site}/signup")).await;
+    browser.fill("#email", "owner@example.com").await;
+    browser.fill("#password", TEST_PASSWORD).await;
+    browser.click("#submit").await;
+    browser
+        .wait_for(
+            "the dashboard's first-business form",
+            "return location.pathname === '/app' && !document.getElementById('create-business').hidden",
+        )
+        .await;
+
+    // A business with the autopilot on: its first cycle starts at once.
+    browser.fill("#new-name", "Mugs & Co").await;
+    browser.click("#create-form button[type=submit]").await;
+    browser.wait_for("the live stream", "return document.getElementById('stream-state').textContent === 'live'").await;
+    let tenant = TenantId(
+        browser.run("return Number(new URLSearchParams(location.search).get('business'))").await.as_i64().expect("id"),
+    );
+    let swarm = app.state.swarms.get(tenant).expect("the autopilot activated the swarm");
+    // Cycles back to back (the tier's minimum is for real use, not for watching).
+    swarm.set_autopilot_interval(Duration::from_millis(200));
+
+    // The agents act: events arrive in the feed and edges light in the graph.
+    let cycle = browser.wait_for("a cycle step in the feed", &newest_in_feed("cycle.step")).await;
+    let lit = browser
+        .wait_for(
+            "a lit edge from the CEO",
+            "const e = document.querySelector('#graph .edge[data-lit=\"true\"][data-edge^=\"ceo>\"]'); return e ? e.dataset.edge : null;",
+        )
+        .await;
+    println!("feed shows {cycle}; graph lit {lit}");
+    let delay = browser
+        .wait_for(
+            "a measured delivery delay",
+            "const li = document.querySelector('#feed li'); if (!li) return null; \
+             const sent = Date.parse(JSON.parse(li.querySelector('pre').textContent).occurred_at); \
+             return { ms: Date.now() - sent };",
+        )
+        .await;
+    println!("the newest event showed {} ms after it happened (an upper bound: measured when read)", delay["ms"]);
+    browser.wait_for("the event's details", "return document.querySelectorAll('#feed li').length > 5").await;
+    browser.run("document.querySelector('#feed li details').open = true; return true").await;
+    browser.wait_for("charts", "return document.querySelectorAll('#charts figure').length === 5").await;
+    browser.wait_for("a product to price", "return document.querySelector('#products input.price')").await;
+
+    let wide = browser.screenshot(&screenshot_path("dashboard-1280x800.png")).await;
+    println!("screenshot: {}", wide.display());
+
+    // Pause: the cycle in flight finishes its steps, then the swarm goes quiet.
+    browser.click("#pause").await;
+    browser.wait_for("the paused event", &newest_in_feed("autopilot.paused")).await;
+    let before = cycle_finished(&app, tenant).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // ten intervals: cycles would show
+    app.state.events.flush().await.expect("flush");
+    let later = app.state.store.events_after(tenant, before, 100).await.expect("events");
+    let kinds: Vec<String> =
+        later.iter().map(|event| format!("{} {}: {}", event.actor, event.kind, event.summary)).collect();
+    assert!(later.is_empty(), "a paused swarm kept working: {kinds:#?}");
+    browser
+        .wait_for("the feed to be up to date", &format!("return Number(document.body.dataset.lastSeq) === {before}"))
+        .await;
+
+    // Pin the first product's price, then run one cycle: the CEO keeps the owner's price.
+    let product: Value = browser
+        .run("const i = document.querySelector('#products input.price'); return { id: Number(i.dataset.product), price: i.value };")
+        .await;
+    let product_id = product["id"].as_i64().expect("a product id");
+    browser.fill(&format!("input[data-product=\"{product_id}\"]"), "42.50").await;
+    browser.click(&format!("button[data-pin=\"{product_id}\"]")).await;
+    browser.wait_for("the pin in the feed", &newest_in_feed("pricing.override_set")).await;
+    browser.click("#run-now").await;
+    let kept = browser.wait_for("the next cycle keeping the price", &newest_in_feed("pricing.override_kept")).await;
+    assert!(kept["text"].as_str().unwrap_or_default().contains("42.5"), "{kept}");
+    browser
+        .wait_for(
+            "the products table to show the pinned price",
+            &format!("const r = document.querySelector('tr[data-product-row=\"{product_id}\"] td.num'); return r && Number(r.textContent) === 42.5;"),
+        )
+        .await;
+    let stored = app.state.store.product(tenant, product_id).await.expect("read").expect("product");
+    assert_eq!(stored.price.to_string(), "42.50");
+
+    // The same dashboard on a phone.
+    browser.resize(390, 844).await;
+    browser.run("window.scrollTo(0, 0); return true").await;
+    let narrow = browser.screenshot(&screenshot_path("dashboard-390x844.png")).await;
+    println!("screenshot: {}", narrow.display());
+    let overflow = browser.run("return document.documentElement.scrollWidth - window.innerWidth").await;
+    assert_eq!(overflow, json!(0), "the dashboard scrolls sideways on a phone");
+    browser.quit().await;
+}
+
+/// Waits until the cycle in flight (if any) has finished, and returns the log's last
+/// sequence number then; fails after 30 seconds. A cycle may be held by the throttle
+/// for a while between two of its events, so silence alone proves nothing.
+async fn cycle_finished(app: &TestApp, tenant: TenantId) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        app.state.events.flush().await.expect("flush");
+        let events = app.state.store.events_after(tenant, 0, 100_000).await.expect("events");
+        let last_of = |kinds: &[&str]| events.iter().rev().find(|e| kinds.contains(&e.kind.as_str())).map(|e| e.seq);
+        let started = last_of(&["cycle.started"]);
+        let ended = last_of(&["cycle.completed", "autopilot.cycle_failed"]);
+        if started <= ended {
+            return events.last().map_or(0, |event| event.seq);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the cycle in flight never finished after the pause");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation() {
+    let app = spawn_app(Backends::Embedded).await;
+    let admin = app.new_account("admin@example.com").await; // the first account is the admin
+    let owner = app.new_account("owner@example.com").await;
+    let shop = create_business(&owner, "Hats", true).await;
+
+    let owner_view = Browser::launch(1280, 800).await;
+    let site = &app.address;
+    owner_view.visit(&format!("{site}/login")).await;
+    owner_view.fill("#email", "owner@example.com").await;
+    owner_view.fill("#password", TEST_PASSWORD).await;
+    owner_view.click("#submit").await;
+    owner_view
+        .wait_for("the live stream", "return document.getElementById('stream-state').textContent === 'live'")
+        .await;
+
+    let admin_view = Browser::launch(1280, 800).await;
+    admin_view.visit(&format!("{site}/login")).await;
+    admin_view.fill("#email", "admin@example.com").await;
+    admin_view.fill("#password", TEST_PASSWORD).await;
+    admin_view.click("#submit").await;
+    admin_view.wait_for("the dashboard", "return location.pathname === '/app'").await;
+    admin_view.visit(&format!("{site}/admin")).await;
+    let row = format!("tr[data-business=\"{}\"]", shop.0);
+    admin_view.wait_for("the owner's business", &format!("return document.querySelector('{row}')")).await;
+    admin_view.fill(&format!("{row} input[type=number]"), "30").await;
+    admin_view.click(&format!("{row} button[data-action=\"set-throttle\"]")).await;
+    owner_view.wait_for("the throttle change on the owner's page", &newest_in_feed("throttle.changed")).await;
+    owner_view.wait_for("the new limit", "return document.getElementById('limit-mpm').textContent === '30'").await;
+
+    admin_view.click(&format!("{row} button[data-action=\"pause\"]")).await;
+    owner_view.wait_for("the pause on the owner's page", &newest_in_feed("autopilot.paused")).await;
+    owner_view
+        .wait_for(
+            "the paused badge",
+            "return document.getElementById('autopilot-status').textContent.includes('paused')",
+        )
+        .await;
+    let admin_shot = admin_view.screenshot(&screenshot_path("admin-1280x800.png")).await;
+    println!("screenshot: {}", admin_shot.display());
+    let users: HashSet<String> = admin_view
+        .run("return [...document.querySelectorAll('#users td:first-child')].map(td => td.textContent)")
+        .await
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert!(users.contains("admin@example.com") && users.contains("owner@example.com"), "{users:?}");
+    drop(admin);
+
+    // Sign-up by invitation: the admin closes sign-up and hands out an invite link.
+    admin_view.click("#private-on").await;
+    admin_view
+        .wait_for(
+            "private mode on",
+            "return document.getElementById('private-state').textContent.includes('invite only')",
+        )
+        .await;
+    admin_view.click("#invite").await;
+    let link = admin_view
+        .wait_for("the invite link", "const c = document.querySelectorAll('#invite-result code'); return c.length === 2 ? c[1].textContent : null;")
+        .await;
+    let link = link.as_str().expect("a link").to_owned();
+    owner_view.click("#logout").await;
+    owner_view.wait_for("the login page", "return location.pathname === '/login'").await;
+
+    owner_view.visit(&format!("{site}/signup")).await;
+    owner_view.fill("#email", "uninvited@example.com").await;
+    owner_view.fill("#password", TEST_PASSWORD).await;
+    owner_view.click("#submit").await;
+    owner_view
+        .wait_for(
+            "the refusal",
+            "const e = document.getElementById('form-error'); return !e.hidden && e.textContent.includes('invit');",
+        )
+        .await;
+
+    owner_view.visit(&link).await;
+    let prefilled = owner_view.run("return document.getElementById('invite_code').value").await;
+    assert!(link.ends_with(prefilled.as_str().unwrap_or("?")), "the link's code fills the form: {prefilled}");
+    owner_view.fill("#email", "invited@example.com").await;
+    owner_view.fill("#password", TEST_PASSWORD).await;
+    owner_view.click("#submit").await;
+    owner_view
+        .wait_for(
+            "the invited owner's first-business form",
+            "return location.pathname === '/app' && !document.getElementById('create-business').hidden",
+        )
+        .await;
+    owner_view.quit().await;
+    admin_view.quit().await;
+}
