@@ -31,10 +31,12 @@ if [[ -n "$database_url" ]]; then
   psql "$admin_url" -qc "drop database if exists \"$name\"" -c "create database \"$name\"" >&2
 fi
 env -i PATH="$PATH" BIND="127.0.0.1:${port}" BOARDROOM_DATA_DIR="$data_dir" DEMO_TENANT=false LOG_LEVEL=warn \
-  ${database_url:+DATABASE_URL="$database_url"} "$binary" serve >"$data_dir/server.log" 2>&1 &
+  ${database_url:+DATABASE_URL="$database_url" SECRET_KEY="load-test-secret-key-0123456789abcdef0123"} \
+  "$binary" serve >"$data_dir/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data_dir"' EXIT
 for _ in $(seq 1 100); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
+curl -fs "$base/health" >/dev/null || { echo "the server did not start:" >&2; cat "$data_dir/server.log" >&2; exit 1; }
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 cookies="$data_dir/cookies"

@@ -100,9 +100,10 @@ pub struct Settings {
     /// `SHOPIFY_WEBHOOK_SECRET`: verifies `POST /webhooks/shopify`; the route answers 404
     /// `not_configured` without it. Redacted in `Debug`.
     pub shopify_webhook_secret: Option<SecretKey>,
-    /// `AUTH_CACHE_SECS`: how long an authenticated caller is remembered (2 s; 0 turns
-    /// the cache off). Changes made in another process apply within this time.
-    pub auth_cache: Duration,
+    /// `CACHE_SECS`: how long an authenticated caller, and a user's list of businesses,
+    /// are remembered (2 s; 0 turns the caches off). Changes made in this process apply
+    /// at once, changes made in another process within this time.
+    pub cache_for: Duration,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -125,7 +126,7 @@ struct FileSettings {
     llm_models: Option<String>,
     sandbox_seed: Option<u64>,
     autopilot_interval_secs: Option<u64>,
-    auth_cache_secs: Option<u64>,
+    cache_secs: Option<u64>,
     demo_tenant: Option<bool>,
     private_mode: Option<bool>,
     stripe_webhook_secret: Option<String>,
@@ -156,7 +157,7 @@ const VARIABLES: &[&str] = &[
     "STRIPE_WEBHOOK_SECRET",
     "SHOPIFY_WEBHOOK_SECRET",
     "REDIS_PREFIX",
-    "AUTH_CACHE_SECS",
+    "CACHE_SECS",
 ];
 
 impl Settings {
@@ -260,9 +261,9 @@ impl Settings {
             Some(other) => return Err(ConfigError::new("DEMO_TENANT", format!("{other:?} is not true or false"))),
         };
         let private_mode = flag(env, "PRIVATE_MODE", file.private_mode, false)?;
-        let auth_cache = match number(env, "AUTH_CACHE_SECS", file.auth_cache_secs)? {
+        let cache_for = match number(env, "CACHE_SECS", file.cache_secs)? {
             Some(secs) if secs > 60 => {
-                return Err(ConfigError::new("AUTH_CACHE_SECS", format!("{secs} is too long (at most 60 seconds)")));
+                return Err(ConfigError::new("CACHE_SECS", format!("{secs} is too long (at most 60 seconds)")));
             }
             Some(secs) => Duration::from_secs(secs),
             None => Duration::from_secs(2),
@@ -287,7 +288,7 @@ impl Settings {
             private_mode,
             stripe_webhook_secret,
             shopify_webhook_secret,
-            auth_cache,
+            cache_for,
         })
     }
 

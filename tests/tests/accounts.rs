@@ -411,9 +411,9 @@ async fn on_postgres_and_redis_a_session_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ip_allow_list_refuses_other_addresses_and_a_session_timeout_shortens_sessions() {
     // The controls are written straight to the database, as another process would;
-    // such changes apply within AUTH_CACHE_SECS, so this story turns the cache off to
-    // see them at once.
-    let app = spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false"), ("AUTH_CACHE_SECS", "0")]).await;
+    // such changes apply within CACHE_SECS, so this story turns the caches off to see
+    // them at once.
+    let app = spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false"), ("CACHE_SECS", "0")]).await;
     let ada = app.new_account("ada@example.com").await;
     let id = UserId(ada.get("/api/auth/profile").await.body["user"]["id"].as_i64().expect("id"));
     let store = app.state.store.clone();

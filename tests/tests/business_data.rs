@@ -284,6 +284,27 @@ async fn upload(caller: &Caller, business: i64, name: &str, bytes: Vec<u8>) -> b
     caller.send_raw(reqwest::Method::POST, &path, Some("image/png"), bytes).await
 }
 
+#[tokio::test]
+async fn the_business_list_shows_each_change_at_once_though_lists_are_remembered() {
+    let app = spawn_app().await;
+    let ada = app.new_account("ada@example.com").await;
+    let names = |caller: Caller| async move {
+        let listed = caller.get("/api/business/list").await;
+        assert_eq!(listed.status, 200, "{}", listed.body);
+        let items = listed.body["items"].as_array().cloned().unwrap_or_default();
+        items.iter().map(|item| item["name"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    };
+    assert!(names(ada.clone()).await.is_empty());
+
+    let mugs = create_business(&ada, "Mugs").await;
+    assert_eq!(names(ada.clone()).await, ["Mugs"], "a new business shows at once");
+    let renamed = ada.put(&format!("/api/business/{mugs}"), &json!({ "name": "Cups" })).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(names(ada.clone()).await, ["Cups"], "so does a new name");
+    assert_eq!(ada.delete(&format!("/api/business/{mugs}")).await.status, 204);
+    assert!(names(ada.clone()).await.is_empty(), "and a deletion");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_business_keeps_its_files_within_the_tiers_storage() {
     let app = spawn_app().await;

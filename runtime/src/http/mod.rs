@@ -25,6 +25,7 @@
 //! - `openapi`: the OpenAPI document's frame and the conventions every operation shares.
 //! - `docs`: `GET /api/openapi.json` and the offline docs page at `/api/docs`.
 //! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
+//! - `recent`: short-lived caches of reads every request would repeat.
 //! - `routes`: the API's routes.
 //! - `live`: the live view's API (`/api/live/*`: the SSE stream, swarm state, chart
 //!   series, controls).
@@ -42,6 +43,7 @@ mod meter;
 mod metrics;
 mod openapi;
 mod pages;
+mod recent;
 mod routes;
 pub(crate) mod tiers;
 
@@ -53,7 +55,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
-use boardroom_memory::{EventLog, SharedStore};
+use boardroom_memory::{EventLog, SharedStore, Tenant, UserId};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -69,6 +71,7 @@ use self::auth::throttle::LoginThrottle;
 use self::error::ApiError;
 use self::extract::MAX_BODY_BYTES;
 pub use self::meter::ApiCallMeter;
+use self::recent::Recent;
 use crate::config::Settings;
 use boardroom_memory::RedisLink;
 
@@ -107,6 +110,8 @@ pub(crate) struct ApiState {
     pub(crate) login_throttle: Arc<LoginThrottle>,
     /// Recently authenticated callers.
     pub(crate) auth_cache: Arc<AuthCache>,
+    /// Users' recently read lists of businesses, by user, `after` and page size.
+    pub(crate) business_lists: Arc<Recent<(UserId, Option<i64>, i64), Vec<Tenant>>>,
 }
 
 impl FromRef<ApiState> for AppState {
@@ -127,12 +132,13 @@ pub fn router(state: AppState) -> Router {
         None => Arc::new(DatabaseSessions::new(state.store.clone())),
     };
     let metrics = metrics::Metrics::start(&state);
-    let auth_cache = state.settings.auth_cache;
+    let cache_for = state.settings.cache_for;
     let api = ApiState {
         app: state,
         sessions: Arc::new(Sessions::new(backend)),
         login_throttle: Arc::new(LoginThrottle::default()),
-        auth_cache: Arc::new(AuthCache::new(auth_cache)),
+        auth_cache: Arc::new(AuthCache::new(cache_for)),
+        business_lists: Arc::new(Recent::new(cache_for)),
     };
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))

@@ -144,6 +144,7 @@ async fn create(
         },
     };
     let tenant = state.app.store.create_tenant(new).await?;
+    businesses_changed(&state, caller.user.id);
     tracing::info!(tenant = %tenant.id, user = %caller.user.id, "business created");
     if request.autopilot {
         start_autopilot(&state, &tenant, caller.user.tier).await;
@@ -165,9 +166,23 @@ async fn list(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Business>>, ApiError> {
     let limit = page.limit()?;
-    let rows = state.app.store.tenants_of_user_page(caller.user.id, page.after.map(TenantId), limit + 1).await?;
-    let page = Page::from_rows(rows, limit, |tenant| tenant.id.0).map(|tenant| Business::of(tenant, &state));
+    let key = (caller.user.id, page.after, limit);
+    let rows = match state.business_lists.get(&key) {
+        Some(rows) => rows,
+        None => {
+            let rows =
+                state.app.store.tenants_of_user_page(caller.user.id, page.after.map(TenantId), limit + 1).await?;
+            state.business_lists.put(key, rows)
+        }
+    };
+    let page = Page::from_rows(rows.to_vec(), limit, |tenant| tenant.id.0).map(|tenant| Business::of(tenant, &state));
     Ok(Json(page))
+}
+
+/// Drops the remembered business lists of `user`: every route that creates, changes or
+/// deletes a business calls this, so its owner's next list shows the change.
+pub(crate) fn businesses_changed(state: &ApiState, user: UserId) {
+    state.business_lists.forget_where(|(owner, _, _), _| *owner == user);
 }
 
 /// One of the caller's businesses, with its swarm's state.
@@ -279,6 +294,7 @@ async fn update(
     let personality_changed = changes.personality.as_ref().is_some_and(|new| *new != current.personality)
         || current.settings.get("personality_profile").is_some() && changes.personality.is_some();
     let updated = state.app.store.update_tenant(id, caller.user.id, changes).await.map_err(business_not_found)?;
+    businesses_changed(&state, caller.user.id);
 
     // The swarm follows the new settings.
     let restarted = personality_changed && state.app.swarms.passivate(id).await;
@@ -322,6 +338,7 @@ async fn remove(
         state.app.events.flush().await?;
     }
     state.app.store.delete_tenant(id, caller.user.id).await.map_err(business_not_found)?;
+    businesses_changed(&state, caller.user.id);
     tracing::info!(tenant = %id, user = %caller.user.id, "business deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -469,6 +469,7 @@ async fn control_swarm(
             settings["autopilot"] = json!(false);
             let changes = TenantChanges { settings: Some(settings), ..TenantChanges::default() };
             state.app.store.update_tenant(tenant.id, tenant.user_id, changes).await?;
+            super::business::businesses_changed(&state, tenant.user_id);
             state.app.swarms.passivate(tenant.id).await;
         }
     }
