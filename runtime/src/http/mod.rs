@@ -110,9 +110,12 @@ pub(crate) struct ApiState {
     pub(crate) login_throttle: Arc<LoginThrottle>,
     /// Recently authenticated callers.
     pub(crate) auth_cache: Arc<AuthCache>,
-    /// Users' recently read lists of businesses, by user, `after` and page size.
-    pub(crate) business_lists: Arc<Recent<(UserId, Option<i64>, i64), Vec<Tenant>>>,
+    /// Users' recently read lists of businesses.
+    pub(crate) business_lists: Arc<BusinessLists>,
 }
+
+/// Pages of users' businesses, by user, `after` and page size.
+pub(crate) type BusinessLists = Recent<(UserId, Option<i64>, i64), Vec<Tenant>>;
 
 impl FromRef<ApiState> for AppState {
     fn from_ref(state: &ApiState) -> Self {
