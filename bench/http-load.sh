@@ -3,6 +3,7 @@
 #
 #   bench/http-load.sh                     # embedded SQLite
 #   bench/http-load.sh postgres://postgres@127.0.0.1:5432/boardroom_load
+#   CACHE_SECS=0 bench/http-load.sh        # every request reads the database
 #
 # Builds the release binary, starts it on a scratch data folder (and the given
 # database, recreated), signs up the first account (the admin), moves it to the
@@ -32,6 +33,7 @@ if [[ -n "$database_url" ]]; then
 fi
 env -i PATH="$PATH" BIND="127.0.0.1:${port}" BOARDROOM_DATA_DIR="$data_dir" DEMO_TENANT=false LOG_LEVEL=warn \
   ${database_url:+DATABASE_URL="$database_url" SECRET_KEY="load-test-secret-key-0123456789abcdef0123"} \
+  ${CACHE_SECS:+CACHE_SECS="$CACHE_SECS"} \
   "$binary" serve >"$data_dir/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data_dir"' EXIT
@@ -52,7 +54,7 @@ token="$(write POST /api/auth/tokens '{"name":"load"}' | json "['token']")"
 auth="Authorization: Bearer $token"
 curl -fs -H "$auth" "$base/api/business/list" | json "['items'].__len__()" | grep -qx 3
 
-echo "== $(if [[ -n "$database_url" ]]; then echo PostgreSQL; else echo SQLite; fi): GET /api/business/list, bearer token, 3 businesses"
+echo "== $(if [[ -n "$database_url" ]]; then echo PostgreSQL; else echo SQLite; fi): GET /api/business/list, bearer token, 3 businesses, CACHE_SECS=${CACHE_SECS:-2 (default)}"
 echo "-- warm-up"
 wrk -t2 -c64 -d5s -H "$auth" "$base/api/business/list" >/dev/null
 echo "-- wrk, 64 connections, 20 s (most requests per second)"
