@@ -2,8 +2,12 @@
 //! degrades `/health` instead of stopping the server.
 //!
 //! Every key Boardroom writes starts with the link's prefix (`boardroom:` unless
-//! configured), so several deployments, or several tests, can share one Redis.
+//! configured), so several deployments, or several tests, can share one Redis. Rates
+//! shared by processes (swarm throttles, login attempts) are kept here with
+//! [`RedisLink::take_one`].
 
+use std::num::NonZeroU32;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -68,6 +72,29 @@ impl RedisLink {
         }
     }
 
+    /// Takes one unit from the rate kept under `name`: `per_minute` units a minute, at
+    /// most `burst` at once. `Ok(None)` when it may pass now (and it is counted),
+    /// `Ok(Some(wait))` when it may pass after `wait`, `Err` when Redis did not answer.
+    ///
+    /// GCRA (the generic cell rate algorithm): the key holds the *theoretical arrival
+    /// time* of the next unit in microseconds of Redis's own clock, so processes with
+    /// skewed clocks agree. A unit costs one emission interval (a minute divided by the
+    /// rate) and may pass while that time is at most `burst` intervals ahead of now.
+    /// Check and update are one script, so concurrent callers in any number of
+    /// processes cannot both take the last unit.
+    pub async fn take_one(
+        &self,
+        name: &str,
+        per_minute: NonZeroU32,
+        burst: NonZeroU32,
+    ) -> Result<Option<Duration>, String> {
+        let interval_us = (60_000_000 / u64::from(per_minute.get())).max(1);
+        let mut invocation = GCRA.prepare_invoke();
+        invocation.key(self.key(name)).arg(interval_us).arg(burst.get());
+        let wait_us: u64 = self.run_script(&invocation).await?;
+        Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
+    }
+
     /// Sends PING, within a second.
     pub async fn ping(&self) -> Result<(), String> {
         let mut connection = self.connection().await?;
@@ -79,3 +106,25 @@ impl RedisLink {
         }
     }
 }
+
+/// Returns 0 when the unit may pass (and records it), else the microseconds until it
+/// may. KEYS[1]: the rate's key. ARGV[1]: emission interval (µs). ARGV[2]: burst.
+static GCRA: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+        local interval = tonumber(ARGV[1])
+        local burst = tonumber(ARGV[2])
+        local tat = tonumber(redis.call('GET', KEYS[1])) or now
+        if tat < now then tat = now end
+        local next_tat = tat + interval
+        local allowed_at = next_tat - burst * interval
+        if allowed_at > now then
+            return allowed_at - now
+        end
+        redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+        return 0
+        ",
+    )
+});

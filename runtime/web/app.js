@@ -385,7 +385,20 @@
     const tierLimits = snapshot.tier_limits || {};
     $("limit-mpm").textContent = limits.messages_per_minute ?? tierLimits.messages_per_minute ?? "unlimited";
     $("limit-burst").textContent = limits.burst ?? tierLimits.message_burst ?? "—";
-    $("limit-override").textContent = snapshot.override ? "yes: " + (snapshot.override.messages_per_minute ?? "unlimited") + " / min" : "none";
+    const limit = (name, tierName) => {
+      const value = name in limits ? limits[name] : tierLimits[tierName ?? name];
+      return value === null || value === undefined ? "unlimited" : String(value);
+    };
+    $("limit-tokens").textContent = limit("llm_tokens_per_day");
+    $("limit-concurrent").textContent =
+      limit("concurrent_llm_calls") + " LLM · " + limit("concurrent_adapter_calls") + " platform";
+    const inFlight = snapshot.throttle && snapshot.throttle.in_flight;
+    $("in-flight").textContent = inFlight
+      ? inFlight.llm_calls + " LLM · " + inFlight.adapter_calls + " platform"
+      : "swarm not running";
+    $("limit-override").textContent = snapshot.override
+      ? "yes: " + Object.entries(snapshot.override).map(([name, value]) => name.replaceAll("_", " ") + " " + (value ?? "unlimited")).join(", ")
+      : "none";
     const counters = snapshot.throttle && snapshot.throttle.counters;
     $("throttle-counters").textContent = counters ? counters.waited + " held / " + counters.refused + " refused" : "swarm not running";
     renderThrottled();

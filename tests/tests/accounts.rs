@@ -436,6 +436,23 @@ async fn an_ip_allow_list_refuses_other_addresses_and_a_session_timeout_shortens
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_two_processes_count_login_attempts_together() {
+    let first = spawn_app(Backends::Production).await;
+    let second = first.another_process().await;
+    first.new_account("ada@example.com").await; // one attempt, through the first process
+    for app in [&second, &first, &second, &first] {
+        let (wrong, _) = app.log_in("ada@example.com", "wrong password").await;
+        assert_eq!((wrong.status, wrong.error_code()), (401, "invalid_credentials"));
+    }
+    // Five attempts spread over two processes: the sixth is refused by either.
+    let (throttled, _) = second.log_in("ada@example.com", TEST_PASSWORD).await;
+    assert_eq!((throttled.status, throttled.error_code()), (429, "rate_limited"), "{}", throttled.body);
+    assert!(throttled.header("retry-after").is_some());
+    let (also, _) = first.log_in("ada@example.com", TEST_PASSWORD).await;
+    assert_eq!(also.status, 429, "{}", also.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sixth_login_attempt_in_a_minute_is_throttled_with_retry_after() {
     let app = spawn_app(Backends::Embedded).await;
     app.new_account("ada@example.com").await; // one attempt

@@ -136,10 +136,11 @@ pub fn router(state: AppState) -> Router {
     };
     let metrics = metrics::Metrics::start(&state);
     let cache_for = state.settings.cache_for;
+    let redis = state.redis.clone();
     let api = ApiState {
         app: state,
         sessions: Arc::new(Sessions::new(backend)),
-        login_throttle: Arc::new(LoginThrottle::default()),
+        login_throttle: Arc::new(LoginThrottle::default().shared_through(redis)),
         auth_cache: Arc::new(AuthCache::new(cache_for)),
         business_lists: Arc::new(Recent::new(cache_for)),
     };

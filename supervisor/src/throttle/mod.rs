@@ -19,11 +19,9 @@
 //! tenant.
 //!
 //! ## Layout
-//! - `shared`: the GCRA script in Redis.
 //! - `guarded`: the brain and the market as agents see them, behind the gate.
 
 mod guarded;
-mod shared;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -189,7 +187,8 @@ impl ThrottleGate {
         if let Some(link) = &self.shared {
             let now_ms = self.now_ms();
             if now_ms >= self.shared_retry_at_ms.load(Ordering::Relaxed) {
-                match shared::take_one(link, self.tenant, rate, burst_of(&limits)).await {
+                let key = format!("throttle:messages:{}", self.tenant);
+                match link.take_one(&key, rate, burst_of(&limits)).await {
                     Ok(wait) => return wait,
                     Err(error) => {
                         let retry_at = now_ms + SHARED_RETRY_AFTER.as_millis() as u64;

@@ -6,13 +6,17 @@
 //! The account key is the address as typed (lower-cased), whether or not an account
 //! exists, so the throttle does not reveal which addresses have accounts.
 //!
-//! The state is in process: with several `boardroom` processes each enforces the limits
-//! on its own (the Redis-backed throttles of the tiers work hold across processes).
+//! The state is in process by default. With Redis it is kept there (the same atomic
+//! GCRA script as the swarm throttles), so the limits hold across every `boardroom`
+//! process sharing that Redis; if Redis does not answer, each process falls back to its
+//! own limiters rather than refusing logins.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
+use boardroom_memory::RedisLink;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -30,6 +34,9 @@ pub(crate) struct LoginThrottle {
     per_account: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    per_account_per_minute: NonZeroU32,
+    per_address_per_minute: NonZeroU32,
+    shared: Option<Arc<RedisLink>>,
 }
 
 /// A refused attempt: which limit, and when to try again.
@@ -44,12 +51,58 @@ pub(crate) struct Throttled {
 impl LoginThrottle {
     /// Limiters with the given per-minute allowances.
     pub(crate) fn new(per_account_per_minute: u32, per_address_per_minute: u32) -> Self {
-        let quota = |per_minute: u32| Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+        let per_account_per_minute = NonZeroU32::new(per_account_per_minute).unwrap_or(NonZeroU32::MIN);
+        let per_address_per_minute = NonZeroU32::new(per_address_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
-            per_account: RateLimiter::keyed(quota(per_account_per_minute)),
-            per_address: RateLimiter::keyed(quota(per_address_per_minute)),
+            per_account: RateLimiter::keyed(Quota::per_minute(per_account_per_minute)),
+            per_address: RateLimiter::keyed(Quota::per_minute(per_address_per_minute)),
             clock: DefaultClock::default(),
+            per_account_per_minute,
+            per_address_per_minute,
+            shared: None,
         }
+    }
+
+    /// The same limits, kept in Redis when `redis` is given.
+    pub(crate) fn shared_through(mut self, redis: Option<Arc<RedisLink>>) -> Self {
+        self.shared = redis;
+        self
+    }
+
+    /// Counts one attempt for `account` from `address` (when known) where the limits
+    /// are kept (Redis, else this process); refuses it when either limit is spent.
+    pub(crate) async fn admit(&self, account: &str, address: Option<IpAddr>) -> Result<(), Throttled> {
+        let Some(link) = &self.shared else {
+            return self.check(account, address);
+        };
+        match self.admit_shared(link, account, address).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::warn!(%error, "login throttle unreachable in Redis; limiting in process");
+                self.check(account, address)
+            }
+        }
+    }
+
+    async fn admit_shared(
+        &self,
+        link: &RedisLink,
+        account: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Result<(), Throttled>, String> {
+        // A minute's allowance may be used at once, as with the in-process limiters.
+        if let Some(address) = address {
+            let rate = self.per_address_per_minute;
+            if let Some(retry_after) = link.take_one(&format!("login:address:{address}"), rate, rate).await? {
+                return Ok(Err(Throttled { limit: "address", retry_after }));
+            }
+        }
+        let rate = self.per_account_per_minute;
+        let key = format!("login:account:{}", account.to_lowercase());
+        Ok(match link.take_one(&key, rate, rate).await? {
+            Some(retry_after) => Err(Throttled { limit: "account", retry_after }),
+            None => Ok(()),
+        })
     }
 
     /// Counts one attempt for `account` from `address` (when known); refuses it when

@@ -249,7 +249,7 @@ async fn login(
     if request.password.is_empty() {
         return Err(ApiError::invalid("password", "is required"));
     }
-    state.login_throttle.check(email.as_str(), parts.peer).map_err(|throttled| ApiError::TooManyRequests {
+    state.login_throttle.admit(email.as_str(), parts.peer).await.map_err(|throttled| ApiError::TooManyRequests {
         message: format!("too many login attempts for this {}; try again later", throttled.limit),
         retry_after: throttled.retry_after,
     })?;
