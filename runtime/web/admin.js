@@ -1,5 +1,5 @@
-// The admin pages: private mode and invites, users' roles and tiers, and every
-// business's swarm (pause, resume, stop, throttle). Changes show live on the owner's
+// The admin pages: platform analytics and system health, private mode and invites,
+// users' roles and tiers, and every business's swarm (pause, resume, stop, throttle). Changes show live on the owner's
 // dashboard, whose stream carries the events they cause.
 "use strict";
 
@@ -26,9 +26,33 @@
     $("private-on").addEventListener("click", () => setPrivate(true));
     $("private-off").addEventListener("click", () => setPrivate(false));
     $("invite").addEventListener("click", invite);
-    await Promise.all([loadPrivate(), loadUsers()]);
+    await Promise.all([loadPrivate(), loadUsers(), loadPlatform()]);
     await loadBusinesses();
     setInterval(loadBusinesses, 5000);
+    setInterval(loadPlatform, 15000);
+  }
+
+  // GET /admin/analytics: the platform at a glance and the system's health.
+  async function loadPlatform() {
+    const answer = await api("GET", "/admin/analytics");
+    if (answer.status !== 200) {
+      $("platform").replaceChildren(el("dt", { text: "analytics" }), el("dd", { text: errorText(answer.body, answer.status) }));
+      return;
+    }
+    const a = answer.body;
+    const tiers = a.users.by_tier;
+    const system = a.system;
+    const facts = [
+      ["Accounts", a.users.total + " (" + a.users.admins + " admin · free " + tiers.free + " · pro " + tiers.pro + " · enterprise " + tiers.enterprise + ")"],
+      ["New / active, 30 days", a.users.new_last_30_days + " / " + a.users.active_last_30_days],
+      ["Businesses", a.businesses.total + " (" + a.businesses.active + " active · " + a.businesses.swarms_running + " swarms running)"],
+      ["Products · stores · campaigns", a.activity.products + " · " + a.activity.stores + " · " + a.activity.campaigns],
+      ["Events, 24 h / 30 days", a.activity.events_last_24_hours + " / " + a.activity.events_last_30_days],
+      ["API calls, " + a.usage.period, String(a.usage.api_calls_this_month)],
+      ["LLM tokens, 24 h / 30 days", a.usage.llm_tokens_last_24_hours + " / " + a.usage.llm_tokens_last_30_days],
+      ["System", system.status + " · database " + system.database.backend + " " + system.database.status + " · Redis " + system.redis.status + " · LLM " + system.llm.backend],
+    ];
+    $("platform").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })]));
   }
 
   async function loadPrivate() {

@@ -367,6 +367,13 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
     admin_view.click("#submit").await;
     admin_view.wait_for("the dashboard", "return location.pathname === '/app'").await;
     admin_view.visit(&format!("{site}/admin")).await;
+    admin_view
+        .wait_for(
+            "the platform's figures and health",
+            "const text = document.getElementById('platform').textContent; \
+             return text.includes('Businesses') && text.includes('System') && text.includes('database sqlite up')",
+        )
+        .await;
     let row = format!("tr[data-business=\"{}\"]", shop.0);
     admin_view.wait_for("the owner's business", &format!("return document.querySelector('{row}')")).await;
     admin_view.fill(&format!("{row} input[type=number]"), "30").await;
