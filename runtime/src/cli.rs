@@ -69,7 +69,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     telemetry::init(&settings.log_level, settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => Application::build(settings).await?.run_until_stopped().await,
+        Command::Serve => {
+            let open_browser = settings.open_browser;
+            let application = Application::build(settings).await?;
+            let live_view = format!("http://{}/app", application.local_addr());
+            eprintln!("boardroom: the live view is at {live_view} (sign up at /signup; API docs at /api/docs)");
+            if open_browser && interactive_desktop() {
+                // Off the async threads: a text-mode browser would block until it closes.
+                tokio::task::spawn_blocking(move || {
+                    if let Err(error) = webbrowser::open(&live_view) {
+                        tracing::debug!(%error, "no browser opened");
+                    }
+                });
+            }
+            application.run_until_stopped().await
+        }
         Command::Migrate => {
             let store = open(&settings).await?;
             println!("database ready ({}): migrations applied", store.backend().as_str());
@@ -153,4 +167,14 @@ async fn owner_id(store: &SharedStore, email: &str) -> anyhow::Result<UserId> {
         })
         .await?;
     Ok(user.id)
+}
+
+/// Whether a person started this in a terminal on a machine with a display, where
+/// opening their browser on the live view is welcome (never on a server or in CI).
+fn interactive_desktop() -> bool {
+    use std::io::IsTerminal;
+    let display = cfg!(any(target_os = "macos", target_os = "windows"))
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    std::io::stdout().is_terminal() && std::env::var_os("CI").is_none() && display
 }

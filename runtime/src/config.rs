@@ -104,6 +104,9 @@ pub struct Settings {
     /// are remembered (2 s; 0 turns the caches off). Changes made in this process apply
     /// at once, changes made in another process within this time.
     pub cache_for: Duration,
+    /// `OPEN_BROWSER`: open the live view in the browser when `serve` starts in a
+    /// terminal on a desktop (default true; never without a display or under `CI`).
+    pub open_browser: bool,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -127,6 +130,7 @@ struct FileSettings {
     sandbox_seed: Option<u64>,
     autopilot_interval_secs: Option<u64>,
     cache_secs: Option<u64>,
+    open_browser: Option<bool>,
     demo_tenant: Option<bool>,
     private_mode: Option<bool>,
     stripe_webhook_secret: Option<String>,
@@ -158,6 +162,7 @@ const VARIABLES: &[&str] = &[
     "SHOPIFY_WEBHOOK_SECRET",
     "REDIS_PREFIX",
     "CACHE_SECS",
+    "OPEN_BROWSER",
 ];
 
 impl Settings {
@@ -261,6 +266,7 @@ impl Settings {
             Some(other) => return Err(ConfigError::new("DEMO_TENANT", format!("{other:?} is not true or false"))),
         };
         let private_mode = flag(env, "PRIVATE_MODE", file.private_mode, false)?;
+        let open_browser = flag(env, "OPEN_BROWSER", file.open_browser, true)?;
         let cache_for = match number(env, "CACHE_SECS", file.cache_secs)? {
             Some(secs) if secs > 60 => {
                 return Err(ConfigError::new("CACHE_SECS", format!("{secs} is too long (at most 60 seconds)")));
@@ -289,6 +295,7 @@ impl Settings {
             stripe_webhook_secret,
             shopify_webhook_secret,
             cache_for,
+            open_browser,
         })
     }
 
