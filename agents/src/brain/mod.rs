@@ -166,6 +166,12 @@ pub trait Brain: Send + Sync + 'static {
     /// Which backend this is and how it is configured (never the API key).
     fn describe(&self) -> BrainInfo;
 
+    /// Whether deciding calls a model (spends tokens, takes a connection): what the
+    /// tenant's LLM limits apply to. Only the offline brain says no.
+    fn calls_a_model(&self) -> bool {
+        true
+    }
+
     /// Decides. The answer's `decision` always matches `request.shape`.
     async fn decide(&self, request: BrainRequest) -> Result<BrainAnswer, BrainError>;
 }

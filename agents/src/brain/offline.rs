@@ -23,6 +23,10 @@ impl Brain for OfflineBrain {
         BrainInfo { backend: "offline".to_string(), models: Vec::new(), base_url: None }
     }
 
+    fn calls_a_model(&self) -> bool {
+        false
+    }
+
     async fn decide(&self, request: BrainRequest) -> Result<BrainAnswer, BrainError> {
         check_proposal(&request)?;
         Ok(BrainAnswer { decision: request.proposal, source: DecisionSource::Offline, usage: None })

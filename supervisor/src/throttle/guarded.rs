@@ -25,7 +25,7 @@ pub(crate) struct GuardedBrain {
 
 impl GuardedBrain {
     pub(crate) fn new(inner: Arc<dyn Brain>, gate: Arc<ThrottleGate>) -> Self {
-        let remote = inner.describe().backend != "offline";
+        let remote = inner.calls_a_model();
         Self { inner, gate, remote }
     }
 }
@@ -34,6 +34,10 @@ impl GuardedBrain {
 impl Brain for GuardedBrain {
     fn describe(&self) -> BrainInfo {
         self.inner.describe()
+    }
+
+    fn calls_a_model(&self) -> bool {
+        self.remote
     }
 
     async fn decide(&self, request: BrainRequest) -> Result<BrainAnswer, BrainError> {
