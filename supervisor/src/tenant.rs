@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use boardroom_adapters::Marketplace;
 use boardroom_agents::{AgentError, Peers, Task};
 use boardroom_memory::{EventLog, TenantId};
 use boardroom_personalities::Personality;
@@ -13,11 +14,11 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
-use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase};
+use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase, ObservedMarket, adapter_node};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
 use crate::config::SupervisorConfig;
-use crate::throttle::ThrottleGate;
+use crate::throttle::{GuardedMarket, ThrottleGate};
 
 /// Where a tenant's swarm stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -180,6 +181,19 @@ impl TenantHandle {
     /// The tenant's throttle, to read or change its limits live.
     pub fn throttle(&self) -> &ThrottleGate {
         &self.shared.gate
+    }
+
+    /// `market` as the tenant's API requests reach it: behind the tenant's throttle
+    /// (its platform calls in flight) like its agents' own calls, and shown on the live
+    /// view as calls from `api`.
+    pub fn market_for_api(&self, market: Arc<dyn Marketplace>) -> Arc<dyn Marketplace> {
+        let observed = ObservedMarket {
+            node: adapter_node(market.platform()),
+            inner: market,
+            agent: FROM_API,
+            feed: self.shared.activity.clone(),
+        };
+        Arc::new(GuardedMarket::new(Arc::new(observed), self.shared.gate.clone(), FROM_API))
     }
 
     /// A handle to one agent.

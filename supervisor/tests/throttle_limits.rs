@@ -170,6 +170,7 @@ struct Office {
     root: SwarmRoot,
     llm: Arc<InFlight>,
     platform: Arc<InFlight>,
+    market: Arc<dyn Marketplace>,
 }
 
 async fn office(hold: Duration) -> Office {
@@ -180,11 +181,13 @@ async fn office(hold: Duration) -> Office {
     let platform = Arc::new(InFlight::default());
     let mut services = SwarmServices::embedded(store.clone(), events.clone());
     services.brain = Arc::new(MeteredModel { calls: llm.clone(), hold });
-    services.market = Arc::new(SlowMarket { inner: SandboxMarket::new(7), calls: platform.clone(), hold });
+    let market: Arc<dyn Marketplace> =
+        Arc::new(SlowMarket { inner: SandboxMarket::new(7), calls: platform.clone(), hold });
+    services.market = market.clone();
     let registry =
         ANALYSTS.iter().fold(AgentRegistry::standard(), |registry, name| registry.with(name, || Box::new(Analyst)));
     let root = SwarmRoot::start_with(services, registry, SupervisorConfig::default()).await.expect("root starts");
-    Office { _database: database, store, events, root, llm, platform }
+    Office { _database: database, store, events, root, llm, platform, market }
 }
 
 impl Office {
@@ -289,6 +292,35 @@ async fn platform_calls_in_flight_are_capped_and_a_call_that_waits_too_long_is_r
     assert!(answers.iter().any(Result::is_ok), "{answers:?}");
     let events = office.event_summaries(tenant, "throttle.refused").await;
     assert!(events.iter().any(|summary| summary.contains("concurrent adapter calls")), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apis_platform_calls_count_against_the_same_limit_as_the_agents() {
+    let office = office(Duration::from_millis(150)).await;
+    let one_at_a_time = ThrottleLimits {
+        concurrent_adapter_calls: std::num::NonZeroU32::new(1),
+        max_wait: Duration::from_millis(20),
+        ..ThrottleLimits::default()
+    };
+    let (tenant, swarm) = office.swarm(one_at_a_time).await;
+    let api_market = swarm.market_for_api(office.market.clone());
+
+    // An agent's call holds the one slot; the API's call beside it is refused.
+    let (agent, api) = tokio::join!(swarm.call("analyst_a", Task::bare("look")), async {
+        let slot_taken = async {
+            while swarm.throttle().in_flight().1 == 0 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), slot_taken).await.expect("the agent's call takes the slot");
+        api_market.market_snapshot(tenant).await
+    });
+    assert!(agent.is_ok(), "{agent:?}");
+    assert!(matches!(api, Err(AdapterError::Throttled { .. })), "{:?}", api.map(|_| ()));
+    assert_eq!(office.platform.most.load(Ordering::SeqCst), 1);
+
+    // Alone, it passes.
+    api_market.market_snapshot(tenant).await.expect("a free slot");
 }
 
 /// A Redis link under a key prefix no other test uses.

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{BusinessPageQuery, BusinessQuery, Page, ask_agent, owned_business};
+use super::{BusinessPageQuery, BusinessQuery, Page, activate_owned, ask_agent, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
@@ -292,7 +292,8 @@ async fn optimize(
 ) -> Result<Json<ProductAdvice>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let product = live_product(&state, tenant.id, request.product_id).await?;
-    let snapshot = state.app.services.market.market_snapshot(tenant.id).await.ok();
+    let market = activate_owned(&state, &tenant).await?.market_for_api(state.app.services.market.clone());
+    let snapshot = market.market_snapshot(tenant.id).await.ok();
     let niche = snapshot.as_ref().and_then(|snapshot| snapshot.niche(&product.niche)).cloned();
     let reference_price = niche.as_ref().map_or(product.price, |niche| niche.reference_price);
     let pricing = ask_agent(

@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{BusinessBody, BusinessQuery, Items, owned_business};
+use super::{BusinessBody, BusinessQuery, Items, activate_owned, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::crypto::{CredentialSealer, Sealed};
@@ -233,7 +233,7 @@ async fn sync(
             json!({ "id": store.id, "platform": store.platform, "credentials": if readable { "ok" } else { "unreadable" } })
         })
         .collect();
-    let market = &state.app.services.market;
+    let market = activate_owned(&state, &tenant).await?.market_for_api(state.app.services.market.clone());
     let snapshot = market.market_snapshot(tenant.id).await.map_err(adapter_error)?;
     Ok(Json(json!({
         "platform": market.platform(),
@@ -266,7 +266,7 @@ async fn analytics(
     Query(query): Query<BusinessQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
-    let market = &state.app.services.market;
+    let market = activate_owned(&state, &tenant).await?.market_for_api(state.app.services.market.clone());
     let today = market.market_snapshot(tenant.id).await.map_err(adapter_error)?.today;
     let report = market.report(tenant.id, today.saturating_sub(ANALYTICS_DAYS), today).await.map_err(adapter_error)?;
     let stores = stored_stores(&state, tenant.id).await?;
@@ -300,6 +300,11 @@ fn adapter_error(error: AdapterError) -> ApiError {
         AdapterError::RateLimited { retry_after_secs, .. } => ApiError::TooManyRequests {
             message: "the store platform asked us to slow down".into(),
             retry_after: std::time::Duration::from_secs(retry_after_secs),
+        },
+        AdapterError::Throttled { reason, retry_after_secs, .. } => ApiError::TooManyRequests {
+            message: format!("the business's platform calls are throttled: {reason}"),
+            retry_after: std::time::Duration::try_from_secs_f64(retry_after_secs.max(0.0))
+                .unwrap_or(std::time::Duration::from_secs(1)),
         },
         other => ApiError::Unavailable(other.to_string()),
     }
