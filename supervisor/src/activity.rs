@@ -15,15 +15,8 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use boardroom_adapters::{
-    AdapterError, CampaignRef, CampaignSpec, IdempotencyKey, ListedProduct, MarketSnapshot, Marketplace,
-    PerformanceReport, Platform, PostRef, PostSpec, ProductListing, StoreRef,
-};
-use boardroom_memory::TenantId;
-use rust_decimal::Decimal;
+use boardroom_adapters::Platform;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::broadcast;
 
 /// Signals buffered per tenant before a slow viewer starts missing some.
@@ -125,103 +118,6 @@ impl ActivityFeed {
 pub fn adapter_node(platform: Platform) -> Arc<str> {
     let name = serde_json::to_value(platform).ok().and_then(|value| value.as_str().map(str::to_owned));
     Arc::from(format!("market:{}", name.as_deref().unwrap_or("unknown")))
-}
-
-/// The market as one agent sees it: every call is the same as the shared market's,
-/// plus an edge from the agent to the adapter on the live view.
-pub(crate) struct ObservedMarket {
-    pub(crate) inner: Arc<dyn Marketplace>,
-    pub(crate) agent: &'static str,
-    pub(crate) node: Arc<str>,
-    pub(crate) feed: ActivityFeed,
-}
-
-impl ObservedMarket {
-    async fn observe<T>(
-        &self,
-        action: &'static str,
-        call: impl Future<Output = Result<T, AdapterError>>,
-    ) -> Result<T, AdapterError> {
-        let message =
-            |phase| Activity::Message { from: self.agent, to: self.node.clone(), action: action.to_owned(), phase };
-        self.feed.publish(|| message(MessagePhase::Started));
-        let result = call.await;
-        let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
-        self.feed.publish(|| message(phase));
-        result
-    }
-}
-
-#[async_trait]
-impl Marketplace for ObservedMarket {
-    fn platform(&self) -> Platform {
-        self.inner.platform()
-    }
-
-    fn is_simulated(&self) -> bool {
-        self.inner.is_simulated()
-    }
-
-    async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
-        self.observe("market_snapshot", self.inner.market_snapshot(tenant)).await
-    }
-
-    async fn create_store(&self, tenant: TenantId, name: &str, key: &IdempotencyKey) -> Result<StoreRef, AdapterError> {
-        self.observe("create_store", self.inner.create_store(tenant, name, key)).await
-    }
-
-    async fn list_product(
-        &self,
-        tenant: TenantId,
-        listing: &ProductListing,
-        key: &IdempotencyKey,
-    ) -> Result<ListedProduct, AdapterError> {
-        self.observe("list_product", self.inner.list_product(tenant, listing, key)).await
-    }
-
-    async fn set_price(
-        &self,
-        tenant: TenantId,
-        product_id: &str,
-        price: Decimal,
-        key: &IdempotencyKey,
-    ) -> Result<(), AdapterError> {
-        self.observe("set_price", self.inner.set_price(tenant, product_id, price, key)).await
-    }
-
-    async fn launch_campaign(
-        &self,
-        tenant: TenantId,
-        spec: &CampaignSpec,
-        key: &IdempotencyKey,
-    ) -> Result<CampaignRef, AdapterError> {
-        self.observe("launch_campaign", self.inner.launch_campaign(tenant, spec, key)).await
-    }
-
-    async fn publish_post(
-        &self,
-        tenant: TenantId,
-        post: &PostSpec,
-        key: &IdempotencyKey,
-    ) -> Result<PostRef, AdapterError> {
-        self.observe("publish_post", self.inner.publish_post(tenant, post, key)).await
-    }
-
-    async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {
-        self.observe("advance", self.inner.advance(tenant, days)).await
-    }
-
-    async fn report(&self, tenant: TenantId, from_day: u32, to_day: u32) -> Result<PerformanceReport, AdapterError> {
-        self.observe("report", self.inner.report(tenant, from_day, to_day)).await
-    }
-
-    async fn export_state(&self, tenant: TenantId) -> Option<Value> {
-        self.inner.export_state(tenant).await
-    }
-
-    async fn import_state(&self, tenant: TenantId, state: Value) -> Result<(), AdapterError> {
-        self.inner.import_state(tenant, state).await
-    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
-use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase, ObservedMarket, adapter_node};
+use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
 use crate::config::SupervisorConfig;
@@ -187,13 +187,7 @@ impl TenantHandle {
     /// (its platform calls in flight) like its agents' own calls, and shown on the live
     /// view as calls from `api`.
     pub fn market_for_api(&self, market: Arc<dyn Marketplace>) -> Arc<dyn Marketplace> {
-        let observed = ObservedMarket {
-            node: adapter_node(market.platform()),
-            inner: market,
-            agent: FROM_API,
-            feed: self.shared.activity.clone(),
-        };
-        Arc::new(GuardedMarket::new(Arc::new(observed), self.shared.gate.clone(), FROM_API))
+        Arc::new(GuardedMarket::new(market, self.shared.gate.clone(), FROM_API, self.shared.activity.clone()))
     }
 
     /// A handle to one agent.

@@ -11,7 +11,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::activity::{Activity, AgentState as AgentLifecycle, ObservedMarket, adapter_node};
+use crate::activity::{Activity, AgentState as AgentLifecycle};
 use crate::agent_actor::{AgentActor, AgentState};
 use crate::root::SwarmServices;
 use crate::tenant::{SlotState, SwarmPeers, TenantShared};
@@ -70,14 +70,10 @@ impl TenantSwarm {
             // The agent's own view of the market: behind the tenant's throttle, and
             // lighting the adapter's edge in the live view when a call goes through.
             market: Arc::new(GuardedMarket::new(
-                Arc::new(ObservedMarket {
-                    node: adapter_node(state.args.services.market.platform()),
-                    inner: state.args.services.market.clone(),
-                    agent: name,
-                    feed: shared.activity.clone(),
-                }),
+                state.args.services.market.clone(),
                 shared.gate.clone(),
                 name,
+                shared.activity.clone(),
             )),
         };
         let agent_state = AgentState {

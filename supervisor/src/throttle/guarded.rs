@@ -1,5 +1,6 @@
-//! The brain and the market as a tenant's agents see them: every LLM call and every
-//! platform call first passes the tenant's [`ThrottleGate`].
+//! The brain and the market as a tenant's agents (and its API requests) see them: every
+//! LLM call and every platform call first passes the tenant's [`ThrottleGate`], and
+//! platform calls light their edge on the live view.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::ThrottleGate;
+use crate::activity::{Activity, ActivityFeed, MessagePhase, adapter_node};
 
 /// A brain behind the tenant's LLM limits. The offline brain spends no tokens and
 /// calls nothing, so it passes straight through.
@@ -52,24 +54,45 @@ impl Brain for GuardedBrain {
     }
 }
 
-/// A market behind the tenant's limit on platform calls in flight.
+/// A market as one caller (an agent, or the API) of one tenant reaches it: each call
+/// first takes a slot of the tenant's platform calls in flight, then lights the
+/// caller's edge to the adapter on the live view while it runs.
 pub(crate) struct GuardedMarket {
     inner: Arc<dyn Marketplace>,
     gate: Arc<ThrottleGate>,
-    agent: &'static str,
+    caller: &'static str,
+    node: Arc<str>,
+    feed: ActivityFeed,
 }
 
 impl GuardedMarket {
-    pub(crate) fn new(inner: Arc<dyn Marketplace>, gate: Arc<ThrottleGate>, agent: &'static str) -> Self {
-        Self { inner, gate, agent }
+    pub(crate) fn new(
+        inner: Arc<dyn Marketplace>,
+        gate: Arc<ThrottleGate>,
+        caller: &'static str,
+        feed: ActivityFeed,
+    ) -> Self {
+        let node = adapter_node(inner.platform());
+        Self { inner, gate, caller, node, feed }
     }
 
-    async fn slot(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, AdapterError> {
-        self.gate.admit_adapter(self.agent).await.map_err(|refusal| AdapterError::Throttled {
+    async fn around<T>(
+        &self,
+        action: &'static str,
+        call: impl Future<Output = Result<T, AdapterError>>,
+    ) -> Result<T, AdapterError> {
+        let _slot = self.gate.admit_adapter(self.caller).await.map_err(|refusal| AdapterError::Throttled {
             platform: self.inner.platform(),
             reason: refusal.reason.to_owned(),
             retry_after_secs: refusal.retry_after.as_secs_f64(),
-        })
+        })?;
+        let message =
+            |phase| Activity::Message { from: self.caller, to: self.node.clone(), action: action.to_owned(), phase };
+        self.feed.publish(|| message(MessagePhase::Started));
+        let result = call.await;
+        let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
+        self.feed.publish(|| message(phase));
+        result
     }
 }
 
@@ -84,13 +107,11 @@ impl Marketplace for GuardedMarket {
     }
 
     async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.market_snapshot(tenant).await
+        self.around("market_snapshot", self.inner.market_snapshot(tenant)).await
     }
 
     async fn create_store(&self, tenant: TenantId, name: &str, key: &IdempotencyKey) -> Result<StoreRef, AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.create_store(tenant, name, key).await
+        self.around("create_store", self.inner.create_store(tenant, name, key)).await
     }
 
     async fn list_product(
@@ -99,8 +120,7 @@ impl Marketplace for GuardedMarket {
         listing: &ProductListing,
         key: &IdempotencyKey,
     ) -> Result<ListedProduct, AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.list_product(tenant, listing, key).await
+        self.around("list_product", self.inner.list_product(tenant, listing, key)).await
     }
 
     async fn set_price(
@@ -110,8 +130,7 @@ impl Marketplace for GuardedMarket {
         price: Decimal,
         key: &IdempotencyKey,
     ) -> Result<(), AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.set_price(tenant, product_id, price, key).await
+        self.around("set_price", self.inner.set_price(tenant, product_id, price, key)).await
     }
 
     async fn launch_campaign(
@@ -120,8 +139,7 @@ impl Marketplace for GuardedMarket {
         spec: &CampaignSpec,
         key: &IdempotencyKey,
     ) -> Result<CampaignRef, AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.launch_campaign(tenant, spec, key).await
+        self.around("launch_campaign", self.inner.launch_campaign(tenant, spec, key)).await
     }
 
     async fn publish_post(
@@ -130,18 +148,15 @@ impl Marketplace for GuardedMarket {
         post: &PostSpec,
         key: &IdempotencyKey,
     ) -> Result<PostRef, AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.publish_post(tenant, post, key).await
+        self.around("publish_post", self.inner.publish_post(tenant, post, key)).await
     }
 
     async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.advance(tenant, days).await
+        self.around("advance", self.inner.advance(tenant, days)).await
     }
 
     async fn report(&self, tenant: TenantId, from_day: u32, to_day: u32) -> Result<PerformanceReport, AdapterError> {
-        let _slot = self.slot().await?;
-        self.inner.report(tenant, from_day, to_day).await
+        self.around("report", self.inner.report(tenant, from_day, to_day)).await
     }
 
     // Saving and restoring the simulated world is bookkeeping, not a platform call.
