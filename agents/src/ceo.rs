@@ -193,8 +193,14 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
         }
         previous => {
             let cycle = previous.map_or(1, |c| c.cycle + 1);
-            context.emit("cycle.started", format!("cycle {cycle} started"), json!({ "cycle": cycle })).await;
-            (cycle, Step::MarketAnalysis, CycleState::default())
+            // The new cycle's first checkpoint commits with its start: after a crash the
+            // next run resumes this cycle instead of starting (and announcing) it again.
+            let state = CycleState::default();
+            let started =
+                NewEvent::now(context.tenant, context.agent, "cycle.started", format!("cycle {cycle} started"))
+                    .with_data(json!({ "cycle": cycle }));
+            commit_step(context, cycle, Step::MarketAnalysis, &state, vec![started]).await?;
+            (cycle, Step::MarketAnalysis, state)
         }
     };
     while step != Step::Done {
@@ -212,25 +218,24 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
             save_market(context).await?;
         }
         let next = step.next();
-        let checkpoint = Checkpoint {
-            tenant_id: context.tenant,
-            cycle,
-            step: next.as_str().to_owned(),
-            state: serde_json::to_value(&state).map_err(|e| AgentError::Failed(e.to_string()))?,
-            updated_at: Utc::now(),
-        };
-        context.store.save_checkpoint(&checkpoint).await.map_err(store_error)?;
-        context
-            .emit(
-                "cycle.step",
-                format!("{}: {summary}", step.as_str()),
-                json!({ "cycle": cycle, "step": step.as_str(), "next": next.as_str() }),
-            )
-            .await;
+        let mut events = vec![
+            NewEvent::now(context.tenant, context.agent, "cycle.step", format!("{}: {summary}", step.as_str()))
+                .with_data(json!({ "cycle": cycle, "step": step.as_str(), "next": next.as_str() })),
+        ];
+        if next == Step::Done {
+            events.push(completed_event(context, cycle, &state));
+        }
+        commit_step(context, cycle, next, &state, events).await?;
         step = next;
     }
     let outcome = state.outcome.clone().unwrap_or_default();
-    let event = NewEvent::now(
+    Ok(json!({ "cycle": cycle, "niche": state.niche, "expected_revenue": state.expected_revenue, "outcome": outcome }))
+}
+
+/// The event that closes a cycle, with its money.
+fn completed_event(context: &AgentContext, cycle: i64, state: &CycleState) -> NewEvent {
+    let outcome = state.outcome.clone().unwrap_or_default();
+    NewEvent::now(
         context.tenant,
         context.agent,
         "cycle.completed",
@@ -239,9 +244,27 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
     .with_data(
         json!({ "cycle": cycle, "niche": state.niche, "expected_revenue": state.expected_revenue, "outcome": outcome }),
     )
-    .with_revenue_impact(outcome.net);
-    context.record(event).await;
-    Ok(json!({ "cycle": cycle, "niche": state.niche, "expected_revenue": state.expected_revenue, "outcome": outcome }))
+    .with_revenue_impact(outcome.net)
+}
+
+/// Saves the checkpoint (the cycle is at `step` with `state`) and the events that
+/// report how it got there, in one transaction: a crash keeps both or neither.
+async fn commit_step(
+    context: &AgentContext,
+    cycle: i64,
+    step: Step,
+    state: &CycleState,
+    events: Vec<NewEvent>,
+) -> Result<(), AgentError> {
+    let checkpoint = Checkpoint {
+        tenant_id: context.tenant,
+        cycle,
+        step: step.as_str().to_owned(),
+        state: serde_json::to_value(state).map_err(|e| AgentError::Failed(e.to_string()))?,
+        updated_at: Utc::now(),
+    };
+    context.events.commit(events, checkpoint).await.map_err(store_error)?;
+    Ok(())
 }
 
 fn touches_market(step: Step) -> bool {

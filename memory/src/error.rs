@@ -27,6 +27,13 @@ pub enum MemoryError {
     /// The event log has shut down and accepts no more events.
     #[error("the event log is closed")]
     EventLogClosed,
+    /// Events the log could not write (the database stayed unreachable until it had
+    /// to close, or refused them); the message says whether the journal kept them.
+    #[error("events not written: {0}")]
+    Unwritten(String),
+    /// The event journal could not be read or written.
+    #[error("event journal: {0}")]
+    Journal(String),
     /// Exact decimal arithmetic (a campaign's spend, a pattern's mean revenue, a ledger
     /// total) left the range of [`rust_decimal::Decimal`]; the string names what. Nothing
     /// was written.

@@ -5,6 +5,21 @@
 //! instead of paying one transaction per event. Sequence numbers are handed out by the
 //! store inside that transaction, which keeps them gap-free even with several processes.
 //!
+//! An autopilot step's checkpoint travels with the events that report it
+//! ([`EventLog::commit`]) and is written in the same transaction, so a crash can never
+//! leave a finished step without its event or an event without its step.
+//!
+//! Nothing accepted is dropped. Transient database failures (connection lost, pool
+//! closed or timed out, the server shutting down, serialization conflicts, SQLite busy)
+//! are retried with back-off; a batch the database refuses outright is retried unit by
+//! unit so one bad row cannot sink its neighbours. Whatever still cannot be written —
+//! the database is down when the process must stop ([`EventLog::close_within`]), or a
+//! row is refused — is appended to a local journal (JSON lines, under the data folder)
+//! and written by [`EventLog::replay_journal`] at the next start, gap-free, since
+//! numbers are handed out when rows are inserted. The writer task is supervised: a
+//! panic in it is caught, counted ([`EventLog::writer_restarts`]) and the writer
+//! restarted on the same queue.
+//!
 //! Live subscribers get events only *after* they are persisted, so a subscriber that
 //! reconnects with "everything after N" can always be served from the database, and
 //! the live stream never shows an event the log could lose. A subscriber too slow for
@@ -12,15 +27,22 @@
 //! sequence number: it catches up without gaps and without growing server memory.
 
 use std::collections::VecDeque;
+use std::io::Write as _;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::sync::{Mutex, broadcast, mpsc, oneshot};
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::MemoryError;
-use crate::model::{NewEvent, SwarmEvent, TenantId};
+use crate::model::{Checkpoint, NewEvent, SwarmEvent, TenantId};
 use crate::store::{MemoryResult, SharedStore};
 
 /// Tuning of the event log.
@@ -32,16 +54,25 @@ pub struct EventLogConfig {
     pub max_batch: usize,
     /// Live events buffered per tenant before a slow subscriber falls back to the database.
     pub subscriber_buffer: usize,
+    /// Where events that could not be written are kept for the next start (see the
+    /// module docs); `None` keeps no journal, and such events are only logged.
+    pub journal: Option<PathBuf>,
 }
 
 impl Default for EventLogConfig {
     fn default() -> Self {
-        Self { queue_capacity: 65_536, max_batch: 4_096, subscriber_buffer: 1_024 }
+        Self { queue_capacity: 65_536, max_batch: 4_096, subscriber_buffer: 1_024, journal: None }
     }
 }
 
+/// The journal's file name inside a data folder.
+pub const JOURNAL_FILE: &str = "event-journal.jsonl";
+
+type CommitReply = oneshot::Sender<MemoryResult<Vec<SwarmEvent>>>;
+
 enum Command {
     Append(NewEvent, Option<oneshot::Sender<MemoryResult<SwarmEvent>>>),
+    Commit(Vec<NewEvent>, Checkpoint, CommitReply),
     Flush(oneshot::Sender<()>),
     Close(oneshot::Sender<()>),
 }
@@ -51,6 +82,14 @@ struct Shared {
     config: EventLogConfig,
     tenants: DashMap<TenantId, broadcast::Sender<Arc<SwarmEvent>>>,
     all: broadcast::Sender<Arc<SwarmEvent>>,
+    /// Set by `close_within`: past this instant the writer stops retrying and journals.
+    give_up_at: watch::Sender<Option<Instant>>,
+    /// Set once the database failed past the close deadline: the rest goes to the journal.
+    gave_up: AtomicBool,
+    /// Events written to the journal instead of the database since start.
+    journaled: AtomicU64,
+    /// Times the writer task was restarted after a panic.
+    writer_restarts: AtomicU64,
 }
 
 /// Handle to the event log; cheap to clone, shared by every actor of the process.
@@ -61,13 +100,29 @@ pub struct EventLog {
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
+/// What [`EventLog::close_within`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Events written to the journal, since start, instead of the database.
+    pub journaled: u64,
+}
+
 impl EventLog {
     /// Starts the writer task on the current tokio runtime.
     pub fn start(store: SharedStore, config: EventLogConfig) -> Self {
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
         let (all, _) = broadcast::channel(config.subscriber_buffer);
-        let shared = Arc::new(Shared { store, config, tenants: DashMap::new(), all });
-        let writer = tokio::spawn(write_loop(receiver, shared.clone()));
+        let shared = Arc::new(Shared {
+            store,
+            config,
+            tenants: DashMap::new(),
+            all,
+            give_up_at: watch::channel(None).0,
+            gave_up: AtomicBool::new(false),
+            journaled: AtomicU64::new(0),
+            writer_restarts: AtomicU64::new(0),
+        });
+        let writer = tokio::spawn(supervise_writer(receiver, shared.clone()));
         Self { queue, shared, writer: Arc::new(Mutex::new(Some(writer))) }
     }
 
@@ -77,7 +132,8 @@ impl EventLog {
     }
 
     /// Queues an event. Returns once the log has accepted it; an accepted event is
-    /// persisted before [`EventLog::close`] returns. Waits while the queue is full.
+    /// persisted (or journaled, see the module docs) before [`EventLog::close`]
+    /// returns. Waits while the queue is full.
     pub async fn append(&self, event: NewEvent) -> MemoryResult<()> {
         self.queue.send(Command::Append(event, None)).await.map_err(|_| MemoryError::EventLogClosed)
     }
@@ -95,6 +151,17 @@ impl EventLog {
         persisted.await.map_err(|_| MemoryError::EventLogClosed)?
     }
 
+    /// Writes `events` and `checkpoint` in one transaction and waits for it: both are
+    /// stored or neither is. Answers the stored events in order. When the database
+    /// cannot be reached before the log must close, both go to the journal and this
+    /// answers an error: the step is not done in this process, and the next start
+    /// writes them.
+    pub async fn commit(&self, events: Vec<NewEvent>, checkpoint: Checkpoint) -> MemoryResult<Vec<SwarmEvent>> {
+        let (reply, persisted) = oneshot::channel();
+        self.queue.send(Command::Commit(events, checkpoint, reply)).await.map_err(|_| MemoryError::EventLogClosed)?;
+        persisted.await.map_err(|_| MemoryError::EventLogClosed)?
+    }
+
     /// Waits until every event accepted before this call is persisted.
     pub async fn flush(&self) -> MemoryResult<()> {
         let (reply, flushed) = oneshot::channel();
@@ -102,12 +169,28 @@ impl EventLog {
         flushed.await.map_err(|_| MemoryError::EventLogClosed)
     }
 
-    /// Persists everything accepted so far and stops the writer. Later appends fail
-    /// with [`MemoryError::EventLogClosed`]. Idempotent.
+    /// Persists everything accepted so far and stops the writer, however long the
+    /// database takes. Later appends fail with [`MemoryError::EventLogClosed`].
+    /// Idempotent.
     pub async fn close(&self) {
+        self.close_until(None).await;
+    }
+
+    /// Like [`EventLog::close`], but gives up on the database at `deadline`: what is
+    /// not written by then goes to the journal (when one is configured), so a process
+    /// told to stop while its database is down still exits in time and loses nothing.
+    pub async fn close_within(&self, deadline: Instant) -> CloseReport {
+        self.close_until(Some(deadline)).await;
+        CloseReport { journaled: self.shared.journaled.load(Ordering::Relaxed) }
+    }
+
+    async fn close_until(&self, deadline: Option<Instant>) {
         let Some(writer) = self.writer.lock().await.take() else {
             return;
         };
+        if deadline.is_some() {
+            self.shared.give_up_at.send_replace(deadline);
+        }
         let (reply, closed) = oneshot::channel();
         if self.queue.send(Command::Close(reply)).await.is_ok() {
             let _ = closed.await;
@@ -115,6 +198,64 @@ impl EventLog {
         if let Err(error) = writer.await {
             tracing::error!(%error, "event log writer ended abnormally");
         }
+    }
+
+    /// Times the writer task panicked and was restarted since start.
+    pub fn writer_restarts(&self) -> u64 {
+        self.shared.writer_restarts.load(Ordering::Relaxed)
+    }
+
+    /// Events written to the journal instead of the database since start.
+    pub fn journaled(&self) -> u64 {
+        self.shared.journaled.load(Ordering::Relaxed)
+    }
+
+    /// Writes what an earlier process left in the journal at `path` (see the module
+    /// docs), then removes the file; answers how many events were written. Call it at
+    /// start-up, before swarms run. All entries go in one transaction, so a crash
+    /// during replay leaves the journal whole for the next try; entries the database
+    /// refuses even one by one (their tenant was deleted meanwhile) are moved to a
+    /// `.rejected` file beside it and logged, never silently dropped.
+    pub async fn replay_journal(store: &SharedStore, path: &Path) -> MemoryResult<usize> {
+        let text = match tokio::fs::read_to_string(path).await {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(MemoryError::Journal(format!("cannot read {}: {error}", path.display()))),
+        };
+        // A line cut short by a crash mid-write is the only kind that fails to parse;
+        // everything before it was written whole.
+        let entries: Vec<JournalEntry> = text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+        let (events, checkpoints) = flatten(&entries);
+        let written = match store.append_events_and_checkpoints(&events, &checkpoints).await {
+            Ok(stored) => stored.len(),
+            Err(error) if is_transient(&error) => return Err(error),
+            Err(error) => {
+                tracing::error!(%error, "journal refused as a whole; replaying it entry by entry");
+                let mut written = 0;
+                let mut rejected = Vec::new();
+                for entry in entries {
+                    let checkpoints: Vec<Checkpoint> = entry.checkpoint.iter().cloned().collect();
+                    match store.append_events_and_checkpoints(&entry.events, &checkpoints).await {
+                        Ok(stored) => written += stored.len(),
+                        Err(error) if is_transient(&error) => return Err(error),
+                        Err(error) => {
+                            tracing::error!(%error, events = entry.events.len(), "journal entry refused; kept aside");
+                            rejected.push(entry);
+                        }
+                    }
+                }
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(".rejected");
+                append_to_journal(Path::new(&aside), &rejected)
+                    .map_err(|error| MemoryError::Journal(format!("cannot keep refused entries aside: {error}")))?;
+                written
+            }
+        };
+        tokio::fs::remove_file(path)
+            .await
+            .map_err(|error| MemoryError::Journal(format!("cannot remove {}: {error}", path.display())))?;
+        tracing::info!(events = written, journal = %path.display(), "journaled events written");
+        Ok(written)
     }
 
     /// Live events of one tenant, starting after `after_seq` (0 for everything). Events
@@ -144,66 +285,183 @@ impl EventLog {
     }
 }
 
-async fn write_loop(mut receiver: mpsc::Receiver<Command>, shared: Arc<Shared>) {
+/// One line of the journal: what one unit of work wanted written together.
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalEntry {
+    events: Vec<NewEvent>,
+    #[serde(default)]
+    checkpoint: Option<Checkpoint>,
+}
+
+fn flatten(entries: &[JournalEntry]) -> (Vec<NewEvent>, Vec<Checkpoint>) {
+    let events = entries.iter().flat_map(|entry| entry.events.iter().cloned()).collect();
+    let checkpoints = entries.iter().filter_map(|entry| entry.checkpoint.clone()).collect();
+    (events, checkpoints)
+}
+
+fn append_to_journal(path: &Path, entries: &[JournalEntry]) -> std::io::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if let Some(folder) = path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut lines = Vec::new();
+    for entry in entries {
+        serde_json::to_writer(&mut lines, entry)?;
+        lines.push(b'\n');
+    }
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(&lines)?;
+    file.sync_all()
+}
+
+/// Runs the writer and restarts it, on the same queue, when it panics: an append must
+/// never wait forever on a writer that died.
+async fn supervise_writer(receiver: mpsc::Receiver<Command>, shared: Arc<Shared>) {
+    let receiver = Arc::new(Mutex::new(receiver));
+    loop {
+        let writer = tokio::spawn(write_loop(receiver.clone(), shared.clone()));
+        match writer.await {
+            Ok(()) => return,
+            Err(error) => {
+                let restarts = shared.writer_restarts.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::error!(%error, restarts, "event log writer failed; restarting it");
+                tokio::time::sleep(Duration::from_millis(10 * restarts.min(100))).await;
+            }
+        }
+    }
+}
+
+/// A unit of work from the queue: events to store together (one append, or a commit's
+/// events with its checkpoint) and who waits for the answer.
+struct Unit {
+    events: Vec<NewEvent>,
+    checkpoint: Option<Checkpoint>,
+    reply: Reply,
+}
+
+enum Reply {
+    None,
+    One(oneshot::Sender<MemoryResult<SwarmEvent>>),
+    All(CommitReply),
+}
+
+async fn write_loop(receiver: Arc<Mutex<mpsc::Receiver<Command>>>, shared: Arc<Shared>) {
+    let mut receiver = receiver.lock().await;
     let mut commands = Vec::with_capacity(shared.config.max_batch);
     let mut close_replies = Vec::new();
     while receiver.recv_many(&mut commands, shared.config.max_batch).await > 0 {
         // On close, refuse new appends but keep draining what was already accepted:
         // `recv_many` returns 0 only once the closed queue is empty.
-        for command in std::mem::take(&mut commands) {
+        let mut units = Vec::with_capacity(commands.len());
+        let mut flushes = Vec::new();
+        for command in commands.drain(..) {
             match command {
+                Command::Append(event, waiter) => units.push(Unit {
+                    events: vec![event],
+                    checkpoint: None,
+                    reply: waiter.map_or(Reply::None, Reply::One),
+                }),
+                Command::Commit(events, checkpoint, reply) => {
+                    units.push(Unit { events, checkpoint: Some(checkpoint), reply: Reply::All(reply) });
+                }
+                Command::Flush(reply) => flushes.push(reply),
                 Command::Close(reply) => {
                     receiver.close();
                     close_replies.push(reply);
                 }
-                other => commands.push(other),
             }
         }
-        write_batch(&shared, &mut commands).await;
+        write_batch(&shared, units).await;
+        for reply in flushes {
+            let _ = reply.send(());
+        }
     }
     for reply in close_replies {
         let _ = reply.send(());
     }
 }
 
-/// Writes the queued appends in one transaction and then answers flushes, so a flush
-/// reply means everything before it is stored.
-async fn write_batch(shared: &Shared, commands: &mut Vec<Command>) {
-    let mut events = Vec::with_capacity(commands.len());
-    let mut waiters = Vec::new();
-    let mut flushes = Vec::new();
-    for command in commands.drain(..) {
-        match command {
-            Command::Append(event, waiter) => {
-                if let Some(waiter) = waiter {
-                    waiters.push((events.len(), waiter));
+/// Writes the units in one transaction, answers their waiters and publishes what was
+/// stored; what could not be stored goes to the journal.
+async fn write_batch(shared: &Shared, units: Vec<Unit>) {
+    if units.is_empty() {
+        return;
+    }
+    let events: Vec<NewEvent> = units.iter().flat_map(|unit| unit.events.iter().cloned()).collect();
+    let checkpoints: Vec<Checkpoint> = units.iter().filter_map(|unit| unit.checkpoint.clone()).collect();
+    match persist(shared, &events, &checkpoints).await {
+        Outcome::Stored(stored) => {
+            let mut stored = stored.into_iter();
+            for unit in units {
+                let mine: Vec<SwarmEvent> = stored.by_ref().take(unit.events.len()).collect();
+                finish(shared, unit.reply, Ok(mine));
+            }
+        }
+        Outcome::GaveUp(error) => journal(shared, units, &error),
+        Outcome::Refused(error) => {
+            tracing::error!(%error, units = units.len(), "event batch refused; storing its units one by one");
+            for unit in units {
+                let checkpoints: Vec<Checkpoint> = unit.checkpoint.iter().cloned().collect();
+                match persist(shared, &unit.events, &checkpoints).await {
+                    Outcome::Stored(stored) => finish(shared, unit.reply, Ok(stored)),
+                    Outcome::GaveUp(error) | Outcome::Refused(error) => journal(shared, vec![unit], &error),
                 }
-                events.push(event);
-            }
-            Command::Flush(reply) => flushes.push(reply),
-            Command::Close(reply) => flushes.push(reply),
-        }
-    }
-    if !events.is_empty() {
-        let stored = persist_with_retry(shared, events).await;
-        for (index, waiter) in waiters {
-            if let Some(result) = stored.get(index) {
-                let _ = waiter.send(clone_result(result));
             }
         }
-        for event in stored.into_iter().flatten() {
-            publish(shared, Arc::new(event));
-        }
-    }
-    for reply in flushes {
-        let _ = reply.send(());
     }
 }
 
-fn clone_result(result: &MemoryResult<SwarmEvent>) -> MemoryResult<SwarmEvent> {
-    match result {
-        Ok(event) => Ok(event.clone()),
-        Err(error) => Err(MemoryError::Corrupt(format!("event was not stored: {error}"))),
+/// Answers a unit's waiter and publishes its stored events.
+fn finish(shared: &Shared, reply: Reply, result: MemoryResult<Vec<SwarmEvent>>) {
+    if let Ok(stored) = &result {
+        for event in stored {
+            publish(shared, Arc::new(event.clone()));
+        }
+    }
+    match reply {
+        Reply::None => {}
+        Reply::One(waiter) => {
+            let _ = waiter.send(result.and_then(|mut stored| {
+                stored.pop().ok_or_else(|| MemoryError::Corrupt("an appended event was not stored".into()))
+            }));
+        }
+        Reply::All(waiter) => {
+            let _ = waiter.send(result);
+        }
+    }
+}
+
+/// Keeps units the database did not take in the journal and tells their waiters.
+fn journal(shared: &Shared, units: Vec<Unit>, error: &MemoryError) {
+    let count: usize = units.iter().map(|unit| unit.events.len()).sum();
+    let mut entries = Vec::with_capacity(units.len());
+    let mut replies = Vec::with_capacity(units.len());
+    for unit in units {
+        entries.push(JournalEntry { events: unit.events, checkpoint: unit.checkpoint });
+        replies.push(unit.reply);
+    }
+    let kept = match &shared.config.journal {
+        Some(path) => match append_to_journal(path, &entries) {
+            Ok(()) => {
+                shared.journaled.fetch_add(count as u64, Ordering::Relaxed);
+                tracing::warn!(%error, events = count, journal = %path.display(), "events kept in the journal for the next start");
+                true
+            }
+            Err(io) => {
+                tracing::error!(%error, %io, events = count, journal = %path.display(), "events LOST: neither the database nor the journal took them");
+                false
+            }
+        },
+        None => {
+            tracing::error!(%error, events = count, ?entries, "events LOST: not written and no journal configured");
+            false
+        }
+    };
+    let why = if kept { format!("{error}; kept in the journal for the next start") } else { error.to_string() };
+    for reply in replies {
+        finish(shared, reply, Err(MemoryError::Unwritten(why.clone())));
     }
 }
 
@@ -219,46 +477,97 @@ fn publish(shared: &Shared, event: Arc<SwarmEvent>) {
     let _ = shared.all.send(event);
 }
 
-/// Stores a batch. Transient failures (connection lost, pool exhausted) are retried with
-/// back-off for as long as it takes — accepted events are not dropped, and the bounded
-/// queue pushes back on the actors meanwhile. A batch the database refuses outright is
-/// retried one event at a time so one bad row cannot sink its neighbours.
-async fn persist_with_retry(shared: &Shared, events: Vec<NewEvent>) -> Vec<MemoryResult<SwarmEvent>> {
+/// How a write ended.
+enum Outcome {
+    Stored(Vec<SwarmEvent>),
+    /// The database refused the rows themselves: retrying the same rows cannot help.
+    Refused(MemoryError),
+    /// The database stayed unreachable until the log had to close.
+    GaveUp(MemoryError),
+}
+
+/// Stores events and checkpoints in one transaction, retrying transient failures with
+/// back-off until they succeed or the close deadline passes. A panic inside the store
+/// is caught and treated as a refusal, so the rows are journaled, not lost with the
+/// writer.
+async fn persist(shared: &Shared, events: &[NewEvent], checkpoints: &[Checkpoint]) -> Outcome {
     let mut delay = Duration::from_millis(50);
+    let mut give_up_at = shared.give_up_at.subscribe();
     loop {
-        match shared.store.append_events(&events).await {
-            Ok(stored) => return stored.into_iter().map(Ok).collect(),
-            Err(error) if is_transient(&error) => {
-                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "event log write failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(error) => {
-                tracing::error!(%error, events = events.len(), "event batch refused; storing events one by one");
-                let mut results = Vec::with_capacity(events.len());
-                for event in &events {
-                    let result =
-                        shared.store.append_events(std::slice::from_ref(event)).await.and_then(|mut stored| {
-                            stored.pop().ok_or_else(|| MemoryError::Corrupt("empty append".into()))
-                        });
-                    if let Err(error) = &result {
-                        tracing::error!(%error, tenant = %event.tenant_id, kind = %event.kind, "event dropped");
-                    }
-                    results.push(result);
-                }
-                return results;
-            }
+        // Once the database has failed past the close deadline, later batches go to the
+        // journal without trying again. An attempt under way is never cut short (its
+        // commit might have landed, and journaling it too would write it twice): the
+        // pool's acquire time-out bounds it.
+        if shared.gave_up.load(Ordering::Acquire) {
+            return Outcome::GaveUp(MemoryError::Unwritten("the database did not answer before the log closed".into()));
         }
+        let attempt = AssertUnwindSafe(shared.store.append_events_and_checkpoints(events, checkpoints)).catch_unwind();
+        let error = match attempt.await {
+            Ok(Ok(stored)) => return Outcome::Stored(stored),
+            Ok(Err(error)) if is_transient(&error) => error,
+            Ok(Err(error)) => return Outcome::Refused(error),
+            Err(panic) => {
+                return Outcome::Refused(MemoryError::Corrupt(format!("the store panicked: {}", panic_message(&panic))));
+            }
+        };
+        let deadline = *give_up_at.borrow_and_update();
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            shared.gave_up.store(true, Ordering::Release);
+            return Outcome::GaveUp(error);
+        }
+        tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "event log write failed; retrying");
+        let sleep_until = Instant::now() + delay;
+        let wake_at = deadline.map_or(sleep_until, |deadline| deadline.min(sleep_until));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake_at) => {}
+            // A close with a deadline arrived while we waited: look at it now.
+            _ = give_up_at.changed() => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
-fn is_transient(error: &MemoryError) -> bool {
-    matches!(
-        error,
-        MemoryError::Database(
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
-        )
-    ) || matches!(error, MemoryError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") /* SQLITE_BUSY */)
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Whether retrying the same write later may succeed: the connection or the pool failed,
+/// the server is shutting down or restarting, or the database asked us to retry — as
+/// opposed to the rows themselves being refused (a constraint, a type).
+pub(crate) fn is_transient(error: &MemoryError) -> bool {
+    let MemoryError::Database(error) = error else {
+        return false;
+    };
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(database) => {
+            let Some(code) = database.code() else { return false };
+            if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result code (the low byte of an extended one): 5 BUSY, 6 LOCKED.
+                matches!(code.parse::<i32>(), Ok(sqlite) if matches!(sqlite & 0xff, 5 | 6))
+            } else {
+                is_transient_sqlstate(&code)
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs that mean "try again": 08 connection exception, 40001
+/// serialization failure, 40P01 deadlock, 53 insufficient resources, 57P01..57P03 admin
+/// shutdown ("terminating connection due to administrator command"), crash shutdown,
+/// cannot connect now.
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code == "40001" || code == "40P01" || code.starts_with("53") || code.starts_with("57P")
 }
 
 /// One tenant's events in order: first those already stored after the starting point,
@@ -312,5 +621,28 @@ impl EventSubscription {
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_a_closed_pool_and_a_server_shutdown_are_retried_not_refused() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        for transient in
+            [sqlx::Error::Io(io), sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::WorkerCrashed]
+        {
+            assert!(is_transient(&MemoryError::Database(transient)));
+        }
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "40001", "40P01", "53300"] {
+            assert!(is_transient_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "23503", "22003", "42P01", "22P02"] {
+            assert!(!is_transient_sqlstate(code), "{code}");
+        }
+        assert!(!is_transient(&MemoryError::NotFound("tenant".into())));
+        assert!(!is_transient(&MemoryError::Database(sqlx::Error::RowNotFound)));
     }
 }

@@ -29,7 +29,7 @@ mod store;
 pub mod testing;
 
 pub use error::{InviteRejection, MemoryError};
-pub use event_log::{EventLog, EventLogConfig, EventSubscription};
+pub use event_log::{CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};

@@ -533,6 +533,21 @@ pub struct NewExperience {
     pub lessons: String,
 }
 
+/// One outcome to fold into a tenant's pattern (see [`Store::record_pattern_outcome`](crate::Store::record_pattern_outcome)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternOutcome {
+    /// What kind of pattern, e.g. an action type.
+    pub pattern_type: String,
+    /// Which one, e.g. a niche.
+    pub pattern_key: String,
+    /// Replaces the pattern's data.
+    pub pattern_data: Value,
+    /// Whether it worked.
+    pub success: bool,
+    /// Exact revenue it brought.
+    pub revenue: Decimal,
+}
+
 /// How well one pattern (a niche, a price point, a posting time...) has worked: one row
 /// per tenant, pattern type and key, updated by every recorded outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

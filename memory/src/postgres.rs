@@ -127,6 +127,113 @@ impl PostgresStore {
         rows::user(&row)
     }
 
+    /// Writes (replaces) a tenant's checkpoint.
+    async fn upsert_checkpoint(executor: impl sqlx::PgExecutor<'_>, checkpoint: &Checkpoint) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into autopilot_checkpoints (tenant_id, cycle, step, state, updated_at) values ($1, $2, $3, $4, $5) \
+             on conflict (tenant_id) do update set \
+             cycle = excluded.cycle, step = excluded.step, state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(checkpoint.tenant_id.0)
+        .bind(checkpoint.cycle)
+        .bind(&checkpoint.step)
+        .bind(Json(&checkpoint.state))
+        .bind(rows::stored_time(checkpoint.updated_at))
+        .execute(executor)
+        .await
+        .map_err(|e| rows::write_error(e, "checkpoint", "tenant"))?;
+        Ok(())
+    }
+
+    /// Inserts an experience; `None` when `key` is given and the tenant already recorded it.
+    async fn insert_experience(
+        executor: impl sqlx::PgExecutor<'_>,
+        experience: &NewExperience,
+        key: Option<&str>,
+    ) -> MemoryResult<Option<Experience>> {
+        let row = sqlx::query(concat!(
+            "insert into experiences (tenant_id, action_type, context, result, success, \
+             revenue_generated, lessons_learned, created_at, record_key) \
+             values ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9) \
+             on conflict (tenant_id, record_key) do nothing returning ",
+            rows::experience_columns!("::text")
+        ))
+        .bind(experience.tenant_id.0)
+        .bind(&experience.action_type)
+        .bind(Json(&experience.context))
+        .bind(Json(&experience.result))
+        .bind(experience.success)
+        .bind(experience.revenue.to_string())
+        .bind(&experience.lessons)
+        .bind(rows::stored_time(Utc::now()))
+        .bind(key)
+        .fetch_optional(executor)
+        .await
+        .map_err(|e| rows::write_error(e, "experience", "tenant"))?;
+        row.as_ref().map(rows::experience).transpose()
+    }
+
+    /// Folds one outcome into a pattern inside the caller's transaction: make sure the
+    /// row exists, lock it, fold the outcome in (exact decimals, in Rust), write it back.
+    /// A concurrent first use waits on the unique index for our commit and then finds
+    /// the row; later ones wait on the row lock.
+    async fn fold_pattern_outcome(
+        connection: &mut sqlx::PgConnection,
+        tenant: TenantId,
+        outcome: &PatternOutcome,
+    ) -> MemoryResult<SuccessfulPattern> {
+        let now = rows::stored_time(Utc::now());
+        sqlx::query(
+            "insert into successful_patterns (tenant_id, pattern_type, pattern_key, pattern_data, \
+             usage_count, success_count, success_rate, avg_revenue, last_used) \
+             values ($1, $2, $3, $4, 0, 0, 0.0, 0, $5) \
+             on conflict (tenant_id, pattern_type, pattern_key) do nothing",
+        )
+        .bind(tenant.0)
+        .bind(&outcome.pattern_type)
+        .bind(&outcome.pattern_key)
+        .bind(Json(&outcome.pattern_data))
+        .bind(now)
+        .execute(&mut *connection)
+        .await
+        .map_err(|e| rows::write_error(e, "pattern", "tenant"))?;
+        let current = sqlx::query(
+            "select usage_count, success_count, avg_revenue::text as avg_revenue \
+             from successful_patterns where tenant_id = $1 and pattern_type = $2 and pattern_key = $3 \
+             for update",
+        )
+        .bind(tenant.0)
+        .bind(&outcome.pattern_type)
+        .bind(&outcome.pattern_key)
+        .fetch_one(&mut *connection)
+        .await?;
+        let stats = rows::next_pattern_stats(
+            current.int("usage_count")?,
+            current.int("success_count")?,
+            current.money("avg_revenue")?,
+            outcome.success,
+            outcome.revenue,
+        )?;
+        let row = sqlx::query(concat!(
+            "update successful_patterns set pattern_data = $1, usage_count = $2, success_count = $3, \
+             success_rate = $4, avg_revenue = $5::numeric, last_used = $6 \
+             where tenant_id = $7 and pattern_type = $8 and pattern_key = $9 returning ",
+            rows::pattern_columns!("::text")
+        ))
+        .bind(Json(&outcome.pattern_data))
+        .bind(stats.usage_count)
+        .bind(stats.success_count)
+        .bind(stats.success_rate)
+        .bind(stats.avg_revenue.to_string())
+        .bind(now)
+        .bind(tenant.0)
+        .bind(&outcome.pattern_type)
+        .bind(&outcome.pattern_key)
+        .fetch_one(&mut *connection)
+        .await?;
+        rows::pattern(&row)
+    }
+
     /// Whether a tenant exists: names what a guarded insert that wrote nothing missed.
     async fn tenant_exists(&self, tenant: TenantId) -> MemoryResult<bool> {
         sqlx::query("select exists (select 1 from tenants where id = $1) as found")
@@ -579,8 +686,12 @@ impl Store for PostgresStore {
 
     // ---- event log ----
 
-    async fn append_events(&self, events: &[NewEvent]) -> MemoryResult<Vec<SwarmEvent>> {
-        if events.is_empty() {
+    async fn append_events_and_checkpoints(
+        &self,
+        events: &[NewEvent],
+        checkpoints: &[Checkpoint],
+    ) -> MemoryResult<Vec<SwarmEvent>> {
+        if events.is_empty() && checkpoints.is_empty() {
             return Ok(Vec::new());
         }
         let counts = rows::events_per_tenant(events);
@@ -632,6 +743,9 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| rows::write_error(e, "event", "tenant"))?;
+        for checkpoint in checkpoints {
+            Self::upsert_checkpoint(&mut *tx, checkpoint).await?;
+        }
         tx.commit().await?;
         Ok(stored)
     }
@@ -793,20 +907,7 @@ impl Store for PostgresStore {
     // ---- autopilot checkpoints ----
 
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> MemoryResult<()> {
-        sqlx::query(
-            "insert into autopilot_checkpoints (tenant_id, cycle, step, state, updated_at) values ($1, $2, $3, $4, $5) \
-             on conflict (tenant_id) do update set \
-             cycle = excluded.cycle, step = excluded.step, state = excluded.state, updated_at = excluded.updated_at",
-        )
-        .bind(checkpoint.tenant_id.0)
-        .bind(checkpoint.cycle)
-        .bind(&checkpoint.step)
-        .bind(Json(&checkpoint.state))
-        .bind(rows::stored_time(checkpoint.updated_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "checkpoint", "tenant"))?;
-        Ok(())
+        Self::upsert_checkpoint(&self.pool, checkpoint).await
     }
 
     async fn checkpoint(&self, tenant: TenantId) -> MemoryResult<Option<Checkpoint>> {
@@ -1080,24 +1181,25 @@ impl Store for PostgresStore {
     // ---- experiences and patterns ----
 
     async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience> {
-        let row = sqlx::query(concat!(
-            "insert into experiences (tenant_id, action_type, context, result, success, \
-             revenue_generated, lessons_learned, created_at) \
-             values ($1, $2, $3, $4, $5, $6::numeric, $7, $8) returning ",
-            rows::experience_columns!("::text")
-        ))
-        .bind(experience.tenant_id.0)
-        .bind(&experience.action_type)
-        .bind(Json(&experience.context))
-        .bind(Json(&experience.result))
-        .bind(experience.success)
-        .bind(experience.revenue.to_string())
-        .bind(&experience.lessons)
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "experience", "tenant"))?;
-        rows::experience(&row)
+        let recorded = Self::insert_experience(&self.pool, &experience, None).await?;
+        recorded.ok_or_else(|| MemoryError::Corrupt("an experience without a key was not inserted".into()))
+    }
+
+    async fn record_experience_once(
+        &self,
+        key: &str,
+        experience: NewExperience,
+        outcome: PatternOutcome,
+    ) -> MemoryResult<Option<SuccessfulPattern>> {
+        let mut tx = self.pool.begin().await?;
+        // A concurrent call with the same key waits on the unique index for our commit,
+        // then finds the key taken.
+        if Self::insert_experience(&mut *tx, &experience, Some(key)).await?.is_none() {
+            return Ok(None);
+        }
+        let pattern = Self::fold_pattern_outcome(&mut tx, experience.tenant_id, &outcome).await?;
+        tx.commit().await?;
+        Ok(Some(pattern))
     }
 
     async fn experiences(
@@ -1131,60 +1233,15 @@ impl Store for PostgresStore {
         success: bool,
         revenue: Decimal,
     ) -> MemoryResult<SuccessfulPattern> {
-        let now = rows::stored_time(Utc::now());
-        // Make sure the row exists, lock it, fold the outcome in (exact decimals, in
-        // Rust), write it back. A concurrent first use waits on the unique index for our
-        // commit and then finds the row; later ones wait on the row lock.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into successful_patterns (tenant_id, pattern_type, pattern_key, pattern_data, \
-             usage_count, success_count, success_rate, avg_revenue, last_used) \
-             values ($1, $2, $3, $4, 0, 0, 0.0, 0, $5) \
-             on conflict (tenant_id, pattern_type, pattern_key) do nothing",
-        )
-        .bind(tenant.0)
-        .bind(pattern_type)
-        .bind(pattern_key)
-        .bind(Json(&pattern_data))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| rows::write_error(e, "pattern", "tenant"))?;
-        let current = sqlx::query(
-            "select usage_count, success_count, avg_revenue::text as avg_revenue \
-             from successful_patterns where tenant_id = $1 and pattern_type = $2 and pattern_key = $3 \
-             for update",
-        )
-        .bind(tenant.0)
-        .bind(pattern_type)
-        .bind(pattern_key)
-        .fetch_one(&mut *tx)
-        .await?;
-        let stats = rows::next_pattern_stats(
-            current.int("usage_count")?,
-            current.int("success_count")?,
-            current.money("avg_revenue")?,
+        let outcome = PatternOutcome {
+            pattern_type: pattern_type.to_owned(),
+            pattern_key: pattern_key.to_owned(),
+            pattern_data,
             success,
             revenue,
-        )?;
-        let row = sqlx::query(concat!(
-            "update successful_patterns set pattern_data = $1, usage_count = $2, success_count = $3, \
-             success_rate = $4, avg_revenue = $5::numeric, last_used = $6 \
-             where tenant_id = $7 and pattern_type = $8 and pattern_key = $9 returning ",
-            rows::pattern_columns!("::text")
-        ))
-        .bind(Json(&pattern_data))
-        .bind(stats.usage_count)
-        .bind(stats.success_count)
-        .bind(stats.success_rate)
-        .bind(stats.avg_revenue.to_string())
-        .bind(now)
-        .bind(tenant.0)
-        .bind(pattern_type)
-        .bind(pattern_key)
-        .fetch_one(&mut *tx)
-        .await?;
-        let pattern = rows::pattern(&row)?;
+        };
+        let mut tx = self.pool.begin().await?;
+        let pattern = Self::fold_pattern_outcome(&mut tx, tenant, &outcome).await?;
         tx.commit().await?;
         Ok(pattern)
     }

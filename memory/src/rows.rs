@@ -537,9 +537,23 @@ pub(crate) fn normalize_email(email: &str) -> String {
 }
 
 /// Timestamps are kept to the microsecond: PostgreSQL's precision, applied on SQLite
-/// too so both backends hand back exactly what they store.
+/// too so both backends hand back exactly what they store. They are also clamped to the
+/// years 1 to 9999: chrono reaches far wider (`DateTime::<Utc>::MIN_UTC` is in year
+/// -262143), PostgreSQL refuses a timestamp before 4713 BC ("timestamp out of range"),
+/// and SQLite's text timestamps only sort correctly with four-digit years. So an
+/// "all time" range written as `MIN_UTC..MAX_UTC` works on both backends.
 pub(crate) fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.trunc_subsecs(6)
+    at.clamp(earliest_stored_time(), latest_stored_time()).trunc_subsecs(6)
+}
+
+/// The earliest instant the store keeps: 0001-01-01T00:00:00Z.
+fn earliest_stored_time() -> DateTime<Utc> {
+    DateTime::from_timestamp(-62_135_596_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The latest instant the store keeps: 9999-12-31T23:59:59.999999Z.
+fn latest_stored_time() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 999_999_000).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The role `create_user_first_is_admin` grants: admin for the very first account only.

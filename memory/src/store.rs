@@ -173,7 +173,18 @@ pub trait Store: Send + Sync + 'static {
     /// Appends events in one transaction, giving each the next sequence number of its
     /// tenant. Numbers are gap-free and unique per tenant even when several processes
     /// append at once. Returns the stored events in input order.
-    async fn append_events(&self, events: &[NewEvent]) -> MemoryResult<Vec<SwarmEvent>>;
+    async fn append_events(&self, events: &[NewEvent]) -> MemoryResult<Vec<SwarmEvent>> {
+        self.append_events_and_checkpoints(events, &[]).await
+    }
+    /// Appends events as [`Store::append_events`] does and, in the same transaction,
+    /// writes (replaces) each checkpoint, in order: an autopilot step's checkpoint and
+    /// the events that report it commit together or not at all, so a crash can neither
+    /// lose the event of a step that is done nor leave an event for a step that is not.
+    async fn append_events_and_checkpoints(
+        &self,
+        events: &[NewEvent],
+        checkpoints: &[Checkpoint],
+    ) -> MemoryResult<Vec<SwarmEvent>>;
     /// A tenant's events with `seq > after`, oldest first, at most `limit`.
     async fn events_after(&self, tenant: TenantId, after: i64, limit: i64) -> MemoryResult<Vec<SwarmEvent>>;
     /// The highest sequence number of a tenant (0 when it has no events).
@@ -277,6 +288,17 @@ pub trait Store: Send + Sync + 'static {
     /// Records what an agent did and how it went. `NotFound("tenant")` when the tenant
     /// does not exist.
     async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience>;
+    /// Records an experience and folds its outcome into its pattern (as
+    /// [`Store::record_pattern_outcome`] does) in one transaction, once per tenant and
+    /// `key`: a second call with a key already recorded writes nothing and answers
+    /// `None`, so a step retried after a crash cannot record its experience twice.
+    /// `NotFound("tenant")` when the tenant does not exist.
+    async fn record_experience_once(
+        &self,
+        key: &str,
+        experience: NewExperience,
+        outcome: PatternOutcome,
+    ) -> MemoryResult<Option<SuccessfulPattern>>;
     /// The tenant's experiences, newest first, only of `action_type` when given, at most
     /// `limit`.
     async fn experiences(

@@ -76,6 +76,7 @@ conformance! {
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
         ledger_totals_sum_each_category_exactly_over_a_half_open_range,
+        an_all_time_range_from_the_earliest_to_the_latest_instant_reads_everything,
         products_keep_every_field_and_are_listed_in_id_order,
         products_are_scoped_to_their_tenant,
         product_price_updates_round_trip_exactly,
@@ -85,6 +86,7 @@ conformance! {
         concurrent_campaign_spend_from_10_tasks_sums_exactly,
         social_posts_are_listed_newest_first_and_keep_their_engagement,
         experiences_are_listed_newest_first_and_filtered_by_action_type,
+        an_experience_and_its_pattern_are_recorded_once_per_key_even_by_10_concurrent_tasks,
         a_pattern_keeps_a_running_mean_revenue_and_an_exact_success_rate,
         pattern_outcomes_from_10_concurrent_tasks_are_all_counted,
         patterns_are_ranked_by_success_rate_then_mean_revenue,
@@ -657,6 +659,36 @@ async fn a_transaction_id_is_booked_only_once_per_tenant(store: SharedStore) {
         store.record_ledger_entry(ledger_entry(TenantId(31_337), ten, None, time(1))).await,
         "tenant"
     ));
+}
+
+/// "All time" written the obvious way (`MIN_UTC..MAX_UTC`) must work on both backends:
+/// PostgreSQL cannot hold year -262143, and the autopilot's reinvestment step asks for
+/// exactly that range.
+async fn an_all_time_range_from_the_earliest_to_the_latest_instant_reads_everything(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let (earliest, latest) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    store.record_ledger_entry(ledger_entry(shop, Decimal::new(150, 2), Some("tx-1"), time(1))).await.expect("book");
+    store.record_ledger_entry(ledger_entry(shop, Decimal::new(250, 2), Some("tx-2"), time(2))).await.expect("book");
+    assert_eq!(store.ledger_entries(shop, earliest, latest).await.expect("entries").len(), 2);
+    assert_eq!(
+        store.ledger_totals(shop, earliest, latest).await.expect("totals"),
+        vec![("revenue".to_owned(), Decimal::new(400, 2))]
+    );
+    store
+        .record_llm_call(NewLlmCall {
+            tenant_id: shop,
+            agent: "pricing".into(),
+            model: "test/model".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            outcome: "ok".into(),
+        })
+        .await
+        .expect("llm call");
+    assert_eq!(store.llm_token_totals(shop, earliest).await.expect("totals").len(), 1);
+    assert!(store.llm_token_totals(shop, latest).await.expect("nothing after the end").is_empty());
+    assert_eq!(store.delete_expired_sessions(earliest).await.expect("nothing expired before time began"), 0);
+    assert!(store.platform_stats(earliest, "2026-11").await.is_ok());
 }
 
 async fn ledger_entries_are_read_by_half_open_time_range_oldest_first(store: SharedStore) {
@@ -1258,6 +1290,54 @@ async fn social_posts_are_listed_newest_first_and_keep_their_engagement(store: S
 }
 
 // ---- experiences and patterns ----
+
+async fn an_experience_and_its_pattern_are_recorded_once_per_key_even_by_10_concurrent_tasks(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let experience = NewExperience {
+        tenant_id: shop,
+        action_type: "autopilot_cycle".into(),
+        context: json!({ "niche": "mugs" }),
+        result: json!({ "net": "12.50" }),
+        success: true,
+        revenue: Decimal::new(1250, 2),
+        lessons: "keep going".into(),
+    };
+    let outcome = PatternOutcome {
+        pattern_type: "autopilot_cycle".into(),
+        pattern_key: "mugs".into(),
+        pattern_data: json!({ "niche": "mugs" }),
+        success: true,
+        revenue: Decimal::new(1250, 2),
+    };
+    let recorders: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, experience, outcome) = (store.clone(), experience.clone(), outcome.clone());
+            tokio::spawn(async move { store.record_experience_once("cycle:1", experience, outcome).await })
+        })
+        .collect();
+    let mut recorded = 0;
+    for recorder in recorders {
+        if recorder.await.expect("task").expect("no error").is_some() {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 1, "one of ten took the key");
+    assert_eq!(store.experiences(shop, None, 100).await.expect("read").len(), 1);
+    let patterns = store.patterns(shop, None, 10).await.expect("read");
+    assert_eq!(patterns.len(), 1);
+    assert_eq!(patterns[0].usage_count, 1, "the pattern counted the outcome once");
+
+    let next = store.record_experience_once("cycle:2", experience.clone(), outcome.clone()).await.expect("next key");
+    assert_eq!(next.map(|pattern| pattern.usage_count), Some(2));
+    let other = tenant(&store, "other").await.id;
+    let theirs = NewExperience { tenant_id: other, ..experience.clone() };
+    assert!(
+        store.record_experience_once("cycle:1", theirs, outcome.clone()).await.expect("other").is_some(),
+        "keys are per tenant"
+    );
+    let missing = NewExperience { tenant_id: TenantId(31_337), ..experience };
+    assert!(is_not_found(store.record_experience_once("cycle:1", missing, outcome).await, "tenant"));
+}
 
 async fn experiences_are_listed_newest_first_and_filtered_by_action_type(store: SharedStore) {
     let shop = tenant(&store, "shop").await.id;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use boardroom_memory::{EventLog, EventLogConfig, MemoryError, NewEvent, SharedStore, TenantId};
+use boardroom_memory::{Checkpoint, EventLog, EventLogConfig, MemoryError, NewEvent, SharedStore, TenantId};
 use serde_json::json;
 
 macro_rules! on_both_backends {
@@ -32,7 +32,35 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Like `on_both_backends!`, for tests that also open the database again by its URL.
+macro_rules! on_both_backends_by_url {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite_by_url {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = boardroom_memory::testing::fresh_sqlite().await;
+                    super::$test(std::sync::Arc::new(db.store.clone()), db.url.clone()).await;
+                }
+            )*
+        }
+        mod postgres_by_url {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = boardroom_memory::testing::fresh_postgres().await;
+                    super::$test(std::sync::Arc::new(db.store.clone()), db.url.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends_by_url![events_the_database_does_not_take_before_close_are_journaled_and_written_at_the_next_start,];
+
 on_both_backends![
+    a_commit_stores_its_events_and_its_checkpoint_together,
+    a_commit_the_database_refuses_writes_neither_and_keeps_both_in_the_journal,
     concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event,
     a_subscriber_gets_history_then_live_events_without_gap_or_duplicate,
     a_subscriber_that_falls_behind_catches_up_from_the_database,
@@ -56,8 +84,10 @@ fn tick(tenant: TenantId, appender: usize, index: usize) -> NewEvent {
 async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event(store: SharedStore) {
     let tenants = tenants(&store, 3).await;
     // A small queue and batch, so appenders really contend and wait on back-pressure.
-    let log =
-        EventLog::start(store.clone(), EventLogConfig { queue_capacity: 64, max_batch: 50, subscriber_buffer: 16 });
+    let log = EventLog::start(
+        store.clone(),
+        EventLogConfig { queue_capacity: 64, max_batch: 50, subscriber_buffer: 16, journal: None },
+    );
     let mut appenders = tokio::task::JoinSet::new();
     for appender in 0..16 {
         let log = log.clone();
@@ -175,4 +205,101 @@ async fn append_and_wait_returns_the_stored_event(store: SharedStore) {
     let again = log.append_and_wait(tick(tenant, 0, 1)).await.expect("stored");
     assert_eq!(again.seq, 2, "a refused event uses no number");
     log.close().await;
+}
+
+fn checkpoint(tenant: TenantId, cycle: i64, step: &str) -> Checkpoint {
+    Checkpoint {
+        tenant_id: tenant,
+        cycle,
+        step: step.into(),
+        state: json!({ "cycle": cycle }),
+        updated_at: chrono::Utc::now(),
+    }
+}
+
+fn journal_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("boardroom-journal-{}", uuid::Uuid::new_v4().simple())).join("events.jsonl")
+}
+
+async fn a_commit_stores_its_events_and_its_checkpoint_together(store: SharedStore) {
+    let tenant = tenants(&store, 1).await[0];
+    let log = EventLog::start(store.clone(), EventLogConfig::default());
+    log.append(tick(tenant, 0, 0)).await.expect("append");
+    let stored = log
+        .commit(vec![tick(tenant, 1, 0), tick(tenant, 1, 1)], checkpoint(tenant, 3, "store_setup"))
+        .await
+        .expect("committed");
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+    let saved = store.checkpoint(tenant).await.expect("read").expect("checkpoint");
+    assert_eq!((saved.cycle, saved.step.as_str()), (3, "store_setup"));
+    log.close().await;
+}
+
+async fn a_commit_the_database_refuses_writes_neither_and_keeps_both_in_the_journal(store: SharedStore) {
+    let tenant = tenants(&store, 1).await[0];
+    let journal = journal_path();
+    let log =
+        EventLog::start(store.clone(), EventLogConfig { journal: Some(journal.clone()), ..EventLogConfig::default() });
+    // The event's tenant exists, the checkpoint's does not: the unit fails as a whole.
+    let refused = log.commit(vec![tick(tenant, 0, 0)], checkpoint(TenantId(999_999), 1, "market_analysis")).await;
+    assert!(matches!(refused, Err(MemoryError::Unwritten(ref why)) if why.contains("journal")), "{refused:?}");
+    // A neighbour is not sunk by it.
+    log.append_and_wait(tick(tenant, 0, 1)).await.expect("a plain append still goes in");
+    log.close().await;
+    let events = store.events_after(tenant, 0, 100).await.expect("read");
+    assert_eq!(events.len(), 1, "only the neighbour is stored: {events:?}");
+    assert_eq!(events[0].data["index"], 1);
+    let kept = std::fs::read_to_string(&journal).expect("journal written");
+    assert_eq!(kept.lines().count(), 1);
+    assert!(kept.contains("999999"), "the journal holds the refused checkpoint: {kept}");
+    assert_eq!(log.journaled(), 1);
+    let _ = std::fs::remove_dir_all(journal.parent().expect("folder"));
+}
+
+async fn events_the_database_does_not_take_before_close_are_journaled_and_written_at_the_next_start(
+    store: SharedStore,
+    url: String,
+) {
+    let tenant = tenants(&store, 1).await[0];
+    let journal = journal_path();
+    let log =
+        EventLog::start(store.clone(), EventLogConfig { journal: Some(journal.clone()), ..EventLogConfig::default() });
+    for index in 0..5 {
+        log.append_and_wait(tick(tenant, 0, index)).await.expect("stored while the database is up");
+    }
+    // The database goes away (its pool is closed: every write now fails as a lost
+    // connection would), and the process must stop.
+    store.close().await;
+    for index in 5..305 {
+        log.append(tick(tenant, 0, index)).await.expect("accepted");
+    }
+    let waiting = log.commit(vec![tick(tenant, 1, 0)], checkpoint(tenant, 2, "reinvestment"));
+    tokio::pin!(waiting);
+    assert!(futures::poll!(&mut waiting).is_pending(), "the commit is queued and waits to be written");
+    let started = tokio::time::Instant::now();
+    let report = log.close_within(started + Duration::from_millis(500)).await;
+    println!("closed {:?} after the deadline was set, {} events journaled", started.elapsed(), report.journaled);
+    assert!(started.elapsed() < Duration::from_secs(10), "close gives up on the database at its deadline");
+    assert_eq!(report.journaled, 301);
+    assert!(matches!(waiting.await, Err(MemoryError::Unwritten(_))), "the committer hears its step is not done");
+
+    // The next start writes the journal before anything else, numbering on from 5.
+    let next = boardroom_memory::connect(&url).await.expect("the database is back");
+    let written = EventLog::replay_journal(&next, &journal).await.expect("replayed");
+    assert_eq!(written, 301);
+    assert!(!journal.exists(), "a replayed journal is removed");
+    assert_eq!(EventLog::replay_journal(&next, &journal).await.expect("nothing left"), 0);
+    let events = next.events_after(tenant, 0, 1_000).await.expect("read");
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=306).collect::<Vec<_>>(), "gap-free");
+    let ticks: Vec<(i64, i64)> = events
+        .iter()
+        .map(|e| (e.data["appender"].as_i64().unwrap_or(-1), e.data["index"].as_i64().unwrap_or(-1)))
+        .collect();
+    let mut expected: Vec<(i64, i64)> = (0..305).map(|index| (0, index)).collect();
+    expected.push((1, 0));
+    assert_eq!(ticks, expected, "every accepted event, once, in order");
+    let saved = next.checkpoint(tenant).await.expect("read").expect("checkpoint");
+    assert_eq!((saved.cycle, saved.step.as_str()), (2, "reinvestment"), "the commit's checkpoint came with it");
+    next.close().await;
+    let _ = std::fs::remove_dir_all(journal.parent().expect("folder"));
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use boardroom_adapters::SandboxMarket;
 use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain, RemoteBrain};
-use boardroom_memory::{EventLog, EventLogConfig, SharedStore};
+use boardroom_memory::{EventLog, EventLogConfig, JOURNAL_FILE, SharedStore};
 use boardroom_memory::{NewTenant, NewUser, Role, Tier};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use serde_json::json;
@@ -42,7 +42,12 @@ impl Application {
         let store: SharedStore = boardroom_memory::connect(&settings.database_url)
             .await
             .with_context(|| format!("failed to open the database at {}", redact(&settings.database_url)))?;
-        let events = EventLog::start(store.clone(), EventLogConfig::default());
+        // Events an earlier process could not write before it had to stop come first,
+        // before any swarm appends: their tenants' numbering goes on from them.
+        let journal = settings.data_dir.join(JOURNAL_FILE);
+        EventLog::replay_journal(&store, &journal).await.context("failed to write the event journal")?;
+        let events =
+            EventLog::start(store.clone(), EventLogConfig { journal: Some(journal), ..EventLogConfig::default() });
         let brain: Arc<dyn Brain> = match &settings.llm {
             Some(config) => Arc::new(RemoteBrain::new(config.clone()).context("failed to set up the LLM client")?),
             None => Arc::new(OfflineBrain),
@@ -97,7 +102,10 @@ impl Application {
 
     /// Serves until `stop` completes, then: stop accepting HTTP and finish in-flight
     /// requests, stop the swarm tree (each agent finishes its message), persist every
-    /// accepted event, close the database.
+    /// accepted event, close the database. Everything after HTTP takes at most the
+    /// shutdown grace (`SHUTDOWN_GRACE_SECS`): with the database down, the swarms are
+    /// left unfinished (their checkpoints resume them) and the events the database did
+    /// not take go to the journal, written at the next start.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, state } = self;
         if state.settings.demo_tenant {
@@ -118,14 +126,34 @@ impl Application {
             .await
             .context("HTTP server failed")?;
         meter.abort();
-        if let Err(error) = state.api_calls.flush().await {
-            tracing::error!(%error, "API call counts of the last moments not written");
+        let grace = state.settings.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + grace;
+        // The event log gets the last fifth of the grace (at least a second) to itself.
+        let others_until = deadline - (grace / 5).max(Duration::from_secs(1)).min(grace);
+        match tokio::time::timeout_at(others_until, state.api_calls.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "API call counts of the last moments not written"),
+            Err(_) => tracing::error!("API call counts of the last moments not written: the database did not answer"),
         }
         tracing::info!("HTTP stopped; stopping the swarm tree");
-        state.swarms.shutdown().await;
-        state.events.close().await;
-        tracing::info!("event log flushed");
-        state.store.close().await;
+        if tokio::time::timeout_at(others_until, state.swarms.shutdown()).await.is_err() {
+            tracing::error!(
+                grace_secs = grace.as_secs(),
+                "the swarm tree did not stop in time; its checkpoints resume it"
+            );
+        }
+        let report = state.events.close_within(deadline).await;
+        if report.journaled > 0 {
+            tracing::warn!(
+                events = report.journaled,
+                "event log closed; events kept in the journal for the next start"
+            );
+        } else {
+            tracing::info!("event log flushed");
+        }
+        if tokio::time::timeout_at(deadline + Duration::from_secs(1), state.store.close()).await.is_err() {
+            tracing::warn!("database connections not closed in time");
+        }
         Ok(())
     }
 }

@@ -107,6 +107,11 @@ pub struct Settings {
     /// `OPEN_BROWSER`: open the live view in the browser when `serve` starts in a
     /// terminal on a desktop (default true; never without a display or under `CI`).
     pub open_browser: bool,
+    /// `SHUTDOWN_GRACE_SECS`: how long stopping may take once HTTP has stopped (20 s):
+    /// the swarms finish their messages and the event log writes what it holds; what
+    /// the database has not taken by then (it is down) goes to the event journal in the
+    /// data folder and is written at the next start.
+    pub shutdown_grace: Duration,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -131,6 +136,7 @@ struct FileSettings {
     autopilot_interval_secs: Option<u64>,
     cache_secs: Option<u64>,
     open_browser: Option<bool>,
+    shutdown_grace_secs: Option<u64>,
     demo_tenant: Option<bool>,
     private_mode: Option<bool>,
     stripe_webhook_secret: Option<String>,
@@ -163,6 +169,7 @@ const VARIABLES: &[&str] = &[
     "REDIS_PREFIX",
     "CACHE_SECS",
     "OPEN_BROWSER",
+    "SHUTDOWN_GRACE_SECS",
 ];
 
 impl Settings {
@@ -274,6 +281,16 @@ impl Settings {
             Some(secs) => Duration::from_secs(secs),
             None => Duration::from_secs(2),
         };
+        let shutdown_grace = match number(env, "SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs)? {
+            Some(secs) if secs > 600 => {
+                return Err(ConfigError::new(
+                    "SHUTDOWN_GRACE_SECS",
+                    format!("{secs} is too long (at most 600 seconds)"),
+                ));
+            }
+            Some(secs) => positive_secs("SHUTDOWN_GRACE_SECS", secs)?,
+            None => Duration::from_secs(20),
+        };
         let stripe_webhook_secret = pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret).map(SecretKey);
         let shopify_webhook_secret = pick("SHOPIFY_WEBHOOK_SECRET", &file.shopify_webhook_secret).map(SecretKey);
 
@@ -296,6 +313,7 @@ impl Settings {
             shopify_webhook_secret,
             cache_for,
             open_browser,
+            shutdown_grace,
         })
     }
 

@@ -30,12 +30,16 @@ fn boardroom(folder: &Path, vars: &[(&str, &str)]) -> Command {
 /// Starts `serve` on a free port and returns the child and its address, read from the
 /// "serving" log line.
 fn serve(folder: &Path) -> (Child, String) {
+    serve_with(folder, &[])
+}
+
+/// Like [`serve`], with more variables.
+fn serve_with(folder: &Path, vars: &[(&str, &str)]) -> (Child, String) {
     // Port 0 so parallel tests never collide; everything else stays at its default.
-    let mut child = boardroom(folder, &[("BIND", "127.0.0.1:0")])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("boardroom starts");
+    let mut vars = vars.to_vec();
+    vars.push(("BIND", "127.0.0.1:0"));
+    let mut child =
+        boardroom(folder, &vars).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("boardroom starts");
     let stderr = child.stderr.take().expect("stderr");
     let (found, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -46,6 +50,9 @@ fn serve(folder: &Path) -> (Child, String) {
                     line.split("address=").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
                 let _ = found.send(address);
                 sent = true;
+            } else if sent {
+                // Shown when a test fails: what the server said after it started.
+                eprintln!("boardroom: {line}");
             }
         }
     });
@@ -184,4 +191,85 @@ fn a_tenant_can_bring_its_own_personality_and_a_broken_one_is_refused_with_the_f
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("decisions.max_price_change"), "{stderr}");
+}
+
+/// A TCP relay in front of PostgreSQL that can "take the database down": it stops
+/// accepting and cuts every open connection, as a crashed or unreachable server would.
+struct DatabaseRelay {
+    port: u16,
+    relaying: tokio::task::JoinHandle<()>,
+}
+
+impl DatabaseRelay {
+    async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
+        let port = listener.local_addr().expect("address").port();
+        let target = target.to_owned();
+        let relaying = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { port, relaying }
+    }
+
+    /// Stops accepting and drops every relayed connection (the JoinSet aborts them).
+    fn take_down(&self) {
+        self.relaying.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_database_down_exits_in_time_and_the_next_start_writes_what_was_kept() {
+    let database = boardroom_memory::testing::fresh_postgres().await;
+    let relay = DatabaseRelay::start("127.0.0.1:5432").await;
+    let name = database.url.rsplit('/').next().expect("database name").to_owned();
+    let through_relay = format!("postgres://postgres@127.0.0.1:{}/{name}", relay.port);
+    let folder = fresh_folder();
+    let secret = ("SECRET_KEY", "process-test-secret-0123456789abcdef012345");
+    let (mut child, _address) =
+        serve_with(&folder, &[("DATABASE_URL", &through_relay), secret, ("SHUTDOWN_GRACE_SECS", "5")]);
+
+    // The demo tenant's autopilot is at work.
+    let demo = TenantId(1);
+    let mut waited = 0;
+    while database.store.last_event_seq(demo).await.expect("read") < 3 {
+        assert!(waited < 300, "the demo swarm wrote no events within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+
+    relay.take_down();
+    let stopping = std::time::Instant::now();
+    sigterm(&child);
+    let status = wait_for_exit(&mut child);
+    let took = stopping.elapsed();
+    println!("exit {:?} after SIGTERM with the database down (grace 5 s)", took);
+    assert_eq!(status.code(), Some(0), "a clean exit although the database is gone");
+    assert!(took < Duration::from_secs(15), "bounded by the grace, not by the database: {took:?}");
+    let journal = folder.join("data").join(boardroom_memory::JOURNAL_FILE);
+    let kept = std::fs::read_to_string(&journal).expect("what the database did not take is in the journal");
+    assert!(kept.contains("swarm.stopped"), "the swarm's last events were kept: {kept}");
+    let before = database.store.last_event_seq(demo).await.expect("read");
+
+    // The database is back; the next start writes the journal first, gap-free.
+    let direct = database.url.clone();
+    let (mut again, _address) = serve_with(&folder, &[("DATABASE_URL", &direct), secret]);
+    assert!(!journal.exists(), "the journal was written and removed at start-up");
+    sigterm(&again);
+    assert_eq!(wait_for_exit(&mut again).code(), Some(0));
+    let events = database.store.events_after(demo, 0, 100_000).await.expect("events");
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>(), "gap-free across the outage");
+    assert!(
+        events.iter().filter(|e| e.seq > before).any(|e| e.kind == "swarm.stopped"),
+        "the first run's stop, kept in the journal, is in the log now"
+    );
+    let _ = std::fs::remove_dir_all(&folder);
 }

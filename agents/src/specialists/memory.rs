@@ -5,7 +5,7 @@
 //! recent, and when it worked.
 
 use async_trait::async_trait;
-use boardroom_memory::{MemoryError, NewExperience};
+use boardroom_memory::{MemoryError, NewExperience, PatternOutcome};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -90,10 +90,6 @@ struct RecallRequest {
 impl MemoryKeeper {
     async fn record(context: &AgentContext, request: RecordRequest) -> Result<Value, AgentError> {
         let failed = |error: MemoryError| AgentError::Failed(error.to_string());
-        let marker = format!("recorded:{}", request.key);
-        if context.store.agent_memory(context.tenant, context.agent, &marker).await.map_err(failed)?.is_some() {
-            return Ok(ack(json!({ "duplicate": true })));
-        }
         let mut experience_context = request.context;
         if let (Some(niche), Value::Object(map)) = (&request.niche, &mut experience_context) {
             map.insert("niche".into(), json!(niche));
@@ -109,28 +105,21 @@ impl MemoryKeeper {
             revenue: request.revenue,
             lessons: request.lessons,
         };
-        context.store.record_experience(experience).await.map_err(failed)?;
-        let pattern_key = request.niche.clone().unwrap_or_else(|| "any".into());
-        let pattern = context
-            .store
-            .record_pattern_outcome(
-                context.tenant,
-                &request.action_type,
-                &pattern_key,
-                json!({ "niche": request.niche }),
-                request.success,
-                request.revenue,
-            )
-            .await
-            .map_err(failed)?;
-        context
-            .store
-            .put_agent_memory(context.tenant, context.agent, &marker, json!(true), None)
-            .await
-            .map_err(failed)?;
-        Ok(ack(
-            json!({ "pattern": { "success_rate": pattern.success_rate, "usage_count": pattern.usage_count, "avg_revenue": pattern.avg_revenue } }),
-        ))
+        let outcome = PatternOutcome {
+            pattern_type: request.action_type,
+            pattern_key: request.niche.clone().unwrap_or_else(|| "any".into()),
+            pattern_data: json!({ "niche": request.niche }),
+            success: request.success,
+            revenue: request.revenue,
+        };
+        // Experience, pattern and key in one transaction: a retry after a crash finds
+        // the key taken and changes nothing.
+        match context.store.record_experience_once(&request.key, experience, outcome).await.map_err(failed)? {
+            None => Ok(ack(json!({ "duplicate": true }))),
+            Some(pattern) => Ok(ack(
+                json!({ "pattern": { "success_rate": pattern.success_rate, "usage_count": pattern.usage_count, "avg_revenue": pattern.avg_revenue } }),
+            )),
+        }
     }
 
     async fn recall(context: &AgentContext, request: RecallRequest) -> Result<Value, AgentError> {
