@@ -507,7 +507,10 @@ async fn persist(shared: &Shared, events: &[NewEvent], checkpoints: &[Checkpoint
             Ok(Err(error)) if is_transient(&error) => error,
             Ok(Err(error)) => return Outcome::Refused(error),
             Err(panic) => {
-                return Outcome::Refused(MemoryError::Corrupt(format!("the store panicked: {}", panic_message(&panic))));
+                return Outcome::Refused(MemoryError::Corrupt(format!(
+                    "the store panicked: {}",
+                    panic_message(&panic)
+                )));
             }
         };
         let deadline = *give_up_at.borrow_and_update();

@@ -136,12 +136,9 @@ impl Application {
             Err(_) => tracing::error!("API call counts of the last moments not written: the database did not answer"),
         }
         tracing::info!("HTTP stopped; stopping the swarm tree");
-        if tokio::time::timeout_at(others_until, state.swarms.shutdown()).await.is_err() {
-            tracing::error!(
-                grace_secs = grace.as_secs(),
-                "the swarm tree did not stop in time; its checkpoints resume it"
-            );
-        }
+        // Swarms still busy at `others_until` (waiting on a database that is down) are
+        // killed; their checkpoints resume the work at the next start.
+        state.swarms.shutdown_within(others_until.saturating_duration_since(tokio::time::Instant::now())).await;
         let report = state.events.close_within(deadline).await;
         if report.journaled > 0 {
             tracing::warn!(
@@ -228,30 +225,41 @@ async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// Completes on SIGTERM or Ctrl+C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+///
+/// The handlers are installed when this is called, not when the future is first
+/// polled: a SIGTERM that comes the moment the server says it is serving must already
+/// find them (else the default action kills the process before it flushes anything).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
+            Ok(stream) => Some(stream),
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for {name}");
+                None
+            }
+        };
+        let mut interrupt = listen(SignalKind::interrupt(), "Ctrl+C");
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+        async move {
+            let received = async |stream: &mut Option<tokio::signal::unix::Signal>| match stream {
+                Some(stream) => stream.recv().await,
+                None => std::future::pending().await,
+            };
+            tokio::select! {
+                _ = received(&mut interrupt) => tracing::info!("Ctrl+C received; shutting down"),
+                _ = received(&mut terminate) => tracing::info!("SIGTERM received; shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl+C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl+C received; shutting down"),
-        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+        tracing::info!("Ctrl+C received; shutting down");
     }
 }
 

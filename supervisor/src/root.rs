@@ -352,7 +352,8 @@ impl SwarmRoot {
     /// Stops an active swarm and forgets it; its next use activates it afresh.
     /// Returns whether there was a swarm to passivate.
     pub async fn passivate(&self, tenant: TenantId) -> bool {
-        let retired = retire(&self.shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle").await;
+        let retired =
+            retire(&self.shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT).await;
         self.shared.forget_unwatched_feeds();
         retired
     }
@@ -367,13 +368,21 @@ impl SwarmRoot {
     /// Lifecycle events are queued to the event log; close the log afterwards to
     /// persist them.
     pub async fn shutdown(&self) {
+        self.shutdown_within(STOP_WAIT).await;
+    }
+
+    /// Like [`SwarmRoot::shutdown`], but a swarm whose agents have not finished their
+    /// messages within `grace` (one waiting on a database that is down, say) is killed:
+    /// its `swarm.stopped` event says `"forced": true`, and its checkpoint resumes the
+    /// interrupted work at the next start.
+    pub async fn shutdown_within(&self, grace: Duration) {
         if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
             return;
         }
         let tenants: Vec<TenantId> = self.shared.tenants.iter().map(|entry| *entry.key()).collect();
         let stops = tenants
             .into_iter()
-            .map(|tenant| retire(&self.shared, tenant, SwarmStatus::Stopped, "swarm.stopped", "shutdown"));
+            .map(|tenant| retire(&self.shared, tenant, SwarmStatus::Stopped, "swarm.stopped", "shutdown", grace));
         futures::future::join_all(stops).await;
         self.actor.stop(Some("shutdown".into()));
     }
@@ -388,13 +397,18 @@ fn personality_of(tenant: &Tenant) -> Result<Personality, PersonalityError> {
     }
 }
 
-/// Stops a tenant's swarm on purpose and removes its entry.
+/// How long a swarm's agents may take to finish their messages when it is stopped.
+const STOP_WAIT: Duration = Duration::from_secs(15);
+
+/// Stops a tenant's swarm on purpose and removes its entry; past `stop_within` its
+/// agents are killed mid-message.
 async fn retire(
     shared: &Arc<RootShared>,
     tenant: TenantId,
     status: SwarmStatus,
     kind: &'static str,
     reason: &'static str,
+    stop_within: Duration,
 ) -> bool {
     let Some(entry) = shared.tenants.get(&tenant).map(|entry| entry.clone()) else {
         return false;
@@ -410,14 +424,19 @@ async fn retire(
     // Forget the actor first so its termination is not mistaken for a failure.
     shared.swarms.remove(&swarm.get_id());
     entry.shared.status.send_replace(status);
-    if let Err(error) = swarm.stop_and_wait(Some(reason.into()), Some(Duration::from_secs(15))).await {
-        tracing::warn!(%error, %tenant, "swarm did not stop cleanly");
-    }
+    let forced = match swarm.stop_and_wait(Some(reason.into()), Some(stop_within)).await {
+        Ok(()) => false,
+        Err(error) => {
+            tracing::warn!(%error, %tenant, "swarm did not stop in time; killing it");
+            swarm.kill();
+            true
+        }
+    };
     entry.shared.set_all_slots(SlotState::Closed("swarm stopped"));
     shared
         .emit(
             NewEvent::now(tenant, "swarm", kind, format!("swarm stopped: {reason}"))
-                .with_data(json!({ "reason": reason })),
+                .with_data(json!({ "reason": reason, "forced": forced })),
         )
         .await;
     true
@@ -435,7 +454,7 @@ async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
         .collect();
     let mut passivated = 0;
     for tenant in idle {
-        if retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle").await {
+        if retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT).await {
             passivated += 1;
         }
     }
