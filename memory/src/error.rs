@@ -50,6 +50,17 @@ pub enum MemoryError {
         /// The quota.
         limit: i64,
     },
+    /// Creating one more row would take what a tenant has past the limit it was asked
+    /// to stay within (a tier's products, stores or campaigns per business). Nothing was
+    /// written.
+    #[error("the limit of {limit} {what} is reached")]
+    LimitReached {
+        /// What is counted: `products`, `campaigns`, or the agent-memory namespace
+        /// (`stores`).
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// Why an invite code was refused.

@@ -341,6 +341,11 @@ pub enum UsageSubject {
 
 // ---- the swarm's work: products, campaigns, posts ----
 
+/// The status of a deleted product. Deleting only marks a product (its sales and
+/// campaigns keep pointing at it); a deleted product does not count against a limit
+/// (see [`Store::create_product_within_limit`](crate::Store::create_product_within_limit)).
+pub const DELETED_PRODUCT_STATUS: &str = "deleted";
+
 /// A product the swarm made for a tenant, with its price and where it is listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

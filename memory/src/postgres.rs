@@ -27,6 +27,13 @@ use crate::{InviteRejection, MemoryError};
 
 /// The advisory-lock namespace of media uploads ("me"), keyed by the owner's id.
 const MEDIA_QUOTA_LOCKS: i32 = 0x6d65;
+/// The advisory-lock namespace of limited product creations ("pr"), keyed by the tenant's id.
+const PRODUCT_LIMIT_LOCKS: i32 = 0x7072;
+/// The advisory-lock namespace of limited campaign creations ("ca"), keyed by the tenant's id.
+const CAMPAIGN_LIMIT_LOCKS: i32 = 0x6361;
+/// The advisory-lock namespace of limited agent-memory writes ("am"), keyed by the
+/// tenant's id.
+const AGENT_MEMORY_LIMIT_LOCKS: i32 = 0x616d;
 
 /// Connections per process.
 const MAX_CONNECTIONS: u32 = 16;
@@ -251,6 +258,19 @@ impl PostgresStore {
             .map(|row| rows::invite(&row))
             .transpose()
     }
+}
+
+/// Takes the advisory lock `(namespace, id)` for the rest of the transaction: a second
+/// transaction asking for it waits for the first to commit or roll back, so a count
+/// read under it stays true until the row it allows is written. Ids past `i32::MAX`
+/// share a key with a smaller one, which only makes the two wait for each other.
+async fn advisory_xact_lock(transaction: &mut sqlx::PgConnection, namespace: i32, id: i64) -> MemoryResult<()> {
+    sqlx::query("select pg_advisory_xact_lock($1, $2)")
+        .bind(namespace)
+        .bind(i32::try_from(id.rem_euclid(i64::from(i32::MAX))).unwrap_or_default())
+        .execute(transaction)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -954,8 +974,21 @@ impl Store for PostgresStore {
 
     // ---- products ----
 
-    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product> {
+    async fn create_product_within_limit(&self, product: NewProduct, limit: Option<u64>) -> MemoryResult<Product> {
         let now = rows::stored_time(Utc::now());
+        let mut transaction = self.pool.begin().await?;
+        if let Some(limit) = limit {
+            // One limited creation per tenant at a time until commit: two cannot both
+            // fit under the limit by reading the same count.
+            advisory_xact_lock(&mut transaction, PRODUCT_LIMIT_LOCKS, product.tenant_id.0).await?;
+            let count = sqlx::query("select count(*) as counted from products where tenant_id = $1 and status <> $2")
+                .bind(product.tenant_id.0)
+                .bind(DELETED_PRODUCT_STATUS)
+                .fetch_one(&mut *transaction)
+                .await?
+                .int("counted")?;
+            rows::within_limit(count, limit, "products")?;
+        }
         // The foreign key only says the store exists; the guard says it is the tenant's.
         let row = sqlx::query(concat!(
             "insert into products (tenant_id, store_id, niche, title, description, tags, price, cost, \
@@ -977,13 +1010,16 @@ impl Store for PostgresStore {
         .bind(&product.status)
         .bind(&product.external_id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *transaction)
         .await
         .map_err(|e| rows::write_error(e, "product", "tenant"))?;
-        match row {
-            Some(row) => rows::product(&row),
-            None => Err(rows::missing_parent(self.tenant_exists(product.tenant_id).await?, "store")),
-        }
+        let Some(row) = row else {
+            transaction.rollback().await?;
+            return Err(rows::missing_parent(self.tenant_exists(product.tenant_id).await?, "store"));
+        };
+        let created = rows::product(&row)?;
+        transaction.commit().await?;
+        Ok(created)
     }
 
     async fn products(&self, tenant: TenantId) -> MemoryResult<Vec<Product>> {
@@ -1053,7 +1089,18 @@ impl Store for PostgresStore {
 
     // ---- campaigns ----
 
-    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign> {
+    async fn create_campaign_within_limit(&self, campaign: NewCampaign, limit: Option<u64>) -> MemoryResult<Campaign> {
+        let mut transaction = self.pool.begin().await?;
+        if let Some(limit) = limit {
+            // As for products: one limited creation per tenant at a time until commit.
+            advisory_xact_lock(&mut transaction, CAMPAIGN_LIMIT_LOCKS, campaign.tenant_id.0).await?;
+            let count = sqlx::query("select count(*) as counted from campaigns where tenant_id = $1")
+                .bind(campaign.tenant_id.0)
+                .fetch_one(&mut *transaction)
+                .await?
+                .int("counted")?;
+            rows::within_limit(count, limit, "campaigns")?;
+        }
         let row = sqlx::query(concat!(
             "insert into campaigns (tenant_id, product_id, name, channel, budget, spent, status, \
              external_id, created_at) \
@@ -1070,13 +1117,16 @@ impl Store for PostgresStore {
         .bind(&campaign.status)
         .bind(&campaign.external_id)
         .bind(rows::stored_time(Utc::now()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *transaction)
         .await
         .map_err(|e| rows::write_error(e, "campaign", "tenant"))?;
-        match row {
-            Some(row) => rows::campaign(&row),
-            None => Err(rows::missing_parent(self.tenant_exists(campaign.tenant_id).await?, "product")),
-        }
+        let Some(row) = row else {
+            transaction.rollback().await?;
+            return Err(rows::missing_parent(self.tenant_exists(campaign.tenant_id).await?, "product"));
+        };
+        let created = rows::campaign(&row)?;
+        transaction.commit().await?;
+        Ok(created)
     }
 
     async fn campaigns(&self, tenant: TenantId) -> MemoryResult<Vec<Campaign>> {
@@ -1373,6 +1423,51 @@ impl Store for PostgresStore {
         .collect()
     }
 
+    async fn add_agent_memory_within_limit(
+        &self,
+        tenant: TenantId,
+        agent: &str,
+        key: &str,
+        content: Value,
+        counted_prefix: &str,
+        limit: Option<u64>,
+    ) -> MemoryResult<AgentMemory> {
+        let now = rows::stored_time(Utc::now());
+        let mut transaction = self.pool.begin().await?;
+        if let Some(limit) = limit {
+            // As for products: one limited write per tenant at a time until commit.
+            advisory_xact_lock(&mut transaction, AGENT_MEMORY_LIMIT_LOCKS, tenant.0).await?;
+            // A prefix compared, not matched with `like`: `_` and `%` are plain characters.
+            let count = sqlx::query(
+                "select count(*) as counted from agent_memory \
+                 where tenant_id = $1 and agent_type = $2 and left(memory_type, length($3)) = $3",
+            )
+            .bind(tenant.0)
+            .bind(agent)
+            .bind(counted_prefix)
+            .fetch_one(&mut *transaction)
+            .await?
+            .int("counted")?;
+            rows::within_limit(count, limit, agent)?;
+        }
+        let row = sqlx::query(concat!(
+            "insert into agent_memory (tenant_id, agent_type, memory_type, content, success_score, \
+             created_at, last_accessed) values ($1, $2, $3, $4, null, $5, $5) returning ",
+            rows::agent_memory_columns!("::text")
+        ))
+        .bind(tenant.0)
+        .bind(agent)
+        .bind(key)
+        .bind(content.to_string())
+        .bind(now)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(|e| rows::write_error(e, "agent_memory", "tenant"))?;
+        let written = rows::agent_memory(&row)?;
+        transaction.commit().await?;
+        Ok(written)
+    }
+
     // ---- adapter state ----
 
     async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
@@ -1450,11 +1545,7 @@ impl Store for PostgresStore {
         if let Some(limit) = quota_bytes {
             // One upload per owner at a time until commit: two cannot both fit under
             // the quota by reading the same total.
-            sqlx::query("select pg_advisory_xact_lock($1, $2)")
-                .bind(MEDIA_QUOTA_LOCKS)
-                .bind(i32::try_from(owner.rem_euclid(i64::from(i32::MAX))).unwrap_or_default())
-                .execute(&mut *transaction)
-                .await?;
+            advisory_xact_lock(&mut transaction, MEDIA_QUOTA_LOCKS, owner).await?;
             let used = sqlx::query(
                 "select coalesce(sum(m.size_bytes), 0)::int8 as used from media_files m \
                  join tenants t on t.id = m.tenant_id where t.user_id = $1",

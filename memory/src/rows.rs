@@ -604,6 +604,16 @@ pub(crate) fn missing_parent(tenant_exists: bool, parent: &str) -> MemoryError {
     MemoryError::NotFound(if tenant_exists { parent } else { "tenant" }.to_owned())
 }
 
+/// Refuses ([`MemoryError::LimitReached`]) one more of `what` when the tenant already
+/// has `count` of them and may have at most `limit`.
+pub(crate) fn within_limit(count: i64, limit: u64, what: &str) -> MemoryResult<()> {
+    // A count is never negative; were it, it would be under any limit.
+    if u64::try_from(count).unwrap_or(0) >= limit {
+        return Err(MemoryError::LimitReached { what: what.to_owned(), limit });
+    }
+    Ok(())
+}
+
 /// `posted_at` of a new social post: a post created as already `posted` went out now.
 pub(crate) fn posted_at_on_creation(status: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     (status == "posted").then_some(now)

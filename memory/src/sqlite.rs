@@ -970,9 +970,21 @@ impl Store for SqliteStore {
 
     // ---- products ----
 
-    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product> {
+    async fn create_product_within_limit(&self, product: NewProduct, limit: Option<u64>) -> MemoryResult<Product> {
         let now = rows::stored_time(Utc::now());
+        // Writes are serialised here and `BEGIN IMMEDIATE` holds off other processes'
+        // writers, so no other product can be inserted between the count and the insert.
         let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(limit) = limit {
+            let count = sqlx::query("select count(*) as counted from products where tenant_id = ? and status <> ?")
+                .bind(product.tenant_id.0)
+                .bind(DELETED_PRODUCT_STATUS)
+                .fetch_one(&mut *tx)
+                .await?
+                .int("counted")?;
+            rows::within_limit(count, limit, "products")?;
+        }
         // The foreign key only says the store exists; the guard says it is the tenant's.
         let row = sqlx::query(concat!(
             "insert into products (tenant_id, store_id, niche, title, description, tags, price, cost, \
@@ -998,13 +1010,16 @@ impl Store for SqliteStore {
         .bind(product.store_id)
         .bind(product.store_id)
         .bind(product.tenant_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| rows::write_error(e, "product", "tenant"))?;
-        match row {
-            Some(row) => rows::product(&row),
-            None => Err(rows::missing_parent(self.tenant_exists(product.tenant_id).await?, "store")),
-        }
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(rows::missing_parent(self.tenant_exists(product.tenant_id).await?, "store"));
+        };
+        let created = rows::product(&row)?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn products(&self, tenant: TenantId) -> MemoryResult<Vec<Product>> {
@@ -1068,8 +1083,18 @@ impl Store for SqliteStore {
 
     // ---- campaigns ----
 
-    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign> {
+    async fn create_campaign_within_limit(&self, campaign: NewCampaign, limit: Option<u64>) -> MemoryResult<Campaign> {
+        // As for products: the count and the insert cannot interleave with another writer.
         let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(limit) = limit {
+            let count = sqlx::query("select count(*) as counted from campaigns where tenant_id = ?")
+                .bind(campaign.tenant_id.0)
+                .fetch_one(&mut *tx)
+                .await?
+                .int("counted")?;
+            rows::within_limit(count, limit, "campaigns")?;
+        }
         let row = sqlx::query(concat!(
             "insert into campaigns (tenant_id, product_id, name, channel, budget, spent, status, \
              external_id, created_at) \
@@ -1089,13 +1114,16 @@ impl Store for SqliteStore {
         .bind(campaign.product_id)
         .bind(campaign.product_id)
         .bind(campaign.tenant_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| rows::write_error(e, "campaign", "tenant"))?;
-        match row {
-            Some(row) => rows::campaign(&row),
-            None => Err(rows::missing_parent(self.tenant_exists(campaign.tenant_id).await?, "product")),
-        }
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(rows::missing_parent(self.tenant_exists(campaign.tenant_id).await?, "product"));
+        };
+        let created = rows::campaign(&row)?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn campaigns(&self, tenant: TenantId) -> MemoryResult<Vec<Campaign>> {
@@ -1393,6 +1421,53 @@ impl Store for SqliteStore {
         .iter()
         .map(rows::agent_memory)
         .collect()
+    }
+
+    async fn add_agent_memory_within_limit(
+        &self,
+        tenant: TenantId,
+        agent: &str,
+        key: &str,
+        content: Value,
+        counted_prefix: &str,
+        limit: Option<u64>,
+    ) -> MemoryResult<AgentMemory> {
+        let now = rows::stored_time(Utc::now());
+        // As for products: the count and the insert cannot interleave with another writer.
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(limit) = limit {
+            // A prefix compared, not matched with `like`: `_` and `%` are plain characters.
+            let count = sqlx::query(
+                "select count(*) as counted from agent_memory \
+                 where tenant_id = ? and agent_type = ? and substr(memory_type, 1, length(?)) = ?",
+            )
+            .bind(tenant.0)
+            .bind(agent)
+            .bind(counted_prefix)
+            .bind(counted_prefix)
+            .fetch_one(&mut *tx)
+            .await?
+            .int("counted")?;
+            rows::within_limit(count, limit, agent)?;
+        }
+        let row = sqlx::query(concat!(
+            "insert into agent_memory (tenant_id, agent_type, memory_type, content, success_score, \
+             created_at, last_accessed) values (?, ?, ?, ?, null, ?, ?) returning ",
+            rows::agent_memory_columns!("")
+        ))
+        .bind(tenant.0)
+        .bind(agent)
+        .bind(key)
+        .bind(content.to_string())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error(e, "agent_memory", "tenant"))?;
+        let written = rows::agent_memory(&row)?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     // ---- adapter state ----

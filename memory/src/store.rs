@@ -240,9 +240,19 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- products ----
 
-    /// Creates a product. `NotFound("tenant")` when the tenant does not exist,
-    /// `NotFound("store")` when `store_id` is not one of the tenant's stores.
-    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product>;
+    /// Creates a product with no limit on how many the tenant has: see
+    /// [`Store::create_product_within_limit`].
+    async fn create_product(&self, product: NewProduct) -> MemoryResult<Product> {
+        self.create_product_within_limit(product, None).await
+    }
+    /// Creates a product unless the tenant already has `limit` products that are not
+    /// `deleted` (what a tier counts); then
+    /// [`MemoryError::LimitReached`](crate::MemoryError::LimitReached) and nothing is
+    /// written. The count and the insert are one transaction under a lock per tenant, so
+    /// concurrent creations cannot squeeze past the limit. `None` is unlimited.
+    /// `NotFound("tenant")` when the tenant does not exist, `NotFound("store")` when
+    /// `store_id` is not one of the tenant's stores.
+    async fn create_product_within_limit(&self, product: NewProduct, limit: Option<u64>) -> MemoryResult<Product>;
     /// The tenant's products, ordered by id.
     async fn products(&self, tenant: TenantId) -> MemoryResult<Vec<Product>>;
     /// One of the tenant's products (`None` for another tenant's id).
@@ -259,9 +269,19 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- campaigns ----
 
-    /// Creates a campaign with nothing spent. `NotFound("tenant")` when the tenant does
-    /// not exist, `NotFound("product")` when `product_id` is not one of its products.
-    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign>;
+    /// Creates a campaign with no limit on how many the tenant has: see
+    /// [`Store::create_campaign_within_limit`].
+    async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign> {
+        self.create_campaign_within_limit(campaign, None).await
+    }
+    /// Creates a campaign with nothing spent, unless the tenant already has `limit`
+    /// campaigns (of any status); then
+    /// [`MemoryError::LimitReached`](crate::MemoryError::LimitReached) and nothing is
+    /// written. The count and the insert are one transaction under a lock per tenant, so
+    /// concurrent creations cannot squeeze past the limit. `None` is unlimited.
+    /// `NotFound("tenant")` when the tenant does not exist, `NotFound("product")` when
+    /// `product_id` is not one of its products.
+    async fn create_campaign_within_limit(&self, campaign: NewCampaign, limit: Option<u64>) -> MemoryResult<Campaign>;
     /// The tenant's campaigns, ordered by id.
     async fn campaigns(&self, tenant: TenantId) -> MemoryResult<Vec<Campaign>>;
     /// Adds `amount` to a campaign's spend, exactly and atomically (concurrent calls
@@ -357,6 +377,23 @@ pub trait Store: Send + Sync + 'static {
     /// All of `agent`'s memory, ordered by key (byte order), without stamping
     /// `last_accessed`.
     async fn agent_memories(&self, tenant: TenantId, agent: &str) -> MemoryResult<Vec<AgentMemory>>;
+    /// Writes a new `key` into `agent`'s memory (stamped now, no score) unless the keys
+    /// of `agent`'s memory that start with `counted_prefix` already number `limit`; then
+    /// [`MemoryError::LimitReached`](crate::MemoryError::LimitReached) naming `agent`,
+    /// and nothing is written. This is how a business's connected stores (namespace
+    /// `stores`, keys `store:<id>`) are kept within its tier. The count and the insert
+    /// are one transaction under a lock per tenant, so concurrent writers cannot squeeze
+    /// past the limit. `None` is unlimited. `Conflict("agent_memory")` when `key` is
+    /// already written, `NotFound("tenant")` when the tenant does not exist.
+    async fn add_agent_memory_within_limit(
+        &self,
+        tenant: TenantId,
+        agent: &str,
+        key: &str,
+        content: Value,
+        counted_prefix: &str,
+        limit: Option<u64>,
+    ) -> MemoryResult<AgentMemory>;
 
     // ---- adapter state ----
 

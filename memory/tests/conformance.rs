@@ -97,6 +97,8 @@ conformance! {
         platform_stats_count_everyone_and_window_what_is_recent,
         media_files_are_kept_per_tenant_with_their_bytes,
         concurrent_uploads_cannot_squeeze_past_the_owners_quota,
+        concurrent_campaign_creations_cannot_squeeze_past_the_limit,
+        concurrent_store_connections_cannot_squeeze_past_the_limit,
         every_swarm_write_for_a_missing_tenant_is_not_found,
         a_revoked_api_token_is_no_longer_found_by_hash,
         api_tokens_are_listed_only_for_their_owner_and_only_the_owner_can_revoke_them,
@@ -117,6 +119,7 @@ conformance! {
         connect_reopens_the_same_database_by_url,
         a_product_may_be_stocked_only_in_its_own_tenants_store,
         llm_token_totals_count_only_calls_since_the_given_time,
+        concurrent_product_creations_from_two_processes_cannot_squeeze_past_the_limit,
     ],
 }
 
@@ -1659,6 +1662,122 @@ async fn concurrent_uploads_cannot_squeeze_past_the_owners_quota(store: SharedSt
         .count();
     assert_eq!((kept, refused), (2, 8), "{results:?}");
     assert_eq!(store.media_bytes_of_user(owner.id).await.expect("used"), 90);
+}
+
+// ---- count limits (a tier's products, campaigns and stores per business) ----
+
+/// How many of `results` succeeded, and how many were refused at `limit` of `what`.
+fn kept_and_refused<T: std::fmt::Debug>(
+    results: &[Result<MemoryResult<T>, tokio::task::JoinError>],
+    what: &str,
+    limit: u64,
+) -> (usize, usize) {
+    let kept = results.iter().filter(|result| matches!(result, Ok(Ok(_)))).count();
+    let refused = results
+        .iter()
+        .filter(|result| {
+            matches!(result, Ok(Err(MemoryError::LimitReached { what: refused, limit: at })) if refused == what && *at == limit)
+        })
+        .count();
+    (kept, refused)
+}
+
+async fn concurrent_product_creations_from_two_processes_cannot_squeeze_past_the_limit(store: SharedStore, db: Db) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    for title in ["one", "two", "three"] {
+        store.create_product_within_limit(new_product(shop, title, "12.50"), Some(5)).await.expect("under the limit");
+    }
+    // A deleted product does not count; another tenant's products do not either.
+    let gone = product_of(&store, shop, "gone").await;
+    store.set_product_status(shop, gone.id, DELETED_PRODUCT_STATUS).await.expect("deleted");
+    for title in ["x", "y", "z", "w", "v"] {
+        product_of(&store, other, title).await;
+    }
+    let second = db.second_store().await;
+
+    // Two of the five left: of ten creations at once, through two processes, two fit.
+    let creations = (0..10).map(|n| {
+        let store = if n % 2 == 0 { store.clone() } else { second.clone() };
+        tokio::spawn(async move {
+            store.create_product_within_limit(new_product(shop, &format!("p{n}"), "9.99"), Some(5)).await
+        })
+    });
+    let results = futures::future::join_all(creations).await;
+    assert_eq!(kept_and_refused(&results, "products", 5), (2, 8), "{results:?}");
+    let products = store.products(shop).await.expect("list");
+    let live = products.iter().filter(|product| product.status != DELETED_PRODUCT_STATUS).count();
+    assert_eq!((live, products.len()), (5, 6));
+
+    // Deleting one makes room for exactly one more; without a limit there is no count.
+    store.set_product_status(shop, products[0].id, DELETED_PRODUCT_STATUS).await.expect("deleted");
+    store.create_product_within_limit(new_product(shop, "again", "1.00"), Some(5)).await.expect("room again");
+    let refused = store.create_product_within_limit(new_product(shop, "over", "1.00"), Some(5)).await;
+    assert!(matches!(refused, Err(MemoryError::LimitReached { limit: 5, .. })), "{refused:?}");
+    store.create_product(new_product(shop, "unlimited", "1.00")).await.expect("no limit");
+    assert!(matches!(
+        store.create_product_within_limit(new_product(TenantId(999_999), "ghost", "1.00"), Some(5)).await,
+        Err(MemoryError::NotFound(what)) if what == "tenant"
+    ));
+    second.close().await;
+}
+
+async fn concurrent_campaign_creations_cannot_squeeze_past_the_limit(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let launch = store.create_campaign_within_limit(new_campaign(shop, None, "launch"), Some(3)).await.expect("first");
+    // Every status counts, an ended campaign too.
+    store.set_campaign_status(shop, launch.id, "ended").await.expect("ended");
+
+    // Two of the three left: of ten creations at once, two fit.
+    let creations = (0..10).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.create_campaign_within_limit(new_campaign(shop, None, &format!("c{n}")), Some(3)).await
+        })
+    });
+    let results = futures::future::join_all(creations).await;
+    assert_eq!(kept_and_refused(&results, "campaigns", 3), (2, 8), "{results:?}");
+    assert_eq!(store.campaigns(shop).await.expect("list").len(), 3);
+    store.create_campaign(new_campaign(shop, None, "unlimited")).await.expect("no limit");
+}
+
+async fn concurrent_store_connections_cannot_squeeze_past_the_limit(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    // Only the namespace's keys with the prefix count: not other keys, not other
+    // namespaces, not other tenants.
+    store.put_agent_memory(shop, "stores", "settings", json!({}), None).await.expect("put");
+    store.put_agent_memory(shop, "stores", "storefront", json!({}), None).await.expect("put");
+    store.put_agent_memory(shop, "seo", "store:elsewhere", json!({}), None).await.expect("put");
+    store.put_agent_memory(other, "stores", "store:theirs", json!({}), None).await.expect("put");
+
+    // One left: of ten connections at once, one fits.
+    let connections = (0..10).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = format!("store:{n}");
+            store.add_agent_memory_within_limit(shop, "stores", &key, json!({ "n": n }), "store:", Some(1)).await
+        })
+    });
+    let results = futures::future::join_all(connections).await;
+    assert_eq!(kept_and_refused(&results, "stores", 1), (1, 9), "{results:?}");
+    let stores = store.agent_memories(shop, "stores").await.expect("list");
+    assert_eq!(stores.iter().filter(|row| row.key.starts_with("store:")).count(), 1, "{stores:?}");
+
+    // An existing key is a conflict, never a replacement; no limit means no count.
+    let kept = stores.iter().find(|row| row.key.starts_with("store:")).expect("kept").key.clone();
+    assert!(matches!(
+        store.add_agent_memory_within_limit(shop, "stores", &kept, json!({}), "store:", None).await,
+        Err(MemoryError::Conflict(_))
+    ));
+    store
+        .add_agent_memory_within_limit(shop, "stores", "store:more", json!({}), "store:", None)
+        .await
+        .expect("no limit");
+    assert!(matches!(
+        store.add_agent_memory_within_limit(TenantId(999_999), "stores", "store:x", json!({}), "store:", Some(1)).await,
+        Err(MemoryError::NotFound(what)) if what == "tenant"
+    ));
 }
 
 // ---- platform analytics ----

@@ -264,6 +264,16 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
     assert_eq!(properties, names(&["name", "domain", "personality", "autopilot", "autopilot_interval_secs"]));
     assert_eq!(strings(&create["required"]), names(&["name"]));
     assert_eq!(create["additionalProperties"], false);
+    // The autopilot interval states its range, on creation and on change.
+    let update = request_schema(&document, "PUT", "/api/business/{id}");
+    for schema in [&create, &update] {
+        let interval = &schema["properties"]["autopilot_interval_secs"];
+        assert_eq!(
+            (interval["minimum"].as_f64(), interval["maximum"].as_f64()),
+            (Some(1.0), Some(2_592_000.0)),
+            "{interval}"
+        );
+    }
 
     // Creating a product: money is a decimal string.
     let product = request_schema(&document, "POST", "/api/products/create");

@@ -1,11 +1,13 @@
 //! Tiers and live throttling over HTTP: a free account's product limit (402) lifted
-//! when an admin moves it to pro, the monthly API-call limit (429 with `Retry-After`),
+//! when an admin moves it to pro, count limits holding against parallel requests on
+//! both backends, autopilot intervals out of range refused (422) and never below the
+//! tier's minimum, the monthly API-call limit (429 with `Retry-After`),
 //! an admin's throttle change taking effect on a running swarm's very next message
 //! (and recorded as an event) and holding across two processes that share Redis,
 //! admin pause, resume and stop of a swarm, and the admin routes refusing everyone else.
 
-use boardroom_memory::{TenantId, UsageSubject, UserId};
-use boardroom_tests::{Backends, Caller, TestApp, spawn_app_with};
+use boardroom_memory::{TenantChanges, TenantId, UsageSubject, UserId};
+use boardroom_tests::{ApiResponse, Backends, Caller, TestApp, spawn_app_with};
 use chrono::Utc;
 use serde_json::json;
 
@@ -314,4 +316,181 @@ async fn only_admins_reach_the_tier_and_swarm_controls() {
     assert_eq!(ada.get("/api/auth/profile").await.body["tier"], "free");
     let shown = admin.get(&format!("/admin/businesses/{business}/swarm")).await;
     assert_eq!(shown.body["override"], json!(null), "{}", shown.body);
+}
+
+// ---- count limits under concurrent requests ----
+
+/// POSTs every body to `path` at once, each from its own task.
+async fn post_in_parallel(caller: &Caller, path: &str, bodies: Vec<serde_json::Value>) -> Vec<ApiResponse> {
+    let mut requests = tokio::task::JoinSet::new();
+    for body in bodies {
+        let (caller, path) = (caller.clone(), path.to_owned());
+        requests.spawn(async move { caller.post(&path, &body).await });
+    }
+    requests.join_all().await
+}
+
+/// How many were created (201); asserts every other answer is the tier's 402 naming
+/// the limit of `what`.
+fn created_and_refused_at_the_limit(answers: &[ApiResponse], what: &str, limit: u64) -> usize {
+    let mut created = 0;
+    for answer in answers {
+        if answer.status == 201 {
+            created += 1;
+            continue;
+        }
+        assert_eq!((answer.status, answer.error_code()), (402, "tier_limit"), "{}", answer.body);
+        let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("free tier allows {limit} {what} per business")), "{message}");
+        assert_eq!(answer.body["error"]["fields"]["limit"], limit.to_string());
+        assert_eq!(answer.body["error"]["fields"]["tier"], "free");
+    }
+    created
+}
+
+async fn eight_parallel_requests_create_exactly_the_free_tiers_limit(backends: Backends) {
+    // Arrange
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let ada = app.new_account("ada@example.com").await;
+    let business = create_business(&ada, "Planners").await;
+    let campaign = |n: usize| json!({ "business_id": business, "name": format!("Launch {n}"), "channel": "google_ads", "budget": "10" });
+    let store = |n: usize| {
+        json!({ "business_id": business, "platform": "shopify", "store_url": format!("https://s{n}.myshopify.com"),
+                "credentials": { "access_token": "shpat_x" } })
+    };
+    let product = |n: usize| {
+        json!({ "business_id": business, "title": format!("Planner {n}"), "niche": "planners",
+                "price": "19.00", "cost": "2.00" })
+    };
+
+    // Act: eight of each at once.
+    let campaigns = post_in_parallel(&ada, "/api/marketing/campaign", (0..8).map(campaign).collect()).await;
+    let stores = post_in_parallel(&ada, "/api/stores/connect", (0..8).map(store).collect()).await;
+    let products = post_in_parallel(&ada, "/api/products/create", (0..8).map(product).collect()).await;
+
+    // Assert: exactly the limit was created, everything else was a 402…
+    assert_eq!(created_and_refused_at_the_limit(&campaigns, "campaigns", 2), 2);
+    assert_eq!(created_and_refused_at_the_limit(&stores, "stores", 1), 1);
+    assert_eq!(created_and_refused_at_the_limit(&products, "products", 5), 5);
+    // …and exactly the limit is stored.
+    let listed = |path: String| {
+        let ada = ada.clone();
+        async move {
+            let list = ada.get(&path).await;
+            assert_eq!(list.status, 200, "{}", list.body);
+            list.body["items"].as_array().map(Vec::len).unwrap_or_default()
+        }
+    };
+    assert_eq!(listed(format!("/api/marketing/list?business_id={business}")).await, 2);
+    assert_eq!(listed(format!("/api/stores/list?business_id={business}")).await, 1);
+    assert_eq!(listed(format!("/api/products/list?business_id={business}")).await, 5);
+    let profile = ada.get("/api/auth/profile").await;
+    assert_eq!(
+        (profile.body["usage"]["products"].as_u64(), profile.body["usage"]["stores"].as_u64()),
+        (Some(5), Some(1))
+    );
+
+    // A deleted product makes room for exactly one more.
+    let first = products.iter().find(|answer| answer.status == 201).expect("a product").body["id"].clone();
+    let deleted = ada.delete(&format!("/api/products/{first}?business_id={business}")).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let again = post_in_parallel(&ada, "/api/products/create", (8..12).map(product).collect()).await;
+    assert_eq!(created_and_refused_at_the_limit(&again, "products", 5), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_defaults_eight_parallel_requests_create_exactly_the_free_tiers_limit() {
+    eight_parallel_requests_create_exactly_the_free_tiers_limit(Backends::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_and_redis_eight_parallel_requests_create_exactly_the_free_tiers_limit() {
+    eight_parallel_requests_create_exactly_the_free_tiers_limit(Backends::Production).await;
+}
+
+// ---- the autopilot interval ----
+
+/// Numbers no interval may be: past the 30-day maximum, past `i64` and `u64`, negative,
+/// zero, fractional, and not a number at all.
+const OUT_OF_RANGE_INTERVALS: [&str; 8] =
+    ["9223372036854775808", "18446744073709551616", "18446744073709551615", "2592001", "-1", "0", "1.5", "\"60\""];
+
+/// The business's stored `autopilot_interval_secs`.
+async fn stored_interval(app: &TestApp, business: i64) -> serde_json::Value {
+    let tenant = app.state.store.tenant(TenantId(business)).await.expect("read").expect("the business");
+    tenant.settings["autopilot_interval_secs"].clone()
+}
+
+fn refused_naming_the_interval(answer: &ApiResponse, sent: &str) {
+    assert_eq!((answer.status, answer.error_code()), (422, "validation"), "{sent}: {}", answer.body);
+    let problem = answer.body["error"]["fields"]["autopilot_interval_secs"].as_str().unwrap_or_default();
+    assert!(problem.contains("from 1 to 2592000"), "{sent}: {}", answer.body);
+}
+
+async fn an_autopilot_interval_out_of_range_is_refused_and_none_undercuts_the_tier(backends: Backends) {
+    // Arrange
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let ada = app.new_account("ada@example.com").await;
+    let raw = |caller: &Caller, method: reqwest::Method, path: String, body: String| {
+        let caller = caller.clone();
+        async move { caller.send_raw(method, &path, Some("application/json"), body.into_bytes()).await }
+    };
+
+    // Creating: every out-of-range number is a 422 naming the field, and nothing is made.
+    for sent in OUT_OF_RANGE_INTERVALS {
+        let body = format!(r#"{{"name": "Mugs", "autopilot_interval_secs": {sent}}}"#);
+        let answer = raw(&ada, reqwest::Method::POST, "/api/business/create".into(), body).await;
+        refused_naming_the_interval(&answer, sent);
+    }
+    assert_eq!(ada.get("/api/business/list").await.body["items"], json!([]));
+    // A small positive interval is raised to the free tier's 30 minutes.
+    let created = ada.post("/api/business/create", &json!({ "name": "Mugs", "autopilot_interval_secs": 1 })).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let business = created.body["id"].as_i64().expect("business id");
+    assert_eq!(stored_interval(&app, business).await, 1800);
+
+    // Updating: refused alike, and the stored interval is kept.
+    for sent in OUT_OF_RANGE_INTERVALS {
+        let body = format!(r#"{{"autopilot_interval_secs": {sent}}}"#);
+        let answer = raw(&ada, reqwest::Method::PUT, format!("/api/business/{business}"), body).await;
+        refused_naming_the_interval(&answer, sent);
+        assert_eq!(stored_interval(&app, business).await, 1800, "{sent}");
+    }
+    let raised = ada.put(&format!("/api/business/{business}"), &json!({ "autopilot_interval_secs": 60 })).await;
+    assert_eq!(raised.status, 200, "{}", raised.body);
+    assert_eq!(stored_interval(&app, business).await, 1800);
+
+    // The longest interval allowed reaches the running autopilot whole.
+    let longest = ada
+        .put(&format!("/api/business/{business}"), &json!({ "autopilot_interval_secs": 2_592_000, "autopilot": true }))
+        .await;
+    assert_eq!(longest.status, 200, "{}", longest.body);
+    assert_eq!(stored_interval(&app, business).await, 2_592_000);
+    let swarm = app.state.swarms.get(TenantId(business)).expect("the autopilot started the swarm");
+    assert_eq!(swarm.autopilot().interval.as_secs(), 2_592_000);
+
+    let hourly = ada.put(&format!("/api/business/{business}"), &json!({ "autopilot_interval_secs": 3600 })).await;
+    assert_eq!(hourly.status, 200, "{}", hourly.body);
+    assert_eq!(swarm.autopilot().interval.as_secs(), 3600);
+
+    // A huge interval stored before the bound was checked is cut to 30 days, never
+    // wrapped round to nothing.
+    let owner = UserId(user_id(&ada).await);
+    let legacy = json!({ "autopilot": false, "autopilot_interval_secs": 1_u64 << 63 });
+    let changes = TenantChanges { settings: Some(legacy), ..TenantChanges::default() };
+    app.state.store.update_tenant(TenantId(business), owner, changes).await.expect("legacy settings");
+    let restarted = ada.put(&format!("/api/business/{business}"), &json!({ "autopilot": true })).await;
+    assert_eq!(restarted.status, 200, "{}", restarted.body);
+    let swarm = app.state.swarms.get(TenantId(business)).expect("swarm running");
+    assert_eq!(swarm.autopilot().interval.as_secs(), 2_592_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_defaults_an_autopilot_interval_out_of_range_is_refused() {
+    an_autopilot_interval_out_of_range_is_refused_and_none_undercuts_the_tier(Backends::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_and_redis_an_autopilot_interval_out_of_range_is_refused() {
+    an_autopilot_interval_out_of_range_is_refused_and_none_undercuts_the_tier(Backends::Production).await;
 }

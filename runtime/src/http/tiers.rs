@@ -13,7 +13,9 @@
 //! | minimum autopilot interval | 30 min | 5 min | 1 min |
 //!
 //! - A count limit (products, stores, campaigns) refuses the creation beyond it with
-//!   **402** `tier_limit`, naming the tier and the limit.
+//!   **402** `tier_limit`, naming the tier and the limit. The store counts and inserts
+//!   in one transaction under a lock per business, so concurrent requests cannot
+//!   squeeze past the limit.
 //! - API calls are metered per user and calendar month (UTC) on every authenticated
 //!   `/api/*` request (the profile and logout excepted, so an account over its limit
 //!   can still see why and sign out); beyond the limit **429** `rate_limited` with
@@ -26,7 +28,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use boardroom_memory::{Tenant, TenantId, Tier, User};
+use boardroom_memory::{MemoryError, Tenant, TenantId, Tier, User};
 use boardroom_supervisor::{SwarmError, TenantHandle, ThrottleLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
@@ -168,19 +170,29 @@ impl Counted {
     }
 }
 
-/// Refuses (402) creating one more `what` when the business already has `existing`.
-pub(crate) fn check_count(tier: Tier, what: Counted, existing: usize) -> Result<(), ApiError> {
-    let Some(limit) = what.limit(limits(tier)) else {
-        return Ok(());
-    };
-    if (existing as u64) < limit {
-        return Ok(());
-    }
-    Err(ApiError::TierLimit {
+/// How many of `what` a business of `tier` may have (`None`: unlimited): the limit the
+/// store holds a creation to, in the same transaction as its count, so concurrent
+/// requests cannot squeeze past it.
+pub(crate) fn count_limit(tier: Tier, what: Counted) -> Option<u64> {
+    what.limit(limits(tier))
+}
+
+/// The 402 for one `what` too many at `tier`'s limit, naming the tier and the limit.
+fn count_refused(tier: Tier, what: Counted, limit: u64) -> ApiError {
+    ApiError::TierLimit {
         message: format!("the {} tier allows {limit} {} per business; upgrade for more", tier_name(tier), what.name()),
         limit,
         tier: tier_name(tier),
-    })
+    }
+}
+
+/// Maps the store's refusal of a creation past [`count_limit`] to its 402; any other
+/// storage error as usual.
+pub(crate) fn count_error(tier: Tier, what: Counted) -> impl FnOnce(MemoryError) -> ApiError {
+    move |error| match error {
+        MemoryError::LimitReached { limit, .. } => count_refused(tier, what, limit),
+        other => other.into(),
+    }
 }
 
 /// The calendar month usage is counted in, `YYYY-MM` (UTC).
@@ -294,9 +306,17 @@ impl std::fmt::Display for ActivateError {
     }
 }
 
-/// An autopilot interval raised to the tier's minimum.
+/// The longest time between autopilot cycles anyone may ask for: 30 days. A request
+/// beyond it is refused; a longer interval already stored (or configured) is cut to it,
+/// so no interval reaches the supervisor's millisecond arithmetic anywhere near
+/// overflowing.
+pub(crate) const MAX_AUTOPILOT_INTERVAL_SECS: u64 = 30 * 24 * 3600;
+
+/// An autopilot interval raised to the tier's minimum and cut to
+/// [`MAX_AUTOPILOT_INTERVAL_SECS`].
 pub(crate) fn autopilot_interval(tier: Tier, wanted: Duration) -> Duration {
-    wanted.max(Duration::from_secs(limits(tier).min_autopilot_interval_secs))
+    let shortest = Duration::from_secs(limits(tier).min_autopilot_interval_secs);
+    wanted.min(Duration::from_secs(MAX_AUTOPILOT_INTERVAL_SECS)).max(shortest)
 }
 
 #[cfg(test)]
@@ -307,13 +327,17 @@ mod tests {
 
     #[test]
     fn counts_are_refused_at_the_limit_with_a_402_naming_it() {
-        assert!(check_count(Tier::Free, Counted::Products, 4).is_ok());
-        let refused = check_count(Tier::Free, Counted::Products, 5).expect_err("sixth product");
+        assert_eq!(count_limit(Tier::Free, Counted::Products), Some(5));
+        assert_eq!(count_limit(Tier::Free, Counted::Stores), Some(1));
+        assert_eq!(count_limit(Tier::Pro, Counted::Campaigns), Some(20));
+        assert_eq!(count_limit(Tier::Enterprise, Counted::Campaigns), None);
+        let refused =
+            count_error(Tier::Free, Counted::Products)(MemoryError::LimitReached { what: "products".into(), limit: 5 });
         assert_eq!(refused.status().as_u16(), 402);
-        assert!(refused.to_string().contains("free tier allows 5 products"), "{refused}");
-        assert!(check_count(Tier::Pro, Counted::Products, 5).is_ok());
-        assert!(check_count(Tier::Free, Counted::Stores, 1).is_err());
-        assert!(check_count(Tier::Enterprise, Counted::Campaigns, 1_000_000).is_ok());
+        assert_eq!(refused.code(), "tier_limit");
+        assert!(refused.to_string().contains("free tier allows 5 products per business"), "{refused}");
+        let other = count_error(Tier::Free, Counted::Stores)(MemoryError::NotFound("tenant".into()));
+        assert_eq!(other.status().as_u16(), 404);
     }
 
     #[test]
@@ -333,6 +357,20 @@ mod tests {
         assert_eq!(autopilot_interval(Tier::Free, Duration::from_secs(60)), Duration::from_secs(1800));
         assert_eq!(autopilot_interval(Tier::Pro, Duration::from_secs(3600)), Duration::from_secs(3600));
         assert_eq!(autopilot_interval(Tier::Enterprise, Duration::from_secs(1)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_autopilot_interval_never_passes_30_days_nor_falls_below_the_tier() {
+        let month = Duration::from_secs(MAX_AUTOPILOT_INTERVAL_SECS);
+        for tier in [Tier::Free, Tier::Pro, Tier::Enterprise] {
+            assert_eq!(autopilot_interval(tier, Duration::from_secs(1 << 63)), month);
+            assert_eq!(autopilot_interval(tier, Duration::from_secs(u64::MAX)), month);
+            assert_eq!(autopilot_interval(tier, Duration::MAX), month);
+            assert_eq!(autopilot_interval(tier, month), month);
+            let floor = Duration::from_secs(limits(tier).min_autopilot_interval_secs);
+            assert_eq!(autopilot_interval(tier, Duration::ZERO), floor);
+            assert!(floor <= month);
+        }
     }
 
     #[test]

@@ -89,12 +89,16 @@ pub(super) async fn events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, business_id).await?.id;
+    // Events are stored before they are sent, so no stream has sent an id past the
+    // log's last: a larger resume point is refused (the subscription counts on from it,
+    // and `i64::MAX + 1` must never be asked).
+    let last = state.app.store.last_event_seq(tenant).await?;
     let after = match resume_point(&headers)? {
-        Some(after) => after,
+        Some(after) => within_log("Last-Event-ID", after, last)?,
         None => match query.after {
-            Some(after) if after >= 0 => after,
+            Some(after) if after >= 0 => within_log("after", after, last)?,
             Some(_) => return Err(ApiError::invalid("after", "must not be negative")),
-            None => (state.app.store.last_event_seq(tenant).await? - RECENT_EVENTS).max(0),
+            None => (last - RECENT_EVENTS).max(0),
         },
     };
     let stream = tenant_stream(&state.app.live, &state, tenant, after);
@@ -113,6 +117,14 @@ fn resume_point(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         Ok(seq) if seq >= 0 => Ok(Some(seq)),
         _ => Err(ApiError::invalid("Last-Event-ID", "must be the id of an event this stream sent")),
     }
+}
+
+/// A resume point no later than `last`, the log's last sequence number.
+fn within_log(field: &str, after: i64, last: i64) -> Result<i64, ApiError> {
+    if after > last {
+        return Err(ApiError::invalid(field, format!("must be the id of an event this stream sent (at most {last})")));
+    }
+    Ok(after)
 }
 
 /// What the merged stream yields.
@@ -209,5 +221,19 @@ mod tests {
         assert!(resume_point(&headers).is_err());
         headers.insert("last-event-id", HeaderValue::from_static("abc"));
         assert!(resume_point(&headers).is_err());
+        headers.insert("last-event-id", HeaderValue::from_static("9223372036854775808"));
+        assert!(resume_point(&headers).is_err(), "past i64");
+    }
+
+    #[test]
+    fn a_resume_point_past_the_logs_end_is_refused_naming_the_field() {
+        assert_eq!(within_log("after", 7, 7).ok(), Some(7));
+        assert_eq!(within_log("after", 0, 0).ok(), Some(0));
+        let refused = within_log("Last-Event-ID", i64::MAX, 7).expect_err("past the end");
+        assert_eq!(refused.status().as_u16(), 422);
+        assert!(
+            matches!(&refused, ApiError::Validation(fields) if fields.contains_key("Last-Event-ID")),
+            "{refused:?}"
+        );
     }
 }

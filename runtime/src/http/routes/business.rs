@@ -29,7 +29,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::tiers;
+use crate::http::tiers::{self, MAX_AUTOPILOT_INTERVAL_SECS};
 
 /// Longest business name.
 const MAX_NAME_CHARS: usize = 100;
@@ -98,9 +98,41 @@ struct CreateBusiness {
     /// Start the autopilot at once (default `false`).
     #[serde(default)]
     autopilot: bool,
-    /// Seconds between autopilot cycles; raised to the tier's minimum.
+    /// Seconds between autopilot cycles: a whole number from 1 to 2592000 (30 days);
+    /// raised to the tier's minimum (free 1800, pro 300, enterprise 60).
     #[serde(default)]
-    autopilot_interval_secs: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
+    autopilot_interval_secs: Option<IntervalSecs>,
+}
+
+/// A requested autopilot interval: a whole number of seconds from 1 to
+/// [`MAX_AUTOPILOT_INTERVAL_SECS`]. Anything else (0, a negative number, a fraction, a
+/// number past the maximum or past `u64`, a string) is refused as the field's 422, so
+/// no client number can wrap when it becomes a [`Duration`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IntervalSecs(u64);
+
+impl IntervalSecs {
+    /// Checks a JSON value; the problem in words when it is not an interval.
+    fn parse(value: &serde_json::Value) -> Result<Self, String> {
+        value.as_u64().filter(|secs| (1..=MAX_AUTOPILOT_INTERVAL_SECS).contains(secs)).map(Self).ok_or_else(|| {
+            format!("must be a whole number of seconds from 1 to {MAX_AUTOPILOT_INTERVAL_SECS} (30 days)")
+        })
+    }
+
+    /// The interval the tier allows: raised to its minimum.
+    fn for_tier(self, tier: Tier) -> u64 {
+        tiers::autopilot_interval(tier, Duration::from_secs(self.0)).as_secs()
+    }
+}
+
+impl<'de> Deserialize<'de> for IntervalSecs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Any JSON number (or other value) is read first, so the answer names the range
+        // instead of serde's "expected u64", and a number past `u64` is refused alike.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::parse(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Creates a business; with `autopilot` its swarm starts working at once.
@@ -138,7 +170,7 @@ async fn create(
         settings: match request.autopilot_interval_secs {
             Some(secs) => json!({
                 "autopilot": request.autopilot,
-                "autopilot_interval_secs": interval_secs(caller.user.tier, secs),
+                "autopilot_interval_secs": secs.for_tier(caller.user.tier),
             }),
             None => json!({ "autopilot": request.autopilot }),
         },
@@ -224,9 +256,11 @@ struct UpdateBusiness {
     /// `true` starts the autopilot, `false` pauses it.
     #[serde(default)]
     autopilot: Option<bool>,
-    /// Seconds between autopilot cycles; raised to the tier's minimum.
+    /// Seconds between autopilot cycles: a whole number from 1 to 2592000 (30 days);
+    /// raised to the tier's minimum (free 1800, pro 300, enterprise 60).
     #[serde(default)]
-    autopilot_interval_secs: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
+    autopilot_interval_secs: Option<IntervalSecs>,
 }
 
 /// A field that is present (even as `null`) becomes `Some`; with `#[serde(default)]`
@@ -279,7 +313,7 @@ async fn update(
         settings["autopilot"] = json!(autopilot);
     }
     if let Some(secs) = request.autopilot_interval_secs {
-        settings["autopilot_interval_secs"] = json!(interval_secs(caller.user.tier, secs));
+        settings["autopilot_interval_secs"] = json!(secs.for_tier(caller.user.tier));
     }
     if changes.personality.is_some()
         && let Some(object) = settings.as_object_mut()
@@ -375,18 +409,14 @@ async fn start_autopilot(state: &ApiState, tenant: &Tenant, tier: Tier) {
 }
 
 /// The tenant's autopilot interval (its setting, else the server's), raised to the
-/// owner's tier's minimum.
+/// owner's tier's minimum and cut to 30 days (a setting stored before the bound was
+/// checked may be larger).
 fn autopilot_interval(state: &ApiState, tenant: &Tenant, tier: Tier) -> Duration {
     let wanted = tenant.settings["autopilot_interval_secs"]
         .as_u64()
         .filter(|secs| *secs > 0)
         .map_or(state.app.settings.autopilot_interval, Duration::from_secs);
     tiers::autopilot_interval(tier, wanted)
-}
-
-/// A requested interval in seconds, raised to the tier's minimum.
-fn interval_secs(tier: Tier, secs: u64) -> u64 {
-    tiers::autopilot_interval(tier, Duration::from_secs(secs)).as_secs()
 }
 
 /// Records a field's problem; the value when there is none.
@@ -448,6 +478,32 @@ mod tests {
     fn personalities_are_the_built_in_ones_in_any_case() {
         assert_eq!(parse_personality("HUSTLEBOT").as_deref(), Ok("hustlebot"));
         assert!(parse_personality("grumpy").is_err_and(|problem| problem.contains("CoachTy")));
+    }
+
+    #[test]
+    fn an_interval_is_a_whole_number_of_seconds_up_to_30_days() {
+        use serde_json::json;
+        assert_eq!(IntervalSecs::parse(&json!(1)), Ok(IntervalSecs(1)));
+        assert_eq!(IntervalSecs::parse(&json!(2_592_000)), Ok(IntervalSecs(2_592_000)));
+        let two_to_the_64: serde_json::Value = serde_json::from_str("18446744073709551616").expect("a number");
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!(2_592_001),
+            json!(1_u64 << 63),
+            json!(u64::MAX),
+            two_to_the_64,
+            json!("60"),
+            json!(true),
+        ] {
+            let problem = IntervalSecs::parse(&bad).expect_err("refused");
+            assert!(problem.contains("from 1 to 2592000"), "{bad}: {problem}");
+        }
+        // Raised to the tier's minimum, never past the maximum.
+        assert_eq!(IntervalSecs(1).for_tier(Tier::Free), 1800);
+        assert_eq!(IntervalSecs(600).for_tier(Tier::Pro), 600);
+        assert_eq!(IntervalSecs(2_592_000).for_tier(Tier::Enterprise), 2_592_000);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::products::amount;
-use super::{BusinessQuery, ask_agent, owned_business};
+use super::{BusinessQuery, ask_agent, calendar_time, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
@@ -58,8 +58,12 @@ struct PeriodQuery {
 impl PeriodQuery {
     /// The period, checked: `from` before `to`, at most ten years.
     fn period(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-        let to = self.to.unwrap_or_else(Utc::now);
-        let from = self.from.unwrap_or(to - TimeDelta::days(WINDOW_DAYS));
+        let to = calendar_time("to", self.to.unwrap_or_else(Utc::now))?;
+        let from = match self.from {
+            Some(from) => calendar_time("from", from)?,
+            // `to` is in year 1 or later: 30 days before it is a time chrono can hold.
+            None => to - TimeDelta::days(WINDOW_DAYS),
+        };
         if from >= to {
             return Err(ApiError::invalid("from", "must be before to"));
         }

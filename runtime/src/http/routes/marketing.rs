@@ -71,8 +71,6 @@ async fn create(
     Json(request): Json<CreateCampaign>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    let existing = state.app.store.campaigns(tenant.id).await?.len();
-    tiers::check_count(caller.user.tier, Counted::Campaigns, existing)?;
     let mut problems = Fields::new();
     let name =
         text(&request.name, MAX_NAME_CHARS, true).map_err(|problem| problems.insert("name".into(), problem)).ok();
@@ -96,19 +94,22 @@ async fn create(
             return Err(ApiError::NotFound("product".into()));
         }
     }
+    let tier = caller.user.tier;
+    let new = NewCampaign {
+        tenant_id: tenant.id,
+        product_id: request.product_id,
+        name,
+        channel,
+        budget,
+        status: "draft".into(),
+        external_id: None,
+    };
     let campaign = state
         .app
         .store
-        .create_campaign(NewCampaign {
-            tenant_id: tenant.id,
-            product_id: request.product_id,
-            name,
-            channel,
-            budget,
-            status: "draft".into(),
-            external_id: None,
-        })
-        .await?;
+        .create_campaign_within_limit(new, tiers::count_limit(tier, Counted::Campaigns))
+        .await
+        .map_err(tiers::count_error(tier, Counted::Campaigns))?;
     tracing::info!(tenant = %tenant.id, campaign = campaign.id, "campaign created");
     Ok((StatusCode::CREATED, Json(campaign)).into_response())
 }

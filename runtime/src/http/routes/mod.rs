@@ -46,6 +46,7 @@ use std::time::Duration;
 use boardroom_agents::{AgentError, Task};
 use boardroom_memory::{Tenant, TenantId};
 use boardroom_supervisor::{SwarmError, TenantHandle};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -182,6 +183,18 @@ fn agent_error(error: AgentError) -> ApiError {
     }
 }
 
+/// A time a client sent, checked to lie in the years RFC 3339 writes (1 to 9999):
+/// what both databases store, and far enough from the ends of chrono's range that
+/// arithmetic on it (a period of days before it) cannot overflow. 422 naming `field`
+/// otherwise.
+pub(crate) fn calendar_time(field: &str, time: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    if (1..=9999).contains(&time.year()) {
+        Ok(time)
+    } else {
+        Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"))
+    }
+}
+
 /// Items per page when the client does not say.
 const DEFAULT_PAGE_SIZE: i64 = 50;
 /// Most items per page.
@@ -275,6 +288,17 @@ mod tests {
         assert_eq!((page.items.as_slice(), page.next_after), (&[1, 2][..], Some(2)));
         let last = Page::from_rows(vec![3], 2, |n| *n);
         assert_eq!((last.items.as_slice(), last.next_after), (&[3][..], None));
+    }
+
+    #[test]
+    fn client_times_stay_in_the_years_rfc_3339_writes() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("a time");
+        assert!(calendar_time("to", at("2026-11-30T12:00:00Z")).is_ok());
+        assert!(calendar_time("to", at("0001-01-01T00:00:00Z")).is_ok());
+        assert!(calendar_time("to", DateTime::<Utc>::MIN_UTC).is_err());
+        assert!(calendar_time("to", DateTime::<Utc>::MAX_UTC).is_err());
+        let refused = calendar_time("scheduled_time", DateTime::<Utc>::MIN_UTC).expect_err("refused");
+        assert!(matches!(&refused, ApiError::Validation(fields) if fields.contains_key("scheduled_time")));
     }
 
     #[test]

@@ -36,8 +36,8 @@ const MAX_TAG_CHARS: usize = 50;
 const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 /// Statuses a client may set; `deleted` is set by `DELETE`.
 const SETTABLE_STATUSES: [&str; 3] = ["draft", "active", "archived"];
-/// The status of a deleted product.
-pub(crate) const DELETED: &str = "deleted";
+/// The status of a deleted product (not counted against the tier's limit).
+pub(crate) const DELETED: &str = boardroom_memory::DELETED_PRODUCT_STATUS;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -92,7 +92,6 @@ async fn create(
     Json(request): Json<CreateProduct>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    tiers::check_count(caller.user.tier, Counted::Products, live_products(&state, tenant.id).await?)?;
     let mut problems = Fields::new();
     let title = check(&mut problems, "title", text(&request.title, MAX_TITLE_CHARS, true));
     let description = check(
@@ -109,28 +108,34 @@ async fn create(
     else {
         return Err(ApiError::Validation(problems));
     };
+    let tier = caller.user.tier;
     let product = state
         .app
         .store
-        .create_product(NewProduct {
-            tenant_id: tenant.id,
-            store_id: None,
-            niche,
-            title,
-            description,
-            tags,
-            price,
-            cost,
-            currency: "USD".to_owned(),
-            status: "draft".to_owned(),
-            external_id: None,
-        })
-        .await?;
+        .create_product_within_limit(
+            NewProduct {
+                tenant_id: tenant.id,
+                store_id: None,
+                niche,
+                title,
+                description,
+                tags,
+                price,
+                cost,
+                currency: "USD".to_owned(),
+                status: "draft".to_owned(),
+                external_id: None,
+            },
+            tiers::count_limit(tier, Counted::Products),
+        )
+        .await
+        .map_err(tiers::count_error(tier, Counted::Products))?;
     tracing::info!(tenant = %tenant.id, product = product.id, "product created");
     Ok((StatusCode::CREATED, Json(product)).into_response())
 }
 
-/// How many products the business has, deleted ones left out (what its tier counts).
+/// How many products the business has, deleted ones left out (what its tier counts;
+/// the store's limited creation counts the same way).
 pub(super) async fn live_products(state: &ApiState, tenant: TenantId) -> Result<usize, ApiError> {
     Ok(state.app.store.products(tenant).await?.iter().filter(|product| product.status != DELETED).count())
 }

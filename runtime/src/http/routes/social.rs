@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{BusinessBody, BusinessQuery, Items, owned_business};
+use super::{BusinessBody, BusinessQuery, Items, calendar_time, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
@@ -77,10 +77,11 @@ async fn create(
     if content.chars().count() > *limit {
         return Err(ApiError::invalid("content", format!("must be at most {limit} characters on {platform}")));
     }
-    if let Some(time) = request.scheduled_time
-        && time < Utc::now() - SCHEDULE_SLACK
-    {
-        return Err(ApiError::invalid("scheduled_time", "must not be in the past"));
+    if let Some(time) = request.scheduled_time {
+        calendar_time("scheduled_time", time)?;
+        if time < Utc::now() - SCHEDULE_SLACK {
+            return Err(ApiError::invalid("scheduled_time", "must not be in the past"));
+        }
     }
     let post = state
         .app

@@ -32,6 +32,9 @@ use crate::http::tiers::{self, Counted};
 
 /// The agent-memory namespace connected stores live in.
 const STORES: &str = "stores";
+/// What the key of each connected store starts with (`store:<uuid>`); the keys with it
+/// are what the tier counts.
+const STORE_KEY_PREFIX: &str = "store:";
 /// Platforms a store can be connected from.
 const PLATFORMS: [&str; 5] = ["shopify", "gumroad", "stripe", "etsy", "sandbox"];
 /// Longest store address.
@@ -144,7 +147,6 @@ async fn connect(
     Json(request): Json<ConnectStore>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    tiers::check_count(caller.user.tier, Counted::Stores, count(&state, tenant.id).await?)?;
     let mut problems = Fields::new();
     let platform = request.platform.trim().to_ascii_lowercase();
     if !PLATFORMS.contains(&platform.as_str()) {
@@ -173,7 +175,20 @@ async fn connect(
         connected_at: Utc::now(),
     };
     let content = serde_json::to_value(&stored).map_err(anyhow::Error::new)?;
-    state.app.store.put_agent_memory(tenant.id, STORES, &format!("store:{id}"), content, None).await?;
+    let tier = caller.user.tier;
+    state
+        .app
+        .store
+        .add_agent_memory_within_limit(
+            tenant.id,
+            STORES,
+            &format!("{STORE_KEY_PREFIX}{id}"),
+            content,
+            STORE_KEY_PREFIX,
+            tiers::count_limit(tier, Counted::Stores),
+        )
+        .await
+        .map_err(tiers::count_error(tier, Counted::Stores))?;
     tracing::info!(tenant = %tenant.id, store = %id, platform = %stored.platform, "store connected");
     Ok((StatusCode::CREATED, Json(stored.view())).into_response())
 }
@@ -285,7 +300,7 @@ pub(super) async fn count(state: &ApiState, tenant: TenantId) -> Result<usize, A
 async fn stored_stores(state: &ApiState, tenant: TenantId) -> Result<Vec<StoredStore>, ApiError> {
     let rows: Vec<AgentMemory> = state.app.store.agent_memories(tenant, STORES).await?;
     rows.into_iter()
-        .filter(|row| row.key.starts_with("store:"))
+        .filter(|row| row.key.starts_with(STORE_KEY_PREFIX))
         .map(|row| {
             serde_json::from_value(row.content)
                 .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("a stored store is unreadable")))
