@@ -263,6 +263,12 @@ impl Settings {
         })?;
         let sandbox_seed = number(env, "SANDBOX_SEED", file.sandbox_seed)?.unwrap_or(DEFAULT_SANDBOX_SEED);
         let autopilot_interval = match number(env, "AUTOPILOT_INTERVAL_SECS", file.autopilot_interval_secs)? {
+            Some(secs) if secs > crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS => {
+                return Err(ConfigError::new(
+                    "AUTOPILOT_INTERVAL_SECS",
+                    format!("{secs} is too long (at most {} seconds, 30 days)", crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS),
+                ));
+            }
             Some(secs) => positive_secs("AUTOPILOT_INTERVAL_SECS", secs)?,
             None => Duration::from_secs(1800),
         };
@@ -472,6 +478,11 @@ mod tests {
             ("SWARM_MAX_RESTARTS", "-1", "SWARM_MAX_RESTARTS: \"-1\" is not a non-negative whole number"),
             ("REDIS_URL", "http://nope", "REDIS_URL: \"http://nope\" is not a Redis URL"),
             ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
+            ("AUTOPILOT_INTERVAL_SECS", "18446744073709551616", "AUTOPILOT_INTERVAL_SECS: \"18446744073709551616\" is not"),
+            ("AUTOPILOT_INTERVAL_SECS", "9223372036854775808", "AUTOPILOT_INTERVAL_SECS: 9223372036854775808 is too long"),
+            ("AUTOPILOT_INTERVAL_SECS", "2592001", "AUTOPILOT_INTERVAL_SECS: 2592001 is too long"),
+            ("SHUTDOWN_GRACE_SECS", "0", "SHUTDOWN_GRACE_SECS: must be at least 1 second"),
+            ("SHUTDOWN_GRACE_SECS", "601", "SHUTDOWN_GRACE_SECS: 601 is too long"),
         ];
         for (name, value, expected) in cases {
             let mut vars = env(&base);
