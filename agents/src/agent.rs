@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::Marketplace;
@@ -111,7 +112,15 @@ pub struct AgentContext {
     pub brain: Arc<dyn Brain>,
     /// Where the business sells and advertises (the sandbox market by default).
     pub market: Arc<dyn Marketplace>,
+    /// When the caller of the task being handled stops waiting for its answer; `None`
+    /// for a cast (nobody waits) or outside a task. Set by the supervisor before each
+    /// task; [`AgentContext::decide`] fits the brain's work inside it.
+    pub deadline: Option<tokio::time::Instant>,
 }
+
+/// Time kept back from the brain before a call's deadline, for what the agent does
+/// with the decision (events, writes) and for the answer to reach the caller.
+pub const DECISION_MARGIN: Duration = Duration::from_millis(750);
 
 /// A decision and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +157,10 @@ impl AgentContext {
     /// and answers in `shape`; tokens are stored per call. If every model fails, the
     /// agent's own proposal stands (recorded as a `brain.fallback` event): the swarm
     /// never stops for want of an LLM.
+    ///
+    /// The brain must answer [`DECISION_MARGIN`] before the deadline of the call being
+    /// handled: a slow model makes the rules decide (again a `brain.fallback`) rather
+    /// than the caller give up on the agent.
     pub async fn decide(
         &self,
         instruction: &str,
@@ -165,6 +178,9 @@ impl AgentContext {
             input,
             proposal: proposal.clone(),
             shape,
+            deadline: self
+                .deadline
+                .map(|deadline| deadline.checked_sub(DECISION_MARGIN).unwrap_or_else(tokio::time::Instant::now)),
         };
         match self.brain.decide(request).await {
             Ok(answer) => {

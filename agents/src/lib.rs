@@ -24,7 +24,7 @@ mod ceo;
 mod registry;
 mod specialists;
 
-pub use agent::{Agent, AgentContext, AgentError, Decided, Peers, Task};
+pub use agent::{Agent, AgentContext, AgentError, DECISION_MARGIN, Decided, Peers, Task};
 pub use ceo::{Ceo, PRICE_OVERRIDE_NAMESPACE, Step};
 pub use registry::{AgentFactory, AgentRegistry, CEO};
 pub use specialists::*;

@@ -232,6 +232,7 @@ fn pricing_request() -> BrainRequest {
         input: json!({"unit_cost": 2.0, "rival_prices": [12.0, 14.5]}),
         proposal: json!({"price": 11.99, "reason": "just under the cheapest rival"}),
         shape: price_shape(),
+        deadline: None,
     }
 }
 
@@ -350,6 +351,39 @@ async fn a_call_that_times_out_is_retried_on_the_same_model() {
     // The timed-out call never answered, so only the second one counts.
     assert_eq!(answer.usage, usage("alpha", 7, 3));
     server.assert_requests_were_well_formed();
+}
+
+#[tokio::test]
+async fn a_model_slower_than_the_deadline_is_cut_off_before_it_and_no_other_model_is_asked() {
+    let slow = Reply::Slow { delay: Duration::from_secs(20), then: Box::new(answer(VALID, 1, 1)) };
+    let server = FakeLlm::start([("alpha", vec![slow]), ("beta", vec![answer(VALID, 7, 3)])]).await;
+    let brain = server.brain(&["alpha", "beta"]);
+    let mut request = pricing_request();
+    request.deadline = Some(tokio::time::Instant::now() + Duration::from_millis(900));
+
+    let started = Instant::now();
+    let error = brain.decide(request).await.expect_err("out of time");
+    println!("cut off after {} ms (deadline 900 ms, model 20 s)", started.elapsed().as_millis());
+
+    let BrainError::OutOfTime { attempts, usage: None } = &error else {
+        panic!("expected OutOfTime without usage, got {error:?}");
+    };
+    assert!(attempts.len() == 1 && attempts[0].starts_with("alpha: "), "{attempts:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the deadline, not the model, ends the decision");
+    assert_eq!(server.requests_for("beta"), 0);
+}
+
+#[tokio::test]
+async fn with_too_little_time_left_no_model_is_asked() {
+    let server = FakeLlm::start([("alpha", vec![answer(VALID, 7, 3)])]).await;
+    let brain = server.brain(&["alpha"]);
+    let mut request = pricing_request();
+    request.deadline = Some(tokio::time::Instant::now() + Duration::from_millis(100));
+
+    let error = brain.decide(request).await.expect_err("out of time");
+
+    assert!(matches!(error, BrainError::OutOfTime { .. }), "{error:?}");
+    assert_eq!(server.requests_for("alpha"), 0);
 }
 
 #[tokio::test]

@@ -538,39 +538,19 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Whether retrying the same write later may succeed: the connection or the pool failed,
-/// the server is shutting down or restarting, or the database asked us to retry — as
-/// opposed to the rows themselves being refused (a constraint, a type).
+/// Whether retrying the same write later may succeed: the database is unavailable
+/// (see [`crate::pool::is_unavailable`]: connection lost, pool closed or timed out, the
+/// server shutting down, SQLite locked), the connection broke mid-protocol, or the
+/// database asked for a retry (serialization failure, deadlock, insufficient
+/// resources) — as opposed to the rows themselves being refused (a constraint, a type).
 pub(crate) fn is_transient(error: &MemoryError) -> bool {
     let MemoryError::Database(error) = error else {
         return false;
     };
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(database) => {
-            let Some(code) = database.code() else { return false };
-            if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // Primary result code (the low byte of an extended one): 5 BUSY, 6 LOCKED.
-                matches!(code.parse::<i32>(), Ok(sqlite) if matches!(sqlite & 0xff, 5 | 6))
-            } else {
-                is_transient_sqlstate(&code)
-            }
-        }
-        _ => false,
-    }
-}
-
-/// PostgreSQL SQLSTATEs that mean "try again": 08 connection exception, 40001
-/// serialization failure, 40P01 deadlock, 53 insufficient resources, 57P01..57P03 admin
-/// shutdown ("terminating connection due to administrator command"), crash shutdown,
-/// cannot connect now.
-fn is_transient_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || code == "40001" || code == "40P01" || code.starts_with("53") || code.starts_with("57P")
+    crate::pool::is_unavailable(error)
+        || matches!(error, sqlx::Error::Tls(_) | sqlx::Error::Protocol(_))
+        || matches!(error, sqlx::Error::Database(database)
+            if database.code().is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01") || code.starts_with("53")))
 }
 
 /// One tenant's events in order: first those already stored after the starting point,
@@ -638,12 +618,6 @@ mod tests {
             [sqlx::Error::Io(io), sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::WorkerCrashed]
         {
             assert!(is_transient(&MemoryError::Database(transient)));
-        }
-        for code in ["57P01", "57P02", "57P03", "08006", "08001", "40001", "40P01", "53300"] {
-            assert!(is_transient_sqlstate(code), "{code}");
-        }
-        for code in ["23505", "23503", "22003", "42P01", "22P02"] {
-            assert!(!is_transient_sqlstate(code), "{code}");
         }
         assert!(!is_transient(&MemoryError::NotFound("tenant".into())));
         assert!(!is_transient(&MemoryError::Database(sqlx::Error::RowNotFound)));

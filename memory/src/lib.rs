@@ -13,6 +13,8 @@
 //!   round).
 //! - `store`: the [`Store`] trait both backends implement.
 //! - `sqlite`, `postgres`: the two backends, each with its own migrations folder.
+//! - `pool`: [`PoolSettings`], how long a query waits for a connection, and which
+//!   database errors mean "unavailable, retry" ([`is_unavailable`]).
 //! - `event_log`: batching writer, sequence numbers, per-tenant broadcast.
 //! - `redis_link`: the optional Redis connection (sessions, shared throttles).
 //! - `testing` (feature `testing`): fresh databases for tests.
@@ -20,6 +22,7 @@
 mod error;
 mod event_log;
 mod model;
+mod pool;
 mod postgres;
 mod redis_link;
 mod rows;
@@ -31,6 +34,7 @@ pub mod testing;
 pub use error::{InviteRejection, MemoryError};
 pub use event_log::{CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE};
 pub use model::*;
+pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use postgres::PostgresStore;
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sqlite::SqliteStore;
@@ -44,10 +48,16 @@ use std::sync::Arc;
 /// `sqlite:PATH` / `sqlite://PATH` / `sqlite::memory:` open SQLite; `postgres://…` and
 /// `postgresql://…` open PostgreSQL. Anything else is [`MemoryError::UnsupportedUrl`].
 pub async fn connect(url: &str) -> MemoryResult<SharedStore> {
+    connect_with(url, PoolSettings::default()).await
+}
+
+/// [`connect`] with chosen pool settings (the acquire time-out that bounds how long a
+/// query waits for the database).
+pub async fn connect_with(url: &str, pool: PoolSettings) -> MemoryResult<SharedStore> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(SqliteStore::connect_with(url, pool).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
+        Ok(Arc::new(PostgresStore::connect_with(url, pool).await?))
     } else {
         Err(MemoryError::UnsupportedUrl(url.to_owned()))
     }

@@ -95,8 +95,20 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://…` or `postgresql://…`), creating
     /// it when it does not exist, and applies the migrations.
     pub async fn connect(url: &str) -> MemoryResult<Self> {
+        Self::connect_with(url, crate::PoolSettings::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with chosen pool settings: a query waits at most
+    /// `settings.acquire_timeout` for a connection (opening one included), so with the
+    /// server down it fails fast with [`sqlx::Error::PoolTimedOut`] instead of hanging.
+    pub async fn connect_with(url: &str, settings: crate::PoolSettings) -> MemoryResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(|_| MemoryError::UnsupportedUrl(url.to_owned()))?;
-        let open = || PgPoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options.clone());
+        let open = || {
+            PgPoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_with(options.clone())
+        };
         let pool = match open().await {
             Ok(pool) => pool,
             Err(error) if has_code(&error, INVALID_CATALOG_NAME) => {

@@ -74,10 +74,22 @@ impl SqliteStore {
     /// `sqlite::memory:`; an in-memory database lives as long as the store, on a single
     /// connection so every query sees it.
     pub async fn connect(url: &str) -> MemoryResult<Self> {
+        Self::connect_with(url, crate::PoolSettings::default()).await
+    }
+
+    /// [`SqliteStore::connect`] with chosen pool settings. A file database's queries
+    /// wait at most `settings.acquire_timeout` for a pooled connection, and a write held up
+    /// by another connection's lock waits as long (at most the 5 s busy time-out), then
+    /// fails with `SQLITE_BUSY`. An in-memory database's single connection keeps
+    /// sqlx's acquire time-out: it cannot go away, so a wait there is a queue, not an
+    /// outage.
+    pub async fn connect_with(url: &str, settings: crate::PoolSettings) -> MemoryResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|_| MemoryError::UnsupportedUrl(url.to_owned()))?
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            // A lock held longer than a query may wait for its connection is an outage
+            // too: fail (503) as soon, rather than wait out the full busy time-out.
+            .busy_timeout(BUSY_TIMEOUT.min(settings.acquire_timeout));
         let pool = if is_in_memory(url) {
             // The database disappears with its last connection: keep exactly one, forever.
             SqlitePoolOptions::new()
@@ -95,7 +107,11 @@ impl SqliteStore {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
-            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options).await?
+            SqlitePoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_with(options)
+                .await?
         };
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
         Ok(Self { pool, write_lock: Arc::new(Mutex::new(())) })

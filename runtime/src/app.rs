@@ -39,9 +39,10 @@ impl Application {
         // start-up, not the first swarm that needs it.
         let personalities = boardroom_personalities::built_in();
         tracing::debug!(count = personalities.len(), "personality profiles loaded");
-        let store: SharedStore = boardroom_memory::connect(&settings.database_url)
-            .await
-            .with_context(|| format!("failed to open the database at {}", redact(&settings.database_url)))?;
+        let store: SharedStore =
+            boardroom_memory::connect_with(&settings.database_url, settings.database_pool)
+                .await
+                .with_context(|| format!("failed to open the database at {}", redact(&settings.database_url)))?;
         // Events an earlier process could not write before it had to stop come first,
         // before any swarm appends: their tenants' numbering goes on from them.
         let journal = settings.data_dir.join(JOURNAL_FILE);

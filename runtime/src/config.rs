@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use boardroom_agents::brain::RemoteBrainConfig;
+use boardroom_memory::PoolSettings;
 use boardroom_supervisor::{DEFAULT_SANDBOX_SEED, SupervisorConfig};
 use serde::Deserialize;
 use thiserror::Error;
@@ -66,6 +67,9 @@ impl std::fmt::Debug for SecretKey {
 pub struct Settings {
     /// `sqlite:…` (the default, under the data folder) or `postgres://…`.
     pub database_url: String,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS`: how long a query waits for a database connection
+    /// (2 s), opening one included; past it the request answers 503 with `Retry-After`.
+    pub database_pool: PoolSettings,
     /// Redis for sessions, throttles and cross-node fan-out; `None` keeps all in process.
     pub redis_url: Option<String>,
     /// `REDIS_PREFIX`: what every Redis key starts with (`boardroom:`), so deployments
@@ -119,6 +123,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     database_url: Option<String>,
+    database_acquire_timeout_ms: Option<u64>,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
     bind: Option<String>,
@@ -147,6 +152,7 @@ struct FileSettings {
 const VARIABLES: &[&str] = &[
     "BOARDROOM_CONFIG",
     "DATABASE_URL",
+    "DATABASE_ACQUIRE_TIMEOUT_MS",
     "REDIS_URL",
     "BIND",
     "SECRET_KEY",
@@ -197,6 +203,17 @@ impl Settings {
             None => format!("sqlite://{}", data_dir.join("boardroom.db").display()),
         };
         let embedded = database_url.starts_with("sqlite:");
+        let database_pool = match number(env, "DATABASE_ACQUIRE_TIMEOUT_MS", file.database_acquire_timeout_ms)? {
+            Some(0) => return Err(ConfigError::new("DATABASE_ACQUIRE_TIMEOUT_MS", "must be at least 1 millisecond")),
+            Some(millis) if millis > 60_000 => {
+                return Err(ConfigError::new(
+                    "DATABASE_ACQUIRE_TIMEOUT_MS",
+                    format!("{millis} is too long (at most 60000: requests time out after 30 s)"),
+                ));
+            }
+            Some(millis) => PoolSettings { acquire_timeout: Duration::from_millis(millis) },
+            None => PoolSettings::default(),
+        };
         let redis_url = pick("REDIS_URL", &file.redis_url).map(parse_redis_url).transpose()?;
         let redis_prefix = pick("REDIS_PREFIX", &file.redis_prefix)
             .unwrap_or_else(|| boardroom_memory::DEFAULT_REDIS_PREFIX.to_owned());
@@ -266,7 +283,10 @@ impl Settings {
             Some(secs) if secs > crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS => {
                 return Err(ConfigError::new(
                     "AUTOPILOT_INTERVAL_SECS",
-                    format!("{secs} is too long (at most {} seconds, 30 days)", crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS),
+                    format!(
+                        "{secs} is too long (at most {} seconds, 30 days)",
+                        crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS
+                    ),
                 ));
             }
             Some(secs) => positive_secs("AUTOPILOT_INTERVAL_SECS", secs)?,
@@ -302,6 +322,7 @@ impl Settings {
 
         Ok(Self {
             database_url,
+            database_pool,
             redis_url,
             redis_prefix,
             bind,
@@ -451,6 +472,7 @@ mod tests {
         assert_eq!(first.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert!(first.database_url.starts_with("sqlite://") && first.database_url.ends_with("boardroom.db"));
         assert_eq!(first.redis_url, None);
+        assert_eq!(first.database_pool.acquire_timeout, Duration::from_secs(2));
         assert_eq!(first.secret_key.expose().len(), 64);
         let second = Settings::load(&vars).expect("defaults load again");
         assert_eq!(first.secret_key, second.secret_key, "the generated secret is kept");
@@ -478,11 +500,25 @@ mod tests {
             ("SWARM_MAX_RESTARTS", "-1", "SWARM_MAX_RESTARTS: \"-1\" is not a non-negative whole number"),
             ("REDIS_URL", "http://nope", "REDIS_URL: \"http://nope\" is not a Redis URL"),
             ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
-            ("AUTOPILOT_INTERVAL_SECS", "18446744073709551616", "AUTOPILOT_INTERVAL_SECS: \"18446744073709551616\" is not"),
-            ("AUTOPILOT_INTERVAL_SECS", "9223372036854775808", "AUTOPILOT_INTERVAL_SECS: 9223372036854775808 is too long"),
+            (
+                "AUTOPILOT_INTERVAL_SECS",
+                "18446744073709551616",
+                "AUTOPILOT_INTERVAL_SECS: \"18446744073709551616\" is not",
+            ),
+            (
+                "AUTOPILOT_INTERVAL_SECS",
+                "9223372036854775808",
+                "AUTOPILOT_INTERVAL_SECS: 9223372036854775808 is too long",
+            ),
             ("AUTOPILOT_INTERVAL_SECS", "2592001", "AUTOPILOT_INTERVAL_SECS: 2592001 is too long"),
             ("SHUTDOWN_GRACE_SECS", "0", "SHUTDOWN_GRACE_SECS: must be at least 1 second"),
             ("SHUTDOWN_GRACE_SECS", "601", "SHUTDOWN_GRACE_SECS: 601 is too long"),
+            (
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                "2s",
+                "DATABASE_ACQUIRE_TIMEOUT_MS: \"2s\" is not a non-negative whole number",
+            ),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "0", "DATABASE_ACQUIRE_TIMEOUT_MS: must be at least 1 millisecond"),
         ];
         for (name, value, expected) in cases {
             let mut vars = env(&base);
@@ -525,7 +561,7 @@ mod tests {
     fn the_environment_overrides_the_config_file() {
         let dir = temp_dir();
         let file = dir.join("boardroom.toml");
-        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nswarm_max_restarts = 7\n")
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nswarm_max_restarts = 7\ndatabase_acquire_timeout_ms = 750\n")
             .expect("write");
         let vars = env(&[
             ("BOARDROOM_CONFIG", file.to_str().expect("utf-8")),
@@ -534,6 +570,7 @@ mod tests {
         ]);
         let settings = Settings::load(&vars).expect("loads");
         assert_eq!(settings.bind.port(), 9100);
+        assert_eq!(settings.database_pool.acquire_timeout, Duration::from_millis(750));
         assert_eq!(settings.log_level, "debug");
         assert_eq!(settings.supervisor.restart_intensity.max_restarts, 7);
 

@@ -6,17 +6,20 @@ use boardroom_agents::{Agent, AgentContext, AgentError, Task};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::time::Instant;
 
 use crate::activity::{Activity, ActivityFeed, MessagePhase};
 use crate::tenant::{AgentSlot, SlotState};
 
 /// What an agent actor receives. Each message carries its sender's in-flight permit,
 /// released when the agent has handled it: that is what bounds the mailbox. `from`
-/// names the sender for the live view.
+/// names the sender for the live view; a call's `deadline` is when its caller stops
+/// waiting, which the agent's brain must fit in.
 pub(crate) enum AgentMessage {
     Call {
         from: &'static str,
         task: Task,
+        deadline: Instant,
         reply: oneshot::Sender<Result<Value, AgentError>>,
         _permit: OwnedSemaphorePermit,
     },
@@ -86,8 +89,14 @@ impl Actor for AgentActor {
         // The permit is held until the task is handled: it counts this message as in
         // flight for as long as it occupies the agent.
         let (from, task, reply, _permit) = match message {
-            AgentMessage::Call { from, task, reply, _permit } => (from, task, Some(reply), _permit),
-            AgentMessage::Cast { from, task, _permit } => (from, task, None, _permit),
+            AgentMessage::Call { from, task, deadline, reply, _permit } => {
+                state.context.deadline = Some(deadline);
+                (from, task, Some(reply), _permit)
+            }
+            AgentMessage::Cast { from, task, _permit } => {
+                state.context.deadline = None;
+                (from, task, None, _permit)
+            }
         };
         // Only copied when a viewer watches (see `ActivityFeed::publish`).
         let watched_action = state.activity.is_watched().then(|| task.action.clone());

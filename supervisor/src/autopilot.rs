@@ -6,6 +6,13 @@
 //! for each cycle to finish before the next, so cycles never overlap. Pausing stops new
 //! cycles; a cycle already running finishes its steps. The CEO's checkpoints make a
 //! cycle interrupted by a crash or a shutdown resume where it stopped.
+//!
+//! The driver is supervised: it runs as a task of its own under a small supervisor
+//! task that watches its `JoinHandle`. A driver that panics is recorded as
+//! `autopilot.restarted` (with the panic's message) and started again after the
+//! swarm tree's back-off (`SupervisorConfig::backoff`; the count resets once a driver
+//! has run for `degraded_clear_after`), so a tenant's autopilot never stops silently,
+//! and `running` stays true exactly while a driver runs or is about to be restarted.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,6 +40,9 @@ pub(crate) struct AutopilotControl {
     /// the timer.
     run_requested: AtomicBool,
     wake: Notify,
+    /// Tests: the driver panics this many times before its next cycles.
+    #[cfg(test)]
+    panics_to_inject: std::sync::atomic::AtomicU32,
 }
 
 /// Where a tenant's autopilot stands.
@@ -53,13 +63,12 @@ impl TenantHandle {
     /// when it was already running (the interval is updated anyway).
     pub fn start_autopilot(&self, interval: Duration) -> bool {
         let control = &self.shared.autopilot;
-        control.interval_ms.store(interval.as_millis().max(1) as u64, Ordering::Relaxed);
+        control.interval_ms.store(interval_millis(interval), Ordering::Relaxed);
         if control.running.swap(true, Ordering::AcqRel) {
             control.wake.notify_one();
             return false;
         }
-        let handle = self.clone();
-        tokio::spawn(async move { drive(handle).await });
+        tokio::spawn(supervise(self.clone()));
         true
     }
 
@@ -86,7 +95,7 @@ impl TenantHandle {
 
     /// Changes the time between cycles, from the next wait on.
     pub fn set_autopilot_interval(&self, interval: Duration) {
-        self.shared.autopilot.interval_ms.store(interval.as_millis().max(1) as u64, Ordering::Relaxed);
+        self.shared.autopilot.interval_ms.store(interval_millis(interval), Ordering::Relaxed);
         self.shared.autopilot.wake.notify_one();
     }
 
@@ -103,11 +112,17 @@ impl TenantHandle {
 
     async fn autopilot_event(&self, kind: &str, summary: &str) {
         let event = NewEvent::now(self.tenant(), "autopilot", kind, summary)
-            .with_data(json!({ "interval_ms": self.autopilot().interval.as_millis() as u64 }));
+            .with_data(json!({ "interval_ms": interval_millis(self.autopilot().interval) }));
         if let Err(error) = self.shared.events.append(event).await {
             tracing::warn!(%error, "autopilot event not recorded");
         }
     }
+}
+
+/// An interval in whole milliseconds, at least 1; an interval too long for a `u64` of
+/// milliseconds (half a billion years) saturates instead of wrapping to a short one.
+fn interval_millis(interval: Duration) -> u64 {
+    u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 /// Why the driver woke up.
@@ -120,6 +135,56 @@ enum Wake {
     Rearm,
 }
 
+/// Runs the driver and restarts it, after a back-off, each time it panics; ends when
+/// the driver ends by itself (the swarm stopped or was passivated).
+async fn supervise(handle: TenantHandle) {
+    let mut restarts: u32 = 0;
+    loop {
+        let started = tokio::time::Instant::now();
+        let outcome = tokio::spawn(drive(handle.clone())).await;
+        let failure = match outcome {
+            Ok(()) => break,
+            // Cancelled: the runtime is shutting down.
+            Err(error) if !error.is_panic() => break,
+            Err(error) => panic_message(error.into_panic()),
+        };
+        if matches!(handle.status(), SwarmStatus::Stopped | SwarmStatus::Passivated) {
+            break;
+        }
+        let config = &handle.shared.config;
+        restarts = if started.elapsed() >= config.degraded_clear_after { 1 } else { restarts.saturating_add(1) };
+        let delay = config.backoff.delay(restarts);
+        tracing::error!(tenant = %handle.tenant(), %failure, ?delay, "autopilot driver panicked; restarting it");
+        let event = NewEvent::now(
+            handle.tenant(),
+            "autopilot",
+            "autopilot.restarted",
+            format!("autopilot driver failed ({failure}); restarting in {} ms", delay.as_millis()),
+        )
+        .with_data(json!({ "panic": failure, "restart": restarts, "delay_ms": interval_millis(delay) }));
+        if let Err(error) = handle.shared.events.append(event).await {
+            tracing::warn!(%error, "autopilot event not recorded");
+        }
+        let mut status = handle.shared.status.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = status.wait_for(|s| matches!(s, SwarmStatus::Stopped | SwarmStatus::Passivated)) => break,
+        }
+    }
+    handle.shared.autopilot.running.store(false, Ordering::Release);
+}
+
+/// The message a panic was raised with.
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// The driver: cycles on the interval until the swarm stops. `running` is the
+/// supervisor's to clear.
 async fn drive(handle: TenantHandle) {
     let _pin = handle.pin();
     let control = &handle.shared.autopilot;
@@ -127,6 +192,11 @@ async fn drive(handle: TenantHandle) {
     loop {
         if matches!(handle.status(), SwarmStatus::Stopped | SwarmStatus::Passivated) {
             break;
+        }
+        #[cfg(test)]
+        if control.panics_to_inject.load(Ordering::Acquire) > 0 {
+            control.panics_to_inject.fetch_sub(1, Ordering::AcqRel);
+            panic!("injected autopilot driver failure");
         }
         match wake {
             Wake::Requested => run_cycle(&handle).await,
@@ -143,7 +213,6 @@ async fn drive(handle: TenantHandle) {
             _ = status.wait_for(|s| matches!(s, SwarmStatus::Stopped | SwarmStatus::Passivated)) => break,
         };
     }
-    control.running.store(false, Ordering::Release);
 }
 
 async fn run_cycle(handle: &TenantHandle) {
@@ -172,5 +241,86 @@ async fn run_cycle(handle: &TenantHandle) {
                 tracing::warn!(%error, "autopilot event not recorded");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use boardroom_agents::AgentRegistry;
+    use boardroom_memory::testing::{create_tenant, fresh_sqlite};
+    use boardroom_memory::{EventLog, EventLogConfig, SharedStore};
+
+    use super::*;
+
+    use crate::{Backoff, SupervisorConfig, SwarmRoot};
+
+    #[test]
+    fn an_interval_too_long_for_milliseconds_saturates_instead_of_wrapping() {
+        assert_eq!(interval_millis(Duration::from_secs(u64::MAX)), u64::MAX);
+        assert_eq!(interval_millis(Duration::from_secs(1 << 63)), u64::MAX);
+        assert_eq!(interval_millis(Duration::ZERO), 1);
+        assert_eq!(interval_millis(Duration::from_secs(1800)), 1_800_000);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_driver_that_panics_is_restarted_recorded_and_keeps_running_cycles() {
+        // Arrange: a tenant whose autopilot driver will panic once, before its first cycle.
+        let database = fresh_sqlite().await;
+        let store: SharedStore = Arc::new(database.store.clone());
+        let events = EventLog::start(store.clone(), EventLogConfig::default());
+        let config = SupervisorConfig {
+            backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1), jitter: 0.0 },
+            ..SupervisorConfig::default()
+        };
+        let root = SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), config)
+            .await
+            .expect("root starts");
+        let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
+        let swarm = root.activate(tenant).await.expect("swarm activates");
+        swarm.shared.autopilot.panics_to_inject.store(1, Ordering::Release);
+
+        // Act
+        assert!(swarm.start_autopilot(Duration::from_millis(50)));
+
+        // Assert: it comes back and runs cycle after cycle, and says what happened.
+        let mut subscription = events.subscribe(tenant, 0);
+        let restarted = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(event) = subscription.next().await {
+                let event = event.expect("event log readable");
+                if event.kind == "autopilot.restarted" {
+                    return event;
+                }
+            }
+            panic!("the event log closed");
+        })
+        .await
+        .expect("autopilot.restarted within 30 s");
+        assert!(restarted.summary.contains("injected autopilot driver failure"), "{}", restarted.summary);
+        assert_eq!(restarted.data["panic"], "injected autopilot driver failure");
+        assert!(swarm.autopilot().running, "running while the driver is restarted");
+        let cycles = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let state = swarm.autopilot();
+                if state.cycles_run >= 2 {
+                    return state;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("two cycles within 60 s after the restart");
+        assert!(cycles.running);
+
+        root.shutdown().await;
+        let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+            while swarm.autopilot().running {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(stopped.is_ok(), "running is cleared once the swarm stops");
+        events.close().await;
     }
 }

@@ -41,7 +41,8 @@
 //! `swarm.started`, `agent.failed`, `agent.restarted`, `swarm.escalated`,
 //! `swarm.degraded`, `swarm.restarted`, `swarm.recovered`, `swarm.passivated`,
 //! `swarm.stopped`, and the throttle's `throttle.waited`, `throttle.refused`,
-//! `throttle.changed`.
+//! `throttle.changed`, and the autopilot's `autopilot.restarted` (its driver panicked
+//! and is started again after back-off).
 
 mod activity;
 mod agent_actor;

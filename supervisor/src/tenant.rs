@@ -286,7 +286,7 @@ impl AgentHandle {
     ) -> Result<Value, AgentError> {
         let (reply, answer) = oneshot::channel();
         let permit = self.admit(from, &task, deadline).await?;
-        self.deliver(AgentMessage::Call { from, task, reply, _permit: permit }, deadline).await?;
+        self.deliver(AgentMessage::Call { from, task, deadline, reply, _permit: permit }, deadline).await?;
         match timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result,
             // The reply port was dropped unanswered: the agent died handling the task, or

@@ -75,6 +75,7 @@ impl TenantSwarm {
                 name,
                 shared.activity.clone(),
             )),
+            deadline: None,
         };
         let agent_state = AgentState {
             agent: factory(),

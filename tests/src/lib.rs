@@ -6,9 +6,11 @@
 //!
 //! - `live`: a server-sent events client for the live view's stream.
 //! - `browser`: headless Chromium through ChromeDriver, for the live view's stories.
+//! - `proxy`: a TCP proxy between the app and PostgreSQL that can play an outage.
 
 pub mod browser;
 pub mod live;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -56,16 +58,44 @@ pub async fn spawn_app(backends: Backends) -> TestApp {
 
 /// Like [`spawn_app`], with extra environment variables (e.g. `PRIVATE_MODE=true`).
 pub async fn spawn_app_with(backends: Backends, extra_env: &[(&str, &str)]) -> TestApp {
+    match backends {
+        Backends::Embedded => launch(None, extra_env).await,
+        Backends::Production => {
+            let database = fresh_postgres().await;
+            let url = database.url.clone();
+            launch(Some((database, url)), extra_env).await
+        }
+    }
+}
+
+/// Like [`spawn_app_with`] on [`Backends::Production`], with the app reaching its fresh
+/// PostgreSQL database through a [`FaultyProxy`](proxy::FaultyProxy) that can take
+/// the database away (and bring it back) while the app runs.
+pub async fn spawn_app_behind_proxy(extra_env: &[(&str, &str)]) -> (TestApp, proxy::FaultyProxy) {
+    let database = fresh_postgres().await;
+    // postgres://user@host:port/name: the proxy takes host:port's place.
+    let (scheme, rest) = database.url.split_once("://").expect("a URL with a scheme");
+    let (authority, path) = rest.split_once('/').expect("a URL with a database name");
+    let (user, upstream) = authority.rsplit_once('@').map_or(("", authority), |(user, host)| (user, host));
+    let upstream = if upstream.contains(':') { upstream.to_owned() } else { format!("{upstream}:5432") };
+    let proxy = proxy::FaultyProxy::start(&upstream);
+    let user = if user.is_empty() { String::new() } else { format!("{user}@") };
+    let url = format!("{scheme}://{user}127.0.0.1:{}/{path}", proxy.port());
+    (launch(Some((database, url)), extra_env).await, proxy)
+}
+
+/// Serves the app on SQLite, or on `postgres` (a fresh database and the URL the app
+/// reaches it by) with the local Redis.
+async fn launch(postgres: Option<(TestPostgres, String)>, extra_env: &[(&str, &str)]) -> TestApp {
     let folder = std::env::temp_dir().join(format!("boardroom-e2e-{}", uuid::Uuid::new_v4().simple()));
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("BIND".into(), "127.0.0.1:0".into());
     env.insert("BOARDROOM_DATA_DIR".into(), folder.display().to_string());
     env.insert("LOG_LEVEL".into(), "warn".into());
-    let postgres = match backends {
-        Backends::Embedded => None,
-        Backends::Production => {
-            let database = fresh_postgres().await;
-            env.insert("DATABASE_URL".into(), database.url.clone());
+    let postgres = match postgres {
+        None => None,
+        Some((database, url)) => {
+            env.insert("DATABASE_URL".into(), url);
             env.insert("REDIS_URL".into(), redis_url());
             // Tenant and user ids start at 1 in every fresh database: keep each test's
             // Redis keys apart.

@@ -62,6 +62,13 @@ pub struct BrainRequest {
     pub proposal: Value,
     /// What the decision must look like.
     pub shape: ExpectedShape,
+    /// When the answer is needed by: the deadline of the agent call this decision
+    /// serves, less a margin for the agent's own work after it (see
+    /// [`AgentContext::decide`](crate::AgentContext::decide)); `None` when no caller
+    /// waits. A brain that calls a model gives each attempt at most the time left and
+    /// answers [`BrainError::OutOfTime`] rather than miss it, so the agent's own rules
+    /// decide and the call is answered in time.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// The brain's decision.
@@ -229,6 +236,15 @@ pub enum BrainError {
         /// Seconds until the call could pass.
         retry_after_secs: f64,
     },
+    /// Too little time was left before the request's deadline to ask (or keep asking)
+    /// a model; `attempts` says what happened before, one line per model tried.
+    #[error("no time left for the LLM before the caller's deadline{}", attempts_suffix(.attempts))]
+    OutOfTime {
+        /// One line per model tried before time ran out, each starting with the model.
+        attempts: Vec<String>,
+        /// Tokens spent before time ran out.
+        usage: Option<TokenUsage>,
+    },
     /// The brain is misconfigured (bad base URL, empty model list, unusable key…).
     #[error("brain misconfigured: {0}")]
     Configuration(String),
@@ -240,8 +256,14 @@ impl BrainError {
         match self {
             Self::OutOfCredits { usage, .. }
             | Self::Unauthorized { usage, .. }
-            | Self::AllModelsFailed { usage, .. } => usage.as_ref(),
+            | Self::AllModelsFailed { usage, .. }
+            | Self::OutOfTime { usage, .. } => usage.as_ref(),
             Self::InvalidProposal { .. } | Self::Configuration(_) | Self::Throttled { .. } => None,
         }
     }
+}
+
+/// `": a; b"` after an error's sentence, or nothing when no model was tried.
+fn attempts_suffix(attempts: &[String]) -> String {
+    if attempts.is_empty() { String::new() } else { format!(": {}", attempts.join("; ")) }
 }

@@ -14,9 +14,17 @@
 //!    answer fails too, move to the next model.
 //!
 //! Every answered call's token usage is added up, whether its answer was used or not.
+//!
+//! All of it fits inside the request's deadline (the agent call it serves): each call
+//! waits at most the time left, a back-off that would end too close to the deadline is
+//! not waited out, and when less than [`LEAST_ATTEMPT`] is left no call starts. The
+//! brain then answers [`BrainError::OutOfTime`] and the agent's own rules decide, in
+//! time, instead of the caller giving up on the agent.
 
 use std::fmt;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -37,6 +45,10 @@ use super::{
     Brain, BrainAnswer, BrainError, BrainInfo, BrainRequest, DecisionSource, ExpectedShape, RemoteBrainConfig,
     TokenUsage, prompt,
 };
+
+/// The least time left before the deadline worth starting a model call in: a model
+/// rarely answers faster, and a call cut short spends tokens for nothing.
+const LEAST_ATTEMPT: Duration = Duration::from_millis(500);
 
 /// A [`Brain`] that asks language models through any OpenAI-compatible endpoint
 /// (OpenRouter by default), falling back along a chain of models.
@@ -96,16 +108,18 @@ impl RemoteBrain {
         model: &str,
         shape: &ExpectedShape,
         messages: &[ChatCompletionRequestMessage],
+        deadline: Option<Instant>,
         spent: &mut UsageTally,
     ) -> Result<(Value, String), ModelFailure> {
-        let response = self.call(model, messages.to_vec(), spent).await?;
+        let response = self.call(model, messages.to_vec(), deadline, spent).await?;
         let (content, problems) = match accept(&response, shape) {
             Ok(decision) => return Ok((decision, answered_by(&response, model))),
             Err(failed) => failed,
         };
         tracing::debug!(model, ?problems, "answer does not fit; asking for a repair");
         let repair = prompt::repair_messages(messages, &content, &problems);
-        let response = self.call(model, repair, spent).await.map_err(|failure| failure.context("repair call"))?;
+        let response =
+            self.call(model, repair, deadline, spent).await.map_err(|failure| failure.context("repair call"))?;
         match accept(&response, shape) {
             Ok(decision) => Ok((decision, answered_by(&response, model))),
             Err((_, problems)) => Err(ModelFailure::NextModel(format!(
@@ -115,11 +129,13 @@ impl RemoteBrain {
         }
     }
 
-    /// One chat completion on `model`, retried on transient failures.
+    /// One chat completion on `model`, retried on transient failures, all before
+    /// `deadline`.
     async fn call(
         &self,
         model: &str,
         messages: Vec<ChatCompletionRequestMessage>,
+        deadline: Option<Instant>,
         spent: &mut UsageTally,
     ) -> Result<CreateChatCompletionResponse, ModelFailure> {
         let request = CreateChatCompletionRequest {
@@ -130,9 +146,17 @@ impl RemoteBrain {
             response_format: Some(ResponseFormat::JsonObject),
             ..Default::default()
         };
-        let timeout = self.config.request_timeout;
         let mut retries = 0;
         loop {
+            // Each attempt gets the configured time-out, or what is left if that is less.
+            let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left < LEAST_ATTEMPT) {
+                return Err(ModelFailure::OutOfTime(format!(
+                    "{:?} left, too little for a call",
+                    left.unwrap_or_default()
+                )));
+            }
+            let timeout = left.map_or(self.config.request_timeout, |left| left.min(self.config.request_timeout));
             let outcome = tokio::time::timeout(timeout, self.client.chat().create(request.clone())).await;
             let (reason, retry_after) = match outcome {
                 Ok(Ok(response)) => {
@@ -144,6 +168,9 @@ impl RemoteBrain {
                     CallFailure::NextModel(reason) => return Err(ModelFailure::NextModel(reason)),
                     CallFailure::Stop(stop) => return Err(ModelFailure::Stop(stop)),
                 },
+                Err(_elapsed) if timeout < self.config.request_timeout => {
+                    return Err(ModelFailure::OutOfTime(format!("no answer in the {timeout:?} left")));
+                }
                 Err(_elapsed) => (format!("timed out after {timeout:?}"), None),
             };
             let tries = retries + 1;
@@ -154,6 +181,11 @@ impl RemoteBrain {
             let delay = self
                 .backoff(retries, retry_after)
                 .map_err(|why| ModelFailure::NextModel(format!("{reason}; {why}")))?;
+            if let Some(deadline) = deadline
+                && Instant::now() + delay + LEAST_ATTEMPT > deadline
+            {
+                return Err(ModelFailure::OutOfTime(format!("{reason}; no time left to retry after {delay:?}")));
+            }
             tracing::info!(model, %reason, ?delay, retry = tries, "LLM call failed; retrying");
             tokio::time::sleep(delay).await;
             retries += 1;
@@ -208,7 +240,7 @@ impl Brain for RemoteBrain {
             let mut spent = UsageTally::default();
             let mut attempts = Vec::new();
             for model in &self.config.models {
-                match self.ask_model(model, &request.shape, &messages, &mut spent).await {
+                match self.ask_model(model, &request.shape, &messages, request.deadline, &mut spent).await {
                     Ok((decision, answered_by)) => {
                         return Ok(BrainAnswer {
                             decision,
@@ -220,6 +252,11 @@ impl Brain for RemoteBrain {
                         let reason = self.redact(&reason);
                         tracing::warn!(model, %reason, "model failed; trying the next one");
                         attempts.push(format!("{model}: {reason}"));
+                    }
+                    Err(ModelFailure::OutOfTime(reason)) => {
+                        attempts.push(format!("{model}: {}", self.redact(&reason)));
+                        tracing::warn!(model, ?attempts, "out of time for the LLM; the agent's rules decide");
+                        return Err(BrainError::OutOfTime { attempts, usage: spent.total });
                     }
                     Err(ModelFailure::Stop(stop)) => {
                         let error = stop.into_error(model, spent.total, |text| self.redact(text));
@@ -241,12 +278,15 @@ enum ModelFailure {
     NextModel(String),
     /// Stop the whole decision.
     Stop(Stop),
+    /// The request's deadline is (too) near: stop, saying what happened.
+    OutOfTime(String),
 }
 
 impl ModelFailure {
     fn context(self, what: &str) -> Self {
         match self {
             Self::NextModel(reason) => Self::NextModel(format!("{what}: {reason}")),
+            Self::OutOfTime(reason) => Self::OutOfTime(format!("{what}: {reason}")),
             stop @ Self::Stop(_) => stop,
         }
     }

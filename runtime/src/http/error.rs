@@ -11,6 +11,12 @@
 //!
 //! Server faults (5xx) are logged with their cause and answered with a generic
 //! message: a database error, a file path or a stack of causes never reaches a client.
+//!
+//! A database that cannot be reached (down, refusing or dropping connections, no free
+//! connection within the pool's acquire time-out, locked by another process) is a 503
+//! `unavailable` with `Retry-After`, like every 503, wherever the error was wrapped:
+//! the request failed because of the moment, not because of a bug, and the same request
+//! succeeds once the database is back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +27,10 @@ use axum::response::{IntoResponse, Response};
 use boardroom_memory::MemoryError;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// What every 503 tells the client to wait before retrying, in seconds: a few pool
+/// acquire time-outs, enough for a restarting database or a moved lock.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 /// Offending input fields, each with what is wrong with it.
 pub(crate) type Fields = BTreeMap<String, String>;
@@ -127,7 +137,8 @@ pub(crate) enum ApiError {
         /// When to try again (sent as `Retry-After`, rounded up to whole seconds).
         retry_after: Duration,
     },
-    /// 503: a backing service (the session store) does not answer. Logged, not shown.
+    /// 503: a backing service (the database, the session store, an agent) does not
+    /// answer; sent with `Retry-After`. Logged, not shown.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// 500: a bug or an unexpected failure. Logged, not shown.
@@ -201,10 +212,32 @@ impl ApiError {
     }
 }
 
+/// Whether a database outage is somewhere in this chain of causes: a storage error
+/// wrapped by a route's `context(…)` still means "try again shortly".
+fn caused_by_outage(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(MemoryError::Database(database)) = cause.downcast_ref::<MemoryError>() {
+            return boardroom_memory::is_unavailable(database);
+        }
+        cause.downcast_ref::<sqlx::Error>().is_some_and(boardroom_memory::is_unavailable)
+    })
+}
+
+impl ApiError {
+    /// An internal error caused by a database outage, as the 503 it is.
+    fn outage_as_unavailable(self) -> Self {
+        match self {
+            Self::Internal(error) if caused_by_outage(&error) => Self::Unavailable(format!("{error:#}")),
+            other => other,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let message = match &self {
+        let this = self.outage_as_unavailable();
+        let status = this.status();
+        let message = match &this {
             // The cause stays in the log: it may name tables, hosts or files.
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
@@ -216,14 +249,18 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = ErrorBody::new(self.code(), message, self.fields());
+        let body = ErrorBody::new(this.code(), message, this.fields());
         let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyRequests { retry_after, .. } = &self {
+        let retry_after = match &this {
             // Whole seconds, rounded up, never 0: a client that waits this long succeeds.
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
+            Self::TooManyRequests { retry_after, .. } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
             }
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(value) = retry_after.and_then(|seconds| HeaderValue::from_str(&seconds.max(1).to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -239,6 +276,9 @@ impl From<MemoryError> for ApiError {
                 message: format!("invite code rejected: {reason}"),
                 fields: Fields::from([("invite_code".to_owned(), reason.to_string())]),
             },
+            MemoryError::Database(error) if boardroom_memory::is_unavailable(&error) => {
+                Self::Unavailable(format!("database: {error}"))
+            }
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
@@ -286,6 +326,27 @@ mod tests {
         let text = body.to_string();
         assert!(!text.contains("secret_table") && !text.contains("/var/db"), "{text}");
         assert_eq!(body["error"]["code"], "internal");
+    }
+
+    #[tokio::test]
+    async fn a_database_outage_is_503_with_retry_after_however_it_was_wrapped() {
+        let outages = [
+            ApiError::from(MemoryError::Database(sqlx::Error::PoolTimedOut)),
+            ApiError::from(MemoryError::Database(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()))),
+            ApiError::Internal(
+                anyhow::Error::new(MemoryError::Database(sqlx::Error::PoolClosed)).context("failed to list products"),
+            ),
+        ];
+        for error in outages {
+            let shown = format!("{error:?}");
+            let (status, retry, body) = body_of(error).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{shown}");
+            assert_eq!(body["error"]["code"], "unavailable", "{shown}");
+            assert_eq!(retry.as_ref().and_then(|v| v.to_str().ok()), Some("5"), "{shown}");
+            assert!(!body.to_string().contains("pool"), "the cause stays in the log: {body}");
+        }
+        let (status, retry, _) = body_of(MemoryError::Database(sqlx::Error::RowNotFound).into()).await;
+        assert_eq!((status, retry), (StatusCode::INTERNAL_SERVER_ERROR, None));
     }
 
     #[tokio::test]

@@ -46,7 +46,15 @@ impl Brain for GuardedBrain {
         if !self.remote {
             return self.inner.decide(request).await;
         }
-        let _slot = self.gate.admit_llm(&request.agent).await.map_err(|refusal| BrainError::Throttled {
+        let admitted = self.gate.admit_llm(&request.agent);
+        // Waiting for a free LLM slot counts against the caller's deadline too.
+        let admitted = match request.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, admitted)
+                .await
+                .map_err(|_| BrainError::OutOfTime { attempts: Vec::new(), usage: None })?,
+            None => admitted.await,
+        };
+        let _slot = admitted.map_err(|refusal| BrainError::Throttled {
             reason: refusal.reason.to_owned(),
             retry_after_secs: refusal.retry_after.as_secs_f64(),
         })?;
