@@ -493,13 +493,20 @@ enum Outcome {
 async fn persist(shared: &Shared, events: &[NewEvent], checkpoints: &[Checkpoint]) -> Outcome {
     let mut delay = Duration::from_millis(50);
     let mut give_up_at = shared.give_up_at.subscribe();
+    let mut failed: Option<MemoryError> = None;
     loop {
         // Once the database has failed past the close deadline, later batches go to the
-        // journal without trying again. An attempt under way is never cut short (its
-        // commit might have landed, and journaling it too would write it twice): the
-        // pool's acquire time-out bounds it.
+        // journal without trying again, and so does this one if it failed before and the
+        // deadline came while it waited to retry. An attempt under way is never cut
+        // short (its commit might have landed, and journaling it too would write it
+        // twice): the pool's acquire time-out bounds it.
         if shared.gave_up.load(Ordering::Acquire) {
             return Outcome::GaveUp(MemoryError::Unwritten("the database did not answer before the log closed".into()));
+        }
+        let past_deadline = give_up_at.borrow_and_update().is_some_and(|deadline| Instant::now() >= deadline);
+        if past_deadline && let Some(error) = failed.take() {
+            shared.gave_up.store(true, Ordering::Release);
+            return Outcome::GaveUp(error);
         }
         let attempt = AssertUnwindSafe(shared.store.append_events_and_checkpoints(events, checkpoints)).catch_unwind();
         let error = match attempt.await {
@@ -519,6 +526,7 @@ async fn persist(shared: &Shared, events: &[NewEvent], checkpoints: &[Checkpoint
             return Outcome::GaveUp(error);
         }
         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "event log write failed; retrying");
+        failed = Some(error);
         let sleep_until = Instant::now() + delay;
         let wake_at = deadline.map_or(sleep_until, |deadline| deadline.min(sleep_until));
         tokio::select! {

@@ -149,7 +149,13 @@ impl Application {
         } else {
             tracing::info!("event log flushed");
         }
-        if tokio::time::timeout_at(deadline + Duration::from_secs(1), state.store.close()).await.is_err() {
+        if tokio::time::timeout_at(
+            deadline.max(tokio::time::Instant::now() + Duration::from_millis(250)),
+            state.store.close(),
+        )
+        .await
+        .is_err()
+        {
             tracing::warn!("database connections not closed in time");
         }
         Ok(())
