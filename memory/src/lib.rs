@@ -34,7 +34,7 @@ pub use model::*;
 pub use postgres::PostgresStore;
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sqlite::SqliteStore;
-pub use store::{Backend, MemoryResult, SharedStore, Store};
+pub use store::{Backend, MemoryResult, SharedStore, Store, WEBHOOK_DELIVERY_RETENTION};
 
 use std::sync::Arc;
 
