@@ -153,7 +153,8 @@ async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<(
         TenantCommand::Create { name, owner, personality, personality_file, autopilot } => {
             // The API's rule for business names (1 to 100 characters, no control,
             // bidirectional-override or zero-width characters).
-            let name = crate::http::names::parse_name(&name, 100).map_err(|problem| anyhow::anyhow!("--name {problem}"))?;
+            let name =
+                crate::http::names::parse_name(&name, 100).map_err(|problem| anyhow::anyhow!("--name {problem}"))?;
             let mut settings = json!({ "autopilot": autopilot });
             let personality = match personality_file {
                 Some(path) => {

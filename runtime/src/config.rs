@@ -282,7 +282,10 @@ impl Settings {
             Some(secs) if secs > crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS => {
                 return Err(ConfigError::new(
                     "AUTOPILOT_INTERVAL_SECS",
-                    format!("{secs} is too long (at most {} seconds, 30 days)", crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS),
+                    format!(
+                        "{secs} is too long (at most {} seconds, 30 days)",
+                        crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS
+                    ),
                 ));
             }
             Some(secs) => positive_secs("AUTOPILOT_INTERVAL_SECS", secs)?,
@@ -496,8 +499,16 @@ mod tests {
             ("REDIS_URL", "http://nope", "REDIS_URL: \"http://nope\" is not a Redis URL"),
             ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
             ("SECRET_KEY_PREVIOUS", "short", "SECRET_KEY_PREVIOUS: must be at least 32 characters"),
-            ("AUTOPILOT_INTERVAL_SECS", "18446744073709551616", "AUTOPILOT_INTERVAL_SECS: \"18446744073709551616\" is not"),
-            ("AUTOPILOT_INTERVAL_SECS", "9223372036854775808", "AUTOPILOT_INTERVAL_SECS: 9223372036854775808 is too long"),
+            (
+                "AUTOPILOT_INTERVAL_SECS",
+                "18446744073709551616",
+                "AUTOPILOT_INTERVAL_SECS: \"18446744073709551616\" is not",
+            ),
+            (
+                "AUTOPILOT_INTERVAL_SECS",
+                "9223372036854775808",
+                "AUTOPILOT_INTERVAL_SECS: 9223372036854775808 is too long",
+            ),
             ("AUTOPILOT_INTERVAL_SECS", "2592001", "AUTOPILOT_INTERVAL_SECS: 2592001 is too long"),
             ("SHUTDOWN_GRACE_SECS", "0", "SHUTDOWN_GRACE_SECS: must be at least 1 second"),
             ("SHUTDOWN_GRACE_SECS", "601", "SHUTDOWN_GRACE_SECS: 601 is too long"),
@@ -539,8 +550,8 @@ mod tests {
         let without = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder)])).expect("loads");
         assert_eq!(without.secret_key_previous, None);
         let previous = "previous-secret-0123456789abcdef-do-not-show";
-        let with = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("SECRET_KEY_PREVIOUS", previous)]))
-            .expect("loads");
+        let with =
+            Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("SECRET_KEY_PREVIOUS", previous)])).expect("loads");
         assert_eq!(with.secret_key_previous.as_ref().map(SecretKey::expose), Some(previous));
         assert!(!format!("{with:?}").contains("do-not-show"), "Debug must not leak the previous secret");
     }

@@ -30,5 +30,5 @@ mod telemetry;
 pub use app::{Application, shutdown_signal};
 pub use cli::{Cli, run};
 pub use config::{ConfigError, LogFormat, SecretKey, Settings};
-pub use rotation::{RotationReport, rotate_secrets};
 pub use http::{ApiCallMeter, AppState, LiveStreams, router};
+pub use rotation::{RotationReport, rotate_secrets};

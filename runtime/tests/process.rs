@@ -231,7 +231,10 @@ async fn rotate_secrets_reseals_stored_credentials_once_and_names_the_missing_pr
 
     // Act and assert: the rotation re-seals the store once; a second run finds nothing to do.
     let rotating = [("SECRET_KEY", "new-secret-key-fedcba9876543210fedcba9876"), ("SECRET_KEY_PREVIOUS", old.1)];
-    for expected in ["re-sealed 1 stored credentials", "re-sealed 0 stored credentials under the current SECRET_KEY (1 already were)"] {
+    for expected in [
+        "re-sealed 1 stored credentials",
+        "re-sealed 0 stored credentials under the current SECRET_KEY (1 already were)",
+    ] {
         let output = boardroom(&folder, &rotating).arg("rotate-secrets").output().expect("runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));

@@ -150,7 +150,12 @@ async fn misleading_names_are_refused_and_ordinary_ones_kept(backends: Backends)
 
     for (what, name) in MISLEADING {
         for (route, field, response) in send_name(&owner, business, name).await {
-            assert_eq!((response.status, response.error_code()), (422, "validation"), "{route}, {what}: {}", response.body);
+            assert_eq!(
+                (response.status, response.error_code()),
+                (422, "validation"),
+                "{route}, {what}: {}",
+                response.body
+            );
             let problem = response.body["error"]["fields"][field].as_str().unwrap_or_default();
             assert!(problem.contains("zero-width"), "{route}, {what}: the field {field} is named: {}", response.body);
         }
@@ -166,7 +171,11 @@ async fn misleading_names_are_refused_and_ordinary_ones_kept(backends: Backends)
         )
         .await;
     assert_eq!(not_utf8.status, 422, "{}", not_utf8.body);
-    assert!(not_utf8.body["error"]["fields"]["name"].as_str().unwrap_or_default().contains("UTF-8"), "{}", not_utf8.body);
+    assert!(
+        not_utf8.body["error"]["fields"]["name"].as_str().unwrap_or_default().contains("UTF-8"),
+        "{}",
+        not_utf8.body
+    );
 
     for name in ORDINARY {
         for (route, field, response) in send_name(&owner, business, name).await {

@@ -271,7 +271,8 @@ async fn the_same_delivery_is_processed_once_even_across_a_restart(backends: Bac
     let business = create_business(&owner, "Planner Shop").await;
     let recorded = stripe_event("evt_restart_1", Some(business));
     let unrecorded = stripe_event("evt_restart_nobody", None);
-    let order = serde_json::to_vec(&json!({ "id": 820_982_911_946_154_508_u64, "total_price": "29.00" })).expect("JSON");
+    let order =
+        serde_json::to_vec(&json!({ "id": 820_982_911_946_154_508_u64, "total_price": "29.00" })).expect("JSON");
     let webhook_id = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
 
     // Act: each delivered once, then the server restarts.

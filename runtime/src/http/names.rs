@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn ordinary_names_in_any_script_are_accepted_and_trimmed() {
-        for name in ["Café Crème", "Ünïcödé Shop", "🚀 Rocket Mugs", "東京の店", "서울 상점", "Жук", "Ελληνικά"] {
+        for name in ["Café Crème", "Ünïcödé Shop", "🚀 Rocket Mugs", "東京の店", "서울 상점", "Жук", "Ελληνικά"]
+        {
             assert_eq!(parse_name(&format!("  {name} "), 100).as_deref(), Ok(name), "{name}");
         }
     }
@@ -87,8 +88,18 @@ mod tests {
     #[test]
     fn control_bidi_and_zero_width_characters_are_refused() {
         for bad in [
-            "tab\there", "bell\u{7}", "n\u{85}el", "\u{202E}gpj.exe", "a\u{202A}b", "a\u{202D}b", "a\u{2066}b",
-            "a\u{2069}b", "zero\u{200B}width", "a\u{200C}b", "a\u{2060}b", "a\u{FEFF}b",
+            "tab\there",
+            "bell\u{7}",
+            "n\u{85}el",
+            "\u{202E}gpj.exe",
+            "a\u{202A}b",
+            "a\u{202D}b",
+            "a\u{2066}b",
+            "a\u{2069}b",
+            "zero\u{200B}width",
+            "a\u{200C}b",
+            "a\u{2060}b",
+            "a\u{FEFF}b",
         ] {
             let problem = parse_name(bad, 100).expect_err(bad);
             assert!(problem.contains("zero-width"), "{problem}");

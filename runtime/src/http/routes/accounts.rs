@@ -413,7 +413,12 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
 #[serde(deny_unknown_fields)]
 struct CreateTokenRequest {
     /// A label, 1 to 100 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(example = "reporting script", min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    #[schema(
+        example = "reporting script",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: String,
 }
 

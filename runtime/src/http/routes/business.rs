@@ -86,7 +86,12 @@ fn autopilot_of(tenant: &Tenant) -> bool {
 #[serde(deny_unknown_fields)]
 struct CreateBusiness {
     /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(example = "Mugs & More", min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    #[schema(
+        example = "Mugs & More",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: String,
     /// A domain name such as `shop.example.com`.
     #[serde(default)]
@@ -243,7 +248,11 @@ async fn show(
 struct UpdateBusiness {
     /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: Option<String>,
     /// A domain name; `null` clears it.
     #[serde(default, deserialize_with = "present")]

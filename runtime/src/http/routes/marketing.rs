@@ -40,7 +40,11 @@ struct CreateCampaign {
     /// The business the campaign is for.
     business_id: i64,
     /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: String,
     /// `google_ads`, `meta_ads`, `tiktok_ads`, `email`, `x`, `linkedin` or `reddit`.
     #[schema(example = "meta_ads")]

@@ -20,12 +20,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
-use crate::http::{ApiState, names};
 use crate::http::auth::CurrentUser;
 use crate::http::auth::secret::sha256_hex;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::tiers;
+use crate::http::{ApiState, names};
 
 /// Largest file one upload may carry.
 pub(crate) const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
@@ -100,13 +100,8 @@ async fn upload(
         .to_owned();
     let limit = tiers::limits(caller.user.tier).file_storage_mb;
     let quota_bytes = limit.map(|mb| i64::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX));
-    let file = NewMediaFile {
-        tenant_id: tenant.id,
-        name,
-        content_type,
-        sha256: sha256_hex(&body),
-        content: body.to_vec(),
-    };
+    let file =
+        NewMediaFile { tenant_id: tenant.id, name, content_type, sha256: sha256_hex(&body), content: body.to_vec() };
     let kept = state.app.store.create_media_file(file, quota_bytes).await.map_err(|error| match error {
         MemoryError::QuotaExceeded { used, adding, limit } => ApiError::TierLimit {
             message: format!(

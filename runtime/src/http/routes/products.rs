@@ -54,7 +54,12 @@ struct CreateProduct {
     /// The business (tenant) the product is for.
     business_id: i64,
     /// 1 to 200 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(example = "Sunrise mug", min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    #[schema(
+        example = "Sunrise mug",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     title: String,
     /// At most 5000 characters.
     #[serde(default)]

@@ -165,8 +165,8 @@ async fn connect(
     }
     let id = uuid::Uuid::new_v4().to_string();
     let plaintext = serde_json::to_vec(&request.credentials.0).map_err(anyhow::Error::new)?;
-    let sealed = CredentialSealer::from_settings(&state.app.settings)
-        .seal(&plaintext, &seal_context(tenant.id, &id))?;
+    let sealed =
+        CredentialSealer::from_settings(&state.app.settings).seal(&plaintext, &seal_context(tenant.id, &id))?;
     let stored = StoredStore {
         id: id.clone(),
         platform,
