@@ -369,7 +369,8 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
 /// Receives a Shopify webhook.
 ///
 /// The HMAC is checked on the raw body before anything is parsed; the delivery is
-/// acknowledged and logged with its topic and shop, once per `X-Shopify-Webhook-Id`.
+/// acknowledged and logged with its topic and shop, once per `X-Shopify-Webhook-Id` (or,
+/// without one, per body), across restarts.
 #[utoipa::path(
     post,
     path = "/webhooks/shopify",
