@@ -1,6 +1,6 @@
 //! Keys and names, on both backends: a store's sealed credentials survive a change of
-//! `SECRET_KEY` (opened with `SECRET_KEY_PREVIOUS` until `rotate-secrets` re-seals them),
-//! and names that would mislead whoever reads them (control, bidi-override, zero-width
+//! `SECRET_KEY` (opened with `SECRET_KEY_PREVIOUS` until `rotate-secrets` re-seals them)
+//! and the move to HKDF-derived keys (the legacy sealing opens and is re-sealed), and names that would mislead whoever reads them (control, bidi-override, zero-width
 //! characters, or a file name that is not UTF-8) are refused by every route that takes
 //! one, while names in any script are kept as sent.
 
@@ -77,6 +77,67 @@ async fn stored_credentials_survive_a_secret_rotation_on_sqlite() {
 #[tokio::test]
 async fn stored_credentials_survive_a_secret_rotation_on_postgres() {
     stored_credentials_survive_a_secret_rotation(Backends::Production).await;
+}
+
+/// Seals `plaintext` as the code before HKDF did: the key was SHA-256 over a label and
+/// the secret, and the value is stored as algorithm `chacha20poly1305`.
+fn legacy_sealed(secret: &str, plaintext: &[u8], context: &str) -> Value {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    use sha2::{Digest, Sha256};
+    let key: [u8; 32] = Sha256::new()
+        .chain_update(b"boardroom/credentials/chacha20poly1305/v1\0")
+        .chain_update(secret.as_bytes())
+        .finalize()
+        .into();
+    let nonce = Nonce::generate();
+    let ciphertext = ChaCha20Poly1305::new(&key.into())
+        .encrypt(&nonce, Payload { msg: plaintext, aad: context.as_bytes() })
+        .expect("sealed");
+    json!({ "algorithm": "chacha20poly1305", "nonce": BASE64.encode(nonce), "ciphertext": BASE64.encode(ciphertext) })
+}
+
+async fn credentials_sealed_before_hkdf_still_open_and_are_resealed(backends: Backends) {
+    // Arrange: a connected store whose credentials are sealed as before HKDF.
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false"), ("SECRET_KEY", OLD_SECRET)]).await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+    let connected = owner
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": business, "platform": "shopify", "store_url": "https://planner.myshopify.com",
+                     "credentials": { "access_token": "shpat_secret" } }),
+        )
+        .await;
+    assert_eq!(connected.status, 201, "{}", connected.body);
+    let store_id = connected.body["id"].as_str().expect("store id").to_owned();
+    let tenant = boardroom_memory::TenantId(business);
+    let key = format!("store:{store_id}");
+    let mut record =
+        app.state.store.agent_memory(tenant, "stores", &key).await.expect("query").expect("stored").content;
+    let plaintext = serde_json::to_vec(&json!({ "access_token": "shpat_secret" })).expect("JSON");
+    record["credentials"] = legacy_sealed(OLD_SECRET, &plaintext, &format!("tenant:{business}/store:{store_id}"));
+    app.state.store.put_agent_memory(tenant, "stores", &key, record, None).await.expect("written");
+
+    // Assert: it opens, and the rotation moves it to the HKDF scheme.
+    assert_eq!(credentials_state(&owner, business).await, [json!("ok")]);
+    let report = rotate(&app).await;
+    assert_eq!((report.resealed, report.unreadable), (1, 0), "{report:?}");
+    let record = app.state.store.agent_memory(tenant, "stores", &key).await.expect("query").expect("stored").content;
+    assert_eq!(record["credentials"]["algorithm"], "hkdf-sha256/chacha20poly1305");
+    assert_eq!(credentials_state(&owner, business).await, [json!("ok")]);
+}
+
+#[tokio::test]
+async fn credentials_sealed_before_hkdf_still_open_and_are_resealed_on_sqlite() {
+    credentials_sealed_before_hkdf_still_open_and_are_resealed(Backends::Embedded).await;
+}
+
+#[tokio::test]
+async fn credentials_sealed_before_hkdf_still_open_and_are_resealed_on_postgres() {
+    credentials_sealed_before_hkdf_still_open_and_are_resealed(Backends::Production).await;
 }
 
 /// Names that read as something they are not.
