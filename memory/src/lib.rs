@@ -38,7 +38,7 @@ pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use postgres::PostgresStore;
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sqlite::SqliteStore;
-pub use store::{Backend, MemoryResult, SharedStore, Store};
+pub use store::{Backend, MemoryResult, SharedStore, Store, WEBHOOK_DELIVERY_RETENTION};
 
 use std::sync::Arc;
 

@@ -716,6 +716,41 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    // ---- webhook deliveries ----
+
+    async fn record_webhook_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> MemoryResult<bool> {
+        let received_at = rows::stored_time(received_at);
+        sqlx::query("delete from webhook_deliveries where received_at < $1")
+            .bind(rows::stored_time(received_at - crate::WEBHOOK_DELIVERY_RETENTION))
+            .execute(&self.pool)
+            .await?;
+        // The primary key settles races: a second insert of the same id changes nothing.
+        let done = sqlx::query(
+            "insert into webhook_deliveries (provider, delivery_id, received_at) values ($1, $2, $3) \
+             on conflict (provider, delivery_id) do nothing",
+        )
+        .bind(provider)
+        .bind(delivery_id)
+        .bind(received_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()> {
+        sqlx::query("delete from webhook_deliveries where provider = $1 and delivery_id = $2")
+            .bind(provider)
+            .bind(delivery_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     // ---- event log ----
 
     async fn append_events_and_checkpoints(

@@ -168,6 +168,22 @@ pub trait Store: Send + Sync + 'static {
     /// Reads a platform-wide setting; `None` when never written.
     async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>>;
 
+    // ---- webhook deliveries ----
+
+    /// Remembers that `provider` delivered `delivery_id` at `received_at`; `true` when it
+    /// was new, `false` when it was already remembered. One atomic insert: of any number
+    /// of concurrent calls with the same id (in any number of processes) exactly one
+    /// answers `true`. Deliveries remembered more than [`WEBHOOK_DELIVERY_RETENTION`]
+    /// before `received_at` are forgotten first (the platforms stop retrying long before).
+    async fn record_webhook_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> MemoryResult<bool>;
+    /// Forgets a delivery, so the platform's retry is handled (when handling it failed).
+    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()>;
+
     // ---- event log ----
 
     /// Appends events in one transaction, giving each the next sequence number of its
@@ -435,6 +451,10 @@ pub trait Store: Send + Sync + 'static {
     /// those metered in `period` (`YYYY-MM`).
     async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats>;
 }
+
+/// How long a webhook delivery id is remembered: longer than the platforms retry
+/// (Stripe 3 days, Shopify 2 days).
+pub const WEBHOOK_DELIVERY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 /// A store shared across tasks.
 pub type SharedStore = Arc<dyn Store>;

@@ -110,6 +110,8 @@ conformance! {
         a_users_tenants_are_listed_page_by_page,
         a_tenant_can_be_updated_only_by_its_owner,
         a_tenant_can_be_deleted_only_by_its_owner,
+        a_webhook_delivery_is_new_only_the_first_time_until_it_is_forgotten_or_pruned,
+        ten_concurrent_deliveries_of_the_same_id_are_new_exactly_once,
     ],
     with_db: [
         deleting_a_tenant_removes_its_events_products_and_ledger_rows,
@@ -2343,4 +2345,44 @@ async fn accounts_the_system_makes_do_not_take_the_admins_place(store: SharedSto
     let second =
         NewUser { email: "second@example.com".into(), password_hash: "h".into(), role: Role::User, tier: Tier::Free };
     assert_eq!(store.create_user_first_is_admin(second).await.expect("second person").role, Role::User);
+}
+
+async fn a_webhook_delivery_is_new_only_the_first_time_until_it_is_forgotten_or_pruned(store: SharedStore) {
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).single().expect("a time");
+    assert!(store.record_webhook_delivery("stripe", "evt_1", start).await.expect("first"));
+    assert!(!store.record_webhook_delivery("stripe", "evt_1", start).await.expect("replay"), "a replay is not new");
+    assert!(
+        store.record_webhook_delivery("shopify", "evt_1", start).await.expect("other provider"),
+        "ids are per provider"
+    );
+
+    // A delivery whose handling failed is forgotten, so the platform's retry is new.
+    store.forget_webhook_delivery("stripe", "evt_1").await.expect("forget");
+    assert!(store.record_webhook_delivery("stripe", "evt_1", start).await.expect("retry"));
+
+    // Within the retention an id stays remembered; past it, it is pruned as others arrive.
+    let within = start + WEBHOOK_DELIVERY_RETENTION - Duration::hours(1);
+    assert!(store.record_webhook_delivery("stripe", "evt_2", within).await.expect("another"));
+    assert!(!store.record_webhook_delivery("stripe", "evt_1", within).await.expect("still known"));
+    let past = start + WEBHOOK_DELIVERY_RETENTION + Duration::hours(1);
+    assert!(store.record_webhook_delivery("stripe", "evt_3", past).await.expect("later"));
+    assert!(store.record_webhook_delivery("stripe", "evt_1", past).await.expect("pruned"), "pruned after retention");
+    assert!(!store.record_webhook_delivery("stripe", "evt_2", past).await.expect("kept"), "a younger id is kept");
+}
+
+async fn ten_concurrent_deliveries_of_the_same_id_are_new_exactly_once(store: SharedStore) {
+    let now = Utc::now();
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_webhook_delivery("shopify", "b54557e4", now).await })
+        })
+        .collect();
+    let mut new = 0;
+    for attempt in attempts {
+        if attempt.await.expect("task").expect("insert") {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "exactly one of ten concurrent deliveries is new");
 }

@@ -34,6 +34,10 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Re-seal every stored credential under the current SECRET_KEY (opening each with
+    /// it or SECRET_KEY_PREVIOUS), then exit. Safe to run twice, and beside a running
+    /// server.
+    RotateSecrets,
     /// Measure the runtime on this machine and print the figures.
     Bench(BenchOptions),
 }
@@ -96,8 +100,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             result
         }
+        Command::RotateSecrets => {
+            let store = open(&settings).await?;
+            let result = rotate_secrets(&settings, &store).await;
+            store.close().await;
+            result
+        }
         Command::Bench(options) => bench::run(options).await,
     }
+}
+
+/// Stores from which `rotate-secrets` draws a progress bar; fewer finish at once.
+const PROGRESS_BAR_FROM: usize = 100;
+
+async fn rotate_secrets(settings: &Settings, store: &SharedStore) -> anyhow::Result<()> {
+    let bar: std::cell::OnceCell<indicatif::ProgressBar> = std::cell::OnceCell::new();
+    let report = crate::rotation::rotate_secrets(settings, store, |done, total| {
+        if total < PROGRESS_BAR_FROM {
+            return;
+        }
+        // Drawn on stderr, and only when it is a terminal.
+        let bar = bar.get_or_init(|| {
+            let style = indicatif::ProgressStyle::with_template("re-sealing stored credentials {bar:40} {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            indicatif::ProgressBar::new(total as u64).with_style(style)
+        });
+        bar.set_position(done as u64);
+    })
+    .await?;
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    println!(
+        "re-sealed {} stored credentials under the current SECRET_KEY ({} already were)",
+        report.resealed, report.already_current
+    );
+    anyhow::ensure!(
+        report.unreadable == 0,
+        "{} stored credentials open under neither SECRET_KEY nor SECRET_KEY_PREVIOUS and were left as they are \
+         (set SECRET_KEY_PREVIOUS to the secret they were sealed under, and run this again)",
+        report.unreadable
+    );
+    Ok(())
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<SharedStore> {
@@ -107,8 +151,10 @@ async fn open(settings: &Settings) -> anyhow::Result<SharedStore> {
 async fn tenant(store: &SharedStore, command: TenantCommand) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create { name, owner, personality, personality_file, autopilot } => {
-            let name = name.trim().to_owned();
-            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+            // The API's rule for business names (1 to 100 characters, no control,
+            // bidirectional-override or zero-width characters).
+            let name =
+                crate::http::names::parse_name(&name, 100).map_err(|problem| anyhow::anyhow!("--name {problem}"))?;
             let mut settings = json!({ "autopilot": autopilot });
             let personality = match personality_file {
                 Some(path) => {

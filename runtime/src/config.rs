@@ -39,8 +39,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// The server's secret, from which session and credential keys are derived. Its
-/// `Debug` never shows the value.
+/// A server secret (`SECRET_KEY`, a webhook's signing secret). The key that seals
+/// stored credentials is derived from `SECRET_KEY` (see `http::crypto`); sessions and
+/// tokens are random and do not depend on it. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq)]
 pub struct SecretKey(String);
 
@@ -77,8 +78,11 @@ pub struct Settings {
     pub redis_prefix: String,
     /// Where the HTTP server listens.
     pub bind: SocketAddr,
-    /// Server secret.
+    /// Server secret: stored credentials are sealed under a key derived from it.
     pub secret_key: SecretKey,
+    /// `SECRET_KEY_PREVIOUS`: the secret before the current one, during a rotation; what
+    /// it sealed still opens until `boardroom rotate-secrets` has re-sealed it.
+    pub secret_key_previous: Option<SecretKey>,
     /// A `tracing` filter such as `info` or `boardroom=debug,info`.
     pub log_level: String,
     /// Text or JSON logs.
@@ -128,6 +132,7 @@ struct FileSettings {
     redis_prefix: Option<String>,
     bind: Option<String>,
     secret_key: Option<String>,
+    secret_key_previous: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
     data_dir: Option<String>,
@@ -156,6 +161,7 @@ const VARIABLES: &[&str] = &[
     "REDIS_URL",
     "BIND",
     "SECRET_KEY",
+    "SECRET_KEY_PREVIOUS",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "BOARDROOM_DATA_DIR",
@@ -264,6 +270,16 @@ impl Settings {
                 ));
             }
         };
+        let secret_key_previous = match pick("SECRET_KEY_PREVIOUS", &file.secret_key_previous) {
+            Some(secret) if secret.len() >= 32 => Some(SecretKey(secret)),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY_PREVIOUS",
+                    "must be at least 32 characters (the SECRET_KEY being rotated out)",
+                ));
+            }
+            None => None,
+        };
 
         let llm = RemoteBrainConfig::from_env(|name| match name {
             "LLM_API_KEY" => pick(name, &file.llm_api_key),
@@ -327,6 +343,7 @@ impl Settings {
             redis_prefix,
             bind,
             secret_key,
+            secret_key_previous,
             log_level,
             log_format,
             data_dir,
@@ -414,7 +431,7 @@ fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError>
 }
 
 /// The embedded mode's secret: generated once, kept in the data folder (mode 0600) so
-/// sessions and encrypted credentials survive restarts.
+/// sealed credentials stay readable across restarts.
 fn stored_secret(data_dir: &Path) -> Result<SecretKey, ConfigError> {
     let path = data_dir.join("secret_key");
     let fail = |what: &str, error: std::io::Error| {
@@ -500,6 +517,7 @@ mod tests {
             ("SWARM_MAX_RESTARTS", "-1", "SWARM_MAX_RESTARTS: \"-1\" is not a non-negative whole number"),
             ("REDIS_URL", "http://nope", "REDIS_URL: \"http://nope\" is not a Redis URL"),
             ("SECRET_KEY", "short", "SECRET_KEY: must be at least 32 characters"),
+            ("SECRET_KEY_PREVIOUS", "short", "SECRET_KEY_PREVIOUS: must be at least 32 characters"),
             (
                 "AUTOPILOT_INTERVAL_SECS",
                 "18446744073709551616",
@@ -548,6 +566,19 @@ mod tests {
         ]))
         .expect("loads");
         assert!(from_file.private_mode);
+    }
+
+    #[test]
+    fn a_previous_secret_key_is_optional_and_never_shown() {
+        let dir = temp_dir();
+        let folder = dir.to_str().expect("utf-8");
+        let without = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder)])).expect("loads");
+        assert_eq!(without.secret_key_previous, None);
+        let previous = "previous-secret-0123456789abcdef-do-not-show";
+        let with =
+            Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("SECRET_KEY_PREVIOUS", previous)])).expect("loads");
+        assert_eq!(with.secret_key_previous.as_ref().map(SecretKey::expose), Some(previous));
+        assert!(!format!("{with:?}").contains("do-not-show"), "Debug must not leak the previous secret");
     }
 
     #[test]

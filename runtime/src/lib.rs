@@ -2,7 +2,7 @@
 //!
 //! The `boardroom` binary and everything at its edge: configuration from the
 //! environment and a TOML file, logging, the command line (`serve`, `migrate`,
-//! `tenant`, `bench`), the HTTP server, and the one shutdown path (stop HTTP, stop the
+//! `tenant`, `rotate-secrets`, `bench`), the HTTP server, and the one shutdown path (stop HTTP, stop the
 //! swarm tree, flush the event log, exit 0).
 //!
 //! ## Layout
@@ -10,6 +10,8 @@
 //! - `app`: [`Application`], which builds and runs the service.
 //! - `http`: the routes.
 //! - `cli`: the commands.
+//! - `rotation`: `boardroom rotate-secrets`, re-sealing stored credentials under the
+//!   current `SECRET_KEY`.
 //! - `bench`: `boardroom bench`, the performance figures.
 //! - `bench_live`: `boardroom bench --live`, the live view's latency and memory.
 //! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
@@ -21,6 +23,7 @@ mod bench_live;
 mod cli;
 mod config;
 mod http;
+mod rotation;
 mod simulate;
 mod telemetry;
 
@@ -28,3 +31,4 @@ pub use app::{Application, shutdown_signal};
 pub use cli::{Cli, run};
 pub use config::{ConfigError, LogFormat, SecretKey, Settings};
 pub use http::{ApiCallMeter, AppState, LiveStreams, router};
+pub use rotation::{RotationReport, rotate_secrets};

@@ -193,6 +193,61 @@ fn a_tenant_can_bring_its_own_personality_and_a_broken_one_is_refused_with_the_f
     assert!(stderr.contains("decisions.max_price_change"), "{stderr}");
 }
 
+#[tokio::test]
+async fn rotate_secrets_reseals_stored_credentials_once_and_names_the_missing_previous_key() {
+    // Arrange: a store connected through a server running under the old secret.
+    let folder = fresh_folder();
+    let old = ("SECRET_KEY", "old-secret-key-0123456789abcdef0123456789");
+    let (mut child, address) = serve_with(&folder, &[old, ("DEMO_TENANT", "false"), ("OPEN_BROWSER", "false")]);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{address}{path}");
+    let account = serde_json::json!({ "email": "owner@example.com", "password": "correct horse battery" });
+    let signed_up = client.post(url("/api/auth/signup")).json(&account).send().await.expect("sign-up");
+    assert_eq!(signed_up.status(), 201);
+    let login = client.post(url("/api/auth/login")).json(&account).send().await.expect("login");
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
+        .find(|pair| pair.starts_with("boardroom_session="))
+        .expect("session cookie");
+    let csrf = login.json::<serde_json::Value>().await.expect("json")["csrf_token"].as_str().expect("csrf").to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(url(path)).header("cookie", &cookie).header("x-csrf-token", &csrf).json(&body).send()
+    };
+    let business = post("/api/business/create", serde_json::json!({ "name": "Planner Shop" })).await.expect("create");
+    let business = business.json::<serde_json::Value>().await.expect("json")["id"].as_i64().expect("id");
+    let connected = post(
+        "/api/stores/connect",
+        serde_json::json!({ "business_id": business, "platform": "shopify",
+                            "store_url": "https://planner.myshopify.com", "credentials": { "access_token": "shpat_x" } }),
+    )
+    .await
+    .expect("connect");
+    assert_eq!(connected.status(), 201);
+    sigterm(&child);
+    assert!(wait_for_exit(&mut child).success());
+
+    // Act and assert: the rotation re-seals the store once; a second run finds nothing to do.
+    let rotating = [("SECRET_KEY", "new-secret-key-fedcba9876543210fedcba9876"), ("SECRET_KEY_PREVIOUS", old.1)];
+    for expected in [
+        "re-sealed 1 stored credentials",
+        "re-sealed 0 stored credentials under the current SECRET_KEY (1 already were)",
+    ] {
+        let output = boardroom(&folder, &rotating).arg("rotate-secrets").output().expect("runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains(expected), "{stdout}");
+    }
+
+    // Under a secret that sealed nothing, it says which variable is missing and fails.
+    let output = boardroom(&folder, &[old]).arg("rotate-secrets").output().expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 stored credentials open under neither SECRET_KEY nor SECRET_KEY_PREVIOUS"), "{stderr}");
+}
+
 /// A TCP relay in front of PostgreSQL that can "take the database down": it stops
 /// accepting and cuts every open connection, as a crashed or unreachable server would.
 struct DatabaseRelay {

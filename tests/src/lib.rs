@@ -177,6 +177,18 @@ impl TestApp {
         self.server = Some(running.server);
     }
 
+    /// Like [`restart`](Self::restart), with some variables changed first: `Some`
+    /// sets one, `None` removes it (e.g. a new `SECRET_KEY` and `SECRET_KEY_PREVIOUS`).
+    pub async fn restart_with(&mut self, changes: &[(&str, Option<&str>)]) {
+        for (name, value) in changes {
+            match value {
+                Some(value) => self.env.insert((*name).into(), (*value).into()),
+                None => self.env.remove(*name),
+            };
+        }
+        self.restart().await;
+    }
+
     /// A second `boardroom` process beside this one: same database, data folder and
     /// Redis (and Redis key prefix), its own port, swarms and in-process state. The
     /// database belongs to the first app, which must outlive it.

@@ -315,6 +315,26 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
 
     assert!(strict_bodies >= 20, "only {strict_bodies} typed request bodies");
 
+    // Every name a person gives states the name rule as a pattern: no control,
+    // bidirectional-override/isolate or zero-width characters.
+    let name_rule = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$";
+    for (method, path, field) in [
+        ("POST", "/api/business/create", "name"),
+        ("PUT", "/api/business/{id}", "name"),
+        ("POST", "/api/products/create", "title"),
+        ("POST", "/api/marketing/campaign", "name"),
+        ("POST", "/api/auth/tokens", "name"),
+    ] {
+        let schema = &request_schema(&document, method, path)["properties"][field];
+        let stated = std::iter::once(schema)
+            .chain(schema["oneOf"].as_array().into_iter().flatten())
+            .find_map(|candidate| candidate["pattern"].as_str());
+        assert_eq!(stated, Some(name_rule), "{method} {path} {field}: {schema}");
+    }
+    let upload = operation(&document, "POST", "/api/media/upload");
+    let name = upload["parameters"].as_array().expect("parameters").iter().find(|p| p["name"] == "name").expect("name");
+    assert_eq!(name["schema"]["pattern"], name_rule, "{name}");
+
     // Query and path parameters: a paginated list, and a delete that names its business.
     let list = operation(&document, "GET", "/api/products/list");
     let parameters: BTreeSet<(String, String, bool)> = list["parameters"]

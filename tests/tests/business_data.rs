@@ -234,7 +234,7 @@ async fn store_credentials_are_sealed_at_rest_and_never_returned(backends: Backe
     assert_eq!(rows.len(), 1);
     let stored = rows[0].content.to_string();
     assert!(!stored.contains(STORE_SECRET) && !stored.contains("TOPSECRET"), "plain text at rest: {stored}");
-    assert_eq!(rows[0].content["credentials"]["algorithm"], "chacha20poly1305");
+    assert_eq!(rows[0].content["credentials"]["algorithm"], "hkdf-sha256/chacha20poly1305");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,7 +119,7 @@ async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it
     }
     assert_eq!(stripe_events(&app, business).await.len(), 1, "a replay is not recorded twice");
 
-    // The id is remembered on the business, so a restarted process still knows it.
+    // The id is remembered in the database, so a restarted process still knows it.
     let mut app = app;
     app.restart().await;
     let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
@@ -226,6 +226,116 @@ async fn shopify_deliveries_are_accepted_only_with_the_right_hmac() {
 
     let refused = post_raw(&app, "/webhooks/shopify", &[("X-Shopify-Topic", "orders/create")], body).await;
     assert_eq!((refused.status, refused.error_code()), (400, "missing_signature"), "{}", refused.body);
+}
+
+async fn spawn_app_on(backends: Backends) -> TestApp {
+    spawn_app_with(
+        backends,
+        &[
+            ("DEMO_TENANT", "false"),
+            ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
+            ("SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET),
+        ],
+    )
+    .await
+}
+
+/// `POST /webhooks/shopify` with a correct HMAC, and the webhook id when there is one.
+async fn send_shopify(app: &TestApp, webhook_id: Option<&str>, body: &[u8]) -> ApiResponse {
+    let mut headers = vec![
+        ("X-Shopify-Hmac-Sha256", BASE64.encode(hmac_sha256(SHOPIFY_SECRET, &[body]))),
+        ("X-Shopify-Topic", "orders/create".to_owned()),
+        ("X-Shopify-Shop-Domain", "planner-shop.myshopify.com".to_owned()),
+    ];
+    if let Some(id) = webhook_id {
+        headers.push(("X-Shopify-Webhook-Id", id.to_owned()));
+    }
+    post_raw(app, "/webhooks/shopify", &headers, body.to_vec()).await
+}
+
+/// `POST /webhooks/stripe`, freshly signed as Stripe's retries are.
+async fn send_signed_stripe(app: &TestApp, body: &[u8]) -> ApiResponse {
+    let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), body);
+    send_stripe(app, Some(&signature), body.to_vec()).await
+}
+
+fn duplicate(response: &ApiResponse) -> bool {
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.body["duplicate"].as_bool().expect("duplicate flag")
+}
+
+async fn the_same_delivery_is_processed_once_even_across_a_restart(backends: Backends) {
+    // Arrange
+    let mut app = spawn_app_on(backends).await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+    let recorded = stripe_event("evt_restart_1", Some(business));
+    let unrecorded = stripe_event("evt_restart_nobody", None);
+    let order =
+        serde_json::to_vec(&json!({ "id": 820_982_911_946_154_508_u64, "total_price": "29.00" })).expect("JSON");
+    let webhook_id = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
+
+    // Act: each delivered once, then the server restarts.
+    assert!(!duplicate(&send_signed_stripe(&app, &recorded).await));
+    assert!(!duplicate(&send_signed_stripe(&app, &unrecorded).await));
+    assert!(!duplicate(&send_shopify(&app, Some(webhook_id), &order).await));
+    app.restart().await;
+
+    // Assert: the platforms' retries after the restart are duplicates, and nothing is
+    // recorded twice.
+    assert!(duplicate(&send_signed_stripe(&app, &recorded).await), "a Stripe event for a business");
+    assert!(duplicate(&send_signed_stripe(&app, &unrecorded).await), "a Stripe event for no business");
+    assert!(duplicate(&send_shopify(&app, Some(webhook_id), &order).await), "a Shopify delivery");
+    assert_eq!(stripe_events(&app, business).await.len(), 1);
+    // Another Shopify delivery of the same body is its own delivery.
+    assert!(!duplicate(&send_shopify(&app, Some("another-delivery"), &order).await));
+}
+
+#[tokio::test]
+async fn the_same_delivery_is_processed_once_even_across_a_restart_on_sqlite() {
+    the_same_delivery_is_processed_once_even_across_a_restart(Backends::Embedded).await;
+}
+
+#[tokio::test]
+async fn the_same_delivery_is_processed_once_even_across_a_restart_on_postgres() {
+    the_same_delivery_is_processed_once_even_across_a_restart(Backends::Production).await;
+}
+
+async fn deliveries_without_an_id_are_known_by_their_body(backends: Backends) {
+    let app = spawn_app_on(backends).await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+
+    // Shopify without X-Shopify-Webhook-Id: the same body twice is one delivery.
+    let order = serde_json::to_vec(&json!({ "id": 1, "total_price": "29.00" })).expect("JSON");
+    let other_order = serde_json::to_vec(&json!({ "id": 2, "total_price": "29.00" })).expect("JSON");
+    assert!(!duplicate(&send_shopify(&app, None, &order).await));
+    assert!(duplicate(&send_shopify(&app, None, &order).await), "the same body again");
+    assert!(!duplicate(&send_shopify(&app, None, &other_order).await), "a different body");
+
+    // A Stripe event without an id: the same, and it is recorded once.
+    let without_id = |amount: u64| {
+        serde_json::to_vec(&json!({
+            "object": "event",
+            "type": "charge.refunded",
+            "data": { "object": { "id": "ch_1", "amount": amount, "metadata": { "business_id": business.to_string() } } },
+        }))
+        .expect("JSON")
+    };
+    assert!(!duplicate(&send_signed_stripe(&app, &without_id(100)).await));
+    assert!(duplicate(&send_signed_stripe(&app, &without_id(100)).await), "the same body again");
+    assert!(!duplicate(&send_signed_stripe(&app, &without_id(200)).await), "a different body");
+    assert_eq!(stripe_events(&app, business).await.len(), 2);
+}
+
+#[tokio::test]
+async fn deliveries_without_an_id_are_known_by_their_body_on_sqlite() {
+    deliveries_without_an_id_are_known_by_their_body(Backends::Embedded).await;
+}
+
+#[tokio::test]
+async fn deliveries_without_an_id_are_known_by_their_body_on_postgres() {
+    deliveries_without_an_id_are_known_by_their_body(Backends::Production).await;
 }
 
 #[tokio::test]

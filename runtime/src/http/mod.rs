@@ -34,17 +34,18 @@
 //! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
 
 mod auth;
-mod crypto;
+pub(crate) mod crypto;
 mod docs;
 mod error;
 mod extract;
 mod live;
 mod meter;
 mod metrics;
+pub(crate) mod names;
 mod openapi;
 mod pages;
 mod recent;
-mod routes;
+pub(crate) mod routes;
 pub(crate) mod tiers;
 
 use std::any::Any;

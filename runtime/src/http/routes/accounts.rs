@@ -412,8 +412,13 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTokenRequest {
-    /// A label, 1 to 100 printable characters.
-    #[schema(example = "reporting script", min_length = 1, max_length = 100)]
+    /// A label, 1 to 100 characters; no control, bidirectional-override or zero-width characters.
+    #[schema(
+        example = "reporting script",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: String,
 }
 
@@ -445,10 +450,8 @@ async fn create_token(
     caller: CurrentUser,
     Json(request): Json<CreateTokenRequest>,
 ) -> Result<Response, ApiError> {
-    let name = request.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("name", format!("must be 1 to {MAX_TOKEN_NAME_CHARS} printable characters")));
-    }
+    let name = crate::http::names::parse_name(&request.name, MAX_TOKEN_NAME_CHARS)
+        .map_err(|problem| ApiError::invalid("name", problem))?;
     let token = new_api_token();
     let new = NewApiToken { user_id: caller.user.id, name, token_hash: hash_secret(&token) };
     let stored = state.app.store.create_api_token(new).await?;

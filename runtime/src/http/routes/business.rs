@@ -85,8 +85,13 @@ fn autopilot_of(tenant: &Tenant) -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBusiness {
-    /// 1 to 100 characters.
-    #[schema(example = "Mugs & More", min_length = 1, max_length = 100)]
+    /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
+    #[schema(
+        example = "Mugs & More",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: String,
     /// A domain name such as `shop.example.com`.
     #[serde(default)]
@@ -241,9 +246,13 @@ async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBusiness {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: Option<String>,
     /// A domain name; `null` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -425,17 +434,7 @@ fn check<T>(problems: &mut Fields, field: &str, parsed: Result<T, String>) -> Op
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
-    let name = text.trim();
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(name.to_owned())
+    crate::http::names::parse_name(text, MAX_NAME_CHARS)
 }
 
 /// A host name such as `shop.example.com`: lower-cased, at least two labels of

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::products::{amount, text};
+use super::products::amount;
 use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
@@ -39,8 +39,12 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct CreateCampaign {
     /// The business the campaign is for.
     business_id: i64,
-    /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     name: String,
     /// `google_ads`, `meta_ads`, `tiktok_ads`, `email`, `x`, `linkedin` or `reddit`.
     #[schema(example = "meta_ads")]
@@ -72,8 +76,9 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let mut problems = Fields::new();
-    let name =
-        text(&request.name, MAX_NAME_CHARS, true).map_err(|problem| problems.insert("name".into(), problem)).ok();
+    let name = crate::http::names::parse_name(&request.name, MAX_NAME_CHARS)
+        .map_err(|problem| problems.insert("name".into(), problem))
+        .ok();
     let channel = request.channel.trim().to_ascii_lowercase();
     if !CHANNELS.contains(&channel.as_str()) {
         problems.insert("channel".into(), format!("must be one of {}", CHANNELS.join(", ")));

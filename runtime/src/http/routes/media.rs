@@ -11,7 +11,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use boardroom_memory::{MediaFile, MemoryError, NewMediaFile};
 use serde::Deserialize;
@@ -20,12 +20,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
-use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::auth::secret::sha256_hex;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::tiers;
+use crate::http::{ApiState, names};
 
 /// Largest file one upload may carry.
 pub(crate) const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
@@ -48,7 +48,8 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct UploadQuery {
     /// The business (tenant) the file is for.
     business_id: i64,
-    /// The file's name, 1 to 200 printable characters.
+    /// The file's name, 1 to 200 characters of UTF-8 (percent-encoded); no control, bidirectional-override or zero-width characters.
+    #[param(pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     name: String,
 }
 
@@ -71,14 +72,15 @@ async fn upload(
     State(state): State<ApiState>,
     caller: CurrentUser,
     Query(query): Query<UploadQuery>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
-    let name = query.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("name", format!("must be 1 to {MAX_NAME_CHARS} printable characters")));
+    if !names::query_value_is_utf8(uri.query().unwrap_or_default(), "name") {
+        return Err(ApiError::invalid("name", "must be UTF-8 (percent-encoded)"));
     }
+    let name = names::parse_name(&query.name, MAX_NAME_CHARS).map_err(|problem| ApiError::invalid("name", problem))?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: MAX_FILE_BYTES }
@@ -98,13 +100,8 @@ async fn upload(
         .to_owned();
     let limit = tiers::limits(caller.user.tier).file_storage_mb;
     let quota_bytes = limit.map(|mb| i64::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX));
-    let file = NewMediaFile {
-        tenant_id: tenant.id,
-        name: name.to_owned(),
-        content_type,
-        sha256: sha256_hex(&body),
-        content: body.to_vec(),
-    };
+    let file =
+        NewMediaFile { tenant_id: tenant.id, name, content_type, sha256: sha256_hex(&body), content: body.to_vec() };
     let kept = state.app.store.create_media_file(file, quota_bytes).await.map_err(|error| match error {
         MemoryError::QuotaExceeded { used, adding, limit } => ApiError::TierLimit {
             message: format!(

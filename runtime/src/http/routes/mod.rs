@@ -34,7 +34,7 @@ mod marketing;
 mod media;
 mod products;
 mod social;
-mod stores;
+pub(crate) mod stores;
 mod throttling;
 pub(crate) mod webhooks;
 

@@ -53,8 +53,13 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct CreateProduct {
     /// The business (tenant) the product is for.
     business_id: i64,
-    /// 1 to 200 characters.
-    #[schema(example = "Sunrise mug", min_length = 1, max_length = 200)]
+    /// 1 to 200 characters; no control, bidirectional-override or zero-width characters.
+    #[schema(
+        example = "Sunrise mug",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+    )]
     title: String,
     /// At most 5000 characters.
     #[serde(default)]
@@ -93,7 +98,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let mut problems = Fields::new();
-    let title = check(&mut problems, "title", text(&request.title, MAX_TITLE_CHARS, true));
+    let title = check(&mut problems, "title", crate::http::names::parse_name(&request.title, MAX_TITLE_CHARS));
     let description = check(
         &mut problems,
         "description",

@@ -6,7 +6,8 @@
 //! type has no `Debug`, so no log line can print them either.
 //!
 //! Connected stores are kept in the `stores` agent-memory namespace of their business,
-//! one key `store:<uuid>` each, so they go when the business goes.
+//! one key `store:<uuid>` each, so they go when the business goes. `boardroom
+//! rotate-secrets` re-seals them under the current `SECRET_KEY` ([`reseal`]).
 
 use std::collections::BTreeMap;
 
@@ -25,16 +26,16 @@ use utoipa_axum::routes;
 use super::{BusinessBody, BusinessQuery, Items, activate_owned, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
-use crate::http::crypto::{CredentialSealer, Sealed};
+use crate::http::crypto::{CredentialSealer, Opened, Sealed};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Query};
 use crate::http::tiers::{self, Counted};
 
 /// The agent-memory namespace connected stores live in.
-const STORES: &str = "stores";
+pub(crate) const STORES: &str = "stores";
 /// What the key of each connected store starts with (`store:<uuid>`); the keys with it
 /// are what the tier counts.
-const STORE_KEY_PREFIX: &str = "store:";
+pub(crate) const STORE_KEY_PREFIX: &str = "store:";
 /// Platforms a store can be connected from.
 const PLATFORMS: [&str; 5] = ["shopify", "gumroad", "stripe", "etsy", "sandbox"];
 /// Longest store address.
@@ -164,8 +165,8 @@ async fn connect(
     }
     let id = uuid::Uuid::new_v4().to_string();
     let plaintext = serde_json::to_vec(&request.credentials.0).map_err(anyhow::Error::new)?;
-    let sealed = CredentialSealer::from_secret(state.app.settings.secret_key.expose())
-        .seal(&plaintext, &seal_context(tenant.id, &id))?;
+    let sealed =
+        CredentialSealer::from_settings(&state.app.settings).seal(&plaintext, &seal_context(tenant.id, &id))?;
     let stored = StoredStore {
         id: id.clone(),
         platform,
@@ -216,7 +217,8 @@ async fn list(
 
 /// Checks the stores' credentials and fetches the market as it is now.
 ///
-/// Each store's credentials are checked to still open under the server's key; the
+/// Each store's credentials are checked to still open under the server's key (or, during
+/// a rotation, the previous one); the
 /// market is the sandbox's simulated one unless a real platform is configured. The
 /// answer has `platform`, `simulated`, `stores` (`id`, `platform`, `credentials`: `ok`
 /// or `unreadable`), the market's `snapshot` and `synced_at`.
@@ -239,7 +241,7 @@ async fn sync(
     Json(request): Json<BusinessBody>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    let sealer = CredentialSealer::from_secret(state.app.settings.secret_key.expose());
+    let sealer = CredentialSealer::from_settings(&state.app.settings);
     let stores: Vec<Value> = stored_stores(&state, tenant.id)
         .await?
         .iter()
@@ -290,6 +292,32 @@ async fn analytics(
         "stores": stores.iter().map(StoredStore::view).collect::<Vec<_>>(),
         "report": report,
     })))
+}
+
+/// What re-sealing one connected store's stored record came to.
+pub(crate) enum Reseal {
+    /// Its credentials were readable under the previous secret or the legacy scheme:
+    /// the record to store instead, sealed under the current secret.
+    Resealed(Value),
+    /// Already sealed under the current secret: nothing to do.
+    Current,
+    /// Neither secret opens its credentials: left as it is.
+    Unreadable,
+}
+
+/// Re-seals a connected store's credentials (its agent-memory `content`) under the
+/// sealer's current secret when they are sealed under anything else.
+pub(crate) fn reseal(tenant: TenantId, content: Value, sealer: &CredentialSealer) -> anyhow::Result<Reseal> {
+    let mut stored: StoredStore = serde_json::from_value(content)?;
+    let context = seal_context(tenant, &stored.id);
+    Ok(match sealer.open_for_rotation(&stored.credentials, &context) {
+        Opened::Current(_) => Reseal::Current,
+        Opened::Unreadable => Reseal::Unreadable,
+        Opened::Stale(plaintext) => {
+            stored.credentials = sealer.seal(&plaintext, &context)?;
+            Reseal::Resealed(serde_json::to_value(&stored)?)
+        }
+    })
 }
 
 /// How many stores the business has connected (what its tier counts).

@@ -25,16 +25,18 @@
 //! Every success answers 200 `{"received": true, "duplicate": …}`.
 //!
 //! ## Idempotency
-//! Platforms retry, so a delivery is handled once per event id (Stripe's `id`,
-//! Shopify's `X-Shopify-Webhook-Id`); a replay answers 200 with `"duplicate": true` and
-//! records nothing. Two places remember ids:
-//! - a bounded in-process set (the last [`SEEN_CAPACITY`] ids per router), which also
-//!   settles two concurrent deliveries of the same id atomically;
-//! - for Stripe events recorded on a business, the business's agent memory
-//!   (`webhooks` / `seen:<id>`), which survives restarts.
-
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+//! Platforms retry, so a delivery is handled once per delivery id (Stripe's event `id`,
+//! Shopify's `X-Shopify-Webhook-Id`); a delivery without one is known by the SHA-256 of
+//! its raw body (`sha256:<hex>`), which a platform's retry repeats byte for byte. A
+//! replay answers 200 with `"duplicate": true` and records nothing.
+//!
+//! The ids are kept in the database (`webhook_deliveries`), so a restart, or a second
+//! process, still knows them; claiming an id is one atomic insert, so of two concurrent
+//! deliveries exactly one is handled. Ids are claimed only after the signature and the
+//! JSON have been accepted (a refused delivery burns nothing), and a delivery whose
+//! handling then fails is forgotten again so the platform's retry goes through. Ids are
+//! pruned after [`WEBHOOK_DELIVERY_RETENTION`](boardroom_memory::WEBHOOK_DELIVERY_RETENTION)
+//! (7 days), longer than either platform retries.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -46,7 +48,7 @@ use boardroom_memory::{NewEvent, TenantId};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -59,14 +61,10 @@ use crate::http::{ApiState, AppState};
 pub(crate) const WEBHOOK_MAX_BYTES: usize = 1024 * 1024;
 /// How far a Stripe signature's timestamp may be from now, in seconds.
 pub(crate) const STRIPE_TOLERANCE_SECS: i64 = 300;
-/// Event ids remembered in process.
-pub(crate) const SEEN_CAPACITY: usize = 10_000;
-/// The agent-memory namespace that remembers recorded deliveries.
-const WEBHOOKS: &str = "webhooks";
 
-/// The webhook receivers, with their own state (the application's, and the ids seen).
+/// The webhook receivers, with their own state (the application's).
 pub(crate) fn routes(app: &AppState) -> OpenApiRouter<ApiState> {
-    let state = WebhookState { app: app.clone(), seen: Arc::new(Mutex::new(SeenIds::default())) };
+    let state = WebhookState { app: app.clone() };
     OpenApiRouter::new()
         .routes(routes!(stripe))
         .routes(routes!(shopify))
@@ -77,47 +75,37 @@ pub(crate) fn routes(app: &AppState) -> OpenApiRouter<ApiState> {
 #[derive(Clone)]
 struct WebhookState {
     app: AppState,
-    seen: Arc<Mutex<SeenIds>>,
 }
 
 impl WebhookState {
-    /// Marks `key` as seen; `false` when it already was.
-    fn first_time(&self, key: &str) -> bool {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner).insert(key)
+    /// Claims a delivery: `true` when it is new (and is now remembered), `false` for a
+    /// replay. Atomic across requests and processes.
+    async fn first_time(&self, delivery: &Delivery) -> Result<bool, WebhookError> {
+        Ok(self.app.store.record_webhook_delivery(delivery.provider, &delivery.id, chrono::Utc::now()).await?)
     }
 
-    /// Forgets `key`, so a delivery whose handling failed can be retried.
-    fn forget(&self, key: &str) {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    /// Forgets a delivery, so the platform's retry of one whose handling failed goes through.
+    async fn forget(&self, delivery: &Delivery) {
+        if let Err(error) = self.app.store.forget_webhook_delivery(delivery.provider, &delivery.id).await {
+            tracing::warn!(%error, provider = delivery.provider, delivery = %delivery.id, "a failed delivery could not be forgotten; its retry will be taken for a duplicate");
+        }
     }
 }
 
-/// The last [`SEEN_CAPACITY`] ids, oldest evicted first.
-#[derive(Default)]
-struct SeenIds {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+/// What a delivery is remembered by: its platform and its id, or the SHA-256 of its raw
+/// body when it came without one.
+struct Delivery {
+    provider: &'static str,
+    id: String,
 }
 
-impl SeenIds {
-    fn insert(&mut self, key: &str) -> bool {
-        if self.set.contains(key) {
-            return false;
-        }
-        if self.order.len() >= SEEN_CAPACITY
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.set.remove(&oldest);
-        }
-        self.set.insert(key.to_owned());
-        self.order.push_back(key.to_owned());
-        true
-    }
-
-    fn remove(&mut self, key: &str) {
-        if self.set.remove(key) {
-            self.order.retain(|seen| seen != key);
-        }
+impl Delivery {
+    fn new(provider: &'static str, id: Option<&str>, body: &[u8]) -> Self {
+        let id = match id {
+            Some(id) => id.to_owned(),
+            None => format!("sha256:{}", crate::http::auth::secret::to_hex(&Sha256::digest(body))),
+        };
+        Self { provider, id }
     }
 }
 
@@ -204,7 +192,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 struct Received {
     /// Always `true`.
     received: bool,
-    /// `true` when this event id was handled before (nothing was recorded again).
+    /// `true` when this delivery (its id, or without one its body) was handled before:
+    /// nothing was recorded again.
     duplicate: bool,
 }
 
@@ -303,7 +292,8 @@ fn stripe_business(event: &Value) -> Option<i64> {
 ///
 /// The signature is checked on the raw body before anything is parsed. An event naming
 /// a business in `data.object.metadata.business_id` is recorded on that business's
-/// event log; each event id is handled once.
+/// event log; each event id (or, without one, each body) is handled once, across
+/// restarts.
 #[utoipa::path(
     post,
     path = "/webhooks/stripe",
@@ -330,67 +320,57 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
         .map_err(|rejection| bad_signature("Stripe-Signature", rejection.describe()))?;
 
     let event = parse(&body)?;
-    let Some(id) = event["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned) else {
-        return Err(ApiError::invalid("id", "is required (the Stripe event id)").into());
-    };
+    let id = event["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned);
+    let delivery = Delivery::new("stripe", id.as_deref(), &body);
     let kind = event["type"].as_str().unwrap_or("unknown").to_owned();
-    let memory_key = format!("seen:{id}");
-    let seen_key = format!("stripe:{id}");
 
-    let tenant = match stripe_business(&event) {
-        Some(business) => state.app.store.tenant(TenantId(business)).await?,
-        None => None,
-    };
-    let Some(tenant) = tenant else {
-        let first = state.first_time(&seen_key);
-        tracing::info!(event_id = %id, event_type = %kind, duplicate = !first, "Stripe webhook for no known business");
-        return Ok(received(!first).into_response());
-    };
-    if state.app.store.agent_memory(tenant.id, WEBHOOKS, &memory_key).await?.is_some() || !state.first_time(&seen_key) {
-        tracing::info!(event_id = %id, tenant = tenant.id.0, "Stripe webhook replayed; already recorded");
+    if !state.first_time(&delivery).await? {
+        tracing::info!(delivery = %delivery.id, event_type = %kind, "Stripe webhook replayed; already handled");
         return Ok(received(true).into_response());
     }
-    let recorded = async {
-        let data = json!({
-            "provider": "stripe",
-            "id": id,
-            "type": kind,
-            "object_id": event["data"]["object"]["id"],
-            "livemode": event["livemode"],
-        });
-        let summary = format!("Stripe: {kind}");
-        state
-            .app
-            .events
-            .append_and_wait(NewEvent::now(tenant.id, "webhooks", "webhook.stripe", summary).with_data(data))
-            .await?;
-        state
-            .app
-            .store
-            .put_agent_memory(
-                tenant.id,
-                WEBHOOKS,
-                &memory_key,
-                json!({ "type": kind, "received_at": chrono::Utc::now() }),
-                None,
-            )
-            .await?;
-        Ok::<_, boardroom_memory::MemoryError>(())
+    let tenant = match stripe_business(&event) {
+        Some(business) => state.app.store.tenant(TenantId(business)).await,
+        None => Ok(None),
+    };
+    let recorded = match tenant {
+        Ok(Some(tenant)) => {
+            let data = json!({
+                "provider": "stripe",
+                "id": id,
+                "type": kind,
+                "object_id": event["data"]["object"]["id"],
+                "livemode": event["livemode"],
+            });
+            let summary = format!("Stripe: {kind}");
+            state
+                .app
+                .events
+                .append_and_wait(NewEvent::now(tenant.id, "webhooks", "webhook.stripe", summary).with_data(data))
+                .await
+                .map(|_| Some(tenant.id))
+        }
+        Ok(None) => Ok(None),
+        Err(error) => Err(error),
+    };
+    match recorded {
+        Ok(Some(tenant)) => {
+            tracing::info!(delivery = %delivery.id, event_type = %kind, tenant = tenant.0, "Stripe webhook recorded");
+        }
+        Ok(None) => tracing::info!(delivery = %delivery.id, event_type = %kind, "Stripe webhook for no known business"),
+        Err(error) => {
+            // Not recorded: let Stripe's retry through.
+            state.forget(&delivery).await;
+            return Err(error.into());
+        }
     }
-    .await;
-    if let Err(error) = recorded {
-        // Not recorded: let Stripe's retry through.
-        state.forget(&seen_key);
-        return Err(error.into());
-    }
-    tracing::info!(event_id = %id, event_type = %kind, tenant = tenant.id.0, "Stripe webhook recorded");
     Ok(received(false).into_response())
 }
 
 /// Receives a Shopify webhook.
 ///
 /// The HMAC is checked on the raw body before anything is parsed; the delivery is
-/// acknowledged and logged with its topic and shop, once per `X-Shopify-Webhook-Id`.
+/// acknowledged and logged with its topic and shop, once per `X-Shopify-Webhook-Id` (or,
+/// without one, per body), across restarts.
 #[utoipa::path(
     post,
     path = "/webhooks/shopify",
@@ -399,7 +379,7 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
     params(
         ("X-Shopify-Hmac-Sha256" = String, Header,
             description = "base64 of HMAC-SHA256 of the raw body under `SHOPIFY_WEBHOOK_SECRET`."),
-        ("X-Shopify-Webhook-Id" = Option<String>, Header, description = "The delivery's id (replays are acknowledged once)."),
+        ("X-Shopify-Webhook-Id" = Option<String>, Header, description = "The delivery's id (a replay is acknowledged as a duplicate; without an id, a delivery is known by its body's SHA-256)."),
         ("X-Shopify-Topic" = Option<String>, Header, description = "The event's topic."),
         ("X-Shopify-Shop-Domain" = Option<String>, Header, description = "The shop that sent it."),
     ),
@@ -428,11 +408,9 @@ async fn shopify(State(state): State<WebhookState>, request: Request) -> Result<
     let _payload = parse(&body)?;
     let topic = header(&headers, "x-shopify-topic").unwrap_or("unknown");
     let shop = header(&headers, "x-shopify-shop-domain").unwrap_or("unknown");
-    let duplicate = match header(&headers, "x-shopify-webhook-id") {
-        Some(id) => !state.first_time(&format!("shopify:{id}")),
-        None => false,
-    };
-    tracing::info!(%topic, %shop, duplicate, "Shopify webhook received");
+    let delivery = Delivery::new("shopify", header(&headers, "x-shopify-webhook-id"), &body);
+    let duplicate = !state.first_time(&delivery).await?;
+    tracing::info!(%topic, %shop, delivery = %delivery.id, duplicate, "Shopify webhook received");
     Ok(received(duplicate).into_response())
 }
 
@@ -482,15 +460,10 @@ mod tests {
     }
 
     #[test]
-    fn the_seen_set_is_bounded_and_forgets_the_oldest() {
-        let mut seen = SeenIds::default();
-        for n in 0..SEEN_CAPACITY + 1 {
-            assert!(seen.insert(&n.to_string()));
-        }
-        assert!(!seen.insert(&SEEN_CAPACITY.to_string()));
-        assert!(seen.insert("0"), "the oldest id was evicted");
-        assert_eq!(seen.order.len(), SEEN_CAPACITY);
-        seen.remove("0");
-        assert!(seen.insert("0"));
+    fn a_delivery_without_an_id_is_known_by_its_bodys_hash() {
+        assert_eq!(Delivery::new("stripe", Some("evt_1"), b"{}").id, "evt_1");
+        let hashed = Delivery::new("shopify", None, b"abc");
+        assert_eq!(hashed.id, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_ne!(Delivery::new("shopify", None, b"abd").id, hashed.id);
     }
 }
