@@ -11,7 +11,7 @@
 //! carries an idempotency key derived from the tenant, the cycle, the step and the item,
 //! so the step repeated after a crash replays instead of acting twice; local rows are
 //! matched by the platform's ids and ledger rows by transaction ids for the same reason.
-//! A sandbox world is saved after each step that touched it.
+//! A sandbox world is saved right after each call that changed it.
 //!
 //! An owner can pin a product's price (agent memory [`PRICE_OVERRIDE_NAMESPACE`], keyed
 //! by the product's id, `{"price": …}`): revenue optimisation then sets that price on
@@ -214,9 +214,6 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
             Step::Reinvestment => reinvestment(context, cycle, &state).await?,
             Step::Done => break,
         };
-        if touches_market(step) {
-            save_market(context).await?;
-        }
         let next = step.next();
         let mut events = vec![
             NewEvent::now(context.tenant, context.agent, "cycle.step", format!("{}: {summary}", step.as_str()))
@@ -267,12 +264,12 @@ async fn commit_step(
     Ok(())
 }
 
-fn touches_market(step: Step) -> bool {
-    matches!(step, Step::StoreSetup | Step::MarketingLaunch | Step::PerformanceMonitoring | Step::RevenueOptimization)
-}
-
 /// Saves a simulated world with the tenant's data, so a restarted process continues the
-/// same world (and its idempotency record) instead of a fresh one.
+/// same world (and its idempotency record) instead of a fresh one. Called right after
+/// every call that changes the world and before anything local refers to its result,
+/// as a real platform keeps what it did: a crash can lose a change the tenant's rows
+/// never heard of (the repeated call then makes it again, with the same ids), but never
+/// one they refer to (a store or campaign id the world would hand out a second time).
 async fn save_market(context: &AgentContext) -> Result<(), AgentError> {
     if let Some(world) = context.market.export_state(context.tenant).await {
         let platform =
@@ -430,6 +427,7 @@ async fn ensure_store(context: &AgentContext, cycle: i64) -> Result<String, Agen
         .create_store(context.tenant, &name, &key(context, cycle, Step::StoreSetup, "store"))
         .await
         .map_err(market_error)?;
+    save_market(context).await?;
     context
         .store
         .put_agent_memory(
@@ -470,6 +468,7 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
         .list_product(context.tenant, &listing, &key(context, cycle, Step::StoreSetup, &draft.niche))
         .await
         .map_err(market_error)?;
+    save_market(context).await?;
     // A repeat of this step finds the row the first run made, by the platform's id.
     let existing = context.store.products(context.tenant).await.map_err(store_error)?;
     if !existing.iter().any(|p| p.external_id.as_deref() == Some(listed.product_id.as_str())) {
@@ -557,6 +556,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                 )
                 .await
                 .map_err(market_error)?;
+            save_market(context).await?;
             let row = NewCampaign {
                 tenant_id: context.tenant,
                 product_id: Some(product.id),
@@ -590,6 +590,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                 )
                 .await
                 .map_err(market_error)?;
+            save_market(context).await?;
             if existing_posts.iter().any(|p| p.external_id.as_deref() == Some(published.post_id.as_str())) {
                 continue;
             }
@@ -638,6 +639,7 @@ async fn performance_monitoring(
     let before = context.market.market_snapshot(context.tenant).await.map_err(market_error)?.today;
     if before < target_day {
         context.market.advance(context.tenant, target_day - before).await.map_err(market_error)?;
+        save_market(context).await?;
     }
     let report =
         context.market.report(context.tenant, target_day.saturating_sub(1), target_day).await.map_err(market_error)?;
@@ -725,6 +727,7 @@ async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleS
                 .set_price(context.tenant, external_id, pinned, &key(context, cycle, Step::RevenueOptimization, &item))
                 .await
                 .map_err(market_error)?;
+            save_market(context).await?;
             if product.price != pinned {
                 context.store.update_product_price(context.tenant, product.id, pinned).await.map_err(store_error)?;
             }
@@ -762,6 +765,7 @@ async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleS
             )
             .await
             .map_err(market_error)?;
+        save_market(context).await?;
         context.store.update_product_price(context.tenant, product.id, price).await.map_err(store_error)?;
         context
             .emit("pricing.changed", format!("\"{}\": {} → {price}", product.title, product.price), json!({ "product_id": product.id, "from": product.price, "to": price, "reason": quote["reason"], "source": quote["source"] }))
