@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde_json::json;
 
 /// The app without its demo tenant, whose autopilot these stories do not need.
-async fn spawn_app() -> TestApp {
-    spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false")]).await
+async fn spawn_app(backends: Backends) -> TestApp {
+    spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
 }
 
 /// The first account (the admin) and a second, ordinary one.
@@ -52,9 +52,8 @@ async fn ask_pricing(caller: &Caller, business: i64) -> boardroom_tests::ApiResp
         .await
 }
 
-#[tokio::test]
-async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it() {
-    let app = spawn_app().await;
+async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Planners").await;
     for n in 1..=5 {
@@ -101,9 +100,8 @@ async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it() {
     assert_eq!(unknown.status, 422, "{}", unknown.body);
 }
 
-#[tokio::test]
-async fn api_calls_beyond_the_months_limit_are_refused_until_the_month_ends() {
-    let app = spawn_app().await;
+async fn api_calls_beyond_the_months_limit_are_refused_until_the_month_ends(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (_admin, ada) = admin_and_user(&app).await;
     let id = user_id(&ada).await;
     assert_eq!(ada.get("/api/business/list").await.status, 200);
@@ -133,9 +131,8 @@ async fn api_calls_beyond_the_months_limit_are_refused_until_the_month_ends() {
     assert_eq!(profile.body["limits"]["api_calls"], 100);
 }
 
-#[tokio::test]
-async fn an_admins_throttle_change_holds_on_the_running_swarms_next_message() {
-    let app = spawn_app().await;
+async fn an_admins_throttle_change_holds_on_the_running_swarms_next_message(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Mugs").await;
     let warmed = ask_pricing(&ada, business).await;
@@ -223,9 +220,8 @@ async fn two_processes_sharing_redis_hold_a_business_to_one_throttle() {
     assert!(second.state.swarms.get(TenantId(business)).is_some(), "the second process runs its own swarm");
 }
 
-#[tokio::test]
-async fn an_admin_pauses_resumes_and_stops_a_swarm() {
-    let app = spawn_app().await;
+async fn an_admin_pauses_resumes_and_stops_a_swarm(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let created = ada
         .post("/api/business/create", &json!({ "name": "Mugs", "autopilot": true, "autopilot_interval_secs": 60 }))
@@ -261,9 +257,9 @@ async fn an_admin_pauses_resumes_and_stops_a_swarm() {
     assert_eq!(missing.status, 404, "{}", missing.body);
 }
 
-#[tokio::test]
-async fn the_admin_sees_platform_analytics_and_system_health() {
-    let app = spawn_app().await;
+async fn the_admin_sees_platform_analytics_and_system_health(backends: Backends) {
+    let backend = backends.name();
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Mugs").await;
     assert_eq!(ask_pricing(&ada, business).await.status, 200);
@@ -283,12 +279,11 @@ async fn the_admin_sees_platform_analytics_and_system_health() {
     // Ada's calls so far: creating the business and asking for a price (profile reads are free).
     assert_eq!(body["usage"]["api_calls_this_month"], 2, "{body}");
     assert_eq!(body["system"]["status"], "ok");
-    assert_eq!(body["system"]["database"]["backend"], "sqlite");
+    assert_eq!(body["system"]["database"]["backend"], backend);
 }
 
-#[tokio::test]
-async fn only_admins_reach_the_tier_and_swarm_controls() {
-    let app = spawn_app().await;
+async fn only_admins_reach_the_tier_and_swarm_controls(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Mugs").await;
     let id = user_id(&ada).await;
@@ -314,4 +309,15 @@ async fn only_admins_reach_the_tier_and_swarm_controls() {
     assert_eq!(ada.get("/api/auth/profile").await.body["tier"], "free");
     let shown = admin.get(&format!("/admin/businesses/{business}/swarm")).await;
     assert_eq!(shown.body["override"], json!(null), "{}", shown.body);
+}
+
+// Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
+// defaults and `postgres::…` on PostgreSQL with Redis.
+boardroom_tests::on_both_backends! {
+    a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it,
+    api_calls_beyond_the_months_limit_are_refused_until_the_month_ends,
+    an_admins_throttle_change_holds_on_the_running_swarms_next_message,
+    an_admin_pauses_resumes_and_stops_a_swarm,
+    the_admin_sees_platform_analytics_and_system_health,
+    only_admins_reach_the_tier_and_swarm_controls,
 }
