@@ -366,8 +366,10 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
     admin_view
         .wait_for(
             "the platform's figures and health",
-            "const text = document.getElementById('platform').textContent; \
-             return text.includes('Businesses') && text.includes('System') && text.includes('database sqlite up')",
+            &format!(
+                "const text = document.getElementById('platform').textContent; \
+                 return text.includes('Businesses') && text.includes('System') && text.includes('database {backend} up')"
+            ),
         )
         .await;
     let row = format!("tr[data-business=\"{}\"]", shop.0);
