@@ -106,12 +106,13 @@ impl ChaosReport {
         if !targeted && audit.was_disturbed() {
             self.cross_tenant_impact += 1;
             problems.push(format!(
-                "witness tenant {}: {} agent failures, {} restarts, {} escalations, {} failed cycles",
+                "witness tenant {}: {} agent failures, {} restarts, {} escalations, {} failed cycles (last: {})",
                 audit.tenant.map_or(0, |tenant| tenant.0),
                 audit.agent_failures,
                 audit.restarts,
                 audit.escalations,
-                audit.cycles_failed
+                audit.cycles_failed,
+                audit.last_cycle_failure.as_deref().unwrap_or("none")
             ));
         }
         // Gaps and duplicates; the crash-only findings (step events, restarts of a
@@ -231,9 +232,10 @@ async fn drill_on(store: &SharedStore, drill: &ChaosDrill) -> anyhow::Result<Cha
     let bar = progress(drill, drill.duration.as_secs().max(1), "{elapsed_precise} [{bar:40}] {pos}/{len} s  {msg}");
     let started = Instant::now();
     let deadline = started + drill.duration;
-    // The tenants' first cycles are spread over one interval, as a long-running server's
-    // would be, instead of all starting in the same instant.
-    let spacing = interval.div_f64(tenants.len() as f64);
+    // The tenants' first cycles are spread over one interval (at most 80 % of the run, so
+    // every tenant runs), as a long-running server's would be, instead of all starting
+    // in the same instant.
+    let spacing = interval.min(drill.duration.mul_f64(0.8)).div_f64(tenants.len() as f64);
     let mut handles: Vec<TenantHandle> = Vec::with_capacity(tenants.len());
     let mut next_tick = Instant::now();
     for (index, tenant) in tenants.iter().enumerate() {
