@@ -52,10 +52,26 @@ pub struct BenchOptions {
     /// subscriber (see `bench_live`).
     #[arg(long, conflicts_with = "simulate")]
     pub live: bool,
+    /// Instead of the runtime figures, run a fault-injection drill: `--tenants` tenants
+    /// on autopilot, the even-numbered ones' agents panicking at `--rate` per message,
+    /// then audit every tenant (see `bench_chaos`). SQLite in a temporary file, or a
+    /// scratch database on `--postgres`.
+    #[arg(long, conflicts_with_all = ["simulate", "live"])]
+    pub chaos: bool,
+    /// Minutes the `--chaos` drill runs its cycles.
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
+    /// Probability that an agent of a panicking tenant panics on a message (`--chaos`).
+    #[arg(long, default_value_t = 0.01)]
+    pub rate: f64,
+    /// Seconds between a tenant's autopilot cycles in `--chaos` (default: the tenants
+    /// spread so that about 20 cycles start each second).
+    #[arg(long)]
+    pub interval_secs: Option<f64>,
     /// Simulated days for `--simulate`.
     #[arg(long, default_value_t = 90)]
     pub days: u32,
-    /// Sandbox seed for `--simulate`.
+    /// Sandbox seed for `--simulate` and `--chaos` (also the seed of the panics).
     #[arg(long, default_value_t = boardroom_supervisor::DEFAULT_SANDBOX_SEED)]
     pub seed: u64,
 }
@@ -81,6 +97,24 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     if options.live {
         return crate::bench_live::run().await;
+    }
+    if options.chaos {
+        anyhow::ensure!(options.minutes > 0.0, "--minutes must be more than 0");
+        let interval = match options.interval_secs {
+            Some(secs) if secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+            Some(_) => anyhow::bail!("--interval-secs must be more than 0"),
+            None => None,
+        };
+        return crate::bench_chaos::run(crate::bench_chaos::ChaosDrill {
+            tenants: options.tenants,
+            duration: Duration::from_secs_f64(options.minutes * 60.0),
+            panic_rate: options.rate,
+            seed: options.seed,
+            interval,
+            postgres: options.postgres,
+            progress: true,
+        })
+        .await;
     }
     println!("boardroom bench — {} worker threads", tokio::runtime::Handle::current().metrics().num_workers());
     let scratch = ScratchSqlite::new();
@@ -366,14 +400,14 @@ impl Drop for ScratchSqlite {
 }
 
 /// A database created on a PostgreSQL server for one run.
-struct ScratchPostgres {
+pub(crate) struct ScratchPostgres {
     admin: sqlx::PgPool,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ScratchPostgres {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn create(admin_url: &str) -> anyhow::Result<Self> {
         let admin = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(admin_url))
             .await
             .map_err(|_| anyhow::anyhow!("timed out connecting to PostgreSQL"))?
@@ -384,7 +418,7 @@ impl ScratchPostgres {
         Ok(Self { admin, url: format!("{base}/{name}"), name })
     }
 
-    async fn drop_database(self) {
+    pub(crate) async fn drop_database(self) {
         let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&self.admin).await {
             eprintln!("could not drop scratch database {}: {error}", self.name);

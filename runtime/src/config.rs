@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use boardroom_agents::brain::RemoteBrainConfig;
 use boardroom_memory::PoolSettings;
-use boardroom_supervisor::{DEFAULT_SANDBOX_SEED, SupervisorConfig};
+use boardroom_supervisor::{ChaosConfig, ChaosTenants, DEFAULT_SANDBOX_SEED, SupervisorConfig};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -182,6 +182,8 @@ const VARIABLES: &[&str] = &[
     "CACHE_SECS",
     "OPEN_BROWSER",
     "SHUTDOWN_GRACE_SECS",
+    "CHAOS_AGENT_PANIC_RATE",
+    "CHAOS_ENABLE",
 ];
 
 impl Settings {
@@ -295,6 +297,7 @@ impl Settings {
             }
         })?;
         let sandbox_seed = number(env, "SANDBOX_SEED", file.sandbox_seed)?.unwrap_or(DEFAULT_SANDBOX_SEED);
+        supervisor.chaos = chaos(env, sandbox_seed)?;
         let autopilot_interval = match number(env, "AUTOPILOT_INTERVAL_SECS", file.autopilot_interval_secs)? {
             Some(secs) if secs > crate::http::tiers::MAX_AUTOPILOT_INTERVAL_SECS => {
                 return Err(ConfigError::new(
@@ -421,6 +424,27 @@ fn flag(
         Some("false" | "0" | "no") => Ok(false),
         Some(other) => Err(ConfigError::new(name, format!("{other:?} is not true or false"))),
     }
+}
+
+/// `CHAOS_AGENT_PANIC_RATE`: agents panic at this rate per message, for drills. Read
+/// from the environment only (never a config file), and refused unless `CHAOS_ENABLE`
+/// is `true` too, so a stray variable cannot make a production server fail on purpose.
+/// The panics are seeded with `SANDBOX_SEED`, so a drill can be replayed.
+fn chaos(env: &HashMap<String, String>, seed: u64) -> Result<Option<ChaosConfig>, ConfigError> {
+    const RATE: &str = "CHAOS_AGENT_PANIC_RATE";
+    let enabled = flag(env, "CHAOS_ENABLE", None, false)?;
+    let Some(text) = non_empty(env, RATE) else { return Ok(None) };
+    let panic_rate: f64 = match text.parse() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => rate,
+        _ => return Err(ConfigError::new(RATE, format!("{text:?} is not a probability between 0 and 1 (e.g. 0.01)"))),
+    };
+    if !enabled {
+        return Err(ConfigError::new(
+            RATE,
+            "makes agents panic on purpose; set CHAOS_ENABLE=true as well to confirm this is a drill",
+        ));
+    }
+    Ok((panic_rate > 0.0).then_some(ChaosConfig { panic_rate, seed, tenants: ChaosTenants::All }))
 }
 
 fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
@@ -579,6 +603,40 @@ mod tests {
             Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("SECRET_KEY_PREVIOUS", previous)])).expect("loads");
         assert_eq!(with.secret_key_previous.as_ref().map(SecretKey::expose), Some(previous));
         assert!(!format!("{with:?}").contains("do-not-show"), "Debug must not leak the previous secret");
+    }
+
+    #[test]
+    fn chaos_is_off_by_default_and_refused_unless_confirmed() {
+        let dir = temp_dir();
+        let folder = dir.to_str().expect("utf-8");
+        let off = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder)])).expect("loads");
+        assert_eq!(off.supervisor.chaos, None);
+
+        let unconfirmed = Settings::load(&env(&[("BOARDROOM_DATA_DIR", folder), ("CHAOS_AGENT_PANIC_RATE", "0.01")]))
+            .expect_err("not confirmed");
+        assert_eq!(unconfirmed.variable, "CHAOS_AGENT_PANIC_RATE");
+        assert!(unconfirmed.problem.contains("CHAOS_ENABLE=true"), "{unconfirmed}");
+        for bad in ["often", "1.5", "-0.1", "NaN"] {
+            let error = Settings::load(&env(&[
+                ("BOARDROOM_DATA_DIR", folder),
+                ("CHAOS_ENABLE", "true"),
+                ("CHAOS_AGENT_PANIC_RATE", bad),
+            ]))
+            .expect_err(bad);
+            assert_eq!(
+                error.to_string(),
+                format!("CHAOS_AGENT_PANIC_RATE: {bad:?} is not a probability between 0 and 1 (e.g. 0.01)")
+            );
+        }
+
+        let on = Settings::load(&env(&[
+            ("BOARDROOM_DATA_DIR", folder),
+            ("CHAOS_ENABLE", "true"),
+            ("CHAOS_AGENT_PANIC_RATE", "0.01"),
+            ("SANDBOX_SEED", "5"),
+        ]))
+        .expect("confirmed drill");
+        assert_eq!(on.supervisor.chaos, Some(ChaosConfig { panic_rate: 0.01, seed: 5, tenants: ChaosTenants::All }));
     }
 
     #[test]

@@ -13,12 +13,17 @@
 //! - `rotation`: `boardroom rotate-secrets`, re-sealing stored credentials under the
 //!   current `SECRET_KEY`.
 //! - `bench`: `boardroom bench`, the performance figures.
+//! - `bench_chaos`: `boardroom bench --chaos`, the fault-injection drill.
+//! - `audit`: the consistency audit of a tenant's log and side effects, after a drill
+//!   or a crash.
 //! - `bench_live`: `boardroom bench --live`, the live view's latency and memory.
 //! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
 //! - `telemetry`: `tracing` set-up.
 
 mod app;
+mod audit;
 mod bench;
+mod bench_chaos;
 mod bench_live;
 mod cli;
 mod config;
@@ -28,6 +33,8 @@ mod simulate;
 mod telemetry;
 
 pub use app::{Application, shutdown_signal};
+pub use audit::{TenantAudit, audit_tenant};
+pub use bench_chaos::{ChaosDrill, ChaosReport, DEFAULT_CYCLES_PER_SECOND, chaos_drill};
 pub use cli::{Cli, run};
 pub use config::{ConfigError, LogFormat, SecretKey, Settings};
 pub use http::{ApiCallMeter, AppState, LiveStreams, router};

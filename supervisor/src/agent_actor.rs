@@ -115,7 +115,14 @@ impl Actor for AgentActor {
         state.tasks_handled += 1;
         let result = match housekeeping(state.context.agent, state.tasks_handled, &task) {
             Some(answer) => answer,
-            None => state.agent.handle(&state.context, task).await,
+            None => {
+                // The drills' fault injection (`CHAOS_AGENT_PANIC_RATE`), off by default:
+                // the agent dies as if its own code had panicked on this message.
+                if state.slot.chaos.as_ref().is_some_and(|dice| dice.strikes()) {
+                    panic!("{} ({agent} of tenant {})", crate::CHAOS_PANIC_PREFIX, state.context.tenant);
+                }
+                state.agent.handle(&state.context, task).await
+            }
         };
         let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
         state.activity.publish(|| signal(phase));

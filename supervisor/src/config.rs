@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::chaos::ChaosConfig;
+
 /// How the tree reacts to failures and idleness.
 #[derive(Debug, Clone)]
 pub struct SupervisorConfig {
@@ -23,6 +25,9 @@ pub struct SupervisorConfig {
     pub call_timeout: Duration,
     /// Throttle every newly activated swarm starts with.
     pub default_limits: ThrottleLimits,
+    /// Fault injection for drills (agents panicking on purpose); `None`, the default,
+    /// injects nothing.
+    pub chaos: Option<ChaosConfig>,
 }
 
 impl Default for SupervisorConfig {
@@ -36,6 +41,7 @@ impl Default for SupervisorConfig {
             mailbox_permits: 64,
             call_timeout: Duration::from_secs(10),
             default_limits: ThrottleLimits::default(),
+            chaos: None,
         }
     }
 }

@@ -29,6 +29,7 @@
 //! - `activity`: [`ActivityFeed`], the live, unpersisted signal of who calls whom
 //!   and what each agent is doing, for the live view's graph.
 //! - `config`: restart intensity, back-off, time-outs, default throttle limits.
+//! - `chaos`: [`ChaosConfig`], agents panicking on purpose at a seeded rate, for drills.
 //! - `throttle`: [`ThrottleGate`], the per-tenant rate limit, changeable live.
 //! - `tenant`: [`TenantHandle`], [`AgentHandle`], slots and permits.
 //! - `agent_actor`: the actor hosting one agent.
@@ -47,6 +48,7 @@
 mod activity;
 mod agent_actor;
 mod autopilot;
+mod chaos;
 mod config;
 mod root;
 mod tenant;
@@ -67,6 +69,7 @@ fn exited_child(event: ractor::SupervisionEvent) -> Option<(ractor::ActorId, Str
 
 pub use activity::{Activity, ActivityFeed, AgentState, MessagePhase, adapter_node};
 pub use autopilot::AutopilotState;
+pub use chaos::{CHAOS_PANIC_PREFIX, ChaosConfig, ChaosTenants};
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
 pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices};
 pub use tenant::{AgentHandle, PinGuard, SwarmStatus, TenantHandle};

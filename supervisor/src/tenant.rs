@@ -17,6 +17,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
+use crate::chaos::ChaosDice;
 use crate::config::SupervisorConfig;
 use crate::throttle::{GuardedMarket, ThrottleGate};
 
@@ -56,6 +57,9 @@ pub(crate) struct AgentSlot {
     pub(crate) name: &'static str,
     pub(crate) state: watch::Sender<SlotState>,
     pub(crate) permits: Arc<Semaphore>,
+    /// A drill's dice for this agent (`None` outside drills); here rather than in the
+    /// actor so the sequence goes on across restarts instead of starting over.
+    pub(crate) chaos: Option<ChaosDice>,
 }
 
 /// Everything about one active tenant that handles share.
@@ -100,6 +104,7 @@ impl TenantShared {
                     name,
                     state: watch::Sender::new(SlotState::Waiting),
                     permits: Arc::new(Semaphore::new(config.mailbox_permits)),
+                    chaos: config.chaos.as_ref().and_then(|chaos| chaos.dice(tenant, name)),
                 })
             })
             .collect();

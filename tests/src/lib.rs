@@ -7,6 +7,7 @@
 //! - `live`: a server-sent events client for the live view's stream.
 //! - `browser`: headless Chromium through ChromeDriver, for the live view's stories.
 //! - `proxy`: a TCP proxy between the app and PostgreSQL that can play an outage.
+//! - [`on_both_backends!`]: runs each story on SQLite and on PostgreSQL (with Redis).
 
 pub mod browser;
 pub mod live;
@@ -15,7 +16,8 @@ pub mod proxy;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use boardroom_memory::testing::{TestPostgres, fresh_postgres};
+use boardroom_memory::SharedStore;
+use boardroom_memory::testing::{TestPostgres, TestSqlite, fresh_postgres, fresh_sqlite};
 use boardroom_runtime::{AppState, Application, Settings};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -27,6 +29,74 @@ pub enum Backends {
     Embedded,
     /// A fresh PostgreSQL database and the local Redis.
     Production,
+}
+
+/// Turns each listed story, an `async fn story(backends: Backends)`, into two tests:
+/// `sqlite::story` on the embedded defaults and `postgres::story` on PostgreSQL with
+/// Redis, so no story can pass on one backend and be broken on the other (as
+/// `memory/tests/conformance.rs` does for the store).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        $crate::on_both_backends!(@backend sqlite, Embedded, [$($story),*]);
+        $crate::on_both_backends!(@backend postgres, Production, [$($story),*]);
+    };
+    (@backend $module:ident, $backends:ident, [$($story:ident),*]) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story($crate::Backends::$backends).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh database for a story that builds its own swarm root instead of the whole
+/// application; dropping it removes the database.
+pub enum TestDatabase {
+    /// A SQLite file.
+    Sqlite(TestSqlite),
+    /// A PostgreSQL database.
+    Postgres(TestPostgres),
+}
+
+impl TestDatabase {
+    /// A fresh database on the chosen backend (the database only: no Redis), and a store
+    /// over it.
+    pub async fn fresh(backends: Backends) -> (TestDatabase, SharedStore) {
+        match backends {
+            Backends::Embedded => {
+                let database = fresh_sqlite().await;
+                let store: SharedStore = std::sync::Arc::new(database.store.clone());
+                (TestDatabase::Sqlite(database), store)
+            }
+            Backends::Production => {
+                let database = fresh_postgres().await;
+                let store: SharedStore = std::sync::Arc::new(database.store.clone());
+                (TestDatabase::Postgres(database), store)
+            }
+        }
+    }
+
+    /// The database's URL, for another process or store on it.
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite(database) => &database.url,
+            TestDatabase::Postgres(database) => &database.url,
+        }
+    }
+}
+
+impl Backends {
+    /// `sqlite` or `postgres`: the database the backends store in.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backends::Embedded => "sqlite",
+            Backends::Production => "postgres",
+        }
+    }
 }
 
 /// A running application.

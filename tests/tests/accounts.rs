@@ -100,9 +100,8 @@ async fn on_postgres_and_redis_a_new_user_signs_up_logs_in_and_runs_a_business()
     a_new_user_signs_up_logs_in_and_runs_a_business_through_its_life(Backends::Production).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn businesses_are_listed_page_by_page_and_validated() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn businesses_are_listed_page_by_page_and_validated(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     for name in ["One", "Two", "Three"] {
         create_business(&ada, name).await;
@@ -127,9 +126,8 @@ async fn businesses_are_listed_page_by_page_and_validated() {
     assert!(too_many.body["error"]["fields"]["limit"].is_string(), "{}", too_many.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn turning_autopilot_on_starts_the_swarm_and_deleting_the_business_stops_it() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn turning_autopilot_on_starts_the_swarm_and_deleting_the_business_stops_it(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let created = ada.post("/api/business/create", &json!({ "name": "Mugs", "autopilot": true })).await;
     assert_eq!(created.status, 201, "{}", created.body);
@@ -148,11 +146,10 @@ async fn turning_autopilot_on_starts_the_swarm_and_deleting_the_business_stops_i
 
 // ---- roles, admin ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_account_is_admin_and_the_second_is_not() {
+async fn the_first_account_is_admin_and_the_second_is_not(backends: Backends) {
     // With the demo tenant running: its owner is a system account and does not take
     // the admin's place.
-    let app = spawn_app_with(Backends::Embedded, &[]).await;
+    let app = spawn_app_with(backends, &[]).await;
     let (admin, user) = admin_and_user(&app).await;
     assert_eq!(admin.get("/api/auth/profile").await.body["role"], "admin");
     assert_eq!(user.get("/api/auth/profile").await.body["role"], "user");
@@ -164,9 +161,8 @@ async fn the_first_account_is_admin_and_the_second_is_not() {
     assert_eq!((anonymous.status, anonymous.error_code()), (401, "unauthorized"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_generates_invites_lists_users_and_changes_roles() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn an_admin_generates_invites_lists_users_and_changes_roles(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, user) = admin_and_user(&app).await;
 
     let invite = admin.post("/admin/generate-invite", &json!({ "uses": 3, "expires_hours": 2 })).await;
@@ -204,9 +200,8 @@ async fn an_admin_generates_invites_lists_users_and_changes_roles() {
 
 // ---- private mode and invites ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_private_mode_sign_up_needs_a_valid_invite_and_says_why_a_code_is_refused() {
-    let app = spawn_private_app(Backends::Embedded).await;
+async fn in_private_mode_sign_up_needs_a_valid_invite_and_says_why_a_code_is_refused(backends: Backends) {
+    let app = spawn_private_app(backends).await;
     // Nobody could have made an invite yet: the first account needs none and is admin.
     let founder = app.sign_up("founder@example.com", TEST_PASSWORD, None).await;
     assert_eq!((founder.status, &founder.body["user"]["role"]), (201, &json!("admin")), "{}", founder.body);
@@ -247,9 +242,8 @@ async fn in_private_mode_sign_up_needs_a_valid_invite_and_says_why_a_code_is_ref
     assert!(store.user_by_email("carol@example.com").await.expect("lookup").is_none(), "no account is left behind");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_switches_private_mode_at_run_time() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn an_admin_switches_private_mode_at_run_time(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, user) = admin_and_user(&app).await;
 
     assert_eq!(user.post("/admin/toggle-private", &json!({ "enabled": true })).await.status, 403);
@@ -312,9 +306,8 @@ async fn on_postgres_ten_sign_ups_race_for_the_last_invite_use_and_one_wins() {
 
 // ---- sessions, CSRF, tokens ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cookie_authenticated_write_needs_the_csrf_token() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn a_cookie_authenticated_write_needs_the_csrf_token(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let body = json!({ "name": "Mugs" });
 
@@ -330,9 +323,8 @@ async fn a_cookie_authenticated_write_needs_the_csrf_token() {
     assert_eq!(logout.status, 403, "logging out is a write too");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logging_out_ends_the_session() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn logging_out_ends_the_session(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let logout = ada.send(reqwest::Method::POST, "/api/auth/logout", None).await;
     assert_eq!(logout.status, 204, "{}", logout.body);
@@ -342,9 +334,8 @@ async fn logging_out_ends_the_session() {
     assert_eq!(ada.send(reqwest::Method::POST, "/api/auth/logout", None).await.status, 204, "idempotent");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_api_token_authenticates_a_program_until_it_is_revoked() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn an_api_token_authenticates_a_program_until_it_is_revoked(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
 
     let created = ada.post("/api/auth/tokens", &json!({ "name": "ci" })).await;
@@ -408,12 +399,11 @@ async fn on_postgres_and_redis_a_session_survives_a_restart() {
 
 // ---- access controls, throttling ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ip_allow_list_refuses_other_addresses_and_a_session_timeout_shortens_sessions() {
+async fn an_ip_allow_list_refuses_other_addresses_and_a_session_timeout_shortens_sessions(backends: Backends) {
     // The controls are written straight to the database, as another process would;
     // such changes apply within CACHE_SECS, so this story turns the caches off to see
     // them at once.
-    let app = spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false"), ("CACHE_SECS", "0")]).await;
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false"), ("CACHE_SECS", "0")]).await;
     let ada = app.new_account("ada@example.com").await;
     let id = UserId(ada.get("/api/auth/profile").await.body["user"]["id"].as_i64().expect("id"));
     let store = app.state.store.clone();
@@ -452,9 +442,8 @@ async fn with_redis_two_processes_count_login_attempts_together() {
     assert_eq!(also.status, 429, "{}", also.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sixth_login_attempt_in_a_minute_is_throttled_with_retry_after() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn the_sixth_login_attempt_in_a_minute_is_throttled_with_retry_after(backends: Backends) {
+    let app = spawn_app(backends).await;
     app.new_account("ada@example.com").await; // one attempt
     for _ in 0..4 {
         let (wrong, _) = app.log_in("ada@example.com", "wrong password").await;
@@ -470,9 +459,8 @@ async fn the_sixth_login_attempt_in_a_minute_is_throttled_with_retry_after() {
 
 // ---- cross-tenant isolation ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_users_business_answers_404_exactly_like_a_missing_one() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn another_users_business_answers_404_exactly_like_a_missing_one(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (ada, bob) = admin_and_user(&app).await;
     let adas = create_business(&ada, "Ada's").await;
     let missing = 9_999_999;
@@ -494,9 +482,8 @@ async fn another_users_business_answers_404_exactly_like_a_missing_one() {
 
 // ---- the error model ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_get_a_4xx_json_error_naming_the_field() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn malformed_requests_get_a_4xx_json_error_naming_the_field(backends: Backends) {
+    let app = spawn_app(backends).await;
     let anonymous = app.anonymous();
     let post_raw = |content_type: Option<&'static str>, body: &'static str| {
         anonymous.send_raw(reqwest::Method::POST, "/api/auth/signup", content_type, body.as_bytes().to_vec())
@@ -548,18 +535,16 @@ async fn malformed_requests_get_a_4xx_json_error_naming_the_field() {
     assert_eq!((taken.status, &taken.body["error"]["fields"]["email"]), (409, &json!("is already taken")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_over_64_kib_is_refused_with_413() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn a_body_over_64_kib_is_refused_with_413(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let name = "x".repeat(70 * 1024);
     let refused = ada.post("/api/business/create", &json!({ "name": name })).await;
     assert_eq!((refused.status, refused.error_code()), (413, "payload_too_large"), "{}", refused.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_response_carries_the_secure_headers() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn every_response_carries_the_secure_headers(backends: Backends) {
+    let app = spawn_app(backends).await;
     let anonymous = app.anonymous();
     for response in [
         anonymous.get("/health").await,
@@ -572,4 +557,24 @@ async fn every_response_carries_the_secure_headers() {
         assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(response.header("referrer-policy"), Some("no-referrer"));
     }
+}
+
+// Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
+// defaults and `postgres::…` on PostgreSQL with Redis.
+boardroom_tests::on_both_backends! {
+    businesses_are_listed_page_by_page_and_validated,
+    turning_autopilot_on_starts_the_swarm_and_deleting_the_business_stops_it,
+    the_first_account_is_admin_and_the_second_is_not,
+    an_admin_generates_invites_lists_users_and_changes_roles,
+    in_private_mode_sign_up_needs_a_valid_invite_and_says_why_a_code_is_refused,
+    an_admin_switches_private_mode_at_run_time,
+    a_cookie_authenticated_write_needs_the_csrf_token,
+    logging_out_ends_the_session,
+    an_api_token_authenticates_a_program_until_it_is_revoked,
+    an_ip_allow_list_refuses_other_addresses_and_a_session_timeout_shortens_sessions,
+    the_sixth_login_attempt_in_a_minute_is_throttled_with_retry_after,
+    another_users_business_answers_404_exactly_like_a_missing_one,
+    malformed_requests_get_a_4xx_json_error_naming_the_field,
+    a_body_over_64_kib_is_refused_with_413,
+    every_response_carries_the_secure_headers,
 }

@@ -16,9 +16,10 @@ use boardroom_agents::brain::{
     Brain, BrainAnswer, BrainError, BrainInfo, BrainRequest, DecisionSource, OfflineBrain, TokenUsage,
 };
 use boardroom_agents::{AgentError, AgentRegistry, CEO, Task};
-use boardroom_memory::testing::{TestSqlite, create_tenant, fresh_sqlite};
+use boardroom_memory::testing::create_tenant;
 use boardroom_memory::{EventLog, EventLogConfig, SharedStore, TenantId};
 use boardroom_supervisor::{SupervisorConfig, SwarmRoot, SwarmServices, TenantHandle};
+use boardroom_tests::{Backends, TestDatabase};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -118,10 +119,9 @@ impl Process {
     }
 }
 
-async fn database() -> (TestSqlite, SharedStore) {
-    let database = fresh_sqlite().await;
-    let store: SharedStore = Arc::new(database.store.clone());
-    (database, store)
+/// A fresh database on the story's backend; the guard keeps it for the test.
+async fn database(backends: Backends) -> (TestDatabase, SharedStore) {
+    TestDatabase::fresh(backends).await
 }
 
 async fn tenant(store: &SharedStore, name: &str, personality: &str) -> TenantId {
@@ -137,9 +137,8 @@ async fn kinds(process: &Process, tenant: TenantId) -> Vec<String> {
     process.store.events_after(tenant, 0, 100_000).await.expect("events").into_iter().map(|e| e.kind).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_week_of_cycles_fills_the_database_with_products_ledger_rows_insights_and_experiences() {
-    let (_database, store) = database().await;
+async fn a_week_of_cycles_fills_the_database_with_products_ledger_rows_insights_and_experiences(backends: Backends) {
+    let (_database, store) = database(backends).await;
     let process = process(store.clone(), Arc::new(SandboxMarket::new(SEED)), Arc::new(OfflineBrain)).await;
     let acme = tenant(&store, "Acme", "hustlebot").await;
     let swarm = process.root.activate(acme).await.expect("activates");
@@ -171,9 +170,8 @@ async fn a_week_of_cycles_fills_the_database_with_products_ledger_rows_insights_
     process.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_the_same_market_the_personalities_decide_differently() {
-    let (_database, store) = database().await;
+async fn on_the_same_market_the_personalities_decide_differently(backends: Backends) {
+    let (_database, store) = database(backends).await;
     let process = process(store.clone(), Arc::new(SandboxMarket::new(SEED)), Arc::new(OfflineBrain)).await;
     let mut prices = Vec::new();
     let mut first_products = Vec::new();
@@ -205,9 +203,8 @@ async fn on_the_same_market_the_personalities_decide_differently() {
     process.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_mid_cycle_resumes_at_its_step_without_repeating_side_effects() {
-    let (_database, store) = database().await;
+async fn a_crash_mid_cycle_resumes_at_its_step_without_repeating_side_effects(backends: Backends) {
+    let (_database, store) = database(backends).await;
     let market =
         Arc::new(CrashingMarket { inner: SandboxMarket::new(SEED), crash_after_campaign: AtomicBool::new(true) });
     let first = process(store.clone(), market.clone(), Arc::new(OfflineBrain)).await;
@@ -270,9 +267,8 @@ impl Brain for CountingBrain {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn llm_tokens_are_stored_per_tenant_and_agent_and_decisions_say_where_they_came_from() {
-    let (_database, store) = database().await;
+async fn llm_tokens_are_stored_per_tenant_and_agent_and_decisions_say_where_they_came_from(backends: Backends) {
+    let (_database, store) = database(backends).await;
     let brain = Arc::new(CountingBrain { calls: AtomicU32::new(0) });
     let process = process(store.clone(), Arc::new(SandboxMarket::new(SEED)), brain.clone()).await;
     let acme = tenant(&store, "Acme", "hustlebot").await;
@@ -298,9 +294,8 @@ async fn llm_tokens_are_stored_per_tenant_and_agent_and_decisions_say_where_they
     process.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_autopilot_runs_at_once_pauses_resumes_and_runs_a_cycle_on_demand() {
-    let (_database, store) = database().await;
+async fn the_autopilot_runs_at_once_pauses_resumes_and_runs_a_cycle_on_demand(backends: Backends) {
+    let (_database, store) = database(backends).await;
     let process = process(store.clone(), Arc::new(SandboxMarket::new(SEED)), Arc::new(OfflineBrain)).await;
     let acme = tenant(&store, "Acme", "coachty").await;
     let swarm = process.root.activate(acme).await.expect("activates");
@@ -345,4 +340,13 @@ async fn the_autopilot_runs_at_once_pauses_resumes_and_runs_a_cycle_on_demand() 
     .expect("the driver counts the third cycle");
     assert_eq!(swarm.autopilot().cycles_run, 3);
     process.stop().await;
+}
+
+// Every story runs twice: `sqlite::…` and `postgres::…`.
+boardroom_tests::on_both_backends! {
+    a_week_of_cycles_fills_the_database_with_products_ledger_rows_insights_and_experiences,
+    on_the_same_market_the_personalities_decide_differently,
+    a_crash_mid_cycle_resumes_at_its_step_without_repeating_side_effects,
+    llm_tokens_are_stored_per_tenant_and_agent_and_decisions_say_where_they_came_from,
+    the_autopilot_runs_at_once_pauses_resumes_and_runs_a_cycle_on_demand,
 }

@@ -13,12 +13,7 @@ use serde_json::{Value, json};
 const STORE_SECRET: &str = "shpat_TOPSECRET_9f8e7d6c5b4a";
 
 /// The app without its demo tenant, whose autopilot these stories do not need.
-async fn spawn_app() -> TestApp {
-    spawn_app_on(Backends::Embedded).await
-}
-
-/// The same on chosen backends.
-async fn spawn_app_on(backends: Backends) -> TestApp {
+async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
 }
 
@@ -91,7 +86,7 @@ async fn on_postgres_and_redis_a_user_runs_a_business_and_reads_its_finances() {
 
 async fn a_user_runs_products_campaigns_posts_and_stores_and_reads_the_finances(backends: Backends) {
     // Arrange
-    let app = spawn_app_on(backends).await;
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let built = build_a_business(&ada).await;
     let business = built.business;
@@ -204,7 +199,7 @@ async fn on_postgres_store_credentials_are_sealed_and_never_returned() {
 
 async fn store_credentials_are_sealed_at_rest_and_never_returned(backends: Backends) {
     // Arrange
-    let app = spawn_app_on(backends).await;
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let built = build_a_business(&ada).await;
     let business = built.business;
@@ -237,9 +232,8 @@ async fn store_credentials_are_sealed_at_rest_and_never_returned(backends: Backe
     assert_eq!(rows[0].content["credentials"]["algorithm"], "hkdf-sha256/chacha20poly1305");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ai_routes_answer_from_the_offline_agents() {
-    let app = spawn_app().await;
+async fn the_ai_routes_answer_from_the_offline_agents(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let built = build_a_business(&ada).await;
     let business = built.business;
@@ -284,9 +278,8 @@ async fn upload(caller: &Caller, business: i64, name: &str, bytes: Vec<u8>) -> b
     caller.send_raw(reqwest::Method::POST, &path, Some("image/png"), bytes).await
 }
 
-#[tokio::test]
-async fn the_business_list_shows_each_change_at_once_though_lists_are_remembered() {
-    let app = spawn_app().await;
+async fn the_business_list_shows_each_change_at_once_though_lists_are_remembered(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let names = |caller: Caller| async move {
         let listed = caller.get("/api/business/list").await;
@@ -305,9 +298,8 @@ async fn the_business_list_shows_each_change_at_once_though_lists_are_remembered
     assert!(names(ada.clone()).await.is_empty(), "and a deletion");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_business_keeps_its_files_within_the_tiers_storage() {
-    let app = spawn_app().await;
+async fn a_business_keeps_its_files_within_the_tiers_storage(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let business = create_business(&ada, "Mugs").await;
 
@@ -359,10 +351,9 @@ async fn a_business_keeps_its_files_within_the_tiers_storage() {
     assert_eq!(gone.status, 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_user_gets_404_from_every_route_with_the_first_users_ids() {
+async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backends: Backends) {
     // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
-    let app = spawn_app().await;
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let bob = app.new_account("bob@example.com").await;
     let Built { business: b, product: p, campaign: c } = build_a_business(&ada).await;
@@ -454,9 +445,8 @@ async fn another_user_gets_404_from_every_route_with_the_first_users_ids() {
     assert_eq!(own.status, 200, "{}", own.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_inputs_are_422_naming_the_field() {
-    let app = spawn_app().await;
+async fn bad_inputs_are_422_naming_the_field(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let b = create_business(&ada, "Shop").await;
     let p = create_product(&ada, b, "Planner").await;
@@ -572,4 +562,14 @@ async fn bad_inputs_are_422_naming_the_field() {
     let no_business = ada.get("/api/products/list").await;
     assert_eq!(no_business.status, 400, "{}", no_business.body);
     assert!(no_business.body["error"]["fields"].get("business_id").is_some(), "{}", no_business.body);
+}
+
+// Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
+// defaults and `postgres::…` on PostgreSQL with Redis.
+boardroom_tests::on_both_backends! {
+    the_ai_routes_answer_from_the_offline_agents,
+    the_business_list_shows_each_change_at_once_though_lists_are_remembered,
+    a_business_keeps_its_files_within_the_tiers_storage,
+    another_user_gets_404_from_every_route_with_the_first_users_ids,
+    bad_inputs_are_422_naming_the_field,
 }

@@ -89,9 +89,8 @@ async fn resume_without_gap_or_duplicate(backends: Backends) {
     );
 }
 
-#[tokio::test]
-async fn a_viewer_sees_only_its_own_tenants_events_and_activity() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn a_viewer_sees_only_its_own_tenants_events_and_activity(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let bob = app.new_account("bob@example.com").await;
     let adas = create_business(&ada, "Ada's mugs", false).await;
@@ -121,9 +120,8 @@ async fn a_viewer_sees_only_its_own_tenants_events_and_activity() {
     }
 }
 
-#[tokio::test]
-async fn another_users_business_is_not_found_on_every_live_route() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn another_users_business_is_not_found_on_every_live_route(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let eve = app.new_account("eve@example.com").await;
     let adas = create_business(&ada, "Mugs", false).await;
@@ -147,9 +145,8 @@ async fn another_users_business_is_not_found_on_every_live_route() {
     assert_eq!(ada.get(&format!("/api/live/{id}/series")).await.status, 200);
 }
 
-#[tokio::test]
-async fn an_agents_call_lights_its_edge_on_the_stream() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn an_agents_call_lights_its_edge_on_the_stream(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let shop = create_business(&ada, "Mugs", false).await;
     let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
@@ -174,9 +171,8 @@ async fn an_agents_call_lights_its_edge_on_the_stream() {
     assert_eq!(phases, ["sent", "started", "finished"]);
 }
 
-#[tokio::test]
-async fn a_viewer_who_leaves_is_forgotten_by_the_server() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn a_viewer_who_leaves_is_forgotten_by_the_server(backends: Backends) {
+    let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let shop = create_business(&ada, "Mugs", false).await;
     let open_streams = || async { app.get_json("/health").await.1["live"]["streams"].as_u64() };
@@ -196,9 +192,8 @@ async fn a_viewer_who_leaves_is_forgotten_by_the_server() {
     }
 }
 
-#[tokio::test]
-async fn shutting_down_ends_open_streams_instead_of_waiting_for_viewers() {
-    let mut app = spawn_app(Backends::Embedded).await;
+async fn shutting_down_ends_open_streams_instead_of_waiting_for_viewers(backends: Backends) {
+    let mut app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let shop = create_business(&ada, "Mugs", false).await;
     let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
@@ -212,9 +207,10 @@ async fn shutting_down_ends_open_streams_instead_of_waiting_for_viewers() {
 // ---------------------------------------------------------------------------------------
 // In a real browser.
 
-/// Where the stories save their screenshots (printed, to be looked at).
-fn screenshot_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-view").join(name)
+/// Where the stories save their screenshots (printed, to be looked at): one folder per
+/// backend, since every story runs on both.
+fn screenshot_path(backend: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-view").join(backend).join(name)
 }
 
 /// The browser's newest event of `kind` in the feed, with its data.
@@ -225,9 +221,9 @@ fn newest_in_feed(kind: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price(backends: Backends) {
+    let backend = backends.name();
+    let app = spawn_app(backends).await;
     let browser = Browser::launch(1280, 800).await;
     let site = &app.address;
 
@@ -277,7 +273,7 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price() {
     browser.wait_for("charts", "return document.querySelectorAll('#charts figure').length === 5").await;
     browser.wait_for("a product to price", "return document.querySelector('#products input.price')").await;
 
-    let wide = browser.screenshot(&screenshot_path("dashboard-1280x800.png")).await;
+    let wide = browser.screenshot(&screenshot_path(backend, "dashboard-1280x800.png")).await;
     println!("screenshot: {}", wide.display());
 
     // Pause: the cycle in flight finishes its steps, then the swarm goes quiet.
@@ -317,7 +313,7 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price() {
     // The same dashboard on a phone.
     browser.resize(390, 844).await;
     browser.run("window.scrollTo(0, 0); return true").await;
-    let narrow = browser.screenshot(&screenshot_path("dashboard-390x844.png")).await;
+    let narrow = browser.screenshot(&screenshot_path(backend, "dashboard-390x844.png")).await;
     println!("screenshot: {}", narrow.display());
     let overflow = browser.run("return document.documentElement.scrollWidth - window.innerWidth").await;
     assert_eq!(overflow, json!(0), "the dashboard scrolls sideways on a phone");
@@ -343,9 +339,9 @@ async fn cycle_finished(app: &TestApp, tenant: TenantId) -> i64 {
     }
 }
 
-#[tokio::test]
-async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation() {
-    let app = spawn_app(Backends::Embedded).await;
+async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation(backends: Backends) {
+    let backend = backends.name();
+    let app = spawn_app(backends).await;
     let admin = app.new_account("admin@example.com").await; // the first account is the admin
     let owner = app.new_account("owner@example.com").await;
     let shop = create_business(&owner, "Hats", true).await;
@@ -370,8 +366,10 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
     admin_view
         .wait_for(
             "the platform's figures and health",
-            "const text = document.getElementById('platform').textContent; \
-             return text.includes('Businesses') && text.includes('System') && text.includes('database sqlite up')",
+            &format!(
+                "const text = document.getElementById('platform').textContent; \
+                 return text.includes('Businesses') && text.includes('System') && text.includes('database {backend} up')"
+            ),
         )
         .await;
     let row = format!("tr[data-business=\"{}\"]", shop.0);
@@ -389,7 +387,7 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
             "return document.getElementById('autopilot-status').textContent.includes('paused')",
         )
         .await;
-    let admin_shot = admin_view.screenshot(&screenshot_path("admin-1280x800.png")).await;
+    let admin_shot = admin_view.screenshot(&screenshot_path(backend, "admin-1280x800.png")).await;
     println!("screenshot: {}", admin_shot.display());
     let users: HashSet<String> = admin_view
         .run("return [...document.querySelectorAll('#users td:first-child')].map(td => td.textContent)")
@@ -443,4 +441,16 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
         .await;
     owner_view.quit().await;
     admin_view.quit().await;
+}
+
+// Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
+// defaults and `postgres::…` on PostgreSQL with Redis.
+boardroom_tests::on_both_backends! {
+    a_viewer_sees_only_its_own_tenants_events_and_activity,
+    another_users_business_is_not_found_on_every_live_route,
+    an_agents_call_lights_its_edge_on_the_stream,
+    a_viewer_who_leaves_is_forgotten_by_the_server,
+    shutting_down_ends_open_streams_instead_of_waiting_for_viewers,
+    an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price,
+    an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation,
 }

@@ -12,8 +12,8 @@ use chrono::Utc;
 use serde_json::json;
 
 /// The app without its demo tenant, whose autopilot these stories do not need.
-async fn spawn_app() -> TestApp {
-    spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false")]).await
+async fn spawn_app(backends: Backends) -> TestApp {
+    spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
 }
 
 /// The first account (the admin) and a second, ordinary one.
@@ -54,9 +54,8 @@ async fn ask_pricing(caller: &Caller, business: i64) -> boardroom_tests::ApiResp
         .await
 }
 
-#[tokio::test]
-async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it() {
-    let app = spawn_app().await;
+async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Planners").await;
     for n in 1..=5 {
@@ -103,9 +102,8 @@ async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it() {
     assert_eq!(unknown.status, 422, "{}", unknown.body);
 }
 
-#[tokio::test]
-async fn api_calls_beyond_the_months_limit_are_refused_until_the_month_ends() {
-    let app = spawn_app().await;
+async fn api_calls_beyond_the_months_limit_are_refused_until_the_month_ends(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (_admin, ada) = admin_and_user(&app).await;
     let id = user_id(&ada).await;
     assert_eq!(ada.get("/api/business/list").await.status, 200);
@@ -135,9 +133,8 @@ async fn api_calls_beyond_the_months_limit_are_refused_until_the_month_ends() {
     assert_eq!(profile.body["limits"]["api_calls"], 100);
 }
 
-#[tokio::test]
-async fn an_admins_throttle_change_holds_on_the_running_swarms_next_message() {
-    let app = spawn_app().await;
+async fn an_admins_throttle_change_holds_on_the_running_swarms_next_message(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Mugs").await;
     let warmed = ask_pricing(&ada, business).await;
@@ -225,9 +222,8 @@ async fn two_processes_sharing_redis_hold_a_business_to_one_throttle() {
     assert!(second.state.swarms.get(TenantId(business)).is_some(), "the second process runs its own swarm");
 }
 
-#[tokio::test]
-async fn an_admin_pauses_resumes_and_stops_a_swarm() {
-    let app = spawn_app().await;
+async fn an_admin_pauses_resumes_and_stops_a_swarm(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let created = ada
         .post("/api/business/create", &json!({ "name": "Mugs", "autopilot": true, "autopilot_interval_secs": 60 }))
@@ -263,9 +259,9 @@ async fn an_admin_pauses_resumes_and_stops_a_swarm() {
     assert_eq!(missing.status, 404, "{}", missing.body);
 }
 
-#[tokio::test]
-async fn the_admin_sees_platform_analytics_and_system_health() {
-    let app = spawn_app().await;
+async fn the_admin_sees_platform_analytics_and_system_health(backends: Backends) {
+    let backend = backends.name();
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Mugs").await;
     assert_eq!(ask_pricing(&ada, business).await.status, 200);
@@ -285,12 +281,11 @@ async fn the_admin_sees_platform_analytics_and_system_health() {
     // Ada's calls so far: creating the business and asking for a price (profile reads are free).
     assert_eq!(body["usage"]["api_calls_this_month"], 2, "{body}");
     assert_eq!(body["system"]["status"], "ok");
-    assert_eq!(body["system"]["database"]["backend"], "sqlite");
+    assert_eq!(body["system"]["database"]["backend"], backend);
 }
 
-#[tokio::test]
-async fn only_admins_reach_the_tier_and_swarm_controls() {
-    let app = spawn_app().await;
+async fn only_admins_reach_the_tier_and_swarm_controls(backends: Backends) {
+    let app = spawn_app(backends).await;
     let (admin, ada) = admin_and_user(&app).await;
     let business = create_business(&ada, "Mugs").await;
     let id = user_id(&ada).await;
@@ -493,4 +488,15 @@ async fn on_the_embedded_defaults_an_autopilot_interval_out_of_range_is_refused(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_and_redis_an_autopilot_interval_out_of_range_is_refused() {
     an_autopilot_interval_out_of_range_is_refused_and_none_undercuts_the_tier(Backends::Production).await;
+}
+
+// Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
+// defaults and `postgres::…` on PostgreSQL with Redis.
+boardroom_tests::on_both_backends! {
+    a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it,
+    api_calls_beyond_the_months_limit_are_refused_until_the_month_ends,
+    an_admins_throttle_change_holds_on_the_running_swarms_next_message,
+    an_admin_pauses_resumes_and_stops_a_swarm,
+    the_admin_sees_platform_analytics_and_system_health,
+    only_admins_reach_the_tier_and_swarm_controls,
 }

@@ -16,9 +16,9 @@ use sha2::Sha256;
 const STRIPE_SECRET: &str = "whsec_test";
 const SHOPIFY_SECRET: &str = "shpss_test";
 
-async fn spawn_app() -> TestApp {
+async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(
-        Backends::Embedded,
+        backends,
         &[
             ("DEMO_TENANT", "false"),
             ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
@@ -90,9 +90,8 @@ async fn stripe_events(app: &TestApp, business: i64) -> Vec<Value> {
     events.into_iter().filter(|event| event.kind == "webhook.stripe").map(|event| event.data).collect()
 }
 
-#[tokio::test]
-async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it_is_replayed() {
-    let app = spawn_app().await;
+async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it_is_replayed(backends: Backends) {
+    let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
 
@@ -144,9 +143,8 @@ async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it
     }
 }
 
-#[tokio::test]
-async fn a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it_is_read() {
-    let app = spawn_app().await;
+async fn a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it_is_read(backends: Backends) {
+    let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
     let body = stripe_event("evt_forged", Some(business));
@@ -191,9 +189,8 @@ async fn a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it
     assert_eq!(stripe_events(&app, business).await.len(), 1);
 }
 
-#[tokio::test]
-async fn shopify_deliveries_are_accepted_only_with_the_right_hmac() {
-    let app = spawn_app().await;
+async fn shopify_deliveries_are_accepted_only_with_the_right_hmac(backends: Backends) {
+    let app = spawn_app(backends).await;
     let body =
         serde_json::to_vec(&json!({ "id": 820_982_911_946_154_508_u64, "email": "jon@example.com" })).expect("JSON");
     let good = BASE64.encode(hmac_sha256(SHOPIFY_SECRET, &[&body]));
@@ -228,18 +225,6 @@ async fn shopify_deliveries_are_accepted_only_with_the_right_hmac() {
     assert_eq!((refused.status, refused.error_code()), (400, "missing_signature"), "{}", refused.body);
 }
 
-async fn spawn_app_on(backends: Backends) -> TestApp {
-    spawn_app_with(
-        backends,
-        &[
-            ("DEMO_TENANT", "false"),
-            ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
-            ("SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET),
-        ],
-    )
-    .await
-}
-
 /// `POST /webhooks/shopify` with a correct HMAC, and the webhook id when there is one.
 async fn send_shopify(app: &TestApp, webhook_id: Option<&str>, body: &[u8]) -> ApiResponse {
     let mut headers = vec![
@@ -266,7 +251,7 @@ fn duplicate(response: &ApiResponse) -> bool {
 
 async fn the_same_delivery_is_processed_once_even_across_a_restart(backends: Backends) {
     // Arrange
-    let mut app = spawn_app_on(backends).await;
+    let mut app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
     let recorded = stripe_event("evt_restart_1", Some(business));
@@ -302,7 +287,7 @@ async fn the_same_delivery_is_processed_once_even_across_a_restart_on_postgres()
 }
 
 async fn deliveries_without_an_id_are_known_by_their_body(backends: Backends) {
-    let app = spawn_app_on(backends).await;
+    let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
 
@@ -338,9 +323,8 @@ async fn deliveries_without_an_id_are_known_by_their_body_on_postgres() {
     deliveries_without_an_id_are_known_by_their_body(Backends::Production).await;
 }
 
-#[tokio::test]
-async fn webhook_bodies_may_be_larger_than_api_bodies_but_are_still_bounded() {
-    let app = spawn_app().await;
+async fn webhook_bodies_may_be_larger_than_api_bodies_but_are_still_bounded(backends: Backends) {
+    let app = spawn_app(backends).await;
     // 200 KiB: over the API's 64 KiB limit, within the webhooks' 1 MiB.
     let mut event: Value = serde_json::from_slice(&stripe_event("evt_big", None)).expect("JSON");
     event["data"]["object"]["description"] = json!("x".repeat(200 * 1024));
@@ -355,9 +339,8 @@ async fn webhook_bodies_may_be_larger_than_api_bodies_but_are_still_bounded() {
     assert_eq!((refused.status, refused.error_code()), (413, "payload_too_large"), "{}", refused.body);
 }
 
-#[tokio::test]
-async fn a_receiver_without_a_secret_is_not_there() {
-    let app = spawn_app_with(Backends::Embedded, &[("DEMO_TENANT", "false")]).await;
+async fn a_receiver_without_a_secret_is_not_there(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
     let body = stripe_event("evt_1", None);
     let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
     let stripe = send_stripe(&app, Some(&signature), body.clone()).await;
@@ -366,9 +349,8 @@ async fn a_receiver_without_a_secret_is_not_there() {
     assert_eq!((shopify.status, shopify.error_code()), (404, "not_configured"), "{}", shopify.body);
 }
 
-#[tokio::test]
-async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text() {
-    let app = spawn_app().await;
+async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text(backends: Backends) {
+    let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
     for _ in 0..3 {
@@ -414,4 +396,15 @@ fn appends(text: &str) -> u64 {
         .find_map(|line| line.strip_prefix("boardroom_event_log_appends_total "))
         .and_then(|value| value.parse().ok())
         .expect("the appends counter")
+}
+
+// Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
+// defaults and `postgres::…` on PostgreSQL with Redis.
+boardroom_tests::on_both_backends! {
+    a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it_is_replayed,
+    a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it_is_read,
+    shopify_deliveries_are_accepted_only_with_the_right_hmac,
+    webhook_bodies_may_be_larger_than_api_bodies_but_are_still_bounded,
+    a_receiver_without_a_secret_is_not_there,
+    metrics_show_requests_swarms_events_and_uptime_in_prometheus_text,
 }
