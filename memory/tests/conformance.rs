@@ -1755,7 +1755,7 @@ async fn concurrent_tenant_creations_from_two_processes_cannot_squeeze_past_the_
     let refused = store.create_tenant_within_limit(new_tenant(bob, "over"), Some(3)).await;
     assert!(matches!(refused, Err(MemoryError::LimitReached { limit: 3, .. })), "{refused:?}");
     let ghost = store.create_tenant_within_limit(new_tenant(UserId(999_999), "ghost"), Some(3)).await;
-    assert!(matches!(ghost, Err(MemoryError::NotFound(what)) if what == "user"), "{ghost:?}");
+    assert!(matches!(&ghost, Err(MemoryError::NotFound(what)) if what == "user"), "{ghost:?}");
     second.close().await;
 }
 
