@@ -13,9 +13,11 @@ async fn spawn_app(backends: Backends) -> TestApp {
 }
 
 /// The app in private mode (invite-only sign-up), demo tenant included: its system
-/// owner must not stop the first person from signing up without an invite.
+/// owner must not stop the first person from signing up without an invite. Refused
+/// sign-ups count against the address's allowance too (so invite codes cannot be
+/// guessed fast), and these stories make more than five from one address.
 async fn spawn_private_app(backends: Backends) -> TestApp {
-    spawn_app_with(backends, &[("PRIVATE_MODE", "true")]).await
+    spawn_app_with(backends, &[("PRIVATE_MODE", "true"), ("SIGNUPS_PER_ADDRESS_PER_HOUR", "20")]).await
 }
 
 /// An admin (the first account) and a regular user.

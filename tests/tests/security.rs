@@ -7,7 +7,6 @@
 //! all come from 127.0.0.1; stories that need several client addresses trust that
 //! address as a proxy and send `X-Forwarded-For`.
 
-use boardroom_memory::Tier;
 use boardroom_tests::{ApiResponse, Backends, Caller, TEST_PASSWORD, TestApp, spawn_app_with};
 use serde_json::json;
 
