@@ -22,6 +22,20 @@
 //! In private mode the very first sign-up (no account exists yet, so nobody could have
 //! made an invite) needs no code; it goes through the same steps and keeps its account
 //! only if it became the admin.
+//!
+//! ## A taken address
+//!
+//! Login never says whether an address has an account, so sign-up does not either: a
+//! taken address answers the same 201 and body as a free one, after the same Argon2
+//! work, and creates and changes nothing (no invite use is taken); the password sent
+//! logs in to nothing. With no e-mail to send, "log in with the password you chose" is
+//! the answer that is true both ways.
+//!
+//! ## Throttling
+//!
+//! Sign-ups are limited per client address and for the whole service, failed logins
+//! per (account, address) pair, per address and per account (see `auth::throttle`);
+//! the client address is the one `http::client` derives.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
