@@ -35,6 +35,9 @@ const CAMPAIGN_LIMIT_LOCKS: i32 = 0x6361;
 /// tenant's id.
 const AGENT_MEMORY_LIMIT_LOCKS: i32 = 0x616d;
 
+/// The advisory-lock namespace of limited tenant creations ("te"), keyed by the owner's id.
+const TENANT_LIMIT_LOCKS: i32 = 0x7465;
+
 /// Connections per process.
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -417,7 +420,19 @@ impl Store for PostgresStore {
 
     // ---- tenants ----
 
-    async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant> {
+    async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant> {
+        let mut transaction = self.pool.begin().await?;
+        if let Some(limit) = limit {
+            // One limited creation per user at a time until commit: two cannot both
+            // fit under the limit by reading the same count.
+            advisory_xact_lock(&mut transaction, TENANT_LIMIT_LOCKS, tenant.user_id.0).await?;
+            let count = sqlx::query("select count(*) as counted from tenants where user_id = $1")
+                .bind(tenant.user_id.0)
+                .fetch_one(&mut *transaction)
+                .await?
+                .int("counted")?;
+            rows::within_limit(count, limit, "businesses")?;
+        }
         let row = sqlx::query(concat!(
             "insert into tenants (user_id, name, domain, personality, settings, is_active, created_at) \
              values ($1, $2, $3, $4, $5, true, $6) returning ",
@@ -429,10 +444,12 @@ impl Store for PostgresStore {
         .bind(&tenant.personality)
         .bind(Json(&tenant.settings))
         .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *transaction)
         .await
         .map_err(|e| rows::write_error(e, "tenant", "user"))?;
-        rows::tenant(&row)
+        let created = rows::tenant(&row)?;
+        transaction.commit().await?;
+        Ok(created)
     }
 
     async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>> {

@@ -3,8 +3,8 @@
 //!
 //! Every key Boardroom writes starts with the link's prefix (`boardroom:` unless
 //! configured), so several deployments, or several tests, can share one Redis. Rates
-//! shared by processes (swarm throttles, login attempts) are kept here with
-//! [`RedisLink::take_one`].
+//! shared by processes (swarm throttles, login and sign-up attempts) are kept here with
+//! [`RedisLink::take_one`] and [`RedisLink::take_every`].
 
 use std::num::NonZeroU32;
 use std::sync::LazyLock;
@@ -95,6 +95,40 @@ impl RedisLink {
         Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
     }
 
+    /// Takes one unit from the rate kept under `name`: one unit every `every`, at most
+    /// `burst` at once (the same GCRA as [`RedisLink::take_one`], for rates slower than
+    /// one a minute). Also says whether units were already owed (earlier takes not yet
+    /// recovered): `Ok((None, owed))` when it may pass now (and it is counted),
+    /// `Ok((Some(wait), owed))` when it may pass after `wait`.
+    pub async fn take_every(
+        &self,
+        name: &str,
+        every: Duration,
+        burst: u32,
+    ) -> Result<(Option<Duration>, bool), String> {
+        let interval_us = u64::try_from(every.as_micros()).unwrap_or(u64::MAX / 4).max(1);
+        let mut invocation = GCRA_OWED.prepare_invoke();
+        invocation.key(self.key(name)).arg(interval_us).arg(burst.max(1));
+        let (wait_us, owed): (u64, u8) = self.run_script(&invocation).await?;
+        Ok(((wait_us > 0).then(|| Duration::from_micros(wait_us)), owed != 0))
+    }
+
+    /// Gives back one unit taken with [`RedisLink::take_every`] under `name` (it is as if
+    /// that take had not happened, as far as time allows).
+    pub async fn give_back(&self, name: &str, every: Duration) -> Result<(), String> {
+        let interval_us = u64::try_from(every.as_micros()).unwrap_or(u64::MAX / 4).max(1);
+        let mut invocation = GIVE_BACK.prepare_invoke();
+        invocation.key(self.key(name)).arg(interval_us);
+        self.run_script::<i64>(&invocation).await.map(|_| ())
+    }
+
+    /// Forgets the rate kept under `name`: every unit is available again.
+    pub async fn forget(&self, name: &str) -> Result<(), String> {
+        let mut command = redis::cmd("DEL");
+        command.arg(self.key(name));
+        self.run::<i64>(&command).await.map(|_| ())
+    }
+
     /// Sends PING, within a second.
     pub async fn ping(&self) -> Result<(), String> {
         let mut connection = self.connection().await?;
@@ -124,6 +158,49 @@ static GCRA: LazyLock<redis::Script> = LazyLock::new(|| {
             return allowed_at - now
         end
         redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+        return 0
+        ",
+    )
+});
+
+/// [`GCRA`] that also says whether units were owed before this take: returns
+/// `{wait_us, owed}` (`owed` 1 when the theoretical arrival time was in the future).
+static GCRA_OWED: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+        local interval = tonumber(ARGV[1])
+        local burst = tonumber(ARGV[2])
+        local tat = tonumber(redis.call('GET', KEYS[1])) or now
+        local owed = 0
+        if tat > now then owed = 1 else tat = now end
+        local next_tat = tat + interval
+        local allowed_at = next_tat - burst * interval
+        if allowed_at > now then
+            return {allowed_at - now, owed}
+        end
+        redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+        return {0, owed}
+        ",
+    )
+});
+
+/// Moves a GCRA key's theoretical arrival time back one interval (deleting it once
+/// nothing is owed). KEYS[1]: the rate's key. ARGV[1]: emission interval (µs).
+static GIVE_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+        local tat = tonumber(redis.call('GET', KEYS[1]))
+        if not tat then return 0 end
+        local back = tat - tonumber(ARGV[1])
+        if back <= now then
+            redis.call('DEL', KEYS[1])
+            return 0
+        end
+        redis.call('SET', KEYS[1], string.format('%d', back), 'PX', math.ceil((back - now) / 1000) + 1)
         return 0
         ",
     )

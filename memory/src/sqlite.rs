@@ -404,8 +404,19 @@ impl Store for SqliteStore {
 
     // ---- tenants ----
 
-    async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant> {
+    async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant> {
+        // Writes are serialised here and `BEGIN IMMEDIATE` holds off other processes'
+        // writers, so no other tenant can be inserted between the count and the insert.
         let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(limit) = limit {
+            let count = sqlx::query("select count(*) as counted from tenants where user_id = ?")
+                .bind(tenant.user_id.0)
+                .fetch_one(&mut *tx)
+                .await?
+                .int("counted")?;
+            rows::within_limit(count, limit, "businesses")?;
+        }
         let row = sqlx::query(concat!(
             "insert into tenants (user_id, name, domain, personality, settings, is_active, created_at) \
              values (?, ?, ?, ?, ?, true, ?) returning ",
@@ -417,10 +428,12 @@ impl Store for SqliteStore {
         .bind(&tenant.personality)
         .bind(Json(&tenant.settings))
         .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| rows::write_error(e, "tenant", "user"))?;
-        rows::tenant(&row)
+        let created = rows::tenant(&row)?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>> {

@@ -84,8 +84,18 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- tenants ----
 
-    /// Creates a tenant for an existing user.
-    async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant>;
+    /// Creates a tenant for an existing user, with no limit on how many the user has
+    /// (what the system makes: the demo tenant, `boardroom tenant create`): see
+    /// [`Store::create_tenant_within_limit`].
+    async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant> {
+        self.create_tenant_within_limit(tenant, None).await
+    }
+    /// Creates a tenant unless its user already has `limit` tenants (what a tier
+    /// counts); then [`MemoryError::LimitReached`](crate::MemoryError::LimitReached)
+    /// naming `businesses`, and nothing is written. The count and the insert are one
+    /// transaction under a lock per user, so concurrent creations cannot squeeze past
+    /// the limit. `None` is unlimited. `NotFound("user")` when the user does not exist.
+    async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant>;
     /// Looks a tenant up by id.
     async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>>;
     /// All tenants ordered by id, after `after` (exclusive), at most `limit`.

@@ -122,6 +122,7 @@ conformance! {
         a_product_may_be_stocked_only_in_its_own_tenants_store,
         llm_token_totals_count_only_calls_since_the_given_time,
         concurrent_product_creations_from_two_processes_cannot_squeeze_past_the_limit,
+        concurrent_tenant_creations_from_two_processes_cannot_squeeze_past_the_owners_limit,
     ],
 }
 
@@ -1721,6 +1722,42 @@ async fn concurrent_product_creations_from_two_processes_cannot_squeeze_past_the
         store.create_product_within_limit(new_product(TenantId(999_999), "ghost", "1.00"), Some(5)).await,
         Err(MemoryError::NotFound(what)) if what == "tenant"
     ));
+    second.close().await;
+}
+
+fn new_tenant(owner: UserId, name: &str) -> NewTenant {
+    NewTenant { user_id: owner, name: name.into(), domain: None, personality: "coachty".into(), settings: json!({}) }
+}
+
+async fn concurrent_tenant_creations_from_two_processes_cannot_squeeze_past_the_owners_limit(
+    store: SharedStore,
+    db: Db,
+) {
+    let ada = user(&store, "ada@example.com").await.id;
+    let bob = user(&store, "bob@example.com").await.id;
+    store.create_tenant_within_limit(new_tenant(ada, "first"), Some(3)).await.expect("under the limit");
+    // Another owner's tenants do not count.
+    for name in ["b1", "b2", "b3"] {
+        tenant_of(&store, bob, name).await;
+    }
+    let second = db.second_store().await;
+
+    // Two of the three left: of ten creations at once, through two processes, two fit.
+    let creations = (0..10).map(|n| {
+        let store = if n % 2 == 0 { store.clone() } else { second.clone() };
+        tokio::spawn(async move { store.create_tenant_within_limit(new_tenant(ada, &format!("t{n}")), Some(3)).await })
+    });
+    let results = futures::future::join_all(creations).await;
+    assert_eq!(kept_and_refused(&results, "businesses", 3), (2, 8), "{results:?}");
+    assert_eq!(store.tenants_of_user(ada).await.expect("list").len(), 3);
+
+    // What the system makes (no limit) is never refused; an unknown owner is not found.
+    store.create_tenant(new_tenant(ada, "made by the system")).await.expect("no limit");
+    assert_eq!(store.tenants_of_user(ada).await.expect("list").len(), 4);
+    let refused = store.create_tenant_within_limit(new_tenant(bob, "over"), Some(3)).await;
+    assert!(matches!(refused, Err(MemoryError::LimitReached { limit: 3, .. })), "{refused:?}");
+    let ghost = store.create_tenant_within_limit(new_tenant(UserId(999_999), "ghost"), Some(3)).await;
+    assert!(matches!(&ghost, Err(MemoryError::NotFound(what)) if what == "user"), "{ghost:?}");
     second.close().await;
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use boardroom_agents::brain::RemoteBrainConfig;
 use boardroom_memory::PoolSettings;
 use boardroom_supervisor::{ChaosConfig, ChaosTenants, DEFAULT_SANDBOX_SEED, SupervisorConfig};
+use ipnet::IpNet;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -120,6 +121,19 @@ pub struct Settings {
     /// the database has not taken by then (it is down) goes to the event journal in the
     /// data folder and is written at the next start.
     pub shutdown_grace: Duration,
+    /// `TRUSTED_PROXIES`: the reverse proxies (addresses or networks) whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty (the default): the
+    /// TCP peer is the client and those headers are ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` needs; without it `/metrics`
+    /// answers 404 `not_configured`. Redacted in `Debug`.
+    pub metrics_token: Option<SecretKey>,
+    /// `SIGNUPS_PER_ADDRESS_PER_HOUR` (5): sign-ups one client address may make in an
+    /// hour, all of them at once at most.
+    pub signups_per_address_per_hour: u32,
+    /// `SIGNUPS_PER_MINUTE` (30): sign-ups the whole service takes in a minute, from
+    /// all addresses together.
+    pub signups_per_minute: u32,
 }
 
 /// The keys a TOML config file may hold; each mirrors an environment variable.
@@ -151,6 +165,10 @@ struct FileSettings {
     private_mode: Option<bool>,
     stripe_webhook_secret: Option<String>,
     shopify_webhook_secret: Option<String>,
+    trusted_proxies: Option<String>,
+    metrics_token: Option<String>,
+    signups_per_address_per_hour: Option<u32>,
+    signups_per_minute: Option<u32>,
 }
 
 /// The variables read, in the order they are documented.
@@ -184,6 +202,10 @@ const VARIABLES: &[&str] = &[
     "SHUTDOWN_GRACE_SECS",
     "CHAOS_AGENT_PANIC_RATE",
     "CHAOS_ENABLE",
+    "TRUSTED_PROXIES",
+    "METRICS_TOKEN",
+    "SIGNUPS_PER_ADDRESS_PER_HOUR",
+    "SIGNUPS_PER_MINUTE",
 ];
 
 impl Settings {
@@ -338,6 +360,22 @@ impl Settings {
         };
         let stripe_webhook_secret = pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret).map(SecretKey);
         let shopify_webhook_secret = pick("SHOPIFY_WEBHOOK_SECRET", &file.shopify_webhook_secret).map(SecretKey);
+        let trusted_proxies = match pick("TRUSTED_PROXIES", &file.trusted_proxies) {
+            Some(list) => parse_trusted_proxies(&list)?,
+            None => Vec::new(),
+        };
+        let metrics_token = match pick("METRICS_TOKEN", &file.metrics_token) {
+            Some(token) if token.len() < 16 => {
+                return Err(ConfigError::new(
+                    "METRICS_TOKEN",
+                    "must be at least 16 characters (try `openssl rand -hex 32`)",
+                ));
+            }
+            token => token.map(SecretKey),
+        };
+        let signups_per_address_per_hour =
+            count_at_least_one(env, "SIGNUPS_PER_ADDRESS_PER_HOUR", file.signups_per_address_per_hour, 5)?;
+        let signups_per_minute = count_at_least_one(env, "SIGNUPS_PER_MINUTE", file.signups_per_minute, 30)?;
 
         Ok(Self {
             database_url,
@@ -361,6 +399,10 @@ impl Settings {
             cache_for,
             open_browser,
             shutdown_grace,
+            trusted_proxies,
+            metrics_token,
+            signups_per_address_per_hour,
+            signups_per_minute,
         })
     }
 
@@ -447,6 +489,40 @@ fn chaos(env: &HashMap<String, String>, seed: u64) -> Result<Option<ChaosConfig>
     Ok((panic_rate > 0.0).then_some(ChaosConfig { panic_rate, seed, tenants: ChaosTenants::All }))
 }
 
+/// A count of at least 1 (and at most 1,000,000); the file's value or `default` when unset.
+fn count_at_least_one(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    from_file: Option<u32>,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match number(env, name, from_file)? {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::new(name, "must be at least 1")),
+        Some(count) if count > 1_000_000 => {
+            Err(ConfigError::new(name, format!("{count} is too many (at most 1000000)")))
+        }
+        Some(count) => Ok(count),
+    }
+}
+
+/// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.7`) and networks
+/// (`10.0.0.0/8`, `2001:db8::/32`).
+fn parse_trusted_proxies(list: &str) -> Result<Vec<IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry.parse::<IpNet>().or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
+                ConfigError::new(
+                    "TRUSTED_PROXIES",
+                    format!("{entry:?} is not an address or network (e.g. 10.0.0.7 or 10.0.0.0/8)"),
+                )
+            })
+        })
+        .collect()
+}
+
 fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
     if secs == 0 {
         return Err(ConfigError::new(name, "must be at least 1 second"));
@@ -528,6 +604,16 @@ mod tests {
         assert_eq!(webhooks.shopify_webhook_secret.as_ref().map(SecretKey::expose), Some("shpss_do_not_show"));
         let shown = format!("{webhooks:?}");
         assert!(!shown.contains("do_not_show"), "Debug must not leak webhook secrets: {shown}");
+        assert!(first.trusted_proxies.is_empty() && first.metrics_token.is_none());
+        assert_eq!((first.signups_per_address_per_hour, first.signups_per_minute), (5, 30));
+
+        let mut behind_a_proxy = vars.clone();
+        behind_a_proxy.insert("TRUSTED_PROXIES".into(), " 10.0.0.7, 172.16.0.0/12,2001:db8::/32 ".into());
+        behind_a_proxy.insert("METRICS_TOKEN".into(), "metrics-do_not_show-0123".into());
+        let proxied = Settings::load(&behind_a_proxy).expect("proxies load");
+        let proxies: Vec<String> = proxied.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.7/32", "172.16.0.0/12", "2001:db8::/32"]);
+        assert!(!format!("{proxied:?}").contains("do_not_show"), "Debug must not leak the metrics token");
     }
 
     #[test]
@@ -561,6 +647,15 @@ mod tests {
                 "DATABASE_ACQUIRE_TIMEOUT_MS: \"2s\" is not a non-negative whole number",
             ),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "0", "DATABASE_ACQUIRE_TIMEOUT_MS: must be at least 1 millisecond"),
+            (
+                "TRUSTED_PROXIES",
+                "10.0.0.1, proxy.local",
+                "TRUSTED_PROXIES: \"proxy.local\" is not an address or network",
+            ),
+            ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES: \"10.0.0.0/33\" is not an address or network"),
+            ("METRICS_TOKEN", "short", "METRICS_TOKEN: must be at least 16 characters"),
+            ("SIGNUPS_PER_ADDRESS_PER_HOUR", "0", "SIGNUPS_PER_ADDRESS_PER_HOUR: must be at least 1"),
+            ("SIGNUPS_PER_MINUTE", "many", "SIGNUPS_PER_MINUTE: \"many\" is not a non-negative whole number"),
         ];
         for (name, value, expected) in cases {
             let mut vars = env(&base);

@@ -80,6 +80,21 @@ fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
     panic!("boardroom did not exit within 30 s of SIGTERM");
 }
 
+/// `/health` as an admin sees it: signs the first account up (the admin), logs in and
+/// asks with its session.
+async fn admin_health(address: &str) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let account = serde_json::json!({ "email": "admin@example.com", "password": "correct horse battery" });
+    let signed_up = client.post(format!("http://{address}/api/auth/signup")).json(&account).send().await;
+    assert_eq!(signed_up.expect("sign-up answers").status(), 201);
+    let login = client.post(format!("http://{address}/api/auth/login")).json(&account).send().await;
+    let login = login.expect("login answers");
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let health = client.get(format!("http://{address}/health")).header("cookie", cookie).send().await;
+    health.expect("health answers").json().await.expect("json")
+}
+
 #[tokio::test]
 async fn with_no_environment_boardroom_serves_health_on_an_embedded_database() {
     let folder = fresh_folder();
@@ -87,7 +102,9 @@ async fn with_no_environment_boardroom_serves_health_on_an_embedded_database() {
 
     let response = reqwest::get(format!("http://{address}/health")).await.expect("health answers");
     assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.expect("json");
+    let anonymous: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(anonymous, serde_json::json!({ "status": "ok" }), "anyone sees the status only");
+    let body = admin_health(&address).await;
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], serde_json::json!({ "status": "up", "backend": "sqlite" }));
     assert_eq!(body["redis"]["status"], "not configured");
@@ -147,8 +164,7 @@ async fn sigterm_exits_zero_with_every_accepted_event_persisted() {
     assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 4, "header + 3 tenants");
 
     let (mut child, address) = serve(&folder);
-    let health = reqwest::get(format!("http://{address}/health")).await.expect("health");
-    let body: serde_json::Value = health.json().await.expect("json");
+    let body = admin_health(&address).await;
     assert_eq!(body["swarms"]["active"], 3, "autopilot tenants run from start-up");
 
     sigterm(&child);

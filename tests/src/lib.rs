@@ -284,6 +284,7 @@ impl TestApp {
             cookie: None,
             csrf_token: None,
             bearer: None,
+            headers: Vec::new(),
         }
     }
 
@@ -316,6 +317,18 @@ impl TestApp {
     pub async fn new_account(&self, email: &str) -> Caller {
         let signed_up = self.sign_up(email, TEST_PASSWORD, None).await;
         assert_eq!(signed_up.status, 201, "sign-up of {email}: {}", signed_up.body);
+        let (logged_in, caller) = self.log_in(email, TEST_PASSWORD).await;
+        caller.unwrap_or_else(|| panic!("login of {email}: {} {}", logged_in.status, logged_in.body))
+    }
+
+    /// Like [`TestApp::new_account`], on `tier` (set in the store before the account
+    /// first logs in, so no process has it cached as free): for stories that need more
+    /// than a free account's one business.
+    pub async fn new_account_on(&self, email: &str, tier: boardroom_memory::Tier) -> Caller {
+        let signed_up = self.sign_up(email, TEST_PASSWORD, None).await;
+        assert_eq!(signed_up.status, 201, "sign-up of {email}: {}", signed_up.body);
+        let user = self.state.store.user_by_email(email).await.expect("lookup").expect("the account exists");
+        self.state.store.set_user_tier(user.id, tier).await.expect("tier set");
         let (logged_in, caller) = self.log_in(email, TEST_PASSWORD).await;
         caller.unwrap_or_else(|| panic!("login of {email}: {} {}", logged_in.status, logged_in.body))
     }
@@ -373,6 +386,8 @@ pub struct Caller {
     pub csrf_token: Option<String>,
     /// An API token, sent as `Authorization: Bearer`.
     pub bearer: Option<String>,
+    /// Further headers sent with every request (e.g. `X-Forwarded-For`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Caller {
@@ -394,6 +409,13 @@ impl Caller {
     /// A caller authenticated only by this API token.
     pub fn with_token(&self, token: &str) -> Caller {
         Caller { cookie: None, csrf_token: None, bearer: Some(token.to_owned()), ..self.clone() }
+    }
+
+    /// The same caller, also sending `name: value` on every request.
+    pub fn with_header(&self, name: &str, value: &str) -> Caller {
+        let mut caller = self.clone();
+        caller.headers.push((name.to_owned(), value.to_owned()));
+        caller
     }
 
     /// `GET`.
@@ -447,6 +469,9 @@ impl Caller {
         }
         if let Some(token) = &self.bearer {
             request = request.bearer_auth(token);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
         }
         if !body.is_empty() {
             request = request.body(body);

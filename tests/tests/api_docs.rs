@@ -403,11 +403,25 @@ async fn the_document_states_how_to_authenticate_and_what_every_failure_looks_li
         json!([{ "session_cookie": [] }, { "bearer_token": [] }])
     );
     // Public routes say so.
-    for (method, path) in
-        [("GET", "/health"), ("POST", "/api/auth/signup"), ("POST", "/webhooks/stripe"), ("GET", "/api/docs")]
-    {
+    for (method, path) in [("POST", "/api/auth/signup"), ("POST", "/webhooks/stripe"), ("GET", "/api/docs")] {
         assert_eq!(operation(&document, method, path)["security"], json!([{}]), "{method} {path}");
     }
+    // `/health` is public and shows an admin more; `/metrics` needs its own token.
+    let health = operation(&document, "GET", "/health");
+    assert_eq!(health["security"], json!([{}, { "session_cookie": [] }, { "bearer_token": [] }]));
+    assert!(health["responses"].get("401").is_none(), "a bad credential is not refused: {health}");
+    let metrics = operation(&document, "GET", "/metrics");
+    assert_eq!(metrics["security"], json!([{ "metrics_token": [] }]));
+    assert_eq!(schemes["metrics_token"]["scheme"], "bearer");
+    for status in ["200", "401", "404"] {
+        assert!(metrics["responses"][status].is_object(), "/metrics {status}: {metrics}");
+    }
+    assert!(metrics["responses"].get("403").is_none() && metrics["responses"].get("429").is_none(), "{metrics}");
+    // The abuse limits are stated where they apply.
+    let signup = &operation(&document, "POST", "/api/auth/signup")["responses"];
+    assert!(signup["429"].is_object() && signup.get("409").is_none(), "{signup}");
+    let business = &operation(&document, "POST", "/api/business/create")["responses"];
+    assert!(business["402"]["description"].as_str().is_some_and(|text| text.contains("tier_limit")), "{business}");
 
     // Every failure has the one error body; the shared ones say their codes.
     let error_body = &document["components"]["schemas"]["ErrorBody"];

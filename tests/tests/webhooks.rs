@@ -350,7 +350,9 @@ async fn a_receiver_without_a_secret_is_not_there(backends: Backends) {
 }
 
 async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text(backends: Backends) {
-    let app = spawn_app(backends).await;
+    // `/metrics` needs its token (see `security.rs`).
+    let app =
+        spawn_app_with(backends, &[("DEMO_TENANT", "false"), ("METRICS_TOKEN", "metrics-token-0123456789")]).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
     for _ in 0..3 {
@@ -364,7 +366,8 @@ async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text(backe
     // The appends counter follows the log's live feed; give it a moment to catch up.
     let mut text = String::new();
     for _ in 0..50 {
-        let response = app.client.get(format!("{}/metrics", app.address)).send().await.expect("request sent");
+        let request = app.client.get(format!("{}/metrics", app.address)).bearer_auth("metrics-token-0123456789");
+        let response = request.send().await.expect("request sent");
         assert_eq!(response.status().as_u16(), 200);
         let content_type = response.headers()["content-type"].to_str().expect("text").to_owned();
         assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");

@@ -10,6 +10,11 @@
 //! - `boardroom_event_log_appends_total`: events persisted by the event log since the
 //!   router started (counted from its live feed, including events a lagging reader missed).
 //! - `boardroom_uptime_seconds`: seconds since the router started.
+//!
+//! It is not public: the caller sends `Authorization: Bearer <METRICS_TOKEN>` (compared
+//! in constant time; missing or wrong is 401 `invalid_token`). Without `METRICS_TOKEN`
+//! the route answers 404 `not_configured`, like a webhook without its secret: nothing
+//! is exposed by default.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast::error::RecvError;
@@ -26,6 +31,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::secret::{constant_time_eq, hash_secret};
+use super::error::{ApiError, ErrorBody, Fields};
+use crate::config::SecretKey;
 
 /// The Prometheus text format's content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -102,24 +110,57 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// `GET /metrics`, served from its own state so it merges into any router.
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>(metrics: Arc<Metrics>) -> OpenApiRouter<S> {
-    OpenApiRouter::new().routes(routes!(exposition)).with_state(metrics)
+/// What `GET /metrics` serves from: the counters and the token it needs.
+#[derive(Clone)]
+pub(crate) struct Exposition {
+    metrics: Arc<Metrics>,
+    token: Option<SecretKey>,
+}
+
+/// `GET /metrics`, served from its own state so it merges into any router; `token` is
+/// `METRICS_TOKEN` (none: the route answers 404 `not_configured`).
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
+    metrics: Arc<Metrics>,
+    token: Option<SecretKey>,
+) -> OpenApiRouter<S> {
+    OpenApiRouter::new().routes(routes!(exposition)).with_state(Exposition { metrics, token })
 }
 
 /// The process's numbers in the Prometheus text format.
 ///
 /// `boardroom_http_requests_total{method, route, status}`, `boardroom_active_swarms`,
-/// `boardroom_event_log_appends_total` and `boardroom_uptime_seconds`.
+/// `boardroom_event_log_appends_total` and `boardroom_uptime_seconds`. Needs
+/// `Authorization: Bearer <METRICS_TOKEN>`; without `METRICS_TOKEN` configured the route
+/// is not there (404).
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "system",
-    security(()),
-    responses((status = 200, description = "The exposition.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String))
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The exposition.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 401, description = "`invalid_token`: no `Authorization: Bearer` with the metrics token, or a wrong one."),
+        (status = 404, description = "`not_configured`: `METRICS_TOKEN` is not set."),
+    )
 )]
-async fn exposition(State(metrics): State<Arc<Metrics>>) -> Response {
-    let mut response = metrics.render().into_response();
+async fn exposition(State(exposition): State<Exposition>, headers: HeaderMap) -> Response {
+    let Some(expected) = &exposition.token else {
+        let body =
+            ErrorBody::new("not_configured", "metrics are not configured (set METRICS_TOKEN)".into(), Fields::new());
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim);
+    // Hashes have one length whatever was sent, so the comparison's time says nothing
+    // about the token, not even its length.
+    let allowed = sent.is_some_and(|sent| constant_time_eq(&hash_secret(sent), &hash_secret(expected.expose())));
+    if !allowed {
+        return ApiError::unauthorized("invalid_token", "send `Authorization: Bearer <METRICS_TOKEN>`").into_response();
+    }
+    let mut response = exposition.metrics.render().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response
 }

@@ -11,7 +11,8 @@
 //! - Another user's resource answers 404, exactly like a missing one.
 //! - Every response carries `Content-Security-Policy: default-src 'self'`,
 //!   `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff` and
-//!   `Referrer-Policy: no-referrer`.
+//!   `Referrer-Policy: no-referrer`; `Strict-Transport-Security` when the request came
+//!   over HTTPS, and `Cache-Control: no-store` on authenticated JSON (see `client`).
 //! - Authentication, sessions, CSRF and API tokens: see `auth`.
 //! - Every route is described in the OpenAPI document at `/api/openapi.json`, read at
 //!   `/api/docs` (see `openapi`, `docs`).
@@ -20,6 +21,8 @@
 //! - `error`: the one error type.
 //! - `extract`: `Json`, `Query` and `Path` with that error model.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
+//! - `client`: the client's address and scheme behind trusted proxies; HSTS and
+//!   `Cache-Control: no-store`.
 //! - `crypto`: platform credentials sealed at rest.
 //! - `meter`: monthly API calls, counted in memory and written in batches.
 //! - `openapi`: the OpenAPI document's frame and the conventions every operation shares.
@@ -34,6 +37,7 @@
 //! - `tiers`: subscription tiers, their limits and the swarm throttles they set.
 
 mod auth;
+pub(crate) mod client;
 pub(crate) mod crypto;
 mod docs;
 mod error;
@@ -68,7 +72,7 @@ use utoipa_axum::routes;
 
 use self::auth::cache::AuthCache;
 use self::auth::session::{DatabaseSessions, RedisSessions, SessionBackend, Sessions};
-use self::auth::throttle::LoginThrottle;
+use self::auth::throttle::{LoginThrottle, RateKeeper, SignupThrottle};
 use self::error::ApiError;
 use self::extract::MAX_BODY_BYTES;
 pub use self::meter::ApiCallMeter;
@@ -109,6 +113,8 @@ pub(crate) struct ApiState {
     pub(crate) sessions: Arc<Sessions>,
     /// Login attempt limiters.
     pub(crate) login_throttle: Arc<LoginThrottle>,
+    /// Sign-up limiters.
+    pub(crate) signup_throttle: Arc<SignupThrottle>,
     /// Recently authenticated callers.
     pub(crate) auth_cache: Arc<AuthCache>,
     /// Users' recently read lists of businesses.
@@ -137,11 +143,18 @@ pub fn router(state: AppState) -> Router {
     };
     let metrics = metrics::Metrics::start(&state);
     let cache_for = state.settings.cache_for;
-    let redis = state.redis.clone();
+    let rates = Arc::new(RateKeeper::new(state.redis.clone()));
+    let signup_throttle = SignupThrottle::new(
+        rates.clone(),
+        state.settings.signups_per_address_per_hour,
+        state.settings.signups_per_minute,
+    );
+    let trust = Arc::new(client::ProxyTrust::new(state.settings.trusted_proxies.clone()));
     let api = ApiState {
         app: state,
         sessions: Arc::new(Sessions::new(backend)),
-        login_throttle: Arc::new(LoginThrottle::default().shared_through(redis)),
+        login_throttle: Arc::new(LoginThrottle::new(rates)),
+        signup_throttle: Arc::new(signup_throttle),
         auth_cache: Arc::new(AuthCache::new(cache_for)),
         business_lists: Arc::new(Recent::new(cache_for)),
     };
@@ -154,7 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::routes())
         .merge(pages::routes())
         .merge(routes::webhooks::routes(&api.app))
-        .merge(metrics::routes(metrics.clone()))
+        .merge(metrics::routes(metrics.clone(), api.app.settings.metrics_token.clone()))
         .merge(docs::routes())
         .split_for_parts();
     openapi::apply_conventions(&mut document);
@@ -172,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(trust, client::layer))
         .layer(header(header::CONTENT_SECURITY_POLICY, "default-src 'self'"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -189,26 +203,33 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
 }
 
-/// Reports the database, Redis, the LLM backend and the running swarms.
+/// Whether the service is up; to admins, also the database, Redis, the LLM backend and
+/// the running swarms.
 ///
 /// 503 when the database does not answer (the service can do nothing without it). A
 /// Redis outage is reported as `degraded` with 200: the swarms keep working, though
 /// signed-in requests (sessions live in Redis when it is configured) are refused until
-/// it is back. The answer has `status` (`ok`, `degraded` or `unavailable`), `database`,
-/// `redis`, `llm`, `swarms` (`active`) and `version`.
+/// it is back. Anyone gets only `{"status"}` (`ok`, `degraded` or `unavailable`): the
+/// version, backends, LLM endpoint and models are no business of an anonymous caller.
+/// An admin (session or bearer token) also gets `database`, `redis`, `llm`, `swarms`
+/// (`active`), `live` (`streams`) and `version`.
 #[utoipa::path(
     get,
     path = "/health",
     tag = "system",
-    security(()),
+    security((), ("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "Up (`ok`, or `degraded` without Redis).", body = Object),
-        (status = 503, description = "`unavailable`: the database does not answer (same body as 200).", body = Object),
+        (status = 200, description = "Up (`ok`, or `degraded` without Redis): `{\"status\"}` to anyone; \
+            to an admin also `database`, `redis`, `llm`, `swarms`, `live` and `version`.", body = Object),
+        (status = 503, description = "`unavailable`: the database does not answer (the same two shapes as 200).", body = Object),
     )
 )]
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let (database_up, body) = health_report(&state).await;
+async fn health(State(state): State<ApiState>, mut parts: axum::http::request::Parts) -> impl IntoResponse {
+    let (database_up, body) = health_report(&state.app).await;
     let code = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    // A credential that does not authenticate (with the database gone, none may) is
+    // simply not an admin's: the status alone is still answered.
+    let body = if auth::is_admin(&mut parts, &state).await { body } else { json!({ "status": body["status"] }) };
     (code, Json(body))
 }
 

@@ -17,7 +17,8 @@
 //!   route): a session cookie or a bearer token; cookie-authenticated writes also need
 //!   the `X-CSRF-Token` header (the `auth` module's rules).
 //! - **Error responses**, each with the [`ErrorBody`] schema: 401/403/429/503 for
-//!   authenticated operations, 400/413/415/422 for operations with a JSON body (a named
+//!   operations that need a user's session or token (not public ones, nor `/metrics`
+//!   with its own token), 400/413/415/422 for operations with a JSON body (a named
 //!   request schema, possibly optional, read by the strict `Json` extractor), 400 for
 //!   operations with query or path parameters, 500 for all. An error status a handler
 //!   lists without a body (its own 404, 402, 409…) gets the error body too.
@@ -37,6 +38,8 @@ const SESSION_COOKIE_SCHEME: &str = "session_cookie";
 const CSRF_HEADER_SCHEME: &str = "csrf_header";
 /// The name of the security scheme of API tokens.
 const BEARER_TOKEN_SCHEME: &str = "bearer_token";
+/// The name of the security scheme of `/metrics` (`METRICS_TOKEN`).
+const METRICS_TOKEN_SCHEME: &str = "metrics_token";
 
 /// What the document says about the API as a whole: the conventions a client must know
 /// before any single route.
@@ -107,6 +110,9 @@ pub(crate) fn frame() -> OpenApi {
     bearer.bearer_format = Some("br_…".to_owned());
     bearer.description = Some("An API token from `POST /api/auth/tokens`; no CSRF token needed.".to_owned());
     components.security_schemes.insert(BEARER_TOKEN_SCHEME.to_owned(), SecurityScheme::Http(bearer));
+    let mut metrics = Http::new(HttpAuthScheme::Bearer);
+    metrics.description = Some("`METRICS_TOKEN` from the server's environment; for `GET /metrics` only.".to_owned());
+    components.security_schemes.insert(METRICS_TOKEN_SCHEME.to_owned(), SecurityScheme::Http(metrics));
     for shared in SharedResponse::ALL {
         components.responses.insert(shared.name().to_owned(), RefOr::T(shared.response()));
     }
@@ -279,7 +285,15 @@ fn apply_to_operation(operation: &mut Operation, writes: bool) {
         };
         vec![session, SecurityRequirement::new(BEARER_TOKEN_SCHEME, Vec::<String>::new())]
     });
-    let authenticated = !security.iter().any(|requirement| *requirement == SecurityRequirement::default());
+    // Only a route that needs a user's session or token can answer the user-related
+    // errors (401 unauthenticated, 403 csrf or ip_not_allowed, 429 API calls, 503
+    // sessions); a public route, even one that shows a user more (`/health`), cannot.
+    let public = security.iter().any(|requirement| *requirement == SecurityRequirement::default());
+    let for_users = security.iter().any(|requirement| {
+        let names = serde_json::to_value(requirement).unwrap_or_default();
+        names.get(SESSION_COOKIE_SCHEME).is_some() || names.get(BEARER_TOKEN_SCHEME).is_some()
+    });
+    let authenticated = for_users && !public;
     // Only the API's own JSON bodies (a named schema, or an optional one: `null` or the
     // schema) go through the strict `Json` extractor; a webhook's raw body (an inline
     // `object`) is read as bytes.

@@ -3,6 +3,7 @@
 //! | | free | pro | enterprise |
 //! |---|---|---|---|
 //! | API calls / month | 100 | 1,000 | unlimited |
+//! | businesses per account | 1 | 5 | unlimited |
 //! | products | 5 | 50 | unlimited |
 //! | stores | 1 | 5 | unlimited |
 //! | campaigns | 2 | 20 | unlimited |
@@ -16,6 +17,11 @@
 //!   **402** `tier_limit`, naming the tier and the limit. The store counts and inserts
 //!   in one transaction under a lock per business, so concurrent requests cannot
 //!   squeeze past the limit.
+//! - Businesses per account (an addition to spec section 12: without it every
+//!   per-business limit above could be multiplied by opening more businesses) are
+//!   limited the same way, under a lock per account. Only `POST /api/business/create`
+//!   is limited: what the system makes (the demo tenant, `boardroom tenant create`) is
+//!   not refused.
 //! - API calls are metered per user and calendar month (UTC) on every authenticated
 //!   `/api/*` request (the profile and logout excepted, so an account over its limit
 //!   can still see why and sign out); beyond the limit **429** `rate_limited` with
@@ -49,6 +55,8 @@ pub(crate) const OVERRIDE_KEY: &str = "throttle_override";
 pub(crate) struct TierLimits {
     /// API calls per calendar month.
     pub(crate) api_calls: Option<u64>,
+    /// Businesses per account.
+    pub(crate) businesses: Option<u64>,
     /// Products per business.
     pub(crate) products: Option<u64>,
     /// Connected stores per business.
@@ -73,6 +81,7 @@ pub(crate) struct TierLimits {
 
 const FREE: TierLimits = TierLimits {
     api_calls: Some(100),
+    businesses: Some(1),
     products: Some(5),
     stores: Some(1),
     campaigns: Some(2),
@@ -87,6 +96,7 @@ const FREE: TierLimits = TierLimits {
 
 const PRO: TierLimits = TierLimits {
     api_calls: Some(1_000),
+    businesses: Some(5),
     products: Some(50),
     stores: Some(5),
     campaigns: Some(20),
@@ -101,6 +111,7 @@ const PRO: TierLimits = TierLimits {
 
 const ENTERPRISE: TierLimits = TierLimits {
     api_calls: None,
+    businesses: None,
     products: None,
     stores: None,
     campaigns: None,
@@ -144,9 +155,11 @@ pub(crate) fn throttle_limits(tier: Tier) -> ThrottleLimits {
     }
 }
 
-/// Something a tier counts per business.
+/// Something a tier counts: per business, or (businesses) per account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Counted {
+    /// Businesses per account (the only count not per business).
+    Businesses,
     Products,
     Stores,
     Campaigns,
@@ -155,6 +168,7 @@ pub(crate) enum Counted {
 impl Counted {
     fn name(self) -> &'static str {
         match self {
+            Self::Businesses => "businesses",
             Self::Products => "products",
             Self::Stores => "stores",
             Self::Campaigns => "campaigns",
@@ -163,6 +177,7 @@ impl Counted {
 
     fn limit(self, limits: &TierLimits) -> Option<u64> {
         match self {
+            Self::Businesses => limits.businesses,
             Self::Products => limits.products,
             Self::Stores => limits.stores,
             Self::Campaigns => limits.campaigns,
@@ -179,8 +194,9 @@ pub(crate) fn count_limit(tier: Tier, what: Counted) -> Option<u64> {
 
 /// The 402 for one `what` too many at `tier`'s limit, naming the tier and the limit.
 fn count_refused(tier: Tier, what: Counted, limit: u64) -> ApiError {
+    let per = if what == Counted::Businesses { "per account" } else { "per business" };
     ApiError::TierLimit {
-        message: format!("the {} tier allows {limit} {} per business; upgrade for more", tier_name(tier), what.name()),
+        message: format!("the {} tier allows {limit} {} {per}; upgrade for more", tier_name(tier), what.name()),
         limit,
         tier: tier_name(tier),
     }
@@ -336,6 +352,14 @@ mod tests {
         assert_eq!(refused.status().as_u16(), 402);
         assert_eq!(refused.code(), "tier_limit");
         assert!(refused.to_string().contains("free tier allows 5 products per business"), "{refused}");
+        assert_eq!(count_limit(Tier::Free, Counted::Businesses), Some(1));
+        assert_eq!(count_limit(Tier::Pro, Counted::Businesses), Some(5));
+        assert_eq!(count_limit(Tier::Enterprise, Counted::Businesses), None);
+        let businesses = count_error(Tier::Free, Counted::Businesses)(MemoryError::LimitReached {
+            what: "businesses".into(),
+            limit: 1,
+        });
+        assert!(businesses.to_string().contains("free tier allows 1 businesses per account"), "{businesses}");
         let other = count_error(Tier::Free, Counted::Stores)(MemoryError::NotFound("tenant".into()));
         assert_eq!(other.status().as_u16(), 404);
     }

@@ -2,8 +2,9 @@
 //!
 //! - `ip_whitelist`: comma-separated addresses and CIDR blocks (`203.0.113.7,
 //!   10.0.0.0/8, 2001:db8::/32`). When set, requests authenticated as the user (and
-//!   their logins) are refused unless the peer address is in one of them. The address
-//!   is the TCP peer: `X-Forwarded-For` is not trusted, since any client can send it.
+//!   their logins) are refused unless the client address is in one of them. The address
+//!   is the TCP peer, or, when that peer is one of `TRUSTED_PROXIES`, the address it
+//!   forwards (see `http::client`); any other `X-Forwarded-For` is ignored.
 //! - `session_timeout`: minutes of inactivity after which a session ends (default
 //!   [`DEFAULT_SESSION_TIMEOUT`]).
 //!

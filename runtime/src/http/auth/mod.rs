@@ -19,7 +19,8 @@
 //! `tiers`); beyond the tier's limit it is refused with 429.
 //!
 //! After authentication the user's access controls apply: the IP allow-list (403
-//! `ip_not_allowed`) and the session time-out (see [`access`]).
+//! `ip_not_allowed`, checked against the client address `client` derives: the TCP peer,
+//! or what a trusted proxy forwards) and the session time-out (see [`access`]).
 //!
 //! ## Layout
 //! - `secret`: random secrets and their stored hashes.
@@ -27,7 +28,7 @@
 //! - `session`: server-side sessions and their two backends.
 //! - `access`: per-user access rules.
 //! - `cache`: recently authenticated callers (a couple of seconds).
-//! - `throttle`: login throttling.
+//! - `throttle`: login and sign-up throttling.
 
 pub(crate) mod access;
 pub(crate) mod cache;
@@ -48,6 +49,7 @@ use self::access::AccessRules;
 use self::secret::{API_TOKEN_PREFIX, constant_time_eq, hash_secret};
 use self::session::{ActiveSession, session_cookie};
 use super::ApiState;
+use super::client::ClientFacts;
 use super::error::ApiError;
 use super::tiers;
 
@@ -119,9 +121,25 @@ impl FromRequestParts<ApiState> for AdminUser {
     }
 }
 
-/// The TCP peer's address, when the server was started with connection info.
+/// The client's address: the TCP peer, or the address a trusted proxy forwarded (see
+/// `client`); `None` when the server was started without connection info.
 pub(crate) fn peer_address(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip())
+    match parts.extensions.get::<ClientFacts>() {
+        Some(facts) => facts.address,
+        None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip()),
+    }
+}
+
+/// Whether the client reached us over HTTPS, as a trusted proxy says (see `client`).
+pub(crate) fn came_over_https(parts: &Parts) -> bool {
+    parts.extensions.get::<ClientFacts>().is_some_and(|facts| facts.https)
+}
+
+/// Whether the caller is an admin, for routes anyone may call that show admins more
+/// (`/health`): a missing or failing credential is simply not an admin.
+pub(crate) async fn is_admin(parts: &mut Parts, state: &ApiState) -> bool {
+    let has_credential = parts.headers.contains_key(header::AUTHORIZATION) || session_cookie(&parts.headers).is_some();
+    has_credential && AdminUser::from_request_parts(parts, state).await.is_ok()
 }
 
 /// Whether a method only reads (and so needs no CSRF token).

@@ -310,20 +310,6 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// Whether the client reached us over HTTPS, directly or through a proxy that says so.
-pub(crate) fn is_https(headers: &HeaderMap) -> bool {
-    let forwarded_proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
-    let forwarded = headers
-        .get(header::FORWARDED)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.to_ascii_lowercase().contains("proto=https"));
-    forwarded_proto || forwarded
-}
-
 /// `Set-Cookie` for a new session.
 pub(crate) fn set_cookie(cookie_value: &str, secure: bool) -> Result<HeaderValue, ApiError> {
     let secure = if secure { "; Secure" } else { "" };
@@ -361,10 +347,6 @@ mod tests {
         assert_eq!(plain, "boardroom_session=v; Path=/; HttpOnly; SameSite=Lax");
         let secure = set_cookie("v", true).expect("header");
         assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
-        let mut headers = HeaderMap::new();
-        assert!(!is_https(&headers));
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert!(is_https(&headers));
     }
 
     #[tokio::test]

@@ -22,6 +22,20 @@
 //! In private mode the very first sign-up (no account exists yet, so nobody could have
 //! made an invite) needs no code; it goes through the same steps and keeps its account
 //! only if it became the admin.
+//!
+//! ## A taken address
+//!
+//! Login never says whether an address has an account, so sign-up does not either: a
+//! taken address answers the same 201 and body as a free one, after the same Argon2
+//! work, and creates and changes nothing (no invite use is taken); the password sent
+//! logs in to nothing. With no e-mail to send, "log in with the password you chose" is
+//! the answer that is true both ways.
+//!
+//! ## Throttling
+//!
+//! Sign-ups are limited per client address and for the whole service, failed logins
+//! per (account, address) pair, per address and per account (see `auth::throttle`);
+//! the client address is the one `http::client` derives.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -41,8 +55,8 @@ use crate::http::auth::access::AccessRules;
 use crate::http::auth::cache::session_key;
 use crate::http::auth::password::{Email, Password, hash_password, verify_password};
 use crate::http::auth::secret::{hash_secret, new_api_token};
-use crate::http::auth::session::{clear_cookie, is_https, session_cookie, set_cookie};
-use crate::http::auth::{Credential, CurrentUser, check_csrf, peer_address};
+use crate::http::auth::session::{clear_cookie, session_cookie, set_cookie};
+use crate::http::auth::{Credential, CurrentUser, came_over_https, check_csrf, peer_address};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path};
 use crate::http::tiers::{self, TierLimits};
@@ -95,17 +109,30 @@ struct SignupRequest {
     invite_code: Option<String>,
 }
 
-/// A new account.
+/// A sign-up taken: the same answer whether the address was free or not.
 #[derive(Debug, Serialize, ToSchema)]
 struct SignedUp {
-    /// The account; the first one ever created is admin.
-    user: User,
+    /// The address signed up with, as stored (lower-case).
+    #[schema(example = "owner@example.com")]
+    email: String,
+    /// What to do next.
+    message: String,
 }
+
+/// What every taken sign-up says, so the answer does not tell whether the address
+/// already had an account.
+const SIGNED_UP_MESSAGE: &str = "sign-up received: log in with this address and the password you chose \
+    (if the address already had an account, that account is unchanged and only its own password works)";
 
 /// Creates an account.
 ///
 /// The first account ever created becomes admin. In private mode sign-up needs an
 /// invite code with uses left (403 `invite_required` or `invite_rejected` otherwise).
+///
+/// The answer does not say whether the address already had an account (login does not
+/// either): signing up with a taken address answers the same 201 and body, creates
+/// nothing, changes nothing, and its password logs in to nothing. Sign-ups are limited
+/// per client address and for the whole service (429 with `Retry-After`).
 #[utoipa::path(
     post,
     path = "/api/auth/signup",
@@ -113,12 +140,18 @@ struct SignedUp {
     security(()),
     request_body = SignupRequest,
     responses(
-        (status = 201, description = "The account was created; log in next.", body = SignedUp),
+        (status = 201, description = "Taken: log in next. The same answer when the address already had an \
+            account (which is left unchanged).", body = SignedUp),
         (status = 403, description = "`invite_required` or `invite_rejected` (private mode)."),
-        (status = 409, description = "`conflict`: the e-mail address is taken."),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address, or in all; see `Retry-After`.",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
     )
 )]
-async fn signup(State(state): State<ApiState>, Json(request): Json<SignupRequest>) -> Result<Response, ApiError> {
+async fn signup(
+    State(state): State<ApiState>,
+    parts: RequestFacts,
+    Json(request): Json<SignupRequest>,
+) -> Result<Response, ApiError> {
     let mut problems = Fields::new();
     let email = Email::parse(&request.email).map_err(|problem| problems.insert("email".into(), problem)).ok();
     let password =
@@ -126,6 +159,10 @@ async fn signup(State(state): State<ApiState>, Json(request): Json<SignupRequest
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::Validation(problems));
     };
+    state.signup_throttle.admit(parts.peer).await.map_err(|throttled| ApiError::TooManyRequests {
+        message: format!("too many {}; try again later", throttled.limit),
+        retry_after: throttled.retry_after,
+    })?;
     let store = &state.app.store;
     let private = private_mode(&state).await?;
     let invite_code = request.invite_code.map(|code| code.trim().to_owned()).filter(|code| !code.is_empty());
@@ -151,10 +188,21 @@ async fn signup(State(state): State<ApiState>, Json(request): Json<SignupRequest
     let initial_hash = if private { PENDING_INVITE_HASH.to_owned() } else { password_hash.clone() };
     let new_user =
         NewUser { email: email.as_str().to_owned(), password_hash: initial_hash, role: Role::User, tier: Tier::Free };
-    let user = store.create_user_first_is_admin(new_user).await?;
+    // The hash is made before the address is tried, so a taken address answers in the
+    // same time as a free one.
+    let signed_up = SignedUp { email: email.as_str().to_owned(), message: SIGNED_UP_MESSAGE.to_owned() };
+    let user = match store.create_user_first_is_admin(new_user).await {
+        Ok(user) => user,
+        Err(MemoryError::Conflict(_)) => {
+            // Nothing is created or changed (and no invite use is taken).
+            tracing::info!("sign-up with an address that already has an account; nothing changed");
+            return Ok((StatusCode::CREATED, Json(signed_up)).into_response());
+        }
+        Err(error) => return Err(error.into()),
+    };
     let user = if private { claim_invite(&state, user, invite_code.as_deref(), &password_hash).await? } else { user };
     tracing::info!(user = %user.id, role = %user.role, private, "account created");
-    Ok((StatusCode::CREATED, Json(SignedUp { user })).into_response())
+    Ok((StatusCode::CREATED, Json(signed_up)).into_response())
 }
 
 /// Steps 3 and 4 of the module docs: take the invite's use (or confirm the bootstrap
@@ -224,7 +272,10 @@ struct LoggedIn {
 
 /// Logs in: starts a session and sets the `boardroom_session` cookie.
 ///
-/// Logins are throttled per address and per account (429 with `Retry-After`).
+/// Failed logins are counted per (account, client address) pair, per address and per
+/// account (429 with `Retry-After`): an address that keeps failing is refused, and an
+/// account under attack refuses the addresses failing on it, never the right password
+/// from an address that has not failed.
 #[utoipa::path(
     post,
     path = "/api/auth/login",
@@ -236,7 +287,8 @@ struct LoggedIn {
             headers(("Set-Cookie" = String, description = "`boardroom_session=…; HttpOnly; SameSite=Lax`"))),
         (status = 401, description = "`invalid_credentials`: wrong e-mail address or password."),
         (status = 403, description = "`ip_not_allowed`: the account does not accept logins from this address."),
-        (status = 429, description = "`rate_limited`: too many login attempts; see `Retry-After`.",
+        (status = 429, description = "`rate_limited`: too many failed logins from this address (for this \
+            account, or any); see `Retry-After`.",
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
     )
 )]
@@ -249,17 +301,21 @@ async fn login(
     if request.password.is_empty() {
         return Err(ApiError::invalid("password", "is required"));
     }
-    state.login_throttle.admit(email.as_str(), parts.peer).await.map_err(|throttled| ApiError::TooManyRequests {
-        message: format!("too many login attempts for this {}; try again later", throttled.limit),
-        retry_after: throttled.retry_after,
+    let attempt = state.login_throttle.admit(email.as_str(), parts.peer).await.map_err(|throttled| {
+        ApiError::TooManyRequests {
+            message: format!("too many {}; try again later", throttled.limit),
+            retry_after: throttled.retry_after,
+        }
     })?;
     let store = &state.app.store;
     let user = store.user_by_email(email.as_str()).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = verify_password(request.password, stored_hash).await?;
     let Some(user) = user.filter(|_| verified) else {
+        // The attempt stays counted as a failure.
         return Err(ApiError::unauthorized("invalid_credentials", "wrong e-mail address or password"));
     };
+    state.login_throttle.succeeded(attempt).await;
     let rules = AccessRules::from_controls(&store.access_controls(user.id).await?);
     if !rules.allows(parts.peer) {
         return Err(ApiError::forbidden("ip_not_allowed", "your account does not accept logins from this address"));
@@ -280,7 +336,7 @@ async fn login(
     Ok(response)
 }
 
-/// What login and logout read from the request besides the body.
+/// What sign-up, login and logout read from the request besides the body.
 struct RequestFacts {
     headers: HeaderMap,
     method: axum::http::Method,
@@ -296,7 +352,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestFacts {
             headers: parts.headers.clone(),
             method: parts.method.clone(),
             peer: peer_address(parts),
-            https: is_https(&parts.headers),
+            https: came_over_https(parts),
         })
     }
 }
@@ -358,6 +414,8 @@ struct Usage {
     period: String,
     /// Authenticated API calls this month.
     api_calls: i64,
+    /// The caller's businesses (limited per account).
+    businesses: usize,
     /// Products of the caller's busiest business (limits are per business).
     products: usize,
     /// Connected stores of the caller's busiest business.
@@ -399,7 +457,7 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
         user: user.clone(),
         role: user.role,
         tier: user.tier,
-        usage: Usage { period, api_calls, products, stores, campaigns, file_storage_bytes },
+        usage: Usage { period, api_calls, businesses: tenants, products, stores, campaigns, file_storage_bytes },
         limits: *tiers::limits(user.tier),
         tenants,
         authenticated_by: authenticated_by.to_owned(),

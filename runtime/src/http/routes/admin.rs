@@ -17,7 +17,7 @@ use super::{Page, PageQuery};
 use crate::http::ApiState;
 use crate::http::auth::AdminUser;
 use crate::http::auth::secret::random_urlsafe;
-use crate::http::auth::session::is_https;
+use crate::http::client::ClientFacts;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::tiers;
@@ -135,6 +135,7 @@ async fn generate_invite(
     State(state): State<ApiState>,
     AdminUser(admin): AdminUser,
     headers: HeaderMap,
+    client: ClientFacts,
     // No body, or a JSON `null`, is all defaults (what the document says: optional, and
     // `null` or the object).
     request: Option<Json<Option<GenerateInvite>>>,
@@ -158,18 +159,19 @@ async fn generate_invite(
         code: invite.code,
         uses: invite.uses_remaining,
         expires_at: invite.expires_at,
-        signup_url: signup_url(&headers, &code),
+        signup_url: signup_url(&headers, client.https, &code),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `https://host/signup?invite=CODE`, from the host the admin reached us on; a relative
-/// URL when the request named no host.
-fn signup_url(headers: &HeaderMap, code: &str) -> String {
+/// `https://host/signup?invite=CODE`, from the host the admin reached us on (`https`
+/// when the request came over HTTPS, as a trusted proxy says); a relative URL when the
+/// request named no host.
+fn signup_url(headers: &HeaderMap, https: bool, code: &str) -> String {
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
     match host {
         Some(host) => {
-            let scheme = if is_https(headers) { "https" } else { "http" };
+            let scheme = if https { "https" } else { "http" };
             format!("{scheme}://{host}/signup?invite={code}")
         }
         None => format!("/signup?invite={code}"),
@@ -288,10 +290,9 @@ mod tests {
     #[test]
     fn the_signup_url_uses_the_host_and_scheme_of_the_request() {
         let mut headers = HeaderMap::new();
-        assert_eq!(signup_url(&headers, "abc"), "/signup?invite=abc");
+        assert_eq!(signup_url(&headers, false, "abc"), "/signup?invite=abc");
         headers.insert(header::HOST, HeaderValue::from_static("boardroom.example:8080"));
-        assert_eq!(signup_url(&headers, "abc"), "http://boardroom.example:8080/signup?invite=abc");
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert_eq!(signup_url(&headers, "abc"), "https://boardroom.example:8080/signup?invite=abc");
+        assert_eq!(signup_url(&headers, false, "abc"), "http://boardroom.example:8080/signup?invite=abc");
+        assert_eq!(signup_url(&headers, true, "abc"), "https://boardroom.example:8080/signup?invite=abc");
     }
 }

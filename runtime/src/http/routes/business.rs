@@ -29,7 +29,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::tiers::{self, MAX_AUTOPILOT_INTERVAL_SECS};
+use crate::http::tiers::{self, Counted, MAX_AUTOPILOT_INTERVAL_SECS};
 
 /// Longest business name.
 const MAX_NAME_CHARS: usize = 100;
@@ -141,12 +141,18 @@ impl<'de> Deserialize<'de> for IntervalSecs {
 }
 
 /// Creates a business; with `autopilot` its swarm starts working at once.
+///
+/// The tier limits how many businesses an account has (free 1, pro 5, enterprise
+/// unlimited): one more is a 402 `tier_limit`, even when requests race.
 #[utoipa::path(
     post,
     path = "/api/business/create",
     tag = "business",
     request_body = CreateBusiness,
-    responses((status = 201, description = "The new business.", body = Business))
+    responses(
+        (status = 201, description = "The new business.", body = Business),
+        (status = 402, description = "`tier_limit`: the tier's businesses per account are reached."),
+    )
 )]
 async fn create(
     State(state): State<ApiState>,
@@ -180,7 +186,13 @@ async fn create(
             None => json!({ "autopilot": request.autopilot }),
         },
     };
-    let tenant = state.app.store.create_tenant(new).await?;
+    let tier = caller.user.tier;
+    let tenant = state
+        .app
+        .store
+        .create_tenant_within_limit(new, tiers::count_limit(tier, Counted::Businesses))
+        .await
+        .map_err(tiers::count_error(tier, Counted::Businesses))?;
     businesses_changed(&state, caller.user.id);
     tracing::info!(tenant = %tenant.id, user = %caller.user.id, "business created");
     if request.autopilot {
