@@ -57,11 +57,25 @@ pub struct EventLogConfig {
     /// Where events that could not be written are kept for the next start (see the
     /// module docs); `None` keeps no journal, and such events are only logged.
     pub journal: Option<PathBuf>,
+    /// For drills and tests: called with each batch right before the store writes it,
+    /// inside the same guard, so a panic here is handled as a panic of the store's would
+    /// be. `None` outside drills.
+    pub write_probe: Option<WriteProbe>,
 }
 
 impl Default for EventLogConfig {
     fn default() -> Self {
-        Self { queue_capacity: 65_536, max_batch: 4_096, subscriber_buffer: 1_024, journal: None }
+        Self { queue_capacity: 65_536, max_batch: 4_096, subscriber_buffer: 1_024, journal: None, write_probe: None }
+    }
+}
+
+/// See [`EventLogConfig::write_probe`].
+#[derive(Clone)]
+pub struct WriteProbe(pub Arc<dyn Fn(&[NewEvent]) + Send + Sync>);
+
+impl std::fmt::Debug for WriteProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteProbe")
     }
 }
 
@@ -508,7 +522,13 @@ async fn persist(shared: &Shared, events: &[NewEvent], checkpoints: &[Checkpoint
             shared.gave_up.store(true, Ordering::Release);
             return Outcome::GaveUp(error);
         }
-        let attempt = AssertUnwindSafe(shared.store.append_events_and_checkpoints(events, checkpoints)).catch_unwind();
+        let attempt = AssertUnwindSafe(async {
+            if let Some(probe) = &shared.config.write_probe {
+                (probe.0)(events);
+            }
+            shared.store.append_events_and_checkpoints(events, checkpoints).await
+        })
+        .catch_unwind();
         let error = match attempt.await {
             Ok(Ok(stored)) => return Outcome::Stored(stored),
             Ok(Err(error)) if is_transient(&error) => error,

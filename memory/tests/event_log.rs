@@ -60,6 +60,7 @@ on_both_backends_by_url![events_the_database_does_not_take_before_close_are_jour
 
 on_both_backends![
     a_commit_stores_its_events_and_its_checkpoint_together,
+    a_panic_while_writing_loses_no_event_and_the_writer_keeps_going,
     a_commit_the_database_refuses_writes_neither_and_keeps_both_in_the_journal,
     concurrent_appenders_get_gap_free_numbers_and_close_persists_every_accepted_event,
     a_subscriber_gets_history_then_live_events_without_gap_or_duplicate,
@@ -86,7 +87,7 @@ async fn concurrent_appenders_get_gap_free_numbers_and_close_persists_every_acce
     // A small queue and batch, so appenders really contend and wait on back-pressure.
     let log = EventLog::start(
         store.clone(),
-        EventLogConfig { queue_capacity: 64, max_batch: 50, subscriber_buffer: 16, journal: None },
+        EventLogConfig { queue_capacity: 64, max_batch: 50, subscriber_buffer: 16, ..EventLogConfig::default() },
     );
     let mut appenders = tokio::task::JoinSet::new();
     for appender in 0..16 {
@@ -302,4 +303,29 @@ async fn events_the_database_does_not_take_before_close_are_journaled_and_writte
     assert_eq!((saved.cycle, saved.step.as_str()), (2, "reinvestment"), "the commit's checkpoint came with it");
     next.close().await;
     let _ = std::fs::remove_dir_all(journal.parent().expect("folder"));
+}
+
+async fn a_panic_while_writing_loses_no_event_and_the_writer_keeps_going(store: SharedStore) {
+    let tenant = tenants(&store, 1).await[0];
+    let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let panicked = panicked.clone();
+        boardroom_memory::WriteProbe(std::sync::Arc::new(move |_: &[NewEvent]| {
+            if !panicked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                panic!("the database driver panicked");
+            }
+        }))
+    };
+    let log = EventLog::start(store.clone(), EventLogConfig { write_probe: Some(probe), ..EventLogConfig::default() });
+    let committed = log.commit(vec![tick(tenant, 0, 0)], checkpoint(tenant, 1, "product_creation")).await;
+    assert!(committed.is_ok(), "the batch the panic hit is written unit by unit: {committed:?}");
+    for index in 1..4 {
+        log.append_and_wait(tick(tenant, 0, index)).await.expect("the writer still writes");
+    }
+    log.close().await;
+    assert!(panicked.load(std::sync::atomic::Ordering::SeqCst), "the probe did panic");
+    let events = store.events_after(tenant, 0, 100).await.expect("read");
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(store.checkpoint(tenant).await.expect("read").map(|c| c.step), Some("product_creation".to_owned()));
+    assert_eq!((log.journaled(), log.writer_restarts()), (0, 0));
 }
