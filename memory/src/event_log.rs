@@ -69,9 +69,12 @@ impl Default for EventLogConfig {
     }
 }
 
+/// What a [`WriteProbe`] calls with each batch.
+pub type ProbeFn = dyn Fn(&[NewEvent]) + Send + Sync;
+
 /// See [`EventLogConfig::write_probe`].
 #[derive(Clone)]
-pub struct WriteProbe(pub Arc<dyn Fn(&[NewEvent]) + Send + Sync>);
+pub struct WriteProbe(pub Arc<ProbeFn>);
 
 impl std::fmt::Debug for WriteProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -32,7 +32,7 @@ mod store;
 pub mod testing;
 
 pub use error::{InviteRejection, MemoryError};
-pub use event_log::{CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE, WriteProbe};
+pub use event_log::{CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE, ProbeFn, WriteProbe};
 pub use model::*;
 pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use postgres::PostgresStore;
