@@ -88,11 +88,8 @@ impl RedisLink {
         per_minute: NonZeroU32,
         burst: NonZeroU32,
     ) -> Result<Option<Duration>, String> {
-        let interval_us = (60_000_000 / u64::from(per_minute.get())).max(1);
-        let mut invocation = GCRA.prepare_invoke();
-        invocation.key(self.key(name)).arg(interval_us).arg(burst.get());
-        let wait_us: u64 = self.run_script(&invocation).await?;
-        Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
+        let interval = Duration::from_micros((60_000_000 / u64::from(per_minute.get())).max(1));
+        self.take_every(name, interval, burst.get()).await.map(|(wait, _owed)| wait)
     }
 
     /// Takes one unit from the rate kept under `name`: one unit every `every`, at most
@@ -141,30 +138,10 @@ impl RedisLink {
     }
 }
 
-/// Returns 0 when the unit may pass (and records it), else the microseconds until it
-/// may. KEYS[1]: the rate's key. ARGV[1]: emission interval (µs). ARGV[2]: burst.
-static GCRA: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
-        local clock = redis.call('TIME')
-        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-        local interval = tonumber(ARGV[1])
-        local burst = tonumber(ARGV[2])
-        local tat = tonumber(redis.call('GET', KEYS[1])) or now
-        if tat < now then tat = now end
-        local next_tat = tat + interval
-        local allowed_at = next_tat - burst * interval
-        if allowed_at > now then
-            return allowed_at - now
-        end
-        redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
-        return 0
-        ",
-    )
-});
-
-/// [`GCRA`] that also says whether units were owed before this take: returns
-/// `{wait_us, owed}` (`owed` 1 when the theoretical arrival time was in the future).
+/// GCRA (see [`RedisLink::take_one`]): returns `{wait_us, owed}`, `wait_us` 0 when the
+/// unit may pass (and it is recorded), else the microseconds until it may; `owed` 1 when
+/// the theoretical arrival time was in the future. KEYS[1]: the rate's key. ARGV[1]:
+/// emission interval (µs). ARGV[2]: burst.
 static GCRA_OWED: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
