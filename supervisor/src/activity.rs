@@ -112,6 +112,12 @@ impl ActivityFeed {
     pub(crate) fn is_watched(&self) -> bool {
         self.sender.receiver_count() > 0
     }
+
+    /// Whether a clone of this feed lives outside the map that keeps it: a swarm (or a
+    /// handle to one) publishes to it.
+    pub(crate) fn is_held_elsewhere(&self) -> bool {
+        self.sender.strong_count() > 1
+    }
 }
 
 /// The name of the graph node of a market adapter, such as `market:sandbox`.

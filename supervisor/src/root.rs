@@ -143,11 +143,15 @@ struct RootShared {
 }
 
 impl RootShared {
-    /// Drops the activity feeds nobody watches and no active swarm publishes to, so the
-    /// map stays as large as the set of watched or active tenants.
+    /// Drops the activity feeds nobody watches and no swarm publishes to, so the map
+    /// stays as large as the set of watched or active tenants.
+    ///
+    /// It looks at the feeds alone. Asking `tenants` from inside `activity.retain` would
+    /// take the two maps' locks in the opposite order from an activation (which creates
+    /// the feed under the `tenants` entry's lock), and the two would deadlock the worker
+    /// threads: the 10,000-tenant chaos drill froze that way.
     fn forget_unwatched_feeds(&self) {
-        let tenants = &self.tenants;
-        self.activity.retain(|tenant, feed| feed.is_watched() || tenants.contains_key(tenant));
+        self.activity.retain(|_, feed| feed.is_watched() || feed.is_held_elsewhere());
     }
 
     async fn emit(&self, event: NewEvent) {
@@ -237,11 +241,14 @@ impl SwarmRoot {
                 return Err(SwarmError::TenantDisabled(tenant));
             }
             let personality = personality_of(&row).map_err(|error| SwarmError::Personality { tenant, error })?;
+            // The feed is had before the entry's lock is taken: no map's lock is ever
+            // held while another map's is taken (see `forget_unwatched_feeds`).
+            let feed = self.activity_feed(tenant);
             let entry = self
                 .shared
                 .tenants
                 .entry(tenant)
-                .or_insert_with(|| Arc::new(self.new_entry(tenant, personality)))
+                .or_insert_with(|| Arc::new(self.new_entry(tenant, personality, feed)))
                 .clone();
             let mut lifecycle = entry.lifecycle.lock().await;
             match &*lifecycle {
@@ -295,7 +302,7 @@ impl SwarmRoot {
         Ok(())
     }
 
-    fn new_entry(&self, tenant: TenantId, personality: Personality) -> TenantEntry {
+    fn new_entry(&self, tenant: TenantId, personality: Personality, activity: ActivityFeed) -> TenantEntry {
         let config = self.shared.config.clone();
         let services = &self.shared.services;
         let gate =
@@ -308,7 +315,7 @@ impl SwarmRoot {
             config,
             self.shared.epoch,
             Arc::new(personality),
-            SwarmWitnesses { events: self.shared.services.events.clone(), activity: self.activity_feed(tenant) },
+            SwarmWitnesses { events: self.shared.services.events.clone(), activity },
         );
         TenantEntry {
             shared: Arc::new(shared),
@@ -332,6 +339,11 @@ impl SwarmRoot {
 
     fn activity_feed(&self, tenant: TenantId) -> ActivityFeed {
         self.shared.activity.entry(tenant).or_default().clone()
+    }
+
+    /// How many tenants' live activity feeds are kept: those watched or published to.
+    pub fn activity_feeds(&self) -> usize {
+        self.shared.activity.len()
     }
 
     /// The handle of an active tenant, without activating it.

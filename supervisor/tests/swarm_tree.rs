@@ -308,3 +308,69 @@ async fn shutdown_stops_every_swarm_and_persists_every_accepted_event() {
         assert_eq!(seqs, [1, 2, 3]);
     }
 }
+
+/// Activations and the idle sweep both use the tenants' map and the activity feeds' map.
+/// Taking their locks in opposite orders deadlocks the worker threads (the
+/// 10,000-tenant chaos drill froze that way), so many rounds of both at once must
+/// finish. Afterwards only the watched tenant's feed is kept.
+#[test]
+fn activations_racing_passivations_never_deadlock_and_unwatched_feeds_are_forgotten() {
+    const TENANTS: usize = 48;
+    const WORKERS: usize = 8;
+    const ROUNDS: usize = 200;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("runtime");
+    let (finished, finish) = std::sync::mpsc::channel();
+    // The watchdog is a plain thread: a deadlock blocks the runtime's own timers.
+    let story = std::thread::spawn(move || {
+        runtime.block_on(async {
+            let world = world(quick_config()).await;
+            let mut tenants = Vec::new();
+            for index in 0..TENANTS {
+                tenants.push(world.tenant(&format!("racer {index}")).await);
+            }
+            let watched = world.root.activate(tenants[0]).await.expect("activates");
+            let viewer = world.root.watch_activity(tenants[0]);
+            let workers = (0..WORKERS).map(|worker| {
+                let root = world.root.clone();
+                let mine: Vec<TenantId> = tenants.iter().copied().skip(1 + worker).step_by(WORKERS).collect();
+                tokio::spawn(async move {
+                    for _ in 0..ROUNDS {
+                        for tenant in &mine {
+                            root.activate(*tenant).await.expect("activates");
+                            root.passivate(*tenant).await;
+                        }
+                    }
+                })
+            });
+            for worker in futures::future::join_all(workers).await {
+                worker.expect("worker finished");
+            }
+            drop(watched);
+            world.root.passivate(tenants[0]).await;
+            assert_eq!(feeds_after_sweeps(&world.root, 1).await, 1, "only the watched tenant's feed is kept");
+            drop(viewer);
+            assert_eq!(feeds_after_sweeps(&world.root, 0).await, 0, "nobody watches or publishes any more");
+        });
+        let _ = finished.send(());
+    });
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finish.recv_timeout(Duration::from_secs(180)) {
+        panic!("{WORKERS} activating and passivating tasks made no progress for 180 s: deadlocked");
+    }
+    if let Err(failure) = story.join() {
+        std::panic::resume_unwind(failure);
+    }
+}
+
+/// The feeds kept once the idle sweeps have had a chance to forget down to `expected`:
+/// a stopped swarm's agents let go of their feed as they finish dying, so a feed may
+/// outlive its passivation by a sweep or two. Gives up after 10 s of sweeps.
+async fn feeds_after_sweeps(root: &SwarmRoot, expected: usize) -> usize {
+    for _ in 0..200 {
+        root.passivate_idle().await;
+        if root.activity_feeds() <= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    root.activity_feeds()
+}
