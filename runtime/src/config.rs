@@ -549,7 +549,7 @@ fn stored_secret(data_dir: &Path) -> Result<SecretKey, ConfigError> {
     let secret: String = {
         use rand::Rng;
         let bytes: [u8; 32] = rand::rng().random();
-        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+        hex::encode(bytes)
     };
     write_private(&path, &secret).map_err(|error| fail("cannot write", error))?;
     Ok(SecretKey(secret))
