@@ -4,29 +4,39 @@
 //! their businesses. The routes that change such data in this process drop the affected
 //! entries at once; changes made elsewhere (another process, the database directly)
 //! show within the time to live.
+//!
+//! A thin wrapper over `moka`'s concurrent cache (expiry, a bound on the entries and
+//! invalidation by a rule, all done by a maintained crate), keeping the four operations
+//! the callers use.
 
 use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dashmap::DashMap;
+use moka::sync::Cache;
 
-/// Inserts between two sweeps of stale entries.
-const SWEEP_EVERY_INSERTS: u32 = 1_024;
+/// Most entries kept: far above a process's active callers, so it bounds memory under
+/// a flood of distinct tokens without evicting anyone who is actually working.
+const MAX_ENTRIES: u64 = 100_000;
 
 /// Entries kept for a time to live (see the module docs).
 pub(crate) struct Recent<K, V> {
-    ttl: Duration,
-    entries: DashMap<K, (Instant, Arc<V>)>,
-    inserts: AtomicU32,
+    /// `None` when the time to live is zero: nothing is kept.
+    entries: Option<Cache<K, Arc<V>>>,
 }
 
-impl<K: Eq + Hash, V> Recent<K, V> {
+impl<K, V> Recent<K, V>
+where
+    K: Eq + Hash + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
     /// A map keeping entries for `ttl` (zero keeps none).
     pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: DashMap::new(), inserts: AtomicU32::new(0) }
+        let entries = (!ttl.is_zero()).then(|| {
+            Cache::builder().max_capacity(MAX_ENTRIES).time_to_live(ttl).support_invalidation_closures().build()
+        });
+        Self { entries }
     }
 
     /// The entry put under `key` within the time to live.
@@ -34,23 +44,14 @@ impl<K: Eq + Hash, V> Recent<K, V> {
     where
         K: Borrow<Q>,
     {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entry = self.entries.get(key)?;
-        let (at, value) = entry.value();
-        (at.elapsed() < self.ttl).then(|| value.clone())
+        self.entries.as_ref()?.get(key)
     }
 
     /// Puts `value` under `key`, replacing what was there; the value, shared.
     pub(crate) fn put(&self, key: K, value: V) -> Arc<V> {
         let value = Arc::new(value);
-        if self.ttl.is_zero() {
-            return value;
-        }
-        self.entries.insert(key, (Instant::now(), value.clone()));
-        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY_INSERTS == SWEEP_EVERY_INSERTS - 1 {
-            self.entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        if let Some(entries) = &self.entries {
+            entries.insert(key, value.clone());
         }
         value
     }
@@ -60,12 +61,18 @@ impl<K: Eq + Hash, V> Recent<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.entries.remove(key);
+        if let Some(entries) = &self.entries {
+            entries.invalidate(key);
+        }
     }
 
-    /// Drops every entry `stale` says is.
-    pub(crate) fn forget_where(&self, stale: impl Fn(&K, &V) -> bool) {
-        self.entries.retain(|key, (_, value)| !stale(key, value));
+    /// Drops every entry `stale` says is: none of them is served again, even before the
+    /// cache gets round to removing it.
+    pub(crate) fn forget_where(&self, stale: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
+        if let Some(entries) = &self.entries {
+            // Fails only when the builder did not enable closures, which `new` does.
+            let _ = entries.invalidate_entries_if(move |key, value| stale(key, value));
+        }
     }
 }
 

@@ -47,7 +47,7 @@ impl AuthCache {
 
     /// Forgets every credential of `user` (their account, tokens or sessions changed).
     pub(crate) fn forget_user(&self, user: UserId) {
-        self.0.forget_where(|_, cached| cached.caller.user.id == user);
+        self.0.forget_where(move |_, cached| cached.caller.user.id == user);
     }
 }
 

@@ -231,7 +231,7 @@ async fn list(
 /// Drops the remembered business lists of `user`: every route that creates, changes or
 /// deletes a business calls this, so its owner's next list shows the change.
 pub(crate) fn businesses_changed(state: &ApiState, user: UserId) {
-    state.business_lists.forget_where(|(owner, _, _), _| *owner == user);
+    state.business_lists.forget_where(move |(owner, _, _), _| *owner == user);
 }
 
 /// One of the caller's businesses, with its swarm's state.
