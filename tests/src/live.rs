@@ -1,9 +1,12 @@
-//! A server-sent events client for the live view's stream, as a browser's
-//! `EventSource` would read it: `event:`, `id:` and `data:` fields, blocks split by a
-//! blank line, `:` comments (keep-alives) skipped.
+//! A server-sent events client for the live view's stream, read as a browser's
+//! `EventSource` reads it: the parsing is `eventsource-stream`'s, which follows the
+//! WHATWG algorithm (fields, blank-line dispatch, comments, the sticky last event ID).
 
+use std::pin::Pin;
 use std::time::Duration;
 
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use crate::{ApiResponse, Caller};
@@ -16,16 +19,19 @@ const PATIENCE: Duration = Duration::from_secs(20);
 pub struct SseMessage {
     /// `event:`: `swarm`, `activity` or `skipped`.
     pub event: String,
-    /// `id:`: the sequence number of a persisted event; `None` for activity.
+    /// The last event ID, as `EventSource.lastEventId` reports it: a persisted event's
+    /// sequence number; a message without `id:` (activity) keeps the one before it, so
+    /// a reconnection resumes after the last persisted event. `None` before any.
     pub id: Option<i64>,
     /// `data:`, parsed as JSON.
     pub data: Value,
 }
 
+type Messages = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+
 /// An open stream.
 pub struct EventStream {
-    response: reqwest::Response,
-    buffer: String,
+    messages: Messages,
 }
 
 impl Caller {
@@ -54,7 +60,7 @@ impl Caller {
                 raw: bytes.to_vec(),
             });
         }
-        Ok(EventStream { response, buffer: String::new() })
+        Ok(EventStream { messages: Box::pin(response.bytes_stream().eventsource()) })
     }
 }
 
@@ -68,19 +74,14 @@ impl EventStream {
     /// The next message within `patience`: `None` when it did not come in time,
     /// `Some(None)` when the stream ended.
     pub async fn next_within(&mut self, patience: Duration) -> Option<Option<SseMessage>> {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                if let Some(message) = parse_block(&block) {
-                    return Some(Some(message));
-                }
-            }
-            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
-                Err(_) => return None,
-                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
-                Ok(Ok(None) | Err(_)) => return Some(None),
-            }
+        match tokio::time::timeout(patience, self.messages.next()).await {
+            Err(_) => None,
+            Ok(Some(Ok(event))) => Some(Some(SseMessage {
+                id: event.id.parse().ok(),
+                data: serde_json::from_str(&event.data).unwrap_or(Value::Null),
+                event: event.event,
+            })),
+            Ok(Some(Err(_)) | None) => Some(None),
         }
     }
 
@@ -93,28 +94,4 @@ impl EventStream {
             }
         }
     }
-}
-
-fn parse_block(block: &str) -> Option<SseMessage> {
-    let mut event = "message".to_owned();
-    let mut id = None;
-    let mut data = Vec::new();
-    for line in block.lines() {
-        if line.starts_with(':') || line.is_empty() {
-            continue;
-        }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "event" => event = value.to_owned(),
-            "id" => id = value.parse().ok(),
-            "data" => data.push(value),
-            _ => {}
-        }
-    }
-    if data.is_empty() {
-        return None;
-    }
-    let data = serde_json::from_str(&data.join("\n")).unwrap_or(Value::Null);
-    Some(SseMessage { event, id, data })
 }
