@@ -1,5 +1,5 @@
 //! A real browser for the live view's stories: headless Chromium driven through
-//! ChromeDriver over the W3C WebDriver protocol, spoken with `reqwest`.
+//! ChromeDriver over the W3C WebDriver protocol, spoken by `fantoccini`.
 //!
 //! [`Browser::launch`] starts a `chromedriver` of its own on a free port and a Chromium
 //! session with a fresh profile. When either program is missing the test **fails**,
@@ -9,18 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-
-/// The key under which WebDriver returns an element's reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a wait for a page condition lasts before the test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A Chromium session and the ChromeDriver that runs it; both end when dropped.
 pub struct Browser {
-    client: reqwest::Client,
-    session: String,
+    client: Client,
     driver: Child,
     _profile: PathBuf,
 }
@@ -75,101 +72,74 @@ impl Browser {
         tokio::time::timeout(PATIENCE, ready).await.expect("chromedriver answers /status");
 
         let profile = std::env::temp_dir().join(format!("boardroom-chromium-{}", uuid::Uuid::new_v4().simple()));
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium.display().to_string(),
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--hide-scrollbars",
-                    format!("--user-data-dir={}", profile.display()),
-                    format!("--window-size={width},{height}"),
-                ],
-            },
-        }}});
-        let created: Value = client
-            .post(format!("{base}/session"))
-            .json(&capabilities)
-            .send()
+        let chrome_options = json!({
+            "binary": chromium.display().to_string(),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--hide-scrollbars",
+                format!("--user-data-dir={}", profile.display()),
+                format!("--window-size={width},{height}"),
+            ],
+        });
+        let capabilities = serde_json::Map::from_iter([
+            ("browserName".to_owned(), json!("chrome")),
+            ("goog:chromeOptions".to_owned(), chrome_options),
+        ]);
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&base)
             .await
-            .expect("new session request")
-            .json()
-            .await
-            .expect("new session answer");
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("chromedriver did not start Chromium: {created}"))
-            .to_owned();
-        let browser = Browser { client, session: format!("{base}/session/{session}"), driver, _profile: profile };
+            .unwrap_or_else(|error| panic!("chromedriver did not start Chromium: {error}"));
+        let browser = Browser { client, driver, _profile: profile };
         browser.resize(width, height).await;
         browser
     }
 
-    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.client.request(method, format!("{}{path}", self.session));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer: Value = request.send().await.expect("webdriver request").json().await.expect("webdriver answer");
-        if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
-        }
-        answer["value"].clone()
-    }
-
     /// Sets the viewport's size (the window's inner size, as a device would have it).
     pub async fn resize(&self, width: u32, height: u32) {
-        self.command(
-            reqwest::Method::POST,
-            "/window/rect",
-            Some(json!({ "width": width, "height": height + self.window_chrome().await })),
-        )
-        .await;
+        let chrome = self.window_chrome().await;
+        self.client.set_window_size(width, height + chrome).await.unwrap_or_else(|error| panic!("resize: {error}"));
     }
 
     /// How much taller the window is than its viewport (0 when headless).
     async fn window_chrome(&self) -> u32 {
-        let outer = self.command(reqwest::Method::GET, "/window/rect", None).await["height"].as_u64().unwrap_or(0);
+        let (_, outer) = self.client.get_window_size().await.unwrap_or_else(|error| panic!("window size: {error}"));
         let inner = self.run("return window.innerHeight").await.as_u64().unwrap_or(outer);
         u32::try_from(outer.saturating_sub(inner)).unwrap_or(0)
     }
 
     /// Loads a URL and waits for the page to be ready.
     pub async fn visit(&self, url: &str) {
-        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+        self.client.goto(url).await.unwrap_or_else(|error| panic!("visit {url}: {error}"));
     }
 
     /// The page's current URL.
     pub async fn url(&self) -> String {
-        self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
+        self.client.current_url().await.map(String::from).unwrap_or_else(|error| panic!("current url: {error}"))
     }
 
-    async fn find(&self, selector: &str) -> String {
-        let found = self
-            .command(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": selector })))
-            .await;
-        found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {selector}: {found}")).to_owned()
+    async fn find(&self, selector: &str) -> fantoccini::elements::Element {
+        self.client.find(Locator::Css(selector)).await.unwrap_or_else(|error| panic!("no element {selector}: {error}"))
     }
 
     /// Waits until `selector` matches a visible element, then clicks it.
     pub async fn click(&self, selector: &str) {
         self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
-        let element = self.find(selector).await;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+        self.find(selector).await.click().await.unwrap_or_else(|error| panic!("click {selector}: {error}"));
     }
 
     /// Waits for `selector`, clears it and types `text` into it.
     pub async fn fill(&self, selector: &str, text: &str) {
         self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
         let element = self.find(selector).await;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/clear"), Some(json!({}))).await;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text }))).await;
+        element.clear().await.unwrap_or_else(|error| panic!("clear {selector}: {error}"));
+        element.send_keys(text).await.unwrap_or_else(|error| panic!("type into {selector}: {error}"));
     }
 
     /// Runs a script in the page (`return …` gives its value).
     pub async fn run(&self, script: &str) -> Value {
-        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+        self.client.execute(script, Vec::new()).await.unwrap_or_else(|error| panic!("script failed: {error}"))
     }
 
     /// Waits until `script` returns something truthy and returns it; fails the test,
@@ -194,10 +164,7 @@ impl Browser {
 
     /// Saves a PNG of the viewport to `path` (folders created) and returns the path.
     pub async fn screenshot(&self, path: &Path) -> PathBuf {
-        let encoded = self.command(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(encoded.as_str().unwrap_or_default())
-            .expect("a base64 screenshot");
+        let png = self.client.screenshot().await.unwrap_or_else(|error| panic!("screenshot: {error}"));
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder).expect("screenshot folder");
         }
@@ -207,7 +174,7 @@ impl Browser {
 
     /// Ends the session and the driver.
     pub async fn quit(mut self) {
-        let _ = self.client.delete(&self.session).send().await;
+        let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
