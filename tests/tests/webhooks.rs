@@ -39,8 +39,7 @@ fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
 /// A `Stripe-Signature` header for `body` signed at `timestamp` with `secret`.
 fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let signature = hmac_sha256(secret, &[format!("{timestamp}.").as_bytes(), body]);
-    let hex: String = signature.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
+    format!("t={timestamp},v1={}", hex::encode(signature))
 }
 
 fn stripe_event(id: &str, business: Option<i64>) -> Vec<u8> {
@@ -370,7 +369,7 @@ async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text(backe
         let response = request.send().await.expect("request sent");
         assert_eq!(response.status().as_u16(), 200);
         let content_type = response.headers()["content-type"].to_str().expect("text").to_owned();
-        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+        assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"), "{content_type}");
         text = response.text().await.expect("text");
         if logged == 0 || appends(&text) > 0 {
             break;
@@ -382,7 +381,8 @@ async fn metrics_show_requests_swarms_events_and_uptime_in_prometheus_text(backe
     assert!(text.contains(r#"boardroom_http_requests_total{method="GET",route="/health",status="200"} 3"#), "{text}");
     assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
     assert!(text.contains(r#"route="/api/business/{id}",status="200"} 1"#), "route patterns, not raw paths: {text}");
-    assert!(text.contains("# TYPE boardroom_http_requests_total counter"), "{text}");
+    assert!(text.contains("# TYPE boardroom_http_requests counter"), "{text}");
+    assert!(text.ends_with("# EOF\n"), "a complete OpenMetrics exposition: {text}");
     assert!(text.lines().any(|line| line.starts_with("boardroom_active_swarms ")), "{text}");
     assert!(text.lines().any(|line| line.starts_with("boardroom_uptime_seconds ")), "{text}");
 

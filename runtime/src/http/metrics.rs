@@ -1,7 +1,9 @@
-//! `GET /metrics`: the process's numbers in the Prometheus text format (version 0.0.4).
+//! `GET /metrics`: the process's numbers in the OpenMetrics text format, which Prometheus
+//! scrapes natively.
 //!
-//! A small hand-written exposition, kept per router (so several applications in one
-//! process, as in the tests, each count their own requests; no global recorder):
+//! Encoded by `prometheus-client` (the Prometheus project's Rust client) from a registry
+//! per router, so several applications in one process, as in the tests, each count
+//! their own requests; there is no global recorder.
 //!
 //! - `boardroom_http_requests_total{method, route, status}`: requests answered, by the
 //!   route's pattern (`/api/business/{id}`, never the raw path, to bound the labels).
@@ -16,16 +18,19 @@
 //! the route answers 404 `not_configured`, like a webhook without its secret: nothing
 //! is exposed by default.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,40 +40,61 @@ use super::auth::secret::{constant_time_eq, hash_secret};
 use super::error::{ApiError, ErrorBody, Fields};
 use crate::config::SecretKey;
 
-/// The Prometheus text format's content type.
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The OpenMetrics text format's content type.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The counters of one router.
+/// The labels of a counted request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+/// The metrics of one router.
 pub(crate) struct Metrics {
     started: Instant,
     app: AppState,
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    appends: Arc<AtomicU64>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    active_swarms: Gauge,
+    uptime: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
     /// Starts counting; the event-log counter runs in a task that ends with the log.
     pub(crate) fn start(app: &AppState) -> Arc<Self> {
-        let appends = Arc::new(AtomicU64::new(0));
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "boardroom_http_requests",
+            "HTTP requests answered, by method, route and status",
+            requests.clone(),
+        );
+        let active_swarms = Gauge::default();
+        registry.register("boardroom_active_swarms", "Tenants whose swarm is running", active_swarms.clone());
+        let appends = Counter::<u64>::default();
+        registry.register("boardroom_event_log_appends", "Events persisted by the event log", appends.clone());
+        let uptime = Gauge::<f64, AtomicU64>::default();
+        registry.register("boardroom_uptime_seconds", "Seconds since the server started", uptime.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let mut feed = app.events.subscribe_all();
-            let counter = appends.clone();
             runtime.spawn(async move {
                 loop {
                     match feed.recv().await {
-                        Ok(_) => counter.fetch_add(1, Ordering::Relaxed),
-                        Err(RecvError::Lagged(missed)) => counter.fetch_add(missed, Ordering::Relaxed),
+                        Ok(_) => appends.inc(),
+                        Err(RecvError::Lagged(missed)) => appends.inc_by(missed),
                         Err(RecvError::Closed) => break,
                     };
                 }
             });
         }
-        Arc::new(Self { started: Instant::now(), app: app.clone(), requests: Mutex::default(), appends })
+        Arc::new(Self { started: Instant::now(), app: app.clone(), registry, requests, active_swarms, uptime })
     }
 
     fn count(&self, method: &str, route: &str, status: u16) {
-        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *requests.entry((method.to_owned(), route.to_owned(), status)).or_insert(0) += 1;
+        let labels = RequestLabels { method: method.to_owned(), route: route.to_owned(), status };
+        self.requests.get_or_create(&labels).inc();
     }
 
     /// Counts a request that matched no route (answered 404 by the fallback).
@@ -78,36 +104,13 @@ impl Metrics {
 
     /// The exposition text.
     pub(crate) fn render(&self) -> String {
+        self.active_swarms.set(i64::try_from(self.app.swarms.active_tenants()).unwrap_or(i64::MAX));
+        self.uptime.set(self.started.elapsed().as_secs_f64());
         let mut text = String::new();
-        text.push_str("# HELP boardroom_http_requests_total HTTP requests answered, by method, route and status.\n");
-        text.push_str("# TYPE boardroom_http_requests_total counter\n");
-        {
-            let requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-            for ((method, route, status), count) in requests.iter() {
-                let _ = writeln!(
-                    text,
-                    "boardroom_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {count}",
-                    escape(method),
-                    escape(route)
-                );
-            }
-        }
-        text.push_str("# HELP boardroom_active_swarms Tenants whose swarm is running.\n");
-        text.push_str("# TYPE boardroom_active_swarms gauge\n");
-        let _ = writeln!(text, "boardroom_active_swarms {}", self.app.swarms.active_tenants());
-        text.push_str("# HELP boardroom_event_log_appends_total Events persisted by the event log.\n");
-        text.push_str("# TYPE boardroom_event_log_appends_total counter\n");
-        let _ = writeln!(text, "boardroom_event_log_appends_total {}", self.appends.load(Ordering::Relaxed));
-        text.push_str("# HELP boardroom_uptime_seconds Seconds since the server started.\n");
-        text.push_str("# TYPE boardroom_uptime_seconds gauge\n");
-        let _ = writeln!(text, "boardroom_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
+        // Writing into a `String` cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
     }
-}
-
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// What `GET /metrics` serves from: the counters and the token it needs.
@@ -126,7 +129,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
     OpenApiRouter::new().routes(routes!(exposition)).with_state(Exposition { metrics, token })
 }
 
-/// The process's numbers in the Prometheus text format.
+/// The process's numbers in the OpenMetrics text format.
 ///
 /// `boardroom_http_requests_total{method, route, status}`, `boardroom_active_swarms`,
 /// `boardroom_event_log_appends_total` and `boardroom_uptime_seconds`. Needs
@@ -138,7 +141,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
     tag = "system",
     security(("metrics_token" = [])),
     responses(
-        (status = 200, description = "The exposition.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 200, description = "The exposition.", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
         (status = 401, description = "`invalid_token`: no `Authorization: Bearer` with the metrics token, or a wrong one."),
         (status = 404, description = "`not_configured`: `METRICS_TOKEN` is not set."),
     )

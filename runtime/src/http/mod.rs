@@ -27,7 +27,7 @@
 //! - `meter`: monthly API calls, counted in memory and written in batches.
 //! - `openapi`: the OpenAPI document's frame and the conventions every operation shares.
 //! - `docs`: `GET /api/openapi.json` and the offline docs page at `/api/docs`.
-//! - `metrics`: `GET /metrics` (Prometheus text) and the request counter.
+//! - `metrics`: `GET /metrics` (OpenMetrics text, by `prometheus-client`) and the request counter.
 //! - `recent`: short-lived caches of reads every request would repeat.
 //! - `routes`: the API's routes.
 //! - `live`: the live view's API (`/api/live/*`: the SSE stream, swarm state, chart
