@@ -71,7 +71,7 @@ pub enum TenantCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    telemetry::init(&settings.log_level, settings.log_format);
+    let _telemetry = telemetry::init(&settings.log_level, settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let open_browser = settings.open_browser;

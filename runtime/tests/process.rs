@@ -413,3 +413,61 @@ async fn stop_during_an_outage(
     );
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// What an OTLP/HTTP collector received: the span names of every export.
+#[derive(Clone, Default)]
+struct Collected(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Collected {
+    fn span_names(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// A collector on a free port that accepts `POST /v1/traces` as the OTLP/HTTP protobuf
+/// protocol describes it and keeps the names of the spans.
+async fn otlp_collector() -> (String, Collected) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+
+    let collected = Collected::default();
+    let keep = collected.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                assert_eq!(headers["content-type"], "application/x-protobuf", "OTLP/HTTP sends protobuf");
+                let request = ExportTraceServiceRequest::decode(body).expect("an OTLP trace export");
+                let mut names = keep.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for resource in request.resource_spans {
+                    for scope in resource.scope_spans {
+                        names.extend(scope.spans.into_iter().map(|span| span.name));
+                    }
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("collector port");
+    let address = listener.local_addr().expect("collector address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), collected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_otlp_endpoint_every_agent_message_is_exported_as_a_span() {
+    let (endpoint, collected) = otlp_collector().await;
+    let folder = fresh_folder();
+    // The demo tenant's first cycle sends the agents their messages at start-up.
+    let (mut child, _address) =
+        serve_with(&folder, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "100")]);
+    let mut waited = 0;
+    while !collected.span_names().iter().any(|name| name == "agent.message") {
+        assert!(waited < 300, "no agent.message span reached the collector within 30 s: {:?}", collected.span_names());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    sigterm(&child);
+    assert!(wait_for_exit(&mut child).success());
+}

@@ -7,6 +7,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::activity::{Activity, ActivityFeed, MessagePhase};
 use crate::tenant::{AgentSlot, SlotState};
@@ -113,6 +114,16 @@ impl Actor for AgentActor {
         // the error itself), so only casts pay for the copy.
         let cast_action = reply.is_none().then(|| task.action.clone());
         state.tasks_handled += 1;
+        // Exported over OTLP when it is configured; disabled (and nearly free) otherwise.
+        let span = tracing::debug_span!(
+            target: "boardroom::agent",
+            "agent.message",
+            tenant = %state.context.tenant,
+            agent,
+            action = %task.action,
+            kind = if reply.is_some() { "call" } else { "cast" },
+            outcome = tracing::field::Empty,
+        );
         let result = match housekeeping(state.context.agent, state.tasks_handled, &task) {
             Some(answer) => answer,
             None => {
@@ -121,9 +132,10 @@ impl Actor for AgentActor {
                 if state.slot.chaos.as_ref().is_some_and(|dice| dice.strikes()) {
                     panic!("{} ({agent} of tenant {})", crate::CHAOS_PANIC_PREFIX, state.context.tenant);
                 }
-                state.agent.handle(&state.context, task).await
+                state.agent.handle(&state.context, task).instrument(span.clone()).await
             }
         };
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
         let phase = if result.is_ok() { MessagePhase::Finished } else { MessagePhase::Failed };
         state.activity.publish(|| signal(phase));
         let fatal = match &result {
