@@ -1,6 +1,11 @@
 //! The autopilot: runs a tenant's CEO cycle on an interval, with pause, resume and
 //! "run a cycle now".
 //!
+//! A tenant may also have a shorter interval for while someone watches its live view
+//! (the sandbox's simulated days, which cost nothing): the driver uses it as long as the
+//! tenant's activity feed has a viewer, and a viewer arriving wakes the driver, so a
+//! cycle that is already due under the shorter interval runs at once.
+//!
 //! One driver task per tenant with autopilot on. It pins the swarm (an autopilot
 //! swarm is never passivated for idleness) and asks the CEO for `run_cycle`, waiting
 //! for each cycle to finish before the next, so cycles never overlap. Pausing stops new
@@ -35,6 +40,8 @@ pub(crate) struct AutopilotControl {
     running: AtomicBool,
     paused: AtomicBool,
     interval_ms: AtomicU64,
+    /// The interval while someone watches; 0 when there is none.
+    watched_interval_ms: AtomicU64,
     cycles: AtomicU64,
     /// Set by "run now" and "resume"; a plain wake-up (a new interval) only re-arms
     /// the timer.
@@ -99,6 +106,28 @@ impl TenantHandle {
         self.shared.autopilot.wake.notify_one();
     }
 
+    /// Sets the time between cycles while someone watches the tenant's live view
+    /// (`None`: the same as otherwise).
+    pub fn set_autopilot_interval_while_watched(&self, interval: Option<Duration>) {
+        self.shared.autopilot.watched_interval_ms.store(interval.map_or(0, interval_millis), Ordering::Relaxed);
+        self.shared.autopilot.wake.notify_one();
+    }
+
+    /// The time between cycles while someone watches, when one is set.
+    pub fn autopilot_interval_while_watched(&self) -> Option<Duration> {
+        match self.shared.autopilot.watched_interval_ms.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(Duration::from_millis(millis)),
+        }
+    }
+
+    /// Wakes the driver to look at its interval again (a viewer came).
+    pub(crate) fn rearm_autopilot(&self) {
+        if self.shared.autopilot.running.load(Ordering::Acquire) {
+            self.shared.autopilot.wake.notify_one();
+        }
+    }
+
     /// The autopilot's state.
     pub fn autopilot(&self) -> AutopilotState {
         let control = &self.shared.autopilot;
@@ -119,6 +148,21 @@ impl TenantHandle {
     }
 }
 
+impl TenantHandle {
+    /// The interval that applies now: the one for while someone watches, if there is
+    /// one and someone does.
+    fn current_interval(&self) -> Duration {
+        let control = &self.shared.autopilot;
+        let watched = control.watched_interval_ms.load(Ordering::Relaxed);
+        let millis = if watched > 0 && self.shared.activity.is_watched() {
+            watched
+        } else {
+            control.interval_ms.load(Ordering::Relaxed)
+        };
+        Duration::from_millis(millis)
+    }
+}
+
 /// An interval in whole milliseconds, at least 1; an interval too long for a `u64` of
 /// milliseconds (half a billion years) saturates instead of wrapping to a short one.
 fn interval_millis(interval: Duration) -> u64 {
@@ -131,7 +175,8 @@ enum Wake {
     Timer,
     /// "Run now" or "resume": run even when paused.
     Requested,
-    /// The interval changed: just wait again.
+    /// The interval (or whether anyone watches) changed: wait again, counting from
+    /// the end of the last cycle.
     Rearm,
 }
 
@@ -189,6 +234,7 @@ async fn drive(handle: TenantHandle) {
     let _pin = handle.pin();
     let control = &handle.shared.autopilot;
     let mut wake = Wake::Requested; // the first cycle runs at once
+    let mut last_cycle_end = tokio::time::Instant::now();
     loop {
         if matches!(handle.status(), SwarmStatus::Stopped | SwarmStatus::Passivated) {
             break;
@@ -198,21 +244,34 @@ async fn drive(handle: TenantHandle) {
             control.panics_to_inject.fetch_sub(1, Ordering::AcqRel);
             panic!("injected autopilot driver failure");
         }
-        match wake {
-            Wake::Requested => run_cycle(&handle).await,
-            Wake::Timer if !control.paused.load(Ordering::Acquire) => run_cycle(&handle).await,
-            Wake::Timer | Wake::Rearm => {}
+        let runs = match wake {
+            Wake::Requested => true,
+            Wake::Timer => !control.paused.load(Ordering::Acquire),
+            Wake::Rearm => false,
+        };
+        if runs {
+            run_cycle(&handle).await;
+            last_cycle_end = tokio::time::Instant::now();
+        } else if matches!(wake, Wake::Timer) {
+            // Paused: the cycle that was due is skipped, and the next is an interval away.
+            last_cycle_end = tokio::time::Instant::now();
         }
-        let interval = Duration::from_millis(control.interval_ms.load(Ordering::Relaxed));
+        // Saturating: an interval of centuries is a wait forever, not an overflow.
+        let due = last_cycle_end.checked_add(handle.current_interval()).unwrap_or_else(far_future);
         let mut status = handle.shared.status.subscribe();
         wake = tokio::select! {
             () = control.wake.notified() => {
                 if control.run_requested.swap(false, Ordering::AcqRel) { Wake::Requested } else { Wake::Rearm }
             }
-            () = tokio::time::sleep(interval) => Wake::Timer,
+            () = tokio::time::sleep_until(due) => Wake::Timer,
             _ = status.wait_for(|s| matches!(s, SwarmStatus::Stopped | SwarmStatus::Passivated)) => break,
         };
     }
+}
+
+/// About 30 years from now: later than any interval the autopilot is given.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 async fn run_cycle(handle: &TenantHandle) {
@@ -262,6 +321,54 @@ mod tests {
         assert_eq!(interval_millis(Duration::from_secs(1 << 63)), u64::MAX);
         assert_eq!(interval_millis(Duration::ZERO), 1);
         assert_eq!(interval_millis(Duration::from_secs(1800)), 1_800_000);
+    }
+
+    /// Polls the autopilot until it has run `cycles` cycles; fails after 30 s.
+    async fn wait_for_cycles(swarm: &TenantHandle, cycles: u64) {
+        let reached = tokio::time::timeout(Duration::from_secs(30), async {
+            while swarm.autopilot().cycles_run < cycles {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(reached.is_ok(), "{cycles} cycles within 30 s; ran {}", swarm.autopilot().cycles_run);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_viewer_speeds_the_autopilot_up_to_its_watched_cadence_and_leaving_slows_it_down() {
+        // Arrange: cycles an hour apart, or 50 ms apart while someone watches.
+        let database = fresh_sqlite().await;
+        let store: SharedStore = Arc::new(database.store.clone());
+        let events = EventLog::start(store.clone(), EventLogConfig::default());
+        let root =
+            SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), SupervisorConfig::default())
+                .await
+                .expect("root starts");
+        let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
+        let swarm = root.activate(tenant).await.expect("swarm activates");
+        swarm.set_autopilot_interval_while_watched(Some(Duration::from_millis(50)));
+        assert_eq!(swarm.autopilot_interval_while_watched(), Some(Duration::from_millis(50)));
+        assert!(swarm.start_autopilot(Duration::from_secs(3600)));
+        wait_for_cycles(&swarm, 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(swarm.autopilot().cycles_run, 1, "nobody watches: the next cycle is an hour away");
+
+        // Act: someone opens the live view.
+        let viewer = root.watch_activity(tenant);
+
+        // Assert: the driver woke at once and keeps the watched cadence.
+        wait_for_cycles(&swarm, 4).await;
+
+        // Act: the viewer leaves.
+        drop(viewer);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let settled = swarm.autopilot().cycles_run;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+
+        // Assert: back to an hour between cycles.
+        assert_eq!(swarm.autopilot().cycles_run, settled, "nobody watches any more");
+        root.shutdown().await;
+        events.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -326,10 +326,16 @@ impl SwarmRoot {
 
     /// Watches the tenant's live activity: the same feed whether or not its swarm runs,
     /// and across its restarts. Watching does not activate the swarm.
+    /// An autopilot with a faster cadence while watched is woken to take it up.
     pub fn watch_activity(&self, tenant: TenantId) -> tokio::sync::broadcast::Receiver<Activity> {
         // Subscribed under the map's entry lock, so the feed cannot be forgotten as
         // unwatched between being found and being watched.
-        self.shared.activity.entry(tenant).or_default().subscribe()
+        let viewer = self.shared.activity.entry(tenant).or_default().subscribe();
+        // Looked up after the feed's lock is released: no map lock inside another's.
+        if let Some(swarm) = self.get(tenant) {
+            swarm.rearm_autopilot();
+        }
+        viewer
     }
 
     /// The agents every swarm has, CEO first (also when the tenant's is not running).
