@@ -199,9 +199,8 @@ const DEMO_OWNER: &str = "demo@localhost";
 
 /// Activates every enabled tenant whose settings have `"autopilot": true` and starts
 /// its autopilot (which pins the swarm: it runs from start-up and is never passivated
-/// for idleness), with the throttle of its owner's tier (or an admin's override). The
-/// interval is the tenant's `autopilot_interval_secs`, else the configured default,
-/// raised to the owner's tier's minimum.
+/// for idleness), with the throttle of its owner's tier (or an admin's override), at the
+/// cadence `tiers::tenant_cadence` gives it.
 async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
     let mut started = 0;
     let mut after = None;
@@ -210,15 +209,11 @@ async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for tenant in page.iter().filter(|t| t.is_active && t.settings["autopilot"] == true) {
-            let wanted = tenant.settings["autopilot_interval_secs"]
-                .as_u64()
-                .filter(|secs| *secs > 0)
-                .map_or(state.settings.autopilot_interval, Duration::from_secs);
             let tier = state.store.user(tenant.user_id).await?.map(|owner| owner.tier).unwrap_or_default();
-            let interval = tiers::autopilot_interval(tier, wanted);
+            let cadence = tiers::tenant_cadence(state, tenant, tier);
             match tiers::activate(state, tenant).await {
                 Ok(swarm) => {
-                    swarm.start_autopilot(interval);
+                    cadence.start(&swarm);
                     started += 1;
                 }
                 Err(error) => tracing::error!(%error, tenant = %tenant.id, "autopilot tenant not activated"),

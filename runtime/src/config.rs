@@ -98,6 +98,10 @@ pub struct Settings {
     pub sandbox_seed: u64,
     /// Time between autopilot cycles for tenants that do not set their own.
     pub autopilot_interval: Duration,
+    /// `SANDBOX_DAY_SECS`: how long a simulated day lasts for a business on the sandbox
+    /// with the offline brain while someone watches it (one cycle a day); see
+    /// `tiers::autopilot_cadence`.
+    pub sandbox_day: Duration,
     /// Create a demo tenant with autopilot on when the database has no tenant yet.
     pub demo_tenant: bool,
     /// Invite-only sign-up (`PRIVATE_MODE`). An admin's run-time toggle, once made, is
@@ -158,6 +162,7 @@ struct FileSettings {
     llm_models: Option<String>,
     sandbox_seed: Option<u64>,
     autopilot_interval_secs: Option<u64>,
+    sandbox_day_secs: Option<u64>,
     cache_secs: Option<u64>,
     open_browser: Option<bool>,
     shutdown_grace_secs: Option<u64>,
@@ -192,6 +197,7 @@ const VARIABLES: &[&str] = &[
     "LLM_MODELS",
     "SANDBOX_SEED",
     "AUTOPILOT_INTERVAL_SECS",
+    "SANDBOX_DAY_SECS",
     "DEMO_TENANT",
     "PRIVATE_MODE",
     "STRIPE_WEBHOOK_SECRET",
@@ -333,6 +339,16 @@ impl Settings {
             Some(secs) => positive_secs("AUTOPILOT_INTERVAL_SECS", secs)?,
             None => Duration::from_secs(1800),
         };
+        let sandbox_day = match number(env, "SANDBOX_DAY_SECS", file.sandbox_day_secs)? {
+            Some(secs @ 1..=MAX_SANDBOX_DAY_SECS) => Duration::from_secs(secs),
+            Some(secs) => {
+                return Err(ConfigError::new(
+                    "SANDBOX_DAY_SECS",
+                    format!("{secs} is not a whole number of seconds from 1 to {MAX_SANDBOX_DAY_SECS} (a day)"),
+                ));
+            }
+            None => Duration::from_secs(DEFAULT_SANDBOX_DAY_SECS),
+        };
         let demo_tenant = match non_empty(env, "DEMO_TENANT").as_deref() {
             None => file.demo_tenant.unwrap_or(true),
             Some("true" | "1" | "yes") => true,
@@ -392,6 +408,7 @@ impl Settings {
             llm,
             sandbox_seed,
             autopilot_interval,
+            sandbox_day,
             demo_tenant,
             private_mode,
             stripe_webhook_secret,
@@ -523,6 +540,11 @@ fn parse_trusted_proxies(list: &str) -> Result<Vec<IpNet>, ConfigError> {
         .collect()
 }
 
+/// One simulated day a minute while someone watches.
+const DEFAULT_SANDBOX_DAY_SECS: u64 = 60;
+/// A simulated day may last as long as a real one, no longer.
+const MAX_SANDBOX_DAY_SECS: u64 = 86_400;
+
 fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
     if secs == 0 {
         return Err(ConfigError::new(name, "must be at least 1 second"));
@@ -639,6 +661,8 @@ mod tests {
                 "AUTOPILOT_INTERVAL_SECS: 9223372036854775808 is too long",
             ),
             ("AUTOPILOT_INTERVAL_SECS", "2592001", "AUTOPILOT_INTERVAL_SECS: 2592001 is too long"),
+            ("SANDBOX_DAY_SECS", "0", "SANDBOX_DAY_SECS: 0 is not a whole number of seconds from 1 to 86400"),
+            ("SANDBOX_DAY_SECS", "86401", "SANDBOX_DAY_SECS: 86401 is not a whole number of seconds from 1 to 86400"),
             ("SHUTDOWN_GRACE_SECS", "0", "SHUTDOWN_GRACE_SECS: must be at least 1 second"),
             ("SHUTDOWN_GRACE_SECS", "601", "SHUTDOWN_GRACE_SECS: 601 is too long"),
             (

@@ -10,7 +10,7 @@ use std::time::Duration;
 use boardroom_memory::{NewEvent, TenantId};
 use boardroom_tests::browser::Browser;
 use boardroom_tests::live::SseMessage;
-use boardroom_tests::{Backends, Caller, TEST_PASSWORD, TestApp, spawn_app};
+use boardroom_tests::{Backends, Caller, TEST_PASSWORD, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 async fn create_business(owner: &Caller, name: &str, autopilot: bool) -> TenantId {
@@ -450,6 +450,36 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
 
 // Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
 // defaults and `postgres::…` on PostgreSQL with Redis.
+/// A new owner on the free tier watches a sandbox business: cycles come one simulated
+/// day apart (a second here), not at the tier's 30-minute minimum, because on the
+/// sandbox with the offline brain a cycle costs nothing. Once nobody watches, the
+/// business slows down to its own interval again.
+async fn a_watched_sandbox_business_cycles_day_after_day_and_rests_when_nobody_watches(backends: Backends) {
+    let app = spawn_app_with(backends, &[("SANDBOX_DAY_SECS", "1"), ("DEMO_TENANT", "false")]).await;
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "My Shop", true).await;
+
+    let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
+    let mut completed = 0;
+    while completed < 3 {
+        let message = stream.next_swarm_event().await;
+        if message.data["kind"] == "cycle.completed" {
+            completed += 1;
+        }
+    }
+    drop(stream);
+
+    // The cycle under way when the viewer left may still finish; after that, none.
+    let cycles = async || {
+        let events = app.state.store.events_after(shop, 0, 10_000).await.expect("events");
+        events.iter().filter(|event| event.kind == "cycle.completed").count()
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let settled = cycles().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(cycles().await, settled, "nobody watches: the next cycle is the tier's 30 minutes away");
+}
+
 boardroom_tests::on_both_backends! {
     a_viewer_sees_only_its_own_tenants_events_and_activity,
     another_users_business_is_not_found_on_every_live_route,
@@ -458,4 +488,5 @@ boardroom_tests::on_both_backends! {
     shutting_down_ends_open_streams_instead_of_waiting_for_viewers,
     an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price,
     an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation,
+    a_watched_sandbox_business_cycles_day_after_day_and_rests_when_nobody_watches,
 }

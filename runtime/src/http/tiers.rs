@@ -335,6 +335,56 @@ pub(crate) fn autopilot_interval(tier: Tier, wanted: Duration) -> Duration {
     wanted.min(Duration::from_secs(MAX_AUTOPILOT_INTERVAL_SECS)).max(shortest)
 }
 
+/// How often a tenant's autopilot runs: its interval, and a shorter one for while
+/// someone watches its live view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cadence {
+    pub(crate) interval: Duration,
+    pub(crate) while_watched: Option<Duration>,
+}
+
+impl Cadence {
+    /// Puts the cadence on a swarm's autopilot from its next wait on.
+    pub(crate) fn apply(self, swarm: &TenantHandle) {
+        swarm.set_autopilot_interval_while_watched(self.while_watched);
+        swarm.set_autopilot_interval(self.interval);
+    }
+
+    /// Puts the cadence on a swarm's autopilot, starting it if it is not running.
+    pub(crate) fn start(self, swarm: &TenantHandle) {
+        swarm.set_autopilot_interval_while_watched(self.while_watched);
+        swarm.start_autopilot(self.interval);
+    }
+}
+
+/// The autopilot cadence of a business whose owner is on `tier` and asks for `wanted`
+/// between cycles.
+///
+/// On real platforms or with a remote model a cycle costs money or tokens, so the
+/// tier's minimum interval applies (spec section 12). On the sandbox with the offline
+/// brain a cycle costs nothing, so the business runs on simulated days instead: one
+/// `sandbox_day` apart while someone watches, and otherwise the interval it asks for,
+/// never shorter than a simulated day (an addition to the spec, so that a new owner
+/// watching the live view sees cycle after cycle).
+pub(crate) fn autopilot_cadence(tier: Tier, wanted: Duration, costs_nothing: bool, sandbox_day: Duration) -> Cadence {
+    if !costs_nothing {
+        return Cadence { interval: autopilot_interval(tier, wanted), while_watched: None };
+    }
+    let interval = wanted.min(Duration::from_secs(MAX_AUTOPILOT_INTERVAL_SECS)).max(sandbox_day);
+    Cadence { interval, while_watched: Some(sandbox_day).filter(|day| *day < interval) }
+}
+
+/// [`autopilot_cadence`] for a tenant of this server: its `autopilot_interval_secs`
+/// setting (else the server's default), on this server's market and brain.
+pub(crate) fn tenant_cadence(state: &AppState, tenant: &Tenant, tier: Tier) -> Cadence {
+    let wanted = tenant.settings["autopilot_interval_secs"]
+        .as_u64()
+        .filter(|secs| *secs > 0)
+        .map_or(state.settings.autopilot_interval, Duration::from_secs);
+    let costs_nothing = state.services.market.is_simulated() && state.settings.llm.is_none();
+    autopilot_cadence(tier, wanted, costs_nothing, state.settings.sandbox_day)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -381,6 +431,25 @@ mod tests {
         assert_eq!(autopilot_interval(Tier::Free, Duration::from_secs(60)), Duration::from_secs(1800));
         assert_eq!(autopilot_interval(Tier::Pro, Duration::from_secs(3600)), Duration::from_secs(3600));
         assert_eq!(autopilot_interval(Tier::Enterprise, Duration::from_secs(1)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn on_the_sandbox_with_the_offline_brain_a_business_cycles_on_simulated_days_whatever_its_tier() {
+        let day = Duration::from_secs(60);
+        let half_hour = Duration::from_secs(1800);
+        let sandbox = autopilot_cadence(Tier::Free, half_hour, true, day);
+        assert_eq!(sandbox, Cadence { interval: half_hour, while_watched: Some(day) });
+        // Asking for less than a simulated day gets a day, watched or not.
+        assert_eq!(
+            autopilot_cadence(Tier::Free, Duration::from_secs(1), true, day),
+            Cadence { interval: day, while_watched: None }
+        );
+        assert_eq!(autopilot_cadence(Tier::Free, Duration::MAX, true, day).interval, Duration::from_secs(2_592_000));
+        // Real platforms or a remote model: the tier's minimum, and no faster cadence.
+        assert_eq!(
+            autopilot_cadence(Tier::Free, Duration::from_secs(60), false, day),
+            Cadence { interval: half_hour, while_watched: None }
+        );
     }
 
     #[test]

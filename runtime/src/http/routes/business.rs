@@ -356,7 +356,7 @@ async fn update(
     if let Some(swarm) = state.app.swarms.get(id)
         && request.autopilot_interval_secs.is_some()
     {
-        swarm.set_autopilot_interval(autopilot_interval(&state, &updated, caller.user.tier));
+        tiers::tenant_cadence(&state.app, &updated, caller.user.tier).apply(&swarm);
     }
     if autopilot_of(&updated) && (request.autopilot == Some(true) || restarted) {
         start_autopilot(&state, &updated, caller.user.tier).await;
@@ -419,25 +419,14 @@ fn business_not_found(error: MemoryError) -> ApiError {
 /// Activates the tenant's swarm and (re)starts its autopilot. A swarm that cannot start
 /// is logged: the business itself was saved, and the next start-up retries.
 async fn start_autopilot(state: &ApiState, tenant: &Tenant, tier: Tier) {
-    let interval = autopilot_interval(state, tenant, tier);
+    let cadence = tiers::tenant_cadence(&state.app, tenant, tier);
     match tiers::activate(&state.app, tenant).await {
         Ok(swarm) => {
-            swarm.start_autopilot(interval);
+            cadence.start(&swarm);
             swarm.resume_autopilot().await;
         }
         Err(error) => tracing::error!(%error, tenant = %tenant.id, "autopilot turned on but the swarm did not start"),
     }
-}
-
-/// The tenant's autopilot interval (its setting, else the server's), raised to the
-/// owner's tier's minimum and cut to 30 days (a setting stored before the bound was
-/// checked may be larger).
-fn autopilot_interval(state: &ApiState, tenant: &Tenant, tier: Tier) -> Duration {
-    let wanted = tenant.settings["autopilot_interval_secs"]
-        .as_u64()
-        .filter(|secs| *secs > 0)
-        .map_or(state.app.settings.autopilot_interval, Duration::from_secs);
-    tiers::autopilot_interval(tier, wanted)
 }
 
 /// Records a field's problem; the value when there is none.
