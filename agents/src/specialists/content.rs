@@ -347,7 +347,7 @@ fn post_templates(network: Network, tone: Tone) -> &'static [&'static str] {
         ],
         (Network::X, Tone::Hustler) => &[
             "Stop scrolling. {product} is live: {price} {tags}",
-            "New drop: {product}. {price}, instant download. {tags}",
+            "New drop: {product}. {price}, available now. {tags}",
             "{product} just went live. {price}. You know what to do. {tags}",
             "Skip the learning curve: {product}, {price}. {tags}",
         ],
