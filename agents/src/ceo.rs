@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, AgentContext, AgentError, Task};
-use crate::specialists::{Network, SalesObservation};
+use crate::copywriting::{self, Tone, Variation};
+use crate::specialists::{Network, SalesObservation, content};
 
 /// The steps of a cycle, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,15 +345,20 @@ async fn product_creation(context: &AgentContext, cycle: i64, state: &mut CycleS
     let Some(niche) = snapshot.niche(niche_name) else {
         return Ok(format!("{niche_name} is no longer on the market"));
     };
-    let product_name = format!("{} {}", title_case(&niche.name), product_noun(&niche.category));
-    let pitch = format!("{} by {}.", product_name, context.personality.name);
+    // The words buyers read are chosen by a variation of the tenant, the niche and the
+    // cycle: a resumed step writes the same draft again.
+    let tone = Tone::from_marketing_approach(&context.personality.marketing_approach);
+    let variation = Variation::for_listing(context.tenant, &niche.name, cycle);
+    let product_name = copywriting::product_name(&niche.name, &niche.category, tone, &variation);
+    let pitch = content::pitch(&product_name, &niche.name, &niche.category, &variation);
     let seo = context
         .call(
             "seo",
             Task::new(
                 "optimize_listing",
                 json!({ "niche": niche.name, "product_name": product_name, "pitch": pitch, "category": niche.category,
-                        "demand": niche.demand, "competition": niche.competition, "platform": "sandbox" }),
+                        "demand": niche.demand, "competition": niche.competition, "platform": platform_name(context),
+                        "cycle": cycle }),
             ),
         )
         .await?;
@@ -367,10 +373,11 @@ async fn product_creation(context: &AgentContext, cycle: i64, state: &mut CycleS
         .await?;
     let price: Decimal = serde_json::from_value(quote["price"].clone())
         .map_err(|e| AgentError::Failed(format!("pricing answer: {e}")))?;
-    let brief =
-        json!({ "product": product_name, "niche": niche.name, "price": format!("{price}"), "keywords": keywords });
-    let description =
-        context.call("content", Task::new("product_description", json!({ "brief": brief, "limit": 500 }))).await?;
+    let brief = json!({ "product": product_name, "niche": niche.name, "category": niche.category,
+                        "price": price_text(price, CURRENCY), "keywords": keywords });
+    let description = context
+        .call("content", Task::new("product_description", json!({ "brief": brief, "limit": 500, "cycle": cycle })))
+        .await?;
     let listing = &seo["listing"];
     state.draft = Some(Draft {
         niche: niche.name.clone(),
@@ -390,26 +397,25 @@ fn next_launch(cycle: i64, cadence: i64) -> i64 {
     cycle + (cadence - (cycle - 1) % cadence)
 }
 
-fn product_noun(category: &str) -> &'static str {
-    match category {
-        "courses" | "premium_courses" => "Course",
-        "templates" | "luxury_templates" => "Template Kit",
-        "coaching_programs" | "masterminds" => "Coaching Program",
-        "automation_tools" => "Automation Toolkit",
-        "ebooks" | "e_books" => "Guide",
-        _ => "Bundle",
+/// The currency the CEO prices and lists in.
+const CURRENCY: &str = "USD";
+
+/// A price as a buyer reads it: "$29.00", "€12.50", "1500 JPY".
+fn price_text(price: Decimal, currency: &str) -> String {
+    match currency {
+        "USD" => format!("${price}"),
+        "EUR" => format!("€{price}"),
+        "GBP" => format!("£{price}"),
+        other => format!("{price} {other}"),
     }
 }
 
-fn title_case(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c == '_' || c == '-')
-        .filter(|w| !w.is_empty())
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map_or(String::new(), |first| first.to_uppercase().chain(chars).collect())
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The market's platform as its listing limits know it ("sandbox", "shopify", …).
+fn platform_name(context: &AgentContext) -> String {
+    serde_json::to_value(context.market.platform())
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "sandbox".into())
 }
 
 /// The tenant's store on the market, opened on first need and remembered.
@@ -481,7 +487,7 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
             tags: draft.tags.clone(),
             price: draft.price,
             cost: draft.unit_cost,
-            currency: "USD".into(),
+            currency: CURRENCY.into(),
             status: "active".into(),
             external_id: Some(listed.product_id.clone()),
         };
@@ -574,8 +580,12 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         if per_day == 0 {
             continue;
         }
-        let brief = json!({ "product": product.title, "niche": product.niche, "price": product.price.to_string(), "keywords": product.tags });
-        let drafted = context.call("content", Task::new("social_posts", json!({ "brief": brief }))).await?;
+        // A post names the product, not the qualifiers its search-result title carries.
+        let category = state.snapshot.as_ref().and_then(|s| s.niche(&product.niche)).map(|n| n.category.clone());
+        let brief = json!({ "product": copywriting::name_in_title(&product.title), "niche": product.niche, "category": category.unwrap_or_default(),
+                            "price": price_text(product.price, &product.currency), "keywords": product.tags });
+        let drafted =
+            context.call("content", Task::new("social_posts", json!({ "brief": brief, "cycle": cycle }))).await?;
         let existing_posts = context.store.social_posts(context.tenant, 500).await.map_err(store_error)?;
         for post in drafted["posts"].as_array().into_iter().flatten().take(per_day) {
             let Ok(network) = serde_json::from_value::<Network>(post["network"].clone()) else { continue };
@@ -839,8 +849,9 @@ mod tests {
     }
 
     #[test]
-    fn names_read_well() {
-        assert_eq!(title_case("notion_templates for-founders"), "Notion Templates For Founders");
-        assert_eq!(product_noun("courses"), "Course");
+    fn prices_read_with_their_currency() {
+        assert_eq!(price_text(Decimal::new(2900, 2), "USD"), "$29.00");
+        assert_eq!(price_text(Decimal::new(1250, 2), "EUR"), "€12.50");
+        assert_eq!(price_text(Decimal::new(1500, 0), "JPY"), "1500 JPY");
     }
 }

@@ -15,12 +15,16 @@
 //! - `registry`: the list of agents a swarm starts; adding an agent is one line there.
 //! - `ceo`: the CEO, which coordinates the specialists.
 //! - `specialists`: the eight specialists, one module each with its rules.
+//! - `copywriting`: the words buyers read — product names, the rules titles keep (no
+//!   slugs, no word twice, within a platform's limit) and the seeded choice among
+//!   templates that keeps the offline engine's copy varied yet replayable.
 //! - `brain`: the LLM layer: offline (the agents' own rules) or a remote
 //!   OpenAI-compatible endpoint with a fallback chain of models.
 
 mod agent;
 pub mod brain;
 mod ceo;
+pub mod copywriting;
 mod registry;
 mod specialists;
 

@@ -1,6 +1,7 @@
-//! The swarm at work: a tenant's autopilot runs cycles on the sandbox market, the
-//! personalities decide differently, a crash mid-cycle resumes without repeating
-//! anything, and LLM tokens are accounted per tenant and agent.
+//! The swarm at work: a tenant's autopilot runs cycles on the sandbox market (and lists
+//! products whose words read like a seller's), the personalities decide differently, a
+//! crash mid-cycle resumes without repeating anything, and LLM tokens are accounted
+//! per tenant and agent.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use boardroom_adapters::{
 use boardroom_agents::brain::{
     Brain, BrainAnswer, BrainError, BrainInfo, BrainRequest, DecisionSource, OfflineBrain, TokenUsage,
 };
+use boardroom_agents::copywriting::{repeated_words, slug_like_tokens};
+use boardroom_agents::seo::limits_for;
 use boardroom_agents::{AgentError, AgentRegistry, CEO, Task};
 use boardroom_memory::testing::create_tenant;
 use boardroom_memory::{EventLog, EventLogConfig, SharedStore, TenantId};
@@ -151,6 +154,15 @@ async fn a_week_of_cycles_fills_the_database_with_products_ledger_rows_insights_
     let products = store.products(acme).await.expect("products");
     assert!(!products.is_empty(), "the CEO launched a product");
     assert!(products.iter().all(|p| p.external_id.is_some() && p.price > p.cost));
+    for product in &products {
+        let title = &product.title;
+        assert!(slug_like_tokens(title).is_empty() && repeated_words(title).is_empty(), "reads badly: {title}");
+        assert!(title.chars().count() <= limits_for("sandbox").title, "too long: {title}");
+        assert!(slug_like_tokens(&product.description).is_empty(), "{}", product.description);
+    }
+    for post in store.social_posts(acme, 100).await.expect("posts") {
+        assert!(slug_like_tokens(&post.content).is_empty(), "{}", post.content);
+    }
     let ledger =
         store.ledger_totals(acme, chrono::DateTime::<chrono::Utc>::MIN_UTC, chrono::Utc::now()).await.expect("ledger");
     let categories: HashSet<&str> = ledger.iter().map(|(c, _)| c.as_str()).collect();

@@ -16,7 +16,7 @@ pub use flipping::{Deal, FlipAnalysis, Flipper};
 pub use memory::{ExperienceFacts, MemoryKeeper};
 pub use pricing::{PriceQuote, Pricer, PricingInput, SalesObservation};
 pub use reflection::{CycleOutcome, Reflection, Reflector, Strategy};
-pub use seo::{Keyword, ListingLimits, OptimizedListing, SeoAnalyst};
+pub use seo::{Keyword, ListingBrief, ListingLimits, OptimizedListing, SeoAnalyst};
 pub use strategist::{NicheFacts, Opportunity, STRATEGY_KEY, Strategist, StrategyWeights, load_strategy};
 
 use serde_json::{Value, json};
