@@ -4,14 +4,16 @@
 //! (users, tenants, agent memory, events, stores, products, posts, campaigns, ledger,
 //! invites, access controls, experiences, patterns, market insights, checkpoints, tokens,
 //! usage, adapter state, LLM calls),
-//! the [`Store`] interface with its SQLite (embedded default) and PostgreSQL backends,
-//! and the batched, gap-free [`EventLog`] with its per-tenant live fan-out.
+//! the storage interfaces ([`Store`] and its parts by concern) with their SQLite
+//! (embedded default) and PostgreSQL backends, and the batched, gap-free [`EventLog`]
+//! with its per-tenant live fan-out.
 //!
 //! ## Layout
 //! - `model`: ids, tiers, rows. Money is [`rust_decimal::Decimal`]: `NUMERIC` in
 //!   PostgreSQL, exact text in SQLite (SQLite has no decimal type, and a float would
 //!   round).
-//! - `store`: the [`Store`] trait both backends implement.
+//! - `store`: the storage interfaces, one per concern ([`AccountStore`],
+//!   [`EventStore`], …), and [`Store`], all of them, which both backends implement.
 //! - `sqlite`, `postgres`: the two backends, each with its own migrations folder.
 //! - `pool`: [`PoolSettings`], how long a query waits for a connection, and which
 //!   database errors mean "unavailable, retry" ([`is_unavailable`]).
@@ -38,7 +40,10 @@ pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use postgres::PostgresStore;
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sqlite::SqliteStore;
-pub use store::{Backend, MemoryResult, SharedStore, Store, WEBHOOK_DELIVERY_RETENTION};
+pub use store::{
+    AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
+    MeteringStore, PlatformStore, SharedStore, Store, TenantStore, WEBHOOK_DELIVERY_RETENTION,
+};
 
 use std::sync::Arc;
 

@@ -22,7 +22,10 @@ use sqlx::{PgPool, Postgres};
 
 use crate::model::*;
 use crate::rows::{self, ModelRow};
-use crate::store::{Backend, MemoryResult, Store};
+use crate::store::{
+    AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
+    MeteringStore, PlatformStore, TenantStore,
+};
 use crate::{InviteRejection, MemoryError};
 
 /// The advisory-lock namespace of media uploads ("me"), keyed by the owner's id.
@@ -41,7 +44,7 @@ const TENANT_LIMIT_LOCKS: i32 = 0x7465;
 /// Connections per process.
 const MAX_CONNECTIONS: u32 = 16;
 
-/// The PostgreSQL backend of [`Store`].
+/// The PostgreSQL backend of [`Store`](crate::Store).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
@@ -128,7 +131,7 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    /// The connection pool, for queries the [`Store`] trait does not cover.
+    /// The connection pool, for queries the storage interfaces do not cover.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -289,7 +292,7 @@ async fn advisory_xact_lock(transaction: &mut sqlx::PgConnection, namespace: i32
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl PlatformStore for PostgresStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
@@ -303,8 +306,75 @@ impl Store for PostgresStore {
         self.pool.close().await;
     }
 
-    // ---- users ----
+    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into platform_settings (key, value, updated_at) values ($1, $2, $3) \
+             on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(Json(value))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 
+    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select value from platform_settings where key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("value"))
+            .transpose()
+    }
+
+    async fn record_webhook_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> MemoryResult<bool> {
+        let received_at = rows::stored_time(received_at);
+        sqlx::query("delete from webhook_deliveries where received_at < $1")
+            .bind(rows::stored_time(received_at - crate::WEBHOOK_DELIVERY_RETENTION))
+            .execute(&self.pool)
+            .await?;
+        // The primary key settles races: a second insert of the same id changes nothing.
+        let done = sqlx::query(
+            "insert into webhook_deliveries (provider, delivery_id, received_at) values ($1, $2, $3) \
+             on conflict (provider, delivery_id) do nothing",
+        )
+        .bind(provider)
+        .bind(delivery_id)
+        .bind(received_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()> {
+        sqlx::query("delete from webhook_deliveries where provider = $1 and delivery_id = $2")
+            .bind(provider)
+            .bind(delivery_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {
+        let sql = rows::platform_stats_sql("$1", "$2", "int8");
+        // Built from constants only: the values are bound.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows::stored_time(since))
+            .bind(period)
+            .fetch_one(&self.pool)
+            .await?;
+        rows::platform_stats(&row)
+    }
+}
+
+#[async_trait]
+impl AccountStore for PostgresStore {
     async fn create_user(&self, user: NewUser) -> MemoryResult<User> {
         self.insert_user(&self.pool, &user, user.role).await
     }
@@ -418,8 +488,222 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    // ---- tenants ----
+    async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken> {
+        let row = sqlx::query(concat!(
+            "insert into api_tokens (user_id, name, token_hash, created_at) values ($1, $2, $3, $4) returning ",
+            rows::api_token_columns!()
+        ))
+        .bind(token.user_id.0)
+        .bind(&token.name)
+        .bind(&token.token_hash)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "token", "user"))?;
+        rows::api_token(&row)
+    }
 
+    async fn api_token_by_hash(&self, token_hash: &str) -> MemoryResult<Option<ApiToken>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::api_token_columns!(),
+            " from api_tokens where token_hash = $1 and revoked_at is null"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| rows::api_token(&row))
+        .transpose()
+    }
+
+    async fn api_tokens(&self, user: UserId) -> MemoryResult<Vec<ApiToken>> {
+        sqlx::query(concat!("select ", rows::api_token_columns!(), " from api_tokens where user_id = $1 order by id"))
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::api_token)
+            .collect()
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()> {
+        let done =
+            sqlx::query("update api_tokens set revoked_at = $1 where user_id = $2 and id = $3 and revoked_at is null")
+                .bind(rows::stored_time(Utc::now()))
+                .bind(user.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        rows::expect_one(done.rows_affected(), "token")
+    }
+
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()> {
+        let done = sqlx::query("update api_tokens set last_used_at = $1 where id = $2")
+            .bind(rows::stored_time(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "token")
+    }
+
+    async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into sessions (id, user_id, data, expires_at, created_at) values ($1, $2, $3, $4, $5) \
+             on conflict (id) do update set \
+             user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&session.id)
+        .bind(session.user_id.map(|user| user.0))
+        .bind(Json(&session.data))
+        .bind(rows::stored_time(session.expires_at))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "session", "user"))?;
+        Ok(())
+    }
+
+    async fn load_session(&self, id: &str, now: DateTime<Utc>) -> MemoryResult<Option<SessionRecord>> {
+        sqlx::query(concat!("select ", rows::session_columns!(), " from sessions where id = $1 and expires_at > $2"))
+            .bind(id)
+            .bind(rows::stored_time(now))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::session(&row))
+            .transpose()
+    }
+
+    async fn delete_session(&self, id: &str) -> MemoryResult<()> {
+        sqlx::query("delete from sessions where id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64> {
+        let done = sqlx::query("delete from sessions where expires_at <= $1")
+            .bind(rows::stored_time(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64> {
+        let done = sqlx::query("delete from sessions where user_id = $1").bind(user.0).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn set_access_control(
+        &self,
+        user: UserId,
+        control_type: &str,
+        control_value: &str,
+    ) -> MemoryResult<AccessControl> {
+        // The conflict target is the partial unique index on active rows (0003).
+        let row = sqlx::query(concat!(
+            "insert into access_controls (user_id, control_type, control_value, is_active, created_at) \
+             values ($1, $2, $3, true, $4) \
+             on conflict (user_id, control_type) where is_active do update set \
+             control_value = excluded.control_value, created_at = excluded.created_at returning ",
+            rows::access_control_columns!()
+        ))
+        .bind(user.0)
+        .bind(control_type)
+        .bind(control_value)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "access_control", "user"))?;
+        rows::access_control(&row)
+    }
+
+    async fn access_controls(&self, user: UserId) -> MemoryResult<Vec<AccessControl>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::access_control_columns!(),
+            " from access_controls where user_id = $1 and is_active order by control_type collate \"C\""
+        ))
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::access_control)
+        .collect()
+    }
+
+    async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()> {
+        let done = sqlx::query(
+            "update access_controls set is_active = false where user_id = $1 and control_type = $2 and is_active",
+        )
+        .bind(user.0)
+        .bind(control_type)
+        .execute(&self.pool)
+        .await?;
+        rows::expect_one(done.rows_affected(), "access_control")
+    }
+
+    async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
+        let row = sqlx::query(concat!(
+            "insert into invite_codes (code, created_by, uses_remaining, expires_at, is_active, created_at) \
+             values ($1, $2, $3, $4, true, $5) returning ",
+            rows::invite_columns!()
+        ))
+        .bind(&invite.code)
+        .bind(invite.created_by.map(|user| user.0))
+        .bind(invite.uses)
+        .bind(invite.expires_at.map(rows::stored_time))
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "code", "user"))?;
+        rows::invite(&row)
+    }
+
+    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite> {
+        let now = rows::stored_time(now);
+        // A few rounds only matter if an admin changes the code between our two statements.
+        for _ in 0..3 {
+            let taken = sqlx::query(concat!(
+                "update invite_codes set uses_remaining = uses_remaining - 1, used_by = $1, used_at = $2 \
+                 where code = $3 and is_active and uses_remaining > 0 and (expires_at is null or expires_at > $2) \
+                 returning ",
+                rows::invite_columns!()
+            ))
+            .bind(user.0)
+            .bind(now)
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| rows::write_error(e, "code", "user"))?;
+            if let Some(row) = taken {
+                return rows::invite(&row);
+            }
+            let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+            if let Some(refusal) = rows::invite_refusal(&invite, now) {
+                return Err(MemoryError::InviteRejected(refusal));
+            }
+        }
+        Err(MemoryError::InviteRejected(InviteRejection::Exhausted))
+    }
+
+    async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite> {
+        let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+        match rows::invite_refusal(&invite, now) {
+            Some(refusal) => Err(MemoryError::InviteRejected(refusal)),
+            None => Ok(invite),
+        }
+    }
+
+    async fn list_invites(&self) -> MemoryResult<Vec<Invite>> {
+        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes order by id"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::invite)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TenantStore for PostgresStore {
     async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant> {
         let mut transaction = self.pool.begin().await?;
         if let Some(limit) = limit {
@@ -550,226 +834,10 @@ impl Store for PostgresStore {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    // ---- API tokens ----
-
-    async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken> {
-        let row = sqlx::query(concat!(
-            "insert into api_tokens (user_id, name, token_hash, created_at) values ($1, $2, $3, $4) returning ",
-            rows::api_token_columns!()
-        ))
-        .bind(token.user_id.0)
-        .bind(&token.name)
-        .bind(&token.token_hash)
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "token", "user"))?;
-        rows::api_token(&row)
-    }
-
-    async fn api_token_by_hash(&self, token_hash: &str) -> MemoryResult<Option<ApiToken>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::api_token_columns!(),
-            " from api_tokens where token_hash = $1 and revoked_at is null"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::api_token(&row))
-        .transpose()
-    }
-
-    async fn api_tokens(&self, user: UserId) -> MemoryResult<Vec<ApiToken>> {
-        sqlx::query(concat!("select ", rows::api_token_columns!(), " from api_tokens where user_id = $1 order by id"))
-            .bind(user.0)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::api_token)
-            .collect()
-    }
-
-    async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()> {
-        let done =
-            sqlx::query("update api_tokens set revoked_at = $1 where user_id = $2 and id = $3 and revoked_at is null")
-                .bind(rows::stored_time(Utc::now()))
-                .bind(user.0)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-        rows::expect_one(done.rows_affected(), "token")
-    }
-
-    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()> {
-        let done = sqlx::query("update api_tokens set last_used_at = $1 where id = $2")
-            .bind(rows::stored_time(at))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        rows::expect_one(done.rows_affected(), "token")
-    }
-
-    // ---- sessions ----
-
-    async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()> {
-        sqlx::query(
-            "insert into sessions (id, user_id, data, expires_at, created_at) values ($1, $2, $3, $4, $5) \
-             on conflict (id) do update set \
-             user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(&session.id)
-        .bind(session.user_id.map(|user| user.0))
-        .bind(Json(&session.data))
-        .bind(rows::stored_time(session.expires_at))
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "session", "user"))?;
-        Ok(())
-    }
-
-    async fn load_session(&self, id: &str, now: DateTime<Utc>) -> MemoryResult<Option<SessionRecord>> {
-        sqlx::query(concat!("select ", rows::session_columns!(), " from sessions where id = $1 and expires_at > $2"))
-            .bind(id)
-            .bind(rows::stored_time(now))
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| rows::session(&row))
-            .transpose()
-    }
-
-    async fn delete_session(&self, id: &str) -> MemoryResult<()> {
-        sqlx::query("delete from sessions where id = $1").bind(id).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64> {
-        let done = sqlx::query("delete from sessions where expires_at <= $1")
-            .bind(rows::stored_time(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64> {
-        let done = sqlx::query("delete from sessions where user_id = $1").bind(user.0).execute(&self.pool).await?;
-        Ok(done.rows_affected())
-    }
-
-    // ---- access controls ----
-
-    async fn set_access_control(
-        &self,
-        user: UserId,
-        control_type: &str,
-        control_value: &str,
-    ) -> MemoryResult<AccessControl> {
-        // The conflict target is the partial unique index on active rows (0003).
-        let row = sqlx::query(concat!(
-            "insert into access_controls (user_id, control_type, control_value, is_active, created_at) \
-             values ($1, $2, $3, true, $4) \
-             on conflict (user_id, control_type) where is_active do update set \
-             control_value = excluded.control_value, created_at = excluded.created_at returning ",
-            rows::access_control_columns!()
-        ))
-        .bind(user.0)
-        .bind(control_type)
-        .bind(control_value)
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "access_control", "user"))?;
-        rows::access_control(&row)
-    }
-
-    async fn access_controls(&self, user: UserId) -> MemoryResult<Vec<AccessControl>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::access_control_columns!(),
-            " from access_controls where user_id = $1 and is_active order by control_type collate \"C\""
-        ))
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::access_control)
-        .collect()
-    }
-
-    async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()> {
-        let done = sqlx::query(
-            "update access_controls set is_active = false where user_id = $1 and control_type = $2 and is_active",
-        )
-        .bind(user.0)
-        .bind(control_type)
-        .execute(&self.pool)
-        .await?;
-        rows::expect_one(done.rows_affected(), "access_control")
-    }
-
-    // ---- platform settings ----
-
-    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {
-        sqlx::query(
-            "insert into platform_settings (key, value, updated_at) values ($1, $2, $3) \
-             on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(Json(value))
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>> {
-        sqlx::query("select value from platform_settings where key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| row.json("value"))
-            .transpose()
-    }
-
-    // ---- webhook deliveries ----
-
-    async fn record_webhook_delivery(
-        &self,
-        provider: &str,
-        delivery_id: &str,
-        received_at: DateTime<Utc>,
-    ) -> MemoryResult<bool> {
-        let received_at = rows::stored_time(received_at);
-        sqlx::query("delete from webhook_deliveries where received_at < $1")
-            .bind(rows::stored_time(received_at - crate::WEBHOOK_DELIVERY_RETENTION))
-            .execute(&self.pool)
-            .await?;
-        // The primary key settles races: a second insert of the same id changes nothing.
-        let done = sqlx::query(
-            "insert into webhook_deliveries (provider, delivery_id, received_at) values ($1, $2, $3) \
-             on conflict (provider, delivery_id) do nothing",
-        )
-        .bind(provider)
-        .bind(delivery_id)
-        .bind(received_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()> {
-        sqlx::query("delete from webhook_deliveries where provider = $1 and delivery_id = $2")
-            .bind(provider)
-            .bind(delivery_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    // ---- event log ----
-
+#[async_trait]
+impl EventStore for PostgresStore {
     async fn append_events_and_checkpoints(
         &self,
         events: &[NewEvent],
@@ -857,9 +925,10 @@ impl Store for PostgresStore {
             .await?
             .int("last")
     }
+}
 
-    // ---- ledger ----
-
+#[async_trait]
+impl LedgerStore for PostgresStore {
     async fn record_ledger_entry(&self, entry: NewLedgerEntry) -> MemoryResult<LedgerEntry> {
         let row = sqlx::query(concat!(
             "insert into profit_logs (tenant_id, source, amount, category, transaction_id, metadata, recorded_at) \
@@ -925,71 +994,6 @@ impl Store for PostgresStore {
         rows::ledger_totals(amounts)
     }
 
-    // ---- invites ----
-
-    async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
-        let row = sqlx::query(concat!(
-            "insert into invite_codes (code, created_by, uses_remaining, expires_at, is_active, created_at) \
-             values ($1, $2, $3, $4, true, $5) returning ",
-            rows::invite_columns!()
-        ))
-        .bind(&invite.code)
-        .bind(invite.created_by.map(|user| user.0))
-        .bind(invite.uses)
-        .bind(invite.expires_at.map(rows::stored_time))
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "code", "user"))?;
-        rows::invite(&row)
-    }
-
-    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite> {
-        let now = rows::stored_time(now);
-        // A few rounds only matter if an admin changes the code between our two statements.
-        for _ in 0..3 {
-            let taken = sqlx::query(concat!(
-                "update invite_codes set uses_remaining = uses_remaining - 1, used_by = $1, used_at = $2 \
-                 where code = $3 and is_active and uses_remaining > 0 and (expires_at is null or expires_at > $2) \
-                 returning ",
-                rows::invite_columns!()
-            ))
-            .bind(user.0)
-            .bind(now)
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| rows::write_error(e, "code", "user"))?;
-            if let Some(row) = taken {
-                return rows::invite(&row);
-            }
-            let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
-            if let Some(refusal) = rows::invite_refusal(&invite, now) {
-                return Err(MemoryError::InviteRejected(refusal));
-            }
-        }
-        Err(MemoryError::InviteRejected(InviteRejection::Exhausted))
-    }
-
-    async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite> {
-        let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
-        match rows::invite_refusal(&invite, now) {
-            Some(refusal) => Err(MemoryError::InviteRejected(refusal)),
-            None => Ok(invite),
-        }
-    }
-
-    async fn list_invites(&self) -> MemoryResult<Vec<Invite>> {
-        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes order by id"))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::invite)
-            .collect()
-    }
-
-    // ---- autopilot checkpoints ----
-
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> MemoryResult<()> {
         Self::upsert_checkpoint(&self.pool, checkpoint).await
     }
@@ -1002,42 +1006,10 @@ impl Store for PostgresStore {
             .map(|row| rows::checkpoint(&row))
             .transpose()
     }
+}
 
-    // ---- usage counters ----
-
-    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
-        let (kind, id) = rows::usage_key(subject);
-        sqlx::query(
-            "insert into usage_counters (subject_kind, subject_id, counter, period, value) values ($1, $2, $3, $4, $5) \
-             on conflict (subject_kind, subject_id, counter, period) \
-             do update set value = usage_counters.value + excluded.value returning value",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(counter)
-        .bind(period)
-        .bind(amount)
-        .fetch_one(&self.pool)
-        .await?
-        .int("value")
-    }
-
-    async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64> {
-        let (kind, id) = rows::usage_key(subject);
-        let row = sqlx::query(
-            "select value from usage_counters where subject_kind = $1 and subject_id = $2 and counter = $3 and period = $4",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(counter)
-        .bind(period)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map_or(Ok(0), |row| row.int("value"))
-    }
-
-    // ---- products ----
-
+#[async_trait]
+impl BusinessStore for PostgresStore {
     async fn create_product_within_limit(&self, product: NewProduct, limit: Option<u64>) -> MemoryResult<Product> {
         let now = rows::stored_time(Utc::now());
         let mut transaction = self.pool.begin().await?;
@@ -1151,8 +1123,6 @@ impl Store for PostgresStore {
         rows::expect_one(done.rows_affected(), "product")
     }
 
-    // ---- campaigns ----
-
     async fn create_campaign_within_limit(&self, campaign: NewCampaign, limit: Option<u64>) -> MemoryResult<Campaign> {
         let mut transaction = self.pool.begin().await?;
         if let Some(limit) = limit {
@@ -1245,8 +1215,6 @@ impl Store for PostgresStore {
         rows::expect_one(done.rows_affected(), "campaign")
     }
 
-    // ---- social posts ----
-
     async fn create_social_post(&self, post: NewSocialPost) -> MemoryResult<SocialPost> {
         let now = rows::stored_time(Utc::now());
         let row = sqlx::query(concat!(
@@ -1292,8 +1260,35 @@ impl Store for PostgresStore {
         rows::expect_one(done.rows_affected(), "post")
     }
 
-    // ---- experiences and patterns ----
+    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into adapter_state (tenant_id, platform, state, updated_at) values ($1, $2, $3, $4) \
+             on conflict (tenant_id, platform) do update set \
+             state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(platform)
+        .bind(Json(state))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
+        Ok(())
+    }
 
+    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select state from adapter_state where tenant_id = $1 and platform = $2")
+            .bind(tenant.0)
+            .bind(platform)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("state"))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl LearningStore for PostgresStore {
     async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience> {
         let recorded = Self::insert_experience(&self.pool, &experience, None).await?;
         recorded.ok_or_else(|| MemoryError::Corrupt("an experience without a key was not inserted".into()))
@@ -1386,8 +1381,6 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    // ---- market insights ----
-
     async fn upsert_market_insight(&self, insight: NewMarketInsight) -> MemoryResult<MarketInsight> {
         let row = sqlx::query(concat!(
             "insert into market_insights (tenant_id, niche, trend_data, performance_data, \
@@ -1424,8 +1417,6 @@ impl Store for PostgresStore {
         .map(rows::market_insight)
         .collect()
     }
-
-    // ---- agent memory ----
 
     async fn put_agent_memory(
         &self,
@@ -1531,72 +1522,10 @@ impl Store for PostgresStore {
         transaction.commit().await?;
         Ok(written)
     }
+}
 
-    // ---- adapter state ----
-
-    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
-        sqlx::query(
-            "insert into adapter_state (tenant_id, platform, state, updated_at) values ($1, $2, $3, $4) \
-             on conflict (tenant_id, platform) do update set \
-             state = excluded.state, updated_at = excluded.updated_at",
-        )
-        .bind(tenant.0)
-        .bind(platform)
-        .bind(Json(state))
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
-        Ok(())
-    }
-
-    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {
-        sqlx::query("select state from adapter_state where tenant_id = $1 and platform = $2")
-            .bind(tenant.0)
-            .bind(platform)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| row.json("state"))
-            .transpose()
-    }
-
-    // ---- LLM usage ----
-
-    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
-        sqlx::query(
-            "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
-             outcome, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(call.tenant_id.0)
-        .bind(&call.agent)
-        .bind(&call.model)
-        .bind(call.prompt_tokens)
-        .bind(call.completion_tokens)
-        .bind(&call.outcome)
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
-        Ok(())
-    }
-
-    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>> {
-        // sum(bigint) is numeric in PostgreSQL; the casts bring it back to bigint.
-        sqlx::query(
-            "select agent, model, count(*) as calls, sum(prompt_tokens)::int8 as prompt_tokens, \
-             sum(completion_tokens)::int8 as completion_tokens from llm_calls \
-             where tenant_id = $1 and created_at >= $2 group by agent, model \
-             order by agent collate \"C\", model collate \"C\"",
-        )
-        .bind(tenant.0)
-        .bind(rows::stored_time(since))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::llm_token_total)
-        .collect()
-    }
-
+#[async_trait]
+impl MediaStore for PostgresStore {
     async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile> {
         let size = i64::try_from(file.content.len()).map_err(|_| MemoryError::OutOfRange("file size".into()))?;
         let mut transaction = self.pool.begin().await?;
@@ -1683,15 +1612,73 @@ impl Store for PostgresStore {
         .await?
         .int("used")
     }
+}
 
-    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {
-        let sql = rows::platform_stats_sql("$1", "$2", "int8");
-        // Built from constants only: the values are bound.
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(rows::stored_time(since))
-            .bind(period)
-            .fetch_one(&self.pool)
-            .await?;
-        rows::platform_stats(&row)
+#[async_trait]
+impl MeteringStore for PostgresStore {
+    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
+        let (kind, id) = rows::usage_key(subject);
+        sqlx::query(
+            "insert into usage_counters (subject_kind, subject_id, counter, period, value) values ($1, $2, $3, $4, $5) \
+             on conflict (subject_kind, subject_id, counter, period) \
+             do update set value = usage_counters.value + excluded.value returning value",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(counter)
+        .bind(period)
+        .bind(amount)
+        .fetch_one(&self.pool)
+        .await?
+        .int("value")
+    }
+
+    async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64> {
+        let (kind, id) = rows::usage_key(subject);
+        let row = sqlx::query(
+            "select value from usage_counters where subject_kind = $1 and subject_id = $2 and counter = $3 and period = $4",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(counter)
+        .bind(period)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map_or(Ok(0), |row| row.int("value"))
+    }
+
+    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
+        sqlx::query(
+            "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
+             outcome, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(call.tenant_id.0)
+        .bind(&call.agent)
+        .bind(&call.model)
+        .bind(call.prompt_tokens)
+        .bind(call.completion_tokens)
+        .bind(&call.outcome)
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
+        Ok(())
+    }
+
+    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>> {
+        // sum(bigint) is numeric in PostgreSQL; the casts bring it back to bigint.
+        sqlx::query(
+            "select agent, model, count(*) as calls, sum(prompt_tokens)::int8 as prompt_tokens, \
+             sum(completion_tokens)::int8 as completion_tokens from llm_calls \
+             where tenant_id = $1 and created_at >= $2 group by agent, model \
+             order by agent collate \"C\", model collate \"C\"",
+        )
+        .bind(tenant.0)
+        .bind(rows::stored_time(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::llm_token_total)
+        .collect()
     }
 }

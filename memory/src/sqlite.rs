@@ -27,7 +27,10 @@ use tokio::sync::Mutex;
 
 use crate::model::*;
 use crate::rows::{self, ModelRow};
-use crate::store::{Backend, MemoryResult, Store};
+use crate::store::{
+    AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
+    MeteringStore, PlatformStore, TenantStore,
+};
 use crate::{InviteRejection, MemoryError};
 
 /// Connections of a file database: readers run side by side under WAL.
@@ -38,7 +41,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// parameters, under SQLite's limit of 32,766.
 const MAX_ROWS_PER_INSERT: usize = 1024;
 
-/// The SQLite backend of [`Store`].
+/// The SQLite backend of [`Store`](crate::Store).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -117,7 +120,7 @@ impl SqliteStore {
         Ok(Self { pool, write_lock: Arc::new(Mutex::new(())) })
     }
 
-    /// The connection pool, for queries the [`Store`] trait does not cover.
+    /// The connection pool, for queries the storage interfaces do not cover.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -268,7 +271,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl PlatformStore for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
     }
@@ -282,8 +285,78 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
-    // ---- users ----
+    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into platform_settings (key, value, updated_at) values (?, ?, ?) \
+             on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(Json(value))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 
+    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select value from platform_settings where key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("value"))
+            .transpose()
+    }
+
+    async fn record_webhook_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> MemoryResult<bool> {
+        let received_at = rows::stored_time(received_at);
+        let _write = self.write_lock.lock().await;
+        sqlx::query("delete from webhook_deliveries where received_at < ?")
+            .bind(rows::stored_time(received_at - crate::WEBHOOK_DELIVERY_RETENTION))
+            .execute(&self.pool)
+            .await?;
+        // The primary key settles races: a second insert of the same id changes nothing.
+        let done = sqlx::query(
+            "insert into webhook_deliveries (provider, delivery_id, received_at) values (?, ?, ?) \
+             on conflict (provider, delivery_id) do nothing",
+        )
+        .bind(provider)
+        .bind(delivery_id)
+        .bind(received_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query("delete from webhook_deliveries where provider = ? and delivery_id = ?")
+            .bind(provider)
+            .bind(delivery_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {
+        let sql = rows::platform_stats_sql("?1", "?2", "");
+        // Built from constants only: the values are bound.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows::stored_time(since))
+            .bind(period)
+            .fetch_one(&self.pool)
+            .await?;
+        rows::platform_stats(&row)
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
     async fn create_user(&self, user: NewUser) -> MemoryResult<User> {
         let _write = self.write_lock.lock().await;
         self.insert_user(&self.pool, &user, user.role).await
@@ -402,8 +475,236 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    // ---- tenants ----
+    async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken> {
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into api_tokens (user_id, name, token_hash, created_at) values (?, ?, ?, ?) returning ",
+            rows::api_token_columns!()
+        ))
+        .bind(token.user_id.0)
+        .bind(&token.name)
+        .bind(&token.token_hash)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "token", "user"))?;
+        rows::api_token(&row)
+    }
 
+    async fn api_token_by_hash(&self, token_hash: &str) -> MemoryResult<Option<ApiToken>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::api_token_columns!(),
+            " from api_tokens where token_hash = ? and revoked_at is null"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| rows::api_token(&row))
+        .transpose()
+    }
+
+    async fn api_tokens(&self, user: UserId) -> MemoryResult<Vec<ApiToken>> {
+        sqlx::query(concat!("select ", rows::api_token_columns!(), " from api_tokens where user_id = ? order by id"))
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::api_token)
+            .collect()
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done =
+            sqlx::query("update api_tokens set revoked_at = ? where user_id = ? and id = ? and revoked_at is null")
+                .bind(rows::stored_time(Utc::now()))
+                .bind(user.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        rows::expect_one(done.rows_affected(), "token")
+    }
+
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("update api_tokens set last_used_at = ? where id = ?")
+            .bind(rows::stored_time(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        rows::expect_one(done.rows_affected(), "token")
+    }
+
+    async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into sessions (id, user_id, data, expires_at, created_at) values (?, ?, ?, ?, ?) \
+             on conflict (id) do update set \
+             user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&session.id)
+        .bind(session.user_id.map(|user| user.0))
+        .bind(Json(&session.data))
+        .bind(rows::stored_time(session.expires_at))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "session", "user"))?;
+        Ok(())
+    }
+
+    async fn load_session(&self, id: &str, now: DateTime<Utc>) -> MemoryResult<Option<SessionRecord>> {
+        sqlx::query(concat!("select ", rows::session_columns!(), " from sessions where id = ? and expires_at > ?"))
+            .bind(id)
+            .bind(rows::stored_time(now))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| rows::session(&row))
+            .transpose()
+    }
+
+    async fn delete_session(&self, id: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query("delete from sessions where id = ?").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("delete from sessions where expires_at <= ?")
+            .bind(rows::stored_time(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query("delete from sessions where user_id = ?").bind(user.0).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn set_access_control(
+        &self,
+        user: UserId,
+        control_type: &str,
+        control_value: &str,
+    ) -> MemoryResult<AccessControl> {
+        let _write = self.write_lock.lock().await;
+        // The conflict target is the partial unique index on active rows (0003).
+        let row = sqlx::query(concat!(
+            "insert into access_controls (user_id, control_type, control_value, is_active, created_at) \
+             values (?, ?, ?, true, ?) \
+             on conflict (user_id, control_type) where is_active do update set \
+             control_value = excluded.control_value, created_at = excluded.created_at returning ",
+            rows::access_control_columns!()
+        ))
+        .bind(user.0)
+        .bind(control_type)
+        .bind(control_value)
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "access_control", "user"))?;
+        rows::access_control(&row)
+    }
+
+    async fn access_controls(&self, user: UserId) -> MemoryResult<Vec<AccessControl>> {
+        sqlx::query(concat!(
+            "select ",
+            rows::access_control_columns!(),
+            " from access_controls where user_id = ? and is_active order by control_type"
+        ))
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::access_control)
+        .collect()
+    }
+
+    async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "update access_controls set is_active = false where user_id = ? and control_type = ? and is_active",
+        )
+        .bind(user.0)
+        .bind(control_type)
+        .execute(&self.pool)
+        .await?;
+        rows::expect_one(done.rows_affected(), "access_control")
+    }
+
+    async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
+        let _write = self.write_lock.lock().await;
+        let row = sqlx::query(concat!(
+            "insert into invite_codes (code, created_by, uses_remaining, expires_at, is_active, created_at) \
+             values (?, ?, ?, ?, true, ?) returning ",
+            rows::invite_columns!()
+        ))
+        .bind(&invite.code)
+        .bind(invite.created_by.map(|user| user.0))
+        .bind(invite.uses)
+        .bind(invite.expires_at.map(rows::stored_time))
+        .bind(rows::stored_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "code", "user"))?;
+        rows::invite(&row)
+    }
+
+    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite> {
+        let now = rows::stored_time(now);
+        // A few rounds only matter if an admin changes the code between our two statements.
+        for _ in 0..3 {
+            let taken = {
+                let _write = self.write_lock.lock().await;
+                sqlx::query(concat!(
+                    "update invite_codes set uses_remaining = uses_remaining - 1, used_by = ?, used_at = ? \
+                     where code = ? and is_active and uses_remaining > 0 and (expires_at is null or expires_at > ?) \
+                     returning ",
+                    rows::invite_columns!()
+                ))
+                .bind(user.0)
+                .bind(now)
+                .bind(code)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| rows::write_error(e, "code", "user"))?
+            };
+            if let Some(row) = taken {
+                return rows::invite(&row);
+            }
+            let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+            if let Some(refusal) = rows::invite_refusal(&invite, now) {
+                return Err(MemoryError::InviteRejected(refusal));
+            }
+        }
+        Err(MemoryError::InviteRejected(InviteRejection::Exhausted))
+    }
+
+    async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite> {
+        let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
+        match rows::invite_refusal(&invite, now) {
+            Some(refusal) => Err(MemoryError::InviteRejected(refusal)),
+            None => Ok(invite),
+        }
+    }
+
+    async fn list_invites(&self) -> MemoryResult<Vec<Invite>> {
+        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes order by id"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::invite)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TenantStore for SqliteStore {
     async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant> {
         // Writes are serialised here and `BEGIN IMMEDIATE` holds off other processes'
         // writers, so no other tenant can be inserted between the count and the insert.
@@ -537,238 +838,10 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    // ---- API tokens ----
-
-    async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken> {
-        let _write = self.write_lock.lock().await;
-        let row = sqlx::query(concat!(
-            "insert into api_tokens (user_id, name, token_hash, created_at) values (?, ?, ?, ?) returning ",
-            rows::api_token_columns!()
-        ))
-        .bind(token.user_id.0)
-        .bind(&token.name)
-        .bind(&token.token_hash)
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "token", "user"))?;
-        rows::api_token(&row)
-    }
-
-    async fn api_token_by_hash(&self, token_hash: &str) -> MemoryResult<Option<ApiToken>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::api_token_columns!(),
-            " from api_tokens where token_hash = ? and revoked_at is null"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| rows::api_token(&row))
-        .transpose()
-    }
-
-    async fn api_tokens(&self, user: UserId) -> MemoryResult<Vec<ApiToken>> {
-        sqlx::query(concat!("select ", rows::api_token_columns!(), " from api_tokens where user_id = ? order by id"))
-            .bind(user.0)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::api_token)
-            .collect()
-    }
-
-    async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        let done =
-            sqlx::query("update api_tokens set revoked_at = ? where user_id = ? and id = ? and revoked_at is null")
-                .bind(rows::stored_time(Utc::now()))
-                .bind(user.0)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-        rows::expect_one(done.rows_affected(), "token")
-    }
-
-    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        let done = sqlx::query("update api_tokens set last_used_at = ? where id = ?")
-            .bind(rows::stored_time(at))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        rows::expect_one(done.rows_affected(), "token")
-    }
-
-    // ---- sessions ----
-
-    async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query(
-            "insert into sessions (id, user_id, data, expires_at, created_at) values (?, ?, ?, ?, ?) \
-             on conflict (id) do update set \
-             user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(&session.id)
-        .bind(session.user_id.map(|user| user.0))
-        .bind(Json(&session.data))
-        .bind(rows::stored_time(session.expires_at))
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "session", "user"))?;
-        Ok(())
-    }
-
-    async fn load_session(&self, id: &str, now: DateTime<Utc>) -> MemoryResult<Option<SessionRecord>> {
-        sqlx::query(concat!("select ", rows::session_columns!(), " from sessions where id = ? and expires_at > ?"))
-            .bind(id)
-            .bind(rows::stored_time(now))
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| rows::session(&row))
-            .transpose()
-    }
-
-    async fn delete_session(&self, id: &str) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query("delete from sessions where id = ?").bind(id).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64> {
-        let _write = self.write_lock.lock().await;
-        let done = sqlx::query("delete from sessions where expires_at <= ?")
-            .bind(rows::stored_time(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64> {
-        let _write = self.write_lock.lock().await;
-        let done = sqlx::query("delete from sessions where user_id = ?").bind(user.0).execute(&self.pool).await?;
-        Ok(done.rows_affected())
-    }
-
-    // ---- access controls ----
-
-    async fn set_access_control(
-        &self,
-        user: UserId,
-        control_type: &str,
-        control_value: &str,
-    ) -> MemoryResult<AccessControl> {
-        let _write = self.write_lock.lock().await;
-        // The conflict target is the partial unique index on active rows (0003).
-        let row = sqlx::query(concat!(
-            "insert into access_controls (user_id, control_type, control_value, is_active, created_at) \
-             values (?, ?, ?, true, ?) \
-             on conflict (user_id, control_type) where is_active do update set \
-             control_value = excluded.control_value, created_at = excluded.created_at returning ",
-            rows::access_control_columns!()
-        ))
-        .bind(user.0)
-        .bind(control_type)
-        .bind(control_value)
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "access_control", "user"))?;
-        rows::access_control(&row)
-    }
-
-    async fn access_controls(&self, user: UserId) -> MemoryResult<Vec<AccessControl>> {
-        sqlx::query(concat!(
-            "select ",
-            rows::access_control_columns!(),
-            " from access_controls where user_id = ? and is_active order by control_type"
-        ))
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::access_control)
-        .collect()
-    }
-
-    async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        let done = sqlx::query(
-            "update access_controls set is_active = false where user_id = ? and control_type = ? and is_active",
-        )
-        .bind(user.0)
-        .bind(control_type)
-        .execute(&self.pool)
-        .await?;
-        rows::expect_one(done.rows_affected(), "access_control")
-    }
-
-    // ---- platform settings ----
-
-    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query(
-            "insert into platform_settings (key, value, updated_at) values (?, ?, ?) \
-             on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(Json(value))
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>> {
-        sqlx::query("select value from platform_settings where key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| row.json("value"))
-            .transpose()
-    }
-
-    // ---- webhook deliveries ----
-
-    async fn record_webhook_delivery(
-        &self,
-        provider: &str,
-        delivery_id: &str,
-        received_at: DateTime<Utc>,
-    ) -> MemoryResult<bool> {
-        let received_at = rows::stored_time(received_at);
-        let _write = self.write_lock.lock().await;
-        sqlx::query("delete from webhook_deliveries where received_at < ?")
-            .bind(rows::stored_time(received_at - crate::WEBHOOK_DELIVERY_RETENTION))
-            .execute(&self.pool)
-            .await?;
-        // The primary key settles races: a second insert of the same id changes nothing.
-        let done = sqlx::query(
-            "insert into webhook_deliveries (provider, delivery_id, received_at) values (?, ?, ?) \
-             on conflict (provider, delivery_id) do nothing",
-        )
-        .bind(provider)
-        .bind(delivery_id)
-        .bind(received_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query("delete from webhook_deliveries where provider = ? and delivery_id = ?")
-            .bind(provider)
-            .bind(delivery_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    // ---- event log ----
-
+#[async_trait]
+impl EventStore for SqliteStore {
     async fn append_events_and_checkpoints(
         &self,
         events: &[NewEvent],
@@ -847,9 +920,10 @@ impl Store for SqliteStore {
             .await?
             .int("last")
     }
+}
 
-    // ---- ledger ----
-
+#[async_trait]
+impl LedgerStore for SqliteStore {
     async fn record_ledger_entry(&self, entry: NewLedgerEntry) -> MemoryResult<LedgerEntry> {
         let _write = self.write_lock.lock().await;
         let row = sqlx::query(concat!(
@@ -916,76 +990,6 @@ impl Store for SqliteStore {
         rows::ledger_totals(amounts)
     }
 
-    // ---- invites ----
-
-    async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
-        let _write = self.write_lock.lock().await;
-        let row = sqlx::query(concat!(
-            "insert into invite_codes (code, created_by, uses_remaining, expires_at, is_active, created_at) \
-             values (?, ?, ?, ?, true, ?) returning ",
-            rows::invite_columns!()
-        ))
-        .bind(&invite.code)
-        .bind(invite.created_by.map(|user| user.0))
-        .bind(invite.uses)
-        .bind(invite.expires_at.map(rows::stored_time))
-        .bind(rows::stored_time(Utc::now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "code", "user"))?;
-        rows::invite(&row)
-    }
-
-    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite> {
-        let now = rows::stored_time(now);
-        // A few rounds only matter if an admin changes the code between our two statements.
-        for _ in 0..3 {
-            let taken = {
-                let _write = self.write_lock.lock().await;
-                sqlx::query(concat!(
-                    "update invite_codes set uses_remaining = uses_remaining - 1, used_by = ?, used_at = ? \
-                     where code = ? and is_active and uses_remaining > 0 and (expires_at is null or expires_at > ?) \
-                     returning ",
-                    rows::invite_columns!()
-                ))
-                .bind(user.0)
-                .bind(now)
-                .bind(code)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| rows::write_error(e, "code", "user"))?
-            };
-            if let Some(row) = taken {
-                return rows::invite(&row);
-            }
-            let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
-            if let Some(refusal) = rows::invite_refusal(&invite, now) {
-                return Err(MemoryError::InviteRejected(refusal));
-            }
-        }
-        Err(MemoryError::InviteRejected(InviteRejection::Exhausted))
-    }
-
-    async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite> {
-        let invite = self.find_invite(code).await?.ok_or(MemoryError::InviteRejected(InviteRejection::Unknown))?;
-        match rows::invite_refusal(&invite, now) {
-            Some(refusal) => Err(MemoryError::InviteRejected(refusal)),
-            None => Ok(invite),
-        }
-    }
-
-    async fn list_invites(&self) -> MemoryResult<Vec<Invite>> {
-        sqlx::query(concat!("select ", rows::invite_columns!(), " from invite_codes order by id"))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::invite)
-            .collect()
-    }
-
-    // ---- autopilot checkpoints ----
-
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> MemoryResult<()> {
         let _write = self.write_lock.lock().await;
         Self::upsert_checkpoint(&self.pool, checkpoint).await
@@ -999,43 +1003,10 @@ impl Store for SqliteStore {
             .map(|row| rows::checkpoint(&row))
             .transpose()
     }
+}
 
-    // ---- usage counters ----
-
-    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
-        let (kind, id) = rows::usage_key(subject);
-        let _write = self.write_lock.lock().await;
-        sqlx::query(
-            "insert into usage_counters (subject_kind, subject_id, counter, period, value) values (?, ?, ?, ?, ?) \
-             on conflict (subject_kind, subject_id, counter, period) \
-             do update set value = usage_counters.value + excluded.value returning value",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(counter)
-        .bind(period)
-        .bind(amount)
-        .fetch_one(&self.pool)
-        .await?
-        .int("value")
-    }
-
-    async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64> {
-        let (kind, id) = rows::usage_key(subject);
-        let row = sqlx::query(
-            "select value from usage_counters where subject_kind = ? and subject_id = ? and counter = ? and period = ?",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(counter)
-        .bind(period)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map_or(Ok(0), |row| row.int("value"))
-    }
-
-    // ---- products ----
-
+#[async_trait]
+impl BusinessStore for SqliteStore {
     async fn create_product_within_limit(&self, product: NewProduct, limit: Option<u64>) -> MemoryResult<Product> {
         let now = rows::stored_time(Utc::now());
         // Writes are serialised here and `BEGIN IMMEDIATE` holds off other processes'
@@ -1147,8 +1118,6 @@ impl Store for SqliteStore {
         rows::expect_one(done.rows_affected(), "product")
     }
 
-    // ---- campaigns ----
-
     async fn create_campaign_within_limit(&self, campaign: NewCampaign, limit: Option<u64>) -> MemoryResult<Campaign> {
         // As for products: the count and the insert cannot interleave with another writer.
         let _write = self.write_lock.lock().await;
@@ -1240,8 +1209,6 @@ impl Store for SqliteStore {
         rows::expect_one(done.rows_affected(), "campaign")
     }
 
-    // ---- social posts ----
-
     async fn create_social_post(&self, post: NewSocialPost) -> MemoryResult<SocialPost> {
         let now = rows::stored_time(Utc::now());
         let _write = self.write_lock.lock().await;
@@ -1289,8 +1256,36 @@ impl Store for SqliteStore {
         rows::expect_one(done.rows_affected(), "post")
     }
 
-    // ---- experiences and patterns ----
+    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into adapter_state (tenant_id, platform, state, updated_at) values (?, ?, ?, ?) \
+             on conflict (tenant_id, platform) do update set \
+             state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(platform)
+        .bind(Json(state))
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
+        Ok(())
+    }
 
+    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {
+        sqlx::query("select state from adapter_state where tenant_id = ? and platform = ?")
+            .bind(tenant.0)
+            .bind(platform)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.json("state"))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl LearningStore for SqliteStore {
     async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience> {
         let _write = self.write_lock.lock().await;
         let recorded = Self::insert_experience(&self.pool, &experience, None).await?;
@@ -1385,8 +1380,6 @@ impl Store for SqliteStore {
         Ok(patterns)
     }
 
-    // ---- market insights ----
-
     async fn upsert_market_insight(&self, insight: NewMarketInsight) -> MemoryResult<MarketInsight> {
         let _write = self.write_lock.lock().await;
         let row = sqlx::query(concat!(
@@ -1423,8 +1416,6 @@ impl Store for SqliteStore {
         .map(rows::market_insight)
         .collect()
     }
-
-    // ---- agent memory ----
 
     async fn put_agent_memory(
         &self,
@@ -1535,72 +1526,10 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(written)
     }
+}
 
-    // ---- adapter state ----
-
-    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query(
-            "insert into adapter_state (tenant_id, platform, state, updated_at) values (?, ?, ?, ?) \
-             on conflict (tenant_id, platform) do update set \
-             state = excluded.state, updated_at = excluded.updated_at",
-        )
-        .bind(tenant.0)
-        .bind(platform)
-        .bind(Json(state))
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
-        Ok(())
-    }
-
-    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {
-        sqlx::query("select state from adapter_state where tenant_id = ? and platform = ?")
-            .bind(tenant.0)
-            .bind(platform)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| row.json("state"))
-            .transpose()
-    }
-
-    // ---- LLM usage ----
-
-    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query(
-            "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
-             outcome, created_at) values (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(call.tenant_id.0)
-        .bind(&call.agent)
-        .bind(&call.model)
-        .bind(call.prompt_tokens)
-        .bind(call.completion_tokens)
-        .bind(&call.outcome)
-        .bind(rows::stored_time(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
-        Ok(())
-    }
-
-    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>> {
-        sqlx::query(
-            "select agent, model, count(*) as calls, sum(prompt_tokens) as prompt_tokens, \
-             sum(completion_tokens) as completion_tokens from llm_calls \
-             where tenant_id = ? and created_at >= ? group by agent, model order by agent, model",
-        )
-        .bind(tenant.0)
-        .bind(rows::stored_time(since))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::llm_token_total)
-        .collect()
-    }
-
+#[async_trait]
+impl MediaStore for SqliteStore {
     async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile> {
         let size = i64::try_from(file.content.len()).map_err(|_| MemoryError::OutOfRange("file size".into()))?;
         let now = rows::stored_time(Utc::now());
@@ -1681,16 +1610,74 @@ impl Store for SqliteStore {
         .await?
         .int("used")
     }
+}
 
-    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats> {
-        let sql = rows::platform_stats_sql("?1", "?2", "");
-        // Built from constants only: the values are bound.
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(rows::stored_time(since))
-            .bind(period)
-            .fetch_one(&self.pool)
-            .await?;
-        rows::platform_stats(&row)
+#[async_trait]
+impl MeteringStore for SqliteStore {
+    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
+        let (kind, id) = rows::usage_key(subject);
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into usage_counters (subject_kind, subject_id, counter, period, value) values (?, ?, ?, ?, ?) \
+             on conflict (subject_kind, subject_id, counter, period) \
+             do update set value = usage_counters.value + excluded.value returning value",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(counter)
+        .bind(period)
+        .bind(amount)
+        .fetch_one(&self.pool)
+        .await?
+        .int("value")
+    }
+
+    async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64> {
+        let (kind, id) = rows::usage_key(subject);
+        let row = sqlx::query(
+            "select value from usage_counters where subject_kind = ? and subject_id = ? and counter = ? and period = ?",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(counter)
+        .bind(period)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map_or(Ok(0), |row| row.int("value"))
+    }
+
+    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
+             outcome, created_at) values (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(call.tenant_id.0)
+        .bind(&call.agent)
+        .bind(&call.model)
+        .bind(call.prompt_tokens)
+        .bind(call.completion_tokens)
+        .bind(&call.outcome)
+        .bind(rows::stored_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
+        Ok(())
+    }
+
+    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>> {
+        sqlx::query(
+            "select agent, model, count(*) as calls, sum(prompt_tokens) as prompt_tokens, \
+             sum(completion_tokens) as completion_tokens from llm_calls \
+             where tenant_id = ? and created_at >= ? group by agent, model order by agent, model",
+        )
+        .bind(tenant.0)
+        .bind(rows::stored_time(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::llm_token_total)
+        .collect()
     }
 }
 

@@ -35,7 +35,7 @@ macro_rules! conformance {
                 async fn $plain() {
                     let db = boardroom_memory::testing::$fresh().await;
                     super::$plain(std::sync::Arc::new(db.store.clone())).await;
-                    boardroom_memory::Store::close(&db.store).await;
+                    boardroom_memory::PlatformStore::close(&db.store).await;
                 }
             )*
             $(
@@ -43,7 +43,7 @@ macro_rules! conformance {
                 async fn $direct() {
                     let db = boardroom_memory::testing::$fresh().await;
                     super::$direct(std::sync::Arc::new(db.store.clone()), super::Db::from(&db)).await;
-                    boardroom_memory::Store::close(&db.store).await;
+                    boardroom_memory::PlatformStore::close(&db.store).await;
                 }
             )*
         }
