@@ -40,8 +40,8 @@ impl<D: Dialect> SqlStore<D> {
         value: impl Into<super::Param<'v>>,
         id: UserId,
     ) -> MemoryResult<()> {
-        let _write = self.writer().await;
-        let changed = query::<D>(sql).bind(value).bind(id.0).execute(self.db()).await?;
+        let writer = self.write().await;
+        let changed = query::<D>(sql).bind(value).bind(id.0).execute(&writer).await?;
         rows::expect_one(changed, "user")
     }
 
@@ -60,8 +60,8 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     // ---- users ----
 
     async fn create_user(&self, user: NewUser) -> MemoryResult<User> {
-        let _write = self.writer().await;
-        self.insert_user(self.db(), &user, user.role).await
+        let writer = self.write().await;
+        self.insert_user(&writer, &user, user.role).await
     }
 
     async fn create_user_first_is_admin(&self, user: NewUser) -> MemoryResult<User> {
@@ -153,7 +153,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     // ---- API tokens ----
 
     async fn create_api_token(&self, token: NewApiToken) -> MemoryResult<ApiToken> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into api_tokens (user_id, name, token_hash, created_at) values ($1, $2, $3, $4) returning ",
             rows::api_token_columns!()
@@ -162,7 +162,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(&token.name)
         .bind(&token.token_hash)
         .bind(rows::stored_time(Utc::now()))
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "token", "user"))?;
         rows::api_token(&row)
@@ -192,23 +192,23 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn revoke_api_token(&self, user: UserId, id: i64) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let revoked =
             query::<D>("update api_tokens set revoked_at = $1 where user_id = $2 and id = $3 and revoked_at is null")
                 .bind(rows::stored_time(Utc::now()))
                 .bind(user.0)
                 .bind(id)
-                .execute(self.db())
+                .execute(&writer)
                 .await?;
         rows::expect_one(revoked, "token")
     }
 
     async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let touched = query::<D>("update api_tokens set last_used_at = $1 where id = $2")
             .bind(rows::stored_time(at))
             .bind(id)
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         rows::expect_one(touched, "token")
     }
@@ -216,7 +216,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     // ---- sessions ----
 
     async fn save_session(&self, session: &SessionRecord) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(
             "insert into sessions (id, user_id, data, expires_at, created_at) values ($1, $2, $3, $4, $5) \
              on conflict (id) do update set \
@@ -227,7 +227,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(Json(&session.data))
         .bind(rows::stored_time(session.expires_at))
         .bind(rows::stored_time(Utc::now()))
-        .execute(self.db())
+        .execute(&writer)
         .await
         .map_err(|e| rows::write_error(e, "session", "user"))?;
         Ok(())
@@ -244,23 +244,23 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn delete_session(&self, id: &str) -> MemoryResult<()> {
-        let _write = self.writer().await;
-        query::<D>("delete from sessions where id = $1").bind(id).execute(self.db()).await?;
+        let writer = self.write().await;
+        query::<D>("delete from sessions where id = $1").bind(id).execute(&writer).await?;
         Ok(())
     }
 
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> MemoryResult<u64> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let deleted = query::<D>("delete from sessions where expires_at <= $1")
             .bind(rows::stored_time(now))
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         Ok(deleted)
     }
 
     async fn delete_user_sessions(&self, user: UserId) -> MemoryResult<u64> {
-        let _write = self.writer().await;
-        let deleted = query::<D>("delete from sessions where user_id = $1").bind(user.0).execute(self.db()).await?;
+        let writer = self.write().await;
+        let deleted = query::<D>("delete from sessions where user_id = $1").bind(user.0).execute(&writer).await?;
         Ok(deleted)
     }
 
@@ -272,7 +272,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         control_type: &str,
         control_value: &str,
     ) -> MemoryResult<AccessControl> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         // The conflict target is the partial unique index on active rows (0003).
         let row = query::<D>(concat!(
             "insert into access_controls (user_id, control_type, control_value, is_active, created_at) \
@@ -285,7 +285,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(control_type)
         .bind(control_value)
         .bind(rows::stored_time(Utc::now()))
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "access_control", "user"))?;
         rows::access_control(&row)
@@ -309,13 +309,13 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let removed = query::<D>(
             "update access_controls set is_active = false where user_id = $1 and control_type = $2 and is_active",
         )
         .bind(user.0)
         .bind(control_type)
-        .execute(self.db())
+        .execute(&writer)
         .await?;
         rows::expect_one(removed, "access_control")
     }
@@ -323,7 +323,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     // ---- invites ----
 
     async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into invite_codes (code, created_by, uses_remaining, expires_at, is_active, created_at) \
              values ($1, $2, $3, $4, true, $5) returning ",
@@ -334,7 +334,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(invite.uses)
         .bind(invite.expires_at.map(rows::stored_time))
         .bind(rows::stored_time(Utc::now()))
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "code", "user"))?;
         rows::invite(&row)
@@ -344,21 +344,19 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         let now = rows::stored_time(now);
         // A few rounds only matter if an admin changes the code between our two statements.
         for _ in 0..3 {
-            let taken = {
-                let _write = self.writer().await;
-                query::<D>(concat!(
-                    "update invite_codes set uses_remaining = uses_remaining - 1, used_by = $1, used_at = $2 \
-                     where code = $3 and is_active and uses_remaining > 0 and (expires_at is null or expires_at > $2) \
-                     returning ",
-                    rows::invite_columns!()
-                ))
-                .bind(user.0)
-                .bind(now)
-                .bind(code)
-                .fetch_optional(self.db())
-                .await
-                .map_err(|e| rows::write_error(e, "code", "user"))?
-            };
+            // Our write turn lasts for this statement only (a temporary).
+            let taken = query::<D>(concat!(
+                "update invite_codes set uses_remaining = uses_remaining - 1, used_by = $1, used_at = $2 \
+                 where code = $3 and is_active and uses_remaining > 0 and (expires_at is null or expires_at > $2) \
+                 returning ",
+                rows::invite_columns!()
+            ))
+            .bind(user.0)
+            .bind(now)
+            .bind(code)
+            .fetch_optional(&self.write().await)
+            .await
+            .map_err(|e| rows::write_error(e, "code", "user"))?;
             if let Some(row) = taken {
                 return rows::invite(&row);
             }

@@ -25,8 +25,8 @@ impl<D: Dialect> SqlStore<D> {
         id: i64,
         what: &str,
     ) -> MemoryResult<()> {
-        let _write = self.writer().await;
-        let changed = query::<D>(sql).bind(value).bind(tenant.0).bind(id).execute(self.db()).await?;
+        let writer = self.write().await;
+        let changed = query::<D>(sql).bind(value).bind(tenant.0).bind(id).execute(&writer).await?;
         rows::expect_one(changed, what)
     }
 }
@@ -99,7 +99,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
     }
 
     async fn update_product_price(&self, tenant: TenantId, id: i64, price: Decimal) -> MemoryResult<Product> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(concat!(
             "update products set price = $1, updated_at = $2 where tenant_id = $3 and id = $4 returning ",
             rows::product_columns!()
@@ -108,32 +108,32 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
         .bind(rows::stored_time(Utc::now()))
         .bind(tenant.0)
         .bind(id)
-        .fetch_optional(self.db())
+        .fetch_optional(&writer)
         .await?
         .map_or_else(|| Err(MemoryError::NotFound("product".to_owned())), |row| rows::product(&row))
     }
 
     async fn set_product_external_id(&self, tenant: TenantId, id: i64, external_id: &str) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let changed =
             query::<D>("update products set external_id = $1, updated_at = $2 where tenant_id = $3 and id = $4")
                 .bind(external_id)
                 .bind(rows::stored_time(Utc::now()))
                 .bind(tenant.0)
                 .bind(id)
-                .execute(self.db())
+                .execute(&writer)
                 .await?;
         rows::expect_one(changed, "product")
     }
 
     async fn set_product_status(&self, tenant: TenantId, id: i64, status: &str) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let changed = query::<D>("update products set status = $1, updated_at = $2 where tenant_id = $3 and id = $4")
             .bind(status)
             .bind(rows::stored_time(Utc::now()))
             .bind(tenant.0)
             .bind(id)
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         rows::expect_one(changed, "product")
     }
@@ -229,7 +229,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
 
     async fn create_social_post(&self, post: NewSocialPost) -> MemoryResult<SocialPost> {
         let now = rows::stored_time(Utc::now());
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into social_posts (tenant_id, platform, content, scheduled_time, status, \
              external_id, posted_at, engagement_score) values ($1, $2, $3, $4, $5, $6, $7, 0) returning ",
@@ -242,7 +242,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
         .bind(&post.status)
         .bind(&post.external_id)
         .bind(rows::posted_at_on_creation(&post.status, now))
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "post", "tenant"))?;
         rows::social_post(&row)
@@ -271,7 +271,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
     // ---- adapter state ----
 
     async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(
             "insert into adapter_state (tenant_id, platform, state, updated_at) values ($1, $2, $3, $4) \
              on conflict (tenant_id, platform) do update set \
@@ -281,7 +281,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
         .bind(platform)
         .bind(Json(state))
         .bind(rows::stored_time(Utc::now()))
-        .execute(self.db())
+        .execute(&writer)
         .await
         .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
         Ok(())

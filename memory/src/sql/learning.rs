@@ -112,8 +112,8 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
     // ---- experiences and patterns ----
 
     async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience> {
-        let _write = self.writer().await;
-        let recorded = self.insert_experience(self.db(), &experience, None).await?;
+        let writer = self.write().await;
+        let recorded = self.insert_experience(&writer, &experience, None).await?;
         recorded.ok_or_else(|| MemoryError::Corrupt("an experience without a key was not inserted".into()))
     }
 
@@ -206,7 +206,7 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
     // ---- market insights ----
 
     async fn upsert_market_insight(&self, insight: NewMarketInsight) -> MemoryResult<MarketInsight> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into market_insights (tenant_id, niche, trend_data, performance_data, \
              optimal_pricing, best_times, last_updated) values ($1, $2, $3, $4, $5, $6, $7) \
@@ -222,7 +222,7 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
         .bind(Json(&insight.optimal_pricing))
         .bind(Json(&insight.best_times))
         .bind(rows::stored_time(Utc::now()))
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "market_insight", "tenant"))?;
         rows::market_insight(&row)
@@ -256,7 +256,7 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
         success_score: Option<Decimal>,
     ) -> MemoryResult<AgentMemory> {
         let now = rows::stored_time(Utc::now());
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into agent_memory (tenant_id, agent_type, memory_type, content, success_score, \
              created_at, last_accessed) values ($1, $2, $3, $4, $5, $6, $6) \
@@ -271,14 +271,14 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
         .bind(content.to_string())
         .bind(success_score)
         .bind(now)
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "agent_memory", "tenant"))?;
         rows::agent_memory(&row)
     }
 
     async fn agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<Option<AgentMemory>> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(concat!(
             "update agent_memory set last_accessed = $1 \
              where tenant_id = $2 and agent_type = $3 and memory_type = $4 returning ",
@@ -288,7 +288,7 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
         .bind(tenant.0)
         .bind(agent)
         .bind(key)
-        .fetch_optional(self.db())
+        .fetch_optional(&writer)
         .await?
         .map(|row| rows::agent_memory(&row))
         .transpose()

@@ -38,7 +38,7 @@ impl<D: Dialect> SqlStore<D> {
 #[async_trait]
 impl<D: Dialect> LedgerStore for SqlStore<D> {
     async fn record_ledger_entry(&self, entry: NewLedgerEntry) -> MemoryResult<LedgerEntry> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into profit_logs (tenant_id, source, amount, category, transaction_id, metadata, recorded_at) \
              values ($1, $2, $3, $4, $5, $6, $7) returning ",
@@ -51,7 +51,7 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
         .bind(&entry.transaction_id)
         .bind(Json(&entry.metadata))
         .bind(rows::stored_time(entry.recorded_at))
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "transaction_id", "tenant"))?;
         rows::ledger_entry(&row)
@@ -106,8 +106,8 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
     }
 
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> MemoryResult<()> {
-        let _write = self.writer().await;
-        self.upsert_checkpoint(self.db(), checkpoint).await
+        let writer = self.write().await;
+        self.upsert_checkpoint(&writer, checkpoint).await
     }
 
     async fn checkpoint(&self, tenant: TenantId) -> MemoryResult<Option<Checkpoint>> {

@@ -78,11 +78,11 @@ impl<D: Dialect> MediaStore for SqlStore<D> {
     }
 
     async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let deleted = query::<D>("delete from media_files where tenant_id = $1 and id = $2")
             .bind(tenant.0)
             .bind(id)
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         rows::expect_one(deleted, "file")
     }

@@ -12,7 +12,7 @@ use crate::store::{MemoryResult, MeteringStore};
 impl<D: Dialect> MeteringStore for SqlStore<D> {
     async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64> {
         let (kind, id) = rows::usage_key(subject);
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(
             "insert into usage_counters (subject_kind, subject_id, counter, period, value) values ($1, $2, $3, $4, $5) \
              on conflict (subject_kind, subject_id, counter, period) \
@@ -23,7 +23,7 @@ impl<D: Dialect> MeteringStore for SqlStore<D> {
         .bind(counter)
         .bind(period)
         .bind(amount)
-        .fetch_one(self.db())
+        .fetch_one(&writer)
         .await?
         .int("value")
     }
@@ -43,7 +43,7 @@ impl<D: Dialect> MeteringStore for SqlStore<D> {
     }
 
     async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(
             "insert into llm_calls (tenant_id, agent, model, prompt_tokens, completion_tokens, \
              outcome, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
@@ -55,7 +55,7 @@ impl<D: Dialect> MeteringStore for SqlStore<D> {
         .bind(call.completion_tokens)
         .bind(&call.outcome)
         .bind(rows::stored_time(Utc::now()))
-        .execute(self.db())
+        .execute(&writer)
         .await
         .map_err(|e| rows::write_error(e, "llm_call", "tenant"))?;
         Ok(())

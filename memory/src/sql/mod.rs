@@ -327,12 +327,24 @@ impl<D: Dialect> Query<D> {
     }
 }
 
-/// A write transaction: the dialect's write lock (if it has one) and the transaction
-/// opened under it. Dropping it uncommitted rolls back, then releases the lock.
+/// A turn to write on the pool (see [`SqlStore::write`]): queries run on `&writer`.
+pub(crate) struct Writer<'s, D: Dialect> {
+    pool: &'s Pool<D::Db>,
+    _turn: Option<MutexGuard<'s, ()>>,
+}
+
+impl<'e, D: Dialect> From<&'e Writer<'_, D>> for Exec<'e, D> {
+    fn from(writer: &'e Writer<'_, D>) -> Self {
+        Exec::Pool(writer.pool)
+    }
+}
+
+/// A write transaction, opened in a turn to write: dropping it uncommitted rolls back,
+/// then ends the turn.
 pub(crate) struct WriteTransaction<'s, D: Dialect> {
-    // Declared first, so dropped first: the rollback is queued before the lock goes.
+    // Declared first, so dropped first: the rollback is queued before the turn ends.
     transaction: Transaction<'static, D::Db>,
-    _write: Option<MutexGuard<'s, ()>>,
+    _turn: Option<MutexGuard<'s, ()>>,
 }
 
 impl<D: Dialect> WriteTransaction<'_, D> {
@@ -341,13 +353,13 @@ impl<D: Dialect> WriteTransaction<'_, D> {
         D::lock(&mut self.transaction, lock).await
     }
 
-    /// Commits, then releases the write lock.
+    /// Commits, then ends the turn to write.
     pub(crate) async fn commit(self) -> MemoryResult<()> {
         self.transaction.commit().await?;
         Ok(())
     }
 
-    /// Rolls back, then releases the write lock.
+    /// Rolls back, then ends the turn to write.
     pub(crate) async fn rollback(self) -> MemoryResult<()> {
         self.transaction.rollback().await?;
         Ok(())
@@ -375,26 +387,29 @@ impl<D: Dialect> SqlStore<D> {
         self.dialect.pool()
     }
 
-    /// Waits for this process's turn to write, on a database with one writer at a
-    /// time; hold the guard across the write.
-    async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
-        match self.dialect.write_lock() {
+    /// Waits for this process's turn to write and returns it: where a write outside a
+    /// transaction runs (`.execute(&writer)`), holding the turn as long as it lives. On a
+    /// database with one writer at a time (SQLite) turns are taken in order from an
+    /// in-process queue; elsewhere a turn is the pool, at once.
+    async fn write(&self) -> Writer<'_, D> {
+        let turn = match self.dialect.write_lock() {
             Some(lock) => Some(lock.lock().await),
             None => None,
-        }
+        };
+        Writer { pool: self.db(), _turn: turn }
     }
 
-    /// Opens a write transaction: after [`SqlStore::writer`], with the dialect's
-    /// `BEGIN` (SQLite's `BEGIN IMMEDIATE` takes the database's write lock at once, so
-    /// a writer in another process makes it wait on the busy time-out instead of
-    /// failing to upgrade a read lock halfway through).
+    /// Opens a write transaction in this process's turn to write (see
+    /// [`SqlStore::write`]), with the dialect's `BEGIN`: SQLite's `BEGIN IMMEDIATE` takes
+    /// the database's write lock at once, so a writer in another process makes it wait
+    /// on the busy time-out instead of failing to upgrade a read lock halfway through.
     async fn write_transaction(&self) -> MemoryResult<WriteTransaction<'_, D>> {
-        let write = self.writer().await;
+        let Writer { pool, _turn: turn } = self.write().await;
         let transaction = match D::BEGIN_WRITE {
-            Some(begin) => self.db().begin_with(begin).await?,
-            None => self.db().begin().await?,
+            Some(begin) => pool.begin_with(begin).await?,
+            None => pool.begin().await?,
         };
-        Ok(WriteTransaction { transaction, _write: write })
+        Ok(WriteTransaction { transaction, _turn: turn })
     }
 
     /// Whether a tenant exists: names what a guarded insert that wrote nothing missed.

@@ -49,7 +49,7 @@ impl<D: Dialect> PlatformStore for SqlStore<D> {
     }
 
     async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(
             "insert into platform_settings (key, value, updated_at) values ($1, $2, $3) \
              on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
@@ -57,7 +57,7 @@ impl<D: Dialect> PlatformStore for SqlStore<D> {
         .bind(key)
         .bind(Json(value))
         .bind(rows::stored_time(Utc::now()))
-        .execute(self.db())
+        .execute(&writer)
         .await?;
         Ok(())
     }
@@ -78,10 +78,10 @@ impl<D: Dialect> PlatformStore for SqlStore<D> {
         received_at: DateTime<Utc>,
     ) -> MemoryResult<bool> {
         let received_at = rows::stored_time(received_at);
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>("delete from webhook_deliveries where received_at < $1")
             .bind(rows::stored_time(received_at - WEBHOOK_DELIVERY_RETENTION))
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         // The primary key settles races: a second insert of the same id changes nothing.
         let inserted = query::<D>(
@@ -91,17 +91,17 @@ impl<D: Dialect> PlatformStore for SqlStore<D> {
         .bind(provider)
         .bind(delivery_id)
         .bind(received_at)
-        .execute(self.db())
+        .execute(&writer)
         .await?;
         Ok(inserted == 1)
     }
 
     async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>("delete from webhook_deliveries where provider = $1 and delivery_id = $2")
             .bind(provider)
             .bind(delivery_id)
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         Ok(())
     }

@@ -75,11 +75,11 @@ impl<D: Dialect> TenantStore for SqlStore<D> {
     }
 
     async fn set_tenant_active(&self, id: TenantId, active: bool) -> MemoryResult<()> {
-        let _write = self.writer().await;
+        let writer = self.write().await;
         let changed = query::<D>("update tenants set is_active = $1 where id = $2")
             .bind(active)
             .bind(id.0)
-            .execute(self.db())
+            .execute(&writer)
             .await?;
         rows::expect_one(changed, "tenant")
     }
@@ -107,7 +107,7 @@ impl<D: Dialect> TenantStore for SqlStore<D> {
 
     async fn update_tenant(&self, id: TenantId, owner: UserId, changes: TenantChanges) -> MemoryResult<Tenant> {
         let (set_domain, domain) = rows::domain_change(&changes);
-        let _write = self.writer().await;
+        let writer = self.write().await;
         query::<D>(concat!(
             "update tenants set name = coalesce($1, name), domain = case when $2 then $3 else domain end, \
              personality = coalesce($4, personality), settings = coalesce($5, settings) \
@@ -121,7 +121,7 @@ impl<D: Dialect> TenantStore for SqlStore<D> {
         .bind(changes.settings.as_ref().map(Json))
         .bind(id.0)
         .bind(owner.0)
-        .fetch_optional(self.db())
+        .fetch_optional(&writer)
         .await?
         .map_or_else(|| Err(MemoryError::NotFound("tenant".to_owned())), |row| rows::tenant(&row))
     }
