@@ -4,15 +4,19 @@
 //! (users, tenants, agent memory, events, stores, products, posts, campaigns, ledger,
 //! invites, access controls, experiences, patterns, market insights, checkpoints, tokens,
 //! usage, adapter state, LLM calls),
-//! the [`Store`] interface with its SQLite (embedded default) and PostgreSQL backends,
-//! and the batched, gap-free [`EventLog`] with its per-tenant live fan-out.
+//! the storage interfaces ([`Store`] and its parts by concern) with their SQLite
+//! (embedded default) and PostgreSQL backends, and the batched, gap-free [`EventLog`]
+//! with its per-tenant live fan-out.
 //!
 //! ## Layout
 //! - `model`: ids, tiers, rows. Money is [`rust_decimal::Decimal`]: `NUMERIC` in
 //!   PostgreSQL, exact text in SQLite (SQLite has no decimal type, and a float would
 //!   round).
-//! - `store`: the [`Store`] trait both backends implement.
-//! - `sqlite`, `postgres`: the two backends, each with its own migrations folder.
+//! - `store`: the storage interfaces, one per concern ([`AccountStore`],
+//!   [`EventStore`], …), and [`Store`], all of them.
+//! - `sql`: [`SqlStore`], which implements them once for both databases, and the two
+//!   dialects ([`SqliteStore`], [`PostgresStore`]), each with its migrations folder.
+//! - `rows`: reading rows into the model, and the rules both databases follow.
 //! - `pool`: [`PoolSettings`], how long a query waits for a connection, and which
 //!   database errors mean "unavailable, retry" ([`is_unavailable`]).
 //! - `event_log`: batching writer, sequence numbers, per-tenant broadcast.
@@ -23,10 +27,9 @@ mod error;
 mod event_log;
 mod model;
 mod pool;
-mod postgres;
 mod redis_link;
 mod rows;
-mod sqlite;
+mod sql;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,10 +38,12 @@ pub use error::{InviteRejection, MemoryError};
 pub use event_log::{CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE, ProbeFn, WriteProbe};
 pub use model::*;
 pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
-pub use postgres::PostgresStore;
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
-pub use sqlite::SqliteStore;
-pub use store::{Backend, MemoryResult, SharedStore, Store, WEBHOOK_DELIVERY_RETENTION};
+pub use sql::{PostgresDialect, PostgresStore, SqlStore, SqliteDialect, SqliteStore};
+pub use store::{
+    AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
+    MeteringStore, PlatformStore, SharedStore, Store, TenantStore, WEBHOOK_DELIVERY_RETENTION,
+};
 
 use std::sync::Arc;
 

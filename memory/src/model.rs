@@ -343,7 +343,7 @@ pub enum UsageSubject {
 
 /// The status of a deleted product. Deleting only marks a product (its sales and
 /// campaigns keep pointing at it); a deleted product does not count against a limit
-/// (see [`Store::create_product_within_limit`](crate::Store::create_product_within_limit)).
+/// (see [`BusinessStore::create_product_within_limit`](crate::BusinessStore::create_product_within_limit)).
 pub const DELETED_PRODUCT_STATUS: &str = "deleted";
 
 /// A product the swarm made for a tenant, with its price and where it is listed.
@@ -538,7 +538,7 @@ pub struct NewExperience {
     pub lessons: String,
 }
 
-/// One outcome to fold into a tenant's pattern (see [`Store::record_pattern_outcome`](crate::Store::record_pattern_outcome)).
+/// One outcome to fold into a tenant's pattern (see [`LearningStore::record_pattern_outcome`](crate::LearningStore::record_pattern_outcome)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternOutcome {
     /// What kind of pattern, e.g. an action type.

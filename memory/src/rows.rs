@@ -1,9 +1,9 @@
-//! What the SQLite and PostgreSQL backends share, so the two cannot drift apart: reading
-//! rows into the model, naming refused writes, the column lists, and the small rules
-//! (e-mail normalisation, timestamp precision, invite validity, sequence numbering).
+//! Reading rows into the model, naming refused writes, the column lists, and the small
+//! rules (e-mail normalisation, timestamp precision, invite validity, sequence
+//! numbering) of the SQL store (`sql/`).
 //!
-//! Money travels as exact text on both backends: SQLite stores it as text, PostgreSQL
-//! as `NUMERIC` that the queries cast to and from text (`$n::numeric`, `amount::text`).
+//! Money is read back as exact text on both backends: SQLite stores it as text,
+//! PostgreSQL as `NUMERIC` that the column lists cast to text (`cast(amount as text)`).
 //! sqlx's own `Decimal` codec for PostgreSQL drops the scale of zero ("0.00" comes back
 //! as "0"), and the text form is exact for every value, so both backends read money the
 //! same way, through [`parse_money`].
@@ -31,16 +31,15 @@ macro_rules! tenant_columns {
         "id, user_id, name, domain, personality, settings, is_active, created_at"
     };
 }
-// Money columns take the cast that reads them as text: "" on SQLite (already text),
-// "::text" on PostgreSQL (see the module docs).
+// Money columns are read as text (see the module docs).
 macro_rules! event_columns {
-    ($money:literal) => {
-        concat!("tenant_id, seq, occurred_at, actor, kind, summary, data, revenue_impact", $money, " as revenue_impact")
+    () => {
+        "tenant_id, seq, occurred_at, actor, kind, summary, data, cast(revenue_impact as text) as revenue_impact"
     };
 }
 macro_rules! ledger_columns {
-    ($money:literal) => {
-        concat!("id, tenant_id, source, amount", $money, " as amount, category, transaction_id, metadata, recorded_at")
+    () => {
+        "id, tenant_id, source, cast(amount as text) as amount, category, transaction_id, metadata, recorded_at"
     };
 }
 macro_rules! invite_columns {
@@ -54,25 +53,15 @@ macro_rules! checkpoint_columns {
     };
 }
 macro_rules! product_columns {
-    ($money:literal) => {
-        concat!(
-            "id, tenant_id, store_id, niche, title, description, tags, price",
-            $money,
-            " as price, cost",
-            $money,
-            " as cost, currency, status, external_id, created_at, updated_at"
-        )
+    () => {
+        "id, tenant_id, store_id, niche, title, description, tags, cast(price as text) as price, \
+         cast(cost as text) as cost, currency, status, external_id, created_at, updated_at"
     };
 }
 macro_rules! campaign_columns {
-    ($money:literal) => {
-        concat!(
-            "id, tenant_id, product_id, name, channel, budget",
-            $money,
-            " as budget, spent",
-            $money,
-            " as spent, status, external_id, created_at"
-        )
+    () => {
+        "id, tenant_id, product_id, name, channel, cast(budget as text) as budget, \
+         cast(spent as text) as spent, status, external_id, created_at"
     };
 }
 macro_rules! social_post_columns {
@@ -81,22 +70,15 @@ macro_rules! social_post_columns {
     };
 }
 macro_rules! experience_columns {
-    ($money:literal) => {
-        concat!(
-            "id, tenant_id, action_type, context, result, success, revenue_generated",
-            $money,
-            " as revenue_generated, lessons_learned, created_at"
-        )
+    () => {
+        "id, tenant_id, action_type, context, result, success, \
+         cast(revenue_generated as text) as revenue_generated, lessons_learned, created_at"
     };
 }
 macro_rules! pattern_columns {
-    ($money:literal) => {
-        concat!(
-            "id, tenant_id, pattern_type, pattern_key, pattern_data, usage_count, success_count, \
-             success_rate, avg_revenue",
-            $money,
-            " as avg_revenue, last_used"
-        )
+    () => {
+        "id, tenant_id, pattern_type, pattern_key, pattern_data, usage_count, success_count, \
+         success_rate, cast(avg_revenue as text) as avg_revenue, last_used"
     };
 }
 macro_rules! market_insight_columns {
@@ -105,12 +87,9 @@ macro_rules! market_insight_columns {
     };
 }
 macro_rules! agent_memory_columns {
-    ($money:literal) => {
-        concat!(
-            "id, tenant_id, agent_type, memory_type, content, success_score",
-            $money,
-            " as success_score, created_at, last_accessed"
-        )
+    () => {
+        "id, tenant_id, agent_type, memory_type, content, cast(success_score as text) as success_score, \
+         created_at, last_accessed"
     };
 }
 macro_rules! api_token_columns {
@@ -441,33 +420,6 @@ pub(crate) fn platform_stats(row: &impl ModelRow) -> MemoryResult<PlatformStats>
     })
 }
 
-/// The platform-wide counts, for both dialects: `{since}` and `{period}` are the two
-/// parameters, `{bigint}` the function that turns a sum back into a 64-bit integer
-/// (PostgreSQL's `sum(bigint)` is `numeric`).
-pub(crate) fn platform_stats_sql(since: &str, period: &str, bigint: &str) -> String {
-    format!(
-        "select \
-         (select count(*) from users) as users, \
-         (select count(*) from users where role = 'admin') as admins, \
-         (select count(*) from users where tier = 'free') as free_users, \
-         (select count(*) from users where tier = 'pro') as pro_users, \
-         (select count(*) from users where tier = 'enterprise') as enterprise_users, \
-         (select count(*) from users where created_at >= {since}) as new_users, \
-         (select count(*) from users where last_login >= {since}) as active_users, \
-         (select count(*) from tenants) as businesses, \
-         (select count(*) from tenants where is_active) as active_businesses, \
-         (select count(*) from products) as products, \
-         (select count(*) from product_stores) as stores, \
-         (select count(*) from campaigns) as campaigns, \
-         (select count(*) from ai_events where occurred_at >= {since}) as events, \
-         (select count(*) from llm_calls where created_at >= {since}) as llm_calls, \
-         (select {bigint}(coalesce(sum(prompt_tokens + completion_tokens), 0)) from llm_calls \
-          where created_at >= {since}) as llm_tokens, \
-         (select {bigint}(coalesce(sum(value), 0)) from usage_counters \
-          where subject_kind = 'user' and counter = 'api_calls' and period = {period}) as api_calls"
-    )
-}
-
 /// The columns of a [`MediaFile`] (its bytes are selected only when asked for).
 macro_rules! media_columns {
     () => {
@@ -667,7 +619,7 @@ pub(crate) fn next_pattern_stats(
 }
 
 /// The order `patterns` lists in: success rate, then mean revenue, both highest first,
-/// then oldest first. PostgreSQL sorts so in SQL; SQLite, whose money is text, here.
+/// then oldest first. Sorted here, not in SQL: SQLite's money is text.
 pub(crate) fn rank_patterns(patterns: &mut [SuccessfulPattern]) {
     patterns.sort_by(|a, b| {
         b.success_rate
@@ -690,7 +642,7 @@ pub(crate) fn ledger_totals(
 }
 
 /// The `domain` column after `changes`: whether to write it, and the value to write
-/// (`None` writes null). Both backends bind the pair into `case when ? then ? else domain end`.
+/// (`None` writes null), bound into `case when $2 then $3 else domain end`.
 pub(crate) fn domain_change(changes: &TenantChanges) -> (bool, Option<&str>) {
     match &changes.domain {
         None => (false, None),

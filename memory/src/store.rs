@@ -1,4 +1,26 @@
-//! The one storage interface, implemented by the SQLite and PostgreSQL backends.
+//! The storage interfaces, one per concern, implemented once over both databases
+//! (`sql/`).
+//!
+//! A caller asks for what it uses: the session layer needs an [`AccountStore`], the
+//! event log an [`EventStore`]. [`Store`] is all of them together, what
+//! [`SharedStore`] carries; an `Arc<dyn Store>` coerces to any one of them
+//! (`Arc<dyn EventStore>`), and methods of every concern can be called on it directly.
+//!
+//! | interface | what it keeps |
+//! |---|---|
+//! | [`PlatformStore`] | the database itself (backend, ping, close), platform settings, webhook deliveries, platform-wide counts |
+//! | [`AccountStore`] | users, API tokens, sessions, access controls, invites |
+//! | [`TenantStore`] | tenants (businesses) |
+//! | [`EventStore`] | the swarm event log |
+//! | [`LedgerStore`] | the ledger and autopilot checkpoints |
+//! | [`BusinessStore`] | products, campaigns, social posts, adapter state |
+//! | [`LearningStore`] | experiences, patterns, market insights, agent memory |
+//! | [`MediaStore`] | media files |
+//! | [`MeteringStore`] | usage counters and LLM calls |
+//!
+//! Both backends behave identically; the conformance suite (`memory/tests/conformance.rs`)
+//! runs the same tests on each. Every tenant-owned read takes the tenant id, so a caller
+//! can never read another tenant's rows by id alone.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,13 +53,39 @@ impl Backend {
     }
 }
 
-/// Storage for everything Boardroom keeps. Both backends behave identically; the
-/// conformance suite (`memory/tests/conformance.rs`) runs the same tests on each.
-///
-/// Every tenant-owned read takes the tenant id, so a caller can never read another
-/// tenant's rows by id alone.
+/// Everything Boardroom keeps: every interface of this module together. Implemented by
+/// every type that implements them all; nothing implements it by hand.
+pub trait Store:
+    PlatformStore
+    + AccountStore
+    + TenantStore
+    + EventStore
+    + LedgerStore
+    + BusinessStore
+    + LearningStore
+    + MediaStore
+    + MeteringStore
+{
+}
+
+impl<T> Store for T where
+    T: PlatformStore
+        + AccountStore
+        + TenantStore
+        + EventStore
+        + LedgerStore
+        + BusinessStore
+        + LearningStore
+        + MediaStore
+        + MeteringStore
+        + ?Sized
+{
+}
+
+/// The database as a whole, and what belongs to the platform rather than to a user or
+/// a tenant.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait PlatformStore: Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
 
@@ -47,6 +95,33 @@ pub trait Store: Send + Sync + 'static {
     /// Waits for in-flight queries and closes the pool.
     async fn close(&self);
 
+    /// Writes (replaces) a platform-wide setting, e.g. the run-time private-mode toggle.
+    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()>;
+    /// Reads a platform-wide setting; `None` when never written.
+    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>>;
+
+    /// Remembers that `provider` delivered `delivery_id` at `received_at`; `true` when it
+    /// was new, `false` when it was already remembered. One atomic insert: of any number
+    /// of concurrent calls with the same id (in any number of processes) exactly one
+    /// answers `true`. Deliveries remembered more than [`WEBHOOK_DELIVERY_RETENTION`]
+    /// before `received_at` are forgotten first (the platforms stop retrying long before).
+    async fn record_webhook_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> MemoryResult<bool>;
+    /// Forgets a delivery, so the platform's retry is handled (when handling it failed).
+    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()>;
+
+    /// Counts over the whole platform; windowed counts start at `since`, API calls are
+    /// those metered in `period` (`YYYY-MM`).
+    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats>;
+}
+
+/// Users and how they sign in: accounts, API tokens, sessions, access controls, invites.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     // ---- users ----
 
     /// Creates a user; `Conflict("email")` when the address is taken (case-insensitive).
@@ -77,50 +152,10 @@ pub trait Store: Send + Sync + 'static {
     /// there is no such user.
     async fn set_user_password_hash(&self, id: UserId, hash: &str) -> MemoryResult<()>;
     /// Deletes a user and, in the same transaction, everything that is theirs: tenants
-    /// (with all their rows, see [`Store::delete_tenant`]), API tokens, sessions, access
-    /// controls and usage counters. Invites they made or used stay, without the link.
-    /// `NotFound("user")` when there is no such user.
+    /// (with all their rows, see [`TenantStore::delete_tenant`]), API tokens, sessions,
+    /// access controls and usage counters. Invites they made or used stay, without the
+    /// link. `NotFound("user")` when there is no such user.
     async fn delete_user(&self, id: UserId) -> MemoryResult<()>;
-
-    // ---- tenants ----
-
-    /// Creates a tenant for an existing user, with no limit on how many the user has
-    /// (what the system makes: the demo tenant, `boardroom tenant create`): see
-    /// [`Store::create_tenant_within_limit`].
-    async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant> {
-        self.create_tenant_within_limit(tenant, None).await
-    }
-    /// Creates a tenant unless its user already has `limit` tenants (what a tier
-    /// counts); then [`MemoryError::LimitReached`](crate::MemoryError::LimitReached)
-    /// naming `businesses`, and nothing is written. The count and the insert are one
-    /// transaction under a lock per user, so concurrent creations cannot squeeze past
-    /// the limit. `None` is unlimited. `NotFound("user")` when the user does not exist.
-    async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant>;
-    /// Looks a tenant up by id.
-    async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>>;
-    /// All tenants ordered by id, after `after` (exclusive), at most `limit`.
-    async fn list_tenants(&self, after: Option<TenantId>, limit: i64) -> MemoryResult<Vec<Tenant>>;
-    /// One user's tenants, ordered by id.
-    async fn tenants_of_user(&self, user: UserId) -> MemoryResult<Vec<Tenant>>;
-    /// Enables or disables a tenant.
-    async fn set_tenant_active(&self, id: TenantId, active: bool) -> MemoryResult<()>;
-    /// One user's tenants ordered by id, after `after` (exclusive), at most `limit`.
-    async fn tenants_of_user_page(
-        &self,
-        user: UserId,
-        after: Option<TenantId>,
-        limit: i64,
-    ) -> MemoryResult<Vec<Tenant>>;
-    /// Applies `changes` to one of `owner`'s tenants and returns it as it now is.
-    /// `NotFound("tenant")` when there is no such tenant or it is not `owner`'s (nothing
-    /// is changed then).
-    async fn update_tenant(&self, id: TenantId, owner: UserId, changes: TenantChanges) -> MemoryResult<Tenant>;
-    /// Deletes one of `owner`'s tenants with everything that is the tenant's (events and
-    /// their numbering, ledger, products, stores, campaigns, posts, experiences,
-    /// patterns, insights, agent memory, checkpoint, adapter state, LLM calls, usage
-    /// counters), in one transaction. `NotFound("tenant")` when there is no such tenant
-    /// or it is not `owner`'s (nothing is deleted then).
-    async fn delete_tenant(&self, id: TenantId, owner: UserId) -> MemoryResult<()>;
 
     // ---- API tokens ----
 
@@ -171,41 +206,75 @@ pub trait Store: Send + Sync + 'static {
     /// when the user has no active control of that type.
     async fn remove_access_control(&self, user: UserId, control_type: &str) -> MemoryResult<()>;
 
-    // ---- platform settings ----
+    // ---- invites ----
 
-    /// Writes (replaces) a platform-wide setting, e.g. the run-time private-mode toggle.
-    async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()>;
-    /// Reads a platform-wide setting; `None` when never written.
-    async fn platform_setting(&self, key: &str) -> MemoryResult<Option<Value>>;
+    /// Creates an invite; `Conflict("code")` when the code exists.
+    async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite>;
+    /// Takes one use of a code for `user`, atomically: two concurrent callers can never
+    /// both take the last use. Refused with `InviteRejected`.
+    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite>;
+    /// Checks a code without using it.
+    async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite>;
+    /// Invites ordered by id.
+    async fn list_invites(&self) -> MemoryResult<Vec<Invite>>;
+}
 
-    // ---- webhook deliveries ----
-
-    /// Remembers that `provider` delivered `delivery_id` at `received_at`; `true` when it
-    /// was new, `false` when it was already remembered. One atomic insert: of any number
-    /// of concurrent calls with the same id (in any number of processes) exactly one
-    /// answers `true`. Deliveries remembered more than [`WEBHOOK_DELIVERY_RETENTION`]
-    /// before `received_at` are forgotten first (the platforms stop retrying long before).
-    async fn record_webhook_delivery(
+/// Tenants: the businesses users own.
+#[async_trait]
+pub trait TenantStore: Send + Sync + 'static {
+    /// Creates a tenant for an existing user, with no limit on how many the user has
+    /// (what the system makes: the demo tenant, `boardroom tenant create`): see
+    /// [`TenantStore::create_tenant_within_limit`].
+    async fn create_tenant(&self, tenant: NewTenant) -> MemoryResult<Tenant> {
+        self.create_tenant_within_limit(tenant, None).await
+    }
+    /// Creates a tenant unless its user already has `limit` tenants (what a tier
+    /// counts); then [`MemoryError::LimitReached`](crate::MemoryError::LimitReached)
+    /// naming `businesses`, and nothing is written. The count and the insert are one
+    /// transaction under a lock per user, so concurrent creations cannot squeeze past
+    /// the limit. `None` is unlimited. `NotFound("user")` when the user does not exist.
+    async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant>;
+    /// Looks a tenant up by id.
+    async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>>;
+    /// All tenants ordered by id, after `after` (exclusive), at most `limit`.
+    async fn list_tenants(&self, after: Option<TenantId>, limit: i64) -> MemoryResult<Vec<Tenant>>;
+    /// One user's tenants, ordered by id.
+    async fn tenants_of_user(&self, user: UserId) -> MemoryResult<Vec<Tenant>>;
+    /// Enables or disables a tenant.
+    async fn set_tenant_active(&self, id: TenantId, active: bool) -> MemoryResult<()>;
+    /// One user's tenants ordered by id, after `after` (exclusive), at most `limit`.
+    async fn tenants_of_user_page(
         &self,
-        provider: &str,
-        delivery_id: &str,
-        received_at: DateTime<Utc>,
-    ) -> MemoryResult<bool>;
-    /// Forgets a delivery, so the platform's retry is handled (when handling it failed).
-    async fn forget_webhook_delivery(&self, provider: &str, delivery_id: &str) -> MemoryResult<()>;
+        user: UserId,
+        after: Option<TenantId>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Tenant>>;
+    /// Applies `changes` to one of `owner`'s tenants and returns it as it now is.
+    /// `NotFound("tenant")` when there is no such tenant or it is not `owner`'s (nothing
+    /// is changed then).
+    async fn update_tenant(&self, id: TenantId, owner: UserId, changes: TenantChanges) -> MemoryResult<Tenant>;
+    /// Deletes one of `owner`'s tenants with everything that is the tenant's (events and
+    /// their numbering, ledger, products, stores, campaigns, posts, experiences,
+    /// patterns, insights, agent memory, checkpoint, adapter state, LLM calls, usage
+    /// counters), in one transaction. `NotFound("tenant")` when there is no such tenant
+    /// or it is not `owner`'s (nothing is deleted then).
+    async fn delete_tenant(&self, id: TenantId, owner: UserId) -> MemoryResult<()>;
+}
 
-    // ---- event log ----
-
+/// The swarm event log: gap-free, per-tenant numbered events.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
     /// Appends events in one transaction, giving each the next sequence number of its
     /// tenant. Numbers are gap-free and unique per tenant even when several processes
     /// append at once. Returns the stored events in input order.
     async fn append_events(&self, events: &[NewEvent]) -> MemoryResult<Vec<SwarmEvent>> {
         self.append_events_and_checkpoints(events, &[]).await
     }
-    /// Appends events as [`Store::append_events`] does and, in the same transaction,
-    /// writes (replaces) each checkpoint, in order: an autopilot step's checkpoint and
-    /// the events that report it commit together or not at all, so a crash can neither
-    /// lose the event of a step that is done nor leave an event for a step that is not.
+    /// Appends events as [`EventStore::append_events`] does and, in the same
+    /// transaction, writes (replaces) each checkpoint, in order: an autopilot step's
+    /// checkpoint and the events that report it commit together or not at all, so a
+    /// crash can neither lose the event of a step that is done nor leave an event for a
+    /// step that is not.
     async fn append_events_and_checkpoints(
         &self,
         events: &[NewEvent],
@@ -215,9 +284,11 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, tenant: TenantId, after: i64, limit: i64) -> MemoryResult<Vec<SwarmEvent>>;
     /// The highest sequence number of a tenant (0 when it has no events).
     async fn last_event_seq(&self, tenant: TenantId) -> MemoryResult<i64>;
+}
 
-    // ---- ledger (profit_logs) ----
-
+/// Money booked (the ledger, `profit_logs`) and where each autopilot cycle stands.
+#[async_trait]
+pub trait LedgerStore: Send + Sync + 'static {
     /// Books a ledger row; `Conflict("transaction_id")` when the tenant already booked
     /// that transaction id, so a retried platform call never books twice.
     async fn record_ledger_entry(&self, entry: NewLedgerEntry) -> MemoryResult<LedgerEntry>;
@@ -237,37 +308,20 @@ pub trait Store: Send + Sync + 'static {
         to: DateTime<Utc>,
     ) -> MemoryResult<Vec<(String, Decimal)>>;
 
-    // ---- invites ----
-
-    /// Creates an invite; `Conflict("code")` when the code exists.
-    async fn create_invite(&self, invite: NewInvite) -> MemoryResult<Invite>;
-    /// Takes one use of a code for `user`, atomically: two concurrent callers can never
-    /// both take the last use. Refused with `InviteRejected`.
-    async fn consume_invite(&self, code: &str, user: UserId, now: DateTime<Utc>) -> MemoryResult<Invite>;
-    /// Checks a code without using it.
-    async fn check_invite(&self, code: &str, now: DateTime<Utc>) -> MemoryResult<Invite>;
-    /// Invites ordered by id.
-    async fn list_invites(&self) -> MemoryResult<Vec<Invite>>;
-
-    // ---- autopilot checkpoints ----
-
-    /// Writes (replaces) the tenant's checkpoint.
+    /// Writes (replaces) the tenant's autopilot checkpoint.
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> MemoryResult<()>;
-    /// Reads the tenant's checkpoint.
+    /// Reads the tenant's autopilot checkpoint.
     async fn checkpoint(&self, tenant: TenantId) -> MemoryResult<Option<Checkpoint>>;
+}
 
-    // ---- usage counters ----
-
-    /// Adds `amount` to a counter for a period (e.g. `api_calls`, `2026-11`) and returns
-    /// the new total, atomically.
-    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64>;
-    /// Reads a counter (0 when never written).
-    async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64>;
-
+/// What a tenant's swarm sells and says: products, campaigns, social posts, and the
+/// state its platform adapters keep.
+#[async_trait]
+pub trait BusinessStore: Send + Sync + 'static {
     // ---- products ----
 
     /// Creates a product with no limit on how many the tenant has: see
-    /// [`Store::create_product_within_limit`].
+    /// [`BusinessStore::create_product_within_limit`].
     async fn create_product(&self, product: NewProduct) -> MemoryResult<Product> {
         self.create_product_within_limit(product, None).await
     }
@@ -296,7 +350,7 @@ pub trait Store: Send + Sync + 'static {
     // ---- campaigns ----
 
     /// Creates a campaign with no limit on how many the tenant has: see
-    /// [`Store::create_campaign_within_limit`].
+    /// [`BusinessStore::create_campaign_within_limit`].
     async fn create_campaign(&self, campaign: NewCampaign) -> MemoryResult<Campaign> {
         self.create_campaign_within_limit(campaign, None).await
     }
@@ -329,16 +383,29 @@ pub trait Store: Send + Sync + 'static {
     /// post.
     async fn set_post_engagement(&self, tenant: TenantId, id: i64, score: i64) -> MemoryResult<()>;
 
+    // ---- adapter state ----
+
+    /// Writes (replaces) what the tenant's adapter for `platform` keeps between calls.
+    /// `NotFound("tenant")` when the tenant does not exist.
+    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()>;
+    /// Reads what the tenant's adapter for `platform` saved; `None` when nothing.
+    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>>;
+}
+
+/// What the swarm learns: experiences and the patterns folded from them, market
+/// insights, and each agent's key-value memory.
+#[async_trait]
+pub trait LearningStore: Send + Sync + 'static {
     // ---- experiences and patterns ----
 
     /// Records what an agent did and how it went. `NotFound("tenant")` when the tenant
     /// does not exist.
     async fn record_experience(&self, experience: NewExperience) -> MemoryResult<Experience>;
     /// Records an experience and folds its outcome into its pattern (as
-    /// [`Store::record_pattern_outcome`] does) in one transaction, once per tenant and
-    /// `key`: a second call with a key already recorded writes nothing and answers
-    /// `None`, so a step retried after a crash cannot record its experience twice.
-    /// `NotFound("tenant")` when the tenant does not exist.
+    /// [`LearningStore::record_pattern_outcome`] does) in one transaction, once per
+    /// tenant and `key`: a second call with a key already recorded writes nothing and
+    /// answers `None`, so a step retried after a crash cannot record its experience
+    /// twice. `NotFound("tenant")` when the tenant does not exist.
     async fn record_experience_once(
         &self,
         key: &str,
@@ -420,26 +487,11 @@ pub trait Store: Send + Sync + 'static {
         counted_prefix: &str,
         limit: Option<u64>,
     ) -> MemoryResult<AgentMemory>;
+}
 
-    // ---- adapter state ----
-
-    /// Writes (replaces) what the tenant's adapter for `platform` keeps between calls.
-    /// `NotFound("tenant")` when the tenant does not exist.
-    async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()>;
-    /// Reads what the tenant's adapter for `platform` saved; `None` when nothing.
-    async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>>;
-
-    // ---- LLM usage ----
-
-    /// Records one LLM call, stamped now. `NotFound("tenant")` when the tenant does not
-    /// exist.
-    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()>;
-    /// The tenant's LLM calls recorded at or after `since`, summed per agent and model,
-    /// ordered by agent then model (byte order).
-    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>>;
-
-    // ---- media files ----
-
+/// Files a tenant uploads, within its owner's storage quota.
+#[async_trait]
+pub trait MediaStore: Send + Sync + 'static {
     /// Keeps a file for a tenant. With a `quota_bytes`, refuses
     /// ([`MemoryError::QuotaExceeded`](crate::MemoryError::QuotaExceeded)) a file that
     /// would take the total of the tenant owner's files, over all their tenants, past
@@ -454,12 +506,23 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()>;
     /// Bytes the files of all of `user`'s tenants take.
     async fn media_bytes_of_user(&self, user: UserId) -> MemoryResult<i64>;
+}
 
-    // ---- platform analytics ----
+/// What is counted against a tier: usage counters and LLM calls.
+#[async_trait]
+pub trait MeteringStore: Send + Sync + 'static {
+    /// Adds `amount` to a counter for a period (e.g. `api_calls`, `2026-11`) and returns
+    /// the new total, atomically.
+    async fn add_usage(&self, subject: UsageSubject, counter: &str, period: &str, amount: i64) -> MemoryResult<i64>;
+    /// Reads a counter (0 when never written).
+    async fn usage(&self, subject: UsageSubject, counter: &str, period: &str) -> MemoryResult<i64>;
 
-    /// Counts over the whole platform; windowed counts start at `since`, API calls are
-    /// those metered in `period` (`YYYY-MM`).
-    async fn platform_stats(&self, since: DateTime<Utc>, period: &str) -> MemoryResult<PlatformStats>;
+    /// Records one LLM call, stamped now. `NotFound("tenant")` when the tenant does not
+    /// exist.
+    async fn record_llm_call(&self, call: NewLlmCall) -> MemoryResult<()>;
+    /// The tenant's LLM calls recorded at or after `since`, summed per agent and model,
+    /// ordered by agent then model (byte order).
+    async fn llm_token_totals(&self, tenant: TenantId, since: DateTime<Utc>) -> MemoryResult<Vec<LlmTokenTotal>>;
 }
 
 /// How long a webhook delivery id is remembered: longer than the platforms retry

@@ -35,7 +35,7 @@ macro_rules! conformance {
                 async fn $plain() {
                     let db = boardroom_memory::testing::$fresh().await;
                     super::$plain(std::sync::Arc::new(db.store.clone())).await;
-                    boardroom_memory::Store::close(&db.store).await;
+                    boardroom_memory::PlatformStore::close(&db.store).await;
                 }
             )*
             $(
@@ -43,7 +43,7 @@ macro_rules! conformance {
                 async fn $direct() {
                     let db = boardroom_memory::testing::$fresh().await;
                     super::$direct(std::sync::Arc::new(db.store.clone()), super::Db::from(&db)).await;
-                    boardroom_memory::Store::close(&db.store).await;
+                    boardroom_memory::PlatformStore::close(&db.store).await;
                 }
             )*
         }
@@ -75,6 +75,7 @@ conformance! {
         usage_counters_sum_concurrent_increments_exactly,
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
+        a_shared_store_can_be_handed_out_as_just_the_interface_a_part_uses,
         ledger_totals_sum_each_category_exactly_over_a_half_open_range,
         an_all_time_range_from_the_earliest_to_the_latest_instant_reads_everything,
         products_keep_every_field_and_are_listed_in_id_order,
@@ -331,6 +332,16 @@ fn rejection<T: std::fmt::Debug>(result: MemoryResult<T>) -> InviteRejection {
 async fn the_store_reports_its_backend_and_answers_ping(store: SharedStore, db: Db) {
     assert_eq!(store.backend(), db.backend());
     store.ping().await.expect("ping");
+}
+
+async fn a_shared_store_can_be_handed_out_as_just_the_interface_a_part_uses(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    // A part that only appends events asks for an EventStore, and a Store is one.
+    let events: Arc<dyn EventStore> = store.clone();
+    events.append_events(&[event(shop, "hello")]).await.expect("append");
+    let ledger: Arc<dyn LedgerStore> = store.clone();
+    assert!(ledger.checkpoint(shop).await.expect("read").is_none());
+    assert_eq!(store.last_event_seq(shop).await.expect("seq"), 1);
 }
 
 async fn a_closed_store_refuses_further_calls(store: SharedStore) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use boardroom_memory::{Store, TenantId};
+use boardroom_memory::{BusinessStore, EventStore, LearningStore, LedgerStore, PlatformStore, TenantId};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_boardroom");
 
