@@ -481,3 +481,66 @@ async fn the_docs_page_is_served_by_the_binary_with_no_outside_asset() {
         assert!(!text.contains("https://") && !text.contains("http://"), "{path} loads something from elsewhere");
     }
 }
+
+// ---- The server enforces what the document states ----
+//
+// Each story below is one disagreement schemathesis found between the document and the
+// server (`scripts/api-contract` runs it in CI), pinned down on both backends.
+
+boardroom_tests::on_both_backends! {
+    bodies_are_read_as_their_json_schema_reads_them,
+}
+
+/// An account with one business, and the business's id.
+async fn owner_with_business(app: &TestApp, email: &str) -> (boardroom_tests::Caller, i64) {
+    let owner = app.new_account(email).await;
+    let created = owner.post("/api/business/create", &json!({ "name": "Mugs" })).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_i64().expect("business id");
+    (owner, id)
+}
+
+/// The document says `"type": "object"` and `"type": "integer"`; JSON Schema reads `1.0`
+/// as an integer and never reads an array as an object, and so does the server now.
+async fn bodies_are_read_as_their_json_schema_reads_them(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+
+    // An array where an object is due: serde would take it as the fields in order.
+    let update = owner.put(&format!("/api/business/{business}"), &json!([null, null])).await;
+    assert_eq!((update.status, update.error_code()), (422, "validation"), "{}", update.body);
+    let invite = owner.post("/admin/generate-invite", &json!([null, null])).await;
+    assert_eq!((invite.status, invite.error_code()), (422, "validation"), "{}", invite.body);
+    let brief = json!({ "business_id": business, "kind": "blog_post", "brief": ["Mug", "kitchen", "19.99"] });
+    let nested = owner.post("/api/ai/generate-content", &brief).await;
+    assert_eq!(nested.status, 422, "{}", nested.body);
+    assert!(nested.body["error"]["fields"]["brief"].is_string(), "{}", nested.body);
+
+    // A whole number spelt with a fraction or an exponent is an integer.
+    let spelt = format!(r#"{{"business_id": {business}.0}}"#);
+    let analysed =
+        owner.send_raw(reqwest::Method::POST, "/api/ai/analyze-market", Some("application/json"), spelt.into()).await;
+    assert_eq!(analysed.status, 200, "{}", analysed.body);
+    let interval = r#"{"name": "Cups", "autopilot_interval_secs": 36e2}"#;
+    let created =
+        owner.send_raw(reqwest::Method::POST, "/api/business/create", Some("application/json"), interval.into()).await;
+    assert!(created.status == 201 || created.status == 402, "not a 422: {} {}", created.status, created.body);
+    let fraction = format!(r#"{{"business_id": {business}.5}}"#);
+    let refused = owner
+        .send_raw(reqwest::Method::POST, "/api/ai/analyze-market", Some("application/json"), fraction.into())
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body["error"]["fields"]["business_id"].is_string(), "{}", refused.body);
+
+    // A key given twice is refused, not silently the last one.
+    let twice = r#"{"name": "Mugs", "name": "Cups"}"#;
+    let duplicate = owner
+        .send_raw(reqwest::Method::PUT, &format!("/api/business/{business}"), Some("application/json"), twice.into())
+        .await;
+    assert_eq!(duplicate.status, 422, "{}", duplicate.body);
+    assert!(
+        duplicate.body["error"]["message"].as_str().is_some() && duplicate.raw.windows(9).any(|w| w == b"duplicate"),
+        "{}",
+        duplicate.body
+    );
+}

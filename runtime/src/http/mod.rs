@@ -19,7 +19,8 @@
 //!
 //! ## Layout
 //! - `error`: the one error type.
-//! - `extract`: `Json`, `Query` and `Path` with that error model.
+//! - `extract`: `Json`, `Query` and `Path` with that error model; `strict_json`: JSON
+//!   bodies read the way their JSON Schema reads them.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
 //! - `client`: the client's address and scheme behind trusted proxies; HSTS and
 //!   `Cache-Control: no-store`.
@@ -50,6 +51,7 @@ mod openapi;
 mod pages;
 mod recent;
 pub(crate) mod routes;
+mod strict_json;
 pub(crate) mod tiers;
 
 use std::any::Any;
