@@ -275,10 +275,18 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
         );
     }
 
-    // Creating a product: money is a decimal string.
+    // Creating a product: money is a decimal string or a number, in whole cents, in range.
     let product = request_schema(&document, "POST", "/api/products/create");
     assert_eq!(strings(&product["required"]), names(&["business_id", "title", "niche", "price", "cost"]));
-    assert_eq!(product["properties"]["price"]["type"], "string");
+    let price = dereferenced(&document, &product["properties"]["price"]);
+    assert_eq!(price["type"], json!(["string", "number"]), "{price}");
+    assert_eq!(
+        (price["exclusiveMinimum"].as_f64(), price["maximum"].as_f64(), price["multipleOf"].as_f64()),
+        (Some(0.0), Some(1_000_000.0), Some(0.01)),
+        "{price}"
+    );
+    assert!(price["pattern"].as_str().is_some_and(|pattern| pattern.starts_with('^')), "{price}");
+    assert_eq!(dereferenced(&document, &product["properties"]["cost"])["minimum"].as_f64(), Some(0.0));
     assert_eq!(product["properties"]["business_id"]["type"], "integer");
 
     // A nested type: the content brief is its own strict object.
@@ -306,7 +314,15 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
             .find(|candidate| candidate["$ref"].is_string());
         match named {
             Some(named) => {
-                assert_eq!(dereferenced(&document, named)["additionalProperties"], false, "{method} {path}");
+                // An object, or a choice of objects (a social post, one per network).
+                let body = dereferenced(&document, named);
+                let objects: Vec<&Value> = match body["oneOf"].as_array() {
+                    Some(choices) => choices.iter().collect(),
+                    None => vec![body],
+                };
+                for object in objects {
+                    assert_eq!(object["additionalProperties"], false, "{method} {path}");
+                }
                 strict_bodies += 1;
             }
             None => assert!(path.starts_with("/webhooks/"), "{method} {path} has an untyped body"),
@@ -316,8 +332,10 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
     assert!(strict_bodies >= 20, "only {strict_bodies} typed request bodies");
 
     // Every name a person gives states the name rule as a pattern: no control,
-    // bidirectional-override/isolate or zero-width characters.
-    let name_rule = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$";
+    // bidirectional-override/isolate or zero-width characters, and not all white space.
+    let forbidden = r"\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF";
+    let white_space = r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+    let name_rule = format!("^[^{forbidden}]*[^{forbidden}{white_space}][^{forbidden}]*$");
     for (method, path, field) in [
         ("POST", "/api/business/create", "name"),
         ("PUT", "/api/business/{id}", "name"),
@@ -328,12 +346,13 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
         let schema = &request_schema(&document, method, path)["properties"][field];
         let stated = std::iter::once(schema)
             .chain(schema["oneOf"].as_array().into_iter().flatten())
-            .find_map(|candidate| candidate["pattern"].as_str());
-        assert_eq!(stated, Some(name_rule), "{method} {path} {field}: {schema}");
+            .find_map(|candidate| dereferenced(&document, candidate)["pattern"].as_str());
+        assert_eq!(stated, Some(name_rule.as_str()), "{method} {path} {field}: {schema}");
     }
     let upload = operation(&document, "POST", "/api/media/upload");
     let name = upload["parameters"].as_array().expect("parameters").iter().find(|p| p["name"] == "name").expect("name");
     assert_eq!(name["schema"]["pattern"], name_rule, "{name}");
+    assert_eq!(name["required"], true, "{name}");
 
     // Query and path parameters: a paginated list, and a delete that names its business.
     let list = operation(&document, "GET", "/api/products/list");
@@ -489,6 +508,9 @@ async fn the_docs_page_is_served_by_the_binary_with_no_outside_asset() {
 
 boardroom_tests::on_both_backends! {
     bodies_are_read_as_their_json_schema_reads_them,
+    money_is_whole_cents_in_range_as_a_string_or_a_number,
+    names_texts_and_lists_are_checked_as_sent,
+    addresses_and_choices_are_what_the_document_lists,
 }
 
 /// An account with one business, and the business's id.
@@ -543,4 +565,187 @@ async fn bodies_are_read_as_their_json_schema_reads_them(backends: Backends) {
         "{}",
         duplicate.body
     );
+}
+
+/// The schema of a request body's field, dereferenced (a field may be a `$ref` to a
+/// shared component such as `PositiveAmount`).
+fn field_schema<'a>(document: &'a Value, method: &str, path: &str, field: &str) -> &'a Value {
+    let schema = &request_schema(document, method, path)["properties"][field];
+    assert!(schema.is_object(), "{method} {path} has no field {field}");
+    dereferenced(document, schema)
+}
+
+/// Money is an amount in whole cents up to 1,000,000, above 0 or from 0: as a decimal
+/// string matching the schema's pattern, or a JSON number within its bounds and
+/// `multipleOf`. The document used to call it a string while the server took numbers.
+async fn money_is_whole_cents_in_range_as_a_string_or_a_number(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let price = field_schema(&document, "POST", "/api/products/create", "price");
+    let cost = field_schema(&document, "POST", "/api/products/create", "cost");
+    assert_eq!(price["type"], json!(["string", "number"]), "{price}");
+    assert_eq!((price["exclusiveMinimum"].as_f64(), cost["minimum"].as_f64()), (Some(0.0), Some(0.0)));
+    for (method, path, field) in [
+        ("POST", "/api/marketing/campaign", "budget"),
+        ("POST", "/api/finance/goal", "monthly_revenue"),
+        ("POST", "/api/ai/optimize-pricing", "reference_price"),
+        ("PUT", "/api/live/{id}/products/{product_id}/price-override", "price"),
+    ] {
+        let schema = &request_schema(&document, method, path)["properties"][field];
+        let amount = std::iter::once(schema)
+            .chain(schema["oneOf"].as_array().into_iter().flatten())
+            .map(|candidate| dereferenced(&document, candidate))
+            .find(|candidate| candidate["multipleOf"].is_number());
+        assert!(amount.is_some_and(|amount| amount["exclusiveMinimum"] == 0), "{method} {path} {field}: {schema}");
+    }
+
+    let product = |price: Value, cost: Value| json!({ "business_id": business, "title": "Mug", "niche": "kitchen", "price": price, "cost": cost });
+    for (price, cost, kept) in [
+        (json!("19.99"), json!("0"), "19.99"),
+        (json!(19.99), json!(4.5), "19.99"),
+        (json!(0.07), json!(0), "0.07"),
+        (json!("1000000"), json!("1000000.00"), "1000000.00"),
+    ] {
+        let created = owner.post("/api/products/create", &product(price.clone(), cost)).await;
+        assert_eq!(created.status, 201, "{price}: {}", created.body);
+        assert_eq!(created.body["price"], kept, "{price}");
+    }
+    for (price, cost, field) in [
+        (json!("0"), json!("0"), "price"),
+        (json!(0), json!(0), "price"),
+        (json!("-0"), json!("1"), "price"),
+        (json!("1.001"), json!("0"), "price"),
+        (json!(0.015), json!("0"), "price"),
+        (json!("1000000.01"), json!("0"), "price"),
+        (json!("1e2"), json!("0"), "price"),
+        (json!(" 5"), json!("0"), "price"),
+        (json!("5"), json!(-1), "cost"),
+        (json!("5"), json!("-0"), "cost"),
+        (json!("5"), json!(2_000_000), "cost"),
+    ] {
+        let refused = owner.post("/api/products/create", &product(price.clone(), cost.clone())).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{price} {cost}: {}", refused.body);
+        assert!(refused.body["error"]["fields"][field].is_string(), "{price} {cost}: {}", refused.body);
+    }
+    // A price above 0, on every route that takes one.
+    let goal = owner.post("/api/finance/goal", &json!({ "business_id": business, "monthly_revenue": "0" })).await;
+    assert_eq!(goal.status, 422, "{}", goal.body);
+    let pricing =
+        json!({ "business_id": business, "unit_cost": "4.50", "reference_price": "21.00", "current_price": "0" });
+    let refused = owner.post("/api/ai/optimize-pricing", &pricing).await;
+    assert!(refused.body["error"]["fields"]["current_price"].is_string(), "{}", refused.body);
+}
+
+/// Names and free text are checked as sent (the document's `maxLength` counts the
+/// white space around them, its pattern refuses a control character anywhere and a
+/// name that is only white space), lists and credential maps are bounded as stated, and
+/// every field that breaks its rule is named in one answer.
+async fn names_texts_and_lists_are_checked_as_sent(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let name = field_schema(&document, "POST", "/api/business/create", "name");
+    assert_eq!((name["minLength"].as_u64(), name["maxLength"].as_u64()), (Some(1), Some(100)), "{name}");
+    let tags = &request_schema(&document, "POST", "/api/products/create")["properties"]["tags"];
+    assert_eq!(tags["maxItems"], 20, "{tags}");
+    assert_eq!(dereferenced(&document, &tags["items"])["minLength"], 1, "{tags}");
+    let credentials = field_schema(&document, "POST", "/api/stores/connect", "credentials");
+    assert_eq!((credentials["minProperties"].as_u64(), credentials["maxProperties"].as_u64()), (Some(1), Some(10)));
+    assert_eq!(credentials["additionalProperties"]["minLength"], 1, "{credentials}");
+
+    // 99 characters and two spaces around them are 101 characters.
+    let padded = format!(" {} ", "x".repeat(99));
+    for (body, field) in [
+        (json!({ "name": padded }), "name"),
+        (json!({ "name": " \t Mugs" }), "name"),
+        (json!({ "name": "\u{3000}" }), "name"),
+    ] {
+        let refused = owner.post("/api/business/create", &body).await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.body);
+        assert!(refused.body["error"]["fields"][field].is_string(), "{body}: {}", refused.body);
+    }
+    // Every broken field at once.
+    let refused =
+        owner.post("/api/business/create", &json!({ "name": " ", "personality": "Grumpy", "domain": "nope." })).await;
+    let fields = &refused.body["error"]["fields"];
+    assert_eq!(
+        (fields["name"].as_str(), fields["personality"].is_string(), fields["domain"].is_string()),
+        (Some("must not be empty"), true, true),
+        "{fields}"
+    );
+
+    // Tags and keywords are each 1 to 50 characters of text, named by their index.
+    let product = json!({ "business_id": business, "title": "Mug", "niche": "kitchen", "price": "5", "cost": "1",
+                          "tags": ["ceramic", " "] });
+    let refused = owner.post("/api/products/create", &product).await;
+    assert!(refused.body["error"]["fields"]["tags[1]"].is_string(), "{}", refused.body);
+    let too_many = json!({ "business_id": business, "title": "Mug", "niche": "kitchen", "price": "5", "cost": "1",
+                           "tags": vec!["t"; 21] });
+    assert!(owner.post("/api/products/create", &too_many).await.body["error"]["fields"]["tags"].is_string());
+
+    // A store needs at least one credential, each named and not empty.
+    let store = |credentials: Value| {
+        json!({ "business_id": business, "platform": "shopify", "store_url": "https://mugs.myshopify.com",
+                "credentials": credentials })
+    };
+    for credentials in [json!({}), json!({ "api_key": "" }), json!({ "api key": "x" })] {
+        let refused = owner.post("/api/stores/connect", &store(credentials.clone())).await;
+        assert_eq!(refused.status, 422, "{credentials}: {}", refused.body);
+        assert!(refused.body["error"]["fields"]["credentials"].is_string(), "{}", refused.body);
+    }
+}
+
+/// Addresses and choices are what the document lists: an e-mail address matching its
+/// pattern (a login reads any text: an address that cannot be an account's is a wrong
+/// one), a store's address on `https://` (or this machine), enumerated values exactly
+/// as listed, and a post no longer than its network's limit.
+async fn addresses_and_choices_are_what_the_document_lists(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let email = field_schema(&document, "POST", "/api/auth/signup", "email");
+    assert!(email["pattern"].as_str().is_some_and(|pattern| pattern.contains('@')), "{email}");
+    let signup = app.sign_up("000", boardroom_tests::TEST_PASSWORD, None).await;
+    assert!(signup.body["error"]["fields"]["email"].is_string(), "{}", signup.body);
+    let signup = app.sign_up(" padded@example.com", "short", None).await;
+    let fields = &signup.body["error"]["fields"];
+    assert!(fields["email"].is_string() && fields["password"].is_string(), "both fields: {fields}");
+    let (login, _) = app.log_in("000", "whatever").await;
+    assert_eq!((login.status, login.error_code()), (401, "invalid_credentials"), "{}", login.body);
+
+    let channel = field_schema(&document, "POST", "/api/marketing/campaign", "channel");
+    assert!(strings(&channel["enum"]).contains("meta_ads"), "{channel}");
+    let campaign = json!({ "business_id": business, "name": "Launch", "channel": "Email", "budget": "10" });
+    let refused = owner.post("/api/marketing/campaign", &campaign).await;
+    assert!(refused.body["error"]["fields"]["channel"].is_string(), "exact values only: {}", refused.body);
+
+    let url = field_schema(&document, "POST", "/api/stores/connect", "store_url");
+    assert_eq!(url["maxLength"], 500, "{url}");
+    for store_url in ["http://localhost.evil.example", " https://mugs.myshopify.com", "https:///path"] {
+        let store = json!({ "business_id": business, "platform": "shopify", "store_url": store_url,
+                            "credentials": { "api_key": "k" } });
+        let refused = owner.post("/api/stores/connect", &store).await;
+        assert!(refused.body["error"]["fields"]["store_url"].is_string(), "{store_url}: {}", refused.body);
+    }
+
+    // A post: one schema per network, each with its own longest content.
+    let post = dereferenced(
+        &document,
+        &operation(&document, "POST", "/api/social/post")["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let on_x = post["oneOf"]
+        .as_array()
+        .expect("one per network")
+        .iter()
+        .find(|choice| choice["properties"]["platform"]["enum"] == json!(["x"]))
+        .expect("x");
+    assert_eq!(on_x["properties"]["content"]["maxLength"], 280, "{on_x}");
+    let long = json!({ "business_id": business, "platform": "x", "content": "a".repeat(281) });
+    assert_eq!(owner.post("/api/social/post", &long).await.status, 422);
+    let fits = json!({ "business_id": business, "platform": "linkedin", "content": "a".repeat(281) });
+    assert_eq!(owner.post("/api/social/post", &fits).await.status, 201);
 }

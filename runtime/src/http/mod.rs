@@ -21,6 +21,8 @@
 //! - `error`: the one error type.
 //! - `extract`: `Json`, `Query` and `Path` with that error model; `strict_json`: JSON
 //!   bodies read the way their JSON Schema reads them.
+//! - `fields`: request fields with rules beyond their JSON type (names, texts, money),
+//!   each parsed as it is read and stated as the same rule in the document.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
 //! - `client`: the client's address and scheme behind trusted proxies; HSTS and
 //!   `Cache-Control: no-store`.
@@ -43,6 +45,7 @@ pub(crate) mod crypto;
 mod docs;
 mod error;
 mod extract;
+pub(crate) mod fields;
 mod live;
 mod meter;
 mod metrics;

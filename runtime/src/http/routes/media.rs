@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use boardroom_memory::{MediaFile, MemoryError, NewMediaFile};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,13 +26,12 @@ use crate::http::auth::CurrentUser;
 use crate::http::auth::secret::sha256_hex;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
+use crate::http::fields::Title;
 use crate::http::tiers;
 use crate::http::{ApiState, names};
 
 /// Largest file one upload may carry.
 pub(crate) const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-/// Longest file name kept.
-const MAX_NAME_CHARS: usize = 200;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -41,6 +42,27 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(download, remove))
 }
 
+/// The `name` of an upload, as the document states it: the title rule (checked by the
+/// handler, which also checks the name is UTF-8).
+struct FileName;
+
+impl PartialSchema for FileName {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = Title::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.description = Some(
+                "A file name: 1 to 200 characters, not all white space (it is kept trimmed); no control, \
+                 bidirectional-override or zero-width characters."
+                    .to_owned(),
+            );
+            object.examples = vec!["logo.png".into()];
+        }
+        schema
+    }
+}
+
+impl ToSchema for FileName {}
+
 /// `POST /api/media/upload?business_id=&name=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -48,8 +70,8 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct UploadQuery {
     /// The business (tenant) the file is for.
     business_id: i64,
-    /// The file's name, 1 to 200 characters of UTF-8 (percent-encoded); no control, bidirectional-override or zero-width characters.
-    #[param(pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    /// The file's name, percent-encoded UTF-8 (422 otherwise, or when it breaks its rule).
+    #[param(inline, value_type = FileName)]
     name: String,
 }
 
@@ -80,7 +102,8 @@ async fn upload(
     if !names::query_value_is_utf8(uri.query().unwrap_or_default(), "name") {
         return Err(ApiError::invalid("name", "must be UTF-8 (percent-encoded)"));
     }
-    let name = names::parse_name(&query.name, MAX_NAME_CHARS).map_err(|problem| ApiError::invalid("name", problem))?;
+    let name =
+        names::parse_name(&query.name, Title::MAX_CHARS).map_err(|problem| ApiError::invalid("name", problem))?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: MAX_FILE_BYTES }
