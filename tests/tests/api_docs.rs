@@ -511,6 +511,7 @@ boardroom_tests::on_both_backends! {
     money_is_whole_cents_in_range_as_a_string_or_a_number,
     names_texts_and_lists_are_checked_as_sent,
     addresses_and_choices_are_what_the_document_lists,
+    throttle_overrides_and_roles_are_refused_as_the_document_says,
 }
 
 /// An account with one business, and the business's id.
@@ -748,4 +749,34 @@ async fn addresses_and_choices_are_what_the_document_lists(backends: Backends) {
     assert_eq!(owner.post("/api/social/post", &long).await.status, 422);
     let fits = json!({ "business_id": business, "platform": "linkedin", "content": "a".repeat(281) });
     assert_eq!(owner.post("/api/social/post", &fits).await.status, 201);
+}
+
+/// A throttle override names at least one limit, each within the range the document
+/// states (`int64` fields with their own bounds, not `int32` ones the server exceeds);
+/// and an admin changing their own role is refused as a request they may not make
+/// (403), not as a malformed one: the body was valid.
+async fn throttle_overrides_and_roles_are_refused_as_the_document_says(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (admin, business) = owner_with_business(&app, "admin@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let throttle = request_schema(&document, "PUT", "/admin/businesses/{id}/throttle");
+    assert_eq!((throttle["minProperties"].as_u64(), throttle.get("maxProperties")), (Some(1), None), "{throttle}");
+    let adapters = &throttle["properties"]["concurrent_adapter_calls"];
+    assert_eq!((adapters["format"].as_str(), adapters["maximum"].as_u64()), (Some("int64"), Some(4_294_967_295)));
+    let path = format!("/admin/businesses/{business}/throttle");
+    let empty = admin.put(&path, &json!({})).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let wide = admin.put(&path, &json!({ "concurrent_adapter_calls": 2_147_483_648_u64 })).await;
+    assert_eq!(wide.status, 200, "within the stated maximum: {}", wide.body);
+    let too_wide = admin.put(&path, &json!({ "concurrent_adapter_calls": 4_294_967_296_u64 })).await;
+    assert_eq!(too_wide.status, 422, "{}", too_wide.body);
+    let tokens = admin.put(&path, &json!({ "llm_tokens_per_day": 9_223_372_036_854_775_808_u64 })).await;
+    assert!(tokens.body["error"]["fields"]["llm_tokens_per_day"].is_string(), "past int64: {}", tokens.body);
+
+    let own_id = admin.get("/api/auth/profile").await.body["user"]["id"].as_i64().expect("id");
+    let own = admin.put(&format!("/admin/users/{own_id}/role"), &json!({ "role": "user" })).await;
+    assert_eq!((own.status, own.error_code()), (403, "own_role"), "{}", own.body);
+    let documented = &operation(&document, "PUT", "/admin/users/{id}/role")["responses"]["403"]["description"];
+    assert!(documented.as_str().is_some_and(|text| text.contains("own_role")), "{documented}");
 }
