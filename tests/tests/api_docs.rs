@@ -516,6 +516,7 @@ boardroom_tests::on_both_backends! {
     a_resume_point_past_the_log_is_refused,
     finance_periods_are_checked_as_a_pair,
     a_post_scheduled_in_the_past_is_refused,
+    files_assets_and_webhooks_are_typed_as_served,
 }
 
 /// An account with one business, and the business's id.
@@ -885,4 +886,63 @@ async fn a_post_scheduled_in_the_past_is_refused(backends: Backends) {
     );
     let said = &schema["oneOf"][0]["properties"]["scheduled_time"]["description"];
     assert!(said.as_str().is_some_and(|text| text.contains("not in the past")), "{said}");
+}
+
+/// What is served is what is typed: an asset under the media type the document lists
+/// for it (the icon is SVG, not the `text/plain` a bare string is), `/favicon.ico` as a
+/// redirect with its `Location`; an upload's body as bytes (not an array of integers),
+/// its name as a required parameter with the name rule, its refusals as the documented
+/// 422; a webhook's signature header as a non-empty string.
+async fn files_assets_and_webhooks_are_typed_as_served(backends: Backends) {
+    let app = spawn_app_with(
+        backends,
+        &[("DEMO_TENANT", "false"), ("STRIPE_WEBHOOK_SECRET", "whsec_test"), ("SHOPIFY_WEBHOOK_SECRET", "shopify")],
+    )
+    .await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+    let anonymous = app.anonymous();
+
+    let asset = operation(&document, "GET", "/assets/{name}");
+    let listed: BTreeSet<String> =
+        asset["responses"]["200"]["content"].as_object().expect("content").keys().cloned().collect();
+    let names_listed = strings(&asset["parameters"][0]["schema"]["enum"]);
+    assert!(names_listed.contains("favicon.svg"), "{asset}");
+    for name in &names_listed {
+        let served = anonymous.get(&format!("/assets/{name}")).await;
+        let served_type = served.header("content-type").unwrap_or_default().to_owned();
+        assert!(
+            listed.contains(&served_type),
+            "/assets/{name} is served as {served_type}, the document lists {listed:?}"
+        );
+    }
+    let icon = operation(&document, "GET", "/favicon.ico");
+    assert!(icon["responses"]["308"]["headers"]["Location"].is_object(), "{icon}");
+
+    let upload = operation(&document, "POST", "/api/media/upload");
+    let body = &upload["requestBody"]["content"]["application/octet-stream"]["schema"];
+    let body = dereferenced(&document, body);
+    assert_eq!(
+        (body["type"].as_str(), body["format"].as_str(), body["minLength"].as_u64()),
+        (Some("string"), Some("binary"), Some(1))
+    );
+    assert!(upload["responses"]["422"]["description"].as_str().is_some_and(|text| text.contains("empty")), "{upload}");
+    let path = |name: &str| format!("/api/media/upload?business_id={business}&name={name}");
+    for name in ["", "%20%20"] {
+        let refused = owner.send_raw(reqwest::Method::POST, &path(name), Some("text/plain"), b"hello".to_vec()).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{name:?}: {}", refused.body);
+    }
+
+    for (path, header) in [("/webhooks/stripe", "Stripe-Signature"), ("/webhooks/shopify", "X-Shopify-Hmac-Sha256")] {
+        let operation = operation(&document, "POST", path);
+        let parameter = operation["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == header)
+            .expect("the header");
+        assert_eq!((parameter["required"].as_bool(), parameter["schema"]["minLength"].as_u64()), (Some(true), Some(1)));
+        let empty = anonymous.with_header(header, "").post(path, &json!({})).await;
+        assert_eq!((empty.status, empty.error_code()), (400, "missing_signature"), "{path}: {}", empty.body);
+    }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use boardroom_memory::{MediaFile, MemoryError, NewMediaFile};
 use serde::Deserialize;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,6 +41,23 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(list))
         .routes(routes!(download, remove))
 }
+
+/// The body of an upload: the file's bytes, at least one.
+struct FileBytes;
+
+impl PartialSchema for FileBytes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .max_length(Some(MAX_FILE_BYTES))
+            .description(Some("The file's bytes: 1 to 10 MiB."))
+            .into()
+    }
+}
+
+impl ToSchema for FileBytes {}
 
 /// The `name` of an upload, as the document states it: the title rule (checked by the
 /// handler, which also checks the name is UTF-8).
@@ -82,12 +99,13 @@ struct UploadQuery {
     path = "/api/media/upload",
     tag = "media",
     params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes; any `Content-Type` is kept as the file's type."),
+    request_body(content = FileBytes, content_type = "application/octet-stream", description = "The file's bytes; any `Content-Type` is kept as the file's type."),
     responses(
         (status = 201, description = "The file as kept (without its bytes).", body = MediaFile),
         (status = 402, description = "`tier_limit`: the tier's file storage would be exceeded."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
         (status = 413, description = "`payload_too_large`: over 10 MiB."),
+        (status = 422, description = "`validation`: the name breaks the name rule or is not UTF-8, or the file is empty."),
     )
 )]
 async fn upload(
