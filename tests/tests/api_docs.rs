@@ -463,9 +463,16 @@ async fn the_document_states_how_to_authenticate_and_what_every_failure_looks_li
 
     // The conventions a client needs before any route.
     let overview = document["info"]["description"].as_str().expect("description");
-    for convention in
-        ["Unknown fields are rejected", "?after=&limit=", "next_after", "64 KiB", "404", "X-CSRF-Token", "Bearer br_"]
-    {
+    for convention in [
+        "Unknown fields are rejected",
+        "Schemas are the rules",
+        "?after=&limit=",
+        "next_after",
+        "64 KiB",
+        "404",
+        "X-CSRF-Token",
+        "Bearer br_",
+    ] {
         assert!(overview.contains(convention), "the overview does not mention {convention}");
     }
 }

@@ -18,6 +18,9 @@
 //!   [`ActionType`].
 //! - Money, exact and in whole cents, as a decimal string or a JSON number, at most
 //!   [`MAX_AMOUNT`]: [`PositiveAmount`] and [`NonNegativeAmount`].
+//! - A business's [`Domain`] and [`PersonalityName`].
+//!
+//! (E-mail addresses are `auth::password::Email`, a [`Field`] too.)
 //!
 //! Patterns use `\uXXXX` escapes only, which JSON Schema (ECMA-262), Python's `re` and
 //! Rust's `regex` read alike, and never `\s` or `\d`, which they do not.
@@ -45,7 +48,7 @@ fn is_forbidden_in_text(c: char) -> bool {
 
 /// Free text: at most `max` characters as sent, no control characters other than tabs
 /// and line breaks, kept trimmed; `required` text must not be blank.
-pub(crate) fn parse_text(value: &str, max: usize, required: bool) -> Result<String, String> {
+fn parse_text(value: &str, max: usize, required: bool) -> Result<String, String> {
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
@@ -61,7 +64,7 @@ pub(crate) fn parse_text(value: &str, max: usize, required: bool) -> Result<Stri
 
 /// The free-text rule as a pattern: allowed characters only and, when `required`, one
 /// of them not white space.
-pub(crate) fn text_pattern(required: bool) -> String {
+fn text_pattern(required: bool) -> String {
     let allowed = format!("[^{TEXT_CONTROL_CLASS}]*");
     if required {
         format!("^{allowed}[^{TEXT_CONTROL_CLASS}{WHITESPACE_CLASS}]{allowed}$")
