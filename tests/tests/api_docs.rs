@@ -275,10 +275,18 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
         );
     }
 
-    // Creating a product: money is a decimal string.
+    // Creating a product: money is a decimal string or a number, in whole cents, in range.
     let product = request_schema(&document, "POST", "/api/products/create");
     assert_eq!(strings(&product["required"]), names(&["business_id", "title", "niche", "price", "cost"]));
-    assert_eq!(product["properties"]["price"]["type"], "string");
+    let price = dereferenced(&document, &product["properties"]["price"]);
+    assert_eq!(price["type"], json!(["string", "number"]), "{price}");
+    assert_eq!(
+        (price["exclusiveMinimum"].as_f64(), price["maximum"].as_f64(), price["multipleOf"].as_f64()),
+        (Some(0.0), Some(1_000_000.0), Some(0.01)),
+        "{price}"
+    );
+    assert!(price["pattern"].as_str().is_some_and(|pattern| pattern.starts_with('^')), "{price}");
+    assert_eq!(dereferenced(&document, &product["properties"]["cost"])["minimum"].as_f64(), Some(0.0));
     assert_eq!(product["properties"]["business_id"]["type"], "integer");
 
     // A nested type: the content brief is its own strict object.
@@ -306,7 +314,15 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
             .find(|candidate| candidate["$ref"].is_string());
         match named {
             Some(named) => {
-                assert_eq!(dereferenced(&document, named)["additionalProperties"], false, "{method} {path}");
+                // An object, or a choice of objects (a social post, one per network).
+                let body = dereferenced(&document, named);
+                let objects: Vec<&Value> = match body["oneOf"].as_array() {
+                    Some(choices) => choices.iter().collect(),
+                    None => vec![body],
+                };
+                for object in objects {
+                    assert_eq!(object["additionalProperties"], false, "{method} {path}");
+                }
                 strict_bodies += 1;
             }
             None => assert!(path.starts_with("/webhooks/"), "{method} {path} has an untyped body"),
@@ -316,8 +332,10 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
     assert!(strict_bodies >= 20, "only {strict_bodies} typed request bodies");
 
     // Every name a person gives states the name rule as a pattern: no control,
-    // bidirectional-override/isolate or zero-width characters.
-    let name_rule = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$";
+    // bidirectional-override/isolate or zero-width characters, and not all white space.
+    let forbidden = r"\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF";
+    let white_space = r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+    let name_rule = format!("^[^{forbidden}]*[^{forbidden}{white_space}][^{forbidden}]*$");
     for (method, path, field) in [
         ("POST", "/api/business/create", "name"),
         ("PUT", "/api/business/{id}", "name"),
@@ -328,12 +346,13 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
         let schema = &request_schema(&document, method, path)["properties"][field];
         let stated = std::iter::once(schema)
             .chain(schema["oneOf"].as_array().into_iter().flatten())
-            .find_map(|candidate| candidate["pattern"].as_str());
-        assert_eq!(stated, Some(name_rule), "{method} {path} {field}: {schema}");
+            .find_map(|candidate| dereferenced(&document, candidate)["pattern"].as_str());
+        assert_eq!(stated, Some(name_rule.as_str()), "{method} {path} {field}: {schema}");
     }
     let upload = operation(&document, "POST", "/api/media/upload");
     let name = upload["parameters"].as_array().expect("parameters").iter().find(|p| p["name"] == "name").expect("name");
     assert_eq!(name["schema"]["pattern"], name_rule, "{name}");
+    assert_eq!(name["required"], true, "{name}");
 
     // Query and path parameters: a paginated list, and a delete that names its business.
     let list = operation(&document, "GET", "/api/products/list");
@@ -444,9 +463,16 @@ async fn the_document_states_how_to_authenticate_and_what_every_failure_looks_li
 
     // The conventions a client needs before any route.
     let overview = document["info"]["description"].as_str().expect("description");
-    for convention in
-        ["Unknown fields are rejected", "?after=&limit=", "next_after", "64 KiB", "404", "X-CSRF-Token", "Bearer br_"]
-    {
+    for convention in [
+        "Unknown fields are rejected",
+        "Schemas are the rules",
+        "?after=&limit=",
+        "next_after",
+        "64 KiB",
+        "404",
+        "X-CSRF-Token",
+        "Bearer br_",
+    ] {
         assert!(overview.contains(convention), "the overview does not mention {convention}");
     }
 }
@@ -479,5 +505,451 @@ async fn the_docs_page_is_served_by_the_binary_with_no_outside_asset() {
         let text = asset.text().await.expect(path);
         assert!(text.contains(marker), "{path} does not mention {marker}");
         assert!(!text.contains("https://") && !text.contains("http://"), "{path} loads something from elsewhere");
+    }
+}
+
+// ---- The server enforces what the document states ----
+//
+// Each story below is one disagreement schemathesis found between the document and the
+// server (`scripts/api-contract` runs it in CI), pinned down on both backends.
+
+boardroom_tests::on_both_backends! {
+    bodies_are_read_as_their_json_schema_reads_them,
+    money_is_whole_cents_in_range_as_a_string_or_a_number,
+    names_texts_and_lists_are_checked_as_sent,
+    addresses_and_choices_are_what_the_document_lists,
+    throttle_overrides_and_roles_are_refused_as_the_document_says,
+    live_queries_and_events_are_as_documented,
+    a_resume_point_past_the_log_is_refused,
+    finance_periods_are_checked_as_a_pair,
+    a_post_scheduled_in_the_past_is_refused,
+    files_assets_and_webhooks_are_typed_as_served,
+}
+
+/// An account with one business, and the business's id.
+async fn owner_with_business(app: &TestApp, email: &str) -> (boardroom_tests::Caller, i64) {
+    let owner = app.new_account(email).await;
+    let created = owner.post("/api/business/create", &json!({ "name": "Mugs" })).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_i64().expect("business id");
+    (owner, id)
+}
+
+/// The document says `"type": "object"` and `"type": "integer"`; JSON Schema reads `1.0`
+/// as an integer and never reads an array as an object, and so does the server now.
+async fn bodies_are_read_as_their_json_schema_reads_them(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+
+    // An array where an object is due: serde would take it as the fields in order.
+    let update = owner.put(&format!("/api/business/{business}"), &json!([null, null])).await;
+    assert_eq!((update.status, update.error_code()), (422, "validation"), "{}", update.body);
+    let invite = owner.post("/admin/generate-invite", &json!([null, null])).await;
+    assert_eq!((invite.status, invite.error_code()), (422, "validation"), "{}", invite.body);
+    let brief = json!({ "business_id": business, "kind": "blog_post", "brief": ["Mug", "kitchen", "19.99"] });
+    let nested = owner.post("/api/ai/generate-content", &brief).await;
+    assert_eq!(nested.status, 422, "{}", nested.body);
+    assert!(nested.body["error"]["fields"]["brief"].is_string(), "{}", nested.body);
+
+    // A whole number spelt with a fraction or an exponent is an integer.
+    let spelt = format!(r#"{{"business_id": {business}.0}}"#);
+    let analysed =
+        owner.send_raw(reqwest::Method::POST, "/api/ai/analyze-market", Some("application/json"), spelt.into()).await;
+    assert_eq!(analysed.status, 200, "{}", analysed.body);
+    let interval = r#"{"name": "Cups", "autopilot_interval_secs": 36e2}"#;
+    let created =
+        owner.send_raw(reqwest::Method::POST, "/api/business/create", Some("application/json"), interval.into()).await;
+    assert!(created.status == 201 || created.status == 402, "not a 422: {} {}", created.status, created.body);
+    let fraction = format!(r#"{{"business_id": {business}.5}}"#);
+    let refused = owner
+        .send_raw(reqwest::Method::POST, "/api/ai/analyze-market", Some("application/json"), fraction.into())
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body["error"]["fields"]["business_id"].is_string(), "{}", refused.body);
+
+    // A key given twice is refused, not silently the last one.
+    let twice = r#"{"name": "Mugs", "name": "Cups"}"#;
+    let duplicate = owner
+        .send_raw(reqwest::Method::PUT, &format!("/api/business/{business}"), Some("application/json"), twice.into())
+        .await;
+    assert_eq!(duplicate.status, 422, "{}", duplicate.body);
+    assert!(
+        duplicate.body["error"]["message"].as_str().is_some() && duplicate.raw.windows(9).any(|w| w == b"duplicate"),
+        "{}",
+        duplicate.body
+    );
+}
+
+/// The schema of a request body's field, dereferenced (a field may be a `$ref` to a
+/// shared component such as `PositiveAmount`).
+fn field_schema<'a>(document: &'a Value, method: &str, path: &str, field: &str) -> &'a Value {
+    let schema = &request_schema(document, method, path)["properties"][field];
+    assert!(schema.is_object(), "{method} {path} has no field {field}");
+    dereferenced(document, schema)
+}
+
+/// Money is an amount in whole cents up to 1,000,000, above 0 or from 0: as a decimal
+/// string matching the schema's pattern, or a JSON number within its bounds and
+/// `multipleOf`. The document used to call it a string while the server took numbers.
+async fn money_is_whole_cents_in_range_as_a_string_or_a_number(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let price = field_schema(&document, "POST", "/api/products/create", "price");
+    let cost = field_schema(&document, "POST", "/api/products/create", "cost");
+    assert_eq!(price["type"], json!(["string", "number"]), "{price}");
+    assert_eq!((price["exclusiveMinimum"].as_f64(), cost["minimum"].as_f64()), (Some(0.0), Some(0.0)));
+    for (method, path, field) in [
+        ("POST", "/api/marketing/campaign", "budget"),
+        ("POST", "/api/finance/goal", "monthly_revenue"),
+        ("POST", "/api/ai/optimize-pricing", "reference_price"),
+        ("PUT", "/api/live/{id}/products/{product_id}/price-override", "price"),
+    ] {
+        let schema = &request_schema(&document, method, path)["properties"][field];
+        let amount = std::iter::once(schema)
+            .chain(schema["oneOf"].as_array().into_iter().flatten())
+            .map(|candidate| dereferenced(&document, candidate))
+            .find(|candidate| candidate["multipleOf"].is_number());
+        assert!(amount.is_some_and(|amount| amount["exclusiveMinimum"] == 0), "{method} {path} {field}: {schema}");
+    }
+
+    let product = |price: Value, cost: Value| json!({ "business_id": business, "title": "Mug", "niche": "kitchen", "price": price, "cost": cost });
+    for (price, cost, kept) in [
+        (json!("19.99"), json!("0"), "19.99"),
+        (json!(19.99), json!(4.5), "19.99"),
+        (json!(0.07), json!(0), "0.07"),
+        (json!("1000000"), json!("1000000.00"), "1000000.00"),
+    ] {
+        let created = owner.post("/api/products/create", &product(price.clone(), cost)).await;
+        assert_eq!(created.status, 201, "{price}: {}", created.body);
+        assert_eq!(created.body["price"], kept, "{price}");
+    }
+    for (price, cost, field) in [
+        (json!("0"), json!("0"), "price"),
+        (json!(0), json!(0), "price"),
+        (json!("-0"), json!("1"), "price"),
+        (json!("1.001"), json!("0"), "price"),
+        (json!(0.015), json!("0"), "price"),
+        (json!("1000000.01"), json!("0"), "price"),
+        (json!("1e2"), json!("0"), "price"),
+        (json!(" 5"), json!("0"), "price"),
+        (json!("5"), json!(-1), "cost"),
+        (json!("5"), json!("-0"), "cost"),
+        (json!("5"), json!(2_000_000), "cost"),
+    ] {
+        let refused = owner.post("/api/products/create", &product(price.clone(), cost.clone())).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{price} {cost}: {}", refused.body);
+        assert!(refused.body["error"]["fields"][field].is_string(), "{price} {cost}: {}", refused.body);
+    }
+    // A price above 0, on every route that takes one.
+    let goal = owner.post("/api/finance/goal", &json!({ "business_id": business, "monthly_revenue": "0" })).await;
+    assert_eq!(goal.status, 422, "{}", goal.body);
+    let pricing =
+        json!({ "business_id": business, "unit_cost": "4.50", "reference_price": "21.00", "current_price": "0" });
+    let refused = owner.post("/api/ai/optimize-pricing", &pricing).await;
+    assert!(refused.body["error"]["fields"]["current_price"].is_string(), "{}", refused.body);
+}
+
+/// Names and free text are checked as sent (the document's `maxLength` counts the
+/// white space around them, its pattern refuses a control character anywhere and a
+/// name that is only white space), lists and credential maps are bounded as stated, and
+/// every field that breaks its rule is named in one answer.
+async fn names_texts_and_lists_are_checked_as_sent(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let name = field_schema(&document, "POST", "/api/business/create", "name");
+    assert_eq!((name["minLength"].as_u64(), name["maxLength"].as_u64()), (Some(1), Some(100)), "{name}");
+    let tags = &request_schema(&document, "POST", "/api/products/create")["properties"]["tags"];
+    assert_eq!(tags["maxItems"], 20, "{tags}");
+    assert_eq!(dereferenced(&document, &tags["items"])["minLength"], 1, "{tags}");
+    let credentials = field_schema(&document, "POST", "/api/stores/connect", "credentials");
+    assert_eq!((credentials["minProperties"].as_u64(), credentials["maxProperties"].as_u64()), (Some(1), Some(10)));
+    assert_eq!(credentials["additionalProperties"]["minLength"], 1, "{credentials}");
+
+    // 99 characters and two spaces around them are 101 characters.
+    let padded = format!(" {} ", "x".repeat(99));
+    for (body, field) in [
+        (json!({ "name": padded }), "name"),
+        (json!({ "name": " \t Mugs" }), "name"),
+        (json!({ "name": "\u{3000}" }), "name"),
+    ] {
+        let refused = owner.post("/api/business/create", &body).await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.body);
+        assert!(refused.body["error"]["fields"][field].is_string(), "{body}: {}", refused.body);
+    }
+    // Every broken field at once.
+    let refused =
+        owner.post("/api/business/create", &json!({ "name": " ", "personality": "Grumpy", "domain": "nope." })).await;
+    let fields = &refused.body["error"]["fields"];
+    assert_eq!(
+        (fields["name"].as_str(), fields["personality"].is_string(), fields["domain"].is_string()),
+        (Some("must not be empty"), true, true),
+        "{fields}"
+    );
+
+    // Tags and keywords are each 1 to 50 characters of text, named by their index.
+    let product = json!({ "business_id": business, "title": "Mug", "niche": "kitchen", "price": "5", "cost": "1",
+                          "tags": ["ceramic", " "] });
+    let refused = owner.post("/api/products/create", &product).await;
+    assert!(refused.body["error"]["fields"]["tags[1]"].is_string(), "{}", refused.body);
+    let too_many = json!({ "business_id": business, "title": "Mug", "niche": "kitchen", "price": "5", "cost": "1",
+                           "tags": vec!["t"; 21] });
+    assert!(owner.post("/api/products/create", &too_many).await.body["error"]["fields"]["tags"].is_string());
+
+    // A store needs at least one credential, each named and not empty.
+    let store = |credentials: Value| {
+        json!({ "business_id": business, "platform": "shopify", "store_url": "https://mugs.myshopify.com",
+                "credentials": credentials })
+    };
+    for credentials in [json!({}), json!({ "api_key": "" }), json!({ "api key": "x" })] {
+        let refused = owner.post("/api/stores/connect", &store(credentials.clone())).await;
+        assert_eq!(refused.status, 422, "{credentials}: {}", refused.body);
+        assert!(refused.body["error"]["fields"]["credentials"].is_string(), "{}", refused.body);
+    }
+}
+
+/// Addresses and choices are what the document lists: an e-mail address matching its
+/// pattern (a login reads any text: an address that cannot be an account's is a wrong
+/// one), a store's address on `https://` (or this machine), enumerated values exactly
+/// as listed, and a post no longer than its network's limit.
+async fn addresses_and_choices_are_what_the_document_lists(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let email = field_schema(&document, "POST", "/api/auth/signup", "email");
+    assert!(email["pattern"].as_str().is_some_and(|pattern| pattern.contains('@')), "{email}");
+    let signup = app.sign_up("000", boardroom_tests::TEST_PASSWORD, None).await;
+    assert!(signup.body["error"]["fields"]["email"].is_string(), "{}", signup.body);
+    let signup = app.sign_up(" padded@example.com", "short", None).await;
+    let fields = &signup.body["error"]["fields"];
+    assert!(fields["email"].is_string() && fields["password"].is_string(), "both fields: {fields}");
+    let (login, _) = app.log_in("000", "whatever").await;
+    assert_eq!((login.status, login.error_code()), (401, "invalid_credentials"), "{}", login.body);
+
+    let channel = field_schema(&document, "POST", "/api/marketing/campaign", "channel");
+    assert!(strings(&channel["enum"]).contains("meta_ads"), "{channel}");
+    let campaign = json!({ "business_id": business, "name": "Launch", "channel": "Email", "budget": "10" });
+    let refused = owner.post("/api/marketing/campaign", &campaign).await;
+    assert!(refused.body["error"]["fields"]["channel"].is_string(), "exact values only: {}", refused.body);
+
+    let url = field_schema(&document, "POST", "/api/stores/connect", "store_url");
+    assert_eq!(url["maxLength"], 500, "{url}");
+    for store_url in ["http://localhost.evil.example", " https://mugs.myshopify.com", "https:///path"] {
+        let store = json!({ "business_id": business, "platform": "shopify", "store_url": store_url,
+                            "credentials": { "api_key": "k" } });
+        let refused = owner.post("/api/stores/connect", &store).await;
+        assert!(refused.body["error"]["fields"]["store_url"].is_string(), "{store_url}: {}", refused.body);
+    }
+
+    // A post: one schema per network, each with its own longest content.
+    let post = dereferenced(
+        &document,
+        &operation(&document, "POST", "/api/social/post")["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let on_x = post["oneOf"]
+        .as_array()
+        .expect("one per network")
+        .iter()
+        .find(|choice| choice["properties"]["platform"]["enum"] == json!(["x"]))
+        .expect("x");
+    assert_eq!(on_x["properties"]["content"]["maxLength"], 280, "{on_x}");
+    let long = json!({ "business_id": business, "platform": "x", "content": "a".repeat(281) });
+    assert_eq!(owner.post("/api/social/post", &long).await.status, 422);
+    let fits = json!({ "business_id": business, "platform": "linkedin", "content": "a".repeat(281) });
+    assert_eq!(owner.post("/api/social/post", &fits).await.status, 201);
+}
+
+/// A throttle override names at least one limit, each within the range the document
+/// states (`int64` fields with their own bounds, not `int32` ones the server exceeds);
+/// and an admin changing their own role is refused as a request they may not make
+/// (403), not as a malformed one: the body was valid.
+async fn throttle_overrides_and_roles_are_refused_as_the_document_says(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (admin, business) = owner_with_business(&app, "admin@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let throttle = request_schema(&document, "PUT", "/admin/businesses/{id}/throttle");
+    assert_eq!((throttle["minProperties"].as_u64(), throttle.get("maxProperties")), (Some(1), None), "{throttle}");
+    let adapters = &throttle["properties"]["concurrent_adapter_calls"];
+    assert_eq!((adapters["format"].as_str(), adapters["maximum"].as_u64()), (Some("int64"), Some(4_294_967_295)));
+    let path = format!("/admin/businesses/{business}/throttle");
+    let empty = admin.put(&path, &json!({})).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let wide = admin.put(&path, &json!({ "concurrent_adapter_calls": 2_147_483_648_u64 })).await;
+    assert_eq!(wide.status, 200, "within the stated maximum: {}", wide.body);
+    let too_wide = admin.put(&path, &json!({ "concurrent_adapter_calls": 4_294_967_296_u64 })).await;
+    assert_eq!(too_wide.status, 422, "{}", too_wide.body);
+    let tokens = admin.put(&path, &json!({ "llm_tokens_per_day": 9_223_372_036_854_775_808_u64 })).await;
+    assert!(tokens.body["error"]["fields"]["llm_tokens_per_day"].is_string(), "past int64: {}", tokens.body);
+
+    let own_id = admin.get("/api/auth/profile").await.body["user"]["id"].as_i64().expect("id");
+    let own = admin.put(&format!("/admin/users/{own_id}/role"), &json!({ "role": "user" })).await;
+    assert_eq!((own.status, own.error_code()), (403, "own_role"), "{}", own.body);
+    let documented = &operation(&document, "PUT", "/admin/users/{id}/role")["responses"]["403"]["description"];
+    assert!(documented.as_str().is_some_and(|text| text.contains("own_role")), "{documented}");
+}
+
+/// The live view's queries: a value outside the range the document states is a 400
+/// `invalid_query` like any other bad query value (`minutes=0` was an undocumented
+/// 422), `after` is checked even when `Last-Event-ID` wins, and the stream's events are
+/// described one by one rather than as a bare string.
+async fn live_queries_and_events_are_as_documented(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    for minutes in ["0", "10081", "-5"] {
+        let refused = owner.get(&format!("/api/live/{business}/series?minutes={minutes}")).await;
+        assert_eq!((refused.status, refused.error_code()), (400, "invalid_query"), "{minutes}: {}", refused.body);
+    }
+    assert_eq!(owner.get(&format!("/api/live/{business}/series?minutes=10080")).await.status, 200);
+    let both = owner.with_header("Last-Event-ID", "0").get(&format!("/api/live/{business}/events?after=-1")).await;
+    assert_eq!((both.status, both.error_code()), (400, "invalid_query"), "{}", both.body);
+
+    let events = operation(&document, "GET", "/api/live/{id}/events");
+    let stream = dereferenced(&document, &events["responses"]["200"]["content"]["text/event-stream"]["schema"]);
+    let kinds: BTreeSet<String> = stream["oneOf"]
+        .as_array()
+        .expect("one schema per kind of event")
+        .iter()
+        .map(|kind| {
+            assert_eq!(kind["properties"]["data"]["contentMediaType"], "application/json", "{kind}");
+            strings(&kind["properties"]["event"]["enum"]).into_iter().next().expect("its name")
+        })
+        .collect();
+    assert_eq!(kinds, names(&["swarm", "activity", "skipped"]));
+    let after =
+        events["parameters"].as_array().expect("parameters").iter().find(|p| p["name"] == "after").expect("after");
+    assert_eq!(after["schema"]["minimum"], 0, "{after}");
+}
+
+/// A resume point past the log's last event is refused with the 422 the document
+/// lists: which events the log has is the server's state, which no schema can state
+/// (`scripts/api-contract.toml` excuses this 422, and only it, for valid input).
+async fn a_resume_point_past_the_log_is_refused(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let path = format!("/api/live/{business}/events");
+    for caller in [owner.with_header("Last-Event-ID", "9223372036854775807"), owner.clone()] {
+        let query = if caller.headers.is_empty() { "?after=9223372036854775807" } else { "" };
+        let refused = caller.get(&format!("{path}{query}")).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{}", refused.body);
+    }
+    let documented = &operation(&document, "GET", "/api/live/{id}/events")["responses"]["422"]["description"];
+    assert!(documented.as_str().is_some_and(|text| text.contains("Last-Event-ID")), "{documented}");
+}
+
+/// A finance period's two ends are checked as a pair: `from` before `to`, at most 3660
+/// days apart. A rule between two parameters, which no schema can state: the 422 is
+/// documented (`scripts/api-contract.toml` excuses it for otherwise valid input).
+async fn finance_periods_are_checked_as_a_pair(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    for route in ["revenue", "expenses"] {
+        let path = format!("/api/finance/{route}?business_id={business}");
+        let fine = owner.get(&format!("{path}&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z")).await;
+        assert_eq!(fine.status, 200, "{route}: {}", fine.body);
+        for (from, to) in
+            [("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"), ("2000-01-01T00:00:00Z", "2026-01-01T00:00:00Z")]
+        {
+            let refused = owner.get(&format!("{path}&from={from}&to={to}")).await;
+            assert_eq!(
+                (refused.status, refused.error_code()),
+                (422, "validation"),
+                "{route} {from}..{to}: {}",
+                refused.body
+            );
+        }
+        let documented =
+            &operation(&document, "GET", &format!("/api/finance/{route}"))["responses"]["422"]["description"];
+        assert!(documented.as_str().is_some_and(|text| text.contains("3660")), "{documented}");
+    }
+}
+
+/// A post cannot be scheduled in the past: a rule of the clock, which no schema can
+/// state; the schema says so in words (`scripts/api-contract.toml` excuses the 422).
+async fn a_post_scheduled_in_the_past_is_refused(backends: Backends) {
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+
+    let post =
+        |when: &str| json!({ "business_id": business, "platform": "x", "content": "Hello", "scheduled_time": when });
+    let refused = owner.post("/api/social/post", &post("2000-01-01T00:00:00Z")).await;
+    assert!(refused.body["error"]["fields"]["scheduled_time"].is_string(), "{}", refused.body);
+    let later = (chrono::Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339();
+    assert_eq!(owner.post("/api/social/post", &post(&later)).await.status, 201);
+    let schema = dereferenced(
+        &document,
+        &operation(&document, "POST", "/api/social/post")["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let said = &schema["oneOf"][0]["properties"]["scheduled_time"]["description"];
+    assert!(said.as_str().is_some_and(|text| text.contains("not in the past")), "{said}");
+}
+
+/// What is served is what is typed: an asset under the media type the document lists
+/// for it (the icon is SVG, not the `text/plain` a bare string is), `/favicon.ico` as a
+/// redirect with its `Location`; an upload's body as bytes (not an array of integers),
+/// its name as a required parameter with the name rule, its refusals as the documented
+/// 422; a webhook's signature header as a non-empty string.
+async fn files_assets_and_webhooks_are_typed_as_served(backends: Backends) {
+    let app = spawn_app_with(
+        backends,
+        &[("DEMO_TENANT", "false"), ("STRIPE_WEBHOOK_SECRET", "whsec_test"), ("SHOPIFY_WEBHOOK_SECRET", "shopify")],
+    )
+    .await;
+    let (owner, business) = owner_with_business(&app, "owner@example.com").await;
+    let (_, document) = fetch_document(&app).await;
+    let anonymous = app.anonymous();
+
+    let asset = operation(&document, "GET", "/assets/{name}");
+    let listed: BTreeSet<String> =
+        asset["responses"]["200"]["content"].as_object().expect("content").keys().cloned().collect();
+    let names_listed = strings(&asset["parameters"][0]["schema"]["enum"]);
+    assert!(names_listed.contains("favicon.svg"), "{asset}");
+    for name in &names_listed {
+        let served = anonymous.get(&format!("/assets/{name}")).await;
+        let served_type = served.header("content-type").unwrap_or_default().to_owned();
+        assert!(
+            listed.contains(&served_type),
+            "/assets/{name} is served as {served_type}, the document lists {listed:?}"
+        );
+    }
+    let icon = operation(&document, "GET", "/favicon.ico");
+    assert!(icon["responses"]["308"]["headers"]["Location"].is_object(), "{icon}");
+
+    let upload = operation(&document, "POST", "/api/media/upload");
+    let body = &upload["requestBody"]["content"]["application/octet-stream"]["schema"];
+    let body = dereferenced(&document, body);
+    assert_eq!(
+        (body["type"].as_str(), body["format"].as_str(), body["minLength"].as_u64()),
+        (Some("string"), Some("binary"), Some(1))
+    );
+    assert!(upload["responses"]["422"]["description"].as_str().is_some_and(|text| text.contains("empty")), "{upload}");
+    let path = |name: &str| format!("/api/media/upload?business_id={business}&name={name}");
+    for name in ["", "%20%20"] {
+        let refused = owner.send_raw(reqwest::Method::POST, &path(name), Some("text/plain"), b"hello".to_vec()).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{name:?}: {}", refused.body);
+    }
+
+    for (path, header) in [("/webhooks/stripe", "Stripe-Signature"), ("/webhooks/shopify", "X-Shopify-Hmac-Sha256")] {
+        let operation = operation(&document, "POST", path);
+        let parameter = operation["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == header)
+            .expect("the header");
+        assert_eq!((parameter["required"].as_bool(), parameter["schema"]["minLength"].as_u64()), (Some(true), Some(1)));
+        let empty = anonymous.with_header(header, "").post(path, &json!({})).await;
+        assert_eq!((empty.status, empty.error_code()), (400, "missing_signature"), "{path}: {}", empty.body);
     }
 }

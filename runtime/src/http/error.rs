@@ -152,6 +152,16 @@ impl ApiError {
         Self::Validation(Fields::from([(field.to_owned(), problem.into())]))
     }
 
+    /// A 400 `invalid_query` for one query parameter whose value the document's schema
+    /// refuses (out of its range, say), like the extractor's own.
+    pub(crate) fn invalid_query(field: &str, problem: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code: "invalid_query",
+            message: "the query string has an invalid parameter".to_owned(),
+            fields: Fields::from([(field.to_owned(), problem.into())]),
+        }
+    }
+
     /// A 403 with a code and a reason.
     pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
         Self::Forbidden { code, message: message.into(), fields: Fields::new() }

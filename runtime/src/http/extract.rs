@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, Fields};
+use super::strict_json::{Strict, UniqueKeys};
 
 /// Largest request body accepted, in bytes. Every JSON body of this API is small; a
 /// larger one is a mistake or an attack.
@@ -97,19 +98,19 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Deserializes a body, turning serde's errors into 400 (syntax) or 422 (shape) with
-/// the path of the field at fault.
+/// the path of the field at fault. The body is read as its JSON Schema reads it (see
+/// `strict_json`): a struct only from an object, `1.0` as an integer, no repeated key.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let classify = |path: String, error: serde_json::Error| match error.classify() {
+        serde_json::error::Category::Data => shape_error(&path, &error.to_string()),
+        _ => syntax_error(&error),
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => shape_error(&path, &inner.to_string()),
-            _ => syntax_error(&inner),
-        }
-    })?;
+    let UniqueKeys(value) = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| classify(error.path().to_string(), error.into_inner()))?;
     deserializer.end().map_err(|error| syntax_error(&error))?;
-    Ok(value)
+    serde_path_to_error::deserialize(Strict(&value))
+        .map_err(|error| classify(error.path().to_string(), error.into_inner()))
 }
 
 fn syntax_error(error: &serde_json::Error) -> ApiError {

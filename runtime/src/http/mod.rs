@@ -19,7 +19,10 @@
 //!
 //! ## Layout
 //! - `error`: the one error type.
-//! - `extract`: `Json`, `Query` and `Path` with that error model.
+//! - `extract`: `Json`, `Query` and `Path` with that error model; `strict_json`: JSON
+//!   bodies read the way their JSON Schema reads them.
+//! - `fields`: request fields with rules beyond their JSON type (names, texts, money),
+//!   each parsed as it is read and stated as the same rule in the document.
 //! - `auth`: who is calling (sessions, tokens, CSRF, access controls, throttling).
 //! - `client`: the client's address and scheme behind trusted proxies; HSTS and
 //!   `Cache-Control: no-store`.
@@ -42,6 +45,7 @@ pub(crate) mod crypto;
 mod docs;
 mod error;
 mod extract;
+pub(crate) mod fields;
 mod live;
 mod meter;
 mod metrics;
@@ -50,6 +54,7 @@ mod openapi;
 mod pages;
 mod recent;
 pub(crate) mod routes;
+mod strict_json;
 pub(crate) mod tiers;
 
 use std::any::Any;

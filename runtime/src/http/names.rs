@@ -10,10 +10,14 @@
 //! to another by U+200D (👩‍💻) is refused with the other zero-width characters, whose
 //! rule has no exception.
 //!
-//! The OpenAPI document states the rule on each such field as a `pattern`,
-//! `^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$`
-//! (repeated in each `#[schema(pattern = …)]`, as utoipa takes only literals there; the
-//! API docs story checks every name field states it).
+//! A name is trimmed before it is kept, so it must have a character other than white
+//! space; its length (1 to the field's maximum, in characters) is that of the text as
+//! sent, so the limit a client reads in the document is the one applied.
+//!
+//! The OpenAPI document states the rule on each name field as a `pattern` ([`pattern`]):
+//! any number of allowed characters around one that is neither forbidden nor white space.
+//! The character classes are written with `\uXXXX` escapes only, which JSON Schema's
+//! ECMA-262 patterns, Python's `re` and Rust's `regex` all read alike.
 
 /// The rule in words, for 422 messages.
 const RULE: &str = "must not contain control characters, bidirectional overrides or isolates \
@@ -25,18 +29,35 @@ pub(crate) fn is_forbidden_in_name(c: char) -> bool {
         || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// A name: trimmed, 1 to `max_chars` characters, none of them forbidden; otherwise the
-/// problem in words (for a 422 naming the field).
+/// The characters a name may not contain, as the inside of a pattern's `[...]`.
+pub(crate) const FORBIDDEN_CLASS: &str =
+    r"\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF";
+
+/// The characters `str::trim` removes (Rust's `char::is_whitespace`), as the inside of
+/// a pattern's `[...]`.
+pub(crate) const WHITESPACE_CLASS: &str =
+    r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The name rule as a JSON Schema `pattern`: allowed characters only, at least one of
+/// them not white space.
+pub(crate) fn pattern() -> String {
+    format!("^[^{FORBIDDEN_CLASS}]*[^{FORBIDDEN_CLASS}{WHITESPACE_CLASS}][^{FORBIDDEN_CLASS}]*$")
+}
+
+/// A name: 1 to `max_chars` characters as sent, none of them forbidden, not all white
+/// space; kept trimmed. Otherwise the problem in words (for a 422 naming the field).
 pub(crate) fn parse_name(text: &str, max_chars: usize) -> Result<String, String> {
+    // The length as sent, as the document's `maxLength` counts it.
+    if text.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters"));
+    }
+    // Anywhere in the text as sent: a tab around a name is refused, not trimmed away.
+    if text.chars().any(is_forbidden_in_name) {
+        return Err(RULE.into());
+    }
     let name = text.trim();
     if name.is_empty() {
         return Err("must not be empty".into());
-    }
-    if name.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
-    if name.chars().any(is_forbidden_in_name) {
-        return Err(RULE.into());
     }
     Ok(name.to_owned())
 }
@@ -106,6 +127,46 @@ mod tests {
         }
         assert!(parse_name("   ", 100).is_err());
         assert!(parse_name(&"x".repeat(101), 100).is_err());
+        // The length is the text's as sent: white space around it counts.
+        assert!(parse_name(&format!(" {} ", "x".repeat(99)), 100).is_err());
+        assert_eq!(parse_name(&format!(" {}", "x".repeat(99)), 100).map(|name| name.len()), Ok(99));
+    }
+
+    #[test]
+    fn the_whitespace_class_is_what_trim_removes() {
+        // Every character `trim` removes is in the class, and nothing else is: the
+        // pattern's "one character that is not white space" is the parser's "not empty
+        // once trimmed".
+        let class = parse_class(WHITESPACE_CLASS);
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(class.iter().any(|(low, high)| (*low..=*high).contains(&c)), c.is_whitespace(), "{:?}", c);
+        }
+        let forbidden = parse_class(FORBIDDEN_CLASS);
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let in_class = forbidden.iter().any(|(low, high)| (*low..=*high).contains(&c));
+            assert_eq!(in_class, is_forbidden_in_name(c), "{:?}", c);
+        }
+    }
+
+    /// The ranges of a class written as `\uXXXX` and `\uXXXX-\uXXXX`.
+    fn parse_class(class: &str) -> Vec<(char, char)> {
+        let code = |hex: &str| char::from_u32(u32::from_str_radix(hex, 16).expect("hex")).expect("a char");
+        let mut ranges = Vec::new();
+        let mut rest = class;
+        while let Some(tail) = rest.strip_prefix("\\u") {
+            let low = code(&tail[..4]);
+            rest = &tail[4..];
+            let high = match rest.strip_prefix("-\\u") {
+                Some(tail) => {
+                    rest = &tail[4..];
+                    code(&tail[..4])
+                }
+                None => low,
+            };
+            ranges.push((low, high));
+        }
+        assert!(rest.is_empty(), "unparsed: {rest}");
+        ranges
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //!   becomes `additionalProperties: false`.
 //! - What every operation shares is added here once, by [`apply_conventions`], from what
 //!   the operation itself declares, rather than repeated (and forgotten) per handler.
+//! - A field with a rule beyond its JSON type is a `fields` newtype whose parser and
+//!   schema are written side by side, and bodies are read as JSON Schema reads them
+//!   (`strict_json`). `scripts/api-contract` fuzzes a running server against this
+//!   document with schemathesis, so what drift remains shows in CI.
 //!
 //! ## What [`apply_conventions`] adds
 //! - **Operation ids** prefixed with the tag (`products_create`), unique across modules.
@@ -54,6 +58,13 @@ is a stable machine-readable word, `fields` maps each offending input (a JSON pa
 **Unknown fields are rejected.** Every request body and query string is strict: a \
 misspelt or unsupported field is a 422 (body) or 400 (query) naming it, never silently \
 ignored. Request schemas say so with `additionalProperties: false`.
+
+**Schemas are the rules.** Every rule a field has (length, pattern, range, allowed \
+values) is in its schema, and bodies are read as JSON Schema reads them (`1.0` is an \
+integer, an array is never an object). A body that breaks them is a 422 naming the fields \
+at fault; a query value out of range is a 400. The few rules a schema cannot \
+state (between two fields, or against the clock or the server's data) are said in \
+words on the field and answered with the operation's documented 422.
 
 **Pagination.** Lists take `?after=&limit=` (limit 1 to 100, default 50) and answer \
 `{\"items\": [...], \"next_after\": id | null}`; pass `next_after` as `after` for the next page.

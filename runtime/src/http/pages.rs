@@ -10,6 +10,10 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -36,6 +40,26 @@ const ASSETS: &[Asset] = &[
     Asset { name: "admin.js", media_type: "text/javascript; charset=utf-8", body: include_str!("../../web/admin.js") },
     Asset { name: "favicon.svg", media_type: "image/svg+xml", body: include_str!("../../web/favicon.svg") },
 ];
+
+/// `/assets/{name}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct AssetPath {
+    /// The file's name.
+    #[param(inline, value_type = AssetName)]
+    name: String,
+}
+
+/// The names of the built-in files, as the document's `enum`.
+struct AssetName;
+
+impl PartialSchema for AssetName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ASSETS.iter().map(|asset| asset.name))).into()
+    }
+}
+
+impl ToSchema for AssetName {}
 
 const LOGIN_PAGE: &str = include_str!("../../web/login.html");
 const SIGNUP_PAGE: &str = include_str!("../../web/signup.html");
@@ -84,7 +108,14 @@ async fn admin_page() -> Response {
 }
 
 /// The site's icon.
-#[utoipa::path(get, path = "/favicon.ico", tag = "pages", security(()), responses((status = 308, description = "To `/assets/favicon.svg`.")))]
+#[utoipa::path(
+    get,
+    path = "/favicon.ico",
+    tag = "pages",
+    security(()),
+    responses((status = 308, description = "To `/assets/favicon.svg` (an SVG image).",
+        headers(("Location" = String, description = "`/assets/favicon.svg`."))))
+)]
 async fn favicon() -> Redirect {
     Redirect::permanent("/assets/favicon.svg")
 }
@@ -108,13 +139,18 @@ fn page(html: &'static str) -> Response {
     path = "/assets/{name}",
     tag = "pages",
     security(()),
-    params(("name" = String, Path, description = "`style.css`, `common.js`, `auth.js`, `app.js`, `admin.js` or `favicon.svg`.")),
+    params(AssetPath),
     responses(
-        (status = 200, description = "The file, under its media type.", body = String),
+        (status = 200, description = "The file, under its media type: style sheets, scripts and the SVG icon.",
+            content(
+                (String = "text/css; charset=utf-8"),
+                (String = "text/javascript; charset=utf-8"),
+                (String = "image/svg+xml"),
+            )),
         (status = 404, description = "`not_found`: no such asset."),
     )
 )]
-async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn asset(Path(AssetPath { name }): Path<AssetPath>) -> Result<Response, ApiError> {
     let asset = ASSETS.iter().find(|asset| asset.name == name).ok_or_else(|| ApiError::NotFound("asset".into()))?;
     Ok((
         [

@@ -29,7 +29,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use boardroom_agents::PRICE_OVERRIDE_NAMESPACE;
 use boardroom_memory::{NewEvent, Product};
-use rust_decimal::Decimal;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -41,6 +41,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
+use crate::http::fields::PositiveAmount;
 use crate::http::routes::{DELETED_PRODUCT, activate_owned, owned_business, swarm_view};
 
 /// The live streams that are open: counted (for `/metrics` and the benchmark's memory
@@ -170,10 +171,8 @@ async fn run_cycle(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PriceOverride {
-    /// The price to hold, in whole cents (e.g. `"12.50"`), positive, at most 1000000;
-    /// `null` hands the price back to the agents.
-    #[schema(value_type = Option<String>, example = "12.50")]
-    price: Option<Decimal>,
+    /// The price to hold; `null` (or leaving it out) hands the price back to the agents.
+    price: Option<PositiveAmount>,
 }
 
 /// Pins (or releases) a product's price. The product's price changes at once; the
@@ -209,9 +208,7 @@ async fn price_override(
     let key = product_id.to_string();
     let (product, event) = match request.price {
         Some(price) => {
-            if price <= Decimal::ZERO || price.normalize().scale() > 2 || price > Decimal::from(1_000_000) {
-                return Err(ApiError::invalid("price", "must be positive, in whole cents, at most 1000000"));
-            }
+            let price = price.value();
             store.put_agent_memory(tenant.id, PRICE_OVERRIDE_NAMESPACE, &key, json!({ "price": price }), None).await?;
             let updated = store.update_product_price(tenant.id, product_id, price).await?;
             let summary = format!("owner pinned \"{}\" at {price} (was {})", product.title, product.price);
@@ -227,7 +224,7 @@ async fn price_override(
     };
     state.app.events.append(event).await?;
     tracing::info!(tenant = %tenant.id, product = product_id, "price override changed");
-    Ok(Json(json!({ "product": product_json(&product), "override": request.price })))
+    Ok(Json(json!({ "product": product_json(&product), "override": request.price.map(PositiveAmount::value) })))
 }
 
 fn product_json(product: &Product) -> Value {

@@ -71,8 +71,9 @@ pub(super) async fn series(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, id).await?;
     let minutes = query.minutes.unwrap_or(60);
+    // Out of the range the document states: a bad query value, as `limit` is.
     if !(1..=MAX_MINUTES).contains(&minutes) {
-        return Err(ApiError::invalid("minutes", format!("must be between 1 and {MAX_MINUTES}")));
+        return Err(ApiError::invalid_query("minutes", format!("must be between 1 and {MAX_MINUTES}")));
     }
     let to = Utc::now();
     let from = to - TimeDelta::minutes(minutes);

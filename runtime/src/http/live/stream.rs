@@ -38,7 +38,9 @@ use boardroom_supervisor::Activity;
 use futures::{Stream, StreamExt, stream};
 use serde::Deserialize;
 use tokio::sync::broadcast;
-use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::LiveStreams;
 use crate::http::ApiState;
@@ -57,11 +59,79 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct StreamQuery {
-    /// Resume after this sequence number; without it (and without `Last-Event-ID`) the
-    /// stream starts with the last 100 events.
+    /// Resume after this sequence number (0 or more, at most the log's last); without it
+    /// (and without `Last-Event-ID`) the stream starts with the last 100 events.
     #[serde(default)]
+    #[param(minimum = 0)]
     after: Option<i64>,
 }
+
+/// One event of the stream, as an SSE client reads it: its `event` name, its `data`
+/// (one line of JSON) and, for persisted events, its `id`.
+pub(super) struct StreamEvent;
+
+impl PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        // An SSE client keeps the last `id` it saw, so events without one of their own
+        // are read with the previous one's: `id` is allowed on every kind.
+        let kind = |name: &str, description: &str, data: &str, id_required: bool| {
+            let mut event = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .title(Some(format!("event: {name}")))
+                .description(Some(description))
+                .property("event", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([name])))
+                .required("event")
+                .property(
+                    "data",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .content_media_type("application/json")
+                        .description(Some(data)),
+                )
+                .required("data")
+                .property(
+                    "id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("^[0-9]+$"))
+                        .description(Some("A persisted event's sequence number.")),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if id_required {
+                event = event.required("id");
+            }
+            event
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "One server-sent event: its `event` name, its `data` (one line of JSON) and, for persisted events, \
+                 its `id`.",
+            ))
+            .item(kind(
+                "swarm",
+                "A persisted swarm event; `id` is its sequence number, which `Last-Event-ID` resumes from.",
+                "The event: `{tenant_id, seq, occurred_at, actor, kind, summary, data, revenue_impact}` (money as a \
+                 decimal string or `null`).",
+                true,
+            ))
+            .item(kind(
+                "activity",
+                "Live activity, not persisted: a message between agents and adapters, or an agent restarting.",
+                "`{\"type\": \"message\", from, to, action, phase}` (phase `sent`, `throttled`, `refused`, `started`, \
+                 `finished` or `failed`) or `{\"type\": \"agent\", agent, state}` (state `restarting` or `idle`).",
+                false,
+            ))
+            .item(kind(
+                "skipped",
+                "The viewer was too slow for live activity and missed some.",
+                "`{\"missed\": n}`: how many activity signals were skipped.",
+                false,
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StreamEvent {}
 
 /// The business's swarm as server-sent events: `event: swarm` (persisted, `id` = its
 /// sequence number, so a reconnecting browser's `Last-Event-ID` resumes without gap or
@@ -73,12 +143,16 @@ pub(super) struct StreamQuery {
     tag = "live",
     params(
         ("id" = i64, Path, description = "The business's id."),
-        ("Last-Event-ID" = Option<i64>, Header, description = "The last sequence number received."),
+        ("Last-Event-ID" = Option<u64>, Header, minimum = 0,
+            description = "The last sequence number received (at most the log's last)."),
         StreamQuery,
     ),
     responses(
-        (status = 200, description = "The stream.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "The stream: each event as the schema says.", content_type = "text/event-stream",
+            body = StreamEvent),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 422, description = "`validation`: `Last-Event-ID` is not a sequence number, or it or `after` is \
+            past the log's last event (a rule of the log's state, which a schema cannot state)."),
     )
 )]
 pub(super) async fn events(
@@ -93,13 +167,15 @@ pub(super) async fn events(
     // log's last: a larger resume point is refused (the subscription counts on from it,
     // and `i64::MAX + 1` must never be asked).
     let last = state.app.store.last_event_seq(tenant).await?;
-    let after = match resume_point(&headers)? {
-        Some(after) => within_log("Last-Event-ID", after, last)?,
-        None => match query.after {
-            Some(after) if after >= 0 => within_log("after", after, last)?,
-            Some(_) => return Err(ApiError::invalid("after", "must not be negative")),
-            None => (last - RECENT_EVENTS).max(0),
-        },
+    // Both are checked, even when `Last-Event-ID` wins: below the document's `minimum`,
+    // `after` is a bad query value whatever else is sent.
+    if query.after.is_some_and(|after| after < 0) {
+        return Err(ApiError::invalid_query("after", "must not be negative"));
+    }
+    let after = match (resume_point(&headers)?, query.after) {
+        (Some(after), _) => within_log("Last-Event-ID", after, last)?,
+        (None, Some(after)) => within_log("after", after, last)?,
+        (None, None) => (last - RECENT_EVENTS).max(0),
     };
     let stream = tenant_stream(&state.app.live, &state, tenant, after);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")).into_response())

@@ -59,6 +59,7 @@ use crate::http::auth::session::{clear_cookie, session_cookie, set_cookie};
 use crate::http::auth::{Credential, CurrentUser, came_over_https, check_csrf, peer_address};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path};
+use crate::http::fields::{Checked, Name};
 use crate::http::tiers::{self, TierLimits};
 
 /// The platform setting that, once an admin has toggled it, overrides `PRIVATE_MODE`.
@@ -67,9 +68,6 @@ pub(crate) const PRIVATE_MODE_SETTING: &str = "private_mode";
 /// The password hash of an account whose invite is not yet taken: not a PHC string, so
 /// no password verifies against it.
 const PENDING_INVITE_HASH: &str = "!pending-invite";
-
-/// Longest API token label.
-const MAX_TOKEN_NAME_CHARS: usize = 100;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -99,8 +97,8 @@ pub(crate) async fn private_mode(state: &ApiState) -> Result<bool, ApiError> {
 #[serde(deny_unknown_fields)]
 struct SignupRequest {
     /// The account's e-mail address (its login).
-    #[schema(example = "owner@example.com", min_length = 3, max_length = 254)]
-    email: String,
+    #[schema(value_type = Email)]
+    email: Checked<Email>,
     /// 8 to 128 characters.
     #[schema(min_length = 8, max_length = 128)]
     password: String,
@@ -153,7 +151,7 @@ async fn signup(
     Json(request): Json<SignupRequest>,
 ) -> Result<Response, ApiError> {
     let mut problems = Fields::new();
-    let email = Email::parse(&request.email).map_err(|problem| problems.insert("email".into(), problem)).ok();
+    let email = request.email.check(&mut problems, "email");
     let password =
         Password::parse(request.password).map_err(|problem| problems.insert("password".into(), problem)).ok();
     let (Some(email), Some(password)) = (email, password) else {
@@ -251,8 +249,9 @@ async fn discard_pending(state: &ApiState, user: &User) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
-    /// The account's e-mail address.
-    #[schema(min_length = 3, max_length = 254)]
+    /// The account's e-mail address, in any case. Any text is read (an address that
+    /// cannot be an account's is a wrong one, 401, like any other).
+    #[schema(min_length = 1, max_length = 254)]
     email: String,
     /// Its password.
     #[schema(min_length = 1)]
@@ -297,18 +296,17 @@ async fn login(
     parts: RequestFacts,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let email = Email::parse(&request.email).map_err(|problem| ApiError::invalid("email", problem))?;
+    let email = Email::for_login(&request.email).map_err(|problem| ApiError::invalid("email", problem))?;
     if request.password.is_empty() {
         return Err(ApiError::invalid("password", "is required"));
     }
-    let attempt = state.login_throttle.admit(email.as_str(), parts.peer).await.map_err(|throttled| {
-        ApiError::TooManyRequests {
+    let attempt =
+        state.login_throttle.admit(&email, parts.peer).await.map_err(|throttled| ApiError::TooManyRequests {
             message: format!("too many {}; try again later", throttled.limit),
             retry_after: throttled.retry_after,
-        }
-    })?;
+        })?;
     let store = &state.app.store;
-    let user = store.user_by_email(email.as_str()).await?;
+    let user = store.user_by_email(&email).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = verify_password(request.password, stored_hash).await?;
     let Some(user) = user.filter(|_| verified) else {
@@ -470,14 +468,8 @@ async fn profile(State(state): State<ApiState>, caller: CurrentUser) -> Result<J
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTokenRequest {
-    /// A label, 1 to 100 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(
-        example = "reporting script",
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
-    )]
-    name: String,
+    /// A label for it, such as `reporting script`.
+    name: Name,
 }
 
 /// A new API token, with its secret: the only time it is shown.
@@ -508,8 +500,7 @@ async fn create_token(
     caller: CurrentUser,
     Json(request): Json<CreateTokenRequest>,
 ) -> Result<Response, ApiError> {
-    let name = crate::http::names::parse_name(&request.name, MAX_TOKEN_NAME_CHARS)
-        .map_err(|problem| ApiError::invalid("name", problem))?;
+    let name = request.name.into_inner();
     let token = new_api_token();
     let new = NewApiToken { user_id: caller.user.id, name, token_hash: hash_secret(&token) };
     let stored = state.app.store.create_api_token(new).await?;

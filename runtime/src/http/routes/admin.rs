@@ -260,6 +260,8 @@ struct SetRole {
     request_body = SetRole,
     responses(
         (status = 200, description = "The account as changed.", body = User),
+        (status = 403, description = "`own_role`: admins cannot change their own role; or, as on every admin \
+            route, `forbidden` (not an admin), `csrf` or `ip_not_allowed`."),
         (status = 404, description = "`not_found`: no such account."),
     )
 )]
@@ -271,8 +273,9 @@ async fn set_role(
 ) -> Result<Json<User>, ApiError> {
     let id = UserId(id);
     if id == admin.user.id {
-        // An admin demoting themselves could leave the platform without any admin.
-        return Err(ApiError::invalid("role", "you cannot change your own role; ask another admin"));
+        // An admin demoting themselves could leave the platform without any admin. A
+        // request the caller may not make (403), not a malformed one: the body is valid.
+        return Err(ApiError::forbidden("own_role", "you cannot change your own role; ask another admin"));
     }
     let store = &state.app.store;
     let user = store.user(id).await?.ok_or_else(|| ApiError::NotFound("user".into()))?;

@@ -3,22 +3,43 @@
 //! answered).
 
 use axum::extract::State;
-use rust_decimal::Decimal;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::products::{amount, text};
 use super::{BusinessBody, ask_agent, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Query};
+use crate::http::fields::{ActionType, Checked, Niche, NonNegativeAmount, PositiveAmount, PriceText, Subject, Tag};
 
 /// What `generate-content` can write, each the `content` agent's action of that name.
-const CONTENT_KINDS: [&str; 4] = ["product_description", "social_posts", "blog_post", "calendar"];
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ContentKind {
+    ProductDescription,
+    SocialPosts,
+    BlogPost,
+    Calendar,
+}
+
+impl ContentKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ContentKind::ProductDescription => "product_description",
+            ContentKind::SocialPosts => "social_posts",
+            ContentKind::BlogPost => "blog_post",
+            ContentKind::Calendar => "calendar",
+        }
+    }
+}
+
+/// Most keywords a brief has.
+const MAX_KEYWORDS: usize = 20;
 /// The experiences recommendations draw their lessons from, when the query names none.
 const DEFAULT_ACTION_TYPE: &str = "autopilot_cycle";
 /// How many lessons and opportunities recommendations show.
@@ -64,29 +85,29 @@ async fn analyze_market(
 struct GenerateContent {
     /// The business the content is for.
     business_id: i64,
-    /// `product_description`, `social_posts`, `blog_post` or `calendar`.
-    #[schema(example = "product_description")]
-    kind: String,
+    /// What to write.
+    kind: ContentKind,
     /// What the content is about.
     brief: Brief,
 }
 
 /// What the content is about.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Brief {
-    /// The product, 1 to 200 characters.
-    #[schema(example = "Sunrise mug", min_length = 1, max_length = 200)]
-    product: String,
-    /// Its niche, 1 to 100 characters.
-    #[schema(example = "kitchen", min_length = 1, max_length = 100)]
-    niche: String,
-    /// Its price as text, 1 to 30 characters.
-    #[schema(example = "19.99", min_length = 1, max_length = 30)]
-    price: String,
-    /// At most 20 keywords of 1 to 50 characters.
+    /// The product.
+    #[schema(value_type = Subject)]
+    product: Checked<Subject>,
+    /// Its niche.
+    #[schema(value_type = Niche)]
+    niche: Checked<Niche>,
+    /// Its price, as the content should show it.
+    #[schema(value_type = PriceText)]
+    price: Checked<PriceText>,
+    /// At most 20 keywords.
     #[serde(default)]
-    keywords: Vec<String>,
+    #[schema(value_type = Vec<Tag>, max_items = 20)]
+    keywords: Vec<Checked<Tag>>,
 }
 
 /// Content the `content` agent wrote.
@@ -121,27 +142,30 @@ async fn generate_content(
     Json(request): Json<GenerateContent>,
 ) -> Result<Json<GeneratedContent>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let Brief { product, niche, price, keywords } = request.brief;
     let mut problems = Fields::new();
-    if !CONTENT_KINDS.contains(&request.kind.as_str()) {
-        problems.insert("kind".into(), format!("must be one of {}", CONTENT_KINDS.join(", ")));
-    }
-    let brief = &request.brief;
-    for (field, value, max) in
-        [("brief.product", &brief.product, 200), ("brief.niche", &brief.niche, 100), ("brief.price", &brief.price, 30)]
-    {
-        if let Err(problem) = text(value, max, true) {
-            problems.insert(field.into(), problem);
-        }
-    }
-    if brief.keywords.len() > 20 || brief.keywords.iter().any(|keyword| text(keyword, 50, true).is_err()) {
-        problems.insert("brief.keywords".into(), "must be at most 20 keywords of 1 to 50 characters".into());
-    }
-    if !problems.is_empty() {
+    let product = product.check(&mut problems, "brief.product");
+    let niche = niche.check(&mut problems, "brief.niche");
+    let price = price.check(&mut problems, "brief.price");
+    let keywords = if keywords.len() > MAX_KEYWORDS {
+        problems.insert("brief.keywords".into(), format!("must be at most {MAX_KEYWORDS} keywords"));
+        None
+    } else {
+        let keywords: Vec<Option<Tag>> = keywords
+            .into_iter()
+            .enumerate()
+            .map(|(index, keyword)| keyword.check(&mut problems, &format!("brief.keywords[{index}]")))
+            .collect();
+        keywords.into_iter().collect::<Option<Vec<Tag>>>()
+    };
+    let (Some(product), Some(niche), Some(price), Some(keywords)) = (product, niche, price, keywords) else {
         return Err(ApiError::Validation(problems));
-    }
-    let answer = ask_agent(&state, tenant.id, "content", &request.kind, json!({ "brief": brief })).await?;
+    };
+    let brief = json!({ "product": product, "niche": niche, "price": price, "keywords": keywords });
+    let kind = request.kind.as_str();
+    let answer = ask_agent(&state, tenant.id, "content", kind, json!({ "brief": brief })).await?;
     let source = answer["source"].clone();
-    Ok(Json(GeneratedContent { kind: request.kind, content: answer, source }))
+    Ok(Json(GeneratedContent { kind: kind.to_owned(), content: answer, source }))
 }
 
 /// `POST /api/ai/optimize-pricing`.
@@ -150,16 +174,16 @@ async fn generate_content(
 struct OptimizePricing {
     /// The business asking.
     business_id: i64,
-    /// What one unit costs: 0 or more, whole cents.
-    #[schema(example = "4.50", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    unit_cost: Decimal,
-    /// The price to start from, such as the market's: above 0.
-    #[schema(example = "21.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    reference_price: Decimal,
-    /// The price charged now: above 0.
+    /// What one unit costs.
+    #[schema(value_type = NonNegativeAmount)]
+    unit_cost: Checked<NonNegativeAmount>,
+    /// The price to start from, such as the market's.
+    #[schema(value_type = PositiveAmount)]
+    reference_price: Checked<PositiveAmount>,
+    /// The price charged now.
     #[serde(default)]
-    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    current_price: Option<Decimal>,
+    #[schema(value_type = Option<PositiveAmount>)]
+    current_price: Option<Checked<PositiveAmount>>,
 }
 
 /// Asks the pricing agent for a price.
@@ -185,23 +209,16 @@ async fn optimize_pricing(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let mut problems = Fields::new();
-    let mut money = |field: &str, value: Decimal, positive: bool| {
-        let checked = if value < Decimal::ZERO || (positive && value == Decimal::ZERO) {
-            Err(if positive { "must be greater than 0" } else { "must not be negative" }.to_owned())
-        } else {
-            amount(value)
-        };
-        checked.map_err(|problem| problems.insert(field.to_owned(), problem)).ok()
-    };
-    let unit_cost = money("unit_cost", request.unit_cost, false);
-    let reference_price = money("reference_price", request.reference_price, true);
-    let current_price = request.current_price.map(|price| money("current_price", price, true));
-    if !problems.is_empty() {
+    let unit_cost = request.unit_cost.check(&mut problems, "unit_cost");
+    let reference_price = request.reference_price.check(&mut problems, "reference_price");
+    let current_price = Checked::check_optional(request.current_price, &mut problems, "current_price");
+    let (Some(unit_cost), Some(reference_price), Some(current_price)) = (unit_cost, reference_price, current_price)
+    else {
         return Err(ApiError::Validation(problems));
-    }
-    let mut input = json!({ "unit_cost": unit_cost, "reference_price": reference_price });
-    if let Some(Some(price)) = current_price {
-        input["current_price"] = json!(price);
+    };
+    let mut input = json!({ "unit_cost": unit_cost.value(), "reference_price": reference_price.value() });
+    if let Some(price) = current_price {
+        input["current_price"] = json!(price.value());
     }
     Ok(Json(ask_agent(&state, tenant.id, "pricing", "quote", input).await?))
 }
@@ -213,10 +230,10 @@ async fn optimize_pricing(
 struct RecommendationsQuery {
     /// The business asking.
     business_id: i64,
-    /// The experiences to learn from, 1 to 50 characters (default `autopilot_cycle`).
+    /// The experiences to learn from (default `autopilot_cycle`).
     #[serde(default)]
-    #[param(min_length = 1, max_length = 50)]
-    action_type: Option<String>,
+    #[param(inline, value_type = Option<ActionType>)]
+    action_type: Option<ActionType>,
 }
 
 /// The lessons the memory agent recalls and the strategist's top three niches.
@@ -230,7 +247,6 @@ struct RecommendationsQuery {
     params(RecommendationsQuery),
     responses(
         (status = 200, description = "The recommendations.", body = Object),
-        (status = 422, description = "`validation`: `action_type` is not 1 to 50 characters."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
         (status = 429, description = "`rate_limited`: the business's agents are throttled; see `Retry-After`.",
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
@@ -243,10 +259,7 @@ async fn recommendations(
     Query(query): Query<RecommendationsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
-    let action_type = query.action_type.as_deref().unwrap_or(DEFAULT_ACTION_TYPE);
-    if text(action_type, 50, true).is_err() {
-        return Err(ApiError::invalid("action_type", "must be 1 to 50 characters"));
-    }
+    let action_type = query.action_type.as_ref().map_or(DEFAULT_ACTION_TYPE, ActionType::as_str);
     let recalled =
         ask_agent(&state, tenant.id, "memory", "recall", json!({ "action_type": action_type, "limit": TOP })).await?;
     let ranked = ask_agent(&state, tenant.id, "strategist", "rank_niches", json!({})).await?;

@@ -29,10 +29,9 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::fields::{Checked, Domain, Name, PersonalityName};
 use crate::http::tiers::{self, Counted, MAX_AUTOPILOT_INTERVAL_SECS};
 
-/// Longest business name.
-const MAX_NAME_CHARS: usize = 100;
 /// The personality of a business created without one.
 const DEFAULT_PERSONALITY: &str = "coachty";
 
@@ -85,21 +84,17 @@ fn autopilot_of(tenant: &Tenant) -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBusiness {
-    /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(
-        example = "Mugs & More",
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
-    )]
-    name: String,
-    /// A domain name such as `shop.example.com`.
+    /// The business's name.
+    #[schema(value_type = Name)]
+    name: Checked<Name>,
+    /// Its domain, such as `shop.example.com`.
     #[serde(default)]
-    domain: Option<String>,
-    /// A built-in profile name (CoachTy, HustleBot, LuxuryScaler), any case.
+    #[schema(value_type = Option<Domain>)]
+    domain: Option<Checked<Domain>>,
+    /// The personality its agents plan under (default CoachTy).
     #[serde(default)]
-    #[schema(example = "CoachTy")]
-    personality: Option<String>,
+    #[schema(value_type = Option<PersonalityName>)]
+    personality: Option<Checked<PersonalityName>>,
     /// Start the autopilot at once (default `false`).
     #[serde(default)]
     autopilot: bool,
@@ -160,24 +155,17 @@ async fn create(
     Json(request): Json<CreateBusiness>,
 ) -> Result<Response, ApiError> {
     let mut problems = Fields::new();
-    let name = check(&mut problems, "name", parse_name(&request.name));
-    let domain = match request.domain.as_deref() {
-        None => Some(None),
-        Some(text) => check(&mut problems, "domain", parse_domain(text)).map(Some),
-    };
-    let personality = check(
-        &mut problems,
-        "personality",
-        parse_personality(request.personality.as_deref().unwrap_or(DEFAULT_PERSONALITY)),
-    );
+    let name = request.name.check(&mut problems, "name");
+    let domain = Checked::check_optional(request.domain, &mut problems, "domain");
+    let personality = Checked::check_optional(request.personality, &mut problems, "personality");
     let (Some(name), Some(domain), Some(personality)) = (name, domain, personality) else {
         return Err(ApiError::Validation(problems));
     };
     let new = NewTenant {
         user_id: caller.user.id,
-        name,
-        domain,
-        personality,
+        name: name.into_inner(),
+        domain: domain.map(Domain::into_inner),
+        personality: personality.map_or_else(|| DEFAULT_PERSONALITY.to_owned(), PersonalityName::into_inner),
         settings: match request.autopilot_interval_secs {
             Some(secs) => json!({
                 "autopilot": request.autopilot,
@@ -258,22 +246,18 @@ async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBusiness {
-    /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
+    /// A new name.
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
-    )]
-    name: Option<String>,
-    /// A domain name; `null` clears it.
+    #[schema(value_type = Option<Name>)]
+    name: Option<Checked<Name>>,
+    /// A new domain; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    domain: Option<Option<String>>,
-    /// A built-in personality (CoachTy, HustleBot, LuxuryScaler), any case; changing it
-    /// restarts a running swarm.
+    #[schema(value_type = Option<Domain>)]
+    domain: Option<Option<Checked<Domain>>>,
+    /// A new personality; changing it restarts a running swarm.
     #[serde(default)]
-    personality: Option<String>,
+    #[schema(value_type = Option<PersonalityName>)]
+    personality: Option<Checked<PersonalityName>>,
     /// `true` starts the autopilot, `false` pauses it.
     #[serde(default)]
     autopilot: Option<bool>,
@@ -311,21 +295,22 @@ async fn update(
     let id = TenantId(id);
     let current = owned_tenant(&state, caller.user.id, id).await?;
     let mut problems = Fields::new();
-    let mut changes = TenantChanges::default();
-    if let Some(name) = &request.name {
-        changes.name = check(&mut problems, "name", parse_name(name));
-    }
-    match &request.domain {
-        None => {}
-        Some(None) => changes.domain = Some(None),
-        Some(Some(text)) => changes.domain = check(&mut problems, "domain", parse_domain(text)).map(Some),
-    }
-    if let Some(personality) = &request.personality {
-        changes.personality = check(&mut problems, "personality", parse_personality(personality));
-    }
-    if !problems.is_empty() {
+    let name = Checked::check_optional(request.name, &mut problems, "name");
+    let domain = match request.domain {
+        None => Some(None),
+        Some(None) => Some(Some(None)),
+        Some(Some(domain)) => domain.check(&mut problems, "domain").map(|domain| Some(Some(domain.into_inner()))),
+    };
+    let personality = Checked::check_optional(request.personality, &mut problems, "personality");
+    let (Some(name), Some(domain), Some(personality)) = (name, domain, personality) else {
         return Err(ApiError::Validation(problems));
-    }
+    };
+    let mut changes = TenantChanges {
+        name: name.map(Name::into_inner),
+        domain,
+        personality: personality.map(PersonalityName::into_inner),
+        ..TenantChanges::default()
+    };
     let mut settings = current.settings.clone();
     if !settings.is_object() {
         settings = json!({});
@@ -429,56 +414,9 @@ async fn start_autopilot(state: &ApiState, tenant: &Tenant, tier: Tier) {
     }
 }
 
-/// Records a field's problem; the value when there is none.
-fn check<T>(problems: &mut Fields, field: &str, parsed: Result<T, String>) -> Option<T> {
-    parsed.map_err(|problem| problems.insert(field.to_owned(), problem)).ok()
-}
-
-fn parse_name(text: &str) -> Result<String, String> {
-    crate::http::names::parse_name(text, MAX_NAME_CHARS)
-}
-
-/// A host name such as `shop.example.com`: lower-cased, at least two labels of
-/// letters, digits and inner hyphens, at most 253 characters.
-fn parse_domain(text: &str) -> Result<String, String> {
-    let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
-    };
-    if domain.len() > 253 || domain.split('.').count() < 2 || !domain.split('.').all(label_ok) {
-        return Err("must be a domain name such as shop.example.com".into());
-    }
-    Ok(domain)
-}
-
-/// A built-in personality, stored by its lower-case name.
-fn parse_personality(text: &str) -> Result<String, String> {
-    boardroom_personalities::find(text.trim())
-        .map(|profile| profile.name.to_lowercase())
-        .map_err(|error| error.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn domains_are_host_names() {
-        assert_eq!(parse_domain(" Shop.Example.COM. ").as_deref(), Ok("shop.example.com"));
-        for bad in ["", "localhost", "shop..example.com", "-shop.example.com", "shop_1.example.com", "a b.com"] {
-            assert!(parse_domain(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn personalities_are_the_built_in_ones_in_any_case() {
-        assert_eq!(parse_personality("HUSTLEBOT").as_deref(), Ok("hustlebot"));
-        assert!(parse_personality("grumpy").is_err_and(|problem| problem.contains("CoachTy")));
-    }
 
     #[test]
     fn an_interval_is_a_whole_number_of_seconds_up_to_30_days() {
@@ -504,12 +442,5 @@ mod tests {
         assert_eq!(IntervalSecs(1).for_tier(Tier::Free), 1800);
         assert_eq!(IntervalSecs(600).for_tier(Tier::Pro), 600);
         assert_eq!(IntervalSecs(2_592_000).for_tier(Tier::Enterprise), 2_592_000);
-    }
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(parse_name("  Mugs  ").as_deref(), Ok("Mugs"));
-        assert!(parse_name("   ").is_err());
-        assert!(parse_name(&"x".repeat(101)).is_err());
     }
 }

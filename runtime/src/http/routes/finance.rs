@@ -17,12 +17,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::products::amount;
 use super::{BusinessQuery, ask_agent, calendar_time, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Query};
+use crate::http::fields::PositiveAmount;
 
 /// The agent-memory namespace and key of the revenue goal.
 const FINANCE: &str = "finance";
@@ -185,9 +185,8 @@ async fn expenses(
 struct SetGoal {
     /// The business the goal is for.
     business_id: i64,
-    /// Revenue wanted per month: above 0, whole cents.
-    #[schema(example = "5000.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    monthly_revenue: Decimal,
+    /// Revenue wanted per month.
+    monthly_revenue: PositiveAmount,
 }
 
 /// A business's revenue goal.
@@ -216,12 +215,7 @@ async fn goal(
     Json(request): Json<SetGoal>,
 ) -> Result<Json<Goal>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    if request.monthly_revenue <= Decimal::ZERO {
-        return Err(ApiError::invalid("monthly_revenue", "must be greater than 0"));
-    }
-    let monthly_revenue =
-        amount(request.monthly_revenue).map_err(|problem| ApiError::invalid("monthly_revenue", problem))?;
-    let goal = Goal { monthly_revenue, set_at: Utc::now() };
+    let goal = Goal { monthly_revenue: request.monthly_revenue.value(), set_at: Utc::now() };
     let content = serde_json::to_value(&goal).map_err(anyhow::Error::new)?;
     state.app.store.put_agent_memory(tenant.id, FINANCE, GOAL_KEY, content, None).await?;
     tracing::info!(tenant = %tenant.id, "revenue goal set");

@@ -10,20 +10,61 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::products::amount;
 use super::{BusinessPageQuery, BusinessQuery, Page, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::fields::{Checked, Name, PositiveAmount};
 use crate::http::tiers::{self, Counted};
 
-/// Longest campaign name.
-const MAX_NAME_CHARS: usize = 100;
-/// Channels a campaign can run on.
-const CHANNELS: [&str; 7] = ["google_ads", "meta_ads", "tiktok_ads", "email", "x", "linkedin", "reddit"];
-/// Statuses a client may set.
-const STATUSES: [&str; 4] = ["draft", "active", "paused", "ended"];
+/// Where a campaign runs.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Channel {
+    GoogleAds,
+    MetaAds,
+    TiktokAds,
+    Email,
+    X,
+    Linkedin,
+    Reddit,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Channel::GoogleAds => "google_ads",
+            Channel::MetaAds => "meta_ads",
+            Channel::TiktokAds => "tiktok_ads",
+            Channel::Email => "email",
+            Channel::X => "x",
+            Channel::Linkedin => "linkedin",
+            Channel::Reddit => "reddit",
+        }
+    }
+}
+
+/// The statuses a client may set on a campaign.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum CampaignStatus {
+    Draft,
+    Active,
+    Paused,
+    Ended,
+}
+
+impl CampaignStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            CampaignStatus::Draft => "draft",
+            CampaignStatus::Active => "active",
+            CampaignStatus::Paused => "paused",
+            CampaignStatus::Ended => "ended",
+        }
+    }
+}
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -39,19 +80,14 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct CreateCampaign {
     /// The business the campaign is for.
     business_id: i64,
-    /// 1 to 100 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
-    )]
-    name: String,
-    /// `google_ads`, `meta_ads`, `tiktok_ads`, `email`, `x`, `linkedin` or `reddit`.
-    #[schema(example = "meta_ads")]
-    channel: String,
-    /// Above 0, whole cents.
-    #[schema(example = "250.00", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    budget: Decimal,
+    /// The campaign's name.
+    #[schema(value_type = Name)]
+    name: Checked<Name>,
+    /// Where it runs.
+    channel: Channel,
+    /// What it may spend.
+    #[schema(value_type = PositiveAmount)]
+    budget: Checked<PositiveAmount>,
     /// A product of the same business it promotes.
     #[serde(default)]
     product_id: Option<i64>,
@@ -76,20 +112,9 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let mut problems = Fields::new();
-    let name = crate::http::names::parse_name(&request.name, MAX_NAME_CHARS)
-        .map_err(|problem| problems.insert("name".into(), problem))
-        .ok();
-    let channel = request.channel.trim().to_ascii_lowercase();
-    if !CHANNELS.contains(&channel.as_str()) {
-        problems.insert("channel".into(), format!("must be one of {}", CHANNELS.join(", ")));
-    }
-    let budget = if request.budget <= Decimal::ZERO {
-        problems.insert("budget".into(), "must be greater than 0".into());
-        None
-    } else {
-        amount(request.budget).map_err(|problem| problems.insert("budget".into(), problem)).ok()
-    };
-    let (Some(name), Some(budget), true) = (name, budget, problems.is_empty()) else {
+    let name = request.name.check(&mut problems, "name");
+    let budget = request.budget.check(&mut problems, "budget");
+    let (Some(name), Some(budget)) = (name, budget) else {
         return Err(ApiError::Validation(problems));
     };
     if let Some(product_id) = request.product_id {
@@ -103,9 +128,9 @@ async fn create(
     let new = NewCampaign {
         tenant_id: tenant.id,
         product_id: request.product_id,
-        name,
-        channel,
-        budget,
+        name: name.into_inner(),
+        channel: request.channel.as_str().to_owned(),
+        budget: budget.value(),
         status: "draft".into(),
         external_id: None,
     };
@@ -146,9 +171,8 @@ async fn list(
 struct UpdateCampaign {
     /// The business the campaign belongs to.
     business_id: i64,
-    /// `draft`, `active`, `paused` or `ended`.
-    #[schema(example = "active")]
-    status: String,
+    /// The new status.
+    status: CampaignStatus,
 }
 
 /// Changes a campaign's status.
@@ -171,11 +195,8 @@ async fn update(
 ) -> Result<Json<Campaign>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     campaign(&state, tenant.id, id).await?;
-    let status = request.status.trim().to_ascii_lowercase();
-    if !STATUSES.contains(&status.as_str()) {
-        return Err(ApiError::invalid("status", format!("must be one of {}", STATUSES.join(", "))));
-    }
-    state.app.store.set_campaign_status(tenant.id, id, &status).await?;
+    let status = request.status.as_str();
+    state.app.store.set_campaign_status(tenant.id, id, status).await?;
     tracing::info!(tenant = %tenant.id, campaign = id, %status, "campaign updated");
     Ok(Json(campaign(&state, tenant.id, id).await?))
 }

@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use boardroom_memory::{MediaFile, MemoryError, NewMediaFile};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,13 +26,12 @@ use crate::http::auth::CurrentUser;
 use crate::http::auth::secret::sha256_hex;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
+use crate::http::fields::Title;
 use crate::http::tiers;
 use crate::http::{ApiState, names};
 
 /// Largest file one upload may carry.
 pub(crate) const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-/// Longest file name kept.
-const MAX_NAME_CHARS: usize = 200;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -41,6 +42,44 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(download, remove))
 }
 
+/// The body of an upload: the file's bytes, at least one.
+struct FileBytes;
+
+impl PartialSchema for FileBytes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .max_length(Some(MAX_FILE_BYTES))
+            .description(Some("The file's bytes: 1 to 10 MiB."))
+            .into()
+    }
+}
+
+impl ToSchema for FileBytes {}
+
+/// The `name` of an upload, as the document states it: the title rule (checked by the
+/// handler, which also checks the name is UTF-8).
+struct FileName;
+
+impl PartialSchema for FileName {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = Title::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.description = Some(
+                "A file name: 1 to 200 characters, not all white space (it is kept trimmed); no control, \
+                 bidirectional-override or zero-width characters."
+                    .to_owned(),
+            );
+            object.examples = vec!["logo.png".into()];
+        }
+        schema
+    }
+}
+
+impl ToSchema for FileName {}
+
 /// `POST /api/media/upload?business_id=&name=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -48,8 +87,8 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct UploadQuery {
     /// The business (tenant) the file is for.
     business_id: i64,
-    /// The file's name, 1 to 200 characters of UTF-8 (percent-encoded); no control, bidirectional-override or zero-width characters.
-    #[param(pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    /// The file's name, percent-encoded UTF-8 (422 otherwise, or when it breaks its rule).
+    #[param(inline, value_type = FileName)]
     name: String,
 }
 
@@ -60,12 +99,13 @@ struct UploadQuery {
     path = "/api/media/upload",
     tag = "media",
     params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes; any `Content-Type` is kept as the file's type."),
+    request_body(content = FileBytes, content_type = "application/octet-stream", description = "The file's bytes; any `Content-Type` is kept as the file's type."),
     responses(
         (status = 201, description = "The file as kept (without its bytes).", body = MediaFile),
         (status = 402, description = "`tier_limit`: the tier's file storage would be exceeded."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
         (status = 413, description = "`payload_too_large`: over 10 MiB."),
+        (status = 422, description = "`validation`: the name breaks the name rule or is not UTF-8, or the file is empty."),
     )
 )]
 async fn upload(
@@ -80,7 +120,8 @@ async fn upload(
     if !names::query_value_is_utf8(uri.query().unwrap_or_default(), "name") {
         return Err(ApiError::invalid("name", "must be UTF-8 (percent-encoded)"));
     }
-    let name = names::parse_name(&query.name, MAX_NAME_CHARS).map_err(|problem| ApiError::invalid("name", problem))?;
+    let name =
+        names::parse_name(&query.name, Title::MAX_CHARS).map_err(|problem| ApiError::invalid("name", problem))?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: MAX_FILE_BYTES }

@@ -54,7 +54,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::ApiState;
 use super::auth::CurrentUser;
-use super::error::{ApiError, Fields};
+use super::error::ApiError;
 use super::tiers;
 
 /// Every API route, with its documentation.
@@ -219,11 +219,7 @@ impl PageQuery {
         match self.limit {
             None => Ok(DEFAULT_PAGE_SIZE),
             Some(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::BadRequest {
-                code: "invalid_query",
-                message: "the query string has an invalid parameter".to_owned(),
-                fields: Fields::from([("limit".to_owned(), format!("must be between 1 and {MAX_PAGE_SIZE}"))]),
-            }),
+            Some(_) => Err(ApiError::invalid_query("limit", format!("must be between 1 and {MAX_PAGE_SIZE}"))),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `/api/products/*`: a business's products, and its agents' advice on one.
 //!
 //! Money is exact ([`Decimal`]) in and out; JSON numbers and decimal strings are both
-//! accepted, answers carry strings (`"19.99"`) so no float ever rounds a price.
+//! accepted (see `fields`), answers carry strings (`"19.99"`) so no float ever rounds a
+//! price.
 //! Deleting a product only marks it `deleted`: its sales and campaigns keep pointing
 //! at it, and the list leaves it out.
 
@@ -21,21 +22,11 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::fields::{Checked, Description, Niche, NonNegativeAmount, PositiveAmount, Tag, Title};
 use crate::http::tiers::{self, Counted};
 
-/// Longest title.
-const MAX_TITLE_CHARS: usize = 200;
-/// Longest description.
-const MAX_DESCRIPTION_CHARS: usize = 5000;
-/// Longest niche name.
-const MAX_NICHE_CHARS: usize = 100;
-/// Most tags, and the longest tag.
+/// Most tags a product has.
 const MAX_TAGS: usize = 20;
-const MAX_TAG_CHARS: usize = 50;
-/// Highest price or cost accepted: a guard against a misplaced decimal point.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
-/// Statuses a client may set; `deleted` is set by `DELETE`.
-const SETTABLE_STATUSES: [&str; 3] = ["draft", "active", "archived"];
 /// The status of a deleted product (not counted against the tier's limit).
 pub(crate) const DELETED: &str = boardroom_memory::DELETED_PRODUCT_STATUS;
 
@@ -53,30 +44,45 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct CreateProduct {
     /// The business (tenant) the product is for.
     business_id: i64,
-    /// 1 to 200 characters; no control, bidirectional-override or zero-width characters.
-    #[schema(
-        example = "Sunrise mug",
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
-    )]
-    title: String,
-    /// At most 5000 characters.
+    /// The product's title.
+    #[schema(value_type = Title)]
+    title: Checked<Title>,
+    /// What it is (default empty).
     #[serde(default)]
-    #[schema(max_length = 5000)]
-    description: Option<String>,
-    /// 1 to 100 characters.
-    #[schema(example = "kitchen", min_length = 1, max_length = 100)]
-    niche: String,
-    /// Above 0, at most 1000000, whole cents.
-    #[schema(example = "19.99", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    price: Decimal,
-    /// 0 or more, whole cents.
-    #[schema(example = "4.50", pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    cost: Decimal,
-    /// At most 20 tags of 1 to 50 characters.
+    #[schema(value_type = Option<Description>)]
+    description: Option<Checked<Description>>,
+    /// The market niche it sells in.
+    #[schema(value_type = Niche)]
+    niche: Checked<Niche>,
+    /// Its selling price.
+    #[schema(value_type = PositiveAmount)]
+    price: Checked<PositiveAmount>,
+    /// What one unit costs.
+    #[schema(value_type = NonNegativeAmount)]
+    cost: Checked<NonNegativeAmount>,
+    /// At most 20 tags.
     #[serde(default)]
-    tags: Vec<String>,
+    #[schema(value_type = Vec<Tag>, max_items = 20)]
+    tags: Vec<Checked<Tag>>,
+}
+
+/// The statuses a client may set on a product (`deleted` is set by `DELETE`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ProductStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl ProductStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Draft => "draft",
+            ProductStatus::Active => "active",
+            ProductStatus::Archived => "archived",
+        }
+    }
 }
 
 /// Creates a product (as `draft`), within the tier's product limit.
@@ -98,16 +104,23 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let mut problems = Fields::new();
-    let title = check(&mut problems, "title", crate::http::names::parse_name(&request.title, MAX_TITLE_CHARS));
-    let description = check(
-        &mut problems,
-        "description",
-        text(request.description.as_deref().unwrap_or(""), MAX_DESCRIPTION_CHARS, false),
-    );
-    let niche = check(&mut problems, "niche", text(&request.niche, MAX_NICHE_CHARS, true));
-    let price = check(&mut problems, "price", price(request.price));
-    let cost = check(&mut problems, "cost", cost(request.cost));
-    let tags = check(&mut problems, "tags", tags(&request.tags));
+    let title = request.title.check(&mut problems, "title");
+    let description = Checked::check_optional(request.description, &mut problems, "description");
+    let niche = request.niche.check(&mut problems, "niche");
+    let price = request.price.check(&mut problems, "price");
+    let cost = request.cost.check(&mut problems, "cost");
+    let tags = if request.tags.len() > MAX_TAGS {
+        problems.insert("tags".into(), format!("must be at most {MAX_TAGS} tags"));
+        None
+    } else {
+        let tags: Vec<Option<Tag>> = request
+            .tags
+            .into_iter()
+            .enumerate()
+            .map(|(index, tag)| tag.check(&mut problems, &format!("tags[{index}]")))
+            .collect();
+        tags.into_iter().collect::<Option<Vec<Tag>>>()
+    };
     let (Some(title), Some(description), Some(niche), Some(price), Some(cost), Some(tags)) =
         (title, description, niche, price, cost, tags)
     else {
@@ -121,12 +134,12 @@ async fn create(
             NewProduct {
                 tenant_id: tenant.id,
                 store_id: None,
-                niche,
-                title,
-                description,
-                tags,
-                price,
-                cost,
+                niche: niche.into_inner(),
+                title: title.into_inner(),
+                description: description.map(Description::into_inner).unwrap_or_default(),
+                tags: tags.into_iter().map(Tag::into_inner).collect(),
+                price: price.value(),
+                cost: cost.value(),
                 currency: "USD".to_owned(),
                 status: "draft".to_owned(),
                 external_id: None,
@@ -173,14 +186,12 @@ async fn list(
 struct UpdateProduct {
     /// The business the product belongs to.
     business_id: i64,
-    /// A new price: above 0, whole cents.
+    /// A new price.
     #[serde(default)]
-    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
-    price: Option<Decimal>,
-    /// `draft`, `active` or `archived`.
+    price: Option<PositiveAmount>,
+    /// A new status.
     #[serde(default)]
-    #[schema(example = "active")]
-    status: Option<String>,
+    status: Option<ProductStatus>,
 }
 
 /// Changes a product's price or status.
@@ -203,25 +214,11 @@ async fn update(
 ) -> Result<Json<Product>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let current = live_product(&state, tenant.id, id).await?;
-    let mut problems = Fields::new();
-    let new_price = request.price.and_then(|value| check(&mut problems, "price", price(value)));
-    let new_status = request.status.as_deref().and_then(|value| {
-        let status = value.trim().to_ascii_lowercase();
-        let parsed = if SETTABLE_STATUSES.contains(&status.as_str()) {
-            Ok(status)
-        } else {
-            Err(format!("must be one of {}", SETTABLE_STATUSES.join(", ")))
-        };
-        check(&mut problems, "status", parsed)
-    });
-    if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+    if let Some(price) = request.price {
+        state.app.store.update_product_price(tenant.id, current.id, price.value()).await?;
     }
-    if let Some(price) = new_price {
-        state.app.store.update_product_price(tenant.id, current.id, price).await?;
-    }
-    if let Some(status) = &new_status {
-        state.app.store.set_product_status(tenant.id, current.id, status).await?;
+    if let Some(status) = request.status {
+        state.app.store.set_product_status(tenant.id, current.id, status.as_str()).await?;
     }
     tracing::info!(tenant = %tenant.id, product = id, "product updated");
     Ok(Json(live_product(&state, tenant.id, id).await?))
@@ -341,91 +338,4 @@ async fn live_product(state: &ApiState, tenant: TenantId, id: i64) -> Result<Pro
         .await?
         .filter(|product| product.status != DELETED)
         .ok_or_else(|| ApiError::NotFound("product".into()))
-}
-
-/// Records a field's problem; the value when there is none.
-fn check<T>(problems: &mut Fields, field: &str, parsed: Result<T, String>) -> Option<T> {
-    parsed.map_err(|problem| problems.insert(field.to_owned(), problem)).ok()
-}
-
-/// Trimmed text of at most `max` characters, without control characters other than
-/// line breaks; `required` text must not be empty.
-pub(super) fn text(value: &str, max: usize, required: bool) -> Result<String, String> {
-    let value = value.trim();
-    if required && value.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if value.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err("must not contain control characters".into());
-    }
-    Ok(value.to_owned())
-}
-
-/// A selling price: above zero, at most [`MAX_AMOUNT`], in whole cents.
-fn price(value: Decimal) -> Result<Decimal, String> {
-    if value <= Decimal::ZERO {
-        return Err("must be greater than 0".into());
-    }
-    amount(value)
-}
-
-/// A unit cost: zero or more.
-fn cost(value: Decimal) -> Result<Decimal, String> {
-    if value < Decimal::ZERO {
-        return Err("must not be negative".into());
-    }
-    amount(value)
-}
-
-/// Money of at most [`MAX_AMOUNT`] in whole cents, written with exactly 2 decimal
-/// places (`29` becomes `29.00`).
-pub(super) fn amount(value: Decimal) -> Result<Decimal, String> {
-    if value > MAX_AMOUNT {
-        return Err(format!("must be at most {MAX_AMOUNT}"));
-    }
-    if value.normalize().scale() > 2 {
-        return Err("must be in whole cents (at most 2 decimal places)".into());
-    }
-    let mut cents = value;
-    cents.rescale(2);
-    Ok(cents)
-}
-
-fn tags(values: &[String]) -> Result<Vec<String>, String> {
-    if values.len() > MAX_TAGS {
-        return Err(format!("must be at most {MAX_TAGS} tags"));
-    }
-    values.iter().map(|tag| text(tag, MAX_TAG_CHARS, true).map_err(|problem| format!("each tag {problem}"))).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dec(units: i64, scale: u32) -> Decimal {
-        Decimal::new(units, scale)
-    }
-
-    #[test]
-    fn prices_are_positive_whole_cents_and_costs_are_not_negative() {
-        assert_eq!(price(dec(199, 1)).map(|price| price.to_string()).as_deref(), Ok("19.90"));
-        assert!(price(Decimal::ZERO).is_err());
-        assert!(price(dec(-1, 0)).is_err());
-        assert!(price(dec(1001, 3)).is_err());
-        assert!(price(dec(2_000_000, 0)).is_err());
-        assert_eq!(cost(Decimal::ZERO), Ok(Decimal::ZERO));
-        assert!(cost(dec(-1, 2)).is_err());
-    }
-
-    #[test]
-    fn texts_are_trimmed_bounded_and_printable() {
-        assert_eq!(text("  Mug ", 10, true).as_deref(), Ok("Mug"));
-        assert!(text(" ", 10, true).is_err());
-        assert_eq!(text("", 10, false).as_deref(), Ok(""));
-        assert!(text("abcdefghijk", 10, true).is_err());
-        assert!(text("a\u{0}b", 10, true).is_err());
-    }
 }

@@ -8,7 +8,11 @@ use axum::response::{IntoResponse, Response};
 use boardroom_memory::{NewSocialPost, SocialPost};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,6 +21,7 @@ use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Query};
+use crate::http::names::WHITESPACE_CLASS;
 
 /// Each network and the longest post it takes, in characters.
 const NETWORKS: [(&str, usize); 5] =
@@ -31,22 +36,69 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 }
 
 /// `POST /api/social/post`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreatePost {
     /// The business posting.
     business_id: i64,
-    /// `x` (280 characters), `linkedin` (3000), `reddit` (40000), `tiktok` (2200) or
-    /// `youtube` (5000).
-    #[schema(example = "x")]
+    /// The network.
     platform: String,
     /// The post, within the network's length.
-    #[schema(min_length = 1, max_length = 40000)]
     content: String,
     /// When to publish (RFC 3339); not in the past.
     #[serde(default)]
     scheduled_time: Option<DateTime<Utc>>,
 }
+
+/// The schema says what the handler checks: one object per network, each with its own
+/// longest `content` (`oneOf`, told apart by `platform`).
+impl PartialSchema for CreatePost {
+    fn schema() -> RefOr<Schema> {
+        let variants = NETWORKS.iter().map(|(network, limit)| {
+            let content = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(format!(
+                    "The post: 1 to {limit} characters, not all white space (it is kept trimmed)."
+                )))
+                .min_length(Some(1))
+                .max_length(Some(*limit))
+                .pattern(Some(format!("[^{WHITESPACE_CLASS}]")));
+            let scheduled_time = ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .description(Some(
+                    "When to publish (RFC 3339, in the years 0001 to 9999); not in the past (5 minutes of clock \
+                     skew allowed: a rule of the clock, which a schema cannot state; 422 otherwise).",
+                ));
+            ObjectBuilder::new()
+                .title(Some(format!("A post on {network}")))
+                .property(
+                    "business_id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                        .description(Some("The business posting.")),
+                )
+                .required("business_id")
+                .property("platform", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([*network])))
+                .required("platform")
+                .property("content", content)
+                .required("content")
+                .property("scheduled_time", scheduled_time)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        });
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "`POST /api/social/post`: the network (`x`, `linkedin`, `reddit`, `tiktok` or `youtube`) and a post \
+             within its length (280, 3000, 40000, 2200 and 5000 characters).",
+        ));
+        for variant in variants {
+            one_of = one_of.item(variant);
+        }
+        one_of.into()
+    }
+}
+
+impl ToSchema for CreatePost {}
 
 /// Schedules a social post.
 #[utoipa::path(
@@ -65,17 +117,18 @@ async fn create(
     Json(request): Json<CreatePost>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    let platform = request.platform.trim().to_ascii_lowercase();
+    let platform = request.platform.as_str();
     let Some((_, limit)) = NETWORKS.iter().find(|(name, _)| *name == platform) else {
         let names: Vec<&str> = NETWORKS.iter().map(|(name, _)| *name).collect();
         return Err(ApiError::invalid("platform", format!("must be one of {}", names.join(", "))));
     };
+    // The length as sent, as the document's `maxLength` counts it.
+    if request.content.chars().count() > *limit {
+        return Err(ApiError::invalid("content", format!("must be at most {limit} characters on {platform}")));
+    }
     let content = request.content.trim();
     if content.is_empty() {
         return Err(ApiError::invalid("content", "must not be empty"));
-    }
-    if content.chars().count() > *limit {
-        return Err(ApiError::invalid("content", format!("must be at most {limit} characters on {platform}")));
     }
     if let Some(time) = request.scheduled_time {
         calendar_time("scheduled_time", time)?;
@@ -88,7 +141,7 @@ async fn create(
         .store
         .create_social_post(NewSocialPost {
             tenant_id: tenant.id,
-            platform,
+            platform: platform.to_owned(),
             content: content.to_owned(),
             scheduled_time: request.scheduled_time,
             status: "scheduled".into(),

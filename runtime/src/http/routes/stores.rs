@@ -19,7 +19,9 @@ use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,6 +31,8 @@ use crate::http::auth::CurrentUser;
 use crate::http::crypto::{CredentialSealer, Opened, Sealed};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Query};
+use crate::http::fields::{Checked, Field};
+use crate::http::names::WHITESPACE_CLASS;
 use crate::http::tiers::{self, Counted};
 
 /// The agent-memory namespace connected stores live in.
@@ -36,8 +40,6 @@ pub(crate) const STORES: &str = "stores";
 /// What the key of each connected store starts with (`store:<uuid>`); the keys with it
 /// are what the tier counts.
 pub(crate) const STORE_KEY_PREFIX: &str = "store:";
-/// Platforms a store can be connected from.
-const PLATFORMS: [&str; 5] = ["shopify", "gumroad", "stripe", "etsy", "sandbox"];
 /// Longest store address.
 const MAX_URL_CHARS: usize = 500;
 /// Most credential fields, and the longest name and value.
@@ -57,30 +59,122 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 struct ConnectStore {
     /// The business the store sells for.
     business_id: i64,
-    /// `shopify`, `gumroad`, `stripe`, `etsy` or `sandbox`.
-    #[schema(example = "shopify")]
-    platform: String,
-    /// An `https://` address (`http://` only for localhost), at most 500 characters.
-    #[schema(example = "https://mugs.myshopify.com", max_length = 500)]
-    store_url: String,
-    /// Credential names and values (at most 10), such as `{"api_key": "…"}`.
-    #[schema(value_type = BTreeMap<String, String>)]
-    credentials: Credentials,
+    /// The platform the store is on.
+    platform: StorePlatform,
+    /// The store's address.
+    #[schema(value_type = StoreUrl)]
+    store_url: Checked<StoreUrl>,
+    /// What the platform needs to let us in.
+    #[schema(value_type = Credentials)]
+    credentials: Checked<Credentials>,
 }
+
+/// The platforms a store can be connected from.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum StorePlatform {
+    Shopify,
+    Gumroad,
+    Stripe,
+    Etsy,
+    Sandbox,
+}
+
+impl StorePlatform {
+    fn as_str(self) -> &'static str {
+        match self {
+            StorePlatform::Shopify => "shopify",
+            StorePlatform::Gumroad => "gumroad",
+            StorePlatform::Stripe => "stripe",
+            StorePlatform::Etsy => "etsy",
+            StorePlatform::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// A store's address: `https://` and a host, or `http://` for this machine only
+/// (`localhost` or `127.0.0.1`), at most 500 characters, no white space.
+struct StoreUrl(String);
+
+impl Field for StoreUrl {
+    type Raw = String;
+
+    fn parse(url: String) -> Result<Self, String> {
+        check_url(&url).map(|()| StoreUrl(url))
+    }
+}
+
+impl PartialSchema for StoreUrl {
+    fn schema() -> RefOr<Schema> {
+        let printable = format!("[^{}{}]", r"\u0000-\u001F\u007F-\u009F", WHITESPACE_CLASS);
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "The store's address: `https://` and a host, or `http://localhost` / `http://127.0.0.1` \
+                 (with a port or path), at most 500 characters, no white space.",
+            ))
+            .max_length(Some(MAX_URL_CHARS))
+            .pattern(Some(format!(
+                r"^(https://[^/?#{ws}{control}]{printable}*|http://(localhost|127\.0\.0\.1)([:/?#]{printable}*)?)$",
+                ws = WHITESPACE_CLASS,
+                control = r"\u0000-\u001F\u007F-\u009F",
+            )))
+            .examples(["https://mugs.myshopify.com"])
+            .into()
+    }
+}
+
+impl ToSchema for StoreUrl {}
 
 /// Credential names and values. Its own `Deserialize` so that a malformed value is
 /// refused without being quoted back: serde's message for `"credentials": "sk_…"`
 /// would otherwise repeat the secret in the 422.
 struct Credentials(BTreeMap<String, String>);
 
-impl<'de> Deserialize<'de> for Credentials {
+/// Credentials as sent, before their rule: names and string values.
+struct RawCredentials(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for RawCredentials {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         serde_json::from_value(value)
-            .map(Credentials)
+            .map(RawCredentials)
             .map_err(|_| serde::de::Error::custom("must be an object whose values are strings"))
     }
 }
+
+impl Field for Credentials {
+    type Raw = RawCredentials;
+
+    fn parse(RawCredentials(credentials): RawCredentials) -> Result<Self, String> {
+        check_credentials(&credentials).map(|()| Credentials(credentials))
+    }
+}
+
+impl PartialSchema for Credentials {
+    fn schema() -> RefOr<Schema> {
+        let value = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_CREDENTIAL_VALUE_CHARS));
+        let name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^[A-Za-z0-9_-]{{1,{MAX_CREDENTIAL_NAME_CHARS}}}$")));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "Credential names and values, such as `{\"api_key\": \"…\"}`: 1 to 10 fields, each named by 1 to 50 \
+                 letters, digits, `_` or `-`, with a value of 1 to 4096 characters.",
+            ))
+            .min_properties(Some(1))
+            .max_properties(Some(MAX_CREDENTIAL_FIELDS))
+            .property_names(Some(name))
+            .additional_properties(Some(value))
+            .into()
+    }
+}
+
+impl ToSchema for Credentials {}
 
 /// What is stored for one connected store.
 #[derive(Debug, serde::Serialize, Deserialize)]
@@ -148,30 +242,22 @@ async fn connect(
     Json(request): Json<ConnectStore>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let platform = request.platform.as_str().to_owned();
     let mut problems = Fields::new();
-    let platform = request.platform.trim().to_ascii_lowercase();
-    if !PLATFORMS.contains(&platform.as_str()) {
-        problems.insert("platform".into(), format!("must be one of {}", PLATFORMS.join(", ")));
-    }
-    let store_url = request.store_url.trim().to_owned();
-    if let Err(problem) = check_url(&store_url) {
-        problems.insert("store_url".into(), problem);
-    }
-    if let Err(problem) = check_credentials(&request.credentials.0) {
-        problems.insert("credentials".into(), problem);
-    }
-    if !problems.is_empty() {
+    let store_url = request.store_url.check(&mut problems, "store_url");
+    let credentials = request.credentials.check(&mut problems, "credentials");
+    let (Some(StoreUrl(store_url)), Some(credentials)) = (store_url, credentials) else {
         return Err(ApiError::Validation(problems));
-    }
+    };
     let id = uuid::Uuid::new_v4().to_string();
-    let plaintext = serde_json::to_vec(&request.credentials.0).map_err(anyhow::Error::new)?;
+    let plaintext = serde_json::to_vec(&credentials.0).map_err(anyhow::Error::new)?;
     let sealed =
         CredentialSealer::from_settings(&state.app.settings).seal(&plaintext, &seal_context(tenant.id, &id))?;
     let stored = StoredStore {
         id: id.clone(),
         platform,
         store_url,
-        credential_fields: request.credentials.0.keys().cloned().collect(),
+        credential_fields: credentials.0.keys().cloned().collect(),
         credentials: sealed,
         connected_at: Utc::now(),
     };
@@ -353,22 +439,22 @@ fn adapter_error(error: AdapterError) -> ApiError {
     }
 }
 
-/// An `https://` address (plain `http://` only for a local host), at most 500 characters.
+/// An `https://` address with a host (plain `http://` only for `localhost` or
+/// `127.0.0.1`), at most 500 characters, without white space or control characters.
 fn check_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| {
-            url.strip_prefix("http://").filter(|rest| rest.starts_with("localhost") || rest.starts_with("127.0.0.1"))
-        })
-        .ok_or("must be an https:// address")?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty()
-        || url.chars().count() > MAX_URL_CHARS
-        || url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!("must be an https:// address of at most {MAX_URL_CHARS} characters"));
+    let problem = || format!("must be an https:// address of at most {MAX_URL_CHARS} characters, without spaces");
+    if url.chars().count() > MAX_URL_CHARS || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(problem());
     }
-    Ok(())
+    if let Some(rest) = url.strip_prefix("https://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        return if host.is_empty() { Err(problem()) } else { Ok(()) };
+    }
+    let local = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split([':', '/', '?', '#']).next())
+        .is_some_and(|host| host == "localhost" || host == "127.0.0.1");
+    if local { Ok(()) } else { Err("must be an https:// address (http:// only for localhost)".into()) }
 }
 
 /// At least one and at most 10 named, non-empty values. The problem never quotes a value.
@@ -401,7 +487,18 @@ mod tests {
     fn store_addresses_are_https() {
         assert!(check_url("https://shop.example.com").is_ok());
         assert!(check_url("http://localhost:8080/x").is_ok());
-        for bad in ["http://shop.example.com", "ftp://x", "https://", "https://a b.com", "shop.example.com"] {
+        assert!(check_url("http://127.0.0.1").is_ok());
+        for bad in [
+            "http://shop.example.com",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example/",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "https://a b.com",
+            " https://shop.example.com",
+            "shop.example.com",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
     }

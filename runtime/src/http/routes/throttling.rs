@@ -3,6 +3,7 @@
 //! anonymous callers 401). Changes apply to a running swarm at once: its throttle
 //! judges the very next message by the new limits, and each change is an event.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use axum::extract::State;
@@ -10,7 +11,9 @@ use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
 use boardroom_supervisor::{SwarmStatus, TenantHandle, ThrottleLimits};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -295,27 +298,48 @@ async fn show_swarm(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetThrottle {
-    /// Agent messages per minute, at least 1; `null` is unlimited.
+    /// Agent messages per minute, 1 to 4294967295; `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4_294_967_295_u64)]
     messages_per_minute: Option<Option<u32>>,
     /// Messages that may pass at once before the rate applies; 1 to 100000.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 100_000)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100_000)]
     burst: Option<Option<u32>>,
-    /// LLM tokens per UTC day; 0 is no LLM at all (the agents' rules decide), `null`
-    /// is unlimited.
+    /// LLM tokens per UTC day, 0 to 9223372036854775807; 0 is no LLM at all (the
+    /// agents' rules decide), `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     llm_tokens_per_day: Option<Option<u64>>,
-    /// LLM calls in flight at once, at least 1; `null` is unlimited.
+    /// LLM calls in flight at once, 1 to 4294967295; `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4_294_967_295_u64)]
     concurrent_llm_calls: Option<Option<u32>>,
-    /// Platform calls in flight at once, at least 1; `null` is unlimited.
+    /// Platform calls in flight at once, 1 to 4294967295; `null` is unlimited.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4_294_967_295_u64)]
     concurrent_adapter_calls: Option<Option<u32>>,
+}
+
+/// The document's schema of [`SetThrottle`]: the derived one with `minProperties: 1`
+/// (at least one limit), which the derive cannot add (utoipa 5.5 writes its
+/// `min_properties` as `maxProperties`).
+struct SetThrottleSchema;
+
+impl PartialSchema for SetThrottleSchema {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = <SetThrottle as PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.min_properties = Some(1);
+        }
+        schema
+    }
+}
+
+impl ToSchema for SetThrottleSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("SetThrottle")
+    }
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -331,6 +355,10 @@ impl SetThrottle {
     fn to_override(&self) -> Result<Value, ApiError> {
         if self.burst.flatten().is_some_and(|burst| !(1..=MAX_BURST).contains(&burst)) {
             return Err(ApiError::invalid("burst", format!("must be between 1 and {MAX_BURST}")));
+        }
+        // The document's `int64`: a larger budget is no different from `null`.
+        if self.llm_tokens_per_day.flatten().is_some_and(|tokens| i64::try_from(tokens).is_err()) {
+            return Err(ApiError::invalid("llm_tokens_per_day", format!("must be at most {}, or null", i64::MAX)));
         }
         let mut content = serde_json::Map::new();
         let mut put = |name: &'static str, value: Option<Option<u64>>, zero_ok: bool| {
@@ -372,7 +400,7 @@ impl SetThrottle {
     path = "/admin/businesses/{id}/throttle",
     tag = "admin",
     params(("id" = i64, Path, description = "The business's id.")),
-    request_body = SetThrottle,
+    request_body = SetThrottleSchema,
     responses(
         (status = 200, description = "The swarm with its new throttle.", body = SwarmView),
         (status = 404, description = "`not_found`: no such business."),

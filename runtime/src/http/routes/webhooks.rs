@@ -299,7 +299,7 @@ fn stripe_business(event: &Value) -> Option<i64> {
     path = "/webhooks/stripe",
     tag = "webhooks",
     security(()),
-    params(("Stripe-Signature" = String, Header,
+    params(("Stripe-Signature" = String, Header, min_length = 1,
         description = "`t=<unix>,v1=<hex>`: HMAC-SHA256 of `{t}.{raw body}` under `STRIPE_WEBHOOK_SECRET`, `t` within 300 seconds.")),
     request_body(content = Object, description = "A Stripe event, up to 1 MiB.", content_type = "application/json"),
     responses(
@@ -377,7 +377,7 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
     tag = "webhooks",
     security(()),
     params(
-        ("X-Shopify-Hmac-Sha256" = String, Header,
+        ("X-Shopify-Hmac-Sha256" = String, Header, min_length = 1,
             description = "base64 of HMAC-SHA256 of the raw body under `SHOPIFY_WEBHOOK_SECRET`."),
         ("X-Shopify-Webhook-Id" = Option<String>, Header, description = "The delivery's id (a replay is acknowledged as a duplicate; without an id, a delivery is known by its body's SHA-256)."),
         ("X-Shopify-Topic" = Option<String>, Header, description = "The event's topic."),
