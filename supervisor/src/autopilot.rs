@@ -150,15 +150,12 @@ impl TenantHandle {
 
 impl TenantHandle {
     /// The interval that applies now: the one for while someone watches, if there is
-    /// one and someone does.
+    /// one, someone does and it is the shorter (watching never slows a business down).
     fn current_interval(&self) -> Duration {
         let control = &self.shared.autopilot;
+        let interval = control.interval_ms.load(Ordering::Relaxed);
         let watched = control.watched_interval_ms.load(Ordering::Relaxed);
-        let millis = if watched > 0 && self.shared.activity.is_watched() {
-            watched
-        } else {
-            control.interval_ms.load(Ordering::Relaxed)
-        };
+        let millis = if watched > 0 && self.shared.activity.is_watched() { watched.min(interval) } else { interval };
         Duration::from_millis(millis)
     }
 }

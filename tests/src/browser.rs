@@ -145,7 +145,13 @@ impl Browser {
     /// Waits until `script` returns something truthy and returns it; fails the test,
     /// naming `what`, after 20 seconds.
     pub async fn wait_for(&self, what: &str, script: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        self.wait_for_within(what, script, PATIENCE).await
+    }
+
+    /// Like [`Browser::wait_for`], for something that takes longer to come than a page
+    /// does (the swarm's work under a tier's throttle, say).
+    pub async fn wait_for_within(&self, what: &str, script: &str, patience: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + patience;
         // A page still loading (or the previous page) may lack what the script reads.
         let guarded = format!("try {{ {script} }} catch (_) {{ return null; }}");
         loop {
@@ -156,7 +162,7 @@ impl Browser {
             }
             if tokio::time::Instant::now() > deadline {
                 let page = self.run("return document.body ? document.body.innerText.slice(0, 2000) : ''").await;
-                panic!("waited {PATIENCE:?} for {what}; the page says:\n{}", page.as_str().unwrap_or_default());
+                panic!("waited {patience:?} for {what}; the page says:\n{}", page.as_str().unwrap_or_default());
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -276,7 +276,16 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price(bac
     browser.wait_for("the event's details", "return document.querySelectorAll('#feed li').length > 5").await;
     browser.run("document.querySelector('#feed li details').open = true; return true").await;
     browser.wait_for("charts", "return document.querySelectorAll('#charts figure').length === 5").await;
-    browser.wait_for("a product to price", "return document.querySelector('#products input.price')").await;
+    // The first product needs a cycle's worth of agent messages, which the free tier's
+    // 60 a minute spread out (`throttle.waited`): more than a page's patience on a busy
+    // machine.
+    browser
+        .wait_for_within(
+            "a product to price",
+            "return document.querySelector('#products input.price')",
+            Duration::from_secs(90),
+        )
+        .await;
 
     let wide = browser.screenshot(&screenshot_path(backend, "dashboard-1280x800.png")).await;
     println!("screenshot: {}", wide.display());
