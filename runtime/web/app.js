@@ -122,7 +122,10 @@
     if (kind.startsWith("swarm.") || kind.startsWith("autopilot.") || kind.startsWith("throttle.changed")) {
       scheduleSnapshot();
     }
-    if (kind.startsWith("pricing.") || kind.startsWith("product")) scheduleProducts();
+    // A launch lists a new product: the table shows it at once, not at the next price move.
+    if (kind.startsWith("pricing.") || kind.startsWith("product") || kind === "ceo.product_launched") {
+      scheduleProducts();
+    }
     if (kind === "cycle.completed") refreshCharts();
     if (kind === "agent.failed") setRestarting(event.actor, true);
     if (kind === "agent.restarted") setRestarting(event.actor, false);

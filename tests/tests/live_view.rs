@@ -276,9 +276,9 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price(bac
     browser.wait_for("the event's details", "return document.querySelectorAll('#feed li').length > 5").await;
     browser.run("document.querySelector('#feed li details').open = true; return true").await;
     browser.wait_for("charts", "return document.querySelectorAll('#charts figure').length === 5").await;
-    // The first product needs a cycle's worth of agent messages, which the free tier's
-    // 60 a minute spread out (`throttle.waited`): more than a page's patience on a busy
-    // machine.
+    // The first product comes with the first launch, a cycle's worth of agent messages
+    // that the free tier's 60 a minute spread out (`throttle.waited`): on a busy machine
+    // more than a page's patience.
     browser
         .wait_for_within(
             "a product to price",
