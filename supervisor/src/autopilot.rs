@@ -146,9 +146,7 @@ impl TenantHandle {
             tracing::warn!(%error, "autopilot event not recorded");
         }
     }
-}
 
-impl TenantHandle {
     /// The interval that applies now: the one for while someone watches, if there is
     /// one, someone does and it is the shorter (watching never slows a business down).
     fn current_interval(&self) -> Duration {

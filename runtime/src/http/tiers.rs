@@ -352,7 +352,7 @@ impl Cadence {
 
     /// Puts the cadence on a swarm's autopilot, starting it if it is not running.
     pub(crate) fn start(self, swarm: &TenantHandle) {
-        swarm.set_autopilot_interval_while_watched(self.while_watched);
+        self.apply(swarm);
         swarm.start_autopilot(self.interval);
     }
 }
