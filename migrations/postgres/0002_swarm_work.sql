@@ -17,41 +17,14 @@ alter table products add column tags jsonb not null default '[]'; -- array of st
 
 -- The application also checks that the product belongs to the campaign's tenant.
 alter table campaigns add column product_id bigint references products (id) on delete set null;
-alter table campaigns add column external_id text;
-create index campaigns_product_id_idx on campaigns (product_id);
-
--- ---- social posts: the platform's id, and newest-first reads ----
-
-alter table social_posts add column external_id text;
-create index social_posts_tenant_newest_idx on social_posts (tenant_id, id);
-
--- ---- experiences: newest-first reads across action types ----
-
-create index experiences_tenant_time_idx on experiences (tenant_id, created_at);
-
--- ---- successful patterns: one row per (tenant, type, key) with exact counts ----
-
-alter table successful_patterns add column pattern_key text not null default '';
--- successes out of usage_count, so success_rate is an exact ratio of two counts
+-- include: shared/0002_platform_ids_and_reads.sql
 alter table successful_patterns add column success_count bigint not null default 0;
 update successful_patterns set
     pattern_key   = 'legacy-' || id,
     success_count = round(coalesce(success_rate, 0) * usage_count)::bigint,
     success_rate  = coalesce(success_rate, 0),
     avg_revenue   = coalesce(avg_revenue, 0);
-drop index successful_patterns_lookup_idx;
-create unique index successful_patterns_key_idx
-    on successful_patterns (tenant_id, pattern_type, pattern_key);
-
--- ---- market insights: one row per (tenant, niche) ----
-
-delete from market_insights
- where id not in (select max(id) from market_insights group by tenant_id, niche);
-drop index market_insights_lookup_idx;
-create unique index market_insights_niche_idx on market_insights (tenant_id, niche);
-
--- ---- agent memory: a key/value store per agent (memory_type is the key) ----
-
+-- include: shared/0002_one_row_per_key.sql
 -- content stays text (0001): the application writes JSON text into it, as on SQLite.
 delete from agent_memory
  where id not in (select max(id) from agent_memory group by tenant_id, agent_type, memory_type);

@@ -11,7 +11,7 @@
 //! text)`, `cast(sum(x) as bigint)`, `on conflict … do update`, `returning`). What is
 //! left to a [`Dialect`] is what cannot be written once:
 //!
-//! - **connecting**: the pool, its migrations folder, SQLite's file and WAL settings,
+//! - **connecting**: the pool, its migrations (`migrations.rs`), SQLite's file and WAL settings,
 //!   creating a missing PostgreSQL database (`sqlite.rs`, `postgres.rs`);
 //! - **money**: [`Money`] is exact text on SQLite (no decimal type there, and a float
 //!   would round) and `NUMERIC` on PostgreSQL, written with the scale it has; both read
@@ -60,6 +60,7 @@ mod learning;
 mod ledger;
 mod media;
 mod metering;
+mod migrations;
 mod platform;
 mod postgres;
 mod sqlite;

@@ -73,7 +73,7 @@ impl SqlStore<PostgresDialect> {
             }
             Err(error) => return Err(error.into()),
         };
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        super::migrations::migrator(super::migrations::POSTGRES).run(&pool).await?;
         Ok(SqlStore { dialect: PostgresDialect { pool } })
     }
 

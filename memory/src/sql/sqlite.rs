@@ -94,7 +94,7 @@ impl SqlStore<SqliteDialect> {
                 .connect_with(options)
                 .await?
         };
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        super::migrations::migrator(super::migrations::SQLITE).run(&pool).await?;
         Ok(SqlStore { dialect: SqliteDialect { pool, write_lock: Arc::new(Mutex::new(())) } })
     }
 
