@@ -239,16 +239,26 @@ async fn drive(handle: TenantHandle) {
             control.panics_to_inject.fetch_sub(1, Ordering::AcqRel);
             panic!("injected autopilot driver failure");
         }
+        // The timer was set with the interval of its time; it may have grown since (the
+        // last viewer left), and then the cycle is not due yet: wait again.
+        let due_now = || {
+            last_cycle_end
+                .checked_add(handle.current_interval())
+                .is_some_and(|due| due <= tokio::time::Instant::now())
+        };
         let runs = match wake {
             Wake::Requested => true,
-            Wake::Timer => !control.paused.load(Ordering::Acquire),
+            Wake::Timer if !due_now() => false,
+            Wake::Timer if control.paused.load(Ordering::Acquire) => {
+                // Paused: the cycle that was due is skipped, and the next is an interval away.
+                last_cycle_end = tokio::time::Instant::now();
+                false
+            }
+            Wake::Timer => true,
             Wake::Rearm => false,
         };
         if runs {
             run_cycle(&handle).await;
-            last_cycle_end = tokio::time::Instant::now();
-        } else if matches!(wake, Wake::Timer) {
-            // Paused: the cycle that was due is skipped, and the next is an interval away.
             last_cycle_end = tokio::time::Instant::now();
         }
         // Saturating: an interval of centuries is a wait forever, not an overflow.
@@ -362,6 +372,36 @@ mod tests {
 
         // Assert: back to an hour between cycles.
         assert_eq!(swarm.autopilot().cycles_run, settled, "nobody watches any more");
+        root.shutdown().await;
+        events.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cycle_due_at_the_watched_cadence_does_not_run_once_the_last_viewer_has_left() {
+        // Arrange: cycles an hour apart, or 300 ms apart while someone watches; a viewer
+        // is there and a cycle has just ended, so the driver waits for the next one at
+        // the watched cadence.
+        let database = fresh_sqlite().await;
+        let store: SharedStore = Arc::new(database.store.clone());
+        let events = EventLog::start(store.clone(), EventLogConfig::default());
+        let root =
+            SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), SupervisorConfig::default())
+                .await
+                .expect("root starts");
+        let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
+        let swarm = root.activate(tenant).await.expect("swarm activates");
+        swarm.set_autopilot_interval_while_watched(Some(Duration::from_millis(300)));
+        let viewer = root.watch_activity(tenant);
+        assert!(swarm.start_autopilot(Duration::from_secs(3600)));
+        wait_for_cycles(&swarm, 2).await;
+        let ran = swarm.autopilot().cycles_run;
+
+        // Act: the viewer leaves before the next cycle is due.
+        drop(viewer);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+
+        // Assert: the wait that was under way is measured against the hour again.
+        assert_eq!(swarm.autopilot().cycles_run, ran, "the viewer left: the next cycle is an hour away");
         root.shutdown().await;
         events.close().await;
     }
