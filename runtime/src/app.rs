@@ -10,9 +10,7 @@ use boardroom_adapters::SandboxMarket;
 use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain, RemoteBrain};
 use boardroom_memory::{EventLog, EventLogConfig, JOURNAL_FILE, SharedStore};
-use boardroom_memory::{NewTenant, NewUser, Role, Tier};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
-use serde_json::json;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -110,7 +108,7 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, state } = self;
         if state.settings.demo_tenant {
-            create_demo_tenant(&state).await?;
+            crate::demo::ensure(&state).await?;
         }
         start_autopilot_tenants(&state).await?;
         let meter = tokio::spawn(state.api_calls.clone().run());
@@ -161,41 +159,6 @@ impl Application {
         Ok(())
     }
 }
-
-/// On a database without any tenant, creates "Demo Business" (CoachTy, autopilot on,
-/// a cycle a minute) so a fresh install shows a swarm at work.
-async fn create_demo_tenant(state: &AppState) -> anyhow::Result<()> {
-    if !state.store.list_tenants(None, 1).await?.is_empty() {
-        return Ok(());
-    }
-    let owner = match state.store.user_by_email(DEMO_OWNER).await? {
-        Some(user) => user,
-        None => {
-            // Not a valid PHC string: nobody can log in as the demo owner.
-            // A system account: enterprise, so its minute-long cycle is within its tier.
-            let user = NewUser {
-                email: DEMO_OWNER.into(),
-                password_hash: "!".into(),
-                role: Role::User,
-                tier: Tier::Enterprise,
-            };
-            state.store.create_user(user).await?
-        }
-    };
-    let tenant = NewTenant {
-        user_id: owner.id,
-        name: "Demo Business".into(),
-        domain: None,
-        personality: "coachty".into(),
-        settings: json!({ "autopilot": true, "autopilot_interval_secs": 60, "demo": true }),
-    };
-    let tenant = state.store.create_tenant(tenant).await.context("failed to create the demo tenant")?;
-    tracing::info!(tenant = %tenant.id, "created the demo tenant (autopilot on, sandbox market)");
-    Ok(())
-}
-
-/// Owner of the demo tenant.
-const DEMO_OWNER: &str = "demo@localhost";
 
 /// Activates every enabled tenant whose settings have `"autopilot": true` and starts
 /// its autopilot (which pins the swarm: it runs from start-up and is never passivated

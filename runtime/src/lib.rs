@@ -9,6 +9,7 @@
 //! - `config`: [`Settings`], parsed and checked at start-up.
 //! - `app`: [`Application`], which builds and runs the service.
 //! - `http`: the routes.
+//! - `demo`: the demo business a fresh install runs.
 //! - `cli`: the commands.
 //! - `rotation`: `boardroom rotate-secrets`, re-sealing stored credentials under the
 //!   current `SECRET_KEY`.
@@ -27,6 +28,7 @@ mod bench_chaos;
 mod bench_live;
 mod cli;
 mod config;
+mod demo;
 mod http;
 mod rotation;
 mod simulate;

@@ -38,9 +38,16 @@
     $("admin-link").hidden = profile.role !== "admin";
     $("logout").addEventListener("click", Boardroom.logout);
     wireControls();
-    const list = await api("GET", "/api/business/list?limit=100");
-    const businesses = (list.body && list.body.items) || [];
-    if (businesses.length === 0) return showCreateForm();
+    const [list, demo] = await Promise.all([
+      api("GET", "/api/business/list?limit=100"),
+      api("GET", "/api/business/demo"),
+    ]);
+    const own = (list.body && list.body.items) || [];
+    // The admin also sees the demo business (which nobody owns), with its history.
+    const demoBusiness = demo.status === 200 && demo.body.can_open ? demo.body.business : null;
+    const businesses = demoBusiness ? own.concat([{ ...demoBusiness, name: demoBusiness.name + " (demo)" }]) : own;
+    if (own.length === 0) showCreateForm();
+    if (businesses.length === 0) return;
     const select = $("business-select");
     select.replaceChildren(...businesses.map((b) => el("option", { value: b.id, text: b.name })));
     const wanted = new URLSearchParams(location.search).get("business");
@@ -76,7 +83,9 @@
     view.business = businessId;
     if (view.source) view.source.close();
     $("dashboard").hidden = false;
-    $("feed").replaceChildren();
+    $("feed").replaceChildren(el("li", { class: "waiting muted", text: "Waiting for the swarm's first event: with the autopilot on, a cycle starts within seconds." }));
+    $("node-info").textContent = "Tap or hover over an agent to see what it does.";
+    showDoing("");
     view.agents.clear();
     view.kinds.clear();
     resetFilter("filter-agent");
@@ -113,6 +122,7 @@
   function onSwarmEvent(event) {
     document.body.dataset.lastSeq = event.seq;
     addToFeed(event);
+    followCycle(event);
     const kind = event.kind;
     if (kind === "throttle.waited" || kind === "throttle.refused") {
       view.throttled.set(event.actor, Date.now());
@@ -218,6 +228,8 @@
     const stateText = svg("text", { class: "state", x: position.x, y: position.y + (position.r ? position.r + 14 : 13) });
     const title = svg("title", {});
     group.append(label, stateText, title);
+    // A tap (phones have no hover) says what the node does, below the graph.
+    group.addEventListener("click", () => { $("node-info").textContent = roleOf(name); });
     $("nodes").append(group);
     view.nodes.set(name, { group, stateText, title, working: 0, throttledUntil: 0, restarting: false });
     renderNode(name);
@@ -258,6 +270,61 @@
     return "idle";
   }
 
+  /** What each node does, shown on hover (its title) and on tap (below the graph). */
+  const ROLES = {
+    ceo: "The CEO runs each cycle: market analysis, product creation, store set-up, marketing, results, prices, reinvestment; it decides under its personality.",
+    strategist: "The strategist scores the market's niches (demand, competition, margin, trend, fit) and chooses where to sell.",
+    seo: "SEO researches keywords and writes titles and tags within each platform's length limits.",
+    pricing: "Pricing sets launch prices and re-prices from each product's own sales, never below cost plus fees.",
+    content: "Content writes product descriptions and social posts, within each platform's limits.",
+    flipping: "Flipping works out whether buying low and reselling would net a profit after every fee.",
+    accountant: "The accountant books every sale, fee and ad cost in the ledger and plans what to reinvest.",
+    memory: "Memory keeps past experiences and finds the ones that matter for a decision at hand.",
+    reflection: "Reflection compares what a cycle expected with what it got, adjusts the strategy and writes down lessons.",
+    autopilot: "The autopilot starts a cycle on schedule; on the sandbox market a cycle is one simulated day.",
+    api: "Requests from this dashboard and from your API tokens.",
+  };
+
+  function roleOf(name) {
+    if (ROLES[name]) return ROLES[name];
+    if (name.startsWith("market:sandbox")) return "The sandbox market: simulated buyers, competitors and ad auctions. No real money moves.";
+    if (name.startsWith("market:")) return "The adapter for " + name.slice(7) + ": every call to the platform goes through it.";
+    return name;
+  }
+
+  /** What the swarm is doing now, in words, by the step the CEO moves to. */
+  const STEP_DOING = {
+    market_analysis: "The strategist is ranking the market's niches…",
+    product_creation: "SEO, pricing and content are designing a product for the chosen niche…",
+    store_setup: "The CEO is listing the product on the market…",
+    marketing_launch: "The CEO is launching ad flights and social posts…",
+    performance_monitoring: "The market is running the day; the accountant books what it brings…",
+    revenue_optimization: "Pricing is re-pricing each product from its own sales…",
+    reinvestment: "The accountant plans reinvestment; reflection writes down the lessons…",
+  };
+
+  function showDoing(text) {
+    $("now-doing").textContent = text;
+  }
+
+  /** The "now" line follows the cycle's events. */
+  function followCycle(event) {
+    const data = event.data || {};
+    if (event.kind === "cycle.started") showDoing("Cycle " + data.cycle + " started. " + STEP_DOING.market_analysis);
+    else if (event.kind === "cycle.resumed") showDoing("Cycle " + data.cycle + " resumed. " + (STEP_DOING[data.step] || ""));
+    else if (event.kind === "cycle.step" && STEP_DOING[data.next]) showDoing(STEP_DOING[data.next]);
+    else if (event.kind === "cycle.completed") showDoing("Cycle " + data.cycle + " is done. " + nextCycleText());
+    else if (event.kind === "autopilot.paused") showDoing("The autopilot is paused: no new cycle starts until you resume it or run one now.");
+    else if (event.kind === "throttle.waited") showDoing("Messages to " + event.actor + " wait for the tier's throttle…");
+  }
+
+  function nextCycleText() {
+    const autopilot = view.snapshot && view.snapshot.autopilot;
+    if (!autopilot || !autopilot.running) return "The autopilot is off: press Run a cycle now, or Resume.";
+    if (autopilot.paused) return "The autopilot is paused.";
+    return "The next cycle starts on the autopilot's schedule.";
+  }
+
   const STATE_LABELS = {
     idle: "○ idle", working: "◉ working", throttled: "◌ throttled",
     restarting: "↻ restarting", degraded: "⚠ degraded",
@@ -269,7 +336,7 @@
     const state = nodeState(name);
     node.group.setAttribute("data-state", state);
     node.stateText.textContent = STATE_LABELS[state];
-    node.title.textContent = name + ": " + state;
+    node.title.textContent = name + " (" + state + "): " + roleOf(name);
   }
 
   function markThrottled(agent) {
@@ -296,6 +363,8 @@
 
   function addToFeed(event) {
     const feed = $("feed");
+    const waiting = feed.querySelector("li.waiting");
+    if (waiting) waiting.remove();
     const time = new Date(event.occurred_at);
     const details = el("details", {},
       el("summary", {},
@@ -457,16 +526,39 @@
     { field: "llm_tokens", title: "LLM tokens" },
   ];
 
+  // On the sandbox market a cycle is a simulated day, a minute or so of wall time: the
+  // charts follow days there (an hour of wall time would show a spike, not a curve).
   async function refreshCharts() {
     if (!view.business) return;
-    const answer = await api("GET", "/api/live/" + view.business + "/series?minutes=60");
+    const byDay = Boolean(view.snapshot && view.snapshot.simulated_market);
+    const query = byDay ? "days=30" : "minutes=60";
+    const answer = await api("GET", "/api/live/" + view.business + "/series?" + query);
     if (answer.status !== 200) return;
     const series = answer.body;
+    if (byDay) {
+      const closed = series.points.filter((p) => p.completed);
+      $("charts-title").textContent = "Simulated days";
+      $("sim-day").hidden = series.today === 0;
+      $("sim-day").textContent = "simulated day " + series.today;
+      $("charts-note").textContent = closed.length
+        ? "a point per closed day · " + series.days_completed + (series.days_completed === 1 ? " day" : " days") + " shown"
+        : "";
+      if (closed.length === 0) {
+        $("charts").replaceChildren(el("p", { class: "muted empty", text: "No day has closed yet: each chart gets its first point when the running cycle ends." }));
+        return;
+      }
+      const label = (p) => "day " + p.day;
+      $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(chart, closed, "over the last " + closed.length + " simulated days", label)));
+      return;
+    }
+    $("charts-title").textContent = "Last hour";
+    $("sim-day").hidden = true;
     $("charts-note").textContent = "buckets of " + series.bucket_secs + " s" + (series.events_truncated ? " · event counts sampled" : "");
-    $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(chart, series.points)));
+    const label = (p) => new Date(p.at).toLocaleTimeString();
+    $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(chart, series.points, "over the last hour", label)));
   }
 
-  function drawChart(chart, points) {
+  function drawChart(chart, points, span, label) {
     const values = points.map((p) => Number(p[chart.field]) || 0);
     const total = values.reduce((a, b) => a + b, 0);
     const max = Math.max(0, ...values), min = Math.min(0, ...values);
@@ -474,13 +566,20 @@
     const x = (i) => (i / Math.max(1, values.length - 1)) * width;
     const y = (v) => height - 4 - ((v - min) / span) * (height - 8);
     const path = values.map((v, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1)).join(" ");
-    const picture = svg("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none", role: "img", "aria-label": chart.title + " over the last hour" });
+    const picture = svg("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none", role: "img", "aria-label": chart.title + " " + span });
     picture.append(
       svg("line", { class: "axis", x1: 0, x2: width, y1: y(0), y2: y(0) }),
       svg("path", { class: "area", d: path + " L" + width + " " + y(0) + " L0 " + y(0) + " Z" }),
       svg("path", { class: "line", d: path }));
     const format = (v) => chart.money ? v.toFixed(2) : String(Math.round(v));
-    return el("figure", { class: "chart", "data-chart": chart.field },
+    // Each point's value on hover.
+    values.forEach((v, i) => {
+      const dot = svg("circle", { class: "dot", cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: values.length > 40 ? 1 : 2.5 });
+      dot.append(svg("title", {}));
+      dot.lastChild.textContent = label(points[i]) + ": " + format(v);
+      picture.append(dot);
+    });
+    return el("figure", { class: "chart", "data-chart": chart.field, "data-points": values.length },
       el("h3", {}, el("span", { text: chart.title }), el("span", { class: "value", text: "Σ " + format(total) })),
       picture,
       el("div", { class: "range" }, el("span", { text: "min " + format(min) }), el("span", { text: "max " + format(max) })));

@@ -242,9 +242,7 @@ async fn drive(handle: TenantHandle) {
         // The timer was set with the interval of its time; it may have grown since (the
         // last viewer left), and then the cycle is not due yet: wait again.
         let due_now = || {
-            last_cycle_end
-                .checked_add(handle.current_interval())
-                .is_some_and(|due| due <= tokio::time::Instant::now())
+            last_cycle_end.checked_add(handle.current_interval()).is_some_and(|due| due <= tokio::time::Instant::now())
         };
         let runs = match wake {
             Wake::Requested => true,

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Which backends a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backends {
     /// SQLite in a fresh folder, everything in process: the embedded default.
     Embedded,

@@ -1,5 +1,7 @@
-//! `GET /api/live/{id}/series?minutes=60`: the dashboard's charts, from the tenant's
-//! own records, in equal time buckets ending now.
+//! `GET /api/live/{id}/series`: the dashboard's charts, from the tenant's own records,
+//! in one of two time scales.
+//!
+//! `?minutes=60` (the default): equal buckets of wall time ending now.
 //!
 //! - `revenue`, `ad_spend` (as a positive amount) and `profit` (every ledger row summed:
 //!   revenue less refunds, fees, cost of goods and ad spend) come from the ledger, exact
@@ -8,9 +10,18 @@
 //!   prompt and completion tokens of its `llm.call` events. Only the newest
 //!   [`EVENT_SAMPLE`] events are read, so a very busy tenant's older buckets may count
 //!   short; the answer says so with `events_truncated`.
+//!
+//! `?days=30`: one point per simulated day, the last `days` of them, for a business on
+//! the sandbox market, where a cycle is a day and a day may pass in a minute (an hour
+//! of wall time would show one spike, not a curve). Each day's revenue, profit (net) and
+//! ad spend are those its `cycle.completed` event booked; events and LLM tokens are
+//! counted from the day's `cycle.started` to the next, over the same newest events.
 
 use axum::extract::State;
 use boardroom_agents::accountant::category;
+use std::collections::BTreeMap;
+
+use boardroom_memory::{SharedStore, SwarmEvent, TenantId};
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -30,7 +41,10 @@ const MAX_MINUTES: i64 = 7 * 24 * 60;
 /// Buckets per window.
 const BUCKETS: i64 = 60;
 
-/// `?minutes=`: the window, 1 minute to a week (default an hour).
+/// The most simulated days one answer covers.
+const MAX_DAYS: i64 = 365;
+
+/// `?minutes=` (wall time) or `?days=` (simulated days), not both.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -39,6 +53,10 @@ pub(super) struct SeriesQuery {
     #[serde(default)]
     #[param(minimum = 1, maximum = 10080)]
     minutes: Option<i64>,
+    /// Instead of minutes: the last 1 to 365 simulated days, a point per day.
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 365)]
+    days: Option<i64>,
 }
 
 /// One bucket's figures.
@@ -51,15 +69,18 @@ struct Bucket {
     llm_tokens: u64,
 }
 
-/// The charts' series over the last `minutes`: revenue, profit and ad spend from the
-/// ledger, events and LLM tokens from the log, in 60 buckets.
+/// The charts' series: over the last `minutes`, revenue, profit and ad spend from the
+/// ledger, events and LLM tokens from the log, in 60 buckets; or over the last `days`
+/// simulated days, a point per day.
 #[utoipa::path(
     get,
     path = "/api/live/{id}/series",
     tag = "live",
     params(("id" = i64, Path, description = "The business's id."), SeriesQuery),
     responses(
-        (status = 200, description = "Revenue, profit, ad spend, events and LLM tokens per time bucket.", body = Object),
+        (status = 200, description = "Revenue, profit, ad spend, events and LLM tokens per time bucket \
+            (`minutes`) or per simulated day (`days`).", body = Object),
+        (status = 400, description = "`invalid_query`: a value out of range, or both `minutes` and `days`."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
     )
 )]
@@ -70,7 +91,17 @@ pub(super) async fn series(
     Query(query): Query<SeriesQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, id).await?;
-    let minutes = query.minutes.unwrap_or(60);
+    let store = &state.app.store;
+    let minutes = match (query.minutes, query.days) {
+        (Some(_), Some(_)) => return Err(ApiError::invalid_query("days", "give minutes or days, not both")),
+        (None, Some(days)) => {
+            if !(1..=MAX_DAYS).contains(&days) {
+                return Err(ApiError::invalid_query("days", format!("must be between 1 and {MAX_DAYS}")));
+            }
+            return Ok(Json(daily_series(store, tenant.id, days).await?));
+        }
+        (minutes, None) => minutes.unwrap_or(60),
+    };
     // Out of the range the document states: a bad query value, as `limit` is.
     if !(1..=MAX_MINUTES).contains(&minutes) {
         return Err(ApiError::invalid_query("minutes", format!("must be between 1 and {MAX_MINUTES}")));
@@ -87,7 +118,6 @@ pub(super) async fn series(
         usize::try_from(offset).ok().map(|i| i.min(BUCKETS as usize - 1))
     };
 
-    let store = &state.app.store;
     for entry in store.ledger_entries(tenant.id, from, to).await? {
         let Some(i) = index(entry.recorded_at) else { continue };
         let bucket = &mut buckets[i];
@@ -99,23 +129,13 @@ pub(super) async fn series(
         }
     }
 
-    let last = store.last_event_seq(tenant.id).await?;
-    let first_read = (last - EVENT_SAMPLE).max(0);
-    let mut truncated = false;
-    let mut after = first_read;
-    while after < last {
-        let page = store.events_after(tenant.id, after, 1_000).await?;
-        let Some(newest) = page.last() else { break };
-        after = newest.seq;
-        for event in &page {
-            let Some(i) = index(event.occurred_at) else { continue };
-            buckets[i].events += 1;
-            if event.kind == "llm.call" {
-                let tokens = |field: &str| event.data[field].as_u64().unwrap_or(0);
-                buckets[i].llm_tokens += tokens("prompt_tokens") + tokens("completion_tokens");
-            }
+    let first_read = read_recent_events(store, tenant.id, |event| {
+        if let Some(i) = index(event.occurred_at) {
+            buckets[i].count(event);
         }
-    }
+    })
+    .await?;
+    let mut truncated = false;
     if first_read > 0
         && let Some(oldest) = store.events_after(tenant.id, first_read, 1).await?.first()
     {
@@ -143,4 +163,83 @@ pub(super) async fn series(
         "events_truncated": truncated,
         "points": points,
     })))
+}
+
+impl Bucket {
+    /// Counts one event, and the LLM tokens of an `llm.call`.
+    fn count(&mut self, event: &SwarmEvent) {
+        self.events += 1;
+        if event.kind == "llm.call" {
+            let tokens = |field: &str| event.data[field].as_u64().unwrap_or(0);
+            self.llm_tokens += tokens("prompt_tokens") + tokens("completion_tokens");
+        }
+    }
+}
+
+/// Hands the tenant's newest [`EVENT_SAMPLE`] events to `each`, oldest first; answers
+/// the sequence number the reading started after (0 when it read them all).
+async fn read_recent_events(
+    store: &SharedStore,
+    tenant: TenantId,
+    mut each: impl FnMut(&SwarmEvent),
+) -> Result<i64, ApiError> {
+    let last = store.last_event_seq(tenant).await?;
+    let first_read = (last - EVENT_SAMPLE).max(0);
+    let mut after = first_read;
+    while after < last {
+        let page = store.events_after(tenant, after, 1_000).await?;
+        let Some(newest) = page.last() else { break };
+        after = newest.seq;
+        page.iter().for_each(&mut each);
+    }
+    Ok(first_read)
+}
+
+/// A point per simulated day (a cycle is a day: cycle N runs the world to day N), the
+/// last `days` of them up to the newest day begun, with `completed` false for a day
+/// whose cycle has not closed yet.
+async fn daily_series(store: &SharedStore, tenant: TenantId, days: i64) -> Result<Value, ApiError> {
+    let mut by_day: BTreeMap<i64, (Bucket, bool)> = BTreeMap::new();
+    let mut today = None;
+    let money = |outcome: &Value, field: &str| -> Decimal {
+        serde_json::from_value(outcome[field].clone()).unwrap_or(Decimal::ZERO)
+    };
+    read_recent_events(store, tenant, |event| {
+        if matches!(event.kind.as_str(), "cycle.started" | "cycle.resumed") {
+            today = event.data["cycle"].as_i64().or(today);
+        }
+        let Some(day) = today else { return };
+        let (bucket, completed) = by_day.entry(day).or_default();
+        bucket.count(event);
+        if event.kind == "cycle.completed" {
+            let outcome = &event.data["outcome"];
+            bucket.revenue = money(outcome, "revenue");
+            bucket.profit = money(outcome, "net");
+            bucket.ad_spend = money(outcome, "ad_spend");
+            *completed = true;
+        }
+    })
+    .await?;
+    let newest = by_day.keys().next_back().copied().unwrap_or(0);
+    let first = (newest - days + 1).max(1);
+    let points: Vec<Value> = (first..=newest)
+        .map(|day| {
+            let (bucket, completed) = by_day.get(&day).cloned().unwrap_or_default();
+            json!({
+                "day": day,
+                "completed": completed,
+                "revenue": bucket.revenue,
+                "profit": bucket.profit,
+                "ad_spend": bucket.ad_spend,
+                "events": bucket.events,
+                "llm_tokens": bucket.llm_tokens,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "unit": "day",
+        "today": newest,
+        "days_completed": points.iter().filter(|p| p["completed"] == true).count(),
+        "points": points,
+    }))
 }

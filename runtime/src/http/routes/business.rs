@@ -1,7 +1,9 @@
 //! `/api/business/*`: the caller's businesses (tenants).
 //!
 //! Every route is scoped to the caller: a business that belongs to someone else
-//! answers 404 exactly like one that does not exist, so ids cannot be probed.
+//! answers 404 exactly like one that does not exist, so ids cannot be probed. The one
+//! exception is the demo business (see `crate::demo`): `GET /api/business/demo` names
+//! it to every account, and the admin may open it.
 //!
 //! The `autopilot` flag lives in the tenant's settings. Turning it on activates the
 //! tenant's swarm and starts its autopilot cycle at once; turning it off pauses the
@@ -15,7 +17,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use boardroom_memory::{MemoryError, NewTenant, Tenant, TenantChanges, TenantId, Tier, UserId};
+use boardroom_memory::{MemoryError, NewTenant, Role, Tenant, TenantChanges, TenantId, Tier, UserId};
 use boardroom_supervisor::SwarmStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -36,7 +38,11 @@ use crate::http::tiers::{self, Counted, MAX_AUTOPILOT_INTERVAL_SECS};
 const DEFAULT_PERSONALITY: &str = "coachty";
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(create)).routes(routes!(list)).routes(routes!(show, update, remove))
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(list))
+        .routes(routes!(demo))
+        .routes(routes!(show, update, remove))
 }
 
 /// A business as the API shows it.
@@ -214,6 +220,33 @@ async fn list(
     };
     let page = Page::from_rows(rows.to_vec(), limit, |tenant| tenant.id.0).map(|tenant| Business::of(tenant, &state));
     Ok(Json(page))
+}
+
+/// `GET /api/business/demo`.
+#[derive(Debug, Serialize, ToSchema)]
+struct DemoBusiness {
+    /// The demo business.
+    business: Business,
+    /// Whether the caller may open it (the admin may; an owner may start from a copy).
+    can_open: bool,
+}
+
+/// The demo business a fresh install runs on the sandbox market, which the admin can
+/// open and watch.
+#[utoipa::path(
+    get,
+    path = "/api/business/demo",
+    tag = "business",
+    responses(
+        (status = 200, description = "The demo business, and whether the caller may open it.", body = DemoBusiness),
+        (status = 404, description = "`not_found`: this installation runs no demo business."),
+    )
+)]
+async fn demo(State(state): State<ApiState>, caller: CurrentUser) -> Result<Json<DemoBusiness>, ApiError> {
+    let tenant =
+        crate::demo::find(&state.app.store).await?.ok_or_else(|| ApiError::NotFound("demo business".into()))?;
+    let can_open = caller.user.role == Role::Admin;
+    Ok(Json(DemoBusiness { business: Business::of(tenant, &state), can_open }))
 }
 
 /// Drops the remembered business lists of `user`: every route that creates, changes or

@@ -44,7 +44,7 @@ pub(crate) use throttling::swarm_view;
 use std::time::Duration;
 
 use boardroom_agents::{AgentError, Task};
-use boardroom_memory::{Tenant, TenantId};
+use boardroom_memory::{Role, Tenant, TenantId};
 use boardroom_supervisor::{SwarmError, TenantHandle};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -121,17 +121,16 @@ pub(crate) struct BusinessBody {
     business_id: i64,
 }
 
-/// The caller's business `id`. Another user's business answers 404 exactly like a
-/// missing one, so ids cannot be probed; every business-data route calls this before
-/// it reads or writes anything.
+/// The caller's business `id` (for the admin, also the demo business). Another user's
+/// business answers 404 exactly like a missing one, so ids cannot be probed; every
+/// business-data route calls this before it reads or writes anything.
 pub(crate) async fn owned_business(state: &ApiState, caller: &CurrentUser, id: i64) -> Result<Tenant, ApiError> {
-    state
-        .app
-        .store
-        .tenant(TenantId(id))
-        .await?
-        .filter(|tenant| tenant.user_id == caller.user.id)
-        .ok_or_else(|| ApiError::NotFound("business".into()))
+    let not_found = || ApiError::NotFound("business".into());
+    let tenant = state.app.store.tenant(TenantId(id)).await?.ok_or_else(not_found)?;
+    // The admin may also act on the demo business, which no person owns.
+    let allowed = tenant.user_id == caller.user.id
+        || (caller.user.role == Role::Admin && crate::demo::is_demo(&state.app.store, &tenant).await?);
+    if allowed { Ok(tenant) } else { Err(not_found()) }
 }
 
 /// The tenant's swarm, activated if asleep, with its owner's tier's throttle (or an
