@@ -52,9 +52,8 @@ fn migrations(dir: &Path) -> Vec<(i64, String, PathBuf)> {
             let Some((version, description)) = stem.split_once('_') else {
                 panic!("{}: a migration is named <version>_<description>.sql", path.display())
             };
-            let version: i64 = version
-                .parse()
-                .unwrap_or_else(|_| panic!("{}: the version must be a number", path.display()));
+            let version: i64 =
+                version.parse().unwrap_or_else(|_| panic!("{}: the version must be a number", path.display()));
             // As sqlx names it, so the rows it recorded keep matching.
             (version, description.replace('_', " "), path)
         })
