@@ -7,7 +7,6 @@
 //! it applies, so the expansion must yield exactly the text a database has already
 //! applied; `sql::migrations`' tests pin every shipped checksum.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -22,21 +21,19 @@ fn main() {
     for (constant, dialect) in [("SQLITE", "sqlite"), ("POSTGRES", "postgres")] {
         let expanded_dir = out.join("migrations").join(dialect);
         fs::create_dir_all(&expanded_dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", expanded_dir.display()));
-        writeln!(listing, "/// The {dialect} migrations, oldest first, includes expanded.").unwrap();
-        writeln!(listing, "pub(crate) const {constant}: &[ShippedMigration] = &[").unwrap();
+        listing.push_str(&format!("/// The {dialect} migrations, oldest first, includes expanded.\n"));
+        listing.push_str(&format!("pub(crate) const {constant}: &[ShippedMigration] = &[\n"));
         for (version, description, file) in migrations(&root.join(dialect)) {
             println!("cargo:rerun-if-changed={}", file.display());
             let sql = expand(&root, &file);
             let target = expanded_dir.join(file.file_name().expect("a migration is a file"));
             fs::write(&target, sql).unwrap_or_else(|e| panic!("cannot write {}: {e}", target.display()));
-            writeln!(
-                listing,
-                "    ShippedMigration {{ version: {version}, description: {description:?}, sql: include_str!({:?}) }},",
-                target.display().to_string()
-            )
-            .unwrap();
+            let path = target.display().to_string();
+            listing.push_str(&format!(
+                "    ShippedMigration {{ version: {version}, description: {description:?}, sql: include_str!({path:?}) }},\n"
+            ));
         }
-        writeln!(listing, "];").unwrap();
+        listing.push_str("];\n");
     }
     fs::write(out.join("migrations.rs"), listing).expect("cannot write migrations.rs");
 }

@@ -91,6 +91,13 @@ pub trait Marketplace: Send + Sync {
     async fn import_state(&self, _tenant: TenantId, _state: Value) -> Result<(), AdapterError> {
         Ok(())
     }
+
+    /// A saved world made over to another tenant: what a business started as a copy of
+    /// another one continues from. Real platforms keep no such state, and cannot copy
+    /// an account: refused.
+    fn rehome_state(&self, _state: Value, _to: TenantId) -> Result<Value, AdapterError> {
+        Err(AdapterError::rejected(self.platform(), "a real platform's account cannot be copied"))
+    }
 }
 
 /// The niches a tenant could sell in, as the market looks today.

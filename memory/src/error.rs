@@ -12,6 +12,10 @@ pub enum MemoryError {
     /// A unique constraint refused the row; the string names what was duplicated.
     #[error("{0} already exists")]
     Conflict(String),
+    /// What the call needs is in use (a business in the middle of a cycle); nothing was
+    /// written, and the same call a moment later may succeed. The string names what.
+    #[error("{0} is busy; try again in a moment")]
+    Busy(String),
     /// The referenced row does not exist (or belongs to someone else).
     #[error("{0} not found")]
     NotFound(String),

@@ -42,7 +42,7 @@ pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sql::{PostgresDialect, PostgresStore, SqlStore, SqliteDialect, SqliteStore};
 pub use store::{
     AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
-    MeteringStore, PlatformStore, SharedStore, Store, TenantStore, WEBHOOK_DELIVERY_RETENTION,
+    MeteringStore, PlatformStore, RehomeAdapterState, SharedStore, Store, TenantStore, WEBHOOK_DELIVERY_RETENTION,
 };
 
 use std::sync::Arc;

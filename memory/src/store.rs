@@ -219,6 +219,10 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn list_invites(&self) -> MemoryResult<Vec<Invite>>;
 }
 
+/// Re-addresses a platform adapter's saved state (`platform`, the state) to another
+/// tenant, for [`TenantStore::create_tenant_copy`]; the adapters know its format.
+pub type RehomeAdapterState = dyn Fn(TenantId, &str, Value) -> MemoryResult<Option<Value>> + Send + Sync;
+
 /// Tenants: the businesses users own.
 #[async_trait]
 pub trait TenantStore: Send + Sync + 'static {
@@ -234,6 +238,23 @@ pub trait TenantStore: Send + Sync + 'static {
     /// transaction under a lock per user, so concurrent creations cannot squeeze past
     /// the limit. `None` is unlimited. `NotFound("user")` when the user does not exist.
     async fn create_tenant_within_limit(&self, tenant: NewTenant, limit: Option<u64>) -> MemoryResult<Tenant>;
+    /// Like [`TenantStore::create_tenant_within_limit`], and the new tenant starts as a
+    /// copy of `source` as its last completed cycle left it: products (not attached to
+    /// a store), campaigns, social posts, the ledger, market insights, experiences,
+    /// patterns, agent memory (but not the owner's price pins, which name the source's
+    /// product ids), each platform adapter's state as `rehome` re-addresses it to the
+    /// new tenant, and the checkpoint of that cycle. Not copied: the event log, media,
+    /// LLM calls, stores, usage. One transaction: the copy is whole or absent.
+    /// `Busy` when `source` is in the middle of a cycle (its rows would be half a
+    /// cycle's); the source's next cycle waits for the copy. `rehome` answering `None`
+    /// leaves that state out.
+    async fn create_tenant_copy(
+        &self,
+        tenant: NewTenant,
+        limit: Option<u64>,
+        source: TenantId,
+        rehome: &RehomeAdapterState,
+    ) -> MemoryResult<Tenant>;
     /// Looks a tenant up by id.
     async fn tenant(&self, id: TenantId) -> MemoryResult<Option<Tenant>>;
     /// All tenants ordered by id, after `after` (exclusive), at most `limit`.

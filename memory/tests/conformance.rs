@@ -14,7 +14,7 @@ use boardroom_memory::testing::{TestPostgres, TestSqlite};
 use boardroom_memory::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{Value, json};
 
 // ---- the two-backend harness ----
 
@@ -116,6 +116,7 @@ conformance! {
     ],
     with_db: [
         deleting_a_tenant_removes_its_events_products_and_ledger_rows,
+        a_tenant_can_start_as_a_copy_of_another_between_its_cycles,
         the_store_reports_its_backend_and_answers_ping,
         event_sequence_numbers_are_gap_free_across_two_processes,
         expired_disabled_and_unknown_invites_are_rejected,
@@ -2288,6 +2289,68 @@ async fn deleting_a_tenant_removes_its_events_products_and_ledger_rows(store: Sh
     assert_eq!(store.products(kept).await.expect("products").len(), 1);
     assert_eq!(store.ledger_entries(kept, time(0), time(10)).await.expect("ledger").len(), 1);
     assert_eq!(store.usage(UsageSubject::Tenant(kept), "tokens", "2026-11").await.expect("usage"), 10);
+}
+
+/// A tenant made as a copy of another: its business rows, the source's adapter state
+/// as the caller re-addresses it, its checkpoint; not its log, media, LLM calls, stores
+/// or the owner's price pins. Refused whole while the source is mid-cycle, and past
+/// the owner's limit.
+async fn a_tenant_can_start_as_a_copy_of_another_between_its_cycles(store: SharedStore, db: Db) {
+    let ann = user(&store, "ann@example.com").await;
+    let ben = user(&store, "ben@example.com").await;
+    let source = tenant_of(&store, ann.id, "demo").await.id;
+    fill_tenant(&store, &db, source).await;
+    store.put_agent_memory(source, "price_override", "1", json!({ "price": "9" }), None).await.expect("pin");
+    store.save_adapter_state(source, "gumroad", &json!({ "left": "out" })).await.expect("adapter state");
+    let rehome = |to: TenantId, platform: &str, state: Value| -> MemoryResult<Option<Value>> {
+        Ok((platform != "gumroad").then(|| json!({ "platform": platform, "for": to.0, "was": state })))
+    };
+    let copy_for = |name: &str, limit| {
+        let tenant = NewTenant {
+            user_id: ben.id,
+            name: name.into(),
+            domain: None,
+            personality: "coachty".into(),
+            settings: json!({ "autopilot": false }),
+        };
+        let store = store.clone();
+        async move { store.create_tenant_copy(tenant, limit, source, &rehome).await }
+    };
+
+    // Mid-cycle (fill_tenant leaves the checkpoint at step "s"): nothing is created.
+    let refused = copy_for("copy", None).await;
+    assert!(matches!(refused, Err(MemoryError::Busy(_))), "{refused:?}");
+    assert!(store.tenants_of_user(ben.id).await.expect("tenants").is_empty());
+
+    let done = Checkpoint { tenant_id: source, cycle: 7, step: "done".into(), state: json!(null), updated_at: time(2) };
+    store.save_checkpoint(&done).await.expect("checkpoint");
+    let copy = copy_for("copy", Some(1)).await.expect("copied").id;
+
+    let products = store.products(copy).await.expect("products");
+    assert_eq!(products.iter().map(|p| (&p.title, p.store_id)).collect::<Vec<_>>(), [(&"Mug".to_owned(), None)]);
+    let campaigns = store.campaigns(copy).await.expect("campaigns");
+    assert_eq!(campaigns.iter().map(|c| c.product_id).collect::<Vec<_>>(), [Some(products[0].id)], "its own product");
+    assert_eq!(store.social_posts(copy, 10).await.expect("posts").len(), 1);
+    let ledger = store.ledger_entries(copy, time(0), time(10)).await.expect("ledger");
+    assert_eq!(ledger.iter().map(|e| e.amount).collect::<Vec<_>>(), [money("9.99")]);
+    assert!(store.agent_memory(copy, "pricing", "k").await.expect("memory").is_some());
+    assert!(store.agent_memory(copy, "price_override", "1").await.expect("memory").is_none(), "pins stay");
+    let world = store.adapter_state(copy, "shopify").await.expect("state").expect("copied");
+    assert_eq!(world, json!({ "platform": "shopify", "for": copy.0, "was": {} }));
+    assert!(store.adapter_state(copy, "gumroad").await.expect("state").is_none(), "left out by rehome");
+    let checkpoint = store.checkpoint(copy).await.expect("read").expect("checkpoint");
+    assert_eq!((checkpoint.cycle, checkpoint.step.as_str()), (7, "done"));
+    assert!(store.events_after(copy, 0, 10).await.expect("events").is_empty(), "a log of its own");
+    for table in ["media_files", "llm_calls", "product_stores", "ad_entities"] {
+        let rows = db.count(format!("select count(*) as n from {table} where tenant_id = {}", copy.0)).await;
+        assert_eq!(rows, 0, "{table} is not copied");
+    }
+    // The source is as it was.
+    assert_eq!(store.products(source).await.expect("products").len(), 1);
+
+    let refused = copy_for("second", Some(1)).await;
+    assert!(matches!(refused, Err(MemoryError::LimitReached { limit: 1, .. })), "{refused:?}");
+    assert_eq!(store.tenants_of_user(ben.id).await.expect("tenants").len(), 1);
 }
 
 // ---- SQLite only: opening databases ----

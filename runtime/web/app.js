@@ -46,7 +46,7 @@
     // The admin also sees the demo business (which nobody owns), with its history.
     const demoBusiness = demo.status === 200 && demo.body.can_open ? demo.body.business : null;
     const businesses = demoBusiness ? own.concat([{ ...demoBusiness, name: demoBusiness.name + " (demo)" }]) : own;
-    if (own.length === 0) showCreateForm();
+    if (own.length === 0) showCreateForm(demo.status === 200);
     if (businesses.length === 0) return;
     const select = $("business-select");
     select.replaceChildren(...businesses.map((b) => el("option", { value: b.id, text: b.name })));
@@ -60,14 +60,17 @@
     open(chosen.id);
   }
 
-  function showCreateForm() {
+  /** The first-business form; with a demo running, it offers to start from a copy. */
+  function showCreateForm(demoRuns) {
     $("create-business").hidden = false;
+    $("from-demo-choice").hidden = !demoRuns;
     $("create-form").addEventListener("submit", async (submitted) => {
       submitted.preventDefault();
       const request = {
         name: $("new-name").value,
         personality: $("new-personality").value,
         autopilot: $("new-autopilot").checked,
+        start_from_demo: $("new-from-demo").checked,
       };
       const created = await api("POST", "/api/business/create", request);
       if (created.status !== 201) {

@@ -262,7 +262,10 @@ async fn request_schemas_are_the_strict_types_the_handlers_read() {
     // Creating a business: the fields of `CreateBusiness`, only `name` required.
     let create = request_schema(&document, "POST", "/api/business/create");
     let properties: BTreeSet<String> = create["properties"].as_object().expect("properties").keys().cloned().collect();
-    assert_eq!(properties, names(&["name", "domain", "personality", "autopilot", "autopilot_interval_secs"]));
+    assert_eq!(
+        properties,
+        names(&["name", "domain", "personality", "autopilot", "autopilot_interval_secs", "start_from_demo"])
+    );
     assert_eq!(strings(&create["required"]), names(&["name"]));
     assert_eq!(create["additionalProperties"], false);
     // The autopilot interval states its range, on creation and on change.

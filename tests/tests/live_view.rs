@@ -506,64 +506,7 @@ async fn a_watched_sandbox_business_cycles_day_after_day_and_rests_when_nobody_w
     assert_eq!(cycles().await, settled, "nobody watches: the next cycle is the tier's 30 minutes away");
 }
 
-/// A fresh install runs the demo business. The first account (the admin) sees it, with
-/// the history it made before anyone signed up, and it does not count against the
-/// admin's own businesses; another owner is told it exists but cannot open it.
-async fn the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in(backends: Backends) {
-    let app = spawn_app(backends).await;
-    // The server creates the demo as it starts serving, and its first cycle at once.
-    let first_cycle = async {
-        loop {
-            let tenants = app.state.store.list_tenants(None, 10).await.expect("tenants");
-            if let Some(demo) = tenants.iter().find(|t| t.name == "Demo Business") {
-                let events = app.state.store.events_after(demo.id, 0, 10_000).await.expect("events");
-                if events.iter().any(|e| e.kind == "cycle.completed") {
-                    return (demo.id, events.len());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let (demo, history) =
-        tokio::time::timeout(Duration::from_secs(60), first_cycle).await.expect("the demo ran a cycle");
-
-    let admin = app.new_account("admin@example.com").await;
-    let shown = admin.get("/api/business/demo").await;
-    assert_eq!(shown.status, 200, "{}", shown.body);
-    assert_eq!((shown.body["business"]["id"].as_i64(), &shown.body["can_open"]), (Some(demo.0), &json!(true)));
-    assert_eq!(admin.get(&format!("/api/live/{}/swarm", demo.0)).await.status, 200);
-    // The stream replays the demo's history from its first event: the cycle it
-    // completed before the admin existed comes among the events already written.
-    let mut stream = admin.open_stream(&stream_path(demo), Some(0)).await.expect("the admin watches the demo");
-    let completed = loop {
-        let message = stream.next_swarm_event().await;
-        if message.data["kind"] == "cycle.completed" {
-            break message;
-        }
-    };
-    let seq = completed.data["seq"].as_i64().expect("seq");
-    assert!(seq <= history as i64, "the completed cycle (#{seq}) is history (the first {history} events)");
-    drop(stream);
-    // Not the admin's own: its free tier's one business is still to create.
-    let own = admin.get("/api/business/list").await;
-    assert!(own.body["items"].as_array().expect("items").is_empty(), "{}", own.body);
-    create_business(&admin, "My Shop", false).await;
-
-    let owner = app.new_account("owner@example.com").await;
-    let named = owner.get("/api/business/demo").await;
-    assert_eq!((named.status, &named.body["can_open"]), (200, &json!(false)), "{}", named.body);
-    for path in [format!("/api/live/{}/swarm", demo.0), format!("/api/business/{}", demo.0)] {
-        assert_eq!(owner.get(&path).await.status, 404, "{path}");
-    }
-
-    let mut without = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
-    let someone = without.new_account("someone@example.com").await;
-    assert_eq!(someone.get("/api/business/demo").await.status, 404);
-    without.stop().await;
-}
-
 boardroom_tests::on_both_backends! {
-    the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in,
     a_viewer_sees_only_its_own_tenants_events_and_activity,
     another_users_business_is_not_found_on_every_live_route,
     an_agents_call_lights_its_edge_on_the_stream,

@@ -100,6 +100,19 @@ impl SandboxMarket {
         Ok(())
     }
 
+    /// An exported world made over to tenant `to`: the same seed, day, listings,
+    /// campaigns, history and idempotency record, so the copy's market goes on where
+    /// the original's was. The ids handed out so far keep naming the original tenant;
+    /// the copy's new ones name `to`, so none can collide. Refused like
+    /// [`SandboxMarket::import`] if the state is malformed or of another format.
+    pub fn rehome(state: Value, to: TenantId) -> Result<Value, AdapterError> {
+        let state: WorldState = serde_json::from_value(state)
+            .map_err(|error| AdapterError::rejected(Platform::Sandbox, format!("malformed sandbox state: {error}")))?;
+        let world = World::restore(state.tenant(), state)?.rehomed(to);
+        serde_json::to_value(world.state())
+            .map_err(|error| AdapterError::rejected(Platform::Sandbox, format!("sandbox state not encoded: {error}")))
+    }
+
     /// Drops the tenant's world from memory and returns its exported state (for a
     /// tenant whose swarm is passivated). `None` if it had no world. Call it once the
     /// tenant's swarm has stopped: a call that lands afterwards starts a fresh world,
@@ -206,5 +219,9 @@ impl Marketplace for SandboxMarket {
 
     async fn import_state(&self, tenant: TenantId, state: Value) -> Result<(), AdapterError> {
         self.import(tenant, state)
+    }
+
+    fn rehome_state(&self, state: Value, to: TenantId) -> Result<Value, AdapterError> {
+        Self::rehome(state, to)
     }
 }

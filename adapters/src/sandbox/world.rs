@@ -55,6 +55,13 @@ pub(super) struct WorldState {
     idempotency: BTreeMap<String, IdempotencyRecord>,
 }
 
+impl WorldState {
+    /// The tenant whose world this is.
+    pub(super) fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoreState {
     id: String,
@@ -271,6 +278,12 @@ impl World {
         let world = Self { niches: niches_for(state.seed), state };
         world.check_consistency()?;
         Ok(world)
+    }
+
+    /// The same world, now the tenant `to`'s (see `SandboxMarket::rehome`).
+    pub(super) fn rehomed(mut self, to: TenantId) -> Self {
+        self.state.tenant = to;
+        self
     }
 
     fn check_consistency(&self) -> Result<(), AdapterError> {

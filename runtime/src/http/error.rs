@@ -281,6 +281,7 @@ impl From<MemoryError> for ApiError {
         match error {
             MemoryError::NotFound(what) => Self::NotFound(what),
             MemoryError::Conflict(field) => Self::Conflict { field },
+            busy @ MemoryError::Busy(_) => Self::Unavailable(busy.to_string()),
             MemoryError::InviteRejected(reason) => Self::Forbidden {
                 code: "invite_rejected",
                 message: format!("invite code rejected: {reason}"),

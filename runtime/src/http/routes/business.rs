@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Page, PageQuery};
+use crate::demo::CopyError;
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, Fields};
@@ -109,6 +110,10 @@ struct CreateBusiness {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
     autopilot_interval_secs: Option<IntervalSecs>,
+    /// Start as a copy of the demo business as its last completed day left it
+    /// (products, market, ledger, lessons) instead of from nothing (default `false`).
+    #[serde(default)]
+    start_from_demo: bool,
 }
 
 /// A requested autopilot interval: a whole number of seconds from 1 to
@@ -153,6 +158,7 @@ impl<'de> Deserialize<'de> for IntervalSecs {
     responses(
         (status = 201, description = "The new business.", body = Business),
         (status = 402, description = "`tier_limit`: the tier's businesses per account are reached."),
+        (status = 503, description = "`unavailable`: the demo business stayed mid-cycle; try again (see `Retry-After`)."),
     )
 )]
 async fn create(
@@ -181,12 +187,21 @@ async fn create(
         },
     };
     let tier = caller.user.tier;
-    let tenant = state
-        .app
-        .store
-        .create_tenant_within_limit(new, tiers::count_limit(tier, Counted::Businesses))
-        .await
-        .map_err(tiers::count_error(tier, Counted::Businesses))?;
+    let limit = tiers::count_limit(tier, Counted::Businesses);
+    let tenant = if request.start_from_demo {
+        crate::demo::start_from_demo(&state.app, new, limit).await.map_err(|error| match error {
+            CopyError::NoDemo => ApiError::invalid("start_from_demo", error.to_string()),
+            CopyError::Busy => ApiError::Unavailable(error.to_string()),
+            CopyError::Store(error) => tiers::count_error(tier, Counted::Businesses)(error),
+        })?
+    } else {
+        state
+            .app
+            .store
+            .create_tenant_within_limit(new, limit)
+            .await
+            .map_err(tiers::count_error(tier, Counted::Businesses))?
+    };
     businesses_changed(&state, caller.user.id);
     tracing::info!(tenant = %tenant.id, user = %caller.user.id, "business created");
     if request.autopilot {
