@@ -561,7 +561,7 @@
     $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(chart, series.points, "over the last hour", label)));
   }
 
-  function drawChart(chart, points, span, label) {
+  function drawChart(chart, points, period, label) {
     const values = points.map((p) => Number(p[chart.field]) || 0);
     const total = values.reduce((a, b) => a + b, 0);
     const max = Math.max(0, ...values), min = Math.min(0, ...values);
@@ -569,7 +569,7 @@
     const x = (i) => (i / Math.max(1, values.length - 1)) * width;
     const y = (v) => height - 4 - ((v - min) / span) * (height - 8);
     const path = values.map((v, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1)).join(" ");
-    const picture = svg("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none", role: "img", "aria-label": chart.title + " " + span });
+    const picture = svg("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none", role: "img", "aria-label": chart.title + " " + period });
     picture.append(
       svg("line", { class: "axis", x1: 0, x2: width, y1: y(0), y2: y(0) }),
       svg("path", { class: "area", d: path + " L" + width + " " + y(0) + " L0 " + y(0) + " Z" }),

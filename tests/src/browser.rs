@@ -137,6 +137,15 @@ impl Browser {
         element.send_keys(text).await.unwrap_or_else(|error| panic!("type into {selector}: {error}"));
     }
 
+    /// Fills and sends the form at `site` + `page` (`/signup` or `/login`), which logs in
+    /// and leads to the dashboard.
+    pub async fn enter(&self, site: &str, page: &str, email: &str, password: &str) {
+        self.visit(&format!("{site}{page}")).await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("#submit").await;
+    }
+
     /// Runs a script in the page (`return …` gives its value).
     pub async fn run(&self, script: &str) -> Value {
         self.client.execute(script, Vec::new()).await.unwrap_or_else(|error| panic!("script failed: {error}"))

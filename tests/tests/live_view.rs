@@ -233,10 +233,7 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price(bac
     let site = &app.address;
 
     // Sign up, which logs in and lands on the dashboard.
-    browser.visit(&format!("{site}/signup")).await;
-    browser.fill("#email", "owner@example.com").await;
-    browser.fill("#password", TEST_PASSWORD).await;
-    browser.click("#submit").await;
+    browser.enter(site, "/signup", "owner@example.com", TEST_PASSWORD).await;
     browser
         .wait_for(
             "the dashboard's first-business form",
@@ -247,7 +244,15 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price(bac
     // A business with the autopilot on: its first cycle starts at once.
     browser.fill("#new-name", "Mugs & Co").await;
     browser.click("#create-form button[type=submit]").await;
-    browser.wait_for("the live stream", "return document.getElementById('stream-state').textContent === 'live'").await;
+    // The page before showed the demo business (the first account is the admin): wait
+    // for the new business's own page and stream.
+    browser
+        .wait_for(
+            "the new business's live stream",
+            "return document.getElementById('graph-title').textContent.startsWith('Mugs & Co') \
+             && document.getElementById('stream-state').textContent === 'live'",
+        )
+        .await;
     let tenant = TenantId(
         browser.run("return Number(new URLSearchParams(location.search).get('business'))").await.as_i64().expect("id"),
     );
@@ -362,19 +367,13 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
 
     let owner_view = Browser::launch(1280, 800).await;
     let site = &app.address;
-    owner_view.visit(&format!("{site}/login")).await;
-    owner_view.fill("#email", "owner@example.com").await;
-    owner_view.fill("#password", TEST_PASSWORD).await;
-    owner_view.click("#submit").await;
+    owner_view.enter(site, "/login", "owner@example.com", TEST_PASSWORD).await;
     owner_view
         .wait_for("the live stream", "return document.getElementById('stream-state').textContent === 'live'")
         .await;
 
     let admin_view = Browser::launch(1280, 800).await;
-    admin_view.visit(&format!("{site}/login")).await;
-    admin_view.fill("#email", "admin@example.com").await;
-    admin_view.fill("#password", TEST_PASSWORD).await;
-    admin_view.click("#submit").await;
+    admin_view.enter(site, "/login", "admin@example.com", TEST_PASSWORD).await;
     admin_view.wait_for("the dashboard", "return location.pathname === '/app'").await;
     admin_view.visit(&format!("{site}/admin")).await;
     admin_view
@@ -430,10 +429,7 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
     owner_view.click("#logout").await;
     owner_view.wait_for("the login page", "return location.pathname === '/login'").await;
 
-    owner_view.visit(&format!("{site}/signup")).await;
-    owner_view.fill("#email", "uninvited@example.com").await;
-    owner_view.fill("#password", TEST_PASSWORD).await;
-    owner_view.click("#submit").await;
+    owner_view.enter(site, "/signup", "uninvited@example.com", TEST_PASSWORD).await;
     owner_view
         .wait_for(
             "the refusal",
