@@ -43,8 +43,8 @@ use crate::agent::{Agent, AgentContext, AgentError, Decided, Task};
 use crate::brain::{DecisionSource, ExpectedShape};
 use crate::copywriting::{self, Tone, Variation};
 use crate::minutes::{
-    self, CycleFacts, DayFacts, LaunchFacts, MarketFacts, MarketingFacts, PriceMove, PricingFacts, ReinvestmentFacts,
-    Voice, money, readable_niche,
+    self, CycleFacts, DayFacts, LaunchFacts, MarketFacts, MarketingFacts, PriceMove, PricingFacts, ProductDay,
+    ReinvestmentFacts, Voice, money, readable_niche,
 };
 use crate::specialists::{Network, SalesObservation, content};
 
@@ -595,7 +595,11 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
         return Ok("no new product to list".into());
     };
     let platform = platform_name(context);
-    let listed_as = format!("\"{}\" at {} on the {platform} market", draft.title, money(draft.price, CURRENCY));
+    let listed_as = format!(
+        "\"{}\" at {} on the {platform} market",
+        minutes::product_name(&draft.title),
+        money(draft.price, CURRENCY)
+    );
     let listing = ProductListing {
         store_id,
         niche: draft.niche.clone(),
@@ -831,7 +835,25 @@ async fn performance_monitoring(
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| "market".into());
     let mut ad_revenue = Decimal::ZERO;
+    // The minutes name each product by its title, which the market does not know.
+    let titles: Vec<(String, String)> = context
+        .store
+        .products(context.tenant)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter_map(|product| Some((product.external_id?, product.title)))
+        .collect();
+    let mut product_days = Vec::new();
     for product in &report.products {
+        if let Some((_, title)) = titles.iter().find(|(id, _)| *id == product.product_id) {
+            product_days.push(ProductDay {
+                title: title.clone(),
+                price: product.price,
+                units: product.units_sold,
+                revenue: product.gross_revenue,
+            });
+        }
         let id = format!("{platform}:{}:{}:{}", context.tenant, cycle, product.product_id);
         let rows = [
             ("revenue", product.gross_revenue),
@@ -884,6 +906,7 @@ async fn performance_monitoring(
         revenue: outcome.revenue,
         ad_spend: outcome.ad_spend.abs(),
         net: outcome.net,
+        products: product_days,
     };
     let summary = format!(
         "day {target_day} brought {}, revenue {}, ad spend {}, net {} ({} ledger rows booked)",
@@ -933,7 +956,11 @@ async fn revenue_optimization(
             context
                 .emit(
                     "pricing.override_kept",
-                    format!("\"{}\" stays at the owner's price {}", product.title, money(pinned, &product.currency)),
+                    format!(
+                        "\"{}\" stays at the owner's price {}",
+                        minutes::product_name(&product.title),
+                        money(pinned, &product.currency)
+                    ),
                     json!({ "product_id": product.id, "price": pinned, "cycle": cycle }),
                 )
                 .await;

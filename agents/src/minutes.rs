@@ -68,7 +68,7 @@ pub struct MarketFacts {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LaunchFacts {
-    /// Its title on the market.
+    /// Its title on the market (the sentences name it by [`product_name`]).
     pub title: String,
     /// The niche it was made for.
     pub niche: String,
@@ -116,7 +116,7 @@ pub struct PricingFacts {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PriceMove {
-    /// The product's title.
+    /// The product's title (the sentence names it by [`product_name`]).
     pub product: String,
     /// The price before.
     pub from: Decimal,
@@ -133,7 +133,7 @@ impl PriceMove {
         let verb = if self.to > self.from { "raised" } else { "lowered" };
         let mut sentence = format!(
             "Pricing {verb} \"{}\" from {} to {}",
-            self.product,
+            product_name(&self.product),
             money(self.from, currency),
             money(self.to, currency)
         );
@@ -159,6 +159,22 @@ pub struct DayFacts {
     pub ad_spend: Decimal,
     /// Net profit: revenue less refunds, fees, cost of goods and ad spend.
     pub net: Decimal,
+    /// Each product's day, in the market's order.
+    pub products: Vec<ProductDay>,
+}
+
+/// One product's day on the market.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProductDay {
+    /// Its title (the sentences name it by [`product_name`]).
+    pub title: String,
+    /// The price it sold at.
+    pub price: Decimal,
+    /// Units sold.
+    pub units: u64,
+    /// Gross revenue.
+    pub revenue: Decimal,
 }
 
 impl DayFacts {
@@ -250,7 +266,9 @@ fn headline(facts: &CycleFacts, day: u32, currency: &str) -> String {
         )
     });
     let decision = match &facts.launch {
-        Some(launch) => Some(format!("launched \"{}\" at {}", launch.title, money(launch.price, currency))),
+        Some(launch) => {
+            Some(format!("launched \"{}\" at {}", product_name(&launch.title), money(launch.price, currency)))
+        }
         None => match facts.pricing.moves.len() {
             0 => None,
             1 => Some(facts.pricing.moves[0].short(currency)),
@@ -269,7 +287,7 @@ impl PriceMove {
     /// "raised "Sunrise Mug" to $19.50", for a headline.
     fn short(&self, currency: &str) -> String {
         let verb = if self.to > self.from { "raised" } else { "lowered" };
-        format!("{verb} \"{}\" to {}", self.product, money(self.to, currency))
+        format!("{verb} \"{}\" to {}", product_name(&self.product), money(self.to, currency))
     }
 }
 
@@ -321,6 +339,7 @@ fn launch_paragraph(voice: &Voice, facts: &CycleFacts, currency: &str) -> String
             None => "No launch this cycle.".to_owned(),
         };
     };
+    let name = product_name(&launch.title);
     let margin = margin_text(launch.price, launch.unit_cost);
     let price = money(launch.price, currency);
     let cost = money(launch.unit_cost, currency);
@@ -328,19 +347,19 @@ fn launch_paragraph(voice: &Voice, facts: &CycleFacts, currency: &str) -> String
     match voice.tone {
         Tone::Mentor => format!(
             "We launched \"{}\" at {price} on the {platform} market: a unit costs {cost}, so each sale keeps {margin} before fees. A fair price for real value.",
-            launch.title
+            name
         ),
         Tone::Hustler => format!(
             "Launched: \"{}\" at {price} on the {platform} market. Unit cost {cost}, {margin} margin. Shipped.",
-            launch.title
+            name
         ),
         Tone::Premium => format!(
             "The house listed \"{}\" at {price} on the {platform} market; at a unit cost of {cost} it keeps {margin} of each sale before fees.",
-            launch.title
+            name
         ),
         Tone::Plain => format!(
             "Launch: \"{}\" listed at {price} on the {platform} market (unit cost {cost}, {margin} margin before fees).",
-            launch.title
+            name
         ),
     }
 }
@@ -405,6 +424,22 @@ fn day_paragraph(voice: &Voice, day: &DayFacts, expected: Decimal, currency: &st
         sentence.push_str(&format!(" (the plan expected {} in revenue)", money(expected, currency)));
     }
     sentence.push('.');
+    if !day.products.is_empty() {
+        let each: Vec<String> = day
+            .products
+            .iter()
+            .map(|product| {
+                format!(
+                    "\"{}\" {} at {} ({})",
+                    product_name(&product.title),
+                    count(product.units, "sale", "sales"),
+                    money(product.price, currency),
+                    money(product.revenue, currency)
+                )
+            })
+            .collect();
+        sentence.push_str(&format!(" By product: {}.", each.join("; ")));
+    }
     let verdict = if expected <= Decimal::ZERO {
         None
     } else if day.revenue >= expected {
@@ -469,7 +504,7 @@ fn closing(voice: &Voice, variation: &Variation) -> Option<String> {
         Tone::Premium => &["We remain selective: quality before volume.", "Restraint is the strategy."],
         Tone::Plain => &[],
     };
-    variation.pick("closing", closings).map(|closing| format!("— {}, {closing}", voice.name))
+    variation.pick("closing", closings).map(|closing| format!("{closing} — {}", voice.name))
 }
 
 /// `1 sale`, `14 sales`.
@@ -485,6 +520,12 @@ fn margin_text(price: Decimal, cost: Decimal) -> String {
     let percent = ((price - cost) / price * Decimal::ONE_HUNDRED)
         .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
     format!("{percent} %")
+}
+
+/// A product as a sentence names it: its name, without the qualifiers its listing title
+/// carries for search ("Sunrise Mug | Gift for Her" → "Sunrise Mug").
+pub fn product_name(title: &str) -> &str {
+    copywriting::name_in_title(title)
 }
 
 /// A niche as words in a sentence: `notion-productivity-templates` reads "Notion
@@ -540,7 +581,7 @@ mod tests {
                 reason: Some("rising demand, little competition".into()),
             }),
             launch: Some(LaunchFacts {
-                title: "Sunrise Mug".into(),
+                title: "Sunrise Mug | Gift for Her".into(),
                 niche: "notion-productivity-templates".into(),
                 price: dec!(29.00),
                 unit_cost: dec!(6.00),
@@ -566,7 +607,19 @@ mod tests {
                 }],
                 pinned: Vec::new(),
             },
-            outcome: Some(DayFacts { day: 3, units: 14, revenue: dec!(312.4), ad_spend: dec!(42), net: dec!(88.1) }),
+            outcome: Some(DayFacts {
+                day: 3,
+                units: 14,
+                revenue: dec!(312.4),
+                ad_spend: dec!(42),
+                net: dec!(88.1),
+                products: vec![ProductDay {
+                    title: "Sunrise Mug | Gift for Her".into(),
+                    price: dec!(19.50),
+                    units: 14,
+                    revenue: dec!(312.4),
+                }],
+            }),
             reinvestment: Some(ReinvestmentFacts {
                 total: Decimal::ZERO,
                 retained: dec!(250.00),
@@ -590,7 +643,7 @@ mod tests {
     #[test]
     fn a_price_move_reads_as_a_sentence_with_the_agents_reason() {
         let raised = PriceMove {
-            product: "Sunrise Mug".into(),
+            product: "Sunrise Mug | Gift for Her".into(),
             from: dec!(18),
             to: dec!(19.5),
             reason: "demand held at the higher price".into(),
@@ -621,6 +674,7 @@ mod tests {
             "1 post published",
             "Pricing raised \"Sunrise Mug\" from $18.00 to $19.50: demand held at the higher price.",
             "revenue $312.40, ad spend $42.00, net $88.10",
+            "By product: \"Sunrise Mug\" 14 sales at $19.50 ($312.40).",
             "$290.00",
             "$250.00",
             "$1,000.00",
