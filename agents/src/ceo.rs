@@ -442,7 +442,7 @@ fn launch_cadence(risk_appetite: f64) -> i64 {
 /// Product creation when nothing is launched: the reason goes into the minutes too.
 fn no_launch(state: &mut CycleState, why: String) -> String {
     state.facts.no_launch = Some(why.clone());
-    format!("no launch this cycle: {why}")
+    format!("no launch ({why})")
 }
 
 async fn product_creation(context: &AgentContext, cycle: i64, state: &mut CycleState) -> Result<String, AgentError> {
