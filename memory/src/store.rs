@@ -244,7 +244,7 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Like [`TenantStore::create_tenant_within_limit`], and the new tenant starts as a
     /// copy of `source` as its last completed cycle left it: products (not attached to
     /// a store), campaigns, social posts, the ledger, market insights, experiences,
-    /// patterns, agent memory (but not the owner's price pins, which name the source's
+    /// patterns, the board minutes (cycle reports), agent memory (but not the owner's price pins, which name the source's
     /// product ids), each platform adapter's state as `rehome` re-addresses it to the
     /// new tenant, and the checkpoint of that cycle. Not copied: the event log, media,
     /// LLM calls, stores, usage. One transaction: the copy is whole or absent.

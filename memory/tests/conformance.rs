@@ -2383,6 +2383,8 @@ async fn a_tenant_can_start_as_a_copy_of_another_between_its_cycles(store: Share
     assert!(store.adapter_state(copy, "gumroad").await.expect("state").is_none(), "left out by rehome");
     let checkpoint = store.checkpoint(copy).await.expect("read").expect("checkpoint");
     assert_eq!((checkpoint.cycle, checkpoint.step.as_str()), (7, "done"));
+    let minutes = store.cycle_reports(copy, None, 10).await.expect("reports");
+    assert_eq!(minutes, [CycleReport { tenant_id: copy, ..cycle_report(source, 1, "day 1") }], "the history to read");
     assert!(store.events_after(copy, 0, 10).await.expect("events").is_empty(), "a log of its own");
     for table in ["media_files", "llm_calls", "product_stores", "ad_entities"] {
         let rows = db.count(format!("select count(*) as n from {table} where tenant_id = {}", copy.0)).await;
