@@ -13,6 +13,16 @@
 //! matched by the platform's ids and ledger rows by transaction ids for the same reason.
 //! A sandbox world is saved right after each call that changed it.
 //!
+//! When the last step is done, the CEO writes the cycle's board minutes (see
+//! `minutes`) from the facts the steps collected in the checkpointed state, puts them
+//! before the brain like any decision, and stores them before the checkpoint that closes
+//! the cycle: a crash in between resumes the last step, which writes them again over
+//! the first write (one report per cycle). The event that announces them, `ceo.report`,
+//! commits with that checkpoint.
+//!
+//! Event summaries are sentences an owner reads in the live feed ("Pricing raised
+//! "Sunrise Mug" from $18.00 to $19.50: …"); their `kind` and `data` are for programs.
+//!
 //! An owner can pin a product's price (agent memory [`PRICE_OVERRIDE_NAMESPACE`], keyed
 //! by the product's id, `{"price": …}`): revenue optimisation then sets that price on
 //! the platform and does not ask the pricing agent about the product until the pin is
@@ -20,15 +30,22 @@
 
 use async_trait::async_trait;
 use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing};
-use boardroom_memory::{Checkpoint, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost, Product};
-use chrono::Utc;
+use boardroom_memory::{
+    Checkpoint, CycleReport, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost, Product,
+};
+use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::agent::{Agent, AgentContext, AgentError, Task};
+use crate::agent::{Agent, AgentContext, AgentError, Decided, Task};
+use crate::brain::{DecisionSource, ExpectedShape};
 use crate::copywriting::{self, Tone, Variation};
+use crate::minutes::{
+    self, CycleFacts, DayFacts, LaunchFacts, MarketFacts, MarketingFacts, PriceMove, PricingFacts, ProductDay,
+    ReinvestmentFacts, Voice, money, readable_niche,
+};
 use crate::specialists::{Network, SalesObservation, content};
 
 /// The steps of a cycle, in order.
@@ -79,6 +96,20 @@ impl Step {
         }
     }
 
+    /// The step as the feed names it: "Market analysis".
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::MarketAnalysis => "Market analysis",
+            Step::ProductCreation => "Product creation",
+            Step::StoreSetup => "Store set-up",
+            Step::MarketingLaunch => "Marketing launch",
+            Step::PerformanceMonitoring => "Performance monitoring",
+            Step::RevenueOptimization => "Revenue optimisation",
+            Step::Reinvestment => "Reinvestment",
+            Step::Done => "Done",
+        }
+    }
+
     fn parse(text: &str) -> Option<Step> {
         Step::ORDER.into_iter().chain([Step::Done]).find(|step| step.as_str() == text)
     }
@@ -99,8 +130,11 @@ const FLIGHT_DAYS: u32 = 7;
 /// The most products a tenant runs at once.
 const MAX_PRODUCTS: usize = 5;
 
-/// What the steps of one cycle hand each other, saved in the checkpoint.
+/// What the steps of one cycle hand each other, saved in the checkpoint. Every field has
+/// a default, so a checkpoint written before a field existed still loads (and keeps the
+/// rest of what it holds) rather than restarting the cycle's state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 struct CycleState {
     /// The market as read at the start of the cycle.
     snapshot: Option<MarketSnapshot>,
@@ -112,6 +146,11 @@ struct CycleState {
     expected_revenue: Decimal,
     /// What the day brought.
     outcome: Option<DayOutcome>,
+    /// When the cycle started (to the microsecond, as the store keeps times): tells a
+    /// resumed step which of its rows this cycle already made.
+    started_at: Option<DateTime<Utc>>,
+    /// What the board minutes will report, collected step by step.
+    facts: CycleFacts,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,7 +201,7 @@ async fn roll_call(context: &AgentContext) -> Value {
             Ok(_) | Err(_) => present.push(name),
         }
     }
-    let summary = format!("roll call: {} present, {} absent", present.len(), absent.len());
+    let summary = format!("Roll call: {} present, {} absent", present.len(), absent.len());
     let report = json!({ "present": present, "absent": absent });
     context.emit("ceo.roll_call", summary, report.clone()).await;
     report
@@ -186,7 +225,7 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
             context
                 .emit(
                     "cycle.resumed",
-                    format!("cycle {} resumed at {}", c.cycle, step.as_str()),
+                    format!("Cycle {} resumed at {} after an interruption", c.cycle, step.title().to_lowercase()),
                     json!({ "cycle": c.cycle, "step": step.as_str() }),
                 )
                 .await;
@@ -196,10 +235,18 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
             let cycle = previous.map_or(1, |c| c.cycle + 1);
             // The new cycle's first checkpoint commits with its start: after a crash the
             // next run resumes this cycle instead of starting (and announcing) it again.
-            let state = CycleState::default();
-            let started =
-                NewEvent::now(context.tenant, context.agent, "cycle.started", format!("cycle {cycle} started"))
-                    .with_data(json!({ "cycle": cycle }));
+            let state = CycleState {
+                started_at: Some(Utc::now().trunc_subsecs(6)),
+                facts: CycleFacts { currency: CURRENCY.to_owned(), ..CycleFacts::default() },
+                ..CycleState::default()
+            };
+            let started = NewEvent::now(
+                context.tenant,
+                context.agent,
+                "cycle.started",
+                format!("Cycle {cycle} started: the CEO reads the market first"),
+            )
+            .with_data(json!({ "cycle": cycle }));
             commit_step(context, cycle, Step::MarketAnalysis, &state, vec![started]).await?;
             (cycle, Step::MarketAnalysis, state)
         }
@@ -211,17 +258,22 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
             Step::StoreSetup => store_setup(context, cycle, &mut state).await?,
             Step::MarketingLaunch => marketing_launch(context, cycle, &mut state).await?,
             Step::PerformanceMonitoring => performance_monitoring(context, cycle, &mut state).await?,
-            Step::RevenueOptimization => revenue_optimization(context, cycle, &state).await?,
-            Step::Reinvestment => reinvestment(context, cycle, &state).await?,
+            Step::RevenueOptimization => revenue_optimization(context, cycle, &mut state).await?,
+            Step::Reinvestment => reinvestment(context, cycle, &mut state).await?,
             Step::Done => break,
         };
         let next = step.next();
         let mut events = vec![
-            NewEvent::now(context.tenant, context.agent, "cycle.step", format!("{}: {summary}", step.as_str()))
+            NewEvent::now(context.tenant, context.agent, "cycle.step", format!("{}: {summary}", step.title()))
                 .with_data(json!({ "cycle": cycle, "step": step.as_str(), "next": next.as_str() })),
         ];
         if next == Step::Done {
+            // The minutes are stored before the checkpoint that closes the cycle, so a
+            // crash between the two resumes this step and writes them again (an upsert);
+            // the event that announces them commits with that checkpoint.
+            let report = write_report(context, cycle, &state).await?;
             events.push(completed_event(context, cycle, &state));
+            events.push(report);
         }
         commit_step(context, cycle, next, &state, events).await?;
         step = next;
@@ -233,16 +285,70 @@ async fn run_cycle(context: &AgentContext) -> Result<Value, AgentError> {
 /// The event that closes a cycle, with its money.
 fn completed_event(context: &AgentContext, cycle: i64, state: &CycleState) -> NewEvent {
     let outcome = state.outcome.clone().unwrap_or_default();
-    NewEvent::now(
-        context.tenant,
-        context.agent,
-        "cycle.completed",
-        format!("cycle {cycle} completed: revenue {}, net {}", outcome.revenue, outcome.net),
-    )
+    let summary = match &state.facts.outcome {
+        Some(day) => day.closing_sentence(currency(state)),
+        None => format!("Cycle {cycle} closed"),
+    };
+    NewEvent::now(context.tenant, context.agent, "cycle.completed", summary)
     .with_data(
         json!({ "cycle": cycle, "niche": state.niche, "expected_revenue": state.expected_revenue, "outcome": outcome }),
     )
     .with_revenue_impact(outcome.net)
+}
+
+/// The currency the cycle's facts are in.
+fn currency(state: &CycleState) -> &str {
+    if state.facts.currency.is_empty() { CURRENCY } else { &state.facts.currency }
+}
+
+/// What the CEO asks the brain when the minutes are written.
+const MINUTES_INSTRUCTION: &str = "Write the minutes of this cycle's board meeting for the business's owner, in \
+    your own voice: a one-line headline, then short paragraphs on the market and the strategist's choice, the \
+    launch, the ads and posts, each price move and why, the day's money, the reinvestment and the lessons. Use \
+    only the facts given and keep every amount with its currency.";
+
+/// Writes the cycle's board minutes: composed offline from the facts the steps
+/// collected, in the personality's voice, then put before the brain (a model, when
+/// there is one, words them its own way; if it fails, the offline minutes stand), and
+/// stored. Returns the `ceo.report` event that announces them.
+async fn write_report(context: &AgentContext, cycle: i64, state: &CycleState) -> Result<NewEvent, AgentError> {
+    let voice = Voice {
+        tone: Tone::from_marketing_approach(&context.personality.marketing_approach),
+        name: context.personality.name.clone(),
+    };
+    let proposal = minutes::compose(&state.facts, &voice, context.tenant, cycle);
+    let day = state.facts.outcome.as_ref().map_or(cycle, |outcome| i64::from(outcome.day));
+    let mut data = serde_json::to_value(&state.facts).map_err(|e| AgentError::Failed(e.to_string()))?;
+    data["cycle"] = json!(cycle);
+    data["day"] = json!(day);
+    data["personality"] = json!(voice.name);
+    let shape =
+        ExpectedShape::object().string("headline", minutes::HEADLINE_LIMIT).string("minutes", minutes::MINUTES_LIMIT);
+    let offered = json!({ "headline": proposal.headline, "minutes": proposal.minutes });
+    let decided = match context.decide(MINUTES_INSTRUCTION, data.clone(), offered.clone(), shape).await {
+        Ok(decided) => decided,
+        Err(error) => {
+            // `decide` already falls back to the proposal when the brain fails; this
+            // covers anything else, so the cycle still closes with its minutes.
+            tracing::warn!(%error, tenant = %context.tenant, cycle, "minutes written offline");
+            Decided { decision: offered, source: DecisionSource::Offline }
+        }
+    };
+    let written = |field: &str, offline: &str| {
+        decided.decision[field].as_str().map(str::trim).filter(|text| !text.is_empty()).unwrap_or(offline).to_owned()
+    };
+    let report = CycleReport {
+        tenant_id: context.tenant,
+        cycle,
+        headline: written("headline", &proposal.headline),
+        minutes: written("minutes", &proposal.minutes),
+        data,
+        source: decided.source.to_string(),
+        written_at: Utc::now(),
+    };
+    context.store.save_cycle_report(&report).await.map_err(store_error)?;
+    Ok(NewEvent::now(context.tenant, context.agent, "ceo.report", report.headline.clone())
+        .with_data(json!({ "cycle": cycle, "day": day, "source": report.source })))
 }
 
 /// Saves the checkpoint (the cycle is at `step` with `state`) and the events that
@@ -313,8 +419,16 @@ async fn market_analysis(context: &AgentContext, state: &mut CycleState) -> Resu
     }
     let ranking = context.call("strategist", Task::new("rank_niches", json!({ "niches": snapshot.niches }))).await?;
     let chosen = ranking["choice"]["niche"].as_str().map(str::to_owned);
-    let summary =
-        format!("{} niches read; strategist chose {}", snapshot.niches.len(), chosen.as_deref().unwrap_or("none"));
+    let reason = ranking["choice"]["reason"].as_str().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    let read = plural(snapshot.niches.len(), "niche", "niches");
+    let summary = match (&chosen, &reason) {
+        (Some(niche), Some(reason)) => {
+            format!("{read} read; the strategist chose {} ({reason})", readable_niche(niche))
+        }
+        (Some(niche), None) => format!("{read} read; the strategist chose {}", readable_niche(niche)),
+        (None, _) => format!("{read} read; the strategist chose none"),
+    };
+    state.facts.market = Some(MarketFacts { niches_read: snapshot.niches.len(), chosen: chosen.clone(), reason });
     state.niche = chosen;
     state.snapshot = Some(snapshot);
     Ok(summary)
@@ -325,25 +439,36 @@ fn launch_cadence(risk_appetite: f64) -> i64 {
     (21.0 - 14.0 * risk_appetite.clamp(0.0, 1.0)).round().max(1.0) as i64
 }
 
+/// Product creation when nothing is launched: the reason goes into the minutes too.
+fn no_launch(state: &mut CycleState, why: String) -> String {
+    state.facts.no_launch = Some(why.clone());
+    format!("no launch ({why})")
+}
+
 async fn product_creation(context: &AgentContext, cycle: i64, state: &mut CycleState) -> Result<String, AgentError> {
     let products = context.store.products(context.tenant).await.map_err(store_error)?;
     let cadence = launch_cadence(context.personality.decisions.risk_appetite);
     let due = products.is_empty() || (cycle - 1) % cadence == 0;
-    let (Some(snapshot), Some(niche_name)) = (&state.snapshot, &state.niche) else {
-        return Ok("no niche chosen; nothing to create".into());
+    let (Some(snapshot), Some(niche_name)) = (state.snapshot.clone(), state.niche.clone()) else {
+        return Ok(no_launch(state, "no niche was chosen".into()));
     };
-    if !due || products.len() >= MAX_PRODUCTS {
-        return Ok(format!(
-            "portfolio holds {} products; next launch in cycle {}",
-            products.len(),
+    if products.len() >= MAX_PRODUCTS {
+        let why = format!("the portfolio is full at {}", plural(products.len(), "product", "products"));
+        return Ok(no_launch(state, why));
+    }
+    if !due {
+        let why = format!(
+            "the portfolio holds {}; the next launch is due in cycle {}",
+            plural(products.len(), "product", "products"),
             next_launch(cycle, cadence)
-        ));
+        );
+        return Ok(no_launch(state, why));
     }
-    if products.iter().any(|p| &p.niche == niche_name) {
-        return Ok(format!("already selling in {niche_name}"));
+    if products.iter().any(|p| p.niche == niche_name) {
+        return Ok(no_launch(state, format!("the business already sells in {}", readable_niche(&niche_name))));
     }
-    let Some(niche) = snapshot.niche(niche_name) else {
-        return Ok(format!("{niche_name} is no longer on the market"));
+    let Some(niche) = snapshot.niche(&niche_name) else {
+        return Ok(no_launch(state, format!("{} is no longer on the market", readable_niche(&niche_name))));
     };
     // The words buyers read are chosen by a variation of the tenant, the niche and the
     // cycle: a resumed step writes the same draft again.
@@ -390,7 +515,11 @@ async fn product_creation(context: &AgentContext, cycle: i64, state: &mut CycleS
         price,
         unit_cost: niche.unit_cost,
     });
-    Ok(format!("designed \"{product_name}\" at {price} (cost {})", niche.unit_cost))
+    Ok(format!(
+        "designed \"{product_name}\" at {} (unit cost {})",
+        money(price, CURRENCY),
+        money(niche.unit_cost, CURRENCY)
+    ))
 }
 
 fn next_launch(cycle: i64, cadence: i64) -> i64 {
@@ -408,6 +537,11 @@ fn price_text(price: Decimal, currency: &str) -> String {
         "GBP" => format!("£{price}"),
         other => format!("{price} {other}"),
     }
+}
+
+/// `1 product`, `3 products`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 /// The market's platform as its listing limits know it ("sandbox", "shopify", …).
@@ -448,7 +582,7 @@ async fn ensure_store(context: &AgentContext, cycle: i64) -> Result<String, Agen
     context
         .emit(
             "ceo.store_opened",
-            format!("opened store {name}"),
+            format!("Opened the store \"{name}\" on the {} market", platform_name(context)),
             json!({ "store_id": store.store_id, "url": store.url }),
         )
         .await;
@@ -460,6 +594,12 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
     let Some(draft) = state.draft.clone() else {
         return Ok("no new product to list".into());
     };
+    let platform = platform_name(context);
+    let listed_as = format!(
+        "\"{}\" at {} on the {platform} market",
+        minutes::product_name(&draft.title),
+        money(draft.price, CURRENCY)
+    );
     let listing = ProductListing {
         store_id,
         niche: draft.niche.clone(),
@@ -495,13 +635,22 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
         context
             .emit(
                 "ceo.product_launched",
-                format!("listed \"{}\" at {}", draft.title, draft.price),
+                format!("Listed {listed_as}"),
                 json!({ "product_id": listed.product_id, "url": listed.url, "niche": draft.niche }),
             )
             .await;
     }
+    // A resumed step lists nothing new (the row is there) but this is still the
+    // cycle's launch.
+    state.facts.launch = Some(LaunchFacts {
+        title: draft.title.clone(),
+        niche: draft.niche.clone(),
+        price: draft.price,
+        unit_cost: draft.unit_cost,
+        platform,
+    });
     state.draft = None;
-    Ok(format!("listed \"{}\"", draft.title))
+    Ok(format!("listed {listed_as}"))
 }
 
 /// The marketing budget of a day: the base plus reinvested money spread over a week.
@@ -519,6 +668,8 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         .into_iter()
         .filter(|p| p.status == "active")
         .collect();
+    state.facts.marketing =
+        MarketingFacts { products: products.len(), flight_days: FLIGHT_DAYS, ..MarketingFacts::default() };
     if products.is_empty() {
         return Ok("nothing to market yet".into());
     }
@@ -529,8 +680,9 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     let weights = decisions.channel_weights.normalized();
     let paid = weights.search_ads + weights.social_ads;
     let per_product = ads_total / Decimal::from(products.len());
-    let mut flights = 0;
-    let mut posts = 0;
+    let mut flights: u32 = 0;
+    let mut posts: u32 = 0;
+    let mut daily_ads = Decimal::ZERO;
     let existing_campaigns = context.store.campaigns(context.tenant).await.map_err(store_error)?;
     for product in &products {
         let Some(external_id) = product.external_id.clone() else { continue };
@@ -548,7 +700,13 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
             let flight = (cycle - 1) / i64::from(FLIGHT_DAYS);
             let item = format!("{}:{:?}:{flight}", product.id, channel);
             let flight_name = format!("{} · {:?} · week {}", product.title, channel, flight + 1);
-            if existing_campaigns.iter().any(|c| c.name == flight_name) {
+            if let Some(running) = existing_campaigns.iter().find(|c| c.name == flight_name) {
+                // Launched earlier this week, or by this very cycle before a crash made
+                // the step run again: only the latter counts as this cycle's flight.
+                if state.started_at.is_some_and(|started| running.created_at >= started) {
+                    flights += 1;
+                    daily_ads += daily;
+                }
                 continue;
             }
             let spec =
@@ -574,6 +732,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
             };
             context.store.create_campaign(row).await.map_err(store_error)?;
             flights += 1;
+            daily_ads += daily;
         }
         // Organic posts: as many per day as the content share allows (0–2).
         let per_day = (decisions.budget_split.content * Decimal::from(3)).round().to_usize().unwrap_or(0).min(2);
@@ -601,6 +760,9 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                 .await
                 .map_err(market_error)?;
             save_market(context).await?;
+            // The key is this cycle's, so a post the platform already had is this
+            // cycle's too, published before a crash made the step run again.
+            posts += 1;
             if existing_posts.iter().any(|p| p.external_id.as_deref() == Some(published.post_id.as_str())) {
                 continue;
             }
@@ -613,11 +775,25 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                 external_id: Some(published.post_id),
             };
             context.store.create_social_post(row).await.map_err(store_error)?;
-            posts += 1;
         }
     }
     state.expected_revenue = expected_revenue(state.snapshot.as_ref(), &products);
-    Ok(format!("{flights} ad flights launched, {posts} posts published; {} expected today", state.expected_revenue))
+    let marketing = &mut state.facts.marketing;
+    marketing.flights_launched = flights;
+    marketing.daily_ad_budget = daily_ads;
+    marketing.ad_budget_committed = daily_ads * Decimal::from(FLIGHT_DAYS);
+    marketing.posts = posts;
+    marketing.expected_revenue = state.expected_revenue;
+    let flights = match flights {
+        0 => "no new ad flights".to_owned(),
+        1 => format!("1 new ad flight at {} a day", money(daily_ads, CURRENCY)),
+        n => format!("{n} new ad flights at {} a day", money(daily_ads, CURRENCY)),
+    };
+    Ok(format!(
+        "{flights}, {}; the plan expects {} today",
+        if posts == 1 { "1 post published".to_owned() } else { format!("{posts} posts published") },
+        money(state.expected_revenue, CURRENCY)
+    ))
 }
 
 /// What the plan expects a day to bring: each product's niche demand at its price,
@@ -659,7 +835,25 @@ async fn performance_monitoring(
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| "market".into());
     let mut ad_revenue = Decimal::ZERO;
+    // The minutes name each product by its title, which the market does not know.
+    let titles: Vec<(String, String)> = context
+        .store
+        .products(context.tenant)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter_map(|product| Some((product.external_id?, product.title)))
+        .collect();
+    let mut product_days = Vec::new();
     for product in &report.products {
+        if let Some((_, title)) = titles.iter().find(|(id, _)| *id == product.product_id) {
+            product_days.push(ProductDay {
+                title: title.clone(),
+                price: product.price,
+                units: product.units_sold,
+                revenue: product.gross_revenue,
+            });
+        }
         let id = format!("{platform}:{}:{}:{}", context.tenant, cycle, product.product_id);
         let rows = [
             ("revenue", product.gross_revenue),
@@ -706,10 +900,23 @@ async fn performance_monitoring(
         ad_revenue,
         units: report.units_sold(),
     };
+    let day = DayFacts {
+        day: target_day,
+        units: outcome.units,
+        revenue: outcome.revenue,
+        ad_spend: outcome.ad_spend.abs(),
+        net: outcome.net,
+        products: product_days,
+    };
     let summary = format!(
-        "day {target_day}: {} units, revenue {}, net {} ({} rows booked)",
-        outcome.units, outcome.revenue, outcome.net, booked["booked"]
+        "day {target_day} brought {}, revenue {}, ad spend {}, net {} ({} ledger rows booked)",
+        if day.units == 1 { "1 sale".to_owned() } else { format!("{} sales", day.units) },
+        money(day.revenue, CURRENCY),
+        money(day.ad_spend, CURRENCY),
+        money(day.net, CURRENCY),
+        booked["booked"].as_u64().unwrap_or(0)
     );
+    state.facts.outcome = Some(day);
     state.outcome = Some(outcome);
     Ok(summary)
 }
@@ -723,11 +930,16 @@ async fn price_history(context: &AgentContext, product_id: &str) -> Result<Vec<(
     Ok(stored.and_then(|m| serde_json::from_value(m.content).ok()).unwrap_or_default())
 }
 
-async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleState) -> Result<String, AgentError> {
+async fn revenue_optimization(
+    context: &AgentContext,
+    cycle: i64,
+    state: &mut CycleState,
+) -> Result<String, AgentError> {
     let products = context.store.products(context.tenant).await.map_err(store_error)?;
-    let mut changed = Vec::new();
+    let mut pricing = PricingFacts::default();
     for product in products.iter().filter(|p| p.status == "active") {
         let Some(external_id) = &product.external_id else { continue };
+        pricing.reviewed += 1;
         if let Some(pinned) = pinned_price(context, product.id).await? {
             // The owner decides this price: put it on the platform (idempotent per cycle)
             // and leave the pricing agent out of it.
@@ -744,10 +956,15 @@ async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleS
             context
                 .emit(
                     "pricing.override_kept",
-                    format!("\"{}\" kept at the owner's price {pinned}", product.title),
+                    format!(
+                        "\"{}\" stays at the owner's price {}",
+                        minutes::product_name(&product.title),
+                        money(pinned, &product.currency)
+                    ),
                     json!({ "product_id": product.id, "price": pinned, "cycle": cycle }),
                 )
                 .await;
+            pricing.pinned.push(product.title.clone());
             continue;
         }
         let reference =
@@ -777,24 +994,39 @@ async fn revenue_optimization(context: &AgentContext, cycle: i64, state: &CycleS
             .map_err(market_error)?;
         save_market(context).await?;
         context.store.update_product_price(context.tenant, product.id, price).await.map_err(store_error)?;
+        let moved = PriceMove {
+            product: product.title.clone(),
+            from: product.price,
+            to: price,
+            reason: quote["reason"].as_str().unwrap_or_default().to_owned(),
+        };
         context
-            .emit("pricing.changed", format!("\"{}\": {} → {price}", product.title, product.price), json!({ "product_id": product.id, "from": product.price, "to": price, "reason": quote["reason"], "source": quote["source"] }))
+            .emit("pricing.changed", moved.sentence(&product.currency), json!({ "product_id": product.id, "from": product.price, "to": price, "reason": quote["reason"], "source": quote["source"] }))
             .await;
-        changed.push(product.id);
+        pricing.moves.push(moved);
     }
-    Ok(format!("{} of {} prices changed", changed.len(), products.len()))
+    let summary = match (pricing.reviewed, pricing.moves.len()) {
+        (0, _) => "no products to price yet".to_owned(),
+        (reviewed, 0) => format!("{} held", plural(reviewed, "price", "prices")),
+        (reviewed, moved) => format!("{moved} of {} moved", plural(reviewed, "price", "prices")),
+    };
+    state.facts.pricing = pricing;
+    Ok(summary)
 }
 
-async fn reinvestment(context: &AgentContext, cycle: i64, state: &CycleState) -> Result<String, AgentError> {
+async fn reinvestment(context: &AgentContext, cycle: i64, state: &mut CycleState) -> Result<String, AgentError> {
     let plan = context.call("accountant", Task::new("plan_reinvestment", json!({ "cycle": cycle }))).await?;
     let outcome = state.outcome.clone().unwrap_or_default();
     let niche = state.niche.clone().unwrap_or_else(|| "portfolio".into());
+    // The lessons are read by people (the feed, the minutes) and by models (prompts):
+    // they name the niche in words, not by the market's key.
+    let lesson_subject = readable_niche(&niche);
     let reflection = context
         .call(
             "reflection",
             Task::new(
                 "reflect",
-                json!({ "cycle": cycle, "outcome": { "niche": niche, "expected_revenue": state.expected_revenue, "actual_revenue": outcome.revenue,
+                json!({ "cycle": cycle, "outcome": { "niche": lesson_subject, "expected_revenue": state.expected_revenue, "actual_revenue": outcome.revenue,
                                                      "ad_spend": outcome.ad_spend, "ad_revenue": outcome.ad_revenue } }),
             ),
         )
@@ -814,7 +1046,25 @@ async fn reinvestment(context: &AgentContext, cycle: i64, state: &CycleState) ->
             ),
         )
         .await?;
-    Ok(format!("reinvesting {}; {lessons}", plan["plan"]["total"]))
+    let amount = |value: &Value| serde_json::from_value::<Decimal>(value.clone()).unwrap_or(Decimal::ZERO);
+    let reinvested = ReinvestmentFacts {
+        total: amount(&plan["plan"]["total"]),
+        ads: amount(&plan["plan"]["ads"]),
+        content: amount(&plan["plan"]["content"]),
+        tools: amount(&plan["plan"]["tools"]),
+        retained: amount(&plan["split"]["retained"]),
+        threshold: crate::specialists::accountant::DEFAULT_REINVESTMENT_THRESHOLD,
+    };
+    let summary = if reinvested.total > Decimal::ZERO {
+        format!("{} put back into the business", money(reinvested.total, CURRENCY))
+    } else {
+        format!("nothing reinvested yet (profit kept so far {})", money(reinvested.retained, CURRENCY))
+    };
+    state.facts.reinvestment = Some(reinvested);
+    state.facts.lessons = reflection["lessons"]
+        .as_array()
+        .map_or_else(Vec::new, |l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+    Ok(if lessons.is_empty() { summary } else { format!("{summary}; lessons: {lessons}") })
 }
 
 fn cents(value: Decimal) -> Decimal {
@@ -846,6 +1096,24 @@ mod tests {
         assert_eq!(launch_cadence(0.0), 21);
         assert_eq!(next_launch(1, 7), 8);
         assert_eq!(next_launch(8, 7), 15);
+    }
+
+    #[test]
+    fn a_checkpoint_written_before_the_minutes_existed_still_loads_with_what_it_held() {
+        let old = json!({ "snapshot": null, "niche": "ai-prompt-library", "draft": null, "expected_revenue": "12.50",
+                          "outcome": { "revenue": "30", "net": "4", "ad_spend": "2", "ad_revenue": "10", "units": 3 } });
+        let state: CycleState = serde_json::from_value(old).expect("an old checkpoint loads");
+        assert_eq!(state.niche.as_deref(), Some("ai-prompt-library"));
+        assert_eq!(state.expected_revenue, Decimal::new(1250, 2));
+        assert_eq!(state.outcome.map(|o| o.units), Some(3));
+        assert_eq!(state.facts, CycleFacts::default());
+        assert_eq!(state.started_at, None);
+    }
+
+    #[test]
+    fn step_titles_read_as_the_feed_shows_them() {
+        assert_eq!(Step::MarketAnalysis.title(), "Market analysis");
+        assert_eq!(Step::RevenueOptimization.title(), "Revenue optimisation");
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //! - `copywriting`: the words buyers read — product names, the rules titles keep (no
 //!   slugs, no word twice, within a platform's limit) and the seeded choice among
 //!   templates that keeps the offline engine's copy varied yet replayable.
+//! - `minutes`: the board minutes the CEO writes when a cycle ends — the facts a cycle
+//!   collects and how they are written in the personality's voice, money with its
+//!   currency.
 //! - `brain`: the LLM layer: offline (the agents' own rules) or a remote
 //!   OpenAI-compatible endpoint with a fallback chain of models.
 
@@ -25,6 +28,7 @@ mod agent;
 pub mod brain;
 mod ceo;
 pub mod copywriting;
+pub mod minutes;
 mod registry;
 mod specialists;
 

@@ -2,8 +2,8 @@
 //!
 //! Owns Boardroom's data model and everything that stores it: the platform's tables
 //! (users, tenants, agent memory, events, stores, products, posts, campaigns, ledger,
-//! invites, access controls, experiences, patterns, market insights, checkpoints, tokens,
-//! usage, adapter state, LLM calls),
+//! invites, access controls, experiences, patterns, market insights, checkpoints, cycle
+//! reports, tokens, usage, adapter state, LLM calls),
 //! the storage interfaces ([`Store`] and its parts by concern) with their SQLite
 //! (embedded default) and PostgreSQL backends, and the batched, gap-free [`EventLog`]
 //! with its per-tenant live fan-out.
@@ -42,7 +42,8 @@ pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sql::{PostgresDialect, PostgresStore, SqlStore, SqliteDialect, SqliteStore};
 pub use store::{
     AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
-    MeteringStore, PlatformStore, RehomeAdapterState, SharedStore, Store, TenantStore, WEBHOOK_DELIVERY_RETENTION,
+    MeteringStore, PlatformStore, RehomeAdapterState, ReportStore, SharedStore, Store, TenantStore,
+    WEBHOOK_DELIVERY_RETENTION,
 };
 
 use std::sync::Arc;

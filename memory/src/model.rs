@@ -330,6 +330,31 @@ pub struct Checkpoint {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The board minutes of one autopilot cycle: what the CEO tells the owner when the cycle
+/// ends — the market, what was decided and why, and the money that moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CycleReport {
+    /// Whose cycle.
+    pub tenant_id: TenantId,
+    /// The cycle reported on; one report per tenant and cycle.
+    pub cycle: i64,
+    /// One line: the day's decision and result.
+    pub headline: String,
+    /// The minutes themselves: short paragraphs separated by blank lines.
+    pub minutes: String,
+    /// The facts the minutes were written from (the simulated `day`, `market`, `launch`,
+    /// `marketing`, `price_moves`, `outcome`, `reinvestment`, `lessons`), money as exact
+    /// decimal strings.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Value,
+    /// Who wrote the words: `offline` (composed from the agents' own reasons) or
+    /// `llm:<model>`.
+    pub source: String,
+    /// When it was written.
+    pub written_at: DateTime<Utc>,
+}
+
 /// What a usage counter counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UsageSubject {

@@ -52,6 +52,11 @@ macro_rules! checkpoint_columns {
         "tenant_id, cycle, step, state, updated_at"
     };
 }
+macro_rules! cycle_report_columns {
+    () => {
+        "tenant_id, cycle, headline, minutes, data, source, written_at"
+    };
+}
 macro_rules! product_columns {
     () => {
         "id, tenant_id, store_id, niche, title, description, tags, cast(price as text) as price, \
@@ -109,8 +114,8 @@ macro_rules! access_control_columns {
 }
 pub(crate) use {
     access_control_columns, agent_memory_columns, api_token_columns, campaign_columns, checkpoint_columns,
-    event_columns, experience_columns, invite_columns, ledger_columns, market_insight_columns, pattern_columns,
-    product_columns, session_columns, social_post_columns, tenant_columns, user_columns,
+    cycle_report_columns, event_columns, experience_columns, invite_columns, ledger_columns, market_insight_columns,
+    pattern_columns, product_columns, session_columns, social_post_columns, tenant_columns, user_columns,
 };
 
 /// Reads one column of any sqlx row, with errors as [`MemoryError::Corrupt`] naming it.
@@ -281,6 +286,18 @@ pub(crate) fn checkpoint(row: &impl ModelRow) -> MemoryResult<Checkpoint> {
         step: row.text("step")?,
         state: row.json("state")?,
         updated_at: row.time("updated_at")?,
+    })
+}
+
+pub(crate) fn cycle_report(row: &impl ModelRow) -> MemoryResult<CycleReport> {
+    Ok(CycleReport {
+        tenant_id: TenantId(row.int("tenant_id")?),
+        cycle: row.int("cycle")?,
+        headline: row.text("headline")?,
+        minutes: row.text("minutes")?,
+        data: row.json("data")?,
+        source: row.text("source")?,
+        written_at: row.time("written_at")?,
     })
 }
 

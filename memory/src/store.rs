@@ -13,6 +13,7 @@
 //! | [`TenantStore`] | tenants (businesses) |
 //! | [`EventStore`] | the swarm event log |
 //! | [`LedgerStore`] | the ledger and autopilot checkpoints |
+//! | [`ReportStore`] | the CEO's board minutes, one per autopilot cycle |
 //! | [`BusinessStore`] | products, campaigns, social posts, adapter state |
 //! | [`LearningStore`] | experiences, patterns, market insights, agent memory |
 //! | [`MediaStore`] | media files |
@@ -61,6 +62,7 @@ pub trait Store:
     + TenantStore
     + EventStore
     + LedgerStore
+    + ReportStore
     + BusinessStore
     + LearningStore
     + MediaStore
@@ -74,6 +76,7 @@ impl<T> Store for T where
         + TenantStore
         + EventStore
         + LedgerStore
+        + ReportStore
         + BusinessStore
         + LearningStore
         + MediaStore
@@ -241,7 +244,7 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Like [`TenantStore::create_tenant_within_limit`], and the new tenant starts as a
     /// copy of `source` as its last completed cycle left it: products (not attached to
     /// a store), campaigns, social posts, the ledger, market insights, experiences,
-    /// patterns, agent memory (but not the owner's price pins, which name the source's
+    /// patterns, the board minutes (cycle reports), agent memory (but not the owner's price pins, which name the source's
     /// product ids), each platform adapter's state as `rehome` re-addresses it to the
     /// new tenant, and the checkpoint of that cycle. Not copied: the event log, media,
     /// LLM calls, stores, usage. One transaction: the copy is whole or absent.
@@ -333,6 +336,18 @@ pub trait LedgerStore: Send + Sync + 'static {
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> MemoryResult<()>;
     /// Reads the tenant's autopilot checkpoint.
     async fn checkpoint(&self, tenant: TenantId) -> MemoryResult<Option<Checkpoint>>;
+}
+
+/// The CEO's board minutes: one report per tenant and autopilot cycle, newest first.
+#[async_trait]
+pub trait ReportStore: Send + Sync + 'static {
+    /// Writes the report of `report.cycle`, replacing one already written for the same
+    /// tenant and cycle (a cycle resumed after a crash writes its report again; it never
+    /// has two). `NotFound("tenant")` when the tenant does not exist.
+    async fn save_cycle_report(&self, report: &CycleReport) -> MemoryResult<()>;
+    /// The tenant's reports of cycles before `before` (all when `None`), newest cycle
+    /// first, at most `limit`.
+    async fn cycle_reports(&self, tenant: TenantId, before: Option<i64>, limit: i64) -> MemoryResult<Vec<CycleReport>>;
 }
 
 /// What a tenant's swarm sells and says: products, campaigns, social posts, and the

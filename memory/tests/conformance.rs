@@ -72,6 +72,7 @@ conformance! {
         consuming_an_invite_takes_one_use_and_records_who_took_it,
         the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumers,
         a_checkpoint_is_replaced_not_duplicated,
+        a_cycle_report_written_again_replaces_the_first_and_reports_list_newest_first,
         usage_counters_sum_concurrent_increments_exactly,
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
@@ -862,6 +863,46 @@ async fn a_checkpoint_is_replaced_not_duplicated(store: SharedStore) {
         updated_at: time(0),
     };
     assert!(is_not_found(store.save_checkpoint(&orphan).await, "tenant"));
+}
+
+// ---- cycle reports ----
+
+fn cycle_report(tenant: TenantId, cycle: i64, headline: &str) -> CycleReport {
+    CycleReport {
+        tenant_id: tenant,
+        cycle,
+        headline: headline.into(),
+        minutes: format!("Day {cycle} closed.\n\nWe listed \"Sunrise Mug\" at $29.00."),
+        data: json!({ "day": cycle, "outcome": { "revenue": "312.40", "net": "-0.10" } }),
+        source: "offline".into(),
+        written_at: time(cycle),
+    }
+}
+
+async fn a_cycle_report_written_again_replaces_the_first_and_reports_list_newest_first(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    assert!(store.cycle_reports(shop, None, 10).await.expect("read").is_empty());
+    for cycle in 1..=5 {
+        store.save_cycle_report(&cycle_report(shop, cycle, &format!("day {cycle}"))).await.expect("save");
+    }
+    store.save_cycle_report(&cycle_report(other, 1, "another business")).await.expect("save");
+
+    // A resumed cycle writes its report again: the second write replaces the first.
+    let rewritten = CycleReport { source: "llm:test/model".into(), ..cycle_report(shop, 3, "day 3, again") };
+    store.save_cycle_report(&rewritten).await.expect("write again");
+
+    let all = store.cycle_reports(shop, None, 10).await.expect("read");
+    assert_eq!(all.iter().map(|r| r.cycle).collect::<Vec<_>>(), [5, 4, 3, 2, 1], "one per cycle, newest first");
+    assert_eq!(all[2], rewritten, "every field round-trips, money text and time included");
+    assert_eq!(all[0], cycle_report(shop, 5, "day 5"));
+
+    let page = store.cycle_reports(shop, Some(4), 2).await.expect("page");
+    assert_eq!(page.iter().map(|r| r.cycle).collect::<Vec<_>>(), [3, 2], "`before` is exclusive");
+    assert!(store.cycle_reports(shop, Some(1), 10).await.expect("read").is_empty());
+    assert!(store.cycle_reports(shop, None, 0).await.expect("read").is_empty());
+    let others = store.cycle_reports(other, None, 10).await.expect("read");
+    assert_eq!(others.iter().map(|r| r.headline.as_str()).collect::<Vec<_>>(), ["another business"]);
 }
 
 // ---- usage counters ----
@@ -1944,6 +1985,7 @@ async fn every_swarm_write_for_a_missing_tenant_is_not_found(store: SharedStore)
     assert!(is_not_found(store.put_agent_memory(ghost, "pricing", "k", json!(1), None).await, "tenant"));
     assert!(is_not_found(store.save_adapter_state(ghost, "shopify", &json!({})).await, "tenant"));
     assert!(is_not_found(store.record_llm_call(llm_call(ghost, "ceo", "m", 1, 1)).await, "tenant"));
+    assert!(is_not_found(store.save_cycle_report(&cycle_report(ghost, 1, "ghost")).await, "tenant"));
 }
 
 // ---- API tokens ----
@@ -2253,6 +2295,7 @@ async fn fill_tenant(store: &SharedStore, db: &Db, tenant: TenantId) {
     let checkpoint =
         Checkpoint { tenant_id: tenant, cycle: 1, step: "s".into(), state: json!({}), updated_at: time(1) };
     store.save_checkpoint(&checkpoint).await.expect("checkpoint");
+    store.save_cycle_report(&cycle_report(tenant, 1, "day 1")).await.expect("cycle report");
     store.add_usage(UsageSubject::Tenant(tenant), "tokens", "2026-11", 10).await.expect("usage");
     store.create_media_file(media(tenant, "logo.png", b"png"), None).await.expect("file");
 }
@@ -2340,6 +2383,8 @@ async fn a_tenant_can_start_as_a_copy_of_another_between_its_cycles(store: Share
     assert!(store.adapter_state(copy, "gumroad").await.expect("state").is_none(), "left out by rehome");
     let checkpoint = store.checkpoint(copy).await.expect("read").expect("checkpoint");
     assert_eq!((checkpoint.cycle, checkpoint.step.as_str()), (7, "done"));
+    let minutes = store.cycle_reports(copy, None, 10).await.expect("reports");
+    assert_eq!(minutes, [CycleReport { tenant_id: copy, ..cycle_report(source, 1, "day 1") }], "the history to read");
     assert!(store.events_after(copy, 0, 10).await.expect("events").is_empty(), "a log of its own");
     for table in ["media_files", "llm_calls", "product_stores", "ad_entities"] {
         let rows = db.count(format!("select count(*) as n from {table} where tenant_id = {}", copy.0)).await;

@@ -98,6 +98,7 @@
     connect();
     refreshProducts();
     refreshCharts();
+    refreshMinutes();
     clearInterval(view.chartsTimer);
     view.chartsTimer = setInterval(refreshCharts, 20000);
   }
@@ -140,6 +141,7 @@
       scheduleProducts();
     }
     if (kind === "cycle.completed") refreshCharts();
+    if (kind === "ceo.report") refreshMinutes();
     if (kind === "agent.failed") setRestarting(event.actor, true);
     if (kind === "agent.restarted") setRestarting(event.actor, false);
   }
@@ -408,6 +410,127 @@
   function applyFilter() {
     for (const item of $("feed").children) item.hidden = !matchesFilter(item);
   }
+
+  // ---------- the board minutes ----------
+
+  // The CEO's report of each cycle (GET /api/business/{id}/reports, newest first): the
+  // latest in full on top, older ones folded below, and more on request. Reloaded when
+  // a `ceo.report` event says a cycle's minutes were written. Only this section reads
+  // or writes `minutes`.
+  const MINUTES_PAGE = 20;
+  const minutes = { generation: 0, nextBefore: null, business: null };
+
+  /** Loads the newest page again (a new report, or another business). */
+  async function refreshMinutes() {
+    const business = view.business;
+    const generation = ++minutes.generation;
+    const answer = await api("GET", "/api/business/" + business + "/reports?limit=" + MINUTES_PAGE);
+    // A later refresh (or a switch to another business) owns the card now.
+    if (generation !== minutes.generation || business !== view.business) return;
+    if (answer.status !== 200) {
+      $("minutes-note").textContent = errorText(answer.body, answer.status);
+      return;
+    }
+    minutes.business = business;
+    const [latest, ...older] = answer.body.items;
+    $("minutes-note").textContent = "";
+    if (!latest) {
+      $("minutes-latest").replaceChildren(el("p", { class: "muted", text: "No minutes yet: the first cycle's report appears here when it ends." }));
+      $("minutes-history").replaceChildren();
+    } else {
+      $("minutes-latest").replaceChildren(minutesArticle(latest));
+      $("minutes-history").replaceChildren(...older.map(foldedMinutes));
+    }
+    setNextBefore(answer.body.next_before);
+  }
+
+  /** Appends the next older page to the history. */
+  async function olderMinutes() {
+    const business = minutes.business;
+    if (minutes.nextBefore === null || business !== view.business) return;
+    const generation = minutes.generation;
+    const answer = await api("GET", "/api/business/" + business + "/reports?limit=" + MINUTES_PAGE + "&before=" + minutes.nextBefore);
+    if (generation !== minutes.generation || business !== view.business) return;
+    if (answer.status !== 200) {
+      $("minutes-note").textContent = errorText(answer.body, answer.status);
+      return;
+    }
+    $("minutes-history").append(...answer.body.items.map(foldedMinutes));
+    setNextBefore(answer.body.next_before);
+  }
+
+  function setNextBefore(cycle) {
+    minutes.nextBefore = cycle ?? null;
+    $("minutes-older").hidden = minutes.nextBefore === null;
+  }
+
+  /** "written offline" or "written by <model>": who wrote the words. */
+  function minutesSource(source) {
+    if (source === "offline") return "written offline, from the agents' own reasons";
+    return "written by " + String(source).replace(/^llm:/, "");
+  }
+
+  function minutesMeta(report) {
+    const day = report.data && report.data.day;
+    const parts = ["Cycle " + report.cycle];
+    if (day !== undefined && day !== null) parts.push("simulated day " + day);
+    return el("p", { class: "meta" },
+      el("span", { text: parts.join(" · ") }),
+      el("span", { class: "badge source " + (report.source === "offline" ? "offline" : "model"), "data-source": report.source, text: minutesSource(report.source) }),
+      " ",
+      el("time", { datetime: report.written_at, text: new Date(report.written_at).toLocaleString() }));
+  }
+
+  /** The money a cycle moved, from the facts the minutes were written from. */
+  function minutesMoney(report) {
+    const data = report.data || {};
+    const currency = data.currency || "USD";
+    const outcome = data.outcome || {};
+    const marketing = data.marketing || {};
+    const reinvestment = data.reinvestment || {};
+    const figures = [
+      ["Revenue", outcome.revenue],
+      ["Ad spend", outcome.ad_spend],
+      ["Net", outcome.net],
+      ["Launch price", data.launch && data.launch.price],
+      ["Ads committed", Number(marketing.ad_budget_committed) > 0 ? marketing.ad_budget_committed : null],
+      ["Reinvested", Number(reinvestment.total) > 0 ? reinvestment.total : null],
+    ].filter(([, amount]) => amount !== undefined && amount !== null);
+    if (figures.length === 0) return null;
+    return el("dl", { class: "money" }, ...figures.map(([label, amount]) =>
+      el("div", {}, el("dt", { text: label }), el("dd", { "data-amount": amount, text: moneyText(amount, currency) }))));
+  }
+
+  function moneyText(amount, currency) {
+    const value = Number(amount);
+    if (!Number.isFinite(value)) return String(amount);
+    try {
+      return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(value);
+    } catch (_) {
+      return value.toFixed(2) + " " + currency;
+    }
+  }
+
+  /** One report in full: headline, who wrote it, the minutes and the money. */
+  function minutesArticle(report) {
+    const paragraphs = String(report.minutes).split(/\n\s*\n/).filter((text) => text.trim() !== "");
+    return el("article", { class: "minutes", "data-cycle": report.cycle },
+      el("h3", { text: report.headline }),
+      minutesMeta(report),
+      minutesMoney(report),
+      ...paragraphs.map((text) => el("p", { text: text.trim() })));
+  }
+
+  /** An older report, folded to its headline. */
+  function foldedMinutes(report) {
+    const day = report.data && report.data.day;
+    const label = "Cycle " + report.cycle + (day !== undefined && day !== null ? " · day " + day : "");
+    return el("details", { class: "minutes-folded", "data-cycle": report.cycle },
+      el("summary", {}, el("span", { class: "when", text: label }), el("span", { class: "headline", text: report.headline })),
+      minutesArticle(report));
+  }
+
+  $("minutes-older").addEventListener("click", olderMinutes);
 
   // ---------- the control panel ----------
 

@@ -30,6 +30,7 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("GET", "/api/business/{id}"),
     ("PUT", "/api/business/{id}"),
     ("DELETE", "/api/business/{id}"),
+    ("GET", "/api/business/{id}/reports"),
     ("POST", "/api/products/create"),
     ("GET", "/api/products/list"),
     ("POST", "/api/products/optimize"),

@@ -374,6 +374,7 @@ async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backend
             Some(json!({ "business_id": b, "title": "t", "niche": "n", "price": 1, "cost": 0 })),
         ),
         (get.clone(), format!("/api/products/list?business_id={b}"), None),
+        (get.clone(), format!("/api/business/{b}/reports"), None),
         (put.clone(), format!("/api/products/{p}"), Some(json!({ "business_id": b, "price": 1 }))),
         (delete.clone(), format!("/api/products/{p}?business_id={b}"), None),
         (post.clone(), "/api/products/optimize".into(), Some(json!({ "business_id": b, "product_id": p }))),

@@ -228,7 +228,7 @@ impl Accountant {
                 context.tenant,
                 context.agent,
                 "accountant.booked",
-                format!("booked {booked} ledger rows, net {net}"),
+                format!("Booked {booked} ledger {}, net {net}", if booked == 1 { "row" } else { "rows" }),
             )
             .with_data(json!({ "booked": booked, "duplicates": duplicates }))
             .with_revenue_impact(net);
@@ -282,7 +282,7 @@ impl Accountant {
                 .emit(
                     "accountant.reinvestment",
                     format!(
-                        "reinvesting {} (ads {}, content {}, tools {})",
+                        "Reinvesting {} of the profit kept: ads {}, content {}, tools {}",
                         plan.total, plan.ads, plan.content, plan.tools
                     ),
                     to_value(&plan)?,

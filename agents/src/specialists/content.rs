@@ -555,7 +555,7 @@ impl Agent for ContentWriter {
                 context
                     .emit(
                         "content.blog_post",
-                        format!("drafted a blog post on {}", brief.niche),
+                        format!("Drafted a blog post on {}", crate::copywriting::in_sentence(&brief.niche)),
                         json!({ "chars": post.len() }),
                     )
                     .await;

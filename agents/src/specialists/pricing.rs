@@ -124,16 +124,32 @@ pub fn quote(input: &PricingInput) -> PriceQuote {
         _ => target,
     };
     let price = round_cents(bounded).max(floor);
-    let reason = match (elasticity, price == floor) {
-        (_, true) => format!("held at the floor {floor} (cost + fees + minimum margin)"),
-        (Some(e), _) => format!(
-            "elasticity {e:.2} from own sales, positioned ×{} on reference {}",
-            input.positioning, input.reference_price
-        ),
-        (None, _) => format!(
-            "positioned ×{} on reference {} (not enough sales to estimate elasticity)",
-            input.positioning, input.reference_price
-        ),
+    let reason = if price == floor {
+        format!("held at the floor {floor}: cost, fees and the minimum margin")
+    } else {
+        // What the tenant's own sales say about demand, where the price is heading and
+        // whether the per-cycle bound held it back: a sentence an owner can follow.
+        let inelastic = elasticity.filter(|e| *e <= 1.05);
+        let demand = match (elasticity, inelastic, input.current_price) {
+            (_, Some(e), Some(current)) if price > current => {
+                format!("demand held at the higher price (elasticity {e:.2} from own sales)")
+            }
+            (_, Some(e), _) => format!("demand barely reacts to price (elasticity {e:.2} from own sales)"),
+            (Some(e), None, _) => format!("buyers react to price (elasticity {e:.2} from own sales)"),
+            (None, _, _) => "too few sales yet to read demand".to_owned(),
+        };
+        let positioning = format!("{}× the market's {}", input.positioning.normalize(), input.reference_price);
+        let aim = if elasticity.is_some() && inelastic.is_none() {
+            format!("aiming at {} between {positioning} and the price that earns most", round_cents(target))
+        } else {
+            format!("aiming at {}, {positioning}", round_cents(target))
+        };
+        let bounded_step = if round_cents(bounded) == round_cents(target) {
+            String::new()
+        } else {
+            format!(", moving at most {} % a cycle", (input.max_change * Decimal::ONE_HUNDRED).normalize())
+        };
+        format!("{demand}; {aim}{bounded_step}")
     };
     PriceQuote { price, floor, target: round_cents(target), elasticity, reason }
 }
@@ -288,6 +304,19 @@ mod tests {
         let sales = history(&[(dec!(10), 40), (dec!(20), 10), (dec!(5), 160), (dec!(10), 40)]);
         let with_data = quote(&PricingInput { history: sales, ..input() });
         assert!(with_data.target < dec!(44) && with_data.target > dec!(10.92), "{with_data:?}");
+    }
+
+    #[test]
+    fn the_reason_says_what_demand_did_where_the_price_heads_and_what_held_it_back() {
+        assert_eq!(quote(&input()).reason, "too few sales yet to read demand; aiming at 44.00, 1.1× the market's 40");
+        let capped = quote(&PricingInput { current_price: Some(dec!(20)), ..input() });
+        assert!(capped.reason.ends_with(", moving at most 10 % a cycle"), "{}", capped.reason);
+        // Sales that held up as the price rose: units barely fell.
+        let steady = history(&[(dec!(18), 10), (dec!(19), 10), (dec!(20), 9)]);
+        let held = quote(&PricingInput { current_price: Some(dec!(20)), history: steady, ..input() });
+        assert!(held.reason.starts_with("demand held at the higher price (elasticity"), "{}", held.reason);
+        let floor = quote(&PricingInput { reference_price: dec!(3), ..input() });
+        assert_eq!(floor.reason, "held at the floor 6.55: cost, fees and the minimum margin");
     }
 
     #[test]

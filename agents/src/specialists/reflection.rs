@@ -156,7 +156,8 @@ impl Agent for Reflector {
             .put_agent_memory(context.tenant, STRATEGY_KEY.0, STRATEGY_KEY.1, to_value(&reflection.strategy)?, None)
             .await
             .map_err(failed)?;
-        context.emit("reflection.lessons", reflection.lessons.join("; "), answer.clone()).await;
+        let summary = format!("Lessons of cycle {}: {}", request.cycle, reflection.lessons.join("; "));
+        context.emit("reflection.lessons", summary, answer.clone()).await;
         Ok(answer)
     }
 }

@@ -8,6 +8,7 @@ use super::reflection::Strategy;
 use super::{to_value, unknown};
 use crate::agent::{Agent, AgentContext, AgentError, Task};
 use crate::brain::ExpectedShape;
+use crate::copywriting;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
@@ -110,6 +111,30 @@ pub fn rank_opportunities(
     ranked
 }
 
+/// Why an opportunity ranks where it does, in words an owner reads: its strongest
+/// parts, by what they add to the score ("rising demand, little competition").
+pub fn reason(opportunity: &Opportunity, weights: &StrategyWeights) -> String {
+    let weights = weights.normalized();
+    // Each part that is notably strong, with what it contributes to the score.
+    let mut strengths: Vec<(f64, &str)> = [
+        (opportunity.trend >= 0.6, weights.trend * opportunity.trend, "rising demand"),
+        (opportunity.demand >= 0.8, weights.demand * opportunity.demand, "strong demand"),
+        (opportunity.openness >= 0.6, weights.competition * opportunity.openness, "little competition"),
+        (opportunity.margin >= 0.75, weights.margin * opportunity.margin, "wide margins"),
+        (opportunity.fit >= 0.8, weights.fit * opportunity.fit, "a fit with the products this personality prefers"),
+    ]
+    .into_iter()
+    .filter(|(strong, _, _)| *strong)
+    .map(|(_, contribution, words)| (contribution, words))
+    .collect();
+    strengths.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match strengths.as_slice() {
+        [] => "the best balance of demand, competition and margin on offer".to_owned(),
+        [only] => only.1.to_owned(),
+        [first, second, ..] => format!("{}, {}", first.1, second.1),
+    }
+}
+
 fn gross_margin(price: Decimal, cost: Decimal) -> f64 {
     if price <= Decimal::ZERO {
         return 0.0;
@@ -178,7 +203,7 @@ impl Agent for Strategist {
             &strategy.weights,
         );
         let best = &ranked[0];
-        let proposal = json!({ "niche": best.niche, "reason": format!("highest score {:.3}", best.score) });
+        let proposal = json!({ "niche": best.niche, "reason": reason(best, &strategy.weights) });
         let shape = ExpectedShape::object().string("niche", 100).string("reason", 500);
         let decided =
             context.decide("Pick the niche to launch next.", to_value(&ranked)?, proposal.clone(), shape).await?;
@@ -188,7 +213,11 @@ impl Agent for Strategist {
         } else {
             proposal
         };
-        let summary = format!("ranked {} niches; chose {}", ranked.len(), choice["niche"].as_str().unwrap_or("?"));
+        let chosen = copywriting::in_sentence(choice["niche"].as_str().unwrap_or("?"));
+        let summary = match choice["reason"].as_str().map(str::trim).filter(|why| !why.is_empty()) {
+            Some(why) => format!("Ranked {} niches and chose {chosen}: {why}", ranked.len()),
+            None => format!("Ranked {} niches and chose {chosen}", ranked.len()),
+        };
         context
             .emit("strategist.ranked", summary, json!({ "choice": choice, "source": decided.source.to_string() }))
             .await;
@@ -235,6 +264,29 @@ mod tests {
         let careful = rank_opportunities(&niches, &prefs, 0.0, &StrategyWeights::default());
         assert_eq!(bold[0].niche, "rising");
         assert_eq!(careful[0].niche, "quiet");
+    }
+
+    #[test]
+    fn the_reason_names_the_strongest_parts_of_the_score_in_words() {
+        let prefs = vec!["courses".to_string()];
+        let niches = [niche("rising", "templates", 50.0, 0.2, 0.9), niche("flat", "templates", 10.0, 0.95, -1.0)];
+        let weights = StrategyWeights::default();
+        let ranked = rank_opportunities(&niches, &prefs, 0.5, &weights);
+        // Demand counts most by default; little competition and wide margins tie next,
+        // and the first listed of a tie leads.
+        assert_eq!(reason(&ranked[0], &weights), "strong demand, little competition");
+        let flat = ranked.iter().find(|o| o.niche == "flat").expect("ranked");
+        assert_eq!(reason(flat, &weights), "wide margins");
+        let dull = Opportunity {
+            niche: "x".into(),
+            score: 0.1,
+            demand: 0.1,
+            openness: 0.1,
+            margin: 0.1,
+            trend: 0.1,
+            fit: 0.2,
+        };
+        assert_eq!(reason(&dull, &weights), "the best balance of demand, competition and margin on offer");
     }
 
     #[test]

@@ -50,7 +50,7 @@
 //!
 //! # Layout
 //! One file per storage interface (`accounts.rs`, `tenants.rs`, `events.rs`,
-//! `ledger.rs`, `business.rs`, `learning.rs`, `media.rs`, `metering.rs`,
+//! `ledger.rs`, `reports.rs`, `business.rs`, `learning.rs`, `media.rs`, `metering.rs`,
 //! `platform.rs`), and one per dialect (`sqlite.rs`, `postgres.rs`).
 
 mod accounts;
@@ -63,6 +63,7 @@ mod metering;
 mod migrations;
 mod platform;
 mod postgres;
+mod reports;
 mod sqlite;
 mod tenants;
 

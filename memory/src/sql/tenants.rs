@@ -156,7 +156,7 @@ impl<D: Dialect> TenantStore for SqlStore<D> {
     async fn delete_tenant(&self, id: TenantId, owner: UserId) -> MemoryResult<()> {
         let (kind, subject) = rows::usage_key(UsageSubject::Tenant(id));
         let mut tx = self.write_transaction().await?;
-        // Every foreign key to tenants cascades (0001, 0002); usage_counters has none.
+        // Every foreign key to tenants cascades (0001, 0002, 0007); usage_counters has none.
         let deleted = query::<D>("delete from tenants where id = $1 and user_id = $2")
             .bind(id.0)
             .bind(owner.0)
@@ -210,7 +210,7 @@ async fn insert_tenant<D: Dialect>(
 /// source; rows keep their order and times. Products are copied in id order, so the
 /// copy's n-th product is the source's n-th: that is how a copied campaign names its
 /// product.
-const COPY_STATEMENTS: [&str; 9] = [
+const COPY_STATEMENTS: [&str; 10] = [
     "insert into products (tenant_id, store_id, title, description, price, cost, currency, status, external_id, \
      created_at, updated_at, niche, tags) \
      select $1, null, title, description, price, cost, currency, status, external_id, created_at, updated_at, \
@@ -245,6 +245,10 @@ const COPY_STATEMENTS: [&str; 9] = [
      last_accessed) \
      select $1, agent_type, memory_type, content, context, success_score, created_at, last_accessed \
      from agent_memory where tenant_id = $2 and agent_type <> 'price_override' order by id",
+    // The board minutes of the cycles copied: the copy's owner reads its history.
+    "insert into cycle_reports (tenant_id, cycle, headline, minutes, data, source, written_at) \
+     select $1, cycle, headline, minutes, data, source, written_at from cycle_reports where tenant_id = $2 \
+     order by cycle",
     // The cycle the source last completed; the copy's next cycle is the one after.
     "insert into autopilot_checkpoints (tenant_id, cycle, step, state, updated_at) \
      select $1, cycle, step, state, updated_at from autopilot_checkpoints where tenant_id = $2",

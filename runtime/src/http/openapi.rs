@@ -67,7 +67,9 @@ state (between two fields, or against the clock or the server's data) are said i
 words on the field and answered with the operation's documented 422.
 
 **Pagination.** Lists take `?after=&limit=` (limit 1 to 100, default 50) and answer \
-`{\"items\": [...], \"next_after\": id | null}`; pass `next_after` as `after` for the next page.
+`{\"items\": [...], \"next_after\": id | null}`; pass `next_after` as `after` for the next page. \
+Lists read newest first (a business's reports) page backwards instead: `?before=&limit=`, \
+answering `next_before`.
 
 **Ownership.** A business, product, campaign or token of another user answers 404 exactly \
 like a missing one, so ids cannot be probed.

@@ -3,6 +3,7 @@
 //!
 //! - `accounts`: `/api/auth/*` (sign-up, login, logout, profile, API tokens).
 //! - `business`: `/api/business/*` (a user's tenants).
+//! - `reports`: `/api/business/{id}/reports` (the CEO's board minutes, newest first).
 //! - `products`, `stores`, `marketing`, `social`, `finance`, `ai`: a business's data and
 //!   its swarm's advice. Each of these routes names its business as `business_id` (in
 //!   the body or the query) and first checks it is the caller's (see [`owned_business`]).
@@ -33,6 +34,7 @@ mod finance;
 mod marketing;
 mod media;
 mod products;
+mod reports;
 mod social;
 pub(crate) mod stores;
 mod throttling;
@@ -62,6 +64,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .merge(accounts::routes())
         .merge(business::routes())
+        .merge(reports::routes())
         .merge(products::routes())
         .merge(stores::routes())
         .merge(marketing::routes())
