@@ -657,8 +657,8 @@
   async function refreshCharts() {
     if (!view.business) return;
     const byDay = Boolean(view.snapshot && view.snapshot.simulated_market);
-    const query = byDay ? "days=30" : "minutes=60";
-    const answer = await api("GET", "/api/live/" + view.business + "/series?" + query);
+    const path = byDay ? "/series/days?days=30" : "/series?minutes=60";
+    const answer = await api("GET", "/api/live/" + view.business + path);
     if (answer.status !== 200) return;
     const series = answer.body;
     if (byDay) {

@@ -62,6 +62,7 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("GET", "/api/live/{id}/events"),
     ("GET", "/api/live/{id}/swarm"),
     ("GET", "/api/live/{id}/series"),
+    ("GET", "/api/live/{id}/series/days"),
     ("POST", "/api/live/{id}/run-cycle"),
     ("PUT", "/api/live/{id}/products/{product_id}/price-override"),
     ("GET", "/"),
@@ -813,10 +814,10 @@ async fn live_queries_and_events_are_as_documented(backends: Backends) {
     }
     assert_eq!(owner.get(&format!("/api/live/{business}/series?minutes=10080")).await.status, 200);
     for days in ["days=0", "days=366", "days=-1", "days=1.5", "days=7&minutes=60"] {
-        let refused = owner.get(&format!("/api/live/{business}/series?{days}")).await;
+        let refused = owner.get(&format!("/api/live/{business}/series/days?{days}")).await;
         assert_eq!((refused.status, refused.error_code()), (400, "invalid_query"), "{days}: {}", refused.body);
     }
-    let one_year = owner.get(&format!("/api/live/{business}/series?days=365")).await;
+    let one_year = owner.get(&format!("/api/live/{business}/series/days?days=365")).await;
     assert_eq!((one_year.status, &one_year.body["unit"]), (200, &json!("day")), "{}", one_year.body);
     let both = owner.with_header("Last-Event-ID", "0").get(&format!("/api/live/{business}/events?after=-1")).await;
     assert_eq!((both.status, both.error_code()), (400, "invalid_query"), "{}", both.body);

@@ -134,6 +134,7 @@ async fn another_users_business_is_not_found_on_every_live_route(backends: Backe
     for answer in [
         eve.get(&format!("/api/live/{id}/swarm")).await,
         eve.get(&format!("/api/live/{id}/series")).await,
+        eve.get(&format!("/api/live/{id}/series/days")).await,
         eve.post(&format!("/api/live/{id}/run-cycle"), &json!({})).await,
         eve.put(&format!("/api/live/{id}/products/1/price-override"), &json!({ "price": "9.99" })).await,
     ] {
@@ -475,7 +476,7 @@ async fn a_watched_sandbox_business_cycles_day_after_day_and_rests_when_nobody_w
 
     // The charts follow simulated days: a point per closed day, with the money its
     // cycle booked, while the day under way (if any) is marked open.
-    let series = ada.get(&format!("/api/live/{}/series?days=30", shop.0)).await;
+    let series = ada.get(&format!("/api/live/{}/series/days?days=30", shop.0)).await;
     assert_eq!(series.status, 200, "{}", series.body);
     let points = series.body["points"].as_array().expect("points");
     for closed in &closed_days {

@@ -7,6 +7,8 @@
 //!   and throttles, for the first paint; the stream keeps it current.
 //! - `GET /api/live/{id}/series?minutes=`: revenue, profit, ad spend, events and LLM
 //!   tokens per time bucket (see `series`).
+//! - `GET /api/live/{id}/series/days?days=`: the same per simulated day, for a business
+//!   on the sandbox market.
 //! - `POST /api/live/{id}/run-cycle`: run an autopilot cycle now.
 //! - `PUT /api/live/{id}/products/{product_id}/price-override`: pin a product's price
 //!   (`{"price": "12.50"}`) or give it back to the pricing agent (`{"price": null}`).
@@ -100,6 +102,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(stream::events))
         .routes(routes!(swarm))
         .routes(routes!(series::series))
+        .routes(routes!(series::days))
         .routes(routes!(run_cycle))
         .routes(routes!(price_override))
 }

@@ -1,7 +1,6 @@
-//! `GET /api/live/{id}/series`: the dashboard's charts, from the tenant's own records,
-//! in one of two time scales.
+//! The dashboard's charts, from the tenant's own records, in one of two time scales.
 //!
-//! `?minutes=60` (the default): equal buckets of wall time ending now.
+//! `GET /api/live/{id}/series?minutes=60`: equal buckets of wall time ending now.
 //!
 //! - `revenue`, `ad_spend` (as a positive amount) and `profit` (every ledger row summed:
 //!   revenue less refunds, fees, cost of goods and ad spend) come from the ledger, exact
@@ -11,7 +10,8 @@
 //!   [`EVENT_SAMPLE`] events are read, so a very busy tenant's older buckets may count
 //!   short; the answer says so with `events_truncated`.
 //!
-//! `?days=30`: one point per simulated day, the last `days` of them, for a business on
+//! `GET /api/live/{id}/series/days?days=30`: one point per simulated day, the last
+//! `days` of them, for a business on
 //! the sandbox market, where a cycle is a day and a day may pass in a minute (an hour
 //! of wall time would show one spike, not a curve). Each day's revenue, profit (net) and
 //! ad spend are those its `cycle.completed` event booked; events and LLM tokens are
@@ -44,7 +44,7 @@ const BUCKETS: i64 = 60;
 /// The most simulated days one answer covers.
 const MAX_DAYS: i64 = 365;
 
-/// `?minutes=` (wall time) or `?days=` (simulated days), not both.
+/// `?minutes=`: the window, 1 minute to a week (default an hour).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -53,7 +53,14 @@ pub(super) struct SeriesQuery {
     #[serde(default)]
     #[param(minimum = 1, maximum = 10080)]
     minutes: Option<i64>,
-    /// Instead of minutes: the last 1 to 365 simulated days, a point per day.
+}
+
+/// `?days=`: how many simulated days, 1 to 365 (default 30).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct DaysQuery {
+    /// The last 1 to 365 simulated days (default 30).
     #[serde(default)]
     #[param(minimum = 1, maximum = 365)]
     days: Option<i64>,
@@ -69,18 +76,15 @@ struct Bucket {
     llm_tokens: u64,
 }
 
-/// The charts' series: over the last `minutes`, revenue, profit and ad spend from the
-/// ledger, events and LLM tokens from the log, in 60 buckets; or over the last `days`
-/// simulated days, a point per day.
+/// The charts' series over the last `minutes`: revenue, profit and ad spend from the
+/// ledger, events and LLM tokens from the log, in 60 buckets.
 #[utoipa::path(
     get,
     path = "/api/live/{id}/series",
     tag = "live",
     params(("id" = i64, Path, description = "The business's id."), SeriesQuery),
     responses(
-        (status = 200, description = "Revenue, profit, ad spend, events and LLM tokens per time bucket \
-            (`minutes`) or per simulated day (`days`).", body = Object),
-        (status = 400, description = "`invalid_query`: a value out of range, or both `minutes` and `days`."),
+        (status = 200, description = "Revenue, profit, ad spend, events and LLM tokens per time bucket.", body = Object),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
     )
 )]
@@ -92,16 +96,7 @@ pub(super) async fn series(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, id).await?;
     let store = &state.app.store;
-    let minutes = match (query.minutes, query.days) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid_query("days", "give minutes or days, not both")),
-        (None, Some(days)) => {
-            if !(1..=MAX_DAYS).contains(&days) {
-                return Err(ApiError::invalid_query("days", format!("must be between 1 and {MAX_DAYS}")));
-            }
-            return Ok(Json(daily_series(store, tenant.id, days).await?));
-        }
-        (minutes, None) => minutes.unwrap_or(60),
-    };
+    let minutes = query.minutes.unwrap_or(60);
     // Out of the range the document states: a bad query value, as `limit` is.
     if !(1..=MAX_MINUTES).contains(&minutes) {
         return Err(ApiError::invalid_query("minutes", format!("must be between 1 and {MAX_MINUTES}")));
@@ -193,6 +188,32 @@ async fn read_recent_events(
         page.iter().for_each(&mut each);
     }
     Ok(first_read)
+}
+
+/// The charts' series over the last `days` simulated days, a point per day: for a
+/// business on the sandbox market, where a cycle is a day.
+#[utoipa::path(
+    get,
+    path = "/api/live/{id}/series/days",
+    tag = "live",
+    params(("id" = i64, Path, description = "The business's id."), DaysQuery),
+    responses(
+        (status = 200, description = "Revenue, profit, ad spend, events and LLM tokens per simulated day.", body = Object),
+        (status = 404, description = "`not_found`: no such business, or not the caller's."),
+    )
+)]
+pub(super) async fn days(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Path(id): Path<i64>,
+    Query(query): Query<DaysQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = owned_business(&state, &caller, id).await?;
+    let days = query.days.unwrap_or(30);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::invalid_query("days", format!("must be between 1 and {MAX_DAYS}")));
+    }
+    Ok(Json(daily_series(&state.app.store, tenant.id, days).await?))
 }
 
 /// A point per simulated day (a cycle is a day: cycle N runs the world to day N), the

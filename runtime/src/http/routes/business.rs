@@ -158,6 +158,8 @@ impl<'de> Deserialize<'de> for IntervalSecs {
     responses(
         (status = 201, description = "The new business.", body = Business),
         (status = 402, description = "`tier_limit`: the tier's businesses per account are reached."),
+        (status = 422, description = "`validation`: a field is wrong; `start_from_demo` when this installation runs \
+            no demo business."),
         (status = 503, description = "`unavailable`: the demo business stayed mid-cycle; try again (see `Retry-After`)."),
     )
 )]
