@@ -140,7 +140,11 @@
     if (kind.startsWith("pricing.") || kind.startsWith("product") || kind === "ceo.product_launched") {
       scheduleProducts();
     }
-    if (kind === "cycle.completed") refreshCharts();
+    // A closed day moves the charts and the autopilot's count of cycles.
+    if (kind === "cycle.completed") {
+      refreshCharts();
+      scheduleSnapshot();
+    }
     if (kind === "ceo.report") refreshMinutes();
     if (kind === "agent.failed") setRestarting(event.actor, true);
     if (kind === "agent.restarted") setRestarting(event.actor, false);

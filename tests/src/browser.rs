@@ -50,7 +50,12 @@ impl Browser {
             panic!("the live view's browser tests need ChromeDriver, which is not installed: {INSTALL}")
         });
         let port = free_port();
-        let driver = Command::new(&chromedriver)
+        let mut command = Command::new(&chromedriver);
+        // A process group of its own: the Chromium it starts is in it too, so a failed
+        // story (which never closes its session) can end both at once.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let driver = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -197,7 +202,13 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // A failed test still must not leave a driver (and its Chromium) running.
+        // A failed test still must not leave a driver and its Chromium running: end the
+        // driver's whole process group (`kill`, as the workspace forbids `unsafe`).
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

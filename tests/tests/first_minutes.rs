@@ -114,6 +114,11 @@ async fn a_new_owner_watches_their_business_close_three_days_within_three_minute
     let watched = created.elapsed().as_secs();
     let wide = browser.screenshot(&screenshot_path(backend, &format!("my-shop-{watched}s-1280x800.png"))).await;
     println!("screenshot: {}", wide.display());
+    browser.run("document.getElementById('charts-card').scrollIntoView(); return true").await;
+    let below = browser.screenshot(&screenshot_path(backend, &format!("my-shop-{watched}s-1280x800-charts.png"))).await;
+    println!("screenshot: {}", below.display());
+    let cycles = browser.run("return document.getElementById('autopilot-status').textContent").await;
+    println!("the autopilot badge reads: {cycles}");
     browser.resize(390, 844).await;
     browser.run("window.scrollTo(0, 0); return true").await;
     let narrow = browser.screenshot(&screenshot_path(backend, &format!("my-shop-{watched}s-390x844.png"))).await;
