@@ -678,7 +678,8 @@
         return;
       }
       const label = (p) => "day " + p.day;
-      $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(chart, closed, "over the last " + closed.length + " simulated days", label)));
+      const perDay = (chart) => ({ ...chart, title: chart.title.replace("/ bucket", "/ day") });
+      $("charts").replaceChildren(...CHARTS.map((chart) => drawChart(perDay(chart), closed, "over the last " + closed.length + " simulated days", label)));
       return;
     }
     $("charts-title").textContent = "Last hour";
