@@ -311,8 +311,8 @@ mod tests {
     use std::sync::Arc;
 
     use boardroom_agents::AgentRegistry;
-    use boardroom_memory::testing::{create_tenant, fresh_sqlite};
-    use boardroom_memory::{EventLog, EventLogConfig, SharedStore};
+    use boardroom_memory::testing::{TestSqlite, create_tenant, fresh_sqlite};
+    use boardroom_memory::{EventLog, EventLogConfig, SharedStore, TenantId};
 
     use super::*;
 
@@ -324,6 +324,30 @@ mod tests {
         assert_eq!(interval_millis(Duration::from_secs(1 << 63)), u64::MAX);
         assert_eq!(interval_millis(Duration::ZERO), 1);
         assert_eq!(interval_millis(Duration::from_secs(1800)), 1_800_000);
+    }
+
+    /// One tenant, "Acme", with its swarm active under a root over a fresh SQLite
+    /// database.
+    struct Acme {
+        _database: TestSqlite,
+        events: EventLog,
+        root: SwarmRoot,
+        tenant: TenantId,
+        swarm: TenantHandle,
+    }
+
+    impl Acme {
+        async fn start(config: SupervisorConfig) -> Acme {
+            let database = fresh_sqlite().await;
+            let store: SharedStore = Arc::new(database.store.clone());
+            let events = EventLog::start(store.clone(), EventLogConfig::default());
+            let root = SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), config)
+                .await
+                .expect("root starts");
+            let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
+            let swarm = root.activate(tenant).await.expect("swarm activates");
+            Acme { _database: database, events, root, tenant, swarm }
+        }
     }
 
     /// Polls the autopilot until it has run `cycles` cycles; fails after 30 s.
@@ -340,15 +364,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_viewer_speeds_the_autopilot_up_to_its_watched_cadence_and_leaving_slows_it_down() {
         // Arrange: cycles an hour apart, or 50 ms apart while someone watches.
-        let database = fresh_sqlite().await;
-        let store: SharedStore = Arc::new(database.store.clone());
-        let events = EventLog::start(store.clone(), EventLogConfig::default());
-        let root =
-            SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), SupervisorConfig::default())
-                .await
-                .expect("root starts");
-        let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
-        let swarm = root.activate(tenant).await.expect("swarm activates");
+        let Acme { _database, events, root, tenant, swarm } = Acme::start(SupervisorConfig::default()).await;
         swarm.set_autopilot_interval_while_watched(Some(Duration::from_millis(50)));
         assert_eq!(swarm.autopilot_interval_while_watched(), Some(Duration::from_millis(50)));
         assert!(swarm.start_autopilot(Duration::from_secs(3600)));
@@ -379,15 +395,7 @@ mod tests {
         // Arrange: cycles an hour apart, or 300 ms apart while someone watches; a viewer
         // is there and a cycle has just ended, so the driver waits for the next one at
         // the watched cadence.
-        let database = fresh_sqlite().await;
-        let store: SharedStore = Arc::new(database.store.clone());
-        let events = EventLog::start(store.clone(), EventLogConfig::default());
-        let root =
-            SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), SupervisorConfig::default())
-                .await
-                .expect("root starts");
-        let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
-        let swarm = root.activate(tenant).await.expect("swarm activates");
+        let Acme { _database, events, root, tenant, swarm } = Acme::start(SupervisorConfig::default()).await;
         swarm.set_autopilot_interval_while_watched(Some(Duration::from_millis(300)));
         let viewer = root.watch_activity(tenant);
         assert!(swarm.start_autopilot(Duration::from_secs(3600)));
@@ -407,18 +415,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_driver_that_panics_is_restarted_recorded_and_keeps_running_cycles() {
         // Arrange: a tenant whose autopilot driver will panic once, before its first cycle.
-        let database = fresh_sqlite().await;
-        let store: SharedStore = Arc::new(database.store.clone());
-        let events = EventLog::start(store.clone(), EventLogConfig::default());
         let config = SupervisorConfig {
             backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1), jitter: 0.0 },
             ..SupervisorConfig::default()
         };
-        let root = SwarmRoot::start(store.clone(), events.clone(), AgentRegistry::standard(), config)
-            .await
-            .expect("root starts");
-        let tenant = create_tenant(store.as_ref(), "Acme", "coachty").await;
-        let swarm = root.activate(tenant).await.expect("swarm activates");
+        let Acme { _database, events, root, tenant, swarm } = Acme::start(config).await;
         swarm.shared.autopilot.panics_to_inject.store(1, Ordering::Release);
 
         // Act
