@@ -141,6 +141,19 @@ async fn an_owner_starts_from_a_copy_of_the_demo_and_goes_on_from_its_day(backen
     let second = owner.post("/api/business/create", &json!({ "name": "Again", "start_from_demo": true })).await;
     assert_eq!((second.status, second.error_code()), (402, "tier_limit"), "{}", second.body);
 
+    // Eight copies at once for a new free owner: the limit holds, exactly one is made.
+    let carol = app.new_account("carol@example.com").await;
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let carol = carol.clone();
+        requests.spawn(async move {
+            carol.post("/api/business/create", &json!({ "name": format!("Copy {n}"), "start_from_demo": true })).await
+        });
+    }
+    let statuses: Vec<u16> = requests.join_all().await.iter().map(|answer| answer.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 402), "{statuses:?}");
+
     let mut without = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
     let someone = without.new_account("someone@example.com").await;
     let refused = someone.post("/api/business/create", &json!({ "name": "Mine", "start_from_demo": true })).await;
