@@ -31,7 +31,8 @@
 use async_trait::async_trait;
 use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing};
 use boardroom_memory::{
-    Checkpoint, CycleReport, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost, Product,
+    ApprovalStatus, Checkpoint, CycleReport, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost,
+    Product,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -42,6 +43,7 @@ use serde_json::{Value, json};
 use crate::agent::{Agent, AgentContext, AgentError, Decided, Task};
 use crate::brain::{DecisionSource, ExpectedShape};
 use crate::copywriting::{self, Tone, Variation};
+use crate::guard::{self, AdFlight, SpendingCaps, Verdict};
 use crate::minutes::{
     self, CycleFacts, DayFacts, LaunchFacts, MarketFacts, MarketingFacts, PriceMove, PricingFacts, ProductDay,
     ReinvestmentFacts, Voice, money, readable_niche,
@@ -683,6 +685,13 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     let mut flights: u32 = 0;
     let mut posts: u32 = 0;
     let mut daily_ads = Decimal::ZERO;
+    let mut brakes = AdBrakes::read(context, state).await?;
+    // Flights the owner approved since the last cycle go first: they were planned
+    // already, and the flights below count them against the caps.
+    for (launched, daily) in brakes.launch_approved(context).await? {
+        flights += u32::from(launched);
+        daily_ads += daily;
+    }
     let existing_campaigns = context.store.campaigns(context.tenant).await.map_err(store_error)?;
     for product in &products {
         let Some(external_id) = product.external_id.clone() else { continue };
@@ -709,28 +718,22 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                 }
                 continue;
             }
-            let spec =
-                CampaignSpec { product_id: external_id.clone(), channel, daily_budget: daily, days: FLIGHT_DAYS };
-            let campaign = context
-                .market
-                .launch_campaign(
-                    context.tenant,
-                    &spec,
-                    &IdempotencyKey::for_step(context.tenant, flight, "marketing_launch", &item),
-                )
-                .await
-                .map_err(market_error)?;
-            save_market(context).await?;
-            let row = NewCampaign {
-                tenant_id: context.tenant,
-                product_id: Some(product.id),
+            let planned = PlannedFlight {
+                product_id: product.id,
+                external_id: external_id.clone(),
+                product: product.title.clone(),
+                channel,
+                daily_budget: daily,
+                flight,
+                item,
                 name: flight_name,
-                channel: format!("{channel:?}"),
-                budget: daily * Decimal::from(FLIGHT_DAYS),
-                status: "active".into(),
-                external_id: Some(campaign.campaign_id),
             };
-            context.store.create_campaign(row).await.map_err(store_error)?;
+            let expected = expected_revenue(state.snapshot.as_ref(), std::slice::from_ref(product));
+            if !brakes.allow(context, &planned, expected).await? {
+                continue;
+            }
+            launch_flight(context, &planned).await?;
+            brakes.launched(&planned);
             flights += 1;
             daily_ads += daily;
         }
@@ -780,6 +783,8 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     state.expected_revenue = expected_revenue(state.snapshot.as_ref(), &products);
     let marketing = &mut state.facts.marketing;
     marketing.flights_launched = flights;
+    marketing.awaiting_approval = brakes.awaiting;
+    marketing.refused_by_guard = brakes.refused;
     marketing.daily_ad_budget = daily_ads;
     marketing.ad_budget_committed = daily_ads * Decimal::from(FLIGHT_DAYS);
     marketing.posts = posts;
@@ -794,6 +799,194 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         if posts == 1 { "1 post published".to_owned() } else { format!("{posts} posts published") },
         money(state.expected_revenue, CURRENCY)
     ))
+}
+
+/// An ad flight the marketing step wants: one product, one channel, one week.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PlannedFlight {
+    product_id: i64,
+    external_id: String,
+    product: String,
+    channel: AdChannel,
+    daily_budget: Decimal,
+    /// The week it belongs to (`(cycle - 1) / FLIGHT_DAYS`): with `item`, what its
+    /// idempotency key is derived from.
+    flight: i64,
+    item: String,
+    /// The campaign row's name: what tells the step a flight was launched.
+    name: String,
+}
+
+impl PlannedFlight {
+    fn key(&self, tenant: boardroom_memory::TenantId) -> IdempotencyKey {
+        IdempotencyKey::for_step(tenant, self.flight, "marketing_launch", &self.item)
+    }
+
+    fn total(&self) -> Decimal {
+        self.daily_budget * Decimal::from(FLIGHT_DAYS)
+    }
+
+    /// The flight in words: "search ads for “Sunrise Mug” for 7 days at $20.00 a day".
+    fn words(&self) -> String {
+        let channel = match self.channel {
+            AdChannel::SearchAds => "search ads",
+            AdChannel::SocialAds => "social ads",
+        };
+        format!(
+            "{channel} for \u{201c}{}\u{201d} for {FLIGHT_DAYS} days at {} a day",
+            minutes::product_name(&self.product),
+            money(self.daily_budget, CURRENCY)
+        )
+    }
+}
+
+/// Launches a flight on the market and records its campaign row.
+async fn launch_flight(context: &AgentContext, planned: &PlannedFlight) -> Result<(), AgentError> {
+    let spec = CampaignSpec {
+        product_id: planned.external_id.clone(),
+        channel: planned.channel,
+        daily_budget: planned.daily_budget,
+        days: FLIGHT_DAYS,
+    };
+    let campaign = context
+        .market
+        .launch_campaign(context.tenant, &spec, &planned.key(context.tenant))
+        .await
+        .map_err(market_error)?;
+    save_market(context).await?;
+    let row = NewCampaign {
+        tenant_id: context.tenant,
+        product_id: Some(planned.product_id),
+        name: planned.name.clone(),
+        channel: format!("{:?}", planned.channel),
+        budget: planned.total(),
+        status: "active".into(),
+        external_id: Some(campaign.campaign_id),
+    };
+    context.store.create_campaign(row).await.map_err(store_error)?;
+    Ok(())
+}
+
+/// The spending guard as the marketing step meets it: the owner's caps, the flights
+/// the market runs (read only when an ad cap or the threshold is set), and what the
+/// guard held back this cycle.
+struct AdBrakes {
+    caps: SpendingCaps,
+    today: u32,
+    flights: Vec<AdFlight>,
+    awaiting: u32,
+    refused: u32,
+}
+
+impl AdBrakes {
+    async fn read(context: &AgentContext, state: &CycleState) -> Result<Self, AgentError> {
+        let caps = guard::load_caps(&context.store, context.tenant).await.map_err(store_error)?;
+        let mut brakes = Self { caps, today: 0, flights: Vec::new(), awaiting: 0, refused: 0 };
+        guard::expire_overdue(&context.store, &context.events, context.tenant).await.map_err(store_error)?;
+        if brakes.caps.caps_ads() {
+            let today = state.snapshot.as_ref().map_or(0, |snapshot| snapshot.today);
+            let report = context.market.report(context.tenant, today, today).await.map_err(market_error)?;
+            brakes.today = report.today;
+            brakes.flights = report.campaigns.iter().map(AdFlight::from).collect();
+        }
+        Ok(brakes)
+    }
+
+    fn as_flight(&self, planned: &PlannedFlight) -> AdFlight {
+        AdFlight { daily_budget: planned.daily_budget, start_day: self.today, days: FLIGHT_DAYS }
+    }
+
+    /// Whether `planned` may go ahead now; when not, it was refused (an event says which
+    /// cap) or it waits for the owner (asked once per flight).
+    async fn allow(
+        &mut self,
+        context: &AgentContext,
+        planned: &PlannedFlight,
+        expected_per_day: Decimal,
+    ) -> Result<bool, AgentError> {
+        match self.caps.check_ad_flight(&self.flights, self.as_flight(planned)) {
+            Verdict::Allowed => Ok(true),
+            refused @ Verdict::Refused { .. } => {
+                guard::refused(context, &planned.words(), &refused, json!({ "flight": planned })).await;
+                self.refused += 1;
+                Ok(false)
+            }
+            Verdict::NeedsApproval { amount, threshold } => {
+                let request = guard::ApprovalRequest {
+                    action_key: format!("ad_flight:{}", planned.name),
+                    kind: "ad_flight",
+                    summary: format!("Run {} ({} in all)", planned.words(), money(amount, CURRENCY)),
+                    amount,
+                    threshold,
+                    expected: json!({
+                        "revenue_per_day": expected_per_day,
+                        "why": format!("the plan expects {} a day from \u{201c}{}\u{201d}; ads bring buyers it would not reach otherwise",
+                                       money(expected_per_day, CURRENCY), minutes::product_name(&planned.product)),
+                    }),
+                    action: serde_json::to_value(planned).map_err(|e| AgentError::Failed(e.to_string()))?,
+                };
+                guard::ask_owner(context, &self.caps, request).await.map_err(store_error)?;
+                self.awaiting += 1;
+                Ok(false)
+            }
+        }
+    }
+
+    fn launched(&mut self, planned: &PlannedFlight) {
+        self.flights.push(self.as_flight(planned));
+    }
+
+    /// Launches the flights the owner approved, within the caps as they are now (the
+    /// approval waives the threshold, not a cap). Each is `(launched, daily budget)`.
+    async fn launch_approved(&mut self, context: &AgentContext) -> Result<Vec<(bool, Decimal)>, AgentError> {
+        let approved =
+            context.store.approvals(context.tenant, Some(ApprovalStatus::Approved), 100).await.map_err(store_error)?;
+        let within_caps = SpendingCaps { approval_threshold: None, ..self.caps.clone() };
+        let mut launched = Vec::new();
+        for approval in approved.into_iter().rev().filter(|approval| approval.kind == "ad_flight") {
+            let Ok(planned) = serde_json::from_value::<PlannedFlight>(approval.action.clone()) else {
+                tracing::warn!(approval = approval.id, "an approved ad flight is unreadable; left as it is");
+                continue;
+            };
+            if let refused @ Verdict::Refused { .. } =
+                within_caps.check_ad_flight(&self.flights, self.as_flight(&planned))
+            {
+                guard::refused(
+                    context,
+                    &planned.words(),
+                    &refused,
+                    json!({ "flight": planned, "approval_id": approval.id }),
+                )
+                .await;
+                self.refused += 1;
+                continue;
+            }
+            // A crash after the launch and before `done` launches it again with the same
+            // key: the market replays the first launch, and the row is not made twice.
+            let already = context
+                .store
+                .campaigns(context.tenant)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .any(|c| c.name == planned.name);
+            if !already {
+                launch_flight(context, &planned).await?;
+            }
+            self.launched(&planned);
+            if context.store.complete_approval(context.tenant, approval.id).await.map_err(store_error)? {
+                context
+                    .emit(
+                        "guard.carried_out",
+                        format!("Launched with the owner's approval: {}", planned.words()),
+                        json!({ "approval_id": approval.id, "amount": approval.amount, "flight": planned }),
+                    )
+                    .await;
+            }
+            launched.push((!already, planned.daily_budget));
+        }
+        Ok(launched)
+    }
 }
 
 /// What the plan expects a day to bring: each product's niche demand at its price,
@@ -936,6 +1129,7 @@ async fn revenue_optimization(
     state: &mut CycleState,
 ) -> Result<String, AgentError> {
     let products = context.store.products(context.tenant).await.map_err(store_error)?;
+    let caps = guard::load_caps(&context.store, context.tenant).await.map_err(store_error)?;
     let mut pricing = PricingFacts::default();
     for product in products.iter().filter(|p| p.status == "active") {
         let Some(external_id) = &product.external_id else { continue };
@@ -980,6 +1174,22 @@ async fn revenue_optimization(
         let price: Decimal = serde_json::from_value(quote["price"].clone())
             .map_err(|e| AgentError::Failed(format!("pricing answer: {e}")))?;
         if price == product.price {
+            continue;
+        }
+        if let refused @ Verdict::Refused { .. } = caps.check_price_change(product.price, price) {
+            let action = format!(
+                "cutting \u{201c}{}\u{201d} from {} to {}",
+                minutes::product_name(&product.title),
+                money(product.price, &product.currency),
+                money(price, &product.currency)
+            );
+            guard::refused(
+                context,
+                &action,
+                &refused,
+                json!({ "product_id": product.id, "from": product.price, "to": price }),
+            )
+            .await;
             continue;
         }
         context

@@ -21,6 +21,8 @@
 //! - `minutes`: the board minutes the CEO writes when a cycle ends — the facts a cycle
 //!   collects and how they are written in the personality's voice, money with its
 //!   currency.
+//! - `guard`: the spending guard — the owner's caps and approval threshold, and the
+//!   verdict on each action that commits money (refused, waits for the owner, or goes).
 //! - `brain`: the LLM layer: offline (the agents' own rules) or a remote
 //!   OpenAI-compatible endpoint with a fallback chain of models.
 
@@ -28,6 +30,7 @@ mod agent;
 pub mod brain;
 mod ceo;
 pub mod copywriting;
+pub mod guard;
 pub mod minutes;
 mod registry;
 mod specialists;

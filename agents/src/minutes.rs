@@ -88,6 +88,10 @@ pub struct MarketingFacts {
     pub products: usize,
     /// Ad flights launched this cycle.
     pub flights_launched: u32,
+    /// Flights the spending guard holds for the owner's approval.
+    pub awaiting_approval: u32,
+    /// Flights the spending guard refused (over a cap).
+    pub refused_by_guard: u32,
     /// Their daily budget, summed.
     pub daily_ad_budget: Decimal,
     /// What they commit over their whole flight.
@@ -368,7 +372,10 @@ fn marketing_paragraph(voice: &Voice, marketing: &MarketingFacts, currency: &str
     if marketing.products == 0 {
         return "Marketing waits for a product: nothing to promote yet.".to_owned();
     }
-    let flights = if marketing.flights_launched == 0 {
+    let held = marketing.awaiting_approval + marketing.refused_by_guard;
+    let flights = if marketing.flights_launched == 0 && held > 0 {
+        "no new ad flights".to_owned()
+    } else if marketing.flights_launched == 0 {
         "no new ad flights (this week's are already running)".to_owned()
     } else {
         format!(
@@ -379,6 +386,19 @@ fn marketing_paragraph(voice: &Voice, marketing: &MarketingFacts, currency: &str
             marketing.flight_days
         )
     };
+    let mut flights = flights;
+    if marketing.awaiting_approval > 0 {
+        flights.push_str(&format!(
+            " ({} waiting for the owner's approval)",
+            count(u64::from(marketing.awaiting_approval), "flight", "flights")
+        ));
+    }
+    if marketing.refused_by_guard > 0 {
+        flights.push_str(&format!(
+            " ({} refused by the spending guard's caps)",
+            count(u64::from(marketing.refused_by_guard), "flight", "flights")
+        ));
+    }
     let posts = count(u64::from(marketing.posts), "post published", "posts published");
     let plan = money(marketing.expected_revenue, currency);
     match voice.tone {
@@ -591,6 +611,8 @@ mod tests {
             marketing: MarketingFacts {
                 products: 1,
                 flights_launched: 2,
+                awaiting_approval: 0,
+                refused_by_guard: 0,
                 daily_ad_budget: dec!(12.50),
                 ad_budget_committed: dec!(87.50),
                 flight_days: 7,

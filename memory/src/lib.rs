@@ -41,9 +41,9 @@ pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sql::{PostgresDialect, PostgresStore, SqlStore, SqliteDialect, SqliteStore};
 pub use store::{
-    AccountStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore, MediaStore, MemoryResult,
-    MeteringStore, PlatformStore, RehomeAdapterState, ReportStore, SharedStore, Store, TenantStore,
-    WEBHOOK_DELIVERY_RETENTION,
+    AccountStore, ApprovalAnswer, ApprovalStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore,
+    MediaStore, MemoryResult, MeteringStore, PlatformStore, RehomeAdapterState, ReportStore, SharedStore, Store,
+    TenantStore, WEBHOOK_DELIVERY_RETENTION,
 };
 
 use std::sync::Arc;

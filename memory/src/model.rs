@@ -892,3 +892,108 @@ pub struct MediaFile {
     /// When it was kept.
     pub created_at: DateTime<Utc>,
 }
+
+/// Where an approval request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ApprovalStatus {
+    /// Waiting for the owner.
+    Pending,
+    /// The owner said yes; the swarm carries it out at its next chance.
+    Approved,
+    /// The owner said no.
+    Rejected,
+    /// Nobody answered before it expired.
+    Expired,
+    /// Approved and carried out.
+    Done,
+}
+
+impl ApprovalStatus {
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Done => "done",
+        }
+    }
+
+    /// The status named `text`, if it is one.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Rejected, Self::Expired, Self::Done]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+/// An action of the swarm that waits for its owner: its money is above the business's
+/// approval threshold (see the spending guard in `boardroom-agents`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Approval {
+    /// Its id.
+    pub id: i64,
+    /// Whose swarm asks.
+    pub tenant_id: TenantId,
+    /// What the action is (one per tenant): the same action asked for again finds this row.
+    pub action_key: String,
+    /// The kind of action: `ad_flight`.
+    pub kind: String,
+    /// One sentence for the owner.
+    pub summary: String,
+    /// The money the action commits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "140.00"))]
+    pub amount: Decimal,
+    /// What the agent expects from it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub expected: Value,
+    /// What is done once approved (the platform call's parameters).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub action: Value,
+    /// Where it stands.
+    pub status: ApprovalStatus,
+    /// When the swarm asked.
+    pub requested_at: DateTime<Utc>,
+    /// When it expires unanswered.
+    pub expires_at: DateTime<Utc>,
+    /// When the owner answered (or it expired, or was carried out).
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who answered.
+    pub decided_by: Option<UserId>,
+}
+
+/// An approval to ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApproval {
+    /// Whose swarm asks.
+    pub tenant_id: TenantId,
+    /// What the action is: see [`Approval::action_key`].
+    pub action_key: String,
+    /// The kind of action.
+    pub kind: String,
+    /// One sentence for the owner.
+    pub summary: String,
+    /// The money the action commits.
+    pub amount: Decimal,
+    /// What the agent expects from it.
+    pub expected: Value,
+    /// What is done once approved.
+    pub action: Value,
+    /// When the swarm asks.
+    pub requested_at: DateTime<Utc>,
+    /// When it expires unanswered.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The owner's answer to an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    /// Go ahead.
+    Approve,
+    /// Do not.
+    Reject,
+}

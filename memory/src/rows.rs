@@ -57,6 +57,12 @@ macro_rules! cycle_report_columns {
         "tenant_id, cycle, headline, minutes, data, source, written_at"
     };
 }
+macro_rules! approval_columns {
+    () => {
+        "id, tenant_id, action_key, kind, summary, cast(amount as text) as amount, expected, action, status, \
+         requested_at, expires_at, decided_at, decided_by"
+    };
+}
 macro_rules! product_columns {
     () => {
         "id, tenant_id, store_id, niche, title, description, tags, cast(price as text) as price, \
@@ -113,9 +119,10 @@ macro_rules! access_control_columns {
     };
 }
 pub(crate) use {
-    access_control_columns, agent_memory_columns, api_token_columns, campaign_columns, checkpoint_columns,
-    cycle_report_columns, event_columns, experience_columns, invite_columns, ledger_columns, market_insight_columns,
-    pattern_columns, product_columns, session_columns, social_post_columns, tenant_columns, user_columns,
+    access_control_columns, agent_memory_columns, api_token_columns, approval_columns, campaign_columns,
+    checkpoint_columns, cycle_report_columns, event_columns, experience_columns, invite_columns, ledger_columns,
+    market_insight_columns, pattern_columns, product_columns, session_columns, social_post_columns, tenant_columns,
+    user_columns,
 };
 
 /// Reads one column of any sqlx row, with errors as [`MemoryError::Corrupt`] naming it.
@@ -298,6 +305,26 @@ pub(crate) fn cycle_report(row: &impl ModelRow) -> MemoryResult<CycleReport> {
         data: row.json("data")?,
         source: row.text("source")?,
         written_at: row.time("written_at")?,
+    })
+}
+
+pub(crate) fn approval(row: &impl ModelRow) -> MemoryResult<Approval> {
+    let status = row.text("status")?;
+    Ok(Approval {
+        id: row.int("id")?,
+        tenant_id: TenantId(row.int("tenant_id")?),
+        action_key: row.text("action_key")?,
+        kind: row.text("kind")?,
+        summary: row.text("summary")?,
+        amount: row.money("amount")?,
+        expected: row.json("expected")?,
+        action: row.json("action")?,
+        status: ApprovalStatus::parse(&status)
+            .ok_or_else(|| MemoryError::Corrupt(format!("approval status {status:?}")))?,
+        requested_at: row.time("requested_at")?,
+        expires_at: row.time("expires_at")?,
+        decided_at: row.opt_time("decided_at")?,
+        decided_by: row.opt_int("decided_by")?.map(UserId),
     })
 }
 

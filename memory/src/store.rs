@@ -14,6 +14,7 @@
 //! | [`EventStore`] | the swarm event log |
 //! | [`LedgerStore`] | the ledger and autopilot checkpoints |
 //! | [`ReportStore`] | the CEO's board minutes, one per autopilot cycle |
+//! | [`ApprovalStore`] | the spending guard's approval queue |
 //! | [`BusinessStore`] | products, campaigns, social posts, adapter state |
 //! | [`LearningStore`] | experiences, patterns, market insights, agent memory |
 //! | [`MediaStore`] | media files |
@@ -63,6 +64,7 @@ pub trait Store:
     + EventStore
     + LedgerStore
     + ReportStore
+    + ApprovalStore
     + BusinessStore
     + LearningStore
     + MediaStore
@@ -77,6 +79,7 @@ impl<T> Store for T where
         + EventStore
         + LedgerStore
         + ReportStore
+        + ApprovalStore
         + BusinessStore
         + LearningStore
         + MediaStore
@@ -348,6 +351,54 @@ pub trait ReportStore: Send + Sync + 'static {
     /// The tenant's reports of cycles before `before` (all when `None`), newest cycle
     /// first, at most `limit`.
     async fn cycle_reports(&self, tenant: TenantId, before: Option<i64>, limit: i64) -> MemoryResult<Vec<CycleReport>>;
+}
+
+/// The spending guard's approval queue: actions of a swarm that wait for their owner.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync + 'static {
+    /// Asks for an approval, unless the tenant already asked for the same action
+    /// (`action_key`): then that request is returned as it stands, whatever its status,
+    /// and `false` says nothing new was asked. `NotFound("tenant")` when the tenant does
+    /// not exist.
+    async fn request_approval(&self, approval: NewApproval) -> MemoryResult<(Approval, bool)>;
+    /// The tenant's approval requests, newest first, at most `limit`; only those with
+    /// `status` when given.
+    async fn approvals(
+        &self,
+        tenant: TenantId,
+        status: Option<ApprovalStatus>,
+        limit: i64,
+    ) -> MemoryResult<Vec<Approval>>;
+    /// The tenant whose swarm asked for approval `id`, if there is such a request. The
+    /// caller checks that tenant is one it may act on before anything else.
+    async fn approval_tenant(&self, id: i64) -> MemoryResult<Option<TenantId>>;
+    /// Records the owner's answer to a pending request of `tenant` at `now`.
+    /// Atomic: of two answers at once, one is recorded and the other finds it
+    /// [`ApprovalAnswer::TooLate`]; so does an answer after the request expired (which
+    /// marks it expired). `NotFound("approval")` when the tenant has no such request.
+    async fn decide_approval(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        decision: ApprovalDecision,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> MemoryResult<ApprovalAnswer>;
+    /// Marks the tenant's pending requests that expired by `now` as expired, and
+    /// returns them (each is returned by one call only).
+    async fn expire_approvals(&self, tenant: TenantId, now: DateTime<Utc>) -> MemoryResult<Vec<Approval>>;
+    /// Marks an approved request as carried out; `false` when it was not approved (or
+    /// already done), so an action is only ever counted done once.
+    async fn complete_approval(&self, tenant: TenantId, id: i64) -> MemoryResult<bool>;
+}
+
+/// What answering an approval request came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApprovalAnswer {
+    /// The answer was recorded: the request as it now is.
+    Recorded(Approval),
+    /// The request was no longer pending (answered, expired or carried out): as it is.
+    TooLate(Approval),
 }
 
 /// What a tenant's swarm sells and says: products, campaigns, social posts, and the

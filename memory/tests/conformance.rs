@@ -73,6 +73,10 @@ conformance! {
         the_last_use_of_an_invite_goes_to_exactly_one_of_20_concurrent_consumers,
         a_checkpoint_is_replaced_not_duplicated,
         a_cycle_report_written_again_replaces_the_first_and_reports_list_newest_first,
+        an_approval_is_asked_for_once_per_action_and_listed_newest_first,
+        of_eight_concurrent_answers_to_one_approval_exactly_one_is_recorded,
+        an_approval_expires_unanswered_and_then_cannot_be_answered,
+        an_approved_action_is_counted_done_once,
         usage_counters_sum_concurrent_increments_exactly,
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
@@ -903,6 +907,116 @@ async fn a_cycle_report_written_again_replaces_the_first_and_reports_list_newest
     assert!(store.cycle_reports(shop, None, 0).await.expect("read").is_empty());
     let others = store.cycle_reports(other, None, 10).await.expect("read");
     assert_eq!(others.iter().map(|r| r.headline.as_str()).collect::<Vec<_>>(), ["another business"]);
+}
+
+// ---- approvals ----
+
+fn approval(tenant: TenantId, action_key: &str, amount: &str, requested: i64, expires: i64) -> NewApproval {
+    NewApproval {
+        tenant_id: tenant,
+        action_key: action_key.into(),
+        kind: "ad_flight".into(),
+        summary: format!("Launch {action_key}"),
+        amount: money(amount),
+        expected: json!({ "revenue": "300.10" }),
+        action: json!({ "daily_budget": "20.00", "days": 7 }),
+        requested_at: time(requested),
+        expires_at: time(expires),
+    }
+}
+
+async fn an_approval_is_asked_for_once_per_action_and_listed_newest_first(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let (first, created) = store.request_approval(approval(shop, "flight:1", "140.00", 0, 100)).await.expect("ask");
+    assert!(created);
+    assert_eq!((first.status, first.amount, first.decided_at), (ApprovalStatus::Pending, money("140.00"), None));
+    assert_eq!(first.expected, json!({ "revenue": "300.10" }));
+    assert_eq!(first.expires_at, time(100));
+
+    // The next cycle wants the same flight: it finds the request, it does not ask again.
+    let (again, created) = store.request_approval(approval(shop, "flight:1", "150.00", 5, 200)).await.expect("ask");
+    assert!(!created);
+    assert_eq!(again, first, "the first request stands as it was");
+
+    let (second, _) = store.request_approval(approval(shop, "flight:2", "0.10", 1, 100)).await.expect("ask");
+    store.request_approval(approval(other, "flight:1", "9.99", 0, 100)).await.expect("another business asks");
+    let listed = store.approvals(shop, None, 10).await.expect("list");
+    assert_eq!(listed.iter().map(|a| a.id).collect::<Vec<_>>(), [second.id, first.id], "newest first, own only");
+    assert_eq!(store.approvals(shop, None, 1).await.expect("list").len(), 1);
+    assert!(store.approvals(shop, Some(ApprovalStatus::Approved), 10).await.expect("list").is_empty());
+    assert_eq!(store.approval_tenant(first.id).await.expect("owner"), Some(shop));
+    assert_eq!(store.approval_tenant(i64::MAX).await.expect("owner"), None);
+    assert!(is_not_found(
+        store.request_approval(approval(TenantId(i64::MAX), "flight:1", "1", 0, 100)).await,
+        "tenant"
+    ));
+}
+
+async fn of_eight_concurrent_answers_to_one_approval_exactly_one_is_recorded(store: SharedStore) {
+    let owner = user(&store, "owner@example.com").await;
+    let shop = tenant_of(&store, owner.id, "shop").await.id;
+    let (asked, _) = store.request_approval(approval(shop, "flight:1", "140.00", 0, 4_000_000_000)).await.expect("ask");
+    let answers = futures::future::join_all((0..8).map(|n| {
+        let store = store.clone();
+        let decision = if n % 2 == 0 { ApprovalDecision::Approve } else { ApprovalDecision::Reject };
+        async move { store.decide_approval(shop, asked.id, decision, owner.id, time(10)).await.expect("answer") }
+    }))
+    .await;
+    let recorded: Vec<&Approval> = answers
+        .iter()
+        .filter_map(|answer| match answer {
+            ApprovalAnswer::Recorded(approval) => Some(approval),
+            ApprovalAnswer::TooLate(_) => None,
+        })
+        .collect();
+    assert_eq!(recorded.len(), 1, "{answers:?}");
+    let winner = recorded[0].clone();
+    assert!(matches!(winner.status, ApprovalStatus::Approved | ApprovalStatus::Rejected));
+    assert_eq!((winner.decided_at, winner.decided_by), (Some(time(10)), Some(owner.id)));
+    for answer in &answers {
+        if let ApprovalAnswer::TooLate(late) = answer {
+            assert_eq!(late, &winner, "the late answers see the one recorded");
+        }
+    }
+    // Another business cannot answer it, even knowing its id.
+    let other = tenant_of(&store, owner.id, "other").await.id;
+    assert!(is_not_found(
+        store.decide_approval(other, asked.id, ApprovalDecision::Approve, owner.id, time(10)).await,
+        "approval"
+    ));
+}
+
+async fn an_approval_expires_unanswered_and_then_cannot_be_answered(store: SharedStore) {
+    let owner = user(&store, "owner@example.com").await;
+    let shop = tenant_of(&store, owner.id, "shop").await.id;
+    let (early, _) = store.request_approval(approval(shop, "flight:1", "140.00", 0, 100)).await.expect("ask");
+    let (late, _) = store.request_approval(approval(shop, "flight:2", "140.00", 0, 300)).await.expect("ask");
+    assert!(store.expire_approvals(shop, time(99)).await.expect("expire").is_empty(), "not yet");
+    let expired = store.expire_approvals(shop, time(100)).await.expect("expire");
+    assert_eq!(expired.iter().map(|a| (a.id, a.status)).collect::<Vec<_>>(), [(early.id, ApprovalStatus::Expired)]);
+    assert!(store.expire_approvals(shop, time(100)).await.expect("expire").is_empty(), "each expires once");
+    let answer = store.decide_approval(shop, early.id, ApprovalDecision::Approve, owner.id, time(150)).await;
+    assert!(matches!(answer, Ok(ApprovalAnswer::TooLate(ref a)) if a.status == ApprovalStatus::Expired), "{answer:?}");
+
+    // An answer after the expiry that nobody noticed yet finds it expired too.
+    let answer = store.decide_approval(shop, late.id, ApprovalDecision::Approve, owner.id, time(300)).await;
+    assert!(matches!(answer, Ok(ApprovalAnswer::TooLate(ref a)) if a.status == ApprovalStatus::Expired), "{answer:?}");
+    let stored = store.approvals(shop, Some(ApprovalStatus::Expired), 10).await.expect("list");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|a| a.decided_by.is_none()));
+}
+
+async fn an_approved_action_is_counted_done_once(store: SharedStore) {
+    let owner = user(&store, "owner@example.com").await;
+    let shop = tenant_of(&store, owner.id, "shop").await.id;
+    let (asked, _) = store.request_approval(approval(shop, "flight:1", "140.00", 0, 100)).await.expect("ask");
+    assert!(!store.complete_approval(shop, asked.id).await.expect("done"), "not approved yet");
+    store.decide_approval(shop, asked.id, ApprovalDecision::Approve, owner.id, time(5)).await.expect("approve");
+    assert!(store.complete_approval(shop, asked.id).await.expect("done"));
+    assert!(!store.complete_approval(shop, asked.id).await.expect("done"), "only once");
+    let done = store.approvals(shop, None, 10).await.expect("list");
+    assert_eq!((done[0].status, done[0].decided_at), (ApprovalStatus::Done, Some(time(5))));
 }
 
 // ---- usage counters ----

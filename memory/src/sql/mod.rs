@@ -50,10 +50,11 @@
 //!
 //! # Layout
 //! One file per storage interface (`accounts.rs`, `tenants.rs`, `events.rs`,
-//! `ledger.rs`, `reports.rs`, `business.rs`, `learning.rs`, `media.rs`, `metering.rs`,
+//! `ledger.rs`, `reports.rs`, `approvals.rs`, `business.rs`, `learning.rs`, `media.rs`, `metering.rs`,
 //! `platform.rs`), and one per dialect (`sqlite.rs`, `postgres.rs`).
 
 mod accounts;
+mod approvals;
 mod business;
 mod events;
 mod learning;
