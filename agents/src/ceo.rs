@@ -28,6 +28,8 @@
 //! the platform and does not ask the pricing agent about the product until the pin is
 //! released (a `null` entry).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing};
 use boardroom_memory::{
@@ -801,6 +803,10 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     ))
 }
 
+/// How many of the newest approval requests the marketing step reads to know which
+/// flights it asked about: more than a month of weekly flights for a full portfolio.
+const ASKED_FLIGHTS_READ: i64 = 1000;
+
 /// An ad flight the marketing step wants: one product, one channel, one week.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PlannedFlight {
@@ -874,6 +880,10 @@ struct AdBrakes {
     caps: SpendingCaps,
     today: u32,
     flights: Vec<AdFlight>,
+    /// What became of the flights put before the owner, by action key: a flight asked
+    /// about once is not asked about again, and one the owner rejected (or left to
+    /// expire) is not launched, whatever the guard says later.
+    asked: HashMap<String, ApprovalStatus>,
     awaiting: u32,
     refused: u32,
 }
@@ -881,8 +891,17 @@ struct AdBrakes {
 impl AdBrakes {
     async fn read(context: &AgentContext, state: &CycleState) -> Result<Self, AgentError> {
         let caps = guard::load_caps(&context.store, context.tenant).await.map_err(store_error)?;
-        let mut brakes = Self { caps, today: 0, flights: Vec::new(), awaiting: 0, refused: 0 };
         guard::expire_overdue(&context.store, &context.events, context.tenant).await.map_err(store_error)?;
+        let asked = context
+            .store
+            .approvals(context.tenant, None, ASKED_FLIGHTS_READ)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter(|approval| approval.kind == "ad_flight")
+            .map(|approval| (approval.action_key, approval.status))
+            .collect();
+        let mut brakes = Self { caps, today: 0, flights: Vec::new(), asked, awaiting: 0, refused: 0 };
         if brakes.caps.caps_ads() {
             let today = state.snapshot.as_ref().map_or(0, |snapshot| snapshot.today);
             let report = context.market.report(context.tenant, today, today).await.map_err(market_error)?;
@@ -904,6 +923,14 @@ impl AdBrakes {
         planned: &PlannedFlight,
         expected_per_day: Decimal,
     ) -> Result<bool, AgentError> {
+        let action_key = format!("ad_flight:{}", planned.name);
+        if let Some(status) = self.asked.get(&action_key) {
+            // Approved ones were launched (or held by a cap) before this loop.
+            if *status == ApprovalStatus::Pending {
+                self.awaiting += 1;
+            }
+            return Ok(false);
+        }
         match self.caps.check_ad_flight(&self.flights, self.as_flight(planned)) {
             Verdict::Allowed => Ok(true),
             refused @ Verdict::Refused { .. } => {
@@ -913,7 +940,7 @@ impl AdBrakes {
             }
             Verdict::NeedsApproval { amount, threshold } => {
                 let request = guard::ApprovalRequest {
-                    action_key: format!("ad_flight:{}", planned.name),
+                    action_key,
                     kind: "ad_flight",
                     summary: format!("Run {} ({} in all)", planned.words(), money(amount, CURRENCY)),
                     amount,

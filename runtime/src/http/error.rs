@@ -106,6 +106,15 @@ pub(crate) enum ApiError {
         /// The field whose value is taken.
         field: String,
     },
+    /// 409: the thing is no longer in a state that allows this (an approval already
+    /// answered, expired or carried out).
+    #[error("{message}")]
+    StateConflict {
+        /// `already_decided`...
+        code: &'static str,
+        /// What state it is in.
+        message: String,
+    },
     /// 402: the caller's subscription tier does not allow this (one more product,
     /// store or campaign than it counts).
     #[error("{message}")]
@@ -180,7 +189,7 @@ impl ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::StateConflict { .. } => StatusCode::CONFLICT,
             Self::TierLimit { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -194,7 +203,10 @@ impl ApiError {
     /// The stable, machine-readable code of the body.
     pub(crate) fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Forbidden { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::StateConflict { code, .. } => code,
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict { .. } => "conflict",

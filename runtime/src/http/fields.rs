@@ -17,7 +17,8 @@
 //!   [`Niche`], [`Tag`], [`Description`] (may be empty), [`Subject`], [`PriceText`],
 //!   [`ActionType`].
 //! - Money, exact and in whole cents, as a decimal string or a JSON number, at most
-//!   [`MAX_AMOUNT`]: [`PositiveAmount`] and [`NonNegativeAmount`].
+//!   [`MAX_AMOUNT`]: [`PositiveAmount`] and [`NonNegativeAmount`]; a share in percent,
+//!   0 to 100: [`Percent`].
 //! - A business's [`Domain`] and [`PersonalityName`].
 //!
 //! (E-mail addresses are `auth::password::Email`, a [`Field`] too.)
@@ -426,6 +427,8 @@ enum Floor {
     Positive,
     /// 0 or more.
     NonNegative,
+    /// 0 to 100: a share, in percent.
+    Percent,
 }
 
 impl Floor {
@@ -448,16 +451,17 @@ impl Floor {
         if fraction.len() > 2 {
             return Err("must be in whole cents (at most 2 decimal places)".into());
         }
+        let max = if self == Floor::Percent { Decimal::ONE_HUNDRED } else { MAX_AMOUNT };
         // Too many digits for a `Decimal` is far past the maximum.
-        let too_large = || format!("must be at most {MAX_AMOUNT}");
+        let too_large = || format!("must be at most {max}");
         let mut amount = Decimal::from_str(text).map_err(|_| too_large())?;
         // Any minus sign is refused, `-0` included: the pattern has none.
         match self {
             Floor::Positive if negative || amount.is_zero() => return Err("must be greater than 0".into()),
-            Floor::NonNegative if negative => return Err("must not be negative".into()),
+            Floor::NonNegative | Floor::Percent if negative => return Err("must not be negative".into()),
             _ => {}
         }
-        if amount > MAX_AMOUNT {
+        if amount > max {
             return Err(too_large());
         }
         amount.rescale(2);
@@ -469,12 +473,23 @@ impl Floor {
     fn schema(self, description: &str) -> RefOr<Schema> {
         // At most 1000000 (the pattern spells out its six digits).
         let up_to_max = r"0*1000000(\.00?)?";
+        if self == Floor::Percent {
+            return ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+                .description(Some(description))
+                .pattern(Some(r"^(0*[0-9]{1,2}(\.[0-9]{1,2})?|0*100(\.00?)?)$"))
+                .minimum(Some(0))
+                .maximum(Some(100))
+                .multiple_of(Some(0.01))
+                .examples(["20"])
+                .into();
+        }
         let (pattern, floor) = match self {
             Floor::Positive => (
                 format!(r"^(0*[1-9][0-9]{{0,5}}(\.[0-9]{{1,2}})?|{up_to_max}|0+\.(0[1-9]|[1-9][0-9]?))$"),
                 ObjectBuilder::new().exclusive_minimum(Some(0)),
             ),
-            Floor::NonNegative => {
+            Floor::NonNegative | Floor::Percent => {
                 (format!(r"^(0*[0-9]{{1,6}}(\.[0-9]{{1,2}})?|{up_to_max})$"), ObjectBuilder::new().minimum(Some(0)))
             }
         };
@@ -578,6 +593,12 @@ amount_field! {
      then at most two decimals) or a JSON number such as `4.5`."
 }
 
+amount_field! {
+    /// A share in percent, 0 to 100, to the hundredth: a cap on a price cut.
+    Percent: Percent,
+    "A percentage from 0 to 100, at most two decimals: a decimal string such as `\"20\"` or      `\"12.5\"`, or a JSON number such as `20`."
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -629,6 +650,25 @@ mod tests {
         assert!(read::<NonNegativeAmount>(json!(-0.01)).expect_err("negative").contains("must not be negative"));
         assert!(read::<NonNegativeAmount>(json!("-0")).is_err(), "the pattern has no minus sign");
         assert_eq!(read::<NonNegativeAmount>(json!(-0.0)).map(|amount| amount.value().to_string()), Ok("0.00".into()));
+    }
+
+    #[test]
+    fn percentages_run_from_0_to_100_in_hundredths() {
+        let percent = |value: Value| read::<Percent>(value).map(|share| share.value().to_string());
+        for (sent, kept) in
+            [(json!("0"), "0.00"), (json!(12.5), "12.50"), (json!("100"), "100.00"), (json!(100), "100.00")]
+        {
+            assert_eq!(percent(sent.clone()).as_deref(), Ok(kept), "{sent}");
+        }
+        for (sent, problem) in [
+            (json!("100.01"), "at most 100"),
+            (json!(1e6), "at most 100"),
+            (json!(-1), "must not be negative"),
+            (json!("12.345"), "whole cents"),
+        ] {
+            let error = percent(sent.clone()).expect_err(&sent.to_string());
+            assert!(error.contains(problem), "{sent}: {error}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! - `accounts`: `/api/auth/*` (sign-up, login, logout, profile, API tokens).
 //! - `business`: `/api/business/*` (a user's tenants).
 //! - `reports`: `/api/business/{id}/reports` (the CEO's board minutes, newest first).
+//! - `guard`: `/api/business/{id}/guard`, `/api/business/{id}/approvals`,
+//!   `/api/approvals/{id}/approve|reject` (the spending guard and its approval queue).
 //! - `products`, `stores`, `marketing`, `social`, `finance`, `ai`: a business's data and
 //!   its swarm's advice. Each of these routes names its business as `business_id` (in
 //!   the body or the query) and first checks it is the caller's (see [`owned_business`]).
@@ -31,6 +33,7 @@ mod admin;
 mod ai;
 mod business;
 mod finance;
+mod guard;
 mod marketing;
 mod media;
 mod products;
@@ -65,6 +68,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .merge(accounts::routes())
         .merge(business::routes())
         .merge(reports::routes())
+        .merge(guard::routes())
         .merge(products::routes())
         .merge(stores::routes())
         .merge(marketing::routes())
