@@ -947,8 +947,8 @@ impl AdBrakes {
                     threshold,
                     expected: json!({
                         "revenue_per_day": expected_per_day,
-                        "why": format!("the plan expects {} a day from \u{201c}{}\u{201d}; ads bring buyers it would not reach otherwise",
-                                       money(expected_per_day, CURRENCY), minutes::product_name(&planned.product)),
+                        "why": format!("\u{201c}{}\u{201d} is expected to sell {} a day; the ads bring it buyers it would not reach otherwise",
+                                       minutes::product_name(&planned.product), money(expected_per_day, CURRENCY)),
                     }),
                     action: serde_json::to_value(planned).map_err(|e| AgentError::Failed(e.to_string()))?,
                 };

@@ -99,6 +99,7 @@
     refreshProducts();
     refreshCharts();
     refreshMinutes();
+    refreshGuard();
     clearInterval(view.chartsTimer);
     view.chartsTimer = setInterval(refreshCharts, 20000);
   }
@@ -146,6 +147,7 @@
       scheduleSnapshot();
     }
     if (kind === "ceo.report") refreshMinutes();
+    if (kind.startsWith("guard.")) scheduleGuard();
     if (kind === "agent.failed") setRestarting(event.actor, true);
     if (kind === "agent.restarted") setRestarting(event.actor, false);
   }
@@ -535,6 +537,88 @@
   }
 
   $("minutes-older").addEventListener("click", olderMinutes);
+
+  // ---------- the spending guard ----------
+  //
+  // The owner's caps and approval threshold (a form over GET/PUT /api/business/{id}/guard)
+  // and the approval queue (GET /api/business/{id}/approvals, answered with
+  // POST /api/approvals/{id}/approve|reject). Any `guard.*` event refreshes it.
+
+  const GUARD_FIELDS = ["ad_spend_per_day", "ad_spend_per_month", "price_cut_percent_per_cycle", "refunds_per_day", "approval_threshold"];
+  let guardTimer = null;
+
+  function scheduleGuard() {
+    clearTimeout(guardTimer);
+    guardTimer = setTimeout(refreshGuard, 250);
+  }
+
+  async function refreshGuard() {
+    const business = view.business;
+    const [guard, queue] = await Promise.all([
+      api("GET", "/api/business/" + business + "/guard"),
+      api("GET", "/api/business/" + business + "/approvals?limit=50"),
+    ]);
+    if (business !== view.business) return;
+    if (guard.status !== 200 || queue.status !== 200) {
+      $("guard-note").textContent = errorText((guard.status !== 200 ? guard : queue).body, guard.status !== 200 ? guard.status : queue.status);
+      return;
+    }
+    const form = $("guard-form");
+    // A field the owner is typing in keeps what they typed.
+    for (const name of GUARD_FIELDS) {
+      const input = form.elements[name];
+      if (document.activeElement !== input) input.value = guard.body[name] ?? "";
+    }
+    if (document.activeElement !== form.elements.approval_expires_after_hours) {
+      form.elements.approval_expires_after_hours.value = guard.body.approval_expires_after_hours;
+    }
+    const items = queue.body.items;
+    const pending = items.filter((item) => item.status === "pending");
+    const answered = items.filter((item) => item.status !== "pending");
+    $("approvals").replaceChildren(...(pending.length
+      ? pending.map(pendingApproval)
+      : [el("li", { class: "muted", text: "Nothing waits for you." })]));
+    $("approvals-answered").replaceChildren(...answered.map((item) =>
+      el("li", { "data-approval": item.id, "data-status": item.status },
+        el("span", { class: "badge " + (item.status === "rejected" || item.status === "expired" ? "warn" : "ok"), text: item.status }),
+        " " + item.summary)));
+    $("guard-note").textContent = pending.length ? pending.length + (pending.length === 1 ? " request waits" : " requests wait") : "";
+  }
+
+  function pendingApproval(item) {
+    const expected = item.expected || {};
+    const approve = el("button", { type: "button", class: "primary", text: "Approve", "data-approve": item.id });
+    const reject = el("button", { type: "button", text: "Reject", "data-reject": item.id });
+    approve.addEventListener("click", () => answerApproval(item.id, "approve"));
+    reject.addEventListener("click", () => answerApproval(item.id, "reject"));
+    return el("li", { "data-approval": item.id, "data-status": item.status },
+      el("p", { class: "summary", text: item.summary }),
+      el("p", { class: "muted", text: "Commits $" + item.amount + (expected.why ? "; the agent expects: " + expected.why : "") }),
+      el("p", { class: "muted", text: "Expires " + new Date(item.expires_at).toLocaleString() }),
+      el("div", { class: "row" }, approve, reject));
+  }
+
+  async function answerApproval(id, verb) {
+    const answer = await api("POST", "/api/approvals/" + id + "/" + verb);
+    $("guard-note").textContent = answer.status === 200
+      ? (verb === "approve" ? "approved: the swarm carries it out at its next cycle" : "rejected: the swarm will not do it")
+      : errorText(answer.body, answer.status);
+    refreshGuard();
+  }
+
+  $("guard-form").addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const form = $("guard-form");
+    const body = {};
+    for (const name of GUARD_FIELDS) {
+      const value = form.elements[name].value.trim();
+      body[name] = value === "" ? null : value;
+    }
+    body.approval_expires_after_hours = Number(form.elements.approval_expires_after_hours.value || 24);
+    const answer = await api("PUT", "/api/business/" + view.business + "/guard", body);
+    $("guard-note").textContent = answer.status === 200 ? "guard saved" : errorText(answer.body, answer.status);
+    if (answer.status === 200) refreshGuard();
+  });
 
   // ---------- the control panel ----------
 
