@@ -582,7 +582,7 @@
       el("li", { "data-approval": item.id, "data-status": item.status },
         el("span", { class: "badge " + (item.status === "rejected" || item.status === "expired" ? "warn" : "ok"), text: item.status }),
         " " + item.summary)));
-    $("guard-note").textContent = pending.length ? pending.length + (pending.length === 1 ? " request waits" : " requests wait") : "";
+    $("approvals-count").textContent = pending.length ? "(" + pending.length + ")" : "";
   }
 
   function pendingApproval(item) {
