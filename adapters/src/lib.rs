@@ -15,11 +15,17 @@
 //! - `sandbox`: [`SandboxMarket`], the seeded, deterministic simulated market: a niche
 //!   catalogue, the daily demand model, ads, social posts, fees and refunds, and
 //!   export/import of a tenant's world.
+//! - `resilience`: what every real platform adapter shares: [`RetryPolicy`] (jittered
+//!   back-off honouring `Retry-After`), [`CircuitBreaker`] (state `closed`, `open`,
+//!   `half_open`), [`CostBucket`] (a rate limiter fed by the platform's own signals), and
+//!   [`Resilience`], which puts them around each call with a per-request time-out and a
+//!   deadline ([`CallBudget`]).
 
 mod error;
 mod idempotency;
 mod marketplace;
 mod platform;
+mod resilience;
 mod sandbox;
 
 pub use error::AdapterError;
@@ -30,4 +36,7 @@ pub use marketplace::{
     SocialNetwork, StoreRef,
 };
 pub use platform::Platform;
+pub use resilience::{
+    BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,
+};
 pub use sandbox::SandboxMarket;
