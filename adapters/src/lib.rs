@@ -20,6 +20,9 @@
 //!   `half_open`), [`CostBucket`] (a rate limiter fed by the platform's own signals), and
 //!   [`Resilience`], which puts them around each call with a per-request time-out and a
 //!   deadline ([`CallBudget`]).
+//! - `shopify`: [`ShopifyClient`], the GraphQL Admin API as typed operations (shop,
+//!   products, prices, inventory, orders) over a [`ShopifyConnection`], and
+//!   [`order_from_webhook`] for the order and refund webhooks.
 
 mod error;
 mod idempotency;
@@ -27,6 +30,7 @@ mod marketplace;
 mod platform;
 mod resilience;
 mod sandbox;
+mod shopify;
 
 pub use error::AdapterError;
 pub use idempotency::IdempotencyKey;
@@ -40,3 +44,8 @@ pub use resilience::{
     BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,
 };
 pub use sandbox::SandboxMarket;
+pub use shopify::{
+    IDEMPOTENCY_TAG_PREFIX, ORDER_LINE_ITEMS_READ, SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyCatalogProduct,
+    ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
+    ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook,
+};

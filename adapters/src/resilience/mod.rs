@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 pub use breaker::{BreakerPermit, CircuitBreaker, CircuitState};
 pub use bucket::CostBucket;
+pub(crate) use bucket::whole_seconds;
 pub use retry::RetryPolicy;
 
 use crate::{AdapterError, Platform};
