@@ -15,12 +15,22 @@
 //! - `sandbox`: [`SandboxMarket`], the seeded, deterministic simulated market: a niche
 //!   catalogue, the daily demand model, ads, social posts, fees and refunds, and
 //!   export/import of a tenant's world.
+//! - `resilience`: what every real platform adapter shares: [`RetryPolicy`] (jittered
+//!   back-off honouring `Retry-After`), [`CircuitBreaker`] (state `closed`, `open`,
+//!   `half_open`), [`CostBucket`] (a rate limiter fed by the platform's own signals), and
+//!   [`Resilience`], which puts them around each call with a per-request time-out and a
+//!   deadline ([`CallBudget`]).
+//! - `shopify`: [`ShopifyClient`], the GraphQL Admin API as typed operations (shop,
+//!   products, prices, inventory, orders) over a [`ShopifyConnection`], and
+//!   [`order_from_webhook`] for the order and refund webhooks.
 
 mod error;
 mod idempotency;
 mod marketplace;
 mod platform;
+mod resilience;
 mod sandbox;
+mod shopify;
 
 pub use error::AdapterError;
 pub use idempotency::IdempotencyKey;
@@ -30,4 +40,12 @@ pub use marketplace::{
     SocialNetwork, StoreRef,
 };
 pub use platform::Platform;
+pub use resilience::{
+    BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,
+};
 pub use sandbox::SandboxMarket;
+pub use shopify::{
+    IDEMPOTENCY_TAG_PREFIX, ORDER_LINE_ITEMS_READ, SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyCatalogProduct,
+    ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
+    ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook,
+};
