@@ -22,8 +22,12 @@
 //!   deadline ([`CallBudget`]).
 //! - `shopify`: [`ShopifyClient`], the GraphQL Admin API as typed operations (shop,
 //!   products, prices, inventory, orders) over a [`ShopifyConnection`], and
-//!   [`order_from_webhook`] for the order and refund webhooks.
+//!   [`order_from_webhook`] for the order and refund webhooks; [`ShopifyMarket`], a
+//!   connected shop as the swarm's market.
+//! - `dry_run`: [`DryRunMarket`], a rehearsal of going live: the cycle runs on the
+//!   sandbox and each call the connected platform would get is recorded, not sent.
 
+mod dry_run;
 mod error;
 mod idempotency;
 mod marketplace;
@@ -32,6 +36,7 @@ mod resilience;
 mod sandbox;
 mod shopify;
 
+pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
 pub use idempotency::IdempotencyKey;
 pub use marketplace::{
@@ -46,6 +51,7 @@ pub use resilience::{
 pub use sandbox::SandboxMarket;
 pub use shopify::{
     IDEMPOTENCY_TAG_PREFIX, ORDER_LINE_ITEMS_READ, SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyCatalogProduct,
-    ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
-    ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook,
+    ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyMarket, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
+    ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook, planned_price_change, planned_product_creation,
+    planned_shop_read,
 };

@@ -31,6 +31,13 @@ pub trait Marketplace: Send + Sync {
     /// Whether this market is simulated (the sandbox) rather than a real account.
     fn is_simulated(&self) -> bool;
 
+    /// Whether this market runs ad campaigns and publishes social posts. The sandbox
+    /// does; a shop alone does not (ads and posts need an ad or social platform), and
+    /// the swarm's marketing skips them there instead of failing.
+    fn advertises(&self) -> bool {
+        true
+    }
+
     /// The niches the tenant could sell in, with demand, competition and prices.
     async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError>;
 

@@ -677,6 +677,16 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     if products.is_empty() {
         return Ok("nothing to market yet".into());
     }
+    if !context.market.advertises() {
+        // A shop alone runs no ads and publishes no posts.
+        state.expected_revenue = expected_revenue(state.snapshot.as_ref(), &products);
+        state.facts.marketing.expected_revenue = state.expected_revenue;
+        state.facts.marketing.no_ad_platform = true;
+        return Ok(format!(
+            "no ad or social platform is connected, so no flights or posts; the plan expects {} today",
+            money(state.expected_revenue, CURRENCY)
+        ));
+    }
     let decisions = &context.personality.decisions;
     let strategy = crate::specialists::load_strategy(context).await;
     let budget = daily_budget(context).await?;
@@ -1111,6 +1121,12 @@ async fn performance_monitoring(
                 .await
                 .map_err(store_error)?;
         }
+    }
+    // A real platform's money reaches the ledger from its own deliveries (webhooks) and
+    // the store sync, each order once by its id; booking the day's report as well
+    // would count it twice.
+    if !context.market.is_simulated() {
+        entries.clear();
     }
     let booked = context.call("accountant", Task::new("book", json!({ "entries": entries }))).await?;
     let outcome = DayOutcome {

@@ -92,6 +92,8 @@ pub struct MarketingFacts {
     pub awaiting_approval: u32,
     /// Flights the spending guard refused (over a cap).
     pub refused_by_guard: u32,
+    /// The market runs no ads and posts (a shop with no ad or social platform).
+    pub no_ad_platform: bool,
     /// Their daily budget, summed.
     pub daily_ad_budget: Decimal,
     /// What they commit over their whole flight.
@@ -373,7 +375,9 @@ fn marketing_paragraph(voice: &Voice, marketing: &MarketingFacts, currency: &str
         return "Marketing waits for a product: nothing to promote yet.".to_owned();
     }
     let held = marketing.awaiting_approval + marketing.refused_by_guard;
-    let flights = if marketing.flights_launched == 0 && held > 0 {
+    let flights = if marketing.no_ad_platform {
+        "no ads (no ad or social platform is connected)".to_owned()
+    } else if marketing.flights_launched == 0 && held > 0 {
         "no new ad flights".to_owned()
     } else if marketing.flights_launched == 0 {
         "no new ad flights (this week's are already running)".to_owned()
@@ -613,6 +617,7 @@ mod tests {
                 flights_launched: 2,
                 awaiting_approval: 0,
                 refused_by_guard: 0,
+                no_ad_platform: false,
                 daily_ad_budget: dec!(12.50),
                 ad_budget_committed: dec!(87.50),
                 flight_days: 7,

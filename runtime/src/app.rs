@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::http::crypto::CredentialSealer;
 use crate::http::{self, ApiCallMeter, AppState, tiers};
+use crate::markets::ConnectedMarkets;
 use boardroom_memory::RedisLink;
 
 /// A built application, listening but not yet serving.
@@ -64,6 +66,11 @@ impl Application {
             brain,
             market: Arc::new(SandboxMarket::new(settings.sandbox_seed)),
             redis: redis.clone(),
+            markets: Some(Arc::new(ConnectedMarkets::new(
+                store.clone(),
+                CredentialSealer::from_settings(&settings),
+                events.clone(),
+            ))),
         };
         let swarms = SwarmRoot::start_with(services.clone(), registry, settings.supervisor.clone())
             .await

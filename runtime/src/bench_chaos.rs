@@ -225,6 +225,7 @@ async fn drill_on(store: &SharedStore, drill: &ChaosDrill) -> anyhow::Result<Cha
         brain: Arc::new(OfflineBrain),
         market: Arc::new(SandboxMarket::new(drill.seed)),
         redis: None,
+        markets: None,
     };
     let config = SupervisorConfig { chaos: Some(chaos), ..SupervisorConfig::default() };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), config).await?;

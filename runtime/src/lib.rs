@@ -30,6 +30,7 @@ mod cli;
 mod config;
 mod demo;
 mod http;
+mod markets;
 mod rotation;
 mod simulate;
 mod telemetry;

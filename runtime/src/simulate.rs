@@ -107,6 +107,7 @@ async fn swarm(personality: &str, days: u32, seed: u64) -> anyhow::Result<Outcom
         brain: Arc::new(boardroom_agents::brain::OfflineBrain),
         market: market.clone(),
         redis: None,
+        markets: None,
     };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await?;
     let owner = store

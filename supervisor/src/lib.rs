@@ -71,6 +71,6 @@ pub use activity::{Activity, ActivityFeed, AgentState, MessagePhase, adapter_nod
 pub use autopilot::AutopilotState;
 pub use chaos::{CHAOS_PANIC_PREFIX, ChaosConfig, ChaosTenants};
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
-pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices};
+pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices, TenantMarkets};
 pub use tenant::{AgentHandle, PinGuard, SwarmStatus, TenantHandle};
 pub use throttle::{Refusal, ThrottleGate, limits_json};

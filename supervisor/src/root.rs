@@ -109,6 +109,19 @@ pub struct SwarmServices {
     /// Redis, when configured: the throttles' message rates live there, shared by
     /// every process on it.
     pub redis: Option<Arc<RedisLink>>,
+    /// Where a tenant that does not act on `market` acts instead (its connected
+    /// platforms, or a rehearsal of them), asked each time its swarm starts; `None`:
+    /// every tenant acts on `market`.
+    pub markets: Option<Arc<dyn TenantMarkets>>,
+}
+
+/// Chooses each tenant's market when its swarm starts: the shared one (the sandbox),
+/// or the platforms the tenant connected.
+#[async_trait::async_trait]
+pub trait TenantMarkets: Send + Sync + 'static {
+    /// The market `tenant`'s swarm acts on, given the `shared` one: `shared` itself
+    /// unless the tenant chose otherwise.
+    async fn market_for(&self, tenant: TenantId, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace>;
 }
 
 /// Seed of the default sandbox world.
@@ -123,6 +136,7 @@ impl SwarmServices {
             brain: Arc::new(OfflineBrain),
             market: Arc::new(SandboxMarket::new(DEFAULT_SANDBOX_SEED)),
             redis: None,
+            markets: None,
         }
     }
 }
@@ -266,7 +280,12 @@ impl SwarmRoot {
                 Lifecycle::Retired => continue,
                 Lifecycle::Inactive => {}
             }
-            self.restore_market(tenant).await?;
+            let market = match &self.shared.services.markets {
+                Some(markets) => markets.market_for(tenant, &self.shared.services.market).await,
+                None => self.shared.services.market.clone(),
+            };
+            entry.shared.set_market(market);
+            self.restore_market(&entry.shared).await?;
             let (swarm, generation) = self.shared.spawn_swarm(&self.actor, &entry).await?;
             *lifecycle = Lifecycle::Running { swarm, generation };
             entry.shared.status.send_replace(SwarmStatus::Running);
@@ -287,8 +306,10 @@ impl SwarmRoot {
 
     /// Hands a simulated market the tenant's world as last saved, so a restarted process
     /// continues it (real platforms keep their own state and ignore this).
-    async fn restore_market(&self, tenant: TenantId) -> Result<(), SwarmError> {
-        let market = &self.shared.services.market;
+    async fn restore_market(&self, shared: &TenantShared) -> Result<(), SwarmError> {
+        let tenant = shared.tenant;
+        let market = shared.market();
+        let market = &market;
         let platform = serde_json::to_value(market.platform())
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -316,6 +337,7 @@ impl SwarmRoot {
             self.shared.epoch,
             Arc::new(personality),
             SwarmWitnesses { events: self.shared.services.events.clone(), activity },
+            services.market.clone(),
         );
         TenantEntry {
             shared: Arc::new(shared),

@@ -75,6 +75,8 @@ pub(crate) struct TenantShared {
     /// The live view's signal of this tenant (shared with the swarms before and after
     /// this one, so viewers keep watching across restarts).
     pub(crate) activity: ActivityFeed,
+    /// The market the swarm acts on, chosen when it starts (see `TenantMarkets`).
+    market: std::sync::RwLock<Arc<dyn Marketplace>>,
     last_used_ms: AtomicU64,
     pins: AtomicUsize,
     epoch: std::time::Instant,
@@ -95,6 +97,7 @@ impl TenantShared {
         epoch: std::time::Instant,
         personality: Arc<Personality>,
         witnesses: SwarmWitnesses,
+        market: Arc<dyn Marketplace>,
     ) -> Self {
         let SwarmWitnesses { events, activity } = witnesses;
         let slots = names
@@ -118,12 +121,23 @@ impl TenantShared {
             events,
             autopilot: AutopilotControl::default(),
             activity,
+            market: std::sync::RwLock::new(market),
             last_used_ms: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
             epoch,
         };
         shared.touch();
         shared
+    }
+
+    /// The market the swarm acts on.
+    pub(crate) fn market(&self) -> Arc<dyn Marketplace> {
+        self.market.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Chooses the market the swarm acts on from its next start on.
+    pub(crate) fn set_market(&self, market: Arc<dyn Marketplace>) {
+        *self.market.write().unwrap_or_else(std::sync::PoisonError::into_inner) = market;
     }
 
     pub(crate) fn touch(&self) {
@@ -188,11 +202,17 @@ impl TenantHandle {
         &self.shared.gate
     }
 
-    /// `market` as the tenant's API requests reach it: behind the tenant's throttle
+    /// The tenant's market as its API requests reach it: behind the tenant's throttle
     /// (its platform calls in flight) like its agents' own calls, and shown on the live
     /// view as calls from `api`.
-    pub fn market_for_api(&self, market: Arc<dyn Marketplace>) -> Arc<dyn Marketplace> {
-        Arc::new(GuardedMarket::new(market, self.shared.gate.clone(), FROM_API, self.shared.activity.clone()))
+    pub fn market_for_api(&self) -> Arc<dyn Marketplace> {
+        Arc::new(GuardedMarket::new(self.shared.market(), self.shared.gate.clone(), FROM_API, self.shared.activity.clone()))
+    }
+
+    /// Whether the tenant's swarm acts on a simulated market (the sandbox, or a dry
+    /// run) rather than on real platforms.
+    pub fn market_is_simulated(&self) -> bool {
+        self.shared.market().is_simulated()
     }
 
     /// A handle to one agent.

@@ -70,7 +70,7 @@ impl TenantSwarm {
             // The agent's own view of the market: behind the tenant's throttle, and
             // lighting the adapter's edge in the live view when a call goes through.
             market: Arc::new(GuardedMarket::new(
-                state.args.services.market.clone(),
+                shared.market(),
                 shared.gate.clone(),
                 name,
                 shared.activity.clone(),

@@ -107,6 +107,7 @@ async fn world(base_url: String) -> World {
         brain: Arc::new(RemoteBrain::new(config).expect("a valid brain configuration")),
         market: Arc::new(SandboxMarket::new(7)),
         redis: None,
+        markets: None,
     };
     let supervisor = SupervisorConfig { call_timeout: CALL_TIMEOUT, ..SupervisorConfig::default() };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), supervisor).await.expect("root starts");

@@ -170,7 +170,6 @@ struct Office {
     root: SwarmRoot,
     llm: Arc<InFlight>,
     platform: Arc<InFlight>,
-    market: Arc<dyn Marketplace>,
 }
 
 async fn office(hold: Duration) -> Office {
@@ -183,11 +182,11 @@ async fn office(hold: Duration) -> Office {
     services.brain = Arc::new(MeteredModel { calls: llm.clone(), hold });
     let market: Arc<dyn Marketplace> =
         Arc::new(SlowMarket { inner: SandboxMarket::new(7), calls: platform.clone(), hold });
-    services.market = market.clone();
+    services.market = market;
     let registry =
         ANALYSTS.iter().fold(AgentRegistry::standard(), |registry, name| registry.with(name, || Box::new(Analyst)));
     let root = SwarmRoot::start_with(services, registry, SupervisorConfig::default()).await.expect("root starts");
-    Office { _database: database, store, events, root, llm, platform, market }
+    Office { _database: database, store, events, root, llm, platform }
 }
 
 impl Office {
@@ -303,7 +302,7 @@ async fn the_apis_platform_calls_count_against_the_same_limit_as_the_agents() {
         ..ThrottleLimits::default()
     };
     let (tenant, swarm) = office.swarm(one_at_a_time).await;
-    let api_market = swarm.market_for_api(office.market.clone());
+    let api_market = swarm.market_for_api();
 
     // An agent's call holds the one slot; the API's call beside it is refused.
     let (agent, api) = tokio::join!(swarm.call("analyst_a", Task::bare("look")), async {

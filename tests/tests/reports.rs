@@ -241,6 +241,7 @@ async fn one_cycle_with(store: &SharedStore, brain: MinutesBrain) -> (TenantId, 
         brain: Arc::new(brain),
         market: Arc::new(SandboxMarket::new(7)),
         redis: None,
+        markets: None,
     };
     let root =
         SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await.expect("root");

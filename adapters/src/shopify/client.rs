@@ -150,30 +150,7 @@ impl ShopifyClient {
         key: &IdempotencyKey,
     ) -> Result<ShopifyProduct, AdapterError> {
         let deadline = self.deadline();
-        let tag = idempotency_tag(key);
-        let mut tags = draft.tags.clone();
-        if !tags.contains(&tag) {
-            tags.push(tag.clone());
-        }
-        let lookup = Request {
-            root: "products",
-            document: graphql::product_by_tag(),
-            variables: json!({ "query": format!("tag:'{tag}'") }),
-            cost: graphql::PRODUCT_BY_TAG_COST,
-            has_user_errors: false,
-        };
-        let create = Request {
-            root: "productCreate",
-            document: graphql::product_create(),
-            variables: json!({ "product": {
-                "title": draft.title,
-                "descriptionHtml": description_html(&draft.description),
-                "tags": tags,
-                "status": "ACTIVE",
-            }}),
-            cost: graphql::PRODUCT_CREATE_COST,
-            has_user_errors: true,
-        };
+        let (lookup, create) = product_create_requests(draft, key);
         let (lookup, create) = (&lookup, &create);
         // Look-up and creation are one attempt, so that every retry looks again first.
         let node = self
@@ -366,17 +343,7 @@ impl ShopifyClient {
         price: Decimal,
         deadline: Instant,
     ) -> Result<(), AdapterError> {
-        let request = Request {
-            root: "productVariantsBulkUpdate",
-            document: graphql::VARIANTS_UPDATE.to_owned(),
-            variables: json!({
-                "productId": product_id,
-                "variants": [{ "id": variant_id, "price": price.to_string() }],
-            }),
-            cost: graphql::VARIANTS_UPDATE_COST,
-            has_user_errors: true,
-        };
-        self.call(&request, deadline).await.map(drop)
+        self.call(&price_request(product_id, variant_id, price), deadline).await.map(drop)
     }
 
     fn deadline(&self) -> Instant {
@@ -412,6 +379,69 @@ impl ShopifyClient {
 /// The tag that marks the product made with `key`. A key that is not plain letters,
 /// digits and dashes (ours are UUIDs) is hashed into one, so the tag is always safe in
 /// a search query and within Shopify's 255 characters.
+/// The requests a listing sends, as `{"query", "variables"}` bodies, for a dry run to
+/// show: the look-up by the key's tag, the creation, and the price on its variant (whose
+/// id Shopify gives only once the product exists: `<the new variant>` stands for it).
+pub fn planned_product_creation(draft: &ShopifyProductDraft, key: &IdempotencyKey) -> Vec<Value> {
+    let (lookup, create) = product_create_requests(draft, key);
+    let price = price_request("<the new product>", "<the new variant>", draft.price);
+    [lookup, create, price].iter().map(Request::body).collect()
+}
+
+/// The request that reads the shop (and so checks the token), as a `{"query",
+/// "variables"}` body.
+pub fn planned_shop_read() -> Value {
+    json!({ "query": graphql::SHOP, "variables": {} })
+}
+
+/// The request a price change sends, as a `{"query", "variables"}` body.
+pub fn planned_price_change(product_id: &str, variant_id: &str, price: Decimal) -> Value {
+    price_request(product_id, variant_id, price).body()
+}
+
+/// The tag look-up and the `productCreate` of a listing: see
+/// [`ShopifyClient::create_product`].
+fn product_create_requests(draft: &ShopifyProductDraft, key: &IdempotencyKey) -> (Request, Request) {
+    let tag = idempotency_tag(key);
+    let mut tags = draft.tags.clone();
+    if !tags.contains(&tag) {
+        tags.push(tag.clone());
+    }
+    let lookup = Request {
+        root: "products",
+        document: graphql::product_by_tag(),
+        variables: json!({ "query": format!("tag:'{tag}'") }),
+        cost: graphql::PRODUCT_BY_TAG_COST,
+        has_user_errors: false,
+    };
+    let create = Request {
+        root: "productCreate",
+        document: graphql::product_create(),
+        variables: json!({ "product": {
+            "title": draft.title,
+            "descriptionHtml": description_html(&draft.description),
+            "tags": tags,
+            "status": "ACTIVE",
+        }}),
+        cost: graphql::PRODUCT_CREATE_COST,
+        has_user_errors: true,
+    };
+    (lookup, create)
+}
+
+fn price_request(product_id: &str, variant_id: &str, price: Decimal) -> Request {
+    Request {
+        root: "productVariantsBulkUpdate",
+        document: graphql::VARIANTS_UPDATE.to_owned(),
+        variables: json!({
+            "productId": product_id,
+            "variants": [{ "id": variant_id, "price": price.to_string() }],
+        }),
+        cost: graphql::VARIANTS_UPDATE_COST,
+        has_user_errors: true,
+    }
+}
+
 fn idempotency_tag(key: &IdempotencyKey) -> String {
     let key = key.as_str();
     let plain =

@@ -32,6 +32,13 @@ pub(super) struct Request {
     pub(super) has_user_errors: bool,
 }
 
+impl Request {
+    /// The request's body as sent: `{"query", "variables"}`.
+    pub(super) fn body(&self) -> Value {
+        serde_json::json!({ "query": self.document, "variables": self.variables })
+    }
+}
+
 pub(super) const SHOP: &str = "query BoardroomShop { shop { name myshopifyDomain currencyCode } }";
 pub(super) const SHOP_COST: f64 = 1.0;
 

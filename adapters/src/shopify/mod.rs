@@ -15,15 +15,18 @@
 //! - `graphql`: the documents, their cost estimates, the answers' shapes, and how an
 //!   answer becomes a result or an error.
 //! - `model`: the typed results ([`ShopifyOrder`], [`ShopifyProduct`], …).
+//! - `market`: [`ShopifyMarket`], a shop as the swarm's [`Marketplace`](crate::Marketplace).
 //! - `webhook`: [`order_from_webhook`].
 
 mod client;
 mod connection;
 mod graphql;
+mod market;
 mod model;
 mod webhook;
 
-pub use client::{IDEMPOTENCY_TAG_PREFIX, ShopifyClient};
+pub use client::{IDEMPOTENCY_TAG_PREFIX, ShopifyClient, planned_price_change, planned_product_creation, planned_shop_read};
+pub use market::ShopifyMarket;
 pub use connection::{SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyConnection};
 pub use graphql::ORDER_LINE_ITEMS_READ;
 pub use model::{

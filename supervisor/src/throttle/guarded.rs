@@ -114,6 +114,10 @@ impl Marketplace for GuardedMarket {
         self.inner.is_simulated()
     }
 
+    fn advertises(&self) -> bool {
+        self.inner.advertises()
+    }
+
     async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
         self.around("market_snapshot", self.inner.market_snapshot(tenant)).await
     }
@@ -174,5 +178,9 @@ impl Marketplace for GuardedMarket {
 
     async fn import_state(&self, tenant: TenantId, state: Value) -> Result<(), AdapterError> {
         self.inner.import_state(tenant, state).await
+    }
+
+    fn rehome_state(&self, state: Value, to: TenantId) -> Result<Value, AdapterError> {
+        self.inner.rehome_state(state, to)
     }
 }

@@ -12,6 +12,9 @@
 //! (seconds between cycles) is raised to the owner's tier's minimum, and the swarm
 //! runs with the throttle its tier sets (see `tiers`).
 
+use crate::http::crypto::CredentialSealer;
+use crate::http::routes::stores::shopify_connection;
+use crate::markets::{MARKET_MODE, MarketMode};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -59,6 +62,10 @@ struct Business {
     personality: String,
     /// Whether its autopilot runs cycles on its own.
     autopilot: bool,
+    /// Where its swarm acts: `sandbox` (the simulated market), `dry_run` (the sandbox,
+    /// with the calls the connected shop would get recorded on the feed, not sent) or
+    /// `live` (the connected shop).
+    market_mode: MarketMode,
     /// Whether it is active.
     is_active: bool,
     /// When it was created.
@@ -73,6 +80,7 @@ impl Business {
         Self {
             id: tenant.id,
             autopilot: autopilot_of(&tenant),
+            market_mode: MarketMode::of(&tenant),
             name: tenant.name,
             domain: tenant.domain,
             personality: tenant.personality,
@@ -316,6 +324,11 @@ struct UpdateBusiness {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
     autopilot_interval_secs: Option<IntervalSecs>,
+    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. The last two need a
+    /// connected Shopify shop (`POST /api/stores/connect`); changing it restarts a
+    /// running swarm.
+    #[serde(default)]
+    market_mode: Option<MarketMode>,
 }
 
 /// A field that is present (even as `null`) becomes `Some`; with `#[serde(default)]`
@@ -334,6 +347,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     responses(
         (status = 200, description = "The business as changed.", body = Business),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `dry_run` or `live` \
+            without a usable connected Shopify shop."),
     )
 )]
 async fn update(
@@ -371,6 +386,22 @@ async fn update(
     if let Some(secs) = request.autopilot_interval_secs {
         settings["autopilot_interval_secs"] = json!(secs.for_tier(caller.user.tier));
     }
+    if let Some(mode) = request.market_mode {
+        if mode != MarketMode::Sandbox {
+            let sealer = CredentialSealer::from_settings(&state.app.settings);
+            match shopify_connection(&state.app.store, &sealer, id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(ApiError::invalid(
+                        "market_mode",
+                        "needs a connected Shopify shop: connect one first (POST /api/stores/connect)",
+                    ));
+                }
+                Err(why) => return Err(ApiError::invalid("market_mode", why)),
+            }
+        }
+        settings[MARKET_MODE] = json!(mode.as_str());
+    }
     if changes.personality.is_some()
         && let Some(object) = settings.as_object_mut()
     {
@@ -383,11 +414,13 @@ async fn update(
     }
     let personality_changed = changes.personality.as_ref().is_some_and(|new| *new != current.personality)
         || current.settings.get("personality_profile").is_some() && changes.personality.is_some();
+    let market_changed = request.market_mode.is_some_and(|mode| mode != MarketMode::of(&current));
     let updated = state.app.store.update_tenant(id, caller.user.id, changes).await.map_err(business_not_found)?;
     businesses_changed(&state, caller.user.id);
 
     // The swarm follows the new settings.
-    let restarted = personality_changed && state.app.swarms.passivate(id).await;
+    // A swarm takes its personality and its market when it starts.
+    let restarted = (personality_changed || market_changed) && state.app.swarms.passivate(id).await;
     if let Some(swarm) = state.app.swarms.get(id)
         && request.autopilot_interval_secs.is_some()
     {

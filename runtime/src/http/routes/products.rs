@@ -299,7 +299,7 @@ async fn optimize(
 ) -> Result<Json<ProductAdvice>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let product = live_product(&state, tenant.id, request.product_id).await?;
-    let market = activate_owned(&state, &tenant).await?.market_for_api(state.app.services.market.clone());
+    let market = activate_owned(&state, &tenant).await?.market_for_api();
     let snapshot = market.market_snapshot(tenant.id).await.ok();
     let niche = snapshot.as_ref().and_then(|snapshot| snapshot.niche(&product.niche)).cloned();
     let reference_price = niche.as_ref().map_or(product.price, |niche| niche.reference_price);

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use boardroom_adapters::AdapterError;
+use boardroom_adapters::{AdapterError, ShopifyConnection};
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -336,7 +336,7 @@ async fn sync(
             json!({ "id": store.id, "platform": store.platform, "credentials": if readable { "ok" } else { "unreadable" } })
         })
         .collect();
-    let market = activate_owned(&state, &tenant).await?.market_for_api(state.app.services.market.clone());
+    let market = activate_owned(&state, &tenant).await?.market_for_api();
     let snapshot = market.market_snapshot(tenant.id).await.map_err(adapter_error)?;
     Ok(Json(json!({
         "platform": market.platform(),
@@ -369,7 +369,7 @@ async fn analytics(
     Query(query): Query<BusinessQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
-    let market = activate_owned(&state, &tenant).await?.market_for_api(state.app.services.market.clone());
+    let market = activate_owned(&state, &tenant).await?.market_for_api();
     let today = market.market_snapshot(tenant.id).await.map_err(adapter_error)?.today;
     let report = market.report(tenant.id, today.saturating_sub(ANALYTICS_DAYS), today).await.map_err(adapter_error)?;
     let stores = stored_stores(&state, tenant.id).await?;
@@ -404,6 +404,34 @@ pub(crate) fn reseal(tenant: TenantId, content: Value, sealer: &CredentialSealer
             Reseal::Resealed(serde_json::to_value(&stored)?)
         }
     })
+}
+
+/// The business's connected Shopify shop, with its credentials opened (the newest one
+/// when it connected several): `Ok(None)` when it has none, `Err` saying why one cannot
+/// be used (its credentials no longer open under the server's key, or hold no
+/// `access_token`).
+pub(crate) async fn shopify_connection(
+    store: &boardroom_memory::SharedStore,
+    sealer: &CredentialSealer,
+    tenant: TenantId,
+) -> Result<Option<ShopifyConnection>, String> {
+    let rows = store.agent_memories(tenant, STORES).await.map_err(|error| error.to_string())?;
+    let newest = rows
+        .into_iter()
+        .filter(|row| row.key.starts_with(STORE_KEY_PREFIX))
+        .filter_map(|row| serde_json::from_value::<StoredStore>(row.content).ok())
+        .filter(|stored| stored.platform == StorePlatform::Shopify.as_str())
+        .max_by_key(|stored| stored.connected_at);
+    let Some(stored) = newest else { return Ok(None) };
+    let plaintext = sealer
+        .open(&stored.credentials, &seal_context(tenant, &stored.id))
+        .ok_or("the connected Shopify shop's credentials no longer open: connect it again")?;
+    let credentials: BTreeMap<String, String> =
+        serde_json::from_slice(&plaintext).map_err(|_| "the connected Shopify shop's credentials are unreadable")?;
+    let token = credentials
+        .get("access_token")
+        .ok_or("the connected Shopify shop has no access_token among its credentials: connect it again")?;
+    Ok(Some(ShopifyConnection::new(stored.store_url.trim_end_matches('/'), token.as_str())))
 }
 
 /// How many stores the business has connected (what its tier counts).
