@@ -107,7 +107,8 @@ impl Marketplace for DryRunMarket {
         key: &IdempotencyKey,
     ) -> Result<(), AdapterError> {
         let planned = vec![planned_price_change("<the product on Shopify>", "<its variant>", price)];
-        let summary = format!("Dry run: would set the price of product {product_id} on Shopify to {price} (1 request, not sent)");
+        let summary =
+            format!("Dry run: would set the price of product {product_id} on Shopify to {price} (1 request, not sent)");
         self.record(tenant, "set_price", summary, planned).await;
         self.rehearsal.set_price(tenant, product_id, price, key).await
     }
@@ -121,7 +122,12 @@ impl Marketplace for DryRunMarket {
         Err(AdapterError::rejected(self.target, "a shop runs no ads: connect an ad platform for that"))
     }
 
-    async fn publish_post(&self, _tenant: TenantId, _post: &PostSpec, _key: &IdempotencyKey) -> Result<PostRef, AdapterError> {
+    async fn publish_post(
+        &self,
+        _tenant: TenantId,
+        _post: &PostSpec,
+        _key: &IdempotencyKey,
+    ) -> Result<PostRef, AdapterError> {
         Err(AdapterError::rejected(self.target, "a shop publishes no posts: connect a social platform for that"))
     }
 

@@ -51,7 +51,7 @@ pub use resilience::{
 pub use sandbox::SandboxMarket;
 pub use shopify::{
     IDEMPOTENCY_TAG_PREFIX, ORDER_LINE_ITEMS_READ, SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyCatalogProduct,
-    ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyMarket, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
-    ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook, planned_price_change, planned_product_creation,
-    planned_shop_read,
+    ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyMarket, ShopifyOrder, ShopifyPage, ShopifyProduct,
+    ShopifyProductDraft, ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook, planned_price_change,
+    planned_product_creation, planned_shop_read,
 };

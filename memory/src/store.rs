@@ -477,6 +477,23 @@ pub trait BusinessStore: Send + Sync + 'static {
     async fn save_adapter_state(&self, tenant: TenantId, platform: &str, state: &Value) -> MemoryResult<()>;
     /// Reads what the tenant's adapter for `platform` saved; `None` when nothing.
     async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>>;
+
+    // ---- platform accounts ----
+
+    /// Links an account on `platform` (a shop's domain, a Stripe account id) to the
+    /// tenant, through its connected store `store_id`; linking it again to the same
+    /// tenant updates the store. `Conflict("account")` when another tenant has it;
+    /// `NotFound("tenant")` when the tenant does not exist.
+    async fn link_platform_account(
+        &self,
+        platform: &str,
+        account: &str,
+        tenant: TenantId,
+        store_id: &str,
+        at: DateTime<Utc>,
+    ) -> MemoryResult<()>;
+    /// The tenant an account on `platform` is linked to, if any.
+    async fn platform_account_tenant(&self, platform: &str, account: &str) -> MemoryResult<Option<TenantId>>;
 }
 
 /// What the swarm learns: experiences and the patterns folded from them, market

@@ -77,6 +77,7 @@ conformance! {
         of_eight_concurrent_answers_to_one_approval_exactly_one_is_recorded,
         an_approval_expires_unanswered_and_then_cannot_be_answered,
         an_approved_action_is_counted_done_once,
+        a_platform_account_belongs_to_one_business_at_a_time,
         usage_counters_sum_concurrent_increments_exactly,
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
@@ -1017,6 +1018,29 @@ async fn an_approved_action_is_counted_done_once(store: SharedStore) {
     assert!(!store.complete_approval(shop, asked.id).await.expect("done"), "only once");
     let done = store.approvals(shop, None, 10).await.expect("list");
     assert_eq!((done[0].status, done[0].decided_at), (ApprovalStatus::Done, Some(time(5))));
+}
+
+// ---- platform accounts ----
+
+async fn a_platform_account_belongs_to_one_business_at_a_time(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    assert_eq!(store.platform_account_tenant("shopify", "mugs.myshopify.com").await.expect("read"), None);
+    store.link_platform_account("shopify", "mugs.myshopify.com", shop, "store-1", time(0)).await.expect("link");
+    // Connected again by the same business (a new store record): still its.
+    store.link_platform_account("shopify", "mugs.myshopify.com", shop, "store-2", time(1)).await.expect("relink");
+    assert!(is_conflict(
+        store.link_platform_account("shopify", "mugs.myshopify.com", other, "store-3", time(2)).await,
+        "account"
+    ));
+    assert_eq!(store.platform_account_tenant("shopify", "mugs.myshopify.com").await.expect("read"), Some(shop));
+    // The same name on another platform is another account.
+    store.link_platform_account("stripe", "mugs.myshopify.com", other, "store-3", time(2)).await.expect("link");
+    assert_eq!(store.platform_account_tenant("stripe", "mugs.myshopify.com").await.expect("read"), Some(other));
+    assert!(is_not_found(
+        store.link_platform_account("shopify", "tea.myshopify.com", TenantId(i64::MAX), "s", time(0)).await,
+        "tenant"
+    ));
 }
 
 // ---- usage counters ----

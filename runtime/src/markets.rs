@@ -147,7 +147,12 @@ impl Marketplace for UnusableShop {
         Err(self.refuse())
     }
 
-    async fn create_store(&self, _tenant: TenantId, _name: &str, _key: &IdempotencyKey) -> Result<StoreRef, AdapterError> {
+    async fn create_store(
+        &self,
+        _tenant: TenantId,
+        _name: &str,
+        _key: &IdempotencyKey,
+    ) -> Result<StoreRef, AdapterError> {
         Err(self.refuse())
     }
 
@@ -164,7 +169,12 @@ impl Marketplace for UnusableShop {
         Err(self.refuse())
     }
 
-    async fn launch_campaign(&self, _: TenantId, _: &CampaignSpec, _: &IdempotencyKey) -> Result<CampaignRef, AdapterError> {
+    async fn launch_campaign(
+        &self,
+        _: TenantId,
+        _: &CampaignSpec,
+        _: &IdempotencyKey,
+    ) -> Result<CampaignRef, AdapterError> {
         Err(self.refuse())
     }
 

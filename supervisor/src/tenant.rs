@@ -206,7 +206,12 @@ impl TenantHandle {
     /// (its platform calls in flight) like its agents' own calls, and shown on the live
     /// view as calls from `api`.
     pub fn market_for_api(&self) -> Arc<dyn Marketplace> {
-        Arc::new(GuardedMarket::new(self.shared.market(), self.shared.gate.clone(), FROM_API, self.shared.activity.clone()))
+        Arc::new(GuardedMarket::new(
+            self.shared.market(),
+            self.shared.gate.clone(),
+            FROM_API,
+            self.shared.activity.clone(),
+        ))
     }
 
     /// Whether the tenant's swarm acts on a simulated market (the sandbox, or a dry

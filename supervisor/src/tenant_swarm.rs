@@ -69,12 +69,7 @@ impl TenantSwarm {
             brain: Arc::new(GuardedBrain::new(state.args.services.brain.clone(), shared.gate.clone())),
             // The agent's own view of the market: behind the tenant's throttle, and
             // lighting the adapter's edge in the live view when a call goes through.
-            market: Arc::new(GuardedMarket::new(
-                shared.market(),
-                shared.gate.clone(),
-                name,
-                shared.activity.clone(),
-            )),
+            market: Arc::new(GuardedMarket::new(shared.market(), shared.gate.clone(), name, shared.activity.clone())),
             deadline: None,
         };
         let agent_state = AgentState {

@@ -712,7 +712,7 @@ async fn names_texts_and_lists_are_checked_as_sent(backends: Backends) {
 
     // A store needs at least one credential, each named and not empty.
     let store = |credentials: Value| {
-        json!({ "business_id": business, "platform": "shopify", "store_url": "https://mugs.myshopify.com",
+        json!({ "business_id": business, "platform": "etsy", "store_url": "https://mugs.myshopify.com",
                 "credentials": credentials })
     };
     for credentials in [json!({}), json!({ "api_key": "" }), json!({ "api key": "x" })] {
@@ -750,7 +750,7 @@ async fn addresses_and_choices_are_what_the_document_lists(backends: Backends) {
     let url = field_schema(&document, "POST", "/api/stores/connect", "store_url");
     assert_eq!(url["maxLength"], 500, "{url}");
     for store_url in ["http://localhost.evil.example", " https://mugs.myshopify.com", "https:///path"] {
-        let store = json!({ "business_id": business, "platform": "shopify", "store_url": store_url,
+        let store = json!({ "business_id": business, "platform": "etsy", "store_url": store_url,
                             "credentials": { "api_key": "k" } });
         let refused = owner.post("/api/stores/connect", &store).await;
         assert!(refused.body["error"]["fields"]["store_url"].is_string(), "{store_url}: {}", refused.body);

@@ -62,7 +62,7 @@ async fn build_a_business(caller: &Caller) -> Built {
     let store = caller
         .post(
             "/api/stores/connect",
-            &json!({ "business_id": business, "platform": "shopify", "store_url": "https://planner.myshopify.com",
+            &json!({ "business_id": business, "platform": "etsy", "store_url": "https://planner.myshopify.com",
                      "credentials": { "access_token": STORE_SECRET } }),
         )
         .await;
@@ -217,7 +217,7 @@ async fn store_credentials_are_sealed_at_rest_and_never_returned(backends: Backe
         assert!(!response.body.to_string().contains(STORE_SECRET), "leaked: {}", response.body);
     }
     let store = &bodies[0].body["items"][0];
-    assert_eq!((store["credentials"].as_str(), store["platform"].as_str()), (Some("stored"), Some("shopify")));
+    assert_eq!((store["credentials"].as_str(), store["platform"].as_str()), (Some("stored"), Some("etsy")));
     assert_eq!(store["credential_fields"], json!(["access_token"]));
     assert_eq!(bodies[2].body["stores"][0]["credentials"], "ok", "the sealed credentials still open");
     assert_eq!(bodies[2].body["simulated"], true);
@@ -382,7 +382,7 @@ async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backend
             post.clone(),
             "/api/stores/connect".into(),
             Some(
-                json!({ "business_id": b, "platform": "shopify", "store_url": "https://x.example.com", "credentials": { "k": "v" } }),
+                json!({ "business_id": b, "platform": "etsy", "store_url": "https://x.example.com", "credentials": { "k": "v" } }),
             ),
         ),
         (get.clone(), format!("/api/stores/list?business_id={b}"), None),
@@ -499,12 +499,12 @@ async fn bad_inputs_are_422_naming_the_field(backends: Backends) {
         ),
         (
             "/api/stores/connect",
-            json!({ "business_id": b, "platform": "shopify", "store_url": "http://x.example.com", "credentials": { "k": "v" } }),
+            json!({ "business_id": b, "platform": "etsy", "store_url": "http://x.example.com", "credentials": { "k": "v" } }),
             "store_url",
         ),
         (
             "/api/stores/connect",
-            json!({ "business_id": b, "platform": "shopify", "store_url": "https://x.example.com", "credentials": {} }),
+            json!({ "business_id": b, "platform": "etsy", "store_url": "https://x.example.com", "credentials": {} }),
             "credentials",
         ),
         ("/api/finance/goal", json!({ "business_id": b, "monthly_revenue": 0 }), "monthly_revenue"),
@@ -533,7 +533,7 @@ async fn bad_inputs_are_422_naming_the_field(backends: Backends) {
     let quoted = ada
         .post(
             "/api/stores/connect",
-            &json!({ "business_id": b, "platform": "shopify", "store_url": "https://x.example.com", "credentials": STORE_SECRET }),
+            &json!({ "business_id": b, "platform": "etsy", "store_url": "https://x.example.com", "credentials": STORE_SECRET }),
         )
         .await;
     assert_eq!(quoted.status, 422, "{}", quoted.body);

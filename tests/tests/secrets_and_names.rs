@@ -36,7 +36,7 @@ async fn stored_credentials_survive_a_secret_rotation(backends: Backends) {
     let connected = owner
         .post(
             "/api/stores/connect",
-            &json!({ "business_id": business, "platform": "shopify", "store_url": "https://planner.myshopify.com",
+            &json!({ "business_id": business, "platform": "etsy", "store_url": "https://planner.myshopify.com",
                      "credentials": { "access_token": "shpat_secret" } }),
         )
         .await;
@@ -107,7 +107,7 @@ async fn credentials_sealed_before_hkdf_still_open_and_are_resealed(backends: Ba
     let connected = owner
         .post(
             "/api/stores/connect",
-            &json!({ "business_id": business, "platform": "shopify", "store_url": "https://planner.myshopify.com",
+            &json!({ "business_id": business, "platform": "etsy", "store_url": "https://planner.myshopify.com",
                      "credentials": { "access_token": "shpat_secret" } }),
         )
         .await;

@@ -78,7 +78,7 @@ async fn a_free_accounts_sixth_product_needs_pro_and_an_admin_can_grant_it(backe
 
     // One store and two campaigns on free, too.
     let store = |url: &str| {
-        json!({ "business_id": business, "platform": "shopify", "store_url": url,
+        json!({ "business_id": business, "platform": "etsy", "store_url": url,
                 "credentials": { "access_token": "shpat_x" } })
     };
     assert_eq!(ada.post("/api/stores/connect", &store("https://a.myshopify.com")).await.status, 201);
@@ -350,7 +350,7 @@ async fn eight_parallel_requests_create_exactly_the_free_tiers_limit(backends: B
     let business = create_business(&ada, "Planners").await;
     let campaign = |n: usize| json!({ "business_id": business, "name": format!("Launch {n}"), "channel": "google_ads", "budget": "10" });
     let store = |n: usize| {
-        json!({ "business_id": business, "platform": "shopify", "store_url": format!("https://s{n}.myshopify.com"),
+        json!({ "business_id": business, "platform": "etsy", "store_url": format!("https://s{n}.myshopify.com"),
                 "credentials": { "access_token": "shpat_x" } })
     };
     let product = |n: usize| {

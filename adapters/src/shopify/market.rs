@@ -129,7 +129,12 @@ impl Marketplace for ShopifyMarket {
         Ok(MarketSnapshot { today: self.state().today(), niches: research.niches })
     }
 
-    async fn create_store(&self, tenant: TenantId, _name: &str, _key: &IdempotencyKey) -> Result<StoreRef, AdapterError> {
+    async fn create_store(
+        &self,
+        tenant: TenantId,
+        _name: &str,
+        _key: &IdempotencyKey,
+    ) -> Result<StoreRef, AdapterError> {
         // The shop exists already: "opening" it checks the token and names it.
         self.check_tenant(tenant)?;
         let shop = self.client.shop().await?;
@@ -193,7 +198,12 @@ impl Marketplace for ShopifyMarket {
         Err(Self::no_ads())
     }
 
-    async fn publish_post(&self, _tenant: TenantId, _post: &PostSpec, _key: &IdempotencyKey) -> Result<PostRef, AdapterError> {
+    async fn publish_post(
+        &self,
+        _tenant: TenantId,
+        _post: &PostSpec,
+        _key: &IdempotencyKey,
+    ) -> Result<PostRef, AdapterError> {
         Err(Self::no_ads())
     }
 
@@ -257,12 +267,7 @@ impl Marketplace for ShopifyMarket {
                     cost_of_goods: product.unit_cost * Decimal::from(units),
                     channels: AdChannel::ALL
                         .iter()
-                        .map(|&channel| ChannelPerformance {
-                            channel,
-                            spend: Decimal::ZERO,
-                            clicks: 0,
-                            conversions: 0,
-                        })
+                        .map(|&channel| ChannelPerformance { channel, spend: Decimal::ZERO, clicks: 0, conversions: 0 })
                         .collect(),
                 }
             })
@@ -311,7 +316,8 @@ async fn find_variant(client: &ShopifyClient, product_id: &str) -> Result<String
     let mut after = None;
     loop {
         let page = client.products(after.as_deref()).await?;
-        if let Some(variant) = page.items.iter().find(|p| p.product_id == product_id).and_then(|p| p.variant_id.clone()) {
+        if let Some(variant) = page.items.iter().find(|p| p.product_id == product_id).and_then(|p| p.variant_id.clone())
+        {
             return Ok(variant);
         }
         match page.next_cursor {

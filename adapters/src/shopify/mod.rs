@@ -25,10 +25,12 @@ mod market;
 mod model;
 mod webhook;
 
-pub use client::{IDEMPOTENCY_TAG_PREFIX, ShopifyClient, planned_price_change, planned_product_creation, planned_shop_read};
-pub use market::ShopifyMarket;
+pub use client::{
+    IDEMPOTENCY_TAG_PREFIX, ShopifyClient, planned_price_change, planned_product_creation, planned_shop_read,
+};
 pub use connection::{SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyConnection};
 pub use graphql::ORDER_LINE_ITEMS_READ;
+pub use market::ShopifyMarket;
 pub use model::{
     ShopifyCatalogProduct, ShopifyLineItem, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
     ShopifyRefund, ShopifyShop, ShopifyWebhookEvent,

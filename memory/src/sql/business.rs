@@ -1,7 +1,7 @@
 //! [`BusinessStore`]: products, campaigns, social posts, adapter state.
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::types::Json;
@@ -285,6 +285,47 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
         .await
         .map_err(|e| rows::write_error(e, "adapter_state", "tenant"))?;
         Ok(())
+    }
+
+    async fn link_platform_account(
+        &self,
+        platform: &str,
+        account: &str,
+        tenant: TenantId,
+        store_id: &str,
+        at: DateTime<Utc>,
+    ) -> MemoryResult<()> {
+        let writer = self.write().await;
+        // The update applies only to the same tenant's link: another tenant's stays, and
+        // the insert then returns nothing.
+        let linked = query::<D>(
+            "insert into platform_accounts (platform, account, tenant_id, store_id, connected_at) \
+             values ($1, $2, $3, $4, $5) on conflict (platform, account) do update \
+             set store_id = excluded.store_id, connected_at = excluded.connected_at \
+             where platform_accounts.tenant_id = excluded.tenant_id returning tenant_id",
+        )
+        .bind(platform)
+        .bind(account)
+        .bind(tenant.0)
+        .bind(store_id)
+        .bind(rows::stored_time(at))
+        .fetch_optional(&writer)
+        .await
+        .map_err(|e| rows::write_error(e, "account", "tenant"))?;
+        if linked.is_none() {
+            return Err(MemoryError::Conflict("account".to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn platform_account_tenant(&self, platform: &str, account: &str) -> MemoryResult<Option<TenantId>> {
+        query::<D>("select tenant_id from platform_accounts where platform = $1 and account = $2")
+            .bind(platform)
+            .bind(account)
+            .fetch_optional(self.db())
+            .await?
+            .map(|row| row.int("tenant_id").map(TenantId))
+            .transpose()
     }
 
     async fn adapter_state(&self, tenant: TenantId, platform: &str) -> MemoryResult<Option<Value>> {

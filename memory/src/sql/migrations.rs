@@ -50,7 +50,7 @@ mod tests {
 
     /// SHA-384 of every migration ever shipped, as the databases that applied it have
     /// recorded it. Append a line per new migration; never change one.
-    const SHIPPED_SQLITE: [(i64, &str); 8] = [
+    const SHIPPED_SQLITE: [(i64, &str); 9] = [
         (1, "cbbf4df6e16b72a5f5f314426165cafb2684cfca9ca14de9d0b4b17cd0b4aed0e10fc44fbb865986eb3c87c87b36136a"),
         (2, "519bc7b36ce7de6aa0b4437738ee6039fbb2c3d5c9f84b38da0353f7917b5a06414a9db5bc5bc6fc841c098361ebd0dc"),
         (3, "3346f1f4a60354ca1e4075c57088ece29be117d1958100301c8a49adc9b92333dc7fb5e52b2942f8e04693c2063126a3"),
@@ -59,8 +59,9 @@ mod tests {
         (6, "a1918bc3bd58847ecfa96a4c3f1d454c6574ac479e0845a64dbb2085bd8900e12f611becada34e7cc4160d985db15434"),
         (7, "4f114cea3acd04ce9ab2aabe542948a49d4e91e5d88bbf32a8cb1d84718da67b330dd3b599e5290ba335fca3b31fa617"),
         (8, "bc01ac54fdb5831e888cd589a7d4b8f1ce70e2b703a71920c07e92757825fa6c335af18d7f54a583fa21da6be938dabe"),
+        (9, "21e25ed01ed1907e9cca11d34f176d96423c0ea3ddc28616fc1d453f5a83855627767281cfa9ac8a4232f37671125905"),
     ];
-    const SHIPPED_POSTGRES: [(i64, &str); 8] = [
+    const SHIPPED_POSTGRES: [(i64, &str); 9] = [
         (1, "b52e9b0fb1c00a72f118322952d80d7592a4aa0a7c994469709fc0882dc538f872a5c29ab10b99e8d36efd33bfe4607e"),
         (2, "05eb073a4d8adb6cd54d64068d313b345629a436640f37f38b9f9a80d87bd3ef634d082d630209032818d2a941ce35e5"),
         (3, "966a538d7b243b8a42a2a872c4f981b19167c6bac0bdca8ec8a7ff890448fe071dfa0f87712840a566ff315476a7627b"),
@@ -69,6 +70,7 @@ mod tests {
         (6, "96bc87960b0d76e54fa9342b21c2069970f1a39a831feeb0259e9683c7ed9bdb4c4cc909943e7983f913c14970f906b5"),
         (7, "d6b270b1e0b5290385c1432b96f94216f1963948d8da494d89913894af4bfeb3960883e4243c03b40affb0ee5ac94f76"),
         (8, "0665779e34d0dcf301a90c56e27a01c27a9b348edd95fb10466e5a207f9dace7dacdaeb1865bfdd67aa32c6f050943ba"),
+        (9, "7fc71c564744706782c12708ddbe9d6631760be3abaebe7c8a21a5c80f1fccc77127e0e036d449a8241abbdae196214c"),
     ];
 
     fn assert_unchanged(dialect: &str, shipped: &[ShippedMigration], pinned: &[(i64, &str)]) {

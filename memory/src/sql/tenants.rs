@@ -156,7 +156,7 @@ impl<D: Dialect> TenantStore for SqlStore<D> {
     async fn delete_tenant(&self, id: TenantId, owner: UserId) -> MemoryResult<()> {
         let (kind, subject) = rows::usage_key(UsageSubject::Tenant(id));
         let mut tx = self.write_transaction().await?;
-        // Every foreign key to tenants cascades (0001, 0002, 0007, 0008); usage_counters has none.
+        // Every foreign key to tenants cascades (0001, 0002, 0007, 0008, 0009); usage_counters has none.
         let deleted = query::<D>("delete from tenants where id = $1 and user_id = $2")
             .bind(id.0)
             .bind(owner.0)

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use boardroom_adapters::{AdapterError, ShopifyConnection};
+use boardroom_adapters::{AdapterError, CallBudget, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyConnection};
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -234,6 +234,9 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
         (status = 201, description = "The connected store.", body = StoreView),
         (status = 402, description = "`tier_limit`: the tier's stores per business are reached."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
+        (status = 409, description = "`account_taken`: the shop is connected to another business."),
+        (status = 422, description = "`validation`: a field is wrong; for a Shopify shop also a token Shopify \
+            refuses (on `credentials`) or a shop that does not answer (on `store_url`)."),
     )
 )]
 async fn connect(
@@ -248,6 +251,19 @@ async fn connect(
     let credentials = request.credentials.check(&mut problems, "credentials");
     let (Some(StoreUrl(store_url)), Some(credentials)) = (store_url, credentials) else {
         return Err(ApiError::Validation(problems));
+    };
+    // A shop is checked before it is kept: its token must open it, and a shop is one
+    // business's only (its order deliveries find their ledger by the shop's domain).
+    let account = match request.platform {
+        StorePlatform::Shopify => {
+            let shop = check_shopify(&store_url, &credentials.0).await?;
+            let holder = state.app.store.platform_account_tenant("shopify", &shop).await?;
+            if holder.is_some_and(|holder| holder != tenant.id) {
+                return Err(shop_taken());
+            }
+            Some(shop)
+        }
+        _ => None,
     };
     let id = uuid::Uuid::new_v4().to_string();
     let plaintext = serde_json::to_vec(&credentials.0).map_err(anyhow::Error::new)?;
@@ -276,8 +292,48 @@ async fn connect(
         )
         .await
         .map_err(tiers::count_error(tier, Counted::Stores))?;
+    if let Some(account) = &account {
+        state.app.store.link_platform_account("shopify", account, tenant.id, &id, Utc::now()).await.map_err(
+            |error| match error {
+                boardroom_memory::MemoryError::Conflict(_) => shop_taken(),
+                other => other.into(),
+            },
+        )?;
+    }
     tracing::info!(tenant = %tenant.id, store = %id, platform = %stored.platform, "store connected");
     Ok((StatusCode::CREATED, Json(stored.view())).into_response())
+}
+
+/// Opens the shop at `store_url` with the `access_token` among `credentials` and
+/// returns its `myshopify.com` domain. One quick attempt: a wrong token is 422 on
+/// `credentials` with Shopify's refusal, a shop that does not answer 422 on `store_url`.
+async fn check_shopify(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let Some(token) = credentials.get("access_token") else {
+        return Err(ApiError::invalid("credentials", "a Shopify shop needs an access_token (its Admin API token)"));
+    };
+    let settings = ResilienceSettings {
+        retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
+        budget: CallBudget { per_request_timeout: SHOP_CHECK_TIMEOUT, default_deadline: SHOP_CHECK_TIMEOUT },
+        ..ResilienceSettings::default()
+    };
+    let connection = ShopifyConnection::new(store_url.trim_end_matches('/'), token.as_str());
+    let client = ShopifyClient::with_settings(connection, settings)
+        .map_err(|error| ApiError::invalid("store_url", error.to_string()))?;
+    match client.shop().await {
+        Ok(shop) => Ok(shop.myshopify_domain),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the shop did not answer: {other}"))),
+    }
+}
+
+/// How long connecting waits for a shop to answer.
+const SHOP_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+
+fn shop_taken() -> ApiError {
+    ApiError::StateConflict {
+        code: "account_taken",
+        message: "this shop is connected to another business; disconnect it there first".to_owned(),
+    }
 }
 
 /// A business's connected stores.

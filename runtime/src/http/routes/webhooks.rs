@@ -19,8 +19,13 @@
 //! - Stripe: an event naming a business in `data.object.metadata.business_id` is
 //!   recorded as a `webhook.stripe` event on that business's event log. Anything else is
 //!   acknowledged and logged.
-//! - Shopify: acknowledged and logged with its topic and shop domain (matching the shop
-//!   to a connected store is not done yet).
+//! - Shopify: the shop's domain (`X-Shopify-Shop-Domain`, believable because the HMAC
+//!   is the app's) finds the business that connected the shop. `orders/paid` books the
+//!   order's total as revenue, `refunds/create` the refund, each once by the order's or
+//!   refund's id (the id `stores/sync` books an order by, so whichever comes first
+//!   counts), with an event that moves the dashboard's revenue; `orders/create` is an
+//!   event only (placed is not paid). A shop no business connected is acknowledged and
+//!   recorded nowhere; a payload a topic cannot have is 400 `invalid_payload`.
 //!
 //! Every success answers 200 `{"received": true, "duplicate": …}`.
 //!
@@ -44,7 +49,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use boardroom_memory::{NewEvent, TenantId};
+use boardroom_adapters::{ShopifyWebhookEvent, order_from_webhook};
+use boardroom_memory::{MemoryError, NewEvent, NewLedgerEntry, TenantId};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -405,13 +411,107 @@ async fn shopify(State(state): State<WebhookState>, request: Request) -> Result<
     if !verify_shopify(&secret, signature, &body) {
         return Err(bad_signature("X-Shopify-Hmac-Sha256", "the HMAC does not match the body"));
     }
-    let _payload = parse(&body)?;
+    let payload = parse(&body)?;
     let topic = header(&headers, "x-shopify-topic").unwrap_or("unknown");
     let shop = header(&headers, "x-shopify-shop-domain").unwrap_or("unknown");
+    // The shop's domain finds its business; the HMAC under the app's secret is what
+    // makes the header believable.
+    let tenant = state.app.store.platform_account_tenant("shopify", shop).await?;
+    // Only a connected shop's payload is read: the others are recorded nowhere.
+    let event = match tenant {
+        Some(_) => order_from_webhook(topic, &payload).map_err(|error| {
+            WebhookError::Api(ApiError::BadRequest {
+                code: "invalid_payload",
+                message: format!("the {topic} payload is not one Shopify sends: {error}"),
+                fields: Fields::new(),
+            })
+        })?,
+        None => None,
+    };
     let delivery = Delivery::new("shopify", header(&headers, "x-shopify-webhook-id"), &body);
-    let duplicate = !state.first_time(&delivery).await?;
-    tracing::info!(%topic, %shop, delivery = %delivery.id, duplicate, "Shopify webhook received");
-    Ok(received(duplicate).into_response())
+    if !state.first_time(&delivery).await? {
+        tracing::info!(%topic, %shop, delivery = %delivery.id, "Shopify webhook replayed; already handled");
+        return Ok(received(true).into_response());
+    }
+    match (tenant, event) {
+        (Some(tenant), Some(event)) => {
+            if let Err(error) = book_shopify(&state, tenant, shop, event).await {
+                // Not booked: let Shopify's retry through.
+                state.forget(&delivery).await;
+                return Err(error);
+            }
+        }
+        (Some(tenant), None) => tracing::info!(%topic, tenant = tenant.0, "Shopify webhook with nothing to book"),
+        (None, _) => tracing::info!(%topic, %shop, delivery = %delivery.id, "Shopify webhook for no connected shop"),
+    }
+    Ok(received(false).into_response())
+}
+
+/// Books a Shopify order or refund in the business's ledger, once per order or refund
+/// id (the same id `stores/sync` books an order by, so whichever comes first counts),
+/// with an event that moves the dashboard's revenue.
+async fn book_shopify(
+    state: &WebhookState,
+    tenant: TenantId,
+    shop: &str,
+    event: ShopifyWebhookEvent,
+) -> Result<(), WebhookError> {
+    let (entry, kind, summary) = match event {
+        ShopifyWebhookEvent::OrderCreated(order) => {
+            // Placed, not paid: the money is booked when `orders/paid` comes.
+            let summary = format!("Shopify order {} placed: {} {}", order.name, order.total, order.currency);
+            let data = json!({ "order_id": order.id, "total": order.total, "currency": order.currency, "shop": shop });
+            state
+                .app
+                .events
+                .append_and_wait(NewEvent::now(tenant, "shopify", "shopify.order_placed", summary).with_data(data))
+                .await?;
+            return Ok(());
+        }
+        ShopifyWebhookEvent::OrderPaid(order) => {
+            let summary = format!("Shopify order {} paid: {} {}", order.name, order.total, order.currency);
+            let entry = NewLedgerEntry {
+                tenant_id: tenant,
+                source: "shopify".into(),
+                amount: order.total,
+                category: "revenue".into(),
+                transaction_id: Some(order_transaction(&order.id)),
+                metadata: json!({ "order_id": order.id, "order": order.name, "currency": order.currency, "shop": shop,
+                                  "line_items": order.line_items }),
+                recorded_at: chrono::Utc::now(),
+            };
+            (entry, "shopify.order_paid", summary)
+        }
+        ShopifyWebhookEvent::RefundCreated(refund) => {
+            let summary = format!("Shopify refund on order {}: {}", refund.order_id, refund.amount);
+            let entry = NewLedgerEntry {
+                tenant_id: tenant,
+                source: "shopify".into(),
+                amount: -refund.amount,
+                category: "refund".into(),
+                transaction_id: Some(format!("shopify:{}", refund.id)),
+                metadata: json!({ "refund_id": refund.id, "order_id": refund.order_id, "shop": shop }),
+                recorded_at: chrono::Utc::now(),
+            };
+            (entry, "shopify.refund", summary)
+        }
+    };
+    let amount = entry.amount;
+    let data = entry.metadata.clone();
+    match state.app.store.record_ledger_entry(entry).await {
+        Ok(_) => {}
+        // Booked already (by `stores/sync`, or an earlier delivery of the same order).
+        Err(MemoryError::Conflict(_)) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    }
+    let event = NewEvent::now(tenant, "shopify", kind, summary).with_data(data).with_revenue_impact(amount);
+    state.app.events.append_and_wait(event).await?;
+    Ok(())
+}
+
+/// The ledger's transaction id of a Shopify order.
+pub(crate) fn order_transaction(order_id: &str) -> String {
+    format!("shopify:{order_id}")
 }
 
 #[cfg(test)]
