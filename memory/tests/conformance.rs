@@ -2434,6 +2434,9 @@ async fn fill_tenant(store: &SharedStore, db: &Db, tenant: TenantId) {
         Checkpoint { tenant_id: tenant, cycle: 1, step: "s".into(), state: json!({}), updated_at: time(1) };
     store.save_checkpoint(&checkpoint).await.expect("checkpoint");
     store.save_cycle_report(&cycle_report(tenant, 1, "day 1")).await.expect("cycle report");
+    store.request_approval(approval(tenant, "flight:1", "140.00", 0, 100)).await.expect("approval");
+    let shop = format!("shop-{}.myshopify.com", tenant.0);
+    store.link_platform_account("shopify", &shop, tenant, "store-1", time(0)).await.expect("platform account");
     store.add_usage(UsageSubject::Tenant(tenant), "tokens", "2026-11", 10).await.expect("usage");
     store.create_media_file(media(tenant, "logo.png", b"png"), None).await.expect("file");
 }

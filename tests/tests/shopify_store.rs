@@ -237,6 +237,16 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
     assert_eq!(report["items"][0]["data"]["outcome"]["units"], 1, "{}", report["items"][0]["data"]);
     assert_eq!(ledger_rows(&app, business).await.len(), 2, "the cycle booked no second copy of the shop's money");
     assert_eq!(shop.calls("productCreate"), 1, "still one listing");
+
+    // The owner syncs: the shop as it is now, labelled live.
+    let synced = owner.post("/api/stores/sync", &json!({ "business_id": business })).await;
+    assert_eq!(synced.status, 200, "{}", synced.body);
+    assert_eq!((&synced.body["figures"], &synced.body["simulated"]), (&json!("live"), &json!(false)));
+    assert_eq!(synced.body["shop"]["products"], 1, "{}", synced.body["shop"]);
+    assert_eq!((&synced.body["shop"]["orders"], &synced.body["shop"]["revenue"]), (&json!(1), &json!("29.00")));
+    assert_eq!(synced.body["stores"][0]["credentials"], "ok");
+    let analytics = owner.get(&format!("/api/stores/analytics?business_id={business}")).await;
+    assert_eq!((analytics.status, &analytics.body["figures"]), (200, &json!("live")), "{}", analytics.body);
 }
 
 async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_listing(backends: Backends) {

@@ -5,6 +5,10 @@
 //! `"credentials": "stored"` and name the credential fields, never a value. The request
 //! type has no `Debug`, so no log line can print them either.
 //!
+//! A Shopify shop is checked when it is connected (its token must open it) and its
+//! domain linked to the business (`platform_accounts`), which is how its order webhooks
+//! find their ledger; `sync` reads it as it is now.
+//!
 //! Connected stores are kept in the `stores` agent-memory namespace of their business,
 //! one key `store:<uuid>` each, so they go when the business goes. `boardroom
 //! rotate-secrets` re-seals them under the current `SECRET_KEY` ([`reseal`]).
@@ -360,10 +364,12 @@ async fn list(
 /// Checks the stores' credentials and fetches the market as it is now.
 ///
 /// Each store's credentials are checked to still open under the server's key (or, during
-/// a rotation, the previous one); the
-/// market is the sandbox's simulated one unless a real platform is configured. The
-/// answer has `platform`, `simulated`, `stores` (`id`, `platform`, `credentials`: `ok`
-/// or `unreadable`), the market's `snapshot` and `synced_at`.
+/// a rotation, the previous one); a connected Shopify shop is read as it is now (`shop`:
+/// its products and the last 30 days' orders and revenue, `figures: "live"`, or the
+/// `problem` that kept it from being read, also shown on the store as `credentials:
+/// "refused: …"`). The market is the business's (`market_mode`). The answer has
+/// `platform`, `simulated`, `figures` (`simulated` or `live`), `stores` (`id`,
+/// `platform`, `credentials`), `shop`, the market's `snapshot` and `synced_at`.
 #[utoipa::path(
     post,
     path = "/api/stores/sync",
@@ -384,7 +390,7 @@ async fn sync(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
     let sealer = CredentialSealer::from_settings(&state.app.settings);
-    let stores: Vec<Value> = stored_stores(&state, tenant.id)
+    let mut stores: Vec<Value> = stored_stores(&state, tenant.id)
         .await?
         .iter()
         .map(|store| {
@@ -392,20 +398,75 @@ async fn sync(
             json!({ "id": store.id, "platform": store.platform, "credentials": if readable { "ok" } else { "unreadable" } })
         })
         .collect();
+    // The connected shop, read as it is now: its products and the last 30 days' orders.
+    let shop = match shopify_connection(&state.app.store, &sealer, tenant.id).await {
+        Ok(Some(connection)) => Some(read_shop(connection).await),
+        Ok(None) => None,
+        Err(why) => Some(json!({ "figures": "live", "problem": why })),
+    };
+    if let Some(problem) = shop.as_ref().and_then(|shop| shop["problem"].as_str()) {
+        for store in stores.iter_mut().filter(|store| store["platform"] == "shopify") {
+            store["credentials"] = json!(format!("refused: {problem}"));
+        }
+    }
     let market = activate_owned(&state, &tenant).await?.market_for_api();
     let snapshot = market.market_snapshot(tenant.id).await.map_err(adapter_error)?;
     Ok(Json(json!({
         "platform": market.platform(),
         "simulated": market.is_simulated(),
+        "figures": figures(market.is_simulated()),
         "stores": stores,
+        "shop": shop,
         "snapshot": snapshot,
         "synced_at": Utc::now(),
     })))
 }
 
+/// How figures are labelled: `simulated` (the sandbox, or a dry run) or `live`.
+fn figures(simulated: bool) -> &'static str {
+    if simulated { "simulated" } else { "live" }
+}
+
+/// The shop's products and its last 30 days' orders, or the problem that kept them
+/// from being read (a refused token, a shop that does not answer) in words.
+async fn read_shop(connection: ShopifyConnection) -> Value {
+    let client = match ShopifyClient::with_settings(connection, sync_settings()) {
+        Ok(client) => client,
+        Err(error) => return json!({ "figures": "live", "problem": error.to_string() }),
+    };
+    let since = Utc::now() - chrono::Duration::days(i64::from(ANALYTICS_DAYS));
+    let (products, orders) = tokio::join!(client.products(None), client.all_orders(since));
+    match (products, orders) {
+        (Ok(products), Ok(orders)) => json!({
+            "figures": "live",
+            "products": products.items.len(),
+            "more_products": products.next_cursor.is_some(),
+            "orders": orders.len(),
+            "revenue": orders.iter().map(|order| order.total).sum::<rust_decimal::Decimal>(),
+            "refunded": orders.iter().map(|order| order.refunded).sum::<rust_decimal::Decimal>(),
+            "days": ANALYTICS_DAYS,
+        }),
+        (Err(error), _) | (_, Err(error)) => json!({ "figures": "live", "problem": error.to_string() }),
+    }
+}
+
+/// A request may wait 10 s for the shop, the sync 20 s in all.
+fn sync_settings() -> ResilienceSettings {
+    ResilienceSettings {
+        retry: RetryPolicy { max_attempts: 2, ..RetryPolicy::default() },
+        budget: CallBudget {
+            per_request_timeout: std::time::Duration::from_secs(10),
+            default_deadline: std::time::Duration::from_secs(20),
+        },
+        ..ResilienceSettings::default()
+    }
+}
+
 /// The market's report on the last 30 days, with the business's stores.
 ///
-/// The answer has `simulated`, `stores` (as listed) and the market's `report`.
+/// The answer has `simulated`, `figures` (`simulated` for the sandbox and a dry run,
+/// `live` for a connected shop, whose report is its orders), `stores` (as listed) and
+/// the market's `report`.
 #[utoipa::path(
     get,
     path = "/api/stores/analytics",
@@ -431,6 +492,7 @@ async fn analytics(
     let stores = stored_stores(&state, tenant.id).await?;
     Ok(Json(json!({
         "simulated": market.is_simulated(),
+        "figures": figures(market.is_simulated()),
         "stores": stores.iter().map(StoredStore::view).collect::<Vec<_>>(),
         "report": report,
     })))
