@@ -38,6 +38,12 @@ pub trait Marketplace: Send + Sync {
         true
     }
 
+    /// The state of the circuit breaker in front of the platform, for a dashboard;
+    /// `None` for a market with none (the sandbox).
+    fn circuit_state(&self) -> Option<crate::CircuitState> {
+        None
+    }
+
     /// The niches the tenant could sell in, with demand, competition and prices.
     async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError>;
 

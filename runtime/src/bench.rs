@@ -58,6 +58,11 @@ pub struct BenchOptions {
     /// scratch database on `--postgres`.
     #[arg(long, conflicts_with_all = ["simulate", "live"])]
     pub chaos: bool,
+    /// Instead of the runtime figures, measure platform calls: the guarded path's
+    /// overhead against a direct call, and calls per second for one tenant under each
+    /// tier's limit of platform calls in flight (see `bench_adapters`).
+    #[arg(long, conflicts_with_all = ["simulate", "live", "chaos"])]
+    pub adapters: bool,
     /// Minutes the `--chaos` drill runs its cycles.
     #[arg(long, default_value_t = 10.0)]
     pub minutes: f64,
@@ -97,6 +102,9 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     if options.live {
         return crate::bench_live::run().await;
+    }
+    if options.adapters {
+        return crate::bench_adapters::run().await;
     }
     if options.chaos {
         anyhow::ensure!(options.minutes > 0.0, "--minutes must be more than 0");
@@ -319,7 +327,7 @@ where
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn create_tenants(store: &SharedStore, count: usize) -> anyhow::Result<Vec<TenantId>> {
+pub(crate) async fn create_tenants(store: &SharedStore, count: usize) -> anyhow::Result<Vec<TenantId>> {
     let email = format!("bench-{}@localhost", uuid::Uuid::new_v4().simple());
     let owner =
         store.create_user(NewUser { email, password_hash: "!".into(), role: Role::User, tier: Tier::Free }).await?;

@@ -24,6 +24,7 @@
 mod app;
 mod audit;
 mod bench;
+mod bench_adapters;
 mod bench_chaos;
 mod bench_live;
 mod cli;

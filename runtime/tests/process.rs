@@ -236,7 +236,7 @@ async fn rotate_secrets_reseals_stored_credentials_once_and_names_the_missing_pr
     let business = business.json::<serde_json::Value>().await.expect("json")["id"].as_i64().expect("id");
     let connected = post(
         "/api/stores/connect",
-        serde_json::json!({ "business_id": business, "platform": "shopify",
+        serde_json::json!({ "business_id": business, "platform": "etsy",
                             "store_url": "https://planner.myshopify.com", "credentials": { "access_token": "shpat_x" } }),
     )
     .await

@@ -665,6 +665,7 @@
     else if (snapshot.autopilot_setting) autopilotText = "autopilot on (starting)";
     autopilotBadge.textContent = autopilotText + (autopilot ? " · " + autopilot.cycles_run + (autopilot.cycles_run === 1 ? " cycle" : " cycles") : "");
     autopilotBadge.className = "badge " + (autopilot && autopilot.running && !autopilot.paused ? "ok" : "warn");
+    showMarket(snapshot.market);
     $("personality").value = String(snapshot.personality).toLowerCase();
     $("tier").textContent = snapshot.tier;
     const limits = (snapshot.throttle && snapshot.throttle.limits) || {};
@@ -688,6 +689,30 @@
     const counters = snapshot.throttle && snapshot.throttle.counters;
     $("throttle-counters").textContent = counters ? counters.waited + " held / " + counters.refused + " refused" : "swarm not running";
     renderThrottled();
+  }
+
+  /** Where the swarm acts: the sandbox, a dry run, or a connected platform with its circuit. */
+  function showMarket(market) {
+    const badge = $("market-status");
+    badge.hidden = !market;
+    if (!market) return;
+    const circuit = market.circuit;
+    badge.dataset.platform = market.platform;
+    badge.dataset.circuit = circuit || "";
+    badge.dataset.mode = market.mode;
+    if (market.mode === "sandbox") {
+      badge.textContent = "sandbox market";
+      badge.className = "badge";
+    } else if (market.mode === "dry_run") {
+      badge.textContent = "shopify · dry run";
+      badge.className = "badge warn";
+    } else {
+      badge.textContent = market.platform + " · live" + (circuit && circuit !== "closed" ? " · circuit " + circuit.replace("_", "-") : "");
+      badge.className = "badge " + (circuit === "open" ? "bad" : circuit === "half_open" ? "warn" : "ok");
+    }
+    badge.title = circuit === "open"
+      ? "The platform kept failing: calls fail at once until a trial call after the cool-down."
+      : "Where the swarm acts";
   }
 
   function renderThrottled() {

@@ -214,12 +214,6 @@ impl TenantHandle {
         ))
     }
 
-    /// Whether the tenant's swarm acts on a simulated market (the sandbox, or a dry
-    /// run) rather than on real platforms.
-    pub fn market_is_simulated(&self) -> bool {
-        self.shared.market().is_simulated()
-    }
-
     /// A handle to one agent.
     pub fn agent(&self, name: &str) -> Result<AgentHandle, AgentError> {
         self.shared

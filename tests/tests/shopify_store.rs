@@ -158,6 +158,12 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
 
     // Act: the autopilot's first cycle.
     let first = run_a_cycle(&app, &owner, business).await;
+    let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
+    assert_eq!(
+        swarm.body["market"],
+        json!({ "mode": "live", "platform": "shopify", "simulated": false, "circuit": "closed" }),
+        "the dashboard shows where the swarm acts"
+    );
 
     // Assert: the product is on the shop, listed once, and is the business's product.
     assert!(ended_well(&first), "{:#?}", kinds(&first));
@@ -274,6 +280,25 @@ async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_listing(ba
     assert_eq!(shop.products()[0].variants[0].price, products[0].price, "and priced as the swarm decided");
 }
 
+async fn a_shop_that_keeps_failing_opens_its_circuit_and_the_dashboard_shows_it(backends: Backends) {
+    let shop = ShopifyFake::start().await;
+    let app = spawn_app(backends).await;
+    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    assert_eq!(connect(&owner, business, shop.base_url(), TOKEN).await.status, 201);
+    assert_eq!(go(&owner, business, "live").await.status, 200);
+
+    // Five outages in a row: the call is retried, then the circuit opens.
+    shop.fail_next(None, 5, Fault::ServerError);
+    let failed = run_a_cycle(&app, &owner, business).await;
+
+    assert!(!ended_well(&failed), "{:#?}", kinds(&failed));
+    let why = &failed.last().expect("an event").summary;
+    assert!(why.contains("circuit open"), "the failure says why: {why}");
+    let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
+    assert_eq!(swarm.body["market"]["circuit"], "open", "{}", swarm.body["market"]);
+    assert!(shop.calls("productCreate") <= 1, "nothing was listed twice while it failed");
+}
+
 async fn a_dry_run_shows_every_call_it_would_make_and_sends_none(backends: Backends) {
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
@@ -379,6 +404,7 @@ async fn a_wrong_token_or_a_silent_shop_is_a_clear_refusal(backends: Backends) {
 boardroom_tests::on_both_backends! {
     a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_the_ledger,
     a_cycle_cut_short_after_the_listing_resumes_without_a_second_listing,
+    a_shop_that_keeps_failing_opens_its_circuit_and_the_dashboard_shows_it,
     a_dry_run_shows_every_call_it_would_make_and_sends_none,
     going_live_needs_a_connected_shop,
     a_wrong_token_or_a_silent_shop_is_a_clear_refusal,

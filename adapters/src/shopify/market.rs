@@ -123,6 +123,10 @@ impl Marketplace for ShopifyMarket {
         false
     }
 
+    fn circuit_state(&self) -> Option<crate::CircuitState> {
+        Some(self.client.circuit_state())
+    }
+
     async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
         self.check_tenant(tenant)?;
         let research = self.research.market_snapshot(tenant).await?;

@@ -118,6 +118,10 @@ impl Marketplace for GuardedMarket {
         self.inner.advertises()
     }
 
+    fn circuit_state(&self) -> Option<boardroom_adapters::CircuitState> {
+        self.inner.circuit_state()
+    }
+
     async fn market_snapshot(&self, tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
         self.around("market_snapshot", self.inner.market_snapshot(tenant)).await
     }

@@ -3,6 +3,7 @@
 //! anonymous callers 401). Changes apply to a running swarm at once: its throttle
 //! judges the very next message by the new limits, and each change is an event.
 
+use crate::markets::MarketMode;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
@@ -147,6 +148,8 @@ pub(crate) struct SwarmView {
     autopilot: Option<AutopilotView>,
     /// The running swarm's throttle; `null` when the swarm is not running.
     throttle: Option<ThrottleView>,
+    /// The market the running swarm acts on; `null` when the swarm is not running.
+    market: Option<MarketView>,
     /// What the owner's tier allows; `null` is unlimited.
     tier_limits: TierLimits,
     /// The admin's throttle override: the limits it replaces (`null` inside is
@@ -154,6 +157,23 @@ pub(crate) struct SwarmView {
     #[serde(rename = "override")]
     #[schema(value_type = Option<Object>)]
     overridden: Option<Value>,
+}
+
+/// The market a running swarm acts on.
+#[derive(Debug, Serialize, ToSchema)]
+struct MarketView {
+    /// The business's `market_mode` as the swarm took it up: `sandbox`, `dry_run` or
+    /// `live`.
+    mode: MarketMode,
+    /// The platform whose world the swarm acts in: `sandbox` (also in a dry run) or the
+    /// connected platform (`shopify`).
+    platform: String,
+    /// Whether it is simulated (the sandbox, or a dry run).
+    simulated: bool,
+    /// The circuit breaker in front of a real platform: `closed` (calls go through),
+    /// `open` (it kept failing: calls fail at once until a trial) or `half_open` (one
+    /// trial call may go); `null` for the sandbox.
+    circuit: Option<String>,
 }
 
 /// A running swarm's autopilot.
@@ -238,8 +258,8 @@ pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Swar
     let tier = owner.map(|owner| owner.tier).unwrap_or_default();
     let overridden = tiers::throttle_override(&state.app, tenant.id).await?;
     let swarm = state.app.swarms.get(tenant.id);
-    let (status, autopilot, throttle) = match &swarm {
-        None => (SwarmStatus::Passivated, None, None),
+    let (status, autopilot, throttle, market) = match &swarm {
+        None => (SwarmStatus::Passivated, None, None, None),
         Some(swarm) => {
             let autopilot = swarm.autopilot();
             let (waited, refused) = swarm.throttle().counters();
@@ -256,7 +276,17 @@ pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Swar
                 counters: ThrottleCounters { waited, refused },
                 in_flight: InFlight { llm_calls, adapter_calls },
             };
-            (swarm.status(), Some(autopilot), Some(throttle))
+            let acting_on = swarm.market_for_api();
+            let market = MarketView {
+                mode: MarketMode::of(tenant),
+                platform: serde_json::to_value(acting_on.platform())
+                    .ok()
+                    .and_then(|platform| platform.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                simulated: acting_on.is_simulated(),
+                circuit: acting_on.circuit_state().map(|state| state.as_str().to_owned()),
+            };
+            (swarm.status(), Some(autopilot), Some(throttle), Some(market))
         }
     };
     Ok(SwarmView {
@@ -267,6 +297,7 @@ pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Swar
         status,
         autopilot,
         throttle,
+        market,
         tier_limits: *tiers::limits(tier),
         overridden,
     })
