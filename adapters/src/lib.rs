@@ -23,14 +23,22 @@
 //! - `shopify`: [`ShopifyClient`], the GraphQL Admin API as typed operations (shop,
 //!   products, prices, inventory, orders) over a [`ShopifyConnection`], and
 //!   [`order_from_webhook`] for the order and refund webhooks.
+//! - `stripe`: [`StripeClient`], Stripe with Connect as typed operations (products,
+//!   prices, payment links with the platform's fee, connected accounts and their
+//!   onboarding, refunds, paged lists) over a [`StripeConnection`], [`platform_fee`],
+//!   and [`event_from_webhook`] for the events the platform books.
+//! - `rest`: what the REST adapters share at the HTTP edge (addresses, form bodies,
+//!   `Retry-After`, transport failures).
 
 mod error;
 mod idempotency;
 mod marketplace;
 mod platform;
 mod resilience;
+mod rest;
 mod sandbox;
 mod shopify;
+mod stripe;
 
 pub use error::AdapterError;
 pub use idempotency::IdempotencyKey;
@@ -48,4 +56,10 @@ pub use shopify::{
     IDEMPOTENCY_TAG_PREFIX, ORDER_LINE_ITEMS_READ, SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyCatalogProduct,
     ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyOrder, ShopifyPage, ShopifyProduct, ShopifyProductDraft,
     ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook,
+};
+pub use stripe::{
+    PlatformFeeShare, STRIPE_API_BASE, STRIPE_API_VERSION, STRIPE_MAX_PAGE, StripeAccount, StripeAccountLink,
+    StripeApplicationFee, StripeCharge, StripeCheckoutSession, StripeClient, StripeConnection, StripeEventPayload,
+    StripeList, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund, StripeSecretKey,
+    StripeWebhookEvent, event_from_webhook, platform_fee,
 };
