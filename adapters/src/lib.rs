@@ -27,10 +27,15 @@
 //!   prices, payment links with the platform's fee, connected accounts and their
 //!   onboarding, refunds, paged lists) over a [`StripeConnection`], [`platform_fee`],
 //!   and [`event_from_webhook`] for the events the platform books.
+//! - `gumroad`: [`GumroadClient`], a seller's Gumroad account as typed operations
+//!   (products made once per key and enabled, offer codes, sales page by page) over a
+//!   [`GumroadConnection`], and [`sale_from_webhook`] for its unsigned pings, whose
+//!   sale is re-fetched before it is trusted.
 //! - `rest`: what the REST adapters share at the HTTP edge (addresses, form bodies,
 //!   `Retry-After`, transport failures).
 
 mod error;
+mod gumroad;
 mod idempotency;
 mod marketplace;
 mod platform;
@@ -41,6 +46,10 @@ mod shopify;
 mod stripe;
 
 pub use error::AdapterError;
+pub use gumroad::{
+    GUMROAD_API_BASE, GumroadAccessToken, GumroadClient, GumroadConnection, GumroadDiscount, GumroadOfferCode,
+    GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage, sale_from_webhook,
+};
 pub use idempotency::IdempotencyKey;
 pub use marketplace::{
     AdChannel, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ListedProduct, MarketSnapshot,
