@@ -4,5 +4,6 @@
 #![allow(dead_code)]
 
 pub(crate) mod graphql;
+pub(crate) mod gumroad_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
