@@ -26,18 +26,35 @@
 //!   connected shop as the swarm's market.
 //! - `dry_run`: [`DryRunMarket`], a rehearsal of going live: the cycle runs on the
 //!   sandbox and each call the connected platform would get is recorded, not sent.
+//! - `stripe`: [`StripeClient`], Stripe with Connect as typed operations (products,
+//!   prices, payment links with the platform's fee, connected accounts and their
+//!   onboarding, refunds, paged lists) over a [`StripeConnection`], [`platform_fee`],
+//!   and [`event_from_webhook`] for the events the platform books.
+//! - `gumroad`: [`GumroadClient`], a seller's Gumroad account as typed operations
+//!   (products made once per key and enabled, offer codes, sales page by page) over a
+//!   [`GumroadConnection`], and [`sale_from_webhook`] for its unsigned pings, whose
+//!   sale is re-fetched before it is trusted.
+//! - `rest`: what the REST adapters share at the HTTP edge (addresses, form bodies,
+//!   `Retry-After`, transport failures).
 
 mod dry_run;
 mod error;
+mod gumroad;
 mod idempotency;
 mod marketplace;
 mod platform;
 mod resilience;
+mod rest;
 mod sandbox;
 mod shopify;
+mod stripe;
 
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
+pub use gumroad::{
+    GUMROAD_API_BASE, GumroadAccessToken, GumroadClient, GumroadConnection, GumroadDiscount, GumroadOfferCode,
+    GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage, sale_from_webhook,
+};
 pub use idempotency::IdempotencyKey;
 pub use marketplace::{
     AdChannel, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ListedProduct, MarketSnapshot,
@@ -54,4 +71,10 @@ pub use shopify::{
     ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyMarket, ShopifyOrder, ShopifyPage, ShopifyProduct,
     ShopifyProductDraft, ShopifyRefund, ShopifyShop, ShopifyWebhookEvent, order_from_webhook, planned_price_change,
     planned_product_creation, planned_shop_read,
+};
+pub use stripe::{
+    PlatformFeeShare, STRIPE_API_BASE, STRIPE_API_VERSION, STRIPE_MAX_PAGE, StripeAccount, StripeAccountLink,
+    StripeApplicationFee, StripeCharge, StripeCheckoutSession, StripeClient, StripeConnection, StripeEventPayload,
+    StripeList, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund, StripeSecretKey,
+    StripeWebhookEvent, event_from_webhook, platform_fee,
 };
