@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::activity::{Activity, ActivityFeed};
 use crate::config::SupervisorConfig;
-use crate::tenant::{SlotState, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
+use crate::tenant::{SlotState, SwarmBrief, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
 use crate::tenant_swarm::{TenantSwarm, TenantSwarmArgs};
 use crate::throttle::ThrottleGate;
 
@@ -335,9 +335,8 @@ impl SwarmRoot {
             gate,
             config,
             self.shared.epoch,
-            Arc::new(personality),
+            SwarmBrief { personality: Arc::new(personality), market: services.market.clone() },
             SwarmWitnesses { events: self.shared.services.events.clone(), activity },
-            services.market.clone(),
         );
         TenantEntry {
             shared: Arc::new(shared),

@@ -88,6 +88,13 @@ pub(crate) struct SwarmWitnesses {
     pub(crate) activity: ActivityFeed,
 }
 
+/// How a swarm works: the personality it plans under, and the market it acts on (until
+/// its next start chooses again).
+pub(crate) struct SwarmBrief {
+    pub(crate) personality: Arc<Personality>,
+    pub(crate) market: Arc<dyn Marketplace>,
+}
+
 impl TenantShared {
     pub(crate) fn new(
         tenant: TenantId,
@@ -95,11 +102,11 @@ impl TenantShared {
         gate: Arc<ThrottleGate>,
         config: Arc<SupervisorConfig>,
         epoch: std::time::Instant,
-        personality: Arc<Personality>,
+        brief: SwarmBrief,
         witnesses: SwarmWitnesses,
-        market: Arc<dyn Marketplace>,
     ) -> Self {
         let SwarmWitnesses { events, activity } = witnesses;
+        let SwarmBrief { personality, market } = brief;
         let slots = names
             .iter()
             .map(|&name| {
