@@ -42,19 +42,30 @@ fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(signature))
 }
 
-fn stripe_event(id: &str, business: Option<i64>) -> Vec<u8> {
-    let metadata = match business {
-        Some(id) => json!({ "business_id": id.to_string() }),
-        None => json!({}),
-    };
+/// A Stripe event on connected account `account` (`None`: the platform's own account).
+/// The metadata names a business, as a payload may claim anything: it is not what
+/// finds the business.
+fn stripe_event(id: &str, account: Option<&str>) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "id": id,
         "object": "event",
         "type": "payment_intent.succeeded",
         "livemode": false,
-        "data": { "object": { "id": "pi_123", "object": "payment_intent", "amount": 2900, "metadata": metadata } },
+        "account": account,
+        "created": 1_700_000_000,
+        "data": { "object": { "id": "pi_123", "object": "payment_intent", "amount": 2900,
+                              "metadata": { "business_id": "1" } } },
     }))
     .expect("JSON")
+}
+
+/// Links a Stripe connected account to a business, as onboarding it through Connect does.
+async fn link_stripe_account(app: &TestApp, business: i64, account: &str) {
+    app.state
+        .store
+        .link_platform_account("stripe", account, TenantId(business), "connect", Utc::now())
+        .await
+        .expect("link the account");
 }
 
 /// `POST`s raw bytes with the given headers.
@@ -93,9 +104,10 @@ async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it
     let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
+    link_stripe_account(&app, business, "acct_planner").await;
 
-    // Stripe tells us a payment for that business succeeded.
-    let body = stripe_event("evt_paid_1", Some(business));
+    // Stripe tells us a payment on that business's account succeeded.
+    let body = stripe_event("evt_paid_1", Some("acct_planner"));
     let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
     let delivered = send_stripe(&app, Some(&signature), body.clone()).await;
     assert_eq!(delivered.status, 200, "{}", delivered.body);
@@ -127,14 +139,15 @@ async fn a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it
     assert_eq!(stripe_events(&app, business).await.len(), 1);
 
     // A different event is recorded.
-    let other = stripe_event("evt_paid_2", Some(business));
+    let other = stripe_event("evt_paid_2", Some("acct_planner"));
     let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &other);
     assert_eq!(send_stripe(&app, Some(&signature), other).await.status, 200);
     assert_eq!(stripe_events(&app, business).await.len(), 2);
 
-    // An event for no business (or an unknown one) is acknowledged and nothing else.
-    for (id, business) in [("evt_nobody", None), ("evt_ghost", Some(987_654))] {
-        let body = stripe_event(id, business);
+    // An event of the platform's own account, or of an account no business has, is
+    // acknowledged and nothing else, whatever its metadata claims.
+    for (id, account) in [("evt_nobody", None), ("evt_ghost", Some("acct_unknown"))] {
+        let body = stripe_event(id, account);
         let signature = stripe_signature(STRIPE_SECRET, Utc::now().timestamp(), &body);
         let response = send_stripe(&app, Some(&signature), body).await;
         assert_eq!(response.status, 200, "{}", response.body);
@@ -146,7 +159,8 @@ async fn a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it
     let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
-    let body = stripe_event("evt_forged", Some(business));
+    link_stripe_account(&app, business, "acct_planner").await;
+    let body = stripe_event("evt_forged", Some("acct_planner"));
     let now = Utc::now().timestamp();
 
     // Signed with another secret.
@@ -253,7 +267,8 @@ async fn the_same_delivery_is_processed_once_even_across_a_restart(backends: Bac
     let mut app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
-    let recorded = stripe_event("evt_restart_1", Some(business));
+    link_stripe_account(&app, business, "acct_planner").await;
+    let recorded = stripe_event("evt_restart_1", Some("acct_planner"));
     let unrecorded = stripe_event("evt_restart_nobody", None);
     let order =
         serde_json::to_vec(&json!({ "id": 820_982_911_946_154_508_u64, "total_price": "29.00" })).expect("JSON");
@@ -289,6 +304,7 @@ async fn deliveries_without_an_id_are_known_by_their_body(backends: Backends) {
     let app = spawn_app(backends).await;
     let owner = app.new_account("owner@example.com").await;
     let business = create_business(&owner, "Planner Shop").await;
+    link_stripe_account(&app, business, "acct_planner").await;
 
     // Shopify without X-Shopify-Webhook-Id: the same body twice is one delivery.
     let order = serde_json::to_vec(&json!({ "id": 1, "total_price": "29.00" })).expect("JSON");
@@ -302,7 +318,8 @@ async fn deliveries_without_an_id_are_known_by_their_body(backends: Backends) {
         serde_json::to_vec(&json!({
             "object": "event",
             "type": "charge.refunded",
-            "data": { "object": { "id": "ch_1", "amount": amount, "metadata": { "business_id": business.to_string() } } },
+            "account": "acct_planner",
+            "data": { "object": { "id": "ch_1", "amount": amount, "metadata": {} } },
         }))
         .expect("JSON")
     };
@@ -403,7 +420,81 @@ fn appends(text: &str) -> u64 {
 
 // Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
 // defaults and `postgres::…` on PostgreSQL with Redis.
+/// The business's Stripe rows in the ledger: (transaction id, amount, category).
+async fn stripe_ledger(app: &TestApp, business: i64) -> Vec<(String, String, String)> {
+    let to = Utc::now() + chrono::Duration::days(1);
+    app.state
+        .store
+        .ledger_entries(TenantId(business), chrono::DateTime::<Utc>::MIN_UTC, to)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .filter(|entry| entry.source == "stripe")
+        .map(|entry| (entry.transaction_id.unwrap_or_default(), entry.amount.to_string(), entry.category))
+        .collect()
+}
+
+async fn a_paid_checkout_on_a_connected_account_is_booked_once_and_its_refunds_as_they_grow(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let owner = app.new_account("owner@example.com").await;
+    let business = create_business(&owner, "Planner Shop").await;
+    let other = create_business(&app.new_account("eve@example.com").await, "Eve's").await;
+    link_stripe_account(&app, business, "acct_planner").await;
+    let event = |id: &str, kind: &str, object: Value| {
+        serde_json::to_vec(&json!({ "id": id, "object": "event", "type": kind, "account": "acct_planner",
+                                    "created": Utc::now().timestamp(), "livemode": false, "data": { "object": object } }))
+        .expect("JSON")
+    };
+    // The payload names the other business in its metadata: it is not believed.
+    let paid = event(
+        "evt_checkout",
+        "checkout.session.completed",
+        json!({ "id": "cs_1", "object": "checkout.session", "amount_total": 2900, "currency": "usd",
+                "payment_status": "paid", "payment_intent": "pi_1", "metadata": { "business_id": other.to_string() } }),
+    );
+    assert!(!duplicate(&send_signed_stripe(&app, &paid).await));
+    assert!(duplicate(&send_signed_stripe(&app, &paid).await), "a replay");
+    // The same payment in another event id books nothing more.
+    let again = String::from_utf8(paid.clone()).expect("utf-8").replace("evt_checkout", "evt_checkout_2").into_bytes();
+    assert!(!duplicate(&send_signed_stripe(&app, &again).await));
+    assert_eq!(
+        stripe_ledger(&app, business).await,
+        [("stripe:pi_1".to_owned(), "29.00".to_owned(), "revenue".to_owned())]
+    );
+    assert!(stripe_ledger(&app, other).await.is_empty(), "the metadata's claim books nothing elsewhere");
+
+    // Refunds: `amount_refunded` is all refunded so far; each new total books its difference.
+    let refunded = |id: &str, so_far: u64| {
+        event(
+            id,
+            "charge.refunded",
+            json!({ "id": "ch_1", "object": "charge", "payment_intent": "pi_1", "amount": 2900,
+                                             "amount_refunded": so_far, "currency": "usd", "metadata": {} }),
+        )
+    };
+    assert!(!duplicate(&send_signed_stripe(&app, &refunded("evt_r1", 1000)).await));
+    assert!(!duplicate(&send_signed_stripe(&app, &refunded("evt_r2", 2900)).await));
+    assert!(!duplicate(&send_signed_stripe(&app, &refunded("evt_r2_late_copy", 2900)).await));
+    let rows = stripe_ledger(&app, business).await;
+    let refunds: Vec<&str> = rows.iter().filter(|row| row.2 == "refund").map(|row| row.1.as_str()).collect();
+    assert_eq!(refunds, ["-10.00", "-19.00"], "{rows:?}");
+
+    // An unpaid checkout (a delayed method still clearing) books nothing yet.
+    let unpaid = event(
+        "evt_unpaid",
+        "checkout.session.completed",
+        json!({ "id": "cs_2", "object": "checkout.session", "amount_total": 500, "currency": "usd",
+                "payment_status": "unpaid", "payment_intent": "pi_2", "metadata": {} }),
+    );
+    assert!(!duplicate(&send_signed_stripe(&app, &unpaid).await));
+    assert_eq!(stripe_ledger(&app, business).await.len(), 3);
+    let events = app.state.store.events_after(TenantId(business), 0, 1000).await.expect("events");
+    let payment = events.iter().find(|event| event.kind == "stripe.payment").expect("a payment event");
+    assert_eq!(payment.revenue_impact, Some(rust_decimal::Decimal::new(2900, 2)), "it moves the dashboard's revenue");
+}
+
 boardroom_tests::on_both_backends! {
+    a_paid_checkout_on_a_connected_account_is_booked_once_and_its_refunds_as_they_grow,
     a_signed_stripe_event_is_recorded_on_its_business_once_however_often_it_is_replayed,
     a_stripe_delivery_that_is_not_signed_by_our_secret_is_refused_before_it_is_read,
     shopify_deliveries_are_accepted_only_with_the_right_hmac,

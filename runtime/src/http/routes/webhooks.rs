@@ -16,9 +16,14 @@
 //! than the API's own 64 KiB bodies).
 //!
 //! ## What a delivery does
-//! - Stripe: an event naming a business in `data.object.metadata.business_id` is
-//!   recorded as a `webhook.stripe` event on that business's event log. Anything else is
-//!   acknowledged and logged.
+//! - Stripe: the connected account the event happened on (`account`, set by Connect)
+//!   finds the business it is linked to (`platform_accounts`); what the payload claims,
+//!   such as metadata, is never trusted for that. The event is recorded as a
+//!   `webhook.stripe` event on that business's log, and its money booked in its ledger:
+//!   a paid `checkout.session.completed` as revenue, once per payment; a
+//!   `charge.refunded` as what it adds to the charge's refunds so far. Events of the
+//!   platform's own account, or of an account no business has, are acknowledged and
+//!   logged.
 //! - Shopify: the shop's domain (`X-Shopify-Shop-Domain`, believable because the HMAC
 //!   is the app's) finds the business that connected the shop. `orders/paid` books the
 //!   order's total as revenue, `refunds/create` the refund, each once by the order's or
@@ -49,7 +54,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use boardroom_adapters::{ShopifyWebhookEvent, order_from_webhook};
+use boardroom_adapters::{
+    ShopifyWebhookEvent, StripeEventPayload, event_from_webhook as stripe_event_from_webhook, order_from_webhook,
+};
 use boardroom_memory::{MemoryError, NewEvent, NewLedgerEntry, TenantId};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
@@ -288,18 +295,12 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok()).collect()
 }
 
-/// `data.object.metadata.business_id`, as Stripe sends metadata (a string) or a number.
-fn stripe_business(event: &Value) -> Option<i64> {
-    let id = &event["data"]["object"]["metadata"]["business_id"];
-    id.as_i64().or_else(|| id.as_str().and_then(|text| text.trim().parse().ok()))
-}
-
 /// Receives a Stripe event.
 ///
-/// The signature is checked on the raw body before anything is parsed. An event naming
-/// a business in `data.object.metadata.business_id` is recorded on that business's
-/// event log; each event id (or, without one, each body) is handled once, across
-/// restarts.
+/// The signature is checked on the raw body before anything is parsed. An event on a
+/// connected account (`account`) linked to a business is recorded on that business's
+/// event log and its money booked (a paid checkout, a refund); each event id (or,
+/// without one, each body) is handled once, across restarts.
 #[utoipa::path(
     post,
     path = "/webhooks/stripe",
@@ -334,12 +335,21 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
         tracing::info!(delivery = %delivery.id, event_type = %kind, "Stripe webhook replayed; already handled");
         return Ok(received(true).into_response());
     }
-    let tenant = match stripe_business(&event) {
-        Some(business) => state.app.store.tenant(TenantId(business)).await,
+    // The connected account the event happened on finds its business; what the payload
+    // claims (metadata) is never trusted for that.
+    let tenant = match event["account"].as_str() {
+        Some(account) => match state.app.store.platform_account_tenant("stripe", account).await {
+            Ok(Some(tenant)) => state.app.store.tenant(tenant).await,
+            other => other.map(|_| None),
+        },
         None => Ok(None),
     };
     let recorded = match tenant {
         Ok(Some(tenant)) => {
+            if let Err(error) = book_stripe(&state, tenant.id, &event).await {
+                state.forget(&delivery).await;
+                return Err(error);
+            }
             let data = json!({
                 "provider": "stripe",
                 "id": id,
@@ -370,6 +380,105 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
         }
     }
     Ok(received(false).into_response())
+}
+
+/// Books the money of a Stripe event on a connected account: a paid checkout's total as
+/// revenue (once per payment), a refund as what it adds to the charge's refunds so far
+/// (`amount_refunded` is cumulative, so each refunded total is booked once, as the
+/// difference from the last). Other events book nothing.
+async fn book_stripe(state: &WebhookState, tenant: TenantId, event: &Value) -> Result<(), WebhookError> {
+    let Ok(Some(event)) = stripe_event_from_webhook(event) else { return Ok(()) };
+    let (entry, kind, summary) = match event.payload {
+        StripeEventPayload::CheckoutSessionCompleted {
+            session,
+            amount_total,
+            currency,
+            payment_status,
+            payment_intent,
+            ..
+        } => {
+            if payment_status != "paid" {
+                return Ok(());
+            }
+            let amount = minor_units(amount_total, &currency);
+            let paid_by = payment_intent.unwrap_or_else(|| session.clone());
+            let entry = NewLedgerEntry {
+                tenant_id: tenant,
+                source: "stripe".into(),
+                amount,
+                category: "revenue".into(),
+                transaction_id: Some(format!("stripe:{paid_by}")),
+                metadata: json!({ "session": session, "payment_intent": paid_by, "currency": currency, "event": event.id }),
+                recorded_at: chrono::Utc::now(),
+            };
+            (entry, "stripe.payment", format!("Stripe payment: {amount} {}", currency.to_uppercase()))
+        }
+        StripeEventPayload::ChargeRefunded { charge, amount_refunded, currency, .. } => {
+            let key = format!("refunded:{charge}");
+            let before = state
+                .app
+                .store
+                .agent_memory(tenant, STRIPE_NAMESPACE, &key)
+                .await?
+                .and_then(|memory| memory.content.as_u64())
+                .unwrap_or(0);
+            if amount_refunded <= before {
+                return Ok(());
+            }
+            let amount = minor_units(amount_refunded - before, &currency);
+            let entry = NewLedgerEntry {
+                tenant_id: tenant,
+                source: "stripe".into(),
+                amount: -amount,
+                category: "refund".into(),
+                transaction_id: Some(format!("stripe:{charge}:refunded:{amount_refunded}")),
+                metadata: json!({ "charge": charge, "refunded_in_all": amount_refunded, "currency": currency, "event": event.id }),
+                recorded_at: chrono::Utc::now(),
+            };
+            state.app.store.put_agent_memory(tenant, STRIPE_NAMESPACE, &key, json!(amount_refunded), None).await?;
+            (entry, "stripe.refund", format!("Stripe refund: {amount} {}", currency.to_uppercase()))
+        }
+        _ => return Ok(()),
+    };
+    let amount = entry.amount;
+    let data = entry.metadata.clone();
+    match state.app.store.record_ledger_entry(entry).await {
+        Ok(_) => {}
+        Err(MemoryError::Conflict(_)) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    }
+    let event = NewEvent::now(tenant, "stripe", kind, summary).with_data(data).with_revenue_impact(amount);
+    state.app.events.append_and_wait(event).await?;
+    Ok(())
+}
+
+/// The agent-memory namespace where the refunds booked per Stripe charge are kept.
+const STRIPE_NAMESPACE: &str = "stripe";
+
+/// An amount in a currency's minor units as money: cents, except in the currencies
+/// Stripe counts in whole units.
+fn minor_units(amount: u64, currency: &str) -> rust_decimal::Decimal {
+    let whole = matches!(
+        currency.to_ascii_lowercase().as_str(),
+        "bif"
+            | "clp"
+            | "djf"
+            | "gnf"
+            | "jpy"
+            | "kmf"
+            | "krw"
+            | "mga"
+            | "pyg"
+            | "rwf"
+            | "ugx"
+            | "vnd"
+            | "vuv"
+            | "xaf"
+            | "xof"
+            | "xpf"
+    );
+    let amount = i64::try_from(amount).unwrap_or(i64::MAX);
+    rust_decimal::Decimal::new(amount, if whole { 0 } else { 2 })
 }
 
 /// Receives a Shopify webhook.
