@@ -113,6 +113,10 @@ pub struct Settings {
     /// `SHOPIFY_WEBHOOK_SECRET`: verifies `POST /webhooks/shopify`; the route answers 404
     /// `not_configured` without it. Redacted in `Debug`.
     pub shopify_webhook_secret: Option<SecretKey>,
+    /// `STRIPE_SECRET_KEY` (the platform's `sk_…` or `rk_…` key) and `STRIPE_API_BASE`
+    /// (default `https://api.stripe.com`): Stripe Connect for the owners' payouts; the
+    /// routes answer 404 `not_configured` without a key. Redacted in `Debug`.
+    pub stripe: Option<StripePlatform>,
     /// `CACHE_SECS`: how long an authenticated caller, and a user's list of businesses,
     /// are remembered (2 s; 0 turns the caches off). Changes made in this process apply
     /// at once, changes made in another process within this time.
@@ -170,10 +174,21 @@ struct FileSettings {
     private_mode: Option<bool>,
     stripe_webhook_secret: Option<String>,
     shopify_webhook_secret: Option<String>,
+    stripe_secret_key: Option<String>,
+    stripe_api_base: Option<String>,
     trusted_proxies: Option<String>,
     metrics_token: Option<String>,
     signups_per_address_per_hour: Option<u32>,
     signups_per_minute: Option<u32>,
+}
+
+/// The platform's Stripe account, for Connect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StripePlatform {
+    /// The platform's secret key; redacted in `Debug`.
+    pub secret_key: SecretKey,
+    /// Where Stripe's API is (`https://api.stripe.com`, or a local server in tests).
+    pub api_base: String,
 }
 
 /// The variables read, in the order they are documented.
@@ -202,6 +217,8 @@ const VARIABLES: &[&str] = &[
     "PRIVATE_MODE",
     "STRIPE_WEBHOOK_SECRET",
     "SHOPIFY_WEBHOOK_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
     "REDIS_PREFIX",
     "CACHE_SECS",
     "OPEN_BROWSER",
@@ -376,6 +393,27 @@ impl Settings {
         };
         let stripe_webhook_secret = pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret).map(SecretKey);
         let shopify_webhook_secret = pick("SHOPIFY_WEBHOOK_SECRET", &file.shopify_webhook_secret).map(SecretKey);
+        let stripe = match pick("STRIPE_SECRET_KEY", &file.stripe_secret_key) {
+            None => None,
+            Some(key) if !(key.starts_with("sk_") || key.starts_with("rk_")) => {
+                return Err(ConfigError::new(
+                    "STRIPE_SECRET_KEY",
+                    "must be a secret key (sk_…) or a restricted key (rk_…)",
+                ));
+            }
+            Some(key) => {
+                let api_base = pick("STRIPE_API_BASE", &file.stripe_api_base)
+                    .unwrap_or_else(|| boardroom_adapters::STRIPE_API_BASE.to_owned());
+                let local = ["http://localhost", "http://127.0.0.1"].iter().any(|origin| api_base.starts_with(origin));
+                if !(api_base.starts_with("https://") || local) {
+                    return Err(ConfigError::new(
+                        "STRIPE_API_BASE",
+                        "must be an https:// address (http:// only for localhost or 127.0.0.1)",
+                    ));
+                }
+                Some(StripePlatform { secret_key: SecretKey(key), api_base: api_base.trim_end_matches('/').to_owned() })
+            }
+        };
         let trusted_proxies = match pick("TRUSTED_PROXIES", &file.trusted_proxies) {
             Some(list) => parse_trusted_proxies(&list)?,
             None => Vec::new(),
@@ -413,6 +451,7 @@ impl Settings {
             private_mode,
             stripe_webhook_secret,
             shopify_webhook_secret,
+            stripe,
             cache_for,
             open_browser,
             shutdown_grace,

@@ -100,6 +100,7 @@
     refreshCharts();
     refreshMinutes();
     refreshGuard();
+    refreshPayouts();
     clearInterval(view.chartsTimer);
     view.chartsTimer = setInterval(refreshCharts, 20000);
   }
@@ -618,6 +619,45 @@
     const answer = await api("PUT", "/api/business/" + view.business + "/guard", body);
     $("guard-note").textContent = answer.status === 200 ? "guard saved" : errorText(answer.body, answer.status);
     if (answer.status === 200) refreshGuard();
+  });
+
+  // ---------- payouts (Stripe Connect) ----------
+
+  async function refreshPayouts() {
+    const business = view.business;
+    const answer = await api("GET", "/api/business/" + business + "/stripe");
+    if (business !== view.business) return;
+    const status = $("payouts-status");
+    const button = $("payouts");
+    if (answer.status === 409) {
+      status.textContent = "Payouts are not set up on this server.";
+      button.disabled = true;
+      return;
+    }
+    button.disabled = false;
+    if (answer.status !== 200) {
+      status.textContent = errorText(answer.body, answer.status);
+      return;
+    }
+    const payouts = answer.body;
+    status.textContent = !payouts.connected
+      ? "Not set up yet."
+      : payouts.payouts_enabled
+        ? "Stripe pays out to your bank (" + payouts.account + ")."
+        : "Onboarding not finished: Stripe needs more details.";
+    button.textContent = payouts.connected && !payouts.payouts_enabled ? "Continue onboarding" : "Set up payouts with Stripe";
+    button.hidden = payouts.connected && payouts.payouts_enabled;
+  }
+
+  $("payouts").addEventListener("click", async () => {
+    $("payouts-status").textContent = "…";
+    const returnUrl = location.origin + "/app?business=" + view.business;
+    const answer = await api("POST", "/api/business/" + view.business + "/stripe/onboard", { return_url: returnUrl });
+    if (answer.status === 200 && answer.body.onboarding_url) {
+      window.location.assign(answer.body.onboarding_url);
+    } else {
+      $("payouts-status").textContent = errorText(answer.body, answer.status);
+    }
   });
 
   // ---------- the control panel ----------

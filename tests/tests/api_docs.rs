@@ -36,6 +36,8 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("GET", "/api/business/{id}/approvals"),
     ("POST", "/api/approvals/{id}/approve"),
     ("POST", "/api/approvals/{id}/reject"),
+    ("GET", "/api/business/{id}/stripe"),
+    ("POST", "/api/business/{id}/stripe/onboard"),
     ("POST", "/api/products/create"),
     ("GET", "/api/products/list"),
     ("POST", "/api/products/optimize"),

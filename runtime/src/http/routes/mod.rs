@@ -4,6 +4,7 @@
 //! - `accounts`: `/api/auth/*` (sign-up, login, logout, profile, API tokens).
 //! - `business`: `/api/business/*` (a user's tenants).
 //! - `reports`: `/api/business/{id}/reports` (the CEO's board minutes, newest first).
+//! - `payouts`: `/api/business/{id}/stripe` and `/stripe/onboard` (Stripe Connect).
 //! - `guard`: `/api/business/{id}/guard`, `/api/business/{id}/approvals`,
 //!   `/api/approvals/{id}/approve|reject` (the spending guard and its approval queue).
 //! - `products`, `stores`, `marketing`, `social`, `finance`, `ai`: a business's data and
@@ -36,6 +37,7 @@ mod finance;
 mod guard;
 mod marketing;
 mod media;
+mod payouts;
 mod products;
 mod reports;
 mod social;
@@ -69,6 +71,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .merge(business::routes())
         .merge(reports::routes())
         .merge(guard::routes())
+        .merge(payouts::routes())
         .merge(products::routes())
         .merge(stores::routes())
         .merge(marketing::routes())
