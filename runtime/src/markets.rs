@@ -86,12 +86,8 @@ impl ConnectedMarkets {
 
 #[async_trait]
 impl TenantMarkets for ConnectedMarkets {
-    async fn market_for(&self, tenant: TenantId, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace> {
-        let mode = match self.store.tenant(tenant).await {
-            Ok(Some(row)) => MarketMode::of(&row),
-            // The swarm's own start reads the tenant next and reports what is wrong.
-            _ => MarketMode::Sandbox,
-        };
+    async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace> {
+        let (tenant, mode) = (row.id, MarketMode::of(row));
         if mode == MarketMode::Sandbox {
             return shared.clone();
         }

@@ -119,9 +119,9 @@ pub struct SwarmServices {
 /// or the platforms the tenant connected.
 #[async_trait::async_trait]
 pub trait TenantMarkets: Send + Sync + 'static {
-    /// The market `tenant`'s swarm acts on, given the `shared` one: `shared` itself
-    /// unless the tenant chose otherwise.
-    async fn market_for(&self, tenant: TenantId, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace>;
+    /// The market `tenant`'s swarm acts on (the row as its activation just read it),
+    /// given the `shared` one: `shared` itself unless the tenant chose otherwise.
+    async fn market_for(&self, tenant: &Tenant, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace>;
 }
 
 /// Seed of the default sandbox world.
@@ -281,7 +281,7 @@ impl SwarmRoot {
                 Lifecycle::Inactive => {}
             }
             let market = match &self.shared.services.markets {
-                Some(markets) => markets.market_for(tenant, &self.shared.services.market).await,
+                Some(markets) => markets.market_for(&row, &self.shared.services.market).await,
                 None => self.shared.services.market.clone(),
             };
             entry.shared.set_market(market);

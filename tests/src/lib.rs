@@ -491,3 +491,39 @@ impl Caller {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
+
+/// How long a story waits for one autopilot cycle to end.
+const CYCLE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Asks for a cycle of `business` through the dashboard's route (`POST
+/// /api/live/{id}/run-cycle`, as `owner`) and returns the events it wrote, up to its
+/// minutes (`ceo.report`) or its failure (`autopilot.cycle_failed`), whichever ends it.
+pub async fn run_a_cycle_to_its_end(app: &TestApp, owner: &Caller, business: i64) -> Vec<boardroom_memory::SwarmEvent> {
+    let tenant = boardroom_memory::TenantId(business);
+    let mut feed = app.state.events.subscribe(tenant, app.state.store.last_event_seq(tenant).await.expect("seq"));
+    let requested = owner.post(&format!("/api/live/{business}/run-cycle"), &json!({})).await;
+    assert_eq!(requested.status, 202, "{}", requested.body);
+    tokio::time::timeout(CYCLE_PATIENCE, async {
+        let mut seen = Vec::new();
+        loop {
+            let event = feed.next().await.expect("the feed stays open").expect("an event");
+            let done = matches!(event.kind.as_str(), "ceo.report" | "autopilot.cycle_failed");
+            seen.push(boardroom_memory::SwarmEvent::clone(&event));
+            if done {
+                return seen;
+            }
+        }
+    })
+    .await
+    .expect("the cycle ends in time")
+}
+
+/// [`run_a_cycle_to_its_end`] for a cycle that must complete: fails the story, with the
+/// failure's reason, when it does not.
+pub async fn run_a_cycle(app: &TestApp, owner: &Caller, business: i64) -> Vec<boardroom_memory::SwarmEvent> {
+    let events = run_a_cycle_to_its_end(app, owner, business).await;
+    if let Some(failed) = events.iter().find(|event| event.kind == "autopilot.cycle_failed") {
+        panic!("the cycle failed: {}", failed.summary);
+    }
+    events
+}

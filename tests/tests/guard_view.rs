@@ -6,34 +6,14 @@
 //! screen.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use boardroom_memory::{TenantId, Tier};
+use boardroom_memory::Tier;
 use boardroom_tests::browser::Browser;
-use boardroom_tests::{Backends, Caller, TEST_PASSWORD, TestApp, spawn_app_with};
+use boardroom_tests::{Backends, TEST_PASSWORD, run_a_cycle, spawn_app_with};
 use serde_json::json;
 
 fn screenshot_path(backend: &str, name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guard-view").join(backend).join(name)
-}
-
-/// Asks for a cycle and waits until it ends (its minutes are announced).
-async fn run_a_cycle(app: &TestApp, owner: &Caller, business: i64) {
-    let tenant = TenantId(business);
-    let mut feed = app.state.events.subscribe(tenant, app.state.store.last_event_seq(tenant).await.expect("seq"));
-    let requested = owner.post(&format!("/api/live/{business}/run-cycle"), &json!({})).await;
-    assert_eq!(requested.status, 202, "{}", requested.body);
-    tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let event = feed.next().await.expect("the feed stays open").expect("an event");
-            if event.kind == "ceo.report" {
-                return;
-            }
-            assert_ne!(event.kind, "autopilot.cycle_failed", "{}", event.summary);
-        }
-    })
-    .await
-    .expect("the cycle ends in time");
 }
 
 /// A script defining `card()`: the card as the page shows it.

@@ -11,12 +11,10 @@
 #[path = "../../adapters/tests/support/mod.rs"]
 mod support;
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use boardroom_memory::{SwarmEvent, TenantId, Tier};
-use boardroom_tests::{ApiResponse, Backends, Caller, TestApp, spawn_app_with};
+use boardroom_tests::{ApiResponse, Backends, Caller, TestApp, run_a_cycle_to_its_end, spawn_app_with};
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
 use rust_decimal::Decimal;
@@ -27,7 +25,6 @@ use support::shopify_fake::{Fault, HeldOrder, ShopifyFake, TOKEN};
 const SHOPIFY_SECRET: &str = "shpss_webhook_secret_for_tests";
 /// The domain the fake shop answers with.
 const SHOP_DOMAIN: &str = "focus-and-flow.myshopify.com";
-const PATIENCE: Duration = Duration::from_secs(90);
 
 async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false"), ("SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET)]).await
@@ -53,27 +50,6 @@ async fn connect(owner: &Caller, business: i64, store_url: &str, token: &str) ->
 
 async fn go(owner: &Caller, business: i64, mode: &str) -> ApiResponse {
     owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": mode })).await
-}
-
-/// Asks for a cycle and returns its events, up to its minutes or its failure.
-async fn run_a_cycle(app: &TestApp, owner: &Caller, business: i64) -> Vec<SwarmEvent> {
-    let tenant = TenantId(business);
-    let mut feed = app.state.events.subscribe(tenant, app.state.store.last_event_seq(tenant).await.expect("seq"));
-    let requested = owner.post(&format!("/api/live/{business}/run-cycle"), &json!({})).await;
-    assert_eq!(requested.status, 202, "{}", requested.body);
-    tokio::time::timeout(PATIENCE, async {
-        let mut seen = Vec::new();
-        loop {
-            let event = feed.next().await.expect("the feed stays open").expect("an event");
-            let done = matches!(event.kind.as_str(), "ceo.report" | "autopilot.cycle_failed");
-            seen.push(SwarmEvent::clone(&event));
-            if done {
-                return seen;
-            }
-        }
-    })
-    .await
-    .expect("the cycle ends in time")
 }
 
 fn ended_well(events: &[SwarmEvent]) -> bool {
@@ -157,7 +133,7 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
     assert_eq!((live.status, &live.body["market_mode"]), (200, &json!("live")), "{}", live.body);
 
     // Act: the autopilot's first cycle.
-    let first = run_a_cycle(&app, &owner, business).await;
+    let first = run_a_cycle_to_its_end(&app, &owner, business).await;
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(
         swarm.body["market"],
@@ -236,7 +212,7 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
         refunded: Decimal::ZERO,
         lines: vec![(Some(listed[0].id.clone()), 1, Decimal::new(2900, 2))],
     });
-    let second = run_a_cycle(&app, &owner, business).await;
+    let second = run_a_cycle_to_its_end(&app, &owner, business).await;
     assert!(ended_well(&second), "{:#?}", kinds(&second));
     assert!(shop.calls("orders") >= 1, "the day's orders were read from the shop");
     let report = owner.get(&format!("/api/business/{business}/reports?limit=1")).await.body;
@@ -265,12 +241,12 @@ async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_listing(ba
     // The product is created, then pricing it is refused (a scope the app lacked for a
     // moment): the cycle stops there, after the listing.
     shop.fail_next(Some("productVariantsBulkUpdate"), 1, Fault::AccessDenied);
-    let failed = run_a_cycle(&app, &owner, business).await;
+    let failed = run_a_cycle_to_its_end(&app, &owner, business).await;
     assert!(!ended_well(&failed), "{:#?}", kinds(&failed));
     assert_eq!(shop.products().len(), 1, "the product was made before the failure");
 
     // The next cycle resumes the listing step: it finds the product by its key.
-    let resumed = run_a_cycle(&app, &owner, business).await;
+    let resumed = run_a_cycle_to_its_end(&app, &owner, business).await;
     assert!(ended_well(&resumed), "{:#?}", kinds(&resumed));
     assert!(resumed.iter().any(|event| event.kind == "cycle.resumed"), "{:#?}", kinds(&resumed));
     assert_eq!(shop.calls("productCreate"), 1, "listed once, across the failure");
@@ -289,7 +265,7 @@ async fn a_shop_that_keeps_failing_opens_its_circuit_and_the_dashboard_shows_it(
 
     // Five outages in a row: the call is retried, then the circuit opens.
     shop.fail_next(None, 5, Fault::ServerError);
-    let failed = run_a_cycle(&app, &owner, business).await;
+    let failed = run_a_cycle_to_its_end(&app, &owner, business).await;
 
     assert!(!ended_well(&failed), "{:#?}", kinds(&failed));
     let why = &failed.last().expect("an event").summary;
@@ -308,7 +284,7 @@ async fn a_dry_run_shows_every_call_it_would_make_and_sends_none(backends: Backe
     let rehearsal = go(&owner, business, "dry_run").await;
     assert_eq!(rehearsal.body["market_mode"], "dry_run", "{}", rehearsal.body);
 
-    let events = run_a_cycle(&app, &owner, business).await;
+    let events = run_a_cycle_to_its_end(&app, &owner, business).await;
 
     assert!(ended_well(&events), "{:#?}", kinds(&events));
     let planned: Vec<&SwarmEvent> = events.iter().filter(|event| event.kind == "dry_run.call").collect();

@@ -6,14 +6,9 @@
 //! are refused with events naming the cap; nobody else can see or answer the queue; bad
 //! settings are refused field by field.
 
-use std::time::Duration;
-
 use boardroom_memory::{SwarmEvent, TenantId, Tier};
-use boardroom_tests::{Backends, Caller, TestApp, spawn_app_with};
+use boardroom_tests::{Backends, Caller, TestApp, run_a_cycle, spawn_app_with};
 use serde_json::{Value, json};
-
-/// How long a story waits for a cycle to end.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
@@ -26,28 +21,6 @@ async fn owner_with_business(app: &TestApp, email: &str) -> (Caller, i64) {
     let created = owner.post("/api/business/create", &json!({ "name": "Mugs & Co", "personality": "hustlebot" })).await;
     assert_eq!(created.status, 201, "{}", created.body);
     (owner, created.body["id"].as_i64().expect("business id"))
-}
-
-/// Runs one cycle through the dashboard's route and returns the events it wrote.
-async fn run_a_cycle(app: &TestApp, owner: &Caller, business: i64) -> Vec<SwarmEvent> {
-    let tenant = TenantId(business);
-    let mut feed = app.state.events.subscribe(tenant, app.state.store.last_event_seq(tenant).await.expect("seq"));
-    let requested = owner.post(&format!("/api/live/{business}/run-cycle"), &json!({})).await;
-    assert_eq!(requested.status, 202, "{}", requested.body);
-    tokio::time::timeout(PATIENCE, async {
-        let mut seen = Vec::new();
-        loop {
-            let event = feed.next().await.expect("the feed stays open").expect("an event");
-            assert_ne!(event.kind, "autopilot.cycle_failed", "{}", event.summary);
-            let done = event.kind == "ceo.report";
-            seen.push(SwarmEvent::clone(&event));
-            if done {
-                return seen;
-            }
-        }
-    })
-    .await
-    .expect("the cycle ends in time")
 }
 
 fn of_kind<'a>(events: &'a [SwarmEvent], kind: &str) -> Vec<&'a SwarmEvent> {

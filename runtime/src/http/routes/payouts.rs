@@ -10,7 +10,9 @@
 //! Without a platform key both routes answer 409 `not_configured`.
 
 use axum::extract::State;
-use boardroom_adapters::{AdapterError, IdempotencyKey, StripeClient, StripeConnection};
+use boardroom_adapters::{
+    AdapterError, IdempotencyKey, StripeAccount, StripeAccountLink, StripeClient, StripeConnection,
+};
 use boardroom_memory::Tenant;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,6 +71,35 @@ struct Payouts {
     onboarding_expires_at: Option<DateTime<Utc>>,
 }
 
+impl Payouts {
+    /// A business with no connected account yet.
+    fn not_connected() -> Self {
+        Self {
+            connected: false,
+            account: None,
+            charges_enabled: false,
+            payouts_enabled: false,
+            details_submitted: false,
+            onboarding_url: None,
+            onboarding_expires_at: None,
+        }
+    }
+
+    /// The connected account as Stripe describes it, with a fresh onboarding link when
+    /// there is one.
+    fn of(account: StripeAccount, link: Option<StripeAccountLink>) -> Self {
+        Self {
+            connected: true,
+            charges_enabled: account.charges_enabled,
+            payouts_enabled: account.payouts_enabled,
+            details_submitted: account.details_submitted,
+            account: Some(account.id),
+            onboarding_expires_at: link.as_ref().map(|link| link.expires_at),
+            onboarding_url: link.map(|link| link.url),
+        }
+    }
+}
+
 /// Opens (once) the business's Stripe account and returns a link to Stripe's onboarding.
 #[utoipa::path(
     post,
@@ -112,15 +143,7 @@ async fn onboard(
     let refresh_url = format!("{}{separator}stripe=refresh", request.return_url);
     let link = client.create_account_link(&account, &refresh_url, &request.return_url).await.map_err(stripe_error)?;
     let details = client.account(&account).await.map_err(stripe_error)?;
-    Ok(Json(Payouts {
-        connected: true,
-        account: Some(account),
-        charges_enabled: details.charges_enabled,
-        payouts_enabled: details.payouts_enabled,
-        details_submitted: details.details_submitted,
-        onboarding_url: Some(link.url),
-        onboarding_expires_at: Some(link.expires_at),
-    }))
+    Ok(Json(Payouts::of(details, Some(link))))
 }
 
 /// How far the business's Stripe account is.
@@ -144,26 +167,10 @@ async fn status(
     let tenant = owned_business(&state, &caller, id).await?;
     let client = platform_client(&state)?;
     let Some(account) = linked_account(&state, &tenant).await? else {
-        return Ok(Json(Payouts {
-            connected: false,
-            account: None,
-            charges_enabled: false,
-            payouts_enabled: false,
-            details_submitted: false,
-            onboarding_url: None,
-            onboarding_expires_at: None,
-        }));
+        return Ok(Json(Payouts::not_connected()));
     };
     let details = client.account(&account).await.map_err(stripe_error)?;
-    Ok(Json(Payouts {
-        connected: true,
-        account: Some(account),
-        charges_enabled: details.charges_enabled,
-        payouts_enabled: details.payouts_enabled,
-        details_submitted: details.details_submitted,
-        onboarding_url: None,
-        onboarding_expires_at: None,
-    }))
+    Ok(Json(Payouts::of(details, None)))
 }
 
 fn platform_client(state: &ApiState) -> Result<StripeClient, ApiError> {

@@ -27,8 +27,7 @@
 //! - Shopify: the shop's domain (`X-Shopify-Shop-Domain`, believable because the HMAC
 //!   is the app's) finds the business that connected the shop. `orders/paid` books the
 //!   order's total as revenue, `refunds/create` the refund, each once by the order's or
-//!   refund's id (the id `stores/sync` books an order by, so whichever comes first
-//!   counts), with an event that moves the dashboard's revenue; `orders/create` is an
+//!   refund's id, with an event that moves the dashboard's revenue; `orders/create` is an
 //!   event only (placed is not paid). A shop no business connected is acknowledged and
 //!   recorded nowhere; a payload a topic cannot have is 400 `invalid_payload`.
 //!
@@ -440,14 +439,25 @@ async fn book_stripe(state: &WebhookState, tenant: TenantId, event: &Value) -> R
         }
         _ => return Ok(()),
     };
-    let amount = entry.amount;
-    let data = entry.metadata.clone();
+    book_once(state, entry, kind, summary).await
+}
+
+/// Books `entry` (its transaction id makes it once per tenant) and, the first time only,
+/// records `kind` with its revenue impact, so the dashboard's money moves once too.
+async fn book_once(
+    state: &WebhookState,
+    entry: NewLedgerEntry,
+    kind: &str,
+    summary: String,
+) -> Result<(), WebhookError> {
+    let (tenant, actor, amount, data) = (entry.tenant_id, entry.source.clone(), entry.amount, entry.metadata.clone());
     match state.app.store.record_ledger_entry(entry).await {
         Ok(_) => {}
+        // Booked already: an earlier delivery of the same order, payment or refund.
         Err(MemoryError::Conflict(_)) => return Ok(()),
         Err(error) => return Err(error.into()),
     }
-    let event = NewEvent::now(tenant, "stripe", kind, summary).with_data(data).with_revenue_impact(amount);
+    let event = NewEvent::now(tenant, actor, kind, summary).with_data(data).with_revenue_impact(amount);
     state.app.events.append_and_wait(event).await?;
     Ok(())
 }
@@ -557,8 +567,7 @@ async fn shopify(State(state): State<WebhookState>, request: Request) -> Result<
 }
 
 /// Books a Shopify order or refund in the business's ledger, once per order or refund
-/// id (the same id `stores/sync` books an order by, so whichever comes first counts),
-/// with an event that moves the dashboard's revenue.
+/// id, with an event that moves the dashboard's revenue.
 async fn book_shopify(
     state: &WebhookState,
     tenant: TenantId,
@@ -584,7 +593,7 @@ async fn book_shopify(
                 source: "shopify".into(),
                 amount: order.total,
                 category: "revenue".into(),
-                transaction_id: Some(order_transaction(&order.id)),
+                transaction_id: Some(format!("shopify:{}", order.id)),
                 metadata: json!({ "order_id": order.id, "order": order.name, "currency": order.currency, "shop": shop,
                                   "line_items": order.line_items }),
                 recorded_at: chrono::Utc::now(),
@@ -605,22 +614,7 @@ async fn book_shopify(
             (entry, "shopify.refund", summary)
         }
     };
-    let amount = entry.amount;
-    let data = entry.metadata.clone();
-    match state.app.store.record_ledger_entry(entry).await {
-        Ok(_) => {}
-        // Booked already (by `stores/sync`, or an earlier delivery of the same order).
-        Err(MemoryError::Conflict(_)) => return Ok(()),
-        Err(error) => return Err(error.into()),
-    }
-    let event = NewEvent::now(tenant, "shopify", kind, summary).with_data(data).with_revenue_impact(amount);
-    state.app.events.append_and_wait(event).await?;
-    Ok(())
-}
-
-/// The ledger's transaction id of a Shopify order.
-pub(crate) fn order_transaction(order_id: &str) -> String {
-    format!("shopify:{order_id}")
+    book_once(state, entry, kind, summary).await
 }
 
 #[cfg(test)]
