@@ -27,19 +27,47 @@ fn boardroom(folder: &Path, vars: &[(&str, &str)]) -> Command {
     command
 }
 
-/// Starts `serve` on a free port and returns the child and its address, read from the
+/// A `boardroom serve` this test started: killed when the test ends without having
+/// stopped it (a failed assertion), so no server outlives its test.
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `serve` on a free port and returns the server and its address, read from the
 /// "serving" log line.
-fn serve(folder: &Path) -> (Child, String) {
+fn serve(folder: &Path) -> (Server, String) {
     serve_with(folder, &[])
 }
 
 /// Like [`serve`], with more variables.
-fn serve_with(folder: &Path, vars: &[(&str, &str)]) -> (Child, String) {
+fn serve_with(folder: &Path, vars: &[(&str, &str)]) -> (Server, String) {
     // Port 0 so parallel tests never collide; everything else stays at its default.
     let mut vars = vars.to_vec();
     vars.push(("BIND", "127.0.0.1:0"));
-    let mut child =
-        boardroom(folder, &vars).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("boardroom starts");
+    let mut child = Server(
+        boardroom(folder, &vars).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("boardroom starts"),
+    );
     let stderr = child.stderr.take().expect("stderr");
     let (found, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
