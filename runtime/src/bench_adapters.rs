@@ -1,11 +1,14 @@
 //! `boardroom bench --adapters`: platform calls as a tenant's swarm makes them.
 //!
-//! 1. **Overhead**: a call through the tenant's guarded market (a slot of its platform
-//!    calls in flight, the live view's started/finished signals) against the same call
-//!    made directly, on a market that answers at once, so the difference is the path.
-//! 2. **Throughput under the throttle**: 32 callers of one tenant against a platform
-//!    answering in 20 ms, under each tier's limit of platform calls in flight (free 2,
-//!    pro 8, enterprise unlimited): calls per second, and the slowest wait for a slot.
+//! 1. **Overhead**: the same call made directly, through the tenant's guarded market (a
+//!    slot of its platform calls in flight, the live view's started/finished signals),
+//!    and through the guarded market and the tenant's adapter actor (a live business's
+//!    path: a message to the actor, a task per call, the answer back), on a market that
+//!    answers at once, so the differences are the paths.
+//! 2. **Throughput under the throttle**: 32 callers of one live tenant (through its
+//!    adapter actor) against a platform answering in 20 ms, under each tier's limit of
+//!    platform calls in flight (free 2, pro 8, enterprise unlimited): calls per second,
+//!    and the slowest wait for a slot.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -17,8 +20,10 @@ use boardroom_adapters::{
     PerformanceReport, Platform, PostRef, PostSpec, ProductListing, StoreRef,
 };
 use boardroom_agents::AgentRegistry;
-use boardroom_memory::{EventLog, EventLogConfig, TenantId};
-use boardroom_supervisor::{SupervisorConfig, SwarmRoot, SwarmServices, ThrottleLimits};
+use boardroom_memory::{EventLog, EventLogConfig, Tenant, TenantId};
+use boardroom_supervisor::{
+    AccountOpener, SupervisorConfig, SwarmMarket, SwarmRoot, SwarmServices, TenantMarkets, ThrottleLimits,
+};
 use rust_decimal::Decimal;
 
 use crate::bench::{ScratchSqlite, create_tenants};
@@ -99,16 +104,62 @@ impl Marketplace for Platformish {
     }
 }
 
-/// A swarm root whose shared market is `market`, and one tenant on it.
-async fn tenant_on(market: Arc<dyn Marketplace>) -> anyhow::Result<(ScratchSqlite, SwarmRoot, TenantId)> {
+/// The bench's platform as every tenant's own account, reached through its adapter actor.
+struct BenchAccount(Arc<dyn Marketplace>);
+
+#[async_trait]
+impl AccountOpener for BenchAccount {
+    fn platform(&self) -> Platform {
+        self.0.platform()
+    }
+
+    async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[async_trait]
+impl TenantMarkets for BenchAccount {
+    async fn market_for(&self, _: &Tenant, _: &Arc<dyn Marketplace>) -> SwarmMarket {
+        SwarmMarket::Account(Arc::new(BenchAccount(self.0.clone())))
+    }
+}
+
+/// Where the bench's tenant reaches the platform.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// As a shared market (the sandbox's path).
+    Shared,
+    /// As its own account, through its adapter actor (a live business's path).
+    Account,
+}
+
+/// A swarm root whose tenants reach `market` by `path`, and one tenant.
+async fn tenant_on(market: Arc<dyn Marketplace>, path: Path) -> anyhow::Result<(ScratchSqlite, SwarmRoot, TenantId)> {
     let scratch = ScratchSqlite::new();
     let store = boardroom_memory::connect(&scratch.url).await?;
     let events = EventLog::start(store.clone(), EventLogConfig::default());
     let mut services = SwarmServices::embedded(store.clone(), events);
+    if path == Path::Account {
+        services.markets = Some(Arc::new(BenchAccount(market.clone())));
+    }
     services.market = market;
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await?;
     let tenant = create_tenants(&store, 1).await?[0];
     Ok((scratch, root, tenant))
+}
+
+/// Nanoseconds a call of `market_snapshot` takes on `market`, over [`OVERHEAD_CALLS`]
+/// sequential calls after a warm-up.
+async fn time_calls(market: &Arc<dyn Marketplace>, tenant: TenantId) -> anyhow::Result<f64> {
+    for _ in 0..10_000 {
+        market.market_snapshot(tenant).await?;
+    }
+    let started = Instant::now();
+    for _ in 0..OVERHEAD_CALLS {
+        market.market_snapshot(tenant).await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e9 / OVERHEAD_CALLS as f64)
 }
 
 pub(crate) async fn run() -> anyhow::Result<()> {
@@ -117,31 +168,21 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         tokio::runtime::Handle::current().metrics().num_workers()
     );
 
-    println!(
-        "\n1. overhead of the guarded path ({OVERHEAD_CALLS} sequential calls each way, a market answering at once)"
-    );
+    println!("\n1. overhead of each path ({OVERHEAD_CALLS} sequential calls each, a market answering at once)");
     let instant: Arc<dyn Marketplace> = Arc::new(Platformish { latency: Duration::ZERO });
-    let (_scratch, root, tenant) = tenant_on(instant.clone()).await?;
-    let guarded = root.activate(tenant).await?.market_for_api();
-    for _ in 0..10_000 {
-        instant.market_snapshot(tenant).await?;
-        guarded.market_snapshot(tenant).await?;
-    }
-    let started = Instant::now();
-    for _ in 0..OVERHEAD_CALLS {
-        instant.market_snapshot(tenant).await?;
-    }
-    let direct = started.elapsed();
-    let started = Instant::now();
-    for _ in 0..OVERHEAD_CALLS {
-        guarded.market_snapshot(tenant).await?;
-    }
-    let through = started.elapsed();
-    let per_call = |total: Duration| total.as_secs_f64() * 1e9 / OVERHEAD_CALLS as f64;
-    println!("   direct:  {:>8.0} ns a call", per_call(direct));
-    println!("   guarded: {:>8.0} ns a call", per_call(through));
-    println!("   the throttle slot and live-view signals add {:.0} ns a call", per_call(through) - per_call(direct));
-    root.shutdown().await;
+    let (_scratch, shared_root, tenant) = tenant_on(instant.clone(), Path::Shared).await?;
+    let guarded = shared_root.activate(tenant).await?.market_for_api();
+    let (_scratch, account_root, account_tenant) = tenant_on(instant.clone(), Path::Account).await?;
+    let through_actor = account_root.activate(account_tenant).await?.market_for_api();
+    let direct = time_calls(&instant, tenant).await?;
+    let guarded = time_calls(&guarded, tenant).await?;
+    let through_actor = time_calls(&through_actor, account_tenant).await?;
+    println!("   direct:                        {direct:>8.0} ns a call");
+    println!("   guarded (shared market):       {guarded:>8.0} ns a call (+{:.0})", guarded - direct);
+    println!("   guarded + adapter actor:       {through_actor:>8.0} ns a call (+{:.0})", through_actor - direct);
+    println!("   the adapter actor itself adds {:.0} ns a call", through_actor - guarded);
+    shared_root.shutdown().await;
+    account_root.shutdown().await;
 
     println!(
         "\n2. platform calls per second for one tenant ({CALLERS} callers, a platform answering in {} ms, {} s a run)",
@@ -149,7 +190,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         RUN.as_secs()
     );
     let slow: Arc<dyn Marketplace> = Arc::new(Platformish { latency: PLATFORM_LATENCY });
-    let (_scratch, root, tenant) = tenant_on(slow).await?;
+    let (_scratch, root, tenant) = tenant_on(slow, Path::Account).await?;
     let handle = root.activate(tenant).await?;
     for (tier, in_flight) in [("free", Some(2)), ("pro", Some(8)), ("enterprise", None)] {
         let limits = ThrottleLimits {

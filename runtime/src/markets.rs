@@ -4,11 +4,12 @@
 //! - `sandbox` (the default): the shared simulated market.
 //! - `dry_run`: the sandbox carries the cycle, and every call the connected shop would
 //!   get is written on the event log with its body, not sent ([`DryRunMarket`]).
-//! - `live`: the connected Shopify shop ([`ShopifyMarket`]), its credentials opened here
-//!   and handed to its client only. A shop that cannot be used (disconnected, its
-//!   credentials no longer opening under the server's key) gives a market that refuses
-//!   every call saying why, so the owner's cycles fail with that reason instead of
-//!   quietly going back to the sandbox.
+//! - `live`: the connected Shopify shop ([`ShopifyMarket`]), reached through the swarm's
+//!   adapter actor, which opens the credentials when it starts and hands them to the
+//!   shop's client only. A shop that cannot be used (disconnected, its credentials no
+//!   longer opening under the server's key) keeps the adapter from starting, and the
+//!   calls that needed it fail saying why, so the owner's cycles fail with that reason
+//!   instead of quietly going back to the sandbox.
 //!
 //! The mode is read when the swarm starts; changing it restarts a running swarm.
 
@@ -17,13 +18,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, CampaignRef, CampaignSpec, DryRunMarket, IdempotencyKey, ListedProduct, MarketSnapshot,
-    Marketplace, PerformanceReport, Platform, PostRef, PostSpec, ProductListing, ResilienceSettings, RetryPolicy,
-    ShopifyClient, ShopifyMarket, StoreRef,
+    AdapterError, CallBudget, DryRunMarket, Marketplace, Platform, ResilienceSettings, RetryPolicy, ShopifyClient,
+    ShopifyMarket,
 };
 use boardroom_memory::{EventLog, SharedStore, Tenant, TenantId};
-use boardroom_supervisor::TenantMarkets;
-use rust_decimal::Decimal;
+use boardroom_supervisor::{AccountOpener, SwarmMarket, TenantMarkets};
 use serde::{Deserialize, Serialize};
 
 use crate::http::crypto::CredentialSealer;
@@ -74,115 +73,62 @@ fn live_settings() -> ResilienceSettings {
 /// Chooses each tenant's market from its `market_mode`.
 pub(crate) struct ConnectedMarkets {
     store: SharedStore,
-    sealer: CredentialSealer,
+    sealer: Arc<CredentialSealer>,
     events: EventLog,
 }
 
 impl ConnectedMarkets {
     pub(crate) fn new(store: SharedStore, sealer: CredentialSealer, events: EventLog) -> Self {
-        Self { store, sealer, events }
+        Self { store, sealer: Arc::new(sealer), events }
     }
 }
 
 #[async_trait]
 impl TenantMarkets for ConnectedMarkets {
-    async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace> {
+    async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         let (tenant, mode) = (row.id, MarketMode::of(row));
-        if mode == MarketMode::Sandbox {
-            return shared.clone();
-        }
-        let connection = match shopify_connection(&self.store, &self.sealer, tenant).await {
-            Ok(Some(connection)) => connection,
-            Ok(None) => return unusable("no Shopify shop is connected: connect one, or go back to the sandbox"),
-            Err(why) => return unusable(why),
-        };
-        if mode == MarketMode::DryRun {
-            return match DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone()) {
-                Ok(market) => Arc::new(market),
-                Err(error) => unusable(error.to_string()),
-            };
-        }
-        match ShopifyClient::with_settings(connection, live_settings()) {
-            Ok(client) => Arc::new(ShopifyMarket::new(tenant, client, shared.clone())),
-            Err(error) => unusable(error.to_string()),
+        let account =
+            ShopifyAccount { tenant, store: self.store.clone(), sealer: self.sealer.clone(), research: shared.clone() };
+        match mode {
+            MarketMode::Sandbox => SwarmMarket::Shared(shared.clone()),
+            MarketMode::Live => SwarmMarket::Account(Arc::new(account)),
+            MarketMode::DryRun => {
+                // A rehearsal needs a shop to rehearse for; without one its adapter's
+                // start fails saying why, and so do the cycles.
+                if !matches!(shopify_connection(&self.store, &self.sealer, tenant).await, Ok(Some(_))) {
+                    return SwarmMarket::Account(Arc::new(account));
+                }
+                match DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone()) {
+                    Ok(market) => SwarmMarket::Shared(Arc::new(market)),
+                    Err(_) => SwarmMarket::Account(Arc::new(account)),
+                }
+            }
         }
     }
 }
 
-fn unusable(why: impl Into<String>) -> Arc<dyn Marketplace> {
-    Arc::new(UnusableShop { why: why.into() })
-}
-
-/// The market of a business set to go live on a shop it cannot use: every call is
-/// refused with the reason.
-struct UnusableShop {
-    why: String,
-}
-
-impl UnusableShop {
-    fn refuse(&self) -> AdapterError {
-        AdapterError::rejected(Platform::Shopify, self.why.clone())
-    }
+/// A business's connected Shopify shop, opened by its adapter actor: the credentials
+/// are unsealed there, and handed to the shop's client only.
+struct ShopifyAccount {
+    tenant: TenantId,
+    store: SharedStore,
+    sealer: Arc<CredentialSealer>,
+    research: Arc<dyn Marketplace>,
 }
 
 #[async_trait]
-impl Marketplace for UnusableShop {
+impl AccountOpener for ShopifyAccount {
     fn platform(&self) -> Platform {
         Platform::Shopify
     }
 
-    fn is_simulated(&self) -> bool {
-        false
-    }
-
-    fn advertises(&self) -> bool {
-        false
-    }
-
-    async fn market_snapshot(&self, _tenant: TenantId) -> Result<MarketSnapshot, AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn create_store(
-        &self,
-        _tenant: TenantId,
-        _name: &str,
-        _key: &IdempotencyKey,
-    ) -> Result<StoreRef, AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn list_product(
-        &self,
-        _tenant: TenantId,
-        _listing: &ProductListing,
-        _key: &IdempotencyKey,
-    ) -> Result<ListedProduct, AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn set_price(&self, _: TenantId, _: &str, _: Decimal, _: &IdempotencyKey) -> Result<(), AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn launch_campaign(
-        &self,
-        _: TenantId,
-        _: &CampaignSpec,
-        _: &IdempotencyKey,
-    ) -> Result<CampaignRef, AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn publish_post(&self, _: TenantId, _: &PostSpec, _: &IdempotencyKey) -> Result<PostRef, AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn advance(&self, _tenant: TenantId, _days: u32) -> Result<(), AdapterError> {
-        Err(self.refuse())
-    }
-
-    async fn report(&self, _tenant: TenantId, _from_day: u32, _to_day: u32) -> Result<PerformanceReport, AdapterError> {
-        Err(self.refuse())
+    async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
+        let refused = |why: String| AdapterError::rejected(Platform::Shopify, why);
+        let connection = shopify_connection(&self.store, &self.sealer, self.tenant)
+            .await
+            .map_err(refused)?
+            .ok_or_else(|| refused("no Shopify shop is connected: connect one, or go back to the sandbox".into()))?;
+        let client = ShopifyClient::with_settings(connection, live_settings())?;
+        Ok(Arc::new(ShopifyMarket::new(self.tenant, client, self.research.clone())))
     }
 }

@@ -158,6 +158,10 @@
       setRestarting(signal.agent, signal.state === "restarting");
       return;
     }
+    if (signal.type === "adapter") {
+      setAdapterState(signal.adapter, signal.state);
+      return;
+    }
     const { from, to, phase } = signal;
     ensureNode(from);
     ensureNode(to);
@@ -243,7 +247,7 @@
     // A tap (phones have no hover) says what the node does, below the graph.
     group.addEventListener("click", () => { $("node-info").textContent = roleOf(name); });
     $("nodes").append(group);
-    view.nodes.set(name, { group, stateText, title, working: 0, throttledUntil: 0, restarting: false });
+    view.nodes.set(name, { group, stateText, title, working: 0, throttledUntil: 0, restarting: false, adapterState: null });
     renderNode(name);
   }
 
@@ -275,8 +279,10 @@
   function nodeState(name) {
     const node = view.nodes.get(name);
     const status = view.snapshot && view.snapshot.status;
-    if (node.restarting || status === "restarting") return "restarting";
-    if (node.throttledUntil > Date.now()) return "throttled";
+    if (node.restarting || status === "restarting" || node.adapterState === "restarting") return "restarting";
+    // An adapter's own state comes from its actor: the platform's throttle, its circuit.
+    if (node.adapterState === "circuit_open") return "circuit_open";
+    if (node.throttledUntil > Date.now() || node.adapterState === "throttled") return "throttled";
     if (node.working > 0) return "working";
     if (status === "degraded" && view.snapshot.agents.includes(name)) return "degraded";
     return "idle";
@@ -339,7 +345,7 @@
 
   const STATE_LABELS = {
     idle: "○ idle", working: "◉ working", throttled: "◌ throttled",
-    restarting: "↻ restarting", degraded: "⚠ degraded",
+    restarting: "↻ restarting", degraded: "⚠ degraded", circuit_open: "⊘ circuit open",
   };
 
   function renderNode(name) {
@@ -367,7 +373,18 @@
     renderNode(agent);
   }
 
+  /** A connected account's adapter actor reported its state (or the snapshot did). */
+  function setAdapterState(adapter, state) {
+    ensureNode(adapter);
+    const node = view.nodes.get(adapter);
+    if (!node) return;
+    node.adapterState = state;
+    renderNode(adapter);
+  }
+
   function applySwarmStatus() {
+    const states = (view.snapshot && view.snapshot.adapter_states) || {};
+    for (const [adapter, state] of Object.entries(states)) setAdapterState(adapter, state);
     for (const name of view.nodes.keys()) renderNode(name);
   }
 

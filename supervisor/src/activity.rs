@@ -44,6 +44,14 @@ pub enum Activity {
         /// Where the message is.
         phase: MessagePhase,
     },
+    /// A connected account's adapter changed state (working, throttled by the
+    /// platform, its circuit open, restarting).
+    Adapter {
+        /// The adapter's node, such as `market:shopify`.
+        adapter: Arc<str>,
+        /// Its new state.
+        state: crate::AdapterState,
+    },
     /// An agent is being restarted after it failed, or is back.
     Agent {
         /// The agent's name.
@@ -122,8 +130,7 @@ impl ActivityFeed {
 
 /// The name of the graph node of a market adapter, such as `market:sandbox`.
 pub fn adapter_node(platform: Platform) -> Arc<str> {
-    let name = serde_json::to_value(platform).ok().and_then(|value| value.as_str().map(str::to_owned));
-    Arc::from(format!("market:{}", name.as_deref().unwrap_or("unknown")))
+    Arc::from(format!("market:{}", platform.as_str()))
 }
 
 #[cfg(test)]

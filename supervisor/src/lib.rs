@@ -18,6 +18,9 @@
 //!   ▲
 //!   └─ every message passes the tenant's ThrottleGate, then takes one of the
 //!      agent's in-flight permits, released when the agent has handled it
+//!
+//!   … and, for a business live on a connected account, one adapter actor beside the
+//!   agents (`market:shopify`), its calls admitted by the same gate
 //! ```
 //!
 //! Callers never see actors: [`SwarmRoot::activate`] gives a [`TenantHandle`], whose
@@ -33,19 +36,23 @@
 //! - `throttle`: [`ThrottleGate`], the per-tenant rate limit, changeable live.
 //! - `tenant`: [`TenantHandle`], [`AgentHandle`], slots and permits.
 //! - `agent_actor`: the actor hosting one agent.
+//! - `adapter_actor`: the actor hosting one connected account (tenant × platform),
+//!   started when first needed, and the swarm's market that sends every call to it.
 //! - `tenant_swarm`: the per-tenant supervisor.
 //! - `root`: [`SwarmRoot`], activation, back-off, passivation, shutdown.
 //! - `autopilot`: the per-tenant driver of the CEO's cycle: interval, pause, resume,
 //!   run now.
 //!
 //! ## Lifecycle events
-//! `swarm.started`, `agent.failed`, `agent.restarted`, `swarm.escalated`,
+//! `swarm.started`, `agent.failed`, `agent.restarted`, `adapter.started`,
+//! `adapter.failed`, `adapter.restarted`, `swarm.escalated`,
 //! `swarm.degraded`, `swarm.restarted`, `swarm.recovered`, `swarm.passivated`,
 //! `swarm.stopped`, and the throttle's `throttle.waited`, `throttle.refused`,
 //! `throttle.changed`, and the autopilot's `autopilot.restarted` (its driver panicked
 //! and is started again after back-off).
 
 mod activity;
+mod adapter_actor;
 mod agent_actor;
 mod autopilot;
 mod chaos;
@@ -68,9 +75,10 @@ fn exited_child(event: ractor::SupervisionEvent) -> Option<(ractor::ActorId, Str
 }
 
 pub use activity::{Activity, ActivityFeed, AgentState, MessagePhase, adapter_node};
+pub use adapter_actor::{AccountOpener, AdapterState, SwarmMarket};
 pub use autopilot::AutopilotState;
 pub use chaos::{CHAOS_PANIC_PREFIX, ChaosConfig, ChaosTenants};
 pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
 pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices, TenantMarkets};
-pub use tenant::{AgentHandle, PinGuard, SwarmStatus, TenantHandle};
+pub use tenant::{AdapterView, AgentHandle, PinGuard, SwarmStatus, TenantHandle};
 pub use throttle::{Refusal, ThrottleGate, limits_json};

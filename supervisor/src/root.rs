@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::activity::{Activity, ActivityFeed};
+use crate::adapter_actor::SwarmMarket;
 use crate::config::SupervisorConfig;
 use crate::tenant::{SlotState, SwarmBrief, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
 use crate::tenant_swarm::{TenantSwarm, TenantSwarmArgs};
@@ -120,8 +121,9 @@ pub struct SwarmServices {
 #[async_trait::async_trait]
 pub trait TenantMarkets: Send + Sync + 'static {
     /// The market `tenant`'s swarm acts on (the row as its activation just read it),
-    /// given the `shared` one: `shared` itself unless the tenant chose otherwise.
-    async fn market_for(&self, tenant: &Tenant, shared: &Arc<dyn Marketplace>) -> Arc<dyn Marketplace>;
+    /// given the `shared` one: `shared` itself unless the tenant chose otherwise (a
+    /// rehearsal over it, or its own account, which gets an adapter actor).
+    async fn market_for(&self, tenant: &Tenant, shared: &Arc<dyn Marketplace>) -> SwarmMarket;
 }
 
 /// Seed of the default sandbox world.
@@ -282,10 +284,15 @@ impl SwarmRoot {
             }
             let market = match &self.shared.services.markets {
                 Some(markets) => markets.market_for(&row, &self.shared.services.market).await,
-                None => self.shared.services.market.clone(),
+                None => SwarmMarket::Shared(self.shared.services.market.clone()),
             };
-            entry.shared.set_market(market);
-            self.restore_market(&entry.shared).await?;
+            // A shared market is handed the tenant's saved world here; an account's
+            // adapter restores its own when it starts.
+            let shared_market = matches!(market, SwarmMarket::Shared(_));
+            entry.shared.choose_market(market, &self.shared.services.store);
+            if shared_market {
+                self.restore_market(&entry.shared).await?;
+            }
             let (swarm, generation) = self.shared.spawn_swarm(&self.actor, &entry).await?;
             *lifecycle = Lifecycle::Running { swarm, generation };
             entry.shared.status.send_replace(SwarmStatus::Running);
@@ -310,11 +317,7 @@ impl SwarmRoot {
         let tenant = shared.tenant;
         let market = shared.market();
         let market = &market;
-        let platform = serde_json::to_value(market.platform())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        if let Some(world) = self.shared.services.store.adapter_state(tenant, &platform).await? {
+        if let Some(world) = self.shared.services.store.adapter_state(tenant, market.platform().as_str()).await? {
             market
                 .import_state(tenant, world)
                 .await

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use async_trait::async_trait;
 use boardroom_adapters::Marketplace;
 use boardroom_agents::{AgentError, Peers, Task};
-use boardroom_memory::{EventLog, TenantId};
+use boardroom_memory::{EventLog, SharedStore, TenantId};
 use boardroom_personalities::Personality;
 use ractor::{ActorRef, MessagingErr};
 use serde::Serialize;
@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
 use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase};
+use crate::adapter_actor::{ActorMarket, AdapterServices, AdapterSlot, AdapterState, SwarmMarket};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
 use crate::chaos::ChaosDice;
@@ -77,6 +78,8 @@ pub(crate) struct TenantShared {
     pub(crate) activity: ActivityFeed,
     /// The market the swarm acts on, chosen when it starts (see `TenantMarkets`).
     market: std::sync::RwLock<Arc<dyn Marketplace>>,
+    /// The adapter of the connected account the market is, when it is one.
+    adapter: std::sync::RwLock<Option<Arc<AdapterSlot>>>,
     last_used_ms: AtomicU64,
     pins: AtomicUsize,
     epoch: std::time::Instant,
@@ -129,6 +132,7 @@ impl TenantShared {
             autopilot: AutopilotControl::default(),
             activity,
             market: std::sync::RwLock::new(market),
+            adapter: std::sync::RwLock::new(None),
             last_used_ms: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
             epoch,
@@ -142,9 +146,28 @@ impl TenantShared {
         self.market.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Chooses the market the swarm acts on from its next start on.
-    pub(crate) fn set_market(&self, market: Arc<dyn Marketplace>) {
+    /// The adapter of the connected account the swarm acts on, if it acts on one.
+    pub(crate) fn adapter(&self) -> Option<Arc<AdapterSlot>> {
+        self.adapter.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Chooses the market the swarm acts on from its next start on: a shared one, or
+    /// the tenant's account behind an adapter actor (started when first needed).
+    pub(crate) fn choose_market(&self, choice: SwarmMarket, store: &SharedStore) {
+        let (market, adapter): (Arc<dyn Marketplace>, _) = match choice {
+            SwarmMarket::Shared(market) => (market, None),
+            SwarmMarket::Account(opener) => {
+                let services = AdapterServices {
+                    store: store.clone(),
+                    events: self.events.clone(),
+                    activity: self.activity.clone(),
+                };
+                let slot = Arc::new(AdapterSlot::new(self.tenant, opener, services));
+                (Arc::new(ActorMarket::new(slot.clone())), Some(slot))
+            }
+        };
         *self.market.write().unwrap_or_else(std::sync::PoisonError::into_inner) = market;
+        *self.adapter.write().unwrap_or_else(std::sync::PoisonError::into_inner) = adapter;
     }
 
     pub(crate) fn touch(&self) {
@@ -163,6 +186,19 @@ impl TenantShared {
             slot.state.send_replace(state.clone());
         }
     }
+}
+
+/// A connected account's adapter as the live view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdapterView {
+    /// Its node on the swarm graph (`market:shopify`).
+    pub node: String,
+    /// The platform.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub platform: boardroom_adapters::Platform,
+    /// What it is doing.
+    pub state: AdapterState,
 }
 
 /// A handle to an active tenant's swarm. Cheap to clone; stays valid across agent and
@@ -219,6 +255,16 @@ impl TenantHandle {
             FROM_API,
             self.shared.activity.clone(),
         ))
+    }
+
+    /// The adapter of the connected account the swarm acts on, as the live view shows
+    /// it; `None` while it acts on a shared market (the sandbox).
+    pub fn adapter(&self) -> Option<AdapterView> {
+        self.shared.adapter().map(|slot| AdapterView {
+            node: slot.node().to_string(),
+            platform: slot.platform(),
+            state: slot.state(),
+        })
     }
 
     /// A handle to one agent.

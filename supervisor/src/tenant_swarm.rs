@@ -43,12 +43,42 @@ impl TenantSwarmState {
 
 /// Why a swarm gave up.
 #[derive(Debug, thiserror::Error)]
-#[error("{restarts} agent restarts within {within:?}: restart intensity exceeded (last: {agent} {reason})")]
+#[error("{restarts} restarts within {within:?}: restart intensity exceeded (last: {child} {reason})")]
 pub(crate) struct Escalation {
     restarts: usize,
     within: Duration,
-    agent: &'static str,
+    child: String,
     reason: String,
+}
+
+impl TenantSwarmState {
+    /// Counts a child's restart against the restart intensity; past it, escalates: the
+    /// swarm fails, handing the decision to the root.
+    async fn count_restart(&mut self, child: &str, reason: &str) -> Result<(), ActorProcessingErr> {
+        let shared = self.args.shared.clone();
+        let intensity = shared.config.restart_intensity;
+        let now = Instant::now();
+        self.restarts.retain(|at| now.duration_since(*at) < intensity.within);
+        self.restarts.push_back(now);
+        if self.restarts.len() <= intensity.max_restarts as usize {
+            return Ok(());
+        }
+        let escalation = Escalation {
+            restarts: self.restarts.len(),
+            within: intensity.within,
+            child: child.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.emit(NewEvent::now(shared.tenant, "swarm", "swarm.escalated", escalation.to_string()).with_data(json!({
+            "restarts": escalation.restarts,
+            "within_ms": intensity.within.as_millis() as u64,
+            "max_restarts": intensity.max_restarts,
+            "last_failed": child,
+        })))
+        .await;
+        shared.set_all_slots(SlotState::Closed("swarm escalated; the root is restarting it"));
+        Err(Box::new(escalation))
+    }
 }
 
 impl TenantSwarm {
@@ -97,6 +127,9 @@ impl Actor for TenantSwarm {
         args: TenantSwarmArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let mut state = TenantSwarmState { args, children: HashMap::new(), restarts: VecDeque::new() };
+        if let Some(adapter) = state.args.shared.adapter() {
+            adapter.attach(myself.get_cell());
+        }
         for index in 0..state.args.registry.len() {
             Self::spawn_agent(&myself, &mut state, index).await?;
         }
@@ -107,6 +140,9 @@ impl Actor for TenantSwarm {
         // Let every agent finish the message it is on before the swarm is gone.
         state.args.shared.set_all_slots(SlotState::Closed("swarm stopped"));
         myself.stop_children_and_wait(Some("swarm stopping".into()), Some(Duration::from_secs(10))).await;
+        if let Some(adapter) = state.args.shared.adapter() {
+            adapter.close("swarm stopped");
+        }
         Ok(())
     }
 
@@ -117,11 +153,20 @@ impl Actor for TenantSwarm {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let Some((child, reason)) = crate::exited_child(event) else { return Ok(()) };
+        let shared = state.args.shared.clone();
+        let tenant = shared.tenant;
+        if let Some(adapter) = shared.adapter().filter(|adapter| adapter.actor_id() == Some(child)) {
+            adapter.failed(&reason).await;
+            state.count_restart(adapter.node(), &reason).await?;
+            if let Err(error) = adapter.restart().await {
+                // Its account could not be opened again: the next call tries, and says why.
+                tracing::warn!(%error, %tenant, "adapter not restarted");
+            }
+            return Ok(());
+        }
         let Some(index) = state.children.remove(&child) else {
             return Ok(());
         };
-        let shared = state.args.shared.clone();
-        let tenant = shared.tenant;
         let agent = shared.slots[index].name;
         // Senders wait for the replacement rather than failing.
         shared.slots[index].state.send_replace(SlotState::Waiting);
@@ -132,26 +177,7 @@ impl Actor for TenantSwarm {
                     .with_data(json!({ "error": reason })),
             )
             .await;
-
-        let intensity = shared.config.restart_intensity;
-        let now = Instant::now();
-        state.restarts.retain(|at| now.duration_since(*at) < intensity.within);
-        state.restarts.push_back(now);
-        if state.restarts.len() > intensity.max_restarts as usize {
-            let escalation = Escalation { restarts: state.restarts.len(), within: intensity.within, agent, reason };
-            state
-                .emit(NewEvent::now(tenant, "swarm", "swarm.escalated", escalation.to_string()).with_data(json!({
-                    "restarts": escalation.restarts,
-                    "within_ms": intensity.within.as_millis() as u64,
-                    "max_restarts": intensity.max_restarts,
-                    "last_failed": agent,
-                })))
-                .await;
-            shared.set_all_slots(SlotState::Closed("swarm escalated; the root is restarting it"));
-            // Failing is how the swarm hands the decision to the root.
-            return Err(Box::new(escalation));
-        }
-
+        state.count_restart(agent, &reason).await?;
         Self::spawn_agent(&myself, state, index).await?;
         shared.activity.publish(|| Activity::Agent { agent, state: AgentLifecycle::Idle });
         state

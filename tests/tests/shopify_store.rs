@@ -137,9 +137,12 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(
         swarm.body["market"],
-        json!({ "mode": "live", "platform": "shopify", "simulated": false, "circuit": "closed" }),
-        "the dashboard shows where the swarm acts"
+        json!({ "mode": "live", "platform": "shopify", "simulated": false, "circuit": "closed",
+                "adapter": { "node": "market:shopify", "platform": "shopify", "state": "idle" } }),
+        "the dashboard shows where the swarm acts, and its adapter actor"
     );
+    assert_eq!(swarm.body["adapters"], json!(["market:shopify"]), "the shop's adapter is a node of the swarm graph");
+    assert_eq!(swarm.body["adapter_states"], json!({ "market:shopify": "idle" }));
 
     // Assert: the product is on the shop, listed once, and is the business's product.
     assert!(ended_well(&first), "{:#?}", kinds(&first));
@@ -173,6 +176,13 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
     let events = app.state.store.events_after(TenantId(business), 0, 10_000).await.expect("events");
     let paid: Vec<_> = events.iter().filter(|event| event.kind == "shopify.order_paid").collect();
     assert_eq!(paid.len(), 1);
+    let adapter_lifecycle: Vec<_> =
+        events.iter().filter(|event| event.kind.starts_with("adapter.")).map(|event| event.kind.as_str()).collect();
+    assert_eq!(adapter_lifecycle, ["adapter.started"], "the cycle's first call started the shop's adapter, once");
+    for event in &events {
+        let written = format!("{} {}", event.summary, event.data);
+        assert!(!written.contains(TOKEN), "the shop's token reached the event log: {written}");
+    }
     assert_eq!(paid[0].revenue_impact, Some(Decimal::new(2900, 2)), "the charts' money");
 
     // A replay, and the same order in another delivery: still one row.
@@ -272,6 +282,8 @@ async fn a_shop_that_keeps_failing_opens_its_circuit_and_the_dashboard_shows_it(
     assert!(why.contains("Shopify answered 500"), "the failure says why: {why}");
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(swarm.body["market"]["circuit"], "open", "{}", swarm.body["market"]);
+    assert_eq!(swarm.body["market"]["adapter"]["state"], "circuit_open", "{}", swarm.body["market"]);
+    assert_eq!(swarm.body["adapter_states"], json!({ "market:shopify": "circuit_open" }), "the graph's node shows it");
     assert!(shop.calls("productCreate") <= 1, "nothing was listed twice while it failed");
 }
 

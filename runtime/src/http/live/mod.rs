@@ -109,7 +109,9 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 
 /// What the dashboard draws before the stream starts: the swarm as the admin view shows
 /// it (status, autopilot, tier, throttles), plus `name`, `personality`, `agents`,
-/// `adapters`, `simulated_market`, `llm` and `last_seq`.
+/// `adapters` (their nodes), `adapter_states` (a connected account's adapter actor:
+/// `idle`, `working`, `throttled`, `circuit_open`, `restarting`), `simulated_market`,
+/// `llm` and `last_seq`.
 #[utoipa::path(
     get,
     path = "/api/live/{id}/swarm",
@@ -130,12 +132,21 @@ async fn swarm(
         .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("the swarm view did not serialize")))?;
     let running = state.app.swarms.get(tenant.id);
     let agents = running.as_ref().map_or_else(|| state.app.swarms.agent_names(), |swarm| swarm.agent_names());
-    let adapter = boardroom_supervisor::adapter_node(state.app.services.market.platform());
+    // The swarm's own market once it runs (a connected account's adapter actor).
+    let market = running.as_ref().map_or_else(|| state.app.services.market.clone(), |swarm| swarm.market_for_api());
+    let adapter = boardroom_supervisor::adapter_node(market.platform());
+    let adapter_states: serde_json::Map<String, Value> = running
+        .as_ref()
+        .and_then(|swarm| swarm.adapter())
+        .map(|view| (view.node, json!(view.state)))
+        .into_iter()
+        .collect();
     view["name"] = json!(tenant.name);
     view["personality"] = json!(running.as_ref().map_or(tenant.personality.clone(), |s| s.personality().name.clone()));
     view["agents"] = json!(agents);
     view["adapters"] = json!([&*adapter]);
-    view["simulated_market"] = json!(state.app.services.market.is_simulated());
+    view["adapter_states"] = Value::Object(adapter_states);
+    view["simulated_market"] = json!(market.is_simulated());
     view["llm"] = json!(state.app.services.brain.describe());
     view["last_seq"] = json!(state.app.store.last_event_seq(tenant.id).await?);
     Ok(Json(view))

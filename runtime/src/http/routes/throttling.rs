@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 
 use axum::extract::State;
 use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
-use boardroom_supervisor::{SwarmStatus, TenantHandle, ThrottleLimits};
+use boardroom_supervisor::{AdapterView, SwarmStatus, TenantHandle, ThrottleLimits};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::openapi::RefOr;
@@ -174,6 +174,10 @@ struct MarketView {
     /// `open` (it kept failing: calls fail at once until a trial) or `half_open` (one
     /// trial call may go); `null` for the sandbox.
     circuit: Option<String>,
+    /// The adapter actor of the connected account the swarm acts on (its node on the
+    /// swarm graph, and `idle`, `working`, `throttled`, `circuit_open` or
+    /// `restarting`); `null` on a shared market (the sandbox, a dry run).
+    adapter: Option<AdapterView>,
 }
 
 /// A running swarm's autopilot.
@@ -279,12 +283,10 @@ pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Swar
             let acting_on = swarm.market_for_api();
             let market = MarketView {
                 mode: MarketMode::of(tenant),
-                platform: serde_json::to_value(acting_on.platform())
-                    .ok()
-                    .and_then(|platform| platform.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                platform: acting_on.platform().as_str().to_owned(),
                 simulated: acting_on.is_simulated(),
                 circuit: acting_on.circuit_state().map(|state| state.as_str().to_owned()),
+                adapter: swarm.adapter(),
             };
             (swarm.status(), Some(autopilot), Some(throttle), Some(market))
         }
