@@ -7,6 +7,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use boardroom_memory::{BusinessStore, EventStore, LearningStore, LedgerStore, PlatformStore, TenantId};
+use serde_json::json;
+use support::shopify_fake::{Fault, ShopifyFake, TOKEN};
+
+#[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use the shop")]
+#[path = "../../adapters/tests/support/mod.rs"]
+mod support;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_boardroom");
 
@@ -498,4 +504,164 @@ async fn with_an_otlp_endpoint_every_agent_message_is_exported_as_a_span() {
     }
     sigterm(&child);
     assert!(wait_for_exit(&mut child).success());
+}
+
+/// An owner's session on a running server: signs up (or logs in) and keeps the cookie.
+struct Session {
+    client: reqwest::Client,
+    address: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    async fn open(address: &str, sign_up: bool) -> Self {
+        let client = reqwest::Client::new();
+        let account = json!({ "email": "owner@example.com", "password": "correct horse battery" });
+        if sign_up {
+            let signed_up = client.post(format!("http://{address}/api/auth/signup")).json(&account).send().await;
+            assert_eq!(signed_up.expect("sign-up answers").status(), 201);
+        }
+        let login = client.post(format!("http://{address}/api/auth/login")).json(&account).send().await;
+        let login = login.expect("login answers");
+        assert_eq!(login.status(), 200);
+        let cookie =
+            login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+        let body: serde_json::Value = login.json().await.expect("login's JSON");
+        let csrf = body["csrf_token"].as_str().expect("a csrf_token for cookie-authenticated writes").to_owned();
+        Self { client, address: address.to_owned(), cookie, csrf }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method, format!("http://{}{path}", self.address))
+            .header("cookie", &self.cookie)
+            .header("X-CSRF-Token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Polls `check` every 100 ms for at most `within`; panics saying `what` if it never holds.
+async fn until<F: std::future::Future<Output = bool>>(within: Duration, what: &str, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not happen within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Where a story's server keeps its data.
+enum Database {
+    /// The embedded default: SQLite in the working folder.
+    Embedded,
+    /// A fresh PostgreSQL database of its own.
+    Postgres(boardroom_memory::testing::TestPostgres),
+}
+
+impl Database {
+    fn vars(&self) -> Vec<(&str, &str)> {
+        let mut vars = vec![("DEMO_TENANT", "false")];
+        if let Self::Postgres(database) = self {
+            vars.extend([
+                ("DATABASE_URL", database.url.as_str()),
+                ("SECRET_KEY", "a-secret-key-of-at-least-32-characters-0123"),
+            ]);
+        }
+        vars
+    }
+
+    async fn store(&self, folder: &Path) -> boardroom_memory::SharedStore {
+        let url = match self {
+            Self::Embedded => format!("sqlite://{}", folder.join("data/boardroom.db").display()),
+            Self::Postgres(database) => database.url.clone(),
+        };
+        boardroom_memory::connect(&url).await.expect("database readable")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_live_business_killed_while_its_product_is_being_listed_resumes_without_a_second_listing() {
+    a_live_business_killed_while_its_product_is_being_listed_resumes_without_a_second_listing(Database::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_live_business_killed_while_its_product_is_being_listed_resumes_without_a_second_listing() {
+    let database = Database::Postgres(boardroom_memory::testing::fresh_postgres().await);
+    a_live_business_killed_while_its_product_is_being_listed_resumes_without_a_second_listing(database).await;
+}
+
+async fn a_live_business_killed_while_its_product_is_being_listed_resumes_without_a_second_listing(database: Database) {
+    // Arrange: a business live on a shop.
+    let shop = ShopifyFake::start().await;
+    let folder = fresh_folder();
+    let vars = database.vars();
+    let (mut first, address) = serve_with(&folder, &vars);
+    let owner = Session::open(&address, true).await;
+    let (status, business) = owner
+        .send(
+            reqwest::Method::POST,
+            "/api/business/create",
+            Some(json!({ "name": "Focus & Flow", "personality": "hustlebot" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{business}");
+    let id = business["id"].as_i64().expect("business id");
+    let connect = json!({ "business_id": id, "platform": "shopify", "store_url": shop.base_url(),
+                          "credentials": { "access_token": TOKEN } });
+    let (status, connected) = owner.send(reqwest::Method::POST, "/api/stores/connect", Some(connect)).await;
+    assert_eq!(status, 201, "{connected}");
+    let (status, live) =
+        owner.send(reqwest::Method::PUT, &format!("/api/business/{id}"), Some(json!({ "market_mode": "live" }))).await;
+    assert_eq!(status, 200, "{live}");
+
+    // Act: the shop makes the product, and the process dies (kill -9) before the
+    // answer reaches it.
+    shop.fail_next(Some("productCreate"), 1, Fault::AnswerLate(Duration::from_secs(300)));
+    let (status, _) = owner.send(reqwest::Method::POST, &format!("/api/live/{id}/run-cycle"), None).await;
+    assert_eq!(status, 202);
+    until(Duration::from_secs(60), "the shop receiving the listing", || async { shop.calls("productCreate") >= 1 })
+        .await;
+    first.kill().expect("kill -9");
+    first.wait().expect("the killed server is reaped");
+    assert_eq!(shop.products().len(), 1, "the shop made the product the dead process never heard about");
+
+    // The next start runs the cycle again: it resumes at the listing.
+    let (mut second, address) = serve_with(&folder, &vars);
+    let owner = Session::open(&address, false).await;
+    let (status, _) = owner.send(reqwest::Method::POST, &format!("/api/live/{id}/run-cycle"), None).await;
+    assert_eq!(status, 202);
+    until(Duration::from_secs(120), "the resumed cycle's report", || async {
+        let (_, reports) = owner.send(reqwest::Method::GET, &format!("/api/business/{id}/reports?limit=1"), None).await;
+        reports["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    sigterm(&second);
+    assert_eq!(wait_for_exit(&mut second).code(), Some(0));
+
+    // Assert: one product on the shop, one in the business, the cycle said it resumed.
+    let listed = shop.products();
+    assert_eq!(
+        listed.len(),
+        1,
+        "listed once across the crash ({} productCreate calls received)",
+        shop.calls("productCreate")
+    );
+    let store = database.store(&folder).await;
+    let products = store.products(TenantId(id)).await.expect("products");
+    assert_eq!(products.len(), 1, "{products:?}");
+    assert_eq!(products[0].external_id.as_deref(), Some(listed[0].id.as_str()), "the row is the shop's product");
+    let events = store.events_after(TenantId(id), 0, 10_000).await.expect("events");
+    assert!(events.iter().any(|event| event.kind == "cycle.resumed"), "the second start resumed the cut cycle");
+    assert!(events.iter().any(|event| event.kind == "ceo.report"), "and finished it");
 }
