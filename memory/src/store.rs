@@ -591,6 +591,8 @@ pub trait LearningStore: Send + Sync + 'static {
         counted_prefix: &str,
         limit: Option<u64>,
     ) -> MemoryResult<AgentMemory>;
+    /// Forgets `key` of `agent`'s memory; whether it was written.
+    async fn forget_agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<bool>;
 }
 
 /// Files a tenant uploads, within its owner's storage quota.

@@ -78,6 +78,7 @@ conformance! {
         an_approval_expires_unanswered_and_then_cannot_be_answered,
         an_approved_action_is_counted_done_once,
         a_platform_account_belongs_to_one_business_at_a_time,
+        of_eight_businesses_linking_one_account_at_once_exactly_one_gets_it,
         usage_counters_sum_concurrent_increments_exactly,
         reads_never_cross_tenants,
         a_closed_store_refuses_further_calls,
@@ -1043,6 +1044,33 @@ async fn a_platform_account_belongs_to_one_business_at_a_time(store: SharedStore
     ));
 }
 
+async fn of_eight_businesses_linking_one_account_at_once_exactly_one_gets_it(store: SharedStore) {
+    let mut businesses = Vec::new();
+    for i in 0..8 {
+        businesses.push(tenant(&store, &format!("shop {i}")).await.id);
+    }
+    let linkers: Vec<_> = businesses
+        .iter()
+        .map(|&business| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let linked = store.link_platform_account("shopify", "mugs.myshopify.com", business, "s", time(0)).await;
+                (business, linked)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for linker in linkers {
+        match linker.await.expect("task") {
+            (business, Ok(())) => winners.push(business),
+            (_, refused) => assert!(is_conflict(refused, "account")),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one business holds the shop: {winners:?}");
+    let holder = store.platform_account_tenant("shopify", "mugs.myshopify.com").await.expect("read");
+    assert_eq!(holder, winners.first().copied(), "and it is the one told it got it");
+}
+
 // ---- usage counters ----
 
 async fn usage_counters_sum_concurrent_increments_exactly(store: SharedStore) {
@@ -1767,6 +1795,11 @@ async fn agent_memory_is_a_key_value_store_per_agent_whose_puts_replace(store: S
     assert_eq!(listed[0], floor);
     assert_eq!(listed[1].content, json!("13.00"));
 
+    assert!(store.forget_agent_memory(shop, "pricing", "floor").await.expect("forget"));
+    assert!(!store.forget_agent_memory(shop, "pricing", "floor").await.expect("forget"), "only once");
+    assert!(!store.forget_agent_memory(other, "pricing", "last_price").await.expect("forget"), "not another's");
+    assert_eq!(store.agent_memory(shop, "pricing", "floor").await.expect("get"), None);
+    store.put_agent_memory(shop, "pricing", "floor", json!(9), Some(money("-1.5"))).await.expect("put again");
     assert_eq!(store.agent_memory(shop, "pricing", "never").await.expect("get"), None);
     assert_eq!(store.agent_memory(shop, "seo", "last_price").await.expect("get"), None, "keys belong to one agent");
     assert_eq!(store.agent_memory(other, "pricing", "last_price").await.expect("get"), None);

@@ -388,6 +388,34 @@ async fn a_wrong_token_or_a_silent_shop_is_a_clear_refusal(backends: Backends) {
     assert_eq!((taken.status, taken.error_code()), (409, "account_taken"), "{}", taken.body);
 }
 
+async fn eight_businesses_connecting_one_shop_at_once_leave_it_with_exactly_one(backends: Backends) {
+    let shop = ShopifyFake::start().await;
+    let app = spawn_app(backends).await;
+    // Eight businesses (of one owner: sign-ups are rate limited per address).
+    let (owner, first) = owner_with_business(&app, "ada@example.com").await;
+    let mut owners = vec![(owner.clone(), first)];
+    for i in 1..8 {
+        let created = owner.post("/api/business/create", &json!({ "name": format!("Shop {i}") })).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        owners.push((owner.clone(), created.body["id"].as_i64().expect("business id")));
+    }
+
+    let answers = futures::future::join_all(
+        owners.iter().map(|(owner, business)| connect(owner, *business, shop.base_url(), TOKEN)),
+    )
+    .await;
+
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
+    assert_eq!(statuses.iter().filter(|&&status| status == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&status| status == 409).count(), 7, "{statuses:?}");
+    for ((owner, business), answer) in owners.iter().zip(&answers) {
+        let listed = owner.get(&format!("/api/stores/list?business_id={business}")).await;
+        let kept = listed.body["items"].as_array().map_or(0, Vec::len);
+        let expected = usize::from(answer.status == 201);
+        assert_eq!(kept, expected, "business {business} ({}) keeps {kept} stores", answer.status);
+    }
+}
+
 // Every story runs twice: `sqlite::…` and `postgres::…`.
 boardroom_tests::on_both_backends! {
     a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_the_ledger,
@@ -396,4 +424,5 @@ boardroom_tests::on_both_backends! {
     a_dry_run_shows_every_call_it_would_make_and_sends_none,
     going_live_needs_a_connected_shop,
     a_wrong_token_or_a_silent_shop_is_a_clear_refusal,
+    eight_businesses_connecting_one_shop_at_once_leave_it_with_exactly_one,
 }

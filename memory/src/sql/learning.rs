@@ -356,4 +356,16 @@ impl<D: Dialect> LearningStore for SqlStore<D> {
         tx.commit().await?;
         Ok(written)
     }
+
+    async fn forget_agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<bool> {
+        let writer = self.write().await;
+        let forgotten =
+            query::<D>("delete from agent_memory where tenant_id = $1 and agent_type = $2 and memory_type = $3")
+                .bind(tenant.0)
+                .bind(agent)
+                .bind(key)
+                .execute(&writer)
+                .await?;
+        Ok(forgotten > 0)
+    }
 }

@@ -297,12 +297,16 @@ async fn connect(
         .await
         .map_err(tiers::count_error(tier, Counted::Stores))?;
     if let Some(account) = &account {
-        state.app.store.link_platform_account("shopify", account, tenant.id, &id, Utc::now()).await.map_err(
-            |error| match error {
+        let linked = state.app.store.link_platform_account("shopify", account, tenant.id, &id, Utc::now()).await;
+        if let Err(error) = linked {
+            // Another business linked the shop between our check and now: the store
+            // just kept is not this business's after all.
+            state.app.store.forget_agent_memory(tenant.id, STORES, &format!("{STORE_KEY_PREFIX}{id}")).await?;
+            return Err(match error {
                 boardroom_memory::MemoryError::Conflict(_) => shop_taken(),
                 other => other.into(),
-            },
-        )?;
+            });
+        }
     }
     tracing::info!(tenant = %tenant.id, store = %id, platform = %stored.platform, "store connected");
     Ok((StatusCode::CREATED, Json(stored.view())).into_response())
