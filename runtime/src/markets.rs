@@ -4,11 +4,15 @@
 //! - `sandbox` (the default): the shared simulated market.
 //! - `dry_run`: the sandbox carries the cycle, and every call the connected shop would
 //!   get is written on the event log with its body, not sent ([`DryRunMarket`]).
-//! - `live`: the connected Shopify shop ([`ShopifyMarket`]), its credentials opened here
-//!   and handed to its client only. A shop that cannot be used (disconnected, its
-//!   credentials no longer opening under the server's key) gives a market that refuses
-//!   every call saying why, so the owner's cycles fail with that reason instead of
-//!   quietly going back to the sandbox.
+//! - `live`: the business's newest connected selling account, a Shopify shop
+//!   ([`ShopifyMarket`]) or a Gumroad account ([`GumroadMarket`]): connecting one is
+//!   also choosing it. Its credentials are opened here and handed to its client only.
+//!   An account that cannot be used (disconnected, its credentials no longer opening
+//!   under the server's key) gives a market that refuses every call saying why, so the
+//!   owner's cycles fail with that reason instead of quietly going back to the sandbox.
+//!
+//! A dry run rehearses a shop's calls only: it needs a connected Shopify shop, whatever
+//! else is connected.
 //!
 //! The mode is read when the swarm starts; changing it restarts a running swarm.
 
@@ -17,9 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, CampaignRef, CampaignSpec, DryRunMarket, IdempotencyKey, ListedProduct, MarketSnapshot,
-    Marketplace, PerformanceReport, Platform, PostRef, PostSpec, ProductListing, ResilienceSettings, RetryPolicy,
-    ShopifyClient, ShopifyMarket, StoreRef,
+    AdapterError, CallBudget, CampaignRef, CampaignSpec, DryRunMarket, GumroadClient, GumroadMarket, IdempotencyKey,
+    ListedProduct, MarketSnapshot, Marketplace, PerformanceReport, Platform, PostRef, PostSpec, ProductListing,
+    ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket, StoreRef,
 };
 use boardroom_memory::{EventLog, SharedStore, Tenant, TenantId};
 use boardroom_supervisor::TenantMarkets;
@@ -27,7 +31,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::http::crypto::CredentialSealer;
-use crate::http::routes::stores::shopify_connection;
+use crate::http::routes::stores::{SellingAccount, StorePlatform, selling_account, shopify_connection};
 
 /// The key of the mode in a tenant's settings.
 pub(crate) const MARKET_MODE: &str = "market_mode";
@@ -41,7 +45,7 @@ pub(crate) enum MarketMode {
     Sandbox,
     /// The sandbox, with the calls the connected shop would get recorded, not sent.
     DryRun,
-    /// The connected shop.
+    /// The newest connected selling account (a Shopify shop or a Gumroad account).
     Live,
 }
 
@@ -61,7 +65,10 @@ impl MarketMode {
     }
 }
 
-/// Time-outs for a live shop's calls: a request gets 15 s, a call (its retries and
+/// The platforms `live` sells on, the newest connected of them winning.
+pub(crate) const LIVE_PLATFORMS: [StorePlatform; 2] = [StorePlatform::Shopify, StorePlatform::Gumroad];
+
+/// Time-outs for a live account's calls: a request gets 15 s, a call (its retries and
 /// rate-limit waits included) a minute, well inside the ten minutes a cycle may take.
 fn live_settings() -> ResilienceSettings {
     ResilienceSettings {
@@ -91,44 +98,63 @@ impl TenantMarkets for ConnectedMarkets {
         if mode == MarketMode::Sandbox {
             return shared.clone();
         }
-        let connection = match shopify_connection(&self.store, &self.sealer, tenant).await {
-            Ok(Some(connection)) => connection,
-            Ok(None) => return unusable("no Shopify shop is connected: connect one, or go back to the sandbox"),
-            Err(why) => return unusable(why),
-        };
         if mode == MarketMode::DryRun {
-            return match DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone()) {
-                Ok(market) => Arc::new(market),
-                Err(error) => unusable(error.to_string()),
+            return match shopify_connection(&self.store, &self.sealer, tenant).await {
+                Ok(Some(_)) => match DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone()) {
+                    Ok(market) => Arc::new(market),
+                    Err(error) => unusable(Platform::Shopify, error.to_string()),
+                },
+                Ok(None) => unusable(
+                    Platform::Shopify,
+                    "a dry run rehearses a Shopify shop's calls and none is connected: connect one, or go back to \
+                     the sandbox",
+                ),
+                Err(why) => unusable(Platform::Shopify, why),
             };
         }
-        match ShopifyClient::with_settings(connection, live_settings()) {
-            Ok(client) => Arc::new(ShopifyMarket::new(tenant, client, shared.clone())),
-            Err(error) => unusable(error.to_string()),
+        match selling_account(&self.store, &self.sealer, tenant, &LIVE_PLATFORMS).await {
+            Ok(Some(SellingAccount::Shopify(connection))) => {
+                match ShopifyClient::with_settings(connection, live_settings()) {
+                    Ok(client) => Arc::new(ShopifyMarket::new(tenant, client, shared.clone())),
+                    Err(error) => unusable(Platform::Shopify, error.to_string()),
+                }
+            }
+            Ok(Some(SellingAccount::Gumroad { connection, .. })) => {
+                match GumroadClient::with_settings(connection, live_settings()) {
+                    Ok(client) => Arc::new(GumroadMarket::new(tenant, client, shared.clone())),
+                    Err(error) => unusable(Platform::Gumroad, error.to_string()),
+                }
+            }
+            Ok(None) => unusable(
+                Platform::Shopify,
+                "no Shopify shop or Gumroad account is connected: connect one, or go back to the sandbox",
+            ),
+            Err(why) => unusable(Platform::Shopify, why),
         }
     }
 }
 
-fn unusable(why: impl Into<String>) -> Arc<dyn Marketplace> {
-    Arc::new(UnusableShop { why: why.into() })
+fn unusable(platform: Platform, why: impl Into<String>) -> Arc<dyn Marketplace> {
+    Arc::new(UnusableAccount { platform, why: why.into() })
 }
 
-/// The market of a business set to go live on a shop it cannot use: every call is
+/// The market of a business set to go live on an account it cannot use: every call is
 /// refused with the reason.
-struct UnusableShop {
+struct UnusableAccount {
+    platform: Platform,
     why: String,
 }
 
-impl UnusableShop {
+impl UnusableAccount {
     fn refuse(&self) -> AdapterError {
-        AdapterError::rejected(Platform::Shopify, self.why.clone())
+        AdapterError::rejected(self.platform, self.why.clone())
     }
 }
 
 #[async_trait]
-impl Marketplace for UnusableShop {
+impl Marketplace for UnusableAccount {
     fn platform(&self) -> Platform {
-        Platform::Shopify
+        self.platform
     }
 
     fn is_simulated(&self) -> bool {
