@@ -15,6 +15,9 @@ use crate::{AdapterError, Platform};
 /// anything a cycle asks for.
 const MAX_DAYS_AT_ONCE: u32 = 10_000;
 
+/// A span of time: from its start, up to (not including) its end.
+pub(crate) type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// When each day began: day `d` is `[starts[d], starts[d + 1])`; the last entry is
 /// today's start. Never empty. Saved as the plain list of times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +50,7 @@ impl DayMarks {
     /// The span of time days `from_day..to_day` covered, cut at today (which has not
     /// ended); `None` when no finished day is in the range. A range that ends before it
     /// starts is refused on `platform`'s behalf.
-    pub(crate) fn window(
-        &self,
-        platform: Platform,
-        from_day: u32,
-        to_day: u32,
-    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, AdapterError> {
+    pub(crate) fn window(&self, platform: Platform, from_day: u32, to_day: u32) -> Result<Option<Span>, AdapterError> {
         if from_day > to_day {
             return Err(AdapterError::rejected(
                 platform,

@@ -401,7 +401,9 @@ async fn check_gumroad(store_url: &str, credentials: &BTreeMap<String, String>) 
     let connection = GumroadConnection::new(store_url.trim_end_matches('/'), token.as_str());
     let client = GumroadClient::with_settings(connection, check_settings()).map_err(|error| match error {
         // The connection refuses a malformed token before any request.
-        AdapterError::Rejected { message, .. } if message.contains("token") => ApiError::invalid("credentials", message),
+        AdapterError::Rejected { message, .. } if message.contains("token") => {
+            ApiError::invalid("credentials", message)
+        }
         other => ApiError::invalid("store_url", other.to_string()),
     })?;
     match client.user().await {
