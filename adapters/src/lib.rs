@@ -33,7 +33,10 @@
 //! - `gumroad`: [`GumroadClient`], a seller's Gumroad account as typed operations
 //!   (products made once per key and enabled, offer codes, sales page by page) over a
 //!   [`GumroadConnection`], and [`sale_from_webhook`] for its unsigned pings, whose
-//!   sale is re-fetched before it is trusted.
+//!   sale is re-fetched before it is trusted; [`GumroadMarket`], a seller's account as
+//!   the swarm's market.
+//! - `live_days`: how a market on a real platform counts the swarm's days (marks in
+//!   real time, saved with its state).
 //! - `rest`: what the REST adapters share at the HTTP edge (addresses, form bodies,
 //!   `Retry-After`, transport failures).
 
@@ -41,6 +44,7 @@ mod dry_run;
 mod error;
 mod gumroad;
 mod idempotency;
+mod live_days;
 mod marketplace;
 mod platform;
 mod resilience;
@@ -52,8 +56,9 @@ mod stripe;
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
 pub use gumroad::{
-    GUMROAD_API_BASE, GumroadAccessToken, GumroadClient, GumroadConnection, GumroadDiscount, GumroadOfferCode,
-    GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage, sale_from_webhook,
+    GUMROAD_API_BASE, GumroadAccessToken, GumroadClient, GumroadConnection, GumroadDiscount, GumroadMarket,
+    GumroadOfferCode, GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage, GumroadUser,
+    sale_from_webhook,
 };
 pub use idempotency::IdempotencyKey;
 pub use marketplace::{

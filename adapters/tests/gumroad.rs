@@ -2,20 +2,25 @@
 //! and refuses anything else: `success: false` at HTTP 200 read as the error it is,
 //! products made once per key (Gumroad takes no idempotency key) and enabled, offer
 //! codes, sales read across pages, unsigned webhook pings re-fetched before they are
-//! trusted, and rate limits, outages and a wrong token, on tokio's paused clock.
+//! trusted, and rate limits, outages and a wrong token, on tokio's paused clock; and the
+//! account as the swarm's market ([`GumroadMarket`]).
 
 mod support;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use boardroom_adapters::{
-    AdapterError, CallBudget, CircuitState, GumroadClient, GumroadConnection, GumroadDiscount, GumroadOfferCodeDraft,
-    GumroadProduct, IdempotencyKey, Platform, ResilienceSettings, RetryPolicy, sale_from_webhook,
+    AdChannel, AdapterError, CallBudget, CampaignSpec, CircuitState, GumroadClient, GumroadConnection, GumroadDiscount,
+    GumroadMarket, GumroadOfferCodeDraft, GumroadProduct, IdempotencyKey, Marketplace, Platform, ProductListing,
+    ResilienceSettings, RetryPolicy, SandboxMarket, sale_from_webhook,
 };
 use boardroom_memory::TenantId;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
-use support::gumroad_fake::{ACCESS_TOKEN, GumroadFake, GumroadFault};
+use support::gumroad_fake::{ACCESS_TOKEN, GumroadFake, GumroadFault, SELLER_ID};
 use tokio::time::Instant;
 
 // ---------------------------------------------------------------------------------------
@@ -398,4 +403,129 @@ async fn the_fake_refuses_what_gumroad_would_refuse() {
     let (status, body) = raw(http.get(with_token("/v2/sales/nope"))).await;
     assert_eq!((status, json(&body)["message"].clone()), (200, serde_json::json!("The sale was not found.")));
     assert!(fake.products().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// The seller and prices
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn the_seller_is_read_with_the_token() {
+    let (fake, client) = spawn_gumroad().await;
+
+    let seller = client.user().await.expect("the seller");
+
+    assert_eq!(seller.user_id, SELLER_ID);
+    assert_eq!(seller.url.as_deref(), Some("https://gumroad.com/focusandflow"));
+    let stranger = GumroadClient::with_settings(GumroadConnection::new(fake.base_url(), "gr_wrong"), settings())
+        .expect("a valid connection");
+    let refused = rejected_message(stranger.user().await.expect_err("a wrong token"));
+    assert!(refused.contains("(401)"), "{refused}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_price_change_is_a_product_update_in_cents() {
+    let (fake, client) = spawn_gumroad().await;
+    let product = create(&client, "Prompt Pack", 2900).await;
+
+    let changed = client.set_price(&product.id, 2500).await.expect("the new price");
+
+    assert_eq!(changed.price_cents, 2500);
+    assert_eq!(fake.products()[0].price, 2500);
+    let update = fake.received().into_iter().find(|r| r.route == "PUT /v2/products/{id}").expect("the update");
+    assert_eq!(field(&update.form, "price"), Some("2500"));
+    let too_cheap = rejected_message(client.set_price(&product.id, 50).await.expect_err("under $0.99"));
+    assert!(too_cheap.contains("at least $0.99"), "{too_cheap}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The account as the swarm's market
+// ---------------------------------------------------------------------------------------
+
+fn listing(price: Decimal) -> ProductListing {
+    ProductListing {
+        store_id: SELLER_ID.to_owned(),
+        niche: "productivity".to_owned(),
+        title: "Deep Work Planner".to_owned(),
+        description: "A planner for focused weeks.".to_owned(),
+        tags: vec!["planner".to_owned()],
+        price,
+        unit_cost: Decimal::new(100, 2),
+    }
+}
+
+fn market(client: GumroadClient) -> GumroadMarket {
+    GumroadMarket::new(TenantId(7), client, Arc::new(SandboxMarket::new(2026)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_market_lists_a_product_once_on_sale_and_reprices_it() {
+    let (fake, client) = spawn_gumroad().await;
+    let market = market(client);
+    let tenant = TenantId(7);
+
+    let store = market.create_store(tenant, "Focus & Flow", &key("store")).await.expect("the account");
+    let first = market.list_product(tenant, &listing(Decimal::new(2900, 2)), &key("planner")).await.expect("listed");
+    let again = market.list_product(tenant, &listing(Decimal::new(2900, 2)), &key("planner")).await.expect("again");
+    market.set_price(tenant, &first.product_id, Decimal::new(2450, 2), &key("price")).await.expect("repriced");
+
+    assert_eq!(store.store_id, SELLER_ID, "the store is the seller's account");
+    assert_eq!(first, again, "the same key finds the same product");
+    assert_eq!(fake.calls(CREATE), 1, "made once");
+    let products = fake.products();
+    assert_eq!(products.len(), 1);
+    assert!(products[0].published, "on sale, not a draft");
+    assert_eq!((products[0].name.as_str(), products[0].price), ("Deep Work Planner", 2450));
+    assert!(first.url.starts_with("https://") && first.url.contains("deep-work-planner"), "{}", first.url);
+    assert!(!market.advertises() && !market.is_simulated());
+    assert_eq!(market.platform(), Platform::Gumroad);
+    assert_eq!(market.circuit_state(), Some(CircuitState::Closed));
+    let ads = CampaignSpec {
+        product_id: first.product_id.clone(),
+        channel: AdChannel::SearchAds,
+        daily_budget: Decimal::TEN,
+        days: 1,
+    };
+    let refused = rejected_message(market.launch_campaign(tenant, &ads, &key("ads")).await.expect_err("no ads"));
+    assert!(refused.contains("ad or social platform"), "{refused}");
+    market.create_store(TenantId(8), "Other", &key("store")).await.expect_err("another business's account");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_days_report_is_the_sellers_sales_between_the_marks() {
+    let (fake, client) = spawn_gumroad().await;
+    let market = market(client);
+    let tenant = TenantId(7);
+    let listed = market.list_product(tenant, &listing(Decimal::new(2900, 2)), &key("planner")).await.expect("listed");
+    // Eleven sales today (two pages), one of them refunded, one from before the day
+    // began, and one of a product the swarm did not list.
+    for _ in 0..11 {
+        fake.hold_sale(&listed.product_id, 2900, Utc::now());
+    }
+    let refunded = fake.hold_sale(&listed.product_id, 2900, Utc::now());
+    fake.refund_sale(&refunded);
+    fake.hold_sale(&listed.product_id, 2900, Utc::now() - chrono::Duration::days(2));
+    fake.hold_sale("someone-elses-product", 900, Utc::now());
+
+    market.advance(tenant, 1).await.expect("a day passes");
+    let report = market.report(tenant, 0, 1).await.expect("the day's report");
+
+    let planner = report.product(&listed.product_id).expect("the listed product");
+    assert_eq!((report.today, report.platform), (1, Platform::Gumroad));
+    assert_eq!(planner.units_sold, 12);
+    assert_eq!(planner.gross_revenue, Decimal::new(12 * 2900, 2));
+    assert_eq!((planner.refunded_units, planner.refunds), (1, Decimal::new(2900, 2)));
+    assert_eq!(planner.payment_fees, Decimal::new(12 * 290, 2), "Gumroad's fee on each sale");
+    assert_eq!(report.products.len(), 1, "only what the swarm listed");
+    assert!(fake.calls("GET /v2/sales") >= 2, "both pages were read");
+    let today = market.report(tenant, 1, 2).await.expect("today's report, not over yet");
+    assert_eq!(today.units_sold(), 0);
+
+    // A restarted process goes on counting from the saved state.
+    let saved = market.export_state(tenant).await.expect("a state");
+    let (_fake, client) = spawn_gumroad().await;
+    let restarted = self::market(client);
+    restarted.import_state(tenant, saved).await.expect("restored");
+    assert_eq!(restarted.market_snapshot(tenant).await.expect("a snapshot").today, 1);
+    restarted.import_state(tenant, serde_json::json!({ "day_starts": [], "listed": {} })).await.expect_err("no days");
 }

@@ -4,12 +4,17 @@
 //! - `sandbox` (the default): the shared simulated market.
 //! - `dry_run`: the sandbox carries the cycle, and every call the connected shop would
 //!   get is written on the event log with its body, not sent ([`DryRunMarket`]).
-//! - `live`: the connected Shopify shop ([`ShopifyMarket`]), reached through the swarm's
-//!   adapter actor, which opens the credentials when it starts and hands them to the
-//!   shop's client only. A shop that cannot be used (disconnected, its credentials no
-//!   longer opening under the server's key) keeps the adapter from starting, and the
-//!   calls that needed it fail saying why, so the owner's cycles fail with that reason
-//!   instead of quietly going back to the sandbox.
+//! - `live`: the business's newest connected selling account, a Shopify shop
+//!   ([`ShopifyMarket`]) or a Gumroad account ([`GumroadMarket`]): connecting one is
+//!   also choosing it. It is reached through the swarm's adapter actor, which opens the
+//!   credentials when it starts and hands them to the account's client only. An
+//!   account that cannot be used (disconnected, its credentials no longer opening under
+//!   the server's key) keeps the adapter from starting, and the calls that needed it
+//!   fail saying why, so the owner's cycles fail with that reason instead of quietly
+//!   going back to the sandbox.
+//!
+//! A dry run rehearses a shop's calls only: it needs a connected Shopify shop, whatever
+//! else is connected.
 //!
 //! The mode is read when the swarm starts; changing it restarts a running swarm.
 
@@ -18,15 +23,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, DryRunMarket, Marketplace, Platform, ResilienceSettings, RetryPolicy, ShopifyClient,
-    ShopifyMarket,
+    AdapterError, CallBudget, DryRunMarket, GumroadClient, GumroadMarket, Marketplace, Platform, ResilienceSettings,
+    RetryPolicy, ShopifyClient, ShopifyMarket,
 };
 use boardroom_memory::{EventLog, SharedStore, Tenant, TenantId};
 use boardroom_supervisor::{AccountOpener, SwarmMarket, TenantMarkets};
 use serde::{Deserialize, Serialize};
 
 use crate::http::crypto::CredentialSealer;
-use crate::http::routes::stores::shopify_connection;
+use crate::http::routes::stores::{SellingAccount, StorePlatform, newest_selling_platform, selling_account};
 
 /// The key of the mode in a tenant's settings.
 pub(crate) const MARKET_MODE: &str = "market_mode";
@@ -40,7 +45,7 @@ pub(crate) enum MarketMode {
     Sandbox,
     /// The sandbox, with the calls the connected shop would get recorded, not sent.
     DryRun,
-    /// The connected shop.
+    /// The newest connected selling account (a Shopify shop or a Gumroad account).
     Live,
 }
 
@@ -60,7 +65,10 @@ impl MarketMode {
     }
 }
 
-/// Time-outs for a live shop's calls: a request gets 15 s, a call (its retries and
+/// The platforms `live` sells on, the newest connected of them winning.
+pub(crate) const LIVE_PLATFORMS: [StorePlatform; 2] = [StorePlatform::Shopify, StorePlatform::Gumroad];
+
+/// Time-outs for a live account's calls: a request gets 15 s, a call (its retries and
 /// rate-limit waits included) a minute, well inside the ten minutes a cycle may take.
 fn live_settings() -> ResilienceSettings {
     ResilienceSettings {
@@ -87,48 +95,75 @@ impl ConnectedMarkets {
 impl TenantMarkets for ConnectedMarkets {
     async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         let (tenant, mode) = (row.id, MarketMode::of(row));
-        let account =
-            ShopifyAccount { tenant, store: self.store.clone(), sealer: self.sealer.clone(), research: shared.clone() };
+        let account = |platforms: &[StorePlatform]| {
+            SwarmMarket::Account(Arc::new(LiveAccount {
+                tenant,
+                platforms: platforms.to_vec(),
+                store: self.store.clone(),
+                sealer: self.sealer.clone(),
+                research: shared.clone(),
+            }))
+        };
         match mode {
             MarketMode::Sandbox => SwarmMarket::Shared(shared.clone()),
-            MarketMode::Live => SwarmMarket::Account(Arc::new(account)),
             MarketMode::DryRun => {
-                // A rehearsal needs a shop to rehearse for; without one its adapter's
-                // start fails saying why, and so do the cycles.
-                if !matches!(shopify_connection(&self.store, &self.sealer, tenant).await, Ok(Some(_))) {
-                    return SwarmMarket::Account(Arc::new(account));
-                }
-                match DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone()) {
-                    Ok(market) => SwarmMarket::Shared(Arc::new(market)),
-                    Err(_) => SwarmMarket::Account(Arc::new(account)),
+                // A rehearsal needs a shop to rehearse for; without one, the shop's
+                // adapter fails to start saying why, and so do the cycles.
+                let shop = newest_selling_platform(&self.store, tenant, &[StorePlatform::Shopify]).await;
+                match (shop, DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone())) {
+                    (Ok(Some(_)), Ok(market)) => SwarmMarket::Shared(Arc::new(market)),
+                    _ => account(&[StorePlatform::Shopify]),
                 }
             }
+            MarketMode::Live => match newest_selling_platform(&self.store, tenant, &LIVE_PLATFORMS).await {
+                // The adapter is named after the account it will open.
+                Ok(Some(platform)) => account(&[platform]),
+                _ => account(&LIVE_PLATFORMS),
+            },
         }
     }
 }
 
-/// A business's connected Shopify shop, opened by its adapter actor: the credentials
-/// are unsealed there, and handed to the shop's client only.
-struct ShopifyAccount {
+/// A business's connected selling account (the newest of `platforms`), opened by its
+/// adapter actor: the credentials are unsealed there, and handed to the account's
+/// client only.
+struct LiveAccount {
     tenant: TenantId,
+    platforms: Vec<StorePlatform>,
     store: SharedStore,
     sealer: Arc<CredentialSealer>,
     research: Arc<dyn Marketplace>,
 }
 
 #[async_trait]
-impl AccountOpener for ShopifyAccount {
+impl AccountOpener for LiveAccount {
     fn platform(&self) -> Platform {
-        Platform::Shopify
+        match self.platforms.as_slice() {
+            [StorePlatform::Gumroad] => Platform::Gumroad,
+            _ => Platform::Shopify,
+        }
     }
 
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
-        let refused = |why: String| AdapterError::rejected(Platform::Shopify, why);
-        let connection = shopify_connection(&self.store, &self.sealer, self.tenant)
-            .await
-            .map_err(refused)?
-            .ok_or_else(|| refused("no Shopify shop is connected: connect one, or go back to the sandbox".into()))?;
-        let client = ShopifyClient::with_settings(connection, live_settings())?;
-        Ok(Arc::new(ShopifyMarket::new(self.tenant, client, self.research.clone())))
+        let refused = |why: String| AdapterError::rejected(self.platform(), why);
+        let opened = selling_account(&self.store, &self.sealer, self.tenant, &self.platforms).await.map_err(refused)?;
+        Ok(match opened {
+            Some(SellingAccount::Shopify(connection)) => {
+                let client = ShopifyClient::with_settings(connection, live_settings())?;
+                Arc::new(ShopifyMarket::new(self.tenant, client, self.research.clone()))
+            }
+            Some(SellingAccount::Gumroad { connection, .. }) => {
+                let client = GumroadClient::with_settings(connection, live_settings())?;
+                Arc::new(GumroadMarket::new(self.tenant, client, self.research.clone()))
+            }
+            None if self.platforms == [StorePlatform::Shopify] => {
+                return Err(refused("no Shopify shop is connected: connect one, or go back to the sandbox".into()));
+            }
+            None => {
+                return Err(refused(
+                    "no Shopify shop or Gumroad account is connected: connect one, or go back to the sandbox".into(),
+                ));
+            }
+        })
     }
 }

@@ -282,13 +282,15 @@ impl AdapterSlot {
             Err(error) => {
                 // The start failed in `open`: say why to the caller; the next call tries
                 // again (the owner may have fixed the connection meanwhile).
-                let reason = match error {
-                    ractor::SpawnErr::StartupFailed(inner) => inner.to_string(),
-                    other => other.to_string(),
-                };
                 *lock(&self.running) = Running::Down;
                 self.show(AdapterState::Idle);
-                Err(AdapterError::rejected(self.platform, reason))
+                Err(match error {
+                    ractor::SpawnErr::StartupFailed(inner) => match inner.downcast::<OpenFailed>() {
+                        Ok(failed) => failed.0,
+                        Err(other) => self.unavailable(format!("the adapter did not start: {other}")),
+                    },
+                    other => self.unavailable(format!("the adapter did not start: {other}")),
+                })
             }
         }
     }
@@ -351,10 +353,11 @@ impl AdapterActorState {
     }
 }
 
-/// Why an adapter could not start.
+/// Why an adapter could not start: the account's own answer, handed back to the call
+/// that needed the adapter.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct OpenFailed(String);
+struct OpenFailed(AdapterError);
 
 impl Actor for AdapterActor {
     type Msg = AdapterMessage;
@@ -366,11 +369,12 @@ impl Actor for AdapterActor {
         _myself: ActorRef<Self::Msg>,
         slot: Arc<AdapterSlot>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let market = slot.opener.open().await.map_err(|error| OpenFailed(error.to_string()))?;
+        let market = slot.opener.open().await.map_err(OpenFailed)?;
         // A live market's state (its day marks, what it listed) as last checkpointed.
         let saved = slot.store.adapter_state(slot.tenant, slot.platform.as_str()).await;
-        if let Some(saved) = saved.map_err(|error| OpenFailed(error.to_string()))? {
-            market.import_state(slot.tenant, saved).await.map_err(|error| OpenFailed(error.to_string()))?;
+        let unreadable = |error: String| OpenFailed(AdapterError::rejected(slot.platform, error));
+        if let Some(saved) = saved.map_err(|error| unreadable(format!("the saved state is unreadable: {error}")))? {
+            market.import_state(slot.tenant, saved).await.map_err(OpenFailed)?;
         }
         *lock(&slot.opened) = Some(market.clone());
         Ok(AdapterActorState { slot, market, in_flight: 0, tasks: JoinSet::new() })

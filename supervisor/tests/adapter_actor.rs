@@ -134,6 +134,7 @@ impl Marketplace for TestAccount {
 /// Opens the test account, counting how often.
 struct TestOpener {
     platform_side: Arc<SandboxMarket>,
+    refuse: Arc<std::sync::atomic::AtomicBool>,
     opened: Arc<AtomicUsize>,
     last: Arc<std::sync::Mutex<Option<Arc<TestAccount>>>>,
 }
@@ -146,6 +147,12 @@ impl AccountOpener for TestOpener {
 
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
         self.opened.fetch_add(1, Ordering::SeqCst);
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(AdapterError::rejected(
+                Platform::Shopify,
+                "the shop's credentials no longer open: connect it again",
+            ));
+        }
         let account = Arc::new(TestAccount {
             token: SECRET_TOKEN.to_owned(),
             sandbox: self.platform_side.clone(),
@@ -160,6 +167,7 @@ impl AccountOpener for TestOpener {
 /// Every tenant is live on its test account.
 struct LiveOnTestAccounts {
     platform_side: Arc<SandboxMarket>,
+    refuse: Arc<std::sync::atomic::AtomicBool>,
     opened: Arc<AtomicUsize>,
     last: Arc<std::sync::Mutex<Option<Arc<TestAccount>>>>,
 }
@@ -169,6 +177,7 @@ impl TenantMarkets for LiveOnTestAccounts {
     async fn market_for(&self, _tenant: &Tenant, _shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         SwarmMarket::Account(Arc::new(TestOpener {
             platform_side: self.platform_side.clone(),
+            refuse: self.refuse.clone(),
             opened: self.opened.clone(),
             last: self.last.clone(),
         }))
@@ -176,6 +185,7 @@ impl TenantMarkets for LiveOnTestAccounts {
 }
 
 struct World {
+    refuse: Arc<std::sync::atomic::AtomicBool>,
     store: SharedStore,
     events: EventLog,
     root: SwarmRoot,
@@ -188,9 +198,11 @@ impl World {
         let events = EventLog::start(store.clone(), EventLogConfig::default());
         let opened = Arc::new(AtomicUsize::new(0));
         let last = Arc::new(std::sync::Mutex::new(None));
+        let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let services = SwarmServices {
             markets: Some(Arc::new(LiveOnTestAccounts {
                 platform_side: Arc::new(SandboxMarket::new(7)),
+                refuse: refuse.clone(),
                 opened: opened.clone(),
                 last: last.clone(),
             })),
@@ -202,7 +214,7 @@ impl World {
             ..SupervisorConfig::default()
         };
         let root = SwarmRoot::start_with(services, AgentRegistry::standard(), config).await.expect("the root starts");
-        Self { store, events, root, opened, last }
+        Self { refuse, store, events, root, opened, last }
     }
 
     async fn events(&self, tenant: TenantId) -> Vec<SwarmEvent> {
@@ -362,6 +374,44 @@ async fn an_adapter_that_keeps_failing_escalates_its_swarm(store: SharedStore) {
     let escalated = escalated.expect("the third failure in the window escalates, like an agent's");
     assert_eq!(escalated.data["last_failed"], "market:shopify");
     world.root.shutdown().await;
+}
+
+async fn an_account_that_does_not_open_fails_the_calls_with_its_reason_until_it_does(store: SharedStore) {
+    let world = World::start(store).await;
+    let tenant = create_tenant(world.store.as_ref(), "Locked Out", "coachty").await;
+    world.refuse.store(true, Ordering::SeqCst);
+    let swarm = world.root.activate(tenant).await.expect("activation does not open the account");
+    let market = swarm.market_for_api();
+
+    let refused = market.market_snapshot(tenant).await;
+    match refused {
+        Err(AdapterError::Rejected { platform, message }) => {
+            assert_eq!(platform, Platform::Shopify);
+            assert_eq!(message, "the shop's credentials no longer open: connect it again", "the account's own words");
+        }
+        other => panic!("the call should carry the account's refusal: {other:?}"),
+    }
+    assert_eq!(swarm.adapter().map(|view| view.state), Some(AdapterState::Idle));
+    assert!(!world.kinds(tenant).await.iter().any(|kind| kind.starts_with("adapter.")), "nothing started");
+
+    // The owner fixes the connection: the next call opens it.
+    world.refuse.store(false, Ordering::SeqCst);
+    market.market_snapshot(tenant).await.expect("opened now");
+    assert_eq!(world.opened.load(Ordering::SeqCst), 2);
+    assert!(world.kinds(tenant).await.contains(&"adapter.started".to_owned()));
+    world.root.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_account_that_does_not_open_fails_the_calls_with_its_reason_until_it_does() {
+    let database = fresh_sqlite().await;
+    an_account_that_does_not_open_fails_the_calls_with_its_reason_until_it_does(Arc::new(database.store.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_account_that_does_not_open_fails_the_calls_with_its_reason_until_it_does() {
+    let database = fresh_postgres().await;
+    an_account_that_does_not_open_fails_the_calls_with_its_reason_until_it_does(Arc::new(database.store.clone())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::connection::{GumroadAccessToken, GumroadConnection};
 use super::model::{
     GumroadDiscount, GumroadOfferCode, GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage,
+    GumroadUser,
 };
 use super::webhook::sale_from_webhook;
 use super::wire::{self, typed};
@@ -104,6 +105,18 @@ impl GumroadClient {
     }
 
     // -----------------------------------------------------------------------------------
+    // The seller
+    // -----------------------------------------------------------------------------------
+
+    /// The seller the token belongs to (`GET /v2/user`): what connecting an account
+    /// checks, and whose `user_id` finds the account's business.
+    pub async fn user(&self) -> Result<GumroadUser, AdapterError> {
+        let request = Request::get("user", "/user".to_owned(), Form::new());
+        let answer: wire::UserAnswer = typed(request.operation, self.call(&request, self.deadline()).await?)?;
+        Ok(answer.user.into())
+    }
+
+    // -----------------------------------------------------------------------------------
     // Products
     // -----------------------------------------------------------------------------------
 
@@ -180,6 +193,16 @@ impl GumroadClient {
             .await
             .map_err(|error| self.scrub(error))?;
         Ok(object.into())
+    }
+
+    /// Changes a product's price (`PUT /v2/products/:id` with `price` in cents), from
+    /// the next sale on; setting the same price twice is harmless, so it needs no key.
+    pub async fn set_price(&self, id: &str, price_cents: u64) -> Result<GumroadProduct, AdapterError> {
+        let mut form = Form::new();
+        form.push("price", price_cents.to_string());
+        let request = Request::post("set_price", Method::PUT, format!("/products/{}", segment(id)?), form);
+        let answer: wire::ProductAnswer = typed(request.operation, self.call(&request, self.deadline()).await?)?;
+        Ok(answer.product.into())
     }
 
     /// Publishes a product (`PUT /v2/products/:id/enable`), so it can be bought; doing it

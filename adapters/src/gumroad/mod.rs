@@ -14,18 +14,23 @@
 //! - `wire`: the objects as Gumroad sends them, and how an answer becomes a result or
 //!   an error.
 //! - `model`: what the client takes and hands back ([`GumroadProduct`],
-//!   [`GumroadSale`], …).
+//!   [`GumroadSale`], [`GumroadUser`], …).
+//! - `market`: [`GumroadMarket`], a seller's account as the swarm's
+//!   [`Marketplace`](crate::Marketplace).
 //! - `webhook`: [`sale_from_webhook`].
 
 mod client;
 mod connection;
+mod market;
 mod model;
 mod webhook;
 mod wire;
 
 pub use client::GumroadClient;
 pub use connection::{GUMROAD_API_BASE, GumroadAccessToken, GumroadConnection};
+pub use market::GumroadMarket;
 pub use model::{
     GumroadDiscount, GumroadOfferCode, GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage,
+    GumroadUser,
 };
 pub use webhook::sale_from_webhook;

@@ -4,6 +4,19 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The seller a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GumroadUser {
+    /// Gumroad's id of the seller (`user_id`), what a sale's `seller_id` names.
+    pub user_id: String,
+    /// The seller's name, if set.
+    pub name: Option<String>,
+    /// The seller's email, if the token may read it.
+    pub email: Option<String>,
+    /// The seller's profile page (`https://gumroad.com/…`).
+    pub url: Option<String>,
+}
+
 /// A product in a seller's Gumroad account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GumroadProduct {
@@ -68,6 +81,8 @@ pub struct GumroadOfferCode {
 pub struct GumroadSale {
     /// Gumroad's id.
     pub id: String,
+    /// The seller's `user_id` ([`GumroadUser::user_id`]), when Gumroad says it.
+    pub seller_id: Option<String>,
     /// The product sold.
     pub product_id: String,
     /// Its name at the time.

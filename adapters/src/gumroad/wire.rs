@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::model::{GumroadDiscount, GumroadOfferCode, GumroadProduct, GumroadSale};
+use super::model::{GumroadDiscount, GumroadOfferCode, GumroadProduct, GumroadSale, GumroadUser};
 use crate::resilience::whole_seconds;
 use crate::{AdapterError, Platform};
 
@@ -88,8 +88,27 @@ impl TryFrom<OfferCodeObject> for GumroadOfferCode {
 }
 
 #[derive(Debug, Deserialize)]
+pub(super) struct UserObject {
+    user_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+impl From<UserObject> for GumroadUser {
+    fn from(object: UserObject) -> Self {
+        Self { user_id: object.user_id, name: object.name, email: object.email, url: object.url }
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub(super) struct SaleObject {
     id: String,
+    #[serde(default)]
+    seller_id: Option<String>,
     product_id: String,
     product_name: String,
     email: Option<String>,
@@ -109,6 +128,7 @@ impl From<SaleObject> for GumroadSale {
     fn from(object: SaleObject) -> Self {
         Self {
             id: object.id,
+            seller_id: object.seller_id,
             product_id: object.product_id,
             product_name: object.product_name,
             email: object.email,
@@ -148,6 +168,11 @@ pub(super) struct OfferCodeAnswer {
 pub(super) struct SalesAnswer {
     pub(super) sales: Vec<SaleObject>,
     pub(super) next_page_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct UserAnswer {
+    pub(super) user: UserObject,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,12 +9,11 @@
 //! - **Selling** is the shop's: opening the store reads the shop (and so checks the
 //!   token), listing a product creates it on Shopify (once per idempotency key), and a
 //!   price change sets the variant's price.
-//! - **Days.** A real shop keeps its own time; the swarm counts in days. On a live
-//!   market a day is the time between two cycles: [`Marketplace::advance`] marks the
-//!   moment the next day begins, and [`Marketplace::report`] reads the orders Shopify
-//!   took between the marks (in pages, under the shop's rate limit). The marks, and the
-//!   variants and unit costs of the products listed, are this market's state, saved and
-//!   restored like the sandbox's world, so a restarted process goes on counting.
+//! - **Days** are marks in real time (see `live_days`): [`Marketplace::report`] reads
+//!   the orders Shopify took between two marks (in pages, under the shop's rate
+//!   limit). The marks, and the variants and unit costs of the products listed, are
+//!   this market's state, saved and restored like the sandbox's world, so a restarted
+//!   process goes on counting.
 //! - **Ads and posts** belong to ad and social platforms, not to a shop:
 //!   [`Marketplace::advertises`] is `false`, and the calls are refused.
 //!
@@ -33,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{ShopifyClient, ShopifyProductDraft};
+use crate::live_days::DayMarks;
 use crate::{
     AdChannel, AdapterError, CampaignRef, CampaignSpec, ChannelPerformance, IdempotencyKey, ListedProduct,
     MarketSnapshot, Marketplace, PerformanceReport, Platform, PostRef, PostSpec, ProductListing, ProductPerformance,
@@ -51,9 +51,8 @@ pub struct ShopifyMarket {
 /// [`Marketplace::export_state`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LiveState {
-    /// When each day began: day `d` is `[day_starts[d], day_starts[d + 1])`; the last
-    /// entry is today's start.
-    day_starts: Vec<DateTime<Utc>>,
+    /// When each day began.
+    day_starts: DayMarks,
     /// The products this swarm listed, by Shopify product id.
     listed: BTreeMap<String, Listed>,
 }
@@ -68,11 +67,11 @@ struct Listed {
 
 impl LiveState {
     fn new(now: DateTime<Utc>) -> Self {
-        Self { day_starts: vec![now], listed: BTreeMap::new() }
+        Self { day_starts: DayMarks::starting(now), listed: BTreeMap::new() }
     }
 
     fn today(&self) -> u32 {
-        u32::try_from(self.day_starts.len().saturating_sub(1)).unwrap_or(u32::MAX)
+        self.day_starts.today()
     }
 }
 
@@ -213,30 +212,15 @@ impl Marketplace for ShopifyMarket {
 
     async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {
         self.check_tenant(tenant)?;
-        let now = Utc::now();
-        let mut state = self.state();
-        // Days are marks in real time; several at once all begin now (empty days).
-        for _ in 0..days.min(10_000) {
-            state.day_starts.push(now);
-        }
+        self.state().day_starts.advance(days, Utc::now());
         Ok(())
     }
 
     async fn report(&self, tenant: TenantId, from_day: u32, to_day: u32) -> Result<PerformanceReport, AdapterError> {
         self.check_tenant(tenant)?;
-        if from_day > to_day {
-            return Err(AdapterError::rejected(
-                Platform::Shopify,
-                format!("report range is empty: from_day {from_day} is after to_day {to_day}"),
-            ));
-        }
         let (today, window, listed) = {
             let state = self.state();
-            let today = state.today();
-            let end = to_day.min(today);
-            let bound = |day: u32| state.day_starts.get(day as usize).copied();
-            let window = if from_day < end { bound(from_day).zip(bound(end)) } else { None };
-            (today, window, state.listed.clone())
+            (state.today(), state.day_starts.window(Platform::Shopify, from_day, to_day)?, state.listed.clone())
         };
         let mut totals: BTreeMap<&str, (u64, Decimal)> = BTreeMap::new();
         if let Some((start, end)) = window {
@@ -299,7 +283,7 @@ impl Marketplace for ShopifyMarket {
         let restored: LiveState = serde_json::from_value(state).map_err(|error| {
             AdapterError::rejected(Platform::Shopify, format!("the saved state of the shop is unreadable: {error}"))
         })?;
-        if restored.day_starts.is_empty() {
+        if !restored.day_starts.is_valid() {
             return Err(AdapterError::rejected(Platform::Shopify, "the saved state of the shop has no days"));
         }
         *self.state() = restored;

@@ -1,6 +1,6 @@
 //! A local Gumroad v2 API that follows the protocol and refuses anything else, for the
 //! client's tests (an axum server on `127.0.0.1:0`). Its shapes and messages follow
-//! Gumroad's own API controllers (the v2 `links`, `offer_codes` and `sales` controllers
+//! Gumroad's own API controllers (the v2 `users`, `links`, `offer_codes` and `sales` controllers
 //! of `antiwork/gumroad`).
 //!
 //! What it enforces, as Gumroad does (or, where marked, more strictly):
@@ -19,8 +19,8 @@
 //! - lists of ten a page, newest first, continued by `page_key` (`next_page_key` and
 //!   `next_page_url` on every page but the last).
 //!
-//! It keeps products (made as drafts, enabled and disabled), offer codes and the sales a
-//! test holds, counts calls per route (`"POST /v2/products"`), and can be told to fail
+//! It keeps one seller (`GET /v2/user`), products (made as drafts, priced, enabled and
+//! disabled), offer codes and the sales a test holds (and can refund), counts calls per route (`"POST /v2/products"`), and can be told to fail
 //! the next calls ([`GumroadFault`]).
 
 use std::collections::{HashMap, VecDeque};
@@ -39,6 +39,9 @@ use tokio::task::JoinHandle;
 
 /// The seller's token the fake accepts.
 pub(crate) const ACCESS_TOKEN: &str = "gr_fake_token_0123456789abcdefXYZ";
+
+/// The seller's id (`user_id`, and each sale's `seller_id`).
+pub(crate) const SELLER_ID: &str = "Gs3l_fake-seller0000Q==";
 
 /// Gumroad's page size.
 const PAGE: usize = 10;
@@ -153,7 +156,7 @@ impl GumroadFake {
             .map_or("A product".to_owned(), |p| p.name.clone());
         let order_id = 500_000 + world.sales.len() as u64;
         world.sales.push(json!({
-            "id": id, "email": "buyer@example.com", "seller_id": "seller_fake", "timestamp": "about 1 hour ago",
+            "id": id, "email": "buyer@example.com", "seller_id": SELLER_ID, "timestamp": "about 1 hour ago",
             "daystamp": created_at.format("%e %b %Y %l:%M %p").to_string(), "created_at": created_at.to_rfc3339(),
             "product_name": product_name, "product_has_variants": false, "price": price,
             "gumroad_fee": price / 10, "subscription_duration": null,
@@ -165,6 +168,14 @@ impl GumroadFake {
             "is_product_physical": false, "refunded": false, "disputed": false, "quantity": 1,
         }));
         id
+    }
+
+    /// Marks a held sale refunded in full, as Gumroad shows it afterwards.
+    pub(crate) fn refund_sale(&self, sale_id: &str) {
+        let mut world = self.world();
+        let sale = world.sales.iter_mut().find(|sale| sale["id"] == sale_id).expect("a held sale");
+        sale["refunded"] = json!(true);
+        sale["amount_refundable_in_currency"] = json!("0.00");
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
@@ -182,9 +193,11 @@ fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
+    ShowUser,
     ListProducts,
     CreateProduct,
     ShowProduct(String),
+    UpdateProduct(String),
     EnableProduct(String),
     DisableProduct(String),
     ListOfferCodes(String),
@@ -205,9 +218,11 @@ fn route(method: &Method, path: &str) -> Option<(Route, &'static str)> {
         decoded
     };
     let found = match (method.as_str(), parts.as_slice()) {
+        ("GET", ["user"]) => (Route::ShowUser, "GET /v2/user"),
         ("GET", ["products"]) => (Route::ListProducts, "GET /v2/products"),
         ("POST", ["products"]) => (Route::CreateProduct, "POST /v2/products"),
         ("GET", ["products", _]) => (Route::ShowProduct(id(1)), "GET /v2/products/{id}"),
+        ("PUT", ["products", _]) => (Route::UpdateProduct(id(1)), "PUT /v2/products/{id}"),
         ("PUT", ["products", _, "enable"]) => (Route::EnableProduct(id(1)), "PUT /v2/products/{id}/enable"),
         ("PUT", ["products", _, "disable"]) => (Route::DisableProduct(id(1)), "PUT /v2/products/{id}/disable"),
         ("GET", ["products", _, "offer_codes"]) => (Route::ListOfferCodes(id(1)), "GET /v2/products/{id}/offer_codes"),
@@ -224,7 +239,10 @@ fn route(method: &Method, path: &str) -> Option<(Route, &'static str)> {
 /// The parameters each route takes (besides `access_token`).
 fn allowed(route: &Route) -> &'static [&'static str] {
     match route {
+        Route::ShowUser => &[],
         Route::ListProducts => &["page_key"],
+        // Of the many fields the update takes, the ones a price change needs.
+        Route::UpdateProduct(_) => &["name", "price", "description", "max_purchase_count"],
         Route::CreateProduct => &[
             "name",
             "price",
@@ -395,7 +413,15 @@ impl World {
 
     fn run(&mut self, route: &Route, params: &HashMap<String, String>, path: &str) -> Response {
         match route {
+            Route::ShowUser => answer(
+                true,
+                json!({ "user": {
+                    "bio": "Planners and prompts.", "name": "Focus & Flow", "twitter_handle": null,
+                    "user_id": SELLER_ID, "email": "seller@example.com", "url": "https://gumroad.com/focusandflow",
+                } }),
+            ),
             Route::ListProducts => self.list_products(params),
+            Route::UpdateProduct(id) => self.update_product(id, params),
             Route::CreateProduct => self.create_product(params),
             Route::ShowProduct(id) => self.product(id).map_or_else(
                 || refused("The product was not found."),
@@ -476,6 +502,30 @@ impl World {
         };
         self.products.push(product.clone());
         answer(true, json!({ "product": product_json(&product) }))
+    }
+
+    fn update_product(&mut self, id: &str, params: &HashMap<String, String>) -> Response {
+        let Some(product) = self.products.iter_mut().find(|product| product.id == id) else {
+            return refused("The product was not found.");
+        };
+        if let Some(name) = params.get("name") {
+            if name.trim().is_empty() {
+                return refused("Name can't be blank");
+            }
+            product.name = name.trim().to_owned();
+        }
+        if let Some(price) = params.get("price") {
+            match price.parse::<u64>() {
+                Ok(price) if price == 0 || price >= 99 => product.price = price,
+                Ok(_) => return refused("Sorry, a product must be at least $0.99."),
+                Err(_) => return refused("Price is not a number"),
+            }
+        }
+        if let Some(description) = params.get("description") {
+            product.description = Some(description.clone());
+        }
+        let shown = product_json(product);
+        answer(true, json!({ "product": shown }))
     }
 
     fn publish(&mut self, id: &str, published: bool) -> Response {

@@ -13,8 +13,8 @@
 //! runs with the throttle its tier sets (see `tiers`).
 
 use crate::http::crypto::CredentialSealer;
-use crate::http::routes::stores::shopify_connection;
-use crate::markets::{MARKET_MODE, MarketMode};
+use crate::http::routes::stores::{selling_account, shopify_connection};
+use crate::markets::{LIVE_PLATFORMS, MARKET_MODE, MarketMode};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -324,9 +324,10 @@ struct UpdateBusiness {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
     autopilot_interval_secs: Option<IntervalSecs>,
-    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. The last two need a
-    /// connected Shopify shop (`POST /api/stores/connect`); changing it restarts a
-    /// running swarm.
+    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. `dry_run` needs a connected
+    /// Shopify shop, `live` a connected Shopify shop or Gumroad account (the newest one
+    /// is where it sells; `POST /api/stores/connect`); changing it restarts a running
+    /// swarm.
     #[serde(default)]
     market_mode: Option<MarketMode>,
 }
@@ -347,8 +348,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     responses(
         (status = 200, description = "The business as changed.", body = Business),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
-        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `dry_run` or `live` \
-            without a usable connected Shopify shop."),
+        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `dry_run` without a \
+            usable connected Shopify shop, or `live` without a usable connected Shopify shop or Gumroad account."),
     )
 )]
 async fn update(
@@ -387,18 +388,32 @@ async fn update(
         settings["autopilot_interval_secs"] = json!(secs.for_tier(caller.user.tier));
     }
     if let Some(mode) = request.market_mode {
-        if mode != MarketMode::Sandbox {
-            let sealer = CredentialSealer::from_settings(&state.app.settings);
-            match shopify_connection(&state.app.store, &sealer, id).await {
+        let sealer = CredentialSealer::from_settings(&state.app.settings);
+        let store = &state.app.store;
+        match mode {
+            MarketMode::Sandbox => {}
+            MarketMode::DryRun => match shopify_connection(store, &sealer, id).await {
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     return Err(ApiError::invalid(
                         "market_mode",
-                        "needs a connected Shopify shop: connect one first (POST /api/stores/connect)",
+                        "a dry run rehearses a Shopify shop's calls, so it needs a connected Shopify shop: connect \
+                         one first (POST /api/stores/connect)",
                     ));
                 }
                 Err(why) => return Err(ApiError::invalid("market_mode", why)),
-            }
+            },
+            MarketMode::Live => match selling_account(store, &sealer, id, &LIVE_PLATFORMS).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(ApiError::invalid(
+                        "market_mode",
+                        "needs a connected Shopify shop or Gumroad account: connect one first \
+                         (POST /api/stores/connect)",
+                    ));
+                }
+                Err(why) => return Err(ApiError::invalid("market_mode", why)),
+            },
         }
         settings[MARKET_MODE] = json!(mode.as_str());
     }

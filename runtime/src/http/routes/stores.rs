@@ -5,9 +5,17 @@
 //! `"credentials": "stored"` and name the credential fields, never a value. The request
 //! type has no `Debug`, so no log line can print them either.
 //!
-//! A Shopify shop is checked when it is connected (its token must open it) and its
-//! domain linked to the business (`platform_accounts`), which is how its order webhooks
-//! find their ledger; `sync` reads it as it is now.
+//! A Shopify shop or a Gumroad account is checked when it is connected (its token must
+//! open it) and linked to the business (`platform_accounts`: the shop's domain, the
+//! seller's `user_id`), so no second business can take it; that is how a shop's order
+//! webhooks find their ledger. `sync` reads a shop as it is now.
+//!
+//! A Gumroad account also gets a ping URL, `/webhooks/gumroad/{secret}` with 256 random
+//! bits of secret, shown once in the connect answer (`ping_path`) for the owner to paste
+//! into Gumroad's settings. Gumroad signs nothing it pushes, so the secret is what finds
+//! the business; like every bearer secret here only its SHA-256 is kept (linked as the
+//! `gumroad_ping` account), so the stored data cannot forge a ping. Connecting again
+//! issues a new URL.
 //!
 //! Connected stores are kept in the `stores` agent-memory namespace of their business,
 //! one key `store:<uuid>` each, so they go when the business goes. `boardroom
@@ -18,7 +26,10 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use boardroom_adapters::{AdapterError, CallBudget, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyConnection};
+use boardroom_adapters::{
+    AdapterError, CallBudget, GumroadClient, GumroadConnection, ResilienceSettings, RetryPolicy, ShopifyClient,
+    ShopifyConnection,
+};
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +43,7 @@ use utoipa_axum::routes;
 use super::{BusinessBody, BusinessQuery, Items, activate_owned, owned_business};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
+use crate::http::auth::secret::{hash_secret, random_urlsafe};
 use crate::http::crypto::{CredentialSealer, Opened, Sealed};
 use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Query};
@@ -74,9 +86,9 @@ struct ConnectStore {
 }
 
 /// The platforms a store can be connected from.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-enum StorePlatform {
+pub(crate) enum StorePlatform {
     Shopify,
     Gumroad,
     Stripe,
@@ -85,7 +97,8 @@ enum StorePlatform {
 }
 
 impl StorePlatform {
-    fn as_str(self) -> &'static str {
+    /// The platform's name, as stored and as `platform_accounts` knows it.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StorePlatform::Shopify => "shopify",
             StorePlatform::Gumroad => "gumroad",
@@ -94,6 +107,26 @@ impl StorePlatform {
             StorePlatform::Sandbox => "sandbox",
         }
     }
+
+    /// What a connected store of this platform is called in messages.
+    fn connected_thing(self) -> &'static str {
+        match self {
+            StorePlatform::Shopify => "Shopify shop",
+            StorePlatform::Gumroad => "Gumroad account",
+            StorePlatform::Stripe => "Stripe account",
+            StorePlatform::Etsy => "Etsy shop",
+            StorePlatform::Sandbox => "sandbox store",
+        }
+    }
+}
+
+/// The `platform_accounts` platform under which the SHA-256 of a business's Gumroad
+/// ping secret is linked to it.
+pub(crate) const GUMROAD_PING: &str = "gumroad_ping";
+
+/// Where Gumroad pings a business: this path on the server's public address.
+fn gumroad_ping_path(secret: &str) -> String {
+    format!("/webhooks/gumroad/{secret}")
 }
 
 /// A store's address: `https://` and a host, or `http://` for this machine only
@@ -189,6 +222,10 @@ struct StoredStore {
     credential_fields: Vec<String>,
     credentials: Sealed,
     connected_at: chrono::DateTime<Utc>,
+    /// The platform's own id of the account, when it was checked on connecting (a
+    /// shop's `myshopify.com` domain, a Gumroad seller's `user_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
 }
 
 /// A connected store as a client sees it: everything but the sealed credentials.
@@ -207,6 +244,16 @@ struct StoreView {
     credential_fields: Vec<String>,
     /// When it was connected.
     connected_at: DateTime<Utc>,
+    /// The platform's id of the account (a shop's domain, a Gumroad seller's id), when
+    /// it was checked on connecting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
+    /// Gumroad only, and only in the answer to connecting: where Gumroad should ping
+    /// (Settings → Advanced → Ping), this server's public address followed by this path.
+    /// Only its hash is kept, so it is shown this once; connecting again issues another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/webhooks/gumroad/3q2-7wVu…")]
+    ping_path: Option<String>,
 }
 
 impl StoredStore {
@@ -219,6 +266,8 @@ impl StoredStore {
             credentials: "stored".to_owned(),
             credential_fields: self.credential_fields.clone(),
             connected_at: self.connected_at,
+            account: self.account.clone(),
+            ping_path: None,
         }
     }
 }
@@ -238,9 +287,10 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
         (status = 201, description = "The connected store.", body = StoreView),
         (status = 402, description = "`tier_limit`: the tier's stores per business are reached."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
-        (status = 409, description = "`account_taken`: the shop is connected to another business."),
-        (status = 422, description = "`validation`: a field is wrong; for a Shopify shop also a token Shopify \
-            refuses (on `credentials`) or a shop that does not answer (on `store_url`)."),
+        (status = 409, description = "`account_taken`: the shop or Gumroad account is connected to another business."),
+        (status = 422, description = "`validation`: a field is wrong; for a Shopify shop or a Gumroad account \
+            (whose `store_url` is the API's origin, `https://api.gumroad.com`) also a token the platform refuses \
+            (on `credentials`) or an address that does not answer (on `store_url`)."),
     )
 )]
 async fn connect(
@@ -256,19 +306,19 @@ async fn connect(
     let (Some(StoreUrl(store_url)), Some(credentials)) = (store_url, credentials) else {
         return Err(ApiError::Validation(problems));
     };
-    // A shop is checked before it is kept: its token must open it, and a shop is one
-    // business's only (its order deliveries find their ledger by the shop's domain).
+    // A shop or a Gumroad account is checked before it is kept: its token must open it,
+    // and an account is one business's only (its deliveries find their ledger by it).
     let account = match request.platform {
-        StorePlatform::Shopify => {
-            let shop = check_shopify(&store_url, &credentials.0).await?;
-            let holder = state.app.store.platform_account_tenant("shopify", &shop).await?;
-            if holder.is_some_and(|holder| holder != tenant.id) {
-                return Err(shop_taken());
-            }
-            Some(shop)
-        }
+        StorePlatform::Shopify => Some(check_shopify(&store_url, &credentials.0).await?),
+        StorePlatform::Gumroad => Some(check_gumroad(&store_url, &credentials.0).await?),
         _ => None,
     };
+    if let Some(account) = &account {
+        let holder = state.app.store.platform_account_tenant(request.platform.as_str(), account).await?;
+        if holder.is_some_and(|holder| holder != tenant.id) {
+            return Err(account_taken(request.platform));
+        }
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let plaintext = serde_json::to_vec(&credentials.0).map_err(anyhow::Error::new)?;
     let sealed =
@@ -280,6 +330,7 @@ async fn connect(
         credential_fields: credentials.0.keys().cloned().collect(),
         credentials: sealed,
         connected_at: Utc::now(),
+        account: account.clone(),
     };
     let content = serde_json::to_value(&stored).map_err(anyhow::Error::new)?;
     let tier = caller.user.tier;
@@ -296,20 +347,33 @@ async fn connect(
         )
         .await
         .map_err(tiers::count_error(tier, Counted::Stores))?;
+    let taken = |error| match error {
+        boardroom_memory::MemoryError::Conflict(_) => account_taken(request.platform),
+        other => other.into(),
+    };
     if let Some(account) = &account {
-        let linked = state.app.store.link_platform_account("shopify", account, tenant.id, &id, Utc::now()).await;
+        let platform = request.platform.as_str();
+        let linked = state.app.store.link_platform_account(platform, account, tenant.id, &id, Utc::now()).await;
         if let Err(error) = linked {
-            // Another business linked the shop between our check and now: the store
+            // Another business linked the account between our check and now: the store
             // just kept is not this business's after all.
             state.app.store.forget_agent_memory(tenant.id, STORES, &format!("{STORE_KEY_PREFIX}{id}")).await?;
-            return Err(match error {
-                boardroom_memory::MemoryError::Conflict(_) => shop_taken(),
-                other => other.into(),
-            });
+            return Err(taken(error));
         }
     }
+    let mut view = stored.view();
+    if request.platform == StorePlatform::Gumroad {
+        let secret = random_urlsafe(32);
+        state
+            .app
+            .store
+            .link_platform_account(GUMROAD_PING, &hash_secret(&secret), tenant.id, &id, Utc::now())
+            .await
+            .map_err(taken)?;
+        view.ping_path = Some(gumroad_ping_path(&secret));
+    }
     tracing::info!(tenant = %tenant.id, store = %id, platform = %stored.platform, "store connected");
-    Ok((StatusCode::CREATED, Json(stored.view())).into_response())
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Opens the shop at `store_url` with the `access_token` among `credentials` and
@@ -319,13 +383,8 @@ async fn check_shopify(store_url: &str, credentials: &BTreeMap<String, String>) 
     let Some(token) = credentials.get("access_token") else {
         return Err(ApiError::invalid("credentials", "a Shopify shop needs an access_token (its Admin API token)"));
     };
-    let settings = ResilienceSettings {
-        retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
-        budget: CallBudget { per_request_timeout: SHOP_CHECK_TIMEOUT, default_deadline: SHOP_CHECK_TIMEOUT },
-        ..ResilienceSettings::default()
-    };
     let connection = ShopifyConnection::new(store_url.trim_end_matches('/'), token.as_str());
-    let client = ShopifyClient::with_settings(connection, settings)
+    let client = ShopifyClient::with_settings(connection, check_settings())
         .map_err(|error| ApiError::invalid("store_url", error.to_string()))?;
     match client.shop().await {
         Ok(shop) => Ok(shop.myshopify_domain),
@@ -334,13 +393,51 @@ async fn check_shopify(store_url: &str, credentials: &BTreeMap<String, String>) 
     }
 }
 
-/// How long connecting waits for a shop to answer.
+/// Reads the seller of the Gumroad API at `store_url` (its origin) with the
+/// `access_token` among `credentials` and returns the seller's `user_id`. One quick
+/// attempt, as for a shop: a refused token is 422 on `credentials` with Gumroad's
+/// refusal, an address that does not answer 422 on `store_url`.
+async fn check_gumroad(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let Some(token) = credentials.get("access_token") else {
+        return Err(ApiError::invalid(
+            "credentials",
+            "a Gumroad account needs an access_token (Settings → Advanced → Applications → Generate access token)",
+        ));
+    };
+    let connection = GumroadConnection::new(store_url.trim_end_matches('/'), token.as_str());
+    let client = GumroadClient::with_settings(connection, check_settings()).map_err(|error| match error {
+        // The connection refuses a malformed token before any request.
+        AdapterError::Rejected { message, .. } if message.contains("token") => {
+            ApiError::invalid("credentials", message)
+        }
+        other => ApiError::invalid("store_url", other.to_string()),
+    })?;
+    match client.user().await {
+        Ok(seller) => Ok(seller.user_id),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the Gumroad API did not answer: {other}"))),
+    }
+}
+
+/// One attempt, within [`SHOP_CHECK_TIMEOUT`]: connecting is a person waiting.
+fn check_settings() -> ResilienceSettings {
+    ResilienceSettings {
+        retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
+        budget: CallBudget { per_request_timeout: SHOP_CHECK_TIMEOUT, default_deadline: SHOP_CHECK_TIMEOUT },
+        ..ResilienceSettings::default()
+    }
+}
+
+/// How long connecting waits for a shop or the Gumroad API to answer.
 const SHOP_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 
-fn shop_taken() -> ApiError {
+fn account_taken(platform: StorePlatform) -> ApiError {
     ApiError::StateConflict {
         code: "account_taken",
-        message: "this shop is connected to another business; disconnect it there first".to_owned(),
+        message: format!(
+            "this {} is connected to another business; disconnect it there first",
+            platform.connected_thing()
+        ),
     }
 }
 
@@ -528,32 +625,84 @@ pub(crate) fn reseal(tenant: TenantId, content: Value, sealer: &CredentialSealer
     })
 }
 
+/// A connected account the swarm can sell on, its access token opened.
+pub(crate) enum SellingAccount {
+    /// A Shopify shop.
+    Shopify(ShopifyConnection),
+    /// A Gumroad seller, with the `user_id` checked on connecting (`None` for an
+    /// account connected before it was recorded).
+    Gumroad { connection: GumroadConnection, seller_id: Option<String> },
+}
+
+/// The platform of the business's newest connected store on one of `platforms`, read
+/// without opening its credentials (which its adapter does, with [`selling_account`]):
+/// `Ok(None)` when it has none.
+pub(crate) async fn newest_selling_platform(
+    store: &boardroom_memory::SharedStore,
+    tenant: TenantId,
+    platforms: &[StorePlatform],
+) -> Result<Option<StorePlatform>, String> {
+    Ok(newest_store(store, tenant, platforms).await?.map(|(platform, _)| platform))
+}
+
+async fn newest_store(
+    store: &boardroom_memory::SharedStore,
+    tenant: TenantId,
+    platforms: &[StorePlatform],
+) -> Result<Option<(StorePlatform, StoredStore)>, String> {
+    let rows = store.agent_memories(tenant, STORES).await.map_err(|error| error.to_string())?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| row.key.starts_with(STORE_KEY_PREFIX))
+        .filter_map(|row| serde_json::from_value::<StoredStore>(row.content).ok())
+        .filter_map(|stored| {
+            let platform = platforms.iter().copied().find(|platform| platform.as_str() == stored.platform)?;
+            Some((platform, stored))
+        })
+        .max_by_key(|(_, stored)| stored.connected_at))
+}
+
+/// The business's newest connected store on one of `platforms`, with its credentials
+/// opened: `Ok(None)` when it has none, `Err` saying why the newest cannot be used (its
+/// credentials no longer open under the server's key, or hold no `access_token`). The
+/// newest wins, so connecting a store is also choosing it.
+pub(crate) async fn selling_account(
+    store: &boardroom_memory::SharedStore,
+    sealer: &CredentialSealer,
+    tenant: TenantId,
+    platforms: &[StorePlatform],
+) -> Result<Option<SellingAccount>, String> {
+    let Some((platform, stored)) = newest_store(store, tenant, platforms).await? else { return Ok(None) };
+    let thing = platform.connected_thing();
+    let plaintext = sealer
+        .open(&stored.credentials, &seal_context(tenant, &stored.id))
+        .ok_or_else(|| format!("the connected {thing}'s credentials no longer open: connect it again"))?;
+    let credentials: BTreeMap<String, String> = serde_json::from_slice(&plaintext)
+        .map_err(|_| format!("the connected {thing}'s credentials are unreadable"))?;
+    let token = credentials
+        .get("access_token")
+        .ok_or_else(|| format!("the connected {thing} has no access_token among its credentials: connect it again"))?;
+    let base_url = stored.store_url.trim_end_matches('/');
+    Ok(Some(match platform {
+        StorePlatform::Gumroad => SellingAccount::Gumroad {
+            connection: GumroadConnection::new(base_url, token.as_str()),
+            seller_id: stored.account,
+        },
+        _ => SellingAccount::Shopify(ShopifyConnection::new(base_url, token.as_str())),
+    }))
+}
+
 /// The business's connected Shopify shop, with its credentials opened (the newest one
-/// when it connected several): `Ok(None)` when it has none, `Err` saying why one cannot
-/// be used (its credentials no longer open under the server's key, or hold no
-/// `access_token`).
+/// when it connected several); see [`selling_account`].
 pub(crate) async fn shopify_connection(
     store: &boardroom_memory::SharedStore,
     sealer: &CredentialSealer,
     tenant: TenantId,
 ) -> Result<Option<ShopifyConnection>, String> {
-    let rows = store.agent_memories(tenant, STORES).await.map_err(|error| error.to_string())?;
-    let newest = rows
-        .into_iter()
-        .filter(|row| row.key.starts_with(STORE_KEY_PREFIX))
-        .filter_map(|row| serde_json::from_value::<StoredStore>(row.content).ok())
-        .filter(|stored| stored.platform == StorePlatform::Shopify.as_str())
-        .max_by_key(|stored| stored.connected_at);
-    let Some(stored) = newest else { return Ok(None) };
-    let plaintext = sealer
-        .open(&stored.credentials, &seal_context(tenant, &stored.id))
-        .ok_or("the connected Shopify shop's credentials no longer open: connect it again")?;
-    let credentials: BTreeMap<String, String> =
-        serde_json::from_slice(&plaintext).map_err(|_| "the connected Shopify shop's credentials are unreadable")?;
-    let token = credentials
-        .get("access_token")
-        .ok_or("the connected Shopify shop has no access_token among its credentials: connect it again")?;
-    Ok(Some(ShopifyConnection::new(stored.store_url.trim_end_matches('/'), token.as_str())))
+    Ok(match selling_account(store, sealer, tenant, &[StorePlatform::Shopify]).await? {
+        Some(SellingAccount::Shopify(connection)) => Some(connection),
+        _ => None,
+    })
 }
 
 /// How many stores the business has connected (what its tier counts).

@@ -1,5 +1,6 @@
 //! `POST /webhooks/stripe` and `POST /webhooks/shopify`: deliveries from the payment
-//! and store platforms.
+//! and store platforms. Gumroad's unsigned pings, `POST /webhooks/gumroad/{secret}`,
+//! are the `gumroad` submodule's.
 //!
 //! ## Trust
 //! The signature is checked on the raw body **before** anything is parsed from it; a
@@ -66,6 +67,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::SecretKey;
+
+mod gumroad;
 use crate::http::error::{ApiError, ErrorBody, Fields};
 use crate::http::{ApiState, AppState};
 
@@ -80,6 +83,7 @@ pub(crate) fn routes(app: &AppState) -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(stripe))
         .routes(routes!(shopify))
+        .routes(routes!(gumroad::gumroad))
         .layer(DefaultBodyLimit::max(WEBHOOK_MAX_BYTES))
         .with_state(state)
 }
