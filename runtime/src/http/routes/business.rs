@@ -13,8 +13,9 @@
 //! runs with the throttle its tier sets (see `tiers`).
 
 use crate::http::crypto::CredentialSealer;
+use crate::http::routes::payouts::connect_account;
 use crate::http::routes::stores::shopify_connection;
-use crate::markets::{MARKET_MODE, MarketMode};
+use crate::markets::{DRY_RUN_NEEDS_A_SHOP, MARKET_MODE, MarketMode, nothing_connected};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -324,9 +325,10 @@ struct UpdateBusiness {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
     autopilot_interval_secs: Option<IntervalSecs>,
-    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. The last two need a
-    /// connected Shopify shop (`POST /api/stores/connect`); changing it restarts a
-    /// running swarm.
+    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. `live` needs a connected
+    /// Shopify shop (`POST /api/stores/connect`) or, without one, a Stripe account
+    /// (`POST /api/business/{id}/stripe/onboard`) to sell through; `dry_run` needs a
+    /// shop. Changing it restarts a running swarm.
     #[serde(default)]
     market_mode: Option<MarketMode>,
 }
@@ -347,8 +349,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     responses(
         (status = 200, description = "The business as changed.", body = Business),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
-        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `dry_run` or `live` \
-            without a usable connected Shopify shop."),
+        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `live` with neither a \
+            usable connected Shopify shop nor a Stripe account, or `dry_run` without a usable connected shop."),
     )
 )]
 async fn update(
@@ -388,14 +390,20 @@ async fn update(
     }
     if let Some(mode) = request.market_mode {
         if mode != MarketMode::Sandbox {
+            // As the swarm will choose: a connected shop, else (live only) the Stripe
+            // account, which needs the platform's key to sell through.
             let sealer = CredentialSealer::from_settings(&state.app.settings);
             match shopify_connection(&state.app.store, &sealer, id).await {
                 Ok(Some(_)) => {}
+                Ok(None) if mode == MarketMode::DryRun => {
+                    return Err(ApiError::invalid("market_mode", DRY_RUN_NEEDS_A_SHOP));
+                }
                 Ok(None) => {
-                    return Err(ApiError::invalid(
-                        "market_mode",
-                        "needs a connected Shopify shop: connect one first (POST /api/stores/connect)",
-                    ));
+                    let selling_through_stripe =
+                        state.app.settings.stripe.is_some() && connect_account(&state.app.store, id).await?.is_some();
+                    if !selling_through_stripe {
+                        return Err(ApiError::invalid("market_mode", nothing_connected(id)));
+                    }
                 }
                 Err(why) => return Err(ApiError::invalid("market_mode", why)),
             }
