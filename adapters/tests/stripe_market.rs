@@ -200,7 +200,10 @@ async fn a_new_price_is_a_new_price_and_link_and_the_old_link_is_retired_once() 
     assert_eq!(fake.objects("price").len(), 2);
     assert_eq!(fake.objects("price")[1].1["unit_amount"], 2400);
     assert_eq!(fake.calls(LINK_UPDATES), 1, "retired once");
-    assert_eq!(field(&fake.last(LINK_UPDATES).fields, "active"), Some("false"));
+    let retired = fake.last(LINK_UPDATES).fields;
+    assert_eq!(field(&retired, "active"), Some("false"));
+    let pointer = field(&retired, "inactive_message").expect("a message for the old link's buyers");
+    assert!(pointer.ends_with(links[1]["url"].as_str().expect("a url")), "{pointer}");
     let unknown = market.set_price(TENANT, "prod_unknown", Decimal::ONE, &reprice).await;
     assert!(matches!(unknown, Err(AdapterError::Rejected { .. })), "{unknown:?}");
 }

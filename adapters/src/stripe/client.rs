@@ -229,14 +229,17 @@ impl StripeClient {
     /// Stops a payment link taking payments (`POST /v1/payment_links/{link}` with
     /// `active=false`): buyers who open its URL are told it was deactivated. A link's
     /// line items cannot be re-priced, so a new price means a new link and this one
-    /// retired. Doing it twice is harmless; the key makes a retry replay the first answer.
+    /// retired. `inactive_message`, when given, is what its page tells buyers instead
+    /// (where to buy now). Doing it twice is harmless; the key makes a retry replay the
+    /// first answer.
     pub async fn deactivate_payment_link(
         &self,
         link: &str,
+        inactive_message: Option<&str>,
         key: &IdempotencyKey,
     ) -> Result<StripePaymentLink, AdapterError> {
         let mut form = Form::new();
-        form.push("active", "false");
+        form.push("active", "false").push_some("inactive_message", inactive_message);
         let path = format!("/payment_links/{}", object_id(link, "plink_")?);
         let request = self.post("deactivate_payment_link", &path, form, key)?;
         let object: wire::PaymentLinkObject = typed(request.operation, self.call(&request).await?)?;

@@ -19,8 +19,8 @@
 //!   `checkout.session.completed` deliveries about it carry no connected account (a
 //!   destination charge happens on the platform), so the link is what finds the tenant.
 //! - **Prices are immutable** on Stripe, and so are a link's prices: a new price is a
-//!   new Price and a new Payment Link, and the old link is deactivated (`active=false`),
-//!   each request keyed from the call's key.
+//!   new Price and a new Payment Link, and the old link is deactivated (`active=false`,
+//!   its page sending buyers to the new link), each request keyed from the call's key.
 //! - **Days** are marks in real time, as on a shop: [`Marketplace::advance`] marks
 //!   the start of the next day, and [`Marketplace::report`] reads the paid checkout
 //!   sessions of this market's links between the marks. The marks and the listings are
@@ -304,9 +304,13 @@ impl Marketplace for StripeMarket {
         let new_price =
             self.client.create_price(product_id, amount, STRIPE_MARKET_CURRENCY, &key.part("price")).await?;
         let link = self.make_link(product_id, &new_price.id, amount, &key.part("link")).await?;
-        // A resumed call gets the same new link back; the old one was retired then.
+        // A resumed call gets the same new link back; the old one was retired then. Its
+        // URL may still be out there, so its page sends buyers to the new one.
         if link.id != old_link {
-            self.client.deactivate_payment_link(&old_link, &key.part(&format!("retire/{old_link}"))).await?;
+            let moved = format!("The price has changed: buy it at {}", link.url);
+            self.client
+                .deactivate_payment_link(&old_link, Some(&moved), &key.part(&format!("retire/{old_link}")))
+                .await?;
         }
         if let Some(listed) = self.state().listed.get_mut(product_id) {
             listed.price = price;
