@@ -28,7 +28,7 @@ use boardroom_adapters::{
     StripeMarket,
 };
 use boardroom_agents::accountant::platform_fee_rate;
-use boardroom_memory::{EventLog, MemoryError, SharedStore, Tenant, TenantId};
+use boardroom_memory::{EventLog, MemoryError, SharedStore, Tenant, TenantId, Tier};
 use boardroom_supervisor::TenantMarkets;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -130,13 +130,17 @@ impl ConnectedMarkets {
     /// The platform's share of each sale: the owner's tier's fee (free 10 %, pro 7 %,
     /// enterprise 5 %, as the accountant splits profit), 7 % when the tier cannot be read.
     async fn fee_share(&self, row: &Tenant) -> PlatformFeeShare {
-        let tier = match self.store.user(row.user_id).await {
-            Ok(Some(user)) => user.tier,
-            _ => return PlatformFeeShare::DEFAULT,
-        };
-        let basis_points = (platform_fee_rate(tier) * rust_decimal::Decimal::from(10_000)).to_u32();
-        basis_points.and_then(|points| PlatformFeeShare::from_basis_points(points).ok()).unwrap_or_default()
+        match self.store.user(row.user_id).await {
+            Ok(Some(user)) => fee_share_of(user.tier),
+            _ => PlatformFeeShare::DEFAULT,
+        }
     }
+}
+
+/// The platform's share of each sale on `tier`: the accountant's rate, in basis points.
+fn fee_share_of(tier: Tier) -> PlatformFeeShare {
+    let basis_points = (platform_fee_rate(tier) * rust_decimal::Decimal::from(10_000)).to_u32();
+    basis_points.and_then(|points| PlatformFeeShare::from_basis_points(points).ok()).unwrap_or_default()
 }
 
 /// Why business `tenant` cannot go live with nothing connected, naming both ways to
@@ -284,5 +288,17 @@ impl Marketplace for UnusableMarket {
 
     async fn report(&self, _tenant: TenantId, _from_day: u32, _to_day: u32) -> Result<PerformanceReport, AdapterError> {
         Err(self.refuse())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_keeps_the_owners_tiers_share_of_each_stripe_sale() {
+        let shares = [Tier::Free, Tier::Pro, Tier::Enterprise].map(|tier| fee_share_of(tier).basis_points());
+        assert_eq!(shares, [1000, 700, 500], "10 %, 7 % and 5 %");
+        assert_eq!(fee_share_of(Tier::Pro).fee_on(2900), 203);
     }
 }
