@@ -139,7 +139,7 @@ impl ConnectedMarkets {
 
 /// The platform's share of each sale on `tier`: the accountant's rate, in basis points.
 fn fee_share_of(tier: Tier) -> PlatformFeeShare {
-    let basis_points = (platform_fee_rate(tier) * rust_decimal::Decimal::from(10_000)).to_u32();
+    let basis_points = (platform_fee_rate(tier) * Decimal::from(10_000)).to_u32();
     basis_points.and_then(|points| PlatformFeeShare::from_basis_points(points).ok()).unwrap_or_default()
 }
 
