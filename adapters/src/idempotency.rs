@@ -23,6 +23,16 @@ impl IdempotencyKey {
         Self(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string())
     }
 
+    /// The key of one `part` of the call this key is for, when that call is several
+    /// requests to the platform (a Stripe listing is a product, a price and a payment
+    /// link): each request needs a key of its own, as the platform refuses one key for
+    /// different requests, and each is still a pure function of this key, so the call
+    /// resumed after a crash sends every part with the key it had the first time.
+    pub fn part(&self, part: &str) -> Self {
+        let name = format!("{}/{part}", self.0);
+        Self(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string())
+    }
+
     /// The key as sent on the wire.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -49,5 +59,16 @@ mod tests {
         assert_ne!(first, next_cycle);
         assert_ne!(first, other_tenant);
         assert!(first.as_str().len() <= 255);
+    }
+
+    #[test]
+    fn the_parts_of_a_call_get_keys_of_their_own_that_a_resumed_call_gets_again() {
+        let call = IdempotencyKey::for_step(TenantId(7), 3, "store_setup", "product-1");
+        let product = call.part("product");
+        assert_eq!(product, IdempotencyKey::for_step(TenantId(7), 3, "store_setup", "product-1").part("product"));
+        assert_ne!(product, call.part("price"));
+        assert_ne!(product, call);
+        assert_ne!(product, IdempotencyKey::for_step(TenantId(7), 4, "store_setup", "product-1").part("product"));
+        assert!(product.as_str().len() <= 255);
     }
 }

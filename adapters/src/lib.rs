@@ -29,7 +29,9 @@
 //! - `stripe`: [`StripeClient`], Stripe with Connect as typed operations (products,
 //!   prices, payment links with the platform's fee, connected accounts and their
 //!   onboarding, refunds, paged lists) over a [`StripeConnection`], [`platform_fee`],
-//!   and [`event_from_webhook`] for the events the platform books.
+//!   and [`event_from_webhook`] for the events the platform books; [`StripeMarket`], a
+//!   tenant's connected account selling through destination charges as the swarm's
+//!   market.
 //! - `gumroad`: [`GumroadClient`], a seller's Gumroad account as typed operations
 //!   (products made once per key and enabled, offer codes, sales page by page) over a
 //!   [`GumroadConnection`], and [`sale_from_webhook`] for its unsigned pings, whose
@@ -78,8 +80,9 @@ pub use shopify::{
     planned_product_creation, planned_shop_read,
 };
 pub use stripe::{
-    PlatformFeeShare, STRIPE_API_BASE, STRIPE_API_VERSION, STRIPE_MAX_PAGE, StripeAccount, StripeAccountLink,
-    StripeApplicationFee, StripeCharge, StripeCheckoutSession, StripeClient, StripeConnection, StripeEventPayload,
-    StripeList, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund, StripeSecretKey,
+    PLATFORM_FEE_METADATA, PRODUCT_METADATA, PlatformFeeShare, STRIPE_API_BASE, STRIPE_API_VERSION,
+    STRIPE_MARKET_CURRENCY, STRIPE_MAX_PAGE, StripeAccount, StripeAccountLink, StripeApplicationFee, StripeCharge,
+    StripeCheckoutSession, StripeClient, StripeConnection, StripeEventPayload, StripeLinkRegistry, StripeList,
+    StripeMarket, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund, StripeSecretKey,
     StripeWebhookEvent, event_from_webhook, platform_fee,
 };

@@ -689,6 +689,14 @@ async fn the_fake_refuses_what_stripe_would_refuse() {
             "parameter_invalid",
             "line_items",
         ),
+        // A link's prices cannot be changed: a new price is a new link.
+        (
+            "/v1/payment_links/plink_x",
+            "line_items%5B0%5D%5Bprice%5D=price_y&line_items%5B0%5D%5Bquantity%5D=1",
+            "parameter_unknown",
+            "line_items",
+        ),
+        ("/v1/payment_links/plink_x", "active=no", "parameter_invalid", "active"),
         ("/v1/accounts", "controller%5Bfees%5D%5Bpayer%5D=stripe", "parameter_invalid", "controller[fees][payer]"),
         ("/v1/accounts", "controller%5Bfee%5D%5Bpayer%5D=application", "parameter_unknown", "controller[fee]"),
         ("/v1/accounts", "type=express&controller%5Bfees%5D%5Bpayer%5D=application", "parameter_invalid", "controller"),

@@ -279,6 +279,30 @@ pub struct NewLedgerEntry {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// A running total to bring the ledger up to, with
+/// [`LedgerStore::record_ledger_total`](crate::LedgerStore::record_ledger_total): what a
+/// platform reports cumulatively (all refunded on one charge so far) booked as the rows
+/// that add up to it, however the reports arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLedgerTotal {
+    /// Whose ledger.
+    pub tenant_id: TenantId,
+    /// Origin of the money.
+    pub source: String,
+    /// Category of the rows.
+    pub category: String,
+    /// What the total is of (`stripe:ch_…:refunded`): its rows' transaction ids are
+    /// `{series}:{total}`, so the rows of a series are found by that prefix.
+    pub series: String,
+    /// The series' total now, signed as its rows are (money out negative). It only
+    /// grows away from zero: a total nearer zero than what is booked is a stale report.
+    pub total: Decimal,
+    /// Free-form details of the row booked.
+    pub metadata: Value,
+    /// When it was booked.
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// An invite code for sign-up in private mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invite {

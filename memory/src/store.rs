@@ -319,6 +319,13 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// Books a ledger row; `Conflict("transaction_id")` when the tenant already booked
     /// that transaction id, so a retried platform call never books twice.
     async fn record_ledger_entry(&self, entry: NewLedgerEntry) -> MemoryResult<LedgerEntry>;
+    /// Brings a series of rows up to `total.total`: books, as one row, what the total
+    /// adds to the rows of `total.series` booked before (`None` when it adds nothing: the
+    /// same total again, or a stale one nearer zero). Reading what was booked and booking
+    /// the difference are one transaction under a lock per tenant, so concurrent reports
+    /// of one growing total (Stripe's `amount_refunded`, delivered out of order) book
+    /// exactly the largest, once. `NotFound("tenant")` when the tenant does not exist.
+    async fn record_ledger_total(&self, total: NewLedgerTotal) -> MemoryResult<Option<LedgerEntry>>;
     /// A tenant's ledger rows recorded in `[from, to)`, oldest first.
     async fn ledger_entries(
         &self,

@@ -67,6 +67,8 @@ conformance! {
         a_user_role_tier_and_last_login_can_be_changed,
         tenants_belong_to_users_and_can_be_disabled,
         a_transaction_id_is_booked_only_once_per_tenant,
+        a_running_total_is_booked_as_what_it_adds_and_a_stale_one_adds_nothing,
+        eight_concurrent_reports_of_a_growing_total_book_exactly_the_largest,
         ledger_entries_are_read_by_half_open_time_range_oldest_first,
         an_invite_code_exists_only_once,
         consuming_an_invite_takes_one_use_and_records_who_took_it,
@@ -684,6 +686,79 @@ async fn a_transaction_id_is_booked_only_once_per_tenant(store: SharedStore) {
         store.record_ledger_entry(ledger_entry(TenantId(31_337), ten, None, time(1))).await,
         "tenant"
     ));
+}
+
+fn running_total(tenant: TenantId, series: &str, total: Decimal) -> NewLedgerTotal {
+    NewLedgerTotal {
+        tenant_id: tenant,
+        source: "stripe".into(),
+        category: "refund".into(),
+        series: series.into(),
+        total,
+        metadata: json!({ "reported": total.to_string() }),
+        recorded_at: time(1),
+    }
+}
+
+async fn a_running_total_is_booked_as_what_it_adds_and_a_stale_one_adds_nothing(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let series = "stripe:ch_1:refunded";
+    let book = |tenant, series, cents| store.record_ledger_total(running_total(tenant, series, Decimal::new(cents, 2)));
+
+    let first = book(shop, series, -500).await.expect("book").expect("a row");
+    let second = book(shop, series, -1200).await.expect("book").expect("a row");
+    let repeated = book(shop, series, -1200).await.expect("book");
+    let stale = book(shop, series, -500).await.expect("book");
+    // Neighbouring series, by prefix and by pattern characters, are their own.
+    book(shop, "stripe:ch_1:refunded_x", -300).await.expect("book").expect("its own row");
+    book(shop, "stripe:ch_%", -100).await.expect("book").expect("its own row");
+    let elsewhere = book(other, series, -1200).await.expect("book").expect("another tenant's row");
+
+    assert_eq!((first.amount, second.amount), (Decimal::new(-500, 2), Decimal::new(-700, 2)));
+    assert_eq!(second.transaction_id.as_deref(), Some("stripe:ch_1:refunded:-12"));
+    assert_eq!((second.category.as_str(), &second.metadata), ("refund", &json!({ "reported": "-12.00" })));
+    assert_eq!((repeated, stale), (None, None), "the same total, or an older one, adds nothing");
+    assert_eq!(elsewhere.amount, Decimal::new(-1200, 2));
+    let booked: Decimal = store
+        .ledger_entries(shop, time(0), time(10))
+        .await
+        .expect("read")
+        .iter()
+        .filter(|entry| entry.transaction_id.as_deref().is_some_and(|id| id.starts_with("stripe:ch_1:refunded:")))
+        .map(|entry| entry.amount)
+        .sum();
+    assert_eq!(booked, Decimal::new(-1200, 2));
+    // Money in grows the other way.
+    let revenue = store.record_ledger_total(running_total(shop, "captured", Decimal::new(900, 2))).await;
+    assert_eq!(revenue.expect("book").map(|row| row.amount), Some(Decimal::new(900, 2)));
+    assert!(is_not_found(
+        store.record_ledger_total(running_total(TenantId(31_337), series, Decimal::ONE)).await,
+        "tenant"
+    ));
+}
+
+async fn eight_concurrent_reports_of_a_growing_total_book_exactly_the_largest(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let tasks: Vec<_> = (1..=8)
+        .map(|step| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let total = Decimal::new(-250 * step, 2);
+                store.record_ledger_total(running_total(shop, "stripe:ch_9:refunded", total)).await.expect("book")
+            })
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for task in tasks {
+        rows.extend(task.await.expect("task"));
+    }
+    let booked: Decimal = rows.iter().map(|row| row.amount).sum();
+    assert_eq!(booked, Decimal::new(-2000, 2), "the largest total, booked once: {rows:?}");
+    assert!(rows.iter().all(|row| row.amount.is_sign_negative()), "{rows:?}");
+    let stored: Decimal =
+        store.ledger_entries(shop, time(0), time(10)).await.expect("read").iter().map(|e| e.amount).sum();
+    assert_eq!(stored, Decimal::new(-2000, 2));
 }
 
 /// "All time" written the obvious way (`MIN_UTC..MAX_UTC`) must work on both backends:

@@ -70,6 +70,7 @@ impl Application {
                 store.clone(),
                 CredentialSealer::from_settings(&settings),
                 events.clone(),
+                settings.stripe.clone(),
             ))),
         };
         let swarms = SwarmRoot::start_with(services.clone(), registry, settings.supervisor.clone())

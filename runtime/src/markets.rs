@@ -6,12 +6,15 @@
 //!   get is written on the event log with its body, not sent ([`DryRunMarket`]).
 //! - `live`: the business's newest connected selling account, a Shopify shop
 //!   ([`ShopifyMarket`]) or a Gumroad account ([`GumroadMarket`]): connecting one is
-//!   also choosing it. It is reached through the swarm's adapter actor, which opens the
-//!   credentials when it starts and hands them to the account's client only. An
-//!   account that cannot be used (disconnected, its credentials no longer opening under
-//!   the server's key) keeps the adapter from starting, and the calls that needed it
-//!   fail saying why, so the owner's cycles fail with that reason instead of quietly
-//!   going back to the sandbox.
+//!   also choosing it. Without either, its Stripe Connect account from payouts
+//!   onboarding ([`StripeMarket`]: digital products sold through destination-charge
+//!   payment links, the platform keeping the owner's tier's fee), when the server has
+//!   the platform's key. The account is reached through the swarm's adapter actor,
+//!   which opens the credentials when it starts and hands them to the account's client
+//!   only. An account that cannot be used (disconnected, its credentials no longer
+//!   opening under the server's key, no platform key) keeps the adapter from starting,
+//!   and the calls that needed it fail saying why, so the owner's cycles fail with that
+//!   reason instead of quietly going back to the sandbox.
 //!
 //! A dry run rehearses a shop's calls only: it needs a connected Shopify shop, whatever
 //! else is connected.
@@ -23,15 +26,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, DryRunMarket, GumroadClient, GumroadMarket, Marketplace, Platform, ResilienceSettings,
-    RetryPolicy, ShopifyClient, ShopifyMarket,
+    AdapterError, CallBudget, DryRunMarket, GumroadClient, GumroadMarket, Marketplace, Platform, PlatformFeeShare,
+    ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket, StripeClient, StripeConnection, StripeLinkRegistry,
+    StripeMarket,
 };
-use boardroom_memory::{EventLog, SharedStore, Tenant, TenantId};
+use boardroom_agents::accountant::platform_fee_rate;
+use boardroom_memory::{EventLog, MemoryError, SharedStore, Tenant, TenantId, Tier, UserId};
 use boardroom_supervisor::{AccountOpener, SwarmMarket, TenantMarkets};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
+use crate::config::StripePlatform;
 use crate::http::crypto::CredentialSealer;
+use crate::http::routes::payouts::connect_account;
 use crate::http::routes::stores::{SellingAccount, StorePlatform, newest_selling_platform, selling_account};
+use crate::http::routes::webhooks::STRIPE_PAYMENT_LINKS;
 
 /// The key of the mode in a tenant's settings.
 pub(crate) const MARKET_MODE: &str = "market_mode";
@@ -83,11 +93,18 @@ pub(crate) struct ConnectedMarkets {
     store: SharedStore,
     sealer: Arc<CredentialSealer>,
     events: EventLog,
+    /// The platform's Stripe key and address, when payouts are set up.
+    stripe: Option<StripePlatform>,
 }
 
 impl ConnectedMarkets {
-    pub(crate) fn new(store: SharedStore, sealer: CredentialSealer, events: EventLog) -> Self {
-        Self { store, sealer: Arc::new(sealer), events }
+    pub(crate) fn new(
+        store: SharedStore,
+        sealer: CredentialSealer,
+        events: EventLog,
+        stripe: Option<StripePlatform>,
+    ) -> Self {
+        Self { store, sealer: Arc::new(sealer), events, stripe }
     }
 }
 
@@ -95,12 +112,14 @@ impl ConnectedMarkets {
 impl TenantMarkets for ConnectedMarkets {
     async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         let (tenant, mode) = (row.id, MarketMode::of(row));
-        let account = |platforms: &[StorePlatform]| {
+        let account = |selling: Selling| {
             SwarmMarket::Account(Arc::new(LiveAccount {
                 tenant,
-                platforms: platforms.to_vec(),
+                owner: row.user_id,
+                selling,
                 store: self.store.clone(),
                 sealer: self.sealer.clone(),
+                stripe: self.stripe.clone(),
                 research: shared.clone(),
             }))
         };
@@ -112,41 +131,46 @@ impl TenantMarkets for ConnectedMarkets {
                 let shop = newest_selling_platform(&self.store, tenant, &[StorePlatform::Shopify]).await;
                 match (shop, DryRunMarket::new(shared.clone(), Platform::Shopify, self.events.clone())) {
                     (Ok(Some(_)), Ok(market)) => SwarmMarket::Shared(Arc::new(market)),
-                    _ => account(&[StorePlatform::Shopify]),
+                    _ => account(Selling::Store(vec![StorePlatform::Shopify])),
                 }
             }
+            // The adapter is named after the account it will open: the newest shop or
+            // Gumroad account, else the Stripe account.
             MarketMode::Live => match newest_selling_platform(&self.store, tenant, &LIVE_PLATFORMS).await {
-                // The adapter is named after the account it will open.
-                Ok(Some(platform)) => account(&[platform]),
-                _ => account(&LIVE_PLATFORMS),
+                Ok(Some(platform)) => account(Selling::Store(vec![platform])),
+                Ok(None) if matches!(connect_account(&self.store, tenant).await, Ok(Some(_))) => {
+                    account(Selling::Stripe)
+                }
+                _ => account(Selling::Store(LIVE_PLATFORMS.to_vec())),
             },
         }
     }
 }
 
-/// A business's connected selling account (the newest of `platforms`), opened by its
-/// adapter actor: the credentials are unsealed there, and handed to the account's
-/// client only.
+/// What a live business sells on.
+enum Selling {
+    /// Its newest connected store among these platforms.
+    Store(Vec<StorePlatform>),
+    /// Its Stripe Connect account, through the platform's key.
+    Stripe,
+}
+
+/// A business's connected selling account, opened by its adapter actor: the
+/// credentials are unsealed there, and handed to the account's client only.
 struct LiveAccount {
     tenant: TenantId,
-    platforms: Vec<StorePlatform>,
+    owner: UserId,
+    selling: Selling,
     store: SharedStore,
     sealer: Arc<CredentialSealer>,
+    stripe: Option<StripePlatform>,
     research: Arc<dyn Marketplace>,
 }
 
-#[async_trait]
-impl AccountOpener for LiveAccount {
-    fn platform(&self) -> Platform {
-        match self.platforms.as_slice() {
-            [StorePlatform::Gumroad] => Platform::Gumroad,
-            _ => Platform::Shopify,
-        }
-    }
-
-    async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
+impl LiveAccount {
+    async fn open_store(&self, platforms: &[StorePlatform]) -> Result<Arc<dyn Marketplace>, AdapterError> {
         let refused = |why: String| AdapterError::rejected(self.platform(), why);
-        let opened = selling_account(&self.store, &self.sealer, self.tenant, &self.platforms).await.map_err(refused)?;
+        let opened = selling_account(&self.store, &self.sealer, self.tenant, platforms).await.map_err(refused)?;
         Ok(match opened {
             Some(SellingAccount::Shopify(connection)) => {
                 let client = ShopifyClient::with_settings(connection, live_settings())?;
@@ -156,14 +180,109 @@ impl AccountOpener for LiveAccount {
                 let client = GumroadClient::with_settings(connection, live_settings())?;
                 Arc::new(GumroadMarket::new(self.tenant, client, self.research.clone()))
             }
-            None if self.platforms == [StorePlatform::Shopify] => {
+            None if platforms == [StorePlatform::Shopify] => {
                 return Err(refused("no Shopify shop is connected: connect one, or go back to the sandbox".into()));
             }
-            None => {
-                return Err(refused(
-                    "no Shopify shop or Gumroad account is connected: connect one, or go back to the sandbox".into(),
-                ));
-            }
+            None => return Err(refused(nothing_connected(self.tenant))),
         })
+    }
+
+    /// The business selling through its Stripe Connect account, or why it cannot.
+    async fn open_stripe(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
+        let refused = |why: String| AdapterError::rejected(Platform::Stripe, why);
+        let account = connect_account(&self.store, self.tenant)
+            .await
+            .map_err(|error| refused(format!("the Stripe account cannot be read: {error}")))?
+            .ok_or_else(|| refused(nothing_connected(self.tenant)))?;
+        let platform = self.stripe.as_ref().ok_or_else(|| {
+            refused("this server has no Stripe platform key (STRIPE_SECRET_KEY): it cannot sell through Stripe".into())
+        })?;
+        let connection = StripeConnection::new(platform.api_base.clone(), platform.secret_key.expose());
+        let client = StripeClient::with_settings(connection, live_settings())?;
+        let links = Arc::new(RecordedPaymentLinks { store: self.store.clone() });
+        let share = match self.store.user(self.owner).await {
+            Ok(Some(user)) => fee_share_of(user.tier),
+            _ => PlatformFeeShare::DEFAULT,
+        };
+        Ok(Arc::new(StripeMarket::new(self.tenant, client, &account, share, self.research.clone(), links)?))
+    }
+}
+
+#[async_trait]
+impl AccountOpener for LiveAccount {
+    fn platform(&self) -> Platform {
+        match &self.selling {
+            Selling::Stripe => Platform::Stripe,
+            Selling::Store(platforms) if platforms.as_slice() == [StorePlatform::Gumroad] => Platform::Gumroad,
+            Selling::Store(_) => Platform::Shopify,
+        }
+    }
+
+    async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
+        match &self.selling {
+            Selling::Store(platforms) => self.open_store(platforms).await,
+            Selling::Stripe => self.open_stripe().await,
+        }
+    }
+}
+
+/// The platform's share of each sale on `tier`: the accountant's rate, in basis points.
+fn fee_share_of(tier: Tier) -> PlatformFeeShare {
+    let basis_points = (platform_fee_rate(tier) * Decimal::from(10_000)).to_u32();
+    basis_points.and_then(|points| PlatformFeeShare::from_basis_points(points).ok()).unwrap_or_default()
+}
+
+/// Why business `tenant` cannot go live with nothing connected, naming the ways to
+/// connect.
+pub(crate) fn nothing_connected(tenant: TenantId) -> String {
+    format!(
+        "neither a Shopify shop, a Gumroad account nor a Stripe account is connected: connect a shop or a Gumroad \
+         account (POST /api/stores/connect) or open a Stripe account (POST /api/business/{tenant}/stripe/onboard)"
+    )
+}
+
+/// Why a dry run needs a shop.
+pub(crate) const DRY_RUN_NEEDS_A_SHOP: &str = "a dry run rehearses the calls of a connected Shopify shop: connect \
+     one first (POST /api/stores/connect); a business selling on Gumroad or through its Stripe account goes live \
+     directly";
+
+/// Records a Stripe market's payment links as the business's (`platform_accounts`), so
+/// the platform's deliveries about their checkouts find it.
+struct RecordedPaymentLinks {
+    store: SharedStore,
+}
+
+#[async_trait]
+impl StripeLinkRegistry for RecordedPaymentLinks {
+    async fn register_payment_link(&self, tenant: TenantId, link: &str) -> Result<(), AdapterError> {
+        match self
+            .store
+            .link_platform_account(STRIPE_PAYMENT_LINKS, link, tenant, "payment_link", chrono::Utc::now())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(MemoryError::Conflict(_)) => Err(AdapterError::rejected(
+                Platform::Stripe,
+                format!("the payment link {link} is recorded as another business's"),
+            )),
+            // Storage trouble: the listing is retried with the same key, which gets
+            // the same link back to record.
+            Err(error) => Err(AdapterError::Unavailable {
+                platform: Platform::Stripe,
+                message: format!("the payment link {link} could not be recorded: {error}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_keeps_the_owners_tiers_share_of_each_stripe_sale() {
+        let shares = [Tier::Free, Tier::Pro, Tier::Enterprise].map(|tier| fee_share_of(tier).basis_points());
+        assert_eq!(shares, [1000, 700, 500], "10 %, 7 % and 5 %");
+        assert_eq!(fee_share_of(Tier::Pro).fee_on(2900), 203);
     }
 }

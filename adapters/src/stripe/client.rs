@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use rust_decimal::Decimal;
@@ -225,6 +226,26 @@ impl StripeClient {
         Ok(object.into())
     }
 
+    /// Stops a payment link taking payments (`POST /v1/payment_links/{link}` with
+    /// `active=false`): buyers who open its URL are told it was deactivated. A link's
+    /// line items cannot be re-priced, so a new price means a new link and this one
+    /// retired. `inactive_message`, when given, is what its page tells buyers instead
+    /// (where to buy now). Doing it twice is harmless; the key makes a retry replay the
+    /// first answer.
+    pub async fn deactivate_payment_link(
+        &self,
+        link: &str,
+        inactive_message: Option<&str>,
+        key: &IdempotencyKey,
+    ) -> Result<StripePaymentLink, AdapterError> {
+        let mut form = Form::new();
+        form.push("active", "false").push_some("inactive_message", inactive_message);
+        let path = format!("/payment_links/{}", object_id(link, "plink_")?);
+        let request = self.post("deactivate_payment_link", &path, form, key)?;
+        let object: wire::PaymentLinkObject = typed(request.operation, self.call(&request).await?)?;
+        Ok(object.into())
+    }
+
     // -----------------------------------------------------------------------------------
     // Connect
     // -----------------------------------------------------------------------------------
@@ -376,12 +397,28 @@ impl StripeClient {
         limit: u32,
         starting_after: Option<&str>,
     ) -> Result<StripeList<StripeCheckoutSession>, AdapterError> {
-        self.page(&CHECKOUT_SESSIONS, limit, starting_after, self.deadline()).await
+        self.page(&CHECKOUT_SESSIONS, &[], limit, starting_after, self.deadline()).await
     }
 
     /// Every checkout session, newest first, following the pages within one deadline.
     pub async fn all_checkout_sessions(&self) -> Result<Vec<StripeCheckoutSession>, AdapterError> {
         self.all(&CHECKOUT_SESSIONS).await
+    }
+
+    /// Every checkout session started from the payment link `link` and created at or
+    /// after `created_from` (`GET /v1/checkout/sessions?payment_link=…&created[gte]=…`),
+    /// newest first, following the pages within one deadline: what one listing sold,
+    /// without reading the rest of the platform's sessions.
+    pub async fn checkout_sessions_of_link(
+        &self,
+        link: &str,
+        created_from: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StripeCheckoutSession>, AdapterError> {
+        let mut filters = vec![("payment_link", object_id(link, "plink_")?.to_owned())];
+        if let Some(from) = created_from {
+            filters.push(("created[gte]", from.timestamp().to_string()));
+        }
+        self.all_with(&CHECKOUT_SESSIONS, &filters).await
     }
 
     /// One page of charges (`GET /v1/charges`), newest first: `limit` of them (1–100),
@@ -391,7 +428,7 @@ impl StripeClient {
         limit: u32,
         starting_after: Option<&str>,
     ) -> Result<StripeList<StripeCharge>, AdapterError> {
-        self.page(&CHARGES, limit, starting_after, self.deadline()).await
+        self.page(&CHARGES, &[], limit, starting_after, self.deadline()).await
     }
 
     /// Every charge, newest first, following the pages within one deadline.
@@ -402,6 +439,7 @@ impl StripeClient {
     async fn page<W: DeserializeOwned, T>(
         &self,
         list: &Listing<W, T>,
+        filters: &[(&str, String)],
         limit: u32,
         starting_after: Option<&str>,
         deadline: Instant,
@@ -413,6 +451,9 @@ impl StripeClient {
             ));
         }
         let mut form = Form::new();
+        for (name, value) in filters {
+            form.push(*name, value.as_str());
+        }
         form.push("limit", limit.to_string()).push_some("starting_after", starting_after);
         let request = Request {
             operation: list.operation,
@@ -428,11 +469,19 @@ impl StripeClient {
     }
 
     async fn all<W: DeserializeOwned, T: HasId>(&self, list: &Listing<W, T>) -> Result<Vec<T>, AdapterError> {
+        self.all_with(list, &[]).await
+    }
+
+    async fn all_with<W: DeserializeOwned, T: HasId>(
+        &self,
+        list: &Listing<W, T>,
+        filters: &[(&str, String)],
+    ) -> Result<Vec<T>, AdapterError> {
         let deadline = self.deadline();
         let mut items: Vec<T> = Vec::new();
         loop {
             let after = items.last().map(|item| item.id().to_owned());
-            let page = self.page(list, STRIPE_MAX_PAGE, after.as_deref(), deadline).await?;
+            let page = self.page(list, filters, STRIPE_MAX_PAGE, after.as_deref(), deadline).await?;
             let empty = page.data.is_empty();
             items.extend(page.data);
             if !page.has_more {
@@ -603,6 +652,18 @@ fn account_id(account: &str) -> Result<&str, AdapterError> {
     }
 }
 
+/// An id of Stripe's with its `prefix` (`plink_…`), checked, since it goes in a path.
+fn object_id<'a>(id: &'a str, prefix: &str) -> Result<&'a str, AdapterError> {
+    let valid = id.strip_prefix(prefix).is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 250 && rest.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    });
+    if valid {
+        Ok(id)
+    } else {
+        Err(AdapterError::rejected(Platform::Stripe, format!("{id:?} is not a Stripe id ({prefix}…)")))
+    }
+}
+
 /// A currency as Stripe takes it: three letters, lowercase.
 fn currency_code(currency: &str) -> Result<String, AdapterError> {
     let currency = currency.trim();
@@ -636,6 +697,10 @@ mod tests {
         assert_eq!(account_id("acct_1Nv0FGQ9RKHgCVdK").expect("an account"), "acct_1Nv0FGQ9RKHgCVdK");
         for bad in ["acct_", "cus_123", "acct_../../v1/charges", "acct_1\r\nX: y"] {
             account_id(bad).expect_err(bad);
+        }
+        assert_eq!(object_id("plink_1Abc", "plink_").expect("a link"), "plink_1Abc");
+        for bad in ["plink_", "price_1", "plink_1/../../accounts", "plink_1?active=true"] {
+            object_id(bad, "plink_").expect_err(bad);
         }
         assert_eq!(currency_code(" USD ").expect("a currency"), "usd");
         currency_code("dollars").expect_err("not a code");

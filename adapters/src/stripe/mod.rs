@@ -18,11 +18,15 @@
 //! - `model`: what the client takes and hands back ([`StripePaymentLinkDraft`],
 //!   [`StripeCheckoutSession`], …).
 //! - `fee`: [`PlatformFeeShare`] and [`platform_fee`].
+//! - `market`: [`StripeMarket`], a tenant selling digital products through its
+//!   connected account (destination charges) as the swarm's market, and the
+//!   [`StripeLinkRegistry`] its payment links are recorded with.
 //! - `webhook`: [`event_from_webhook`].
 
 mod client;
 mod connection;
 mod fee;
+mod market;
 mod model;
 mod webhook;
 mod wire;
@@ -30,6 +34,7 @@ mod wire;
 pub use client::{STRIPE_MAX_PAGE, StripeClient};
 pub use connection::{STRIPE_API_BASE, STRIPE_API_VERSION, StripeConnection, StripeSecretKey};
 pub use fee::{PlatformFeeShare, platform_fee};
+pub use market::{PLATFORM_FEE_METADATA, PRODUCT_METADATA, STRIPE_MARKET_CURRENCY, StripeLinkRegistry, StripeMarket};
 pub use model::{
     StripeAccount, StripeAccountLink, StripeApplicationFee, StripeCharge, StripeCheckoutSession, StripeEventPayload,
     StripeList, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund,

@@ -292,6 +292,7 @@ enum Route {
     CreateProduct,
     CreatePrice,
     CreatePaymentLink,
+    UpdatePaymentLink(String),
     CreateAccount,
     RetrieveAccount(String),
     CreateAccountLink,
@@ -310,6 +311,10 @@ fn route(method: &Method, path: &str) -> Option<(Route, &'static str)> {
         ("POST", "/v1/refunds") => (Route::CreateRefund, "POST /v1/refunds"),
         ("GET", "/v1/checkout/sessions") => (Route::ListCheckoutSessions, "GET /v1/checkout/sessions"),
         ("GET", "/v1/charges") => (Route::ListCharges, "GET /v1/charges"),
+        ("POST", path) => {
+            let link = path.strip_prefix("/v1/payment_links/").filter(|id| !id.is_empty() && !id.contains('/'))?;
+            (Route::UpdatePaymentLink(link.to_owned()), "POST /v1/payment_links/{payment_link}")
+        }
         ("GET", path) => {
             let account = path.strip_prefix("/v1/accounts/").filter(|id| !id.is_empty() && !id.contains('/'))?;
             (Route::RetrieveAccount(account.to_owned()), "GET /v1/accounts/{account}")
@@ -702,6 +707,15 @@ const PAYMENT_LINK: &[Field] = &[
     optional("allow_promotion_codes", Shape::Boolean),
 ];
 
+/// What `POST /v1/payment_links/{id}` takes (a subset): a link's prices cannot be
+/// changed, only whether it is active and its details.
+const PAYMENT_LINK_UPDATE: &[Field] = &[
+    optional("active", Shape::Boolean),
+    optional("metadata", Shape::Metadata),
+    optional("allow_promotion_codes", Shape::Boolean),
+    optional("inactive_message", Shape::Text),
+];
+
 const CONTROLLER: &[Field] = &[
     optional("fees", Shape::Object(&[optional("payer", Shape::OneOf(&["account", "application"]))])),
     optional("losses", Shape::Object(&[optional("payments", Shape::OneOf(&["application", "stripe"]))])),
@@ -744,6 +758,23 @@ const REFUND: &[Field] = &[
 
 const LIST: &[Field] = &[optional("limit", Shape::Integer), optional("starting_after", Shape::Text)];
 
+const CREATED_RANGE: &[Field] = &[
+    optional("gt", Shape::Integer),
+    optional("gte", Shape::Integer),
+    optional("lt", Shape::Integer),
+    optional("lte", Shape::Integer),
+];
+
+/// `GET /v1/checkout/sessions` takes filters besides the page (a subset of them).
+const CHECKOUT_SESSION_LIST: &[Field] = &[
+    optional("limit", Shape::Integer),
+    optional("starting_after", Shape::Text),
+    optional("payment_link", Shape::Text),
+    optional("payment_intent", Shape::Text),
+    optional("status", Shape::OneOf(&["complete", "expired", "open"])),
+    optional("created", Shape::Object(CREATED_RANGE)),
+];
+
 const NOTHING: &[Field] = &[];
 
 fn schema(route: &Route) -> &'static [Field] {
@@ -751,11 +782,13 @@ fn schema(route: &Route) -> &'static [Field] {
         Route::CreateProduct => PRODUCT,
         Route::CreatePrice => PRICE,
         Route::CreatePaymentLink => PAYMENT_LINK,
+        Route::UpdatePaymentLink(_) => PAYMENT_LINK_UPDATE,
         Route::CreateAccount => ACCOUNT,
         Route::RetrieveAccount(_) => NOTHING,
         Route::CreateAccountLink => ACCOUNT_LINK,
         Route::CreateRefund => REFUND,
-        Route::ListCheckoutSessions | Route::ListCharges => LIST,
+        Route::ListCheckoutSessions => CHECKOUT_SESSION_LIST,
+        Route::ListCharges => LIST,
     }
 }
 
@@ -1065,6 +1098,7 @@ impl World {
             Route::CreateProduct => self.create_product(params, account),
             Route::CreatePrice => self.create_price(params, account),
             Route::CreatePaymentLink => self.create_payment_link(params, account),
+            Route::UpdatePaymentLink(id) => self.update_payment_link(id, params, account),
             Route::CreateAccount => self.create_account(params, account),
             Route::RetrieveAccount(id) => self.retrieve_account(id, account),
             Route::CreateAccountLink => self.create_account_link(params, account),
@@ -1220,6 +1254,31 @@ impl World {
         });
         let kept = self.keep(account, link);
         Ok(Answer::ok(public(&kept)))
+    }
+
+    fn update_payment_link(&mut self, id: &str, params: &Value, account: Option<&str>) -> Result<Answer, Answer> {
+        if self.visible("payment_link", id, account).is_none() {
+            return Err(no_such("payment_link", id, "id"));
+        }
+        let stored = self.find_mut(id).expect("a visible link");
+        let link = &mut stored.value;
+        for field in ["active", "allow_promotion_codes", "inactive_message"] {
+            if let Some(value) = params.get(field) {
+                link[field] = value.clone();
+            }
+        }
+        if let Some(Value::Object(changes)) = params.get("metadata") {
+            // As Stripe merges metadata: an empty value removes the key.
+            let metadata = link["metadata"].as_object_mut().expect("metadata");
+            for (key, value) in changes {
+                if value.as_str() == Some("") {
+                    metadata.remove(key);
+                } else {
+                    metadata.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Ok(Answer::ok(public(link)))
     }
 
     fn create_account(&mut self, params: &Value, account: Option<&str>) -> Result<Answer, Answer> {
@@ -1459,11 +1518,23 @@ impl World {
             return Err(invalid("parameter_invalid_integer", "Invalid limit: must be between 1 and 100", "limit"));
         }
         // Newest first, as Stripe lists.
+        let created = |object: &Value| object["created"].as_i64().unwrap_or_default();
+        let bound = |name: &str| params.pointer(&format!("/created/{name}")).and_then(Value::as_i64);
+        let filtered = |object: &Value| {
+            ["payment_link", "payment_intent", "status"]
+                .iter()
+                .all(|field| params.get(*field).is_none_or(|wanted| object[*field] == *wanted))
+                && bound("gt").is_none_or(|at| created(object) > at)
+                && bound("gte").is_none_or(|at| created(object) >= at)
+                && bound("lt").is_none_or(|at| created(object) < at)
+                && bound("lte").is_none_or(|at| created(object) <= at)
+        };
         let mut all: Vec<&Value> = self
             .objects
             .iter()
             .filter(|stored| stored.value["object"] == kind && stored.account.as_deref() == account)
             .map(|stored| &stored.value)
+            .filter(|object| filtered(object))
             .collect();
         all.reverse();
         let start = match params.get("starting_after").and_then(Value::as_str) {
@@ -1487,6 +1558,7 @@ impl World {
         let stored = self.find(link_id).expect("a payment link").clone();
         let account = stored.account.clone();
         let link = stored.value;
+        assert_eq!(link["active"], true, "a deactivated link takes no payments: {link_id}");
         let mut amount: u64 = 0;
         for item in link["_line_items"].as_array().expect("line items") {
             let price = self.find(item["price"].as_str().expect("a price id")).expect("the price").value.clone();

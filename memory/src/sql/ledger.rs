@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::types::Json;
 
-use super::{Dialect, Exec, SqlStore, query};
+use super::{Dialect, Exec, Lock, SqlStore, query};
 use crate::model::*;
 use crate::rows::{self, ModelRow};
 use crate::store::{LedgerStore, MemoryResult};
@@ -55,6 +55,53 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
         .await
         .map_err(|e| rows::write_error(e, "transaction_id", "tenant"))?;
         rows::ledger_entry(&row)
+    }
+
+    async fn record_ledger_total(&self, total: NewLedgerTotal) -> MemoryResult<Option<LedgerEntry>> {
+        let prefix = format!("{}:", total.series);
+        let mut tx = self.write_transaction().await?;
+        // Two reports of one series must not both read the same "booked so far": the
+        // second waits here until the first has committed its row.
+        tx.lock(Lock::LedgerTotalsOf(total.tenant_id)).await?;
+        // A prefix compared, not matched with `like`: `_` and `%` are plain characters.
+        let found = query::<D>(
+            "select cast(amount as text) as amount from profit_logs \
+             where tenant_id = $1 and substr(transaction_id, 1, length($2)) = $2",
+        )
+        .bind(total.tenant_id.0)
+        .bind(&prefix)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut booked = Decimal::ZERO;
+        for row in &found {
+            booked = booked
+                .checked_add(row.money("amount")?)
+                .ok_or_else(|| crate::MemoryError::OutOfRange(format!("the ledger series {}", total.series)))?;
+        }
+        let adds = total.total - booked;
+        // Only a total further from zero than what is booked adds anything.
+        let grows = !adds.is_zero() && adds.is_sign_negative() == total.total.is_sign_negative();
+        if !grows {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let row = query::<D>(concat!(
+            "insert into profit_logs (tenant_id, source, amount, category, transaction_id, metadata, recorded_at) \
+             select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 from tenants where id = $1) returning ",
+            rows::ledger_columns!()
+        ))
+        .bind(total.tenant_id.0)
+        .bind(&total.source)
+        .bind(adds)
+        .bind(&total.category)
+        .bind(format!("{prefix}{}", total.total.normalize()))
+        .bind(Json(&total.metadata))
+        .bind(rows::stored_time(total.recorded_at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error(e, "transaction_id", "tenant"))?;
+        let inserted = row.as_ref().map(rows::ledger_entry).transpose()?;
+        self.commit_guarded_insert(tx, inserted, total.tenant_id, "tenant").await.map(Some)
     }
 
     async fn ledger_entries(

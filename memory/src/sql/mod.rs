@@ -176,6 +176,8 @@ pub(crate) enum Lock {
     PatternsOf(TenantId),
     /// One campaign's spend, read, added to and written back.
     CampaignSpend(i64),
+    /// A tenant's ledger series, each summed and brought up to a running total.
+    LedgerTotalsOf(TenantId),
 }
 
 /// An amount of money as a bound value: exact text on SQLite, `NUMERIC` with its scale

@@ -136,6 +136,7 @@ impl Dialect for PostgresDialect {
             Lock::MediaOf(user) => (MEDIA_QUOTA_LOCKS, user.0),
             Lock::PatternsOf(tenant) => (PATTERN_LOCKS, tenant.0),
             Lock::CampaignSpend(campaign) => (CAMPAIGN_SPEND_LOCKS, campaign),
+            Lock::LedgerTotalsOf(tenant) => (LEDGER_TOTAL_LOCKS, tenant.0),
         };
         // A second transaction asking for the same key waits for the first to commit or
         // roll back, so what was read under it stays true until the row it allows is
@@ -220,6 +221,8 @@ const MEDIA_QUOTA_LOCKS: i32 = 0x6d65;
 const PATTERN_LOCKS: i32 = 0x7061;
 /// Campaign spend ("cs"), by the campaign's id.
 const CAMPAIGN_SPEND_LOCKS: i32 = 0x6373;
+/// Ledger running totals ("lt"), by the tenant's id.
+const LEDGER_TOTAL_LOCKS: i32 = 0x6c74;
 
 /// A batch of events as one array per column, for `unnest`.
 struct EventColumns<'a> {

@@ -13,8 +13,9 @@
 //! runs with the throttle its tier sets (see `tiers`).
 
 use crate::http::crypto::CredentialSealer;
+use crate::http::routes::payouts::connect_account;
 use crate::http::routes::stores::{selling_account, shopify_connection};
-use crate::markets::{LIVE_PLATFORMS, MARKET_MODE, MarketMode};
+use crate::markets::{DRY_RUN_NEEDS_A_SHOP, LIVE_PLATFORMS, MARKET_MODE, MarketMode, nothing_connected};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -324,10 +325,11 @@ struct UpdateBusiness {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 2592000, example = 3600)]
     autopilot_interval_secs: Option<IntervalSecs>,
-    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. `dry_run` needs a connected
-    /// Shopify shop, `live` a connected Shopify shop or Gumroad account (the newest one
-    /// is where it sells; `POST /api/stores/connect`); changing it restarts a running
-    /// swarm.
+    /// Where the swarm acts: `sandbox`, `dry_run` or `live`. `live` needs a connected
+    /// Shopify shop or Gumroad account (`POST /api/stores/connect`; the newest one is
+    /// where it sells) or, without one, a Stripe account
+    /// (`POST /api/business/{id}/stripe/onboard`) to sell through; `dry_run` needs a
+    /// shop. Changing it restarts a running swarm.
     #[serde(default)]
     market_mode: Option<MarketMode>,
 }
@@ -348,8 +350,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     responses(
         (status = 200, description = "The business as changed.", body = Business),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
-        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `dry_run` without a \
-            usable connected Shopify shop, or `live` without a usable connected Shopify shop or Gumroad account."),
+        (status = 422, description = "`validation`: a field is wrong, or `market_mode` is `live` with neither a \
+            usable connected Shopify shop or Gumroad account nor a Stripe account, or `dry_run` without a usable \
+            connected shop."),
     )
 )]
 async fn update(
@@ -388,29 +391,26 @@ async fn update(
         settings["autopilot_interval_secs"] = json!(secs.for_tier(caller.user.tier));
     }
     if let Some(mode) = request.market_mode {
+        // As the swarm will choose: a dry run rehearses a shop; live sells on the newest
+        // shop or Gumroad account, else through the Stripe account (which needs the
+        // platform's key).
         let sealer = CredentialSealer::from_settings(&state.app.settings);
         let store = &state.app.store;
         match mode {
             MarketMode::Sandbox => {}
             MarketMode::DryRun => match shopify_connection(store, &sealer, id).await {
                 Ok(Some(_)) => {}
-                Ok(None) => {
-                    return Err(ApiError::invalid(
-                        "market_mode",
-                        "a dry run rehearses a Shopify shop's calls, so it needs a connected Shopify shop: connect \
-                         one first (POST /api/stores/connect)",
-                    ));
-                }
+                Ok(None) => return Err(ApiError::invalid("market_mode", DRY_RUN_NEEDS_A_SHOP)),
                 Err(why) => return Err(ApiError::invalid("market_mode", why)),
             },
             MarketMode::Live => match selling_account(store, &sealer, id, &LIVE_PLATFORMS).await {
                 Ok(Some(_)) => {}
                 Ok(None) => {
-                    return Err(ApiError::invalid(
-                        "market_mode",
-                        "needs a connected Shopify shop or Gumroad account: connect one first \
-                         (POST /api/stores/connect)",
-                    ));
+                    let selling_through_stripe =
+                        state.app.settings.stripe.is_some() && connect_account(store, id).await?.is_some();
+                    if !selling_through_stripe {
+                        return Err(ApiError::invalid("market_mode", nothing_connected(id)));
+                    }
                 }
                 Err(why) => return Err(ApiError::invalid("market_mode", why)),
             },

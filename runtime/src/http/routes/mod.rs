@@ -37,7 +37,7 @@ mod finance;
 mod guard;
 mod marketing;
 mod media;
-mod payouts;
+pub(crate) mod payouts;
 mod products;
 mod reports;
 mod social;

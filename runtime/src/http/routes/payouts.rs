@@ -13,7 +13,7 @@ use axum::extract::State;
 use boardroom_adapters::{
     AdapterError, IdempotencyKey, StripeAccount, StripeAccountLink, StripeClient, StripeConnection,
 };
-use boardroom_memory::Tenant;
+use boardroom_memory::{MemoryError, SharedStore, Tenant, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -183,8 +183,17 @@ fn platform_client(state: &ApiState) -> Result<StripeClient, ApiError> {
 }
 
 async fn linked_account(state: &ApiState, tenant: &Tenant) -> Result<Option<String>, ApiError> {
-    let stored = state.app.store.agent_memory(tenant.id, STRIPE_NAMESPACE, ACCOUNT_KEY).await?;
-    Ok(stored.and_then(|memory| memory.content.as_str().map(str::to_owned)))
+    Ok(connect_account(&state.app.store, tenant.id).await?)
+}
+
+/// The business's Stripe Connect account (`acct_…`), if payouts onboarding opened one.
+/// Read without stamping the memory's `last_accessed`, so asking is not a write.
+pub(crate) async fn connect_account(store: &SharedStore, tenant: TenantId) -> Result<Option<String>, MemoryError> {
+    let stored = store.agent_memories(tenant, STRIPE_NAMESPACE).await?;
+    Ok(stored
+        .into_iter()
+        .find(|memory| memory.key == ACCOUNT_KEY)
+        .and_then(|memory| memory.content.as_str().map(str::to_owned)))
 }
 
 /// `https://` with a host, or `http://` to this machine; at most 500 characters.

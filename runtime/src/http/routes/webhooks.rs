@@ -18,13 +18,19 @@
 //!
 //! ## What a delivery does
 //! - Stripe: the connected account the event happened on (`account`, set by Connect)
-//!   finds the business it is linked to (`platform_accounts`); what the payload claims,
-//!   such as metadata, is never trusted for that. The event is recorded as a
-//!   `webhook.stripe` event on that business's log, and its money booked in its ledger:
-//!   a paid `checkout.session.completed` as revenue, once per payment; a
-//!   `charge.refunded` as what it adds to the charge's refunds so far. Events of the
-//!   platform's own account, or of an account no business has, are acknowledged and
-//!   logged.
+//!   finds the business it is linked to (`platform_accounts`). An event on the
+//!   platform's own account (a destination charge is the platform's) finds it by an
+//!   object the business's market made: the payment link a checkout came through
+//!   (recorded when the link was made), or, for a refund, the payment such a checkout
+//!   paid with (recorded when it was booked). What the payload claims, such as
+//!   metadata, is never trusted for that. The event is recorded as a `webhook.stripe`
+//!   event on that business's log, and its money booked in its ledger: a paid
+//!   `checkout.session.completed` as revenue and, when its link took one, the
+//!   platform's application fee as the business's `platform_fee` expense, each once
+//!   per payment; a `charge.refunded` as what it adds to the charge's refunds so far
+//!   (read and booked atomically, so concurrent deliveries of one charge's growing
+//!   refunds book exactly the final total). Events for no business are acknowledged
+//!   and logged.
 //! - Shopify: the shop's domain (`X-Shopify-Shop-Domain`, believable because the HMAC
 //!   is the app's) finds the business that connected the shop. `orders/paid` books the
 //!   order's total as revenue, `refunds/create` the refund, each once by the order's or
@@ -55,9 +61,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use boardroom_adapters::{
-    ShopifyWebhookEvent, StripeEventPayload, event_from_webhook as stripe_event_from_webhook, order_from_webhook,
+    PLATFORM_FEE_METADATA, ShopifyWebhookEvent, StripeEventPayload, event_from_webhook as stripe_event_from_webhook,
+    order_from_webhook,
 };
-use boardroom_memory::{MemoryError, NewEvent, NewLedgerEntry, TenantId};
+use boardroom_memory::{MemoryError, NewEvent, NewLedgerEntry, NewLedgerTotal, TenantId};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -338,14 +345,9 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
         tracing::info!(delivery = %delivery.id, event_type = %kind, "Stripe webhook replayed; already handled");
         return Ok(received(true).into_response());
     }
-    // The connected account the event happened on finds its business; what the payload
-    // claims (metadata) is never trusted for that.
-    let tenant = match event["account"].as_str() {
-        Some(account) => match state.app.store.platform_account_tenant("stripe", account).await {
-            Ok(Some(tenant)) => state.app.store.tenant(tenant).await,
-            other => other.map(|_| None),
-        },
-        None => Ok(None),
+    let tenant = match stripe_business(&state, &event).await {
+        Ok(Some(tenant)) => state.app.store.tenant(tenant).await,
+        other => other.map(|_| None),
     };
     let recorded = match tenant {
         Ok(Some(tenant)) => {
@@ -385,65 +387,128 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
     Ok(received(false).into_response())
 }
 
-/// Books the money of a Stripe event on a connected account: a paid checkout's total as
-/// revenue (once per payment), a refund as what it adds to the charge's refunds so far
-/// (`amount_refunded` is cumulative, so each refunded total is booked once, as the
-/// difference from the last). Other events book nothing.
+/// Where the business a Stripe event is for is recorded (`platform_accounts`): its
+/// connected account, a payment link its market made, a payment made through one.
+const STRIPE_ACCOUNTS: &str = "stripe";
+pub(crate) const STRIPE_PAYMENT_LINKS: &str = "stripe_payment_link";
+const STRIPE_PAYMENTS: &str = "stripe_payment";
+
+/// The business a Stripe event is for: the one linked to the connected account it
+/// happened on; for an event on the platform's own account (destination charges), the
+/// one whose market made the payment link a checkout came through, or whose checkout
+/// made the payment a refund is of. Never what the payload merely claims (metadata).
+async fn stripe_business(state: &WebhookState, event: &Value) -> Result<Option<TenantId>, MemoryError> {
+    let store = &state.app.store;
+    if let Some(account) = event["account"].as_str() {
+        return store.platform_account_tenant(STRIPE_ACCOUNTS, account).await;
+    }
+    let object = &event["data"]["object"];
+    match event["type"].as_str() {
+        Some("checkout.session.completed") => match object["payment_link"].as_str() {
+            Some(link) => store.platform_account_tenant(STRIPE_PAYMENT_LINKS, link).await,
+            None => Ok(None),
+        },
+        Some("charge.refunded") => match object["payment_intent"].as_str() {
+            Some(payment) => store.platform_account_tenant(STRIPE_PAYMENTS, payment).await,
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Books the money of a Stripe event of a business's: a paid checkout's total as
+/// revenue and the platform's application fee on it as the business's expense (each
+/// once per payment); a refund as what it adds to the charge's refunds so far
+/// (`amount_refunded` is cumulative: see [`LedgerStore::record_ledger_total`]). Other
+/// events book nothing.
+///
+/// [`LedgerStore::record_ledger_total`]: boardroom_memory::LedgerStore::record_ledger_total
 async fn book_stripe(state: &WebhookState, tenant: TenantId, event: &Value) -> Result<(), WebhookError> {
     let Ok(Some(event)) = stripe_event_from_webhook(event) else { return Ok(()) };
-    let (entry, kind, summary) = match event.payload {
+    match event.payload {
         StripeEventPayload::CheckoutSessionCompleted {
             session,
             amount_total,
             currency,
             payment_status,
             payment_intent,
-            ..
+            payment_link,
+            metadata,
         } => {
             if payment_status != "paid" {
                 return Ok(());
             }
             let amount = minor_units(amount_total, &currency);
-            let paid_by = payment_intent.unwrap_or_else(|| session.clone());
-            let entry = NewLedgerEntry {
+            let paid_by = payment_intent.clone().unwrap_or_else(|| session.clone());
+            if let Some(payment) = &payment_intent {
+                // So the refunds of this payment, which happen on the platform's account
+                // too, find the business.
+                let linked = state
+                    .app
+                    .store
+                    .link_platform_account(STRIPE_PAYMENTS, payment, tenant, "checkout", chrono::Utc::now())
+                    .await;
+                match linked {
+                    Ok(()) | Err(MemoryError::Conflict(_)) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            let revenue = NewLedgerEntry {
                 tenant_id: tenant,
                 source: "stripe".into(),
                 amount,
                 category: "revenue".into(),
                 transaction_id: Some(format!("stripe:{paid_by}")),
-                metadata: json!({ "session": session, "payment_intent": paid_by, "currency": currency, "event": event.id }),
+                metadata: json!({ "session": session, "payment_intent": paid_by, "payment_link": payment_link,
+                                  "currency": currency, "event": event.id }),
                 recorded_at: chrono::Utc::now(),
             };
-            (entry, "stripe.payment", format!("Stripe payment: {amount} {}", currency.to_uppercase()))
+            let summary = format!("Stripe payment: {amount} {}", currency.to_uppercase());
+            book_once(state, revenue, "stripe.payment", summary).await?;
+            // The fee the link was made with (`application_fee_amount`), which Stripe
+            // kept for the platform out of this payment: a cost of the business.
+            let fee = metadata
+                .get(PLATFORM_FEE_METADATA)
+                .and_then(|fee| fee.parse::<u64>().ok())
+                .filter(|fee| *fee > 0 && *fee <= amount_total);
+            if let Some(fee) = fee {
+                let fee = minor_units(fee, &currency);
+                let entry = NewLedgerEntry {
+                    tenant_id: tenant,
+                    source: "stripe".into(),
+                    amount: -fee,
+                    category: "platform_fee".into(),
+                    transaction_id: Some(format!("stripe:{paid_by}:application_fee")),
+                    metadata: json!({ "session": session, "payment_intent": paid_by, "payment_link": payment_link,
+                                      "currency": currency, "event": event.id }),
+                    recorded_at: chrono::Utc::now(),
+                };
+                let summary = format!("Boardroom's fee on the Stripe payment: {fee} {}", currency.to_uppercase());
+                book_once(state, entry, "stripe.platform_fee", summary).await?;
+            }
+            Ok(())
         }
         StripeEventPayload::ChargeRefunded { charge, amount_refunded, currency, .. } => {
-            let key = format!("refunded:{charge}");
-            let before = state
-                .app
-                .store
-                .agent_memory(tenant, STRIPE_NAMESPACE, &key)
-                .await?
-                .and_then(|memory| memory.content.as_u64())
-                .unwrap_or(0);
-            if amount_refunded <= before {
-                return Ok(());
-            }
-            let amount = minor_units(amount_refunded - before, &currency);
-            let entry = NewLedgerEntry {
+            let total = NewLedgerTotal {
                 tenant_id: tenant,
                 source: "stripe".into(),
-                amount: -amount,
                 category: "refund".into(),
-                transaction_id: Some(format!("stripe:{charge}:refunded:{amount_refunded}")),
+                series: format!("stripe:{charge}:refunded"),
+                total: -minor_units(amount_refunded, &currency),
                 metadata: json!({ "charge": charge, "refunded_in_all": amount_refunded, "currency": currency, "event": event.id }),
                 recorded_at: chrono::Utc::now(),
             };
-            state.app.store.put_agent_memory(tenant, STRIPE_NAMESPACE, &key, json!(amount_refunded), None).await?;
-            (entry, "stripe.refund", format!("Stripe refund: {amount} {}", currency.to_uppercase()))
+            // Booked already, or a delivery older than one booked: nothing to add.
+            let Some(booked) = state.app.store.record_ledger_total(total).await? else { return Ok(()) };
+            let summary = format!("Stripe refund: {} {}", -booked.amount, currency.to_uppercase());
+            let event = NewEvent::now(tenant, "stripe", "stripe.refund", summary)
+                .with_data(booked.metadata.clone())
+                .with_revenue_impact(booked.amount);
+            state.app.events.append_and_wait(event).await?;
+            Ok(())
         }
-        _ => return Ok(()),
-    };
-    book_once(state, entry, kind, summary).await
+        _ => Ok(()),
+    }
 }
 
 /// Books `entry` (its transaction id makes it once per tenant) and, the first time only,
@@ -465,9 +530,6 @@ async fn book_once(
     state.app.events.append_and_wait(event).await?;
     Ok(())
 }
-
-/// The agent-memory namespace where the refunds booked per Stripe charge are kept.
-const STRIPE_NAMESPACE: &str = "stripe";
 
 /// An amount in a currency's minor units as money: cents, except in the currencies
 /// Stripe counts in whole units.
