@@ -35,7 +35,6 @@ use axum::response::{IntoResponse, Response};
 use boardroom_adapters::GumroadConnection;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 
 /// The seller's token the fake accepts.
 pub(crate) const ACCESS_TOKEN: &str = "gr_fake_token_0123456789abcdefXYZ";
@@ -83,15 +82,8 @@ pub(crate) struct FakeProduct {
 
 /// The running fake.
 pub(crate) struct GumroadFake {
-    base_url: String,
     world: Arc<Mutex<World>>,
-    server: JoinHandle<()>,
-}
-
-impl Drop for GumroadFake {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: super::LocalServer,
 }
 
 impl GumroadFake {
@@ -99,22 +91,17 @@ impl GumroadFake {
     pub(crate) async fn start() -> Self {
         let world = Arc::new(Mutex::new(World::default()));
         let app = Router::new().fallback(endpoint).with_state(Arc::clone(&world));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
-        let address = listener.local_addr().expect("a bound address");
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("the fake serves");
-        });
-        Self { base_url: format!("http://{address}"), world, server }
+        Self { world, server: super::LocalServer::start(app).await }
     }
 
     /// `http://127.0.0.1:{port}`.
     pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
+        self.server.base_url()
     }
 
     /// A connection with the seller's token.
     pub(crate) fn connection(&self) -> GumroadConnection {
-        GumroadConnection::new(self.base_url.clone(), ACCESS_TOKEN)
+        GumroadConnection::new(self.server.base_url(), ACCESS_TOKEN)
     }
 
     /// Calls received on `route` (`"GET /v2/sales"`, `"PUT /v2/products/{id}/enable"`).

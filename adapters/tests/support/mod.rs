@@ -7,3 +7,32 @@ pub(crate) mod graphql;
 pub(crate) mod gumroad_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
+
+/// A fake platform's server on a free local port, stopped when dropped.
+pub(crate) struct LocalServer {
+    base_url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LocalServer {
+    /// Serves `app` on `127.0.0.1:0`.
+    pub(crate) async fn start(app: axum::Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
+        let address = listener.local_addr().expect("a bound address");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the fake serves");
+        });
+        Self { base_url: format!("http://{address}"), task }
+    }
+
+    /// `http://127.0.0.1:{port}`.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -38,7 +38,6 @@ use boardroom_adapters::{SHOPIFY_API_VERSION, ShopifyConnection};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::graphql::{self, Field, Kind, Literal, Operation};
@@ -111,15 +110,8 @@ pub(crate) struct Received {
 
 /// The running fake.
 pub(crate) struct ShopifyFake {
-    base_url: String,
     world: Arc<Mutex<World>>,
-    server: JoinHandle<()>,
-}
-
-impl Drop for ShopifyFake {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: super::LocalServer,
 }
 
 impl ShopifyFake {
@@ -130,22 +122,17 @@ impl ShopifyFake {
             .route("/admin/api/{version}/graphql.json", post(graphql_endpoint))
             .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"errors": "Not Found"}))) })
             .with_state(Arc::clone(&world));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
-        let address = listener.local_addr().expect("a bound address");
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("the fake serves");
-        });
-        Self { base_url: format!("http://{address}"), world, server }
+        Self { world, server: super::LocalServer::start(app).await }
     }
 
     /// `http://127.0.0.1:{port}`.
     pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
+        self.server.base_url()
     }
 
     /// A connection with the right token.
     pub(crate) fn connection(&self) -> ShopifyConnection {
-        ShopifyConnection::new(self.base_url.clone(), TOKEN)
+        ShopifyConnection::new(self.server.base_url(), TOKEN)
     }
 
     /// Calls received for a root field (`productCreate`, `orders`, …), whatever came of

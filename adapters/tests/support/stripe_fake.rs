@@ -43,7 +43,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use boardroom_adapters::{STRIPE_API_VERSION, StripeConnection};
 use serde_json::{Map, Number, Value, json};
-use tokio::task::JoinHandle;
 
 /// The platform's secret key the fake accepts.
 pub(crate) const SECRET_KEY: &str = "sk_test_51FakePlatform0123456789abcdefWXYZ";
@@ -87,15 +86,8 @@ pub(crate) struct Purchase {
 
 /// The running fake.
 pub(crate) struct StripeFake {
-    base_url: String,
     world: Arc<Mutex<World>>,
-    server: JoinHandle<()>,
-}
-
-impl Drop for StripeFake {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: super::LocalServer,
 }
 
 impl StripeFake {
@@ -103,22 +95,17 @@ impl StripeFake {
     pub(crate) async fn start() -> Self {
         let world = Arc::new(Mutex::new(World::default()));
         let app = Router::new().fallback(endpoint).with_state(Arc::clone(&world));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
-        let address = listener.local_addr().expect("a bound address");
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("the fake serves");
-        });
-        Self { base_url: format!("http://{address}"), world, server }
+        Self { world, server: super::LocalServer::start(app).await }
     }
 
     /// `http://127.0.0.1:{port}`.
     pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
+        self.server.base_url()
     }
 
     /// A connection with the platform's key.
     pub(crate) fn connection(&self) -> StripeConnection {
-        StripeConnection::new(self.base_url.clone(), SECRET_KEY)
+        StripeConnection::new(self.server.base_url(), SECRET_KEY)
     }
 
     /// Calls received on `route` (`"POST /v1/products"`, `"GET /v1/accounts/{account}"`),
