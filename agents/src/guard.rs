@@ -20,9 +20,10 @@
 //! - **largest price cut per cycle**: a price may fall by at most this share (percent)
 //!   of what it was in one cycle; the owner's own price pins are not the swarm's and are
 //!   not checked;
-//! - **refunds a day**: refunds the swarm itself issues on a live payment platform. On
-//!   the sandbox buyers' refunds are the platform's doing, not the swarm's, so nothing
-//!   there is counted against it.
+//! - **refunds a day**: refunds issued through Boardroom (`POST
+//!   /api/business/{id}/refunds`: by the owner, or an integration with the owner's API
+//!   token) on a live payment platform, per UTC day. Buyers' refunds made on the
+//!   platform itself are the platform's doing, not Boardroom's, and are not counted.
 //!
 //! The threshold applies to the money an action commits: an ad flight's whole budget
 //! (daily budget × days), a refund's amount. A cap or threshold left unset does not
@@ -284,10 +285,26 @@ pub async fn ask_owner(
     caps: &SpendingCaps,
     request: ApprovalRequest,
 ) -> Result<Approval, MemoryError> {
-    let now = Utc::now();
+    let threshold = request.threshold;
+    let (approval, new) =
+        context.store.request_approval(new_approval(context.tenant, caps, request, Utc::now())).await?;
+    if new {
+        let (summary, data) = approval_requested(&approval, threshold);
+        context.emit("guard.approval_requested", summary, data).await;
+    }
+    Ok(approval)
+}
+
+/// The queue's row for `request` of `tenant`, asked `now`, expiring after the caps' hours.
+pub fn new_approval(
+    tenant: TenantId,
+    caps: &SpendingCaps,
+    request: ApprovalRequest,
+    now: chrono::DateTime<Utc>,
+) -> NewApproval {
     let hours = caps.approval_expires_after_hours.clamp(1, MAX_APPROVAL_HOURS);
-    let asked = NewApproval {
-        tenant_id: context.tenant,
+    NewApproval {
+        tenant_id: tenant,
         action_key: request.action_key,
         kind: request.kind.to_owned(),
         summary: request.summary,
@@ -296,25 +313,35 @@ pub async fn ask_owner(
         action: request.action,
         requested_at: now,
         expires_at: now + chrono::Duration::hours(i64::from(hours)),
-    };
-    let (approval, new) = context.store.request_approval(asked).await?;
-    if new {
-        let summary = format!(
-            "Waiting for the owner's approval: {} (above the approval threshold of {})",
-            approval.summary,
-            money(request.threshold, "USD")
-        );
-        let data = json!({ "approval_id": approval.id, "kind": approval.kind, "amount": approval.amount,
-                           "threshold": request.threshold, "expected": approval.expected, "expires_at": approval.expires_at });
-        context.emit("guard.approval_requested", summary, data).await;
     }
-    Ok(approval)
+}
+
+/// The `guard.approval_requested` event of a new request above `threshold`: its
+/// summary and data.
+pub fn approval_requested(approval: &Approval, threshold: Decimal) -> (String, Value) {
+    let summary = format!(
+        "Waiting for the owner's approval: {} (above the approval threshold of {})",
+        approval.summary,
+        money(threshold, "USD")
+    );
+    let data = json!({ "approval_id": approval.id, "kind": approval.kind, "amount": approval.amount,
+                       "threshold": threshold, "expected": approval.expected, "expires_at": approval.expires_at });
+    (summary, data)
 }
 
 /// Records that the guard refused `action` (in words: "cutting “Mug” from $20.00 to
 /// $9.00"), naming the cap.
 pub async fn refused(context: &AgentContext, action: &str, verdict: &Verdict, details: Value) {
-    let Verdict::Refused { cap, limit, would_be } = verdict else { return };
+    if let Some((summary, data)) = refusal(action, verdict, details) {
+        context.emit("guard.refused", summary, data).await;
+    }
+}
+
+/// The `guard.refused` event of `verdict` on `action`: its summary and data (which cap,
+/// its limit, what the action would have made of it, and `details`); `None` unless the
+/// verdict is a refusal.
+pub fn refusal(action: &str, verdict: &Verdict, details: Value) -> Option<(String, Value)> {
+    let Verdict::Refused { cap, limit, would_be } = verdict else { return None };
     let (limit_text, would_be_text) = match cap {
         Cap::PriceCutPercentPerCycle => (format!("{limit} %"), format!("{would_be} %")),
         _ => (money(*limit, "USD"), money(*would_be, "USD")),
@@ -325,7 +352,7 @@ pub async fn refused(context: &AgentContext, action: &str, verdict: &Verdict, de
     );
     let mut data = verdict.refusal_data();
     data["action"] = details;
-    context.emit("guard.refused", summary, data).await;
+    Some((summary, data))
 }
 
 /// Marks the tenant's requests that expired unanswered as expired, one event each.

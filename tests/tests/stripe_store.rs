@@ -7,7 +7,9 @@
 //! platform-fee row, moving the dashboard's revenue, however often it is delivered; a
 //! cycle cut short after the listing resumes without a second product, price or link;
 //! concurrent refund deliveries of one charge book exactly its final refunded total;
-//! going live with nothing connected is a clear refusal.
+//! going live with nothing connected is a clear refusal; the owner refunds a buyer
+//! through Boardroom within the spending guard (a larger refund waits for approval, the
+//! refunds-a-day cap holds against eight requests at once).
 
 #[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use a part")]
 #[path = "../../adapters/tests/support/mod.rs"]
@@ -26,6 +28,7 @@ const WEBHOOK_SECRET: &str = "whsec_stripe_store_story";
 const PRODUCTS: &str = "POST /v1/products";
 const PRICES: &str = "POST /v1/prices";
 const LINKS: &str = "POST /v1/payment_links";
+const REFUNDS: &str = "POST /v1/refunds";
 
 async fn spawn_app(backends: Backends, stripe: &StripeFake) -> TestApp {
     spawn_app_with(
@@ -287,6 +290,127 @@ async fn eight_concurrent_refund_deliveries_of_a_charge_book_exactly_its_final_t
     assert_eq!(impact, Decimal::new(-8_000 * CHARGES, 2), "and the dashboard's money moved by as much");
 }
 
+/// A live business on Stripe whose product a buyer has bought, the checkout delivered:
+/// the app, the owner, the business, the buyer's payment intent and what it paid in cents.
+async fn a_sale_on_stripe(backends: Backends, stripe: &StripeFake) -> (TestApp, Caller, i64, String, i64) {
+    let app = spawn_app(backends, stripe).await;
+    let (owner, business) = owner_with_business(&app).await;
+    let account = open_stripe_account(&app, &owner, business).await;
+    stripe.complete_onboarding(&account);
+    assert_eq!(go(&owner, business, "live").await.status, 200);
+    let cycle = run_a_cycle_to_its_end(&app, &owner, business).await;
+    assert!(ended_well(&cycle), "{:#?}", kinds(&cycle));
+    let (_, link) = stripe.objects("payment_link").remove(0);
+    let purchase = stripe.buy(link["id"].as_str().expect("a link id"));
+    let completed = stripe.events().into_iter().rfind(|event| event["type"] == "checkout.session.completed");
+    assert_eq!(deliver(&app, &completed.expect("Stripe's event")).await.status, 200);
+    let paid = stripe.objects("price").remove(0).1["unit_amount"].as_i64().expect("an amount");
+    (app, owner, business, purchase.payment_intent, paid)
+}
+
+async fn set_guard(owner: &Caller, business: i64, refunds_per_day: &str, approval_threshold: &str) {
+    let guard = json!({ "refunds_per_day": refunds_per_day, "approval_threshold": approval_threshold });
+    let set = owner.put(&format!("/api/business/{business}/guard"), &guard).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+}
+
+async fn ask_refund(owner: &Caller, business: i64, payment: &str, amount: &str) -> ApiResponse {
+    let request = json!({ "payment_intent": payment, "amount": amount });
+    owner.post(&format!("/api/business/{business}/refunds"), &request).await
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+}
+
+async fn event_kinds(app: &TestApp, business: i64) -> Vec<String> {
+    app.state.events.flush().await.expect("the event log is open");
+    let events = app.state.store.events_after(TenantId(business), 0, 10_000).await.expect("events");
+    events.into_iter().map(|event| event.kind).collect()
+}
+
+async fn an_owner_refunds_a_buyer_within_the_guard_and_a_larger_refund_waits_for_approval(backends: Backends) {
+    let stripe = StripeFake::start().await;
+    let (app, owner, business, payment, paid) = a_sale_on_stripe(backends, &stripe).await;
+    assert!(paid >= 200, "a product dearer than the refunds below: {paid}");
+    set_guard(&owner, business, "1.00", "0.60").await;
+
+    // Within the threshold: refunded at once, reversing the transfer and the fee.
+    let first = ask_refund(&owner, business, &payment, "0.40").await;
+    assert_eq!((first.status, &first.body["outcome"]), (201, &json!("refunded")), "{}", first.body);
+    assert_eq!(first.body["refund"]["amount"], json!(40));
+    assert_eq!(first.body["approval"]["status"], json!("done"));
+    assert_eq!(stripe.calls(REFUNDS), 1);
+    let sent = stripe.last(REFUNDS);
+    assert_eq!(
+        ["payment_intent", "amount", "reverse_transfer", "refund_application_fee"]
+            .map(|name| field(&sent.fields, name)),
+        [Some(payment.as_str()), Some("40"), Some("true"), Some("true")],
+        "a destination charge's refund takes the money back from the business and the fee from the platform"
+    );
+    assert!(sent.idempotency_key.is_some(), "keyed, so a retry refunds once");
+
+    // The same refund asked again is the same refund: nothing new is sent.
+    let again = ask_refund(&owner, business, &payment, "0.40").await;
+    assert_eq!((again.status, &again.body["refund"]["id"]), (200, &first.body["refund"]["id"]), "{}", again.body);
+    assert_eq!(stripe.calls(REFUNDS), 1);
+
+    // Stripe's delivery of it books it in the ledger.
+    let refunded = stripe.events().into_iter().rfind(|event| event["type"] == "charge.refunded").expect("an event");
+    assert_eq!(deliver(&app, &refunded).await.status, 200);
+    let rows = ledger_rows(&app, business).await;
+    let booked: Decimal = rows.iter().filter(|row| row.2 == "refund").map(|row| row.1).sum();
+    assert_eq!(booked, Decimal::new(-40, 2), "{rows:?}");
+
+    // Above the threshold it waits; approved, it would pass the day's cap, so it is not sent.
+    let larger = ask_refund(&owner, business, &payment, "0.70").await;
+    assert_eq!((larger.status, &larger.body["outcome"]), (202, &json!("awaiting_approval")), "{}", larger.body);
+    let approval = larger.body["approval"]["id"].as_i64().expect("an approval id");
+    let approved = owner.post(&format!("/api/approvals/{approval}/approve"), &json!({})).await;
+    assert_eq!((approved.status, &approved.body["error"]["code"]), (409, &json!("over_cap")), "{}", approved.body);
+    assert_eq!(stripe.calls(REFUNDS), 1, "nothing sent over the cap");
+    let kinds = event_kinds(&app, business).await;
+    assert!(kinds.contains(&"guard.approval_requested".to_owned()) && kinds.contains(&"guard.refused".to_owned()));
+
+    // What is left of the day's cap can still be refunded; beyond the whole cap, refused at once.
+    let rest = ask_refund(&owner, business, &payment, "0.50").await;
+    assert_eq!(rest.status, 201, "{}", rest.body);
+    assert_eq!(stripe.calls(REFUNDS), 2);
+    let whole = ask_refund(&owner, business, &payment, "1.01").await;
+    assert_eq!((whole.status, &whole.body["error"]["code"]), (409, &json!("over_cap")), "{}", whole.body);
+
+    // A payment that is not the business's, more than was paid, less than a cent.
+    let unknown = ask_refund(&owner, business, "pi_not_ours", "0.10").await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let too_much = ask_refund(&owner, business, &payment, &Decimal::new(paid + 1, 2).to_string()).await;
+    assert_eq!(too_much.status, 422, "{}", too_much.body);
+    let nothing = ask_refund(&owner, business, &payment, "0.001").await;
+    assert_eq!(nothing.status, 422, "{}", nothing.body);
+    assert_eq!(stripe.calls(REFUNDS), 2);
+    assert_eq!(event_kinds(&app, business).await.iter().filter(|kind| *kind == "refund.issued").count(), 2);
+}
+
+async fn eight_refunds_asked_at_once_pass_the_daily_cap_no_further_than_it_allows(backends: Backends) {
+    let stripe = StripeFake::start().await;
+    let (app, owner, business, payment, paid) = a_sale_on_stripe(backends, &stripe).await;
+    assert!(paid >= 200, "a product dearer than the refunds below: {paid}");
+    set_guard(&owner, business, "1.00", "5.00").await;
+
+    // Eight different refunds of 0.40 to 0.47: any two fit the cap of 1.00, no three do.
+    let asked = (40..48).map(|cents| {
+        let (owner, payment) = (&owner, &payment);
+        async move { ask_refund(owner, business, payment, &Decimal::new(cents, 2).to_string()).await }
+    });
+    let answers = futures::future::join_all(asked).await;
+
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
+    assert_eq!(statuses.iter().filter(|status| **status == 201).count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|status| **status == 409).count(), 6, "{statuses:?}");
+    assert!(answers.iter().filter(|a| a.status == 409).all(|a| a.body["error"]["code"] == "over_cap"));
+    assert_eq!(stripe.calls(REFUNDS), 2, "Stripe was asked for the two refunds only");
+    assert_eq!(event_kinds(&app, business).await.iter().filter(|kind| *kind == "guard.refused").count(), 6);
+}
+
 async fn going_live_with_neither_a_shop_nor_a_stripe_account_is_a_clear_refusal(backends: Backends) {
     let stripe = StripeFake::start().await;
     let app = spawn_app(backends, &stripe).await;
@@ -313,4 +437,6 @@ boardroom_tests::on_both_backends! {
     a_cycle_cut_short_after_the_listing_resumes_without_a_second_product_price_or_link,
     eight_concurrent_refund_deliveries_of_a_charge_book_exactly_its_final_total,
     going_live_with_neither_a_shop_nor_a_stripe_account_is_a_clear_refusal,
+    an_owner_refunds_a_buyer_within_the_guard_and_a_larger_refund_waits_for_approval,
+    eight_refunds_asked_at_once_pass_the_daily_cap_no_further_than_it_allows,
 }

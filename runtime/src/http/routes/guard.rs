@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{PageQuery, owned_business};
+use super::{PageQuery, owned_business, refunds};
 use crate::http::ApiState;
 use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
@@ -218,9 +218,13 @@ async fn approvals(
     tag = "business",
     params(("id" = i64, Path, description = "The approval request's id.")),
     responses(
-        (status = 200, description = "The request, approved.", body = Approval),
+        (status = 200, description = "The request, approved (a refund: sent to Stripe, and `done`).", body = Approval),
         (status = 404, description = "`not_found`: no such request, or not for one of the caller's businesses."),
-        (status = 409, description = "`already_decided`: it was answered before, expired or was carried out."),
+        (status = 409, description = "`already_decided`: it was answered before, expired or was carried out; \
+            a refund: `over_cap` (approved, not sent: over the refunds-a-day cap)."),
+        (status = 422, description = "`validation`: a refund Stripe refuses (approved, not sent)."),
+        (status = 503, description = "`unavailable`: a refund Stripe did not answer (approved, not sent; asking \
+            for it again sends it)."),
     )
 )]
 async fn approve(
@@ -281,7 +285,19 @@ async fn answer(
         .with_data(json!({ "approval_id": approval.id, "amount": approval.amount, "kind": approval.kind }));
     state.app.events.append(event).await?;
     tracing::info!(tenant = %tenant.id, approval = id, user = %caller.user.id, decision = verb, "approval answered");
+    if decision == ApprovalDecision::Approve && approval.kind == refunds::REFUND_KIND {
+        // A refund waits for no cycle: approving it sends it (within the caps).
+        let caps = guard::load_caps(&state.app.store, tenant.id).await?;
+        refunds::carry_out(state, &tenant, &caps, &approval).await?;
+        return current_row(state, &tenant, approval).await;
+    }
     Ok(approval)
+}
+
+/// The row as it is now.
+pub(super) async fn current_row(state: &ApiState, tenant: &Tenant, approval: Approval) -> Result<Approval, ApiError> {
+    let rows = state.app.store.approvals(tenant.id, None, 1_000).await?;
+    Ok(rows.into_iter().find(|row| row.id == approval.id).unwrap_or(approval))
 }
 
 async fn view(state: &ApiState, tenant: &Tenant) -> Result<GuardView, ApiError> {

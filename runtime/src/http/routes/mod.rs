@@ -39,6 +39,7 @@ mod marketing;
 mod media;
 pub(crate) mod payouts;
 mod products;
+mod refunds;
 mod reports;
 mod social;
 pub(crate) mod stores;
@@ -72,6 +73,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .merge(reports::routes())
         .merge(guard::routes())
         .merge(payouts::routes())
+        .merge(refunds::routes())
         .merge(products::routes())
         .merge(stores::routes())
         .merge(marketing::routes())

@@ -173,7 +173,7 @@ async fn status(
     Ok(Json(Payouts::of(details, None)))
 }
 
-fn platform_client(state: &ApiState) -> Result<StripeClient, ApiError> {
+pub(super) fn platform_client(state: &ApiState) -> Result<StripeClient, ApiError> {
     let platform = state.app.settings.stripe.as_ref().ok_or_else(|| ApiError::StateConflict {
         code: "not_configured",
         message: "payouts are not set up on this server (STRIPE_SECRET_KEY)".to_owned(),

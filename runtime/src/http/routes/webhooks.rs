@@ -391,7 +391,7 @@ async fn stripe(State(state): State<WebhookState>, request: Request) -> Result<R
 /// connected account, a payment link its market made, a payment made through one.
 const STRIPE_ACCOUNTS: &str = "stripe";
 pub(crate) const STRIPE_PAYMENT_LINKS: &str = "stripe_payment_link";
-const STRIPE_PAYMENTS: &str = "stripe_payment";
+pub(crate) const STRIPE_PAYMENTS: &str = "stripe_payment";
 
 /// The business a Stripe event is for: the one linked to the connected account it
 /// happened on; for an event on the platform's own account (destination charges), the
