@@ -38,6 +38,7 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("POST", "/api/approvals/{id}/reject"),
     ("GET", "/api/business/{id}/stripe"),
     ("POST", "/api/business/{id}/stripe/onboard"),
+    ("POST", "/api/business/{id}/refunds"),
     ("POST", "/api/products/create"),
     ("GET", "/api/products/list"),
     ("POST", "/api/products/optimize"),
