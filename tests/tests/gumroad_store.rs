@@ -206,6 +206,19 @@ async fn a_connected_gumroad_account_sells_the_autopilots_product_and_books_each
     assert!(gumroad.calls("GET /v2/sales") >= 1, "the day's sales were read from Gumroad");
     assert_eq!(ledger_rows(&app, business).await.len(), 2);
     assert_eq!(gumroad.calls(CREATE), 1, "still one product");
+
+    // The owner syncs: the account as it is now, labelled live.
+    let synced = owner.post("/api/stores/sync", &json!({ "business_id": business })).await;
+    assert_eq!((synced.status, &synced.body["figures"]), (200, &json!("live")), "{}", synced.body);
+    let account = &synced.body["gumroad"];
+    assert_eq!(
+        [&account["products"], &account["published"], &account["sales"], &account["revenue"], &account["refunded"]],
+        [&json!(1), &json!(1), &json!(1), &json!("29.00"), &json!("29.00")],
+        "{account}"
+    );
+    assert_eq!(synced.body["stores"][0]["credentials"], "ok");
+    let analytics = owner.get(&format!("/api/stores/analytics?business_id={business}")).await;
+    assert_eq!((analytics.status, &analytics.body["figures"]), (200, &json!("live")), "{}", analytics.body);
 }
 
 async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_product(backends: Backends) {

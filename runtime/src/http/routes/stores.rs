@@ -468,9 +468,11 @@ async fn list(
 /// a rotation, the previous one); a connected Shopify shop is read as it is now (`shop`:
 /// its products and the last 30 days' orders and revenue, `figures: "live"`, or the
 /// `problem` that kept it from being read, also shown on the store as `credentials:
-/// "refused: …"`). The market is the business's (`market_mode`). The answer has
-/// `platform`, `simulated`, `figures` (`simulated` or `live`), `stores` (`id`,
-/// `platform`, `credentials`), `shop`, the market's `snapshot` and `synced_at`.
+/// "refused: …"`); a connected Gumroad account likewise (`gumroad`: its products, how
+/// many are published, and the last 30 days' sales, revenue and refunds). The market is
+/// the business's (`market_mode`). The answer has `platform`, `simulated`, `figures`
+/// (`simulated` or `live`), `stores` (`id`, `platform`, `credentials`), `shop`,
+/// `gumroad`, the market's `snapshot` and `synced_at`.
 #[utoipa::path(
     post,
     path = "/api/stores/sync",
@@ -505,9 +507,17 @@ async fn sync(
         Ok(None) => None,
         Err(why) => Some(json!({ "figures": "live", "problem": why })),
     };
-    if let Some(problem) = shop.as_ref().and_then(|shop| shop["problem"].as_str()) {
-        for store in stores.iter_mut().filter(|store| store["platform"] == "shopify") {
-            store["credentials"] = json!(format!("refused: {problem}"));
+    // The connected Gumroad account, likewise: its products and the last 30 days' sales.
+    let gumroad = match selling_account(&state.app.store, &sealer, tenant.id, &[StorePlatform::Gumroad]).await {
+        Ok(Some(SellingAccount::Gumroad { connection, .. })) => Some(read_gumroad(connection).await),
+        Ok(_) => None,
+        Err(why) => Some(json!({ "figures": "live", "problem": why })),
+    };
+    for (platform, read) in [("shopify", &shop), ("gumroad", &gumroad)] {
+        if let Some(problem) = read.as_ref().and_then(|read| read["problem"].as_str()) {
+            for store in stores.iter_mut().filter(|store| store["platform"] == platform) {
+                store["credentials"] = json!(format!("refused: {problem}"));
+            }
         }
     }
     let market = activate_owned(&state, &tenant).await?.market_for_api();
@@ -518,6 +528,7 @@ async fn sync(
         "figures": figures(market.is_simulated()),
         "stores": stores,
         "shop": shop,
+        "gumroad": gumroad,
         "snapshot": snapshot,
         "synced_at": Utc::now(),
     })))
@@ -549,6 +560,36 @@ async fn read_shop(connection: ShopifyConnection) -> Value {
         }),
         (Err(error), _) | (_, Err(error)) => json!({ "figures": "live", "problem": error.to_string() }),
     }
+}
+
+/// The Gumroad account's products and its last 30 days' sales (what was paid, and what
+/// of it went back: sales refunded in full or charged back), or the problem that kept
+/// them from being read.
+async fn read_gumroad(connection: GumroadConnection) -> Value {
+    let client = match GumroadClient::with_settings(connection, sync_settings()) {
+        Ok(client) => client,
+        Err(error) => return json!({ "figures": "live", "problem": error.to_string() }),
+    };
+    let since = (Utc::now() - chrono::Duration::days(i64::from(ANALYTICS_DAYS))).date_naive();
+    let (products, sales) = tokio::join!(client.products(), client.all_sales(since));
+    match (products, sales) {
+        (Ok(products), Ok(sales)) => json!({
+            "figures": "live",
+            "products": products.len(),
+            "published": products.iter().filter(|product| product.published).count(),
+            "sales": sales.len(),
+            "revenue": dollars(sales.iter().map(|sale| sale.price_cents)),
+            "refunded": dollars(sales.iter().filter(|sale| sale.refunded || sale.chargedback).map(|sale| sale.price_cents)),
+            "days": ANALYTICS_DAYS,
+        }),
+        (Err(error), _) | (_, Err(error)) => json!({ "figures": "live", "problem": error.to_string() }),
+    }
+}
+
+/// A sum of cents, in dollars.
+fn dollars(cents: impl Iterator<Item = u64>) -> rust_decimal::Decimal {
+    let cents = cents.fold(0_i64, |sum, cents| sum.saturating_add(i64::try_from(cents).unwrap_or(i64::MAX)));
+    rust_decimal::Decimal::new(cents, 2)
 }
 
 /// A request may wait 10 s for the shop, the sync 20 s in all.
