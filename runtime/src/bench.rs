@@ -3,8 +3,9 @@
 //! 1. agent `call` round trips through the swarm (throttle gate, permit, actor, reply)
 //!    against a raw tokio mpsc + oneshot round trip, measured in the same run;
 //! 2. fire-and-forget agent messages per second;
-//! 3. time to activate a tenant swarm (all nine actors) and resident memory per swarm,
-//!    over many tenants;
+//! 3. time to activate a tenant swarm (its supervisor and CEO; the specialists sleep
+//!    until first asked) and resident memory per swarm, over many tenants, then the
+//!    memory of the same swarms with every agent awake;
 //! 4. event appends per second through the batched event log, on SQLite and (given a
 //!    server) PostgreSQL.
 //!
@@ -229,7 +230,10 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
 
 async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
     let agents = AgentRegistry::standard().len();
-    println!("\n3. tenant swarm activation ({count} tenants; {agents} agent actors + 1 swarm supervisor each)");
+    println!(
+        "\n3. tenant swarm activation ({count} tenants; a swarm supervisor and the CEO each, {} specialists asleep)",
+        agents - 1
+    );
     let tenants = create_tenants(store, count).await?;
     // The lookup every activation starts with, timed on its own for the breakdown.
     let started = Instant::now();
@@ -257,13 +261,28 @@ async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
         per_swarm(elapsed),
         per_swarm(lookup)
     );
-    match (rss_before, rss_after) {
-        (Some(before), Some(after)) => println!(
-            "   memory      {:>12.1} KiB resident per active swarm",
-            after.saturating_sub(before) as f64 / 1024.0 / count as f64
-        ),
-        _ => println!("   memory      unavailable (no /proc/self/statm)"),
+    let per_swarm_kib = |after: Option<u64>| match (rss_before, after) {
+        (Some(before), Some(after)) => {
+            format!("{:>12.1} KiB", after.saturating_sub(before) as f64 / 1024.0 / count as f64)
+        }
+        _ => "unavailable (no /proc/self/statm)".to_owned(),
+    };
+    println!("   memory      {} resident per active swarm, its specialists asleep", per_swarm_kib(rss_after));
+    // Every agent of every swarm woken by a message: the swarm as the design drew it.
+    let names = root.agent_names();
+    let started = Instant::now();
+    for handle in &handles {
+        for name in names.iter().skip(1) {
+            handle.call(name, Task::bare("ping")).await?;
+        }
     }
+    let waking = started.elapsed();
+    println!(
+        "   memory      {} resident per active swarm, all {agents} agents awake ({:.1} µs per first message to a \
+         sleeping agent, its spawn included)",
+        per_swarm_kib(resident_bytes()),
+        waking.as_secs_f64() * 1e6 / (count * (names.len() - 1)).max(1) as f64
+    );
     drop(handles);
     let stopping = Instant::now();
     root.shutdown().await;

@@ -161,6 +161,7 @@ struct FileSettings {
     swarm_max_restarts: Option<u32>,
     swarm_restart_window_secs: Option<u64>,
     swarm_idle_timeout_secs: Option<u64>,
+    agent_idle_timeout_secs: Option<u64>,
     llm_api_key: Option<String>,
     llm_base_url: Option<String>,
     llm_models: Option<String>,
@@ -206,6 +207,7 @@ const VARIABLES: &[&str] = &[
     "SWARM_MAX_RESTARTS",
     "SWARM_RESTART_WINDOW_SECS",
     "SWARM_IDLE_TIMEOUT_SECS",
+    "AGENT_IDLE_TIMEOUT_SECS",
     "LLM_API_KEY",
     "OPENROUTER_API_KEY",
     "LLM_BASE_URL",
@@ -299,6 +301,9 @@ impl Settings {
         }
         if let Some(secs) = number(env, "SWARM_IDLE_TIMEOUT_SECS", file.swarm_idle_timeout_secs)? {
             supervisor.idle_timeout = positive_secs("SWARM_IDLE_TIMEOUT_SECS", secs)?;
+        }
+        if let Some(secs) = number(env, "AGENT_IDLE_TIMEOUT_SECS", file.agent_idle_timeout_secs)? {
+            supervisor.agent_idle_timeout = positive_secs("AGENT_IDLE_TIMEOUT_SECS", secs)?;
         }
 
         let secret_key = match pick("SECRET_KEY", &file.secret_key) {

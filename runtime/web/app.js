@@ -155,7 +155,7 @@
 
   function onActivity(signal) {
     if (signal.type === "agent") {
-      setRestarting(signal.agent, signal.state === "restarting");
+      setAgentState(signal.agent, signal.state);
       return;
     }
     if (signal.type === "adapter") {
@@ -171,6 +171,7 @@
     if (phase === "started") {
       node.working += 1;
       node.throttledUntil = 0;
+      node.lifecycle = "idle"; // handling a message: awake, whatever signal was missed
     } else if (phase === "finished" || phase === "failed") {
       node.working = Math.max(0, node.working - 1);
     } else if (phase === "throttled" || phase === "refused") {
@@ -247,7 +248,7 @@
     // A tap (phones have no hover) says what the node does, below the graph.
     group.addEventListener("click", () => { $("node-info").textContent = roleOf(name); });
     $("nodes").append(group);
-    view.nodes.set(name, { group, stateText, title, working: 0, throttledUntil: 0, restarting: false, adapterState: null });
+    view.nodes.set(name, { group, stateText, title, working: 0, throttledUntil: 0, restarting: false, adapterState: null, lifecycle: null });
     renderNode(name);
   }
 
@@ -285,6 +286,8 @@
     if (node.throttledUntil > Date.now() || node.adapterState === "throttled") return "throttled";
     if (node.working > 0) return "working";
     if (status === "degraded" && view.snapshot.agents.includes(name)) return "degraded";
+    // Spawned on its first message, put to sleep after an idle spell.
+    if (node.lifecycle === "asleep" || node.lifecycle === "waking") return node.lifecycle;
     return "idle";
   }
 
@@ -346,6 +349,7 @@
   const STATE_LABELS = {
     idle: "○ idle", working: "◉ working", throttled: "◌ throttled",
     restarting: "↻ restarting", degraded: "⚠ degraded", circuit_open: "⊘ circuit open",
+    asleep: "☾ asleep", waking: "◔ waking",
   };
 
   function renderNode(name) {
@@ -373,6 +377,14 @@
     renderNode(agent);
   }
 
+  /** An agent's lifecycle as supervision reports it (or the snapshot did). */
+  function setAgentState(agent, state) {
+    const node = view.nodes.get(agent);
+    if (!node) return;
+    node.lifecycle = state;
+    setRestarting(agent, state === "restarting");
+  }
+
   /** A connected account's adapter actor reported its state (or the snapshot did). */
   function setAdapterState(adapter, state) {
     ensureNode(adapter);
@@ -385,6 +397,8 @@
   function applySwarmStatus() {
     const states = (view.snapshot && view.snapshot.adapter_states) || {};
     for (const [adapter, state] of Object.entries(states)) setAdapterState(adapter, state);
+    const agents = (view.snapshot && view.snapshot.agent_states) || {};
+    for (const [agent, state] of Object.entries(agents)) setAgentState(agent, state);
     for (const name of view.nodes.keys()) renderNode(name);
   }
 

@@ -52,7 +52,8 @@ pub enum Activity {
         /// Its new state.
         state: crate::AdapterState,
     },
-    /// An agent is being restarted after it failed, or is back.
+    /// An agent is being restarted after it failed, or is back; or it went to sleep, or
+    /// is being woken.
     Agent {
         /// The agent's name.
         agent: &'static str,
@@ -87,6 +88,13 @@ pub enum AgentState {
     Restarting,
     /// Its (new) actor is up and waiting for work.
     Idle,
+    /// Not spawned: never asked for yet, or put to sleep after an idle spell. Its state
+    /// is in the store; its next message wakes it.
+    Asleep,
+    /// A message woke it and its actor is being spawned.
+    Waking,
+    /// Its swarm stopped (passivated, shut down or escalated).
+    Stopped,
 }
 
 /// One tenant's live activity channel. Cheap to clone.

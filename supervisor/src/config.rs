@@ -17,8 +17,11 @@ pub struct SupervisorConfig {
     pub degraded_clear_after: Duration,
     /// A swarm nobody used for this long (and that no one pinned) is passivated.
     pub idle_timeout: Duration,
-    /// How often the root looks for idle swarms.
+    /// How often the root looks for idle swarms (and idle agents in active ones).
     pub passivation_interval: Duration,
+    /// An agent (other than the CEO) that had no message for this long is put to sleep
+    /// while its swarm stays active; its next message wakes it.
+    pub agent_idle_timeout: Duration,
     /// Messages in flight per agent; further senders wait for a permit.
     pub mailbox_permits: usize,
     /// Time a `call` may take in all: throttle, permit, delivery and answer.
@@ -38,6 +41,7 @@ impl Default for SupervisorConfig {
             degraded_clear_after: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(600),
             passivation_interval: Duration::from_secs(30),
+            agent_idle_timeout: Duration::from_secs(120),
             mailbox_permits: 64,
             call_timeout: Duration::from_secs(10),
             default_limits: ThrottleLimits::default(),

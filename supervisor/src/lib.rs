@@ -15,6 +15,7 @@
 //!         │
 //!   ┌─────┬──────────┬─────┬─────────┬─────────┬──────────┬────────────┬────────┬────────────┐
 //!  Ceo  strategist  seo  pricing  content  flipping  accountant  memory  reflection
+//!  (always up)  └──────── each spawned on its first message, asleep when idle ────────┘
 //!   ▲
 //!   └─ every message passes the tenant's ThrottleGate, then takes one of the
 //!      agent's in-flight permits, released when the agent has handled it
@@ -22,6 +23,13 @@
 //!   … and, for a business live on a connected account, one adapter actor beside the
 //!   agents (`market:shopify`), its calls admitted by the same gate
 //! ```
+//!
+//! A swarm starts with its supervisor and its CEO only. Each specialist is spawned by
+//! its first message (the sender waits as for a restart), supervised like the CEO from
+//! then on, and put to sleep again after `agent_idle_timeout` without a message while
+//! its swarm stays active; agents keep their state in the store, so a woken agent is
+//! the one that slept. An agent is only put to sleep with all its in-flight permits in
+//! hand, so no message is ever left in a stopping mailbox.
 //!
 //! Callers never see actors: [`SwarmRoot::activate`] gives a [`TenantHandle`], whose
 //! [`AgentHandle`]s `call` and `cast` with time-outs. Handles stay valid across agent

@@ -21,7 +21,7 @@ use crate::activity::{Activity, ActivityFeed};
 use crate::adapter_actor::SwarmMarket;
 use crate::config::SupervisorConfig;
 use crate::tenant::{SlotState, SwarmBrief, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
-use crate::tenant_swarm::{TenantSwarm, TenantSwarmArgs};
+use crate::tenant_swarm::{SwarmMessage, TenantSwarm, TenantSwarmArgs};
 use crate::throttle::ThrottleGate;
 
 /// Why a tenant's swarm could not be had.
@@ -79,7 +79,7 @@ pub(crate) enum RootMessage {
 enum Lifecycle {
     Inactive,
     Running {
-        swarm: ActorRef<()>,
+        swarm: ActorRef<SwarmMessage>,
         generation: u64,
     },
     BackingOff {
@@ -181,7 +181,7 @@ impl RootShared {
         &self,
         root: &ActorRef<RootMessage>,
         entry: &TenantEntry,
-    ) -> Result<(ActorRef<()>, u64), SwarmError> {
+    ) -> Result<(ActorRef<SwarmMessage>, u64), SwarmError> {
         let args = TenantSwarmArgs {
             shared: entry.shared.clone(),
             registry: self.registry.clone(),
@@ -302,7 +302,10 @@ impl SwarmRoot {
                         tenant,
                         "swarm",
                         "swarm.started",
-                        format!("swarm started with {} agents", self.shared.registry.len()),
+                        format!(
+                            "swarm started with {} agents (the CEO awake, the others when first asked)",
+                            self.shared.registry.len()
+                        ),
                     )
                     .with_data(json!({ "agents": self.shared.registry.names(), "generation": generation })),
                 )
@@ -485,15 +488,18 @@ async fn retire(
 }
 
 async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
-    let idle: Vec<TenantId> = shared
-        .tenants
-        .iter()
-        .filter(|entry| {
-            entry.shared.is_idle()
-                && matches!(*entry.shared.status.borrow(), SwarmStatus::Running | SwarmStatus::Degraded)
-        })
-        .map(|entry| *entry.key())
-        .collect();
+    let mut idle = Vec::new();
+    for entry in shared.tenants.iter() {
+        if !matches!(*entry.shared.status.borrow(), SwarmStatus::Running | SwarmStatus::Degraded) {
+            continue;
+        }
+        if entry.shared.is_idle() {
+            idle.push(*entry.key());
+        } else {
+            // An active swarm's idle agents sleep while it stays up.
+            entry.shared.sleep_idle_agents();
+        }
+    }
     let mut passivated = 0;
     for tenant in idle {
         if retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT).await {

@@ -14,12 +14,13 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
-use crate::activity::{Activity, ActivityFeed, FROM_API, MessagePhase};
+use crate::activity::{Activity, ActivityFeed, AgentState as AgentLifecycle, FROM_API, MessagePhase};
 use crate::adapter_actor::{ActorMarket, AdapterServices, AdapterSlot, AdapterState, SwarmMarket};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
 use crate::chaos::ChaosDice;
 use crate::config::SupervisorConfig;
+use crate::tenant_swarm::SwarmMessage;
 use crate::throttle::{GuardedMarket, ThrottleGate};
 
 /// Where a tenant's swarm stands.
@@ -44,7 +45,10 @@ pub enum SwarmStatus {
 /// Where one agent stands, as its handles see it.
 #[derive(Clone)]
 pub(crate) enum SlotState {
-    /// Not spawned yet, or being restarted: senders wait.
+    /// Not spawned, and nobody asked for it yet (or it slept after an idle spell): the
+    /// first sender wakes it (asks the swarm to spawn it) and waits like the others.
+    Asleep,
+    /// Being spawned (woken, or restarted after a failure): senders wait.
     Waiting,
     /// Up: messages go to this actor.
     Running(ActorRef<AgentMessage>),
@@ -56,6 +60,11 @@ pub(crate) enum SlotState {
 /// restarts, and the in-flight permits bound its mailbox.
 pub(crate) struct AgentSlot {
     pub(crate) name: &'static str,
+    /// Its place in the registry (the swarm spawns it by this).
+    pub(crate) index: usize,
+    /// When a message was last admitted for it, in ms since the root's epoch: the
+    /// swarm puts it to sleep after an idle spell.
+    last_used_ms: AtomicU64,
     pub(crate) state: watch::Sender<SlotState>,
     pub(crate) permits: Arc<Semaphore>,
     /// A drill's dice for this agent (`None` outside drills); here rather than in the
@@ -80,6 +89,9 @@ pub(crate) struct TenantShared {
     market: std::sync::RwLock<Arc<dyn Marketplace>>,
     /// The adapter of the connected account the market is, when it is one.
     adapter: std::sync::RwLock<Option<Arc<AdapterSlot>>>,
+    /// The swarm's supervisor while it runs: where a sleeping agent's first sender asks
+    /// for it to be woken.
+    swarm: std::sync::RwLock<Option<ActorRef<SwarmMessage>>>,
     last_used_ms: AtomicU64,
     pins: AtomicUsize,
     epoch: std::time::Instant,
@@ -112,9 +124,12 @@ impl TenantShared {
         let SwarmBrief { personality, market } = brief;
         let slots = names
             .iter()
-            .map(|&name| {
+            .enumerate()
+            .map(|(index, &name)| {
                 Arc::new(AgentSlot {
                     name,
+                    index,
+                    last_used_ms: AtomicU64::new(0),
                     state: watch::Sender::new(SlotState::Waiting),
                     permits: Arc::new(Semaphore::new(config.mailbox_permits)),
                     chaos: config.chaos.as_ref().and_then(|chaos| chaos.dice(tenant, name)),
@@ -133,6 +148,7 @@ impl TenantShared {
             activity,
             market: std::sync::RwLock::new(market),
             adapter: std::sync::RwLock::new(None),
+            swarm: std::sync::RwLock::new(None),
             last_used_ms: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
             epoch,
@@ -171,7 +187,68 @@ impl TenantShared {
     }
 
     pub(crate) fn touch(&self) {
-        self.last_used_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Where the swarm's supervisor is (or `None` once it stopped).
+    pub(crate) fn set_swarm(&self, swarm: Option<ActorRef<SwarmMessage>>) {
+        *self.swarm.write().unwrap_or_else(std::sync::PoisonError::into_inner) = swarm;
+    }
+
+    /// Wakes a sleeping agent: the first sender to find it asleep marks it as waiting
+    /// and asks the swarm to spawn it; every sender then waits for it like for a restart.
+    fn wake(&self, slot: &AgentSlot) {
+        let woken = slot.state.send_if_modified(|state| match state {
+            SlotState::Asleep => {
+                *state = SlotState::Waiting;
+                true
+            }
+            _ => false,
+        });
+        if !woken {
+            return;
+        }
+        self.activity.publish(|| Activity::Agent { agent: slot.name, state: AgentLifecycle::Waking });
+        let swarm = self.swarm.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if swarm.is_none_or(|swarm| swarm.send_message(SwarmMessage::Wake(slot.index)).is_err()) {
+            // The swarm stopped meanwhile: its agents are gone for good.
+            slot.state.send_if_modified(|state| match state {
+                SlotState::Waiting => {
+                    *state = SlotState::Closed("swarm stopped");
+                    true
+                }
+                _ => false,
+            });
+        }
+    }
+
+    /// The agents (never the CEO, which the swarm keeps awake) that have had no message
+    /// for `idle` and are up: the ones the swarm may put to sleep now.
+    pub(crate) fn drowsy_agents(&self, idle: std::time::Duration) -> Vec<usize> {
+        let now = self.now_ms();
+        let idle_ms = idle.as_millis() as u64;
+        self.slots
+            .iter()
+            .skip(1)
+            .filter(|slot| now.saturating_sub(slot.last_used_ms.load(Ordering::Relaxed)) >= idle_ms)
+            .filter(|slot| matches!(*slot.state.borrow(), SlotState::Running(_)))
+            .map(|slot| slot.index)
+            .collect()
+    }
+
+    /// Asks the swarm to put its agents idle for the configured time to sleep, when it
+    /// has any (so a sweep over many swarms sends few messages).
+    pub(crate) fn sleep_idle_agents(&self) {
+        if self.drowsy_agents(self.config.agent_idle_timeout).is_empty() {
+            return;
+        }
+        if let Some(swarm) = &*self.swarm.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            let _ = swarm.send_message(SwarmMessage::SleepIdleAgents);
+        }
     }
 
     /// Whether nobody pinned the swarm and nobody used it for the idle time-out.
@@ -265,6 +342,26 @@ impl TenantHandle {
             platform: slot.platform(),
             state: slot.state(),
         })
+    }
+
+    /// Each agent's lifecycle state, CEO first: `asleep` until its first message (and
+    /// after an idle spell), `waking` while it is spawned, `idle` once up (what it is
+    /// working on shows in the activity feed), `restarting` after a failure, `stopped`
+    /// once the swarm is.
+    pub fn agent_states(&self) -> Vec<(&'static str, AgentLifecycle)> {
+        self.shared
+            .slots
+            .iter()
+            .map(|slot| {
+                let state = match &*slot.state.borrow() {
+                    SlotState::Asleep => AgentLifecycle::Asleep,
+                    SlotState::Waiting => AgentLifecycle::Waking,
+                    SlotState::Running(_) => AgentLifecycle::Idle,
+                    SlotState::Closed(_) => AgentLifecycle::Stopped,
+                };
+                (slot.name, state)
+            })
+            .collect()
     }
 
     /// A handle to one agent.
@@ -389,6 +486,7 @@ impl AgentHandle {
         deadline: Instant,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, AgentError> {
         self.tenant.touch();
+        self.slot.last_used_ms.store(self.tenant.now_ms(), Ordering::Relaxed);
         let feed = &self.tenant.activity;
         let signal =
             |phase| Activity::Message { from, to: Arc::from(self.slot.name), action: task.action.clone(), phase };
@@ -440,6 +538,7 @@ impl AgentHandle {
                 SlotState::Closed(reason) => {
                     return Err(AgentError::Unavailable(format!("{}: {reason}", self.slot.name)));
                 }
+                SlotState::Asleep => self.tenant.wake(&self.slot),
                 SlotState::Waiting => {}
             }
             match timeout_at(deadline, state.changed()).await {

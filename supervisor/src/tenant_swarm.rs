@@ -1,4 +1,5 @@
-//! One tenant's supervisor: spawns the agents, restarts them one for one, and gives up
+//! One tenant's supervisor: spawns the CEO at once and each specialist when it is first
+//! asked for, puts idle specialists to sleep, restarts agents one for one, and gives up
 //! (escalates to the root) past the restart intensity.
 
 use std::collections::{HashMap, VecDeque};
@@ -18,6 +19,14 @@ use crate::tenant::{SlotState, SwarmPeers, TenantShared};
 use crate::throttle::{GuardedBrain, GuardedMarket};
 
 pub(crate) struct TenantSwarm;
+
+/// What a swarm's supervisor is asked to do.
+pub(crate) enum SwarmMessage {
+    /// Spawn the sleeping agent of this registry index: a sender is waiting for it.
+    Wake(usize),
+    /// Put the agents idle for the configured time to sleep.
+    SleepIdleAgents,
+}
 
 pub(crate) struct TenantSwarmArgs {
     pub(crate) shared: Arc<TenantShared>,
@@ -83,7 +92,7 @@ impl TenantSwarmState {
 
 impl TenantSwarm {
     async fn spawn_agent(
-        myself: &ActorRef<()>,
+        myself: &ActorRef<SwarmMessage>,
         state: &mut TenantSwarmState,
         index: usize,
     ) -> Result<(), ActorProcessingErr> {
@@ -111,13 +120,38 @@ impl TenantSwarm {
         };
         let (actor, _) = Actor::spawn_linked(None, AgentActor, agent_state, myself.get_cell()).await?;
         state.children.insert(actor.get_id(), index);
+        // Told before the first message can start, so a viewer sees it up, then working.
+        shared.activity.publish(|| Activity::Agent { agent: name, state: AgentLifecycle::Idle });
         shared.slots[index].state.send_replace(SlotState::Running(actor));
         Ok(())
     }
 }
 
+impl TenantSwarm {
+    /// Stops the agents idle for the configured time, leaving their slots asleep. An
+    /// agent is only put to sleep with all its in-flight permits in hand: no message is
+    /// then on its way to it or in its mailbox, and a sender that comes after finds it
+    /// asleep and wakes it, so no message is lost to a stopping actor.
+    fn sleep_idle_agents(state: &mut TenantSwarmState) {
+        let shared = state.args.shared.clone();
+        let all_permits = u32::try_from(shared.config.mailbox_permits).unwrap_or(u32::MAX);
+        for index in shared.drowsy_agents(shared.config.agent_idle_timeout) {
+            let slot = &shared.slots[index];
+            let Ok(quiet) = slot.permits.clone().try_acquire_many_owned(all_permits) else { continue };
+            let SlotState::Running(actor) = slot.state.borrow().clone() else { continue };
+            slot.state.send_replace(SlotState::Asleep);
+            // Forgotten first, so its stop is not taken for a failure.
+            state.children.remove(&actor.get_id());
+            actor.stop(Some("asleep".into()));
+            drop(quiet);
+            shared.activity.publish(|| Activity::Agent { agent: slot.name, state: AgentLifecycle::Asleep });
+            tracing::debug!(tenant = %shared.tenant, agent = slot.name, "agent asleep");
+        }
+    }
+}
+
 impl Actor for TenantSwarm {
-    type Msg = ();
+    type Msg = SwarmMessage;
     type State = TenantSwarmState;
     type Arguments = TenantSwarmArgs;
 
@@ -130,14 +164,43 @@ impl Actor for TenantSwarm {
         if let Some(adapter) = state.args.shared.adapter() {
             adapter.attach(myself.get_cell());
         }
-        for index in 0..state.args.registry.len() {
-            Self::spawn_agent(&myself, &mut state, index).await?;
+        // The CEO at once (every cycle starts there); the specialists sleep until their
+        // first message, so an active swarm costs one agent until it works.
+        for slot in state.args.shared.slots.iter().skip(1) {
+            slot.state.send_replace(SlotState::Asleep);
         }
+        if !state.args.shared.slots.is_empty() {
+            Self::spawn_agent(&myself, &mut state, 0).await?;
+        }
+        state.args.shared.set_swarm(Some(myself));
         Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SwarmMessage::Wake(index) => {
+                let shared = state.args.shared.clone();
+                let Some(slot) = shared.slots.get(index) else { return Ok(()) };
+                // Only a slot still waiting for it: a restart may have spawned it already.
+                if matches!(*slot.state.borrow(), SlotState::Waiting)
+                    && !state.children.values().any(|child| *child == index)
+                {
+                    Self::spawn_agent(&myself, state, index).await?;
+                }
+            }
+            SwarmMessage::SleepIdleAgents => Self::sleep_idle_agents(state),
+        }
+        Ok(())
     }
 
     async fn post_stop(&self, myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
         // Let every agent finish the message it is on before the swarm is gone.
+        state.args.shared.set_swarm(None);
         state.args.shared.set_all_slots(SlotState::Closed("swarm stopped"));
         myself.stop_children_and_wait(Some("swarm stopping".into()), Some(Duration::from_secs(10))).await;
         if let Some(adapter) = state.args.shared.adapter() {
@@ -179,7 +242,6 @@ impl Actor for TenantSwarm {
             .await;
         state.count_restart(agent, &reason).await?;
         Self::spawn_agent(&myself, state, index).await?;
-        shared.activity.publish(|| Activity::Agent { agent, state: AgentLifecycle::Idle });
         state
             .emit(
                 NewEvent::now(tenant, agent, "agent.restarted", format!("{agent} restarted"))

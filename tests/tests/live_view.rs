@@ -454,6 +454,82 @@ async fn an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_inv
     admin_view.quit().await;
 }
 
+/// A swarm starts with its CEO only: the live view shows the specialists asleep, the
+/// admin's controls work on it as on any, and a request for one specialist wakes that
+/// one alone (the stream shows it waking), while a whole cycle wakes those it needs.
+async fn a_swarm_whose_specialists_sleep_shows_them_so_and_wakes_one_on_demand(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let admin = app.new_account("admin@example.com").await; // the first account is the admin
+    let ada = app.new_account("ada@example.com").await;
+    let shop = create_business(&ada, "Mugs", false).await;
+    let states = |view: &Value, agent: &str| view["agent_states"][agent].as_str().unwrap_or("?").to_owned();
+
+    // Not running: every agent asleep. The admin's controls start it, CEO only.
+    let view = ada.get(&format!("/api/live/{}/swarm", shop.0)).await.body;
+    assert_eq!((states(&view, "ceo"), states(&view, "pricing")), ("asleep".into(), "asleep".into()), "{view}");
+    let throttled =
+        admin.put(&format!("/admin/businesses/{}/throttle", shop.0), &json!({ "messages_per_minute": 600 })).await;
+    assert_eq!(throttled.status, 200, "{}", throttled.body);
+    let paused = admin.post(&format!("/admin/businesses/{}/swarm", shop.0), &json!({ "action": "pause" })).await;
+    assert_eq!((paused.status, &paused.body["status"]), (200, &json!("running")), "{}", paused.body);
+    let view = ada.get(&format!("/api/live/{}/swarm", shop.0)).await.body;
+    assert_eq!(states(&view, "ceo"), "idle", "{view}");
+    let asleep = view["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter(|a| states(&view, a.as_str().unwrap_or("")) == "asleep");
+    assert_eq!(asleep.count(), 8, "the eight specialists sleep: {view}");
+    assert_eq!(view["throttle"]["limits"]["messages_per_minute"], 600, "{view}");
+
+    // A request for pricing wakes pricing, and the stream shows it.
+    let mut stream = ada.open_stream(&stream_path(shop), None).await.expect("stream opens");
+    let advice = ada
+        .post(
+            "/api/ai/optimize-pricing",
+            &json!({ "business_id": shop.0, "unit_cost": 2, "reference_price": 30, "current_price": 29 }),
+        )
+        .await;
+    assert_eq!(advice.status, 200, "{}", advice.body);
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("finished") {
+        let message = stream.next().await.expect("stream open");
+        let data = &message.data;
+        if message.event == "activity" && (data["agent"] == "pricing" || data["to"] == "pricing") {
+            seen.push(data["state"].as_str().or(data["phase"].as_str()).unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(seen, ["sent", "waking", "idle", "started", "finished"]);
+    let view = ada.get(&format!("/api/live/{}/swarm", shop.0)).await.body;
+    assert_eq!((states(&view, "pricing"), states(&view, "seo")), ("idle".into(), "asleep".into()), "{view}");
+
+    // The dashboard says so in words and outline.
+    let browser = Browser::launch(1280, 800).await;
+    browser.enter(&app.address, "/login", "ada@example.com", TEST_PASSWORD).await;
+    browser.wait_for("the dashboard", "return location.pathname === '/app'").await;
+    browser.visit(&format!("{}/app?business={}", app.address, shop.0)).await;
+    let node = |agent: &str, state: &str, words: &str| {
+        format!(
+            "const n = document.getElementById('node-{agent}'); \
+             return n && n.dataset.state === '{state}' && n.querySelector('.state').textContent === '{words}';"
+        )
+    };
+    browser.wait_for("seo asleep", &node("seo", "asleep", "☾ asleep")).await;
+    browser.wait_for("pricing awake", &node("pricing", "idle", "○ idle")).await;
+
+    // The admin resumes it and a whole cycle runs, waking the agents it calls.
+    let resumed = admin.post(&format!("/admin/businesses/{}/swarm", shop.0), &json!({ "action": "resume" })).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let cycle = boardroom_tests::run_a_cycle_to_its_end(&app, &ada, shop.0).await;
+    assert_eq!(cycle.last().map(|event| event.kind.as_str()), Some("ceo.report"));
+    let view = ada.get(&format!("/api/live/{}/swarm", shop.0)).await.body;
+    for agent in ["strategist", "seo", "pricing", "content", "accountant"] {
+        assert_eq!(states(&view, agent), "idle", "{agent}: {view}");
+    }
+    browser.wait_for("seo woken by the cycle", &node("seo", "idle", "○ idle")).await;
+    browser.quit().await;
+}
+
 // Every story above without a backend in its name runs twice: `sqlite::…` on the embedded
 // defaults and `postgres::…` on PostgreSQL with Redis.
 /// A new owner on the free tier watches a sandbox business: cycles come one simulated
@@ -512,4 +588,5 @@ boardroom_tests::on_both_backends! {
     an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price,
     an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation,
     a_watched_sandbox_business_cycles_day_after_day_and_rests_when_nobody_watches,
+    a_swarm_whose_specialists_sleep_shows_them_so_and_wakes_one_on_demand,
 }

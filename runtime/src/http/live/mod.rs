@@ -31,7 +31,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use boardroom_agents::PRICE_OVERRIDE_NAMESPACE;
 use boardroom_memory::{NewEvent, Product};
-
+use boardroom_supervisor::AgentState;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -109,8 +109,10 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 
 /// What the dashboard draws before the stream starts: the swarm as the admin view shows
 /// it (status, autopilot, tier, throttles), plus `name`, `personality`, `agents`,
-/// `adapters` (their nodes), `adapter_states` (a connected account's adapter actor:
-/// `idle`, `working`, `throttled`, `circuit_open`, `restarting`), `simulated_market`,
+/// `agent_states` (each agent's lifecycle: `asleep` until its first message and after
+/// an idle spell, `waking`, `idle`, `restarting`, `stopped`), `adapters` (their nodes),
+/// `adapter_states` (a connected account's adapter actor: `idle`, `working`,
+/// `throttled`, `circuit_open`, `restarting`), `simulated_market`,
 /// `llm` and `last_seq`.
 #[utoipa::path(
     get,
@@ -144,6 +146,12 @@ async fn swarm(
     view["name"] = json!(tenant.name);
     view["personality"] = json!(running.as_ref().map_or(tenant.personality.clone(), |s| s.personality().name.clone()));
     view["agents"] = json!(agents);
+    // Each agent's lifecycle: a swarm that is not running has every agent asleep.
+    let agent_states: serde_json::Map<String, Value> = match &running {
+        Some(swarm) => swarm.agent_states().into_iter().map(|(name, state)| (name.to_owned(), json!(state))).collect(),
+        None => agents.iter().map(|name| ((*name).to_owned(), json!(AgentState::Asleep))).collect(),
+    };
+    view["agent_states"] = Value::Object(agent_states);
     view["adapters"] = json!([&*adapter]);
     view["adapter_states"] = Value::Object(adapter_states);
     view["simulated_market"] = json!(market.is_simulated());
