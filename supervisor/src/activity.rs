@@ -13,7 +13,7 @@
 //! action's name copied) when someone listens. A viewer too slow for the buffer misses
 //! signals and is told how many (`broadcast`'s `Lagged`), never slowing the swarm.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use boardroom_adapters::Platform;
 use serde::Serialize;
@@ -97,42 +97,42 @@ pub enum AgentState {
     Stopped,
 }
 
-/// One tenant's live activity channel. Cheap to clone.
-#[derive(Clone)]
+/// One tenant's live activity channel. Cheap to clone; its clones share one channel.
+///
+/// The channel (a buffer of [`FEED_CAPACITY`] signals) is only made when the first
+/// viewer subscribes: most active swarms are never watched, and would otherwise each
+/// hold a buffer nobody reads.
+#[derive(Clone, Default)]
 pub struct ActivityFeed {
-    sender: broadcast::Sender<Activity>,
-}
-
-impl Default for ActivityFeed {
-    fn default() -> Self {
-        Self { sender: broadcast::channel(FEED_CAPACITY).0 }
-    }
+    sender: Arc<OnceLock<broadcast::Sender<Activity>>>,
 }
 
 impl ActivityFeed {
     /// Publishes the signal `make` builds, only if someone watches: the swarm's hot path
     /// pays one atomic-ish check and no allocation when nobody does.
     pub(crate) fn publish(&self, make: impl FnOnce() -> Activity) {
-        if self.sender.receiver_count() > 0 {
+        if let Some(sender) = self.sender.get()
+            && sender.receiver_count() > 0
+        {
             // A send fails only if the last viewer left in between: nothing to do.
-            let _ = self.sender.send(make());
+            let _ = sender.send(make());
         }
     }
 
     /// A receiver of the signals published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Activity> {
-        self.sender.subscribe()
+        self.sender.get_or_init(|| broadcast::channel(FEED_CAPACITY).0).subscribe()
     }
 
     /// Whether anyone watches.
     pub(crate) fn is_watched(&self) -> bool {
-        self.sender.receiver_count() > 0
+        self.sender.get().is_some_and(|sender| sender.receiver_count() > 0)
     }
 
     /// Whether a clone of this feed lives outside the map that keeps it: a swarm (or a
     /// handle to one) publishes to it.
     pub(crate) fn is_held_elsewhere(&self) -> bool {
-        self.sender.strong_count() > 1
+        Arc::strong_count(&self.sender) > 1
     }
 }
 
@@ -148,6 +148,7 @@ mod tests {
     #[test]
     fn nothing_is_built_or_sent_while_nobody_watches() {
         let feed = ActivityFeed::default();
+        assert!(feed.sender.get().is_none(), "no channel is made before anyone watches");
         let mut built = false;
         feed.publish(|| {
             built = true;

@@ -299,7 +299,7 @@ pub(crate) async fn apply_limits(swarm: &TenantHandle, limits: ThrottleLimits) {
 /// sets. Every route that wakes a swarm goes through here.
 pub(crate) async fn activate(state: &AppState, tenant: &Tenant) -> Result<TenantHandle, ActivateError> {
     let limits = wanted_limits(state, tenant).await.map_err(ActivateError::Api)?;
-    let swarm = state.swarms.activate(tenant.id).await.map_err(ActivateError::Swarm)?;
+    let swarm = state.swarms.activate_row(tenant).await.map_err(ActivateError::Swarm)?;
     apply_limits(&swarm, limits).await;
     Ok(swarm)
 }
