@@ -28,12 +28,14 @@
 
 use std::collections::VecDeque;
 use std::io::Write as _;
+use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
@@ -97,8 +99,8 @@ enum Command {
 struct Shared {
     store: SharedStore,
     config: EventLogConfig,
-    tenants: DashMap<TenantId, broadcast::Sender<Arc<SwarmEvent>>>,
-    all: broadcast::Sender<Arc<SwarmEvent>>,
+    tenants: DashMap<TenantId, broadcast::Sender<Arc<LoggedEvent>>>,
+    all: broadcast::Sender<Arc<LoggedEvent>>,
     /// Set by `close_within`: past this instant the writer stops retrying and journals.
     give_up_at: watch::Sender<Option<Instant>>,
     /// Set once the database failed past the close deadline: the rest goes to the journal.
@@ -297,7 +299,7 @@ impl EventLog {
 
     /// Every tenant's events as they are persisted, for process-wide readers (metrics,
     /// cross-node relays). Lagging readers miss events and are told how many.
-    pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<SwarmEvent>> {
+    pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<LoggedEvent>> {
         self.shared.all.subscribe()
     }
 }
@@ -434,7 +436,7 @@ async fn write_batch(shared: &Shared, units: Vec<Unit>) {
 fn finish(shared: &Shared, reply: Reply, result: MemoryResult<Vec<SwarmEvent>>) {
     if let Ok(stored) = &result {
         for event in stored {
-            publish(shared, Arc::new(event.clone()));
+            publish(shared, Arc::new(LoggedEvent::new(event.clone())));
         }
     }
     match reply {
@@ -482,7 +484,7 @@ fn journal(shared: &Shared, units: Vec<Unit>, error: &MemoryError) {
     }
 }
 
-fn publish(shared: &Shared, event: Arc<SwarmEvent>) {
+fn publish(shared: &Shared, event: Arc<LoggedEvent>) {
     if let Some(sender) = shared.tenants.get(&event.tenant_id)
         && sender.send(event.clone()).is_err()
     {
@@ -584,13 +586,63 @@ pub(crate) fn is_transient(error: &MemoryError) -> bool {
             if database.code().is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01") || code.starts_with("53")))
 }
 
+/// How a reader of the log puts an event on the wire: see [`LoggedEvent::encoded`].
+pub type WireEncoder = fn(&SwarmEvent) -> Bytes;
+
+/// A stored event as the log hands it to its readers: one allocation shared by every
+/// subscriber of its tenant and every process-wide reader, which carries the bytes they
+/// send it as, encoded by the first of them to ask (see [`LoggedEvent::encoded`]).
+/// Dereferences to the event.
+pub struct LoggedEvent {
+    event: SwarmEvent,
+    wire: OnceLock<(WireEncoder, Bytes)>,
+}
+
+impl LoggedEvent {
+    /// An event nobody has encoded yet.
+    pub fn new(event: SwarmEvent) -> Self {
+        Self { event, wire: OnceLock::new() }
+    }
+
+    /// The event as `encode` writes it. The first caller's encoding is kept and shared
+    /// (a reference count, no copy) with every later caller passing the same function,
+    /// so ten thousand viewers of one tenant encode each event once. A caller with
+    /// another function gets its own encoding, made afresh: the slot holds one form,
+    /// the live view's, which is the only reader that encodes in bulk.
+    pub fn encoded(&self, encode: WireEncoder) -> Bytes {
+        let (first, bytes) = self.wire.get_or_init(|| (encode, encode(&self.event)));
+        // The same function may have two addresses (one per codegen unit): then it is
+        // only encoded again, never wrongly shared.
+        if std::ptr::fn_addr_eq(*first, encode) { bytes.clone() } else { encode(&self.event) }
+    }
+
+    /// The event itself.
+    pub fn event(&self) -> &SwarmEvent {
+        &self.event
+    }
+}
+
+impl Deref for LoggedEvent {
+    type Target = SwarmEvent;
+
+    fn deref(&self) -> &SwarmEvent {
+        &self.event
+    }
+}
+
+impl std::fmt::Debug for LoggedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.event.fmt(f)
+    }
+}
+
 /// One tenant's events in order: first those already stored after the starting point,
 /// then live ones. See [`EventLog::subscribe`].
 pub struct EventSubscription {
     tenant: TenantId,
     last_seq: i64,
     store: SharedStore,
-    live: broadcast::Receiver<Arc<SwarmEvent>>,
+    live: broadcast::Receiver<Arc<LoggedEvent>>,
     backlog: VecDeque<SwarmEvent>,
     catching_up: bool,
 }
@@ -603,12 +655,12 @@ impl EventSubscription {
 
     /// The next event. Errors only when the database cannot be read while catching up;
     /// returns `None` when the log has shut down.
-    pub async fn next(&mut self) -> Option<MemoryResult<Arc<SwarmEvent>>> {
+    pub async fn next(&mut self) -> Option<MemoryResult<Arc<LoggedEvent>>> {
         const PAGE: i64 = 500;
         loop {
             if let Some(event) = self.backlog.pop_front() {
                 self.last_seq = event.seq;
-                return Some(Ok(Arc::new(event)));
+                return Some(Ok(Arc::new(LoggedEvent::new(event))));
             }
             if self.catching_up {
                 match self.store.events_after(self.tenant, self.last_seq, PAGE).await {
@@ -641,6 +693,39 @@ impl EventSubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(seq: i64) -> SwarmEvent {
+        SwarmEvent {
+            tenant_id: TenantId(1),
+            seq,
+            occurred_at: chrono::Utc::now(),
+            actor: "ceo".into(),
+            kind: "cycle.started".into(),
+            summary: "day 1".into(),
+            data: serde_json::json!({}),
+            revenue_impact: None,
+        }
+    }
+
+    #[test]
+    fn an_event_is_encoded_once_for_every_reader_of_one_form_and_afresh_for_another() {
+        static ENCODINGS: AtomicU64 = AtomicU64::new(0);
+        fn wire(event: &SwarmEvent) -> Bytes {
+            ENCODINGS.fetch_add(1, Ordering::Relaxed);
+            Bytes::from(format!("seq {}", event.seq))
+        }
+        fn other(event: &SwarmEvent) -> Bytes {
+            Bytes::from(format!("other {}", event.seq))
+        }
+        let logged = LoggedEvent::new(event(7));
+        let first = logged.encoded(wire);
+        let second = logged.encoded(wire);
+        assert_eq!(first, "seq 7");
+        assert_eq!(first.as_ptr(), second.as_ptr(), "the second reader shares the first's bytes");
+        assert_eq!(ENCODINGS.load(Ordering::Relaxed), 1);
+        assert_eq!(logged.encoded(other), "other 7", "another form is not served the first one's bytes");
+        assert_eq!(logged.seq, 7, "the event is read through it");
+    }
 
     #[test]
     fn a_lost_connection_a_closed_pool_and_a_server_shutdown_are_retried_not_refused() {

@@ -35,7 +35,10 @@ mod store;
 pub mod testing;
 
 pub use error::{InviteRejection, MemoryError};
-pub use event_log::{CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE, ProbeFn, WriteProbe};
+pub use event_log::{
+    CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE, LoggedEvent, ProbeFn, WireEncoder,
+    WriteProbe,
+};
 pub use model::*;
 pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};

@@ -2418,6 +2418,7 @@ async fn deleting_a_user_removes_their_tenants_tokens_sessions_controls_and_coun
     assert_eq!(store.user(ann.id).await.expect("read"), None);
     assert_eq!(store.tenant(shop).await.expect("read"), None);
     assert_eq!(store.last_event_seq(shop).await.expect("seq"), 0);
+    assert!(store.events_after(shop, 0, 10).await.expect("events").is_empty(), "the tenant's events go with it");
     assert_eq!(store.api_token_by_hash(&format!("hash-{}", ann.id)).await.expect("token"), None);
     assert_eq!(store.load_session(&format!("s-{}", ann.id), time(0)).await.expect("session"), None);
     assert!(store.access_controls(ann.id).await.expect("controls").is_empty());
@@ -2508,10 +2509,13 @@ async fn a_tenant_can_be_deleted_only_by_its_owner(store: SharedStore) {
     let ben = user(&store, "ben@example.com").await;
     let shop = tenant_of(&store, ann.id, "shop").await;
     let blog = tenant_of(&store, ann.id, "blog").await;
+    store.append_events(&[event(shop.id, "e"), event(blog.id, "e")]).await.expect("append");
     assert!(is_not_found(store.delete_tenant(shop.id, ben.id).await, "tenant"));
     assert_eq!(store.tenant(shop.id).await.expect("read"), Some(shop.clone()), "still there");
     store.delete_tenant(shop.id, ann.id).await.expect("delete");
     assert_eq!(store.tenant(shop.id).await.expect("read"), None);
+    assert!(store.events_after(shop.id, 0, 10).await.expect("events").is_empty(), "its events go with it");
+    assert_eq!(store.events_after(blog.id, 0, 10).await.expect("events").len(), 1, "the other's stay");
     assert_eq!(store.tenants_of_user(ann.id).await.expect("tenants"), vec![blog]);
     assert!(is_not_found(store.delete_tenant(shop.id, ann.id).await, "tenant"));
     assert!(is_not_found(store.delete_tenant(TenantId(777_777), ann.id).await, "tenant"));

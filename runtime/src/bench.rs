@@ -447,8 +447,15 @@ impl ScratchPostgres {
             .with_context(|| format!("cannot connect to PostgreSQL at {}", crate::app::redact(admin_url)))?;
         let name = format!("boardroom_bench_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
-        Ok(Self { admin, url: format!("{base}/{name}"), name })
+        // The scratch database is reached as the admin one is, its options (`?sslmode=…`) kept.
+        let (address, options) =
+            admin_url.split_once('?').map_or((admin_url, None), |(address, options)| (address, Some(options)));
+        let base = address.rsplit_once('/').map_or(address, |(base, _)| base);
+        let url = match options {
+            Some(options) => format!("{base}/{name}?{options}"),
+            None => format!("{base}/{name}"),
+        };
+        Ok(Self { admin, url, name })
     }
 
     pub(crate) async fn drop_database(self) {

@@ -8,10 +8,12 @@
 //! **append → received** covers the log's batched write, the fan-out, the SSE
 //! encoding, the socket and the client's read.
 //!
-//! Scenarios: 1, 100 and 1,000 subscribers to one tenant, and 1,000 tenants with one
-//! subscriber each. Memory is the process's resident set growth per open connection,
+//! Scenarios: 1, 100, 1,000 and 10,000 subscribers to one tenant, and 10,000 tenants with
+//! one subscriber each. Memory is the process's resident set growth per open connection,
 //! measured after every connection has received an event; client and server share the
-//! process, so it is an upper bound of the server's share.
+//! process, so it is an upper bound of the server's share. Client and server also share
+//! the open-files limit (two descriptors a connection), which the bench raises as far as
+//! the system lets it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Application, Settings};
 
+/// The largest scenario: subscribers to one tenant, and tenants watched once each.
+const MOST_SUBSCRIBERS: usize = 10_000;
 /// Events appended per scenario.
 const EVENTS: u64 = 200;
 /// Time between two appends: a busy swarm, not a flood (the log's throughput has its
@@ -52,6 +56,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect();
+    let most_connections = raise_open_files_limit()?;
     let settings = Settings::load(&env).context("bench settings")?;
     let application = Application::build(settings).await?;
     let address = application.local_addr();
@@ -61,7 +66,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
 
-    let result = scenarios(address, &state.store, &state.events).await;
+    let result = scenarios(address, &state.store, &state.events, most_connections).await;
 
     let _ = stop.send(());
     server.await.context("server task")??;
@@ -73,18 +78,48 @@ async fn scenarios(
     address: SocketAddr,
     store: &SharedStore,
     events: &boardroom_memory::EventLog,
+    most_connections: usize,
 ) -> anyhow::Result<()> {
     let (user, cookie) = account(address, store).await?;
-    let tenants = create_tenants(store, user, 1_000).await?;
-    println!("\n  scenario                          p50 ms    p99 ms    max ms   received   KiB/subscriber");
-    for subscribers in [1, 100, 1_000] {
+    let tenants = create_tenants(store, user, MOST_SUBSCRIBERS).await?;
+    println!(
+        "\n  scenario                                            p50 ms    p99 ms    max ms       received   KiB/subscriber"
+    );
+    for wanted in [1, 100, 1_000, MOST_SUBSCRIBERS] {
+        let subscribers = wanted.min(most_connections);
+        let name = format!("{subscribers} subscriber(s), one tenant{}", fewer_note(wanted, subscribers));
         let watched = vec![tenants[0]; subscribers];
         let figures = measure(address, &cookie, events, &watched).await?;
-        figures.print(&format!("{subscribers} subscriber(s), one tenant"));
+        figures.print(&name);
     }
-    let figures = measure(address, &cookie, events, &tenants).await?;
-    figures.print("1,000 tenants, one subscriber each");
+    for wanted in [1_000, MOST_SUBSCRIBERS] {
+        let count = wanted.min(most_connections);
+        let name = format!("{count} tenants, one subscriber each{}", fewer_note(wanted, count));
+        let figures = measure(address, &cookie, events, &tenants[..count]).await?;
+        figures.print(&name);
+    }
     Ok(())
+}
+
+/// Marks a scenario cut short by the open-files limit.
+fn fewer_note(wanted: usize, got: usize) -> &'static str {
+    if got < wanted { " (open-files limit)" } else { "" }
+}
+
+/// Raises this process's open-files limit as far as the system allows (a privileged
+/// process past its hard limit, up to the kernel's `nr_open`), and answers how many
+/// connections fit: each takes a descriptor on the client's side and one on the
+/// server's, and a few hundred are kept for the database, the log and the runtime.
+fn raise_open_files_limit() -> anyhow::Result<usize> {
+    const KEPT: u64 = 512;
+    let wanted = 2 * MOST_SUBSCRIBERS as u64 + KEPT;
+    let (_, hard) = rlimit::Resource::NOFILE.get().context("reading the open-files limit")?;
+    if hard < wanted {
+        // Only a privileged process may raise its hard limit; anyone else keeps theirs.
+        let _ = rlimit::Resource::NOFILE.set(wanted, wanted);
+    }
+    let granted = rlimit::increase_nofile_limit(wanted).context("raising the open-files limit")?;
+    Ok(usize::try_from(granted.saturating_sub(KEPT) / 2).unwrap_or(usize::MAX))
 }
 
 /// Signs up and logs in over HTTP; the account is made enterprise so a thousand stream
@@ -145,7 +180,7 @@ impl Figures {
         };
         let memory = self.memory_per_subscriber.map_or("n/a".to_owned(), |kib| format!("{kib:.1}"));
         println!(
-            "  {name:<32} {:>8.2}  {:>8.2}  {:>8.2}  {:>5}/{:<5}  {memory:>10}",
+            "  {name:<50} {:>8.2}  {:>8.2}  {:>8.2}  {:>7}/{:<7}  {memory:>10}",
             at(0.50),
             at(0.99),
             at(1.0),

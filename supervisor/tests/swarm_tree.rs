@@ -78,7 +78,7 @@ impl World {
             while let Some(event) = subscription.next().await {
                 let event = event.expect("event log readable");
                 if event.kind == kind {
-                    return (*event).clone();
+                    return event.event().clone();
                 }
             }
             panic!("event log closed before a {kind} event");

@@ -20,6 +20,10 @@
 //! - activity it was too slow for is skipped, and it gets an `event: skipped` marker
 //!   saying how many signals it missed.
 //!
+//! Each persisted event is encoded once, however many viewers its tenant has: the first
+//! stream to send it writes its SSE frame into the event the log shares with every
+//! subscriber ([`LoggedEvent::encoded`]), and the others send those same bytes.
+//!
 //! Every 15 seconds of silence a `: keep-alive` comment keeps proxies from closing the
 //! connection. Streams end when the server shuts down (so graceful shutdown is not held
 //! up by viewers) or when the database cannot be read (the browser reconnects and
@@ -29,12 +33,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
-use boardroom_memory::{EventSubscription, SwarmEvent, TenantId};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use boardroom_memory::{EventSubscription, LoggedEvent, SwarmEvent, TenantId};
 use boardroom_supervisor::Activity;
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Stream, StreamExt, stream};
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -177,8 +182,12 @@ pub(super) async fn events(
         (None, Some(after)) => within_log("after", after, last)?,
         (None, None) => (last - RECENT_EVENTS).max(0),
     };
-    let stream = tenant_stream(&state.app.live, &state, tenant, after);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")).into_response())
+    let stream = with_keep_alive(tenant_stream(&state.app.live, &state, tenant, after));
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
 }
 
 /// The `Last-Event-ID` a reconnecting `EventSource` sends: the last persisted event
@@ -203,8 +212,40 @@ fn within_log(field: &str, after: i64, last: i64) -> Result<i64, ApiError> {
     Ok(after)
 }
 
-/// What the merged stream yields.
-type SseItem = Result<Event, Infallible>;
+/// What the merged stream yields: whole SSE frames.
+type SseItem = Result<Bytes, Infallible>;
+
+/// The comment sent after [`KEEP_ALIVE`] of silence.
+const KEEP_ALIVE_FRAME: &[u8] = b": keep-alive\n\n";
+
+/// One SSE frame: `event`, then `id` if it has one, then `data` (one line: JSON, whose
+/// strings escape their line breaks), then the blank line that ends it.
+fn frame(event: &str, id: Option<i64>, data: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(data.len() + event.len() + 40);
+    frame.put_slice(b"event: ");
+    frame.put_slice(event.as_bytes());
+    if let Some(id) = id {
+        frame.put_slice(b"\nid: ");
+        frame.put_slice(id.to_string().as_bytes());
+    }
+    frame.put_slice(b"\ndata: ");
+    frame.put_slice(data);
+    frame.put_slice(b"\n\n");
+    frame.freeze()
+}
+
+/// `stream` with a keep-alive comment wherever it is silent for [`KEEP_ALIVE`].
+fn with_keep_alive(
+    stream: impl Stream<Item = SseItem> + Send + 'static,
+) -> impl Stream<Item = SseItem> + Send + 'static {
+    stream::unfold(Box::pin(stream), |mut stream| async move {
+        match tokio::time::timeout(KEEP_ALIVE, stream.next()).await {
+            Ok(Some(item)) => Some((item, stream)),
+            Ok(None) => None,
+            Err(_silence) => Some((Ok(Bytes::from_static(KEEP_ALIVE_FRAME)), stream)),
+        }
+    })
+}
 
 /// The merged stream of one tenant from `after` on, ending at shutdown. Counted in
 /// [`LiveStreams::connected`] while it lives.
@@ -240,9 +281,14 @@ async fn next_persisted(mut subscription: EventSubscription) -> Option<(SseItem,
     }
 }
 
-fn persisted_event(event: &Arc<SwarmEvent>) -> Event {
-    let data = serde_json::to_string(&**event).unwrap_or_else(|_| "{}".into());
-    Event::default().event("swarm").id(event.seq.to_string()).data(data)
+/// The event's frame, shared with every other stream that sends it.
+fn persisted_event(event: &Arc<LoggedEvent>) -> Bytes {
+    event.encoded(swarm_frame)
+}
+
+fn swarm_frame(event: &SwarmEvent) -> Bytes {
+    let data = serde_json::to_vec(event).unwrap_or_else(|_| b"{}".to_vec());
+    frame("swarm", Some(event.seq), &data)
 }
 
 async fn next_activity(
@@ -250,12 +296,12 @@ async fn next_activity(
 ) -> Option<(SseItem, broadcast::Receiver<Activity>)> {
     let event = match receiver.recv().await {
         Ok(activity) => {
-            let data = serde_json::to_string(&activity).unwrap_or_else(|_| "{}".into());
-            Event::default().event("activity").data(data)
+            let data = serde_json::to_vec(&activity).unwrap_or_else(|_| b"{}".to_vec());
+            frame("activity", None, &data)
         }
         // Too slow for the activity buffer: say so and carry on from the newest signal.
         Err(broadcast::error::RecvError::Lagged(missed)) => {
-            Event::default().event("skipped").data(format!("{{\"missed\":{missed}}}"))
+            frame("skipped", None, format!("{{\"missed\":{missed}}}").as_bytes())
         }
         Err(broadcast::error::RecvError::Closed) => return None,
     };
@@ -265,12 +311,56 @@ async fn next_activity(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
     use boardroom_supervisor::AgentState;
 
-    /// The event as it goes on the wire (axum's `Event` shows its bytes when debugged).
-    fn wire(event: &Event) -> String {
-        format!("{event:?}")
+    #[test]
+    fn a_persisted_event_is_one_frame_with_its_id_shared_by_every_stream() {
+        let event = Arc::new(LoggedEvent::new(SwarmEvent {
+            tenant_id: TenantId(3),
+            seq: 41,
+            occurred_at: chrono::DateTime::UNIX_EPOCH,
+            actor: "ceo".into(),
+            kind: "cycle.started".into(),
+            summary: "line one\nline two".into(),
+            data: serde_json::json!({"day": 2}),
+            revenue_impact: None,
+        }));
+        let first = persisted_event(&event);
+        let text = wire(&first);
+        assert!(text.starts_with("event: swarm\nid: 41\ndata: {"), "{text}");
+        assert!(text.ends_with("}\n\n") && text.matches('\n').count() == 4, "one data line: {text}");
+        let data: serde_json::Value = serde_json::from_str(text["event: swarm\nid: 41\ndata: ".len()..].trim_end())
+            .expect("the data line is the event's JSON");
+        assert_eq!(data["summary"], "line one\nline two");
+        assert_eq!(persisted_event(&event).as_ptr(), first.as_ptr(), "a second viewer sends the same bytes");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_stream_sends_a_keep_alive_comment_and_carries_on() {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<SseItem>();
+        let mut stream = Box::pin(with_keep_alive(tokio_stream_of(receiver)));
+        assert_eq!(
+            stream.next().await.map(|item| wire(&item.expect("infallible"))).as_deref(),
+            Some(": keep-alive\n\n")
+        );
+        sender.send(Ok(frame("activity", None, b"{}"))).expect("open");
+        assert_eq!(
+            stream.next().await.map(|item| wire(&item.expect("infallible"))).as_deref(),
+            Some("event: activity\ndata: {}\n\n")
+        );
+        drop(sender);
+        assert!(stream.next().await.is_none(), "the stream ends with its source");
+    }
+
+    fn tokio_stream_of(
+        mut receiver: tokio::sync::mpsc::UnboundedReceiver<SseItem>,
+    ) -> impl Stream<Item = SseItem> + Send {
+        stream::poll_fn(move |context| receiver.poll_recv(context))
+    }
+
+    /// The frame as it goes on the wire.
+    fn wire(frame: &Bytes) -> String {
+        String::from_utf8_lossy(frame).into_owned()
     }
 
     #[tokio::test]
@@ -281,7 +371,7 @@ mod tests {
         }
         let (skipped, receiver) = next_activity(receiver).await.expect("a marker");
         let skipped = wire(&skipped.expect("infallible"));
-        assert!(skipped.contains("event: skipped") && skipped.contains(r#"{\"missed\":3}"#), "{skipped}");
+        assert_eq!(skipped, "event: skipped\ndata: {\"missed\":3}\n\n");
         // Then it carries on with the newest signals it still has.
         let (next, _) = next_activity(receiver).await.expect("an activity");
         assert!(wire(&next.expect("infallible")).contains("event: activity"));
