@@ -128,10 +128,19 @@ impl Browser {
         self.client.find(Locator::Css(selector)).await.unwrap_or_else(|error| panic!("no element {selector}: {error}"))
     }
 
-    /// Waits until `selector` matches a visible element, then clicks it.
+    /// Waits until `selector` matches a visible element, then clicks it. A page that
+    /// redraws the element between finding and clicking it (a live event arriving) is
+    /// waited for again and the new element clicked.
     pub async fn click(&self, selector: &str) {
-        self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
-        self.find(selector).await.click().await.unwrap_or_else(|error| panic!("click {selector}: {error}"));
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            self.wait_for(&format!("{selector} is on the page"), &visible_script(selector)).await;
+            match self.find(selector).await.click().await {
+                Ok(()) => return,
+                Err(error) if error.is_stale_element_reference() && attempt < ATTEMPTS => continue,
+                Err(error) => panic!("click {selector}: {error}"),
+            }
+        }
     }
 
     /// Waits for `selector`, clears it and types `text` into it.
