@@ -48,6 +48,8 @@
 //!   started when first needed, and the swarm's market that sends every call to it.
 //! - `tenant_swarm`: the per-tenant supervisor.
 //! - `root`: [`SwarmRoot`], activation, back-off, passivation, shutdown.
+//! - `restored_market`: a swarm's share of a shared simulated market, its saved world
+//!   restored on first use.
 //! - `autopilot`: the per-tenant driver of the CEO's cycle: interval, pause, resume,
 //!   run now.
 //!
@@ -65,6 +67,7 @@ mod agent_actor;
 mod autopilot;
 mod chaos;
 mod config;
+mod restored_market;
 mod root;
 mod tenant;
 mod tenant_swarm;

@@ -11,6 +11,7 @@ use boardroom_agents::brain::{Brain, OfflineBrain};
 use boardroom_memory::{EventLog, MemoryError, NewEvent, RedisLink, SharedStore, Tenant, TenantId};
 use boardroom_personalities::{Personality, PersonalityError};
 use dashmap::DashMap;
+use futures::StreamExt;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::json;
 use thiserror::Error;
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 use crate::activity::{Activity, ActivityFeed};
 use crate::adapter_actor::SwarmMarket;
 use crate::config::SupervisorConfig;
+use crate::restored_market::RestoredMarket;
 use crate::tenant::{SlotState, SwarmBrief, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
 use crate::tenant_swarm::{SwarmMessage, TenantSwarm, TenantSwarmArgs};
 use crate::throttle::ThrottleGate;
@@ -40,14 +42,6 @@ pub enum SwarmError {
         tenant: TenantId,
         /// What is wrong.
         error: PersonalityError,
-    },
-    /// The tenant's saved market state could not be restored.
-    #[error("tenant {tenant}'s market state: {error}")]
-    Market {
-        /// The tenant.
-        tenant: TenantId,
-        /// What went wrong.
-        error: String,
     },
     /// The swarm escalated and is waiting out its back-off.
     #[error("tenant {tenant}'s swarm is degraded and restarts in {retry_after:?}")]
@@ -302,13 +296,17 @@ impl SwarmRoot {
                 Some(markets) => markets.market_for(&row, &self.shared.services.market).await,
                 None => SwarmMarket::Shared(self.shared.services.market.clone()),
             };
-            // A shared market is handed the tenant's saved world here; an account's
-            // adapter restores its own when it starts.
-            let shared_market = matches!(market, SwarmMarket::Shared(_));
+            // A shared market is handed the tenant's saved world when the swarm first
+            // uses it; an account's adapter restores its own when it starts.
+            let market = match market {
+                SwarmMarket::Shared(shared) => SwarmMarket::Shared(Arc::new(RestoredMarket::new(
+                    shared,
+                    tenant,
+                    self.shared.services.store.clone(),
+                ))),
+                account => account,
+            };
             entry.shared.choose_market(market, &self.shared.services.store);
-            if shared_market {
-                self.restore_market(&entry.shared).await?;
-            }
             let (swarm, generation) = self.shared.spawn_swarm(&self.actor, &entry).await?;
             *lifecycle = Lifecycle::Running { swarm, generation };
             entry.shared.status.send_replace(SwarmStatus::Running);
@@ -328,21 +326,6 @@ impl SwarmRoot {
                 .await;
             return Ok(TenantHandle { shared: entry.shared.clone() });
         }
-    }
-
-    /// Hands a simulated market the tenant's world as last saved, so a restarted process
-    /// continues it (real platforms keep their own state and ignore this).
-    async fn restore_market(&self, shared: &TenantShared) -> Result<(), SwarmError> {
-        let tenant = shared.tenant;
-        let market = shared.market();
-        let market = &market;
-        if let Some(world) = self.shared.services.store.adapter_state(tenant, market.platform().as_str()).await? {
-            market
-                .import_state(tenant, world)
-                .await
-                .map_err(|error| SwarmError::Market { tenant, error: error.to_string() })?;
-        }
-        Ok(())
     }
 
     fn new_entry(&self, tenant: TenantId, personality: Personality, activity: ActivityFeed) -> TenantEntry {
@@ -516,15 +499,21 @@ async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
             entry.shared.sleep_idle_agents();
         }
     }
-    let mut passivated = 0;
-    for tenant in idle {
-        if retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT).await {
-            passivated += 1;
-        }
-    }
+    // Several at once: a swarm stopping waits on its agents, and a sweep over a quarter
+    // of a million idle swarms one by one would take minutes (one stuck swarm its
+    // STOP_WAIT) before the rest are freed.
+    let passivated = futures::stream::iter(idle)
+        .map(|tenant| retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT))
+        .buffer_unordered(PASSIVATED_AT_ONCE)
+        .filter(|retired| std::future::ready(*retired))
+        .count()
+        .await;
     shared.forget_unwatched_feeds();
     passivated
 }
+
+/// Idle swarms a sweep stops at once.
+const PASSIVATED_AT_ONCE: usize = 64;
 
 struct RootActor;
 

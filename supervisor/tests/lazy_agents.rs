@@ -2,17 +2,21 @@
 //! supervised exactly like an eager agent (a panic restarts it, too many restarts
 //! escalate the swarm), put to sleep after an idle spell while its swarm stays active,
 //! and woken by its next message as it was (its state is in the store). Senders racing
-//! the sleep never lose a message. Each story runs on SQLite and on PostgreSQL.
+//! the sleep never lose a message. Starting a swarm reads nothing it may not need: the
+//! tenant's saved market world is read when the swarm first trades. Each story runs on
+//! SQLite and on PostgreSQL.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use boardroom_adapters::{Marketplace, Platform, SandboxMarket};
+use boardroom_agents::brain::OfflineBrain;
 use boardroom_agents::{Agent, AgentContext, AgentError, AgentRegistry, Task};
 use boardroom_memory::testing::{create_tenant, fresh_postgres, fresh_sqlite};
 use boardroom_memory::{EventLog, EventLogConfig, SharedStore, TenantId};
 use boardroom_supervisor::{
-    AgentState, Backoff, RestartIntensity, SupervisorConfig, SwarmRoot, SwarmStatus, TenantHandle,
+    AgentState, Backoff, RestartIntensity, SupervisorConfig, SwarmRoot, SwarmServices, SwarmStatus, TenantHandle,
 };
 use serde_json::{Value, json};
 
@@ -192,6 +196,40 @@ async fn messages_racing_an_agents_sleep_are_all_answered(store: SharedStore) {
     world.root.shutdown().await;
 }
 
+async fn a_saved_market_world_is_read_when_the_swarm_first_trades_not_when_it_starts(store: SharedStore) {
+    // The world the tenant's last run saved: three simulated days on.
+    let tenant = create_tenant(store.as_ref(), "acme", "coachty").await;
+    let earlier_run = SandboxMarket::new(7);
+    earlier_run.advance(tenant, 3).await.expect("days pass");
+    let saved = earlier_run.export(tenant).expect("the tenant has a world");
+    store.save_adapter_state(tenant, Platform::Sandbox.as_str(), &saved).await.expect("the world is saved");
+
+    let market = Arc::new(SandboxMarket::new(7));
+    let events = EventLog::start(store.clone(), EventLogConfig::default());
+    let services = SwarmServices {
+        store: store.clone(),
+        events: events.clone(),
+        brain: Arc::new(OfflineBrain),
+        market: market.clone(),
+        redis: None,
+        markets: None,
+    };
+    let root =
+        SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await.expect("root");
+    let swarm = root.activate(tenant).await.expect("the swarm starts");
+    assert_eq!(market.export(tenant), None, "starting the swarm handed the market no world");
+
+    let snapshot = swarm.market_for_api().market_snapshot(tenant).await.expect("the market answers");
+    assert_eq!(snapshot.today, 3, "the first trade finds the saved world's day");
+    assert_eq!(market.export(tenant), Some(saved.clone()), "the saved world, restored as it was");
+    // Once per activation: a second trade does not read the store again over what moved.
+    market.advance(tenant, 1).await.expect("a day passes");
+    let snapshot = swarm.market_for_api().market_snapshot(tenant).await.expect("the market answers");
+    assert_eq!(snapshot.today, 4, "the world goes on from where it was");
+    root.shutdown().await;
+    events.close().await;
+}
+
 macro_rules! on_both_backends {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -222,4 +260,5 @@ on_both_backends! {
     a_lazily_spawned_agent_is_restarted_like_an_eager_one_and_its_restarts_escalate,
     an_idle_agent_sleeps_while_its_swarm_stays_and_wakes_as_it_was,
     messages_racing_an_agents_sleep_are_all_answered,
+    a_saved_market_world_is_read_when_the_swarm_first_trades_not_when_it_starts,
 }
