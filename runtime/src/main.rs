@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc returns freed pages to the system soon after they are freed, so the memory
+/// of swarms passivated for idleness leaves the process (see `BENCHMARKS.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = boardroom_runtime::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -40,7 +40,15 @@ impl Drop for Telemetry {
 
 /// Installs the global subscriber. The filter was validated with the settings.
 pub(crate) fn init(level: &str, format: LogFormat) -> Telemetry {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // ractor wraps every actor's loop in an INFO span ("Actor", its id as a string):
+    // entered and left on every poll of every agent, and kept in the registry for as long
+    // as the actor lives. Unless LOG_LEVEL names ractor, its spans and chatter are off.
+    if !level.contains("ractor")
+        && let Ok(quiet) = "ractor=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     // Colours only for people: escape codes in a pipe or a log file are noise.
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let logs = match format {
@@ -56,13 +64,21 @@ pub(crate) fn init(level: &str, format: LogFormat) -> Telemetry {
             }
         },
     );
-    let spans = traces.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("boardroom"))
-            .with_filter(Targets::new().with_target("boardroom", tracing::Level::DEBUG))
-    });
     // `try_init`: a second call (tests) keeps the first subscriber instead of panicking.
-    let _ = tracing_subscriber::registry().with(logs).with(spans).try_init();
+    // Without export there is no span layer at all: an absent `Option` layer tells
+    // tracing it is interested in every callsite, and every agent message would then
+    // build its span in the registry for nothing.
+    match &traces {
+        Some(provider) => {
+            let spans = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("boardroom"))
+                .with_filter(Targets::new().with_target("boardroom", tracing::Level::DEBUG));
+            let _ = tracing_subscriber::registry().with(logs).with(spans).try_init();
+        }
+        None => {
+            let _ = tracing_subscriber::registry().with(logs).try_init();
+        }
+    }
     Telemetry { traces }
 }
 
