@@ -2,6 +2,8 @@
 //!
 //! 1. agent `call` round trips through the swarm (throttle gate, permit, actor, reply)
 //!    against a raw tokio mpsc + oneshot round trip, measured in the same run;
+//!    1b. with `--callers` (1,000) concurrent callers, each into its own swarm, on the
+//!    multi-threaded runtime, against raw tokio actors and bare ractor actors;
 //! 2. fire-and-forget agent messages per second;
 //! 3. time to activate a tenant swarm (its supervisor and CEO; the specialists sleep
 //!    until first asked) and resident memory per swarm, over many tenants, then the
@@ -67,6 +69,27 @@ pub struct BenchOptions {
     /// tier's limit of platform calls in flight (see `bench_adapters`).
     #[arg(long, conflicts_with_all = ["simulate", "live", "chaos"])]
     pub adapters: bool,
+    /// Instead of the runtime figures, load one node (see `bench_scale`): register
+    /// `--registered` tenants (on SQLite, and on `--postgres` when given), activate
+    /// `--swarms` of them, run `--cycling` on autopilot for `--window-secs`, then
+    /// passivate them all, with `/health` and an API request probed meanwhile.
+    #[arg(long, conflicts_with_all = ["simulate", "live", "chaos", "adapters"])]
+    pub scale: bool,
+    /// Tenants registered for `--scale`.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub registered: usize,
+    /// Swarms activated at once for `--scale`.
+    #[arg(long, default_value_t = 250_000)]
+    pub swarms: usize,
+    /// Tenants on autopilot for `--scale`'s throughput figure.
+    #[arg(long, default_value_t = 1_000)]
+    pub cycling: usize,
+    /// Seconds `--scale` measures the autopilot's throughput.
+    #[arg(long, default_value_t = 30)]
+    pub window_secs: u64,
+    /// Concurrent callers (each into its own swarm) for the many-callers figure.
+    #[arg(long, default_value_t = 1_000)]
+    pub callers: usize,
     /// Minutes the `--chaos` drill runs its cycles.
     #[arg(long, default_value_t = 10.0)]
     pub minutes: f64,
@@ -110,6 +133,16 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     if options.adapters {
         return crate::bench_adapters::run().await;
     }
+    if options.scale {
+        return crate::bench_scale::run(crate::bench_scale::ScaleOptions {
+            registered: options.registered,
+            swarms: options.swarms,
+            cycling: options.cycling,
+            window: Duration::from_secs(options.window_secs),
+            postgres: options.postgres,
+        })
+        .await;
+    }
     if options.chaos {
         anyhow::ensure!(options.minutes > 0.0, "--minutes must be more than 0");
         let interval = match options.interval_secs {
@@ -134,6 +167,7 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
 
     println!("\n== on the multi-threaded runtime (as `boardroom serve` runs) ==");
     messaging(&store, &options).await?;
+    many_callers(&store, &options).await?;
     // The same on one thread: no cross-thread wake-ups, so this isolates the CPU cost
     // of a message and is steadier on a noisy machine.
     println!("\n== on a single-threaded runtime ==");
@@ -229,6 +263,130 @@ async fn messaging(store: &SharedStore, options: &BenchOptions) -> anyhow::Resul
     root.shutdown().await;
     events.close().await;
     Ok(())
+}
+
+/// `callers` tasks, each calling the echo agent of its own swarm in a loop, on the
+/// multi-threaded runtime; against the same number of raw tokio actors and of bare
+/// ractor actors (no throttle, no permit, no supervision), in interleaved rounds.
+async fn many_callers(store: &SharedStore, options: &BenchOptions) -> anyhow::Result<()> {
+    let callers = options.callers.max(1);
+    // Enough calls that a round lasts long enough to time, whatever the caller count.
+    let per_caller = (options.calls / callers).max(50);
+    println!("\n1b. call round trips ({callers} concurrent callers, each into its own swarm, {per_caller} calls each)");
+    let registry = AgentRegistry::empty().with("echo", || Box::new(Echo { handled: Arc::new(AtomicU64::new(0)) }));
+    let limits = ThrottleLimits {
+        messages_per_minute: NonZeroU32::new(u32::MAX),
+        burst: NonZeroU32::new(u32::MAX),
+        ..ThrottleLimits::default()
+    };
+    let config = SupervisorConfig { default_limits: limits, ..SupervisorConfig::default() };
+    let events = EventLog::start(store.clone(), EventLogConfig::default());
+    let root = SwarmRoot::start(store.clone(), events.clone(), registry, config).await?;
+    let mut swarm_agents = Vec::with_capacity(callers);
+    for tenant in create_tenants(store, callers).await? {
+        swarm_agents.push(Arc::new(root.activate(tenant).await?.agent("echo")?));
+    }
+    let raw_actors: Vec<Arc<RawActor>> = (0..callers).map(|_| Arc::new(RawActor::spawn())).collect();
+    let mut ractor_actors = Vec::with_capacity(callers);
+    for _ in 0..callers {
+        let (actor, _) = ractor::Actor::spawn(None, BareRactor, ()).await.context("spawning a bare ractor actor")?;
+        ractor_actors.push(Arc::new(actor));
+    }
+
+    let rounds = 5;
+    let (mut swarm_rates, mut raw_rates, mut ractor_rates) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=rounds {
+        let swarm =
+            all_calling(
+                &swarm_agents,
+                per_caller,
+                |agent| async move { agent.call(Task::bare("echo")).await.map(drop) },
+            )
+            .await?;
+        let raw =
+            all_calling(&raw_actors, per_caller, |actor| async move { actor.call(Task::bare("ping")).await.map(drop) })
+                .await?;
+        let bare = all_calling(&ractor_actors, per_caller, |actor: Arc<ractor::ActorRef<BareCall>>| async move {
+            let (reply, answer) = oneshot::channel();
+            actor.send_message(BareCall(reply)).map_err(|_| AgentError::Unavailable("ractor actor gone".into()))?;
+            answer.await.map_err(|_| AgentError::Unavailable("ractor actor gone".into()))
+        })
+        .await?;
+        // Round 0 warms every path up.
+        if round > 0 {
+            swarm_rates.push(swarm);
+            raw_rates.push(raw);
+            ractor_rates.push(bare);
+        }
+    }
+    let (swarm, raw, bare) = (median(swarm_rates), median(raw_rates), median(ractor_rates));
+    println!("   swarm call  {:>12.0} calls/s", swarm);
+    println!("   bare ractor {:>12.0} calls/s", bare);
+    println!("   raw tokio   {:>12.0} calls/s", raw);
+    println!(
+        "   ratio       {:>12.2}× bare ractor's throughput, {:.2}× raw tokio's (median of {rounds} interleaved rounds)",
+        swarm / bare,
+        swarm / raw
+    );
+    for actor in ractor_actors {
+        actor.stop(None);
+    }
+    root.shutdown().await;
+    events.close().await;
+    Ok(())
+}
+
+/// Runs `per_caller` calls from one task per target at once; calls per second.
+async fn all_calling<T, F, Fut>(targets: &[Arc<T>], per_caller: usize, call: F) -> anyhow::Result<f64>
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), AgentError>> + Send,
+{
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for target in targets {
+        let (target, call) = (target.clone(), call.clone());
+        tasks.spawn(async move {
+            for _ in 0..per_caller {
+                call(target.clone()).await?;
+            }
+            Ok::<_, AgentError>(())
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok((targets.len() * per_caller) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The least a ractor actor can be: answers each call on its oneshot, nothing else.
+struct BareRactor;
+
+struct BareCall(oneshot::Sender<()>);
+
+impl ractor::Actor for BareRactor {
+    type Msg = BareCall;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ractor::ActorRef<Self::Msg>,
+        _arguments: (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ractor::ActorRef<Self::Msg>,
+        BareCall(reply): Self::Msg,
+        _state: &mut (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        let _ = reply.send(());
+        Ok(())
+    }
 }
 
 async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
@@ -404,7 +562,8 @@ impl RawActor {
     }
 }
 
-fn resident_bytes() -> Option<u64> {
+/// The process's resident memory, from `/proc/self/statm`.
+pub(crate) fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)

@@ -28,6 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::bench::resident_bytes;
 use crate::{Application, Settings};
 
 /// The largest scenario: subscribers to one tenant, and tenants watched once each.
@@ -124,7 +125,7 @@ fn raise_open_files_limit() -> anyhow::Result<usize> {
 
 /// Signs up and logs in over HTTP; the account is made enterprise so a thousand stream
 /// requests stay within its monthly API calls.
-async fn account(address: SocketAddr, store: &SharedStore) -> anyhow::Result<(UserId, String)> {
+pub(crate) async fn account(address: SocketAddr, store: &SharedStore) -> anyhow::Result<(UserId, String)> {
     let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
     let credentials = json!({ "email": email, "password": PASSWORD }).to_string();
     let (status, _, body) = request(address, "POST", "/api/auth/signup", None, Some(&credentials)).await?;
@@ -273,7 +274,7 @@ async fn measure(
 
 /// A raw HTTP/1.1 request on a fresh connection (`Connection: close`): status, header
 /// block and body.
-async fn request(
+pub(crate) async fn request(
     address: SocketAddr,
     method: &str,
     path: &str,
@@ -362,11 +363,4 @@ async fn read_stream(
             carry.drain(..cut);
         }
     }
-}
-
-/// The process's resident memory, from `/proc/self/statm`.
-fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }

@@ -18,6 +18,7 @@
 //! - `audit`: the consistency audit of a tenant's log and side effects, after a drill
 //!   or a crash.
 //! - `bench_live`: `boardroom bench --live`, the live view's latency and memory.
+//! - `bench_scale`: `boardroom bench --scale`, tenants and swarms one node holds.
 //! - `simulate`: `boardroom bench --simulate`, decision quality against baselines.
 //! - `telemetry`: `tracing` set-up.
 
@@ -27,6 +28,7 @@ mod bench;
 mod bench_adapters;
 mod bench_chaos;
 mod bench_live;
+mod bench_scale;
 mod cli;
 mod config;
 mod demo;
