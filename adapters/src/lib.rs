@@ -41,6 +41,9 @@
 //!   real time, saved with its state).
 //! - `rest`: what the REST adapters share at the HTTP edge (addresses, form bodies,
 //!   `Retry-After`, transport failures).
+//! - `oauth`: [`OAuthSession`], a channel connection's OAuth 2.0 tokens, refreshed one
+//!   at a time, and a refused refresh token turned into "the owner must connect again".
+//! - `x`: [`XClient`], an X account's posts through API v2 over an [`XConnection`].
 
 mod dry_run;
 mod error;
@@ -48,12 +51,14 @@ mod gumroad;
 mod idempotency;
 mod live_days;
 mod marketplace;
+mod oauth;
 mod platform;
 mod resilience;
 mod rest;
 mod sandbox;
 mod shopify;
 mod stripe;
+mod x;
 
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
@@ -68,6 +73,7 @@ pub use marketplace::{
     Marketplace, Niche, PerformanceReport, PostPerformance, PostRef, PostSpec, ProductListing, ProductPerformance,
     SocialNetwork, StoreRef,
 };
+pub use oauth::{OAuthApplication, OAuthSecret, OAuthSession};
 pub use platform::Platform;
 pub use resilience::{
     BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,
@@ -86,3 +92,4 @@ pub use stripe::{
     StripeMarket, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund, StripeSecretKey,
     StripeWebhookEvent, event_from_webhook, platform_fee,
 };
+pub use x::{X_API_BASE, X_MAX_POST_CHARS, XClient, XConnection, XPost, XUser};

@@ -7,6 +7,7 @@ pub(crate) mod graphql;
 pub(crate) mod gumroad_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
+pub(crate) mod x_fake;
 
 /// A fake platform's server on a free local port, stopped when dropped.
 pub(crate) struct LocalServer {
