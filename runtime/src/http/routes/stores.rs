@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use boardroom_adapters::{
     AdapterError, CallBudget, GumroadClient, GumroadConnection, ResilienceSettings, RetryPolicy, ShopifyClient,
-    ShopifyConnection,
+    ShopifyConnection, XClient, XConnection,
 };
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
@@ -94,6 +94,8 @@ pub(crate) enum StorePlatform {
     Stripe,
     Etsy,
     Sandbox,
+    /// An X account the swarm posts from (a marketing channel).
+    X,
 }
 
 impl StorePlatform {
@@ -105,6 +107,7 @@ impl StorePlatform {
             StorePlatform::Stripe => "stripe",
             StorePlatform::Etsy => "etsy",
             StorePlatform::Sandbox => "sandbox",
+            StorePlatform::X => "x",
         }
     }
 
@@ -116,6 +119,7 @@ impl StorePlatform {
             StorePlatform::Stripe => "Stripe account",
             StorePlatform::Etsy => "Etsy shop",
             StorePlatform::Sandbox => "sandbox store",
+            StorePlatform::X => "X account",
         }
     }
 }
@@ -287,10 +291,13 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
         (status = 201, description = "The connected store.", body = StoreView),
         (status = 402, description = "`tier_limit`: the tier's stores per business are reached."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
-        (status = 409, description = "`account_taken`: the shop or Gumroad account is connected to another business."),
-        (status = 422, description = "`validation`: a field is wrong; for a Shopify shop or a Gumroad account \
-            (whose `store_url` is the API's origin, `https://api.gumroad.com`) also a token the platform refuses \
-            (on `credentials`) or an address that does not answer (on `store_url`)."),
+        (status = 409, description = "`account_taken`: the shop, Gumroad or X account is connected to another business."),
+        (status = 422, description = "`validation`: a field is wrong; for a Shopify shop, a Gumroad account \
+            (whose `store_url` is the API's origin, `https://api.gumroad.com`) or an X account (`store_url` \
+            `https://api.x.com`, credentials `client_id`, `client_secret` and the owner's `refresh_token`) also \
+            credentials the platform refuses (on `credentials`) or an address that does not answer (on \
+            `store_url`). X rotates the refresh token when it is checked: the new one is kept, and a refused \
+            connection's owner grants access again."),
     )
 )]
 async fn connect(
@@ -303,7 +310,7 @@ async fn connect(
     let mut problems = Fields::new();
     let store_url = request.store_url.check(&mut problems, "store_url");
     let credentials = request.credentials.check(&mut problems, "credentials");
-    let (Some(StoreUrl(store_url)), Some(credentials)) = (store_url, credentials) else {
+    let (Some(StoreUrl(store_url)), Some(mut credentials)) = (store_url, credentials) else {
         return Err(ApiError::Validation(problems));
     };
     // A shop or a Gumroad account is checked before it is kept: its token must open it,
@@ -311,6 +318,7 @@ async fn connect(
     let account = match request.platform {
         StorePlatform::Shopify => Some(check_shopify(&store_url, &credentials.0).await?),
         StorePlatform::Gumroad => Some(check_gumroad(&store_url, &credentials.0).await?),
+        StorePlatform::X => Some(check_x(&store_url, &mut credentials.0).await?),
         _ => None,
     };
     if let Some(account) = &account {
@@ -416,6 +424,41 @@ async fn check_gumroad(store_url: &str, credentials: &BTreeMap<String, String>) 
         Ok(seller) => Ok(seller.user_id),
         Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
         Err(other) => Err(ApiError::invalid("store_url", format!("the Gumroad API did not answer: {other}"))),
+    }
+}
+
+/// Signs in to the X API at `store_url` (its origin, `https://api.x.com`) as the
+/// platform's X application (`client_id`, `client_secret`) with the account owner's
+/// `refresh_token`, all among `credentials`, and returns the account's user id. X hands
+/// a new refresh token with every refresh and the old one stops working, so the one
+/// left in `credentials` (and sealed) is the one X returned. One quick attempt, as for
+/// a shop: credentials X refuses are 422 on `credentials` with X's words, an address
+/// that does not answer 422 on `store_url`.
+async fn check_x(store_url: &str, credentials: &mut BTreeMap<String, String>) -> Result<String, ApiError> {
+    let field = |name: &str, what: &str| {
+        credentials
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ApiError::invalid("credentials", format!("an X account needs {name} ({what})")))
+    };
+    let client_id = field("client_id", "the platform's X application's OAuth 2.0 client id")?;
+    let client_secret = field("client_secret", "that application's client secret")?;
+    let refresh_token = field("refresh_token", "the token the account's owner granted with offline.access")?;
+    let connection = XConnection::new(store_url.trim_end_matches('/'), client_id, client_secret, refresh_token);
+    let client = XClient::with_settings(connection, check_settings()).map_err(|error| match error {
+        // The connection refuses malformed credentials before any request.
+        AdapterError::Rejected { message, .. } if message.contains("X API address") => {
+            ApiError::invalid("store_url", message)
+        }
+        other => ApiError::invalid("credentials", other.to_string()),
+    })?;
+    match client.me().await {
+        Ok(user) => {
+            credentials.insert("refresh_token".to_owned(), client.oauth().refresh_token().await.expose().to_owned());
+            Ok(user.id)
+        }
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the X API did not answer: {other}"))),
     }
 }
 
