@@ -333,6 +333,16 @@ impl TestApp {
         let (logged_in, caller) = self.log_in(email, TEST_PASSWORD).await;
         caller.unwrap_or_else(|| panic!("login of {email}: {} {}", logged_in.status, logged_in.body))
     }
+
+    /// A signed-in owner on `tier` with one business named `name` (personality
+    /// HustleBot), created through the API: the owner and the business's id.
+    pub async fn owner_with_business(&self, email: &str, tier: boardroom_memory::Tier, name: &str) -> (Caller, i64) {
+        let owner = self.new_account_on(email, tier).await;
+        let created =
+            owner.post("/api/business/create", &serde_json::json!({ "name": name, "personality": "hustlebot" })).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        (owner, created.body["id"].as_i64().expect("business id"))
+    }
 }
 
 /// The password the account helpers use.

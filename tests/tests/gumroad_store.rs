@@ -25,14 +25,6 @@ async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
 }
 
-async fn owner_with_business(app: &TestApp, email: &str) -> (Caller, i64) {
-    let owner = app.new_account_on(email, Tier::Enterprise).await;
-    let created =
-        owner.post("/api/business/create", &json!({ "name": "Focus & Flow", "personality": "hustlebot" })).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (owner, created.body["id"].as_i64().expect("business id"))
-}
-
 async fn connect(owner: &Caller, business: i64, api_origin: &str, token: &str) -> ApiResponse {
     owner
         .post(
@@ -113,7 +105,7 @@ async fn a_connected_gumroad_account_sells_the_autopilots_product_and_books_each
     // Arrange: a Gumroad account, connected and switched to live.
     let gumroad = GumroadFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     let connected = connect(&owner, business, gumroad.base_url(), ACCESS_TOKEN).await;
     assert_eq!(connected.status, 201, "{}", connected.body);
     assert_eq!((&connected.body["credentials"], &connected.body["account"]), (&json!("stored"), &json!(SELLER_ID)));
@@ -224,7 +216,7 @@ async fn a_connected_gumroad_account_sells_the_autopilots_product_and_books_each
 async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_product(backends: Backends) {
     let gumroad = GumroadFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     assert_eq!(connect(&owner, business, gumroad.base_url(), ACCESS_TOKEN).await.status, 201);
     assert_eq!(go(&owner, business, "live").await.status, 200);
 
@@ -253,7 +245,7 @@ async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_product(ba
 async fn a_wrong_token_or_another_businesss_account_is_a_clear_refusal(backends: Backends) {
     let gumroad = GumroadFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
 
     let wrong = connect(&owner, business, gumroad.base_url(), "gr_not_the_token_at_all").await;
     assert_eq!(wrong.status, 422, "{}", wrong.body);
@@ -282,7 +274,7 @@ async fn a_wrong_token_or_another_businesss_account_is_a_clear_refusal(backends:
 
     // One account, one business.
     assert_eq!(connect(&owner, business, gumroad.base_url(), ACCESS_TOKEN).await.status, 201);
-    let (other_owner, other) = owner_with_business(&app, "bob@example.com").await;
+    let (other_owner, other) = app.owner_with_business("bob@example.com", Tier::Enterprise, "Focus & Flow").await;
     let taken = connect(&other_owner, other, gumroad.base_url(), ACCESS_TOKEN).await;
     assert_eq!((taken.status, taken.error_code()), (409, "account_taken"), "{}", taken.body);
     assert!(taken.body["error"]["message"].as_str().is_some_and(|m| m.contains("Gumroad account")), "{}", taken.body);

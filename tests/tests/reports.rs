@@ -27,15 +27,9 @@ async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
 }
 
-/// An owner with a business whose autopilot is off (cycles run when asked): an
-/// enterprise account, so the free tier's 60 agent messages a minute do not stretch
-/// three cycles over minutes.
-async fn owner_with_business(app: &TestApp, email: &str) -> (Caller, i64) {
-    let owner = app.new_account_on(email, Tier::Enterprise).await;
-    let created = owner.post("/api/business/create", &json!({ "name": "Mugs & Co", "personality": "hustlebot" })).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (owner, created.body["id"].as_i64().expect("business id"))
-}
+// The owners here are on the enterprise tier and their businesses' autopilot is off
+// (cycles run when asked), so the free tier's 60 agent messages a minute do not
+// stretch three cycles over minutes.
 
 /// Asks for a cycle through the dashboard's route and waits for its report's event.
 async fn run_a_cycle(app: &TestApp, owner: &Caller, business: i64) -> Value {
@@ -86,7 +80,7 @@ fn cycles(page: &Value) -> Vec<i64> {
 async fn every_cycle_leaves_minutes_naming_its_product_and_money_and_a_resumed_cycle_reports_once(backends: Backends) {
     // Arrange
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Mugs & Co").await;
     let empty = reports(&owner, business, "").await;
     assert_eq!(empty, json!({ "items": [], "next_before": null }), "no minutes before the first cycle");
 
@@ -186,7 +180,7 @@ async fn every_cycle_leaves_minutes_naming_its_product_and_money_and_a_resumed_c
 
 async fn reports_are_the_owners_only_and_bad_queries_are_refused(backends: Backends) {
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Mugs & Co").await;
     run_a_cycle(&app, &owner, business).await;
     let eve = app.new_account("eve@example.com").await;
 

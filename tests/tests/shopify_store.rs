@@ -30,14 +30,6 @@ async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false"), ("SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET)]).await
 }
 
-async fn owner_with_business(app: &TestApp, email: &str) -> (Caller, i64) {
-    let owner = app.new_account_on(email, Tier::Enterprise).await;
-    let created =
-        owner.post("/api/business/create", &json!({ "name": "Focus & Flow", "personality": "hustlebot" })).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (owner, created.body["id"].as_i64().expect("business id"))
-}
-
 async fn connect(owner: &Caller, business: i64, store_url: &str, token: &str) -> ApiResponse {
     owner
         .post(
@@ -125,7 +117,7 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
     // Arrange: a shop, connected and switched to live.
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     let connected = connect(&owner, business, shop.base_url(), TOKEN).await;
     assert_eq!(connected.status, 201, "{}", connected.body);
     assert_eq!(connected.body["credentials"], "stored", "the token never comes back");
@@ -244,7 +236,7 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
 async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_listing(backends: Backends) {
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     assert_eq!(connect(&owner, business, shop.base_url(), TOKEN).await.status, 201);
     assert_eq!(go(&owner, business, "live").await.status, 200);
 
@@ -269,7 +261,7 @@ async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_listing(ba
 async fn a_shop_that_keeps_failing_opens_its_circuit_and_the_dashboard_shows_it(backends: Backends) {
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     assert_eq!(connect(&owner, business, shop.base_url(), TOKEN).await.status, 201);
     assert_eq!(go(&owner, business, "live").await.status, 200);
 
@@ -290,7 +282,7 @@ async fn a_shop_that_keeps_failing_opens_its_circuit_and_the_dashboard_shows_it(
 async fn a_dry_run_shows_every_call_it_would_make_and_sends_none(backends: Backends) {
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     assert_eq!(connect(&owner, business, shop.base_url(), TOKEN).await.status, 201);
     let calls_after_connecting = shop.received().len();
     let rehearsal = go(&owner, business, "dry_run").await;
@@ -318,7 +310,7 @@ async fn a_dry_run_shows_every_call_it_would_make_and_sends_none(backends: Backe
 
 async fn going_live_needs_a_connected_shop(backends: Backends) {
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     for mode in ["live", "dry_run"] {
         let refused = go(&owner, business, mode).await;
         assert_eq!(refused.status, 422, "{}", refused.body);
@@ -339,7 +331,7 @@ async fn going_live_needs_a_connected_shop(backends: Backends) {
 async fn a_wrong_token_or_a_silent_shop_is_a_clear_refusal(backends: Backends) {
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
 
     let wrong = connect(&owner, business, shop.base_url(), "shpat_not_the_token").await;
     assert_eq!(wrong.status, 422, "{}", wrong.body);
@@ -383,7 +375,7 @@ async fn a_wrong_token_or_a_silent_shop_is_a_clear_refusal(backends: Backends) {
 
     // One shop, one business.
     assert_eq!(connect(&owner, business, shop.base_url(), TOKEN).await.status, 201);
-    let (other_owner, other) = owner_with_business(&app, "bob@example.com").await;
+    let (other_owner, other) = app.owner_with_business("bob@example.com", Tier::Enterprise, "Focus & Flow").await;
     let taken = connect(&other_owner, other, shop.base_url(), TOKEN).await;
     assert_eq!((taken.status, taken.error_code()), (409, "account_taken"), "{}", taken.body);
 }
@@ -392,7 +384,7 @@ async fn eight_businesses_connecting_one_shop_at_once_leave_it_with_exactly_one(
     let shop = ShopifyFake::start().await;
     let app = spawn_app(backends).await;
     // Eight businesses (of one owner: sign-ups are rate limited per address).
-    let (owner, first) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, first) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
     let mut owners = vec![(owner.clone(), first)];
     for i in 1..8 {
         let created = owner.post("/api/business/create", &json!({ "name": format!("Shop {i}") })).await;

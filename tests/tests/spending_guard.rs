@@ -14,14 +14,8 @@ async fn spawn_app(backends: Backends) -> TestApp {
     spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await
 }
 
-/// An owner with a business whose autopilot is off: an enterprise account, so cycles
-/// are not stretched by the free tier's message limits.
-async fn owner_with_business(app: &TestApp, email: &str) -> (Caller, i64) {
-    let owner = app.new_account_on(email, Tier::Enterprise).await;
-    let created = owner.post("/api/business/create", &json!({ "name": "Mugs & Co", "personality": "hustlebot" })).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (owner, created.body["id"].as_i64().expect("business id"))
-}
+// The owners here are on the enterprise tier and their businesses' autopilot is off,
+// so cycles are not stretched by the free tier's message limits.
 
 fn of_kind<'a>(events: &'a [SwarmEvent], kind: &str) -> Vec<&'a SwarmEvent> {
     events.iter().filter(|event| event.kind == kind).collect()
@@ -42,7 +36,7 @@ async fn approvals(owner: &Caller, business: i64, query: &str) -> Vec<Value> {
 async fn flights_above_the_threshold_wait_for_the_owner_and_only_the_approved_one_runs(backends: Backends) {
     // Arrange: a new business has a guard with nothing set.
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Mugs & Co").await;
     let guard = owner.get(&format!("/api/business/{business}/guard")).await;
     assert_eq!(guard.status, 200, "{}", guard.body);
     assert_eq!(
@@ -137,7 +131,7 @@ async fn flights_above_the_threshold_wait_for_the_owner_and_only_the_approved_on
 async fn flights_over_a_cap_and_price_cuts_over_the_cap_are_refused_naming_the_cap(backends: Backends) {
     // Arrange: ads capped at 50 cents a day, price cuts at 1 % a cycle.
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Mugs & Co").await;
     let set = owner
         .put(
             &format!("/api/business/{business}/guard"),
@@ -184,7 +178,7 @@ async fn flights_over_a_cap_and_price_cuts_over_the_cap_are_refused_naming_the_c
 
 async fn bad_guard_settings_are_refused_field_by_field(backends: Backends) {
     let app = spawn_app(backends).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Mugs & Co").await;
     let path = format!("/api/business/{business}/guard");
     for (body, field) in [
         (json!({ "price_cut_percent_per_cycle": "100.01" }), "price_cut_percent_per_cycle"),

@@ -43,15 +43,6 @@ async fn spawn_app(backends: Backends, stripe: &StripeFake) -> TestApp {
     .await
 }
 
-/// A pro owner (the platform keeps 7 % of each sale) and their business.
-async fn owner_with_business(app: &TestApp) -> (Caller, i64) {
-    let owner = app.new_account_on("ada@example.com", Tier::Pro).await;
-    let created =
-        owner.post("/api/business/create", &json!({ "name": "Focus & Flow", "personality": "hustlebot" })).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (owner, created.body["id"].as_i64().expect("business id"))
-}
-
 /// Opens the business's Stripe account through payouts onboarding; its id.
 async fn open_stripe_account(app: &TestApp, owner: &Caller, business: i64) -> String {
     let return_url = format!("{}/app?business={business}", app.address);
@@ -126,7 +117,7 @@ async fn a_business_on_stripe_lists_its_product_as_a_payment_link_and_books_each
     // Arrange: an onboarded Stripe account, switched to live, and no shop.
     let stripe = StripeFake::start().await;
     let app = spawn_app(backends, &stripe).await;
-    let (owner, business) = owner_with_business(&app).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Pro, "Focus & Flow").await;
     let account = open_stripe_account(&app, &owner, business).await;
     stripe.complete_onboarding(&account);
     let live = go(&owner, business, "live").await;
@@ -214,7 +205,7 @@ async fn a_business_on_stripe_lists_its_product_as_a_payment_link_and_books_each
 async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_product_price_or_link(backends: Backends) {
     let stripe = StripeFake::start().await;
     let app = spawn_app(backends, &stripe).await;
-    let (owner, business) = owner_with_business(&app).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Pro, "Focus & Flow").await;
     let account = open_stripe_account(&app, &owner, business).await;
     assert_eq!(go(&owner, business, "live").await.status, 200, "an account is enough to go live");
 
@@ -253,7 +244,7 @@ async fn a_cycle_cut_short_after_the_listing_resumes_without_a_second_product_pr
 async fn eight_concurrent_refund_deliveries_of_a_charge_book_exactly_its_final_total(backends: Backends) {
     let stripe = StripeFake::start().await;
     let app = spawn_app(backends, &stripe).await;
-    let (owner, business) = owner_with_business(&app).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Pro, "Focus & Flow").await;
     let account = open_stripe_account(&app, &owner, business).await;
 
     // For each of several charges, eight refunds, each delivery saying all refunded on
@@ -294,7 +285,7 @@ async fn eight_concurrent_refund_deliveries_of_a_charge_book_exactly_its_final_t
 /// the app, the owner, the business, the buyer's payment intent and what it paid in cents.
 async fn a_sale_on_stripe(backends: Backends, stripe: &StripeFake) -> (TestApp, Caller, i64, String, i64) {
     let app = spawn_app(backends, stripe).await;
-    let (owner, business) = owner_with_business(&app).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Pro, "Focus & Flow").await;
     let account = open_stripe_account(&app, &owner, business).await;
     stripe.complete_onboarding(&account);
     assert_eq!(go(&owner, business, "live").await.status, 200);
@@ -414,7 +405,7 @@ async fn eight_refunds_asked_at_once_pass_the_daily_cap_no_further_than_it_allow
 async fn going_live_with_neither_a_shop_nor_a_stripe_account_is_a_clear_refusal(backends: Backends) {
     let stripe = StripeFake::start().await;
     let app = spawn_app(backends, &stripe).await;
-    let (owner, business) = owner_with_business(&app).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Pro, "Focus & Flow").await;
 
     let refused = go(&owner, business, "live").await;
     assert_eq!(refused.status, 422, "{}", refused.body);

@@ -11,18 +11,10 @@
 mod support;
 
 use boardroom_memory::Tier;
-use boardroom_tests::{ApiResponse, Backends, Caller, TestApp, spawn_app_with};
+use boardroom_tests::{ApiResponse, Backends, Caller, spawn_app_with};
 use serde_json::{Value, json};
 use support::LocalServer;
 use support::x_fake::{CLIENT_ID, CLIENT_SECRET, FIRST_REFRESH_TOKEN, XFake};
-
-async fn owner_with_business(app: &TestApp, email: &str) -> (Caller, i64) {
-    let owner = app.new_account_on(email, Tier::Enterprise).await;
-    let created =
-        owner.post("/api/business/create", &json!({ "name": "Focus & Flow", "personality": "hustlebot" })).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (owner, created.body["id"].as_i64().expect("business id"))
-}
 
 async fn connect(owner: &Caller, business: i64, api_origin: &str, credentials: Value) -> ApiResponse {
     owner
@@ -45,7 +37,7 @@ async fn an_owner_connects_the_businesss_x_account_once_and_for_one_business(bac
     let x = XFake::new();
     let server = LocalServer::start(x.router()).await;
     let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
 
     let connected = connect(&owner, business, server.base_url(), credentials(FIRST_REFRESH_TOKEN)).await;
     assert_eq!(connected.status, 201, "{}", connected.body);
@@ -58,7 +50,7 @@ async fn an_owner_connects_the_businesss_x_account_once_and_for_one_business(bac
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "{}", listed.body);
 
     // The same account for a second business: refused, with the rotated token too.
-    let (other_owner, other) = owner_with_business(&app, "bob@example.com").await;
+    let (other_owner, other) = app.owner_with_business("bob@example.com", Tier::Enterprise, "Focus & Flow").await;
     let taken = connect(&other_owner, other, server.base_url(), credentials(&x.refresh_token())).await;
     assert_eq!((taken.status, taken.error_code()), (409, "account_taken"), "{}", taken.body);
     assert!(taken.body["error"]["message"].as_str().is_some_and(|m| m.contains("X account")), "{}", taken.body);
@@ -68,7 +60,7 @@ async fn a_refused_grant_or_missing_credentials_are_clear_refusals_that_echo_no_
     let x = XFake::new();
     let server = LocalServer::start(x.router()).await;
     let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
-    let (owner, business) = owner_with_business(&app, "ada@example.com").await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
 
     // A refresh token X does not know (revoked, or rotated away by an earlier sign-in).
     let refused = connect(&owner, business, server.base_url(), credentials("fake-x-refresh-revoked")).await;
