@@ -44,6 +44,8 @@
 //! - `oauth`: [`OAuthSession`], a channel connection's OAuth 2.0 tokens, refreshed one
 //!   at a time, and a refused refresh token turned into "the owner must connect again".
 //! - `x`: [`XClient`], an X account's posts through API v2 over an [`XConnection`].
+//! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
+//!   [`RedditConnection`] (errors inside `200`s, the `User-Agent` Reddit asks for).
 
 mod dry_run;
 mod error;
@@ -53,6 +55,7 @@ mod live_days;
 mod marketplace;
 mod oauth;
 mod platform;
+mod reddit;
 mod resilience;
 mod rest;
 mod sandbox;
@@ -75,6 +78,9 @@ pub use marketplace::{
 };
 pub use oauth::{OAuthApplication, OAuthSecret, OAuthSession};
 pub use platform::Platform;
+pub use reddit::{
+    REDDIT_API_BASE, REDDIT_AUTH_BASE, REDDIT_MAX_TITLE_CHARS, RedditClient, RedditConnection, RedditSubmission,
+};
 pub use resilience::{
     BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,
 };

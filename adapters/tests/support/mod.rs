@@ -5,6 +5,7 @@
 
 pub(crate) mod graphql;
 pub(crate) mod gumroad_fake;
+pub(crate) mod reddit_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
 pub(crate) mod x_fake;

@@ -1,0 +1,471 @@
+//! [`RedditClient`]: Reddit's API as typed operations (the signed-in user, submissions),
+//! in a user's name through OAuth 2.0 ([`OAuthSession`]), each call wrapped in the
+//! connection's breaker, retry policy and rate-limit mirror.
+//!
+//! What Reddit's protocol asks of a client, and how this one answers:
+//! - **Two hosts**: tokens come from `https://www.reddit.com/api/v1/access_token`
+//!   (HTTP Basic with the application's id and secret), the API is
+//!   `https://oauth.reddit.com`. Both addresses are part of the connection, so a test
+//!   server or a proxy can stand in for either.
+//! - **A descriptive `User-Agent`** on every request (`<platform>:<app id>:<version>
+//!   (by /u/<user>)`); Reddit throttles or blocks generic ones.
+//! - **Errors inside a `200`**: `api_type=json` answers `{"json": {"errors": [[code,
+//!   message, field]], …}}`, and a non-empty list is the call's failure even at HTTP 200.
+//!   `RATELIMIT` ("try again in 5 minutes") becomes a rate limit with that wait; the
+//!   others are rejections naming Reddit's code.
+//! - **Rate limits**: `X-Ratelimit-Used`, `-Remaining` and `-Reset` (seconds until the
+//!   window resets) on every answer feed the connection's bucket.
+//! - **No idempotency key**: a submission retried after its answer was lost would post
+//!   twice, so a retry first looks among the account's newest submissions for one with
+//!   the same subreddit and title, and returns it if it is there.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::oauth::{OAuthApplication, OAuthSecret, OAuthSession};
+use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
+use crate::rest::{self, Form};
+use crate::{AdapterError, Platform};
+
+/// Where tokens are refreshed.
+pub const REDDIT_AUTH_BASE: &str = "https://www.reddit.com";
+/// Where the API is.
+pub const REDDIT_API_BASE: &str = "https://oauth.reddit.com";
+/// The longest title Reddit takes.
+pub const REDDIT_MAX_TITLE_CHARS: usize = 300;
+
+/// Newest submissions searched for one whose answer was lost.
+const RECENT_SUBMISSIONS: u32 = 25;
+
+/// A connection to one Reddit account, through the platform's Reddit application.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RedditConnection {
+    /// The token host's origin: [`REDDIT_AUTH_BASE`], or a test server.
+    pub auth_base_url: String,
+    /// The API's origin: [`REDDIT_API_BASE`], or a test server.
+    pub api_base_url: String,
+    /// The application's client id.
+    pub client_id: String,
+    /// The application's client secret.
+    pub client_secret: OAuthSecret,
+    /// The refresh token the account's owner granted (`duration=permanent`, scopes
+    /// `identity submit history`).
+    pub refresh_token: OAuthSecret,
+    /// The `User-Agent` Reddit asks for, like `web:boardroom:1.0 (by /u/acme)`.
+    pub user_agent: String,
+}
+
+impl RedditConnection {
+    /// The two origins, or a rejection saying what is wrong with the connection.
+    fn origins(&self) -> Result<(String, String), AdapterError> {
+        let auth = rest::origin(Platform::Reddit, "Reddit token address", &self.auth_base_url, REDDIT_AUTH_BASE)?;
+        let api = rest::origin(Platform::Reddit, "Reddit API address", &self.api_base_url, REDDIT_API_BASE)?;
+        if self.client_id.trim().is_empty() {
+            return Err(AdapterError::rejected(Platform::Reddit, "the Reddit client id is empty"));
+        }
+        if self.client_secret.is_malformed() || self.refresh_token.is_malformed() {
+            return Err(AdapterError::rejected(
+                Platform::Reddit,
+                "the Reddit client secret or refresh token is empty or malformed",
+            ));
+        }
+        let agent = self.user_agent.trim();
+        if agent.len() < 10 || !agent.contains(':') || agent.chars().any(char::is_control) {
+            return Err(AdapterError::rejected(
+                Platform::Reddit,
+                "Reddit asks for a descriptive User-Agent, like \"web:boardroom:1.0 (by /u/yourname)\"",
+            ));
+        }
+        Ok((auth, api))
+    }
+}
+
+/// A submission as Reddit answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedditSubmission {
+    /// Its fullname (`t3_…`).
+    pub name: String,
+    /// Its permalink.
+    pub url: String,
+}
+
+/// A client of one Reddit account; see the module's notes.
+#[derive(Clone)]
+pub struct RedditClient {
+    shared: Arc<Shared>,
+    deadline: Option<Instant>,
+}
+
+struct Shared {
+    api: String,
+    http: reqwest::Client,
+    resilience: Resilience,
+    oauth: OAuthSession,
+    username: OnceCell<String>,
+}
+
+impl fmt::Debug for RedditClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedditClient")
+            .field("api", &self.shared.api)
+            .field("oauth", &self.shared.oauth)
+            .field("circuit", &self.circuit_state())
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Me {
+    name: String,
+}
+
+impl RedditClient {
+    /// A client of `connection` with the default [`ResilienceSettings`].
+    pub fn new(connection: RedditConnection) -> Result<Self, AdapterError> {
+        Self::with_settings(connection, ResilienceSettings::default())
+    }
+
+    /// A client of `connection` with its own retry, breaker and time-out settings.
+    pub fn with_settings(connection: RedditConnection, settings: ResilienceSettings) -> Result<Self, AdapterError> {
+        let (auth, api) = connection.origins()?;
+        // Every request carries it, the token endpoint's too.
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.budget.per_request_timeout)
+            .user_agent(connection.user_agent.trim())
+            .build()
+            .map_err(|error| {
+                AdapterError::rejected(Platform::Reddit, format!("cannot build the HTTP client: {error}"))
+            })?;
+        let application = OAuthApplication {
+            token_url: format!("{auth}/api/v1/access_token"),
+            client_id: connection.client_id,
+            client_secret: connection.client_secret,
+        };
+        let oauth = OAuthSession::new(Platform::Reddit, application, connection.refresh_token, http.clone());
+        let resilience = Resilience::new(Platform::Reddit, settings);
+        let shared = Shared { api, http, resilience, oauth, username: OnceCell::new() };
+        Ok(Self { shared: Arc::new(shared), deadline: None })
+    }
+
+    /// The same connection, with every call bound to end by `deadline`.
+    pub fn until(&self, deadline: Instant) -> Self {
+        Self { shared: Arc::clone(&self.shared), deadline: Some(deadline) }
+    }
+
+    /// The connection's circuit, for a dashboard.
+    pub fn circuit_state(&self) -> CircuitState {
+        self.shared.resilience.breaker().state()
+    }
+
+    /// The connection's tokens.
+    pub fn oauth(&self) -> &OAuthSession {
+        &self.shared.oauth
+    }
+
+    /// The signed-in account's name (`GET /api/v1/me`), asked once per client.
+    pub async fn username(&self) -> Result<String, AdapterError> {
+        let deadline = self.deadline();
+        let name = self
+            .shared
+            .username
+            .get_or_try_init(|| async {
+                let answer = self.call("me", Method::GET, "/api/v1/me".to_owned(), None, deadline).await?;
+                typed::<Me>("me", answer).map(|me| me.name)
+            })
+            .await?;
+        Ok(name.clone())
+    }
+
+    /// Submits a text post titled `title` to `subreddit` (`POST /api/submit`,
+    /// `kind=self`). A retry of an attempt whose answer was lost returns the submission
+    /// that attempt made, if it is among the account's newest.
+    pub async fn submit_text(
+        &self,
+        subreddit: &str,
+        title: &str,
+        text: &str,
+    ) -> Result<RedditSubmission, AdapterError> {
+        let subreddit = subreddit.trim().trim_start_matches("r/");
+        if subreddit.is_empty()
+            || subreddit.len() > 21
+            || !subreddit.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
+        {
+            return Err(AdapterError::rejected(Platform::Reddit, format!("{subreddit:?} is not a subreddit name")));
+        }
+        let length = title.chars().count();
+        if title.trim().is_empty() || length > REDDIT_MAX_TITLE_CHARS {
+            return Err(AdapterError::rejected(
+                Platform::Reddit,
+                format!("a Reddit title takes 1 to {REDDIT_MAX_TITLE_CHARS} characters; this one has {length}"),
+            ));
+        }
+        let deadline = self.deadline();
+        let mut form = Form::new();
+        form.push("api_type", "json")
+            .push("kind", "self")
+            .push("sr", subreddit)
+            .push("title", title)
+            .push("text", text);
+        let attempts = AtomicU32::new(0);
+        let (form, attempts) = (&form, &attempts);
+        self.shared
+            .resilience
+            .run("submit", 1.0, deadline, move || async move {
+                if attempts.fetch_add(1, Ordering::Relaxed) > 0
+                    && let Some(made) = self.find_submission(subreddit, title, deadline).await?
+                {
+                    tracing::info!(submission = %made.name, "Reddit submission already made by an earlier attempt");
+                    return Ok(made);
+                }
+                let answer = self.send("submit", &Method::POST, "/api/submit", Some(form), deadline).await?;
+                submission_from(answer)
+            })
+            .await
+    }
+
+    /// The account's newest submission to `subreddit` titled `title`, if any.
+    async fn find_submission(
+        &self,
+        subreddit: &str,
+        title: &str,
+        deadline: Instant,
+    ) -> Result<Option<RedditSubmission>, AdapterError> {
+        let user = self.until(deadline).username().await?;
+        let path = format!("/user/{user}/submitted?limit={RECENT_SUBMISSIONS}&raw_json=1");
+        let listing = self.send("recent_submissions", &Method::GET, &path, None, deadline).await?;
+        let children = listing.pointer("/data/children").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(children.iter().filter_map(|child| child.get("data")).find_map(|post| {
+            let same_place =
+                post.get("subreddit").and_then(Value::as_str).is_some_and(|sr| sr.eq_ignore_ascii_case(subreddit));
+            let same_title = post.get("title").and_then(Value::as_str) == Some(title);
+            (same_place && same_title).then(|| RedditSubmission {
+                name: post.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                url: post.get("url").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            })
+        }))
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline.unwrap_or_else(|| self.shared.resilience.default_deadline())
+    }
+
+    async fn call(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: String,
+        form: Option<Form>,
+        deadline: Instant,
+    ) -> Result<Value, AdapterError> {
+        let (method, path, form) = (&method, path.as_str(), form.as_ref());
+        self.shared
+            .resilience
+            .run(operation, 1.0, deadline, || self.send(operation, method, path, form, deadline))
+            .await
+    }
+
+    /// One request, with the current token and once more with a refreshed one if
+    /// Reddit refuses it.
+    async fn send(
+        &self,
+        operation: &'static str,
+        method: &Method,
+        path: &str,
+        form: Option<&Form>,
+        deadline: Instant,
+    ) -> Result<Value, AdapterError> {
+        let shared = &self.shared;
+        let mut token = shared.oauth.access_token(deadline).await?;
+        let mut refreshed = false;
+        loop {
+            tracing::debug!(operation, refreshed, "Reddit request");
+            let mut request = shared
+                .http
+                .request(method.clone(), format!("{}{path}", shared.api))
+                .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                .header(ACCEPT, "application/json");
+            if let Some(form) = form {
+                request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode());
+            }
+            let failure = |error: reqwest::Error| rest::transport_failure(Platform::Reddit, operation, &error);
+            let response = request.send().await.map_err(failure)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.text().await.map_err(failure)?;
+            self.observe_rate_limit(&headers);
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                token = shared.oauth.after_refusal(&token, deadline).await?;
+                refreshed = true;
+                continue;
+            }
+            return read_answer(operation, status, &headers, &body);
+        }
+    }
+
+    /// Feeds the bucket from `X-Ratelimit-*` (`-Reset` is seconds from now).
+    fn observe_rate_limit(&self, headers: &HeaderMap) {
+        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+        let (Some(used), Some(remaining)) = (number("x-ratelimit-used"), number("x-ratelimit-remaining")) else {
+            return;
+        };
+        let window = used + remaining;
+        if window <= 0.0 {
+            return;
+        }
+        let until_reset = number("x-ratelimit-reset").map_or(600.0, |secs| secs.max(1.0));
+        self.shared.resilience.bucket().observe(window, remaining.max(0.0), used.max(1.0) / until_reset);
+    }
+}
+
+/// The value of an answer, or the error it means (errors arrive inside `200`s too).
+fn read_answer(operation: &str, status: StatusCode, headers: &HeaderMap, body: &str) -> Result<Value, AdapterError> {
+    let value: Option<Value> = serde_json::from_str(body).ok();
+    if status.is_success() {
+        let value = value.ok_or_else(|| AdapterError::Unavailable {
+            platform: Platform::Reddit,
+            message: format!("{operation}: Reddit answered {status} with a body that is not JSON"),
+        })?;
+        if let Some(error) = first_error(&value) {
+            return Err(error_in_body(operation, &error));
+        }
+        return Ok(value);
+    }
+    let said = value
+        .as_ref()
+        .and_then(|value| value.get("message").or_else(|| value.get("error")))
+        .map(|words| format!(": {}", words.as_str().map_or_else(|| words.to_string(), str::to_owned)))
+        .unwrap_or_default();
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => Err(AdapterError::RateLimited {
+            platform: Platform::Reddit,
+            retry_after_secs: rest::retry_after(headers)
+                .or_else(|| {
+                    let reset = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse::<f64>().ok()?;
+                    Duration::try_from_secs_f64(reset).ok()
+                })
+                .map_or(60, |wait| wait.as_secs().max(1)),
+        }),
+        StatusCode::UNAUTHORIZED => Err(AdapterError::rejected(
+            Platform::Reddit,
+            format!("{operation}: Reddit refused the access token even after refreshing it{said}"),
+        )),
+        status if status.is_server_error() => Err(AdapterError::Unavailable {
+            platform: Platform::Reddit,
+            message: format!("{operation}: Reddit answered {status}{said}"),
+        }),
+        status => Err(AdapterError::rejected(Platform::Reddit, format!("{operation}: Reddit answered {status}{said}"))),
+    }
+}
+
+/// The first of `json.errors`: `[code, message, field]`.
+fn first_error(value: &Value) -> Option<Vec<String>> {
+    let error = value.pointer("/json/errors")?.as_array()?.first()?.as_array()?;
+    Some(error.iter().map(|part| part.as_str().unwrap_or_default().to_owned()).collect())
+}
+
+/// `RATELIMIT` waits as long as its message says; every other code is a rejection.
+fn error_in_body(operation: &str, error: &[String]) -> AdapterError {
+    let code = error.first().map_or("", String::as_str);
+    let message = error.get(1).map_or("", String::as_str);
+    if code == "RATELIMIT" {
+        return AdapterError::RateLimited { platform: Platform::Reddit, retry_after_secs: wait_in_words(message) };
+    }
+    AdapterError::rejected(Platform::Reddit, format!("{operation}: Reddit refused it ({code}): {message}"))
+}
+
+/// "try again in 5 minutes" / "in 30 seconds" / "in 1 minute", in seconds (a minute if
+/// the words say nothing readable).
+fn wait_in_words(message: &str) -> u64 {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    words
+        .windows(2)
+        .find_map(|pair| {
+            let amount: u64 = pair[0].parse().ok()?;
+            let unit = pair[1].trim_end_matches(['.', ',']);
+            match unit {
+                "second" | "seconds" => Some(amount),
+                "minute" | "minutes" => Some(amount * 60),
+                "hour" | "hours" => Some(amount * 3600),
+                _ => None,
+            }
+        })
+        .unwrap_or(60)
+        .max(1)
+}
+
+fn submission_from(answer: Value) -> Result<RedditSubmission, AdapterError> {
+    let data = answer.pointer("/json/data").ok_or_else(|| AdapterError::Unavailable {
+        platform: Platform::Reddit,
+        message: "submit: Reddit's answer has no json.data".into(),
+    })?;
+    let text = |field: &str| data.get(field).and_then(Value::as_str).map(str::to_owned);
+    match (text("name"), text("url")) {
+        (Some(name), Some(url)) => Ok(RedditSubmission { name, url }),
+        _ => Err(AdapterError::Unavailable {
+            platform: Platform::Reddit,
+            message: "submit: Reddit's answer lacks the submission's name or url".into(),
+        }),
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(operation: &str, value: Value) -> Result<T, AdapterError> {
+    serde_json::from_value(value).map_err(|error| AdapterError::Unavailable {
+        platform: Platform::Reddit,
+        message: format!("{operation}: Reddit's answer is not in the documented shape: {error}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_read_from_reddits_words() {
+        assert_eq!(wait_in_words("you are doing that too much. try again in 5 minutes."), 300);
+        assert_eq!(wait_in_words("try again in 30 seconds"), 30);
+        assert_eq!(wait_in_words("try again in 1 minute."), 60);
+        assert_eq!(wait_in_words("slow down"), 60);
+    }
+
+    #[test]
+    fn an_error_list_inside_a_200_is_the_calls_failure() {
+        let ratelimited =
+            serde_json::json!({ "json": { "errors": [["RATELIMIT", "try again in 2 minutes.", "ratelimit"]] } });
+        let error =
+            read_answer("submit", StatusCode::OK, &HeaderMap::new(), &ratelimited.to_string()).expect_err("an error");
+        assert!(matches!(error, AdapterError::RateLimited { retry_after_secs: 120, .. }), "{error:?}");
+        let missing =
+            serde_json::json!({ "json": { "errors": [["SUBREDDIT_NOEXIST", "that subreddit doesn't exist", "sr"]] } });
+        let error =
+            read_answer("submit", StatusCode::OK, &HeaderMap::new(), &missing.to_string()).expect_err("an error");
+        assert!(!error.is_retryable() && error.to_string().contains("SUBREDDIT_NOEXIST"), "{error}");
+        let fine = serde_json::json!({ "json": { "errors": [], "data": { "name": "t3_abc", "url": "https://x" } } });
+        assert!(read_answer("submit", StatusCode::OK, &HeaderMap::new(), &fine.to_string()).is_ok());
+    }
+
+    #[test]
+    fn connections_need_a_descriptive_user_agent_and_never_show_secrets() {
+        let connection = RedditConnection {
+            auth_base_url: REDDIT_AUTH_BASE.into(),
+            api_base_url: REDDIT_API_BASE.into(),
+            client_id: "app".into(),
+            client_secret: OAuthSecret::new("secret-value"),
+            refresh_token: OAuthSecret::new("refresh-value"),
+            user_agent: "web:boardroom:1.0 (by /u/acme)".into(),
+        };
+        assert!(connection.origins().is_ok());
+        let shown = format!("{connection:?}");
+        assert!(!shown.contains("secret-value") && !shown.contains("refresh-value"), "{shown}");
+        let generic = RedditConnection { user_agent: "reqwest".into(), ..connection };
+        assert!(generic.origins().expect_err("refused").to_string().contains("User-Agent"));
+    }
+}
