@@ -44,6 +44,8 @@
 //! - `oauth`: [`OAuthSession`], a channel connection's OAuth 2.0 tokens, refreshed one
 //!   at a time, and a refused refresh token turned into "the owner must connect again".
 //! - `x`: [`XClient`], an X account's posts through API v2 over an [`XConnection`].
+//! - `linkedin`: [`LinkedInClient`], posts through LinkedIn's versioned Posts API over a
+//!   [`LinkedInConnection`].
 //! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
 //!   [`RedditConnection`] (errors inside `200`s, the `User-Agent` Reddit asks for).
 
@@ -51,6 +53,7 @@ mod dry_run;
 mod error;
 mod gumroad;
 mod idempotency;
+mod linkedin;
 mod live_days;
 mod marketplace;
 mod oauth;
@@ -71,12 +74,16 @@ pub use gumroad::{
     sale_from_webhook,
 };
 pub use idempotency::IdempotencyKey;
+pub use linkedin::{
+    LINKEDIN_API_BASE, LINKEDIN_API_VERSION, LINKEDIN_AUTH_BASE, LINKEDIN_MAX_COMMENTARY_CHARS, LinkedInClient,
+    LinkedInConnection,
+};
 pub use marketplace::{
     AdChannel, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ListedProduct, MarketSnapshot,
     Marketplace, Niche, PerformanceReport, PostPerformance, PostRef, PostSpec, ProductListing, ProductPerformance,
     SocialNetwork, StoreRef,
 };
-pub use oauth::{OAuthApplication, OAuthSecret, OAuthSession};
+pub use oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
 pub use platform::Platform;
 pub use reddit::{
     REDDIT_API_BASE, REDDIT_AUTH_BASE, REDDIT_MAX_TITLE_CHARS, RedditClient, RedditConnection, RedditSubmission,

@@ -59,8 +59,20 @@ pub struct OAuthApplication {
     pub token_url: String,
     /// The application's client id.
     pub client_id: String,
-    /// The application's client secret (sent with HTTP Basic authentication).
+    /// The application's client secret.
     pub client_secret: OAuthSecret,
+    /// How the token endpoint wants the application to prove itself.
+    pub authentication: ClientAuthentication,
+}
+
+/// RFC 6749 section 2.3.1: the two ways a confidential client sends its secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    /// HTTP Basic with the id and secret (`client_secret_basic`: X, Reddit).
+    Basic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`:
+    /// LinkedIn).
+    InBody,
 }
 
 /// One connection's tokens: what its calls send, refreshed when needed.
@@ -171,6 +183,33 @@ impl OAuthSession {
         self.refreshes.load(Ordering::Relaxed)
     }
 
+    /// Sends the request `build` makes with the current access token and, if the
+    /// platform answers `401`, once more with a token refreshed since (by this call or
+    /// another): the answer's status, headers and body. A second `401` is the caller's
+    /// to read.
+    pub(crate) async fn send_authorized(
+        &self,
+        operation: &str,
+        deadline: Instant,
+        build: impl Fn(&OAuthSecret) -> reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, String), AdapterError> {
+        let failure = |error: reqwest::Error| rest::transport_failure(self.platform, operation, &error);
+        let mut token = self.access_token(deadline).await?;
+        let mut refreshed = false;
+        loop {
+            let response = build(&token).send().await.map_err(failure)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.text().await.map_err(failure)?;
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                token = self.after_refusal(&token, deadline).await?;
+                refreshed = true;
+                continue;
+            }
+            return Ok((status, headers, body));
+        }
+    }
+
     fn check_not_revoked(&self, tokens: &Tokens) -> Result<(), AdapterError> {
         match &tokens.revoked {
             Some(reason) => Err(needs_owner(self.platform, reason)),
@@ -186,10 +225,17 @@ impl OAuthSession {
         form.push("grant_type", "refresh_token")
             .push("refresh_token", tokens.refresh.expose())
             .push("client_id", &self.application.client_id);
-        let request = self
-            .http
-            .post(&self.application.token_url)
-            .basic_auth(&self.application.client_id, Some(self.application.client_secret.expose()))
+        let mut request = self.http.post(&self.application.token_url);
+        match self.application.authentication {
+            ClientAuthentication::Basic => {
+                request =
+                    request.basic_auth(&self.application.client_id, Some(self.application.client_secret.expose()));
+            }
+            ClientAuthentication::InBody => {
+                form.push("client_secret", self.application.client_secret.expose());
+            }
+        }
+        let request = request
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
             .body(form.encode());
@@ -274,6 +320,7 @@ mod tests {
             token_url: "https://api.x.com/2/oauth2/token".into(),
             client_id: "client".into(),
             client_secret: OAuthSecret::new("s3cr3t-value"),
+            authentication: ClientAuthentication::Basic,
         };
         let session =
             OAuthSession::new(Platform::X, application, OAuthSecret::new("refresh-value"), reqwest::Client::new());

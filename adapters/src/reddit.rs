@@ -31,7 +31,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::oauth::{OAuthApplication, OAuthSecret, OAuthSession};
+use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest::{self, Form};
 use crate::{AdapterError, Platform};
@@ -149,6 +149,7 @@ impl RedditClient {
             token_url: format!("{auth}/api/v1/access_token"),
             client_id: connection.client_id,
             client_secret: connection.client_secret,
+            authentication: ClientAuthentication::Basic,
         };
         let oauth = OAuthSession::new(Platform::Reddit, application, connection.refresh_token, http.clone());
         let resilience = Resilience::new(Platform::Reddit, settings);
@@ -284,31 +285,23 @@ impl RedditClient {
         deadline: Instant,
     ) -> Result<Value, AdapterError> {
         let shared = &self.shared;
-        let mut token = shared.oauth.access_token(deadline).await?;
-        let mut refreshed = false;
-        loop {
-            tracing::debug!(operation, refreshed, "Reddit request");
-            let mut request = shared
-                .http
-                .request(method.clone(), format!("{}{path}", shared.api))
-                .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
-                .header(ACCEPT, "application/json");
-            if let Some(form) = form {
-                request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode());
-            }
-            let failure = |error: reqwest::Error| rest::transport_failure(Platform::Reddit, operation, &error);
-            let response = request.send().await.map_err(failure)?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response.text().await.map_err(failure)?;
-            self.observe_rate_limit(&headers);
-            if status == StatusCode::UNAUTHORIZED && !refreshed {
-                token = shared.oauth.after_refusal(&token, deadline).await?;
-                refreshed = true;
-                continue;
-            }
-            return read_answer(operation, status, &headers, &body);
-        }
+        tracing::debug!(operation, "Reddit request");
+        let (status, headers, body) = shared
+            .oauth
+            .send_authorized(operation, deadline, |token| {
+                let request = shared
+                    .http
+                    .request(method.clone(), format!("{}{path}", shared.api))
+                    .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                    .header(ACCEPT, "application/json");
+                match form {
+                    Some(form) => request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode()),
+                    None => request,
+                }
+            })
+            .await?;
+        self.observe_rate_limit(&headers);
+        read_answer(operation, status, &headers, &body)
     }
 
     /// Feeds the bucket from `X-Ratelimit-*` (`-Reset` is seconds from now).

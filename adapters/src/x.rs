@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::oauth::{OAuthApplication, OAuthSecret, OAuthSession};
+use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
 use crate::{AdapterError, Platform};
@@ -179,6 +179,7 @@ impl XClient {
             token_url: format!("{origin}/2/oauth2/token"),
             client_id: connection.client_id,
             client_secret: connection.client_secret,
+            authentication: ClientAuthentication::Basic,
         };
         let oauth = OAuthSession::new(Platform::X, application, connection.refresh_token, http.clone());
         let resilience = Resilience::new(Platform::X, settings);
@@ -296,31 +297,23 @@ impl XClient {
         deadline: Instant,
     ) -> Result<Value, AdapterError> {
         let shared = &self.shared;
-        let mut token = shared.oauth.access_token(deadline).await?;
-        let mut refreshed = false;
-        loop {
-            tracing::debug!(operation, refreshed, "X request");
-            let mut request = shared
-                .http
-                .request(method.clone(), format!("{}{path}", shared.origin))
-                .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
-                .header(ACCEPT, "application/json");
-            if let Some(body) = body {
-                request = request.header(CONTENT_TYPE, "application/json").body(body.to_string());
-            }
-            let failure = |error: reqwest::Error| rest::transport_failure(Platform::X, operation, &error);
-            let response = request.send().await.map_err(failure)?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let text = response.text().await.map_err(failure)?;
-            self.observe_rate_limit(&headers);
-            if status == StatusCode::UNAUTHORIZED && !refreshed {
-                token = shared.oauth.after_refusal(&token, deadline).await?;
-                refreshed = true;
-                continue;
-            }
-            return read_answer(operation, status, &headers, &text);
-        }
+        tracing::debug!(operation, "X request");
+        let (status, headers, text) = shared
+            .oauth
+            .send_authorized(operation, deadline, |token| {
+                let request = shared
+                    .http
+                    .request(method.clone(), format!("{}{path}", shared.origin))
+                    .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                    .header(ACCEPT, "application/json");
+                match body {
+                    Some(body) => request.header(CONTENT_TYPE, "application/json").body(body.to_string()),
+                    None => request,
+                }
+            })
+            .await?;
+        self.observe_rate_limit(&headers);
+        read_answer(operation, status, &headers, &text)
     }
 
     /// Feeds the bucket from `x-rate-limit-*`. X's window refills whole at its reset, so

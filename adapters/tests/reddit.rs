@@ -8,31 +8,18 @@ mod support;
 
 use std::time::Duration;
 
-use boardroom_adapters::{AdapterError, CallBudget, RedditClient, ResilienceSettings, RetryPolicy};
-use support::LocalServer;
+use boardroom_adapters::{AdapterError, RedditClient};
 use support::reddit_fake::{RedditFake, USERNAME};
+use support::{LocalServer, channel_settings};
 
 const SUBMIT: &str = "POST /api/submit";
-
-fn settings(per_request_timeout: Duration) -> ResilienceSettings {
-    ResilienceSettings {
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_millis(400),
-            jitter: 0.0,
-        },
-        failure_threshold: 5,
-        cool_down: Duration::from_secs(30),
-        budget: CallBudget { per_request_timeout, default_deadline: Duration::from_secs(20) },
-    }
-}
 
 async fn spawn_reddit(per_request_timeout: Duration) -> (RedditFake, LocalServer, RedditClient) {
     let fake = RedditFake::default();
     let server = LocalServer::start(fake.router()).await;
-    let client = RedditClient::with_settings(RedditFake::connection(server.base_url()), settings(per_request_timeout))
-        .expect("a valid connection");
+    let client =
+        RedditClient::with_settings(RedditFake::connection(server.base_url()), channel_settings(per_request_timeout))
+            .expect("a valid connection");
     (fake, server, client)
 }
 

@@ -9,31 +9,17 @@ mod support;
 
 use std::time::Duration;
 
-use boardroom_adapters::{AdapterError, CallBudget, ResilienceSettings, RetryPolicy, X_MAX_POST_CHARS, XClient};
-use support::LocalServer;
+use boardroom_adapters::{AdapterError, X_MAX_POST_CHARS, XClient};
 use support::x_fake::{FIRST_REFRESH_TOKEN, USER_ID, XFake};
+use support::{LocalServer, channel_settings};
 
 const POST: &str = "POST /2/tweets";
-
-fn settings(per_request_timeout: Duration) -> ResilienceSettings {
-    ResilienceSettings {
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_millis(400),
-            jitter: 0.0,
-        },
-        failure_threshold: 5,
-        cool_down: Duration::from_secs(30),
-        budget: CallBudget { per_request_timeout, default_deadline: Duration::from_secs(20) },
-    }
-}
 
 /// A fake X and a client of its account.
 async fn spawn_x(per_request_timeout: Duration) -> (XFake, LocalServer, XClient) {
     let fake = XFake::new();
     let server = LocalServer::start(fake.router()).await;
-    let client = XClient::with_settings(XFake::connection(server.base_url()), settings(per_request_timeout))
+    let client = XClient::with_settings(XFake::connection(server.base_url()), channel_settings(per_request_timeout))
         .expect("a valid connection");
     (fake, server, client)
 }

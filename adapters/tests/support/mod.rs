@@ -5,6 +5,7 @@
 
 pub(crate) mod graphql;
 pub(crate) mod gumroad_fake;
+pub(crate) mod linkedin_fake;
 pub(crate) mod reddit_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
@@ -36,5 +37,22 @@ impl LocalServer {
 impl Drop for LocalServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The resilience the channel clients' stories use: four quick attempts, no jitter, and
+/// `per_request_timeout` (short where a story loses an answer on purpose).
+pub(crate) fn channel_settings(per_request_timeout: std::time::Duration) -> boardroom_adapters::ResilienceSettings {
+    use std::time::Duration;
+    boardroom_adapters::ResilienceSettings {
+        retry: boardroom_adapters::RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+            jitter: 0.0,
+        },
+        failure_threshold: 5,
+        cool_down: Duration::from_secs(30),
+        budget: boardroom_adapters::CallBudget { per_request_timeout, default_deadline: Duration::from_secs(20) },
     }
 }
