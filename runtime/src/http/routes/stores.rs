@@ -27,8 +27,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use boardroom_adapters::{
-    AdapterError, CallBudget, GumroadClient, GumroadConnection, ResilienceSettings, RetryPolicy, ShopifyClient,
-    ShopifyConnection, XClient, XConnection,
+    AdapterError, CallBudget, GumroadClient, GumroadConnection, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE, LinkedInClient,
+    LinkedInConnection, OAuthSecret, REDDIT_API_BASE, REDDIT_AUTH_BASE, RedditClient, RedditConnection,
+    ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyConnection, XClient, XConnection,
 };
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
@@ -96,6 +97,10 @@ pub(crate) enum StorePlatform {
     Sandbox,
     /// An X account the swarm posts from (a marketing channel).
     X,
+    /// A Reddit account the swarm submits from (a marketing channel).
+    Reddit,
+    /// A LinkedIn member or page the swarm posts as (a marketing channel).
+    Linkedin,
 }
 
 impl StorePlatform {
@@ -108,6 +113,8 @@ impl StorePlatform {
             StorePlatform::Etsy => "etsy",
             StorePlatform::Sandbox => "sandbox",
             StorePlatform::X => "x",
+            StorePlatform::Reddit => "reddit",
+            StorePlatform::Linkedin => "linkedin",
         }
     }
 
@@ -120,6 +127,8 @@ impl StorePlatform {
             StorePlatform::Etsy => "Etsy shop",
             StorePlatform::Sandbox => "sandbox store",
             StorePlatform::X => "X account",
+            StorePlatform::Reddit => "Reddit account",
+            StorePlatform::Linkedin => "LinkedIn author",
         }
     }
 }
@@ -297,7 +306,10 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
             `https://api.x.com`, credentials `client_id`, `client_secret` and the owner's `refresh_token`) also \
             credentials the platform refuses (on `credentials`) or an address that does not answer (on \
             `store_url`). X rotates the refresh token when it is checked: the new one is kept, and a refused \
-            connection's owner grants access again."),
+            connection's owner grants access again. A Reddit account (`store_url` `https://oauth.reddit.com`) \
+            needs `client_id`, `client_secret` and `refresh_token`, and takes an optional `user_agent`; a \
+            LinkedIn author (`store_url` `https://api.linkedin.com`) needs `client_id`, `client_secret`, \
+            `refresh_token` and `author` (`urn:li:person:…` or `urn:li:organization:…`)."),
     )
 )]
 async fn connect(
@@ -319,6 +331,8 @@ async fn connect(
         StorePlatform::Shopify => Some(check_shopify(&store_url, &credentials.0).await?),
         StorePlatform::Gumroad => Some(check_gumroad(&store_url, &credentials.0).await?),
         StorePlatform::X => Some(check_x(&store_url, &mut credentials.0).await?),
+        StorePlatform::Reddit => Some(check_reddit(&store_url, &credentials.0).await?),
+        StorePlatform::Linkedin => Some(check_linkedin(&store_url, &credentials.0).await?),
         _ => None,
     };
     if let Some(account) = &account {
@@ -459,6 +473,87 @@ async fn check_x(store_url: &str, credentials: &mut BTreeMap<String, String>) ->
         }
         Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
         Err(other) => Err(ApiError::invalid("store_url", format!("the X API did not answer: {other}"))),
+    }
+}
+
+/// A credential a channel needs, or a 422 on `credentials` naming it.
+fn needed(credentials: &BTreeMap<String, String>, thing: &str, name: &str, what: &str) -> Result<String, ApiError> {
+    credentials
+        .get(name)
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("credentials", format!("a {thing} needs {name} ({what})")))
+}
+
+/// The token host that goes with a channel's API origin: the platform's own beside its
+/// production API, and the same origin for any other server (a test server or a proxy
+/// that serves both).
+fn token_origin(api_origin: &str, production_api: &str, production_auth: &str) -> String {
+    if api_origin == production_api { production_auth.to_owned() } else { api_origin.to_owned() }
+}
+
+/// How a channel's client refusal becomes a 422: an address problem on `store_url`,
+/// anything else on `credentials`.
+fn refused_connection(error: AdapterError) -> ApiError {
+    match error {
+        AdapterError::Rejected { message, .. } if message.contains("address") => {
+            ApiError::invalid("store_url", message)
+        }
+        other => ApiError::invalid("credentials", other.to_string()),
+    }
+}
+
+/// Signs in to the Reddit API at `store_url` (`https://oauth.reddit.com`, its tokens
+/// from `https://www.reddit.com`) with the application's `client_id` and
+/// `client_secret` and the owner's `refresh_token`, and returns the account's name.
+async fn check_reddit(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let thing = "Reddit account";
+    let api = store_url.trim_end_matches('/').to_owned();
+    let connection = RedditConnection {
+        auth_base_url: token_origin(&api, REDDIT_API_BASE, REDDIT_AUTH_BASE),
+        api_base_url: api,
+        client_id: needed(credentials, thing, "client_id", "the platform's Reddit application's id")?,
+        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that application's secret")?),
+        refresh_token: OAuthSecret::new(needed(
+            credentials,
+            thing,
+            "refresh_token",
+            "the token the account's owner granted with duration=permanent",
+        )?),
+        user_agent: credentials
+            .get("user_agent")
+            .cloned()
+            .unwrap_or_else(|| format!("web:boardroom:{} (by the business's owner)", env!("CARGO_PKG_VERSION"))),
+    };
+    let client = RedditClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    match client.username().await {
+        Ok(name) => Ok(name),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the Reddit API did not answer: {other}"))),
+    }
+}
+
+/// Gets a LinkedIn access token for the `author` among `credentials` (LinkedIn's API
+/// at `store_url`, `https://api.linkedin.com`, its tokens from
+/// `https://www.linkedin.com`) and returns the author's URN, which links the author to
+/// one business.
+async fn check_linkedin(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let thing = "LinkedIn author";
+    let api = store_url.trim_end_matches('/').to_owned();
+    let author = needed(credentials, thing, "author", "urn:li:person:… or urn:li:organization:…")?;
+    let connection = LinkedInConnection {
+        auth_base_url: token_origin(&api, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE),
+        api_base_url: api,
+        client_id: needed(credentials, thing, "client_id", "the platform's LinkedIn application's id")?,
+        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that application's secret")?),
+        refresh_token: OAuthSecret::new(needed(credentials, thing, "refresh_token", "the token the author granted")?),
+        author: author.clone(),
+    };
+    let client = LinkedInClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    let deadline = tokio::time::Instant::now() + SHOP_CHECK_TIMEOUT;
+    match client.oauth().access_token(deadline).await {
+        Ok(_) => Ok(author),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("LinkedIn did not answer: {other}"))),
     }
 }
 
