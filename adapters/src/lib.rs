@@ -44,6 +44,8 @@
 //! - `oauth`: [`OAuthSession`], a channel connection's OAuth 2.0 tokens, refreshed one
 //!   at a time, and a refused refresh token turned into "the owner must connect again".
 //! - `x`: [`XClient`], an X account's posts through API v2 over an [`XConnection`].
+//! - `youtube`: [`YouTubeClient`], videos uploaded with the resumable protocol (chunks,
+//!   a session kept across crashes, resumed from where the server stands).
 //! - `linkedin`: [`LinkedInClient`], posts through LinkedIn's versioned Posts API over a
 //!   [`LinkedInConnection`].
 //! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
@@ -65,6 +67,7 @@ mod sandbox;
 mod shopify;
 mod stripe;
 mod x;
+mod youtube;
 
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
@@ -106,3 +109,7 @@ pub use stripe::{
     StripeWebhookEvent, event_from_webhook, platform_fee,
 };
 pub use x::{X_API_BASE, X_MAX_POST_CHARS, XClient, XConnection, XPost, XUser};
+pub use youtube::{
+    GOOGLE_TOKEN_URL, UploadSession, VideoDraft, YOUTUBE_API_BASE, YOUTUBE_CHUNK_UNIT, YouTubeClient,
+    YouTubeConnection, YouTubeVideo,
+};

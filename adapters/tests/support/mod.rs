@@ -10,6 +10,7 @@ pub(crate) mod reddit_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
 pub(crate) mod x_fake;
+pub(crate) mod youtube_fake;
 
 /// A fake platform's server on a free local port, stopped when dropped.
 pub(crate) struct LocalServer {
