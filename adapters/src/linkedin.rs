@@ -21,12 +21,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
+use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
 use crate::{AdapterError, Platform};
@@ -204,22 +204,11 @@ impl LinkedInClient {
         deadline: Instant,
     ) -> Result<(Option<Value>, HeaderMap), AdapterError> {
         let shared = &self.shared;
-        let (status, headers, text) = shared
-            .oauth
-            .send_authorized(operation, deadline, |token| {
-                let request = shared
-                    .http
-                    .request(method.clone(), format!("{}{path}", shared.api))
-                    .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
-                    .header("LinkedIn-Version", LINKEDIN_API_VERSION)
-                    .header("X-Restli-Protocol-Version", "2.0.0")
-                    .header(ACCEPT, "application/json");
-                match body {
-                    Some(body) => request.header(CONTENT_TYPE, "application/json").body(body.to_string()),
-                    None => request,
-                }
-            })
-            .await?;
+        let url = format!("{}{path}", shared.api);
+        let version = [("LinkedIn-Version", LINKEDIN_API_VERSION), ("X-Restli-Protocol-Version", "2.0.0")];
+        let payload = body.map_or(Payload::Empty, Payload::Json);
+        let (status, headers, text) =
+            shared.oauth.send_bearer(&shared.http, (operation, deadline), (&method, &url), &version, payload).await?;
         let value: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
             return Ok((value, headers));

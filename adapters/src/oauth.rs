@@ -210,6 +210,35 @@ impl OAuthSession {
         }
     }
 
+    /// [`OAuthSession::send_authorized`] for a channel's API call: `method` to `url`
+    /// with the bearer token, `Accept: application/json`, `headers` and `payload`.
+    pub(crate) async fn send_bearer(
+        &self,
+        http: &reqwest::Client,
+        (operation, deadline): (&str, Instant),
+        (method, url): (&reqwest::Method, &str),
+        headers: &[(&'static str, &'static str)],
+        payload: Payload<'_>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, String), AdapterError> {
+        self.send_authorized(operation, deadline, |token| {
+            let mut request = http
+                .request(method.clone(), url)
+                .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", token.expose()))
+                .header(ACCEPT, "application/json");
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            match payload {
+                Payload::Empty => request,
+                Payload::Json(body) => request.header(CONTENT_TYPE, "application/json").body(body.to_string()),
+                Payload::Form(form) => {
+                    request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode())
+                }
+            }
+        })
+        .await
+    }
+
     fn check_not_revoked(&self, tokens: &Tokens) -> Result<(), AdapterError> {
         match &tokens.revoked {
             Some(reason) => Err(needs_owner(self.platform, reason)),
@@ -300,6 +329,17 @@ impl OAuthSession {
             )),
         }
     }
+}
+
+/// What a channel's API call sends.
+#[derive(Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    /// Nothing.
+    Empty,
+    /// A JSON body.
+    Json(&'a serde_json::Value),
+    /// A form-encoded body.
+    Form(&'a Form),
 }
 
 /// The refusal every call gets once the refresh token is gone.

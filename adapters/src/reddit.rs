@@ -24,14 +24,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
+use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest::{self, Form};
 use crate::{AdapterError, Platform};
@@ -180,7 +180,7 @@ impl RedditClient {
             .username
             .get_or_try_init(|| async {
                 let answer = self.call("me", Method::GET, "/api/v1/me".to_owned(), None, deadline).await?;
-                typed::<Me>("me", answer).map(|me| me.name)
+                rest::typed::<Me>(Platform::Reddit, "me", answer).map(|me| me.name)
             })
             .await?;
         Ok(name.clone())
@@ -286,22 +286,19 @@ impl RedditClient {
     ) -> Result<Value, AdapterError> {
         let shared = &self.shared;
         tracing::debug!(operation, "Reddit request");
-        let (status, headers, body) = shared
+        let url = format!("{}{path}", shared.api);
+        let (status, headers, text) = shared
             .oauth
-            .send_authorized(operation, deadline, |token| {
-                let request = shared
-                    .http
-                    .request(method.clone(), format!("{}{path}", shared.api))
-                    .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
-                    .header(ACCEPT, "application/json");
-                match form {
-                    Some(form) => request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode()),
-                    None => request,
-                }
-            })
+            .send_bearer(
+                &shared.http,
+                (operation, deadline),
+                (method, &url),
+                &[],
+                form.map_or(Payload::Empty, Payload::Form),
+            )
             .await?;
         self.observe_rate_limit(&headers);
-        read_answer(operation, status, &headers, &body)
+        read_answer(operation, status, &headers, &text)
     }
 
     /// Feeds the bucket from `X-Ratelimit-*` (`-Reset` is seconds from now).
@@ -408,13 +405,6 @@ fn submission_from(answer: Value) -> Result<RedditSubmission, AdapterError> {
             message: "submit: Reddit's answer lacks the submission's name or url".into(),
         }),
     }
-}
-
-fn typed<T: serde::de::DeserializeOwned>(operation: &str, value: Value) -> Result<T, AdapterError> {
-    serde_json::from_value(value).map_err(|error| AdapterError::Unavailable {
-        platform: Platform::Reddit,
-        message: format!("{operation}: Reddit's answer is not in the documented shape: {error}"),
-    })
 }
 
 #[cfg(test)]

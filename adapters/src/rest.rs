@@ -88,6 +88,19 @@ pub(crate) fn transport_failure(platform: Platform, operation: &str, error: &req
     AdapterError::Unavailable { platform, message: format!("{operation}: {what}: {cause}") }
 }
 
+/// `value` read as `T`, or an outage naming the operation: an answer not in the
+/// documented shape is the platform's trouble, worth a retry.
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    platform: Platform,
+    operation: &str,
+    value: serde_json::Value,
+) -> Result<T, AdapterError> {
+    serde_json::from_value(value).map_err(|error| AdapterError::Unavailable {
+        platform,
+        message: format!("{operation}: the answer is not in the documented shape: {error}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

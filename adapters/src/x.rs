@@ -22,14 +22,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
+use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
 use crate::{AdapterError, Platform};
@@ -212,7 +212,7 @@ impl XClient {
             .user
             .get_or_try_init(|| async {
                 let answer = self.call("me", Method::GET, "/2/users/me".to_owned(), None, deadline).await?;
-                typed::<Data<XUser>>("me", answer).map(|data| data.data)
+                rest::typed::<Data<XUser>>(Platform::X, "me", answer).map(|data| data.data)
             })
             .await?;
         Ok(user.clone())
@@ -236,7 +236,7 @@ impl XClient {
         let deadline = self.deadline();
         let body = json!({ "text": text });
         match self.call("create_post", Method::POST, "/2/tweets".to_owned(), Some(body), deadline).await {
-            Ok(answer) => typed::<Data<XPost>>("create_post", answer).map(|data| data.data),
+            Ok(answer) => rest::typed::<Data<XPost>>(Platform::X, "create_post", answer).map(|data| data.data),
             Err(AdapterError::Rejected { message, .. }) if message.contains(DUPLICATE_CONTENT) => {
                 // An earlier attempt made it and its answer was lost: find that post.
                 let me = self.until(deadline).me().await?;
@@ -264,7 +264,7 @@ impl XClient {
         }
         let path = format!("/2/users/{user_id}/tweets?max_results={RECENT_POSTS}");
         let answer = self.call("recent_posts", Method::GET, path, None, deadline).await?;
-        typed::<List<XPost>>("recent_posts", answer).map(|list| list.data)
+        rest::typed::<List<XPost>>(Platform::X, "recent_posts", answer).map(|list| list.data)
     }
 
     fn deadline(&self) -> Instant {
@@ -298,19 +298,16 @@ impl XClient {
     ) -> Result<Value, AdapterError> {
         let shared = &self.shared;
         tracing::debug!(operation, "X request");
+        let url = format!("{}{path}", shared.origin);
         let (status, headers, text) = shared
             .oauth
-            .send_authorized(operation, deadline, |token| {
-                let request = shared
-                    .http
-                    .request(method.clone(), format!("{}{path}", shared.origin))
-                    .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
-                    .header(ACCEPT, "application/json");
-                match body {
-                    Some(body) => request.header(CONTENT_TYPE, "application/json").body(body.to_string()),
-                    None => request,
-                }
-            })
+            .send_bearer(
+                &shared.http,
+                (operation, deadline),
+                (method, &url),
+                &[],
+                body.map_or(Payload::Empty, Payload::Json),
+            )
             .await?;
         self.observe_rate_limit(&headers);
         read_answer(operation, status, &headers, &text)
@@ -383,13 +380,6 @@ fn wait_for_reset(headers: &HeaderMap) -> u64 {
     let reset = headers.get("x-rate-limit-reset").and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok());
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
     reset.map_or(60, |reset| reset.saturating_sub(now).max(1))
-}
-
-fn typed<T: serde::de::DeserializeOwned>(operation: &str, value: Value) -> Result<T, AdapterError> {
-    serde_json::from_value(value).map_err(|error| AdapterError::Unavailable {
-        platform: Platform::X,
-        message: format!("{operation}: X's answer is not in the documented shape: {error}"),
-    })
 }
 
 #[cfg(test)]
