@@ -24,6 +24,11 @@
 //!   products, prices, inventory, orders) over a [`ShopifyConnection`], and
 //!   [`order_from_webhook`] for the order and refund webhooks; [`ShopifyMarket`], a
 //!   connected shop as the swarm's market.
+//! - `channels`: [`SocialChannel`], what a connected social account does for the swarm
+//!   (publish a post, count what posts drew), and [`ChannelMarket`], a live business's
+//!   selling market with its connected accounts in front: posts go to them, their
+//!   engagement comes back, and refresh tokens they rotate are handed to a
+//!   [`RefreshTokenKeeper`] to be saved.
 //! - `dry_run`: [`DryRunMarket`], a rehearsal of going live: the cycle runs on the
 //!   sandbox and each call the connected platform would get is recorded, not sent.
 //! - `stripe`: [`StripeClient`], Stripe with Connect as typed operations (products,
@@ -50,14 +55,25 @@
 //!   [`LinkedInConnection`].
 //! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
 //!   [`RedditConnection`] (errors inside `200`s, the `User-Agent` Reddit asks for).
+//! - `google_ads`: [`GoogleAdsClient`], a Google Ads account's Search campaigns through
+//!   the pinned REST version over a [`GoogleAdsConnection`]: a budget in exact micros and
+//!   a campaign on it, each made once per key, pause and resume, and each campaign's
+//!   daily cost and counts from `searchStream`.
+//! - `meta_ads`: [`MetaAdsClient`], a Meta ad account through the pinned Graph API version
+//!   over a [`MetaAdsConnection`] (a long-lived token with its `appsecret_proof`): a
+//!   campaign and an ad set with the daily budget in minor units, each made once per key,
+//!   then activated, and each campaign's daily spend and counts from paged insights.
 
+mod channels;
 mod dry_run;
 mod error;
+mod google_ads;
 mod gumroad;
 mod idempotency;
 mod linkedin;
 mod live_days;
 mod marketplace;
+mod meta_ads;
 mod oauth;
 mod platform;
 mod reddit;
@@ -69,8 +85,13 @@ mod stripe;
 mod x;
 mod youtube;
 
+pub use channels::{AdAccount, ChannelMarket, RefreshTokenKeeper, SocialChannel};
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
+pub use google_ads::{
+    GOOGLE_ADS_API_BASE, GOOGLE_ADS_API_VERSION, GOOGLE_ADS_MAX_NAME_CHARS, GoogleAdsCampaignDay,
+    GoogleAdsCampaignStatus, GoogleAdsClient, GoogleAdsConnection, GoogleAdsLaunch,
+};
 pub use gumroad::{
     GUMROAD_API_BASE, GumroadAccessToken, GumroadClient, GumroadConnection, GumroadDiscount, GumroadMarket,
     GumroadOfferCode, GumroadOfferCodeDraft, GumroadProduct, GumroadSale, GumroadSalesPage, GumroadUser,
@@ -82,14 +103,19 @@ pub use linkedin::{
     LinkedInConnection,
 };
 pub use marketplace::{
-    AdChannel, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ListedProduct, MarketSnapshot,
-    Marketplace, Niche, PerformanceReport, PostPerformance, PostRef, PostSpec, ProductListing, ProductPerformance,
-    SocialNetwork, StoreRef,
+    AdChannel, CampaignDay, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ChannelStatus,
+    ListedProduct, MarketSnapshot, Marketplace, Niche, PerformanceReport, PostEngagement, PostPerformance, PostRef,
+    PostSpec, ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
+};
+pub use meta_ads::{
+    META_GRAPH_API_BASE, META_GRAPH_API_VERSION, MetaAdsCampaignDay, MetaAdsClient, MetaAdsConnection, MetaAdsLaunch,
+    MetaAdsObjective, MetaAdsStatus,
 };
 pub use oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
 pub use platform::Platform;
 pub use reddit::{
-    REDDIT_API_BASE, REDDIT_AUTH_BASE, REDDIT_MAX_TITLE_CHARS, RedditClient, RedditConnection, RedditSubmission,
+    REDDIT_API_BASE, REDDIT_AUTH_BASE, REDDIT_MAX_TITLE_CHARS, RedditChannel, RedditClient, RedditConnection,
+    RedditSubmission,
 };
 pub use resilience::{
     BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,

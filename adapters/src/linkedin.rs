@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
-use crate::{AdapterError, Platform};
+use crate::{AdapterError, Platform, PostEngagement, PostRef, SocialChannel, SocialNetwork};
 
 /// Where tokens are refreshed.
 pub const LINKEDIN_AUTH_BASE: &str = "https://www.linkedin.com";
@@ -247,6 +247,63 @@ fn duplicate_of(message: &str) -> Option<String> {
         .take_while(|character| character.is_ascii_alphanumeric() || ":-_".contains(*character))
         .collect();
     (urn.len() > "urn:li:".len()).then_some(urn)
+}
+
+#[async_trait::async_trait]
+impl SocialChannel for LinkedInClient {
+    fn network(&self) -> SocialNetwork {
+        SocialNetwork::LinkedIn
+    }
+
+    fn circuit_state(&self) -> CircuitState {
+        LinkedInClient::circuit_state(self)
+    }
+
+    fn oauth(&self) -> &OAuthSession {
+        LinkedInClient::oauth(self)
+    }
+
+    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError> {
+        let urn = self.post(text).await?;
+        Ok(PostRef { url: format!("https://www.linkedin.com/feed/update/{urn}"), post_id: urn })
+    }
+
+    /// Likes and comments, from `GET /rest/socialActions/{post URN}` one post at a time
+    /// (LinkedIn counts a member's post views only in its own pages, not the API).
+    async fn engagement(&self, post_ids: &[String]) -> Result<Vec<PostEngagement>, AdapterError> {
+        if let Some(bad) = post_ids.iter().find(|id| !id.starts_with("urn:li:")) {
+            return Err(AdapterError::rejected(Platform::Linkedin, format!("{bad:?} is not a LinkedIn post URN")));
+        }
+        let deadline = self.deadline.unwrap_or_else(|| self.shared.resilience.default_deadline());
+        let mut engagement = Vec::with_capacity(post_ids.len());
+        for urn in post_ids {
+            let path =
+                format!("/rest/socialActions/{}", form_urlencoded::byte_serialize(urn.as_bytes()).collect::<String>());
+            let path = path.as_str();
+            let answered = self
+                .shared
+                .resilience
+                .run("post_metrics", 1.0, deadline, || async move {
+                    match self.send("post_metrics", Method::GET, path, None, deadline).await {
+                        Ok((body, _)) => Ok(body),
+                        // A post deleted since: nothing to count.
+                        Err(AdapterError::Rejected { message, .. }) if message.contains("404") => Ok(None),
+                        Err(other) => Err(other),
+                    }
+                })
+                .await?;
+            let Some(actions) = answered else { continue };
+            let count = |pointer: &str| actions.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+            engagement.push(PostEngagement {
+                post_id: urn.clone(),
+                network: SocialNetwork::LinkedIn,
+                impressions: 0,
+                engagements: count("/likesSummary/totalLikes") + count("/commentsSummary/aggregatedTotalComments"),
+                clicks: 0,
+            });
+        }
+        Ok(engagement)
+    }
 }
 
 #[cfg(test)]

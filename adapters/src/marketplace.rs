@@ -38,6 +38,25 @@ pub trait Marketplace: Send + Sync {
         true
     }
 
+    /// The ad channels this market runs flights on: every channel on the sandbox, none
+    /// on a shop alone.
+    fn ad_channels(&self) -> Vec<AdChannel> {
+        if self.advertises() { AdChannel::ALL.to_vec() } else { Vec::new() }
+    }
+
+    /// The social networks this market publishes posts on: every network on the
+    /// sandbox, the connected accounts' on a live business
+    /// ([`ChannelMarket`](crate::ChannelMarket)), none on a shop alone.
+    fn social_networks(&self) -> Vec<SocialNetwork> {
+        if self.advertises() { SocialNetwork::ALL.to_vec() } else { Vec::new() }
+    }
+
+    /// The connected marketing channels and their state, for a dashboard; none on the
+    /// sandbox or a shop alone.
+    async fn channel_states(&self) -> Vec<ChannelStatus> {
+        Vec::new()
+    }
+
     /// The state of the circuit breaker in front of the platform, for a dashboard;
     /// `None` for a market with none (the sandbox).
     fn circuit_state(&self) -> Option<crate::CircuitState> {
@@ -82,6 +101,31 @@ pub trait Marketplace: Send + Sync {
         post: &PostSpec,
         key: &IdempotencyKey,
     ) -> Result<PostRef, AdapterError>;
+
+    /// What each of `posts` has drawn since it was published, as the network counts it
+    /// now (totals, so reading them twice books nothing twice). A post the market
+    /// does not know is left out; a market that publishes nothing knows none.
+    async fn post_engagement(
+        &self,
+        _tenant: TenantId,
+        _posts: &[PublishedPost],
+    ) -> Result<Vec<PostEngagement>, AdapterError> {
+        Ok(Vec::new())
+    }
+
+    /// Each ad campaign's numbers per day over `from..=to` (the platform's calendar
+    /// days), as the ad platforms behind this market report them: what a live
+    /// business's ledger books its ad spend from. The sandbox's campaigns are in its
+    /// [`report`](Marketplace::report) instead, and a market that runs no ads on a real
+    /// platform has none.
+    async fn campaign_days(
+        &self,
+        _tenant: TenantId,
+        _from: chrono::NaiveDate,
+        _to: chrono::NaiveDate,
+    ) -> Result<Vec<CampaignDay>, AdapterError> {
+        Ok(Vec::new())
+    }
 
     /// Lets `days` simulated days pass (sales happen, campaigns spend, refunds arrive).
     /// Real platforms keep their own time and do nothing here.
@@ -441,4 +485,61 @@ pub struct PostPerformance {
     pub engagements: u64,
     /// Clicks through to the product.
     pub clicks: u64,
+}
+
+/// A post the swarm published: where, and the network's id for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPost {
+    /// Where it was published.
+    pub network: SocialNetwork,
+    /// The network's id for it ([`PostRef::post_id`]).
+    pub post_id: String,
+}
+
+/// A post's engagement so far, as its network counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostEngagement {
+    /// The post.
+    pub post_id: String,
+    /// Where it was published.
+    pub network: SocialNetwork,
+    /// Times it was shown (0 where the network does not tell an account's own posts'
+    /// views: Reddit, LinkedIn members).
+    pub impressions: u64,
+    /// Likes, reposts, replies and comments.
+    pub engagements: u64,
+    /// Clicks through to the product, where the network tells them.
+    pub clicks: u64,
+}
+
+/// A connected marketing channel (a social account or an ad account) as a dashboard
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    /// The platform.
+    pub platform: Platform,
+    /// The circuit breaker in front of it.
+    pub circuit: crate::CircuitState,
+    /// Why the owner must connect it again (the platform refused its grant), if so.
+    pub needs_owner: Option<String>,
+}
+
+/// One campaign's numbers on one day, as its ad platform reports them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignDay {
+    /// The platform that ran it.
+    pub platform: Platform,
+    /// The campaign ([`CampaignRef::campaign_id`]).
+    pub campaign_id: String,
+    /// The day, in the ad account's time zone.
+    pub date: chrono::NaiveDate,
+    /// What it cost.
+    pub spend: Decimal,
+    /// Times its ads were shown.
+    pub impressions: u64,
+    /// Clicks on them.
+    pub clicks: u64,
+    /// Sales the platform credits to them (whole sales; fractional attributions are
+    /// rounded down).
+    pub conversions: u64,
 }

@@ -144,6 +144,23 @@ impl OAuthSession {
         Self { platform, application, http, tokens: Mutex::new(tokens), refreshes: AtomicU32::new(0) }
     }
 
+    /// A session holding a long-lived access token that no endpoint refreshes (Meta's
+    /// user and system-user tokens): [`OAuthSession::access_token`] hands it out until the
+    /// platform refuses it; then [`OAuthSession::after_refusal`] sends nothing, and the
+    /// session needs its owner. Its [`OAuthSession::refresh_token`] is the access token
+    /// itself, which never rotates.
+    pub fn fixed(platform: Platform, access_token: OAuthSecret, http: reqwest::Client) -> Self {
+        let application = OAuthApplication {
+            token_url: String::new(),
+            client_id: String::new(),
+            client_secret: OAuthSecret::new(""),
+            authentication: ClientAuthentication::InBody,
+        };
+        let access = AccessToken { token: access_token.clone(), expires_at: None };
+        let tokens = Tokens { access: Some(access), refresh: access_token, revoked: None };
+        Self { platform, application, http, tokens: Mutex::new(tokens), refreshes: AtomicU32::new(0) }
+    }
+
     /// The access token to send now: the current one while it lasts, otherwise a fresh
     /// one (calls arriving during a refresh wait for it and share its token).
     pub async fn access_token(&self, deadline: Instant) -> Result<OAuthSecret, AdapterError> {
@@ -172,10 +189,11 @@ impl OAuthSession {
         self.tokens.lock().await.refresh.clone()
     }
 
-    /// Why the owner must connect the channel again, once the platform has refused the
-    /// refresh token.
+    /// Why the owner must connect the channel again, in words for the owner, once the
+    /// platform has refused the refresh token.
     pub async fn needs_owner(&self) -> Option<String> {
-        self.tokens.lock().await.revoked.clone()
+        let reason = self.tokens.lock().await.revoked.clone()?;
+        Some(owner_message(self.platform, &reason))
     }
 
     /// Refreshes sent to the token endpoint so far.
@@ -250,6 +268,14 @@ impl OAuthSession {
     async fn refresh(&self, tokens: &mut Tokens, deadline: Instant) -> Result<OAuthSecret, AdapterError> {
         const OPERATION: &str = "refreshing the access token";
         let platform = self.platform;
+        // A fixed session's token, once refused, has nothing to be refreshed from.
+        if self.application.token_url.is_empty() {
+            let reason = format!("{} refused the access token, which cannot be refreshed", platform.display_name());
+            tracing::warn!(?platform, "access token refused; the connection needs its owner");
+            tokens.access = None;
+            tokens.revoked = Some(reason.clone());
+            return Err(needs_owner(platform, &reason));
+        }
         let mut form = Form::new();
         form.push("grant_type", "refresh_token")
             .push("refresh_token", tokens.refresh.expose())
@@ -344,10 +370,11 @@ pub(crate) enum Payload<'a> {
 
 /// The refusal every call gets once the refresh token is gone.
 fn needs_owner(platform: Platform, reason: &str) -> AdapterError {
-    AdapterError::rejected(
-        platform,
-        format!("the {name} connection needs its owner: {reason}; connect {name} again", name = platform.as_str()),
-    )
+    AdapterError::rejected(platform, owner_message(platform, reason))
+}
+
+fn owner_message(platform: Platform, reason: &str) -> String {
+    format!("the {name} connection needs its owner: {reason}; connect {name} again", name = platform.as_str())
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest::{self, Form};
-use crate::{AdapterError, Platform};
+use crate::{AdapterError, Platform, PostEngagement, PostRef, SocialChannel, SocialNetwork};
 
 /// Where tokens are refreshed.
 pub const REDDIT_AUTH_BASE: &str = "https://www.reddit.com";
@@ -45,6 +45,9 @@ pub const REDDIT_MAX_TITLE_CHARS: usize = 300;
 
 /// Newest submissions searched for one whose answer was lost.
 const RECENT_SUBMISSIONS: u32 = 25;
+
+/// Most fullnames one `GET /api/info` takes.
+const INFO_IDS: usize = 100;
 
 /// A connection to one Reddit account, through the platform's Reddit application.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -392,6 +395,142 @@ fn wait_in_words(message: &str) -> u64 {
         .max(1)
 }
 
+/// A Reddit account as one of a business's marketing channels: each post becomes a text
+/// submission to `subreddit`, or to the account's own profile (`u_<name>`) when none
+/// was chosen, titled with the post's first sentence. A post whose title is among the
+/// account's newest submissions there is that submission, not a new one.
+#[derive(Debug, Clone)]
+pub struct RedditChannel {
+    client: RedditClient,
+    subreddit: Option<String>,
+}
+
+impl RedditChannel {
+    /// The account behind `client`, submitting to `subreddit` (its own profile when
+    /// `None`).
+    pub fn new(client: RedditClient, subreddit: Option<String>) -> Self {
+        Self { client, subreddit }
+    }
+}
+
+/// A submission's title: the text's first line, cut after its first sentence when that
+/// line is longer than Reddit allows, and to the limit at a word when even that is.
+fn title_of(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or_default();
+    if line.chars().count() <= REDDIT_MAX_TITLE_CHARS {
+        return line.to_owned();
+    }
+    let sentence_end = line.char_indices().find(|(_, c)| matches!(c, '.' | '!' | '?')).map(|(at, _)| at + 1);
+    if let Some(end) = sentence_end.filter(|end| line[..*end].chars().count() <= REDDIT_MAX_TITLE_CHARS) {
+        return line[..end].to_owned();
+    }
+    let mut title = String::new();
+    for word in line.split_whitespace() {
+        if title.chars().count() + word.chars().count() + 2 > REDDIT_MAX_TITLE_CHARS {
+            break;
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(word);
+    }
+    title.push('\u{2026}');
+    title
+}
+
+#[derive(Deserialize)]
+struct Listing<T> {
+    data: Children<T>,
+}
+
+#[derive(Deserialize)]
+struct Children<T> {
+    children: Vec<Thing<T>>,
+}
+
+#[derive(Deserialize)]
+struct Thing<T> {
+    data: T,
+}
+
+/// A submission's numbers as `GET /api/info` answers them. Reddit shows its vote count
+/// and comments to anyone; views (`view_count`) only to moderators, and mostly `null`.
+#[derive(Deserialize)]
+struct MeasuredSubmission {
+    name: String,
+    #[serde(default)]
+    ups: u64,
+    #[serde(default)]
+    num_comments: u64,
+    #[serde(default)]
+    view_count: Option<u64>,
+}
+
+#[async_trait::async_trait]
+impl SocialChannel for RedditChannel {
+    fn network(&self) -> SocialNetwork {
+        SocialNetwork::Reddit
+    }
+
+    fn circuit_state(&self) -> CircuitState {
+        self.client.circuit_state()
+    }
+
+    fn oauth(&self) -> &OAuthSession {
+        self.client.oauth()
+    }
+
+    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError> {
+        let subreddit = match &self.subreddit {
+            Some(subreddit) => subreddit.clone(),
+            None => format!("u_{}", self.client.username().await?),
+        };
+        let title = title_of(text);
+        // Reddit refuses no repeat, so a post the step makes again after a crash would
+        // be a second submission: the same title among the account's newest there is
+        // that post.
+        let deadline = self.client.deadline();
+        let submission = match self.client.find_submission(subreddit.trim_start_matches("r/"), &title, deadline).await?
+        {
+            Some(made) => made,
+            None => self.client.until(deadline).submit_text(&subreddit, &title, text).await?,
+        };
+        Ok(PostRef { post_id: submission.name, url: submission.url })
+    }
+
+    /// Upvotes and comments, from `GET /api/info` in batches of [`INFO_IDS`].
+    async fn engagement(&self, post_ids: &[String]) -> Result<Vec<PostEngagement>, AdapterError> {
+        if let Some(bad) = post_ids.iter().find(|id| {
+            !id.strip_prefix("t3_")
+                .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+        }) {
+            return Err(AdapterError::rejected(Platform::Reddit, format!("{bad:?} is not a submission's fullname")));
+        }
+        let deadline = self.client.deadline();
+        let mut engagement = Vec::with_capacity(post_ids.len());
+        for batch in post_ids.chunks(INFO_IDS) {
+            let path = format!("/api/info?id={}&raw_json=1", batch.join(","));
+            let answer = self
+                .client
+                .shared
+                .resilience
+                .run("submission_metrics", 1.0, deadline, || {
+                    self.client.send("submission_metrics", &Method::GET, &path, None, deadline)
+                })
+                .await?;
+            let listing = rest::typed::<Listing<MeasuredSubmission>>(Platform::Reddit, "submission_metrics", answer)?;
+            engagement.extend(listing.data.children.into_iter().map(|thing| PostEngagement {
+                post_id: thing.data.name,
+                network: SocialNetwork::Reddit,
+                impressions: thing.data.view_count.unwrap_or(0),
+                engagements: thing.data.ups + thing.data.num_comments,
+                clicks: 0,
+            }));
+        }
+        Ok(engagement)
+    }
+}
+
 fn submission_from(answer: Value) -> Result<RedditSubmission, AdapterError> {
     let data = answer.pointer("/json/data").ok_or_else(|| AdapterError::Unavailable {
         platform: Platform::Reddit,
@@ -410,6 +549,17 @@ fn submission_from(answer: Value) -> Result<RedditSubmission, AdapterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_is_the_first_line_or_its_first_sentence_within_the_limit() {
+        assert_eq!(title_of("Plan your week in 10 minutes.\n\nMore below."), "Plan your week in 10 minutes.");
+        let long = format!("Short start. {}", "word ".repeat(100));
+        assert_eq!(title_of(&long), "Short start.");
+        let endless = "word ".repeat(100);
+        let title = title_of(&endless);
+        assert!(title.chars().count() <= REDDIT_MAX_TITLE_CHARS && title.ends_with('\u{2026}'), "{title}");
+        assert_eq!(title_of(""), "");
+    }
 
     #[test]
     fn waits_are_read_from_reddits_words() {

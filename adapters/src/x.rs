@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
-use crate::{AdapterError, Platform};
+use crate::{AdapterError, Platform, PostEngagement, PostRef, SocialChannel, SocialNetwork};
 
 /// The production API's origin. Requests go to `{origin}/2/…`.
 pub const X_API_BASE: &str = "https://api.x.com";
@@ -47,6 +47,9 @@ const DUPLICATE_CONTENT: &str = "duplicate content";
 
 /// Recent posts searched for one whose answer was lost (X allows 5 to 100).
 const RECENT_POSTS: u32 = 20;
+
+/// Most posts one lookup (`GET /2/tweets?ids=`) takes.
+const LOOKUP_IDS: usize = 100;
 
 /// A connection to one X account, through the platform's X application.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -154,7 +157,8 @@ struct Data<T> {
     data: T,
 }
 
-/// A list's envelope: `data` is absent when the list is empty.
+/// A list's envelope: `data` is absent when the list is empty (or, for a lookup, when
+/// none of the ids was found; each missing one is then among `errors`).
 #[derive(Deserialize)]
 struct List<T> {
     #[serde(default = "Vec::new")]
@@ -422,5 +426,72 @@ mod tests {
             Some("One or more parameters to your request was invalid.; text is too long")
         );
         assert_eq!(describe_problem("<html>"), None);
+    }
+}
+
+/// A post's public numbers, as the posts lookup answers with `tweet.fields=public_metrics`.
+#[derive(Deserialize)]
+struct MeasuredPost {
+    id: String,
+    public_metrics: PublicMetrics,
+}
+
+#[derive(Deserialize)]
+struct PublicMetrics {
+    #[serde(default)]
+    impression_count: u64,
+    #[serde(default)]
+    like_count: u64,
+    #[serde(default)]
+    retweet_count: u64,
+    #[serde(default)]
+    reply_count: u64,
+    #[serde(default)]
+    quote_count: u64,
+}
+
+#[async_trait::async_trait]
+impl SocialChannel for XClient {
+    fn network(&self) -> SocialNetwork {
+        SocialNetwork::X
+    }
+
+    fn circuit_state(&self) -> CircuitState {
+        XClient::circuit_state(self)
+    }
+
+    fn oauth(&self) -> &OAuthSession {
+        XClient::oauth(self)
+    }
+
+    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError> {
+        let post = self.post(text).await?;
+        Ok(PostRef { url: format!("https://x.com/i/web/status/{}", post.id), post_id: post.id })
+    }
+
+    /// Likes, reposts, replies and quotes, and the impressions X counts, from the posts
+    /// lookup in batches of [`LOOKUP_IDS`].
+    async fn engagement(&self, post_ids: &[String]) -> Result<Vec<PostEngagement>, AdapterError> {
+        if let Some(bad) = post_ids.iter().find(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_digit())) {
+            return Err(AdapterError::rejected(Platform::X, format!("{bad:?} is not an X post id")));
+        }
+        let deadline = self.deadline();
+        let mut engagement = Vec::with_capacity(post_ids.len());
+        for batch in post_ids.chunks(LOOKUP_IDS) {
+            let path = format!("/2/tweets?ids={}&tweet.fields=public_metrics", batch.join(","));
+            let answer = self.call("post_metrics", Method::GET, path, None, deadline).await?;
+            let found = rest::typed::<List<MeasuredPost>>(Platform::X, "post_metrics", answer)?;
+            engagement.extend(found.data.into_iter().map(|post| {
+                let numbers = post.public_metrics;
+                PostEngagement {
+                    post_id: post.id,
+                    network: SocialNetwork::X,
+                    impressions: numbers.impression_count,
+                    engagements: numbers.like_count + numbers.retweet_count + numbers.reply_count + numbers.quote_count,
+                    clicks: 0,
+                }
+            }));
+        }
+        Ok(engagement)
     }
 }

@@ -31,7 +31,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use boardroom_adapters::{AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing};
+use boardroom_adapters::{
+    AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing, PublishedPost,
+};
 use boardroom_memory::{
     ApprovalStatus, Checkpoint, CycleReport, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost,
     Product,
@@ -50,7 +52,7 @@ use crate::minutes::{
     self, CycleFacts, DayFacts, LaunchFacts, MarketFacts, MarketingFacts, PriceMove, PricingFacts, ProductDay,
     ReinvestmentFacts, Voice, money, readable_niche,
 };
-use crate::specialists::{Network, SalesObservation, content};
+use crate::specialists::{Network, NetworkEngagement, SalesObservation, content, network_name};
 
 /// The steps of a cycle, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +177,9 @@ struct DayOutcome {
     ad_spend: Decimal,
     ad_revenue: Decimal,
     units: u64,
+    /// What the recent posts drew, per network.
+    #[serde(default)]
+    engagement: Vec<NetworkEngagement>,
 }
 
 /// The CEO agent. Actions: `run_cycle` (run or resume the autopilot cycle; answers with
@@ -677,7 +682,8 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     if products.is_empty() {
         return Ok("nothing to market yet".into());
     }
-    if !context.market.advertises() {
+    let (ad_channels, networks) = (context.market.ad_channels(), context.market.social_networks());
+    if ad_channels.is_empty() && networks.is_empty() {
         // A shop alone runs no ads and publishes no posts.
         state.expected_revenue = expected_revenue(state.snapshot.as_ref(), &products);
         state.facts.marketing.expected_revenue = state.expected_revenue;
@@ -696,6 +702,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     let per_product = ads_total / Decimal::from(products.len());
     let mut flights: u32 = 0;
     let mut posts: u32 = 0;
+    let mut posts_failed: u32 = 0;
     let mut daily_ads = Decimal::ZERO;
     let mut brakes = AdBrakes::read(context, state).await?;
     // Flights the owner approved since the last cycle go first: they were planned
@@ -710,7 +717,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         for (channel, weight) in
             [(AdChannel::SearchAds, weights.search_ads), (AdChannel::SocialAds, weights.social_ads)]
         {
-            if paid <= 0.0 || weight <= 0.0 {
+            if paid <= 0.0 || weight <= 0.0 || !ad_channels.contains(&channel) {
                 continue;
             }
             let daily = cents(per_product * Decimal::from_f64(weight / paid).unwrap_or(Decimal::ZERO));
@@ -751,21 +758,22 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         }
         // Organic posts: as many per day as the content share allows (0–2).
         let per_day = (decisions.budget_split.content * Decimal::from(3)).round().to_usize().unwrap_or(0).min(2);
-        if per_day == 0 {
+        if per_day == 0 || networks.is_empty() {
             continue;
         }
         // A post names the product, not the qualifiers its search-result title carries.
         let category = state.snapshot.as_ref().and_then(|s| s.niche(&product.niche)).map(|n| n.category.clone());
         let brief = json!({ "product": copywriting::name_in_title(&product.title), "niche": product.niche, "category": category.unwrap_or_default(),
                             "price": price_text(product.price, &product.currency), "keywords": product.tags });
-        let drafted =
-            context.call("content", Task::new("social_posts", json!({ "brief": brief, "cycle": cycle }))).await?;
+        let drafted = context
+            .call("content", Task::new("social_posts", json!({ "brief": brief, "cycle": cycle, "among": networks })))
+            .await?;
         let existing_posts = context.store.social_posts(context.tenant, 500).await.map_err(store_error)?;
         for post in drafted["posts"].as_array().into_iter().flatten().take(per_day) {
             let Ok(network) = serde_json::from_value::<Network>(post["network"].clone()) else { continue };
             let text = post["text"].as_str().unwrap_or_default().to_owned();
             let spec = PostSpec { product_id: external_id.clone(), network, text: text.clone() };
-            let published = context
+            let published = match context
                 .market
                 .publish_post(
                     context.tenant,
@@ -773,7 +781,22 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                     &key(context, cycle, Step::MarketingLaunch, &format!("{}:{:?}", product.id, network)),
                 )
                 .await
-                .map_err(market_error)?;
+            {
+                Ok(published) => published,
+                // A network that refuses or fails (a revoked grant, an outage) costs
+                // its post, not the cycle: the sales, prices and ledger still need it.
+                Err(error) => {
+                    context
+                        .emit(
+                            "marketing.post_failed",
+                            format!("The post on {} was not published: {error}", network_name(network)),
+                            json!({ "network": network, "product_id": product.id }),
+                        )
+                        .await;
+                    posts_failed += 1;
+                    continue;
+                }
+            };
             save_market(context).await?;
             // The key is this cycle's, so a post the platform already had is this
             // cycle's too, published before a crash made the step run again.
@@ -800,6 +823,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
     marketing.daily_ad_budget = daily_ads;
     marketing.ad_budget_committed = daily_ads * Decimal::from(FLIGHT_DAYS);
     marketing.posts = posts;
+    marketing.posts_failed = posts_failed;
     marketing.expected_revenue = state.expected_revenue;
     let flights = match flights {
         0 => "no new ad flights".to_owned(),
@@ -811,6 +835,24 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         if posts == 1 { "1 post published".to_owned() } else { format!("{posts} posts published") },
         money(state.expected_revenue, CURRENCY)
     ))
+}
+
+/// The flights the swarm launched on live ad platforms, as the caps count them: each
+/// campaign row spends its budget over [`FLIGHT_DAYS`] from the day it was made, `today`
+/// being the market's day at `now`.
+fn live_flights(campaigns: &[boardroom_memory::Campaign], today: u32, now: DateTime<Utc>) -> Vec<AdFlight> {
+    campaigns
+        .iter()
+        .filter(|campaign| campaign.status == "active" && campaign.external_id.is_some())
+        .filter_map(|campaign| {
+            let age = u32::try_from((now - campaign.created_at).num_days()).unwrap_or(0);
+            (age < FLIGHT_DAYS).then(|| AdFlight {
+                daily_budget: campaign.budget / Decimal::from(FLIGHT_DAYS),
+                start_day: today.saturating_sub(age),
+                days: FLIGHT_DAYS,
+            })
+        })
+        .collect()
 }
 
 /// How many of the newest approval requests the marketing step reads to know which
@@ -917,6 +959,12 @@ impl AdBrakes {
             let report = context.market.report(context.tenant, today, today).await.map_err(market_error)?;
             brakes.today = report.today;
             brakes.flights = report.campaigns.iter().map(AdFlight::from).collect();
+            if !context.market.is_simulated() {
+                // Live flights run on the ad platforms, which the market's report does
+                // not cover: the swarm's own rows say what each commits.
+                let campaigns = context.store.campaigns(context.tenant).await.map_err(store_error)?;
+                brakes.flights.extend(live_flights(&campaigns, report.today, Utc::now()));
+            }
         }
         Ok(brakes)
     }
@@ -1125,16 +1173,21 @@ async fn performance_monitoring(
     // A real platform's money reaches the ledger from its own deliveries (webhooks) and
     // the store sync, each order once by its id; booking the day's report as well
     // would count it twice.
+    let mut live_ads = LiveAdDay::default();
     if !context.market.is_simulated() {
         entries.clear();
+        // Ad platforms send no deliveries: their spend is read back and booked here.
+        live_ads = read_back_ad_days(context, &mut entries).await?;
     }
     let booked = context.call("accountant", Task::new("book", json!({ "entries": entries }))).await?;
+    let engagement = read_back_engagement(context, state.started_at).await?;
     let outcome = DayOutcome {
         revenue: report.gross_revenue(),
-        net: report.net_profit(),
-        ad_spend: report.ad_spend(),
-        ad_revenue,
+        net: report.net_profit() - live_ads.spend,
+        ad_spend: report.ad_spend() + live_ads.spend,
+        ad_revenue: ad_revenue + live_ads.revenue,
         units: report.units_sold(),
+        engagement,
     };
     let day = DayFacts {
         day: target_day,
@@ -1155,6 +1208,164 @@ async fn performance_monitoring(
     state.facts.outcome = Some(day);
     state.outcome = Some(outcome);
     Ok(summary)
+}
+
+/// Completed days of live ad spend read back each cycle: a cycle missed, or a platform
+/// that revised a day, is caught up within a week.
+const AD_DAYS_READ: u64 = 7;
+
+/// What the live ad campaigns cost and brought on the last completed day.
+#[derive(Debug, Default)]
+struct LiveAdDay {
+    spend: Decimal,
+    revenue: Decimal,
+}
+
+/// Adds a ledger row for each completed day (UTC) of the business's own live campaigns
+/// over the last [`AD_DAYS_READ`] days: its spend, booked once per campaign and day by
+/// its transaction id, so reading a day again books nothing more. Today is left until
+/// it is over, as its figures still grow. A platform that cannot be read now is noted on
+/// the feed and read next cycle.
+async fn read_back_ad_days(context: &AgentContext, entries: &mut Vec<Value>) -> Result<LiveAdDay, AgentError> {
+    let mut day = LiveAdDay::default();
+    if context.market.ad_channels().is_empty() {
+        return Ok(day);
+    }
+    let campaigns = context.store.campaigns(context.tenant).await.map_err(store_error)?;
+    if campaigns.iter().all(|campaign| campaign.external_id.is_none()) {
+        return Ok(day);
+    }
+    let products = context.store.products(context.tenant).await.map_err(store_error)?;
+    let today = Utc::now().date_naive();
+    let yesterday = today - chrono::Days::new(1);
+    let days =
+        match context.market.campaign_days(context.tenant, today - chrono::Days::new(AD_DAYS_READ), yesterday).await {
+            Ok(days) => days,
+            Err(error) => {
+                context
+                    .emit(
+                        "marketing.ad_days_unread",
+                        format!("The ad campaigns' spend could not be read this cycle: {error}"),
+                        json!({ "from": today - chrono::Days::new(AD_DAYS_READ), "to": yesterday }),
+                    )
+                    .await;
+                return Ok(day);
+            }
+        };
+    for measured in days {
+        let Some(campaign) =
+            campaigns.iter().find(|campaign| campaign.external_id.as_deref() == Some(measured.campaign_id.as_str()))
+        else {
+            // The account's own campaigns, not the swarm's: not this ledger's to book.
+            continue;
+        };
+        let price = products.iter().find(|product| Some(product.id) == campaign.product_id).map(|p| p.price);
+        if measured.date == yesterday {
+            day.spend += measured.spend;
+            day.revenue += price.unwrap_or_default() * Decimal::from(measured.conversions);
+        }
+        if measured.spend <= Decimal::ZERO {
+            continue;
+        }
+        let source = measured.platform.as_str();
+        entries.push(json!({
+            "source": source,
+            "amount": -measured.spend,
+            "category": "ad_spend",
+            "transaction_id": format!("{source}:{}:{}", measured.campaign_id, measured.date),
+            "metadata": { "campaign_id": measured.campaign_id, "product_id": campaign.product_id, "date": measured.date,
+                          "impressions": measured.impressions, "clicks": measured.clicks, "conversions": measured.conversions },
+        }));
+    }
+    Ok(day)
+}
+
+/// How many of the newest posts have their engagement read back each cycle: a post's
+/// numbers settle within a fortnight, and a cycle publishes a few.
+const POSTS_MEASURED: i64 = 50;
+
+/// Reads what the newest posts drew from the networks they are on, keeps each post's
+/// engagement on its row (the totals the network counts, so a resumed step sets the
+/// same numbers again), and sums them per network for reflection: only the posts made
+/// before this cycle started, as one made minutes ago has drawn nothing yet anywhere.
+/// A network that cannot be read now is noted on the feed and left for the next cycle:
+/// the day's sales are what this step is for.
+async fn read_back_engagement(
+    context: &AgentContext,
+    cycle_started: Option<DateTime<Utc>>,
+) -> Result<Vec<NetworkEngagement>, AgentError> {
+    let rows = context.store.social_posts(context.tenant, POSTS_MEASURED).await.map_err(store_error)?;
+    let published: Vec<PublishedPost> = rows
+        .iter()
+        .filter_map(|row| {
+            let network = serde_json::from_value::<Network>(json!(row.platform)).ok()?;
+            Some(PublishedPost { network, post_id: row.external_id.clone()? })
+        })
+        .collect();
+    if published.is_empty() {
+        return Ok(Vec::new());
+    }
+    let measured = match context.market.post_engagement(context.tenant, &published).await {
+        Ok(measured) => measured,
+        Err(error) => {
+            context
+                .emit(
+                    "marketing.engagement_unread",
+                    format!("The posts' engagement could not be read this cycle: {error}"),
+                    json!({ "posts": published.len() }),
+                )
+                .await;
+            return Ok(Vec::new());
+        }
+    };
+    let mut per_network: Vec<NetworkEngagement> = Vec::new();
+    for post in &measured {
+        let Some(row) = rows.iter().find(|row| row.external_id.as_deref() == Some(post.post_id.as_str())) else {
+            continue;
+        };
+        let score = i64::try_from(post.engagements).unwrap_or(i64::MAX);
+        if row.engagement_score != score {
+            context.store.set_post_engagement(context.tenant, row.id, score).await.map_err(store_error)?;
+        }
+        let settled = cycle_started.is_none_or(|started| row.posted_at.is_some_and(|posted| posted < started));
+        if !settled {
+            continue;
+        }
+        match per_network.iter_mut().find(|network| network.network == post.network) {
+            Some(network) => {
+                network.posts += 1;
+                network.engagements = network.engagements.saturating_add(post.engagements);
+                network.impressions = network.impressions.saturating_add(post.impressions);
+            }
+            None => per_network.push(NetworkEngagement {
+                network: post.network,
+                posts: 1,
+                engagements: post.engagements,
+                impressions: post.impressions,
+            }),
+        }
+    }
+    if !per_network.is_empty() {
+        let words: Vec<String> = per_network
+            .iter()
+            .map(|network| {
+                format!(
+                    "{} on {} on {}",
+                    plural(usize::try_from(network.engagements).unwrap_or(usize::MAX), "engagement", "engagements"),
+                    plural(network.posts as usize, "post", "posts"),
+                    network_name(network.network)
+                )
+            })
+            .collect();
+        context
+            .emit(
+                "marketing.engagement",
+                format!("The posts drew {}", words.join(", ")),
+                json!({ "live": !context.market.is_simulated(), "networks": per_network }),
+            )
+            .await;
+    }
+    Ok(per_network)
 }
 
 async fn price_history(context: &AgentContext, product_id: &str) -> Result<Vec<(u32, SalesObservation)>, AgentError> {
@@ -1280,7 +1491,7 @@ async fn reinvestment(context: &AgentContext, cycle: i64, state: &mut CycleState
             Task::new(
                 "reflect",
                 json!({ "cycle": cycle, "outcome": { "niche": lesson_subject, "expected_revenue": state.expected_revenue, "actual_revenue": outcome.revenue,
-                                                     "ad_spend": outcome.ad_spend, "ad_revenue": outcome.ad_revenue } }),
+                                                     "ad_spend": outcome.ad_spend, "ad_revenue": outcome.ad_revenue, "engagement": outcome.engagement } }),
             ),
         )
         .await?;

@@ -102,6 +102,8 @@ pub struct MarketingFacts {
     pub flight_days: u32,
     /// Social posts published this cycle.
     pub posts: u32,
+    /// Posts a network refused or failed to take this cycle.
+    pub posts_failed: u32,
     /// Revenue the plan expects for the day.
     pub expected_revenue: Decimal,
 }
@@ -403,7 +405,13 @@ fn marketing_paragraph(voice: &Voice, marketing: &MarketingFacts, currency: &str
             count(u64::from(marketing.refused_by_guard), "flight", "flights")
         ));
     }
-    let posts = count(u64::from(marketing.posts), "post published", "posts published");
+    let mut posts = count(u64::from(marketing.posts), "post published", "posts published");
+    if marketing.posts_failed > 0 {
+        posts.push_str(&format!(
+            " ({} not taken by its network)",
+            count(u64::from(marketing.posts_failed), "post", "posts")
+        ));
+    }
     let plan = money(marketing.expected_revenue, currency);
     match voice.tone {
         Tone::Mentor => format!("To reach people: {flights}, and {posts}. The plan expects {plan} today."),
@@ -622,6 +630,7 @@ mod tests {
                 ad_budget_committed: dec!(87.50),
                 flight_days: 7,
                 posts: 1,
+                posts_failed: 0,
                 expected_revenue: dec!(290.00),
             },
             pricing: PricingFacts {

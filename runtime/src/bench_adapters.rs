@@ -9,6 +9,8 @@
 //!    adapter actor) against a platform answering in 20 ms, under each tier's limit of
 //!    platform calls in flight (free 2, pro 8, enterprise unlimited): calls per second,
 //!    and the slowest wait for a slot.
+//! 3. **A throttled channel** (`bench_channels`): how long a post waits when its X
+//!    account says "slow down", and another tenant's posts meanwhile.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -234,5 +236,5 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         );
     }
     root.shutdown().await;
-    Ok(())
+    crate::bench_channels::run().await
 }

@@ -26,6 +26,7 @@ mod app;
 mod audit;
 mod bench;
 mod bench_adapters;
+mod bench_channels;
 mod bench_chaos;
 mod bench_live;
 mod bench_scale;

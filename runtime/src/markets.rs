@@ -16,6 +16,11 @@
 //!   and the calls that needed it fail saying why, so the owner's cycles fail with that
 //!   reason instead of quietly going back to the sandbox.
 //!
+//! A live business's connected social accounts (X, Reddit, LinkedIn) publish its posts
+//! and its Google Ads account runs its search ads ([`ChannelMarket`] in front of the
+//! selling account, opened by the same adapter actor); the refresh tokens they rotate
+//! are saved, sealed, over the stored ones.
+//!
 //! A dry run rehearses a shop's calls only: it needs a connected Shopify shop, whatever
 //! else is connected.
 //!
@@ -26,9 +31,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, DryRunMarket, GumroadClient, GumroadMarket, Marketplace, Platform, PlatformFeeShare,
-    ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket, StripeClient, StripeConnection, StripeLinkRegistry,
-    StripeMarket,
+    AdapterError, CallBudget, ChannelMarket, DryRunMarket, GumroadClient, GumroadMarket, Marketplace, OAuthSecret,
+    Platform, PlatformFeeShare, RefreshTokenKeeper, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket,
+    StripeClient, StripeConnection, StripeLinkRegistry, StripeMarket,
 };
 use boardroom_agents::accountant::platform_fee_rate;
 use boardroom_memory::{EventLog, MemoryError, SharedStore, Tenant, TenantId, Tier, UserId};
@@ -40,7 +45,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::StripePlatform;
 use crate::http::crypto::CredentialSealer;
 use crate::http::routes::payouts::connect_account;
-use crate::http::routes::stores::{SellingAccount, StorePlatform, newest_selling_platform, selling_account};
+use crate::http::routes::stores::{
+    ChannelClient, SellingAccount, StorePlatform, channel_accounts, keep_refresh_token, newest_selling_platform,
+    selling_account,
+};
 use crate::http::routes::webhooks::STRIPE_PAYMENT_LINKS;
 
 /// The key of the mode in a tenant's settings.
@@ -219,10 +227,62 @@ impl AccountOpener for LiveAccount {
     }
 
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
-        match &self.selling {
-            Selling::Store(platforms) => self.open_store(platforms).await,
-            Selling::Stripe => self.open_stripe().await,
+        let selling = match &self.selling {
+            Selling::Store(platforms) => self.open_store(platforms).await?,
+            Selling::Stripe => self.open_stripe().await?,
+        };
+        self.with_channels(selling).await
+    }
+}
+
+impl LiveAccount {
+    /// `selling` with the business's connected social accounts in front, when it has
+    /// any: its posts go to them.
+    async fn with_channels(&self, selling: Arc<dyn Marketplace>) -> Result<Arc<dyn Marketplace>, AdapterError> {
+        let (accounts, refused) = channel_accounts(&self.store, &self.sealer, self.tenant, live_settings())
+            .await
+            .map_err(|why| AdapterError::Unavailable { platform: self.platform(), message: why })?;
+        for why in refused {
+            tracing::warn!(tenant = %self.tenant, "a marketing channel is left out: {why}");
         }
+        if accounts.is_empty() {
+            return Ok(selling);
+        }
+        let keeper = Arc::new(SavedRefreshTokens {
+            tenant: self.tenant,
+            store: self.store.clone(),
+            sealer: self.sealer.clone(),
+            stores: accounts.iter().map(|account| (account.platform, account.store_id.clone())).collect(),
+        });
+        let (mut channels, mut ad_accounts) = (Vec::new(), Vec::new());
+        for account in accounts {
+            match account.client {
+                ChannelClient::Social(channel) => channels.push(channel),
+                ChannelClient::Ads(ads) => ad_accounts.push(ads),
+            }
+        }
+        Ok(Arc::new(ChannelMarket::new(selling, channels, ad_accounts, keeper).await))
+    }
+}
+
+/// Saves a channel's rotated refresh token over the one its connected account holds.
+struct SavedRefreshTokens {
+    tenant: TenantId,
+    store: SharedStore,
+    sealer: Arc<CredentialSealer>,
+    /// The stored account behind each platform's channel.
+    stores: Vec<(Platform, String)>,
+}
+
+#[async_trait]
+impl RefreshTokenKeeper for SavedRefreshTokens {
+    async fn keep(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError> {
+        let Some((_, store_id)) = self.stores.iter().find(|(kept, _)| *kept == platform) else {
+            return Err(AdapterError::rejected(platform, "no connected account holds this channel's tokens"));
+        };
+        keep_refresh_token(&self.store, &self.sealer, self.tenant, store_id, refresh_token).await.map_err(|why| {
+            AdapterError::Unavailable { platform, message: format!("the refresh token was not saved: {why}") }
+        })
     }
 }
 

@@ -283,6 +283,8 @@
     if (node.restarting || status === "restarting" || node.adapterState === "restarting") return "restarting";
     // An adapter's own state comes from its actor: the platform's throttle, its circuit.
     if (node.adapterState === "circuit_open") return "circuit_open";
+    // A channel whose platform refused its grant waits for its owner to connect it again.
+    if (node.adapterState === "needs_owner") return "needs_owner";
     if (node.throttledUntil > Date.now() || node.adapterState === "throttled") return "throttled";
     if (node.working > 0) return "working";
     if (status === "degraded" && view.snapshot.agents.includes(name)) return "degraded";
@@ -310,6 +312,7 @@
     if (ROLES[name]) return ROLES[name];
     if (name.startsWith("market:sandbox")) return "The sandbox market: simulated buyers, competitors and ad auctions. No real money moves.";
     if (name.startsWith("market:")) return "The adapter for " + name.slice(7) + ": every call to the platform goes through it.";
+    if (name.startsWith("channel:")) return "The connected " + name.slice(8) + " account: the swarm's posts are published there, and their engagement read back.";
     return name;
   }
 
@@ -349,7 +352,7 @@
   const STATE_LABELS = {
     idle: "○ idle", working: "◉ working", throttled: "◌ throttled",
     restarting: "↻ restarting", degraded: "⚠ degraded", circuit_open: "⊘ circuit open",
-    asleep: "☾ asleep", waking: "◔ waking",
+    asleep: "☾ asleep", waking: "◔ waking", needs_owner: "⚠ connect again",
   };
 
   function renderNode(name) {

@@ -28,10 +28,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CampaignRef, CampaignSpec, CircuitState, IdempotencyKey, ListedProduct, MarketSnapshot, Marketplace,
-    PerformanceReport, Platform, PostRef, PostSpec, ProductListing, StoreRef,
+    AdChannel, AdapterError, CampaignDay, CampaignRef, CampaignSpec, ChannelStatus, CircuitState, IdempotencyKey,
+    ListedProduct, MarketSnapshot, Marketplace, PerformanceReport, Platform, PostEngagement, PostRef, PostSpec,
+    ProductListing, PublishedPost, SocialNetwork, StoreRef,
 };
 use boardroom_memory::{EventLog, NewEvent, SharedStore, TenantId};
+use chrono::NaiveDate;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
@@ -467,6 +469,24 @@ impl Marketplace for ActorMarket {
         lock(&self.slot.opened).as_ref().is_some_and(|market| market.advertises())
     }
 
+    fn ad_channels(&self) -> Vec<AdChannel> {
+        lock(&self.slot.opened).as_ref().map_or_else(Vec::new, |market| market.ad_channels())
+    }
+
+    fn social_networks(&self) -> Vec<SocialNetwork> {
+        lock(&self.slot.opened).as_ref().map_or_else(Vec::new, |market| market.social_networks())
+    }
+
+    // Read beside the actor, not through its mailbox: a dashboard must not wait behind
+    // a slow platform call.
+    async fn channel_states(&self) -> Vec<ChannelStatus> {
+        let opened = lock(&self.slot.opened).clone();
+        match opened {
+            Some(market) => market.channel_states().await,
+            None => Vec::new(),
+        }
+    }
+
     fn circuit_state(&self) -> Option<CircuitState> {
         self.slot.circuit_state()
     }
@@ -519,6 +539,24 @@ impl Marketplace for ActorMarket {
     ) -> Result<PostRef, AdapterError> {
         let (post, key) = (post.clone(), key.clone());
         self.call(move |market| async move { market.publish_post(tenant, &post, &key).await }.boxed()).await
+    }
+
+    async fn post_engagement(
+        &self,
+        tenant: TenantId,
+        posts: &[PublishedPost],
+    ) -> Result<Vec<PostEngagement>, AdapterError> {
+        let posts = posts.to_vec();
+        self.call(move |market| async move { market.post_engagement(tenant, &posts).await }.boxed()).await
+    }
+
+    async fn campaign_days(
+        &self,
+        tenant: TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CampaignDay>, AdapterError> {
+        self.call(move |market| async move { market.campaign_days(tenant, from, to).await }.boxed()).await
     }
 
     async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {

@@ -64,6 +64,18 @@ impl Marketplace for RestoredMarket {
         self.inner.advertises()
     }
 
+    fn ad_channels(&self) -> Vec<boardroom_adapters::AdChannel> {
+        self.inner.ad_channels()
+    }
+
+    fn social_networks(&self) -> Vec<boardroom_adapters::SocialNetwork> {
+        self.inner.social_networks()
+    }
+
+    async fn channel_states(&self) -> Vec<boardroom_adapters::ChannelStatus> {
+        self.inner.channel_states().await
+    }
+
     fn circuit_state(&self) -> Option<boardroom_adapters::CircuitState> {
         self.inner.circuit_state()
     }
@@ -111,6 +123,23 @@ impl Marketplace for RestoredMarket {
         key: &IdempotencyKey,
     ) -> Result<PostRef, AdapterError> {
         self.ready().await?.publish_post(tenant, post, key).await
+    }
+
+    async fn post_engagement(
+        &self,
+        tenant: TenantId,
+        posts: &[boardroom_adapters::PublishedPost],
+    ) -> Result<Vec<boardroom_adapters::PostEngagement>, AdapterError> {
+        self.ready().await?.post_engagement(tenant, posts).await
+    }
+
+    async fn campaign_days(
+        &self,
+        tenant: TenantId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<boardroom_adapters::CampaignDay>, AdapterError> {
+        self.ready().await?.campaign_days(tenant, from, to).await
     }
 
     async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {

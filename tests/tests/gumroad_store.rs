@@ -127,7 +127,7 @@ async fn a_connected_gumroad_account_sells_the_autopilots_product_and_books_each
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(
         swarm.body["market"],
-        json!({ "mode": "live", "platform": "gumroad", "simulated": false, "circuit": "closed",
+        json!({ "mode": "live", "platform": "gumroad", "simulated": false, "circuit": "closed", "channels": [],
                 "adapter": { "node": "market:gumroad", "platform": "gumroad", "state": "idle" } }),
         "the dashboard shows where the swarm acts, and the account's adapter actor"
     );

@@ -129,7 +129,7 @@ async fn a_connected_shop_gets_its_product_from_the_autopilot_and_its_orders_in_
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(
         swarm.body["market"],
-        json!({ "mode": "live", "platform": "shopify", "simulated": false, "circuit": "closed",
+        json!({ "mode": "live", "platform": "shopify", "simulated": false, "circuit": "closed", "channels": [],
                 "adapter": { "node": "market:shopify", "platform": "shopify", "state": "idle" } }),
         "the dashboard shows where the swarm acts, and its adapter actor"
     );

@@ -131,7 +131,7 @@ async fn a_business_on_stripe_lists_its_product_as_a_payment_link_and_books_each
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(
         swarm.body["market"],
-        json!({ "mode": "live", "platform": "stripe", "simulated": false, "circuit": "closed",
+        json!({ "mode": "live", "platform": "stripe", "simulated": false, "circuit": "closed", "channels": [],
                 "adapter": { "node": "market:stripe", "platform": "stripe", "state": "idle" } }),
         "the dashboard shows where the swarm acts, and the account's adapter actor"
     );

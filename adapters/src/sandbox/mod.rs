@@ -39,7 +39,7 @@ use serde_json::Value;
 use self::world::{World, WorldState};
 use crate::{
     AdapterError, CampaignRef, CampaignSpec, IdempotencyKey, ListedProduct, MarketSnapshot, Marketplace,
-    PerformanceReport, Platform, PostRef, PostSpec, ProductListing, StoreRef,
+    PerformanceReport, Platform, PostEngagement, PostRef, PostSpec, ProductListing, PublishedPost, StoreRef,
 };
 
 /// The simulated market: one deterministic world per tenant.
@@ -203,6 +203,14 @@ impl Marketplace for SandboxMarket {
         key: &IdempotencyKey,
     ) -> Result<PostRef, AdapterError> {
         self.with_world(tenant, |world| world.publish_post(post, key))
+    }
+
+    async fn post_engagement(
+        &self,
+        tenant: TenantId,
+        posts: &[PublishedPost],
+    ) -> Result<Vec<PostEngagement>, AdapterError> {
+        Ok(self.with_world(tenant, |world| world.post_engagement(posts)))
     }
 
     async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {

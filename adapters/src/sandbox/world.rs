@@ -13,8 +13,8 @@ use super::money::{self, MAX_AMOUNT, MIN_DAILY_BUDGET, MIN_PRICE};
 use super::random::{Draws, STREAM_DAY, STREAM_POST, STREAM_TENANT, mix, poisson_quantile};
 use crate::{
     AdChannel, AdapterError, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, IdempotencyKey,
-    ListedProduct, MarketSnapshot, PerformanceReport, Platform, PostPerformance, PostRef, PostSpec, ProductListing,
-    ProductPerformance, SocialNetwork, StoreRef,
+    ListedProduct, MarketSnapshot, PerformanceReport, Platform, PostEngagement, PostPerformance, PostRef, PostSpec,
+    ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
 };
 
 /// The version of [`WorldState`]'s shape; an import of another version is refused.
@@ -179,6 +179,19 @@ impl PostState {
             Some(age) => model::post_day(self.network, self.reach, age),
             None => PostDay::default(),
         }
+    }
+
+    /// Its numbers over days `from_day..end`, of which only its lifetime counts.
+    fn over(&self, from_day: u32, end: u32) -> PostDay {
+        let mut total = PostDay::default();
+        let last = end.min(self.published_day.saturating_add(model::POST_LIFETIME_DAYS));
+        for day in from_day.max(self.published_day)..last {
+            let one = self.on_day(day);
+            total.impressions += one.impressions;
+            total.engagements += one.engagements;
+            total.clicks += one.clicks;
+        }
+        total
     }
 }
 
@@ -739,13 +752,7 @@ impl World {
             .posts
             .iter()
             .map(|post| {
-                let mut total = PostDay::default();
-                for day in from_day.max(post.published_day)..end {
-                    let one = post.on_day(day);
-                    total.impressions += one.impressions;
-                    total.engagements += one.engagements;
-                    total.clicks += one.clicks;
-                }
+                let total = post.over(from_day, end);
                 PostPerformance {
                     post_id: post.id.clone(),
                     product_id: post.product_id.clone(),
@@ -766,6 +773,27 @@ impl World {
             campaigns,
             posts,
         })
+    }
+}
+
+impl World {
+    /// What each of `wanted` has drawn from its publishing to today.
+    pub(super) fn post_engagement(&self, wanted: &[PublishedPost]) -> Vec<PostEngagement> {
+        self.state
+            .posts
+            .iter()
+            .filter(|post| wanted.iter().any(|one| one.post_id == post.id && one.network == post.network))
+            .map(|post| {
+                let total = post.over(post.published_day, self.state.today);
+                PostEngagement {
+                    post_id: post.id.clone(),
+                    network: post.network,
+                    impressions: total.impressions,
+                    engagements: total.engagements,
+                    clicks: total.clicks,
+                }
+            })
+            .collect()
     }
 }
 

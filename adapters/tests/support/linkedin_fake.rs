@@ -10,6 +10,8 @@
 //!   `LinkedIn-Version` of a version it serves and `X-Restli-Protocol-Version: 2.0.0`
 //!   (else `426`/`400` with LinkedIn's messages), a JSON body with `author`,
 //!   `commentary`, `visibility`, `distribution` and `lifecycleState`;
+//! - `GET /rest/socialActions/{post URN, percent-encoded}`: the same headers; the post's
+//!   `likesSummary` and `commentsSummary`, `404` for a post it does not know;
 //! - the answer: `201`, an empty body, the post's URN in `x-restli-id`; a repeat of an
 //!   earlier post's commentary is `422` naming the earlier post.
 
@@ -19,10 +21,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use boardroom_adapters::{LINKEDIN_API_VERSION, LinkedInConnection, OAuthSecret};
 use serde_json::{Value, json};
 
@@ -38,6 +40,8 @@ struct LinkedInState {
     posts: Vec<(String, String, String)>,
     answer_next_post_after: Option<Duration>,
     calls: HashMap<String, u32>,
+    /// Each post's (likes, comments).
+    reactions: HashMap<String, (u64, u64)>,
 }
 
 /// A running fake LinkedIn.
@@ -51,6 +55,7 @@ impl LinkedInFake {
         Router::new()
             .route("/oauth/v2/accessToken", post(token))
             .route("/rest/posts", post(create_post))
+            .route("/rest/socialActions/{urn}", get(social_actions))
             .with_state(self.clone())
     }
 
@@ -79,6 +84,11 @@ impl LinkedInFake {
     }
 
     /// Every access token handed out expires now.
+    /// Members like and comment on post `urn`.
+    pub(crate) fn set_reactions(&self, urn: &str, likes: u64, comments: u64) {
+        self.state().reactions.insert(urn.to_owned(), (likes, comments));
+    }
+
     pub(crate) fn expire_access_tokens(&self) {
         self.state().access_tokens.clear();
     }
@@ -131,23 +141,36 @@ async fn token(State(fake): State<LinkedInFake>, headers: HeaderMap, body: Bytes
     .into_response()
 }
 
-async fn create_post(State(fake): State<LinkedInFake>, headers: HeaderMap, body: Bytes) -> Response {
-    count(&fake, "POST /rest/posts");
+/// The refusal of a REST call without a live token, the version or the protocol header.
+fn refused_rest_call(fake: &LinkedInFake, headers: &HeaderMap) -> Option<Response> {
     let header_value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
     let token = header_value("authorization").strip_prefix("Bearer ").unwrap_or_default().to_owned();
     if !fake.state().access_tokens.contains(&token) {
-        return refusal(
+        return Some(refusal(
             StatusCode::UNAUTHORIZED,
             "REVOKED_ACCESS_TOKEN",
             "The token used in the request has been revoked by the user",
-        );
+        ));
     }
     if header_value("linkedin-version") != LINKEDIN_API_VERSION {
-        return refusal(StatusCode::UPGRADE_REQUIRED, "NONEXISTENT_VERSION", "Requested version is not active");
+        return Some(refusal(StatusCode::UPGRADE_REQUIRED, "NONEXISTENT_VERSION", "Requested version is not active"));
     }
     if header_value("x-restli-protocol-version") != "2.0.0" {
-        return refusal(StatusCode::BAD_REQUEST, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version 2.0.0 is required");
+        return Some(refusal(
+            StatusCode::BAD_REQUEST,
+            "ILLEGAL_ARGUMENT",
+            "X-Restli-Protocol-Version 2.0.0 is required",
+        ));
     }
+    None
+}
+
+async fn create_post(State(fake): State<LinkedInFake>, headers: HeaderMap, body: Bytes) -> Response {
+    count(&fake, "POST /rest/posts");
+    if let Some(refused) = refused_rest_call(&fake, &headers) {
+        return refused;
+    }
+    let header_value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
     if header_value("content-type") != "application/json" {
         return refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -191,4 +214,24 @@ async fn create_post(State(fake): State<LinkedInFake>, headers: HeaderMap, body:
         response.headers_mut().insert("x-restli-id", value);
     }
     response
+}
+
+async fn social_actions(State(fake): State<LinkedInFake>, Path(urn): Path<String>, headers: HeaderMap) -> Response {
+    count(&fake, "GET /rest/socialActions/{urn}");
+    if let Some(refused) = refused_rest_call(&fake, &headers) {
+        return refused;
+    }
+    let state = fake.state();
+    if !state.posts.iter().any(|(known, _, _)| *known == urn) {
+        drop(state);
+        return refusal(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("Not found: {urn}"));
+    }
+    let (likes, comments) = state.reactions.get(&urn).copied().unwrap_or_default();
+    drop(state);
+    axum::Json(json!({
+        "target": urn,
+        "likesSummary": { "likedByCurrentUser": false, "totalLikes": likes },
+        "commentsSummary": { "totalFirstLevelComments": comments, "aggregatedTotalComments": comments },
+    }))
+    .into_response()
 }

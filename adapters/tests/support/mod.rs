@@ -3,9 +3,11 @@
 // Each test binary uses only its own platform's fake.
 #![allow(dead_code)]
 
+pub(crate) mod google_ads_fake;
 pub(crate) mod graphql;
 pub(crate) mod gumroad_fake;
 pub(crate) mod linkedin_fake;
+pub(crate) mod meta_ads_fake;
 pub(crate) mod reddit_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;

@@ -14,6 +14,9 @@
 //! - `/api/submit`: a form with `api_type=json`, `kind=self`, `sr`, `title` (1 to 300
 //!   characters) and `text` (stricter: Reddit takes more fields); errors come back at
 //!   HTTP 200 in `json.errors` (`SUBREDDIT_NOEXIST`, `RATELIMIT` when told to);
+//! - `/api/info`: `id`, 1 to 100 comma-separated fullnames; a Listing of the ones it
+//!   knows, with `ups`, `num_comments`, `score` and a `null` `view_count` (Reddit shows
+//!   views to moderators only);
 //! - `X-Ratelimit-Used/-Remaining/-Reset` on every API answer.
 
 use std::collections::HashMap;
@@ -46,6 +49,8 @@ struct RedditState {
     ratelimit_next_submits: u32,
     answer_next_submit_after: Option<Duration>,
     calls: HashMap<String, u32>,
+    /// Each submission's (upvotes, comments).
+    votes: HashMap<String, (u64, u64)>,
 }
 
 /// A running fake Reddit.
@@ -61,6 +66,7 @@ impl RedditFake {
             .route("/api/v1/me", get(me))
             .route("/api/submit", post(submit))
             .route("/user/{name}/submitted", get(submitted))
+            .route("/api/info", get(info))
             .with_state(self.clone())
     }
 
@@ -87,6 +93,11 @@ impl RedditFake {
     /// Submissions made: (name, subreddit, title).
     pub(crate) fn submissions(&self) -> Vec<(String, String, String)> {
         self.state().submissions.clone()
+    }
+
+    /// People vote and comment on submission `name`.
+    pub(crate) fn set_votes(&self, name: &str, ups: u64, comments: u64) {
+        self.state().votes.insert(name.to_owned(), (ups, comments));
     }
 
     /// The next `count` submissions are refused with `RATELIMIT` inside a 200.
@@ -189,7 +200,14 @@ async fn submit(State(fake): State<RedditFake>, headers: HeaderMap, body: Bytes)
         return errors("INVALID_OPTION", "api_type=json and kind=self are served", "kind");
     }
     let subreddit = form.get("sr").cloned().unwrap_or_default();
-    let Some(subreddit) = SUBREDDITS.iter().find(|known| known.eq_ignore_ascii_case(&subreddit)) else {
+    // The account's own profile takes submissions too, as `u_<name>`.
+    let profile = format!("u_{USERNAME}");
+    let Some(subreddit) = SUBREDDITS
+        .iter()
+        .map(|known| (*known).to_owned())
+        .chain([profile])
+        .find(|known| known.eq_ignore_ascii_case(&subreddit))
+    else {
         return errors("SUBREDDIT_NOEXIST", "that subreddit doesn't exist", "sr");
     };
     let title = form.get("title").cloned().unwrap_or_default();
@@ -204,7 +222,7 @@ async fn submit(State(fake): State<RedditFake>, headers: HeaderMap, body: Bytes)
             return errors("RATELIMIT", "you are doing that too much. try again in 1 second.", "ratelimit");
         }
         let name = format!("t3_{:x}", 0x1a2b3c + state.submissions.len());
-        state.submissions.push((name.clone(), (*subreddit).to_owned(), title));
+        state.submissions.push((name.clone(), subreddit.clone(), title));
         (name, state.answer_next_submit_after.take())
     };
     if let Some(delay) = delay {
@@ -236,6 +254,37 @@ async fn submitted(State(fake): State<RedditFake>, Path(name): Path<String>, hea
                 "url": format!("https://www.reddit.com/r/{subreddit}/comments/{id}/") } })
         })
         .collect();
+    with_rate_headers(
+        axum::Json(json!({ "kind": "Listing", "data": { "children": children, "after": null } })).into_response(),
+    )
+}
+
+async fn info(State(fake): State<RedditFake>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    count(&fake, "GET /api/info");
+    if let Some(refusal) = generic_agent(&headers).or_else(|| unauthorized(&fake, &headers)) {
+        return refusal;
+    }
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
+    let ids: Vec<&str> = query.get("id").map(|ids| ids.split(',').collect()).unwrap_or_default();
+    if ids.is_empty() || ids.len() > 100 {
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "message": "Bad Request", "error": 400 })))
+            .into_response();
+    }
+    let state = fake.state();
+    let children: Vec<_> = state
+        .submissions
+        .iter()
+        .filter(|(name, _, _)| ids.contains(&name.as_str()))
+        .map(|(name, subreddit, title)| {
+            let (ups, comments) = state.votes.get(name).copied().unwrap_or((1, 0));
+            let id = name.trim_start_matches("t3_");
+            json!({ "kind": "t3", "data": { "name": name, "subreddit": subreddit, "title": title, "ups": ups,
+                "score": ups, "num_comments": comments, "view_count": null,
+                "url": format!("https://www.reddit.com/r/{subreddit}/comments/{id}/") } })
+        })
+        .collect();
+    drop(state);
     with_rate_headers(
         axum::Json(json!({ "kind": "Listing", "data": { "children": children, "after": null } })).into_response(),
     )

@@ -13,6 +13,10 @@
 //! - `POST /2/tweets`: a JSON body (`Content-Type: application/json`) with `text` only
 //!   (stricter: X takes more fields), 1 to 280 characters (else `400` with `errors[]`),
 //!   not the text of one of the account's posts (`403`, duplicate content);
+//! - `GET /2/tweets`: `ids` (1 to 100 comma-separated numeric ids) and
+//!   `tweet.fields=public_metrics` (stricter: X takes other fields too); ids it does not
+//!   know are answered in `errors[]` (a `Not Found Error` each), and `data` is absent
+//!   when none is known;
 //! - `x-rate-limit-limit/-remaining/-reset` on every answer, and `429` without
 //!   `Retry-After` once the window is spent.
 //!
@@ -61,6 +65,17 @@ pub(crate) struct XState {
     reset_at: u64,
     answer_next_post_after: Option<Duration>,
     calls: HashMap<String, u32>,
+    /// Each post's public numbers, as people liked, reposted, replied and saw it.
+    metrics: HashMap<String, PublicMetrics>,
+}
+
+/// A post's `public_metrics`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PublicMetrics {
+    pub(crate) likes: u64,
+    pub(crate) reposts: u64,
+    pub(crate) replies: u64,
+    pub(crate) impressions: u64,
 }
 
 /// A running fake X.
@@ -84,7 +99,7 @@ impl XFake {
         Router::new()
             .route("/2/oauth2/token", post(token))
             .route("/2/users/me", get(me))
-            .route("/2/tweets", post(create_post))
+            .route("/2/tweets", post(create_post).get(lookup_posts))
             .route("/2/users/{id}/tweets", get(user_posts))
             .fallback(|| async {
                 problem(StatusCode::NOT_FOUND, "Not Found Error", "The requested resource was not found.")
@@ -138,6 +153,11 @@ impl XFake {
         let mut state = self.state();
         state.remaining = remaining;
         state.reset_at = epoch_secs() + reset_in.as_secs();
+    }
+
+    /// People react to post `id`: its public numbers are now `metrics`.
+    pub(crate) fn set_metrics(&self, id: &str, metrics: PublicMetrics) {
+        self.state().metrics.insert(id.to_owned(), metrics);
     }
 
     /// The next post is made at once and answered after `delay`.
@@ -327,4 +347,59 @@ async fn user_posts(State(fake): State<XFake>, Path(id): Path<String>, headers: 
         .collect();
     let answer = json!({ "data": posts, "meta": { "result_count": posts.len() } });
     with_rate_headers(&fake, axum::Json(answer).into_response())
+}
+
+async fn lookup_posts(State(fake): State<XFake>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    count(&fake, "GET /2/tweets");
+    if let Some(refusal) = unauthorized(&fake, &headers) {
+        return refusal;
+    }
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
+    let invalid = |message: String| {
+        let body = json!({
+            "errors": [{ "message": message }],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        });
+        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    };
+    if query.get("tweet.fields").map(String::as_str) != Some("public_metrics") {
+        return invalid("This fake serves tweet.fields=public_metrics only".into());
+    }
+    let ids: Vec<&str> = query.get("ids").map(|ids| ids.split(',').collect()).unwrap_or_default();
+    if ids.is_empty()
+        || ids.len() > 100
+        || ids.iter().any(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return invalid(format!(
+            "The `ids` query parameter value [{}] is not valid",
+            query.get("ids").cloned().unwrap_or_default()
+        ));
+    }
+    let state = fake.state();
+    let (mut data, mut errors) = (Vec::new(), Vec::new());
+    for id in ids {
+        match state.posts.iter().find(|(post, _)| post == id) {
+            Some((_, text)) => {
+                let numbers = state.metrics.get(id).copied().unwrap_or_default();
+                data.push(json!({ "id": id, "text": text, "edit_history_tweet_ids": [id], "public_metrics": {
+                    "retweet_count": numbers.reposts, "reply_count": numbers.replies, "like_count": numbers.likes,
+                    "quote_count": 0, "bookmark_count": 0, "impression_count": numbers.impressions } }));
+            }
+            None => errors.push(json!({ "value": id, "detail": format!("Could not find tweet with ids: [{id}]."),
+                                        "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                                        "resource_id": id, "type": "https://api.twitter.com/2/problems/resource-not-found" })),
+        }
+    }
+    drop(state);
+    let mut answer = serde_json::Map::new();
+    if !data.is_empty() {
+        answer.insert("data".into(), Value::Array(data));
+    }
+    if !errors.is_empty() {
+        answer.insert("errors".into(), Value::Array(errors));
+    }
+    with_rate_headers(&fake, axum::Json(Value::Object(answer)).into_response())
 }

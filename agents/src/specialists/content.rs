@@ -498,6 +498,10 @@ struct ContentRequest {
     brief: Brief,
     #[serde(default)]
     networks: Option<Vec<Network>>,
+    /// The networks the business can post on now: the choice of networks is made
+    /// among them.
+    #[serde(default)]
+    among: Option<Vec<Network>>,
     #[serde(default)]
     limit: Option<usize>,
     #[serde(default)]
@@ -512,16 +516,21 @@ struct ContentRequest {
 
 impl ContentWriter {
     /// Networks weighted by how much the personality leans on organic social (X,
-    /// TikTok) versus professional reach (LinkedIn) and communities (Reddit).
-    fn network_weights(context: &AgentContext) -> Vec<(Network, f64)> {
+    /// TikTok) versus professional reach (LinkedIn) and communities (Reddit), times
+    /// what reflection learnt of each from its posts' engagement.
+    async fn network_weights(context: &AgentContext) -> Vec<(Network, f64)> {
         let weights = context.personality.decisions.channel_weights.normalized();
-        vec![
+        let learnt = super::load_strategy(context).await.networks;
+        [
             (Network::X, weights.social_organic * 0.4 + weights.social_ads * 0.2),
             (Network::TikTok, weights.social_organic * 0.4 + weights.social_ads * 0.3),
             (Network::LinkedIn, weights.email * 0.5 + weights.seo_content * 0.3),
             (Network::Reddit, weights.seo_content * 0.4 + weights.social_organic * 0.2),
             (Network::YouTube, weights.seo_content * 0.3 + weights.social_ads * 0.1),
         ]
+        .into_iter()
+        .map(|(network, leaning)| (network, leaning * learnt.of(network)))
+        .collect()
     }
 }
 
@@ -565,7 +574,10 @@ impl Agent for ContentWriter {
                 let networks = match request.networks {
                     Some(networks) => networks,
                     None => {
-                        let mut weighted = Self::network_weights(context);
+                        let mut weighted = Self::network_weights(context).await;
+                        if let Some(among) = &request.among {
+                            weighted.retain(|(network, _)| among.contains(network));
+                        }
                         weighted.sort_by(|a, b| b.1.total_cmp(&a.1));
                         weighted.into_iter().take(2).map(|(network, _)| network).collect()
                     }
@@ -579,7 +591,7 @@ impl Agent for ContentWriter {
             _ => {
                 let posts = request.posts.unwrap_or(7).min(100);
                 let start = request.start.unwrap_or_else(Utc::now);
-                let weights = Self::network_weights(context);
+                let weights = Self::network_weights(context).await;
                 let calendar = content_calendar(brief, &voice, &weights, posts, start, &variation);
                 Ok(json!({ "calendar": calendar }))
             }

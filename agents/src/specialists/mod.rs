@@ -15,7 +15,9 @@ pub use content::{Brief, ContentWriter, Network, ScheduledPost, Voice, best_hour
 pub use flipping::{Deal, FlipAnalysis, Flipper};
 pub use memory::{ExperienceFacts, MemoryKeeper};
 pub use pricing::{PriceQuote, Pricer, PricingInput, SalesObservation};
-pub use reflection::{CycleOutcome, Reflection, Reflector, Strategy};
+pub use reflection::{
+    CycleOutcome, NETWORK_BIAS_RANGE, NetworkBias, NetworkEngagement, Reflection, Reflector, Strategy, network_name,
+};
 pub use seo::{Keyword, ListingBrief, ListingLimits, OptimizedListing, SeoAnalyst};
 pub use strategist::{NicheFacts, Opportunity, STRATEGY_KEY, Strategist, StrategyWeights, load_strategy};
 

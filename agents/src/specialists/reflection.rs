@@ -12,6 +12,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use super::strategist::StrategyWeights;
+use boardroom_adapters::SocialNetwork;
 
 /// A tenant's adjustable strategy, stored by the reflection agent between cycles.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -20,11 +21,86 @@ pub struct Strategy {
     pub weights: StrategyWeights,
     /// Multiplier on the personality's ad budget, learnt from ad returns (0.3–1.5).
     pub ad_bias: f64,
+    /// Multipliers on the personality's leaning to each social network, learnt from
+    /// what the posts there drew.
+    #[serde(default)]
+    pub networks: NetworkBias,
 }
 
 impl Default for Strategy {
     fn default() -> Self {
-        Self { weights: StrategyWeights::default(), ad_bias: 1.0 }
+        Self { weights: StrategyWeights::default(), ad_bias: 1.0, networks: NetworkBias::default() }
+    }
+}
+
+/// How much more (above 1) or less (below 1) than the personality leans to it the
+/// content agent posts on each network: [`NETWORK_BIAS_RANGE`], 1 to start.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkBias {
+    /// X.
+    pub x: f64,
+    /// LinkedIn.
+    pub linkedin: f64,
+    /// Reddit.
+    pub reddit: f64,
+    /// TikTok.
+    pub tiktok: f64,
+    /// YouTube.
+    pub youtube: f64,
+}
+
+/// The least and most a network's bias may become: a network that stops paying still
+/// gets a post now and then, to notice when it pays again.
+pub const NETWORK_BIAS_RANGE: (f64, f64) = (0.3, 3.0);
+
+impl Default for NetworkBias {
+    fn default() -> Self {
+        Self { x: 1.0, linkedin: 1.0, reddit: 1.0, tiktok: 1.0, youtube: 1.0 }
+    }
+}
+
+impl NetworkBias {
+    /// The bias for `network`.
+    pub fn of(&self, network: SocialNetwork) -> f64 {
+        match network {
+            SocialNetwork::X => self.x,
+            SocialNetwork::LinkedIn => self.linkedin,
+            SocialNetwork::Reddit => self.reddit,
+            SocialNetwork::TikTok => self.tiktok,
+            SocialNetwork::YouTube => self.youtube,
+        }
+    }
+
+    fn set(&mut self, network: SocialNetwork, bias: f64) {
+        let bias = bias.clamp(NETWORK_BIAS_RANGE.0, NETWORK_BIAS_RANGE.1);
+        match network {
+            SocialNetwork::X => self.x = bias,
+            SocialNetwork::LinkedIn => self.linkedin = bias,
+            SocialNetwork::Reddit => self.reddit = bias,
+            SocialNetwork::TikTok => self.tiktok = bias,
+            SocialNetwork::YouTube => self.youtube = bias,
+        }
+    }
+}
+
+/// What the posts on one network have drawn, as the monitoring step read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkEngagement {
+    /// The network.
+    pub network: SocialNetwork,
+    /// Posts measured.
+    pub posts: u32,
+    /// Their likes, reposts, replies and comments, summed.
+    pub engagements: u64,
+    /// Their impressions, summed (0 where the network does not tell).
+    pub impressions: u64,
+}
+
+impl NetworkEngagement {
+    /// Engagements per post.
+    pub fn per_post(&self) -> f64 {
+        if self.posts == 0 { 0.0 } else { self.engagements as f64 / f64::from(self.posts) }
     }
 }
 
@@ -41,6 +117,10 @@ pub struct CycleOutcome {
     pub ad_spend: Decimal,
     /// Revenue from buyers the ads brought.
     pub ad_revenue: Decimal,
+    /// What the recent posts drew, per network (read from the networks on a live
+    /// business, from the simulated world on the sandbox).
+    #[serde(default)]
+    pub engagement: Vec<NetworkEngagement>,
 }
 
 /// What reflection concluded.
@@ -107,15 +187,67 @@ pub fn reflect(current: &Strategy, outcome: &CycleOutcome) -> Reflection {
         }
         _ => {}
     }
+    let networks = learn_networks(current.networks, &outcome.engagement, &mut lessons);
     if lessons.is_empty() {
         lessons.push(format!("{}: on plan; strategy unchanged", outcome.niche));
     }
     Reflection {
-        strategy: Strategy { weights: weights.normalized(), ad_bias },
+        strategy: Strategy { weights: weights.normalized(), ad_bias, networks },
         revenue_gap,
         return_on_ad_spend,
         success: revenue_gap >= -0.2,
         lessons,
+    }
+}
+
+/// Moves posting towards the networks whose posts draw more than the average post, 10 %
+/// a cycle: a network at least 25 % above the mean engagement per post gains, one at
+/// least 25 % below loses. It takes two networks with posts to compare.
+fn learn_networks(current: NetworkBias, engagement: &[NetworkEngagement], lessons: &mut Vec<String>) -> NetworkBias {
+    let measured: Vec<&NetworkEngagement> = engagement.iter().filter(|network| network.posts > 0).collect();
+    if measured.len() < 2 {
+        return current;
+    }
+    let posts: u32 = measured.iter().map(|network| network.posts).sum();
+    let engagements: u64 = measured.iter().map(|network| network.engagements).sum();
+    let mean = engagements as f64 / f64::from(posts.max(1));
+    if mean <= 0.0 {
+        return current;
+    }
+    let mut learnt = current;
+    let (mut more, mut less) = (Vec::new(), Vec::new());
+    for network in measured {
+        let ratio = network.per_post() / mean;
+        let name = network_name(network.network);
+        if ratio >= 1.25 {
+            learnt.set(network.network, current.of(network.network) * 1.1);
+            more.push(format!("{name} ({:.1} per post)", network.per_post()));
+        } else if ratio <= 0.75 {
+            learnt.set(network.network, current.of(network.network) * 0.9);
+            less.push(format!("{name} ({:.1} per post)", network.per_post()));
+        }
+    }
+    if !more.is_empty() || !less.is_empty() {
+        let mut lesson = format!("posts drew {mean:.1} engagements each on average");
+        if !more.is_empty() {
+            lesson.push_str(&format!("; more posts go to {}", more.join(" and ")));
+        }
+        if !less.is_empty() {
+            lesson.push_str(&format!("; fewer to {}", less.join(" and ")));
+        }
+        lessons.push(lesson);
+    }
+    learnt
+}
+
+/// A network's name as people write it.
+pub fn network_name(network: SocialNetwork) -> &'static str {
+    match network {
+        SocialNetwork::X => "X",
+        SocialNetwork::LinkedIn => "LinkedIn",
+        SocialNetwork::Reddit => "Reddit",
+        SocialNetwork::TikTok => "TikTok",
+        SocialNetwork::YouTube => "YouTube",
     }
 }
 
@@ -174,7 +306,47 @@ mod tests {
             actual_revenue: actual,
             ad_spend: spend,
             ad_revenue,
+            engagement: Vec::new(),
         }
+    }
+
+    fn drew(network: SocialNetwork, posts: u32, engagements: u64) -> NetworkEngagement {
+        NetworkEngagement { network, posts, engagements, impressions: 0 }
+    }
+
+    #[test]
+    fn posting_moves_towards_the_network_whose_posts_draw_more_within_bounds() {
+        let on_plan = outcome(dec!(100), dec!(100), dec!(0), dec!(0));
+        let engagement = vec![
+            drew(SocialNetwork::X, 2, 84),
+            drew(SocialNetwork::LinkedIn, 2, 6),
+            drew(SocialNetwork::Reddit, 2, 40),
+        ];
+        let after = reflect(&Strategy::default(), &CycleOutcome { engagement: engagement.clone(), ..on_plan.clone() });
+        let networks = after.strategy.networks;
+        assert!((networks.x - 1.1).abs() < 1e-12 && (networks.linkedin - 0.9).abs() < 1e-12, "{networks:?}");
+        assert!((networks.reddit - 1.0).abs() < 1e-12, "Reddit's 20 a post is the 21.7 mean, give or take: kept");
+        assert_eq!(
+            after.lessons,
+            [
+                "posts drew 21.7 engagements each on average; more posts go to X (42.0 per post); fewer to LinkedIn (3.0 \
+              per post)"
+            ]
+        );
+
+        let mut strategy = Strategy::default();
+        for _ in 0..40 {
+            strategy = reflect(&strategy, &CycleOutcome { engagement: engagement.clone(), ..on_plan.clone() }).strategy;
+        }
+        assert_eq!((strategy.networks.x, strategy.networks.linkedin), (NETWORK_BIAS_RANGE.1, NETWORK_BIAS_RANGE.0));
+
+        let one_network = CycleOutcome { engagement: vec![drew(SocialNetwork::X, 3, 90)], ..on_plan.clone() };
+        assert_eq!(reflect(&Strategy::default(), &one_network).strategy.networks, NetworkBias::default());
+        let silent = CycleOutcome {
+            engagement: vec![drew(SocialNetwork::X, 3, 0), drew(SocialNetwork::Reddit, 1, 0)],
+            ..on_plan
+        };
+        assert_eq!(reflect(&Strategy::default(), &silent).strategy.networks, NetworkBias::default());
     }
 
     #[test]

@@ -118,6 +118,18 @@ impl Marketplace for GuardedMarket {
         self.inner.advertises()
     }
 
+    fn ad_channels(&self) -> Vec<boardroom_adapters::AdChannel> {
+        self.inner.ad_channels()
+    }
+
+    fn social_networks(&self) -> Vec<boardroom_adapters::SocialNetwork> {
+        self.inner.social_networks()
+    }
+
+    async fn channel_states(&self) -> Vec<boardroom_adapters::ChannelStatus> {
+        self.inner.channel_states().await
+    }
+
     fn circuit_state(&self) -> Option<boardroom_adapters::CircuitState> {
         self.inner.circuit_state()
     }
@@ -165,6 +177,23 @@ impl Marketplace for GuardedMarket {
         key: &IdempotencyKey,
     ) -> Result<PostRef, AdapterError> {
         self.around("publish_post", self.inner.publish_post(tenant, post, key)).await
+    }
+
+    async fn post_engagement(
+        &self,
+        tenant: TenantId,
+        posts: &[boardroom_adapters::PublishedPost],
+    ) -> Result<Vec<boardroom_adapters::PostEngagement>, AdapterError> {
+        self.around("post_engagement", self.inner.post_engagement(tenant, posts)).await
+    }
+
+    async fn campaign_days(
+        &self,
+        tenant: TenantId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<boardroom_adapters::CampaignDay>, AdapterError> {
+        self.around("campaign_days", self.inner.campaign_days(tenant, from, to)).await
     }
 
     async fn advance(&self, tenant: TenantId, days: u32) -> Result<(), AdapterError> {

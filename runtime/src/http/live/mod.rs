@@ -112,7 +112,8 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 /// `agent_states` (each agent's lifecycle: `asleep` until its first message and after
 /// an idle spell, `waking`, `idle`, `restarting`, `stopped`), `adapters` (their nodes),
 /// `adapter_states` (a connected account's adapter actor: `idle`, `working`,
-/// `throttled`, `circuit_open`, `restarting`), `simulated_market`,
+/// `throttled`, `circuit_open`, `restarting`; a connected marketing channel's node
+/// `channel:<network>`: `ready`, `circuit_open`, `needs_owner`), `simulated_market`,
 /// `llm` and `last_seq`.
 #[utoipa::path(
     get,
@@ -137,7 +138,7 @@ async fn swarm(
     // The swarm's own market once it runs (a connected account's adapter actor).
     let market = running.as_ref().map_or_else(|| state.app.services.market.clone(), |swarm| swarm.market_for_api());
     let adapter = boardroom_supervisor::adapter_node(market.platform());
-    let adapter_states: serde_json::Map<String, Value> = running
+    let mut adapter_states: serde_json::Map<String, Value> = running
         .as_ref()
         .and_then(|swarm| swarm.adapter())
         .map(|view| (view.node, json!(view.state)))
@@ -152,7 +153,15 @@ async fn swarm(
         None => agents.iter().map(|name| ((*name).to_owned(), json!(AgentState::Asleep))).collect(),
     };
     view["agent_states"] = Value::Object(agent_states);
-    view["adapters"] = json!([&*adapter]);
+    // Each connected marketing channel is a node beside the market's adapter.
+    let mut adapters = vec![json!(&*adapter)];
+    for channel in view["market"]["channels"].as_array().into_iter().flatten() {
+        if let Some(node) = channel["node"].as_str() {
+            adapters.push(json!(node));
+            adapter_states.insert(node.to_owned(), channel["state"].clone());
+        }
+    }
+    view["adapters"] = Value::Array(adapters);
     view["adapter_states"] = Value::Object(adapter_states);
     view["simulated_market"] = json!(market.is_simulated());
     view["llm"] = json!(state.app.services.brain.describe());

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use boardroom_memory::{Campaign, NewCampaign, TenantId};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,6 +18,7 @@ use crate::http::error::{ApiError, Fields};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::fields::{Checked, Name, PositiveAmount};
 use crate::http::tiers::{self, Counted};
+use crate::markets::MarketMode;
 
 /// Where a campaign runs.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -229,6 +231,11 @@ struct MarketingAnalytics {
     total_budget: Decimal,
     /// The spend added up.
     total_spent: Decimal,
+    /// `live` when the business is live: a campaign on a connected ad platform counts
+    /// the spend booked from the platform's own daily figures. `simulated` on the
+    /// sandbox or in a dry run.
+    #[schema(example = "live")]
+    figures: &'static str,
 }
 
 /// Each campaign's spend against its budget, and the totals.
@@ -248,7 +255,22 @@ async fn analytics(
     Query(query): Query<BusinessQuery>,
 ) -> Result<Json<MarketingAnalytics>, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
-    let campaigns = state.app.store.campaigns(tenant.id).await?;
+    let mut campaigns = state.app.store.campaigns(tenant.id).await?;
+    let live = MarketMode::of(&tenant) == MarketMode::Live;
+    if live {
+        // What the ad platforms reported, as the monitoring step booked it day by day.
+        let (from, to) = (DateTime::<Utc>::MIN_UTC, Utc::now() + chrono::Duration::days(1));
+        let booked = state.app.store.ledger_entries(tenant.id, from, to).await?;
+        for campaign in &mut campaigns {
+            let Some(external) = campaign.external_id.as_deref() else { continue };
+            let spent: Decimal = booked
+                .iter()
+                .filter(|row| row.category == "ad_spend" && row.metadata["campaign_id"].as_str() == Some(external))
+                .map(|row| -row.amount)
+                .sum();
+            campaign.spent = campaign.spent.max(spent);
+        }
+    }
     let total_budget: Decimal = campaigns.iter().map(|campaign| campaign.budget).sum();
     let total_spent: Decimal = campaigns.iter().map(|campaign| campaign.spent).sum();
     let items: Vec<CampaignSpend> = campaigns
@@ -263,7 +285,8 @@ async fn analytics(
             spent: campaign.spent,
         })
         .collect();
-    Ok(Json(MarketingAnalytics { campaigns: items, total_budget, total_spent }))
+    let figures = if live { "live" } else { "simulated" };
+    Ok(Json(MarketingAnalytics { campaigns: items, total_budget, total_spent, figures }))
 }
 
 /// One of the tenant's campaigns; 404 otherwise.

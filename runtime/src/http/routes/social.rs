@@ -22,6 +22,7 @@ use crate::http::auth::CurrentUser;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Query};
 use crate::http::names::WHITESPACE_CLASS;
+use crate::markets::MarketMode;
 
 /// Each network and the longest post it takes, in characters.
 const NETWORKS: [(&str, usize); 5] =
@@ -204,6 +205,11 @@ struct SocialAnalysis {
     best_network: Option<String>,
     /// The most engaging post so far; `null` when none has engagement.
     top_post: Option<SocialPost>,
+    /// `live` when the business is live (its posts go to its connected accounts, and
+    /// their engagement is read back from the networks), `simulated` on the sandbox or
+    /// in a dry run.
+    #[schema(example = "live")]
+    figures: &'static str,
 }
 
 /// Engagement per network over the latest posts, and the best post so far.
@@ -246,5 +252,6 @@ async fn analyze(
     let best_network = best_network.map(str::to_owned);
     let top_post =
         posts.iter().filter(|post| post.engagement_score > 0).max_by_key(|post| post.engagement_score).cloned();
-    Ok(Json(SocialAnalysis { posts: posts.len(), networks, best_network, top_post }))
+    let figures = if MarketMode::of(&tenant) == MarketMode::Live { "live" } else { "simulated" };
+    Ok(Json(SocialAnalysis { posts: posts.len(), networks, best_network, top_post, figures }))
 }

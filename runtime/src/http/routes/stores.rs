@@ -22,14 +22,17 @@
 //! rotate-secrets` re-seals them under the current `SECRET_KEY` ([`reseal`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use boardroom_adapters::{
-    AdapterError, CallBudget, GumroadClient, GumroadConnection, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE, LinkedInClient,
-    LinkedInConnection, OAuthSecret, REDDIT_API_BASE, REDDIT_AUTH_BASE, RedditClient, RedditConnection,
-    ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyConnection, XClient, XConnection,
+    AdAccount, AdapterError, CallBudget, GOOGLE_ADS_API_BASE, GOOGLE_TOKEN_URL, GoogleAdsClient, GoogleAdsConnection,
+    GumroadClient, GumroadConnection, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE, LinkedInClient, LinkedInConnection,
+    MetaAdsClient, MetaAdsConnection, OAuthSecret, Platform, REDDIT_API_BASE, REDDIT_AUTH_BASE, RedditChannel,
+    RedditClient, RedditConnection, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyConnection, SocialChannel,
+    XClient, XConnection,
 };
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
@@ -101,6 +104,10 @@ pub(crate) enum StorePlatform {
     Reddit,
     /// A LinkedIn member or page the swarm posts as (a marketing channel).
     Linkedin,
+    /// A Google Ads account the swarm runs its search ads on (a marketing channel).
+    GoogleAds,
+    /// A Meta ad account the swarm runs its social ads on (a marketing channel).
+    MetaAds,
 }
 
 impl StorePlatform {
@@ -115,6 +122,8 @@ impl StorePlatform {
             StorePlatform::X => "x",
             StorePlatform::Reddit => "reddit",
             StorePlatform::Linkedin => "linkedin",
+            StorePlatform::GoogleAds => "google_ads",
+            StorePlatform::MetaAds => "meta_ads",
         }
     }
 
@@ -129,6 +138,8 @@ impl StorePlatform {
             StorePlatform::X => "X account",
             StorePlatform::Reddit => "Reddit account",
             StorePlatform::Linkedin => "LinkedIn author",
+            StorePlatform::GoogleAds => "Google Ads account",
+            StorePlatform::MetaAds => "Meta ad account",
         }
     }
 }
@@ -300,7 +311,7 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
         (status = 201, description = "The connected store.", body = StoreView),
         (status = 402, description = "`tier_limit`: the tier's stores per business are reached."),
         (status = 404, description = "`not_found`: no such business, or not the caller's."),
-        (status = 409, description = "`account_taken`: the shop, Gumroad or X account is connected to another business."),
+        (status = 409, description = "`account_taken`: the shop or account is connected to another business."),
         (status = 422, description = "`validation`: a field is wrong; for a Shopify shop, a Gumroad account \
             (whose `store_url` is the API's origin, `https://api.gumroad.com`) or an X account (`store_url` \
             `https://api.x.com`, credentials `client_id`, `client_secret` and the owner's `refresh_token`) also \
@@ -309,7 +320,12 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
             connection's owner grants access again. A Reddit account (`store_url` `https://oauth.reddit.com`) \
             needs `client_id`, `client_secret` and `refresh_token`, and takes an optional `user_agent`; a \
             LinkedIn author (`store_url` `https://api.linkedin.com`) needs `client_id`, `client_secret`, \
-            `refresh_token` and `author` (`urn:li:person:…` or `urn:li:organization:…`)."),
+            `refresh_token` and `author` (`urn:li:person:…` or `urn:li:organization:…`). A Google Ads account \
+            (`store_url` `https://googleads.googleapis.com`) needs `client_id`, `client_secret`, `refresh_token`, \
+            `developer_token` and `customer_id`, and takes an optional `login_customer_id`. A Meta ad account \
+            (`store_url` `https://graph.facebook.com`) needs `access_token`, `app_secret` and `ad_account_id`, \
+            and takes optional `page_id`, `countries` and `currency_minor_digits`. Reddit takes an \
+            optional `subreddit` to post in (the account's own profile otherwise)."),
     )
 )]
 async fn connect(
@@ -333,6 +349,8 @@ async fn connect(
         StorePlatform::X => Some(check_x(&store_url, &mut credentials.0).await?),
         StorePlatform::Reddit => Some(check_reddit(&store_url, &credentials.0).await?),
         StorePlatform::Linkedin => Some(check_linkedin(&store_url, &credentials.0).await?),
+        StorePlatform::GoogleAds => Some(check_google_ads(&store_url, &credentials.0).await?),
+        StorePlatform::MetaAds => Some(check_meta_ads(&store_url, &credentials.0).await?),
         _ => None,
     };
     if let Some(account) = &account {
@@ -449,16 +467,8 @@ async fn check_gumroad(store_url: &str, credentials: &BTreeMap<String, String>) 
 /// a shop: credentials X refuses are 422 on `credentials` with X's words, an address
 /// that does not answer 422 on `store_url`.
 async fn check_x(store_url: &str, credentials: &mut BTreeMap<String, String>) -> Result<String, ApiError> {
-    let field = |name: &str, what: &str| {
-        credentials
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ApiError::invalid("credentials", format!("an X account needs {name} ({what})")))
-    };
-    let client_id = field("client_id", "the platform's X application's OAuth 2.0 client id")?;
-    let client_secret = field("client_secret", "that application's client secret")?;
-    let refresh_token = field("refresh_token", "the token the account's owner granted with offline.access")?;
-    let connection = XConnection::new(store_url.trim_end_matches('/'), client_id, client_secret, refresh_token);
+    let connection =
+        x_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
     let client = XClient::with_settings(connection, check_settings()).map_err(|error| match error {
         // The connection refuses malformed credentials before any request.
         AdapterError::Rejected { message, .. } if message.contains("X API address") => {
@@ -476,12 +486,21 @@ async fn check_x(store_url: &str, credentials: &mut BTreeMap<String, String>) ->
     }
 }
 
-/// A credential a channel needs, or a 422 on `credentials` naming it.
-fn needed(credentials: &BTreeMap<String, String>, thing: &str, name: &str, what: &str) -> Result<String, ApiError> {
-    credentials
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ApiError::invalid("credentials", format!("a {thing} needs {name} ({what})")))
+/// An X account's connection from its stored fields, or which one is missing.
+fn x_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<XConnection, String> {
+    let thing = "n X account";
+    Ok(XConnection::new(
+        store_url.trim_end_matches('/'),
+        needed(credentials, thing, "client_id", "the platform's X application's OAuth 2.0 client id")?,
+        needed(credentials, thing, "client_secret", "that application's client secret")?,
+        needed(credentials, thing, "refresh_token", "the token the account's owner granted with offline.access")?,
+    ))
+}
+
+/// A credential a channel needs, or what to say about its absence ("a{thing} needs …":
+/// `thing` starts with its article's ending, " Reddit account" or "n X account").
+fn needed(credentials: &BTreeMap<String, String>, thing: &str, name: &str, what: &str) -> Result<String, String> {
+    credentials.get(name).cloned().ok_or_else(|| format!("a{thing} needs {name} ({what})"))
 }
 
 /// The token host that goes with a channel's API origin: the platform's own beside its
@@ -506,9 +525,21 @@ fn refused_connection(error: AdapterError) -> ApiError {
 /// from `https://www.reddit.com`) with the application's `client_id` and
 /// `client_secret` and the owner's `refresh_token`, and returns the account's name.
 async fn check_reddit(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
-    let thing = "Reddit account";
+    let connection =
+        reddit_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
+    let client = RedditClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    match client.username().await {
+        Ok(name) => Ok(name),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the Reddit API did not answer: {other}"))),
+    }
+}
+
+/// A Reddit account's connection from its stored fields, or which one is missing.
+fn reddit_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<RedditConnection, String> {
+    let thing = " Reddit account";
     let api = store_url.trim_end_matches('/').to_owned();
-    let connection = RedditConnection {
+    Ok(RedditConnection {
         auth_base_url: token_origin(&api, REDDIT_API_BASE, REDDIT_AUTH_BASE),
         api_base_url: api,
         client_id: needed(credentials, thing, "client_id", "the platform's Reddit application's id")?,
@@ -523,13 +554,7 @@ async fn check_reddit(store_url: &str, credentials: &BTreeMap<String, String>) -
             .get("user_agent")
             .cloned()
             .unwrap_or_else(|| format!("web:boardroom:{} (by the business's owner)", env!("CARGO_PKG_VERSION"))),
-    };
-    let client = RedditClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
-    match client.username().await {
-        Ok(name) => Ok(name),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the Reddit API did not answer: {other}"))),
-    }
+    })
 }
 
 /// Gets a LinkedIn access token for the `author` among `credentials` (LinkedIn's API
@@ -537,17 +562,9 @@ async fn check_reddit(store_url: &str, credentials: &BTreeMap<String, String>) -
 /// `https://www.linkedin.com`) and returns the author's URN, which links the author to
 /// one business.
 async fn check_linkedin(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
-    let thing = "LinkedIn author";
-    let api = store_url.trim_end_matches('/').to_owned();
-    let author = needed(credentials, thing, "author", "urn:li:person:… or urn:li:organization:…")?;
-    let connection = LinkedInConnection {
-        auth_base_url: token_origin(&api, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE),
-        api_base_url: api,
-        client_id: needed(credentials, thing, "client_id", "the platform's LinkedIn application's id")?,
-        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that application's secret")?),
-        refresh_token: OAuthSecret::new(needed(credentials, thing, "refresh_token", "the token the author granted")?),
-        author: author.clone(),
-    };
+    let connection =
+        linkedin_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
+    let author = connection.author.clone();
     let client = LinkedInClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
     let deadline = tokio::time::Instant::now() + SHOP_CHECK_TIMEOUT;
     match client.oauth().access_token(deadline).await {
@@ -555,6 +572,117 @@ async fn check_linkedin(store_url: &str, credentials: &BTreeMap<String, String>)
         Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
         Err(other) => Err(ApiError::invalid("store_url", format!("LinkedIn did not answer: {other}"))),
     }
+}
+
+/// A LinkedIn author's connection from its stored fields, or which one is missing.
+fn linkedin_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<LinkedInConnection, String> {
+    let thing = " LinkedIn author";
+    let api = store_url.trim_end_matches('/').to_owned();
+    Ok(LinkedInConnection {
+        auth_base_url: token_origin(&api, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE),
+        api_base_url: api,
+        client_id: needed(credentials, thing, "client_id", "the platform's LinkedIn application's id")?,
+        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that application's secret")?),
+        refresh_token: OAuthSecret::new(needed(credentials, thing, "refresh_token", "the token the author granted")?),
+        author: needed(credentials, thing, "author", "urn:li:person:… or urn:li:organization:…")?,
+    })
+}
+
+/// Reads a day of the Google Ads account among `credentials` (its `customer_id`, the
+/// platform's `developer_token`, the application's `client_id` and `client_secret`, the
+/// owner's `refresh_token`, and a manager's `login_customer_id` when the account is
+/// reached through one) through the API at `store_url` (`https://googleads.googleapis.com`,
+/// its tokens from Google's token endpoint) and returns the ten-digit customer id, which
+/// links the account to one business.
+async fn check_google_ads(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let connection =
+        google_ads_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
+    let client = GoogleAdsClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    let today = Utc::now().date_naive();
+    match client.campaign_metrics(today, today).await {
+        Ok(_) => Ok(client.customer_id().to_owned()),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the Google Ads API did not answer: {other}"))),
+    }
+}
+
+/// A Google Ads account's connection from its stored fields, or which one is missing.
+fn google_ads_connection(
+    store_url: &str,
+    credentials: &BTreeMap<String, String>,
+) -> Result<GoogleAdsConnection, String> {
+    let thing = " Google Ads account";
+    let api = store_url.trim_end_matches('/').to_owned();
+    let token_url = if api == GOOGLE_ADS_API_BASE { GOOGLE_TOKEN_URL.to_owned() } else { format!("{api}/token") };
+    Ok(GoogleAdsConnection {
+        api_base_url: api,
+        token_url,
+        client_id: needed(credentials, thing, "client_id", "the platform's Google OAuth client id")?,
+        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that client's secret")?),
+        refresh_token: OAuthSecret::new(needed(
+            credentials,
+            thing,
+            "refresh_token",
+            "the token the account's owner granted with the adwords scope",
+        )?),
+        developer_token: OAuthSecret::new(needed(
+            credentials,
+            thing,
+            "developer_token",
+            "the platform's Google Ads API developer token",
+        )?),
+        customer_id: needed(credentials, thing, "customer_id", "the account's ten-digit id, 123-456-7890")?,
+        login_customer_id: credentials.get("login_customer_id").cloned(),
+    })
+}
+
+/// Reads a day of the Meta ad account among `credentials` (its `ad_account_id`, a
+/// long-lived `access_token` with `ads_management`, and the `app_secret` of the Meta app
+/// it was issued to) through the Graph API at `store_url` (`https://graph.facebook.com`)
+/// and returns the account's id, which links it to one business. Optional: `page_id`,
+/// `countries` (comma-separated ISO codes, `US` when absent) and `currency_minor_digits`
+/// (2 when absent).
+async fn check_meta_ads(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let connection =
+        meta_ads_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
+    let client = MetaAdsClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    let today = Utc::now().date_naive();
+    match client.campaign_insights(today, today).await {
+        Ok(_) => Ok(client.ad_account_id().to_owned()),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the Graph API did not answer: {other}"))),
+    }
+}
+
+/// A Meta ad account's connection from its stored fields, or which one is missing.
+fn meta_ads_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<MetaAdsConnection, String> {
+    let thing = " Meta ad account";
+    let currency_minor_digits = match credentials.get("currency_minor_digits") {
+        None => 2,
+        Some(digits) => digits
+            .parse::<u32>()
+            .ok()
+            .filter(|digits| *digits <= 4)
+            .ok_or_else(|| format!("currency_minor_digits is 0 to 4, not {digits:?}"))?,
+    };
+    let countries = credentials.get("countries").map_or_else(
+        || vec!["US".to_owned()],
+        |listed| listed.split(',').map(|code| code.trim().to_ascii_uppercase()).collect(),
+    );
+    Ok(MetaAdsConnection {
+        api_base_url: store_url.trim_end_matches('/').to_owned(),
+        access_token: OAuthSecret::new(needed(
+            credentials,
+            thing,
+            "access_token",
+            "a long-lived system-user token with ads_management",
+        )?),
+        app_secret: OAuthSecret::new(needed(credentials, thing, "app_secret", "the Meta app's secret")?),
+        ad_account_id: needed(credentials, thing, "ad_account_id", "act_<digits>")?,
+        page_id: credentials.get("page_id").cloned(),
+        currency_minor_digits,
+        countries,
+    })
 }
 
 /// One attempt, within [`SHOP_CHECK_TIMEOUT`]: connecting is a person waiting.
@@ -853,11 +981,7 @@ pub(crate) async fn selling_account(
 ) -> Result<Option<SellingAccount>, String> {
     let Some((platform, stored)) = newest_store(store, tenant, platforms).await? else { return Ok(None) };
     let thing = platform.connected_thing();
-    let plaintext = sealer
-        .open(&stored.credentials, &seal_context(tenant, &stored.id))
-        .ok_or_else(|| format!("the connected {thing}'s credentials no longer open: connect it again"))?;
-    let credentials: BTreeMap<String, String> = serde_json::from_slice(&plaintext)
-        .map_err(|_| format!("the connected {thing}'s credentials are unreadable"))?;
+    let credentials = open_credentials(sealer, tenant, &stored, thing)?;
     let token = credentials
         .get("access_token")
         .ok_or_else(|| format!("the connected {thing} has no access_token among its credentials: connect it again"))?;
@@ -869,6 +993,131 @@ pub(crate) async fn selling_account(
         },
         _ => SellingAccount::Shopify(ShopifyConnection::new(base_url, token.as_str())),
     }))
+}
+
+/// The platforms a business's posts and ad flights go to once it is live, each its
+/// newest connected account there.
+pub(crate) const CHANNEL_PLATFORMS: [StorePlatform; 5] = [
+    StorePlatform::X,
+    StorePlatform::Reddit,
+    StorePlatform::Linkedin,
+    StorePlatform::GoogleAds,
+    StorePlatform::MetaAds,
+];
+
+/// A connected social or ad account's client.
+pub(crate) enum ChannelClient {
+    Social(Arc<dyn SocialChannel>),
+    Ads(Arc<dyn AdAccount>),
+}
+
+/// A connected marketing account, ready to use: the store it is kept as, its platform
+/// and its client.
+pub(crate) struct ChannelAccount {
+    pub(crate) store_id: String,
+    pub(crate) platform: Platform,
+    pub(crate) client: ChannelClient,
+}
+
+/// The business's newest connected account on each social network, its credentials
+/// opened into a client with `settings`. An account that cannot be opened (credentials
+/// no longer opening under the server's key, a field missing) is left out and said why
+/// in the second list: its posts are not made, rather than the whole market failing.
+pub(crate) async fn channel_accounts(
+    store: &boardroom_memory::SharedStore,
+    sealer: &CredentialSealer,
+    tenant: TenantId,
+    settings: ResilienceSettings,
+) -> Result<(Vec<ChannelAccount>, Vec<String>), String> {
+    let (mut opened, mut refused) = (Vec::new(), Vec::new());
+    for platform in CHANNEL_PLATFORMS {
+        let Some((_, stored)) = newest_store(store, tenant, &[platform]).await? else { continue };
+        match open_channel(sealer, tenant, platform, &stored, settings) {
+            Ok((platform, client)) => opened.push(ChannelAccount { store_id: stored.id.clone(), platform, client }),
+            Err(why) => refused.push(why),
+        }
+    }
+    Ok((opened, refused))
+}
+
+fn open_channel(
+    sealer: &CredentialSealer,
+    tenant: TenantId,
+    platform: StorePlatform,
+    stored: &StoredStore,
+    settings: ResilienceSettings,
+) -> Result<(Platform, ChannelClient), String> {
+    let thing = platform.connected_thing();
+    let credentials = open_credentials(sealer, tenant, stored, thing)?;
+    let unusable = |error: AdapterError| format!("the connected {thing} cannot be used: {error}");
+    Ok(match platform {
+        StorePlatform::X => {
+            let connection = x_connection(&stored.store_url, &credentials)?;
+            let client = XClient::with_settings(connection, settings).map_err(unusable)?;
+            (Platform::X, ChannelClient::Social(Arc::new(client)))
+        }
+        StorePlatform::Reddit => {
+            let connection = reddit_connection(&stored.store_url, &credentials)?;
+            let client = RedditClient::with_settings(connection, settings).map_err(unusable)?;
+            let channel = RedditChannel::new(client, credentials.get("subreddit").cloned());
+            (Platform::Reddit, ChannelClient::Social(Arc::new(channel)))
+        }
+        StorePlatform::Linkedin => {
+            let connection = linkedin_connection(&stored.store_url, &credentials)?;
+            let client = LinkedInClient::with_settings(connection, settings).map_err(unusable)?;
+            (Platform::Linkedin, ChannelClient::Social(Arc::new(client)))
+        }
+        StorePlatform::GoogleAds => {
+            let connection = google_ads_connection(&stored.store_url, &credentials)?;
+            let client = GoogleAdsClient::with_settings(connection, settings).map_err(unusable)?;
+            (Platform::GoogleAds, ChannelClient::Ads(Arc::new(client)))
+        }
+        StorePlatform::MetaAds => {
+            let connection = meta_ads_connection(&stored.store_url, &credentials)?;
+            let client = MetaAdsClient::with_settings(connection, settings).map_err(unusable)?;
+            (Platform::MetaAds, ChannelClient::Ads(Arc::new(client)))
+        }
+        other => return Err(format!("{} is not a marketing channel", other.as_str())),
+    })
+}
+
+/// A stored account's credentials, opened.
+fn open_credentials(
+    sealer: &CredentialSealer,
+    tenant: TenantId,
+    stored: &StoredStore,
+    thing: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    let plaintext = sealer
+        .open(&stored.credentials, &seal_context(tenant, &stored.id))
+        .ok_or_else(|| format!("the connected {thing}'s credentials no longer open: connect it again"))?;
+    serde_json::from_slice(&plaintext).map_err(|_| format!("the connected {thing}'s credentials are unreadable"))
+}
+
+/// Keeps `refresh_token` as the stored account `store_id`'s, sealed like the rest of its
+/// credentials: a platform that rotates refresh tokens refuses the old one from now on.
+pub(crate) async fn keep_refresh_token(
+    store: &boardroom_memory::SharedStore,
+    sealer: &CredentialSealer,
+    tenant: TenantId,
+    store_id: &str,
+    refresh_token: &OAuthSecret,
+) -> Result<(), String> {
+    let key = format!("{STORE_KEY_PREFIX}{store_id}");
+    let row = store
+        .agent_memory(tenant, STORES, &key)
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or_else(|| "the account was disconnected".to_owned())?;
+    let mut stored: StoredStore = serde_json::from_value(row.content).map_err(|error| error.to_string())?;
+    let mut credentials = open_credentials(sealer, tenant, &stored, "account")?;
+    credentials.insert("refresh_token".to_owned(), refresh_token.expose().to_owned());
+    let plaintext = serde_json::to_vec(&credentials).map_err(|error| error.to_string())?;
+    stored.credentials =
+        sealer.seal(&plaintext, &seal_context(tenant, &stored.id)).map_err(|error| error.to_string())?;
+    let content = serde_json::to_value(&stored).map_err(|error| error.to_string())?;
+    store.put_agent_memory(tenant, STORES, &key, content, None).await.map_err(|error| error.to_string())?;
+    Ok(())
 }
 
 /// The business's connected Shopify shop, with its credentials opened (the newest one

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use axum::extract::State;
+use boardroom_adapters::{ChannelStatus, CircuitState};
 use boardroom_memory::{Tenant, TenantChanges, TenantId, Tier, User, UserId};
 use boardroom_supervisor::{AdapterView, SwarmStatus, TenantHandle, ThrottleLimits};
 use serde::{Deserialize, Serialize};
@@ -178,6 +179,37 @@ struct MarketView {
     /// swarm graph, and `idle`, `working`, `throttled`, `circuit_open` or
     /// `restarting`); `null` on a shared market (the sandbox, a dry run).
     adapter: Option<AdapterView>,
+    /// The connected marketing channels the swarm posts on (a live business's social
+    /// accounts), each a node of the swarm graph; empty on the sandbox, a dry run, or
+    /// a live business with none connected.
+    channels: Vec<ChannelView>,
+}
+
+/// A connected marketing channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChannelView {
+    /// Its node on the swarm graph: `channel:<platform>`.
+    pub(crate) node: String,
+    /// The platform: `x`, `reddit`, `linkedin`, `google_ads`.
+    pub(crate) platform: &'static str,
+    /// `ready`, `circuit_open` (it kept failing: posts there fail at once until a
+    /// trial) or `needs_owner` (the platform refused its grant: connect it again).
+    pub(crate) state: &'static str,
+    /// Why the owner must connect it again, in the platform's words; `null` while it
+    /// works.
+    pub(crate) needs_owner: Option<String>,
+}
+
+impl From<ChannelStatus> for ChannelView {
+    fn from(status: ChannelStatus) -> Self {
+        let state = match (&status.needs_owner, status.circuit) {
+            (Some(_), _) => "needs_owner",
+            (None, CircuitState::Open) => "circuit_open",
+            (None, _) => "ready",
+        };
+        let platform = status.platform.as_str();
+        Self { node: format!("channel:{platform}"), platform, state, needs_owner: status.needs_owner }
+    }
 }
 
 /// A running swarm's autopilot.
@@ -287,6 +319,7 @@ pub(crate) async fn swarm_view(state: &ApiState, tenant: &Tenant) -> Result<Swar
                 simulated: acting_on.is_simulated(),
                 circuit: acting_on.circuit_state().map(|state| state.as_str().to_owned()),
                 adapter: swarm.adapter(),
+                channels: acting_on.channel_states().await.into_iter().map(ChannelView::from).collect(),
             };
             (swarm.status(), Some(autopilot), Some(throttle), Some(market))
         }

@@ -1,0 +1,210 @@
+//! A live business's ads on its own ad accounts, Google Ads and Meta: its owner connects a
+//! Shopify shop and a Google Ads account (local servers that speak each platform's API
+//! as documented and refuse anything else) and goes live. The autopilot's marketing
+//! step runs its search-ads flight there as a budget and an enabled Search campaign,
+//! made once; each completed day's spend is read back and booked in the ledger once;
+//! the spending guard holds a flight above the owner's approval threshold before
+//! anything reaches Google; and the account is a node of the swarm graph. A Meta ad
+//! account runs the social-ads flight the same way: a campaign and an ad set, active,
+//! and its days' spend in the ledger once.
+
+#[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use a part")]
+#[path = "../../adapters/tests/support/mod.rs"]
+mod support;
+
+use boardroom_memory::{TenantId, Tier};
+use boardroom_tests::{Backends, Caller, TestApp, run_a_cycle, spawn_app_with};
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde_json::json;
+use support::LocalServer;
+use support::google_ads_fake::{self, FakeDay, GoogleAdsFake};
+use support::meta_ads_fake::{self, MetaAdsFake};
+use support::shopify_fake::{ShopifyFake, TOKEN};
+
+struct LiveBusiness {
+    app: TestApp,
+    owner: Caller,
+    business: i64,
+    ads: GoogleAdsFake,
+    _shop: ShopifyFake,
+    _server: LocalServer,
+}
+
+async fn live_business_with_google_ads(backends: Backends) -> LiveBusiness {
+    let shop = ShopifyFake::start().await;
+    let ads = GoogleAdsFake::default();
+    let server = LocalServer::start(ads.router()).await;
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
+    let shop_connected = owner
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": business, "platform": "shopify", "store_url": shop.base_url(),
+                     "credentials": { "access_token": TOKEN } }),
+        )
+        .await;
+    assert_eq!(shop_connected.status, 201, "{}", shop_connected.body);
+    let ads_connected = owner
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": business, "platform": "google_ads", "store_url": server.base_url(),
+                     "credentials": { "client_id": google_ads_fake::CLIENT_ID,
+                                      "client_secret": google_ads_fake::CLIENT_SECRET,
+                                      "refresh_token": google_ads_fake::REFRESH_TOKEN,
+                                      "developer_token": google_ads_fake::DEVELOPER_TOKEN,
+                                      "customer_id": "123-456-7890",
+                                      "login_customer_id": google_ads_fake::MANAGER_ID } }),
+        )
+        .await;
+    assert_eq!(ads_connected.status, 201, "{}", ads_connected.body);
+    assert_eq!(ads_connected.body["account"], google_ads_fake::CUSTOMER_ID, "linked by its ten-digit id");
+    let live = owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": "live" })).await;
+    assert_eq!(live.status, 200, "{}", live.body);
+    LiveBusiness { app, owner, business, ads, _shop: shop, _server: server }
+}
+
+/// The business's ledger rows from Google Ads: (transaction id, amount).
+async fn google_rows(live: &LiveBusiness) -> Vec<(String, Decimal)> {
+    let (from, to) = (chrono::DateTime::<Utc>::MIN_UTC, Utc::now() + chrono::Duration::days(1));
+    let rows = live.app.state.store.ledger_entries(TenantId(live.business), from, to).await.expect("ledger");
+    rows.into_iter()
+        .filter(|row| row.source == "google_ads")
+        .map(|row| (row.transaction_id.unwrap_or_default(), row.amount))
+        .collect()
+}
+
+async fn a_live_business_runs_its_search_ads_on_google_and_books_each_days_spend_once(backends: Backends) {
+    let live = live_business_with_google_ads(backends).await;
+    let (owner, business) = (&live.owner, live.business);
+
+    run_a_cycle(&live.app, owner, business).await;
+    let (budgets, campaigns) = (live.ads.budgets(), live.ads.campaigns());
+    assert_eq!((budgets.len(), campaigns.len()), (1, 1), "one budget and one campaign: {campaigns:?}");
+    let campaign = &campaigns[0];
+    assert_eq!((campaign.channel.as_str(), campaign.status.as_str()), ("SEARCH", "ENABLED"), "{campaign:?}");
+    let rows = live.app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].external_id.as_deref(), Some(campaign.resource_name.as_str()));
+
+    let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
+    assert_eq!(
+        swarm.body["market"]["channels"],
+        json!([{ "node": "channel:google_ads", "platform": "google_ads", "state": "ready", "needs_owner": null }])
+    );
+    assert!(swarm.body["adapters"].as_array().is_some_and(|nodes| nodes.contains(&json!("channel:google_ads"))));
+
+    // Yesterday the campaign spent $12.34 and sold twice; today's spend is still growing.
+    let today = Utc::now().date_naive();
+    let yesterday = today - chrono::Days::new(1);
+    let spent = FakeDay { cost_micros: 12_340_000, impressions: 900, clicks: 41, conversions: 2.0 };
+    live.ads.set_day(&campaign.resource_name, yesterday, spent);
+    live.ads.set_day(&campaign.resource_name, today, FakeDay { cost_micros: 3_000_000, ..spent });
+    let second = run_a_cycle(&live.app, owner, business).await;
+    let booked = google_rows(&live).await;
+    assert_eq!(
+        booked,
+        vec![(format!("google_ads:{}:{yesterday}", campaign.resource_name), Decimal::new(-1234, 2))],
+        "yesterday's spend, as an expense; today waits until it is over"
+    );
+    assert!(second.iter().all(|event| event.kind != "marketing.ad_days_unread"));
+    let analytics = owner.get(&format!("/api/marketing/analytics?business_id={business}")).await;
+    assert_eq!(analytics.status, 200, "{}", analytics.body);
+    assert_eq!(analytics.body["figures"], "live");
+    assert_eq!(analytics.body["total_spent"], "12.34", "{}", analytics.body);
+    run_a_cycle(&live.app, owner, business).await;
+    assert_eq!(google_rows(&live).await.len(), 1, "a day read again is booked once");
+    assert_eq!(live.ads.campaigns().len(), 1, "the week's flight is not launched again");
+}
+
+async fn the_spending_guard_holds_a_google_flight_above_the_threshold_before_google_sees_it(backends: Backends) {
+    let live = live_business_with_google_ads(backends).await;
+    let (owner, business) = (&live.owner, live.business);
+    let set = owner.put(&format!("/api/business/{business}/guard"), &json!({ "approval_threshold": "10" })).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+
+    let cycle = run_a_cycle(&live.app, owner, business).await;
+    assert!(cycle.iter().any(|event| event.kind == "guard.approval_requested"), "the flight waits for its owner");
+    assert!(live.ads.campaigns().is_empty() && live.ads.budgets().is_empty(), "nothing reached Google");
+
+    let pending = owner.get(&format!("/api/business/{business}/approvals?status=pending")).await;
+    let approval = pending.body["items"][0]["id"].as_i64().expect("a pending approval");
+    let approved = owner.post(&format!("/api/approvals/{approval}/approve"), &json!({})).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    run_a_cycle(&live.app, owner, business).await;
+    assert_eq!(live.ads.campaigns().len(), 1, "approved, it runs on Google");
+}
+
+async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_once(backends: Backends) {
+    let shop = ShopifyFake::start().await;
+    let meta = MetaAdsFake::default();
+    let server = LocalServer::start(meta.router()).await;
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
+    for (platform, origin, credentials) in [
+        ("shopify", shop.base_url(), json!({ "access_token": TOKEN })),
+        (
+            "meta_ads",
+            server.base_url(),
+            json!({ "access_token": meta_ads_fake::ACCESS_TOKEN, "app_secret": meta_ads_fake::APP_SECRET,
+                    "ad_account_id": format!("act_{}", meta_ads_fake::AD_ACCOUNT) }),
+        ),
+    ] {
+        let connected = owner
+            .post(
+                "/api/stores/connect",
+                &json!({ "business_id": business, "platform": platform, "store_url": origin,
+                         "credentials": credentials }),
+            )
+            .await;
+        assert_eq!(connected.status, 201, "{}", connected.body);
+    }
+    let wrong_secret = owner
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": business, "platform": "meta_ads", "store_url": server.base_url(),
+                     "credentials": { "access_token": meta_ads_fake::ACCESS_TOKEN, "app_secret": "not-the-secret",
+                                      "ad_account_id": meta_ads_fake::AD_ACCOUNT } }),
+        )
+        .await;
+    assert_eq!(wrong_secret.status, 422, "{}", wrong_secret.body);
+    assert!(!wrong_secret.raw.windows(12).any(|window| window == b"not-the-secr"), "no secret echoed");
+    let live = owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": "live" })).await;
+    assert_eq!(live.status, 200, "{}", live.body);
+
+    run_a_cycle(&app, &owner, business).await;
+    let (campaigns, ad_sets) = (meta.campaigns(), meta.ad_sets());
+    assert_eq!((campaigns.len(), ad_sets.len()), (1, 1), "one campaign and one ad set: {campaigns:?}");
+    assert_eq!((campaigns[0].status.as_str(), ad_sets[0].status.as_str()), ("ACTIVE", "ACTIVE"));
+    let rows = app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].channel, "SocialAds");
+    let cents = (rows[0].budget / Decimal::from(7) * Decimal::ONE_HUNDRED).round();
+    assert_eq!(Decimal::from(ad_sets[0].daily_budget), cents, "the flight's daily budget, in cents");
+
+    let yesterday = Utc::now().date_naive() - chrono::Days::new(1);
+    let campaign_id = rows[0].external_id.clone().expect("the campaign's id");
+    let day = meta_ads_fake::FakeDay { spend: "7.25".into(), impressions: 5_000, clicks: 60, purchases: 1 };
+    meta.set_day(&campaign_id, yesterday, day);
+    run_a_cycle(&app, &owner, business).await;
+    run_a_cycle(&app, &owner, business).await;
+    let (from, to) = (chrono::DateTime::<Utc>::MIN_UTC, Utc::now() + chrono::Duration::days(1));
+    let booked: Vec<(Option<String>, Decimal)> = app
+        .state
+        .store
+        .ledger_entries(TenantId(business), from, to)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .filter(|row| row.source == "meta_ads")
+        .map(|row| (row.transaction_id, row.amount))
+        .collect();
+    assert_eq!(booked, vec![(Some(format!("meta_ads:{campaign_id}:{yesterday}")), Decimal::new(-725, 2))]);
+    assert_eq!(meta.campaigns().len(), 1, "the week's flight is not launched again");
+}
+
+boardroom_tests::on_both_backends! {
+    a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_once,
+    a_live_business_runs_its_search_ads_on_google_and_books_each_days_spend_once,
+    the_spending_guard_holds_a_google_flight_above_the_threshold_before_google_sees_it,
+}
