@@ -947,15 +947,7 @@ impl AdAccount for GoogleAdsClient {
     }
 
     async fn launch(&self, spec: &CampaignSpec, key: &IdempotencyKey) -> Result<CampaignRef, AdapterError> {
-        if spec.channel != AdChannel::SearchAds {
-            return Err(AdapterError::rejected(PLATFORM, "Google Ads runs the search ads flights only"));
-        }
-        if spec.days == 0 {
-            return Err(AdapterError::rejected(PLATFORM, "a flight runs for at least one day"));
-        }
-        let name = format!("Flight for product {}", spec.product_id);
-        let start = chrono::Utc::now().date_naive();
-        let end = start + chrono::Days::new(u64::from(spec.days) - 1);
+        let (name, start, end) = spec.flight_on(PLATFORM, AdChannel::SearchAds, chrono::Utc::now().date_naive())?;
         // One deadline for the three steps: a launch is one call to its caller.
         let client = self.until(self.deadline());
         let budget = client.create_budget(&name, spec.daily_budget, key).await?;

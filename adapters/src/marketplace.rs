@@ -266,6 +266,30 @@ pub struct CampaignSpec {
     pub days: u32,
 }
 
+impl CampaignSpec {
+    /// The flight as an ad platform takes it: the campaign's name (the platform's client
+    /// adds the idempotency key) and its first and last days, starting `today`; refused
+    /// for another channel than the platform's or a flight of no days.
+    pub fn flight_on(
+        &self,
+        platform: Platform,
+        channel: AdChannel,
+        today: chrono::NaiveDate,
+    ) -> Result<(String, chrono::NaiveDate, chrono::NaiveDate), AdapterError> {
+        if self.channel != channel {
+            return Err(AdapterError::rejected(
+                platform,
+                format!("{} runs the {channel:?} flights only", platform.display_name()),
+            ));
+        }
+        let Some(last_offset) = self.days.checked_sub(1) else {
+            return Err(AdapterError::rejected(platform, "a flight runs for at least one day"));
+        };
+        let end = today + chrono::Days::new(u64::from(last_offset));
+        Ok((format!("Flight for product {}", self.product_id), today, end))
+    }
+}
+
 /// A campaign the platform accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignRef {

@@ -1010,15 +1010,7 @@ impl AdAccount for MetaAdsClient {
     }
 
     async fn launch(&self, spec: &CampaignSpec, key: &IdempotencyKey) -> Result<CampaignRef, AdapterError> {
-        if spec.channel != AdChannel::SocialAds {
-            return Err(AdapterError::rejected(PLATFORM, "Meta runs the social ads flights only"));
-        }
-        if spec.days == 0 {
-            return Err(AdapterError::rejected(PLATFORM, "a flight runs for at least one day"));
-        }
-        let name = format!("Flight for product {}", spec.product_id);
-        let start = chrono::Utc::now().date_naive();
-        let end = start + chrono::Days::new(u64::from(spec.days) - 1);
+        let (name, start, end) = spec.flight_on(PLATFORM, AdChannel::SocialAds, chrono::Utc::now().date_naive())?;
         let launch =
             MetaAdsClient::launch(self, &name, MetaAdsObjective::Traffic, spec.daily_budget, (start, end), key).await?;
         Ok(CampaignRef { campaign_id: launch.campaign_id })
