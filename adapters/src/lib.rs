@@ -51,6 +51,9 @@
 //! - `x`: [`XClient`], an X account's posts through API v2 over an [`XConnection`].
 //! - `youtube`: [`YouTubeClient`], videos uploaded with the resumable protocol (chunks,
 //!   a session kept across crashes, resumed from where the server stands).
+//! - `tiktok`: [`TikTokClient`], videos posted straight to an account with the Content
+//!   Posting API (creator check, chunked upload kept across crashes, status polled until
+//!   published or failed) and their public counts.
 //! - `linkedin`: [`LinkedInClient`], posts through LinkedIn's versioned Posts API over a
 //!   [`LinkedInConnection`].
 //! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
@@ -82,6 +85,7 @@ mod rest;
 mod sandbox;
 mod shopify;
 mod stripe;
+mod tiktok;
 mod x;
 mod youtube;
 
@@ -133,6 +137,10 @@ pub use stripe::{
     StripeCheckoutSession, StripeClient, StripeConnection, StripeEventPayload, StripeLinkRegistry, StripeList,
     StripeMarket, StripePaymentLink, StripePaymentLinkDraft, StripePrice, StripeProduct, StripeRefund, StripeSecretKey,
     StripeWebhookEvent, event_from_webhook, platform_fee,
+};
+pub use tiktok::{
+    TIKTOK_API_BASE, TIKTOK_MAX_CAPTION_UNITS, TIKTOK_MAX_CHUNK, TIKTOK_MIN_CHUNK, TikTokClient, TikTokConnection,
+    TikTokCreator, TikTokDraft, TikTokPost, TikTokPostStatus, TikTokUpload, TikTokVideoCounts, tiktok_chunk_plan,
 };
 pub use x::{X_API_BASE, X_MAX_POST_CHARS, XClient, XConnection, XPost, XUser};
 pub use youtube::{

@@ -73,6 +73,9 @@ pub enum ClientAuthentication {
     /// `client_id` and `client_secret` in the form body (`client_secret_post`:
     /// LinkedIn).
     InBody,
+    /// The id as `client_key` and the secret as `client_secret` in the form body: TikTok's
+    /// own spelling of `client_secret_post`, which refuses a `client_id`.
+    InBodyAsClientKey,
 }
 
 /// One connection's tokens: what its calls send, refreshed when needed.
@@ -277,17 +280,19 @@ impl OAuthSession {
             return Err(needs_owner(platform, &reason));
         }
         let mut form = Form::new();
-        form.push("grant_type", "refresh_token")
-            .push("refresh_token", tokens.refresh.expose())
-            .push("client_id", &self.application.client_id);
+        form.push("grant_type", "refresh_token").push("refresh_token", tokens.refresh.expose());
         let mut request = self.http.post(&self.application.token_url);
+        let (id, secret) = (&self.application.client_id, self.application.client_secret.expose());
         match self.application.authentication {
             ClientAuthentication::Basic => {
-                request =
-                    request.basic_auth(&self.application.client_id, Some(self.application.client_secret.expose()));
+                form.push("client_id", id);
+                request = request.basic_auth(id, Some(secret));
             }
             ClientAuthentication::InBody => {
-                form.push("client_secret", self.application.client_secret.expose());
+                form.push("client_id", id).push("client_secret", secret);
+            }
+            ClientAuthentication::InBodyAsClientKey => {
+                form.push("client_key", id).push("client_secret", secret);
             }
         }
         let request = request

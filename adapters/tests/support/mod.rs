@@ -11,6 +11,7 @@ pub(crate) mod meta_ads_fake;
 pub(crate) mod reddit_fake;
 pub(crate) mod shopify_fake;
 pub(crate) mod stripe_fake;
+pub(crate) mod tiktok_fake;
 pub(crate) mod x_fake;
 pub(crate) mod youtube_fake;
 
