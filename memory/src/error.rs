@@ -43,6 +43,10 @@ pub enum MemoryError {
     /// was written.
     #[error("{0} is out of the exact decimal range")]
     OutOfRange(String),
+    /// The media store (the folder or bucket that holds files' bytes) could not be
+    /// used; the message says which file and why.
+    #[error("media store: {0}")]
+    Media(String),
     /// Keeping a file would take its owner's files past their storage quota. Nothing
     /// was written.
     #[error("storing {adding} more bytes would exceed the quota of {limit} bytes ({used} used)")]

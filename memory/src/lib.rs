@@ -21,10 +21,13 @@
 //!   database errors mean "unavailable, retry" ([`is_unavailable`]).
 //! - `event_log`: batching writer, sequence numbers, per-tenant broadcast.
 //! - `redis_link`: the optional Redis connection (sessions, shared throttles).
+//! - `media_library`: [`MediaLibrary`], files' records in the database and their bytes
+//!   in an object store (a folder, or an S3-compatible bucket).
 //! - `testing` (feature `testing`): fresh databases for tests.
 
 mod error;
 mod event_log;
+mod media_library;
 mod model;
 mod pool;
 mod redis_link;
@@ -39,6 +42,7 @@ pub use event_log::{
     CloseReport, EventLog, EventLogConfig, EventSubscription, JOURNAL_FILE, LoggedEvent, ProbeFn, WireEncoder,
     WriteProbe,
 };
+pub use media_library::{MediaHousekeeping, MediaLibrary, MediaUpload};
 pub use model::*;
 pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};

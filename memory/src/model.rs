@@ -891,8 +891,31 @@ pub struct NewMediaFile {
     pub name: String,
     /// Its media type (`image/png`, …).
     pub content_type: String,
-    /// Hex SHA-256 of `content`, for clients to check downloads and spot duplicates.
+    /// Hex SHA-256 of the bytes, for clients to check downloads and spot duplicates.
     pub sha256: String,
+    /// The bytes' size.
+    pub size_bytes: i64,
+    /// Where the bytes are kept in the media store, relative to its root.
+    pub object_key: String,
+}
+
+/// Where a kept file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaBytes {
+    /// In the media store, under this key.
+    Object(String),
+    /// Still in the database (written before files moved to the media store, and not
+    /// moved yet).
+    Database(Vec<u8>),
+}
+
+/// A file whose bytes are still in the database, for the move to the media store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseMediaFile {
+    /// Row id.
+    pub id: i64,
+    /// The business.
+    pub tenant_id: TenantId,
     /// The bytes.
     pub content: Vec<u8>,
 }

@@ -602,23 +602,33 @@ pub trait LearningStore: Send + Sync + 'static {
     async fn forget_agent_memory(&self, tenant: TenantId, agent: &str, key: &str) -> MemoryResult<bool>;
 }
 
-/// Files a tenant uploads, within its owner's storage quota.
+/// Files a tenant keeps, within its owner's storage quota: their records. The bytes
+/// are in the media store ([`MediaLibrary`](crate::MediaLibrary) keeps both in step).
 #[async_trait]
 pub trait MediaStore: Send + Sync + 'static {
-    /// Keeps a file for a tenant. With a `quota_bytes`, refuses
-    /// ([`MemoryError::QuotaExceeded`](crate::MemoryError::QuotaExceeded)) a file that
-    /// would take the total of the tenant owner's files, over all their tenants, past
-    /// it; concurrent uploads cannot both squeeze under the quota. `NotFound("tenant")`
-    /// for a missing tenant.
+    /// Records a file whose bytes are already in the media store. With a `quota_bytes`,
+    /// refuses ([`MemoryError::QuotaExceeded`](crate::MemoryError::QuotaExceeded)) a file
+    /// that would take the total of the tenant owner's files, over all their tenants,
+    /// past it; concurrent records cannot both squeeze under the quota.
+    /// `NotFound("tenant")` for a missing tenant.
     async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile>;
     /// A tenant's files, oldest first, without their bytes.
     async fn media_files(&self, tenant: TenantId) -> MemoryResult<Vec<MediaFile>>;
-    /// One of a tenant's files with its bytes.
-    async fn media_file_content(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, Vec<u8>)>>;
-    /// Deletes one of a tenant's files; `NotFound("file")` when it has no such file.
-    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()>;
+    /// One of a tenant's files and where its bytes are.
+    async fn media_file_bytes(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, MediaBytes)>>;
+    /// Deletes one of a tenant's files and returns where its bytes were, for the caller
+    /// to delete them; `NotFound("file")` when it has no such file.
+    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<MediaBytes>;
     /// Bytes the files of all of `user`'s tenants take.
     async fn media_bytes_of_user(&self, user: UserId) -> MemoryResult<i64>;
+    /// Up to `limit` files whose bytes are still in the database, lowest id first.
+    async fn media_files_in_database(&self, limit: i64) -> MemoryResult<Vec<DatabaseMediaFile>>;
+    /// Points a file whose bytes were in the database at `object_key` and drops them
+    /// from the database, in one statement; `false` when it had moved already (or is
+    /// gone).
+    async fn media_file_moved(&self, id: i64, object_key: &str) -> MemoryResult<bool>;
+    /// Whether any file points at `object_key`.
+    async fn media_object_in_use(&self, object_key: &str) -> MemoryResult<bool>;
 }
 
 /// What is counted against a tier: usage counters and LLM calls.

@@ -173,6 +173,78 @@ pub async fn create_tenant(store: &dyn crate::Store, name: &str, personality: &s
     store.create_tenant(tenant).await.expect("create a test tenant").id
 }
 
+/// An S3-compatible server in the test's own process (`s3s-fs`: the S3 REST protocol with
+/// SigV4 signatures checked, objects as files under a temporary folder), with one bucket.
+/// Stopped and its folder removed on drop.
+pub struct LocalS3 {
+    /// `s3://{bucket}/{prefix}`, as `MEDIA_URL` would name it.
+    pub url: String,
+    /// Where the bucket's objects lie on disk (one file per object, at its key).
+    pub bucket_dir: PathBuf,
+    root: PathBuf,
+    endpoint: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// The access key [`LocalS3`] accepts.
+pub const LOCAL_S3_ACCESS_KEY: &str = "boardroom-test-access";
+/// Its secret key.
+pub const LOCAL_S3_SECRET_KEY: &str = "boardroom-test-secret";
+
+impl LocalS3 {
+    /// Starts a server on a free local port with a bucket named `media`, keys under
+    /// `prefix`.
+    ///
+    /// # Panics
+    /// When the folder or the port cannot be had: it is test set-up.
+    pub async fn start(prefix: &str) -> Self {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        use hyper_util::server::conn::auto::Builder;
+
+        let root = std::env::temp_dir().join(format!("boardroom_s3_{}", Uuid::new_v4().simple()));
+        let bucket_dir = root.join("media");
+        std::fs::create_dir_all(&bucket_dir).expect("the local S3 server's bucket folder");
+        let filesystem = s3s_fs::FileSystem::new(&root).expect("the local S3 server's folder");
+        let mut service = s3s::service::S3ServiceBuilder::new(filesystem);
+        service.set_auth(s3s::auth::SimpleAuth::from_single(LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY));
+        let service = service.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("a bound address"));
+        let server = tokio::spawn(async move {
+            let http = Builder::new(TokioExecutor::new());
+            while let Ok((socket, _)) = listener.accept().await {
+                let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+        });
+        Self { url: format!("s3://media/{prefix}"), bucket_dir, root, endpoint, server }
+    }
+
+    /// The options a client of this server needs (as `AWS_*` variables would give them).
+    pub fn options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_access_key_id", LOCAL_S3_ACCESS_KEY),
+            ("aws_secret_access_key", LOCAL_S3_SECRET_KEY),
+            ("aws_region", "us-east-1"),
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_virtual_hosted_style_request", "false"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+    }
+}
+
+impl Drop for LocalS3 {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

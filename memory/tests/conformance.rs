@@ -105,7 +105,7 @@ conformance! {
         adapter_state_round_trips_json_per_tenant_and_platform,
         llm_token_totals_group_by_agent_and_model,
         platform_stats_count_everyone_and_window_what_is_recent,
-        media_files_are_kept_per_tenant_with_their_bytes,
+        media_files_are_kept_per_tenant_with_where_their_bytes_are,
         concurrent_uploads_cannot_squeeze_past_the_owners_quota,
         concurrent_campaign_creations_cannot_squeeze_past_the_limit,
         concurrent_store_connections_cannot_squeeze_past_the_limit,
@@ -1906,39 +1906,47 @@ async fn adapter_state_round_trips_json_per_tenant_and_platform(store: SharedSto
 
 // ---- media files ----
 
-fn media(tenant: TenantId, name: &str, bytes: &[u8]) -> NewMediaFile {
+/// The record of a file of `size` bytes kept in the media store under a key of its name.
+fn media(tenant: TenantId, name: &str, size: i64) -> NewMediaFile {
     NewMediaFile {
         tenant_id: tenant,
         name: name.into(),
         content_type: "image/png".into(),
         sha256: format!("sha-of-{name}"),
-        content: bytes.to_vec(),
+        size_bytes: size,
+        object_key: format!("tenants/{}/{name}", tenant.0),
     }
 }
 
-async fn media_files_are_kept_per_tenant_with_their_bytes(store: SharedStore) {
+async fn media_files_are_kept_per_tenant_with_where_their_bytes_are(store: SharedStore) {
     let shop = tenant(&store, "shop").await;
     let other = tenant(&store, "other").await.id;
-    let logo = store.create_media_file(media(shop.id, "logo.png", b"\x89PNG logo"), None).await.expect("kept");
+    let logo = store.create_media_file(media(shop.id, "logo.png", 9), None).await.expect("kept");
     assert_eq!((logo.name.as_str(), logo.size_bytes, logo.tenant_id), ("logo.png", 9, shop.id));
-    store.create_media_file(media(shop.id, "banner.png", &[0_u8; 100]), None).await.expect("kept");
+    store.create_media_file(media(shop.id, "banner.png", 100), None).await.expect("kept");
 
     let listed: Vec<String> = store.media_files(shop.id).await.expect("list").into_iter().map(|f| f.name).collect();
     assert_eq!(listed, ["logo.png", "banner.png"]);
-    let (file, bytes) = store.media_file_content(shop.id, logo.id).await.expect("read").expect("present");
-    assert_eq!((file, bytes.as_slice()), (logo.clone(), &b"\x89PNG logo"[..]));
+    let (file, bytes) = store.media_file_bytes(shop.id, logo.id).await.expect("read").expect("present");
+    let logo_key = format!("tenants/{}/logo.png", shop.id.0);
+    assert_eq!((file, bytes), (logo.clone(), MediaBytes::Object(logo_key.clone())));
     assert_eq!(store.media_bytes_of_user(shop.user_id).await.expect("used"), 109);
+    assert!(store.media_object_in_use(&logo_key).await.expect("looked up"));
+    assert!(!store.media_object_in_use("tenants/1/nothing").await.expect("looked up"));
+    assert!(store.media_files_in_database(10).await.expect("none left there").is_empty());
 
     // Another tenant cannot reach it by id.
-    assert!(store.media_file_content(other, logo.id).await.expect("read").is_none());
+    assert!(store.media_file_bytes(other, logo.id).await.expect("read").is_none());
     assert!(matches!(store.delete_media_file(other, logo.id).await, Err(MemoryError::NotFound(_))));
     assert!(matches!(
-        store.create_media_file(media(TenantId(999_999), "x", b"x"), None).await,
+        store.create_media_file(media(TenantId(999_999), "x", 1), None).await,
         Err(MemoryError::NotFound(_))
     ));
 
-    store.delete_media_file(shop.id, logo.id).await.expect("deleted");
-    assert!(store.media_file_content(shop.id, logo.id).await.expect("read").is_none());
+    let deleted = store.delete_media_file(shop.id, logo.id).await.expect("deleted");
+    assert_eq!(deleted, MediaBytes::Object(logo_key.clone()), "the caller is told which bytes to delete");
+    assert!(store.media_file_bytes(shop.id, logo.id).await.expect("read").is_none());
+    assert!(!store.media_object_in_use(&logo_key).await.expect("looked up"));
     assert_eq!(store.media_bytes_of_user(shop.user_id).await.expect("used"), 100);
 }
 
@@ -1946,15 +1954,13 @@ async fn concurrent_uploads_cannot_squeeze_past_the_owners_quota(store: SharedSt
     let owner = user(&store, "quota@example.com").await;
     let first = tenant_of(&store, owner.id, "first").await.id;
     let second = tenant_of(&store, owner.id, "second").await.id;
-    store.create_media_file(media(first, "already.bin", &[1_u8; 40]), Some(100)).await.expect("fits");
+    store.create_media_file(media(first, "already.bin", 40), Some(100)).await.expect("fits");
 
     // 60 bytes left across both businesses: of ten 25-byte uploads at once, two fit.
     let uploads = (0..10).map(|n| {
         let store = store.clone();
         let tenant = if n % 2 == 0 { first } else { second };
-        tokio::spawn(
-            async move { store.create_media_file(media(tenant, &format!("f{n}"), &[2_u8; 25]), Some(100)).await },
-        )
+        tokio::spawn(async move { store.create_media_file(media(tenant, &format!("f{n}"), 25), Some(100)).await })
     });
     let results = futures::future::join_all(uploads).await;
     let kept = results.iter().filter(|result| matches!(result, Ok(Ok(_)))).count();
@@ -2550,7 +2556,7 @@ async fn fill_tenant(store: &SharedStore, db: &Db, tenant: TenantId) {
     let shop = format!("shop-{}.myshopify.com", tenant.0);
     store.link_platform_account("shopify", &shop, tenant, "store-1", time(0)).await.expect("platform account");
     store.add_usage(UsageSubject::Tenant(tenant), "tokens", "2026-11", 10).await.expect("usage");
-    store.create_media_file(media(tenant, "logo.png", b"png"), None).await.expect("file");
+    store.create_media_file(media(tenant, "logo.png", 3), None).await.expect("file");
 }
 
 async fn deleting_a_tenant_removes_its_events_products_and_ledger_rows(store: SharedStore, db: Db) {

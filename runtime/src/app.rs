@@ -9,12 +9,12 @@ use anyhow::Context;
 use boardroom_adapters::SandboxMarket;
 use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain, RemoteBrain};
-use boardroom_memory::{EventLog, EventLogConfig, JOURNAL_FILE, SharedStore};
+use boardroom_memory::{EventLog, EventLogConfig, JOURNAL_FILE, MediaLibrary, SharedStore};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-use crate::config::Settings;
+use crate::config::{MediaLocation, Settings};
 use crate::http::crypto::CredentialSealer;
 use crate::http::{self, ApiCallMeter, AppState, tiers};
 use crate::markets::ConnectedMarkets;
@@ -49,6 +49,25 @@ impl Application {
         EventLog::replay_journal(&store, &journal).await.context("failed to write the event journal")?;
         let events =
             EventLog::start(store.clone(), EventLogConfig { journal: Some(journal), ..EventLogConfig::default() });
+        let media = match &settings.media {
+            MediaLocation::Folder(folder) => MediaLibrary::in_folder(store.clone(), folder),
+            MediaLocation::Bucket { url, options } => MediaLibrary::in_bucket(store.clone(), url, options.0.clone()),
+        }
+        .context("failed to set up the media store")?;
+        // Files kept before the media store move there now; a store that does not answer
+        // leaves them readable where they are until the next start.
+        match media.housekeeping().await {
+            Ok(done) if done.moved + done.swept > 0 => {
+                tracing::info!(
+                    moved = done.moved,
+                    swept = done.swept,
+                    location = media.location(),
+                    "media store tidied"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, location = media.location(), "media housekeeping put off"),
+        }
         let brain: Arc<dyn Brain> = match &settings.llm {
             Some(config) => Arc::new(RemoteBrain::new(config.clone()).context("failed to set up the LLM client")?),
             None => Arc::new(OfflineBrain),
@@ -82,6 +101,7 @@ impl Application {
         let state = AppState {
             services,
             store,
+            media,
             events,
             swarms,
             redis,

@@ -90,6 +90,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Folder for the SQLite file and the generated secret.
     pub data_dir: PathBuf,
+    /// `MEDIA_URL`: where files' bytes are kept (the `media` folder under the data
+    /// folder unless it names an S3-compatible bucket).
+    pub media: MediaLocation,
     /// Restart intensity, back-off and idleness of the swarm tree.
     pub supervisor: SupervisorConfig,
     /// The remote LLM, when a key is configured; `None` runs the offline brain.
@@ -144,6 +147,44 @@ pub struct Settings {
     pub signups_per_minute: u32,
 }
 
+/// Where files' bytes are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaLocation {
+    /// A local folder.
+    Folder(PathBuf),
+    /// An S3-compatible bucket: `s3://bucket/prefix` and the `AWS_*` settings that reach
+    /// it (lower-cased names; values never shown).
+    Bucket {
+        /// `s3://bucket/prefix`.
+        url: String,
+        /// `aws_access_key_id`, `aws_endpoint`, … as the environment gave them.
+        options: BucketOptions,
+    },
+}
+
+/// The `AWS_*` settings of a bucket; `Debug` shows their names only.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct BucketOptions(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for BucketOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+/// The `AWS_*` variables a bucket's client reads (as `object_store` names them).
+const BUCKET_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+];
+
 /// The keys a TOML config file may hold; each mirrors an environment variable.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +199,7 @@ struct FileSettings {
     log_level: Option<String>,
     log_format: Option<String>,
     data_dir: Option<String>,
+    media_url: Option<String>,
     swarm_max_restarts: Option<u32>,
     swarm_restart_window_secs: Option<u64>,
     swarm_idle_timeout_secs: Option<u64>,
@@ -204,6 +246,16 @@ const VARIABLES: &[&str] = &[
     "LOG_LEVEL",
     "LOG_FORMAT",
     "BOARDROOM_DATA_DIR",
+    "MEDIA_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
     "SWARM_MAX_RESTARTS",
     "SWARM_RESTART_WINDOW_SECS",
     "SWARM_IDLE_TIMEOUT_SECS",
@@ -258,6 +310,10 @@ impl Settings {
             None => format!("sqlite://{}", data_dir.join("boardroom.db").display()),
         };
         let embedded = database_url.starts_with("sqlite:");
+        let media = match pick("MEDIA_URL", &file.media_url) {
+            None => MediaLocation::Folder(data_dir.join("media")),
+            Some(url) => parse_media_url(&url, env)?,
+        };
         let database_pool = match number(env, "DATABASE_ACQUIRE_TIMEOUT_MS", file.database_acquire_timeout_ms)? {
             Some(0) => return Err(ConfigError::new("DATABASE_ACQUIRE_TIMEOUT_MS", "must be at least 1 millisecond")),
             Some(millis) if millis > 60_000 => {
@@ -447,6 +503,7 @@ impl Settings {
             log_level,
             log_format,
             data_dir,
+            media,
             supervisor,
             llm,
             sandbox_seed,
@@ -482,6 +539,29 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
         .map_err(|error| ConfigError::new("BOARDROOM_CONFIG", format!("cannot read {}: {error}", path.display())))?;
     toml::from_str(&text)
         .map_err(|error| ConfigError::new("BOARDROOM_CONFIG", format!("{}: {}", path.display(), error.message())))
+}
+
+/// `s3://bucket/prefix` with the `AWS_*` variables, or a folder (`file:///path` or a
+/// plain path).
+fn parse_media_url(url: &str, env: &HashMap<String, String>) -> Result<MediaLocation, ConfigError> {
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let bucket = rest.split('/').next().unwrap_or_default();
+        if bucket.is_empty() {
+            return Err(ConfigError::new("MEDIA_URL", format!("{url:?} names no bucket: use s3://bucket/prefix")));
+        }
+        let options = BUCKET_VARIABLES
+            .iter()
+            .filter_map(|name| non_empty(env, name).map(|value| (name.to_ascii_lowercase(), value)))
+            .collect();
+        return Ok(MediaLocation::Bucket { url: url.to_owned(), options: BucketOptions(options) });
+    }
+    if url.contains("://") && !url.starts_with("file://") {
+        return Err(ConfigError::new(
+            "MEDIA_URL",
+            format!("{url:?} is neither s3://bucket/prefix nor a folder (file:///path or a path)"),
+        ));
+    }
+    Ok(MediaLocation::Folder(PathBuf::from(url.strip_prefix("file://").unwrap_or(url))))
 }
 
 fn parse_database_url(url: String) -> Result<String, ConfigError> {
@@ -830,5 +910,34 @@ mod tests {
         let error = Settings::load(&vars).expect_err("unknown key");
         assert_eq!(error.variable, "BOARDROOM_CONFIG");
         assert!(error.problem.contains("bnd"), "{error}");
+    }
+
+    #[test]
+    fn files_go_under_the_data_folder_unless_media_url_names_a_bucket_or_a_folder() {
+        let dir = temp_dir();
+        let data = dir.to_str().expect("utf-8");
+        let settings = Settings::load(&env(&[("BOARDROOM_DATA_DIR", data)])).expect("loads");
+        assert_eq!(settings.media, MediaLocation::Folder(dir.join("media")));
+
+        let bucket = env(&[
+            ("BOARDROOM_DATA_DIR", data),
+            ("MEDIA_URL", "s3://shop-files/boardroom"),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+            ("AWS_ENDPOINT", "https://s3.example.com"),
+        ]);
+        let settings = Settings::load(&bucket).expect("loads");
+        let MediaLocation::Bucket { url, options } = &settings.media else { panic!("a bucket: {:?}", settings.media) };
+        assert_eq!(url, "s3://shop-files/boardroom");
+        assert!(options.0.contains(&("aws_endpoint".to_owned(), "https://s3.example.com".to_owned())));
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("aws_secret_access_key") && !shown.contains("very-secret"), "{shown}");
+
+        let folder = env(&[("BOARDROOM_DATA_DIR", data), ("MEDIA_URL", "file:///srv/boardroom-files")]);
+        assert_eq!(Settings::load(&folder).expect("loads").media, MediaLocation::Folder("/srv/boardroom-files".into()));
+        for bad in ["s3://", "s3:///prefix", "gs://bucket/x", "https://example.com/files"] {
+            let error = Settings::load(&env(&[("BOARDROOM_DATA_DIR", data), ("MEDIA_URL", bad)])).expect_err(bad);
+            assert_eq!(error.variable, "MEDIA_URL", "{bad}");
+        }
     }
 }

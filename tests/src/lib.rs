@@ -15,9 +15,10 @@ pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use boardroom_memory::SharedStore;
-use boardroom_memory::testing::{TestPostgres, TestSqlite, fresh_postgres, fresh_sqlite};
+use boardroom_memory::testing::{LocalS3, TestPostgres, TestSqlite, fresh_postgres, fresh_sqlite};
 use boardroom_runtime::{AppState, Application, Settings};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -112,6 +113,8 @@ pub struct TestApp {
     server: Option<JoinHandle<()>>,
     /// Kept so the database outlives the app; dropped (and the database with it) last.
     pub postgres: Option<TestPostgres>,
+    /// The S3-compatible server the production stories keep files in.
+    pub s3: Option<Arc<LocalS3>>,
     /// The environment the app was built from, reused by [`TestApp::restart`].
     env: HashMap<String, String>,
     _folder: PathBuf,
@@ -175,6 +178,16 @@ async fn launch(postgres: Option<(TestPostgres, String)>, extra_env: &[(&str, &s
             Some(database)
         }
     };
+    // Production keeps files in an S3-compatible bucket; the embedded default in a folder.
+    let s3 = match postgres {
+        None => None,
+        Some(_) => {
+            let s3 = LocalS3::start("boardroom").await;
+            env.insert("MEDIA_URL".into(), s3.url.clone());
+            env.extend(s3.options().into_iter().map(|(name, value)| (name.to_ascii_uppercase(), value)));
+            Some(Arc::new(s3))
+        }
+    };
     for (name, value) in extra_env {
         env.insert((*name).into(), (*value).into());
     }
@@ -186,6 +199,7 @@ async fn launch(postgres: Option<(TestPostgres, String)>, extra_env: &[(&str, &s
         stop: Some(running.stop),
         server: Some(running.server),
         postgres,
+        s3,
         env,
         _folder: folder,
     }
@@ -272,6 +286,7 @@ impl TestApp {
             stop: Some(running.stop),
             server: Some(running.server),
             postgres: None,
+            s3: self.s3.clone(),
             env: self.env.clone(),
             _folder: self._folder.clone(),
         }

@@ -274,8 +274,26 @@ async fn the_ai_routes_answer_from_the_offline_agents(backends: Backends) {
 }
 
 async fn upload(caller: &Caller, business: i64, name: &str, bytes: Vec<u8>) -> boardroom_tests::ApiResponse {
+    upload_as(caller, business, name, Some("application/octet-stream"), bytes).await
+}
+
+async fn upload_as(
+    caller: &Caller,
+    business: i64,
+    name: &str,
+    content_type: Option<&str>,
+    bytes: Vec<u8>,
+) -> boardroom_tests::ApiResponse {
     let path = format!("/api/media/upload?business_id={business}&name={name}");
-    caller.send_raw(reqwest::Method::POST, &path, Some("image/png"), bytes).await
+    caller.send_raw(reqwest::Method::POST, &path, content_type, bytes).await
+}
+
+/// A real PNG of `width` × `height` pixels.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).expect("a PNG");
+    bytes.into_inner()
 }
 
 async fn the_business_list_shows_each_change_at_once_though_lists_are_remembered(backends: Backends) {
@@ -303,14 +321,18 @@ async fn a_business_keeps_its_files_within_the_tiers_storage(backends: Backends)
     let ada = app.new_account("ada@example.com").await;
     let business = create_business(&ada, "Mugs").await;
 
-    // Arrange & Act: a logo, kept with its type and digest.
-    let logo = b"\x89PNG\r\n a small logo".to_vec();
-    let kept = upload(&ada, business, "logo.png", logo.clone()).await;
+    // Arrange & Act: a logo, kept with its type (read from its bytes) and digest. A PNG
+    // is encoded again, so what is kept is the image, not the bytes as sent.
+    let sent = png(40, 20);
+    let kept = upload_as(&ada, business, "logo.png", Some("image/png"), sent).await;
     assert_eq!(kept.status, 201, "{}", kept.body);
+    let logo_id = kept.body["id"].as_i64().expect("id");
+    let logo = ada.get(&format!("/api/media/{logo_id}?business_id={business}")).await.raw;
+    let decoded = image::load_from_memory(&logo).expect("the kept logo decodes");
+    assert_eq!((decoded.width(), decoded.height()), (40, 20));
     assert_eq!(kept.body["size_bytes"], logo.len());
     assert_eq!(kept.body["content_type"], "image/png");
     assert_eq!(kept.body["sha256"].as_str().map(str::len), Some(64));
-    let logo_id = kept.body["id"].as_i64().expect("id");
 
     // It is listed, downloads as the same bytes (as an attachment), and counts as usage.
     let listed = ada.get(&format!("/api/media/list?business_id={business}")).await;
@@ -351,13 +373,74 @@ async fn a_business_keeps_its_files_within_the_tiers_storage(backends: Backends)
     assert_eq!(gone.status, 404);
 }
 
+async fn an_upload_is_judged_by_its_bytes_not_by_what_the_client_says(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let business = create_business(&ada, "Mugs").await;
+
+    // A page sent as a picture is refused, naming the header that lied.
+    let page = b"<html><script>document.cookie</script></html>".to_vec();
+    let lying = upload_as(&ada, business, "cat.png", Some("image/png"), page.clone()).await;
+    assert_eq!((lying.status, lying.error_code()), (422, "validation"), "{}", lying.body);
+    assert!(
+        lying.body["error"]["fields"]["Content-Type"].as_str().is_some_and(|m| m.contains("text")),
+        "{}",
+        lying.body
+    );
+    // Sent as what it is, it is kept as plain text and downloads as an attachment.
+    let text = upload_as(&ada, business, "page.html", Some("text/html"), page).await;
+    assert_eq!(text.status, 201, "{}", text.body);
+    assert_eq!(text.body["content_type"], "text/plain; charset=utf-8");
+    let id = text.body["id"].as_i64().expect("id");
+    let fetched = ada.get(&format!("/api/media/{id}?business_id={business}")).await;
+    assert_eq!(fetched.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(fetched.header("x-content-type-options"), Some("nosniff"));
+
+    // A picture with no header at all is known by its bytes.
+    let unlabelled = upload_as(&ada, business, "plain.png", None, png(3, 3)).await;
+    assert_eq!((unlabelled.status, unlabelled.body["content_type"].as_str()), (201, Some("image/png")));
+
+    // Folders in a name are cut off; a name that is only a folder is refused.
+    for (sent, kept) in [("..%2F..%2Fetc%2Fpasswd", "passwd"), ("C%3A%5Cshop%5Clogo.png", "logo.png")] {
+        let uploaded = upload(&ada, business, sent, b"x".to_vec()).await;
+        assert_eq!((uploaded.status, uploaded.body["name"].as_str()), (201, Some(kept)), "{sent}: {}", uploaded.body);
+    }
+    for sent in ["..", "uploads%2F", "a%2F.."] {
+        let refused = upload(&ada, business, sent, b"x".to_vec()).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{sent}: {}", refused.body);
+    }
+
+    // An image that does not decode, or of a kind not taken, is refused; a large one is
+    // kept at 4,096 px on its longest side.
+    let broken = upload_as(&ada, business, "broken.png", None, b"\x89PNG\r\n\x1a\n and nothing more".to_vec()).await;
+    assert_eq!(broken.status, 422, "{}", broken.body);
+    assert!(broken.body["error"]["fields"]["body"].as_str().is_some_and(|m| m.contains("not a valid PNG")));
+    let bmp = upload_as(&ada, business, "old.bmp", None, b"BM\x3a\0\0\0\0\0\0\0\x36\0\0\0".to_vec()).await;
+    assert_eq!(bmp.status, 422, "{}", bmp.body);
+    let wide = upload_as(&ada, business, "banner.png", Some("image/png"), png(5_000, 50)).await;
+    assert_eq!(wide.status, 201, "{}", wide.body);
+    let id = wide.body["id"].as_i64().expect("id");
+    let banner = image::load_from_memory(&ada.get(&format!("/api/media/{id}?business_id={business}")).await.raw)
+        .expect("decodes");
+    assert_eq!((banner.width(), banner.height()), (4_096, 41));
+
+    // A name beyond ASCII downloads under its own name for clients that read it.
+    let named = upload(&ada, business, "caf%C3%A9.bin", b"x".to_vec()).await;
+    let id = named.body["id"].as_i64().expect("id");
+    let fetched = ada.get(&format!("/api/media/{id}?business_id={business}")).await;
+    assert_eq!(
+        fetched.header("content-disposition"),
+        Some("attachment; filename=\"caf_.bin\"; filename*=UTF-8''caf%C3%A9.bin")
+    );
+}
+
 async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backends: Backends) {
     // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
     let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let bob = app.new_account("bob@example.com").await;
     let Built { business: b, product: p, campaign: c } = build_a_business(&ada).await;
-    let f = upload(&ada, b, "logo.png", b"\x89PNG ada's logo".to_vec()).await.body["id"].as_i64().expect("file id");
+    let f = upload(&ada, b, "logo.png", png(8, 8)).await.body["id"].as_i64().expect("file id");
     let bobs = create_business(&bob, "Bob's").await;
     let bobs_product = create_product(&bob, bobs, "Bob's planner").await;
 
@@ -571,6 +654,7 @@ boardroom_tests::on_both_backends! {
     the_ai_routes_answer_from_the_offline_agents,
     the_business_list_shows_each_change_at_once_though_lists_are_remembered,
     a_business_keeps_its_files_within_the_tiers_storage,
+    an_upload_is_judged_by_its_bytes_not_by_what_the_client_says,
     another_user_gets_404_from_every_route_with_the_first_users_ids,
     bad_inputs_are_422_naming_the_field,
 }

@@ -1,4 +1,4 @@
-//! [`MediaStore`]: files a tenant uploads, within its owner's quota.
+//! [`MediaStore`]: the records of the files a tenant keeps, within its owner's quota.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -17,7 +17,10 @@ const BYTES_OF_USER: &str = "select cast(coalesce(sum(m.size_bytes), 0) as bigin
 #[async_trait]
 impl<D: Dialect> MediaStore for SqlStore<D> {
     async fn create_media_file(&self, file: NewMediaFile, quota_bytes: Option<i64>) -> MemoryResult<MediaFile> {
-        let size = i64::try_from(file.content.len()).map_err(|_| MemoryError::OutOfRange("file size".into()))?;
+        let size = file.size_bytes;
+        if size < 0 {
+            return Err(MemoryError::OutOfRange("file size".into()));
+        }
         let now = rows::stored_time(Utc::now());
         let mut tx = self.write_transaction().await?;
         let owner = query::<D>("select user_id from tenants where id = $1")
@@ -36,7 +39,7 @@ impl<D: Dialect> MediaStore for SqlStore<D> {
             }
         }
         let row = query::<D>(concat!(
-            "insert into media_files (tenant_id, name, content_type, size_bytes, sha256, content, created_at) \
+            "insert into media_files (tenant_id, name, content_type, size_bytes, sha256, object_key, created_at) \
              values ($1, $2, $3, $4, $5, $6, $7) returning ",
             rows::media_columns!()
         ))
@@ -45,7 +48,7 @@ impl<D: Dialect> MediaStore for SqlStore<D> {
         .bind(&file.content_type)
         .bind(size)
         .bind(&file.sha256)
-        .bind(file.content.as_slice())
+        .bind(&file.object_key)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
@@ -64,30 +67,75 @@ impl<D: Dialect> MediaStore for SqlStore<D> {
             .collect()
     }
 
-    async fn media_file_content(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, Vec<u8>)>> {
+    async fn media_file_bytes(&self, tenant: TenantId, id: i64) -> MemoryResult<Option<(MediaFile, MediaBytes)>> {
         let row = query::<D>(concat!(
             "select ",
             rows::media_columns!(),
-            ", content from media_files where tenant_id = $1 and id = $2"
+            ", object_key, content from media_files where tenant_id = $1 and id = $2"
         ))
         .bind(tenant.0)
         .bind(id)
         .fetch_optional(self.db())
         .await?;
-        row.map(|row| Ok((rows::media_file(&row)?, row.bytes("content")?))).transpose()
+        row.map(|row| Ok((rows::media_file(&row)?, media_bytes(&row)?))).transpose()
     }
 
-    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<()> {
+    async fn delete_media_file(&self, tenant: TenantId, id: i64) -> MemoryResult<MediaBytes> {
         let writer = self.write().await;
-        let deleted = query::<D>("delete from media_files where tenant_id = $1 and id = $2")
-            .bind(tenant.0)
-            .bind(id)
-            .execute(&writer)
-            .await?;
-        rows::expect_one(deleted, "file")
+        let deleted =
+            query::<D>("delete from media_files where tenant_id = $1 and id = $2 returning object_key, content")
+                .bind(tenant.0)
+                .bind(id)
+                .fetch_optional(&writer)
+                .await?
+                .ok_or_else(|| MemoryError::NotFound("file".into()))?;
+        media_bytes(&deleted)
     }
 
     async fn media_bytes_of_user(&self, user: UserId) -> MemoryResult<i64> {
         query::<D>(BYTES_OF_USER).bind(user.0).fetch_one(self.db()).await?.int("used")
+    }
+
+    async fn media_files_in_database(&self, limit: i64) -> MemoryResult<Vec<DatabaseMediaFile>> {
+        query::<D>("select id, tenant_id, content from media_files where object_key is null order by id limit $1")
+            .bind(limit)
+            .fetch_all(self.db())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(DatabaseMediaFile {
+                    id: row.int("id")?,
+                    tenant_id: TenantId(row.int("tenant_id")?),
+                    content: row.bytes("content")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn media_file_moved(&self, id: i64, object_key: &str) -> MemoryResult<bool> {
+        let writer = self.write().await;
+        let moved =
+            query::<D>("update media_files set object_key = $1, content = null where id = $2 and object_key is null")
+                .bind(object_key)
+                .bind(id)
+                .execute(&writer)
+                .await?;
+        Ok(moved == 1)
+    }
+
+    async fn media_object_in_use(&self, object_key: &str) -> MemoryResult<bool> {
+        let found = query::<D>("select id from media_files where object_key = $1 limit 1")
+            .bind(object_key)
+            .fetch_optional(self.db())
+            .await?;
+        Ok(found.is_some())
+    }
+}
+
+/// Where a row's bytes are: its object key, or else its content.
+fn media_bytes(row: &impl ModelRow) -> MemoryResult<MediaBytes> {
+    match row.opt_text("object_key")? {
+        Some(key) => Ok(MediaBytes::Object(key)),
+        None => Ok(MediaBytes::Database(row.bytes("content")?)),
     }
 }

@@ -302,6 +302,11 @@ impl From<MemoryError> for ApiError {
             MemoryError::Database(error) if boardroom_memory::is_unavailable(&error) => {
                 Self::Unavailable(format!("database: {error}"))
             }
+            MemoryError::Media(detail) => {
+                // The detail names folders and endpoints: for the logs, not the client.
+                tracing::warn!(%detail, "the media store failed a request");
+                Self::Unavailable("the media store is not answering; try again shortly".into())
+            }
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }

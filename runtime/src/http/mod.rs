@@ -46,6 +46,7 @@ mod docs;
 mod error;
 mod extract;
 pub(crate) mod fields;
+mod file_checks;
 mod live;
 mod meter;
 mod metrics;
@@ -65,7 +66,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
-use boardroom_memory::{EventLog, SharedStore, Tenant, UserId};
+use boardroom_memory::{EventLog, MediaLibrary, SharedStore, Tenant, UserId};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -90,6 +91,8 @@ use boardroom_memory::RedisLink;
 pub struct AppState {
     /// The database.
     pub store: SharedStore,
+    /// Files: their records in the database, their bytes in the media store.
+    pub media: MediaLibrary,
     /// The event log.
     pub events: EventLog,
     /// The swarm tree.
