@@ -112,6 +112,8 @@ pub struct AgentContext {
     pub brain: Arc<dyn Brain>,
     /// Where the business sells and advertises (the sandbox market by default).
     pub market: Arc<dyn Marketplace>,
+    /// Where the media the agent makes is kept (a listing's cover); `None`: it makes none.
+    pub media: Option<boardroom_memory::MediaLibrary>,
     /// When the caller of the task being handled stops waiting for its answer; `None`
     /// for a cast (nobody waits) or outside a task. Set by the supervisor before each
     /// task; [`AgentContext::decide`] fits the brain's work inside it.

@@ -51,6 +51,26 @@ pub enum Tier {
     Enterprise,
 }
 
+impl Tier {
+    /// The files an account of this tier may keep, over all its businesses, in
+    /// megabytes (`None`: no limit). Uploads and generated media count alike.
+    pub const fn file_storage_mb(self) -> Option<u64> {
+        match self {
+            Self::Free => Some(100),
+            Self::Pro => Some(1_024),
+            Self::Enterprise => None,
+        }
+    }
+
+    /// [`Tier::file_storage_mb`] in bytes, as a quota.
+    pub const fn file_storage_bytes(self) -> Option<i64> {
+        match self.file_storage_mb() {
+            Some(mb) => Some(mb as i64 * 1024 * 1024),
+            None => None,
+        }
+    }
+}
+
 /// What a user may do beyond their own tenants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -183,6 +183,15 @@ pub fn find(name: &str) -> Result<Personality, PersonalityError> {
         .ok_or_else(|| PersonalityError::Unknown(name.to_owned()))
 }
 
+/// A business's personality: the custom profile in its settings
+/// (`personality_profile`), else the built-in one it names.
+pub fn of_business(personality: &str, settings: &serde_json::Value) -> Result<Personality, PersonalityError> {
+    match settings.get("personality_profile") {
+        Some(profile) => Personality::custom_from_json(profile.clone()),
+        None => find(personality),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,7 @@ impl Application {
                 events.clone(),
                 settings.stripe.clone(),
             ))),
+            media: Some(media.clone()),
         };
         let swarms = SwarmRoot::start_with(services.clone(), registry, settings.supervisor.clone())
             .await

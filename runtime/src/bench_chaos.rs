@@ -226,6 +226,7 @@ async fn drill_on(store: &SharedStore, drill: &ChaosDrill) -> anyhow::Result<Cha
         market: Arc::new(SandboxMarket::new(drill.seed)),
         redis: None,
         markets: None,
+        media: None,
     };
     let config = SupervisorConfig { chaos: Some(chaos), ..SupervisorConfig::default() };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), config).await?;

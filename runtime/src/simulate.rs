@@ -108,6 +108,7 @@ async fn swarm(personality: &str, days: u32, seed: u64) -> anyhow::Result<Outcom
         market: market.clone(),
         redis: None,
         markets: None,
+        media: None,
     };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await?;
     let owner = store

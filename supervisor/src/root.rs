@@ -8,7 +8,7 @@ use std::time::Duration;
 use boardroom_adapters::{Marketplace, SandboxMarket};
 use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain};
-use boardroom_memory::{EventLog, MemoryError, NewEvent, RedisLink, SharedStore, Tenant, TenantId};
+use boardroom_memory::{EventLog, MediaLibrary, MemoryError, NewEvent, RedisLink, SharedStore, Tenant, TenantId};
 use boardroom_personalities::{Personality, PersonalityError};
 use dashmap::DashMap;
 use futures::StreamExt;
@@ -108,6 +108,9 @@ pub struct SwarmServices {
     /// platforms, or a rehearsal of them), asked each time its swarm starts; `None`:
     /// every tenant acts on `market`.
     pub markets: Option<Arc<dyn TenantMarkets>>,
+    /// Where the agents keep the media they make (a listing's cover); `None`: they make
+    /// none.
+    pub media: Option<MediaLibrary>,
 }
 
 /// Chooses each tenant's market when its swarm starts: the shared one (the sandbox),
@@ -133,6 +136,7 @@ impl SwarmServices {
             market: Arc::new(SandboxMarket::new(DEFAULT_SANDBOX_SEED)),
             redis: None,
             markets: None,
+            media: None,
         }
     }
 }
@@ -435,10 +439,7 @@ impl SwarmRoot {
 /// The tenant's personality: a custom profile in its settings (`personality_profile`),
 /// else the built-in one it names.
 fn personality_of(tenant: &Tenant) -> Result<Personality, PersonalityError> {
-    match tenant.settings.get("personality_profile") {
-        Some(profile) => Personality::custom_from_json(profile.clone()),
-        None => boardroom_personalities::find(&tenant.personality),
-    }
+    boardroom_personalities::of_business(&tenant.personality, &tenant.settings)
 }
 
 /// How long a swarm's agents may take to finish their messages when it is stopped.

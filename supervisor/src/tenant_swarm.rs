@@ -109,6 +109,7 @@ impl TenantSwarm {
             // The agent's own view of the market: behind the tenant's throttle, and
             // lighting the adapter's edge in the live view when a call goes through.
             market: Arc::new(GuardedMarket::new(shared.market(), shared.gate.clone(), name, shared.activity.clone())),
+            media: state.args.services.media.clone(),
             deadline: None,
         };
         let agent_state = AgentState {

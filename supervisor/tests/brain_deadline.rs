@@ -108,6 +108,7 @@ async fn world(base_url: String) -> World {
         market: Arc::new(SandboxMarket::new(7)),
         redis: None,
         markets: None,
+        media: None,
     };
     let supervisor = SupervisorConfig { call_timeout: CALL_TIMEOUT, ..SupervisorConfig::default() };
     let root = SwarmRoot::start_with(services, AgentRegistry::standard(), supervisor).await.expect("root starts");

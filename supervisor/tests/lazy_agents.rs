@@ -213,6 +213,7 @@ async fn a_saved_market_world_is_read_when_the_swarm_first_trades_not_when_it_st
         market: market.clone(),
         redis: None,
         markets: None,
+        media: None,
     };
     let root =
         SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await.expect("root");

@@ -64,6 +64,7 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("POST", "/api/ai/optimize-pricing"),
     ("GET", "/api/ai/recommendations"),
     ("POST", "/api/media/upload"),
+    ("POST", "/api/media/generate"),
     ("GET", "/api/media/list"),
     ("GET", "/api/media/{id}"),
     ("DELETE", "/api/media/{id}"),

@@ -109,8 +109,15 @@ struct Process {
 
 async fn process(store: SharedStore, market: Arc<dyn Marketplace>, brain: Arc<dyn Brain>) -> Process {
     let events = EventLog::start(store.clone(), EventLogConfig::default());
-    let services =
-        SwarmServices { store: store.clone(), events: events.clone(), brain, market, redis: None, markets: None };
+    let services = SwarmServices {
+        store: store.clone(),
+        events: events.clone(),
+        brain,
+        market,
+        redis: None,
+        markets: None,
+        media: None,
+    };
     let root =
         SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await.expect("root");
     Process { store, events, root }

@@ -434,6 +434,60 @@ async fn an_upload_is_judged_by_its_bytes_not_by_what_the_client_says(backends: 
     );
 }
 
+async fn a_business_draws_covers_and_cards_in_its_personalitys_colours(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let business = create_business(&ada, "Calm Mornings").await;
+    let product = create_product(&ada, business, "Fifty prompts for calmer mornings").await;
+
+    // A cover of the product: a 1024 × 1024 PNG among the business's files, labelled
+    // as drawn here.
+    let cover = ada
+        .post("/api/media/generate", &json!({ "business_id": business, "shape": "cover", "product_id": product }))
+        .await;
+    assert_eq!(cover.status, 201, "{}", cover.body);
+    assert_eq!((cover.body["source"].as_str(), cover.body["width"].as_u64()), (Some("offline"), Some(1024)));
+    assert_eq!(cover.body["file"]["content_type"], "image/png");
+    let id = cover.body["file"]["id"].as_i64().expect("id");
+    let bytes = ada.get(&format!("/api/media/{id}?business_id={business}")).await.raw;
+    let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).expect("a PNG");
+    assert_eq!((image.width(), image.height()), (1024, 1024));
+    let listed = ada.get(&format!("/api/media/list?business_id={business}")).await;
+    assert_eq!(listed.body["items"][0]["name"], "cover-offline.png", "{}", listed.body);
+
+    // Drawn again, it is the same picture to the byte; a card from a title is 1200 × 630.
+    let again = ada
+        .post("/api/media/generate", &json!({ "business_id": business, "shape": "cover", "product_id": product }))
+        .await;
+    assert_eq!(again.body["file"]["sha256"], cover.body["file"]["sha256"]);
+    let card = ada
+        .post(
+            "/api/media/generate",
+            &json!({ "business_id": business, "shape": "card", "title": "New: the morning pack", "niche": "wellbeing" }),
+        )
+        .await;
+    assert_eq!((card.status, card.body["width"].as_u64(), card.body["height"].as_u64()), (201, Some(1200), Some(630)));
+
+    // Neither or both of a product and a title, another's product, another's business.
+    for body in [
+        json!({ "business_id": business, "shape": "cover" }),
+        json!({ "business_id": business, "shape": "cover", "product_id": product, "title": "x" }),
+        json!({ "business_id": business, "shape": "cover", "title": "   " }),
+        json!({ "business_id": business, "shape": "poster", "title": "x" }),
+    ] {
+        let refused = ada.post("/api/media/generate", &body).await;
+        assert!(matches!(refused.status, 400 | 422), "{body}: {}", refused.body);
+    }
+    let bob = app.new_account("bob@example.com").await;
+    let bobs = create_business(&bob, "Bob's").await;
+    let stranger =
+        bob.post("/api/media/generate", &json!({ "business_id": bobs, "shape": "cover", "product_id": product })).await;
+    assert_eq!(stranger.status, 404, "{}", stranger.body);
+    let trespass =
+        bob.post("/api/media/generate", &json!({ "business_id": business, "shape": "cover", "title": "x" })).await;
+    assert_eq!(trespass.status, 404, "{}", trespass.body);
+}
+
 async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backends: Backends) {
     // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
     let app = spawn_app(backends).await;
@@ -655,6 +709,7 @@ boardroom_tests::on_both_backends! {
     the_business_list_shows_each_change_at_once_though_lists_are_remembered,
     a_business_keeps_its_files_within_the_tiers_storage,
     an_upload_is_judged_by_its_bytes_not_by_what_the_client_says,
+    a_business_draws_covers_and_cards_in_its_personalitys_colours,
     another_user_gets_404_from_every_route_with_the_first_users_ids,
     bad_inputs_are_422_naming_the_field,
 }

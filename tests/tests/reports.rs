@@ -236,6 +236,7 @@ async fn one_cycle_with(store: &SharedStore, brain: MinutesBrain) -> (TenantId, 
         market: Arc::new(SandboxMarket::new(7)),
         redis: None,
         markets: None,
+        media: None,
     };
     let root =
         SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await.expect("root");

@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use boardroom_memory::{MediaFile, MediaUpload, MemoryError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -44,7 +44,150 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         // Only uploads take bodies this large; every other route keeps the 64 KiB limit.
         .layer(DefaultBodyLimit::max(MAX_FILE_BYTES))
         .routes(routes!(list))
+        .routes(routes!(generate))
         .routes(routes!(download, remove))
+}
+
+/// What `POST /api/media/generate` draws.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum PictureShape {
+    /// A product's cover, 1024 × 1024.
+    Cover,
+    /// A post's card, 1200 × 630.
+    Card,
+}
+
+/// `POST /api/media/generate`: a picture of one of the business's products, or of a
+/// title given here.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct GenerateRequest {
+    /// The business the picture is for.
+    business_id: i64,
+    /// `cover` or `card`.
+    shape: PictureShape,
+    /// A product of the business: its title and niche are drawn.
+    #[serde(default)]
+    product_id: Option<i64>,
+    /// Instead of a product, the headline to draw (1 to 200 characters).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    title: Option<String>,
+    /// With `title`, the line above it (at most 200 characters).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    niche: Option<String>,
+}
+
+/// A generated picture, kept in the business's files.
+#[derive(Debug, Serialize, ToSchema)]
+struct Generated {
+    /// The file, as kept.
+    file: MediaFile,
+    /// Who made it: `offline` (drawn here from a template).
+    source: &'static str,
+    /// Width in pixels.
+    width: u32,
+    /// Height in pixels.
+    height: u32,
+}
+
+/// Draws a product's cover or a post's card in the colours of the business's
+/// personality and keeps it as one of its files (counted against the tier's storage).
+#[utoipa::path(
+    post,
+    path = "/api/media/generate",
+    tag = "media",
+    request_body = GenerateRequest,
+    responses(
+        (status = 201, description = "The picture, kept as a PNG file.", body = Generated),
+        (status = 402, description = "`tier_limit`: the tier's file storage would be exceeded."),
+        (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
+        (status = 422, description = "`validation`: neither or both of `product_id` and `title`, or a title that breaks its rule."),
+        (status = 503, description = "`unavailable`: the media store is not answering."),
+    )
+)]
+async fn generate(
+    State(state): State<ApiState>,
+    caller: CurrentUser,
+    Json(request): Json<GenerateRequest>,
+) -> Result<Response, ApiError> {
+    let tenant = owned_business(&state, &caller, request.business_id).await?;
+    let (title, niche) = match (request.product_id, request.title) {
+        (Some(id), None) => {
+            let product =
+                state.app.store.product(tenant.id, id).await?.ok_or_else(|| ApiError::NotFound("product".into()))?;
+            (product.title, product.niche)
+        }
+        (None, Some(title)) => {
+            let title =
+                names::parse_name(&title, Title::MAX_CHARS).map_err(|problem| ApiError::invalid("title", problem))?;
+            let niche = request.niche.unwrap_or_default();
+            if niche.chars().count() > Title::MAX_CHARS {
+                return Err(ApiError::invalid("niche", format!("must be at most {} characters", Title::MAX_CHARS)));
+            }
+            (title, niche)
+        }
+        _ => return Err(ApiError::invalid("product_id", "give either `product_id` or `title`, not both or neither")),
+    };
+    let personality = boardroom_personalities::of_business(&tenant.personality, &tenant.settings)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("the business's personality")))?;
+    let kind = match request.shape {
+        PictureShape::Cover => boardroom_media::PictureKind::Cover,
+        PictureShape::Card => boardroom_media::PictureKind::SocialCard,
+    };
+    let business = tenant.name.clone();
+    // Rendering is CPU work: off the async threads.
+    let picture = tokio::task::spawn_blocking(move || {
+        let request = boardroom_media::PictureRequest {
+            kind,
+            title: &title,
+            niche: &niche,
+            business: &business,
+            personality: &personality,
+        };
+        boardroom_media::draw(&request)
+    })
+    .await?
+    .map_err(|error| ApiError::invalid("title", error.to_string()))?;
+    let shape = match request.shape {
+        PictureShape::Cover => "cover",
+        PictureShape::Card => "card",
+    };
+    let upload = MediaUpload {
+        tenant_id: tenant.id,
+        name: format!("{shape}-{}.png", picture.source.as_str()),
+        content_type: "image/png".into(),
+        bytes: Bytes::from(picture.png),
+    };
+    let file =
+        state.app.media.keep(upload, storage_quota(&caller)).await.map_err(|error| tier_refusal(&caller, error))?;
+    let generated = Generated { file, source: picture.source.as_str(), width: picture.width, height: picture.height };
+    Ok((StatusCode::CREATED, Json(generated)).into_response())
+}
+
+/// The caller's tier's file storage, in bytes (`None`: unlimited).
+fn storage_quota(caller: &CurrentUser) -> Option<i64> {
+    caller.user.tier.file_storage_bytes()
+}
+
+/// A quota refusal as the tier's 402, other errors as they are.
+fn tier_refusal(caller: &CurrentUser, error: MemoryError) -> ApiError {
+    match error {
+        MemoryError::QuotaExceeded { used, adding, limit } => ApiError::TierLimit {
+            message: format!(
+                "the {} tier allows {} MB of files; {} MB are used and this file adds {:.1} MB",
+                tiers::tier_name(caller.user.tier),
+                limit / (1024 * 1024),
+                used / (1024 * 1024),
+                adding as f64 / (1024.0 * 1024.0),
+            ),
+            limit: u64::try_from(limit).unwrap_or_default(),
+            tier: tiers::tier_name(caller.user.tier),
+        },
+        other => other.into(),
+    }
 }
 
 /// The body of an upload: the file's bytes, at least one.
@@ -144,28 +287,14 @@ async fn upload(
     let checked = tokio::task::spawn_blocking(move || file_checks::check(declared.as_deref(), &body))
         .await?
         .map_err(|refusal| ApiError::invalid(refusal.field, refusal.problem))?;
-    let limit = tiers::limits(caller.user.tier).file_storage_mb;
-    let quota_bytes = limit.map(|mb| i64::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX));
     let file = MediaUpload {
         tenant_id: tenant.id,
         name,
         content_type: checked.content_type.to_owned(),
         bytes: Bytes::from(checked.bytes),
     };
-    let kept = state.app.media.keep(file, quota_bytes).await.map_err(|error| match error {
-        MemoryError::QuotaExceeded { used, adding, limit } => ApiError::TierLimit {
-            message: format!(
-                "the {} tier allows {} MB of files; {} MB are used and this file adds {:.1} MB",
-                tiers::tier_name(caller.user.tier),
-                limit / (1024 * 1024),
-                used / (1024 * 1024),
-                adding as f64 / (1024.0 * 1024.0),
-            ),
-            limit: u64::try_from(limit).unwrap_or_default(),
-            tier: tiers::tier_name(caller.user.tier),
-        },
-        other => other.into(),
-    })?;
+    let kept =
+        state.app.media.keep(file, storage_quota(&caller)).await.map_err(|error| tier_refusal(&caller, error))?;
     Ok((StatusCode::CREATED, Json(kept)).into_response())
 }
 
