@@ -75,6 +75,10 @@ pub struct BenchOptions {
     /// passivate them all, with `/health` and an API request probed meanwhile.
     #[arg(long, conflicts_with_all = ["simulate", "live", "chaos", "adapters"])]
     pub scale: bool,
+    /// Instead of the runtime figures, measure media made offline: covers and social
+    /// cards drawn per second on one thread and on every core (see `bench_media`).
+    #[arg(long, conflicts_with_all = ["simulate", "live", "chaos", "adapters", "scale"])]
+    pub media: bool,
     /// Tenants registered for `--scale`.
     #[arg(long, default_value_t = 1_000_000)]
     pub registered: usize,
@@ -132,6 +136,9 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     if options.adapters {
         return crate::bench_adapters::run().await;
+    }
+    if options.media {
+        return crate::bench_media::run().await;
     }
     if options.scale {
         return crate::bench_scale::run(crate::bench_scale::ScaleOptions {

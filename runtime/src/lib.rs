@@ -27,6 +27,7 @@ mod audit;
 mod bench;
 mod bench_adapters;
 mod bench_channels;
+mod bench_media;
 mod bench_chaos;
 mod bench_live;
 mod bench_scale;

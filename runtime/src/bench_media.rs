@@ -1,0 +1,73 @@
+//! `boardroom bench --media`: how fast this machine makes media offline. Today, pictures:
+//! product covers (1024 × 1024) and social cards (1200 × 630), drawn from their SVG
+//! template and rendered with `resvg`, one after another on one thread and then on
+//! every core at once; with the size of what they come to.
+
+use std::time::{Duration, Instant};
+
+use boardroom_media::{PictureKind, PictureRequest, draw};
+
+/// How long each measurement runs.
+const RUN: Duration = Duration::from_secs(5);
+
+/// Titles as the autopilot's products have them, so the text to lay out is realistic.
+const TITLES: [&str; 4] = [
+    "Fifty prompts for calmer mornings",
+    "The executive planner, bound in leather",
+    "Notion habit tracker for busy parents",
+    "A week of meal plans under thirty dollars",
+];
+
+pub(crate) async fn run() -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("boardroom bench --media — {threads} cores, offline pictures (resvg, compiled-in fonts)");
+    for (kind, label) in [(PictureKind::Cover, "cover 1024×1024"), (PictureKind::SocialCard, "card 1200×630")] {
+        let one = tokio::task::spawn_blocking(move || measure(kind, 0)).await??;
+        let mut all = Vec::with_capacity(threads);
+        for thread in 0..threads {
+            all.push(tokio::task::spawn_blocking(move || measure(kind, thread)));
+        }
+        let mut pictures = 0;
+        let mut seconds: f64 = 0.0;
+        for each in all {
+            let figures = each.await??;
+            pictures += figures.pictures;
+            seconds = seconds.max(figures.seconds);
+        }
+        println!(
+            "   {label}: {:.1} pictures/s on one thread ({:.1} ms each, {:.0} KiB PNG on average); {:.1} pictures/s on {threads} threads",
+            one.pictures as f64 / one.seconds,
+            one.seconds * 1000.0 / one.pictures as f64,
+            one.bytes as f64 / one.pictures as f64 / 1024.0,
+            pictures as f64 / seconds,
+        );
+    }
+    Ok(())
+}
+
+struct Figures {
+    pictures: u64,
+    bytes: u64,
+    seconds: f64,
+}
+
+/// Draws pictures of `kind` for [`RUN`], cycling through the titles and personalities.
+fn measure(kind: PictureKind, offset: usize) -> anyhow::Result<Figures> {
+    let personalities = boardroom_personalities::built_in();
+    let started = Instant::now();
+    let (mut pictures, mut bytes) = (0_u64, 0_u64);
+    while started.elapsed() < RUN {
+        let index = offset + pictures as usize;
+        let personality = &personalities[index % personalities.len()];
+        let request = PictureRequest {
+            kind,
+            title: TITLES[index % TITLES.len()],
+            niche: "productivity templates",
+            business: "Bench Business",
+            personality,
+        };
+        bytes += draw(&request)?.png.len() as u64;
+        pictures += 1;
+    }
+    Ok(Figures { pictures, bytes, seconds: started.elapsed().as_secs_f64() })
+}
