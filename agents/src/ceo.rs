@@ -34,10 +34,9 @@ use async_trait::async_trait;
 use boardroom_adapters::{
     AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing, PublishedPost,
 };
-use boardroom_media::{PictureKind, PictureRequest};
 use boardroom_memory::{
-    ApprovalStatus, Checkpoint, CycleReport, MediaUpload, MemoryError, NewCampaign, NewEvent, NewMarketInsight,
-    NewProduct, NewSocialPost, Product,
+    ApprovalStatus, Checkpoint, CycleReport, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost,
+    Product,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -649,7 +648,7 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
                 json!({ "product_id": listed.product_id, "url": listed.url, "niche": draft.niche }),
             )
             .await;
-        give_cover(context, &product).await;
+        crate::launch_media::give(context, &product).await;
     }
     // A resumed step lists nothing new (the row is there) but this is still the
     // cycle's launch.
@@ -662,64 +661,6 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
     });
     state.draft = None;
     Ok(format!("listed {listed_as}"))
-}
-
-/// Draws a new listing's cover and keeps it among the business's files, within its
-/// owner's tier's file storage. A cover that cannot be made (storage full, the media
-/// store down) costs the cover, not the launch: the event says why.
-async fn give_cover(context: &AgentContext, product: &Product) {
-    let Some(media) = &context.media else {
-        return;
-    };
-    let name = format!("cover-product-{}.png", product.id);
-    let kept = async {
-        let tenant =
-            context.store.tenant(context.tenant).await?.ok_or_else(|| MemoryError::NotFound("tenant".into()))?;
-        let owner = context.store.user(tenant.user_id).await?.ok_or_else(|| MemoryError::NotFound("owner".into()))?;
-        let (title, niche, personality) = (product.title.clone(), product.niche.clone(), context.personality.clone());
-        let business = tenant.name.clone();
-        let picture = tokio::task::spawn_blocking(move || {
-            boardroom_media::draw(&PictureRequest {
-                kind: PictureKind::Cover,
-                title: &title,
-                niche: &niche,
-                business: &business,
-                personality: &personality,
-            })
-        })
-        .await
-        .map_err(|error| MemoryError::Media(format!("drawing the cover stopped: {error}")))?
-        .map_err(|error| MemoryError::Media(error.to_string()))?;
-        let upload = MediaUpload {
-            tenant_id: context.tenant,
-            name: name.clone(),
-            content_type: "image/png".into(),
-            bytes: picture.png.into(),
-        };
-        let file = media.keep(upload, owner.tier.file_storage_bytes()).await?;
-        Ok::<_, MemoryError>((file, picture.source))
-    };
-    match kept.await {
-        Ok((file, source)) => {
-            let title = minutes::product_name(&product.title);
-            context
-                .emit(
-                    "content.cover_drawn",
-                    format!("Drew a cover for {title} ({})", source.as_str()),
-                    json!({ "product_id": product.id, "file_id": file.id, "name": file.name, "source": source.as_str() }),
-                )
-                .await;
-        }
-        Err(error) => {
-            context
-                .emit(
-                    "content.cover_failed",
-                    format!("No cover for {}: {error}", minutes::product_name(&product.title)),
-                    json!({ "product_id": product.id, "reason": error.to_string() }),
-                )
-                .await;
-        }
-    }
 }
 
 /// The marketing budget of a day: the base plus reinvested money spread over a week.

@@ -14,6 +14,8 @@
 //! - `agent`: the trait, tasks, errors and the context an agent runs in.
 //! - `registry`: the list of agents a swarm starts; adding an agent is one line there.
 //! - `ceo`: the CEO, which coordinates the specialists.
+//! - `launch_media`: what a newly listed product gets among the business's files: a
+//!   cover and a voice-over in the personality's colours and voice.
 //! - `specialists`: the eight specialists, one module each with its rules.
 //! - `copywriting`: the words buyers read — product names, the rules titles keep (no
 //!   slugs, no word twice, within a platform's limit) and the seeded choice among
@@ -31,6 +33,7 @@ pub mod brain;
 mod ceo;
 pub mod copywriting;
 pub mod guard;
+mod launch_media;
 pub mod minutes;
 mod registry;
 mod specialists;

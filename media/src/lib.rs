@@ -1,7 +1,7 @@
 //! # boardroom-media
 //!
 //! Owns the media the swarm makes for its businesses, apart from where it is kept (the
-//! memory crate's `MediaLibrary` keeps it): today, pictures.
+//! memory crate's `MediaLibrary` keeps it): pictures and voice-overs, made offline.
 //!
 //! - `covers`: [`draw`], a product's cover (square, for a listing) or its social card
 //!   (1200 × 630, the size X, LinkedIn and Meta show link cards at), drawn offline as SVG
@@ -9,10 +9,15 @@
 //!   rendered to PNG with `resvg`. The fonts are compiled in (Noto Sans), none are read
 //!   from the machine, so the same inputs give the same bytes everywhere. Every picture
 //!   is labelled with its [`Source`] wherever it shows.
+//! - `voice`: [`Speaker`], a script spoken in a personality's voice style (speed and
+//!   pitch) by espeak-ng, as WAV with its duration; a missing espeak-ng is an error
+//!   that names it.
 
 mod covers;
+mod voice;
 
 pub use covers::{Picture, PictureKind, PictureRequest, Source, draw, palette_of};
+pub use voice::{MAX_SCRIPT_CHARS, Speaker, Speech, delivery_of, wav_duration};
 
 /// Why media could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -23,4 +28,12 @@ pub enum MediaError {
     /// Rendering failed; the message says where.
     #[error("rendering failed: {0}")]
     Render(String),
+    /// A program the media needs is not on this machine.
+    #[error("{tool} is not installed; install it with `{install}`")]
+    MissingTool {
+        /// The program.
+        tool: &'static str,
+        /// How to install it on Debian.
+        install: &'static str,
+    },
 }

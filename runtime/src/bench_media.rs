@@ -1,11 +1,13 @@
-//! `boardroom bench --media`: how fast this machine makes media offline. Today, pictures:
-//! product covers (1024 × 1024) and social cards (1200 × 630), drawn from their SVG
-//! template and rendered with `resvg`, one after another on one thread and then on
-//! every core at once; with the size of what they come to.
+//! `boardroom bench --media`: how fast this machine makes media offline: product covers
+//! (1024 × 1024) and social cards (1200 × 630), drawn from their SVG template and
+//! rendered with `resvg`, one after another on one thread and then on every core at
+//! once, with the size of what they come to; and voice-overs spoken by espeak-ng, as
+//! seconds of speech made per second.
 
 use std::time::{Duration, Instant};
 
-use boardroom_media::{PictureKind, PictureRequest, draw};
+use boardroom_media::{MediaError, PictureKind, PictureRequest, Speaker, draw};
+use boardroom_personalities::VoiceStyle;
 
 /// How long each measurement runs.
 const RUN: Duration = Duration::from_secs(5);
@@ -42,7 +44,33 @@ pub(crate) async fn run() -> anyhow::Result<()> {
             pictures as f64 / seconds,
         );
     }
+    match tokio::task::spawn_blocking(measure_speech).await? {
+        Ok((spoken, seconds, scripts)) => println!(
+            "   voice-over (espeak-ng, the three styles in turn): {:.1} s of speech per second on one thread ({scripts} scripts of {} characters)",
+            spoken / seconds,
+            SCRIPT.chars().count(),
+        ),
+        Err(error @ MediaError::MissingTool { .. }) => println!("   voice-over: not measured: {error}"),
+        Err(other) => return Err(other.into()),
+    }
     Ok(())
+}
+
+/// A pitch as the autopilot speaks one: a product's name and description.
+const SCRIPT: &str = "Fifty prompts for calmer mornings. Fifty printable prompts that turn the first hour of \
+                      your day into a calm, clear plan: pick one, write for five minutes, and begin.";
+
+/// Speaks [`SCRIPT`] for [`RUN`]: seconds of speech, seconds taken, scripts spoken.
+fn measure_speech() -> Result<(f64, f64, u64), MediaError> {
+    let speaker = Speaker::default();
+    let styles = [VoiceStyle::Professional, VoiceStyle::Energetic, VoiceStyle::Calm];
+    let started = Instant::now();
+    let (mut spoken, mut scripts) = (0.0, 0_u64);
+    while started.elapsed() < RUN {
+        spoken += speaker.speak(SCRIPT, styles[scripts as usize % styles.len()])?.duration.as_secs_f64();
+        scripts += 1;
+    }
+    Ok((spoken, started.elapsed().as_secs_f64(), scripts))
 }
 
 struct Figures {

@@ -488,6 +488,59 @@ async fn a_business_draws_covers_and_cards_in_its_personalitys_colours(backends:
     assert_eq!(trespass.status, 404, "{}", trespass.body);
 }
 
+async fn a_business_speaks_a_voice_over_in_its_personalitys_voice(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let bob = app.new_account("bob@example.com").await;
+    let business = |owner: &Caller, name: &'static str, personality: &'static str| {
+        let owner = owner.clone();
+        async move {
+            let created =
+                owner.post("/api/business/create", &json!({ "name": name, "personality": personality })).await;
+            assert_eq!(created.status, 201, "{}", created.body);
+            created.body["id"].as_i64().expect("business id")
+        }
+    };
+    let calm = business(&ada, "Calm Mornings", "coachty").await;
+    let loud = business(&bob, "Fast Wins", "hustlebot").await;
+    let script = "Meet the morning pack: fifty prompts that turn the first hour of your day into a plan. \
+                  Print them, pick one, and begin.";
+
+    // The same script, spoken by each business: a WAV among its files, as long as its
+    // voice style's speed makes it (CoachTy calm and slow, HustleBot energetic and fast).
+    let mut durations = Vec::new();
+    for (owner, id) in [(&ada, calm), (&bob, loud)] {
+        let spoken =
+            owner.post("/api/media/generate", &json!({ "business_id": id, "shape": "voice", "script": script })).await;
+        assert_eq!(spoken.status, 201, "{}", spoken.body);
+        assert_eq!(
+            (spoken.body["source"].as_str(), spoken.body["file"]["content_type"].as_str()),
+            (Some("offline"), Some("audio/wav"))
+        );
+        let file = spoken.body["file"]["id"].as_i64().expect("id");
+        let wav = owner.get(&format!("/api/media/{file}?business_id={id}")).await.raw;
+        let measured = boardroom_media::wav_duration(&wav).expect("a WAV");
+        assert_eq!(spoken.body["duration_ms"].as_u64(), Some(u64::try_from(measured.as_millis()).expect("ms")));
+        durations.push(measured);
+    }
+    assert!(durations[0] > durations[1], "calm {:?} against energetic {:?}", durations[0], durations[1]);
+
+    // A product's voice-over reads its title and description; a script or a product, one.
+    let product = create_product(&ada, calm, "Fifty prompts for calmer mornings").await;
+    let pitched =
+        ada.post("/api/media/generate", &json!({ "business_id": calm, "shape": "voice", "product_id": product })).await;
+    assert_eq!(pitched.status, 201, "{}", pitched.body);
+    for body in [
+        json!({ "business_id": calm, "shape": "voice" }),
+        json!({ "business_id": calm, "shape": "voice", "product_id": product, "script": "x" }),
+        json!({ "business_id": calm, "shape": "voice", "script": " " }),
+        json!({ "business_id": calm, "shape": "voice", "script": "a".repeat(2_001) }),
+    ] {
+        let refused = ada.post("/api/media/generate", &body).await;
+        assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{body}: {}", refused.body);
+    }
+}
+
 async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backends: Backends) {
     // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
     let app = spawn_app(backends).await;
@@ -710,6 +763,7 @@ boardroom_tests::on_both_backends! {
     a_business_keeps_its_files_within_the_tiers_storage,
     an_upload_is_judged_by_its_bytes_not_by_what_the_client_says,
     a_business_draws_covers_and_cards_in_its_personalitys_colours,
+    a_business_speaks_a_voice_over_in_its_personalitys_voice,
     another_user_gets_404_from_every_route_with_the_first_users_ids,
     bad_inputs_are_422_naming_the_field,
 }

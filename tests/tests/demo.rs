@@ -51,8 +51,9 @@ async fn the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in
     let admin = app.new_account("admin@example.com").await;
     let shown = admin.get("/api/business/demo").await;
     assert_eq!(shown.status, 200, "{}", shown.body);
-    // Each product the first cycle listed has its cover among the business's files: a
-    // PNG drawn here (labelled offline in the feed).
+    // Each product the first cycle listed has its cover and its voice-over among the
+    // business's files: a PNG drawn here and a WAV spoken here (labelled offline in the
+    // feed).
     let products = app.state.store.products(demo).await.expect("products");
     assert!(!products.is_empty(), "the first cycle lists a product");
     let files = admin.get(&format!("/api/media/list?business_id={}", demo.0)).await;
@@ -68,11 +69,24 @@ async fn the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in
         let cover = admin.get(&format!("/api/media/{id}?business_id={}", demo.0)).await;
         let image = image::load_from_memory_with_format(&cover.raw, image::ImageFormat::Png).expect("a PNG");
         assert_eq!((image.width(), image.height()), (1024, 1024));
+        let name = format!("voice-product-{}.wav", product.id);
+        let file = files.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|file| file["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} among {} (scripts/test installs espeak-ng)", files.body));
+        let id = file["id"].as_i64().expect("id");
+        let voice = admin.get(&format!("/api/media/{id}?business_id={}", demo.0)).await;
+        let length = boardroom_media::wav_duration(&voice.raw).expect("a WAV");
+        assert!(length.as_secs_f64() > 1.0, "{length:?}");
     }
     let events = app.state.store.events_after(demo, 0, 100_000).await.expect("events");
-    let drawn = events.iter().filter(|event| event.kind == "content.cover_drawn").count();
-    assert_eq!(drawn, products.len(), "one cover per product");
-    assert!(events.iter().any(|event| event.kind == "content.cover_drawn" && event.summary.ends_with("(offline)")));
+    for kind in ["content.cover_made", "content.voice_over_made"] {
+        let made: Vec<_> = events.iter().filter(|event| event.kind == kind).collect();
+        assert_eq!(made.len(), products.len(), "one {kind} per product");
+        assert!(made.iter().all(|event| event.summary.contains("(offline")), "{:?}", made[0].summary);
+    }
     assert_eq!((shown.body["business"]["id"].as_i64(), &shown.body["can_open"]), (Some(demo.0), &json!(true)));
     assert_eq!(admin.get(&format!("/api/live/{}/swarm", demo.0)).await.status, 200);
     // The stream replays the demo's history from its first event: the cycle it

@@ -21,7 +21,9 @@ use axum::response::{IntoResponse, Response};
 use boardroom_memory::{MediaFile, MediaUpload, MemoryError};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +34,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::fields::Title;
 use crate::http::file_checks;
+use crate::http::names::WHITESPACE_CLASS;
 use crate::http::tiers;
 use crate::http::{ApiState, names};
 
@@ -48,64 +51,149 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(download, remove))
 }
 
-/// What `POST /api/media/generate` draws.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+/// What `POST /api/media/generate` makes.
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum PictureShape {
-    /// A product's cover, 1024 × 1024.
+enum MediaShape {
+    /// A product's cover, 1024 × 1024 PNG.
     Cover,
-    /// A post's card, 1200 × 630.
+    /// A post's card, 1200 × 630 PNG.
     Card,
+    /// A voice-over in the personality's voice, WAV.
+    Voice,
 }
 
-/// `POST /api/media/generate`: a picture of one of the business's products, or of a
-/// title given here.
-#[derive(Debug, Deserialize, ToSchema)]
+impl MediaShape {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Cover => "cover",
+            Self::Card => "card",
+            Self::Voice => "voice",
+        }
+    }
+}
+
+/// `POST /api/media/generate`: a picture or a voice-over of one of the business's
+/// products, or of a title or script given here.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GenerateRequest {
-    /// The business the picture is for.
+    /// The business the media is for.
     business_id: i64,
-    /// `cover` or `card`.
-    shape: PictureShape,
-    /// A product of the business: its title and niche are drawn.
+    /// `cover`, `card` or `voice`.
+    shape: MediaShape,
+    /// A product of the business: a picture shows its title and niche, a voice-over
+    /// reads its title and description.
     #[serde(default)]
     product_id: Option<i64>,
-    /// Instead of a product, the headline to draw (1 to 200 characters).
+    /// For a picture, instead of a product: the headline (1 to 200 characters).
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     title: Option<String>,
     /// With `title`, the line above it (at most 200 characters).
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 200)]
     niche: Option<String>,
+    /// For a voice-over, instead of a product: what to say (1 to 2,000 characters).
+    #[serde(default)]
+    script: Option<String>,
 }
 
-/// A generated picture, kept in the business's files.
+/// The schema says what the handler checks: one of four shapes of request (`oneOf`),
+/// a picture of a product or of a title, a voice-over of a product or of a script.
+impl PartialSchema for GenerateRequest {
+    fn schema() -> RefOr<Schema> {
+        let business_id = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .description(Some("The business the media is for."))
+        };
+        let product_id = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .description(Some("A product of the business."))
+        };
+        let shapes =
+            |shapes: &[&str]| ObjectBuilder::new().schema_type(Type::String).enum_values(Some(shapes.to_vec()));
+        let variant = |title: &str, shape: &[&str]| {
+            ObjectBuilder::new()
+                .title(Some(title))
+                .property("business_id", business_id())
+                .required("business_id")
+                .property("shape", shapes(shape))
+                .required("shape")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let pictures = ["cover", "card"];
+        let picture_of_product = variant("A picture of a product: its title and niche", &pictures)
+            .property("product_id", product_id())
+            .required("product_id");
+        let niche = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(Title::MAX_CHARS))
+            .description(Some("The line above the title: at most 200 characters."));
+        let picture_of_title = variant("A picture of a title", &pictures)
+            .property("title", Title::schema())
+            .required("title")
+            .property("niche", niche);
+        let voice_of_product = variant("A voice-over of a product: its name and description", &["voice"])
+            .property("product_id", product_id())
+            .required("product_id");
+        let script = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(boardroom_media::MAX_SCRIPT_CHARS))
+            .pattern(Some(format!("[^{WHITESPACE_CLASS}]")))
+            .description(Some("What to say: 1 to 2,000 characters, not all white space."));
+        let voice_of_script =
+            variant("A voice-over of a script", &["voice"]).property("script", script).required("script");
+        OneOfBuilder::new()
+            .description(Some(
+                "`POST /api/media/generate`: a `cover` or `card` of a `product_id` or of a `title` (with an optional \
+                 `niche`), or a `voice` over of a `product_id` or of a `script`.",
+            ))
+            .item(picture_of_product)
+            .item(picture_of_title)
+            .item(voice_of_product)
+            .item(voice_of_script)
+            .into()
+    }
+}
+
+impl ToSchema for GenerateRequest {}
+
+/// Generated media, kept in the business's files.
 #[derive(Debug, Serialize, ToSchema)]
 struct Generated {
     /// The file, as kept.
     file: MediaFile,
-    /// Who made it: `offline` (drawn here from a template).
+    /// Who made it: `offline` (drawn or spoken here, from a template or by espeak-ng).
     source: &'static str,
-    /// Width in pixels.
-    width: u32,
-    /// Height in pixels.
-    height: u32,
+    /// A picture's width in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    /// A picture's height in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    /// How long a voice-over plays, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<u64>,
 }
 
-/// Draws a product's cover or a post's card in the colours of the business's
-/// personality and keeps it as one of its files (counted against the tier's storage).
+/// Makes a product's cover, a post's card or a voice-over in the business's
+/// personality (its colours; its voice style's speed and pitch) and keeps it as one of
+/// its files (counted against the tier's storage).
 #[utoipa::path(
     post,
     path = "/api/media/generate",
     tag = "media",
     request_body = GenerateRequest,
     responses(
-        (status = 201, description = "The picture, kept as a PNG file.", body = Generated),
+        (status = 201, description = "The media, kept as a PNG or WAV file.", body = Generated),
         (status = 402, description = "`tier_limit`: the tier's file storage would be exceeded."),
         (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
-        (status = 422, description = "`validation`: neither or both of `product_id` and `title`, or a title that breaks its rule."),
-        (status = 503, description = "`unavailable`: the media store is not answering."),
+        (status = 422, description = "`validation`: not exactly one of `product_id` and `title` (a picture) or `script` (a voice-over), or a title or script that breaks its rule."),
+        (status = 503, description = "`unavailable`: the media store is not answering, or the server lacks espeak-ng for voice-overs."),
     )
 )]
 async fn generate(
@@ -114,57 +202,134 @@ async fn generate(
     Json(request): Json<GenerateRequest>,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, request.business_id).await?;
-    let (title, niche) = match (request.product_id, request.title) {
-        (Some(id), None) => {
-            let product =
-                state.app.store.product(tenant.id, id).await?.ok_or_else(|| ApiError::NotFound("product".into()))?;
-            (product.title, product.niche)
+    let product = match request.product_id {
+        Some(id) => {
+            Some(state.app.store.product(tenant.id, id).await?.ok_or_else(|| ApiError::NotFound("product".into()))?)
         }
-        (None, Some(title)) => {
-            let title =
-                names::parse_name(&title, Title::MAX_CHARS).map_err(|problem| ApiError::invalid("title", problem))?;
-            let niche = request.niche.unwrap_or_default();
-            if niche.chars().count() > Title::MAX_CHARS {
-                return Err(ApiError::invalid("niche", format!("must be at most {} characters", Title::MAX_CHARS)));
-            }
-            (title, niche)
-        }
-        _ => return Err(ApiError::invalid("product_id", "give either `product_id` or `title`, not both or neither")),
+        None => None,
     };
     let personality = boardroom_personalities::of_business(&tenant.personality, &tenant.settings)
         .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("the business's personality")))?;
-    let kind = match request.shape {
-        PictureShape::Cover => boardroom_media::PictureKind::Cover,
-        PictureShape::Card => boardroom_media::PictureKind::SocialCard,
+    let shape = request.shape;
+    // Each shape of request takes its own fields only, as the schema's variants say.
+    let stray = match shape {
+        MediaShape::Voice => [("title", request.title.is_some()), ("niche", request.niche.is_some())],
+        MediaShape::Cover | MediaShape::Card => {
+            [("script", request.script.is_some()), ("niche", request.niche.is_some() && request.product_id.is_some())]
+        }
     };
-    let business = tenant.name.clone();
-    // Rendering is CPU work: off the async threads.
-    let picture = tokio::task::spawn_blocking(move || {
-        let request = boardroom_media::PictureRequest {
-            kind,
-            title: &title,
-            niche: &niche,
-            business: &business,
-            personality: &personality,
-        };
-        boardroom_media::draw(&request)
-    })
-    .await?
-    .map_err(|error| ApiError::invalid("title", error.to_string()))?;
-    let shape = match request.shape {
-        PictureShape::Cover => "cover",
-        PictureShape::Card => "card",
+    if let Some((field, _)) = stray.iter().find(|(_, present)| *present) {
+        return Err(ApiError::invalid(field, format!("a {} request does not take `{field}` here", shape.as_str())));
+    }
+    let made = match shape {
+        MediaShape::Voice => {
+            let script = match (product, request.script) {
+                (Some(product), None) => format!("{}. {}", product.title, product.description)
+                    .chars()
+                    .take(boardroom_media::MAX_SCRIPT_CHARS)
+                    .collect(),
+                (None, Some(script)) => script,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "script",
+                        "give either `product_id` or `script`, not both or neither",
+                    ));
+                }
+            };
+            let style = personality.voice_style;
+            // espeak-ng runs as a child process: off the async threads.
+            let speech = tokio::task::spawn_blocking(move || boardroom_media::Speaker::default().speak(&script, style))
+                .await?
+                .map_err(|error| match error {
+                    boardroom_media::MediaError::Invalid(problem) => ApiError::invalid("script", problem),
+                    other => ApiError::Unavailable(other.to_string()),
+                })?;
+            let duration_ms = u64::try_from(speech.duration.as_millis()).unwrap_or(u64::MAX);
+            Made {
+                bytes: speech.wav,
+                content_type: "audio/wav",
+                extension: "wav",
+                source: speech.source,
+                size: None,
+                duration_ms: Some(duration_ms),
+            }
+        }
+        MediaShape::Cover | MediaShape::Card => {
+            let (title, niche) = match (product, request.title) {
+                (Some(product), None) => (product.title, product.niche),
+                (None, Some(title)) => {
+                    let title = names::parse_name(&title, Title::MAX_CHARS)
+                        .map_err(|problem| ApiError::invalid("title", problem))?;
+                    let niche = request.niche.unwrap_or_default();
+                    if niche.chars().count() > Title::MAX_CHARS {
+                        return Err(ApiError::invalid(
+                            "niche",
+                            format!("must be at most {} characters", Title::MAX_CHARS),
+                        ));
+                    }
+                    (title, niche)
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "product_id",
+                        "give either `product_id` or `title`, not both or neither",
+                    ));
+                }
+            };
+            let kind = match shape {
+                MediaShape::Card => boardroom_media::PictureKind::SocialCard,
+                _ => boardroom_media::PictureKind::Cover,
+            };
+            let business = tenant.name.clone();
+            // Rendering is CPU work: off the async threads.
+            let picture = tokio::task::spawn_blocking(move || {
+                let request = boardroom_media::PictureRequest {
+                    kind,
+                    title: &title,
+                    niche: &niche,
+                    business: &business,
+                    personality: &personality,
+                };
+                boardroom_media::draw(&request)
+            })
+            .await?
+            .map_err(|error| ApiError::invalid("title", error.to_string()))?;
+            Made {
+                bytes: picture.png,
+                content_type: "image/png",
+                extension: "png",
+                source: picture.source,
+                size: Some((picture.width, picture.height)),
+                duration_ms: None,
+            }
+        }
     };
     let upload = MediaUpload {
         tenant_id: tenant.id,
-        name: format!("{shape}-{}.png", picture.source.as_str()),
-        content_type: "image/png".into(),
-        bytes: Bytes::from(picture.png),
+        name: format!("{}-{}.{}", shape.as_str(), made.source.as_str(), made.extension),
+        content_type: made.content_type.into(),
+        bytes: Bytes::from(made.bytes),
     };
     let file =
         state.app.media.keep(upload, storage_quota(&caller)).await.map_err(|error| tier_refusal(&caller, error))?;
-    let generated = Generated { file, source: picture.source.as_str(), width: picture.width, height: picture.height };
+    let generated = Generated {
+        file,
+        source: made.source.as_str(),
+        width: made.size.map(|(width, _)| width),
+        height: made.size.map(|(_, height)| height),
+        duration_ms: made.duration_ms,
+    };
     Ok((StatusCode::CREATED, Json(generated)).into_response())
+}
+
+/// What a generation made, before it is kept.
+struct Made {
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    extension: &'static str,
+    source: boardroom_media::Source,
+    size: Option<(u32, u32)>,
+    duration_ms: Option<u64>,
 }
 
 /// The caller's tier's file storage, in bytes (`None`: unlimited).
@@ -326,7 +491,7 @@ async fn list(
     tag = "media",
     params(("id" = i64, Path, description = "The file's id."), BusinessQuery),
     responses(
-        (status = 200, description = "The bytes, under the file's `Content-Type`.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes, under the file's type as read from them when it was kept (`image/png`, `audio/wav`, `text/plain; charset=utf-8`, `application/octet-stream`, …).", body = Vec<u8>, content_type = "*/*"),
         (status = 404, description = "`not_found`: no such business or file, or not the caller's."),
     )
 )]
