@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use boardroom_personalities::{Personality, VoiceStyle};
 use resvg::{tiny_skia, usvg};
 
-use crate::MediaError;
+use crate::{ClipShape, MediaError};
 
 /// The family the compiled-in fonts register as.
 const FONT_FAMILY: &str = "Noto Sans";
@@ -95,12 +95,47 @@ pub fn palette_of(personality: &Personality) -> [&'static str; 3] {
 
 /// Draws `request` as a PNG.
 pub fn draw(request: &PictureRequest<'_>) -> Result<Picture, MediaError> {
+    render(request, &Layout::of(request.kind))
+}
+
+/// Where a picture's parts go: its size, the title's size and line length, the height
+/// of the rule and foot, and a caption band at the bottom for a clip's frames.
+pub(crate) struct Layout<'a> {
+    size: (u32, u32),
+    title_size: f64,
+    chars_per_line: usize,
+    /// The rule's and business's height, as a share of the picture's.
+    foot_at: f64,
+    caption: Option<&'a str>,
+}
+
+impl<'a> Layout<'a> {
+    fn of(kind: PictureKind) -> Self {
+        let (title_size, chars_per_line) = match kind {
+            PictureKind::Cover => (84.0, 18),
+            PictureKind::SocialCard => (64.0, 28),
+        };
+        Self { size: kind.size(), title_size, chars_per_line, foot_at: 0.86, caption: None }
+    }
+
+    /// A clip's frame showing `caption` (lines split by `\n`).
+    pub(crate) fn frame(shape: ClipShape, caption: &'a str) -> Self {
+        let (title_size, chars_per_line) = match shape {
+            ClipShape::Landscape => (60.0, 30),
+            ClipShape::Vertical => (64.0, 16),
+        };
+        Self { size: shape.size(), title_size, chars_per_line, foot_at: 0.70, caption: Some(caption) }
+    }
+}
+
+/// Draws `request` laid out as `layout` says.
+pub(crate) fn render(request: &PictureRequest<'_>, layout: &Layout<'_>) -> Result<Picture, MediaError> {
     let title: String = request.title.split_whitespace().collect::<Vec<_>>().join(" ");
     if title.is_empty() {
         return Err(MediaError::Invalid("a picture needs a title to draw".into()));
     }
-    let svg = svg_of(request, &title);
-    let (width, height) = request.kind.size();
+    let svg = svg_of(request, layout, &title);
+    let (width, height) = layout.size;
     let options = usvg::Options { fontdb: fonts(), font_family: FONT_FAMILY.to_owned(), ..usvg::Options::default() };
     let tree = usvg::Tree::from_str(&svg, &options).map_err(|error| MediaError::Render(format!("the SVG: {error}")))?;
     let mut pixmap = tiny_skia::Pixmap::new(width, height)
@@ -144,29 +179,41 @@ fn escaped(text: &str) -> String {
         .collect()
 }
 
-/// `title` in lines of at most `width` characters (words kept whole unless one alone
-/// is longer), at most three, the last ending in an ellipsis when the title is cut.
+/// `text` in lines of at most `width` characters, words kept whole unless one alone is
+/// longer (then it is cut into pieces of `width`).
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let characters: Vec<char> = word.chars().collect();
+        for piece in characters.chunks(width) {
+            let piece: String = piece.iter().collect();
+            if current.is_empty() {
+                current = piece;
+            } else if current.chars().count() + 1 + piece.chars().count() <= width {
+                current.push(' ');
+                current.push_str(&piece);
+            } else {
+                lines.push(std::mem::replace(&mut current, piece));
+            }
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// `title` in lines of at most `width` characters, at most three, the last ending in an
+/// ellipsis when the title is cut.
 fn lines_of(title: &str, width: usize) -> Vec<String> {
     let title: String = if title.chars().count() > MAX_TITLE_CHARS {
         title.chars().take(MAX_TITLE_CHARS - 1).collect::<String>() + "…"
     } else {
         title.to_owned()
     };
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in title.split(' ') {
-        let word: String = word.chars().take(width).collect();
-        let fits = current.chars().count() + 1 + word.chars().count() <= width;
-        if current.is_empty() {
-            current = word;
-        } else if fits {
-            current.push(' ');
-            current.push_str(&word);
-        } else {
-            lines.push(std::mem::replace(&mut current, word));
-        }
-    }
-    lines.push(current);
+    let mut lines = wrap(&title, width);
     if lines.len() > 3 {
         lines.truncate(3);
         let last = &mut lines[2];
@@ -176,8 +223,8 @@ fn lines_of(title: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn svg_of(request: &PictureRequest<'_>, title: &str) -> String {
-    let (width, height) = request.kind.size();
+fn svg_of(request: &PictureRequest<'_>, layout: &Layout<'_>, title: &str) -> String {
+    let (width, height) = layout.size;
     let [from, to, ink] = palette_of(request.personality);
     let hash = stable_hash(title);
     let (w, h) = (f64::from(width), f64::from(height));
@@ -191,10 +238,7 @@ fn svg_of(request: &PictureRequest<'_>, title: &str) -> String {
             format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="{radius:.1}" fill="{ink}" fill-opacity="0.08"/>"#)
         })
         .collect();
-    let (title_size, chars_per_line) = match request.kind {
-        PictureKind::Cover => (84.0, 18),
-        PictureKind::SocialCard => (64.0, 28),
-    };
+    let (title_size, chars_per_line) = (layout.title_size, layout.chars_per_line);
     let lines = lines_of(title, chars_per_line);
     let margin = w * 0.08;
     let first_baseline = h * 0.42;
@@ -210,6 +254,7 @@ fn svg_of(request: &PictureRequest<'_>, title: &str) -> String {
         })
         .collect();
     let niche: String = request.niche.chars().take(40).collect::<String>().to_uppercase();
+    let caption = layout.caption.map(|caption| caption_band(caption, w, h)).unwrap_or_default();
     let business: String = request.business.chars().take(60).collect();
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">
@@ -220,14 +265,39 @@ fn svg_of(request: &PictureRequest<'_>, title: &str) -> String {
 {title_lines}
 <rect x="{margin:.1}" y="{rule_y:.1}" width="{rule_w:.1}" height="6" fill="{ink}"/>
 <text x="{margin:.1}" y="{foot_y:.1}" font-family="{FONT_FAMILY}" font-size="{small}" fill="{ink}">{business}</text>
+{caption}
 </svg>"#,
         niche_y = first_baseline - title_size * 1.3,
         small = (title_size * 0.42).round(),
         niche = escaped(&niche),
-        rule_y = h * 0.86 - 40.0,
+        rule_y = h * layout.foot_at - 40.0,
         rule_w = w * 0.12,
-        foot_y = h * 0.86 + 10.0,
+        foot_y = h * layout.foot_at + 10.0,
         business = escaped(&business),
+    )
+}
+
+/// A clip's caption: its lines centred in a dark band across the bottom fifth, white
+/// whatever the personality's ink, so they read over any background.
+fn caption_band(caption: &str, w: f64, h: f64) -> String {
+    let size = (w.min(h) * 0.055).round();
+    let band_top = h * 0.78;
+    let lines: String = caption
+        .lines()
+        .take(2)
+        .enumerate()
+        .map(|(index, line)| {
+            let y = band_top + size * 1.6 + index as f64 * size * 1.25;
+            format!(
+                r##"<text x="{x:.1}" y="{y:.1}" text-anchor="middle" font-family="{FONT_FAMILY}" font-weight="700" font-size="{size}" fill="#ffffff">{}</text>"##,
+                escaped(line),
+                x = w / 2.0,
+            )
+        })
+        .collect();
+    format!(
+        r##"<rect x="0" y="{band_top:.1}" width="{w}" height="{band:.1}" fill="#000000" fill-opacity="0.6"/>{lines}"##,
+        band = h - band_top
     )
 }
 

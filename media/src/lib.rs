@@ -12,11 +12,17 @@
 //! - `voice`: [`Speaker`], a script spoken in a personality's voice style (speed and
 //!   pitch) by espeak-ng, as WAV with its duration; a missing espeak-ng is an error
 //!   that names it.
+//! - `video`: [`ClipMaker`], a promo clip (the product's picture, the voice-over's
+//!   script as captions, the voice-over) assembled by ffmpeg as MP4 in YouTube's and
+//!   TikTok's shapes, and a voice-over turned into Ogg/Opus; a missing ffmpeg is an
+//!   error that names it.
 
 mod covers;
+mod video;
 mod voice;
 
 pub use covers::{Picture, PictureKind, PictureRequest, Source, draw, palette_of};
+pub use video::{Clip, ClipMaker, ClipRequest, ClipShape, FRAME_RATE, MIN_CLIP, VoiceFile, captions_of};
 pub use voice::{MAX_SCRIPT_CHARS, Speaker, Speech, delivery_of, wav_duration};
 
 /// Why media could not be made.

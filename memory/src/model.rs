@@ -533,6 +533,9 @@ pub struct SocialPost {
     pub platform: String,
     /// The text posted.
     pub content: String,
+    /// What goes with the text: a picture or clip among the business's files
+    /// (`/api/media/{id}?business_id=`), or an address elsewhere.
+    pub media_urls: Vec<String>,
     /// When it is to go out.
     pub scheduled_time: Option<DateTime<Utc>>,
     /// `scheduled`, `posted`, `failed`...
@@ -555,6 +558,8 @@ pub struct NewSocialPost {
     pub platform: String,
     /// The text.
     pub content: String,
+    /// What goes with the text (pictures, clips).
+    pub media_urls: Vec<String>,
     /// When it is to go out.
     pub scheduled_time: Option<DateTime<Utc>>,
     /// Starting status; `posted` stamps `posted_at` with the creation time.

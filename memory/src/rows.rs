@@ -77,7 +77,7 @@ macro_rules! campaign_columns {
 }
 macro_rules! social_post_columns {
     () => {
-        "id, tenant_id, platform, content, scheduled_time, status, external_id, posted_at, engagement_score"
+        "id, tenant_id, platform, content, media_urls, scheduled_time, status, external_id, posted_at, engagement_score"
     };
 }
 macro_rules! experience_columns {
@@ -373,6 +373,8 @@ pub(crate) fn social_post(row: &impl ModelRow) -> MemoryResult<SocialPost> {
         tenant_id: TenantId(row.int("tenant_id")?),
         platform: row.text("platform")?,
         content: row.text("content")?,
+        media_urls: serde_json::from_value(row.json("media_urls")?)
+            .map_err(|error| MemoryError::Corrupt(format!("a post's media: {error}")))?,
         scheduled_time: row.opt_time("scheduled_time")?,
         status: row.text("status")?,
         external_id: row.opt_text("external_id")?,

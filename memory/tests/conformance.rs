@@ -1246,6 +1246,7 @@ fn new_post(tenant: TenantId, content: &str, status: &str) -> NewSocialPost {
         tenant_id: tenant,
         platform: "x".into(),
         content: content.into(),
+        media_urls: Vec::new(),
         scheduled_time: None,
         status: status.into(),
         external_id: None,
@@ -1563,6 +1564,7 @@ async fn social_posts_are_listed_newest_first_and_keep_their_engagement(store: S
     let posted = store
         .create_social_post(NewSocialPost {
             external_id: Some("1790000000000000001".into()),
+            media_urls: vec!["/api/media/7?business_id=1".into(), "https://example.com/mug.png".into()],
             ..new_post(shop, "New: the blue mug ☕", "posted")
         })
         .await
@@ -1573,6 +1575,8 @@ async fn social_posts_are_listed_newest_first_and_keep_their_engagement(store: S
         (Some(time(100)), None, 0, "scheduled")
     );
     assert_eq!(posted.external_id.as_deref(), Some("1790000000000000001"));
+    assert_eq!(posted.media_urls, ["/api/media/7?business_id=1", "https://example.com/mug.png"]);
+    assert!(scheduled.media_urls.is_empty());
     assert!(posted.posted_at.is_some_and(|at| at > before_posting), "created as posted, so posted now");
     assert_eq!(draft.posted_at, None);
 
@@ -1582,6 +1586,7 @@ async fn social_posts_are_listed_newest_first_and_keep_their_engagement(store: S
     assert_eq!(ids, vec![draft.id, posted.id, scheduled.id], "newest first");
     assert_eq!(listed[1].engagement_score, 42);
     assert_eq!(listed[1].content, "New: the blue mug ☕");
+    assert_eq!(listed[1].media_urls, posted.media_urls);
     assert_eq!(store.social_posts(shop, 2).await.expect("limit"), listed[..2].to_vec());
     assert!(store.social_posts(shop, 0).await.expect("limit 0").is_empty());
 

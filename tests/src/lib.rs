@@ -520,6 +520,41 @@ pub struct ReadmeExamples;
 /// How long a story waits for one autopilot cycle to end.
 const CYCLE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
 
+/// ffprobe's reading of a media file (`-show_streams -show_format`, as JSON), the way a
+/// platform checks an upload. Panics naming ffprobe when it is not installed
+/// (`scripts/test` installs it, with ffmpeg).
+pub fn probe_media(bytes: &[u8]) -> Value {
+    let folder = tempfile::tempdir().expect("a scratch folder");
+    let path = folder.path().join("media");
+    std::fs::write(&path, bytes).expect("written");
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_streams", "-show_format", "-of", "json"])
+        .arg(&path)
+        .output()
+        .expect("this test needs ffprobe (Debian's ffmpeg package; scripts/test installs it)");
+    assert!(output.status.success(), "ffprobe: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("ffprobe's JSON")
+}
+
+/// How long a probed file plays, from its format.
+pub fn probed_seconds(probed: &Value) -> f64 {
+    probed["format"]["duration"]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("a duration: {probed}"))
+}
+
+/// The probed file's streams of `kind` (`video`, `audio`), by codec name.
+pub fn probed_codecs(probed: &Value, kind: &str) -> Vec<String> {
+    probed["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|stream| stream["codec_type"] == kind)
+        .map(|stream| stream["codec_name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// Asks for a cycle of `business` through the dashboard's route (`POST
 /// /api/live/{id}/run-cycle`, as `owner`) and returns the events it wrote, up to its
 /// minutes (`ceo.report`) or its failure (`autopilot.cycle_failed`), whichever ends it.

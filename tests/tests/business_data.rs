@@ -506,7 +506,7 @@ async fn a_business_speaks_a_voice_over_in_its_personalitys_voice(backends: Back
     let script = "Meet the morning pack: fifty prompts that turn the first hour of your day into a plan. \
                   Print them, pick one, and begin.";
 
-    // The same script, spoken by each business: a WAV among its files, as long as its
+    // The same script, spoken by each business: Ogg/Opus among its files, as long as its
     // voice style's speed makes it (CoachTy calm and slow, HustleBot energetic and fast).
     let mut durations = Vec::new();
     for (owner, id) in [(&ada, calm), (&bob, loud)] {
@@ -515,15 +515,18 @@ async fn a_business_speaks_a_voice_over_in_its_personalitys_voice(backends: Back
         assert_eq!(spoken.status, 201, "{}", spoken.body);
         assert_eq!(
             (spoken.body["source"].as_str(), spoken.body["file"]["content_type"].as_str()),
-            (Some("offline"), Some("audio/wav"))
+            (Some("offline"), Some("audio/ogg"))
         );
         let file = spoken.body["file"]["id"].as_i64().expect("id");
-        let wav = owner.get(&format!("/api/media/{file}?business_id={id}")).await.raw;
-        let measured = boardroom_media::wav_duration(&wav).expect("a WAV");
-        assert_eq!(spoken.body["duration_ms"].as_u64(), Some(u64::try_from(measured.as_millis()).expect("ms")));
+        let ogg = owner.get(&format!("/api/media/{file}?business_id={id}")).await.raw;
+        let probed = boardroom_tests::probe_media(&ogg);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "audio"), ["opus"]);
+        let measured = boardroom_tests::probed_seconds(&probed);
+        let reported = spoken.body["duration_ms"].as_u64().expect("duration_ms") as f64 / 1000.0;
+        assert!((measured - reported).abs() < 0.1, "{measured} s played, {reported} s reported");
         durations.push(measured);
     }
-    assert!(durations[0] > durations[1], "calm {:?} against energetic {:?}", durations[0], durations[1]);
+    assert!(durations[0] > durations[1], "calm {} s against energetic {} s", durations[0], durations[1]);
 
     // A product's voice-over reads its title and description; a script or a product, one.
     let product = create_product(&ada, calm, "Fifty prompts for calmer mornings").await;
@@ -535,9 +538,88 @@ async fn a_business_speaks_a_voice_over_in_its_personalitys_voice(backends: Back
         json!({ "business_id": calm, "shape": "voice", "product_id": product, "script": "x" }),
         json!({ "business_id": calm, "shape": "voice", "script": " " }),
         json!({ "business_id": calm, "shape": "voice", "script": "a".repeat(2_001) }),
+        json!({ "business_id": calm, "shape": "voice", "script": "x", "orientation": "vertical" }),
+        json!({ "business_id": calm, "shape": "clip" }),
+        json!({ "business_id": calm, "shape": "clip", "product_id": product, "script": "x" }),
+        json!({ "business_id": calm, "shape": "clip", "product_id": product, "orientation": "square" }),
     ] {
         let refused = ada.post("/api/media/generate", &body).await;
         assert_eq!((refused.status, refused.error_code()), (422, "validation"), "{body}: {}", refused.body);
+    }
+}
+
+async fn a_business_makes_a_promo_clip_of_a_product_in_each_platforms_shape(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let business = create_business(&ada, "Calm Mornings").await;
+    let product = create_product(&ada, business, "Fifty prompts for calmer mornings").await;
+    // Vertical by default (TikTok's shape), landscape when asked (YouTube's): an MP4 with
+    // H.264 video of that size and AAC sound, as long as the product's pitch spoken.
+    for (orientation, (width, height)) in [(None, (720, 1280)), (Some("landscape"), (1280, 720))] {
+        let mut request = json!({ "business_id": business, "shape": "clip", "product_id": product });
+        if let Some(orientation) = orientation {
+            request["orientation"] = json!(orientation);
+        }
+        let made = ada.post("/api/media/generate", &request).await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        assert_eq!(made.body["file"]["content_type"], "video/mp4");
+        assert_eq!((made.body["width"].as_u64(), made.body["height"].as_u64()), (Some(width), Some(height)));
+        let id = made.body["file"]["id"].as_i64().expect("id");
+        let clip = ada.get(&format!("/api/media/{id}?business_id={business}")).await.raw;
+        let probed = boardroom_tests::probe_media(&clip);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "video"), ["h264"]);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "audio"), ["aac"]);
+        let video = probed["streams"].as_array().expect("streams").iter().find(|s| s["codec_type"] == "video").cloned();
+        let video = video.expect("a video stream");
+        assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(width), Some(height)));
+        let reported = made.body["duration_ms"].as_u64().expect("duration_ms") as f64 / 1000.0;
+        let measured = boardroom_tests::probed_seconds(&probed);
+        assert!(reported >= 3.0 && (measured - reported).abs() < 0.15, "{measured} s played, {reported} s reported");
+    }
+    // Another's product is not found.
+    let bob = app.new_account("bob@example.com").await;
+    let bobs = create_business(&bob, "Bob's").await;
+    let stranger =
+        bob.post("/api/media/generate", &json!({ "business_id": bobs, "shape": "clip", "product_id": product })).await;
+    assert_eq!(stranger.status, 404, "{}", stranger.body);
+}
+
+/// A business whose personality posts on TikTok: each of its TikTok posts carries its
+/// product's vertical clip, made once at the launch and shown by every later post.
+async fn posts_on_a_video_network_carry_the_products_clip_made_once(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let ada = app.new_account("ada@example.com").await;
+    let created = ada
+        .post("/api/business/create", &json!({ "name": "Fast Wins", "personality": "hustlebot", "autopilot": false }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let business = created.body["id"].as_i64().expect("business id");
+    for _ in 0..3 {
+        boardroom_tests::run_a_cycle(&app, &ada, business).await;
+    }
+    let tenant = boardroom_memory::TenantId(business);
+    let posts = app.state.store.social_posts(tenant, 500).await.expect("posts");
+    let platforms: Vec<&str> = posts.iter().map(|post| post.platform.as_str()).collect();
+    let on_tiktok: Vec<_> = posts.iter().filter(|post| post.platform == "tiktok").collect();
+    assert!(on_tiktok.len() >= 2, "HustleBot posts on TikTok each day: {platforms:?}");
+    for post in &posts {
+        let shows_video = matches!(post.platform.as_str(), "tiktok" | "youtube");
+        assert_eq!(post.media_urls.len(), usize::from(shows_video), "{post:?}");
+    }
+    // Every TikTok post of a product shows the one clip its launch made.
+    let products = app.state.store.products(tenant).await.expect("products");
+    let events = app.state.store.events_after(tenant, 0, 100_000).await.expect("events");
+    let clips: Vec<_> = events.iter().filter(|event| event.kind == "content.clip_made").collect();
+    let vertical: Vec<_> = clips.iter().filter(|event| event.summary.contains("vertical")).collect();
+    assert_eq!(vertical.len(), products.len(), "one vertical clip per product, made once");
+    for post in on_tiktok {
+        let shown = &post.media_urls[0];
+        assert!(
+            vertical.iter().any(|made| *shown == format!("/api/media/{}?business_id={business}", made.data["file_id"])),
+            "{shown} is a launch's clip"
+        );
+        let clip = ada.get(shown).await;
+        assert_eq!((clip.status, clip.header("content-type")), (200, Some("video/mp4")), "{shown}");
     }
 }
 
@@ -764,6 +846,8 @@ boardroom_tests::on_both_backends! {
     an_upload_is_judged_by_its_bytes_not_by_what_the_client_says,
     a_business_draws_covers_and_cards_in_its_personalitys_colours,
     a_business_speaks_a_voice_over_in_its_personalitys_voice,
+    a_business_makes_a_promo_clip_of_a_product_in_each_platforms_shape,
+    posts_on_a_video_network_carry_the_products_clip_made_once,
     another_user_gets_404_from_every_route_with_the_first_users_ids,
     bad_inputs_are_422_naming_the_field,
 }

@@ -52,8 +52,8 @@ async fn the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in
     let shown = admin.get("/api/business/demo").await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     // Each product the first cycle listed has its cover and its voice-over among the
-    // business's files: a PNG drawn here and a WAV spoken here (labelled offline in the
-    // feed).
+    // business's files: a PNG drawn here and Ogg/Opus spoken here (labelled offline in
+    // the feed).
     let products = app.state.store.products(demo).await.expect("products");
     assert!(!products.is_empty(), "the first cycle lists a product");
     let files = admin.get(&format!("/api/media/list?business_id={}", demo.0)).await;
@@ -69,17 +69,18 @@ async fn the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in
         let cover = admin.get(&format!("/api/media/{id}?business_id={}", demo.0)).await;
         let image = image::load_from_memory_with_format(&cover.raw, image::ImageFormat::Png).expect("a PNG");
         assert_eq!((image.width(), image.height()), (1024, 1024));
-        let name = format!("voice-product-{}.wav", product.id);
+        let name = format!("voice-product-{}.ogg", product.id);
         let file = files.body["items"]
             .as_array()
             .expect("items")
             .iter()
             .find(|file| file["name"] == name.as_str())
-            .unwrap_or_else(|| panic!("{name} among {} (scripts/test installs espeak-ng)", files.body));
+            .unwrap_or_else(|| panic!("{name} among {} (scripts/test installs espeak-ng and ffmpeg)", files.body));
         let id = file["id"].as_i64().expect("id");
         let voice = admin.get(&format!("/api/media/{id}?business_id={}", demo.0)).await;
-        let length = boardroom_media::wav_duration(&voice.raw).expect("a WAV");
-        assert!(length.as_secs_f64() > 1.0, "{length:?}");
+        let probed = boardroom_tests::probe_media(&voice.raw);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "audio"), ["opus"]);
+        assert!(boardroom_tests::probed_seconds(&probed) > 1.0, "{probed}");
     }
     let events = app.state.store.events_after(demo, 0, 100_000).await.expect("events");
     for kind in ["content.cover_made", "content.voice_over_made"] {
@@ -117,6 +118,34 @@ async fn the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in
     let someone = without.new_account("someone@example.com").await;
     assert_eq!(someone.get("/api/business/demo").await.status, 404);
     without.stop().await;
+}
+
+/// From its first cycle the demo's feed shows a voiced clip of each product it listed:
+/// the admin plays it, an MP4 in the vertical shape short-video feeds take, the pitch
+/// spoken over its captions for as long as the voice-over.
+async fn the_demos_feed_shows_a_voiced_clip_of_each_product_from_its_first_cycle(backends: Backends) {
+    let app = spawn_app(backends).await;
+    let (demo, _) = demo_after_cycles(&app, 1).await;
+    let admin = app.new_account("admin@example.com").await;
+    let products = app.state.store.products(demo).await.expect("products");
+    let events = app.state.store.events_after(demo, 0, 100_000).await.expect("events");
+    let clips: Vec<_> = events.iter().filter(|event| event.kind == "content.clip_made").collect();
+    assert_eq!(clips.len(), products.len(), "one clip per product (scripts/test installs ffmpeg)");
+    for made in clips {
+        assert!(made.summary.contains("(offline") && made.summary.contains("vertical"), "{}", made.summary);
+        let file = made.data["file_id"].as_i64().expect("the clip's file");
+        let clip = admin.get(&format!("/api/media/{file}?business_id={}", demo.0)).await;
+        assert_eq!((clip.status, clip.header("content-type")), (200, Some("video/mp4")));
+        let probed = boardroom_tests::probe_media(&clip.raw);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "video"), ["h264"]);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "audio"), ["aac"], "voiced");
+        let streams = probed["streams"].as_array().expect("streams");
+        let video = streams.iter().find(|stream| stream["codec_type"] == "video").expect("a video stream");
+        assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(720), Some(1280)));
+        let reported = made.data["duration_ms"].as_u64().expect("duration_ms") as f64 / 1000.0;
+        let measured = boardroom_tests::probed_seconds(&probed);
+        assert!(reported >= 3.0 && (measured - reported).abs() < 0.15, "{measured} s played, {reported} s said");
+    }
 }
 
 /// An owner starts a business from the demo: it holds the demo's products, ledger and
@@ -200,5 +229,6 @@ async fn an_owner_starts_from_a_copy_of_the_demo_and_goes_on_from_its_day(backen
 
 boardroom_tests::on_both_backends! {
     the_admin_sees_the_demo_business_and_its_history_from_the_first_sign_in,
+    the_demos_feed_shows_a_voiced_clip_of_each_product_from_its_first_cycle,
     an_owner_starts_from_a_copy_of_the_demo_and_goes_on_from_its_day,
 }

@@ -232,7 +232,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
         let writer = self.write().await;
         let row = query::<D>(concat!(
             "insert into social_posts (tenant_id, platform, content, scheduled_time, status, \
-             external_id, posted_at, engagement_score) values ($1, $2, $3, $4, $5, $6, $7, 0) returning ",
+             external_id, posted_at, engagement_score, media_urls) values ($1, $2, $3, $4, $5, $6, $7, 0, $8) returning ",
             rows::social_post_columns!()
         ))
         .bind(post.tenant_id.0)
@@ -242,6 +242,7 @@ impl<D: Dialect> BusinessStore for SqlStore<D> {
         .bind(&post.status)
         .bind(&post.external_id)
         .bind(rows::posted_at_on_creation(&post.status, now))
+        .bind(Json(serde_json::json!(post.media_urls)))
         .fetch_one(&writer)
         .await
         .map_err(|e| rows::write_error(e, "post", "tenant"))?;

@@ -59,8 +59,10 @@ enum MediaShape {
     Cover,
     /// A post's card, 1200 × 630 PNG.
     Card,
-    /// A voice-over in the personality's voice, WAV.
+    /// A voice-over in the personality's voice, Ogg/Opus.
     Voice,
+    /// A product's promo clip (its picture, its pitch captioned and spoken), MP4.
+    Clip,
 }
 
 impl MediaShape {
@@ -69,6 +71,7 @@ impl MediaShape {
             Self::Cover => "cover",
             Self::Card => "card",
             Self::Voice => "voice",
+            Self::Clip => "clip",
         }
     }
 }
@@ -95,6 +98,20 @@ struct GenerateRequest {
     /// For a voice-over, instead of a product: what to say (1 to 2,000 characters).
     #[serde(default)]
     script: Option<String>,
+    /// For a clip: `vertical` (720 × 1280, TikTok; the default) or `landscape`
+    /// (1280 × 720, YouTube).
+    #[serde(default)]
+    orientation: Option<Orientation>,
+}
+
+/// A clip's shape.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Orientation {
+    /// 720 × 1280, for TikTok.
+    Vertical,
+    /// 1280 × 720, for YouTube.
+    Landscape,
 }
 
 /// The schema says what the handler checks: one of four shapes of request (`oneOf`),
@@ -147,15 +164,25 @@ impl PartialSchema for GenerateRequest {
             .description(Some("What to say: 1 to 2,000 characters, not all white space."));
         let voice_of_script =
             variant("A voice-over of a script", &["voice"]).property("script", script).required("script");
+        let orientation = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["vertical", "landscape"]))
+            .description(Some("`vertical` (720 × 1280, TikTok; the default) or `landscape` (1280 × 720, YouTube)."));
+        let clip_of_product =
+            variant("A promo clip of a product: its picture, its name and description captioned and spoken", &["clip"])
+                .property("product_id", product_id())
+                .required("product_id")
+                .property("orientation", orientation);
         OneOfBuilder::new()
             .description(Some(
                 "`POST /api/media/generate`: a `cover` or `card` of a `product_id` or of a `title` (with an optional \
-                 `niche`), or a `voice` over of a `product_id` or of a `script`.",
+                 `niche`), a `voice` over of a `product_id` or of a `script`, or a `clip` of a `product_id`.",
             ))
             .item(picture_of_product)
             .item(picture_of_title)
             .item(voice_of_product)
             .item(voice_of_script)
+            .item(clip_of_product)
             .into()
     }
 }
@@ -167,7 +194,8 @@ impl ToSchema for GenerateRequest {}
 struct Generated {
     /// The file, as kept.
     file: MediaFile,
-    /// Who made it: `offline` (drawn or spoken here, from a template or by espeak-ng).
+    /// Who made it: `offline` (drawn, spoken or assembled here: a template, espeak-ng,
+    /// ffmpeg).
     source: &'static str,
     /// A picture's width in pixels.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,25 +203,25 @@ struct Generated {
     /// A picture's height in pixels.
     #[serde(skip_serializing_if = "Option::is_none")]
     height: Option<u32>,
-    /// How long a voice-over plays, in milliseconds.
+    /// How long a voice-over or clip plays, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
 }
 
-/// Makes a product's cover, a post's card or a voice-over in the business's
-/// personality (its colours; its voice style's speed and pitch) and keeps it as one of
-/// its files (counted against the tier's storage).
+/// Makes a product's cover, a post's card, a voice-over or a product's promo clip in the
+/// business's personality (its colours; its voice style's speed and pitch) and keeps it
+/// as one of its files (counted against the tier's storage).
 #[utoipa::path(
     post,
     path = "/api/media/generate",
     tag = "media",
     request_body = GenerateRequest,
     responses(
-        (status = 201, description = "The media, kept as a PNG or WAV file.", body = Generated),
+        (status = 201, description = "The media, kept as a PNG, an Ogg/Opus voice-over (WAV when the server cannot encode Opus) or an MP4 clip.", body = Generated),
         (status = 402, description = "`tier_limit`: the tier's file storage would be exceeded."),
         (status = 404, description = "`not_found`: no such business or product, or not the caller's."),
-        (status = 422, description = "`validation`: not exactly one of `product_id` and `title` (a picture) or `script` (a voice-over), or a title or script that breaks its rule."),
-        (status = 503, description = "`unavailable`: the media store is not answering, or the server lacks espeak-ng for voice-overs."),
+        (status = 422, description = "`validation`: not exactly one of `product_id` and `title` (a picture) or `script` (a voice-over), no `product_id` for a clip, a field the shape does not take, or a title or script that breaks its rule."),
+        (status = 503, description = "`unavailable`: the media store is not answering, or the server lacks espeak-ng (voice-overs, clips) or ffmpeg (clips)."),
     )
 )]
 async fn generate(
@@ -212,11 +240,21 @@ async fn generate(
         .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("the business's personality")))?;
     let shape = request.shape;
     // Each shape of request takes its own fields only, as the schema's variants say.
+    let orientation = request.orientation.is_some();
     let stray = match shape {
-        MediaShape::Voice => [("title", request.title.is_some()), ("niche", request.niche.is_some())],
-        MediaShape::Cover | MediaShape::Card => {
-            [("script", request.script.is_some()), ("niche", request.niche.is_some() && request.product_id.is_some())]
+        MediaShape::Voice => {
+            [("title", request.title.is_some()), ("niche", request.niche.is_some()), ("orientation", orientation)]
         }
+        MediaShape::Cover | MediaShape::Card => [
+            ("script", request.script.is_some()),
+            ("niche", request.niche.is_some() && request.product_id.is_some()),
+            ("orientation", orientation),
+        ],
+        MediaShape::Clip => [
+            ("title", request.title.is_some()),
+            ("niche", request.niche.is_some()),
+            ("script", request.script.is_some()),
+        ],
     };
     if let Some((field, _)) = stray.iter().find(|(_, present)| *present) {
         return Err(ApiError::invalid(field, format!("a {} request does not take `{field}` here", shape.as_str())));
@@ -237,21 +275,58 @@ async fn generate(
                 }
             };
             let style = personality.voice_style;
-            // espeak-ng runs as a child process: off the async threads.
-            let speech = tokio::task::spawn_blocking(move || boardroom_media::Speaker::default().speak(&script, style))
-                .await?
-                .map_err(|error| match error {
-                    boardroom_media::MediaError::Invalid(problem) => ApiError::invalid("script", problem),
-                    other => ApiError::Unavailable(other.to_string()),
-                })?;
-            let duration_ms = u64::try_from(speech.duration.as_millis()).unwrap_or(u64::MAX);
+            // espeak-ng and ffmpeg run as child processes: off the async threads.
+            let (speech, file) = tokio::task::spawn_blocking(move || {
+                let speech = boardroom_media::Speaker::default().speak(&script, style)?;
+                let file = boardroom_media::ClipMaker::default().voice_file(&speech);
+                Ok::<_, boardroom_media::MediaError>((speech, file))
+            })
+            .await?
+            .map_err(|error| media_refusal("script", error))?;
             Made {
-                bytes: speech.wav,
-                content_type: "audio/wav",
-                extension: "wav",
+                bytes: file.bytes,
+                content_type: file.content_type,
+                extension: file.extension,
                 source: speech.source,
                 size: None,
-                duration_ms: Some(duration_ms),
+                duration_ms: Some(milliseconds(speech.duration)),
+            }
+        }
+        MediaShape::Clip => {
+            let product = product.ok_or_else(|| ApiError::invalid("product_id", "a clip is of a product"))?;
+            let clip_shape = match request.orientation {
+                Some(Orientation::Landscape) => boardroom_media::ClipShape::Landscape,
+                Some(Orientation::Vertical) | None => boardroom_media::ClipShape::Vertical,
+            };
+            let script: String = format!("{}. {}", product.title, product.description)
+                .chars()
+                .take(boardroom_media::MAX_SCRIPT_CHARS)
+                .collect();
+            let business = tenant.name.clone();
+            // espeak-ng and ffmpeg run as child processes, the frames are CPU work: off
+            // the async threads.
+            let clip = tokio::task::spawn_blocking(move || {
+                let speech = boardroom_media::Speaker::default().speak(&script, personality.voice_style)?;
+                let picture = boardroom_media::PictureRequest {
+                    kind: boardroom_media::PictureKind::Cover,
+                    title: &product.title,
+                    niche: &product.niche,
+                    business: &business,
+                    personality: &personality,
+                };
+                let request =
+                    boardroom_media::ClipRequest { shape: clip_shape, picture, script: &script, voice: &speech };
+                boardroom_media::ClipMaker::default().assemble(&request)
+            })
+            .await?
+            .map_err(|error| media_refusal("product_id", error))?;
+            Made {
+                bytes: clip.mp4,
+                content_type: "video/mp4",
+                extension: "mp4",
+                source: clip.source,
+                size: Some(clip_shape.size()),
+                duration_ms: Some(milliseconds(clip.duration)),
             }
         }
         MediaShape::Cover | MediaShape::Card => {
@@ -320,6 +395,19 @@ async fn generate(
         duration_ms: made.duration_ms,
     };
     Ok((StatusCode::CREATED, Json(generated)).into_response())
+}
+
+fn milliseconds(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A request media cannot be made of as a 422 on `field`; a missing tool or a failed
+/// rendering as 503 (the server's lack, not the caller's mistake).
+fn media_refusal(field: &str, error: boardroom_media::MediaError) -> ApiError {
+    match error {
+        boardroom_media::MediaError::Invalid(problem) => ApiError::invalid(field, problem),
+        other => ApiError::Unavailable(other.to_string()),
+    }
 }
 
 /// What a generation made, before it is kept.

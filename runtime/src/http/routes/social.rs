@@ -144,6 +144,7 @@ async fn create(
             tenant_id: tenant.id,
             platform: platform.to_owned(),
             content: content.to_owned(),
+            media_urls: Vec::new(),
             scheduled_time: request.scheduled_time,
             status: "scheduled".into(),
             external_id: None,
