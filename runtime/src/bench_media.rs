@@ -1,12 +1,13 @@
 //! `boardroom bench --media`: how fast this machine makes media offline: product covers
 //! (1024 × 1024) and social cards (1200 × 630), drawn from their SVG template and
 //! rendered with `resvg`, one after another on one thread and then on every core at
-//! once, with the size of what they come to; and voice-overs spoken by espeak-ng, as
-//! seconds of speech made per second.
+//! once, with the size of what they come to; voice-overs spoken by espeak-ng, as
+//! seconds of speech made per second; and promo clips assembled by ffmpeg in each
+//! platform's shape, as seconds of video made per second.
 
 use std::time::{Duration, Instant};
 
-use boardroom_media::{MediaError, PictureKind, PictureRequest, Speaker, draw};
+use boardroom_media::{ClipMaker, ClipRequest, ClipShape, MediaError, PictureKind, PictureRequest, Speaker, draw};
 use boardroom_personalities::VoiceStyle;
 
 /// How long each measurement runs.
@@ -53,7 +54,55 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         Err(error @ MediaError::MissingTool { .. }) => println!("   voice-over: not measured: {error}"),
         Err(other) => return Err(other.into()),
     }
+    for shape in [ClipShape::Vertical, ClipShape::Landscape] {
+        let (width, height) = shape.size();
+        match tokio::task::spawn_blocking(move || measure_clips(shape)).await? {
+            Ok(clips) => println!(
+                "   promo clip {width}×{height} (ffmpeg, H.264 + AAC): {:.1} s of video per second ({} clips of {:.1} s, {:.0} ms and {:.0} KiB each)",
+                clips.video_seconds / clips.seconds,
+                clips.clips,
+                clips.video_seconds / clips.clips as f64,
+                clips.seconds * 1000.0 / clips.clips as f64,
+                clips.bytes as f64 / clips.clips as f64 / 1024.0,
+            ),
+            Err(error @ MediaError::MissingTool { .. }) => println!("   promo clip: not measured: {error}"),
+            Err(other) => return Err(other.into()),
+        }
+    }
     Ok(())
+}
+
+struct Clips {
+    clips: u64,
+    bytes: u64,
+    video_seconds: f64,
+    seconds: f64,
+}
+
+/// Assembles clips of [`SCRIPT`] in `shape` for [`RUN`], the voice-over spoken once
+/// beforehand (its cost is the speech figure's): frames drawn and encoded, sound encoded.
+fn measure_clips(shape: ClipShape) -> Result<Clips, MediaError> {
+    let voice = Speaker::default().speak(SCRIPT, VoiceStyle::Professional)?;
+    let personalities = boardroom_personalities::built_in();
+    let maker = ClipMaker::default();
+    let started = Instant::now();
+    let mut clips = Clips { clips: 0, bytes: 0, video_seconds: 0.0, seconds: 0.0 };
+    while started.elapsed() < RUN {
+        let index = clips.clips as usize;
+        let picture = PictureRequest {
+            kind: PictureKind::Cover,
+            title: TITLES[index % TITLES.len()],
+            niche: "productivity templates",
+            business: "Bench Business",
+            personality: &personalities[index % personalities.len()],
+        };
+        let clip = maker.assemble(&ClipRequest { shape, picture, script: SCRIPT, voice: &voice })?;
+        clips.clips += 1;
+        clips.bytes += clip.mp4.len() as u64;
+        clips.video_seconds += clip.duration.as_secs_f64();
+    }
+    clips.seconds = started.elapsed().as_secs_f64();
+    Ok(clips)
 }
 
 /// A pitch as the autopilot speaks one: a product's name and description.
