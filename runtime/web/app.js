@@ -28,6 +28,7 @@
     refreshTimer: null,
     productsTimer: null,
     chartsTimer: null,
+    mediaTimer: null,
   };
 
   // ---------- start-up ----------
@@ -101,6 +102,7 @@
     refreshMinutes();
     refreshGuard();
     refreshPayouts();
+    refreshMedia();
     clearInterval(view.chartsTimer);
     view.chartsTimer = setInterval(refreshCharts, 20000);
   }
@@ -149,6 +151,8 @@
     }
     if (kind === "ceo.report") refreshMinutes();
     if (kind.startsWith("guard.")) scheduleGuard();
+    // A cover, voice-over or clip was kept: the library shows it.
+    if (kind.startsWith("content.") && kind.endsWith("_made")) scheduleMedia();
     if (kind === "agent.failed") setRestarting(event.actor, true);
     if (kind === "agent.restarted") setRestarting(event.actor, false);
   }
@@ -704,6 +708,12 @@
     $("run-now").addEventListener("click", () => control("POST", "/api/live/" + view.business + "/run-cycle", undefined, "cycle requested"));
     $("switch-personality").addEventListener("click", () =>
       control("PUT", "/api/business/" + view.business, { personality: $("personality").value }, "personality switched; the swarm restarts under it"));
+    $("hear-personality").addEventListener("click", () => {
+      const player = $("personality-voice");
+      player.src = "/api/media/voices/" + encodeURIComponent($("personality").value);
+      player.hidden = false;
+      player.play().catch(() => { /* the browser may want a second tap to play sound */ });
+    });
   }
 
   async function control(method, path, body, done) {
@@ -799,6 +809,43 @@
     }
     list.replaceChildren(...recent.map(([agent, at]) =>
       el("li", { text: "messages to " + agent + " (last " + Math.round((now - at) / 1000) + " s ago)" })));
+  }
+
+  // ---------- the media library ----------
+
+  const MEDIA_SHOWN = 24;
+
+  function scheduleMedia() {
+    clearTimeout(view.mediaTimer);
+    view.mediaTimer = setTimeout(refreshMedia, 500);
+  }
+
+  /** The business's newest files, each previewed: pictures shown, sound and video playable. */
+  async function refreshMedia() {
+    const business = view.business;
+    const answer = await api("GET", "/api/media/list?business_id=" + business + "&limit=" + MEDIA_SHOWN);
+    if (answer.status !== 200 || business !== view.business) return;
+    const items = answer.body.items;
+    $("media-note").textContent = items.length === 0 ? "" : items.length + (answer.body.next_after === null ? "" : "+") + " files";
+    if (items.length === 0) {
+      $("media").replaceChildren(el("p", { class: "muted", text: "No files yet: each product the swarm lists gets a cover, a voice-over and a clip." }));
+      return;
+    }
+    $("media").replaceChildren(...items.map((file) => {
+      const source = "/api/media/" + file.id + "?business_id=" + business;
+      const type = file.content_type;
+      let preview;
+      if (type.startsWith("image/")) preview = el("img", { src: source, alt: file.name, loading: "lazy" });
+      else if (type.startsWith("audio/")) preview = el("audio", { src: source, controls: true, preload: "none" });
+      else if (type.startsWith("video/")) preview = el("video", { src: source, controls: true, preload: "metadata" });
+      else preview = el("a", { href: source, text: "download" });
+      const size = file.size_bytes < 1024 * 1024
+        ? Math.max(1, Math.round(file.size_bytes / 1024)) + " KiB"
+        : (file.size_bytes / (1024 * 1024)).toFixed(1) + " MiB";
+      return el("figure", { "data-media": file.id, "data-type": type },
+        preview,
+        el("figcaption", {}, el("strong", { text: file.name }), " · " + type + " · " + size));
+    }));
   }
 
   function scheduleProducts() {

@@ -432,6 +432,38 @@ async fn an_upload_is_judged_by_its_bytes_not_by_what_the_client_says(backends: 
         fetched.header("content-disposition"),
         Some("attachment; filename=\"caf_.bin\"; filename*=UTF-8''caf%C3%A9.bin")
     );
+
+    // A player asks for byte ranges: one is served with 206 and its Content-Range, a
+    // range past the end is 416 with the size, and a Range that does not parse, asks for
+    // several ranges or names another version (If-Range) gets the whole file.
+    let digits = upload(&ada, business, "digits.bin", b"0123456789".to_vec()).await;
+    let id = digits.body["id"].as_i64().expect("id");
+    let path = format!("/api/media/{id}?business_id={business}");
+    let whole = ada.get(&path).await;
+    assert_eq!((whole.status, whole.header("accept-ranges")), (200, Some("bytes")));
+    let etag = whole.header("etag").expect("an ETag").to_owned();
+    for (range, status, body, content_range) in [
+        ("bytes=2-5", 206, &b"2345"[..], Some("bytes 2-5/10")),
+        ("bytes=-3", 206, b"789", Some("bytes 7-9/10")),
+        ("bytes=8-", 206, b"89", Some("bytes 8-9/10")),
+        ("bytes=8-99", 206, b"89", Some("bytes 8-9/10")),
+        ("bytes=10-", 416, b"", Some("bytes */10")),
+        ("bytes=-11", 416, b"", Some("bytes */10")),
+        ("bytes=x-y", 200, b"0123456789", None),
+        ("bytes=0-1,4-5", 200, b"0123456789", None),
+        ("lines=1-2", 200, b"0123456789", None),
+    ] {
+        let answer = ada.with_header("Range", range).get(&path).await;
+        assert_eq!(
+            (answer.status, answer.raw.as_slice(), answer.header("content-range")),
+            (status, body, content_range),
+            "{range}"
+        );
+    }
+    let same = ada.with_header("Range", "bytes=0-0").with_header("If-Range", &etag).get(&path).await;
+    assert_eq!((same.status, same.raw.as_slice()), (206, &b"0"[..]));
+    let other = ada.with_header("Range", "bytes=0-0").with_header("If-Range", "\"other\"").get(&path).await;
+    assert_eq!((other.status, other.raw.len()), (200, 10));
 }
 
 async fn a_business_draws_covers_and_cards_in_its_personalitys_colours(backends: Backends) {
@@ -527,6 +559,19 @@ async fn a_business_speaks_a_voice_over_in_its_personalitys_voice(backends: Back
         durations.push(measured);
     }
     assert!(durations[0] > durations[1], "calm {} s against energetic {} s", durations[0], durations[1]);
+
+    // Each built-in personality's own line, in its voice (any case of its name); an
+    // unknown name is not found.
+    for name in ["coachty", "HustleBot", "luxuryscaler"] {
+        let heard = bob.get(&format!("/api/media/voices/{name}")).await;
+        assert_eq!((heard.status, heard.header("content-type")), (200, Some("audio/ogg")), "{name}");
+        let probed = boardroom_tests::probe_media(&heard.raw);
+        assert_eq!(boardroom_tests::probed_codecs(&probed, "audio"), ["opus"]);
+        assert!(boardroom_tests::probed_seconds(&probed) > 1.0, "{name}: {probed}");
+        let again = bob.get(&format!("/api/media/voices/{name}")).await;
+        assert_eq!(again.raw, heard.raw, "the same line, the same sound");
+    }
+    assert_eq!(bob.get("/api/media/voices/nobody").await.status, 404);
 
     // A product's voice-over reads its title and description; a script or a product, one.
     let product = create_product(&ada, calm, "Fifty prompts for calmer mornings").await;

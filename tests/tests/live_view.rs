@@ -340,6 +340,73 @@ async fn an_owner_signs_up_watches_the_swarm_work_pauses_it_and_pins_a_price(bac
     browser.quit().await;
 }
 
+/// The first account (the admin) opens the dashboard on the demo business: its media
+/// library shows each product's cover, plays its voice-over and its clip; and the
+/// personality's voice plays at a tap.
+async fn the_admin_sees_plays_and_hears_the_demos_media_in_the_library(backends: Backends) {
+    let backend = backends.name();
+    let app = spawn_app(backends).await;
+    let browser = Browser::launch(1280, 800).await;
+    browser.enter(&app.address, "/signup", "admin@example.com", TEST_PASSWORD).await;
+    browser
+        .wait_for(
+            "the demo's page",
+            "return document.getElementById('graph-title').textContent.startsWith('Demo Business')",
+        )
+        .await;
+    // The demo's first launch keeps a cover, a voice-over and a clip: the library shows
+    // them as they are made, the picture decoded, the sound and the video playable.
+    let cover = browser
+        .wait_for_within(
+            "a cover shown in the media library",
+            "const img = document.querySelector('#media figure[data-type=\"image/png\"] img'); \
+             return img && img.complete && img.naturalWidth > 0 ? [img.naturalWidth, img.naturalHeight] : null;",
+            Duration::from_secs(90),
+        )
+        .await;
+    assert_eq!(cover, json!([1024, 1024]));
+    let clip = browser
+        .wait_for(
+            "a clip's metadata loaded in its player",
+            "const v = document.querySelector('#media figure[data-type=\"video/mp4\"] video'); \
+             return v && v.readyState >= 1 ? { width: v.videoWidth, height: v.videoHeight, seconds: v.duration } : null;",
+        )
+        .await;
+    assert_eq!((clip["width"].as_u64(), clip["height"].as_u64()), (Some(720), Some(1280)), "{clip}");
+    assert!(clip["seconds"].as_f64().is_some_and(|seconds| seconds >= 3.0), "{clip}");
+    let voice_over = browser
+        .run(
+            "const a = document.querySelector('#media figure[data-type=\"audio/ogg\"] audio'); \
+             if (!a) return null; a.preload = 'metadata'; a.load(); return true;",
+        )
+        .await;
+    assert_eq!(voice_over, json!(true), "a voice-over's player in the library");
+    let voice_over = browser
+        .wait_for(
+            "the voice-over's length read by its player (an Ogg file's length is read from its end: a range)",
+            "const a = document.querySelector('#media figure[data-type=\"audio/ogg\"] audio'); \
+             return a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 1 ? a.duration : null;",
+        )
+        .await;
+    println!("the library plays a {voice_over} s voice-over and a {} s clip", clip["seconds"]);
+    browser.run("document.getElementById('media-card').scrollIntoView(); return true").await;
+    let shot = browser.screenshot(&screenshot_path(backend, "media-library-1280x800.png")).await;
+    println!("screenshot: {}", shot.display());
+
+    // Hear a personality: its line plays in its voice.
+    browser.run("document.getElementById('personality').value = 'hustlebot'; return true").await;
+    browser.click("#hear-personality").await;
+    let heard = browser
+        .wait_for(
+            "HustleBot's voice loaded",
+            "const a = document.getElementById('personality-voice'); \
+             return !a.hidden && a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 1 ? a.duration : null;",
+        )
+        .await;
+    println!("HustleBot speaks for {heard} s");
+    browser.quit().await;
+}
+
 /// Waits until the cycle in flight (if any) has finished, and returns the log's last
 /// sequence number then; fails after 30 seconds. A cycle may be held by the throttle
 /// for a while between two of its events, so silence alone proves nothing.
@@ -589,4 +656,5 @@ boardroom_tests::on_both_backends! {
     an_admin_throttles_and_pauses_a_swarm_live_then_signs_someone_up_by_invitation,
     a_watched_sandbox_business_cycles_day_after_day_and_rests_when_nobody_watches,
     a_swarm_whose_specialists_sleep_shows_them_so_and_wakes_one_on_demand,
+    the_admin_sees_plays_and_hears_the_demos_media_in_the_library,
 }

@@ -48,6 +48,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .layer(DefaultBodyLimit::max(MAX_FILE_BYTES))
         .routes(routes!(list))
         .routes(routes!(generate))
+        .routes(routes!(voice_preview))
         .routes(routes!(download, remove))
 }
 
@@ -572,15 +573,78 @@ async fn list(
     Ok(Json(query.page(files, |file| file.id)?))
 }
 
-/// A file's bytes, as a download (`Content-Disposition: attachment`).
+/// A personality's voice, spoken once per process: the same line in the same style gives
+/// the same sound, so each is made on its first request and kept.
+static VOICE_PREVIEWS: std::sync::LazyLock<dashmap::DashMap<String, (&'static str, Bytes)>> =
+    std::sync::LazyLock::new(dashmap::DashMap::new);
+
+/// How a built-in personality sounds: a line in its own words, spoken in its voice style
+/// (speed and pitch), as Ogg/Opus (WAV when the server cannot encode Opus).
+#[utoipa::path(
+    get,
+    path = "/api/media/voices/{personality}",
+    tag = "media",
+    params(("personality" = String, Path, description = "A built-in personality, by name, any case: `coachty`, `hustlebot`, `luxuryscaler`.")),
+    responses(
+        (status = 200, description = "The line, spoken; shown inline, cached by the browser for a day. A `Range` of bytes is honoured as by the downloads.", content((Vec<u8> = "audio/ogg"), (Vec<u8> = "audio/wav"))),
+        (status = 206, description = "The bytes of the one `Range` asked for, with `Content-Range`.", content((Vec<u8> = "audio/ogg"), (Vec<u8> = "audio/wav"))),
+        (status = 416, description = "The `Range` lies outside the file; `Content-Range: bytes */<size>` says its size."),
+        (status = 404, description = "`not_found`: no built-in personality of that name."),
+        (status = 503, description = "`unavailable`: the server lacks espeak-ng."),
+    )
+)]
+async fn voice_preview(
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+    request_headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let personality = boardroom_personalities::find(&name).map_err(|_| ApiError::NotFound("personality".into()))?;
+    let key = personality.name.to_lowercase();
+    let cached = VOICE_PREVIEWS.get(&key).map(|entry| entry.value().clone());
+    let (content_type, bytes) = match cached {
+        Some(kept) => kept,
+        None => {
+            let line = format!("Hello, I am {}. {}", personality.name, personality.marketing_approach);
+            let line: String = line.chars().take(boardroom_media::MAX_SCRIPT_CHARS).collect();
+            let style = personality.voice_style;
+            // espeak-ng and ffmpeg run as child processes: off the async threads.
+            let file = tokio::task::spawn_blocking(move || {
+                let speech = boardroom_media::Speaker::default().speak(&line, style)?;
+                Ok::<_, boardroom_media::MediaError>(boardroom_media::ClipMaker::default().voice_file(&speech))
+            })
+            .await?
+            .map_err(|error| ApiError::Unavailable(error.to_string()))?;
+            let made = (file.content_type, Bytes::from(file.bytes));
+            // A WAV stands in only while Opus cannot be made: keep Opus alone.
+            if file.fallback.is_none() {
+                VOICE_PREVIEWS.insert(key.clone(), made.clone());
+            }
+            made
+        }
+    };
+    let disposition =
+        format!("inline; filename=\"{key}-voice.{}\"", if content_type == "audio/ogg" { "ogg" } else { "wav" });
+    let disposition = HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("inline"));
+    let etag = HeaderValue::from_str(&format!("\"{key}-{}-{}\"", content_type.len(), bytes.len()))
+        .unwrap_or(HeaderValue::from_static("\"\""));
+    let mut response = served(&request_headers, HeaderValue::from_static(content_type), disposition, etag, bytes);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    Ok(response)
+}
+
+/// A file's bytes, as a download (`Content-Disposition: attachment`). A `Range` of
+/// bytes is honoured (one range; `If-Range` with the file's `ETag`), so players seek and
+/// read a file's length from its end.
 #[utoipa::path(
     get,
     path = "/api/media/{id}",
     tag = "media",
     params(("id" = i64, Path, description = "The file's id."), BusinessQuery),
     responses(
-        (status = 200, description = "The bytes, under the file's type as read from them when it was kept (`image/png`, `audio/wav`, `text/plain; charset=utf-8`, `application/octet-stream`, …).", body = Vec<u8>, content_type = "*/*"),
+        (status = 200, description = "The bytes, under the file's type as read from them when it was kept (`image/png`, `audio/ogg`, `video/mp4`, `text/plain; charset=utf-8`, `application/octet-stream`, …).", body = Vec<u8>, content_type = "*/*"),
+        (status = 206, description = "The bytes of the one `Range` asked for, with `Content-Range`.", body = Vec<u8>, content_type = "*/*"),
         (status = 404, description = "`not_found`: no such business or file, or not the caller's."),
+        (status = 416, description = "The `Range` lies outside the file; `Content-Range: bytes */<size>` says its size."),
     )
 )]
 async fn download(
@@ -588,6 +652,7 @@ async fn download(
     caller: CurrentUser,
     Path(id): Path<i64>,
     Query(query): Query<BusinessQuery>,
+    request_headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let tenant = owned_business(&state, &caller, query.business_id).await?;
     let (file, bytes) = state.app.media.read(tenant.id, id).await?.ok_or_else(|| ApiError::NotFound("file".into()))?;
@@ -595,9 +660,69 @@ async fn download(
         HeaderValue::from_str(&file.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let disposition = HeaderValue::from_str(&attachment(&file.name)).unwrap_or(HeaderValue::from_static("attachment"));
     let etag = HeaderValue::from_str(&format!("\"{}\"", file.sha256)).unwrap_or(HeaderValue::from_static("\"\""));
-    let headers =
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition), (header::ETAG, etag)];
-    Ok((headers, bytes).into_response())
+    Ok(served(&request_headers, content_type, disposition, etag, bytes))
+}
+
+/// `bytes` as the answer to a GET with `request_headers`: the whole, or the one range
+/// asked for (206), or 416 for a range outside them.
+fn served(
+    request_headers: &HeaderMap,
+    content_type: HeaderValue,
+    disposition: HeaderValue,
+    etag: HeaderValue,
+    bytes: Bytes,
+) -> Response {
+    let size = bytes.len() as u64;
+    let range = match wanted_range(request_headers, &etag, size) {
+        Ok(range) => range,
+        Err(()) => {
+            let unsatisfied =
+                HeaderValue::from_str(&format!("bytes */{size}")).unwrap_or(HeaderValue::from_static("*"));
+            return (StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, unsatisfied)]).into_response();
+        }
+    };
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::ETAG, etag),
+        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+    ];
+    match range {
+        None => (headers, bytes).into_response(),
+        Some(range) => {
+            let served = format!("bytes {}-{}/{size}", range.start(), range.end());
+            let served = HeaderValue::from_str(&served).unwrap_or(HeaderValue::from_static("*"));
+            // `validate` keeps the range within the file.
+            let part = bytes.slice(*range.start() as usize..=*range.end() as usize);
+            (StatusCode::PARTIAL_CONTENT, headers, [(header::CONTENT_RANGE, served)], part).into_response()
+        }
+    }
+}
+
+/// The one byte range a download asks for: `Ok(None)` for the whole file (no `Range`,
+/// one that does not parse or asks for several ranges, which a server may ignore, or an
+/// `If-Range` naming another version); `Err` when it lies outside the file.
+fn wanted_range(
+    headers: &HeaderMap,
+    etag: &HeaderValue,
+    size: u64,
+) -> Result<Option<std::ops::RangeInclusive<u64>>, ()> {
+    let Some(range) = headers.get(header::RANGE).and_then(|value| value.to_str().ok()) else {
+        return Ok(None);
+    };
+    if headers.get(header::IF_RANGE).is_some_and(|version| version != etag) {
+        return Ok(None);
+    }
+    let Ok(parsed) = http_range_header::parse_range_header(range) else {
+        return Ok(None);
+    };
+    if parsed.ranges.len() != 1 {
+        return Ok(None);
+    }
+    match parsed.validate(size) {
+        Ok(mut ranges) => Ok(ranges.pop()),
+        Err(_) => Err(()),
+    }
 }
 
 /// Deletes a file; its storage is free at once.
