@@ -66,6 +66,7 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("POST", "/api/media/upload"),
     ("POST", "/api/media/generate"),
     ("GET", "/api/media/list"),
+    ("GET", "/api/media/voices/{personality}"),
     ("GET", "/api/media/{id}"),
     ("DELETE", "/api/media/{id}"),
     ("GET", "/api/live/{id}/events"),
