@@ -112,12 +112,22 @@ pub struct AgentContext {
     pub brain: Arc<dyn Brain>,
     /// Where the business sells and advertises (the sandbox market by default).
     pub market: Arc<dyn Marketplace>,
-    /// Where the media the agent makes is kept (a listing's cover); `None`: it makes none.
-    pub media: Option<boardroom_memory::MediaLibrary>,
+    /// What the agent makes media with and where it keeps it; `None`: it makes none.
+    pub media: Option<SwarmMedia>,
     /// When the caller of the task being handled stops waiting for its answer; `None`
     /// for a cast (nobody waits) or outside a task. Set by the supervisor before each
     /// task; [`AgentContext::decide`] fits the brain's work inside it.
     pub deadline: Option<tokio::time::Instant>,
+}
+
+/// The media a swarm makes (covers, voice-overs, clips): made by the studio (offline,
+/// or the remote API first when one is configured), kept in the library.
+#[derive(Debug, Clone)]
+pub struct SwarmMedia {
+    /// Where the files are kept, within the owner's tier's storage.
+    pub library: boardroom_memory::MediaLibrary,
+    /// What makes them.
+    pub studio: boardroom_media::Studio,
 }
 
 /// Time kept back from the brain before a call's deadline, for what the agent does
@@ -206,7 +216,9 @@ impl AgentContext {
         }
     }
 
-    async fn account_tokens(&self, model: &str, prompt: u32, completion: u32, outcome: &str) {
+    /// Records a model call's tokens against the tenant (its budget and the
+    /// dashboard), with an `llm.call` event.
+    pub(crate) async fn account_tokens(&self, model: &str, prompt: u32, completion: u32, outcome: &str) {
         let call = NewLlmCall {
             tenant_id: self.tenant,
             agent: self.agent.to_owned(),

@@ -1,23 +1,24 @@
 //! The media the swarm makes for its products, among the business's files within the
-//! owner's tier's file storage, all made offline (`boardroom-media`):
+//! owner's tier's file storage (`boardroom-media`'s studio: offline, or the configured
+//! OpenAI-compatible API first for pictures and speech):
 //!
-//! - a newly listed product gets a cover drawn in the personality's colours, a
-//!   voice-over of its pitch in the personality's voice (Ogg/Opus) and its promo clip in
-//!   the vertical shape short-video feeds show (its picture, its pitch captioned and
-//!   spoken);
+//! - a newly listed product gets a cover in the personality's colours, a voice-over of
+//!   its pitch in the personality's voice (Ogg/Opus) and its promo clip in the vertical
+//!   shape short-video feeds show (its picture, its pitch captioned and spoken);
 //! - a post on a network that shows video (TikTok, YouTube) carries the product's clip
 //!   in that network's shape. A product's clip of a shape is made once, at the launch or
 //!   by the first post that needs it, and every later post shows the same file.
 //!
 //! Media serves the launch and the post and never stops them: each piece that cannot be
 //! made or kept (the storage full, the media store down, espeak-ng or ffmpeg not
-//! installed) is an event saying why, and the cycle goes on.
+//! installed) is an event saying why, and the cycle goes on. A remote call's tokens are
+//! recorded against the tenant like the brain's.
 
-use boardroom_media::{ClipMaker, ClipRequest, ClipShape, PictureKind, PictureRequest, Source, Speaker, Speech};
-use boardroom_memory::{MediaFile, MediaLibrary, MediaUpload, MemoryError, Product};
+use boardroom_media::{ClipRequest, ClipShape, Made, PictureKind, PictureOrder, PictureRequest, Source, Speech};
+use boardroom_memory::{MediaFile, MediaUpload, MemoryError, Product};
 use serde_json::json;
 
-use crate::agent::AgentContext;
+use crate::agent::{AgentContext, SwarmMedia};
 use crate::minutes;
 
 /// A piece made, before it is kept.
@@ -27,11 +28,24 @@ struct Piece {
     source: Source,
     /// A voice-over's or clip's length.
     duration_ms: Option<u64>,
-    /// Said of it in the event (a voice-over kept as WAV says why).
+    /// Said of it in the event (made offline after the API failed, say).
     note: Option<String>,
 }
 
-/// Gives `product` its cover and its voice-over, each recorded as an event.
+impl Piece {
+    fn from_made(made: Made) -> Self {
+        Self {
+            bytes: made.bytes,
+            content_type: made.content_type,
+            source: made.source,
+            duration_ms: made.duration.and_then(milliseconds),
+            note: made.fallback,
+        }
+    }
+}
+
+/// Gives `product` its cover, its voice-over and its vertical clip, each recorded as an
+/// event.
 pub(crate) async fn give(context: &AgentContext, product: &Product) {
     let Some(media) = &context.media else {
         return;
@@ -44,20 +58,40 @@ pub(crate) async fn give(context: &AgentContext, product: &Product) {
             context
                 .emit(
                     "content.media_failed",
-                    format!("No cover or voice-over for {title}: {reason}"),
+                    format!("No cover, voice-over or clip for {title}: {reason}"),
                     json!({ "product_id": product.id, "reason": reason }),
                 )
                 .await;
             return;
         }
     };
-    let cover = draw_cover(context, product).await;
+    let business = business_name(context).await;
+    let order = PictureOrder {
+        kind: PictureKind::Cover,
+        title: product.title.clone(),
+        niche: product.niche.clone(),
+        business,
+        personality: context.personality.as_ref().clone(),
+    };
+    let cover = made(context, media.studio.picture(order).await).await;
     keep(context, media, product, ("cover", "cover"), format!("cover-product-{}.png", product.id), quota, cover).await;
-    let voice = voice_over(context, product).await;
-    let name = |extension: &str| format!("voice-product-{}.{extension}", product.id);
-    let name = voice.as_ref().map(|(_, extension)| name(extension)).unwrap_or_else(|_| name("ogg"));
-    keep(context, media, product, ("voice_over", "voice-over"), name, quota, voice.map(|(piece, _)| piece)).await;
+    let voice = made(context, media.studio.voice_over(pitch_of(product), context.personality.voice_style).await).await;
+    let extension = match &voice {
+        Ok(piece) if piece.content_type == "audio/wav" => "wav",
+        _ => "ogg",
+    };
+    let name = format!("voice-product-{}.{extension}", product.id);
+    keep(context, media, product, ("voice_over", "voice-over"), name, quota, voice).await;
     clip_for(context, product, ClipShape::Vertical).await;
+}
+
+/// A studio's answer as a piece to keep, its remote tokens (if any) recorded.
+async fn made(context: &AgentContext, made: Result<Made, boardroom_media::MediaError>) -> Result<Piece, String> {
+    let made = made.map_err(|error| error.to_string())?;
+    if let Some(usage) = &made.usage {
+        context.account_tokens(&usage.model, usage.input_tokens, usage.output_tokens, "ok").await;
+    }
+    Ok(Piece::from_made(made))
 }
 
 /// The address of `product`'s promo clip in `shape`, made and kept if it is not among
@@ -71,7 +105,7 @@ pub(crate) async fn clip_for(context: &AgentContext, product: &Product, shape: C
         return Some(address(file));
     }
     let made = match owner_quota(context).await {
-        Ok(quota) => make_clip(context, product, shape).await.map(|piece| (piece, quota)),
+        Ok(quota) => make_clip(context, media, product, shape).await.map(|piece| (piece, quota)),
         Err(error) => Err(error.to_string()),
     };
     let (piece, quota) = match made {
@@ -91,25 +125,6 @@ async fn owner_quota(context: &AgentContext) -> Result<Option<i64>, MemoryError>
     Ok(owner.tier.file_storage_bytes())
 }
 
-async fn draw_cover(context: &AgentContext, product: &Product) -> Result<Piece, String> {
-    let business = business_name(context).await;
-    let (title, niche, personality) = (product.title.clone(), product.niche.clone(), context.personality.clone());
-    // Rendering is CPU work: off the async threads.
-    let picture = tokio::task::spawn_blocking(move || {
-        boardroom_media::draw(&PictureRequest {
-            kind: PictureKind::Cover,
-            title: &title,
-            niche: &niche,
-            business: &business,
-            personality: &personality,
-        })
-    })
-    .await
-    .map_err(|error| format!("drawing stopped: {error}"))?
-    .map_err(|error| error.to_string())?;
-    Ok(Piece { bytes: picture.png, content_type: "image/png", source: picture.source, duration_ms: None, note: None })
-}
-
 /// The product's pitch: its name and description, as a buyer would hear them.
 fn pitch_of(product: &Product) -> String {
     format!("{}. {}", minutes::product_name(&product.title), product.description)
@@ -122,37 +137,22 @@ fn milliseconds(duration: std::time::Duration) -> Option<u64> {
     Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The pitch spoken in the personality's voice.
-async fn speak_pitch(context: &AgentContext, product: &Product) -> Result<Speech, String> {
-    let (script, style) = (pitch_of(product), context.personality.voice_style);
-    // espeak-ng runs as a child process: off the async threads.
-    tokio::task::spawn_blocking(move || Speaker::default().speak(&script, style))
-        .await
-        .map_err(|error| format!("speaking stopped: {error}"))?
-        .map_err(|error| error.to_string())
-}
-
-/// The pitch's voice-over as it is kept, and its file's extension.
-async fn voice_over(context: &AgentContext, product: &Product) -> Result<(Piece, &'static str), String> {
-    let speech = speak_pitch(context, product).await?;
-    let duration_ms = milliseconds(speech.duration);
-    let source = speech.source;
-    let file = tokio::task::spawn_blocking(move || ClipMaker::default().voice_file(&speech))
-        .await
-        .map_err(|error| format!("encoding stopped: {error}"))?;
-    let note = file.fallback.map(|why| format!("kept as WAV: {why}"));
-    let piece = Piece { bytes: file.bytes, content_type: file.content_type, source, duration_ms, note };
-    Ok((piece, file.extension))
-}
-
-/// The product's promo clip in `shape`: its picture, its pitch captioned and spoken.
-async fn make_clip(context: &AgentContext, product: &Product, shape: ClipShape) -> Result<Piece, String> {
-    let speech = speak_pitch(context, product).await?;
+/// The product's promo clip in `shape`: its picture, its pitch captioned and spoken
+/// offline (ffmpeg needs the WAV, and the captions follow espeak-ng's pace).
+async fn make_clip(
+    context: &AgentContext,
+    media: &SwarmMedia,
+    product: &Product,
+    shape: ClipShape,
+) -> Result<Piece, String> {
     let business = business_name(context).await;
     let (title, niche, personality, script) =
         (product.title.clone(), product.niche.clone(), context.personality.clone(), pitch_of(product));
-    // Drawing the frames and running ffmpeg are CPU work: off the async threads.
+    let (speaker, clips) = (media.studio.speaker().clone(), media.studio.clips().clone());
+    // espeak-ng and ffmpeg run as child processes, the frames are CPU work: off the
+    // async threads.
     let clip = tokio::task::spawn_blocking(move || {
+        let speech: Speech = speaker.speak(&script, personality.voice_style)?;
         let picture = PictureRequest {
             kind: PictureKind::Cover,
             title: &title,
@@ -160,7 +160,7 @@ async fn make_clip(context: &AgentContext, product: &Product, shape: ClipShape) 
             business: &business,
             personality: &personality,
         };
-        ClipMaker::default().assemble(&ClipRequest { shape, picture, script: &script, voice: &speech })
+        clips.assemble(&ClipRequest { shape, picture, script: &script, voice: &speech })
     })
     .await
     .map_err(|error| format!("the clip stopped: {error}"))?
@@ -178,7 +178,7 @@ async fn business_name(context: &AgentContext) -> String {
 /// Keeps a piece and says so, or says why there is none.
 async fn keep(
     context: &AgentContext,
-    media: &MediaLibrary,
+    media: &SwarmMedia,
     product: &Product,
     (what, noun): (&'static str, &'static str),
     name: String,
@@ -195,7 +195,7 @@ async fn keep(
             content_type: piece.content_type.into(),
             bytes: bytes.into(),
         };
-        let file = media.keep(upload, quota).await.map_err(|error| error.to_string())?;
+        let file = media.library.keep(upload, quota).await.map_err(|error| error.to_string())?;
         Ok((file, piece))
     }
     .await;

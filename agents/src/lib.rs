@@ -38,7 +38,7 @@ pub mod minutes;
 mod registry;
 mod specialists;
 
-pub use agent::{Agent, AgentContext, AgentError, DECISION_MARGIN, Decided, Peers, Task};
+pub use agent::{Agent, AgentContext, AgentError, DECISION_MARGIN, Decided, Peers, SwarmMedia, Task};
 pub use ceo::{Ceo, PRICE_OVERRIDE_NAMESPACE, Step};
 pub use registry::{AgentFactory, AgentRegistry, CEO};
 pub use specialists::*;

@@ -40,15 +40,18 @@ impl PictureKind {
 /// Who made a picture: shown beside it, so no one takes a drawing for a photograph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// Drawn here, from a template.
+    /// Drawn, spoken or assembled here: a template, espeak-ng, ffmpeg.
     Offline,
+    /// Made by the configured OpenAI-compatible API.
+    Remote,
 }
 
 impl Source {
-    /// The label (`offline`).
+    /// The label (`offline`, `remote`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Offline => "offline",
+            Self::Remote => "remote",
         }
     }
 }

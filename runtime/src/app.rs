@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use boardroom_adapters::SandboxMarket;
-use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain, RemoteBrain};
+use boardroom_agents::{AgentRegistry, SwarmMedia};
 use boardroom_memory::{EventLog, EventLogConfig, JOURNAL_FILE, MediaLibrary, SharedStore};
 use boardroom_supervisor::{SwarmRoot, SwarmServices};
 use std::time::Duration;
@@ -72,6 +72,13 @@ impl Application {
             Some(config) => Arc::new(RemoteBrain::new(config.clone()).context("failed to set up the LLM client")?),
             None => Arc::new(OfflineBrain),
         };
+        let studio = match &settings.remote_media {
+            Some(config) => boardroom_media::Studio::with_remote(
+                boardroom_media::RemoteMedia::new(config.clone())
+                    .context("failed to set up the remote media client")?,
+            ),
+            None => boardroom_media::Studio::offline(),
+        };
         let redis: Option<Arc<RedisLink>> = settings
             .redis_url
             .as_deref()
@@ -91,7 +98,7 @@ impl Application {
                 events.clone(),
                 settings.stripe.clone(),
             ))),
-            media: Some(media.clone()),
+            media: Some(SwarmMedia { library: media.clone(), studio: studio.clone() }),
         };
         let swarms = SwarmRoot::start_with(services.clone(), registry, settings.supervisor.clone())
             .await
@@ -103,6 +110,7 @@ impl Application {
             services,
             store,
             media,
+            studio,
             events,
             swarms,
             redis,

@@ -97,6 +97,9 @@ pub struct Settings {
     pub supervisor: SupervisorConfig,
     /// The remote LLM, when a key is configured; `None` runs the offline brain.
     pub llm: Option<RemoteBrainConfig>,
+    /// Pictures and voice-overs from the same API, with its key (`MEDIA_IMAGE_MODEL`,
+    /// `MEDIA_SPEECH_MODEL` name the models); `None`: made offline only.
+    pub remote_media: Option<boardroom_media::RemoteMediaConfig>,
     /// Seed of the sandbox market's worlds.
     pub sandbox_seed: u64,
     /// Time between autopilot cycles for tenants that do not set their own.
@@ -207,6 +210,8 @@ struct FileSettings {
     llm_api_key: Option<String>,
     llm_base_url: Option<String>,
     llm_models: Option<String>,
+    media_image_model: Option<String>,
+    media_speech_model: Option<String>,
     sandbox_seed: Option<u64>,
     autopilot_interval_secs: Option<u64>,
     sandbox_day_secs: Option<u64>,
@@ -264,6 +269,8 @@ const VARIABLES: &[&str] = &[
     "OPENROUTER_API_KEY",
     "LLM_BASE_URL",
     "LLM_MODELS",
+    "MEDIA_IMAGE_MODEL",
+    "MEDIA_SPEECH_MODEL",
     "SANDBOX_SEED",
     "AUTOPILOT_INTERVAL_SECS",
     "SANDBOX_DAY_SECS",
@@ -402,6 +409,16 @@ impl Settings {
                 None => ConfigError::new("LLM_API_KEY", message.as_str()),
             }
         })?;
+        let remote_media = llm.as_ref().map(|llm| {
+            let mut media = boardroom_media::RemoteMediaConfig::new(&llm.base_url, &llm.api_key);
+            if let Some(model) = pick("MEDIA_IMAGE_MODEL", &file.media_image_model) {
+                media.image_model = model;
+            }
+            if let Some(model) = pick("MEDIA_SPEECH_MODEL", &file.media_speech_model) {
+                media.speech_model = model;
+            }
+            media
+        });
         let sandbox_seed = number(env, "SANDBOX_SEED", file.sandbox_seed)?.unwrap_or(DEFAULT_SANDBOX_SEED);
         supervisor.chaos = chaos(env, sandbox_seed)?;
         let autopilot_interval = match number(env, "AUTOPILOT_INTERVAL_SECS", file.autopilot_interval_secs)? {
@@ -506,6 +523,7 @@ impl Settings {
             media,
             supervisor,
             llm,
+            remote_media,
             sandbox_seed,
             autopilot_interval,
             sandbox_day,

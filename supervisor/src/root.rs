@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use boardroom_adapters::{Marketplace, SandboxMarket};
-use boardroom_agents::AgentRegistry;
 use boardroom_agents::brain::{Brain, OfflineBrain};
-use boardroom_memory::{EventLog, MediaLibrary, MemoryError, NewEvent, RedisLink, SharedStore, Tenant, TenantId};
+use boardroom_agents::{AgentRegistry, SwarmMedia};
+use boardroom_memory::{EventLog, MemoryError, NewEvent, RedisLink, SharedStore, Tenant, TenantId};
 use boardroom_personalities::{Personality, PersonalityError};
 use dashmap::DashMap;
 use futures::StreamExt;
@@ -108,9 +108,9 @@ pub struct SwarmServices {
     /// platforms, or a rehearsal of them), asked each time its swarm starts; `None`:
     /// every tenant acts on `market`.
     pub markets: Option<Arc<dyn TenantMarkets>>,
-    /// Where the agents keep the media they make (a listing's cover); `None`: they make
-    /// none.
-    pub media: Option<MediaLibrary>,
+    /// What the agents make media with and where they keep it (a listing's cover);
+    /// `None`: they make none.
+    pub media: Option<SwarmMedia>,
 }
 
 /// Chooses each tenant's market when its swarm starts: the shared one (the sandbox),

@@ -9,6 +9,9 @@ use chrono::{TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+#[path = "../../media/tests/support/openai_media_fake.rs"]
+mod openai_media_fake;
+
 /// The credential the stories connect a store with; it must never come back.
 const STORE_SECRET: &str = "shpat_TOPSECRET_9f8e7d6c5b4a";
 
@@ -668,6 +671,68 @@ async fn posts_on_a_video_network_carry_the_products_clip_made_once(backends: Ba
     }
 }
 
+/// With an API key, covers and voice-overs come from the OpenAI-compatible API (a local
+/// server holding requests to its documented shape), labelled `remote`, and its tokens
+/// count against the business; when the API fails, the piece is made offline all the
+/// same and the answer says why.
+async fn with_a_key_covers_and_voice_overs_come_from_the_api_and_offline_when_it_fails(backends: Backends) {
+    let speech = boardroom_media::Speaker::default()
+        .speak("Fifty prompts for calmer mornings.", boardroom_personalities::VoiceStyle::Calm)
+        .expect("this story needs espeak-ng (scripts/test installs it)");
+    let opus = boardroom_media::ClipMaker::default().opus_of(&speech.wav).expect("this story needs ffmpeg");
+    let (answering, sent) = openai_media_fake::serve(openai_media_fake::Behaviour::Answers, opus.clone()).await;
+    let (failing, _) = openai_media_fake::serve(openai_media_fake::Behaviour::Fails, opus).await;
+    for (base_url, remote) in [(answering, true), (failing, false)] {
+        let key = openai_media_fake::KEY;
+        let mut app =
+            spawn_app_with(backends, &[("LLM_API_KEY", key), ("LLM_BASE_URL", &base_url), ("DEMO_TENANT", "false")])
+                .await;
+        let ada = app.new_account("ada@example.com").await;
+        let created = ada.post("/api/business/create", &json!({ "name": "Calm Mornings", "autopilot": false })).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let business = created.body["id"].as_i64().expect("business id");
+        let product = create_product(&ada, business, "Fifty prompts for calmer mornings").await;
+        let source = if remote { "remote" } else { "offline" };
+        let cover = ada
+            .post("/api/media/generate", &json!({ "business_id": business, "shape": "cover", "product_id": product }))
+            .await;
+        assert_eq!((cover.status, cover.body["source"].as_str()), (201, Some(source)), "{}", cover.body);
+        assert_eq!((cover.body["width"].as_u64(), cover.body["height"].as_u64()), (Some(1024), Some(1024)));
+        let voice = ada
+            .post(
+                "/api/media/generate",
+                &json!({ "business_id": business, "shape": "voice", "script": "Hello there." }),
+            )
+            .await;
+        assert_eq!((voice.status, voice.body["source"].as_str()), (201, Some(source)), "{}", voice.body);
+        assert_eq!(voice.body["file"]["content_type"], "audio/ogg");
+        let tokens = app
+            .state
+            .store
+            .llm_token_totals(boardroom_memory::TenantId(business), chrono::Utc::now() - chrono::TimeDelta::hours(1))
+            .await
+            .expect("token totals");
+        if remote {
+            assert!(cover.body.get("fallback").is_none(), "{}", cover.body);
+            let image_tokens =
+                tokens.iter().find(|total| total.model == "gpt-image-1").expect("the image model's tokens");
+            assert_eq!((image_tokens.prompt_tokens, image_tokens.completion_tokens), (52, 4160), "{tokens:?}");
+            assert!(tokens.iter().any(|total| total.model == "gpt-4o-mini-tts"), "{tokens:?}");
+        } else {
+            for made in [&cover, &voice] {
+                let why = made.body["fallback"].as_str().unwrap_or_default();
+                assert!(why.contains("offline") && why.contains("500"), "{}", made.body);
+            }
+            assert!(tokens.is_empty(), "a failed call used nothing: {tokens:?}");
+        }
+        app.stop().await;
+    }
+    let sent = sent.lock().expect("sent").clone();
+    assert_eq!(sent.iter().map(|(endpoint, _)| endpoint.as_str()).collect::<Vec<_>>(), ["images", "speech"]);
+    // Calm: the soft voice, slower than normal.
+    assert_eq!((sent[1].1["voice"].as_str(), sent[1].1["speed"].as_f64()), (Some("shimmer"), Some(0.85)));
+}
+
 async fn another_user_gets_404_from_every_route_with_the_first_users_ids(backends: Backends) {
     // Arrange: Ada's business, and Bob with a business of his own (so his ids exist too).
     let app = spawn_app(backends).await;
@@ -893,6 +958,7 @@ boardroom_tests::on_both_backends! {
     a_business_speaks_a_voice_over_in_its_personalitys_voice,
     a_business_makes_a_promo_clip_of_a_product_in_each_platforms_shape,
     posts_on_a_video_network_carry_the_products_clip_made_once,
+    with_a_key_covers_and_voice_overs_come_from_the_api_and_offline_when_it_fails,
     another_user_gets_404_from_every_route_with_the_first_users_ids,
     bad_inputs_are_422_naming_the_field,
 }

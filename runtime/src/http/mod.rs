@@ -93,6 +93,8 @@ pub struct AppState {
     pub store: SharedStore,
     /// Files: their records in the database, their bytes in the media store.
     pub media: MediaLibrary,
+    /// What pictures and voice-overs are made with (offline, or the remote API first).
+    pub studio: boardroom_media::Studio,
     /// The event log.
     pub events: EventLog,
     /// The swarm tree.

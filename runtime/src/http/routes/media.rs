@@ -18,7 +18,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use boardroom_memory::{MediaFile, MediaUpload, MemoryError};
+use boardroom_memory::{MediaFile, MediaUpload, MemoryError, NewLlmCall};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -196,7 +196,7 @@ struct Generated {
     /// The file, as kept.
     file: MediaFile,
     /// Who made it: `offline` (drawn, spoken or assembled here: a template, espeak-ng,
-    /// ffmpeg).
+    /// ffmpeg) or `remote` (the configured OpenAI-compatible API).
     source: &'static str,
     /// A picture's width in pixels.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +207,10 @@ struct Generated {
     /// How long a voice-over or clip plays, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
+    /// Why it was not made the preferred way, when it was not: the remote API failed
+    /// (and it was made offline), or Opus could not be encoded (and it is a WAV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<String>,
 }
 
 /// Makes a product's cover, a post's card, a voice-over or a product's promo clip in the
@@ -275,23 +279,8 @@ async fn generate(
                     ));
                 }
             };
-            let style = personality.voice_style;
-            // espeak-ng and ffmpeg run as child processes: off the async threads.
-            let (speech, file) = tokio::task::spawn_blocking(move || {
-                let speech = boardroom_media::Speaker::default().speak(&script, style)?;
-                let file = boardroom_media::ClipMaker::default().voice_file(&speech);
-                Ok::<_, boardroom_media::MediaError>((speech, file))
-            })
-            .await?
-            .map_err(|error| media_refusal("script", error))?;
-            Made {
-                bytes: file.bytes,
-                content_type: file.content_type,
-                extension: file.extension,
-                source: speech.source,
-                size: None,
-                duration_ms: Some(milliseconds(speech.duration)),
-            }
+            let made = state.app.studio.voice_over(script, personality.voice_style).await;
+            Made::from_studio(made.map_err(|error| media_refusal("script", error))?)
         }
         MediaShape::Clip => {
             let product = product.ok_or_else(|| ApiError::invalid("product_id", "a clip is of a product"))?;
@@ -304,10 +293,11 @@ async fn generate(
                 .take(boardroom_media::MAX_SCRIPT_CHARS)
                 .collect();
             let business = tenant.name.clone();
+            let (speaker, clips) = (state.app.studio.speaker().clone(), state.app.studio.clips().clone());
             // espeak-ng and ffmpeg run as child processes, the frames are CPU work: off
             // the async threads.
             let clip = tokio::task::spawn_blocking(move || {
-                let speech = boardroom_media::Speaker::default().speak(&script, personality.voice_style)?;
+                let speech = speaker.speak(&script, personality.voice_style)?;
                 let picture = boardroom_media::PictureRequest {
                     kind: boardroom_media::PictureKind::Cover,
                     title: &product.title,
@@ -317,7 +307,7 @@ async fn generate(
                 };
                 let request =
                     boardroom_media::ClipRequest { shape: clip_shape, picture, script: &script, voice: &speech };
-                boardroom_media::ClipMaker::default().assemble(&request)
+                clips.assemble(&request)
             })
             .await?
             .map_err(|error| media_refusal("product_id", error))?;
@@ -328,6 +318,8 @@ async fn generate(
                 source: clip.source,
                 size: Some(clip_shape.size()),
                 duration_ms: Some(milliseconds(clip.duration)),
+                usage: None,
+                fallback: None,
             }
         }
         MediaShape::Cover | MediaShape::Card => {
@@ -356,28 +348,10 @@ async fn generate(
                 MediaShape::Card => boardroom_media::PictureKind::SocialCard,
                 _ => boardroom_media::PictureKind::Cover,
             };
-            let business = tenant.name.clone();
-            // Rendering is CPU work: off the async threads.
-            let picture = tokio::task::spawn_blocking(move || {
-                let request = boardroom_media::PictureRequest {
-                    kind,
-                    title: &title,
-                    niche: &niche,
-                    business: &business,
-                    personality: &personality,
-                };
-                boardroom_media::draw(&request)
-            })
-            .await?
-            .map_err(|error| ApiError::invalid("title", error.to_string()))?;
-            Made {
-                bytes: picture.png,
-                content_type: "image/png",
-                extension: "png",
-                source: picture.source,
-                size: Some((picture.width, picture.height)),
-                duration_ms: None,
-            }
+            let order =
+                boardroom_media::PictureOrder { kind, title, niche, business: tenant.name.clone(), personality };
+            let made = state.app.studio.picture(order).await;
+            Made::from_studio(made.map_err(|error| media_refusal("title", error))?)
         }
     };
     let upload = MediaUpload {
@@ -386,6 +360,20 @@ async fn generate(
         content_type: made.content_type.into(),
         bytes: Bytes::from(made.bytes),
     };
+    if let Some(usage) = &made.usage {
+        // The remote API's tokens count against the business like its swarm's.
+        let call = NewLlmCall {
+            tenant_id: tenant.id,
+            agent: "media".into(),
+            model: usage.model.clone(),
+            prompt_tokens: i64::from(usage.input_tokens),
+            completion_tokens: i64::from(usage.output_tokens),
+            outcome: "ok".into(),
+        };
+        if let Err(error) = state.app.store.record_llm_call(call).await {
+            tracing::warn!(%error, tenant = %tenant.id, "remote media tokens not stored");
+        }
+    }
     let file =
         state.app.media.keep(upload, storage_quota(&caller)).await.map_err(|error| tier_refusal(&caller, error))?;
     let generated = Generated {
@@ -394,6 +382,7 @@ async fn generate(
         width: made.size.map(|(width, _)| width),
         height: made.size.map(|(_, height)| height),
         duration_ms: made.duration_ms,
+        fallback: made.fallback,
     };
     Ok((StatusCode::CREATED, Json(generated)).into_response())
 }
@@ -419,6 +408,23 @@ struct Made {
     source: boardroom_media::Source,
     size: Option<(u32, u32)>,
     duration_ms: Option<u64>,
+    usage: Option<boardroom_media::RemoteUsage>,
+    fallback: Option<String>,
+}
+
+impl Made {
+    fn from_studio(made: boardroom_media::Made) -> Self {
+        Self {
+            bytes: made.bytes,
+            content_type: made.content_type,
+            extension: made.extension,
+            source: made.source,
+            size: made.size,
+            duration_ms: made.duration.map(milliseconds),
+            usage: made.usage,
+            fallback: made.fallback,
+        }
+    }
 }
 
 /// The caller's tier's file storage, in bytes (`None`: unlimited).
