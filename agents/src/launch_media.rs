@@ -14,11 +14,14 @@
 //! installed) is an event saying why, and the cycle goes on. A remote call's tokens are
 //! recorded against the tenant like the brain's.
 
-use boardroom_media::{ClipRequest, ClipShape, Made, PictureKind, PictureOrder, PictureRequest, Source, Speech};
+use boardroom_media::{
+    ClipRequest, ClipShape, Made, PictureKind, PictureOrder, PictureRequest, Source, Speech, Studio,
+};
 use boardroom_memory::{MediaFile, MediaUpload, MemoryError, Product};
 use serde_json::json;
 
 use crate::agent::{AgentContext, SwarmMedia};
+use crate::brain::ModelCallPermit;
 use crate::minutes;
 
 /// A piece made, before it is kept.
@@ -73,9 +76,18 @@ pub(crate) async fn give(context: &AgentContext, product: &Product) {
         business,
         personality: context.personality.as_ref().clone(),
     };
-    let cover = made(context, media.studio.picture(order).await).await;
+    // Each piece's slot among the tenant's LLM calls is held while it is made, and let
+    // go before the next is asked for.
+    let cover = {
+        let (studio, refused) = admitted_studio(context, media).await;
+        made(context, studio.picture(order).await, &refused).await
+    };
     keep(context, media, product, ("cover", "cover"), format!("cover-product-{}.png", product.id), quota, cover).await;
-    let voice = made(context, media.studio.voice_over(pitch_of(product), context.personality.voice_style).await).await;
+    let voice = {
+        let (studio, refused) = admitted_studio(context, media).await;
+        let voice = studio.voice_over(pitch_of(product), context.personality.voice_style).await;
+        made(context, voice, &refused).await
+    };
     let extension = match &voice {
         Ok(piece) if piece.content_type == "audio/wav" => "wav",
         _ => "ogg",
@@ -85,11 +97,49 @@ pub(crate) async fn give(context: &AgentContext, product: &Product) {
     clip_for(context, product, ClipShape::Vertical).await;
 }
 
-/// A studio's answer as a piece to keep, its remote tokens (if any) recorded.
-async fn made(context: &AgentContext, made: Result<Made, boardroom_media::MediaError>) -> Result<Piece, String> {
-    let made = made.map_err(|error| error.to_string())?;
+/// The studio to make one piece with, under the tenant's LLM limits: the remote API
+/// when a call is admitted (the permit held until the piece is made), else offline,
+/// with the refusal to tell.
+async fn admitted_studio(context: &AgentContext, media: &SwarmMedia) -> (AdmittedStudio, Option<String>) {
+    if !media.studio.is_remote() {
+        return (AdmittedStudio { studio: media.studio.clone(), _permit: ModelCallPermit::default() }, None);
+    }
+    match context.brain.admit_model_call(context.agent).await {
+        Ok(permit) => (AdmittedStudio { studio: media.studio.clone(), _permit: permit }, None),
+        Err(refusal) => {
+            let studio = AdmittedStudio { studio: media.studio.offline_twin(), _permit: ModelCallPermit::default() };
+            (studio, Some(format!("made offline: {refusal}")))
+        }
+    }
+}
+
+/// A studio and the slot its remote call holds.
+struct AdmittedStudio {
+    studio: Studio,
+    _permit: ModelCallPermit,
+}
+
+impl std::ops::Deref for AdmittedStudio {
+    type Target = Studio;
+
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
+}
+
+/// A studio's answer as a piece to keep, its remote tokens (if any) recorded; `refused`
+/// says why the remote API was not asked.
+async fn made(
+    context: &AgentContext,
+    made: Result<Made, boardroom_media::MediaError>,
+    refused: &Option<String>,
+) -> Result<Piece, String> {
+    let mut made = made.map_err(|error| error.to_string())?;
     if let Some(usage) = &made.usage {
         context.account_tokens(&usage.model, usage.input_tokens, usage.output_tokens, "ok").await;
+    }
+    if made.fallback.is_none() {
+        made.fallback.clone_from(refused);
     }
     Ok(Piece::from_made(made))
 }

@@ -64,6 +64,18 @@ impl Studio {
         Self { remote: Some(remote), ..Self::default() }
     }
 
+    /// Whether pictures and voice-overs are asked of a remote API first (and so call a
+    /// model, under the tenant's LLM limits).
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The same makers without the remote API: for when the tenant's LLM limits refuse
+    /// a call.
+    pub fn offline_twin(&self) -> Self {
+        Self { remote: None, ..self.clone() }
+    }
+
     /// The offline clip maker (ffmpeg), also used for encoding.
     pub fn clips(&self) -> &ClipMaker {
         &self.clips

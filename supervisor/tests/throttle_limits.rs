@@ -147,6 +147,11 @@ impl Agent for Analyst {
                 let decided = context.decide("Score it.", json!({}), json!({ "score": 5 }), shape).await?;
                 Ok(json!({ "source": decided.source.to_string() }))
             }
+            // A model call that is not a decision (remote media): admitted or refused.
+            "admit" => match context.brain.admit_model_call(context.agent).await {
+                Ok(_permit) => Ok(json!({ "admitted": true })),
+                Err(refusal) => Ok(json!({ "admitted": false, "why": refusal.to_string() })),
+            },
             "look" => {
                 let snapshot = context.market.market_snapshot(context.tenant).await.map_err(|error| match error {
                     AdapterError::Throttled { reason, retry_after_secs, .. } => {
@@ -231,10 +236,17 @@ async fn a_spent_daily_token_budget_sends_the_agents_back_to_their_rules() {
     let fallbacks = office.event_summaries(tenant, "brain.fallback").await;
     assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
 
+    // Remote media (a picture, a voice-over) is refused the same way: made offline.
+    let media = swarm.call("analyst_a", Task::bare("admit")).await.expect("answers");
+    assert_eq!(media["admitted"], false, "{media}");
+    assert!(media["why"].as_str().is_some_and(|why| why.contains("LLM tokens per day")), "{media}");
+
     // An admin raising the budget lets the model back in on the next call.
     swarm.throttle().set_limits(ThrottleLimits { llm_tokens_per_day: Some(1_000), ..ThrottleLimits::default() }).await;
     let answer = swarm.call("analyst_a", Task::bare("think")).await.expect("answers");
     assert_eq!(answer["source"], "llm:metered-1", "{answer}");
+    let media = swarm.call("analyst_a", Task::bare("admit")).await.expect("answers");
+    assert_eq!(media["admitted"], true, "{media}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

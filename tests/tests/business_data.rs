@@ -718,6 +718,25 @@ async fn with_a_key_covers_and_voice_overs_come_from_the_api_and_offline_when_it
                 tokens.iter().find(|total| total.model == "gpt-image-1").expect("the image model's tokens");
             assert_eq!((image_tokens.prompt_tokens, image_tokens.completion_tokens), (52, 4160), "{tokens:?}");
             assert!(tokens.iter().any(|total| total.model == "gpt-4o-mini-tts"), "{tokens:?}");
+            // The free tier's tokens for the day spent: the next cover is drawn offline,
+            // and the API is not asked.
+            let spent = boardroom_memory::NewLlmCall {
+                tenant_id: boardroom_memory::TenantId(business),
+                agent: "ceo".into(),
+                model: "gpt-4o-mini".into(),
+                prompt_tokens: 100_000,
+                completion_tokens: 0,
+                outcome: "ok".into(),
+            };
+            app.state.store.record_llm_call(spent).await.expect("recorded");
+            let asked = sent.lock().expect("sent").len();
+            let card = ada
+                .post("/api/media/generate", &json!({ "business_id": business, "shape": "card", "title": "New" }))
+                .await;
+            assert_eq!((card.status, card.body["source"].as_str()), (201, Some("offline")), "{}", card.body);
+            let why = card.body["fallback"].as_str().unwrap_or_default();
+            assert!(why.contains("100000 LLM tokens a day are spent"), "{}", card.body);
+            assert_eq!(sent.lock().expect("sent").len(), asked, "the API was not asked");
         } else {
             for made in [&cover, &voice] {
                 let why = made.body["fallback"].as_str().unwrap_or_default();

@@ -181,7 +181,20 @@ pub trait Brain: Send + Sync + 'static {
 
     /// Decides. The answer's `decision` always matches `request.shape`.
     async fn decide(&self, request: BrainRequest) -> Result<BrainAnswer, BrainError>;
+
+    /// Admits one model call by `agent` that is not a decision (a picture or a
+    /// voice-over from the remote media API) under the tenant's LLM limits: the permit
+    /// to hold for the call's length, or [`BrainError::Throttled`]. Only a brain behind
+    /// the tenant's limits refuses.
+    async fn admit_model_call(&self, agent: &str) -> Result<ModelCallPermit, BrainError> {
+        let _ = agent;
+        Ok(ModelCallPermit::default())
+    }
 }
+
+/// A slot among the tenant's LLM calls in flight, held for one call's length.
+#[derive(Debug, Default)]
+pub struct ModelCallPermit(pub Option<tokio::sync::OwnedSemaphorePermit>);
 
 /// Why a brain could not decide. Messages never contain the API key.
 #[derive(Debug, Clone, PartialEq, Error)]

@@ -9,7 +9,7 @@ use boardroom_adapters::{
     AdapterError, CampaignRef, CampaignSpec, IdempotencyKey, ListedProduct, MarketSnapshot, Marketplace,
     PerformanceReport, Platform, PostRef, PostSpec, ProductListing, StoreRef,
 };
-use boardroom_agents::brain::{Brain, BrainAnswer, BrainError, BrainInfo, BrainRequest};
+use boardroom_agents::brain::{Brain, BrainAnswer, BrainError, BrainInfo, BrainRequest, ModelCallPermit};
 use boardroom_memory::TenantId;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -59,6 +59,15 @@ impl Brain for GuardedBrain {
             retry_after_secs: refusal.retry_after.as_secs_f64(),
         })?;
         self.inner.decide(request).await
+    }
+
+    async fn admit_model_call(&self, agent: &str) -> Result<ModelCallPermit, BrainError> {
+        // Remote media calls a model whatever the brain is: always under the limits.
+        let slot = self.gate.admit_llm(agent).await.map_err(|refusal| BrainError::Throttled {
+            reason: refusal.reason.to_owned(),
+            retry_after_secs: refusal.retry_after.as_secs_f64(),
+        })?;
+        Ok(ModelCallPermit(slot))
     }
 }
 

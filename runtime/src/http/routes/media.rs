@@ -279,8 +279,9 @@ async fn generate(
                     ));
                 }
             };
-            let made = state.app.studio.voice_over(script, personality.voice_style).await;
-            Made::from_studio(made.map_err(|error| media_refusal("script", error))?)
+            let (studio, refused) = studio_within_budget(&state, &caller, tenant.id).await;
+            let made = studio.voice_over(script, personality.voice_style).await;
+            Made::from_studio(made.map_err(|error| media_refusal("script", error))?, refused)
         }
         MediaShape::Clip => {
             let product = product.ok_or_else(|| ApiError::invalid("product_id", "a clip is of a product"))?;
@@ -350,8 +351,9 @@ async fn generate(
             };
             let order =
                 boardroom_media::PictureOrder { kind, title, niche, business: tenant.name.clone(), personality };
-            let made = state.app.studio.picture(order).await;
-            Made::from_studio(made.map_err(|error| media_refusal("title", error))?)
+            let (studio, refused) = studio_within_budget(&state, &caller, tenant.id).await;
+            let made = studio.picture(order).await;
+            Made::from_studio(made.map_err(|error| media_refusal("title", error))?, refused)
         }
     };
     let upload = MediaUpload {
@@ -413,7 +415,8 @@ struct Made {
 }
 
 impl Made {
-    fn from_studio(made: boardroom_media::Made) -> Self {
+    /// The studio's piece; `refused` says why the remote API was not asked.
+    fn from_studio(made: boardroom_media::Made, refused: Option<String>) -> Self {
         Self {
             bytes: made.bytes,
             content_type: made.content_type,
@@ -422,9 +425,38 @@ impl Made {
             size: made.size,
             duration_ms: made.duration.map(milliseconds),
             usage: made.usage,
-            fallback: made.fallback,
+            fallback: made.fallback.or(refused),
         }
     }
+}
+
+/// The studio for one piece: with the remote API while the business's tier has LLM
+/// tokens left today (its calls count against them), else offline, with why.
+async fn studio_within_budget(
+    state: &ApiState,
+    caller: &CurrentUser,
+    tenant: boardroom_memory::TenantId,
+) -> (boardroom_media::Studio, Option<String>) {
+    let studio = &state.app.studio;
+    let Some(budget) = tiers::limits(caller.user.tier).llm_tokens_per_day.filter(|_| studio.is_remote()) else {
+        return (studio.clone(), None);
+    };
+    let midnight = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    let spent: i64 = match state.app.store.llm_token_totals(tenant, midnight).await {
+        Ok(totals) => totals.iter().map(|total| total.prompt_tokens + total.completion_tokens).sum(),
+        // Unknown spending: the offline studio costs nothing.
+        Err(error) => {
+            return (studio.offline_twin(), Some(format!("made offline: today's LLM tokens unknown: {error}")));
+        }
+    };
+    if u64::try_from(spent).unwrap_or(u64::MAX) >= budget {
+        let why = format!(
+            "made offline: the {} tier's {budget} LLM tokens a day are spent",
+            tiers::tier_name(caller.user.tier)
+        );
+        return (studio.offline_twin(), Some(why));
+    }
+    (studio.clone(), None)
 }
 
 /// The caller's tier's file storage, in bytes (`None`: unlimited).
