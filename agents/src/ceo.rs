@@ -34,7 +34,6 @@ use async_trait::async_trait;
 use boardroom_adapters::{
     AdChannel, CampaignSpec, IdempotencyKey, MarketSnapshot, PostSpec, ProductListing, PublishedPost,
 };
-use boardroom_media::ClipShape;
 use boardroom_memory::{
     ApprovalStatus, Checkpoint, CycleReport, NewCampaign, NewEvent, NewMarketInsight, NewProduct, NewSocialPost,
     Product,
@@ -774,16 +773,8 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
         for post in drafted["posts"].as_array().into_iter().flatten().take(per_day) {
             let Ok(network) = serde_json::from_value::<Network>(post["network"].clone()) else { continue };
             let text = post["text"].as_str().unwrap_or_default().to_owned();
-            // A network that shows video gets the product's promo clip in its shape.
-            let shape = match network {
-                Network::TikTok => Some(ClipShape::Vertical),
-                Network::YouTube => Some(ClipShape::Landscape),
-                Network::X | Network::LinkedIn | Network::Reddit => None,
-            };
-            let clip = match shape {
-                Some(shape) => crate::launch_media::clip_for(context, product, shape).await,
-                None => None,
-            };
+            // The product's clip in the network's shape, or its card, where it shows one.
+            let shown = crate::launch_media::for_post(context, product, network).await;
             let spec = PostSpec { product_id: external_id.clone(), network, text: text.clone() };
             let published = match context
                 .market
@@ -820,7 +811,7 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
                 tenant_id: context.tenant,
                 platform: format!("{network:?}").to_lowercase(),
                 content: text,
-                media_urls: clip.into_iter().collect(),
+                media_urls: shown.into_iter().collect(),
                 scheduled_time: None,
                 status: "posted".into(),
                 external_id: Some(published.post_id),

@@ -6,14 +6,16 @@
 //!   its pitch in the personality's voice (Ogg/Opus) and its promo clip in the vertical
 //!   shape short-video feeds show (its picture, its pitch captioned and spoken);
 //! - a post on a network that shows video (TikTok, YouTube) carries the product's clip
-//!   in that network's shape. A product's clip of a shape is made once, at the launch or
-//!   by the first post that needs it, and every later post shows the same file.
+//!   in that network's shape, and a post on one that shows link cards (X, LinkedIn) its
+//!   social card. Each is made once, at the launch or by the first post that needs it,
+//!   and every later post shows the same file; Reddit's text posts carry nothing.
 //!
 //! Media serves the launch and the post and never stops them: each piece that cannot be
 //! made or kept (the storage full, the media store down, espeak-ng or ffmpeg not
 //! installed) is an event saying why, and the cycle goes on. A remote call's tokens are
 //! recorded against the tenant like the brain's.
 
+use boardroom_adapters::SocialNetwork;
 use boardroom_media::{
     ClipRequest, ClipShape, Made, PictureKind, PictureOrder, PictureRequest, Source, Speech, Studio,
 };
@@ -144,28 +146,71 @@ async fn made(
     Ok(Piece::from_made(made))
 }
 
-/// The address of `product`'s promo clip in `shape`, made and kept if it is not among
-/// the business's files yet; `None` (with an event saying why) when it cannot be.
-pub(crate) async fn clip_for(context: &AgentContext, product: &Product, shape: ClipShape) -> Option<String> {
+/// What a post on `network` shows beside its text: the address of the product's clip
+/// in the network's shape (TikTok, YouTube) or of its social card (X, LinkedIn), made
+/// and kept if it is not among the business's files yet; `None` for Reddit, or (with an
+/// event saying why) when it cannot be made.
+pub(crate) async fn for_post(context: &AgentContext, product: &Product, network: SocialNetwork) -> Option<String> {
+    match network {
+        SocialNetwork::TikTok => clip_for(context, product, ClipShape::Vertical).await,
+        SocialNetwork::YouTube => clip_for(context, product, ClipShape::Landscape).await,
+        SocialNetwork::X | SocialNetwork::LinkedIn => card_for(context, product).await,
+        SocialNetwork::Reddit => None,
+    }
+}
+
+/// The address of `product`'s promo clip in `shape`, made once.
+async fn clip_for(context: &AgentContext, product: &Product, shape: ClipShape) -> Option<String> {
     let media = context.media.as_ref()?;
     let name = format!("clip-product-{}-{}.mp4", product.id, shape.as_str());
+    once(context, media, product, ("clip", "clip"), name, make_clip(context, media, product, shape)).await
+}
+
+/// The address of `product`'s social card, made once.
+async fn card_for(context: &AgentContext, product: &Product) -> Option<String> {
+    let media = context.media.as_ref()?;
+    let name = format!("card-product-{}.png", product.id);
+    let card = async {
+        let order = PictureOrder {
+            kind: PictureKind::SocialCard,
+            title: product.title.clone(),
+            niche: product.niche.clone(),
+            business: business_name(context).await,
+            personality: context.personality.as_ref().clone(),
+        };
+        let (studio, refused) = admitted_studio(context, media).await;
+        made(context, studio.picture(order).await, &refused).await
+    };
+    once(context, media, product, ("card", "social card"), name, card).await
+}
+
+/// The address of the business's file `name`, made by `make` and kept when there is
+/// none yet.
+async fn once(
+    context: &AgentContext,
+    media: &SwarmMedia,
+    product: &Product,
+    what: (&'static str, &'static str),
+    name: String,
+    make: impl Future<Output = Result<Piece, String>>,
+) -> Option<String> {
     let address = |file: &MediaFile| format!("/api/media/{}?business_id={}", file.id, context.tenant.0);
     let files = context.store.media_files(context.tenant).await;
     if let Some(file) = files.as_ref().ok().and_then(|files| files.iter().find(|file| file.name == name)) {
         return Some(address(file));
     }
     let made = match owner_quota(context).await {
-        Ok(quota) => make_clip(context, media, product, shape).await.map(|piece| (piece, quota)),
+        Ok(quota) => make.await.map(|piece| (piece, quota)),
         Err(error) => Err(error.to_string()),
     };
     let (piece, quota) = match made {
         Ok(made) => made,
         Err(reason) => {
-            keep(context, media, product, ("clip", "clip"), name, None, Err(reason)).await;
+            keep(context, media, product, what, name, None, Err(reason)).await;
             return None;
         }
     };
-    keep(context, media, product, ("clip", "clip"), name, quota, Ok(piece)).await.map(|file| address(&file))
+    keep(context, media, product, what, name, quota, Ok(piece)).await.map(|file| address(&file))
 }
 
 /// The business owner's tier's file storage.

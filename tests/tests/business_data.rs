@@ -633,8 +633,9 @@ async fn a_business_makes_a_promo_clip_of_a_product_in_each_platforms_shape(back
 }
 
 /// A business whose personality posts on TikTok: each of its TikTok posts carries its
-/// product's vertical clip, made once at the launch and shown by every later post.
-async fn posts_on_a_video_network_carry_the_products_clip_made_once(backends: Backends) {
+/// product's vertical clip, made once at the launch and shown by every later post; its
+/// posts on X and LinkedIn carry the product's social card.
+async fn posts_carry_the_products_clip_or_card_made_once(backends: Backends) {
     let app = spawn_app(backends).await;
     let ada = app.new_account("ada@example.com").await;
     let created = ada
@@ -650,10 +651,7 @@ async fn posts_on_a_video_network_carry_the_products_clip_made_once(backends: Ba
     let platforms: Vec<&str> = posts.iter().map(|post| post.platform.as_str()).collect();
     let on_tiktok: Vec<_> = posts.iter().filter(|post| post.platform == "tiktok").collect();
     assert!(on_tiktok.len() >= 2, "HustleBot posts on TikTok each day: {platforms:?}");
-    for post in &posts {
-        let shows_video = matches!(post.platform.as_str(), "tiktok" | "youtube");
-        assert_eq!(post.media_urls.len(), usize::from(shows_video), "{post:?}");
-    }
+    assert!(posts.iter().all(|post| post.media_urls.len() == 1), "{posts:?}");
     // Every TikTok post of a product shows the one clip its launch made.
     let products = app.state.store.products(tenant).await.expect("products");
     let events = app.state.store.events_after(tenant, 0, 100_000).await.expect("events");
@@ -668,6 +666,33 @@ async fn posts_on_a_video_network_carry_the_products_clip_made_once(backends: Ba
         );
         let clip = ada.get(shown).await;
         assert_eq!((clip.status, clip.header("content-type")), (200, Some("video/mp4")), "{shown}");
+    }
+
+    // CoachTy posts on LinkedIn and Reddit: LinkedIn's posts carry the product's social
+    // card (1200 × 630, one per product), Reddit's text posts nothing.
+    let bob = app.new_account("bob@example.com").await;
+    let created = bob
+        .post("/api/business/create", &json!({ "name": "Calm Mornings", "personality": "coachty", "autopilot": false }))
+        .await;
+    let calm = created.body["id"].as_i64().expect("business id");
+    for _ in 0..2 {
+        boardroom_tests::run_a_cycle(&app, &bob, calm).await;
+    }
+    let posts = app.state.store.social_posts(boardroom_memory::TenantId(calm), 500).await.expect("posts");
+    let platforms: Vec<&str> = posts.iter().map(|post| post.platform.as_str()).collect();
+    assert!(platforms.contains(&"linkedin") && platforms.contains(&"reddit"), "{platforms:?}");
+    for post in &posts {
+        assert_eq!(post.media_urls.len(), usize::from(post.platform == "linkedin"), "{post:?}");
+    }
+    let cards: std::collections::BTreeSet<&String> =
+        posts.iter().filter(|post| post.platform == "linkedin").map(|post| &post.media_urls[0]).collect();
+    let products = app.state.store.products(boardroom_memory::TenantId(calm)).await.expect("products");
+    assert!(cards.len() <= products.len(), "one card per product: {cards:?}");
+    for card in cards {
+        let shown = bob.get(card).await;
+        assert_eq!(shown.header("content-type"), Some("image/png"), "{card}");
+        let picture = image::load_from_memory(&shown.raw).expect("a PNG");
+        assert_eq!((picture.width(), picture.height()), (1200, 630));
     }
 }
 
@@ -976,7 +1001,7 @@ boardroom_tests::on_both_backends! {
     a_business_draws_covers_and_cards_in_its_personalitys_colours,
     a_business_speaks_a_voice_over_in_its_personalitys_voice,
     a_business_makes_a_promo_clip_of_a_product_in_each_platforms_shape,
-    posts_on_a_video_network_carry_the_products_clip_made_once,
+    posts_carry_the_products_clip_or_card_made_once,
     with_a_key_covers_and_voice_overs_come_from_the_api_and_offline_when_it_fails,
     another_user_gets_404_from_every_route_with_the_first_users_ids,
     bad_inputs_are_422_naming_the_field,
