@@ -124,10 +124,12 @@ impl MediaLibrary {
     pub async fn keep(&self, upload: MediaUpload, quota_bytes: Option<i64>) -> MemoryResult<MediaFile> {
         let size = i64::try_from(upload.bytes.len()).map_err(|_| MemoryError::OutOfRange("file size".into()))?;
         if let Some(limit) = quota_bytes {
-            // A file that cannot fit whatever else is there is refused before its bytes
-            // travel; the record's check below is the one that holds under concurrency.
-            if size > limit {
-                return Err(MemoryError::QuotaExceeded { used: 0, adding: size, limit });
+            // A file that cannot fit beside what is kept already is refused before its
+            // bytes travel; the record's check below is the one that holds under
+            // concurrency.
+            let used = self.used_by_owner_of(upload.tenant_id).await?;
+            if used.saturating_add(size) > limit {
+                return Err(MemoryError::QuotaExceeded { used, adding: size, limit });
             }
         }
         let object_key = format!("tenants/{}/{}", upload.tenant_id.0, uuid::Uuid::now_v7());
@@ -149,6 +151,15 @@ impl MediaLibrary {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// Bytes the files of `tenant`'s owner take, over all their tenants (0 for a missing
+    /// tenant: recording its file says so).
+    async fn used_by_owner_of(&self, tenant: TenantId) -> MemoryResult<i64> {
+        match self.store.tenant(tenant).await? {
+            Some(tenant) => self.store.media_bytes_of_user(tenant.user_id).await,
+            None => Ok(0),
         }
     }
 

@@ -239,7 +239,8 @@ pub struct StripePlatform {
     pub api_base: String,
 }
 
-/// The variables read, in the order they are documented.
+/// The variables read, in the order they are documented (the bucket's `AWS_*` ones
+/// after `MEDIA_URL`).
 const VARIABLES: &[&str] = &[
     "BOARDROOM_CONFIG",
     "DATABASE_URL",
@@ -252,15 +253,7 @@ const VARIABLES: &[&str] = &[
     "LOG_FORMAT",
     "BOARDROOM_DATA_DIR",
     "MEDIA_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT",
-    "AWS_ENDPOINT_URL",
-    "AWS_ALLOW_HTTP",
-    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+    // and BUCKET_VARIABLES, read with these
     "SWARM_MAX_RESTARTS",
     "SWARM_RESTART_WINDOW_SECS",
     "SWARM_IDLE_TIMEOUT_SECS",
@@ -297,6 +290,7 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let env: HashMap<String, String> = VARIABLES
             .iter()
+            .chain(BUCKET_VARIABLES)
             .filter_map(|name| std::env::var(name).ok().map(|value| (name.to_string(), value)))
             .collect();
         Self::load(&env)

@@ -374,6 +374,31 @@ async fn a_business_keeps_its_files_within_the_tiers_storage(backends: Backends)
     assert_eq!(upload(&ada, business, "video-9.mp4", ten_mib).await.status, 201);
     let gone = ada.get(&format!("/api/media/{logo_id}?business_id={business}")).await;
     assert_eq!(gone.status, 404);
+
+    // Two files deleted leave 20 MiB: of eight 5 MiB uploads at once, exactly the four
+    // that fit are kept, and each refusal says how much is used.
+    let listed = ada.get(&format!("/api/media/list?business_id={business}&limit=100")).await;
+    let items = listed.body["items"].as_array().expect("items").clone();
+    for name in ["video-0.mp4", "video-1.mp4"] {
+        let id = items.iter().find(|file| file["name"] == name).and_then(|file| file["id"].as_i64()).expect(name);
+        assert_eq!(ada.delete(&format!("/api/media/{id}?business_id={business}")).await.status, 204);
+    }
+    let five_mib = vec![5_u8; 5 * 1024 * 1024];
+    let mut uploads = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let (ada, bytes) = (ada.clone(), five_mib.clone());
+        uploads.spawn(async move { upload(&ada, business, &format!("clip-{n}.mp4"), bytes).await });
+    }
+    let answers = uploads.join_all().await;
+    let kept = answers.iter().filter(|answer| answer.status == 201).count();
+    assert_eq!(kept, 4, "{:?}", answers.iter().map(|answer| answer.status).collect::<Vec<_>>());
+    for refused in answers.iter().filter(|answer| answer.status != 201) {
+        assert_eq!((refused.status, refused.error_code()), (402, "tier_limit"), "{}", refused.body);
+        let message = refused.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("MB are used") && !message.contains(" 0 MB are used"), "{message}");
+    }
+    let profile = ada.get("/api/auth/profile").await;
+    assert_eq!(profile.body["usage"]["file_storage_bytes"], 100 * 1024 * 1024, "{}", profile.body);
 }
 
 async fn an_upload_is_judged_by_its_bytes_not_by_what_the_client_says(backends: Backends) {
