@@ -10,13 +10,17 @@
 //! channel, and the swarm reads each post's engagement and each campaign's days back
 //! from where they run.
 //!
-//! A post is made once even when the step runs again after a crash: each channel's
+//! A post is made once even when the step runs again after a crash: each text channel's
 //! client finds the post an earlier attempt made (X and LinkedIn name it when they
 //! refuse the repeat; Reddit's is among the account's newest), so the cycle's
-//! idempotency key is not needed on the wire.
+//! idempotency key is not needed on the wire. A video channel (TikTok, YouTube) keeps
+//! its upload with the [`ConnectionKeeper`] before the first byte goes ([`VideoChannel`],
+//! [`publish_video`]): an upload cut short by a dropped connection or a crash goes on
+//! where the platform stands, in this cycle or a later one, and a step run again after
+//! the video went up gets the same post back.
 //!
 //! Refresh tokens some platforms rotate on every refresh (X does; the old one then stops
-//! working) are handed to a [`RefreshTokenKeeper`] as soon as a call has rotated one, so
+//! working) are handed to the [`ConnectionKeeper`] as soon as a call has rotated one, so
 //! a restarted process signs in with the token that still works.
 
 use std::sync::Arc;
@@ -24,13 +28,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use boardroom_memory::TenantId;
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::{
     AdChannel, AdapterError, CampaignDay, CampaignRef, CampaignSpec, ChannelStatus, CircuitState, IdempotencyKey,
     ListedProduct, MarketSnapshot, Marketplace, OAuthSecret, OAuthSession, PerformanceReport, Platform, PostEngagement,
-    PostRef, PostSpec, ProductListing, PublishedPost, SocialNetwork, StoreRef,
+    PostRef, PostSpec, PostVideo, ProductListing, PublishedPost, RotationListener, SocialNetwork, StoreRef,
 };
 
 /// What a connected social account does for the swarm.
@@ -45,9 +51,15 @@ pub trait SocialChannel: Send + Sync {
     /// The connection's tokens.
     fn oauth(&self) -> &OAuthSession;
 
-    /// Publishes `text` as the account. Called again with the same text after the
-    /// answer was lost, it returns the post the first attempt made.
-    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError>;
+    /// Publishes `post` as the account, made once per `key`: called again after the
+    /// answer was lost or the process died, it returns the post the first attempt made
+    /// (a video channel keeps its upload in `keeper` on the way).
+    async fn publish(
+        &self,
+        post: &PostSpec,
+        key: &IdempotencyKey,
+        keeper: &dyn ConnectionKeeper,
+    ) -> Result<PostRef, AdapterError>;
 
     /// What each of `post_ids` (this account's) has drawn so far; ids the network no
     /// longer knows (deleted posts) are left out.
@@ -118,17 +130,145 @@ impl Account {
     }
 }
 
-/// Saves a connection's refresh token after its platform rotated it.
+/// What a business's connections keep beyond the process: refresh tokens their
+/// platforms rotated, and videos on their way up.
 #[async_trait]
-pub trait RefreshTokenKeeper: Send + Sync {
+pub trait ConnectionKeeper: Send + Sync {
     /// Replaces the refresh token saved for the business's account on `platform`.
-    async fn keep(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError>;
+    async fn keep_refresh_token(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError>;
+
+    /// The upload last kept for `slot` (a product) on `platform`, if any.
+    async fn kept_upload(&self, platform: Platform, slot: &str) -> Result<Option<Value>, AdapterError>;
+
+    /// Keeps `upload` as `slot`'s on `platform`, over the one kept before.
+    async fn keep_upload(&self, platform: Platform, slot: &str, upload: Value) -> Result<(), AdapterError>;
 }
 
-/// A connected account and the refresh token last saved for it.
+/// A network that posts videos, whose upload outlives the call that started it.
+#[async_trait]
+pub trait VideoChannel: Send + Sync {
+    /// The network.
+    fn video_network(&self) -> SocialNetwork;
+
+    /// Starts the post of `video` saying `post`'s text: what to keep to finish it.
+    async fn start_video(&self, post: &PostSpec, video: &PostVideo) -> Result<Value, AdapterError>;
+
+    /// Sends what the platform does not hold yet of the upload `started` and waits for
+    /// the post.
+    async fn finish_video(&self, started: &Value, video: &PostVideo) -> Result<PostRef, AdapterError>;
+}
+
+/// Where a product's video post on a network stands, as kept between calls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum KeptUpload {
+    /// On its way: the channel's upload, for the video of this SHA-256.
+    Uploading { key: String, sha256: String, upload: Value },
+    /// Posted by the call made with `key`.
+    Posted { key: String, post: PostRef },
+    /// Refused for good (the session expired, the platform failed the post): the next
+    /// post starts afresh.
+    Abandoned,
+}
+
+/// Publishes `post`'s video on `channel`, made once per `key` and kept in `keeper` on
+/// the way (see the module's notes):
+/// - the same key again after the post went up returns that post;
+/// - an upload of the same video left unfinished, by this key or an earlier cycle's,
+///   goes on where the platform stands, instead of a second post being started;
+/// - a refusal for good (a failed post, an expired session) is kept too, so the next
+///   call starts afresh.
+///
+/// A post without a video is refused: these networks show nothing else.
+pub async fn publish_video(
+    channel: &dyn VideoChannel,
+    post: &PostSpec,
+    key: &IdempotencyKey,
+    keeper: &dyn ConnectionKeeper,
+) -> Result<PostRef, AdapterError> {
+    let network = channel.video_network();
+    let platform = network.platform();
+    let Some(video) = &post.video else {
+        return Err(AdapterError::rejected(
+            platform,
+            format!("a {} post needs the product's clip, and none came with it", platform.display_name()),
+        ));
+    };
+    let slot = post.product_id.as_str();
+    let sha256 = hex::encode(Sha256::digest(&video.bytes));
+    let kept = keeper.kept_upload(platform, slot).await?.and_then(|kept| serde_json::from_value(kept).ok());
+    let upload = match kept {
+        Some(KeptUpload::Posted { key: posted_by, post }) if posted_by == key.as_str() => return Ok(post),
+        Some(KeptUpload::Uploading { sha256: kept_sha256, upload, .. }) if kept_sha256 == sha256 => upload,
+        _ => {
+            let upload = channel.start_video(post, video).await?;
+            let uploading = KeptUpload::Uploading { key: key.as_str().to_owned(), sha256, upload: upload.clone() };
+            keep(keeper, platform, slot, &uploading).await?;
+            upload
+        }
+    };
+    match channel.finish_video(&upload, video).await {
+        Ok(posted) => {
+            keep(keeper, platform, slot, &KeptUpload::Posted { key: key.as_str().to_owned(), post: posted.clone() })
+                .await?;
+            Ok(posted)
+        }
+        Err(error) => {
+            if matches!(error, AdapterError::Rejected { .. }) {
+                keep(keeper, platform, slot, &KeptUpload::Abandoned).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn keep(
+    keeper: &dyn ConnectionKeeper,
+    platform: Platform,
+    slot: &str,
+    kept: &KeptUpload,
+) -> Result<(), AdapterError> {
+    let value = serde_json::to_value(kept)
+        .map_err(|error| AdapterError::rejected(platform, format!("the upload cannot be kept: {error}")))?;
+    keeper.keep_upload(platform, slot, value).await
+}
+
+/// A connected account, and what saves the refresh tokens its platform rotates.
 struct Connected {
     account: Account,
-    saved_refresh_token: Mutex<OAuthSecret>,
+    saver: Arc<RotationSaver>,
+}
+
+/// Saves an account's rotated refresh tokens the moment they arrive; one whose save
+/// failed is tried again after the next call (`pending`), unless a newer one was saved
+/// first. Saves run one at a time, so an older token never lands over a newer one.
+struct RotationSaver {
+    platform: Platform,
+    keeper: Arc<dyn ConnectionKeeper>,
+    pending: Mutex<Option<OAuthSecret>>,
+}
+
+impl RotationSaver {
+    /// Saves `rotated`, or else the token whose save failed earlier, if any.
+    async fn save(&self, rotated: Option<&OAuthSecret>) {
+        let mut pending = self.pending.lock().await;
+        let Some(token) = rotated.cloned().or_else(|| pending.take()) else { return };
+        match self.keeper.keep_refresh_token(self.platform, &token).await {
+            Ok(()) => *pending = None,
+            Err(error) => {
+                let platform = self.platform;
+                tracing::warn!(?platform, %error, "a rotated refresh token could not be saved; retried later");
+                *pending = Some(token);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RotationListener for RotationSaver {
+    async fn rotated(&self, refresh_token: &OAuthSecret) {
+        self.save(Some(refresh_token)).await;
+    }
 }
 
 /// A live business's market: the one it sells on, with its connected social accounts
@@ -136,7 +276,7 @@ struct Connected {
 pub struct ChannelMarket {
     selling: Arc<dyn Marketplace>,
     channels: Vec<Connected>,
-    keeper: Arc<dyn RefreshTokenKeeper>,
+    keeper: Arc<dyn ConnectionKeeper>,
 }
 
 impl std::fmt::Debug for ChannelMarket {
@@ -152,11 +292,12 @@ impl std::fmt::Debug for ChannelMarket {
 impl ChannelMarket {
     /// `selling` with `channels` (social accounts) and `ad_accounts` in front, one per
     /// platform (a second account on a platform is ignored: the first one given wins).
+    /// The refresh tokens their platforms rotate go to `keeper` as they arrive.
     pub async fn new(
         selling: Arc<dyn Marketplace>,
         channels: Vec<Arc<dyn SocialChannel>>,
         ad_accounts: Vec<Arc<dyn AdAccount>>,
-        keeper: Arc<dyn RefreshTokenKeeper>,
+        keeper: Arc<dyn ConnectionKeeper>,
     ) -> Self {
         let accounts = channels.into_iter().map(Account::Social).chain(ad_accounts.into_iter().map(Account::Ads));
         let mut connected: Vec<Connected> = Vec::new();
@@ -164,8 +305,15 @@ impl ChannelMarket {
             if connected.iter().any(|earlier| earlier.account.platform() == account.platform()) {
                 continue;
             }
-            let saved_refresh_token = Mutex::new(account.oauth().refresh_token().await);
-            connected.push(Connected { account, saved_refresh_token });
+            let saver = Arc::new(RotationSaver {
+                platform: account.platform(),
+                keeper: keeper.clone(),
+                pending: Mutex::new(None),
+            });
+            if !account.oauth().on_rotation(saver.clone()) {
+                tracing::warn!(platform = ?account.platform(), "the account's rotations already go elsewhere");
+            }
+            connected.push(Connected { account, saver });
         }
         Self { selling, channels: connected, keeper }
     }
@@ -186,21 +334,10 @@ impl ChannelMarket {
         })
     }
 
-    /// Saves the account's refresh token if a call rotated it. A save that fails is
-    /// logged and tried again after the next call: the call itself went through.
+    /// Saves a rotated refresh token whose save failed when it arrived. The call itself
+    /// went through either way.
     async fn keep_rotated(&self, connected: &Connected) {
-        let mut saved = connected.saved_refresh_token.lock().await;
-        let current = connected.account.oauth().refresh_token().await;
-        if current == *saved {
-            return;
-        }
-        let platform = connected.account.platform();
-        match self.keeper.keep(platform, &current).await {
-            Ok(()) => *saved = current,
-            Err(error) => {
-                tracing::warn!(?platform, %error, "a rotated refresh token could not be saved; retried later");
-            }
-        }
+        connected.saver.save(None).await;
     }
 }
 
@@ -311,7 +448,7 @@ impl Marketplace for ChannelMarket {
         let Some((connected, channel)) = self.social(post.network) else {
             return self.selling.publish_post(tenant, post, key).await;
         };
-        let published = channel.publish(&post.text).await;
+        let published = channel.publish(post, key, self.keeper.as_ref()).await;
         self.keep_rotated(connected).await;
         published
     }

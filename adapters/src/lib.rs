@@ -25,10 +25,12 @@
 //!   [`order_from_webhook`] for the order and refund webhooks; [`ShopifyMarket`], a
 //!   connected shop as the swarm's market.
 //! - `channels`: [`SocialChannel`], what a connected social account does for the swarm
-//!   (publish a post, count what posts drew), and [`ChannelMarket`], a live business's
-//!   selling market with its connected accounts in front: posts go to them, their
-//!   engagement comes back, and refresh tokens they rotate are handed to a
-//!   [`RefreshTokenKeeper`] to be saved.
+//!   (publish a post, count what posts drew), [`VideoChannel`] and [`publish_video`] for
+//!   the networks that post videos (an upload kept until it is done, resumed after a
+//!   crash), and [`ChannelMarket`], a live business's selling market with its connected
+//!   accounts in front: posts go to them, their engagement comes back, and what must
+//!   outlive the process (rotated refresh tokens, uploads on their way) is handed to a
+//!   [`ConnectionKeeper`].
 //! - `dry_run`: [`DryRunMarket`], a rehearsal of going live: the cycle runs on the
 //!   sandbox and each call the connected platform would get is recorded, not sent.
 //! - `stripe`: [`StripeClient`], Stripe with Connect as typed operations (products,
@@ -50,10 +52,12 @@
 //!   at a time, and a refused refresh token turned into "the owner must connect again".
 //! - `x`: [`XClient`], an X account's posts through API v2 over an [`XConnection`].
 //! - `youtube`: [`YouTubeClient`], videos uploaded with the resumable protocol (chunks,
-//!   a session kept across crashes, resumed from where the server stands).
+//!   a session kept across crashes, resumed from where the server stands) and their
+//!   statistics; [`YouTubeChannel`], a channel as the swarm's video network.
 //! - `tiktok`: [`TikTokClient`], videos posted straight to an account with the Content
 //!   Posting API (creator check, chunked upload kept across crashes, status polled until
-//!   published or failed) and their public counts.
+//!   published or failed) and their public counts; [`TikTokChannel`], an account as the
+//!   swarm's video network.
 //! - `linkedin`: [`LinkedInClient`], posts through LinkedIn's versioned Posts API over a
 //!   [`LinkedInConnection`].
 //! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
@@ -89,7 +93,7 @@ mod tiktok;
 mod x;
 mod youtube;
 
-pub use channels::{AdAccount, ChannelMarket, RefreshTokenKeeper, SocialChannel};
+pub use channels::{AdAccount, ChannelMarket, ConnectionKeeper, SocialChannel, VideoChannel, publish_video};
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
 pub use google_ads::{
@@ -109,13 +113,13 @@ pub use linkedin::{
 pub use marketplace::{
     AdChannel, CampaignDay, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ChannelStatus,
     ListedProduct, MarketSnapshot, Marketplace, Niche, PerformanceReport, PostEngagement, PostPerformance, PostRef,
-    PostSpec, ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
+    PostSpec, PostVideo, ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
 };
 pub use meta_ads::{
     META_GRAPH_API_BASE, META_GRAPH_API_VERSION, MetaAdsCampaignDay, MetaAdsClient, MetaAdsConnection, MetaAdsLaunch,
     MetaAdsObjective, MetaAdsStatus,
 };
-pub use oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
+pub use oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, RotationListener};
 pub use platform::Platform;
 pub use reddit::{
     REDDIT_API_BASE, REDDIT_AUTH_BASE, REDDIT_MAX_TITLE_CHARS, RedditChannel, RedditClient, RedditConnection,
@@ -139,11 +143,12 @@ pub use stripe::{
     StripeWebhookEvent, event_from_webhook, platform_fee,
 };
 pub use tiktok::{
-    TIKTOK_API_BASE, TIKTOK_MAX_CAPTION_UNITS, TIKTOK_MAX_CHUNK, TIKTOK_MIN_CHUNK, TikTokClient, TikTokConnection,
-    TikTokCreator, TikTokDraft, TikTokPost, TikTokPostStatus, TikTokUpload, TikTokVideoCounts, tiktok_chunk_plan,
+    TIKTOK_API_BASE, TIKTOK_MAX_CAPTION_UNITS, TIKTOK_MAX_CHUNK, TIKTOK_MIN_CHUNK, TikTokChannel, TikTokClient,
+    TikTokConnection, TikTokCreator, TikTokDraft, TikTokPost, TikTokPostStatus, TikTokUpload, TikTokVideoCounts,
+    tiktok_chunk_plan,
 };
 pub use x::{X_API_BASE, X_MAX_POST_CHARS, XClient, XConnection, XPost, XUser};
 pub use youtube::{
-    GOOGLE_TOKEN_URL, UploadSession, VideoDraft, YOUTUBE_API_BASE, YOUTUBE_CHUNK_UNIT, YouTubeClient,
-    YouTubeConnection, YouTubeVideo,
+    GOOGLE_TOKEN_URL, UploadSession, VideoDraft, YOUTUBE_API_BASE, YOUTUBE_CHUNK_UNIT, YouTubeChannel, YouTubeClient,
+    YouTubeConnection, YouTubeStatistics, YouTubeVideo,
 };

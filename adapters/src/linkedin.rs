@@ -29,7 +29,10 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
-use crate::{AdapterError, Platform, PostEngagement, PostRef, SocialChannel, SocialNetwork};
+use crate::{
+    AdapterError, ConnectionKeeper, IdempotencyKey, Platform, PostEngagement, PostRef, PostSpec, SocialChannel,
+    SocialNetwork,
+};
 
 /// Where tokens are refreshed.
 pub const LINKEDIN_AUTH_BASE: &str = "https://www.linkedin.com";
@@ -263,7 +266,13 @@ impl SocialChannel for LinkedInClient {
         LinkedInClient::oauth(self)
     }
 
-    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError> {
+    async fn publish(
+        &self,
+        post: &PostSpec,
+        _key: &IdempotencyKey,
+        _keeper: &dyn ConnectionKeeper,
+    ) -> Result<PostRef, AdapterError> {
+        let text = post.text.as_str();
         let urn = self.post(text).await?;
         Ok(PostRef { url: format!("https://www.linkedin.com/feed/update/{urn}"), post_id: urn })
     }

@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 use boardroom_memory::TenantId;
+use bytes::Bytes;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -361,6 +362,32 @@ pub struct PostSpec {
     pub network: SocialNetwork,
     /// What it says.
     pub text: String,
+    /// The product's clip, for the networks that post videos (TikTok, YouTube); the
+    /// others show no video. Not recorded: a rehearsal's log says what is posted, not
+    /// its bytes.
+    #[serde(skip)]
+    pub video: Option<PostVideo>,
+}
+
+/// A video a post carries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostVideo {
+    /// Its file name among the business's files.
+    pub name: String,
+    /// Its media type (`video/mp4`).
+    pub content_type: String,
+    /// Its bytes.
+    pub bytes: Bytes,
+}
+
+impl std::fmt::Debug for PostVideo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostVideo")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// A post the network accepted.

@@ -6,9 +6,15 @@
 //! user, expired, or already rotated away) cannot be mended by the adapter: the session
 //! remembers it, refuses every later call with a message saying the owner must connect
 //! the channel again, and sends nothing more to the token endpoint.
+//!
+//! A refresh token the platform rotated is handed to the session's
+//! [`RotationListener`] the moment it arrives, before any call uses the new access
+//! token: a process that dies mid-call (an upload cut short) must not take the only
+//! refresh token that still works with it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -78,6 +84,14 @@ pub enum ClientAuthentication {
     InBodyAsClientKey,
 }
 
+/// Told of each refresh token the platform rotated, as soon as it arrives (with the
+/// session's token lock held: it must not call back into the session).
+#[async_trait::async_trait]
+pub trait RotationListener: Send + Sync {
+    /// The platform handed `refresh_token` in place of the one before.
+    async fn rotated(&self, refresh_token: &OAuthSecret);
+}
+
 /// One connection's tokens: what its calls send, refreshed when needed.
 pub struct OAuthSession {
     platform: Platform,
@@ -85,6 +99,7 @@ pub struct OAuthSession {
     http: reqwest::Client,
     tokens: Mutex<Tokens>,
     refreshes: AtomicU32,
+    on_rotation: OnceLock<Arc<dyn RotationListener>>,
 }
 
 struct Tokens {
@@ -144,7 +159,14 @@ impl OAuthSession {
         http: reqwest::Client,
     ) -> Self {
         let tokens = Tokens { access: None, refresh: refresh_token, revoked: None };
-        Self { platform, application, http, tokens: Mutex::new(tokens), refreshes: AtomicU32::new(0) }
+        Self {
+            platform,
+            application,
+            http,
+            tokens: Mutex::new(tokens),
+            refreshes: AtomicU32::new(0),
+            on_rotation: OnceLock::new(),
+        }
     }
 
     /// A session holding a long-lived access token that no endpoint refreshes (Meta's
@@ -161,7 +183,20 @@ impl OAuthSession {
         };
         let access = AccessToken { token: access_token.clone(), expires_at: None };
         let tokens = Tokens { access: Some(access), refresh: access_token, revoked: None };
-        Self { platform, application, http, tokens: Mutex::new(tokens), refreshes: AtomicU32::new(0) }
+        Self {
+            platform,
+            application,
+            http,
+            tokens: Mutex::new(tokens),
+            refreshes: AtomicU32::new(0),
+            on_rotation: OnceLock::new(),
+        }
+    }
+
+    /// Hands every refresh token rotated from now on to `listener`; a session has one
+    /// listener, and `false` says another was there first.
+    pub fn on_rotation(&self, listener: Arc<dyn RotationListener>) -> bool {
+        self.on_rotation.set(listener).is_ok()
     }
 
     /// The access token to send now: the current one while it lasts, otherwise a fresh
@@ -320,8 +355,13 @@ impl OAuthSession {
             let token = OAuthSecret::new(answer.access_token);
             let expires_at = answer.expires_in.map(|secs| Instant::now() + Duration::from_secs(secs));
             tokens.access = Some(AccessToken { token: token.clone(), expires_at });
-            if let Some(rotated) = answer.refresh_token {
+            // Some platforms hand the same refresh token back (LinkedIn does): only a new
+            // one is a rotation.
+            if let Some(rotated) = answer.refresh_token.filter(|rotated| rotated != tokens.refresh.expose()) {
                 tokens.refresh = OAuthSecret::new(rotated);
+                if let Some(listener) = self.on_rotation.get() {
+                    listener.rotated(&tokens.refresh).await;
+                }
             }
             tracing::debug!(?platform, "access token refreshed");
             return Ok(token);

@@ -34,7 +34,10 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest::{self, Form};
-use crate::{AdapterError, Platform, PostEngagement, PostRef, SocialChannel, SocialNetwork};
+use crate::{
+    AdapterError, ConnectionKeeper, IdempotencyKey, Platform, PostEngagement, PostRef, PostSpec, SocialChannel,
+    SocialNetwork,
+};
 
 /// Where tokens are refreshed.
 pub const REDDIT_AUTH_BASE: &str = "https://www.reddit.com";
@@ -480,7 +483,13 @@ impl SocialChannel for RedditChannel {
         self.client.oauth()
     }
 
-    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError> {
+    async fn publish(
+        &self,
+        post: &PostSpec,
+        _key: &IdempotencyKey,
+        _keeper: &dyn ConnectionKeeper,
+    ) -> Result<PostRef, AdapterError> {
+        let text = post.text.as_str();
         let subreddit = match &self.subreddit {
             Some(subreddit) => subreddit.clone(),
             None => format!("u_{}", self.client.username().await?),

@@ -49,7 +49,10 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
-use crate::{AdapterError, Platform};
+use crate::{
+    AdapterError, ConnectionKeeper, IdempotencyKey, Platform, PostEngagement, PostRef, PostSpec, PostVideo,
+    SocialChannel, SocialNetwork, VideoChannel, publish_video,
+};
 
 /// Where the API is.
 pub const TIKTOK_API_BASE: &str = "https://open.tiktokapis.com";
@@ -673,5 +676,197 @@ mod tests {
         assert!(internal.expect_err("an outage").is_retryable());
         let scope = read_answer("t", StatusCode::UNAUTHORIZED, &headers, &answer("scope_not_authorized"));
         assert!(scope.expect_err("refused").to_string().contains("connect TikTok again"));
+    }
+}
+
+/// The privacy level a swarm's post asks for when its owner named none and the account
+/// allows it.
+const PUBLIC: &str = "PUBLIC_TO_EVERYONE";
+
+/// A TikTok account as the swarm's video network: each post is the product's vertical
+/// clip with the post's text as its caption, posted straight to the account and kept
+/// until TikTok has published it ([`publish_video`]); its plays, likes, comments and
+/// shares are read back.
+///
+/// The privacy level is the owner's choice when they named one, else public where the
+/// account allows it, else the first level TikTok offers it (an application TikTok has
+/// not audited may post `SELF_ONLY` only).
+#[derive(Debug, Clone)]
+pub struct TikTokChannel {
+    client: TikTokClient,
+    privacy_level: Option<String>,
+}
+
+/// What [`TikTokChannel`] keeps of a post on its way.
+#[derive(Serialize, Deserialize)]
+struct StartedPost {
+    upload: TikTokUpload,
+    /// The account's name, for the post's address.
+    username: String,
+}
+
+impl TikTokChannel {
+    /// `client`'s account, posting with `privacy_level` when given.
+    pub fn new(client: TikTokClient, privacy_level: Option<String>) -> Self {
+        Self { client, privacy_level }
+    }
+
+    /// The public video ids behind `post_ids`: a post kept under its `publish_id` (not
+    /// public yet when it was made) is looked up again, and left out while it still has
+    /// none.
+    async fn public_ids(&self, post_ids: &[String]) -> Result<Vec<(String, String)>, AdapterError> {
+        let mut found = Vec::with_capacity(post_ids.len());
+        for id in post_ids {
+            if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+                found.push((id.clone(), id.clone()));
+                continue;
+            }
+            if let TikTokPostStatus::Published { post_ids: public } = self.client.post_status(id).await?
+                && let Some(public) = public.into_iter().next()
+            {
+                found.push((id.clone(), public));
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The caption a post's text makes: all of it that fits TikTok's 2,200 UTF-16 units.
+fn caption_of(text: &str) -> String {
+    let mut units = 0;
+    text.trim()
+        .chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= TIKTOK_MAX_CAPTION_UNITS
+        })
+        .collect()
+}
+
+/// How long an MP4 plays, from its movie header (`moov`/`mvhd`: a time scale and a
+/// duration in its units); `None` when the bytes hold none.
+pub(crate) fn mp4_seconds(bytes: &[u8]) -> Option<f64> {
+    let moov = mp4_box(bytes, *b"moov")?;
+    let mvhd = mp4_box(moov, *b"mvhd")?;
+    let number = |at: usize, width: usize| -> Option<u64> {
+        let field = mvhd.get(at..at + width)?;
+        Some(field.iter().fold(0, |value, byte| value << 8 | u64::from(*byte)))
+    };
+    // Version 0 writes 32-bit times, version 1 64-bit ones, after four bytes of
+    // version and flags.
+    let (timescale, duration) = match mvhd.first()? {
+        0 => (number(12, 4)?, number(16, 4)?),
+        1 => (number(20, 4)?, number(24, 8)?),
+        _ => return None,
+    };
+    (timescale > 0).then(|| duration as f64 / timescale as f64)
+}
+
+/// The body of the first box of `kind` among the boxes laid end to end in `bytes`.
+fn mp4_box(mut bytes: &[u8], kind: [u8; 4]) -> Option<&[u8]> {
+    while bytes.len() >= 8 {
+        let size = u32::from_be_bytes(bytes[..4].try_into().ok()?);
+        let (header, size) = match size {
+            // The box runs to the end.
+            0 => (8, bytes.len()),
+            // A 64-bit size follows the type.
+            1 => (16, usize::try_from(u64::from_be_bytes(bytes.get(8..16)?.try_into().ok()?)).ok()?),
+            size => (8, usize::try_from(size).ok()?),
+        };
+        if size < header || size > bytes.len() {
+            return None;
+        }
+        if bytes[4..8] == kind {
+            return Some(&bytes[header..size]);
+        }
+        bytes = &bytes[size..];
+    }
+    None
+}
+
+#[async_trait::async_trait]
+impl VideoChannel for TikTokChannel {
+    fn video_network(&self) -> SocialNetwork {
+        SocialNetwork::TikTok
+    }
+
+    async fn start_video(&self, post: &PostSpec, video: &PostVideo) -> Result<Value, AdapterError> {
+        let seconds = mp4_seconds(&video.bytes)
+            .ok_or_else(|| AdapterError::rejected(PLATFORM, "the clip is not an MP4 whose length can be read"))?;
+        let creator = self.client.creator_info().await?;
+        let offered = &creator.privacy_level_options;
+        let privacy_level = match &self.privacy_level {
+            Some(chosen) => chosen.clone(),
+            None if offered.iter().any(|level| level == PUBLIC) => PUBLIC.to_owned(),
+            None => offered.first().cloned().ok_or_else(|| {
+                AdapterError::rejected(PLATFORM, format!("@{} may not post videos now", creator.creator_username))
+            })?,
+        };
+        let draft = TikTokDraft {
+            caption: caption_of(&post.text),
+            privacy_level,
+            duration_secs: u32::try_from(seconds.ceil() as u64).unwrap_or(u32::MAX),
+        };
+        let upload = self.client.start_post(&draft, video.bytes.len() as u64, TIKTOK_MAX_CHUNK).await?;
+        serde_json::to_value(StartedPost { upload, username: creator.creator_username })
+            .map_err(|error| AdapterError::rejected(PLATFORM, format!("the post cannot be kept: {error}")))
+    }
+
+    async fn finish_video(&self, started: &Value, video: &PostVideo) -> Result<PostRef, AdapterError> {
+        let started: StartedPost = serde_json::from_value(started.clone())
+            .map_err(|error| AdapterError::rejected(PLATFORM, format!("the kept post is unreadable: {error}")))?;
+        self.client.continue_post(&started.upload, &video.content_type, &video.bytes).await?;
+        let posted = self.client.await_post(&started.upload).await?;
+        let profile = format!("https://www.tiktok.com/@{}", started.username);
+        Ok(match posted.post_ids.into_iter().next() {
+            Some(public) => PostRef { url: format!("{profile}/video/{public}"), post_id: public },
+            // In the owner's inbox, or public once moderated: kept under its publish id
+            // until then.
+            None => PostRef { post_id: posted.publish_id, url: profile },
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl SocialChannel for TikTokChannel {
+    fn network(&self) -> SocialNetwork {
+        SocialNetwork::TikTok
+    }
+
+    fn circuit_state(&self) -> CircuitState {
+        self.client.circuit_state()
+    }
+
+    fn oauth(&self) -> &OAuthSession {
+        self.client.oauth()
+    }
+
+    async fn publish(
+        &self,
+        post: &PostSpec,
+        key: &IdempotencyKey,
+        keeper: &dyn ConnectionKeeper,
+    ) -> Result<PostRef, AdapterError> {
+        publish_video(self, post, key, keeper).await
+    }
+
+    /// Plays as impressions; likes, comments and shares as engagements.
+    async fn engagement(&self, post_ids: &[String]) -> Result<Vec<PostEngagement>, AdapterError> {
+        let ids = self.public_ids(post_ids).await?;
+        let public: Vec<String> = ids.iter().map(|(_, public)| public.clone()).collect();
+        let counts = self.client.video_counts(&public).await?;
+        Ok(counts
+            .into_iter()
+            .filter_map(|counts| {
+                let (kept, _) = ids.iter().find(|(_, public)| *public == counts.id)?;
+                Some(PostEngagement {
+                    post_id: kept.clone(),
+                    network: SocialNetwork::TikTok,
+                    impressions: counts.view_count,
+                    engagements: counts.like_count + counts.comment_count + counts.share_count,
+                    clicks: 0,
+                })
+            })
+            .collect())
     }
 }

@@ -32,7 +32,10 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, Payload};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
-use crate::{AdapterError, Platform, PostEngagement, PostRef, SocialChannel, SocialNetwork};
+use crate::{
+    AdapterError, ConnectionKeeper, IdempotencyKey, Platform, PostEngagement, PostRef, PostSpec, SocialChannel,
+    SocialNetwork,
+};
 
 /// The production API's origin. Requests go to `{origin}/2/…`.
 pub const X_API_BASE: &str = "https://api.x.com";
@@ -464,7 +467,13 @@ impl SocialChannel for XClient {
         XClient::oauth(self)
     }
 
-    async fn publish(&self, text: &str) -> Result<PostRef, AdapterError> {
+    async fn publish(
+        &self,
+        post: &PostSpec,
+        _key: &IdempotencyKey,
+        _keeper: &dyn ConnectionKeeper,
+    ) -> Result<PostRef, AdapterError> {
+        let text = post.text.as_str();
         let post = self.post(text).await?;
         Ok(PostRef { url: format!("https://x.com/i/web/status/{}", post.id), post_id: post.id })
     }

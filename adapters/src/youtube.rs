@@ -32,7 +32,10 @@ use tokio::time::Instant;
 use crate::oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings};
 use crate::rest;
-use crate::{AdapterError, Platform};
+use crate::{
+    AdapterError, ConnectionKeeper, IdempotencyKey, Platform, PostEngagement, PostRef, PostSpec, PostVideo,
+    SocialChannel, SocialNetwork, VideoChannel, publish_video,
+};
 
 /// Google's token endpoint.
 pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
@@ -43,6 +46,12 @@ pub const YOUTUBE_CHUNK_UNIT: usize = 256 * 1024;
 
 /// Resumes tried within one upload before it gives up.
 const MAX_RESUMES: u32 = 5;
+/// Ids one `videos.list` call takes.
+const MAX_LISTED_IDS: usize = 50;
+/// The longest title YouTube takes.
+const MAX_TITLE_CHARS: usize = 100;
+/// The chunk the swarm's uploads go in: 8 MiB, a multiple of the protocol's unit.
+const CHANNEL_CHUNK: usize = 32 * YOUTUBE_CHUNK_UNIT;
 
 /// A connection to one YouTube channel, through the platform's Google application.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -86,6 +95,19 @@ pub struct YouTubeVideo {
     pub id: String,
     /// Where it can be watched.
     pub url: String,
+}
+
+/// A video's public counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YouTubeStatistics {
+    /// The video's id.
+    pub id: String,
+    /// Views.
+    pub views: u64,
+    /// Likes.
+    pub likes: u64,
+    /// Comments.
+    pub comments: u64,
 }
 
 /// A client of one YouTube channel; see the module's notes.
@@ -153,6 +175,95 @@ impl YouTubeClient {
         self.shared.resilience.breaker().state()
     }
 
+    /// The connection's tokens.
+    pub fn oauth(&self) -> &OAuthSession {
+        &self.shared.oauth
+    }
+
+    /// The id of the channel the connection signs in as (`channels.list` with
+    /// `mine=true`; the grant needs a read scope beside `youtube.upload`).
+    pub async fn my_channel(&self) -> Result<String, AdapterError> {
+        let answer = self.get("my_channel", "/youtube/v3/channels?part=id&mine=true".to_owned()).await?;
+        answer.pointer("/items/0/id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+            AdapterError::rejected(Platform::Youtube, "the account signed in has no YouTube channel; create one first")
+        })
+    }
+
+    /// Each of `video_ids`' counts (`videos.list`, `part=statistics`, 50 ids a call);
+    /// videos YouTube no longer has are left out.
+    pub async fn video_statistics(&self, video_ids: &[String]) -> Result<Vec<YouTubeStatistics>, AdapterError> {
+        if let Some(bad) = video_ids.iter().find(|id| !is_video_id(id)) {
+            return Err(AdapterError::rejected(Platform::Youtube, format!("{bad:?} is not a YouTube video id")));
+        }
+        let mut statistics = Vec::with_capacity(video_ids.len());
+        for ids in video_ids.chunks(MAX_LISTED_IDS) {
+            let path = format!("/youtube/v3/videos?part=statistics&id={}&maxResults={MAX_LISTED_IDS}", ids.join(","));
+            let answer = self.get("video_statistics", path).await?;
+            #[derive(Deserialize)]
+            struct Listed {
+                #[serde(default)]
+                items: Vec<Item>,
+            }
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Item {
+                id: String,
+                #[serde(default)]
+                statistics: Counts,
+            }
+            // Counts are uint64s written as strings; a count the channel hides is absent.
+            #[derive(Deserialize, Default)]
+            #[serde(rename_all = "camelCase")]
+            struct Counts {
+                #[serde(default)]
+                view_count: Option<String>,
+                #[serde(default)]
+                like_count: Option<String>,
+                #[serde(default)]
+                comment_count: Option<String>,
+            }
+            let listed: Listed = rest::typed(Platform::Youtube, "video_statistics", answer)?;
+            let count = |text: &Option<String>| text.as_deref().and_then(|text| text.parse().ok()).unwrap_or(0);
+            statistics.extend(listed.items.into_iter().map(|item| YouTubeStatistics {
+                views: count(&item.statistics.view_count),
+                likes: count(&item.statistics.like_count),
+                comments: count(&item.statistics.comment_count),
+                id: item.id,
+            }));
+        }
+        Ok(statistics)
+    }
+
+    /// A `GET` of the Data API, its JSON answer.
+    async fn get(&self, operation: &'static str, path_and_query: String) -> Result<Value, AdapterError> {
+        let deadline = self.shared.resilience.default_deadline();
+        let url = format!("{}{path_and_query}", self.shared.api);
+        let url = url.as_str();
+        self.shared
+            .resilience
+            .run(operation, 1.0, deadline, || async move {
+                let (status, headers, body) = self
+                    .shared
+                    .oauth
+                    .send_authorized(operation, deadline, |token| {
+                        self.shared
+                            .http
+                            .request(Method::GET, url)
+                            .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                            .header(ACCEPT, "application/json")
+                    })
+                    .await?;
+                if !status.is_success() {
+                    return Err(error_from(operation, status, &headers, &body));
+                }
+                serde_json::from_str(&body).map_err(|_| AdapterError::Unavailable {
+                    platform: Platform::Youtube,
+                    message: format!("{operation}: YouTube answered {status} with no JSON"),
+                })
+            })
+            .await
+    }
+
     /// Uploads `bytes` as a video described by `draft`, in chunks of `chunk_size` bytes
     /// (rounded down to a multiple of [`YOUTUBE_CHUNK_UNIT`], at least one unit).
     pub async fn upload(
@@ -175,10 +286,10 @@ impl YouTubeClient {
     ) -> Result<UploadSession, AdapterError> {
         let platform = Platform::Youtube;
         let title_length = draft.title.chars().count();
-        if draft.title.trim().is_empty() || title_length > 100 {
+        if draft.title.trim().is_empty() || title_length > MAX_TITLE_CHARS {
             return Err(AdapterError::rejected(
                 platform,
-                format!("a YouTube title takes 1 to 100 characters; this one has {title_length}"),
+                format!("a YouTube title takes 1 to {MAX_TITLE_CHARS} characters; this one has {title_length}"),
             ));
         }
         if !["public", "unlisted", "private"].contains(&draft.privacy.as_str()) {
@@ -417,5 +528,110 @@ fn error_from(operation: &str, status: StatusCode, headers: &HeaderMap, body: &s
         (status, _) => {
             AdapterError::rejected(platform, format!("{operation}: YouTube answered {status}: {reason} {message}"))
         }
+    }
+}
+
+/// Whether `id` is shaped like a YouTube video id (letters, digits, `-` and `_`).
+fn is_video_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A YouTube channel as the swarm's video network: each post is the product's clip,
+/// titled with the post's first line (cut at a word to YouTube's 100 characters) and
+/// described by its whole text, uploaded with the resumable protocol and kept until it
+/// is done ([`publish_video`]); its views, likes and comments are read back.
+#[derive(Debug, Clone)]
+pub struct YouTubeChannel {
+    client: YouTubeClient,
+    privacy: String,
+}
+
+impl YouTubeChannel {
+    /// `client`'s channel, its videos posted with `privacy` (`public` when `None`;
+    /// `unlisted` or `private` otherwise).
+    pub fn new(client: YouTubeClient, privacy: Option<String>) -> Result<Self, AdapterError> {
+        let privacy = privacy.unwrap_or_else(|| "public".to_owned());
+        if !["public", "unlisted", "private"].contains(&privacy.as_str()) {
+            return Err(AdapterError::rejected(
+                Platform::Youtube,
+                format!("{privacy:?} is not a YouTube privacy status (public, unlisted or private)"),
+            ));
+        }
+        Ok(Self { client, privacy })
+    }
+}
+
+/// A title from a post's text: its first line, cut at a word to fit.
+fn title_of(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or_default();
+    if line.chars().count() <= MAX_TITLE_CHARS {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(MAX_TITLE_CHARS - 1).collect();
+    let at_word = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head).trim_end();
+    format!("{at_word}…")
+}
+
+#[async_trait::async_trait]
+impl VideoChannel for YouTubeChannel {
+    fn video_network(&self) -> SocialNetwork {
+        SocialNetwork::YouTube
+    }
+
+    async fn start_video(&self, post: &PostSpec, video: &PostVideo) -> Result<Value, AdapterError> {
+        let draft =
+            VideoDraft { title: title_of(&post.text), description: post.text.clone(), privacy: self.privacy.clone() };
+        let session = self.client.start_upload(&draft, &video.content_type, video.bytes.len() as u64).await?;
+        serde_json::to_value(session)
+            .map_err(|error| AdapterError::rejected(Platform::Youtube, format!("the session cannot be kept: {error}")))
+    }
+
+    async fn finish_video(&self, started: &Value, video: &PostVideo) -> Result<PostRef, AdapterError> {
+        let session: UploadSession = serde_json::from_value(started.clone()).map_err(|error| {
+            AdapterError::rejected(Platform::Youtube, format!("the kept upload session is unreadable: {error}"))
+        })?;
+        let uploaded = self.client.continue_upload(&session, &video.bytes, CHANNEL_CHUNK).await?;
+        Ok(PostRef { post_id: uploaded.id, url: uploaded.url })
+    }
+}
+
+#[async_trait::async_trait]
+impl SocialChannel for YouTubeChannel {
+    fn network(&self) -> SocialNetwork {
+        SocialNetwork::YouTube
+    }
+
+    fn circuit_state(&self) -> CircuitState {
+        self.client.circuit_state()
+    }
+
+    fn oauth(&self) -> &OAuthSession {
+        self.client.oauth()
+    }
+
+    async fn publish(
+        &self,
+        post: &PostSpec,
+        key: &IdempotencyKey,
+        keeper: &dyn ConnectionKeeper,
+    ) -> Result<PostRef, AdapterError> {
+        publish_video(self, post, key, keeper).await
+    }
+
+    /// Views as impressions; likes and comments as engagements.
+    async fn engagement(&self, post_ids: &[String]) -> Result<Vec<PostEngagement>, AdapterError> {
+        Ok(self
+            .client
+            .video_statistics(post_ids)
+            .await?
+            .into_iter()
+            .map(|counts| PostEngagement {
+                post_id: counts.id,
+                network: SocialNetwork::YouTube,
+                impressions: counts.views,
+                engagements: counts.likes + counts.comments,
+                clicks: 0,
+            })
+            .collect())
     }
 }

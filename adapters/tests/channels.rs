@@ -3,41 +3,65 @@
 //! protocols: each post goes to the account on its network and nowhere else, what the
 //! posts drew is read back from the network each is on, a refresh token X rotates is
 //! handed over to be saved the moment it changes, and a grant the owner revoked shows as
-//! a channel that needs its owner.
+//! a channel that needs its owner. Against fakes of TikTok and YouTube: a post is the
+//! product's clip, its upload kept on the way, so one cut short (a connection that keeps
+//! dropping, a process killed mid-chunk) goes on in the next process without a second
+//! post, and what the videos drew comes back.
 
 mod support;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, ChannelMarket, CircuitState, IdempotencyKey, LinkedInClient, Marketplace, OAuthSecret, Platform,
-    PostSpec, ProductListing, PublishedPost, RedditChannel, RedditClient, RefreshTokenKeeper, SandboxMarket,
-    SocialChannel, SocialNetwork, XClient,
+    AdapterError, ChannelMarket, CircuitState, ConnectionKeeper, IdempotencyKey, LinkedInClient, Marketplace,
+    OAuthSecret, Platform, PostSpec, PostVideo, ProductListing, PublishedPost, RedditChannel, RedditClient,
+    SandboxMarket, SocialChannel, SocialNetwork, TikTokChannel, TikTokClient, XClient, YouTubeChannel, YouTubeClient,
 };
 use boardroom_memory::TenantId;
+use serde_json::Value;
 use support::linkedin_fake::LinkedInFake;
 use support::reddit_fake::{RedditFake, USERNAME};
+use support::tiktok_fake::TikTokFake;
 use support::x_fake::{FIRST_REFRESH_TOKEN, PublicMetrics, XFake};
+use support::youtube_fake::YouTubeFake;
 use support::{LocalServer, channel_settings};
 
 const TENANT: TenantId = TenantId(7);
 
-/// The refresh tokens handed over to be saved, in order.
+/// What the connections handed over to be kept: refresh tokens in order, and the
+/// uploads on their way (as a store would, outliving any one market).
 #[derive(Default)]
-struct SavedTokens(Mutex<Vec<(Platform, String)>>);
+struct SavedTokens {
+    tokens: Mutex<Vec<(Platform, String)>>,
+    uploads: Mutex<HashMap<(Platform, String), Value>>,
+}
 
 impl SavedTokens {
     fn saved(&self) -> Vec<(Platform, String)> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn upload(&self, platform: Platform, slot: &str) -> Option<Value> {
+        self.uploads.lock().unwrap_or_else(PoisonError::into_inner).get(&(platform, slot.to_owned())).cloned()
     }
 }
 
 #[async_trait]
-impl RefreshTokenKeeper for SavedTokens {
-    async fn keep(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((platform, refresh_token.expose().to_owned()));
+impl ConnectionKeeper for SavedTokens {
+    async fn keep_refresh_token(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).push((platform, refresh_token.expose().to_owned()));
+        Ok(())
+    }
+
+    async fn kept_upload(&self, platform: Platform, slot: &str) -> Result<Option<Value>, AdapterError> {
+        Ok(self.upload(platform, slot))
+    }
+
+    async fn keep_upload(&self, platform: Platform, slot: &str, upload: Value) -> Result<(), AdapterError> {
+        self.uploads.lock().unwrap_or_else(PoisonError::into_inner).insert((platform, slot.to_owned()), upload);
         Ok(())
     }
 }
@@ -67,7 +91,7 @@ async fn accounts() -> Accounts {
 }
 
 fn post(network: SocialNetwork, text: &str) -> PostSpec {
-    PostSpec { product_id: "prod_1".into(), network, text: text.into() }
+    PostSpec { product_id: "prod_1".into(), network, text: text.into(), video: None }
 }
 
 fn key(item: &str) -> IdempotencyKey {
@@ -218,4 +242,175 @@ async fn every_rotation_of_the_refresh_token_is_handed_over_and_a_revoked_grant_
     let x_state = market.channel_states().await.into_iter().find(|state| state.platform == Platform::X);
     assert!(x_state.and_then(|state| state.needs_owner).is_some_and(|why| why.contains("connect x again")));
     assert_eq!(saved.saved().len(), 2, "nothing new to save");
+}
+
+/// A made-up MP4 of `seconds` and about `size` bytes: a movie header saying how long it
+/// plays (version 0: a time scale of 1,000 a second), then the media bytes.
+fn clip(seconds: u32, size: usize) -> PostVideo {
+    let boxed = |kind: &[u8; 4], body: &[u8]| {
+        let mut bytes = u32::try_from(body.len() + 8).expect("small").to_be_bytes().to_vec();
+        bytes.extend_from_slice(kind);
+        bytes.extend_from_slice(body);
+        bytes
+    };
+    let mut mvhd = vec![0_u8; 4 + 4 + 4];
+    mvhd.extend_from_slice(&1_000_u32.to_be_bytes());
+    mvhd.extend_from_slice(&(seconds * 1_000).to_be_bytes());
+    mvhd.resize(100, 0);
+    let mut bytes = boxed(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
+    bytes.extend(boxed(b"moov", &boxed(b"mvhd", &mvhd)));
+    let media: Vec<u8> = (0..size.saturating_sub(bytes.len() + 8)).map(|i| (i % 251) as u8).collect();
+    bytes.extend(boxed(b"mdat", &media));
+    PostVideo { name: "clip-product-1-vertical.mp4".into(), content_type: "video/mp4".into(), bytes: bytes.into() }
+}
+
+struct VideoAccounts {
+    tiktok: TikTokFake,
+    youtube: YouTubeFake,
+    servers: Vec<LocalServer>,
+}
+
+impl VideoAccounts {
+    async fn start() -> Self {
+        let (tiktok, youtube) = (TikTokFake::default(), YouTubeFake::default());
+        let servers = vec![LocalServer::start(tiktok.router()).await, LocalServer::start(youtube.router()).await];
+        Self { tiktok, youtube, servers }
+    }
+
+    /// The business's market as one process opens it: its own clients, signing in
+    /// afresh, with what `kept` holds from earlier processes.
+    async fn market(&self, kept: &Arc<SavedTokens>) -> ChannelMarket {
+        let settings = channel_settings(Duration::from_secs(2));
+        // TikTok rotates refresh tokens: a new process signs in with the one last kept.
+        let mut connection = TikTokFake::connection(self.servers[0].base_url());
+        if let Some((_, token)) = kept.saved().into_iter().rev().find(|(platform, _)| *platform == Platform::Tiktok) {
+            connection.refresh_token = OAuthSecret::new(token);
+        }
+        let tiktok = TikTokClient::with_settings(connection, settings).expect("TikTok");
+        let youtube = YouTubeClient::with_settings(YouTubeFake::connection(self.servers[1].base_url()), settings)
+            .expect("YouTube");
+        let channels: Vec<Arc<dyn SocialChannel>> = vec![
+            Arc::new(TikTokChannel::new(tiktok, None)),
+            Arc::new(YouTubeChannel::new(youtube, None).expect("public")),
+        ];
+        ChannelMarket::new(Arc::new(SandboxMarket::new(17)), channels, Vec::new(), kept.clone()).await
+    }
+}
+
+fn video_post(network: SocialNetwork, video: &PostVideo) -> PostSpec {
+    PostSpec { video: Some(video.clone()), ..post(network, "Plan a week in ten minutes #planner") }
+}
+
+#[tokio::test]
+async fn a_video_cut_short_goes_on_in_the_next_process_without_a_second_post() {
+    let accounts = VideoAccounts::start().await;
+    let kept = Arc::new(SavedTokens::default());
+    let video = clip(12, 600 * 1024);
+    let first = accounts.market(&kept).await;
+
+    // The connection keeps dropping: each client resumes five times, then gives up.
+    accounts.tiktok.fail_chunks(6);
+    accounts.youtube.fail_chunks(6);
+    for network in [SocialNetwork::TikTok, SocialNetwork::YouTube] {
+        let cut = first.publish_post(TENANT, &video_post(network, &video), &key("cycle-1")).await;
+        assert!(cut.is_err_and(|error| error.is_retryable()), "{network:?}: an outage, to go on from later");
+    }
+    assert_eq!((accounts.tiktok.posts_started(), accounts.youtube.sessions()), (1, 1));
+    assert!(accounts.tiktok.published().is_empty() && accounts.youtube.videos().is_empty());
+    assert_eq!(kept.upload(Platform::Tiktok, "prod_1").expect("kept")["state"], "uploading");
+
+    // The next cycle, in another process: the same uploads go on, none starts again.
+    drop(first);
+    let next = accounts.market(&kept).await;
+    let on_tiktok = next
+        .publish_post(TENANT, &video_post(SocialNetwork::TikTok, &video), &key("cycle-2"))
+        .await
+        .expect("posted on TikTok");
+    let on_youtube = next
+        .publish_post(TENANT, &video_post(SocialNetwork::YouTube, &video), &key("cycle-2"))
+        .await
+        .expect("uploaded to YouTube");
+    assert_eq!(accounts.tiktok.calls("init"), 1, "TikTok initialised one post");
+    assert_eq!(accounts.youtube.calls("POST /upload/youtube/v3/videos"), 1, "YouTube opened one session");
+    let published = accounts.tiktok.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        (published[0].0.as_str(), published[0].1.as_str(), published[0].2.as_slice()),
+        ("Plan a week in ten minutes #planner", "PUBLIC_TO_EVERYONE", video.bytes.as_ref()),
+        "the clip, captioned with the post, public where the account allows it"
+    );
+    let videos = accounts.youtube.videos();
+    assert_eq!(
+        videos,
+        vec![(on_youtube.post_id.clone(), "Plan a week in ten minutes #planner".into(), video.bytes.to_vec())]
+    );
+    assert!(on_tiktok.url.ends_with(&format!("/video/{}", on_tiktok.post_id)), "{}", on_tiktok.url);
+
+    // The step runs again after the answer was lost: the same posts, nothing sent.
+    let (inits, sessions) = (accounts.tiktok.calls("init"), accounts.youtube.sessions());
+    let again = next.publish_post(TENANT, &video_post(SocialNetwork::TikTok, &video), &key("cycle-2")).await;
+    assert_eq!(again.expect("the earlier post").post_id, on_tiktok.post_id);
+    let again = next.publish_post(TENANT, &video_post(SocialNetwork::YouTube, &video), &key("cycle-2")).await;
+    assert_eq!(again.expect("the earlier video").post_id, on_youtube.post_id);
+    assert_eq!((accounts.tiktok.calls("init"), accounts.youtube.sessions()), (inits, sessions));
+
+    // People watch; the counts come back.
+    accounts.tiktok.set_counts(&on_tiktok.post_id, [5_000, 300, 40, 25]);
+    accounts.youtube.set_statistics(&on_youtube.post_id, [1_200, 90, 12]);
+    let published = [(SocialNetwork::TikTok, &on_tiktok), (SocialNetwork::YouTube, &on_youtube)]
+        .map(|(network, post)| PublishedPost { network, post_id: post.post_id.clone() });
+    let engagement = next.post_engagement(TENANT, &published).await.expect("read back");
+    let drew = |network: SocialNetwork| {
+        let found = engagement.iter().find(|post| post.network == network).expect("measured");
+        (found.engagements, found.impressions)
+    };
+    assert_eq!(drew(SocialNetwork::TikTok), (365, 5_000), "likes, comments and shares; plays");
+    assert_eq!(drew(SocialNetwork::YouTube), (102, 1_200), "likes and comments; views");
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_chunk_leaves_an_upload_the_next_one_finishes() {
+    let accounts = VideoAccounts::start().await;
+    let kept = Arc::new(SavedTokens::default());
+    let video = clip(9, 300 * 1024);
+    let spec = video_post(SocialNetwork::TikTok, &video);
+    accounts.tiktok.hang_chunk(0);
+    let dying = accounts.market(&kept).await;
+    // The process dies while its chunk is on the wire.
+    let killed = tokio::time::timeout(Duration::from_millis(800), dying.publish_post(TENANT, &spec, &key("c"))).await;
+    assert!(killed.is_err(), "still sending when it died");
+    drop(dying);
+
+    let restarted = accounts.market(&kept).await;
+    let posted = restarted.publish_post(TENANT, &spec, &key("c")).await.expect("finished");
+    assert_eq!(accounts.tiktok.calls("init"), 1, "the upload the dead process began");
+    assert_eq!(accounts.tiktok.published().len(), 1);
+    assert!(posted.post_id.chars().all(|c| c.is_ascii_digit()), "{}", posted.post_id);
+}
+
+#[tokio::test]
+async fn a_video_network_refuses_a_post_without_its_clip_and_a_failed_post_is_not_resumed() {
+    let accounts = VideoAccounts::start().await;
+    let kept = Arc::new(SavedTokens::default());
+    let market = accounts.market(&kept).await;
+    let refused = market.publish_post(TENANT, &post(SocialNetwork::TikTok, "No clip"), &key("a")).await;
+    let message = refused.expect_err("nothing to post").to_string();
+    assert!(message.contains("needs the product's clip"), "{message}");
+    assert_eq!(accounts.tiktok.calls("init"), 0);
+
+    // TikTok fails the post in processing: that upload is over, and the next post
+    // starts afresh rather than asking about it again.
+    let video = clip(10, 200 * 1024);
+    accounts.tiktok.fail_next_post("video_pull_failed");
+    let failed = market.publish_post(TENANT, &video_post(SocialNetwork::TikTok, &video), &key("b")).await;
+    assert!(failed.expect_err("failed").to_string().contains("video_pull_failed"));
+    assert_eq!(kept.upload(Platform::Tiktok, "prod_1").expect("kept")["state"], "abandoned");
+    market.publish_post(TENANT, &video_post(SocialNetwork::TikTok, &video), &key("c")).await.expect("posted");
+    assert_eq!((accounts.tiktok.calls("init"), accounts.tiktok.published().len()), (2, 1));
+
+    // A video longer than the account may post is refused before anything is sent.
+    let long = clip(4_000, 100 * 1024);
+    let too_long = market.publish_post(TENANT, &video_post(SocialNetwork::TikTok, &long), &key("d")).await;
+    assert!(too_long.expect_err("too long").to_string().contains("4000 s"));
+    assert_eq!(accounts.tiktok.calls("init"), 2);
 }

@@ -87,6 +87,7 @@ async fn play_a_month(market: &SandboxMarket, tenant: TenantId) -> PerformanceRe
                 product_id: planner.product_id.clone(),
                 network: SocialNetwork::Reddit,
                 text: "I made the planner I wished existed.".into(),
+                video: None,
             },
             &key(tenant, "marketing_launch", "planner-reddit"),
         )
@@ -314,6 +315,7 @@ async fn social_posts_engage_fade_and_lift_sales_a_little() {
                 product_id: products[1].product_id.clone(),
                 network,
                 text: "How I automated my inbox in an afternoon (thread)".into(),
+                video: None,
             },
             &key(TENANT, "marketing_launch", &format!("{network:?}")),
         )
@@ -429,6 +431,7 @@ async fn a_replayed_call_returns_the_first_result_and_changes_nothing() {
         product_id: product.product_id.clone(),
         network: SocialNetwork::X,
         text: "New course out today.".into(),
+        video: None,
     };
     let post_key = key(TENANT, "marketing_launch", "x");
     let posted = market.publish_post(TENANT, &post, &post_key).await.expect("post publishes");
@@ -635,7 +638,8 @@ async fn zero_negative_and_unknown_inputs_are_rejected_with_clear_messages() {
         daily_budget: money(budget),
         days,
     };
-    let post = |network: SocialNetwork, text: String| PostSpec { product_id: id.to_owned(), network, text };
+    let post =
+        |network: SocialNetwork, text: String| PostSpec { product_id: id.to_owned(), network, text, video: None };
     let mut no_cost = listing(&store, COURSE, money("10"));
     no_cost.unit_cost = money("-1");
     let mut no_title = listing(&store, COURSE, money("10"));

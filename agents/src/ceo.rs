@@ -775,7 +775,8 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
             let text = post["text"].as_str().unwrap_or_default().to_owned();
             // The product's clip in the network's shape, or its card, where it shows one.
             let shown = crate::launch_media::for_post(context, product, network).await;
-            let spec = PostSpec { product_id: external_id.clone(), network, text: text.clone() };
+            let (shown, video) = shown.map_or((None, None), |shown| (Some(shown.address), shown.video));
+            let spec = PostSpec { product_id: external_id.clone(), network, text: text.clone(), video };
             let published = match context
                 .market
                 .publish_post(

@@ -15,7 +15,7 @@
 //! installed) is an event saying why, and the cycle goes on. A remote call's tokens are
 //! recorded against the tenant like the brain's.
 
-use boardroom_adapters::SocialNetwork;
+use boardroom_adapters::{PostVideo, SocialNetwork};
 use boardroom_media::{
     ClipRequest, ClipShape, Made, PictureKind, PictureOrder, PictureRequest, Source, Speech, Studio,
 };
@@ -146,28 +146,50 @@ async fn made(
     Ok(Piece::from_made(made))
 }
 
-/// What a post on `network` shows beside its text: the address of the product's clip
-/// in the network's shape (TikTok, YouTube) or of its social card (X, LinkedIn), made
-/// and kept if it is not among the business's files yet; `None` for Reddit, or (with an
-/// event saying why) when it cannot be made.
-pub(crate) async fn for_post(context: &AgentContext, product: &Product, network: SocialNetwork) -> Option<String> {
-    match network {
-        SocialNetwork::TikTok => clip_for(context, product, ClipShape::Vertical).await,
-        SocialNetwork::YouTube => clip_for(context, product, ClipShape::Landscape).await,
-        SocialNetwork::X | SocialNetwork::LinkedIn => card_for(context, product).await,
-        SocialNetwork::Reddit => None,
-    }
+/// What a post shows beside its text.
+pub(crate) struct Shown {
+    /// The file's address among the business's files.
+    pub(crate) address: String,
+    /// The clip itself, for the networks that post videos.
+    pub(crate) video: Option<PostVideo>,
 }
 
-/// The address of `product`'s promo clip in `shape`, made once.
-async fn clip_for(context: &AgentContext, product: &Product, shape: ClipShape) -> Option<String> {
+/// What a post on `network` shows beside its text: the product's clip in the network's
+/// shape (TikTok, YouTube; its bytes too, which those networks post) or its social card
+/// (X, LinkedIn), made and kept if it is not among the business's files yet; `None` for
+/// Reddit, or (with an event saying why) when it cannot be made.
+pub(crate) async fn for_post(context: &AgentContext, product: &Product, network: SocialNetwork) -> Option<Shown> {
+    let (file, posts_video) = match network {
+        SocialNetwork::TikTok => (clip_for(context, product, ClipShape::Vertical).await, true),
+        SocialNetwork::YouTube => (clip_for(context, product, ClipShape::Landscape).await, true),
+        SocialNetwork::X | SocialNetwork::LinkedIn => (card_for(context, product).await, false),
+        SocialNetwork::Reddit => return None,
+    };
+    let file = file?;
+    let address = format!("/api/media/{}?business_id={}", file.id, context.tenant.0);
+    let video = match (posts_video, &context.media) {
+        (true, Some(media)) => match media.library.read(context.tenant, file.id).await {
+            Ok(Some((file, bytes))) => Some(PostVideo { name: file.name, content_type: file.content_type, bytes }),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(tenant = %context.tenant, %error, "the clip could not be read for its post");
+                None
+            }
+        },
+        _ => None,
+    };
+    Some(Shown { address, video })
+}
+
+/// `product`'s promo clip in `shape`, made once.
+async fn clip_for(context: &AgentContext, product: &Product, shape: ClipShape) -> Option<MediaFile> {
     let media = context.media.as_ref()?;
     let name = format!("clip-product-{}-{}.mp4", product.id, shape.as_str());
     once(context, media, product, ("clip", "clip"), name, make_clip(context, media, product, shape)).await
 }
 
-/// The address of `product`'s social card, made once.
-async fn card_for(context: &AgentContext, product: &Product) -> Option<String> {
+/// `product`'s social card, made once.
+async fn card_for(context: &AgentContext, product: &Product) -> Option<MediaFile> {
     let media = context.media.as_ref()?;
     let name = format!("card-product-{}.png", product.id);
     let card = async {
@@ -184,8 +206,7 @@ async fn card_for(context: &AgentContext, product: &Product) -> Option<String> {
     once(context, media, product, ("card", "social card"), name, card).await
 }
 
-/// The address of the business's file `name`, made by `make` and kept when there is
-/// none yet.
+/// The business's file `name`, made by `make` and kept when there is none yet.
 async fn once(
     context: &AgentContext,
     media: &SwarmMedia,
@@ -193,11 +214,10 @@ async fn once(
     what: (&'static str, &'static str),
     name: String,
     make: impl Future<Output = Result<Piece, String>>,
-) -> Option<String> {
-    let address = |file: &MediaFile| format!("/api/media/{}?business_id={}", file.id, context.tenant.0);
+) -> Option<MediaFile> {
     let files = context.store.media_files(context.tenant).await;
-    if let Some(file) = files.as_ref().ok().and_then(|files| files.iter().find(|file| file.name == name)) {
-        return Some(address(file));
+    if let Some(file) = files.ok().and_then(|files| files.into_iter().find(|file| file.name == name)) {
+        return Some(file);
     }
     let made = match owner_quota(context).await {
         Ok(quota) => make.await.map(|piece| (piece, quota)),
@@ -210,7 +230,7 @@ async fn once(
             return None;
         }
     };
-    keep(context, media, product, what, name, quota, Ok(piece)).await.map(|file| address(&file))
+    keep(context, media, product, what, name, quota, Ok(piece)).await
 }
 
 /// The business owner's tier's file storage.

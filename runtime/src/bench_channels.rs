@@ -22,9 +22,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use boardroom_adapters::{
-    AdapterError, CallBudget, ChannelMarket, IdempotencyKey, Marketplace, OAuthSecret, Platform, PostSpec,
-    RefreshTokenKeeper, ResilienceSettings, RetryPolicy, SandboxMarket, SocialChannel, SocialNetwork, XClient,
-    XConnection,
+    AdapterError, CallBudget, ChannelMarket, ConnectionKeeper, IdempotencyKey, Marketplace, OAuthSecret, Platform,
+    PostSpec, ResilienceSettings, RetryPolicy, SandboxMarket, SocialChannel, SocialNetwork, XClient, XConnection,
 };
 use boardroom_agents::AgentRegistry;
 use boardroom_memory::{EventLog, EventLogConfig, Tenant, TenantId};
@@ -87,12 +86,25 @@ async fn serve(account: Account) -> anyhow::Result<String> {
     Ok(origin)
 }
 
-/// Refresh tokens go nowhere here: the bench's accounts live as long as the bench.
-struct Discarded;
+/// What the bench's accounts keep lives as long as the bench: refresh tokens go
+/// nowhere, uploads stay in memory.
+#[derive(Default)]
+struct Discarded {
+    uploads: dashmap::DashMap<(Platform, String), serde_json::Value>,
+}
 
 #[async_trait]
-impl RefreshTokenKeeper for Discarded {
-    async fn keep(&self, _: Platform, _: &OAuthSecret) -> Result<(), AdapterError> {
+impl ConnectionKeeper for Discarded {
+    async fn keep_refresh_token(&self, _: Platform, _: &OAuthSecret) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    async fn kept_upload(&self, platform: Platform, slot: &str) -> Result<Option<serde_json::Value>, AdapterError> {
+        Ok(self.uploads.get(&(platform, slot.to_owned())).map(|kept| kept.clone()))
+    }
+
+    async fn keep_upload(&self, platform: Platform, slot: &str, upload: serde_json::Value) -> Result<(), AdapterError> {
+        self.uploads.insert((platform, slot.to_owned()), upload);
         Ok(())
     }
 }
@@ -133,12 +145,13 @@ async fn market_with_x(origin: &str) -> anyhow::Result<Arc<dyn Marketplace>> {
     };
     let client = XClient::with_settings(XConnection::new(origin, "bench-app", "bench-secret", "refresh-0"), settings)?;
     let channels: Vec<Arc<dyn SocialChannel>> = vec![Arc::new(client)];
-    let market = ChannelMarket::new(Arc::new(SandboxMarket::new(1)), channels, Vec::new(), Arc::new(Discarded)).await;
+    let market =
+        ChannelMarket::new(Arc::new(SandboxMarket::new(1)), channels, Vec::new(), Arc::new(Discarded::default())).await;
     Ok(Arc::new(market))
 }
 
 fn bench_post(n: u64) -> PostSpec {
-    PostSpec { product_id: "p".into(), network: SocialNetwork::X, text: format!("Bench post {n}") }
+    PostSpec { product_id: "p".into(), network: SocialNetwork::X, text: format!("Bench post {n}"), video: None }
 }
 
 /// B posting as fast as it can for [`RUN`]: its posts' latencies, sorted.

@@ -16,10 +16,11 @@
 //!   and the calls that needed it fail saying why, so the owner's cycles fail with that
 //!   reason instead of quietly going back to the sandbox.
 //!
-//! A live business's connected social accounts (X, Reddit, LinkedIn) publish its posts
-//! and its Google Ads account runs its search ads ([`ChannelMarket`] in front of the
-//! selling account, opened by the same adapter actor); the refresh tokens they rotate
-//! are saved, sealed, over the stored ones.
+//! A live business's connected social accounts (X, Reddit, LinkedIn, TikTok, YouTube)
+//! publish its posts and its Google Ads and Meta ad accounts run its ads
+//! ([`ChannelMarket`] in front of the selling account, opened by the same adapter
+//! actor); the refresh tokens they rotate are saved, sealed, over the stored ones, and
+//! the videos on their way up are kept in the business's memory until they are posted.
 //!
 //! A dry run rehearses a shop's calls only: it needs a connected Shopify shop, whatever
 //! else is connected.
@@ -31,8 +32,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, ChannelMarket, DryRunMarket, GumroadClient, GumroadMarket, Marketplace, OAuthSecret,
-    Platform, PlatformFeeShare, RefreshTokenKeeper, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket,
+    AdapterError, CallBudget, ChannelMarket, ConnectionKeeper, DryRunMarket, GumroadClient, GumroadMarket, Marketplace,
+    OAuthSecret, Platform, PlatformFeeShare, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket,
     StripeClient, StripeConnection, StripeLinkRegistry, StripeMarket,
 };
 use boardroom_agents::accountant::platform_fee_rate;
@@ -41,6 +42,7 @@ use boardroom_supervisor::{AccountOpener, SwarmMarket, TenantMarkets};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::config::StripePlatform;
 use crate::http::crypto::CredentialSealer;
@@ -248,7 +250,7 @@ impl LiveAccount {
         if accounts.is_empty() {
             return Ok(selling);
         }
-        let keeper = Arc::new(SavedRefreshTokens {
+        let keeper = Arc::new(SavedConnections {
             tenant: self.tenant,
             store: self.store.clone(),
             sealer: self.sealer.clone(),
@@ -265,8 +267,9 @@ impl LiveAccount {
     }
 }
 
-/// Saves a channel's rotated refresh token over the one its connected account holds.
-struct SavedRefreshTokens {
+/// Saves a channel's rotated refresh token over the one its connected account holds,
+/// and its uploads on their way in the business's memory (agent [`CHANNEL_UPLOADS`]).
+struct SavedConnections {
     tenant: TenantId,
     store: SharedStore,
     sealer: Arc<CredentialSealer>,
@@ -274,9 +277,29 @@ struct SavedRefreshTokens {
     stores: Vec<(Platform, String)>,
 }
 
+/// The memory in which a business's video uploads on their way are kept, each under
+/// `{platform}:{product}`.
+const CHANNEL_UPLOADS: &str = "channel_uploads";
+
 #[async_trait]
-impl RefreshTokenKeeper for SavedRefreshTokens {
-    async fn keep(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError> {
+impl ConnectionKeeper for SavedConnections {
+    async fn kept_upload(&self, platform: Platform, slot: &str) -> Result<Option<Value>, AdapterError> {
+        let key = format!("{}:{slot}", platform.as_str());
+        let kept = self.store.agent_memory(self.tenant, CHANNEL_UPLOADS, &key).await.map_err(|error| {
+            AdapterError::Unavailable { platform, message: format!("the upload kept could not be read: {error}") }
+        })?;
+        Ok(kept.map(|row| row.content))
+    }
+
+    async fn keep_upload(&self, platform: Platform, slot: &str, upload: Value) -> Result<(), AdapterError> {
+        let key = format!("{}:{slot}", platform.as_str());
+        self.store.put_agent_memory(self.tenant, CHANNEL_UPLOADS, &key, upload, None).await.map_err(|error| {
+            AdapterError::Unavailable { platform, message: format!("the upload could not be kept: {error}") }
+        })?;
+        Ok(())
+    }
+
+    async fn keep_refresh_token(&self, platform: Platform, refresh_token: &OAuthSecret) -> Result<(), AdapterError> {
         let Some((_, store_id)) = self.stores.iter().find(|(kept, _)| *kept == platform) else {
             return Err(AdapterError::rejected(platform, "no connected account holds this channel's tokens"));
         };

@@ -190,6 +190,7 @@ impl Player {
             product_id: self.product.clone(),
             network: SocialNetwork::X,
             text: "New: our bundle is live".into(),
+            video: None,
         };
         self.market.publish_post(TENANT, &post, &IdempotencyKey::for_step(TENANT, i64::from(day), "post", "x")).await?;
         Ok(())

@@ -22,7 +22,7 @@
 //! - `video/query`: each known video's counts, at most 20 ids.
 //!
 //! It can be told to expire every access token, drop the next chunk half way (keeping
-//! nothing of it, answering `503`), never answer a chunk, refuse the next init for the rate limit or as spam,
+//! nothing of it, answering `503`) or the next several, never answer a chunk, refuse the next init for the rate limit or as spam,
 //! and fail the next post.
 
 use std::collections::HashMap;
@@ -81,6 +81,7 @@ struct TikTokState {
     counts: HashMap<String, [u64; 4]>,
     processing_polls: u32,
     drop_next_chunk_half_way: bool,
+    failing_chunks: u32,
     hang_chunk: Option<u64>,
     refuse_next_init: Option<(StatusCode, &'static str)>,
     fail_next_post: Option<String>,
@@ -150,6 +151,12 @@ impl TikTokFake {
 
     pub(crate) fn drop_next_chunk_half_way(&self) {
         self.state().drop_next_chunk_half_way = true;
+    }
+
+    /// The next `chunks` chunks break off (`503`, nothing of them kept), as on a
+    /// connection that keeps dropping.
+    pub(crate) fn fail_chunks(&self, chunks: u32) {
+        self.state().failing_chunks = chunks;
     }
 
     /// The chunk at `index` (from 0) is never answered and nothing of it kept, as when
@@ -398,6 +405,8 @@ fn stored_chunk(
 ) -> Result<ChunkOutcome, StatusCode> {
     let drop_half = std::mem::take(&mut state.drop_next_chunk_half_way);
     let hang_at = state.hang_chunk;
+    let breaks = state.failing_chunks > 0;
+    state.failing_chunks = state.failing_chunks.saturating_sub(1);
     let post = query.get("upload_id").and_then(|id| state.posts.get_mut(id)).ok_or(StatusCode::NOT_FOUND)?;
     let parsed = range.strip_prefix("bytes ").and_then(|range| {
         let (span, total) = range.split_once('/')?;
@@ -413,6 +422,9 @@ fn stored_chunk(
     }
     if drop_half {
         // A chunk is kept whole or not at all.
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    if breaks {
         return Err(StatusCode::SERVICE_UNAVAILABLE);
     }
     if hang_at == Some(index) {

@@ -14,8 +14,13 @@
 //! - a status query (`Content-Range: bytes */total`, no body): `308` with what it holds,
 //!   or the video once complete.
 //!
+//! - `channels.list` with `mine=true`: the channel signed in as;
+//! - `videos.list` with `part=statistics` and at most 50 ids: each known video's
+//!   counts, as strings.
+//!
 //! It can be told to drop a chunk half way (keeping what arrived, as a connection that
-//! broke would, and answering `503`), or to refuse new sessions for the day's quota.
+//! broke would, and answering `503`), to break the next several chunks (keeping none of
+//! them), or to refuse new sessions for the day's quota.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -25,13 +30,15 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use boardroom_adapters::{OAuthSecret, YouTubeConnection};
 use serde_json::{Value, json};
 
 pub(crate) const CLIENT_ID: &str = "fake-google-client.apps.googleusercontent.com";
 pub(crate) const CLIENT_SECRET: &str = "fake-google-secret";
 pub(crate) const REFRESH_TOKEN: &str = "fake-google-refresh";
+/// The channel the owner signs in as.
+pub(crate) const CHANNEL_ID: &str = "UCfakechannel000000000001";
 const UNIT: usize = 256 * 1024;
 
 #[derive(Default)]
@@ -47,7 +54,9 @@ struct YouTubeState {
     access_tokens: Vec<String>,
     uploads: HashMap<String, Upload>,
     drop_next_chunk_half_way: bool,
+    failing_chunks: u32,
     hang_next_chunk: bool,
+    statistics: HashMap<String, [u64; 3]>,
     quota_exceeded: bool,
     calls: HashMap<String, u32>,
 }
@@ -63,6 +72,8 @@ impl YouTubeFake {
         Router::new()
             .route("/token", post(token))
             .route("/upload/youtube/v3/videos", post(start).put(chunk))
+            .route("/youtube/v3/channels", get(channels))
+            .route("/youtube/v3/videos", get(videos))
             .with_state(self.clone())
     }
 
@@ -101,6 +112,16 @@ impl YouTubeFake {
     /// The next chunk breaks off half way.
     pub(crate) fn drop_next_chunk_half_way(&self) {
         self.state().drop_next_chunk_half_way = true;
+    }
+
+    /// The next `chunks` chunks break off (`503`, nothing of them kept).
+    pub(crate) fn fail_chunks(&self, chunks: u32) {
+        self.state().failing_chunks = chunks;
+    }
+
+    /// Sets a video's views, likes and comments.
+    pub(crate) fn set_statistics(&self, video_id: &str, counts: [u64; 3]) {
+        self.state().statistics.insert(video_id.to_owned(), counts);
     }
 
     /// The next chunk is never answered (its client gives up, as a process that died).
@@ -238,6 +259,10 @@ async fn chunk(
     }
     let mut state = fake.state();
     let drop_half = !range.contains('*') && std::mem::take(&mut state.drop_next_chunk_half_way);
+    let mut breaks = !range.contains('*') && state.failing_chunks > 0;
+    if breaks {
+        state.failing_chunks -= 1;
+    }
     let Some(upload) = query.get("upload_id").and_then(|id| state.uploads.get_mut(id)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -267,6 +292,11 @@ async fn chunk(
     {
         return google_error(StatusCode::BAD_REQUEST, "badContent", "the chunk does not continue the upload");
     }
+    if std::mem::take(&mut breaks) {
+        drop(state);
+        count(&fake, "PUT chunk");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     if drop_half {
         let kept = body.len() / 2;
         upload.bytes.extend_from_slice(&body[..kept]);
@@ -276,10 +306,61 @@ async fn chunk(
     }
     upload.bytes.extend_from_slice(&body);
     if is_last {
-        upload.video_id = Some(format!("vid{}", upload.total));
+        upload.video_id = Some(format!("vid{}-{}", upload.total, upload_number(&query)));
     }
     let standing = standing(upload, is_last);
     drop(state);
     count(&fake, "PUT chunk");
     standing
+}
+
+/// The number in a session's `upload_id` (`fake-upload-{n}`).
+fn upload_number(query: &HashMap<String, String>) -> String {
+    query.get("upload_id").and_then(|id| id.rsplit('-').next()).unwrap_or_default().to_owned()
+}
+
+async fn channels(
+    State(fake): State<YouTubeFake>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    count(&fake, "GET /youtube/v3/channels");
+    if !authorized(&fake, &headers) {
+        return google_error(StatusCode::UNAUTHORIZED, "authError", "Invalid Credentials");
+    }
+    if !query.contains_key("part") || query.get("mine").map(String::as_str) != Some("true") {
+        return google_error(StatusCode::BAD_REQUEST, "missingRequiredParameter", "part and a filter are required");
+    }
+    axum::Json(json!({ "kind": "youtube#channelListResponse",
+        "items": [{ "kind": "youtube#channel", "id": CHANNEL_ID }] }))
+    .into_response()
+}
+
+async fn videos(
+    State(fake): State<YouTubeFake>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    count(&fake, "GET /youtube/v3/videos");
+    if !authorized(&fake, &headers) {
+        return google_error(StatusCode::UNAUTHORIZED, "authError", "Invalid Credentials");
+    }
+    if query.get("part").is_none_or(|part| !part.split(',').any(|part| part == "statistics")) {
+        return google_error(StatusCode::BAD_REQUEST, "missingRequiredParameter", "part is required");
+    }
+    let ids: Vec<&str> = query.get("id").map(|ids| ids.split(',').collect()).unwrap_or_default();
+    if ids.is_empty() || ids.len() > 50 {
+        return google_error(StatusCode::BAD_REQUEST, "invalidFilters", "id takes 1 to 50 video ids");
+    }
+    let state = fake.state();
+    let items: Vec<Value> = ids
+        .iter()
+        .filter(|id| state.uploads.values().any(|upload| upload.video_id.as_deref() == Some(**id)))
+        .map(|id| {
+            let [views, likes, comments] = state.statistics.get(*id).copied().unwrap_or_default();
+            json!({ "kind": "youtube#video", "id": id, "statistics": { "viewCount": views.to_string(),
+                "likeCount": likes.to_string(), "favoriteCount": "0", "commentCount": comments.to_string() } })
+        })
+        .collect();
+    axum::Json(json!({ "kind": "youtube#videoListResponse", "items": items })).into_response()
 }

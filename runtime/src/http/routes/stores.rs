@@ -32,7 +32,8 @@ use boardroom_adapters::{
     GumroadClient, GumroadConnection, LINKEDIN_API_BASE, LINKEDIN_AUTH_BASE, LinkedInClient, LinkedInConnection,
     MetaAdsClient, MetaAdsConnection, OAuthSecret, Platform, REDDIT_API_BASE, REDDIT_AUTH_BASE, RedditChannel,
     RedditClient, RedditConnection, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyConnection, SocialChannel,
-    XClient, XConnection,
+    TikTokChannel, TikTokClient, TikTokConnection, XClient, XConnection, YOUTUBE_API_BASE, YouTubeChannel,
+    YouTubeClient, YouTubeConnection,
 };
 use boardroom_memory::{AgentMemory, TenantId};
 use chrono::{DateTime, Utc};
@@ -108,6 +109,10 @@ pub(crate) enum StorePlatform {
     GoogleAds,
     /// A Meta ad account the swarm runs its social ads on (a marketing channel).
     MetaAds,
+    /// A TikTok account the swarm posts its clips to (a marketing channel).
+    Tiktok,
+    /// A YouTube channel the swarm uploads its clips to (a marketing channel).
+    Youtube,
 }
 
 impl StorePlatform {
@@ -124,6 +129,8 @@ impl StorePlatform {
             StorePlatform::Linkedin => "linkedin",
             StorePlatform::GoogleAds => "google_ads",
             StorePlatform::MetaAds => "meta_ads",
+            StorePlatform::Tiktok => "tiktok",
+            StorePlatform::Youtube => "youtube",
         }
     }
 
@@ -140,6 +147,8 @@ impl StorePlatform {
             StorePlatform::Linkedin => "LinkedIn author",
             StorePlatform::GoogleAds => "Google Ads account",
             StorePlatform::MetaAds => "Meta ad account",
+            StorePlatform::Tiktok => "TikTok account",
+            StorePlatform::Youtube => "YouTube channel",
         }
     }
 }
@@ -351,6 +360,8 @@ async fn connect(
         StorePlatform::Linkedin => Some(check_linkedin(&store_url, &credentials.0).await?),
         StorePlatform::GoogleAds => Some(check_google_ads(&store_url, &credentials.0).await?),
         StorePlatform::MetaAds => Some(check_meta_ads(&store_url, &credentials.0).await?),
+        StorePlatform::Tiktok => Some(check_tiktok(&store_url, &mut credentials.0).await?),
+        StorePlatform::Youtube => Some(check_youtube(&store_url, &credentials.0).await?),
         _ => None,
     };
     if let Some(account) = &account {
@@ -685,6 +696,93 @@ fn meta_ads_connection(store_url: &str, credentials: &BTreeMap<String, String>) 
     })
 }
 
+/// Reads what the TikTok account among `credentials` may post (the platform's TikTok
+/// application's `client_key` and `client_secret`, the owner's `refresh_token` granted
+/// with `video.publish` and `video.list`) through the API at `store_url`
+/// (`https://open.tiktokapis.com`, which also issues its tokens) and returns the
+/// account's name, which links it to one business. TikTok rotates refresh tokens, so the
+/// one left in `credentials` is the one TikTok returned. Optional: `privacy_level`, one
+/// of the levels TikTok offers the account (public where allowed when absent).
+async fn check_tiktok(store_url: &str, credentials: &mut BTreeMap<String, String>) -> Result<String, ApiError> {
+    let connection =
+        tiktok_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
+    let client = TikTokClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    match client.creator_info().await {
+        Ok(creator) => {
+            if let Some(level) = credentials.get("privacy_level")
+                && !creator.privacy_level_options.contains(level)
+            {
+                return Err(ApiError::invalid(
+                    "credentials",
+                    format!(
+                        "@{} may not post with privacy_level {level:?}; TikTok offers it {}",
+                        creator.creator_username,
+                        creator.privacy_level_options.join(", ")
+                    ),
+                ));
+            }
+            credentials.insert("refresh_token".to_owned(), client.oauth().refresh_token().await.expose().to_owned());
+            Ok(creator.creator_username)
+        }
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the TikTok API did not answer: {other}"))),
+    }
+}
+
+/// A TikTok account's connection from its stored fields, or which one is missing.
+fn tiktok_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<TikTokConnection, String> {
+    let thing = " TikTok account";
+    Ok(TikTokConnection {
+        api_base_url: store_url.trim_end_matches('/').to_owned(),
+        client_key: needed(credentials, thing, "client_key", "the platform's TikTok application's client key")?,
+        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that application's secret")?),
+        refresh_token: OAuthSecret::new(needed(
+            credentials,
+            thing,
+            "refresh_token",
+            "the token the account's owner granted with video.publish and video.list",
+        )?),
+    })
+}
+
+/// Reads the channel of the YouTube account among `credentials` (the platform's Google
+/// OAuth `client_id` and `client_secret`, the owner's `refresh_token` granted with
+/// `youtube.upload` and `youtube.readonly`) through the Data API at `store_url`
+/// (`https://www.googleapis.com`, its tokens from Google's token endpoint) and returns
+/// the channel's id, which links it to one business. Optional: `privacy` (`public`,
+/// `unlisted` or `private`; `public` when absent).
+async fn check_youtube(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let connection =
+        youtube_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
+    let client = YouTubeClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
+    YouTubeChannel::new(client.clone(), credentials.get("privacy").cloned())
+        .map_err(|error| ApiError::invalid("credentials", error.to_string()))?;
+    match client.my_channel().await {
+        Ok(channel) => Ok(channel),
+        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
+        Err(other) => Err(ApiError::invalid("store_url", format!("the YouTube API did not answer: {other}"))),
+    }
+}
+
+/// A YouTube channel's connection from its stored fields, or which one is missing.
+fn youtube_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<YouTubeConnection, String> {
+    let thing = " YouTube channel";
+    let api = store_url.trim_end_matches('/').to_owned();
+    let token_url = if api == YOUTUBE_API_BASE { GOOGLE_TOKEN_URL.to_owned() } else { format!("{api}/token") };
+    Ok(YouTubeConnection {
+        api_base_url: api,
+        token_url,
+        client_id: needed(credentials, thing, "client_id", "the platform's Google OAuth client id")?,
+        client_secret: OAuthSecret::new(needed(credentials, thing, "client_secret", "that client's secret")?),
+        refresh_token: OAuthSecret::new(needed(
+            credentials,
+            thing,
+            "refresh_token",
+            "the token the channel's owner granted with youtube.upload and youtube.readonly",
+        )?),
+    })
+}
+
 /// One attempt, within [`SHOP_CHECK_TIMEOUT`]: connecting is a person waiting.
 fn check_settings() -> ResilienceSettings {
     ResilienceSettings {
@@ -997,10 +1095,12 @@ pub(crate) async fn selling_account(
 
 /// The platforms a business's posts and ad flights go to once it is live, each its
 /// newest connected account there.
-pub(crate) const CHANNEL_PLATFORMS: [StorePlatform; 5] = [
+pub(crate) const CHANNEL_PLATFORMS: [StorePlatform; 7] = [
     StorePlatform::X,
     StorePlatform::Reddit,
     StorePlatform::Linkedin,
+    StorePlatform::Tiktok,
+    StorePlatform::Youtube,
     StorePlatform::GoogleAds,
     StorePlatform::MetaAds,
 ];
@@ -1076,6 +1176,18 @@ fn open_channel(
             let connection = meta_ads_connection(&stored.store_url, &credentials)?;
             let client = MetaAdsClient::with_settings(connection, settings).map_err(unusable)?;
             (Platform::MetaAds, ChannelClient::Ads(Arc::new(client)))
+        }
+        StorePlatform::Tiktok => {
+            let connection = tiktok_connection(&stored.store_url, &credentials)?;
+            let client = TikTokClient::with_settings(connection, settings).map_err(unusable)?;
+            let channel = TikTokChannel::new(client, credentials.get("privacy_level").cloned());
+            (Platform::Tiktok, ChannelClient::Social(Arc::new(channel)))
+        }
+        StorePlatform::Youtube => {
+            let connection = youtube_connection(&stored.store_url, &credentials)?;
+            let client = YouTubeClient::with_settings(connection, settings).map_err(unusable)?;
+            let channel = YouTubeChannel::new(client, credentials.get("privacy").cloned()).map_err(unusable)?;
+            (Platform::Youtube, ChannelClient::Social(Arc::new(channel)))
         }
         other => return Err(format!("{} is not a marketing channel", other.as_str())),
     })

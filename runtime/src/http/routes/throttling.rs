@@ -190,7 +190,8 @@ struct MarketView {
 pub(crate) struct ChannelView {
     /// Its node on the swarm graph: `channel:<platform>`.
     pub(crate) node: String,
-    /// The platform: `x`, `reddit`, `linkedin`, `google_ads`.
+    /// The platform: `x`, `reddit`, `linkedin`, `tiktok`, `youtube`, `google_ads`,
+    /// `meta_ads`.
     pub(crate) platform: &'static str,
     /// `ready`, `circuit_open` (it kept failing: posts there fail at once until a
     /// trial) or `needs_owner` (the platform refused its grant: connect it again).
