@@ -3,10 +3,18 @@
 //! ([`OAuthSession`]), each call wrapped in the connection's breaker and retry policy.
 //!
 //! It owns what a launch needs and what a report reads: a daily budget (exact micros), a
-//! Search campaign on it (each made once per idempotency key, whatever crashes between),
-//! a campaign's pause and resume, and each campaign's daily cost, impressions, clicks and
-//! conversions. Ad groups, keywords and ads are not its business yet, so the campaigns
-//! it makes serve nothing until someone adds them.
+//! Search campaign on it, an ad group in the campaign, the ad group's phrase-match
+//! keywords and a responsive search ad (each made once per idempotency key, whatever
+//! crashes between), a campaign's pause and resume, and each campaign's daily cost,
+//! impressions, clicks and conversions.
+//!
+//! The ad's copy is checked against Google's limits before anything is sent
+//! ([`SearchAdCopy::parse`]): a final URL, 3 to 15 headlines of at most
+//! [`GOOGLE_ADS_MAX_HEADLINE_CHARS`] characters, 2 to 4 descriptions of at most
+//! [`GOOGLE_ADS_MAX_DESCRIPTION_CHARS`], and at least one keyword Google would take (at
+//! most [`GOOGLE_ADS_MAX_KEYWORD_CHARS`] characters and ten words, none of the symbols it
+//! refuses). Keywords it would refuse are left out; copy it would refuse stops the
+//! launch, since a campaign that cannot carry its ad would spend on nothing.
 //!
 //! What Google's protocol asks of a client, and how this one answers:
 //! - **Three credentials on every call**: `Authorization: Bearer` (a Google OAuth token,
@@ -27,8 +35,11 @@
 //!   already taken (`DUPLICATE_NAME`, `DUPLICATE_CAMPAIGN_NAME`). Before creating, the
 //!   client looks the name up with a GAQL search; when a retry whose first attempt's
 //!   answer was lost meets the refusal, it looks again and returns what that attempt
-//!   made. So [`GoogleAdsClient::launch`] run again after a crash at any point ends with
-//!   one budget and one campaign.
+//!   made. Ad groups carry the key in their names likewise (`DUPLICATE_ADGROUP_NAME`).
+//!   Keywords and ads have no names: each attempt to add them first reads what the ad
+//!   group holds (`ad_group_criterion`, `ad_group_ad`) and sends only what is missing.
+//!   So [`GoogleAdsClient::launch`] run again after a crash at any point ends with one
+//!   budget, one campaign, one ad group, each keyword once and one ad.
 //! - **Reports** come from `googleAds:searchStream`: one GAQL query, answered as a JSON
 //!   array of batches of rows, cost in micros and counts as strings. A stream can fail
 //!   after it started: an `error` among the batches fails the whole read.
@@ -66,8 +77,31 @@ pub const GOOGLE_ADS_API_BASE: &str = "https://googleads.googleapis.com";
 /// The API version every path names (released October 2026; Google sunsets a version
 /// about a year after its release).
 pub const GOOGLE_ADS_API_VERSION: &str = "v26";
-/// The longest budget or campaign name Google Ads takes, the key's suffix included.
+/// The longest budget, campaign or ad group name Google Ads takes, the key's suffix
+/// included.
 pub const GOOGLE_ADS_MAX_NAME_CHARS: usize = 255;
+/// The longest headline of a responsive search ad.
+pub const GOOGLE_ADS_MAX_HEADLINE_CHARS: usize = 30;
+/// The longest description of a responsive search ad.
+pub const GOOGLE_ADS_MAX_DESCRIPTION_CHARS: usize = 90;
+/// The longest keyword text.
+pub const GOOGLE_ADS_MAX_KEYWORD_CHARS: usize = 80;
+
+/// How many headlines a responsive search ad holds, at least and at most.
+const HEADLINES: std::ops::RangeInclusive<usize> = 3..=15;
+/// How many descriptions it holds.
+const DESCRIPTIONS: std::ops::RangeInclusive<usize> = 2..=4;
+/// The most words a keyword has.
+const MAX_KEYWORD_WORDS: usize = 10;
+/// Symbols Google refuses in a keyword's text (`KEYWORD_HAS_INVALID_CHARS`).
+const KEYWORD_REFUSED_SYMBOLS: &[char] =
+    &['!', '@', '%', '^', '*', '(', ')', '=', '{', '}', ';', '~', '`', '<', '>', '?', '\\', '|', ','];
+
+/// The ad group's manual CPC bid is the day's budget over this many clicks: a bid
+/// that a single click cannot spend the day on, yet high enough to win some auctions.
+const BUDGETED_CLICKS_PER_DAY: u32 = 20;
+/// The lowest bid (one cent).
+const MIN_CPC_BID_CENTS: i64 = 1;
 
 const PLATFORM: Platform = Platform::GoogleAds;
 
@@ -154,8 +188,149 @@ pub struct GoogleAdsLaunch {
     pub budget: String,
     /// The campaign's resource name (`customers/{id}/campaigns/{id}`).
     pub campaign: String,
-    /// The name both carry, the key's suffix included.
+    /// The ad group's resource name (`customers/{id}/adGroups/{id}`).
+    pub ad_group: String,
+    /// The keywords' resource names (`customers/{id}/adGroupCriteria/{ad group}~{id}`).
+    pub keywords: Vec<String>,
+    /// The responsive search ad's resource name (`customers/{id}/adGroupAds/…`).
+    pub ad: String,
+    /// The name the budget, campaign and ad group carry, the key's suffix included.
     pub name: String,
+}
+
+/// A responsive search ad's copy and its keywords, within Google's limits: made only by
+/// [`SearchAdCopy::parse`], so a launch holding one has nothing left for Google to
+/// refuse in its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchAdCopy {
+    final_url: String,
+    headlines: Vec<String>,
+    descriptions: Vec<String>,
+    keywords: Vec<String>,
+}
+
+impl SearchAdCopy {
+    /// `creative` as a search ad, or a rejection saying what is missing or too long.
+    /// Blank and repeated lines are dropped; headlines past the fifteenth and
+    /// descriptions past the fourth are left out (the first are the strongest); a
+    /// keyword Google would refuse is left out, and copy with none left is refused.
+    pub fn parse(creative: &crate::AdCreative) -> Result<Self, AdapterError> {
+        let final_url = landing_url(&creative.landing_url)?;
+        let headlines = ad_lines("headline", &creative.headlines, GOOGLE_ADS_MAX_HEADLINE_CHARS, HEADLINES)?;
+        let descriptions =
+            ad_lines("description", &creative.descriptions, GOOGLE_ADS_MAX_DESCRIPTION_CHARS, DESCRIPTIONS)?;
+        let mut keywords: Vec<String> = Vec::new();
+        for raw in &creative.keywords {
+            let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+            match keyword_refusal(&text) {
+                Some(reason) => tracing::info!(keyword = %raw, reason, "left out: Google Ads would refuse it"),
+                None if keywords.iter().any(|kept| kept.eq_ignore_ascii_case(&text)) => {}
+                None => keywords.push(text),
+            }
+        }
+        if keywords.is_empty() {
+            return Err(AdapterError::rejected(
+                PLATFORM,
+                format!(
+                    "a search ad needs at least one keyword Google Ads takes (at most {GOOGLE_ADS_MAX_KEYWORD_CHARS} \
+                     characters and {MAX_KEYWORD_WORDS} words, none of {}); of {:?} none is",
+                    KEYWORD_REFUSED_SYMBOLS.iter().collect::<String>(),
+                    creative.keywords
+                ),
+            ));
+        }
+        Ok(Self { final_url, headlines, descriptions, keywords })
+    }
+
+    /// Where the ad leads.
+    pub fn final_url(&self) -> &str {
+        &self.final_url
+    }
+
+    /// The headlines sent, in order.
+    pub fn headlines(&self) -> &[String] {
+        &self.headlines
+    }
+
+    /// The descriptions sent, in order.
+    pub fn descriptions(&self) -> &[String] {
+        &self.descriptions
+    }
+
+    /// The keywords sent, as phrase matches.
+    pub fn keywords(&self) -> &[String] {
+        &self.keywords
+    }
+}
+
+/// `raw` as an ad's final URL: `http` or `https` with a host.
+fn landing_url(raw: &str) -> Result<String, AdapterError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(AdapterError::rejected(
+            PLATFORM,
+            "a search ad needs the product's page to lead to, and the flight names none (no landing URL)",
+        ));
+    }
+    match reqwest::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(raw.to_owned()),
+        _ => Err(AdapterError::rejected(
+            PLATFORM,
+            format!("{raw:?} is not a web page an ad can lead to (an http or https address)"),
+        )),
+    }
+}
+
+/// An ad's headlines or descriptions (`what`): trimmed, blank and repeated ones dropped,
+/// each at most `limit` characters, as many as `count` allows (the first kept).
+fn ad_lines(
+    what: &str,
+    lines: &[String],
+    limit: usize,
+    count: std::ops::RangeInclusive<usize>,
+) -> Result<Vec<String>, AdapterError> {
+    let mut kept: Vec<String> = Vec::new();
+    for line in lines {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() || kept.iter().any(|known| known.eq_ignore_ascii_case(&line)) {
+            continue;
+        }
+        let length = line.chars().count();
+        if length > limit {
+            return Err(AdapterError::rejected(
+                PLATFORM,
+                format!("the {what} {line:?} has {length} characters; a Google Ads {what} has at most {limit}"),
+            ));
+        }
+        kept.push(line);
+    }
+    if kept.len() < *count.start() {
+        return Err(AdapterError::rejected(
+            PLATFORM,
+            format!(
+                "a responsive search ad needs at least {} different {what}s; the copy has {}",
+                count.start(),
+                kept.len()
+            ),
+        ));
+    }
+    kept.truncate(*count.end());
+    Ok(kept)
+}
+
+/// Why Google would refuse `text` as a keyword, if it would.
+fn keyword_refusal(text: &str) -> Option<&'static str> {
+    if text.is_empty() {
+        Some("empty")
+    } else if text.chars().count() > GOOGLE_ADS_MAX_KEYWORD_CHARS {
+        Some("longer than 80 characters")
+    } else if text.split_whitespace().count() > MAX_KEYWORD_WORDS {
+        Some("more than ten words")
+    } else if text.contains(KEYWORD_REFUSED_SYMBOLS) || text.chars().any(char::is_control) {
+        Some("a symbol keywords cannot hold")
+    } else {
+        None
+    }
 }
 
 /// One campaign's day, as Google Ads reports it.
@@ -208,11 +383,12 @@ impl fmt::Debug for GoogleAdsClient {
     }
 }
 
-/// The two things a launch creates, each once per name.
+/// The things a launch creates once per name.
 #[derive(Debug, Clone, Copy)]
 enum Creation {
     Budget,
     Campaign,
+    AdGroup,
 }
 
 impl Creation {
@@ -220,6 +396,7 @@ impl Creation {
         match self {
             Self::Budget => "create_budget",
             Self::Campaign => "create_campaign",
+            Self::AdGroup => "create_ad_group",
         }
     }
 
@@ -228,6 +405,7 @@ impl Creation {
         match self {
             Self::Budget => "campaignBudgets:mutate",
             Self::Campaign => "campaigns:mutate",
+            Self::AdGroup => "adGroups:mutate",
         }
     }
 
@@ -236,6 +414,7 @@ impl Creation {
         match self {
             Self::Budget => ("campaign_budget", "campaignBudget"),
             Self::Campaign => ("campaign", "campaign"),
+            Self::AdGroup => ("ad_group", "adGroup"),
         }
     }
 
@@ -244,6 +423,7 @@ impl Creation {
         match self {
             Self::Budget => ("campaignBudgetError", "DUPLICATE_NAME"),
             Self::Campaign => ("campaignError", "DUPLICATE_CAMPAIGN_NAME"),
+            Self::AdGroup => ("adGroupError", "DUPLICATE_ADGROUP_NAME"),
         }
     }
 }
@@ -302,26 +482,34 @@ impl GoogleAdsClient {
         &self.shared.customer_id
     }
 
-    /// Makes a daily budget of the campaign and a paused Search campaign on it, both
-    /// named `name` with `key`'s suffix, and returns them. Run again with the same key
-    /// (after a crash, a time-out or a restart, at any point), it makes only what the
-    /// earlier run did not, and returns the same budget and campaign.
+    /// Makes a daily budget and a paused Search campaign on it serving from `start`
+    /// to `end` (or at once and for good), an ad group in it bid at a twentieth of the
+    /// day's budget, the copy's keywords as phrase matches and its responsive search
+    /// ad, the named ones named `name` with `key`'s suffix, and returns them. Run again
+    /// with the same key (after a crash, a time-out or a restart, at any point), it
+    /// makes only what the earlier run did not, and returns the same objects.
     ///
-    /// The campaign is made paused, as Google advises: enable it with
-    /// [`GoogleAdsClient::set_campaign_status`] once its ad groups and ads are in place.
+    /// The campaign is left paused, as Google advises: enable it with
+    /// [`GoogleAdsClient::set_campaign_status`] when it should serve.
     pub async fn launch(
         &self,
         name: &str,
         daily_amount: Decimal,
+        copy: &SearchAdCopy,
+        (start, end): (Option<NaiveDate>, Option<NaiveDate>),
         key: &IdempotencyKey,
     ) -> Result<GoogleAdsLaunch, AdapterError> {
         let keyed = keyed_name(name, key)?;
         micros(daily_amount)?;
-        // One deadline for both steps: a launch is one call to its caller.
+        let cpc_bid = cpc_bid_for(daily_amount);
+        // One deadline for every step: a launch is one call to its caller.
         let client = self.until(self.deadline());
         let budget = client.create_budget(name, daily_amount, key).await?;
-        let campaign = client.create_search_campaign(name, &budget, None, None, key).await?;
-        Ok(GoogleAdsLaunch { budget, campaign, name: keyed })
+        let campaign = client.create_search_campaign(name, &budget, start, end, key).await?;
+        let ad_group = client.create_ad_group(name, &campaign, cpc_bid, key).await?;
+        let keywords = client.add_keywords(&ad_group, copy.keywords()).await?;
+        let ad = client.create_responsive_search_ad(&ad_group, copy).await?;
+        Ok(GoogleAdsLaunch { budget, campaign, ad_group, keywords, ad, name: keyed })
     }
 
     /// Makes a daily budget of `daily_amount` (in the account's currency) named `name`
@@ -341,7 +529,7 @@ impl GoogleAdsClient {
             "deliveryMethod": "STANDARD",
             "explicitlyShared": false,
         });
-        self.create_named(Creation::Budget, &name, create, self.deadline()).await
+        self.create_named(Creation::Budget, &name, None, create, self.deadline()).await
     }
 
     /// Makes a paused Search campaign named `name` with `key`'s suffix on `budget` (a
@@ -392,7 +580,160 @@ impl GoogleAdsClient {
         if let Some(end) = end {
             create["endDateTime"] = json!(format!("{end} 23:59:59"));
         }
-        self.create_named(Creation::Campaign, &name, create, self.deadline()).await
+        self.create_named(Creation::Campaign, &name, None, create, self.deadline()).await
+    }
+
+    /// Makes an enabled standard Search ad group named `name` with `key`'s suffix in
+    /// `campaign` (a campaign of this account), bidding `cpc_bid` (in the account's
+    /// currency) a click, and returns its resource name; or, if the campaign holds one
+    /// with that name already, returns it.
+    pub async fn create_ad_group(
+        &self,
+        name: &str,
+        campaign: &str,
+        cpc_bid: Decimal,
+        key: &IdempotencyKey,
+    ) -> Result<String, AdapterError> {
+        let name = keyed_name(name, key)?;
+        self.check_resource(campaign, "campaigns")?;
+        let bid_micros = micros(cpc_bid)?;
+        let create = json!({
+            "name": name,
+            "campaign": campaign,
+            "status": "ENABLED",
+            "type": "SEARCH_STANDARD",
+            "cpcBidMicros": bid_micros.to_string(),
+        });
+        let within = ("ad_group.campaign", campaign);
+        self.create_named(Creation::AdGroup, &name, Some(within), create, self.deadline()).await
+    }
+
+    /// Adds `keywords` to `ad_group` (an ad group of this account) as enabled phrase
+    /// matches, leaving out those it holds already, and returns the resource names of
+    /// all of them. Each attempt reads what the ad group holds before it sends, so one
+    /// retried after its predecessor's answer was lost adds nothing twice.
+    pub async fn add_keywords(&self, ad_group: &str, keywords: &[String]) -> Result<Vec<String>, AdapterError> {
+        const OPERATION: &str = "add_keywords";
+        self.check_resource(ad_group, "adGroups")?;
+        if let Some((keyword, reason)) =
+            keywords.iter().find_map(|keyword| keyword_refusal(keyword).map(|reason| (keyword, reason)))
+        {
+            return Err(AdapterError::rejected(
+                PLATFORM,
+                format!("{OPERATION}: Google Ads would refuse the keyword {keyword:?} ({reason})"),
+            ));
+        }
+        let deadline = self.deadline();
+        let query = format!(
+            "SELECT ad_group_criterion.resource_name, ad_group_criterion.keyword.text, \
+             ad_group_criterion.keyword.match_type FROM ad_group_criterion \
+             WHERE ad_group_criterion.ad_group = {} AND ad_group_criterion.type = 'KEYWORD' \
+             AND ad_group_criterion.status != 'REMOVED'",
+            gaql_string(ad_group)
+        );
+        let query = &query;
+        self.shared
+            .resilience
+            .run(OPERATION, 1.0, deadline, || async move {
+                let rows = self.search_once(OPERATION, query, deadline).await?;
+                let mut held = Vec::new();
+                let mut missing: Vec<&String> = keywords.iter().collect();
+                for row in &rows {
+                    let criterion = row.get("adGroupCriterion");
+                    let text = criterion.and_then(|found| found.pointer("/keyword/text")).and_then(Value::as_str);
+                    let phrase =
+                        criterion.and_then(|found| found.pointer("/keyword/matchType")).and_then(Value::as_str)
+                            == Some("PHRASE");
+                    let resource = criterion.and_then(|found| found.get("resourceName")).and_then(Value::as_str);
+                    if let (Some(text), Some(resource), true) = (text, resource, phrase) {
+                        let before = missing.len();
+                        missing.retain(|keyword| !keyword.eq_ignore_ascii_case(text));
+                        if missing.len() < before {
+                            held.push(resource.to_owned());
+                        }
+                    }
+                }
+                if missing.is_empty() {
+                    return Ok(held);
+                }
+                // One request for all of them: without `partialFailure` Google makes all
+                // or none, so a refusal leaves nothing half-added.
+                let operations: Vec<Value> = missing
+                    .iter()
+                    .map(|text| {
+                        json!({ "create": {
+                            "adGroup": ad_group,
+                            "status": "ENABLED",
+                            "keyword": { "text": text, "matchType": "PHRASE" },
+                        } })
+                    })
+                    .collect();
+                let body = json!({ "operations": operations });
+                match self.send(OPERATION, "adGroupCriteria:mutate", &body, deadline).await? {
+                    Answer::Done(answer) => {
+                        held.extend(mutated_resources(OPERATION, &answer, missing.len())?);
+                        Ok(held)
+                    }
+                    Answer::Refused(failure) => Err(failure.into_error(OPERATION)),
+                }
+            })
+            .await
+    }
+
+    /// Makes an enabled responsive search ad of `copy` in `ad_group` (an ad group of
+    /// this account) and returns its resource name; or, if the ad group holds an ad
+    /// leading to the copy's final URL already, returns that one. Each attempt looks
+    /// before it sends, so one retried after its predecessor's answer was lost makes no
+    /// second ad.
+    pub async fn create_responsive_search_ad(
+        &self,
+        ad_group: &str,
+        copy: &SearchAdCopy,
+    ) -> Result<String, AdapterError> {
+        const OPERATION: &str = "create_responsive_search_ad";
+        self.check_resource(ad_group, "adGroups")?;
+        let deadline = self.deadline();
+        let query = format!(
+            "SELECT ad_group_ad.resource_name, ad_group_ad.ad.final_urls FROM ad_group_ad \
+             WHERE ad_group_ad.ad_group = {} AND ad_group_ad.status != 'REMOVED'",
+            gaql_string(ad_group)
+        );
+        let text_assets = |lines: &[String]| lines.iter().map(|text| json!({ "text": text })).collect::<Vec<_>>();
+        let body = json!({ "operations": [{ "create": {
+            "adGroup": ad_group,
+            "status": "ENABLED",
+            "ad": {
+                "finalUrls": [copy.final_url()],
+                "responsiveSearchAd": {
+                    "headlines": text_assets(copy.headlines()),
+                    "descriptions": text_assets(copy.descriptions()),
+                },
+            },
+        } }] });
+        let (query, body) = (&query, &body);
+        self.shared
+            .resilience
+            .run(OPERATION, 1.0, deadline, || async move {
+                let rows = self.search_once(OPERATION, query, deadline).await?;
+                let existing = rows.iter().find_map(|row| {
+                    let ad = row.get("adGroupAd")?;
+                    let leads_there = ad
+                        .pointer("/ad/finalUrls")?
+                        .as_array()?
+                        .iter()
+                        .any(|url| url.as_str() == Some(copy.final_url()));
+                    leads_there.then(|| ad.get("resourceName")?.as_str().map(str::to_owned))?
+                });
+                if let Some(existing) = existing {
+                    tracing::info!(operation = OPERATION, %existing, "the ad group holds the ad; not made again");
+                    return Ok(existing);
+                }
+                match self.send(OPERATION, "adGroupAds:mutate", body, deadline).await? {
+                    Answer::Done(answer) => mutated_resource(OPERATION, &answer),
+                    Answer::Refused(failure) => Err(failure.into_error(OPERATION)),
+                }
+            })
+            .await
     }
 
     /// Sets `campaign`'s status (an update with `updateMask: "status"`). Setting the
@@ -467,15 +808,17 @@ impl GoogleAdsClient {
         Ok(())
     }
 
-    /// The resource named `name`, found or else created from `create`.
+    /// The resource named `name` (`within` a parent, when its name is unique only
+    /// there: `(field, parent)`), found or else created from `create`.
     async fn create_named(
         &self,
         creation: Creation,
         name: &str,
+        within: Option<(&str, &str)>,
         create: Value,
         deadline: Instant,
     ) -> Result<String, AdapterError> {
-        if let Some(existing) = self.find_named(creation, name, deadline).await? {
+        if let Some(existing) = self.find_named(creation, name, within, deadline).await? {
             tracing::info!(operation = creation.operation(), %existing, "found by its keyed name; not made again");
             return Ok(existing);
         }
@@ -497,7 +840,7 @@ impl GoogleAdsClient {
             Some(resource) => Ok(resource),
             // An earlier attempt made it and its answer was lost (or another run with the
             // same key got there first): the one bearing the name is the one asked for.
-            None => self.find_named(creation, name, deadline).await?.ok_or_else(|| {
+            None => self.find_named(creation, name, within, deadline).await?.ok_or_else(|| {
                 AdapterError::rejected(
                     PLATFORM,
                     format!(
@@ -509,19 +852,24 @@ impl GoogleAdsClient {
         }
     }
 
-    /// The resource name of the budget or campaign (not removed) called `name`.
+    /// The resource name of the budget, campaign or ad group (not removed; `within`
+    /// the parent, if given) called `name`.
     async fn find_named(
         &self,
         creation: Creation,
         name: &str,
+        within: Option<(&str, &str)>,
         deadline: Instant,
     ) -> Result<Option<String>, AdapterError> {
         let (table, row_key) = creation.resource();
-        let query = format!(
+        let mut query = format!(
             "SELECT {table}.resource_name, {table}.name FROM {table} \
              WHERE {table}.name = {} AND {table}.status != 'REMOVED'",
             gaql_string(name)
         );
+        if let Some((field, parent)) = within {
+            query.push_str(&format!(" AND {field} = {}", gaql_string(parent)));
+        }
         let rows = self.search_stream("find_by_name", &query, deadline).await?;
         Ok(rows.iter().find_map(|row| {
             let found = row.get(row_key)?;
@@ -536,17 +884,17 @@ impl GoogleAdsClient {
         query: &str,
         deadline: Instant,
     ) -> Result<Vec<Value>, AdapterError> {
+        self.shared.resilience.run(operation, 1.0, deadline, || self.search_once(operation, query, deadline)).await
+    }
+
+    /// [`GoogleAdsClient::search_stream`] within an attempt its caller retries as a
+    /// whole.
+    async fn search_once(&self, operation: &str, query: &str, deadline: Instant) -> Result<Vec<Value>, AdapterError> {
         let body = json!({ "query": query });
-        let body = &body;
-        self.shared
-            .resilience
-            .run(operation, 1.0, deadline, || async move {
-                match self.send(operation, "googleAds:searchStream", body, deadline).await? {
-                    Answer::Done(answer) => stream_rows(operation, answer),
-                    Answer::Refused(failure) => Err(failure.into_error(operation)),
-                }
-            })
-            .await
+        match self.send(operation, "googleAds:searchStream", &body, deadline).await? {
+            Answer::Done(answer) => stream_rows(operation, answer),
+            Answer::Refused(failure) => Err(failure.into_error(operation)),
+        }
     }
 
     /// One request to `customers/{id}/{method}`, with the current token and once more
@@ -746,6 +1094,37 @@ fn mutated_resource(operation: &str, answer: &Value) -> Result<String, AdapterEr
         })
 }
 
+/// The resources a mutate of `expected` operations made, in order, or the refusal
+/// hidden in a `partialFailureError`.
+fn mutated_resources(operation: &str, answer: &Value, expected: usize) -> Result<Vec<String>, AdapterError> {
+    mutated_resource(operation, answer)?;
+    let made: Vec<String> = answer
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|result| result.get("resourceName")?.as_str())
+        .filter(|resource| !resource.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if made.len() != expected {
+        return Err(AdapterError::Unavailable {
+            platform: PLATFORM,
+            message: format!("{operation}: Google Ads answered {} resources for {expected} operations", made.len()),
+        });
+    }
+    Ok(made)
+}
+
+/// A manual CPC bid for a day's budget of `daily_amount`: the budget over
+/// [`BUDGETED_CLICKS_PER_DAY`], in whole cents (the smallest unit of the currencies the
+/// swarm budgets in), at least one.
+fn cpc_bid_for(daily_amount: Decimal) -> Decimal {
+    let bid = (daily_amount / Decimal::from(BUDGETED_CLICKS_PER_DAY))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
+    bid.max(Decimal::new(MIN_CPC_BID_CENTS, 2))
+}
+
 /// A `searchStream` answer's rows, its batches joined; an error among them fails it.
 fn stream_rows(operation: &str, answer: Value) -> Result<Vec<Value>, AdapterError> {
     let Value::Array(batches) = answer else {
@@ -931,7 +1310,8 @@ fn duration(text: &str) -> Option<Duration> {
 
 /// A Google Ads account as the swarm's search ads: a flight is a Search campaign on its
 /// own daily budget, named after the product with the flight's key, dated from today
-/// (UTC) for the flight's days, and enabled once made.
+/// (UTC) for the flight's days, with one ad group holding the flight's keywords and
+/// its responsive search ad, and enabled once all of them are made.
 #[async_trait::async_trait]
 impl AdAccount for GoogleAdsClient {
     fn channel(&self) -> AdChannel {
@@ -948,12 +1328,14 @@ impl AdAccount for GoogleAdsClient {
 
     async fn launch(&self, spec: &CampaignSpec, key: &IdempotencyKey) -> Result<CampaignRef, AdapterError> {
         let (name, start, end) = spec.flight_on(PLATFORM, AdChannel::SearchAds, chrono::Utc::now().date_naive())?;
-        // One deadline for the three steps: a launch is one call to its caller.
+        // Checked before anything is made: a campaign whose ad Google would refuse
+        // would hold a budget and serve nothing.
+        let copy = SearchAdCopy::parse(&spec.creative)?;
+        // One deadline for every step: a launch is one call to its caller.
         let client = self.until(self.deadline());
-        let budget = client.create_budget(&name, spec.daily_budget, key).await?;
-        let campaign = client.create_search_campaign(&name, &budget, Some(start), Some(end), key).await?;
-        client.set_campaign_status(&campaign, GoogleAdsCampaignStatus::Enabled).await?;
-        Ok(CampaignRef { campaign_id: campaign })
+        let launch = client.launch(&name, spec.daily_budget, &copy, (Some(start), Some(end)), key).await?;
+        client.set_campaign_status(&launch.campaign, GoogleAdsCampaignStatus::Enabled).await?;
+        Ok(CampaignRef { campaign_id: launch.campaign })
     }
 
     async fn campaign_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<CampaignDay>, AdapterError> {

@@ -63,8 +63,9 @@
 //! - `reddit`: [`RedditClient`], a Reddit account's submissions over a
 //!   [`RedditConnection`] (errors inside `200`s, the `User-Agent` Reddit asks for).
 //! - `google_ads`: [`GoogleAdsClient`], a Google Ads account's Search campaigns through
-//!   the pinned REST version over a [`GoogleAdsConnection`]: a budget in exact micros and
-//!   a campaign on it, each made once per key, pause and resume, and each campaign's
+//!   the pinned REST version over a [`GoogleAdsConnection`]: a budget in exact micros, a
+//!   campaign on it, an ad group, its keywords and a responsive search ad of checked copy
+//!   ([`SearchAdCopy`]), each made once per key, pause and resume, and each campaign's
 //!   daily cost and counts from `searchStream`.
 //! - `meta_ads`: [`MetaAdsClient`], a Meta ad account through the pinned Graph API version
 //!   over a [`MetaAdsConnection`] (a long-lived token with its `appsecret_proof`): a
@@ -97,8 +98,9 @@ pub use channels::{AdAccount, ChannelMarket, ConnectionKeeper, SocialChannel, Vi
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
 pub use google_ads::{
-    GOOGLE_ADS_API_BASE, GOOGLE_ADS_API_VERSION, GOOGLE_ADS_MAX_NAME_CHARS, GoogleAdsCampaignDay,
-    GoogleAdsCampaignStatus, GoogleAdsClient, GoogleAdsConnection, GoogleAdsLaunch,
+    GOOGLE_ADS_API_BASE, GOOGLE_ADS_API_VERSION, GOOGLE_ADS_MAX_DESCRIPTION_CHARS, GOOGLE_ADS_MAX_HEADLINE_CHARS,
+    GOOGLE_ADS_MAX_KEYWORD_CHARS, GOOGLE_ADS_MAX_NAME_CHARS, GoogleAdsCampaignDay, GoogleAdsCampaignStatus,
+    GoogleAdsClient, GoogleAdsConnection, GoogleAdsLaunch, SearchAdCopy,
 };
 pub use gumroad::{
     GUMROAD_API_BASE, GumroadAccessToken, GumroadClient, GumroadConnection, GumroadDiscount, GumroadMarket,
@@ -111,9 +113,10 @@ pub use linkedin::{
     LinkedInConnection,
 };
 pub use marketplace::{
-    AdChannel, CampaignDay, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, ChannelStatus,
-    ListedProduct, MarketSnapshot, Marketplace, Niche, PerformanceReport, PostEngagement, PostPerformance, PostRef,
-    PostSpec, PostVideo, ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
+    AdChannel, AdCreative, AdImage, CampaignDay, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance,
+    ChannelStatus, ListedProduct, MarketSnapshot, Marketplace, Niche, PerformanceReport, PostEngagement,
+    PostPerformance, PostRef, PostSpec, PostVideo, ProductListing, ProductPerformance, PublishedPost, SocialNetwork,
+    StoreRef,
 };
 pub use meta_ads::{
     META_GRAPH_API_BASE, META_GRAPH_API_VERSION, MetaAdsCampaignDay, MetaAdsClient, MetaAdsConnection, MetaAdsLaunch,

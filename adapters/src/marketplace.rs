@@ -265,6 +265,47 @@ pub struct CampaignSpec {
     pub daily_budget: Decimal,
     /// How many days it runs, starting today.
     pub days: u32,
+    /// What the ads say and where they lead. The sandbox runs no ads anyone reads and
+    /// ignores it; a real ad platform refuses a launch whose copy it could not serve.
+    /// Specs written before ads carried copy read as having none.
+    #[serde(default)]
+    pub creative: AdCreative,
+}
+
+/// The copy of a flight's ads: what the platforms show and where a click leads. Each
+/// platform's client checks it against its own limits before anything is created (Google
+/// takes 3 to 15 headlines of at most 30 characters, Meta one headline), so the
+/// writer cuts it to fit rather than the client guessing what to drop.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AdCreative {
+    /// The product's page on the market: where every ad leads.
+    pub landing_url: String,
+    /// Short headlines, the strongest first (Meta shows the first).
+    pub headlines: Vec<String>,
+    /// Longer lines under them, the strongest first (Meta's primary text is the
+    /// first, its description the second).
+    pub descriptions: Vec<String>,
+    /// Search phrases the ads answer (Google Ads' keywords).
+    pub keywords: Vec<String>,
+    /// The picture social ads show; without one Meta shows what the landing page
+    /// offers. Not recorded: a rehearsal's log says what is advertised, not its bytes.
+    #[serde(skip)]
+    pub image: Option<AdImage>,
+}
+
+/// A picture an ad shows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdImage {
+    /// Its media type (`image/png`, `image/jpeg`).
+    pub content_type: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for AdImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdImage").field("content_type", &self.content_type).field("bytes", &self.bytes.len()).finish()
+    }
 }
 
 impl CampaignSpec {

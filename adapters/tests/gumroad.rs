@@ -485,6 +485,7 @@ async fn the_market_lists_a_product_once_on_sale_and_reprices_it() {
         channel: AdChannel::SearchAds,
         daily_budget: Decimal::TEN,
         days: 1,
+        creative: Default::default(),
     };
     let refused = rejected_message(market.launch_campaign(tenant, &ads, &key("ads")).await.expect_err("no ads"));
     assert!(refused.contains("ad or social platform"), "{refused}");

@@ -61,6 +61,7 @@ fn flight(product: &str, daily_budget: &str) -> CampaignSpec {
         channel: AdChannel::SocialAds,
         daily_budget: money(daily_budget),
         days: 7,
+        creative: Default::default(),
     }
 }
 

@@ -75,6 +75,7 @@ async fn play_a_month(market: &SandboxMarket, tenant: TenantId) -> PerformanceRe
                 channel: AdChannel::SearchAds,
                 daily_budget: money("40"),
                 days: 20,
+                creative: Default::default(),
             },
             &key(tenant, "marketing_launch", "course-search"),
         )
@@ -132,7 +133,13 @@ async fn advertise(seed: u64, channel: AdChannel, budget: Decimal, days: u32) ->
         market
             .launch_campaign(
                 TENANT,
-                &CampaignSpec { product_id: product.product_id, channel, daily_budget: budget, days },
+                &CampaignSpec {
+                    product_id: product.product_id,
+                    channel,
+                    daily_budget: budget,
+                    days,
+                    creative: Default::default(),
+                },
                 &key(TENANT, "marketing_launch", "ads"),
             )
             .await
@@ -282,6 +289,7 @@ async fn campaigns_spend_their_budget_each_day_they_run_and_then_stop() {
                 channel: AdChannel::SocialAds,
                 daily_budget: money("25.50"),
                 days: 5,
+                creative: Default::default(),
             },
             &key(TENANT, "marketing_launch", "five-days"),
         )
@@ -423,6 +431,7 @@ async fn a_replayed_call_returns_the_first_result_and_changes_nothing() {
         channel: AdChannel::SearchAds,
         daily_budget: money("50"),
         days: 10,
+        creative: Default::default(),
     };
     let campaign_key = key(TENANT, "marketing_launch", "search");
     let campaign = market.launch_campaign(TENANT, &spec, &campaign_key).await.expect("campaign launches");
@@ -539,6 +548,7 @@ async fn an_exported_world_imported_into_a_new_market_continues_identically() {
                 channel: AdChannel::SocialAds,
                 daily_budget: money("60"),
                 days: 30,
+                creative: Default::default(),
             },
             &key(TENANT, "marketing_launch", "social"),
         )
@@ -637,6 +647,7 @@ async fn zero_negative_and_unknown_inputs_are_rejected_with_clear_messages() {
         channel: AdChannel::SearchAds,
         daily_budget: money(budget),
         days,
+        creative: Default::default(),
     };
     let post =
         |network: SocialNetwork, text: String| PostSpec { product_id: id.to_owned(), network, text, video: None };

@@ -903,13 +903,15 @@ impl PlannedFlight {
     }
 }
 
-/// Launches a flight on the market and records its campaign row.
+/// Launches a flight on the market, its ads saying what the product's listing says,
+/// and records its campaign row.
 async fn launch_flight(context: &AgentContext, planned: &PlannedFlight) -> Result<(), AgentError> {
     let spec = CampaignSpec {
         product_id: planned.external_id.clone(),
         channel: planned.channel,
         daily_budget: planned.daily_budget,
         days: FLIGHT_DAYS,
+        creative: flight_creative(context, planned).await?,
     };
     let campaign = context
         .market
@@ -928,6 +930,99 @@ async fn launch_flight(context: &AgentContext, planned: &PlannedFlight) -> Resul
     };
     context.store.create_campaign(row).await.map_err(store_error)?;
     Ok(())
+}
+
+/// The ads' copy for `planned`, from its product's listing: headlines of the product's
+/// name, its price, its title's qualifiers and its tags; descriptions of its
+/// description's sentences and its price; its tags and name as keywords; the listing's
+/// page as where they lead (the store's, if no listing event says). Each is cut at a
+/// word boundary to the strictest platform's limits (Google's 30 and 90 characters), so
+/// that neither platform has reason to refuse it; a product too thin for three
+/// headlines is left for the platform's client to refuse in words.
+async fn flight_creative(
+    context: &AgentContext,
+    planned: &PlannedFlight,
+) -> Result<boardroom_adapters::AdCreative, AgentError> {
+    const HEADLINE_CHARS: usize = boardroom_adapters::GOOGLE_ADS_MAX_HEADLINE_CHARS;
+    const DESCRIPTION_CHARS: usize = boardroom_adapters::GOOGLE_ADS_MAX_DESCRIPTION_CHARS;
+    const MAX_HEADLINES: usize = 15;
+    const MAX_DESCRIPTIONS: usize = 4;
+    const LISTED: &str = "ceo.product_launched";
+    // Events are read a page at a time: a business's log grows with every cycle.
+    const EVENTS_PAGE: i64 = 500;
+
+    let Some(product) = context.store.product(context.tenant, planned.product_id).await.map_err(store_error)? else {
+        return Ok(boardroom_adapters::AdCreative::default());
+    };
+    // The product row keeps no address: the event announcing its listing does, or
+    // failing that the store's record (a store front is a page the ads can lead to).
+    let mut landing_url = String::new();
+    let mut after = 0;
+    loop {
+        let events = context.store.events_after(context.tenant, after, EVENTS_PAGE).await.map_err(store_error)?;
+        for event in events.iter().filter(|event| event.kind == LISTED) {
+            let is_this_product = event.data.get("product_id").and_then(Value::as_str) == Some(&planned.external_id);
+            if let Some(url) = event.data.get("url").and_then(Value::as_str).filter(|_| is_this_product) {
+                landing_url = url.to_owned();
+            }
+        }
+        match events.last() {
+            Some(last) if i64::try_from(events.len()).is_ok_and(|read| read == EVENTS_PAGE) => after = last.seq,
+            _ => break,
+        }
+    }
+    if landing_url.is_empty() {
+        let store = context.store.agent_memory(context.tenant, context.agent, "store").await.map_err(store_error)?;
+        let store_url = store.as_ref().and_then(|memory| memory.content.get("url")?.as_str().map(str::to_owned));
+        landing_url = store_url.unwrap_or_default();
+    }
+
+    let name = copywriting::name_in_title(&product.title);
+    let price = money(product.price, &product.currency);
+    let mut headlines: Vec<String> = Vec::new();
+    let qualifiers = product.title.split(copywriting::TITLE_SEPARATOR).skip(1);
+    let tags = product.tags.iter().map(|tag| copywriting::title_case(tag));
+    let candidates = [name.to_owned(), format!("{name} for {price}"), format!("Only {price}")]
+        .into_iter()
+        .chain(qualifiers.map(str::to_owned))
+        .chain(tags);
+    for candidate in candidates {
+        // A headline is never cut: a cut one reads as broken, and another will do.
+        let candidate = candidate.split_whitespace().collect::<Vec<_>>().join(" ");
+        let fits = !candidate.is_empty() && candidate.chars().count() <= HEADLINE_CHARS;
+        if fits && !headlines.iter().any(|kept| kept.eq_ignore_ascii_case(&candidate)) {
+            headlines.push(candidate);
+        }
+    }
+    if headlines.is_empty() {
+        // Even a name too long for a headline gives one, cut where a title may be cut.
+        headlines.push(copywriting::fit_title(name, HEADLINE_CHARS));
+    }
+    headlines.truncate(MAX_HEADLINES);
+
+    let mut descriptions: Vec<String> = Vec::new();
+    let mut rest = product.description.trim();
+    while descriptions.len() < MAX_DESCRIPTIONS - 1 && !rest.is_empty() {
+        let line = copywriting::fit_sentences(rest, DESCRIPTION_CHARS);
+        // `fit_sentences` ends a line cut mid-sentence with an ellipsis: nothing of
+        // that sentence is left to say after it.
+        let said = if line.ends_with('…') { rest.len() } else { line.len().min(rest.len()) };
+        rest = rest[said..].trim_start();
+        if !line.is_empty() && line != "…" {
+            descriptions.push(line);
+        }
+    }
+    descriptions.push(copywriting::fit(&format!("{name}, yours for {price}."), DESCRIPTION_CHARS));
+
+    let mut keywords: Vec<String> = Vec::new();
+    for keyword in product.tags.iter().map(String::as_str).chain([name]) {
+        let keyword = keyword.trim().to_lowercase();
+        if !keyword.is_empty() && !keywords.contains(&keyword) {
+            keywords.push(keyword);
+        }
+    }
+
+    Ok(boardroom_adapters::AdCreative { landing_url, headlines, descriptions, keywords, image: None })
 }
 
 /// The spending guard as the marketing step meets it: the owner's caps, the flights

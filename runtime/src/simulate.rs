@@ -178,8 +178,14 @@ impl Player {
         if daily_budget < Decimal::ONE {
             return Ok(());
         }
-        let spec =
-            CampaignSpec { product_id: self.product.clone(), channel, daily_budget: daily_budget.round_dp(2), days: 7 };
+        let spec = CampaignSpec {
+            product_id: self.product.clone(),
+            channel,
+            daily_budget: daily_budget.round_dp(2),
+            days: 7,
+            // The simulation runs on the sandbox, which shows no ad anyone reads.
+            creative: Default::default(),
+        };
         let key = IdempotencyKey::for_step(TENANT, i64::from(day), "flight", &format!("{channel:?}"));
         self.market.launch_campaign(TENANT, &spec, &key).await?;
         Ok(())

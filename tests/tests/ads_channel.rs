@@ -1,8 +1,10 @@
 //! A live business's ads on its own ad accounts, Google Ads and Meta: its owner connects a
 //! Shopify shop and a Google Ads account (local servers that speak each platform's API
 //! as documented and refuse anything else) and goes live. The autopilot's marketing
-//! step runs its search-ads flight there as a budget and an enabled Search campaign,
-//! made once; each completed day's spend is read back and booked in the ledger once;
+//! step runs its search-ads flight there as a budget, an enabled Search campaign, an ad
+//! group, the product's tags as keywords and a responsive search ad leading to the
+//! product's page, each made once; each completed day's spend is read back and booked in
+//! the ledger once;
 //! the spending guard holds a flight above the owner's approval threshold before
 //! anything reaches Google; and the account is a node of the swarm graph. A Meta ad
 //! account runs the social-ads flight the same way: a campaign and an ad set, active,
@@ -86,6 +88,30 @@ async fn a_live_business_runs_its_search_ads_on_google_and_books_each_days_spend
     let rows = live.app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].external_id.as_deref(), Some(campaign.resource_name.as_str()));
+    let product = live.app.state.store.products(TenantId(business)).await.expect("products").remove(0);
+    let ad_groups = live.ads.ad_groups();
+    assert_eq!(ad_groups.len(), 1, "one ad group: {ad_groups:?}");
+    assert_eq!(
+        (ad_groups[0].campaign.as_str(), ad_groups[0].status.as_str()),
+        (campaign.resource_name.as_str(), "ENABLED")
+    );
+    let keywords = live.ads.keywords();
+    assert!(!keywords.is_empty(), "the product's tags as keywords");
+    let mut texts: Vec<&str> = keywords.iter().map(|keyword| keyword.text.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    assert_eq!(texts.len(), keywords.len(), "each keyword once: {keywords:?}");
+    assert!(
+        keywords.iter().all(|keyword| keyword.ad_group == ad_groups[0].resource_name && keyword.match_type == "PHRASE")
+    );
+    let tags: Vec<String> = product.tags.iter().map(|tag| tag.to_lowercase()).collect();
+    assert!(keywords.iter().any(|keyword| tags.contains(&keyword.text)), "{keywords:?} from {tags:?}");
+    let ads = live.ads.ads();
+    assert_eq!(ads.len(), 1, "one ad: {ads:?}");
+    assert_eq!(ads[0].ad_group, ad_groups[0].resource_name);
+    // The fake shop has no online store, so a product's page is its admin page.
+    assert!(ads[0].final_urls[0].contains("/products/"), "it leads to the product's page: {:?}", ads[0].final_urls);
+    assert!((3..=15).contains(&ads[0].headlines.len()) && (2..=4).contains(&ads[0].descriptions.len()), "{ads:?}");
 
     let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
     assert_eq!(
@@ -115,6 +141,8 @@ async fn a_live_business_runs_its_search_ads_on_google_and_books_each_days_spend
     run_a_cycle(&live.app, owner, business).await;
     assert_eq!(google_rows(&live).await.len(), 1, "a day read again is booked once");
     assert_eq!(live.ads.campaigns().len(), 1, "the week's flight is not launched again");
+    assert_eq!((live.ads.ad_groups().len(), live.ads.ads().len()), (1, 1), "nor its ad group or ad");
+    assert_eq!(live.ads.keywords().len(), keywords.len(), "nor its keywords");
 }
 
 async fn the_spending_guard_holds_a_google_flight_above_the_threshold_before_google_sees_it(backends: Backends) {

@@ -12,9 +12,9 @@ use super::model::{self, PostDay};
 use super::money::{self, MAX_AMOUNT, MIN_DAILY_BUDGET, MIN_PRICE};
 use super::random::{Draws, STREAM_DAY, STREAM_POST, STREAM_TENANT, mix, poisson_quantile};
 use crate::{
-    AdChannel, AdapterError, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance, IdempotencyKey,
-    ListedProduct, MarketSnapshot, PerformanceReport, Platform, PostEngagement, PostPerformance, PostRef, PostSpec,
-    ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
+    AdChannel, AdCreative, AdapterError, CampaignPerformance, CampaignRef, CampaignSpec, ChannelPerformance,
+    IdempotencyKey, ListedProduct, MarketSnapshot, PerformanceReport, Platform, PostEngagement, PostPerformance,
+    PostRef, PostSpec, ProductListing, ProductPerformance, PublishedPost, SocialNetwork, StoreRef,
 };
 
 /// The version of [`WorldState`]'s shape; an import of another version is refused.
@@ -528,7 +528,9 @@ impl World {
             )));
         }
         self.product(&spec.product_id)?;
-        let normalised = CampaignSpec { daily_budget, ..spec.clone() };
+        // The copy is for real ad platforms: no one reads a simulated ad, and a key
+        // replayed with the copy rewritten (a price changed in between) is the same flight.
+        let normalised = CampaignSpec { daily_budget, creative: AdCreative::default(), ..spec.clone() };
         let outcome = self.idempotent(key, Request::LaunchCampaign(normalised.clone()), |world| {
             let id = world.new_id("cmp", world.state.campaigns.len() + 1);
             let start_day = world.state.today;

@@ -2,8 +2,9 @@
 //! protocol and refuse anything else, for the client's tests (an axum server on
 //! `127.0.0.1:0`). Shapes and words follow Google's reference for
 //! `CampaignBudgetService.MutateCampaignBudgets`, `CampaignService.MutateCampaigns`,
-//! `GoogleAdsService.SearchStream` and its error model (`google.rpc.Status` with a
-//! `GoogleAdsFailure` in `details`).
+//! `AdGroupService.MutateAdGroups`, `AdGroupCriterionService.MutateAdGroupCriteria`,
+//! `AdGroupAdService.MutateAdGroupAds`, `GoogleAdsService.SearchStream` and its error
+//! model (`google.rpc.Status` with a `GoogleAdsFailure` in `details`).
 //!
 //! What it enforces, as Google does (or, where marked, more strictly):
 //! - the token endpoint: a form with `grant_type=refresh_token`, the refresh token, and
@@ -29,19 +30,38 @@
 //!   `containsEuPoliticalAdvertising` (`FieldError.REQUIRED` without it); optional
 //!   `networkSettings` of booleans; optional `startDateTime` and `endDateTime` as
 //!   `yyyy-MM-dd HH:mm:ss`, the start not in the past nor after the end;
+//! - ad groups: a `name` no other ad group of the campaign that is not removed has
+//!   (`DUPLICATE_ADGROUP_NAME`), at most 255 characters; a `campaign` of this account
+//!   (`RESOURCE_NOT_FOUND`); `status` `ENABLED` or `PAUSED`; `type` `SEARCH_STANDARD`
+//!   (stricter: the only type served); `cpcBidMicros` as a JSON string of a positive
+//!   whole number of cents;
+//! - keywords (ad group criteria): many operations a request, all made or none; each an
+//!   `adGroup` of this account, `status` `ENABLED` or `PAUSED`, and a `keyword` with
+//!   `text` (at most 80 characters, `KEYWORD_TEXT_TOO_LONG`; at most 10 words,
+//!   `KEYWORD_HAS_TOO_MANY_WORDS`; none of Google's refused symbols,
+//!   `KEYWORD_HAS_INVALID_CHARS`) and `matchType` `EXACT`, `PHRASE` or `BROAD`. A keyword
+//!   the ad group holds already is kept twice here (Google's handling is not served),
+//!   so a test counting keywords sees any sent twice;
+//! - ads: an `adGroup` of this account, `status` `ENABLED` or `PAUSED`, and an `ad` with
+//!   `finalUrls` (at least one, each `http` or `https`) and a `responsiveSearchAd` (the
+//!   only ad type served) of 3 to 15 `headlines` of at most 30 characters and 2 to 4
+//!   `descriptions` of at most 90 (`collectionSizeError.TOO_FEW`/`TOO_MANY`,
+//!   `stringLengthError.TOO_LONG`), each `{text}`;
 //! - a campaign's update: `updateMask` naming exactly the fields set besides
 //!   `resourceName` (stricter: only `status` is served), of a campaign of this account;
-//! - `searchStream`: a GAQL query `SELECT … FROM campaign|campaign_budget [WHERE …]` over
+//! - `searchStream`: a GAQL query `SELECT … FROM campaign|campaign_budget|ad_group|
+//!   ad_group_criterion|ad_group_ad [WHERE …]` over
 //!   the fields it serves, conditions `=` and `!=` on strings and `BETWEEN` on
 //!   `segments.date`, joined by `AND`; `segments.date` selected needs a date filter, and
 //!   metrics need `segments.date` (stricter); answered as a JSON array of batches of at
 //!   most [`BATCH_ROWS`] rows (Google: up to 10,000; few here so that the client's
 //!   joining of batches is exercised), `int64`s as strings, and errors inside the array.
 //!
-//! It counts calls per method, keeps the budgets, campaigns and status updates made and
-//! the metrics a test sets per campaign per day, and can be told to answer
-//! `RESOURCE_EXHAUSTED` with a `retryDelay`, to expire every access token, to revoke the
-//! refresh token, or to cut the connection after doing a call (its answer lost).
+//! It counts calls per method, keeps the budgets, campaigns, ad groups, keywords, ads and
+//! status updates made and the metrics a test sets per campaign per day, and can be told
+//! to answer `RESOURCE_EXHAUSTED` with a `retryDelay`, to fail calls with a `503` before
+//! doing them, to expire every access token, to revoke the refresh token, or to cut the
+//! connection after doing a call (its answer lost).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -78,6 +98,9 @@ pub(crate) const BATCH_ROWS: usize = 2;
 /// The methods, as counted.
 pub(crate) const BUDGETS: &str = "campaignBudgets:mutate";
 pub(crate) const CAMPAIGNS: &str = "campaigns:mutate";
+pub(crate) const AD_GROUPS: &str = "adGroups:mutate";
+pub(crate) const KEYWORDS: &str = "adGroupCriteria:mutate";
+pub(crate) const ADS: &str = "adGroupAds:mutate";
 pub(crate) const SEARCH_STREAM: &str = "googleAds:searchStream";
 pub(crate) const TOKEN: &str = "token";
 
@@ -107,6 +130,38 @@ pub(crate) struct FakeCampaign {
     pub(crate) end: Option<String>,
 }
 
+/// An ad group as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakeAdGroup {
+    pub(crate) resource_name: String,
+    pub(crate) name: String,
+    pub(crate) campaign: String,
+    pub(crate) status: String,
+    pub(crate) kind: String,
+    pub(crate) cpc_bid_micros: i64,
+}
+
+/// A keyword (an ad group criterion) as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakeKeyword {
+    pub(crate) resource_name: String,
+    pub(crate) ad_group: String,
+    pub(crate) status: String,
+    pub(crate) text: String,
+    pub(crate) match_type: String,
+}
+
+/// A responsive search ad as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakeAd {
+    pub(crate) resource_name: String,
+    pub(crate) ad_group: String,
+    pub(crate) status: String,
+    pub(crate) final_urls: Vec<String>,
+    pub(crate) headlines: Vec<String>,
+    pub(crate) descriptions: Vec<String>,
+}
+
 /// A campaign update as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StatusUpdate {
@@ -132,12 +187,17 @@ struct AdsState {
     next_id: u64,
     budgets: Vec<FakeBudget>,
     campaigns: Vec<FakeCampaign>,
+    ad_groups: Vec<FakeAdGroup>,
+    keywords: Vec<FakeKeyword>,
+    ads: Vec<FakeAd>,
     updates: Vec<StatusUpdate>,
     days: BTreeMap<(String, NaiveDate), FakeDay>,
     /// Per method: refusals left, and the delay each names.
     exhausted: HashMap<String, (u32, Duration)>,
     /// Per method: answers left to lose.
     cuts: HashMap<String, u32>,
+    /// Per method: calls left to fail with a `503` before doing anything.
+    outages: HashMap<String, u32>,
     calls: HashMap<String, u32>,
     unauthorized: u32,
     /// Each `GoogleAdsFailure` error code refused, as `category.CODE`.
@@ -205,6 +265,23 @@ impl GoogleAdsFake {
         self.state().campaigns.clone()
     }
 
+    pub(crate) fn ad_groups(&self) -> Vec<FakeAdGroup> {
+        self.state().ad_groups.clone()
+    }
+
+    pub(crate) fn keywords(&self) -> Vec<FakeKeyword> {
+        self.state().keywords.clone()
+    }
+
+    pub(crate) fn ads(&self) -> Vec<FakeAd> {
+        self.state().ads.clone()
+    }
+
+    /// The next `times` calls to `method` fail with `503 UNAVAILABLE`, nothing done.
+    pub(crate) fn fail_calls(&self, method: &str, times: u32) {
+        self.state().outages.insert(method.to_owned(), times);
+    }
+
     pub(crate) fn status_updates(&self) -> Vec<StatusUpdate> {
         self.state().updates.clone()
     }
@@ -260,6 +337,11 @@ impl AdsState {
     fn take_cut(&mut self, method: &str) -> bool {
         self.cuts.get_mut(method).and_then(|left| left.checked_sub(1).map(|now| *left = now)).is_some()
     }
+
+    /// Whether `method`'s next call is to fail before it is done.
+    fn take_outage(&mut self, method: &str) -> bool {
+        self.outages.get_mut(method).and_then(|left| left.checked_sub(1).map(|now| *left = now)).is_some()
+    }
 }
 
 fn status_name(status: StatusCode) -> (&'static str, &'static str) {
@@ -273,6 +355,7 @@ fn status_name(status: StatusCode) -> (&'static str, &'static str) {
         403 => ("PERMISSION_DENIED", "The caller does not have permission"),
         404 => ("NOT_FOUND", "Requested entity was not found."),
         429 => ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+        503 => ("UNAVAILABLE", "The service is currently unavailable."),
         _ => ("INTERNAL", "Internal error encountered."),
     }
 }
@@ -419,8 +502,13 @@ async fn api(
     body: Bytes,
 ) -> Response {
     count(&fake, &method);
-    if version != VERSION || ![BUDGETS, CAMPAIGNS, SEARCH_STREAM].contains(&method.as_str()) {
+    if version != VERSION || ![BUDGETS, CAMPAIGNS, AD_GROUPS, KEYWORDS, ADS, SEARCH_STREAM].contains(&method.as_str()) {
         return not_found();
+    }
+    if fake.state().take_outage(&method) {
+        let (name, words) = status_name(StatusCode::SERVICE_UNAVAILABLE);
+        let body = json!({ "error": { "code": 503, "message": words, "status": name } });
+        return render((StatusCode::SERVICE_UNAVAILABLE, body), method == SEARCH_STREAM);
     }
     let answer = match admit(&fake, &customer, &headers) {
         Err(refusal) => refusal,
@@ -431,6 +519,9 @@ async fn api(
                 (None, Err(_)) => invalid_json("", "The body is not JSON."),
                 (None, Ok(request)) if method == BUDGETS => mutate_budgets(&fake, &request),
                 (None, Ok(request)) if method == CAMPAIGNS => mutate_campaigns(&fake, &request),
+                (None, Ok(request)) if method == AD_GROUPS => mutate_ad_groups(&fake, &request),
+                (None, Ok(request)) if method == KEYWORDS => mutate_keywords(&fake, &request),
+                (None, Ok(request)) if method == ADS => mutate_ads(&fake, &request),
                 (None, Ok(request)) => search_stream(&fake, &request),
             }
         }
@@ -823,6 +914,365 @@ fn update_campaign(fake: &GoogleAdsFake, update: &Map<String, Value>, mask: Opti
     (StatusCode::OK, json!({ "results": [{ "resourceName": resource_name }] }))
 }
 
+/// `text` as an `int64` of micros written as a JSON string, positive and a whole number
+/// of cents, or the refusal Google gives.
+fn cent_micros(fake: &GoogleAdsFake, value: Option<&Value>, at: &str) -> Result<i64, Answer> {
+    let micros = match value {
+        None => return Err(required(fake, &format!("create.{at}"))),
+        Some(Value::String(text)) => text.parse::<i64>().map_err(|_| {
+            invalid_json(&format!("operations[0].create.{at}"), &format!("Invalid value (TYPE_INT64), {text:?}"))
+        })?,
+        Some(other) => {
+            let description = format!("this fake takes an int64 only as a JSON string, not {other}");
+            return Err(invalid_json(&format!("operations[0].create.{at}"), &description));
+        }
+    };
+    if micros <= 0 {
+        return Err(failure(
+            fake,
+            StatusCode::BAD_REQUEST,
+            ("rangeError", "TOO_LOW"),
+            "Too low.",
+            &format!("create.{at}"),
+        ));
+    }
+    if micros % 10_000 != 0 {
+        let code = ("biddingError", "BID_TOO_MANY_FRACTIONAL_DIGITS");
+        let message = "The bid must be a multiple of the minimum unit of the account's currency.";
+        return Err(failure(fake, StatusCode::BAD_REQUEST, code, message, &format!("create.{at}")));
+    }
+    Ok(micros)
+}
+
+/// The request's one `create` (stricter: ad groups and ads are only created here).
+fn one_create<'a>(fake: &GoogleAdsFake, request: &'a Value) -> Result<&'a Map<String, Value>, Answer> {
+    let operation = one_operation(fake, request)?;
+    if let Some(refusal) = unknown_field(operation, &["create"], "operations[0]") {
+        return Err(refusal);
+    }
+    operation.get("create").and_then(Value::as_object).ok_or_else(|| required(fake, "create"))
+}
+
+/// A new ad group's, keyword's or ad's status.
+fn new_status<'a>(fake: &GoogleAdsFake, create: &'a Map<String, Value>) -> Result<&'a str, Answer> {
+    match create.get("status").and_then(Value::as_str) {
+        Some(status @ ("ENABLED" | "PAUSED")) => Ok(status),
+        None => Err(required(fake, "create.status")),
+        Some(other) => Err(failure(
+            fake,
+            StatusCode::BAD_REQUEST,
+            ("fieldError", "INVALID_VALUE"),
+            &format!("A new one is ENABLED or PAUSED, not {other}."),
+            "create.status",
+        )),
+    }
+}
+
+/// The `adGroup` a keyword or ad goes in: one the fake made.
+fn existing_ad_group(fake: &GoogleAdsFake, create: &Map<String, Value>) -> Result<String, Answer> {
+    let Some(ad_group) = create.get("adGroup").and_then(Value::as_str) else {
+        return Err(required(fake, "create.ad_group"));
+    };
+    if !fake.state().ad_groups.iter().any(|known| known.resource_name == ad_group) {
+        let code = ("mutateError", "RESOURCE_NOT_FOUND");
+        return Err(failure(
+            fake,
+            StatusCode::BAD_REQUEST,
+            code,
+            "The requested resource was not found.",
+            "create.ad_group",
+        ));
+    }
+    Ok(ad_group.to_owned())
+}
+
+fn mutate_ad_groups(fake: &GoogleAdsFake, request: &Value) -> Answer {
+    let create = match one_create(fake, request) {
+        Ok(create) => create,
+        Err(refusal) => return refusal,
+    };
+    let served = ["name", "campaign", "status", "type", "cpcBidMicros"];
+    if let Some(refusal) = unknown_field(create, &served, "operations[0].create") {
+        return refusal;
+    }
+    let Some(name) = create.get("name").and_then(Value::as_str).filter(|name| !name.trim().is_empty()) else {
+        return required(fake, "create.name");
+    };
+    if name.chars().count() > 255 {
+        return failure(fake, StatusCode::BAD_REQUEST, ("stringLengthError", "TOO_LONG"), "Too long.", "create.name");
+    }
+    let Some(campaign) = create.get("campaign").and_then(Value::as_str) else {
+        return required(fake, "create.campaign");
+    };
+    if !fake.state().campaigns.iter().any(|known| known.resource_name == campaign) {
+        let code = ("mutateError", "RESOURCE_NOT_FOUND");
+        return failure(
+            fake,
+            StatusCode::BAD_REQUEST,
+            code,
+            "The requested resource was not found.",
+            "create.campaign",
+        );
+    }
+    let status = match new_status(fake, create) {
+        Ok(status) => status,
+        Err(refusal) => return refusal,
+    };
+    match create.get("type").and_then(Value::as_str) {
+        Some("SEARCH_STANDARD") => {}
+        _ => {
+            let code = ("adGroupError", "ADGROUP_TYPE_NOT_VALID_FOR_ADVERTISING_CHANNEL_TYPE");
+            return failure(
+                fake,
+                StatusCode::BAD_REQUEST,
+                code,
+                "A Search campaign's ad group is SEARCH_STANDARD.",
+                "create.type",
+            );
+        }
+    }
+    let cpc_bid_micros = match cent_micros(fake, create.get("cpcBidMicros"), "cpc_bid_micros") {
+        Ok(micros) => micros,
+        Err(refusal) => return refusal,
+    };
+    let mut state = fake.state();
+    let taken = state
+        .ad_groups
+        .iter()
+        .any(|group| group.campaign == campaign && group.name == name && group.status != "REMOVED");
+    if taken {
+        drop(state);
+        let code = ("adGroupError", "DUPLICATE_ADGROUP_NAME");
+        return failure(
+            fake,
+            StatusCode::BAD_REQUEST,
+            code,
+            "AdGroup with the same name already exists for the campaign.",
+            "create.name",
+        );
+    }
+    state.next_id += 1;
+    let resource_name = format!("customers/{CUSTOMER_ID}/adGroups/{}", 150_000_000_000 + state.next_id);
+    state.ad_groups.push(FakeAdGroup {
+        resource_name: resource_name.clone(),
+        name: name.to_owned(),
+        campaign: campaign.to_owned(),
+        status: status.to_owned(),
+        kind: "SEARCH_STANDARD".to_owned(),
+        cpc_bid_micros,
+    });
+    (StatusCode::OK, json!({ "results": [{ "resourceName": resource_name }] }))
+}
+
+/// The symbols Google refuses in a keyword's text.
+const KEYWORD_REFUSED_SYMBOLS: &[char] =
+    &['!', '@', '%', '^', '*', '(', ')', '=', '{', '}', ';', '~', '`', '<', '>', '?', '\\', '|', ','];
+
+/// A keyword the request asks for, checked.
+fn checked_keyword(fake: &GoogleAdsFake, index: usize, operation: &Value) -> Result<FakeKeyword, Answer> {
+    let at = format!("operations[{index}]");
+    let Some(operation) = operation.as_object() else {
+        return Err(invalid_json(&at, "Expected an object."));
+    };
+    // Stricter: keywords are only created here.
+    if let Some(refusal) = unknown_field(operation, &["create"], &at) {
+        return Err(refusal);
+    }
+    let Some(create) = operation.get("create").and_then(Value::as_object) else {
+        return Err(required(fake, "create"));
+    };
+    if let Some(refusal) = unknown_field(create, &["adGroup", "status", "keyword"], &format!("{at}.create")) {
+        return Err(refusal);
+    }
+    let ad_group = existing_ad_group(fake, create)?;
+    let status = new_status(fake, create)?;
+    let Some(keyword) = create.get("keyword").and_then(Value::as_object) else {
+        return Err(required(fake, "create.keyword"));
+    };
+    if let Some(refusal) = unknown_field(keyword, &["text", "matchType"], &format!("{at}.create.keyword")) {
+        return Err(refusal);
+    }
+    let Some(text) = keyword.get("text").and_then(Value::as_str).filter(|text| !text.trim().is_empty()) else {
+        return Err(required(fake, "create.keyword.text"));
+    };
+    let refused = |code: &str, message: &str| {
+        failure(fake, StatusCode::BAD_REQUEST, ("criterionError", code), message, "create.keyword.text")
+    };
+    if text.chars().count() > 80 {
+        return Err(refused("KEYWORD_TEXT_TOO_LONG", "Keyword text is too long."));
+    }
+    if text.split_whitespace().count() > 10 {
+        return Err(refused("KEYWORD_HAS_TOO_MANY_WORDS", "Keyword has too many words."));
+    }
+    if text.contains(KEYWORD_REFUSED_SYMBOLS) {
+        return Err(refused("KEYWORD_HAS_INVALID_CHARS", "Keyword has invalid characters."));
+    }
+    let match_type = match keyword.get("matchType").and_then(Value::as_str) {
+        Some(kind @ ("EXACT" | "PHRASE" | "BROAD")) => kind,
+        None => return Err(required(fake, "create.keyword.match_type")),
+        Some(other) => {
+            let description =
+                format!("Invalid value at '{at}.create.keyword.match_type' (KeywordMatchType), {other:?}");
+            return Err(invalid_json(&format!("{at}.create.keyword.match_type"), &description));
+        }
+    };
+    Ok(FakeKeyword {
+        resource_name: String::new(),
+        ad_group,
+        status: status.to_owned(),
+        text: text.to_owned(),
+        match_type: match_type.to_owned(),
+    })
+}
+
+fn mutate_keywords(fake: &GoogleAdsFake, request: &Value) -> Answer {
+    let Some(request) = request.as_object() else {
+        return invalid_json("", "Expected an object.");
+    };
+    if let Some(refusal) = unknown_field(request, &["operations"], "") {
+        return refusal;
+    }
+    let operations = request.get("operations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if operations.is_empty() {
+        let code = ("fieldError", "REQUIRED_NONEMPTY_LIST");
+        return failure(fake, StatusCode::BAD_REQUEST, code, "Field must contain at least one element.", "");
+    }
+    // Without `partialFailure`, one refused operation refuses them all.
+    let mut keywords = Vec::new();
+    for (index, operation) in operations.iter().enumerate() {
+        match checked_keyword(fake, index, operation) {
+            Ok(keyword) => keywords.push(keyword),
+            Err(refusal) => return refusal,
+        }
+    }
+    let mut state = fake.state();
+    let mut results = Vec::new();
+    for mut keyword in keywords {
+        state.next_id += 1;
+        let group_id = keyword.ad_group.rsplit('/').next().unwrap_or_default().to_owned();
+        keyword.resource_name =
+            format!("customers/{CUSTOMER_ID}/adGroupCriteria/{group_id}~{}", 400_000 + state.next_id);
+        results.push(json!({ "resourceName": keyword.resource_name }));
+        state.keywords.push(keyword);
+    }
+    (StatusCode::OK, json!({ "results": results }))
+}
+
+/// `at`'s list of `{text}` assets, between `count`'s bounds, each at most `limit`
+/// characters.
+fn text_assets(
+    fake: &GoogleAdsFake,
+    value: Option<&Value>,
+    at: &str,
+    count: std::ops::RangeInclusive<usize>,
+    limit: usize,
+) -> Result<Vec<String>, Answer> {
+    let assets = value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if assets.len() < *count.start() || assets.len() > *count.end() {
+        let code = if assets.len() < *count.start() { "TOO_FEW" } else { "TOO_MANY" };
+        let message = format!("{at} holds {} to {} assets, not {}.", count.start(), count.end(), assets.len());
+        return Err(failure(fake, StatusCode::BAD_REQUEST, ("collectionSizeError", code), &message, at));
+    }
+    let mut texts = Vec::new();
+    for asset in assets {
+        let Some(asset) = asset.as_object() else {
+            return Err(invalid_json(at, "Expected an object."));
+        };
+        if let Some(refusal) = unknown_field(asset, &["text", "pinnedField"], at) {
+            return Err(refusal);
+        }
+        let Some(text) = asset.get("text").and_then(Value::as_str).filter(|text| !text.trim().is_empty()) else {
+            return Err(required(fake, &format!("{at}.text")));
+        };
+        if text.chars().count() > limit {
+            return Err(failure(fake, StatusCode::BAD_REQUEST, ("stringLengthError", "TOO_LONG"), "Too long.", at));
+        }
+        texts.push(text.to_owned());
+    }
+    Ok(texts)
+}
+
+fn mutate_ads(fake: &GoogleAdsFake, request: &Value) -> Answer {
+    let create = match one_create(fake, request) {
+        Ok(create) => create,
+        Err(refusal) => return refusal,
+    };
+    if let Some(refusal) = unknown_field(create, &["adGroup", "status", "ad"], "operations[0].create") {
+        return refusal;
+    }
+    let ad_group = match existing_ad_group(fake, create) {
+        Ok(ad_group) => ad_group,
+        Err(refusal) => return refusal,
+    };
+    let status = match new_status(fake, create) {
+        Ok(status) => status,
+        Err(refusal) => return refusal,
+    };
+    let Some(ad) = create.get("ad").and_then(Value::as_object) else {
+        return required(fake, "create.ad");
+    };
+    // Stricter: responsive search ads are the only ads served.
+    if let Some(refusal) = unknown_field(ad, &["finalUrls", "responsiveSearchAd"], "operations[0].create.ad") {
+        return refusal;
+    }
+    let final_urls: Vec<String> = ad
+        .get("finalUrls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if final_urls.is_empty() {
+        return required(fake, "create.ad.final_urls");
+    }
+    if final_urls.iter().any(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
+        let code = ("urlFieldError", "INVALID_URL");
+        return failure(
+            fake,
+            StatusCode::BAD_REQUEST,
+            code,
+            "The URL is not a valid web address.",
+            "create.ad.final_urls",
+        );
+    }
+    let Some(search_ad) = ad.get("responsiveSearchAd").and_then(Value::as_object) else {
+        return required(fake, "create.ad.responsive_search_ad");
+    };
+    let at = "operations[0].create.ad.responsive_search_ad";
+    if let Some(refusal) = unknown_field(search_ad, &["headlines", "descriptions"], at) {
+        return refusal;
+    }
+    let headlines =
+        match text_assets(fake, search_ad.get("headlines"), "create.ad.responsive_search_ad.headlines", 3..=15, 30) {
+            Ok(texts) => texts,
+            Err(refusal) => return refusal,
+        };
+    let descriptions = match text_assets(
+        fake,
+        search_ad.get("descriptions"),
+        "create.ad.responsive_search_ad.descriptions",
+        2..=4,
+        90,
+    ) {
+        Ok(texts) => texts,
+        Err(refusal) => return refusal,
+    };
+    let mut state = fake.state();
+    state.next_id += 1;
+    let group_id = ad_group.rsplit('/').next().unwrap_or_default().to_owned();
+    let resource_name = format!("customers/{CUSTOMER_ID}/adGroupAds/{group_id}~{}", 700_000_000 + state.next_id);
+    state.ads.push(FakeAd {
+        resource_name: resource_name.clone(),
+        ad_group,
+        status: status.to_owned(),
+        final_urls,
+        headlines,
+        descriptions,
+    });
+    (StatusCode::OK, json!({ "results": [{ "resourceName": resource_name }] }))
+}
+
 // ---------------------------------------------------------------------------------------
 // searchStream and the GAQL it reads
 // ---------------------------------------------------------------------------------------
@@ -846,6 +1296,25 @@ const BUDGET_QUERY_FIELDS: [&str; 4] = [
     "campaign_budget.amount_micros",
     "campaign_budget.status",
 ];
+
+const AD_GROUP_QUERY_FIELDS: [&str; 6] = [
+    "ad_group.resource_name",
+    "ad_group.name",
+    "ad_group.status",
+    "ad_group.campaign",
+    "ad_group.type",
+    "ad_group.cpc_bid_micros",
+];
+const KEYWORD_QUERY_FIELDS: [&str; 6] = [
+    "ad_group_criterion.resource_name",
+    "ad_group_criterion.ad_group",
+    "ad_group_criterion.status",
+    "ad_group_criterion.type",
+    "ad_group_criterion.keyword.text",
+    "ad_group_criterion.keyword.match_type",
+];
+const AD_QUERY_FIELDS: [&str; 4] =
+    ["ad_group_ad.resource_name", "ad_group_ad.ad_group", "ad_group_ad.status", "ad_group_ad.ad.final_urls"];
 
 #[derive(Debug, PartialEq)]
 enum Token {
@@ -981,6 +1450,9 @@ fn parse_query(query: &str) -> Result<Query, QueryError> {
 /// What a row is made of.
 enum Source<'a> {
     Budget(&'a FakeBudget),
+    AdGroup(&'a FakeAdGroup),
+    Keyword(&'a FakeKeyword),
+    Ad(&'a FakeAd),
     Campaign(&'a FakeCampaign, Option<(NaiveDate, FakeDay)>),
 }
 
@@ -990,6 +1462,22 @@ fn value_of(source: &Source<'_>, field: &str) -> Value {
         (Source::Budget(budget), "campaign_budget.name") => json!(budget.name),
         (Source::Budget(budget), "campaign_budget.amount_micros") => json!(budget.amount_micros.to_string()),
         (Source::Budget(_), "campaign_budget.status") => json!("ENABLED"),
+        (Source::AdGroup(group), "ad_group.resource_name") => json!(group.resource_name),
+        (Source::AdGroup(group), "ad_group.name") => json!(group.name),
+        (Source::AdGroup(group), "ad_group.status") => json!(group.status),
+        (Source::AdGroup(group), "ad_group.campaign") => json!(group.campaign),
+        (Source::AdGroup(group), "ad_group.type") => json!(group.kind),
+        (Source::AdGroup(group), "ad_group.cpc_bid_micros") => json!(group.cpc_bid_micros.to_string()),
+        (Source::Keyword(keyword), "ad_group_criterion.resource_name") => json!(keyword.resource_name),
+        (Source::Keyword(keyword), "ad_group_criterion.ad_group") => json!(keyword.ad_group),
+        (Source::Keyword(keyword), "ad_group_criterion.status") => json!(keyword.status),
+        (Source::Keyword(_), "ad_group_criterion.type") => json!("KEYWORD"),
+        (Source::Keyword(keyword), "ad_group_criterion.keyword.text") => json!(keyword.text),
+        (Source::Keyword(keyword), "ad_group_criterion.keyword.match_type") => json!(keyword.match_type),
+        (Source::Ad(ad), "ad_group_ad.resource_name") => json!(ad.resource_name),
+        (Source::Ad(ad), "ad_group_ad.ad_group") => json!(ad.ad_group),
+        (Source::Ad(ad), "ad_group_ad.status") => json!(ad.status),
+        (Source::Ad(ad), "ad_group_ad.ad.final_urls") => json!(ad.final_urls),
         (Source::Campaign(campaign, _), "campaign.resource_name") => json!(campaign.resource_name),
         (Source::Campaign(campaign, _), "campaign.name") => json!(campaign.name),
         (Source::Campaign(campaign, _), "campaign.status") => json!(campaign.status),
@@ -1062,6 +1550,9 @@ fn search_stream(fake: &GoogleAdsFake, request: &Value) -> Answer {
     let known: &[&str] = match query.resource.as_str() {
         "campaign" => &CAMPAIGN_QUERY_FIELDS,
         "campaign_budget" => &BUDGET_QUERY_FIELDS,
+        "ad_group" => &AD_GROUP_QUERY_FIELDS,
+        "ad_group_criterion" => &KEYWORD_QUERY_FIELDS,
+        "ad_group_ad" => &AD_QUERY_FIELDS,
         other => return refuse(("BAD_RESOURCE_TYPE_IN_FROM_CLAUSE", format!("Invalid resource in FROM: '{other}'."))),
     };
     let named = query.fields.iter().chain(query.conditions.iter().map(|(field, _)| field));
@@ -1103,23 +1594,26 @@ fn search_stream(fake: &GoogleAdsFake, request: &Value) -> Answer {
         })
     };
     let state = fake.state();
-    let mut rows = Vec::new();
-    if query.resource == "campaign_budget" {
-        rows.extend(state.budgets.iter().map(Source::Budget).filter(matches).map(|source| row(&source, &query.fields)));
-    } else if let Some((first, last)) = range.filter(|_| by_date) {
-        for ((campaign, date), day) in &state.days {
-            let Some(campaign) = state.campaigns.iter().find(|known| &known.resource_name == campaign) else {
-                continue;
-            };
-            let source = Source::Campaign(campaign, Some((*date, *day)));
-            if (first..=last).contains(date) && matches(&source) {
-                rows.push(row(&source, &query.fields));
-            }
-        }
-    } else {
-        let sources = state.campaigns.iter().map(|campaign| Source::Campaign(campaign, None));
-        rows.extend(sources.filter(matches).map(|source| row(&source, &query.fields)));
-    }
+    let sources: Vec<Source<'_>> = match query.resource.as_str() {
+        "campaign_budget" => state.budgets.iter().map(Source::Budget).collect(),
+        "ad_group" => state.ad_groups.iter().map(Source::AdGroup).collect(),
+        "ad_group_criterion" => state.keywords.iter().map(Source::Keyword).collect(),
+        "ad_group_ad" => state.ads.iter().map(Source::Ad).collect(),
+        _ => match range.filter(|_| by_date) {
+            Some((first, last)) => state
+                .days
+                .iter()
+                .filter(|((_, date), _)| (first..=last).contains(date))
+                .filter_map(|((campaign, date), day)| {
+                    let campaign = state.campaigns.iter().find(|known| &known.resource_name == campaign)?;
+                    Some(Source::Campaign(campaign, Some((*date, *day))))
+                })
+                .collect(),
+            None => state.campaigns.iter().map(|campaign| Source::Campaign(campaign, None)).collect(),
+        },
+    };
+    let rows: Vec<Value> =
+        sources.iter().filter(|source| matches(source)).map(|source| row(source, &query.fields)).collect();
     drop(state);
     let field_mask = query.fields.iter().map(|field| camel_path(field).join(".")).collect::<Vec<_>>().join(",");
     let request_id = format!("fake-stream-{}", fake.calls(SEARCH_STREAM));
