@@ -69,8 +69,10 @@
 //!   daily cost and counts from `searchStream`.
 //! - `meta_ads`: [`MetaAdsClient`], a Meta ad account through the pinned Graph API version
 //!   over a [`MetaAdsConnection`] (a long-lived token with its `appsecret_proof`): a
-//!   campaign and an ad set with the daily budget in minor units, each made once per key,
-//!   then activated, and each campaign's daily spend and counts from paged insights.
+//!   campaign, an ad set with the daily budget in minor units, a creative of checked copy
+//!   ([`SocialAdCopy`]) speaking as the connection's Page and an ad showing it, each made
+//!   once per key, then activated, and each campaign's daily spend and counts from paged
+//!   insights.
 
 mod channels;
 mod dry_run;
@@ -120,7 +122,7 @@ pub use marketplace::{
 };
 pub use meta_ads::{
     META_GRAPH_API_BASE, META_GRAPH_API_VERSION, MetaAdsCampaignDay, MetaAdsClient, MetaAdsConnection, MetaAdsLaunch,
-    MetaAdsObjective, MetaAdsStatus,
+    MetaAdsObjective, MetaAdsStatus, SocialAdCopy,
 };
 pub use oauth::{ClientAuthentication, OAuthApplication, OAuthSecret, OAuthSession, RotationListener};
 pub use platform::Platform;

@@ -5,10 +5,17 @@
 //!
 //! It owns what a launch needs and what a report reads: a campaign, an ad set under it
 //! holding the daily budget (exact minor units of the account's currency), the schedule
-//! and the audience's countries (each made once per idempotency key, whatever crashes
-//! between), their activation, and each campaign's daily spend, impressions, clicks and
-//! purchases. Ad creatives and ads are not its business yet (the connection's Page is
-//! kept for them), so the ad sets it makes deliver nothing until someone adds ads.
+//! and the audience's countries, the ad's picture (uploaded to the account's image
+//! library), an ad creative speaking as the connection's Page with a link to the
+//! product, and the ad in the ad set showing it (each made once per idempotency key,
+//! whatever crashes between), their activation, and each campaign's daily spend,
+//! impressions, clicks and purchases.
+//!
+//! A creative speaks as a Facebook Page, so a connection without a `page_id` can launch
+//! nothing: the launch is refused before anything is made, saying to connect the ad
+//! account again with its Page. The copy is checked before anything is sent as well
+//! ([`SocialAdCopy::parse`]): a link to an `http` or `https` page, a headline and a
+//! primary text.
 //!
 //! What Meta's protocol asks of a client, and how this one answers:
 //! - **A long-lived token and its proof on every call**: a user or system-user access
@@ -32,7 +39,9 @@
 //!   name. So the names carry the key (`"Prompt pack [key]"`), and each attempt to
 //!   create first looks the name up (the `filtering` parameter, `name` `EQUAL`) and
 //!   returns what it finds: [`MetaAdsClient::launch`] run again after a crash at any
-//!   point, or retried after an answer was lost, ends with one campaign and one ad set.
+//!   point, or retried after an answer was lost, ends with one campaign, one ad set, one
+//!   creative and one ad. An image needs no look-up: the library names an image by the
+//!   hash of its bytes, so uploading the same picture again gives the same hash.
 //! - **Reports** come from the account's `insights` edge at campaign level, one row per
 //!   campaign per day (`time_increment=1`), in pages joined by cursor (`after`) for as
 //!   long as Meta names a `next` page. Purchases are the `purchase` action, or the
@@ -68,7 +77,10 @@ use tokio::time::Instant;
 use crate::oauth::{OAuthSecret, OAuthSession};
 use crate::resilience::{CircuitState, Resilience, ResilienceSettings, whole_seconds};
 use crate::rest::{self, Form};
-use crate::{AdAccount, AdChannel, AdapterError, CampaignDay, CampaignRef, CampaignSpec, IdempotencyKey, Platform};
+use crate::{
+    AdAccount, AdChannel, AdCreative, AdImage, AdapterError, CampaignDay, CampaignRef, CampaignSpec, IdempotencyKey,
+    Platform,
+};
 
 /// Where the Graph API is.
 pub const META_GRAPH_API_BASE: &str = "https://graph.facebook.com";
@@ -120,7 +132,8 @@ pub struct MetaAdsConnection {
     pub app_secret: OAuthSecret,
     /// The ad account: `act_<digits>`, or the digits alone.
     pub ad_account_id: String,
-    /// The Facebook Page the ads will speak as, once creatives are made here.
+    /// The Facebook Page the ads speak as; without it no creative can be made, so no
+    /// flight launched.
     pub page_id: Option<String>,
     /// Decimal places of the account's currency: 2 for dollars and euros, 0 for yen
     /// and won. Budgets are sent in that currency's smallest unit.
@@ -212,8 +225,89 @@ pub struct MetaAdsLaunch {
     pub campaign_id: String,
     /// The ad set's id.
     pub ad_set_id: String,
-    /// The name both carry, the key's suffix included.
+    /// The uploaded picture's hash in the account's image library, if the copy had one.
+    pub image_hash: Option<String>,
+    /// The ad creative's id.
+    pub creative_id: String,
+    /// The ad's id.
+    pub ad_id: String,
+    /// The name all of them carry, the key's suffix included.
     pub name: String,
+}
+
+/// What the call to action on a social ad says: the swarm's ads sell a product.
+const CALL_TO_ACTION: &str = "SHOP_NOW";
+
+/// A link ad's copy, checked: made only by [`SocialAdCopy::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialAdCopy {
+    link: String,
+    headline: String,
+    message: String,
+    description: Option<String>,
+    image: Option<AdImage>,
+}
+
+impl SocialAdCopy {
+    /// `creative` as a link ad: its landing URL as the link, its first headline as the
+    /// headline, its first description as the primary text and its second (if any) as
+    /// the link's description, with its picture; or a rejection saying what is missing.
+    pub fn parse(creative: &AdCreative) -> Result<Self, AdapterError> {
+        let link = creative.landing_url.trim();
+        if link.is_empty() {
+            return Err(AdapterError::rejected(
+                PLATFORM,
+                "a Meta ad needs the product's page to link to, and the flight names none (no landing URL)",
+            ));
+        }
+        match reqwest::Url::parse(link) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {}
+            _ => {
+                return Err(AdapterError::rejected(
+                    PLATFORM,
+                    format!("{link:?} is not a web page an ad can link to (an http or https address)"),
+                ));
+            }
+        }
+        let lines = |lines: &[String]| -> Vec<String> {
+            lines
+                .iter()
+                .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|line| !line.is_empty())
+                .collect()
+        };
+        let (headlines, descriptions) = (lines(&creative.headlines), lines(&creative.descriptions));
+        let (Some(headline), Some(message)) = (headlines.first(), descriptions.first()) else {
+            return Err(AdapterError::rejected(
+                PLATFORM,
+                "a Meta ad needs a headline and a primary text (the copy's first headline and description)",
+            ));
+        };
+        if let Some(image) = &creative.image
+            && (image.bytes.is_empty() || !matches!(image.content_type.as_str(), "image/png" | "image/jpeg"))
+        {
+            return Err(AdapterError::rejected(
+                PLATFORM,
+                format!(
+                    "a Meta ad's picture is a PNG or JPEG, not {:?} of {} bytes",
+                    image.content_type,
+                    image.bytes.len()
+                ),
+            ));
+        }
+        Ok(Self {
+            link: link.to_owned(),
+            headline: headline.clone(),
+            message: message.clone(),
+            description: descriptions.get(1).cloned(),
+            image: creative.image.clone(),
+        })
+    }
+
+    /// Where the ad links.
+    pub fn link(&self) -> &str {
+        &self.link
+    }
 }
 
 /// One campaign's day, as Meta reports it.
@@ -264,11 +358,13 @@ impl fmt::Debug for MetaAdsClient {
     }
 }
 
-/// The two things a launch creates, each once per name.
+/// The things a launch creates once per name.
 #[derive(Debug, Clone, Copy)]
 enum Creation {
     Campaign,
     AdSet,
+    Creative,
+    Ad,
 }
 
 impl Creation {
@@ -276,15 +372,28 @@ impl Creation {
         match self {
             Self::Campaign => "create_campaign",
             Self::AdSet => "create_ad_set",
+            Self::Creative => "create_ad_creative",
+            Self::Ad => "create_ad",
         }
     }
 
-    /// The fields a look-up reads: an ad set's campaign too, so that one found under
-    /// another campaign (made by hand, say) is not taken for this launch's.
+    /// The field naming the object it is made under, if its name is unique only
+    /// there: one found under another campaign or ad set (made by hand, say) is not
+    /// taken for this launch's.
+    fn parent_field(self) -> Option<&'static str> {
+        match self {
+            Self::Campaign | Self::Creative => None,
+            Self::AdSet => Some("campaign_id"),
+            Self::Ad => Some("adset_id"),
+        }
+    }
+
+    /// The fields a look-up reads.
     fn fields(self) -> &'static str {
         match self {
-            Self::Campaign => "id,name",
+            Self::Campaign | Self::Creative => "id,name",
             Self::AdSet => "id,name,campaign_id",
+            Self::Ad => "id,name,adset_id",
         }
     }
 
@@ -293,6 +402,8 @@ impl Creation {
         match self {
             Self::Campaign => "campaigns",
             Self::AdSet => "adsets",
+            Self::Creative => "adcreatives",
+            Self::Ad => "ads",
         }
     }
 }
@@ -358,31 +469,137 @@ impl MetaAdsClient {
         self.shared.resilience.bucket().available()
     }
 
-    /// Makes a campaign for `objective` and an ad set under it spending `daily_budget`
+    /// Makes a campaign for `objective`, an ad set under it spending `daily_budget`
     /// (in the account's currency) a day from `start` to `end` (whole UTC days) in the
-    /// connection's countries, both named `name` with `key`'s suffix, then activates
-    /// both and returns them. Run again with the same key (after a crash, a time-out or
-    /// a restart, at any point), it makes only what the earlier run did not.
+    /// connection's countries, the copy's picture in the image library, a creative of
+    /// the copy speaking as the connection's Page, and an ad in the ad set showing it,
+    /// the named ones named `name` with `key`'s suffix; then activates the ad set and
+    /// the campaign and returns them. Run again with the same key (after a crash, a
+    /// time-out or a restart, at any point), it makes only what the earlier run did
+    /// not. Refused before anything is made when the connection names no Page.
     pub async fn launch(
         &self,
         name: &str,
         objective: MetaAdsObjective,
         daily_budget: Decimal,
         (start, end): (NaiveDate, NaiveDate),
+        copy: &SocialAdCopy,
         key: &IdempotencyKey,
     ) -> Result<MetaAdsLaunch, AdapterError> {
         let keyed = keyed_name(name, key)?;
+        self.page()?;
         minor_units(daily_budget, self.shared.minor_digits)?;
         schedule(start, end)?;
-        // One deadline for the four steps: a launch is one call to its caller.
+        // One deadline for every step: a launch is one call to its caller.
         let client = self.until(self.deadline());
         let campaign_id = client.create_campaign(name, objective, key).await?;
         let ad_set_id = client.create_ad_set(name, &campaign_id, daily_budget, (start, end), key).await?;
+        let image_hash = match &copy.image {
+            Some(image) => Some(client.upload_image(image).await?),
+            None => None,
+        };
+        let creative_id = client.create_ad_creative(name, copy, image_hash.as_deref(), key).await?;
+        let ad_id = client.create_ad(name, &ad_set_id, &creative_id, key).await?;
         // The ad set first: an active campaign over a paused ad set delivers nothing,
         // and a crash between the two leaves the flight half-started either way.
         client.set_status(&ad_set_id, MetaAdsStatus::Active).await?;
         client.set_status(&campaign_id, MetaAdsStatus::Active).await?;
-        Ok(MetaAdsLaunch { campaign_id, ad_set_id, name: keyed })
+        Ok(MetaAdsLaunch { campaign_id, ad_set_id, image_hash, creative_id, ad_id, name: keyed })
+    }
+
+    /// Uploads `image` to the account's image library (the `bytes` form field, base64)
+    /// and returns its hash. The library names an image by its bytes' hash, so the
+    /// same picture sent twice (a retry after a lost answer) is the same image.
+    pub async fn upload_image(&self, image: &AdImage) -> Result<String, AdapterError> {
+        use base64::Engine as _;
+        const OPERATION: &str = "upload_image";
+        if image.bytes.is_empty() {
+            return Err(AdapterError::rejected(PLATFORM, format!("{OPERATION}: the picture is empty")));
+        }
+        let deadline = self.deadline();
+        let mut form = Form::new();
+        form.push("bytes", base64::engine::general_purpose::STANDARD.encode(&image.bytes));
+        let (form, path) = (&form, &format!("{}/adimages", self.shared.account));
+        self.shared
+            .resilience
+            .run(OPERATION, 1.0, deadline, || async move {
+                let answer = self.send(OPERATION, Method::POST, path, form, deadline).await?;
+                answer
+                    .get("images")
+                    .and_then(Value::as_object)
+                    .and_then(|images| images.values().find_map(|image| image.get("hash")?.as_str()))
+                    .filter(|hash| !hash.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| AdapterError::Unavailable {
+                        platform: PLATFORM,
+                        message: format!("{OPERATION}: Meta answered without the image's hash"),
+                    })
+            })
+            .await
+    }
+
+    /// Makes a link-ad creative named `name` with `key`'s suffix, speaking as the
+    /// connection's Page: `copy`'s primary text over its link, headline and
+    /// description, the picture `image_hash` names (if any), and a "Shop now" button to
+    /// the link; returns its id, or that of the creative with that name already.
+    pub async fn create_ad_creative(
+        &self,
+        name: &str,
+        copy: &SocialAdCopy,
+        image_hash: Option<&str>,
+        key: &IdempotencyKey,
+    ) -> Result<String, AdapterError> {
+        let name = keyed_name(name, key)?;
+        let page_id = self.page()?;
+        let mut link_data = json!({
+            "link": copy.link,
+            "message": copy.message,
+            "name": copy.headline,
+            "call_to_action": { "type": CALL_TO_ACTION, "value": { "link": copy.link } },
+        });
+        if let Some(description) = &copy.description {
+            link_data["description"] = json!(description);
+        }
+        if let Some(hash) = image_hash {
+            link_data["image_hash"] = json!(hash);
+        }
+        let story = json!({ "page_id": page_id, "link_data": link_data });
+        let mut form = Form::new();
+        form.push("name", &name).push("object_story_spec", story.to_string());
+        self.create_named(Creation::Creative, &name, None, &form, self.deadline()).await
+    }
+
+    /// Makes an active ad named `name` with `key`'s suffix in `ad_set_id` (an ad set of
+    /// this account) showing `creative_id`, and returns its id; or that of the ad with
+    /// that name in the ad set already. Active at once: it delivers when its ad set and
+    /// campaign do, and no sooner.
+    pub async fn create_ad(
+        &self,
+        name: &str,
+        ad_set_id: &str,
+        creative_id: &str,
+        key: &IdempotencyKey,
+    ) -> Result<String, AdapterError> {
+        let name = keyed_name(name, key)?;
+        let ad_set_id = graph_id("ad set id", ad_set_id)?;
+        let creative_id = graph_id("creative id", creative_id)?;
+        let mut form = Form::new();
+        form.push("name", &name)
+            .push("adset_id", ad_set_id)
+            .push("creative", json!({ "creative_id": creative_id }).to_string())
+            .push("status", MetaAdsStatus::Active.as_str());
+        self.create_named(Creation::Ad, &name, Some(ad_set_id), &form, self.deadline()).await
+    }
+
+    /// The connection's Page, or the refusal a launch without one meets.
+    fn page(&self) -> Result<&str, AdapterError> {
+        self.shared.page_id.as_deref().ok_or_else(|| {
+            AdapterError::rejected(
+                PLATFORM,
+                "a Meta ad speaks as a Facebook Page and this connection names none: connect the ad account again \
+                 with its page_id",
+            )
+        })
     }
 
     /// Makes a paused auction campaign for `objective` named `name` with `key`'s suffix,
@@ -505,14 +722,14 @@ impl MetaAdsClient {
         self.deadline.unwrap_or_else(|| self.shared.resilience.default_deadline())
     }
 
-    /// The object named `name` (an ad set: under `campaign_id`), found or else created
-    /// from `create`. Each attempt looks before it creates, so an attempt retried after
-    /// its predecessor's answer was lost finds what that one made.
+    /// The object named `name` (an ad set or ad: under its `parent`), found or else
+    /// created from `create`. Each attempt looks before it creates, so an attempt
+    /// retried after its predecessor's answer was lost finds what that one made.
     async fn create_named(
         &self,
         creation: Creation,
         name: &str,
-        campaign_id: Option<&str>,
+        parent: Option<&str>,
         create: &Form,
         deadline: Instant,
     ) -> Result<String, AdapterError> {
@@ -522,7 +739,7 @@ impl MetaAdsClient {
         self.shared
             .resilience
             .run(operation, 1.0, deadline, || async move {
-                if let Some(existing) = self.find_named(creation, name, campaign_id, deadline).await? {
+                if let Some(existing) = self.find_named(creation, name, parent, deadline).await? {
                     tracing::info!(operation, %existing, "found by its keyed name; not made again");
                     return Ok(existing);
                 }
@@ -532,13 +749,13 @@ impl MetaAdsClient {
             .await
     }
 
-    /// The id of the campaign or ad set (not deleted; an ad set: under `campaign_id`)
-    /// called `name`.
+    /// The id of the object (not deleted; an ad set or ad: under `parent`) called
+    /// `name`.
     async fn find_named(
         &self,
         creation: Creation,
         name: &str,
-        campaign_id: Option<&str>,
+        parent: Option<&str>,
         deadline: Instant,
     ) -> Result<Option<String>, AdapterError> {
         let mut query = Form::new();
@@ -550,9 +767,11 @@ impl MetaAdsClient {
         let rows = self.read_pages("find_by_name", &path, &query, Paging::InsideAnAttempt, deadline).await?;
         Ok(rows.iter().find_map(|row| {
             let same_name = row.get("name").and_then(Value::as_str) == Some(name);
-            let same_campaign =
-                campaign_id.is_none_or(|campaign| row.get("campaign_id").and_then(Value::as_str) == Some(campaign));
-            (same_name && same_campaign).then(|| row.get("id").and_then(Value::as_str).map(str::to_owned))?
+            let same_parent = match (creation.parent_field(), parent) {
+                (Some(field), Some(parent)) => row.get(field).and_then(Value::as_str) == Some(parent),
+                _ => true,
+            };
+            (same_name && same_parent).then(|| row.get("id").and_then(Value::as_str).map(str::to_owned))?
         }))
     }
 
@@ -960,8 +1179,8 @@ fn schedule(start: NaiveDate, end: NaiveDate) -> Result<(String, String), Adapte
     Ok((format!("{start}T00:00:00+0000"), format!("{after_end}T00:00:00+0000")))
 }
 
-/// `name` with `key`'s suffix: what makes a campaign or ad set findable again after the
-/// answer to its creation was lost.
+/// `name` with `key`'s suffix: what makes a campaign, ad set, creative or ad findable
+/// again after the answer to its creation was lost.
 fn keyed_name(name: &str, key: &IdempotencyKey) -> Result<String, AdapterError> {
     let name = name.trim();
     if name.is_empty() || name.chars().any(char::is_control) {
@@ -991,9 +1210,9 @@ fn appsecret_proof(app_secret: &OAuthSecret, access_token: &OAuthSecret) -> Stri
 }
 
 /// A Meta ad account as the swarm's social ads: a flight is a traffic campaign with
-/// one ad set holding the flight's daily budget, named after the product with the
-/// flight's key, running from today (UTC) for the flight's days, and activated once
-/// made. Traffic, not sales: optimising for purchases needs a pixel the connection does
+/// one ad set holding the flight's daily budget and one ad of the flight's copy, named
+/// after the product with the flight's key, running from today (UTC) for the flight's
+/// days, and activated once made. Traffic, not sales: optimising for purchases needs a pixel the connection does
 /// not name.
 #[async_trait::async_trait]
 impl AdAccount for MetaAdsClient {
@@ -1011,8 +1230,12 @@ impl AdAccount for MetaAdsClient {
 
     async fn launch(&self, spec: &CampaignSpec, key: &IdempotencyKey) -> Result<CampaignRef, AdapterError> {
         let (name, start, end) = spec.flight_on(PLATFORM, AdChannel::SocialAds, chrono::Utc::now().date_naive())?;
+        // Checked before anything is made: an ad set with no ad Meta would take would
+        // hold a budget and deliver nothing.
+        let copy = SocialAdCopy::parse(&spec.creative)?;
         let launch =
-            MetaAdsClient::launch(self, &name, MetaAdsObjective::Traffic, spec.daily_budget, (start, end), key).await?;
+            MetaAdsClient::launch(self, &name, MetaAdsObjective::Traffic, spec.daily_budget, (start, end), &copy, key)
+                .await?;
         Ok(CampaignRef { campaign_id: launch.campaign_id })
     }
 

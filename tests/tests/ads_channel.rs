@@ -7,8 +7,9 @@
 //! the ledger once;
 //! the spending guard holds a flight above the owner's approval threshold before
 //! anything reaches Google; and the account is a node of the swarm graph. A Meta ad
-//! account runs the social-ads flight the same way: a campaign and an ad set, active,
-//! and its days' spend in the ledger once.
+//! account connected with its Page runs the social-ads flight the same way: a campaign,
+//! an ad set, a creative speaking as the Page and linking to the product, and an ad
+//! showing it, each made once and active, and its days' spend in the ledger once.
 
 #[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use a part")]
 #[path = "../../adapters/tests/support/mod.rs"]
@@ -175,7 +176,8 @@ async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_o
             "meta_ads",
             server.base_url(),
             json!({ "access_token": meta_ads_fake::ACCESS_TOKEN, "app_secret": meta_ads_fake::APP_SECRET,
-                    "ad_account_id": format!("act_{}", meta_ads_fake::AD_ACCOUNT) }),
+                    "ad_account_id": format!("act_{}", meta_ads_fake::AD_ACCOUNT),
+                    "page_id": meta_ads_fake::PAGE_ID }),
         ),
     ] {
         let connected = owner
@@ -209,6 +211,16 @@ async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_o
     assert_eq!(rows[0].channel, "SocialAds");
     let cents = (rows[0].budget / Decimal::from(7) * Decimal::ONE_HUNDRED).round();
     assert_eq!(Decimal::from(ad_sets[0].daily_budget), cents, "the flight's daily budget, in cents");
+    let (creatives, ads) = (meta.creatives(), meta.ads());
+    assert_eq!((creatives.len(), ads.len()), (1, 1), "one creative and one ad: {creatives:?} {ads:?}");
+    assert_eq!(creatives[0].page_id, meta_ads_fake::PAGE_ID, "it speaks as the business's Page");
+    assert!(creatives[0].link.starts_with("http"), "it links to the product's page: {}", creatives[0].link);
+    assert!(creatives[0].headline.as_deref().is_some_and(|headline| !headline.is_empty()), "{creatives:?}");
+    assert_eq!(
+        (ads[0].ad_set_id.as_str(), ads[0].creative_id.as_str()),
+        (ad_sets[0].id.as_str(), creatives[0].id.as_str())
+    );
+    assert_eq!(ads[0].status, "ACTIVE");
 
     let yesterday = Utc::now().date_naive() - chrono::Days::new(1);
     let campaign_id = rows[0].external_id.clone().expect("the campaign's id");
@@ -229,6 +241,7 @@ async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_o
         .collect();
     assert_eq!(booked, vec![(Some(format!("meta_ads:{campaign_id}:{yesterday}")), Decimal::new(-725, 2))]);
     assert_eq!(meta.campaigns().len(), 1, "the week's flight is not launched again");
+    assert_eq!((meta.creatives().len(), meta.ads().len()), (1, 1), "nor its creative or ad");
 }
 
 boardroom_tests::on_both_backends! {

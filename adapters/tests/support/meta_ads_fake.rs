@@ -1,7 +1,8 @@
 //! A local Graph API (Marketing API, v27.0) that follows the documented protocol and
 //! refuses anything else, for the Meta Ads client's tests (an axum server on
 //! `127.0.0.1:0`). Shapes and words follow Meta's reference for the ad account's
-//! `campaigns`, `adsets` and `insights` edges, an object's update, cursor paging, the
+//! `campaigns`, `adsets`, `adimages`, `adcreatives`, `ads` and `insights` edges, an
+//! object's update, cursor paging, the
 //! usage headers and the Graph error model
 //! (`{"error":{"message","type","code","error_subcode","fbtrace_id"}}`).
 //!
@@ -25,6 +26,15 @@
 //!   `targeting_automation.advantage_audience` (0 or 1; required since Meta made
 //!   Advantage+ audience the default), `start_time` and `end_time` as ISO 8601 with an
 //!   offset, the end after the start, and a `status`;
+//! - images: `bytes`, base64 of a picture (stricter: the multipart upload is not
+//!   served), answered as `{"images":{"bytes":{"hash","url"}}}`, the hash that of the
+//!   bytes, so the same picture uploaded twice is one image;
+//! - ad creatives: a `name` and an `object_story_spec` holding the account's Page as
+//!   `page_id` and `link_data` with a `link` to an `http(s)` page, and optionally
+//!   `message`, `name`, `description`, an `image_hash` of an uploaded picture and a
+//!   `call_to_action` of a known `type` whose `value.link` is the link;
+//! - ads: a `name`, an `adset_id` of this account's ad sets, a `creative` of the form
+//!   `{"creative_id"}` naming one of its creatives, and a `status`;
 //! - an object's update: `status` only (stricter), of a campaign or ad set it knows;
 //! - listings: `fields` it knows for the node type, `filtering` on `name` with `EQUAL`
 //!   only (stricter), pages of at most [`PAGE_ROWS`] rows whatever the `limit` (Meta:
@@ -37,10 +47,11 @@
 //!   reports them.
 //!
 //! Every answer carries `X-App-Usage`, `X-Ad-Account-Usage` and
-//! `X-Business-Use-Case-Usage`. It counts calls per route, keeps the campaigns and ad
-//! sets made and the days a test sets, and can be told to refuse calls with code 17
-//! (naming `estimated_time_to_regain_access`), to invalidate the token (code 190), or
-//! to cut the connection after doing a call (its answer lost).
+//! `X-Business-Use-Case-Usage`. It counts calls per route, keeps the campaigns, ad sets,
+//! images, creatives and ads made and the days a test sets, and can be told to refuse
+//! calls with code 17 (naming `estimated_time_to_regain_access`), to fail a route's
+//! calls with code 2 before doing them, to invalidate the token (code 190), or to cut
+//! the connection after doing a call (its answer lost).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -79,6 +90,11 @@ pub(crate) const CREATE_AD_SET: &str = "POST adsets";
 pub(crate) const LIST_AD_SETS: &str = "GET adsets";
 pub(crate) const INSIGHTS: &str = "GET insights";
 pub(crate) const SET_STATUS: &str = "POST object";
+pub(crate) const UPLOAD_IMAGE: &str = "POST adimages";
+pub(crate) const CREATE_CREATIVE: &str = "POST adcreatives";
+pub(crate) const LIST_CREATIVES: &str = "GET adcreatives";
+pub(crate) const CREATE_AD: &str = "POST ads";
+pub(crate) const LIST_ADS: &str = "GET ads";
 
 const OBJECTIVES: [&str; 6] = [
     "OUTCOME_APP_PROMOTION",
@@ -126,6 +142,30 @@ pub(crate) struct FakeAdSet {
     pub(crate) status: String,
 }
 
+/// An ad creative as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakeCreative {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) page_id: String,
+    pub(crate) link: String,
+    pub(crate) message: Option<String>,
+    pub(crate) headline: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) image_hash: Option<String>,
+    pub(crate) call_to_action: Option<String>,
+}
+
+/// An ad as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakeAd {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) ad_set_id: String,
+    pub(crate) creative_id: String,
+    pub(crate) status: String,
+}
+
 /// A campaign's day of delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FakeDay {
@@ -142,6 +182,12 @@ struct MetaState {
     next_id: u64,
     campaigns: Vec<FakeCampaign>,
     ad_sets: Vec<FakeAdSet>,
+    /// Uploaded pictures: hash, and size in bytes.
+    images: HashMap<String, usize>,
+    creatives: Vec<FakeCreative>,
+    ads: Vec<FakeAd>,
+    /// Per route: calls left to fail with code 2 before doing anything.
+    outages: HashMap<String, u32>,
     days: BTreeMap<(NaiveDate, String), FakeDay>,
     /// Refusals with code 17 left, and the minutes each names.
     rate_limited: Option<(u32, u64)>,
@@ -248,6 +294,25 @@ impl MetaAdsFake {
         self.state().ad_sets.clone()
     }
 
+    pub(crate) fn creatives(&self) -> Vec<FakeCreative> {
+        self.state().creatives.clone()
+    }
+
+    pub(crate) fn ads(&self) -> Vec<FakeAd> {
+        self.state().ads.clone()
+    }
+
+    /// The uploaded pictures: hash and size.
+    pub(crate) fn images(&self) -> Vec<(String, usize)> {
+        self.state().images.iter().map(|(hash, size)| (hash.clone(), *size)).collect()
+    }
+
+    /// The next `times` calls to `route` fail with code 2 (a temporary issue), nothing
+    /// done.
+    pub(crate) fn fail_calls(&self, route: &str, times: u32) {
+        self.state().outages.insert(route.to_owned(), times);
+    }
+
     /// The error codes refused so far.
     pub(crate) fn refusals(&self) -> Vec<i64> {
         self.state().refusals.clone()
@@ -287,6 +352,11 @@ impl MetaAdsFake {
 
     fn count(&self, route: &str) {
         *self.state().calls.entry(route.to_owned()).or_default() += 1;
+    }
+
+    fn take_outage(&self, route: &str) -> bool {
+        let mut state = self.state();
+        state.outages.get_mut(route).and_then(|left| left.checked_sub(1).map(|now| *left = now)).is_some()
     }
 
     fn take_cut(&self, route: &str) -> bool {
@@ -467,13 +537,30 @@ async fn edge(
         Ok(params) => match admit(&fake, &version, &headers, &params) {
             Err(refusal) => refusal,
             Ok(()) if node != format!("act_{AD_ACCOUNT}") => unsupported(&fake, &method, &node),
+            Ok(()) if fake.take_outage(&route) => {
+                let mut answer = graph_error(
+                    &fake,
+                    2,
+                    None,
+                    "OAuthException",
+                    "An unexpected error has occurred. Please retry your request later.",
+                );
+                answer.status = StatusCode::INTERNAL_SERVER_ERROR;
+                answer.body["error"]["is_transient"] = json!(true);
+                answer
+            }
             Ok(()) => {
                 let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("localhost");
                 let next_base = format!("http://{host}/{VERSION}/{node}/{edge}");
                 match (route.as_str(), &params) {
                     (CREATE_CAMPAIGN, params) => create_campaign(&fake, params),
                     (CREATE_AD_SET, params) => create_ad_set(&fake, params),
-                    (LIST_CAMPAIGNS | LIST_AD_SETS, params) => list(&fake, &edge, params, &next_base),
+                    (UPLOAD_IMAGE, params) => upload_image(&fake, params),
+                    (CREATE_CREATIVE, params) => create_ad_creative(&fake, params),
+                    (CREATE_AD, params) => create_ad(&fake, params),
+                    (LIST_CAMPAIGNS | LIST_AD_SETS | LIST_CREATIVES | LIST_ADS, params) => {
+                        list(&fake, &edge, params, &next_base)
+                    }
                     (INSIGHTS, params) => insights(&fake, params, &next_base),
                     _ => unsupported(&fake, &method, &format!("{node}/{edge}")),
                 }
@@ -674,6 +761,155 @@ fn create_ad_set(fake: &MetaAdsFake, params: &Params) -> Answer {
     }
 }
 
+/// The buttons a link ad's call to action may name (those this fake serves).
+const CALLS_TO_ACTION: [&str; 5] = ["SHOP_NOW", "LEARN_MORE", "BUY_NOW", "SIGN_UP", "ORDER_NOW"];
+
+/// An uploaded picture's hash: the image library names a picture by its bytes.
+fn image_hash(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(Sha256::digest(bytes))[..32].to_owned()
+}
+
+fn upload_image(fake: &MetaAdsFake, params: &Params) -> Answer {
+    use base64::Engine as _;
+    // Stricter: the multipart `filename` upload is not served, only `bytes`.
+    if let Some(unknown) = params.unknown(&["bytes"]) {
+        return invalid_parameter(fake, None, &format!("(#100) Param {unknown} is not served by this fake"), "");
+    }
+    let Some(encoded) = params.get("bytes") else {
+        return required(fake, "bytes");
+    };
+    let bytes = match base64::engine::general_purpose::STANDARD.decode(encoded) {
+        Ok(bytes) if !bytes.is_empty() => bytes,
+        _ => return invalid_parameter(fake, Some(1487242), "Invalid parameter", "The image could not be read."),
+    };
+    let hash = image_hash(&bytes);
+    fake.state().images.insert(hash.clone(), bytes.len());
+    Answer::ok(json!({ "images": { "bytes": {
+        "hash": hash,
+        "url": format!("https://scontent.example.com/{hash}.png"),
+    } } }))
+}
+
+fn create_ad_creative(fake: &MetaAdsFake, params: &Params) -> Answer {
+    if let Some(unknown) = params.unknown(&["name", "object_story_spec"]) {
+        return invalid_parameter(fake, None, &format!("(#100) Param {unknown} is not served by this fake"), "");
+    }
+    let made = (|| {
+        let name = params.get("name").filter(|name| !name.trim().is_empty()).ok_or_else(|| required(fake, "name"))?;
+        let spec: Value =
+            params.get("object_story_spec").ok_or_else(|| required(fake, "object_story_spec")).and_then(|text| {
+                serde_json::from_str(text)
+                    .map_err(|_| invalid_parameter(fake, None, "(#100) Param object_story_spec must be JSON", ""))
+            })?;
+        if spec.get("page_id").and_then(Value::as_str) != Some(PAGE_ID) {
+            return Err(invalid_parameter(
+                fake,
+                Some(1487472),
+                "(#100) Param object_story_spec[page_id] must be a valid Page ID",
+                "An ad speaks as a Facebook Page the ad account may use.",
+            ));
+        }
+        let Some(link_data) = spec.get("link_data").and_then(Value::as_object) else {
+            return Err(required(fake, "object_story_spec[link_data]"));
+        };
+        let served = ["link", "message", "name", "description", "image_hash", "call_to_action"];
+        if let Some(unknown) = link_data.keys().find(|key| !served.contains(&key.as_str())) {
+            return Err(invalid_parameter(fake, None, &format!("(#100) link_data[{unknown}] is not served"), ""));
+        }
+        let text = |name: &str| link_data.get(name).and_then(Value::as_str).map(str::to_owned);
+        let link = text("link").filter(|link| link.starts_with("https://") || link.starts_with("http://")).ok_or_else(
+            || invalid_parameter(fake, Some(1443048), "Invalid parameter", "A link ad needs a link to a web page."),
+        )?;
+        if let Some(hash) = text("image_hash")
+            && !fake.state().images.contains_key(&hash)
+        {
+            return Err(invalid_parameter(fake, Some(1487242), "Invalid parameter", "Image not found in the library."));
+        }
+        let call_to_action = link_data.get("call_to_action").map(|action| {
+            let kind = action.get("type").and_then(Value::as_str).unwrap_or_default();
+            let to = action.pointer("/value/link").and_then(Value::as_str);
+            (kind.to_owned(), to.map(str::to_owned))
+        });
+        if let Some((kind, to)) = &call_to_action
+            && (!CALLS_TO_ACTION.contains(&kind.as_str()) || to.as_deref() != Some(link.as_str()))
+        {
+            return Err(invalid_parameter(
+                fake,
+                None,
+                "(#100) call_to_action needs a known type and value.link, the ad's link",
+                "",
+            ));
+        }
+        Ok(FakeCreative {
+            id: fake.new_id(120_230),
+            name: name.to_owned(),
+            page_id: PAGE_ID.to_owned(),
+            link,
+            message: text("message"),
+            headline: text("name"),
+            description: text("description"),
+            image_hash: text("image_hash"),
+            call_to_action: call_to_action.map(|(kind, _)| kind),
+        })
+    })();
+    match made {
+        Ok(creative) => {
+            let id = creative.id.clone();
+            fake.state().creatives.push(creative);
+            Answer::ok(json!({ "id": id }))
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+fn create_ad(fake: &MetaAdsFake, params: &Params) -> Answer {
+    if let Some(unknown) = params.unknown(&["name", "adset_id", "creative", "status"]) {
+        return invalid_parameter(fake, None, &format!("(#100) Param {unknown} is not served by this fake"), "");
+    }
+    let made = (|| {
+        let name = params.get("name").filter(|name| !name.trim().is_empty()).ok_or_else(|| required(fake, "name"))?;
+        let ad_set_id = params.get("adset_id").ok_or_else(|| required(fake, "adset_id"))?;
+        if !fake.state().ad_sets.iter().any(|ad_set| ad_set.id == ad_set_id) {
+            return Err(invalid_parameter(
+                fake,
+                Some(1487063),
+                "(#100) Param adset_id must be a valid ad set id",
+                "The ad set you selected does not exist or was deleted.",
+            ));
+        }
+        let creative: Value = params.get("creative").ok_or_else(|| required(fake, "creative")).and_then(|text| {
+            serde_json::from_str(text)
+                .map_err(|_| invalid_parameter(fake, None, "(#100) Param creative must be a JSON object", ""))
+        })?;
+        let creative_id = creative.get("creative_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if !fake.state().creatives.iter().any(|known| known.id == creative_id) {
+            return Err(invalid_parameter(
+                fake,
+                Some(1487169),
+                "(#100) Param creative must name an ad creative of this account",
+                "The creative you selected does not exist.",
+            ));
+        }
+        let status = one_of(fake, params, "status", &STATUSES)?;
+        Ok(FakeAd {
+            id: fake.new_id(120_240),
+            name: name.to_owned(),
+            ad_set_id: ad_set_id.to_owned(),
+            creative_id,
+            status,
+        })
+    })();
+    match made {
+        Ok(ad) => {
+            let id = ad.id.clone();
+            fake.state().ads.push(ad);
+            Answer::ok(json!({ "id": id }))
+        }
+        Err(refusal) => refusal,
+    }
+}
+
 fn set_status(fake: &MetaAdsFake, node: &str, params: &Params) -> Answer {
     if let Some(unknown) = params.unknown(&["status"]) {
         return invalid_parameter(fake, None, &format!("(#100) Param {unknown} is not served by this fake"), "");
@@ -735,10 +971,11 @@ fn list(fake: &MetaAdsFake, edge: &str, params: &Params, next_base: &str) -> Ans
     if let Some(unknown) = params.unknown(&["fields", "filtering", "limit", "after"]) {
         return invalid_parameter(fake, None, &format!("(#100) Param {unknown} is not served by this fake"), "");
     }
-    let (node_type, known): (&str, &[&str]) = if edge == "campaigns" {
-        ("Campaign", &["id", "name", "status", "objective"])
-    } else {
-        ("AdCampaign", &["id", "name", "status", "campaign_id", "daily_budget"])
+    let (node_type, known): (&str, &[&str]) = match edge {
+        "campaigns" => ("Campaign", &["id", "name", "status", "objective"]),
+        "adcreatives" => ("AdCreative", &["id", "name", "object_story_spec"]),
+        "ads" => ("Adgroup", &["id", "name", "status", "adset_id", "creative"]),
+        _ => ("AdCampaign", &["id", "name", "status", "campaign_id", "daily_budget"]),
     };
     let fields: Vec<&str> = params.get("fields").unwrap_or("id").split(',').map(str::trim).collect();
     if let Some(field) = fields.iter().find(|field| !known.contains(field)) {
@@ -769,24 +1006,39 @@ fn list(fake: &MetaAdsFake, edge: &str, params: &Params, next_base: &str) -> Ans
         }
     }
     let state = fake.state();
-    let objects: Vec<Value> = if edge == "campaigns" {
-        state
+    let objects: Vec<Value> = match edge {
+        "campaigns" => state
             .campaigns
             .iter()
             .map(|campaign| {
                 json!({ "id": campaign.id, "name": campaign.name, "status": campaign.status,
                     "objective": campaign.objective })
             })
-            .collect()
-    } else {
-        state
+            .collect(),
+        "adcreatives" => state
+            .creatives
+            .iter()
+            .map(|creative| {
+                json!({ "id": creative.id, "name": creative.name,
+                    "object_story_spec": { "page_id": creative.page_id, "link_data": { "link": creative.link } } })
+            })
+            .collect(),
+        "ads" => state
+            .ads
+            .iter()
+            .map(|ad| {
+                json!({ "id": ad.id, "name": ad.name, "status": ad.status, "adset_id": ad.ad_set_id,
+                    "creative": { "id": ad.creative_id } })
+            })
+            .collect(),
+        _ => state
             .ad_sets
             .iter()
             .map(|ad_set| {
                 json!({ "id": ad_set.id, "name": ad_set.name, "status": ad_set.status,
                     "campaign_id": ad_set.campaign_id, "daily_budget": ad_set.daily_budget.to_string() })
             })
-            .collect()
+            .collect(),
     };
     drop(state);
     let rows: Vec<Value> = objects
