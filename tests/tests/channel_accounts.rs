@@ -1,9 +1,11 @@
-//! A Reddit account and a LinkedIn page as the business's marketing channels: the owner
+//! A Reddit account, a LinkedIn page, a TikTok account and a YouTube channel as the
+//! business's marketing channels: the owner
 //! connects each with the platform's application (client id and secret) and the refresh
 //! token granted to it; the server signs in once (here to local servers that speak each
 //! platform's API as documented and refuse anything else), keeps the credentials
-//! sealed, and links the account or page to one business. Refused grants and missing
-//! credentials are clear refusals that echo no secret.
+//! sealed, and links the account or page to one business. Refused grants, missing
+//! credentials and choices the platform does not allow are clear refusals that echo no
+//! secret.
 
 #[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use a part")]
 #[path = "../../adapters/tests/support/mod.rs"]
@@ -13,7 +15,7 @@ use boardroom_memory::Tier;
 use boardroom_tests::{ApiResponse, Backends, Caller, spawn_app_with};
 use serde_json::{Value, json};
 use support::LocalServer;
-use support::{linkedin_fake, reddit_fake};
+use support::{linkedin_fake, reddit_fake, tiktok_fake, youtube_fake};
 
 async fn connect(owner: &Caller, business: i64, platform: &str, origin: &str, credentials: Value) -> ApiResponse {
     owner
@@ -111,8 +113,68 @@ async fn refused_grants_and_missing_credentials_are_clear_refusals(backends: Bac
     assert_eq!(listed.body["items"], json!([]), "nothing refused was kept");
 }
 
+async fn an_owner_connects_a_tiktok_account_and_a_youtube_channel_each_to_one_business(backends: Backends) {
+    let tiktok = tiktok_fake::TikTokFake::default();
+    let tiktok_server = LocalServer::start(tiktok.router()).await;
+    let youtube = youtube_fake::YouTubeFake::default();
+    let youtube_server = LocalServer::start(youtube.router()).await;
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
+    let tiktok_credentials = |refresh_token: &str| {
+        json!({ "client_key": tiktok_fake::CLIENT_KEY,
+        "client_secret": tiktok_fake::CLIENT_SECRET, "refresh_token": refresh_token })
+    };
+    let youtube_credentials = json!({ "client_id": youtube_fake::CLIENT_ID,
+        "client_secret": youtube_fake::CLIENT_SECRET, "refresh_token": youtube_fake::REFRESH_TOKEN });
+
+    // A privacy level TikTok does not offer the account, or one YouTube does not know:
+    // refused, saying what is allowed.
+    let mut unoffered = tiktok_credentials(tiktok_fake::REFRESH_TOKEN);
+    unoffered["privacy_level"] = json!("MUTUAL_FOLLOW_FRIENDS");
+    let refused = connect(&owner, business, "tiktok", tiktok_server.base_url(), unoffered).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let problem = refused.body["error"]["fields"]["credentials"].as_str().expect("on credentials");
+    assert!(problem.contains("PUBLIC_TO_EVERYONE") && problem.contains("SELF_ONLY"), "{problem}");
+    let mut unknown = youtube_credentials.clone();
+    unknown["privacy"] = json!("secret");
+    let refused = connect(&owner, business, "youtube", youtube_server.base_url(), unknown).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body["error"]["fields"]["credentials"].as_str().is_some_and(|p| p.contains("unlisted")));
+
+    // TikTok hands a new refresh token with each refresh, the refused attempt's too: the
+    // owner connects with the one TikTok holds now, and the one kept is the next.
+    let on_tiktok = connect(
+        &owner,
+        business,
+        "tiktok",
+        tiktok_server.base_url(),
+        tiktok_credentials(&tiktok.current_refresh_token()),
+    )
+    .await;
+    assert_eq!(on_tiktok.status, 201, "{}", on_tiktok.body);
+    assert_eq!(tiktok.calls("creator_info"), 2, "the account was read to connect it, each time");
+    let on_youtube = connect(&owner, business, "youtube", youtube_server.base_url(), youtube_credentials.clone()).await;
+    assert_eq!(on_youtube.status, 201, "{}", on_youtube.body);
+    assert_eq!(youtube.calls("GET /youtube/v3/channels"), 1, "the channel was read to connect it");
+    for response in [&on_tiktok, &on_youtube] {
+        assert!(!echoes(response, tiktok_fake::CLIENT_SECRET) && !echoes(response, youtube_fake::CLIENT_SECRET));
+    }
+
+    // The same account and channel for a second business: refused.
+    let (other_owner, other) = app.owner_with_business("bob@example.com", Tier::Enterprise, "Mugs & Co").await;
+    for (platform, origin, credentials, thing) in [
+        ("tiktok", tiktok_server.base_url(), tiktok_credentials(&tiktok.current_refresh_token()), "TikTok account"),
+        ("youtube", youtube_server.base_url(), youtube_credentials, "YouTube channel"),
+    ] {
+        let taken = connect(&other_owner, other, platform, origin, credentials).await;
+        assert_eq!((taken.status, taken.error_code()), (409, "account_taken"), "{}", taken.body);
+        assert!(taken.body["error"]["message"].as_str().is_some_and(|m| m.contains(thing)), "{}", taken.body);
+    }
+}
+
 // Every story runs twice: `sqlite::…` and `postgres::…`.
 boardroom_tests::on_both_backends! {
     an_owner_connects_a_reddit_account_and_a_linkedin_page_each_to_one_business,
     refused_grants_and_missing_credentials_are_clear_refusals,
+    an_owner_connects_a_tiktok_account_and_a_youtube_channel_each_to_one_business,
 }
