@@ -7,7 +7,7 @@
 //! dashboard shows each account as a node of the swarm graph; the refresh token X
 //! rotates is saved, so a restarted swarm still signs in; a grant the owner revoked
 //! costs that network's posts, not the cycle, and shows as a channel that needs its
-//! owner.
+//! owner. A LinkedIn page does the same for a business that connects only it.
 
 #[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use a part")]
 #[path = "../../adapters/tests/support/mod.rs"]
@@ -17,6 +17,7 @@ use boardroom_memory::{SwarmEvent, TenantId, Tier};
 use boardroom_tests::{Backends, Caller, TestApp, run_a_cycle, spawn_app_with};
 use serde_json::{Value, json};
 use support::LocalServer;
+use support::linkedin_fake::{self, LinkedInFake};
 use support::reddit_fake::{self, RedditFake};
 use support::shopify_fake::{ShopifyFake, TOKEN};
 use support::x_fake::{self, PublicMetrics, XFake};
@@ -193,7 +194,59 @@ async fn a_revoked_grant_costs_its_posts_not_the_cycle_and_shows_on_the_dashboar
     );
 }
 
+async fn a_linkedin_page_carries_the_posts_and_its_reactions_come_back_as_live_figures(backends: Backends) {
+    let shop = ShopifyFake::start().await;
+    let linkedin = LinkedInFake::default();
+    let server = LocalServer::start(linkedin.router()).await;
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let owner = app.new_account_on("ada@example.com", Tier::Enterprise).await;
+    let created =
+        owner.post("/api/business/create", &json!({ "name": "Focus & Flow", "personality": "coachty" })).await;
+    let business = created.body["id"].as_i64().expect("id");
+    let connect = |platform: &str, origin: &str, credentials: Value| json!({ "business_id": business, "platform": platform, "store_url": origin, "credentials": credentials });
+    for request in [
+        connect("shopify", shop.base_url(), json!({ "access_token": TOKEN })),
+        connect(
+            "linkedin",
+            server.base_url(),
+            json!({ "client_id": linkedin_fake::CLIENT_ID, "client_secret": linkedin_fake::CLIENT_SECRET,
+                    "refresh_token": linkedin_fake::REFRESH_TOKEN, "author": linkedin_fake::AUTHOR }),
+        ),
+    ] {
+        let connected = owner.post("/api/stores/connect", &request).await;
+        assert_eq!(connected.status, 201, "{}", connected.body);
+    }
+    let live = owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": "live" })).await;
+    assert_eq!(live.status, 200, "{}", live.body);
+
+    let first = run_a_cycle(&app, &owner, business).await;
+    assert!(of_kind(&first, "marketing.post_failed").is_empty());
+    let posts = linkedin.posts();
+    assert_eq!(posts.len(), 1, "one post a product a day on the one network: {posts:?}");
+    let (urn, author, _) = &posts[0];
+    assert_eq!(author, linkedin_fake::AUTHOR, "posted as the page");
+    let rows = app.state.store.social_posts(TenantId(business), 10).await.expect("posts");
+    assert_eq!(
+        (rows.len(), rows[0].platform.as_str(), rows[0].external_id.as_deref()),
+        (1, "linkedin", Some(urn.as_str()))
+    );
+    assert!(rows[0].media_urls.first().is_some_and(|url| url.starts_with("/api/media/")), "with its social card");
+
+    linkedin.set_reactions(urn, 25, 6);
+    let second = run_a_cycle(&app, &owner, business).await;
+    let read = of_kind(&second, "marketing.engagement");
+    assert_eq!((read.len(), &read[0].data["live"]), (1, &json!(true)));
+    let rows = app.state.store.social_posts(TenantId(business), 10).await.expect("posts");
+    assert!(rows.iter().any(|row| row.external_id.as_deref() == Some(urn.as_str()) && row.engagement_score == 31));
+    let analysis = owner.post("/api/social/analyze", &json!({ "business_id": business })).await;
+    assert_eq!((analysis.status, &analysis.body["figures"]), (200, &json!("live")), "{}", analysis.body);
+    assert_eq!(analysis.body["best_network"], "linkedin", "{}", analysis.body);
+    let swarm = owner.get(&format!("/api/live/{business}/swarm")).await;
+    assert_eq!(swarm.body["adapter_states"]["channel:linkedin"], "ready", "{}", swarm.body);
+}
+
 boardroom_tests::on_both_backends! {
     a_live_business_posts_on_its_accounts_and_learns_from_what_the_posts_drew,
+    a_linkedin_page_carries_the_posts_and_its_reactions_come_back_as_live_figures,
     a_revoked_grant_costs_its_posts_not_the_cycle_and_shows_on_the_dashboard,
 }
