@@ -624,6 +624,11 @@ async fn store_setup(context: &AgentContext, cycle: i64, state: &mut CycleState)
         .await
         .map_err(market_error)?;
     save_market(context).await?;
+    // Where buyers find it, for the ads that lead there (the product row keeps no
+    // address). Written on a resumed step too: the first run may have died before it.
+    let page = json!({ "url": listed.url });
+    let page_key = format!("{PRODUCT_PAGE}{}", listed.product_id);
+    context.store.put_agent_memory(context.tenant, context.agent, &page_key, page, None).await.map_err(store_error)?;
     // A repeat of this step finds the row the first run made, by the platform's id.
     let existing = context.store.products(context.tenant).await.map_err(store_error)?;
     if !existing.iter().any(|p| p.external_id.as_deref() == Some(listed.product_id.as_str())) {
@@ -903,6 +908,10 @@ impl PlannedFlight {
     }
 }
 
+/// The CEO's memory of a listed product's page, under this prefix and the market's id
+/// for the product.
+const PRODUCT_PAGE: &str = "product_page:";
+
 /// Launches a flight on the market, its ads saying what the product's listing says,
 /// and records its campaign row.
 async fn launch_flight(context: &AgentContext, planned: &PlannedFlight) -> Result<(), AgentError> {
@@ -947,35 +956,25 @@ async fn flight_creative(
     const DESCRIPTION_CHARS: usize = boardroom_adapters::GOOGLE_ADS_MAX_DESCRIPTION_CHARS;
     const MAX_HEADLINES: usize = 15;
     const MAX_DESCRIPTIONS: usize = 4;
-    const LISTED: &str = "ceo.product_launched";
-    // Events are read a page at a time: a business's log grows with every cycle.
-    const EVENTS_PAGE: i64 = 500;
 
     let Some(product) = context.store.product(context.tenant, planned.product_id).await.map_err(store_error)? else {
         return Ok(boardroom_adapters::AdCreative::default());
     };
-    // The product row keeps no address: the event announcing its listing does, or
-    // failing that the store's record (a store front is a page the ads can lead to).
-    let mut landing_url = String::new();
-    let mut after = 0;
-    loop {
-        let events = context.store.events_after(context.tenant, after, EVENTS_PAGE).await.map_err(store_error)?;
-        for event in events.iter().filter(|event| event.kind == LISTED) {
-            let is_this_product = event.data.get("product_id").and_then(Value::as_str) == Some(&planned.external_id);
-            if let Some(url) = event.data.get("url").and_then(Value::as_str).filter(|_| is_this_product) {
-                landing_url = url.to_owned();
-            }
+    // The product's page as its listing gave it, or failing that the store's (a store
+    // front is a page the ads can lead to).
+    let url_in = |memory: Option<boardroom_memory::AgentMemory>| {
+        memory.and_then(|memory| memory.content.get("url")?.as_str().map(str::to_owned)).filter(|url| !url.is_empty())
+    };
+    let page_key = format!("{PRODUCT_PAGE}{}", planned.external_id);
+    let page = context.store.agent_memory(context.tenant, context.agent, &page_key).await.map_err(store_error)?;
+    let landing_url = match url_in(page) {
+        Some(url) => url,
+        None => {
+            let store =
+                context.store.agent_memory(context.tenant, context.agent, "store").await.map_err(store_error)?;
+            url_in(store).unwrap_or_default()
         }
-        match events.last() {
-            Some(last) if i64::try_from(events.len()).is_ok_and(|read| read == EVENTS_PAGE) => after = last.seq,
-            _ => break,
-        }
-    }
-    if landing_url.is_empty() {
-        let store = context.store.agent_memory(context.tenant, context.agent, "store").await.map_err(store_error)?;
-        let store_url = store.as_ref().and_then(|memory| memory.content.get("url")?.as_str().map(str::to_owned));
-        landing_url = store_url.unwrap_or_default();
-    }
+    };
 
     let name = copywriting::name_in_title(&product.title);
     let price = money(product.price, &product.currency);
@@ -1022,7 +1021,12 @@ async fn flight_creative(
         }
     }
 
-    Ok(boardroom_adapters::AdCreative { landing_url, headlines, descriptions, keywords, image: None })
+    // Social ads show the product's cover; search ads show no picture.
+    let image = match planned.channel {
+        AdChannel::SocialAds => crate::launch_media::cover_of(context, &product).await,
+        AdChannel::SearchAds => None,
+    };
+    Ok(boardroom_adapters::AdCreative { landing_url, headlines, descriptions, keywords, image })
 }
 
 /// The spending guard as the marketing step meets it: the owner's caps, the flights

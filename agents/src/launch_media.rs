@@ -15,7 +15,7 @@
 //! installed) is an event saying why, and the cycle goes on. A remote call's tokens are
 //! recorded against the tenant like the brain's.
 
-use boardroom_adapters::{PostVideo, SocialNetwork};
+use boardroom_adapters::{AdImage, PostVideo, SocialNetwork};
 use boardroom_media::{
     ClipRequest, ClipShape, Made, PictureKind, PictureOrder, PictureRequest, Source, Speech, Studio,
 };
@@ -84,7 +84,7 @@ pub(crate) async fn give(context: &AgentContext, product: &Product) {
         let (studio, refused) = admitted_studio(context, media).await;
         made(context, studio.picture(order).await, &refused).await
     };
-    keep(context, media, product, ("cover", "cover"), format!("cover-product-{}.png", product.id), quota, cover).await;
+    keep(context, media, product, ("cover", "cover"), cover_name(product), quota, cover).await;
     let voice = {
         let (studio, refused) = admitted_studio(context, media).await;
         let voice = studio.voice_over(pitch_of(product), context.personality.voice_style).await;
@@ -179,6 +179,29 @@ pub(crate) async fn for_post(context: &AgentContext, product: &Product, network:
         _ => None,
     };
     Some(Shown { address, video })
+}
+
+/// The name `product`'s cover is kept under among the business's files.
+fn cover_name(product: &Product) -> String {
+    format!("cover-product-{}.png", product.id)
+}
+
+/// `product`'s cover as its ads show it, if it has one among the business's files (an
+/// ad goes without a picture rather than fail: a cover that is missing or unreadable is
+/// logged).
+pub(crate) async fn cover_of(context: &AgentContext, product: &Product) -> Option<AdImage> {
+    let media = context.media.as_ref()?;
+    let name = cover_name(product);
+    let files = context.store.media_files(context.tenant).await.ok()?;
+    let file = files.into_iter().find(|file| file.name == name)?;
+    match media.library.read(context.tenant, file.id).await {
+        Ok(Some((file, bytes))) => Some(AdImage { content_type: file.content_type, bytes: bytes.to_vec() }),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(tenant = %context.tenant, %error, "the cover could not be read for its ad");
+            None
+        }
+    }
 }
 
 /// `product`'s promo clip in `shape`, made once.

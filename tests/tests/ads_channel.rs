@@ -216,6 +216,13 @@ async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_o
     assert_eq!(creatives[0].page_id, meta_ads_fake::PAGE_ID, "it speaks as the business's Page");
     assert!(creatives[0].link.starts_with("http"), "it links to the product's page: {}", creatives[0].link);
     assert!(creatives[0].headline.as_deref().is_some_and(|headline| !headline.is_empty()), "{creatives:?}");
+    // It shows the product's cover, uploaded to the account's image library once.
+    let images = meta.images();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(creatives[0].image_hash.as_deref(), Some(images[0].0.as_str()));
+    let covers = app.state.store.media_files(TenantId(business)).await.expect("files");
+    let cover = covers.iter().find(|file| file.name.starts_with("cover-product-")).expect("the product's cover");
+    assert_eq!(i64::try_from(images[0].1).ok(), Some(cover.size_bytes), "the cover's bytes");
     assert_eq!(
         (ads[0].ad_set_id.as_str(), ads[0].creative_id.as_str()),
         (ad_sets[0].id.as_str(), creatives[0].id.as_str())
