@@ -194,11 +194,24 @@ async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_o
             "/api/stores/connect",
             &json!({ "business_id": business, "platform": "meta_ads", "store_url": server.base_url(),
                      "credentials": { "access_token": meta_ads_fake::ACCESS_TOKEN, "app_secret": "not-the-secret",
-                                      "ad_account_id": meta_ads_fake::AD_ACCOUNT } }),
+                                      "ad_account_id": meta_ads_fake::AD_ACCOUNT, "page_id": meta_ads_fake::PAGE_ID } }),
         )
         .await;
     assert_eq!(wrong_secret.status, 422, "{}", wrong_secret.body);
+    let problem = wrong_secret.body["error"]["fields"]["credentials"].as_str().unwrap_or_default();
+    assert!(!problem.contains("page_id"), "refused for its secret: {problem}");
     assert!(!wrong_secret.raw.windows(12).any(|window| window == b"not-the-secr"), "no secret echoed");
+    // Ads speak as a Page: an account connected without one could run none.
+    let no_page = owner
+        .post(
+            "/api/stores/connect",
+            &json!({ "business_id": business, "platform": "meta_ads", "store_url": server.base_url(),
+                     "credentials": { "access_token": meta_ads_fake::ACCESS_TOKEN, "app_secret": meta_ads_fake::APP_SECRET,
+                                      "ad_account_id": meta_ads_fake::AD_ACCOUNT } }),
+        )
+        .await;
+    assert_eq!(no_page.status, 422, "{}", no_page.body);
+    assert!(no_page.body["error"]["fields"]["credentials"].as_str().is_some_and(|p| p.contains("page_id")));
     let live = owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": "live" })).await;
     assert_eq!(live.status, 200, "{}", live.body);
 

@@ -332,9 +332,14 @@ fn seal_context(tenant: TenantId, store_id: &str) -> String {
             `refresh_token` and `author` (`urn:li:person:…` or `urn:li:organization:…`). A Google Ads account \
             (`store_url` `https://googleads.googleapis.com`) needs `client_id`, `client_secret`, `refresh_token`, \
             `developer_token` and `customer_id`, and takes an optional `login_customer_id`. A Meta ad account \
-            (`store_url` `https://graph.facebook.com`) needs `access_token`, `app_secret` and `ad_account_id`, \
-            and takes optional `page_id`, `countries` and `currency_minor_digits`. Reddit takes an \
-            optional `subreddit` to post in (the account's own profile otherwise)."),
+            (`store_url` `https://graph.facebook.com`) needs `access_token`, `app_secret`, `ad_account_id` and \
+            `page_id` (the Page its ads speak as), and takes optional `countries` and `currency_minor_digits`. \
+            A TikTok account (`store_url` `https://open.tiktokapis.com`) needs `client_key`, `client_secret` \
+            and `refresh_token` (TikTok rotates it when it is checked, like X), and takes an optional \
+            `privacy_level` among those TikTok offers the account. A YouTube channel (`store_url` \
+            `https://www.googleapis.com`) needs `client_id`, `client_secret` and `refresh_token`, and takes an \
+            optional `privacy` (`public`, `unlisted` or `private`). Reddit takes an optional `subreddit` to \
+            post in (the account's own profile otherwise)."),
     )
 )]
 async fn connect(
@@ -650,7 +655,8 @@ fn google_ads_connection(
 /// Reads a day of the Meta ad account among `credentials` (its `ad_account_id`, a
 /// long-lived `access_token` with `ads_management`, and the `app_secret` of the Meta app
 /// it was issued to) through the Graph API at `store_url` (`https://graph.facebook.com`)
-/// and returns the account's id, which links it to one business. Optional: `page_id`,
+/// and returns the account's id, which links it to one business. Its `page_id` is the
+/// Page its ads speak as. Optional:
 /// `countries` (comma-separated ISO codes, `US` when absent) and `currency_minor_digits`
 /// (2 when absent).
 async fn check_meta_ads(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<String, ApiError> {
@@ -690,7 +696,7 @@ fn meta_ads_connection(store_url: &str, credentials: &BTreeMap<String, String>) 
         )?),
         app_secret: OAuthSecret::new(needed(credentials, thing, "app_secret", "the Meta app's secret")?),
         ad_account_id: needed(credentials, thing, "ad_account_id", "act_<digits>")?,
-        page_id: credentials.get("page_id").cloned(),
+        page_id: Some(needed(credentials, thing, "page_id", "the Facebook Page the ads speak as")?),
         currency_minor_digits,
         countries,
     })
