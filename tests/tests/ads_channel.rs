@@ -9,14 +9,19 @@
 //! anything reaches Google; and the account is a node of the swarm graph. A Meta ad
 //! account connected with its Page runs the social-ads flight the same way: a campaign,
 //! an ad set, a creative speaking as the Page and linking to the product, and an ad
-//! showing it, each made once and active, and its days' spend in the ledger once.
+//! showing it, each made once and active, and its days' spend in the ledger once. On
+//! either platform a launch cut short mid-way (by a refusal the client gives up on) fails
+//! its cycle, and the next cycle resumes the marketing step with the flight's key: it
+//! finds what was made and finishes the flight, so nothing is made twice.
 
 #[allow(unreachable_pub, reason = "the adapters' fakes, of which these stories use a part")]
 #[path = "../../adapters/tests/support/mod.rs"]
 mod support;
 
-use boardroom_memory::{TenantId, Tier};
-use boardroom_tests::{Backends, Caller, TestApp, run_a_cycle, spawn_app_with};
+use std::time::Duration;
+
+use boardroom_memory::{SwarmEvent, TenantId, Tier};
+use boardroom_tests::{Backends, Caller, TestApp, run_a_cycle, run_a_cycle_to_its_end, spawn_app_with};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -25,11 +30,12 @@ use support::google_ads_fake::{self, FakeDay, GoogleAdsFake};
 use support::meta_ads_fake::{self, MetaAdsFake};
 use support::shopify_fake::{ShopifyFake, TOKEN};
 
-struct LiveBusiness {
+/// A business gone live with a Shopify shop and an ad account on `Ads`, the platform's fake.
+struct LiveBusiness<Ads = GoogleAdsFake> {
     app: TestApp,
     owner: Caller,
     business: i64,
-    ads: GoogleAdsFake,
+    ads: Ads,
     _shop: ShopifyFake,
     _server: LocalServer,
 }
@@ -65,6 +71,45 @@ async fn live_business_with_google_ads(backends: Backends) -> LiveBusiness {
     let live = owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": "live" })).await;
     assert_eq!(live.status, 200, "{}", live.body);
     LiveBusiness { app, owner, business, ads, _shop: shop, _server: server }
+}
+
+async fn live_business_with_meta_ads(backends: Backends) -> LiveBusiness<MetaAdsFake> {
+    let shop = ShopifyFake::start().await;
+    let ads = MetaAdsFake::default();
+    let server = LocalServer::start(ads.router()).await;
+    let app = spawn_app_with(backends, &[("DEMO_TENANT", "false")]).await;
+    let (owner, business) = app.owner_with_business("ada@example.com", Tier::Enterprise, "Focus & Flow").await;
+    for (platform, origin, credentials) in [
+        ("shopify", shop.base_url(), json!({ "access_token": TOKEN })),
+        (
+            "meta_ads",
+            server.base_url(),
+            json!({ "access_token": meta_ads_fake::ACCESS_TOKEN, "app_secret": meta_ads_fake::APP_SECRET,
+                    "ad_account_id": format!("act_{}", meta_ads_fake::AD_ACCOUNT),
+                    "page_id": meta_ads_fake::PAGE_ID }),
+        ),
+    ] {
+        let connected = owner
+            .post(
+                "/api/stores/connect",
+                &json!({ "business_id": business, "platform": platform, "store_url": origin,
+                         "credentials": credentials }),
+            )
+            .await;
+        assert_eq!(connected.status, 201, "{}", connected.body);
+    }
+    let live = owner.put(&format!("/api/business/{business}"), &json!({ "market_mode": "live" })).await;
+    assert_eq!(live.status, 200, "{}", live.body);
+    LiveBusiness { app, owner, business, ads, _shop: shop, _server: server }
+}
+
+/// Whether a cycle's events end with its minutes (not with `autopilot.cycle_failed`).
+fn ended_well(events: &[SwarmEvent]) -> bool {
+    events.last().is_some_and(|event| event.kind == "ceo.report")
+}
+
+fn kinds(events: &[SwarmEvent]) -> Vec<(&str, &str)> {
+    events.iter().map(|event| (event.kind.as_str(), event.summary.as_str())).collect()
 }
 
 /// The business's ledger rows from Google Ads: (transaction id, amount).
@@ -264,8 +309,122 @@ async fn a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_o
     assert_eq!((meta.creatives().len(), meta.ads().len()), (1, 1), "nor its creative or ad");
 }
 
+async fn a_google_launch_cut_short_at_its_ad_resumes_in_the_next_cycle_without_a_second_campaign_or_ad(
+    backends: Backends,
+) {
+    let live = live_business_with_google_ads(backends).await;
+    let (owner, business) = (&live.owner, live.business);
+
+    // The budget, campaign, ad group and keywords are made; then Google refuses the ad
+    // for the account's quota at each of the call's five tries, and the launch gives up.
+    // A quota refusal is an answer, not an outage: the circuit stays closed, so the next
+    // cycle may call Google at once.
+    live.ads.exhaust_quota(google_ads_fake::ADS, 5, Duration::from_secs(1));
+    let failed = run_a_cycle_to_its_end(&live.app, owner, business).await;
+    assert!(!ended_well(&failed), "{:#?}", kinds(&failed));
+    let why = &failed.last().expect("an event").summary;
+    assert!(why.contains("rate limit"), "the failure says why: {why}");
+    assert_eq!(live.ads.calls(google_ads_fake::ADS), 5, "the ad was tried five times, then given up");
+    let (budgets, campaigns, ad_groups) = (live.ads.budgets(), live.ads.campaigns(), live.ads.ad_groups());
+    assert_eq!((budgets.len(), campaigns.len(), ad_groups.len()), (1, 1, 1), "{campaigns:?} {ad_groups:?}");
+    let keywords = live.ads.keywords();
+    assert!(!keywords.is_empty(), "the keywords were added before the ad");
+    assert!(live.ads.ads().is_empty());
+    assert_eq!(campaigns[0].status, "PAUSED", "a flight without its ad is not enabled, so it spends nothing");
+    let rows = live.app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
+    assert!(rows.is_empty(), "no campaign row for a flight not launched: {rows:?}");
+
+    // The next cycle resumes the marketing step with the flight's key: each thing is
+    // found by its keyed name (the keywords and ad by what the ad group holds), and only
+    // the ad is made.
+    let resumed = run_a_cycle_to_its_end(&live.app, owner, business).await;
+    assert!(ended_well(&resumed), "{:#?}", kinds(&resumed));
+    assert!(resumed.iter().any(|event| event.kind == "cycle.resumed"), "{:#?}", kinds(&resumed));
+    let made_once = [google_ads_fake::BUDGETS, google_ads_fake::AD_GROUPS, google_ads_fake::KEYWORDS]
+        .map(|method| (method, live.ads.calls(method)));
+    assert_eq!(
+        made_once,
+        [(google_ads_fake::BUDGETS, 1), (google_ads_fake::AD_GROUPS, 1), (google_ads_fake::KEYWORDS, 1)],
+        "the budget, ad group and keywords each sent once, across the failure"
+    );
+    assert_eq!(live.ads.calls(google_ads_fake::CAMPAIGNS), 2, "the campaign made once, then enabled once");
+    assert_eq!(live.ads.calls(google_ads_fake::ADS), 6, "one more call made the ad");
+    assert_eq!((live.ads.budgets(), live.ads.ad_groups(), live.ads.keywords()), (budgets, ad_groups.clone(), keywords));
+    let campaign = match live.ads.campaigns().as_slice() {
+        [campaign] => campaign.clone(),
+        more => panic!("one campaign: {more:?}"),
+    };
+    assert_eq!(campaign.resource_name, campaigns[0].resource_name, "the very campaign the failed cycle made");
+    assert_eq!(campaign.status, "ENABLED");
+    let ads = live.ads.ads();
+    assert_eq!(ads.len(), 1, "one ad: {ads:?}");
+    assert_eq!((ads[0].ad_group.as_str(), ads[0].status.as_str()), (ad_groups[0].resource_name.as_str(), "ENABLED"));
+    let rows = live.app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].external_id.as_deref(), Some(campaign.resource_name.as_str()));
+}
+
+async fn a_meta_launch_cut_short_at_its_ad_resumes_in_the_next_cycle_without_a_second_campaign_or_ad(
+    backends: Backends,
+) {
+    let live = live_business_with_meta_ads(backends).await;
+    let (owner, business) = (&live.owner, live.business);
+
+    // The campaign, ad set, picture and creative are made; then Meta refuses the ad for a
+    // permission the system user lacked for a moment. A refusal is not retried (and,
+    // being an answer, leaves the circuit closed): the launch gives up at once.
+    live.ads.refuse_calls(meta_ads_fake::CREATE_AD, 1);
+    let failed = run_a_cycle_to_its_end(&live.app, owner, business).await;
+    assert!(!ended_well(&failed), "{:#?}", kinds(&failed));
+    let why = &failed.last().expect("an event").summary;
+    assert!(why.contains("ads_management"), "the failure says why: {why}");
+    let (campaigns, ad_sets, creatives) = (live.ads.campaigns(), live.ads.ad_sets(), live.ads.creatives());
+    assert_eq!((campaigns.len(), ad_sets.len(), creatives.len()), (1, 1, 1), "{campaigns:?} {ad_sets:?}");
+    assert!(live.ads.ads().is_empty());
+    assert_eq!(
+        (campaigns[0].status.as_str(), ad_sets[0].status.as_str()),
+        ("PAUSED", "PAUSED"),
+        "a flight without its ad is not started, so it spends nothing"
+    );
+    let rows = live.app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
+    assert!(rows.is_empty(), "no campaign row for a flight not launched: {rows:?}");
+
+    // The next cycle resumes the marketing step with the flight's key: the campaign, ad
+    // set and creative are found by their keyed names, and only the ad is made.
+    let resumed = run_a_cycle_to_its_end(&live.app, owner, business).await;
+    assert!(ended_well(&resumed), "{:#?}", kinds(&resumed));
+    assert!(resumed.iter().any(|event| event.kind == "cycle.resumed"), "{:#?}", kinds(&resumed));
+    let made_once = [meta_ads_fake::CREATE_CAMPAIGN, meta_ads_fake::CREATE_AD_SET, meta_ads_fake::CREATE_CREATIVE]
+        .map(|route| (route, live.ads.calls(route)));
+    assert_eq!(
+        made_once,
+        [(meta_ads_fake::CREATE_CAMPAIGN, 1), (meta_ads_fake::CREATE_AD_SET, 1), (meta_ads_fake::CREATE_CREATIVE, 1)],
+        "the campaign, ad set and creative each made once, across the failure"
+    );
+    assert_eq!(live.ads.calls(meta_ads_fake::CREATE_AD), 2, "the refused call, then the one that made the ad");
+    assert_eq!(live.ads.images().len(), 1, "the picture is the same image, sent again or not");
+    assert_eq!(live.ads.creatives(), creatives, "the very creative the failed cycle made");
+    let (campaign, ad_set) = match (live.ads.campaigns().as_slice(), live.ads.ad_sets().as_slice()) {
+        ([campaign], [ad_set]) => (campaign.clone(), ad_set.clone()),
+        (more, sets) => panic!("one campaign and one ad set: {more:?} {sets:?}"),
+    };
+    assert_eq!((campaign.id.as_str(), ad_set.id.as_str()), (campaigns[0].id.as_str(), ad_sets[0].id.as_str()));
+    assert_eq!((campaign.status.as_str(), ad_set.status.as_str()), ("ACTIVE", "ACTIVE"));
+    let ads = live.ads.ads();
+    assert_eq!(ads.len(), 1, "one ad: {ads:?}");
+    assert_eq!(
+        (ads[0].ad_set_id.as_str(), ads[0].creative_id.as_str(), ads[0].status.as_str()),
+        (ad_set.id.as_str(), creatives[0].id.as_str(), "ACTIVE")
+    );
+    let rows = live.app.state.store.campaigns(TenantId(business)).await.expect("campaigns");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].external_id.as_deref(), Some(campaign.id.as_str()));
+}
+
 boardroom_tests::on_both_backends! {
     a_live_business_runs_its_social_ads_on_meta_and_books_each_days_spend_once,
     a_live_business_runs_its_search_ads_on_google_and_books_each_days_spend_once,
     the_spending_guard_holds_a_google_flight_above_the_threshold_before_google_sees_it,
+    a_google_launch_cut_short_at_its_ad_resumes_in_the_next_cycle_without_a_second_campaign_or_ad,
+    a_meta_launch_cut_short_at_its_ad_resumes_in_the_next_cycle_without_a_second_campaign_or_ad,
 }

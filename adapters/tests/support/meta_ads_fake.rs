@@ -188,6 +188,8 @@ struct MetaState {
     ads: Vec<FakeAd>,
     /// Per route: calls left to fail with code 2 before doing anything.
     outages: HashMap<String, u32>,
+    /// Per route: calls left to refuse with code 200 before doing anything.
+    permission_refusals: HashMap<String, u32>,
     days: BTreeMap<(NaiveDate, String), FakeDay>,
     /// Refusals with code 17 left, and the minutes each names.
     rate_limited: Option<(u32, u64)>,
@@ -313,6 +315,14 @@ impl MetaAdsFake {
         self.state().outages.insert(route.to_owned(), times);
     }
 
+    /// The next `times` calls to `route` are refused with code 200, a permissions error
+    /// (the system user lost the ad account's `ads_management` task for a moment),
+    /// nothing done. Unlike an outage it is an answer, so a client neither retries it nor
+    /// counts it towards opening its circuit.
+    pub(crate) fn refuse_calls(&self, route: &str, times: u32) {
+        self.state().permission_refusals.insert(route.to_owned(), times);
+    }
+
     /// The error codes refused so far.
     pub(crate) fn refusals(&self) -> Vec<i64> {
         self.state().refusals.clone()
@@ -357,6 +367,11 @@ impl MetaAdsFake {
     fn take_outage(&self, route: &str) -> bool {
         let mut state = self.state();
         state.outages.get_mut(route).and_then(|left| left.checked_sub(1).map(|now| *left = now)).is_some()
+    }
+
+    fn take_permission_refusal(&self, route: &str) -> bool {
+        let mut state = self.state();
+        state.permission_refusals.get_mut(route).and_then(|left| left.checked_sub(1).map(|now| *left = now)).is_some()
     }
 
     fn take_cut(&self, route: &str) -> bool {
@@ -549,6 +564,13 @@ async fn edge(
                 answer.body["error"]["is_transient"] = json!(true);
                 answer
             }
+            Ok(()) if fake.take_permission_refusal(&route) => graph_error(
+                &fake,
+                200,
+                None,
+                "OAuthException",
+                "(#200) Requires ads_management permission to manage the object",
+            ),
             Ok(()) => {
                 let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("localhost");
                 let next_base = format!("http://{host}/{VERSION}/{node}/{edge}");
