@@ -3,12 +3,13 @@
 //!
 //! The marketing step is written against [`Marketplace`] alone. On the sandbox the
 //! simulated world publishes its posts; on a live business the shop publishes nothing,
-//! and the posts go to the accounts its owner connected (X, Reddit, LinkedIn), each
-//! behind a [`SocialChannel`], and the ad flights to its ad accounts (Google Ads), each
-//! behind an [`AdAccount`]. [`ChannelMarket`] is that business's market: selling calls
-//! go to the shop, a post to the account on its network, a flight to the account on its
-//! channel, and the swarm reads each post's engagement and each campaign's days back
-//! from where they run.
+//! and the posts go to the accounts its owner connected (X, Reddit, LinkedIn, TikTok,
+//! YouTube), each a [`SocialChannel`], and the ad flights to its ad accounts (Google Ads,
+//! Meta), each an [`AdAccount`]. Each account is a [`ChannelAccount`]: a market of its
+//! own, so that a swarm reaches it through its own supervised adapter actor. The
+//! business's market is a [`ChannelMarket`]: selling calls go to the shop, a post to the
+//! account on its network, a flight to the account on its channel, and the swarm reads
+//! each post's engagement and each campaign's days back from where they run.
 //!
 //! A post is made once even when the step runs again after a crash: each text channel's
 //! client finds the post an earlier attempt made (X and LinkedIn name it when they
@@ -19,9 +20,9 @@
 //! where the platform stands, in this cycle or a later one, and a step run again after
 //! the video went up gets the same post back.
 //!
-//! Refresh tokens some platforms rotate on every refresh (X does; the old one then stops
-//! working) are handed to the [`ConnectionKeeper`] as soon as a call has rotated one, so
-//! a restarted process signs in with the token that still works.
+//! Refresh tokens some platforms rotate on every refresh (X and TikTok do; the old one
+//! then stops working) are handed to the [`ConnectionKeeper`] the moment they arrive, so
+//! a restarted process, or one killed mid-call, signs in with the token that still works.
 
 use std::sync::Arc;
 
@@ -233,12 +234,6 @@ async fn keep(
     keeper.keep_upload(platform, slot, value).await
 }
 
-/// A connected account, and what saves the refresh tokens its platform rotates.
-struct Connected {
-    account: Account,
-    saver: Arc<RotationSaver>,
-}
-
 /// Saves an account's rotated refresh tokens the moment they arrive; one whose save
 /// failed is tried again after the next call (`pending`), unless a newer one was saved
 /// first. Saves run one at a time, so an older token never lands over a newer one.
@@ -271,17 +266,205 @@ impl RotationListener for RotationSaver {
     }
 }
 
-/// A live business's market: the one it sells on, with its connected social accounts
-/// publishing its posts.
+/// One connected marketing account as a [`Marketplace`] of its own, so that it can sit
+/// behind its own adapter actor: it publishes the posts of its network (a social
+/// account) or runs the flights of its channel (an ad account), reads back what they
+/// drew or spent, and reports its state. It sells nothing: the selling calls are
+/// refused, saying so. The refresh tokens its platform rotates go to the keeper as they
+/// arrive.
+pub struct ChannelAccount {
+    account: Account,
+    saver: Arc<RotationSaver>,
+    keeper: Arc<dyn ConnectionKeeper>,
+}
+
+impl std::fmt::Debug for ChannelAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelAccount").field("platform", &self.account.platform()).finish_non_exhaustive()
+    }
+}
+
+impl ChannelAccount {
+    /// A social account publishing its network's posts.
+    pub fn social(channel: Arc<dyn SocialChannel>, keeper: Arc<dyn ConnectionKeeper>) -> Self {
+        Self::new(Account::Social(channel), keeper)
+    }
+
+    /// An ad account running its channel's flights.
+    pub fn ads(account: Arc<dyn AdAccount>, keeper: Arc<dyn ConnectionKeeper>) -> Self {
+        Self::new(Account::Ads(account), keeper)
+    }
+
+    fn new(account: Account, keeper: Arc<dyn ConnectionKeeper>) -> Self {
+        let platform = account.platform();
+        let saver = Arc::new(RotationSaver { platform, keeper: keeper.clone(), pending: Mutex::new(None) });
+        if !account.oauth().on_rotation(saver.clone()) {
+            tracing::warn!(?platform, "the account's rotated refresh tokens already go elsewhere");
+        }
+        Self { account, saver, keeper }
+    }
+
+    /// Refused: a marketing channel sells nothing.
+    fn sells_nothing(&self) -> AdapterError {
+        let platform = self.account.platform();
+        AdapterError::rejected(
+            platform,
+            format!("the {} account is a marketing channel: it sells nothing", platform.display_name()),
+        )
+    }
+
+    /// Runs `call` and then saves a rotated refresh token whose save failed when it
+    /// arrived; the call's answer stands either way.
+    async fn saving_tokens<T>(&self, call: impl Future<Output = T>) -> T {
+        let answer = call.await;
+        self.saver.save(None).await;
+        answer
+    }
+}
+
+#[async_trait]
+impl Marketplace for ChannelAccount {
+    fn platform(&self) -> Platform {
+        self.account.platform()
+    }
+
+    fn is_simulated(&self) -> bool {
+        false
+    }
+
+    fn advertises(&self) -> bool {
+        true
+    }
+
+    fn ad_channels(&self) -> Vec<AdChannel> {
+        self.account.ads().map(|ads| vec![ads.channel()]).unwrap_or_default()
+    }
+
+    fn social_networks(&self) -> Vec<SocialNetwork> {
+        self.account.social().map(|channel| vec![channel.network()]).unwrap_or_default()
+    }
+
+    async fn channel_states(&self) -> Vec<ChannelStatus> {
+        vec![ChannelStatus {
+            platform: self.account.platform(),
+            circuit: self.account.circuit_state(),
+            needs_owner: self.account.oauth().needs_owner().await,
+        }]
+    }
+
+    fn circuit_state(&self) -> Option<CircuitState> {
+        Some(self.account.circuit_state())
+    }
+
+    async fn market_snapshot(&self, _: TenantId) -> Result<MarketSnapshot, AdapterError> {
+        Err(self.sells_nothing())
+    }
+
+    async fn create_store(&self, _: TenantId, _: &str, _: &IdempotencyKey) -> Result<StoreRef, AdapterError> {
+        Err(self.sells_nothing())
+    }
+
+    async fn list_product(
+        &self,
+        _: TenantId,
+        _: &ProductListing,
+        _: &IdempotencyKey,
+    ) -> Result<ListedProduct, AdapterError> {
+        Err(self.sells_nothing())
+    }
+
+    async fn set_price(
+        &self,
+        _: TenantId,
+        _: &str,
+        _: rust_decimal::Decimal,
+        _: &IdempotencyKey,
+    ) -> Result<(), AdapterError> {
+        Err(self.sells_nothing())
+    }
+
+    async fn launch_campaign(
+        &self,
+        _: TenantId,
+        spec: &CampaignSpec,
+        key: &IdempotencyKey,
+    ) -> Result<CampaignRef, AdapterError> {
+        let platform = self.account.platform();
+        let Some(account) = self.account.ads().filter(|account| account.channel() == spec.channel) else {
+            return Err(AdapterError::rejected(
+                platform,
+                format!("{} runs no {:?} flights", platform.display_name(), spec.channel),
+            ));
+        };
+        self.saving_tokens(account.launch(spec, key)).await
+    }
+
+    async fn publish_post(&self, _: TenantId, post: &PostSpec, key: &IdempotencyKey) -> Result<PostRef, AdapterError> {
+        let platform = self.account.platform();
+        let Some(channel) = self.account.social().filter(|channel| channel.network() == post.network) else {
+            return Err(AdapterError::rejected(
+                platform,
+                format!("{} publishes no {:?} posts", platform.display_name(), post.network),
+            ));
+        };
+        self.saving_tokens(channel.publish(post, key, self.keeper.as_ref())).await
+    }
+
+    async fn post_engagement(&self, _: TenantId, posts: &[PublishedPost]) -> Result<Vec<PostEngagement>, AdapterError> {
+        let Some(channel) = self.account.social() else { return Ok(Vec::new()) };
+        let network = channel.network();
+        let ids: Vec<String> =
+            posts.iter().filter(|post| post.network == network).map(|post| post.post_id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.saving_tokens(channel.engagement(&ids)).await
+    }
+
+    async fn campaign_days(
+        &self,
+        _: TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CampaignDay>, AdapterError> {
+        let Some(account) = self.account.ads() else { return Ok(Vec::new()) };
+        self.saving_tokens(account.campaign_days(from, to)).await
+    }
+
+    async fn advance(&self, _: TenantId, _: u32) -> Result<(), AdapterError> {
+        Err(self.sells_nothing())
+    }
+
+    async fn report(&self, _: TenantId, _: u32, _: u32) -> Result<PerformanceReport, AdapterError> {
+        Err(self.sells_nothing())
+    }
+
+    async fn export_state(&self, _: TenantId) -> Option<Value> {
+        None
+    }
+
+    async fn import_state(&self, _: TenantId, _: Value) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    fn rehome_state(&self, state: Value, _: TenantId) -> Result<Value, AdapterError> {
+        Ok(state)
+    }
+}
+
+/// A live business's market: the one it sells on, with its connected marketing
+/// accounts in front, each a market of its own ([`ChannelAccount`], reached through
+/// its own adapter actor in a swarm): a post goes to the account on its network, a
+/// flight to the account on its channel, and what they drew or spent is read back from
+/// each. Posts and flights with no account of theirs go to the selling market.
 pub struct ChannelMarket {
     selling: Arc<dyn Marketplace>,
-    channels: Vec<Connected>,
-    keeper: Arc<dyn ConnectionKeeper>,
+    channels: Vec<Arc<dyn Marketplace>>,
 }
 
 impl std::fmt::Debug for ChannelMarket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let accounts: Vec<Platform> = self.channels.iter().map(|connected| connected.account.platform()).collect();
+        let accounts: Vec<Platform> = self.channels.iter().map(|channel| channel.platform()).collect();
         f.debug_struct("ChannelMarket")
             .field("selling", &self.selling.platform())
             .field("accounts", &accounts)
@@ -290,54 +473,21 @@ impl std::fmt::Debug for ChannelMarket {
 }
 
 impl ChannelMarket {
-    /// `selling` with `channels` (social accounts) and `ad_accounts` in front, one per
-    /// platform (a second account on a platform is ignored: the first one given wins).
-    /// The refresh tokens their platforms rotate go to `keeper` as they arrive.
-    pub async fn new(
-        selling: Arc<dyn Marketplace>,
-        channels: Vec<Arc<dyn SocialChannel>>,
-        ad_accounts: Vec<Arc<dyn AdAccount>>,
-        keeper: Arc<dyn ConnectionKeeper>,
-    ) -> Self {
-        let accounts = channels.into_iter().map(Account::Social).chain(ad_accounts.into_iter().map(Account::Ads));
-        let mut connected: Vec<Connected> = Vec::new();
-        for account in accounts {
-            if connected.iter().any(|earlier| earlier.account.platform() == account.platform()) {
-                continue;
+    /// `selling` with `channels` in front, one per platform (a second account on a
+    /// platform is ignored: the first one given wins). Each channel is routed to by its
+    /// platform, so it need not be open yet.
+    pub fn new(selling: Arc<dyn Marketplace>, channels: Vec<Arc<dyn Marketplace>>) -> Self {
+        let mut kept: Vec<Arc<dyn Marketplace>> = Vec::with_capacity(channels.len());
+        for channel in channels {
+            if !kept.iter().any(|earlier| earlier.platform() == channel.platform()) {
+                kept.push(channel);
             }
-            let saver = Arc::new(RotationSaver {
-                platform: account.platform(),
-                keeper: keeper.clone(),
-                pending: Mutex::new(None),
-            });
-            if !account.oauth().on_rotation(saver.clone()) {
-                tracing::warn!(platform = ?account.platform(), "the account's rotations already go elsewhere");
-            }
-            connected.push(Connected { account, saver });
         }
-        Self { selling, channels: connected, keeper }
+        Self { selling, channels: kept }
     }
 
-    fn social(&self, network: SocialNetwork) -> Option<(&Connected, &Arc<dyn SocialChannel>)> {
-        self.channels.iter().find_map(|connected| {
-            connected
-                .account
-                .social()
-                .filter(|channel| channel.network() == network)
-                .map(|channel| (connected, channel))
-        })
-    }
-
-    fn ads(&self, channel: AdChannel) -> Option<(&Connected, &Arc<dyn AdAccount>)> {
-        self.channels.iter().find_map(|connected| {
-            connected.account.ads().filter(|account| account.channel() == channel).map(|account| (connected, account))
-        })
-    }
-
-    /// Saves a rotated refresh token whose save failed when it arrived. The call itself
-    /// went through either way.
-    async fn keep_rotated(&self, connected: &Connected) {
-        connected.saver.save(None).await;
+    fn on(&self, platform: Platform) -> Option<&Arc<dyn Marketplace>> {
+        self.channels.iter().find(|channel| channel.platform() == platform)
     }
 }
 
@@ -356,8 +506,11 @@ impl Marketplace for ChannelMarket {
     }
 
     fn ad_channels(&self) -> Vec<AdChannel> {
-        let mut channels: Vec<AdChannel> =
-            self.channels.iter().filter_map(|connected| connected.account.ads()).map(|ads| ads.channel()).collect();
+        let mut channels: Vec<AdChannel> = self
+            .channels
+            .iter()
+            .filter_map(|channel| AdChannel::ALL.into_iter().find(|ads| ads.platform() == channel.platform()))
+            .collect();
         for channel in self.selling.ad_channels() {
             if !channels.contains(&channel) {
                 channels.push(channel);
@@ -370,8 +523,9 @@ impl Marketplace for ChannelMarket {
         let mut networks: Vec<SocialNetwork> = self
             .channels
             .iter()
-            .filter_map(|connected| connected.account.social())
-            .map(|channel| channel.network())
+            .filter_map(|channel| {
+                SocialNetwork::ALL.into_iter().find(|network| network.platform() == channel.platform())
+            })
             .collect();
         for network in self.selling.social_networks() {
             if !networks.contains(&network) {
@@ -381,14 +535,17 @@ impl Marketplace for ChannelMarket {
         networks
     }
 
+    /// Each account's state; one whose actor has not opened it yet is ready as far as
+    /// anyone knows.
     async fn channel_states(&self) -> Vec<ChannelStatus> {
         let mut states = Vec::with_capacity(self.channels.len());
-        for connected in &self.channels {
-            states.push(ChannelStatus {
-                platform: connected.account.platform(),
-                circuit: connected.account.circuit_state(),
-                needs_owner: connected.account.oauth().needs_owner().await,
-            });
+        for channel in &self.channels {
+            let told = channel.channel_states().await;
+            if told.is_empty() {
+                let circuit = channel.circuit_state().unwrap_or(CircuitState::Closed);
+                states.push(ChannelStatus { platform: channel.platform(), circuit, needs_owner: None });
+            }
+            states.extend(told);
         }
         states.extend(self.selling.channel_states().await);
         states
@@ -431,12 +588,10 @@ impl Marketplace for ChannelMarket {
         spec: &CampaignSpec,
         key: &IdempotencyKey,
     ) -> Result<CampaignRef, AdapterError> {
-        let Some((connected, account)) = self.ads(spec.channel) else {
-            return self.selling.launch_campaign(tenant, spec, key).await;
-        };
-        let launched = account.launch(spec, key).await;
-        self.keep_rotated(connected).await;
-        launched
+        match self.on(spec.channel.platform()) {
+            Some(account) => account.launch_campaign(tenant, spec, key).await,
+            None => self.selling.launch_campaign(tenant, spec, key).await,
+        }
     }
 
     async fn publish_post(
@@ -445,12 +600,10 @@ impl Marketplace for ChannelMarket {
         post: &PostSpec,
         key: &IdempotencyKey,
     ) -> Result<PostRef, AdapterError> {
-        let Some((connected, channel)) = self.social(post.network) else {
-            return self.selling.publish_post(tenant, post, key).await;
-        };
-        let published = channel.publish(post, key, self.keeper.as_ref()).await;
-        self.keep_rotated(connected).await;
-        published
+        match self.on(post.network.platform()) {
+            Some(account) => account.publish_post(tenant, post, key).await,
+            None => self.selling.publish_post(tenant, post, key).await,
+        }
     }
 
     async fn post_engagement(
@@ -459,20 +612,15 @@ impl Marketplace for ChannelMarket {
         posts: &[PublishedPost],
     ) -> Result<Vec<PostEngagement>, AdapterError> {
         let mut engagement = Vec::new();
-        for connected in &self.channels {
-            let Some(channel) = connected.account.social() else { continue };
-            let network = channel.network();
-            let ids: Vec<String> =
-                posts.iter().filter(|post| post.network == network).map(|post| post.post_id.clone()).collect();
-            if ids.is_empty() {
-                continue;
+        for channel in &self.channels {
+            let theirs: Vec<PublishedPost> =
+                posts.iter().filter(|post| post.network.platform() == channel.platform()).cloned().collect();
+            if !theirs.is_empty() {
+                engagement.extend(channel.post_engagement(tenant, &theirs).await?);
             }
-            let read = channel.engagement(&ids).await;
-            self.keep_rotated(connected).await;
-            engagement.extend(read?);
         }
         let elsewhere: Vec<PublishedPost> =
-            posts.iter().filter(|post| self.social(post.network).is_none()).cloned().collect();
+            posts.iter().filter(|post| self.on(post.network.platform()).is_none()).cloned().collect();
         if !elsewhere.is_empty() {
             engagement.extend(self.selling.post_engagement(tenant, &elsewhere).await?);
         }
@@ -486,11 +634,10 @@ impl Marketplace for ChannelMarket {
         to: NaiveDate,
     ) -> Result<Vec<CampaignDay>, AdapterError> {
         let mut days = Vec::new();
-        for connected in &self.channels {
-            let Some(account) = connected.account.ads() else { continue };
-            let read = account.campaign_days(from, to).await;
-            self.keep_rotated(connected).await;
-            days.extend(read?);
+        for channel in
+            self.channels.iter().filter(|channel| AdChannel::ALL.iter().any(|ads| ads.platform() == channel.platform()))
+        {
+            days.extend(channel.campaign_days(tenant, from, to).await?);
         }
         days.extend(self.selling.campaign_days(tenant, from, to).await?);
         Ok(days)

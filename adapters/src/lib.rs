@@ -27,10 +27,11 @@
 //! - `channels`: [`SocialChannel`], what a connected social account does for the swarm
 //!   (publish a post, count what posts drew), [`VideoChannel`] and [`publish_video`] for
 //!   the networks that post videos (an upload kept until it is done, resumed after a
-//!   crash), and [`ChannelMarket`], a live business's selling market with its connected
-//!   accounts in front: posts go to them, their engagement comes back, and what must
-//!   outlive the process (rotated refresh tokens, uploads on their way) is handed to a
-//!   [`ConnectionKeeper`].
+//!   crash), [`ChannelAccount`], one connected account as a market of its own (for its
+//!   own adapter actor), and [`ChannelMarket`], a live business's selling market with
+//!   its connected accounts in front: posts go to them, their engagement comes back, and
+//!   what must outlive the process (rotated refresh tokens, uploads on their way) is
+//!   handed to a [`ConnectionKeeper`].
 //! - `dry_run`: [`DryRunMarket`], a rehearsal of going live: the cycle runs on the
 //!   sandbox and each call the connected platform would get is recorded, not sent.
 //! - `stripe`: [`StripeClient`], Stripe with Connect as typed operations (products,
@@ -96,7 +97,9 @@ mod tiktok;
 mod x;
 mod youtube;
 
-pub use channels::{AdAccount, ChannelMarket, ConnectionKeeper, SocialChannel, VideoChannel, publish_video};
+pub use channels::{
+    AdAccount, ChannelAccount, ChannelMarket, ConnectionKeeper, SocialChannel, VideoChannel, publish_video,
+};
 pub use dry_run::DryRunMarket;
 pub use error::AdapterError;
 pub use google_ads::{

@@ -48,6 +48,15 @@ impl Platform {
         }
     }
 
+    /// Whether the platform carries a business's marketing (posts, ads) rather than its
+    /// sales.
+    pub fn is_marketing_channel(self) -> bool {
+        matches!(
+            self,
+            Self::GoogleAds | Self::MetaAds | Self::Youtube | Self::X | Self::Linkedin | Self::Reddit | Self::Tiktok
+        )
+    }
+
     /// The platform's name in a sentence (`Google Ads`).
     pub fn display_name(self) -> &'static str {
         match self {

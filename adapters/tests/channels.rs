@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, ChannelMarket, CircuitState, ConnectionKeeper, IdempotencyKey, LinkedInClient, Marketplace,
-    OAuthSecret, Platform, PostSpec, PostVideo, ProductListing, PublishedPost, RedditChannel, RedditClient,
-    SandboxMarket, SocialChannel, SocialNetwork, TikTokChannel, TikTokClient, XClient, YouTubeChannel, YouTubeClient,
+    AdapterError, ChannelAccount, ChannelMarket, CircuitState, ConnectionKeeper, IdempotencyKey, LinkedInClient,
+    Marketplace, OAuthSecret, Platform, PostSpec, PostVideo, ProductListing, PublishedPost, RedditChannel,
+    RedditClient, SandboxMarket, SocialChannel, SocialNetwork, TikTokChannel, TikTokClient, XClient, YouTubeChannel,
+    YouTubeClient,
 };
 use boardroom_memory::TenantId;
 use serde_json::Value;
@@ -90,6 +91,16 @@ async fn accounts() -> Accounts {
     Accounts { x, reddit, linkedin, _servers: vec![x_server, reddit_server, linkedin_server], channels }
 }
 
+/// A live business's market: the sandbox (of `seed`) with `channels` in front, each an
+/// account of its own keeping what it must in `kept`.
+fn live_market(seed: u64, channels: &[Arc<dyn SocialChannel>], kept: &Arc<SavedTokens>) -> ChannelMarket {
+    let accounts = channels
+        .iter()
+        .map(|channel| Arc::new(ChannelAccount::social(channel.clone(), kept.clone())) as Arc<dyn Marketplace>)
+        .collect();
+    ChannelMarket::new(Arc::new(SandboxMarket::new(seed)), accounts)
+}
+
 fn post(network: SocialNetwork, text: &str) -> PostSpec {
     PostSpec { product_id: "prod_1".into(), network, text: text.into(), video: None }
 }
@@ -118,9 +129,7 @@ async fn listed_product(market: &dyn Marketplace) -> String {
 async fn each_post_goes_to_the_account_on_its_network_and_what_it_drew_comes_back_from_there() {
     let accounts = accounts().await;
     let saved = Arc::new(SavedTokens::default());
-    let market =
-        ChannelMarket::new(Arc::new(SandboxMarket::new(11)), accounts.channels.clone(), Vec::new(), saved.clone())
-            .await;
+    let market = live_market(11, &accounts.channels, &saved);
     let product = listed_product(&market).await;
     assert_eq!(
         &market.social_networks()[..3],
@@ -195,13 +204,7 @@ async fn each_post_goes_to_the_account_on_its_network_and_what_it_drew_comes_bac
 #[tokio::test]
 async fn a_post_repeated_after_its_answer_was_lost_is_made_once() {
     let accounts = accounts().await;
-    let market = ChannelMarket::new(
-        Arc::new(SandboxMarket::new(3)),
-        accounts.channels.clone(),
-        Vec::new(),
-        Arc::new(SavedTokens::default()),
-    )
-    .await;
+    let market = live_market(3, &accounts.channels, &Arc::new(SavedTokens::default()));
     let spec = post(SocialNetwork::X, "Ten templates, one price.");
     let first = market.publish_post(TENANT, &spec, &key("x")).await.expect("posted");
     // The step runs again after a crash: the same post for the same cycle.
@@ -221,8 +224,7 @@ async fn a_post_repeated_after_its_answer_was_lost_is_made_once() {
 async fn every_rotation_of_the_refresh_token_is_handed_over_and_a_revoked_grant_needs_the_owner() {
     let accounts = accounts().await;
     let saved = Arc::new(SavedTokens::default());
-    let market =
-        ChannelMarket::new(Arc::new(SandboxMarket::new(5)), accounts.channels.clone(), Vec::new(), saved.clone()).await;
+    let market = live_market(5, &accounts.channels, &saved);
     market.publish_post(TENANT, &post(SocialNetwork::X, "One."), &key("1")).await.expect("posted");
     let first_rotation = accounts.x.refresh_token();
     accounts.x.expire_access_tokens();
@@ -293,7 +295,7 @@ impl VideoAccounts {
             Arc::new(TikTokChannel::new(tiktok, None)),
             Arc::new(YouTubeChannel::new(youtube, None).expect("public")),
         ];
-        ChannelMarket::new(Arc::new(SandboxMarket::new(17)), channels, Vec::new(), kept.clone()).await
+        live_market(17, &channels, kept)
     }
 }
 

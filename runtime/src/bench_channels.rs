@@ -2,8 +2,10 @@
 //! down", and whether it costs anyone else.
 //!
 //! Two live tenants in one swarm root, each posting to its own X account through the
-//! path a cycle's marketing step takes: the tenant's guarded market, its adapter actor,
-//! the [`ChannelMarket`] and the real [`XClient`]. Each account is a small local server
+//! path a cycle's marketing step takes: the tenant's guarded market, the
+//! [`ChannelMarket`](boardroom_adapters::ChannelMarket)
+//! in front of its (sandbox) selling market, the X account's own adapter actor, the
+//! [`ChannelAccount`] and the real [`XClient`]. Each account is a small local server
 //! that speaks the parts of X's API v2 a post needs (a refresh-token grant and
 //! `POST /2/tweets` with the rate-limit headers). Tenant A's server answers its first
 //! post with `429` and an `x-rate-limit-reset` [`THROTTLE_SECS`] ahead, as X does when a
@@ -22,8 +24,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use boardroom_adapters::{
-    AdapterError, CallBudget, ChannelMarket, ConnectionKeeper, IdempotencyKey, Marketplace, OAuthSecret, Platform,
-    PostSpec, ResilienceSettings, RetryPolicy, SandboxMarket, SocialChannel, SocialNetwork, XClient, XConnection,
+    AdapterError, CallBudget, ChannelAccount, ConnectionKeeper, IdempotencyKey, Marketplace, OAuthSecret, Platform,
+    PostSpec, ResilienceSettings, RetryPolicy, SandboxMarket, SocialNetwork, XClient, XConnection,
 };
 use boardroom_agents::AgentRegistry;
 use boardroom_memory::{EventLog, EventLogConfig, Tenant, TenantId};
@@ -109,19 +111,29 @@ impl ConnectionKeeper for Discarded {
     }
 }
 
-/// Each tenant's market, reached through its adapter actor.
+/// Each tenant's X account, reached through its own adapter actor in front of the
+/// sandbox's.
 struct Markets(HashMap<TenantId, Arc<dyn Marketplace>>);
 
-struct Opened(Arc<dyn Marketplace>);
+/// An account already open, and the channels in front of it.
+struct Opened {
+    market: Arc<dyn Marketplace>,
+    channels: Vec<Arc<dyn Marketplace>>,
+}
 
 #[async_trait]
 impl AccountOpener for Opened {
     fn platform(&self) -> Platform {
-        self.0.platform()
+        self.market.platform()
     }
 
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
-        Ok(self.0.clone())
+        Ok(self.market.clone())
+    }
+
+    fn channels(&self) -> Vec<Arc<dyn AccountOpener>> {
+        let opened = |market: &Arc<dyn Marketplace>| Opened { market: market.clone(), channels: Vec::new() };
+        self.channels.iter().map(|channel| Arc::new(opened(channel)) as Arc<dyn AccountOpener>).collect()
     }
 }
 
@@ -129,13 +141,16 @@ impl AccountOpener for Opened {
 impl TenantMarkets for Markets {
     async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         match self.0.get(&row.id) {
-            Some(market) => SwarmMarket::Account(Arc::new(Opened(market.clone()))),
+            Some(x) => SwarmMarket::Account(Arc::new(Opened {
+                market: Arc::new(SandboxMarket::new(1)),
+                channels: vec![x.clone()],
+            })),
             None => SwarmMarket::Shared(shared.clone()),
         }
     }
 }
 
-/// A live tenant's market: the sandbox, with an X account at `origin` in front.
+/// A live tenant's X account at `origin`.
 async fn market_with_x(origin: &str) -> anyhow::Result<Arc<dyn Marketplace>> {
     // As a live business's calls are set up (markets.rs), so the wait is X's to name.
     let settings = ResilienceSettings {
@@ -144,10 +159,7 @@ async fn market_with_x(origin: &str) -> anyhow::Result<Arc<dyn Marketplace>> {
         ..ResilienceSettings::default()
     };
     let client = XClient::with_settings(XConnection::new(origin, "bench-app", "bench-secret", "refresh-0"), settings)?;
-    let channels: Vec<Arc<dyn SocialChannel>> = vec![Arc::new(client)];
-    let market =
-        ChannelMarket::new(Arc::new(SandboxMarket::new(1)), channels, Vec::new(), Arc::new(Discarded::default())).await;
-    Ok(Arc::new(market))
+    Ok(Arc::new(ChannelAccount::social(Arc::new(client), Arc::new(Discarded::default()))))
 }
 
 fn bench_post(n: u64) -> PostSpec {

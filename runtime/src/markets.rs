@@ -18,9 +18,10 @@
 //!
 //! A live business's connected social accounts (X, Reddit, LinkedIn, TikTok, YouTube)
 //! publish its posts and its Google Ads and Meta ad accounts run its ads
-//! ([`ChannelMarket`] in front of the selling account, opened by the same adapter
-//! actor); the refresh tokens they rotate are saved, sealed, over the stored ones, and
-//! the videos on their way up are kept in the business's memory until they are posted.
+//! (a `ChannelMarket` in front of the selling account, each account a [`ChannelAccount`]
+//! opened by an adapter actor of its own: tenant × channel); the refresh tokens they
+//! rotate are saved, sealed, over the stored ones, and the videos on their way up are
+//! kept in the business's memory until they are posted.
 //!
 //! A dry run rehearses a shop's calls only: it needs a connected Shopify shop, whatever
 //! else is connected.
@@ -32,9 +33,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boardroom_adapters::{
-    AdapterError, CallBudget, ChannelMarket, ConnectionKeeper, DryRunMarket, GumroadClient, GumroadMarket, Marketplace,
-    OAuthSecret, Platform, PlatformFeeShare, ResilienceSettings, RetryPolicy, ShopifyClient, ShopifyMarket,
-    StripeClient, StripeConnection, StripeLinkRegistry, StripeMarket,
+    AdapterError, CallBudget, ChannelAccount, ConnectionKeeper, DryRunMarket, GumroadClient, GumroadMarket,
+    Marketplace, OAuthSecret, Platform, PlatformFeeShare, ResilienceSettings, RetryPolicy, ShopifyClient,
+    ShopifyMarket, StripeClient, StripeConnection, StripeLinkRegistry, StripeMarket,
 };
 use boardroom_agents::accountant::platform_fee_rate;
 use boardroom_memory::{EventLog, MemoryError, SharedStore, Tenant, TenantId, Tier, UserId};
@@ -48,8 +49,8 @@ use crate::config::StripePlatform;
 use crate::http::crypto::CredentialSealer;
 use crate::http::routes::payouts::connect_account;
 use crate::http::routes::stores::{
-    ChannelClient, SellingAccount, StorePlatform, channel_accounts, keep_refresh_token, newest_selling_platform,
-    selling_account,
+    ChannelClient, SellingAccount, StorePlatform, connected_channels, keep_refresh_token, newest_selling_platform,
+    open_channel_account, selling_account,
 };
 use crate::http::routes::webhooks::STRIPE_PAYMENT_LINKS;
 
@@ -122,6 +123,15 @@ impl ConnectedMarkets {
 impl TenantMarkets for ConnectedMarkets {
     async fn market_for(&self, row: &Tenant, shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         let (tenant, mode) = (row.id, MarketMode::of(row));
+        // A live business's channels (read only then: a sandbox swarm starts without
+        // touching the store).
+        let channels = match mode {
+            MarketMode::Live => connected_channels(&self.store, tenant).await.unwrap_or_else(|why| {
+                tracing::warn!(%tenant, "the connected channels could not be read: {why}");
+                Vec::new()
+            }),
+            MarketMode::Sandbox | MarketMode::DryRun => Vec::new(),
+        };
         let account = |selling: Selling| {
             SwarmMarket::Account(Arc::new(LiveAccount {
                 tenant,
@@ -131,6 +141,7 @@ impl TenantMarkets for ConnectedMarkets {
                 sealer: self.sealer.clone(),
                 stripe: self.stripe.clone(),
                 research: shared.clone(),
+                channels: channels.clone(),
             }))
         };
         match mode {
@@ -175,6 +186,8 @@ struct LiveAccount {
     sealer: Arc<CredentialSealer>,
     stripe: Option<StripePlatform>,
     research: Arc<dyn Marketplace>,
+    /// Its connected marketing channels, each behind an adapter actor of its own.
+    channels: Vec<StorePlatform>,
 }
 
 impl LiveAccount {
@@ -229,41 +242,63 @@ impl AccountOpener for LiveAccount {
     }
 
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
-        let selling = match &self.selling {
-            Selling::Store(platforms) => self.open_store(platforms).await?,
-            Selling::Stripe => self.open_stripe().await?,
-        };
-        self.with_channels(selling).await
+        match &self.selling {
+            Selling::Store(platforms) => self.open_store(platforms).await,
+            Selling::Stripe => self.open_stripe().await,
+        }
+    }
+
+    fn channels(&self) -> Vec<Arc<dyn AccountOpener>> {
+        self.channels
+            .iter()
+            .filter_map(|&channel| {
+                let opener = ChannelOpener {
+                    tenant: self.tenant,
+                    channel,
+                    platform: channel.channel()?,
+                    store: self.store.clone(),
+                    sealer: self.sealer.clone(),
+                };
+                Some(Arc::new(opener) as Arc<dyn AccountOpener>)
+            })
+            .collect()
     }
 }
 
-impl LiveAccount {
-    /// `selling` with the business's connected social accounts in front, when it has
-    /// any: its posts go to them.
-    async fn with_channels(&self, selling: Arc<dyn Marketplace>) -> Result<Arc<dyn Marketplace>, AdapterError> {
-        let (accounts, refused) = channel_accounts(&self.store, &self.sealer, self.tenant, live_settings())
+/// One of a live business's connected marketing accounts, opened by its own adapter
+/// actor: its credentials are unsealed there (at each start, so a restarted actor signs
+/// in with the refresh token saved last) and handed to its client only.
+struct ChannelOpener {
+    tenant: TenantId,
+    channel: StorePlatform,
+    platform: Platform,
+    store: SharedStore,
+    sealer: Arc<CredentialSealer>,
+}
+
+#[async_trait]
+impl AccountOpener for ChannelOpener {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
+        let platform = self.platform;
+        let refused = |why: String| AdapterError::rejected(platform, why);
+        let opened = open_channel_account(&self.store, &self.sealer, self.tenant, self.channel, live_settings())
             .await
-            .map_err(|why| AdapterError::Unavailable { platform: self.platform(), message: why })?;
-        for why in refused {
-            tracing::warn!(tenant = %self.tenant, "a marketing channel is left out: {why}");
-        }
-        if accounts.is_empty() {
-            return Ok(selling);
-        }
+            .map_err(refused)?
+            .ok_or_else(|| refused(format!("the {} was disconnected", self.channel.connected_thing())))?;
         let keeper = Arc::new(SavedConnections {
             tenant: self.tenant,
             store: self.store.clone(),
             sealer: self.sealer.clone(),
-            stores: accounts.iter().map(|account| (account.platform, account.store_id.clone())).collect(),
+            stores: vec![(platform, opened.store_id)],
         });
-        let (mut channels, mut ad_accounts) = (Vec::new(), Vec::new());
-        for account in accounts {
-            match account.client {
-                ChannelClient::Social(channel) => channels.push(channel),
-                ChannelClient::Ads(ads) => ad_accounts.push(ads),
-            }
-        }
-        Ok(Arc::new(ChannelMarket::new(selling, channels, ad_accounts, keeper).await))
+        Ok(Arc::new(match opened.client {
+            ChannelClient::Social(channel) => ChannelAccount::social(channel, keeper),
+            ChannelClient::Ads(account) => ChannelAccount::ads(account, keeper),
+        }))
     }
 }
 

@@ -136,9 +136,11 @@ impl ActivityFeed {
     }
 }
 
-/// The name of the graph node of a market adapter, such as `market:sandbox`.
+/// The name of the graph node of an adapter: `market:shopify` for a market, and
+/// `channel:x` for a marketing channel.
 pub fn adapter_node(platform: Platform) -> Arc<str> {
-    Arc::from(format!("market:{}", platform.as_str()))
+    let kind = if platform.is_marketing_channel() { "channel" } else { "market" };
+    Arc::from(format!("{kind}:{}", platform.as_str()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! The adapter actor: one per connected account (tenant × platform), supervised in the
 //! tenant's swarm like its agents.
 //!
-//! A business that sells on a real platform reaches it through one actor. The actor is
+//! A business that sells on a real platform reaches it through one actor, and each of
+//! its connected marketing channels (X, TikTok, Google Ads, …) through one of its own
+//! ([`AccountOpener::channels`]), so a channel that panics, stalls or is throttled
+//! touches neither the shop nor the other channels. An actor is
 //! spawned by the first call that needs it (not when the swarm starts: a swarm that only
 //! answers the dashboard never opens its credentials), linked to the swarm, restarted one
 //! for one when it fails (counted in the swarm's restart intensity, like an agent), and
@@ -59,6 +62,13 @@ pub trait AccountOpener: Send + Sync {
 
     /// Unseals the credentials and builds the market.
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError>;
+
+    /// The business's connected marketing accounts in front of this one, each opened by
+    /// an adapter actor of its own (tenant × channel): a panic or a slow platform there
+    /// touches neither the selling account nor the other channels.
+    fn channels(&self) -> Vec<Arc<dyn AccountOpener>> {
+        Vec::new()
+    }
 }
 
 /// What a swarm acts on, as chosen when it starts (see

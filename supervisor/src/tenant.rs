@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use boardroom_adapters::Marketplace;
+use boardroom_adapters::{ChannelMarket, Marketplace};
 use boardroom_agents::{AgentError, Peers, Task};
 use boardroom_memory::{EventLog, SharedStore, TenantId};
 use boardroom_personalities::Personality;
@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::{Instant, timeout_at};
 
 use crate::activity::{Activity, ActivityFeed, AgentState as AgentLifecycle, FROM_API, MessagePhase};
-use crate::adapter_actor::{ActorMarket, AdapterServices, AdapterSlot, AdapterState, SwarmMarket};
+use crate::adapter_actor::{AccountOpener, ActorMarket, AdapterServices, AdapterSlot, AdapterState, SwarmMarket};
 use crate::agent_actor::AgentMessage;
 use crate::autopilot::AutopilotControl;
 use crate::chaos::ChaosDice;
@@ -87,8 +87,9 @@ pub(crate) struct TenantShared {
     pub(crate) activity: ActivityFeed,
     /// The market the swarm acts on, chosen when it starts (see `TenantMarkets`).
     market: std::sync::RwLock<Arc<dyn Marketplace>>,
-    /// The adapter of the connected account the market is, when it is one.
-    adapter: std::sync::RwLock<Option<Arc<AdapterSlot>>>,
+    /// The adapters of the connected accounts the market is made of, when it is one:
+    /// the selling account's first, then each marketing channel's.
+    adapters: std::sync::RwLock<Vec<Arc<AdapterSlot>>>,
     /// The swarm's supervisor while it runs: where a sleeping agent's first sender asks
     /// for it to be woken.
     swarm: std::sync::RwLock<Option<ActorRef<SwarmMessage>>>,
@@ -147,7 +148,7 @@ impl TenantShared {
             autopilot: AutopilotControl::default(),
             activity,
             market: std::sync::RwLock::new(market),
-            adapter: std::sync::RwLock::new(None),
+            adapters: std::sync::RwLock::new(Vec::new()),
             swarm: std::sync::RwLock::new(None),
             last_used_ms: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
@@ -162,28 +163,46 @@ impl TenantShared {
         self.market.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// The adapter of the connected account the swarm acts on, if it acts on one.
+    /// The adapter of the connected account the swarm sells through, if it acts on one.
     pub(crate) fn adapter(&self) -> Option<Arc<AdapterSlot>> {
-        self.adapter.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.adapters().into_iter().next()
+    }
+
+    /// Every adapter of the swarm: the selling account's, then its channels'.
+    pub(crate) fn adapters(&self) -> Vec<Arc<AdapterSlot>> {
+        self.adapters.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Chooses the market the swarm acts on from its next start on: a shared one, or
-    /// the tenant's account behind an adapter actor (started when first needed).
+    /// the tenant's account behind an adapter actor, with each of its marketing channels
+    /// behind one of its own (each started when first needed).
     pub(crate) fn choose_market(&self, choice: SwarmMarket, store: &SharedStore) {
-        let (market, adapter): (Arc<dyn Marketplace>, _) = match choice {
-            SwarmMarket::Shared(market) => (market, None),
+        let (market, adapters): (Arc<dyn Marketplace>, _) = match choice {
+            SwarmMarket::Shared(market) => (market, Vec::new()),
             SwarmMarket::Account(opener) => {
-                let services = AdapterServices {
-                    store: store.clone(),
-                    events: self.events.clone(),
-                    activity: self.activity.clone(),
+                let slot_of = |opener: Arc<dyn AccountOpener>| {
+                    let services = AdapterServices {
+                        store: store.clone(),
+                        events: self.events.clone(),
+                        activity: self.activity.clone(),
+                    };
+                    Arc::new(AdapterSlot::new(self.tenant, opener, services))
                 };
-                let slot = Arc::new(AdapterSlot::new(self.tenant, opener, services));
-                (Arc::new(ActorMarket::new(slot.clone())), Some(slot))
+                let channels: Vec<Arc<AdapterSlot>> = opener.channels().into_iter().map(slot_of).collect();
+                let selling = slot_of(opener);
+                let mut market: Arc<dyn Marketplace> = Arc::new(ActorMarket::new(selling.clone()));
+                if !channels.is_empty() {
+                    let fronts = channels
+                        .iter()
+                        .map(|slot| Arc::new(ActorMarket::new(slot.clone())) as Arc<dyn Marketplace>)
+                        .collect();
+                    market = Arc::new(ChannelMarket::new(market, fronts));
+                }
+                (market, std::iter::once(selling).chain(channels).collect())
             }
         };
         *self.market.write().unwrap_or_else(std::sync::PoisonError::into_inner) = market;
-        *self.adapter.write().unwrap_or_else(std::sync::PoisonError::into_inner) = adapter;
+        *self.adapters.write().unwrap_or_else(std::sync::PoisonError::into_inner) = adapters;
     }
 
     pub(crate) fn touch(&self) {

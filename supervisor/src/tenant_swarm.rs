@@ -162,7 +162,7 @@ impl Actor for TenantSwarm {
         args: TenantSwarmArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let mut state = TenantSwarmState { args, children: HashMap::new(), restarts: VecDeque::new() };
-        if let Some(adapter) = state.args.shared.adapter() {
+        for adapter in state.args.shared.adapters() {
             adapter.attach(myself.get_cell());
         }
         // The CEO at once (every cycle starts there); the specialists sleep until their
@@ -204,7 +204,7 @@ impl Actor for TenantSwarm {
         state.args.shared.set_swarm(None);
         state.args.shared.set_all_slots(SlotState::Closed("swarm stopped"));
         myself.stop_children_and_wait(Some("swarm stopping".into()), Some(Duration::from_secs(10))).await;
-        if let Some(adapter) = state.args.shared.adapter() {
+        for adapter in state.args.shared.adapters() {
             adapter.close("swarm stopped");
         }
         Ok(())
@@ -219,7 +219,7 @@ impl Actor for TenantSwarm {
         let Some((child, reason)) = crate::exited_child(event) else { return Ok(()) };
         let shared = state.args.shared.clone();
         let tenant = shared.tenant;
-        if let Some(adapter) = shared.adapter().filter(|adapter| adapter.actor_id() == Some(child)) {
+        if let Some(adapter) = shared.adapters().into_iter().find(|adapter| adapter.actor_id() == Some(child)) {
             adapter.failed(&reason).await;
             state.count_restart(adapter.node(), &reason).await?;
             if let Err(error) = adapter.restart().await {

@@ -134,8 +134,26 @@ impl StorePlatform {
         }
     }
 
+    /// The marketing channel's platform, for the platforms that are one.
+    pub(crate) fn channel(self) -> Option<Platform> {
+        Some(match self {
+            StorePlatform::X => Platform::X,
+            StorePlatform::Reddit => Platform::Reddit,
+            StorePlatform::Linkedin => Platform::Linkedin,
+            StorePlatform::GoogleAds => Platform::GoogleAds,
+            StorePlatform::MetaAds => Platform::MetaAds,
+            StorePlatform::Tiktok => Platform::Tiktok,
+            StorePlatform::Youtube => Platform::Youtube,
+            StorePlatform::Shopify
+            | StorePlatform::Gumroad
+            | StorePlatform::Stripe
+            | StorePlatform::Etsy
+            | StorePlatform::Sandbox => return None,
+        })
+    }
+
     /// What a connected store of this platform is called in messages.
-    fn connected_thing(self) -> &'static str {
+    pub(crate) fn connected_thing(self) -> &'static str {
         match self {
             StorePlatform::Shopify => "Shopify shop",
             StorePlatform::Gumroad => "Gumroad account",
@@ -1117,33 +1135,43 @@ pub(crate) enum ChannelClient {
     Ads(Arc<dyn AdAccount>),
 }
 
-/// A connected marketing account, ready to use: the store it is kept as, its platform
-/// and its client.
-pub(crate) struct ChannelAccount {
+/// A connected marketing account, ready to use: the store it is kept as, and its
+/// client.
+pub(crate) struct OpenedChannel {
     pub(crate) store_id: String,
-    pub(crate) platform: Platform,
     pub(crate) client: ChannelClient,
 }
 
-/// The business's newest connected account on each social network, its credentials
-/// opened into a client with `settings`. An account that cannot be opened (credentials
-/// no longer opening under the server's key, a field missing) is left out and said why
-/// in the second list: its posts are not made, rather than the whole market failing.
-pub(crate) async fn channel_accounts(
+/// The marketing platforms the business has an account connected on, in the order of
+/// [`CHANNEL_PLATFORMS`], read without opening any credentials.
+pub(crate) async fn connected_channels(
+    store: &boardroom_memory::SharedStore,
+    tenant: TenantId,
+) -> Result<Vec<StorePlatform>, String> {
+    let rows = store.agent_memories(tenant, STORES).await.map_err(|error| error.to_string())?;
+    let connected: Vec<String> = rows
+        .into_iter()
+        .filter(|row| row.key.starts_with(STORE_KEY_PREFIX))
+        .filter_map(|row| serde_json::from_value::<StoredStore>(row.content).ok())
+        .map(|stored| stored.platform)
+        .collect();
+    Ok(CHANNEL_PLATFORMS.into_iter().filter(|platform| connected.iter().any(|p| p == platform.as_str())).collect())
+}
+
+/// The business's newest connected account on `platform`, its credentials opened into a
+/// client with `settings`: `Ok(None)` when none is connected (any more), `Err` saying
+/// why the account cannot be used (credentials no longer opening under the server's
+/// key, a field missing).
+pub(crate) async fn open_channel_account(
     store: &boardroom_memory::SharedStore,
     sealer: &CredentialSealer,
     tenant: TenantId,
+    platform: StorePlatform,
     settings: ResilienceSettings,
-) -> Result<(Vec<ChannelAccount>, Vec<String>), String> {
-    let (mut opened, mut refused) = (Vec::new(), Vec::new());
-    for platform in CHANNEL_PLATFORMS {
-        let Some((_, stored)) = newest_store(store, tenant, &[platform]).await? else { continue };
-        match open_channel(sealer, tenant, platform, &stored, settings) {
-            Ok((platform, client)) => opened.push(ChannelAccount { store_id: stored.id.clone(), platform, client }),
-            Err(why) => refused.push(why),
-        }
-    }
-    Ok((opened, refused))
+) -> Result<Option<OpenedChannel>, String> {
+    let Some((_, stored)) = newest_store(store, tenant, &[platform]).await? else { return Ok(None) };
+    let client = open_channel(sealer, tenant, platform, &stored, settings)?;
+    Ok(Some(OpenedChannel { store_id: stored.id, client }))
 }
 
 fn open_channel(
@@ -1152,7 +1180,7 @@ fn open_channel(
     platform: StorePlatform,
     stored: &StoredStore,
     settings: ResilienceSettings,
-) -> Result<(Platform, ChannelClient), String> {
+) -> Result<ChannelClient, String> {
     let thing = platform.connected_thing();
     let credentials = open_credentials(sealer, tenant, stored, thing)?;
     let unusable = |error: AdapterError| format!("the connected {thing} cannot be used: {error}");
@@ -1160,40 +1188,40 @@ fn open_channel(
         StorePlatform::X => {
             let connection = x_connection(&stored.store_url, &credentials)?;
             let client = XClient::with_settings(connection, settings).map_err(unusable)?;
-            (Platform::X, ChannelClient::Social(Arc::new(client)))
+            ChannelClient::Social(Arc::new(client))
         }
         StorePlatform::Reddit => {
             let connection = reddit_connection(&stored.store_url, &credentials)?;
             let client = RedditClient::with_settings(connection, settings).map_err(unusable)?;
             let channel = RedditChannel::new(client, credentials.get("subreddit").cloned());
-            (Platform::Reddit, ChannelClient::Social(Arc::new(channel)))
+            ChannelClient::Social(Arc::new(channel))
         }
         StorePlatform::Linkedin => {
             let connection = linkedin_connection(&stored.store_url, &credentials)?;
             let client = LinkedInClient::with_settings(connection, settings).map_err(unusable)?;
-            (Platform::Linkedin, ChannelClient::Social(Arc::new(client)))
+            ChannelClient::Social(Arc::new(client))
         }
         StorePlatform::GoogleAds => {
             let connection = google_ads_connection(&stored.store_url, &credentials)?;
             let client = GoogleAdsClient::with_settings(connection, settings).map_err(unusable)?;
-            (Platform::GoogleAds, ChannelClient::Ads(Arc::new(client)))
+            ChannelClient::Ads(Arc::new(client))
         }
         StorePlatform::MetaAds => {
             let connection = meta_ads_connection(&stored.store_url, &credentials)?;
             let client = MetaAdsClient::with_settings(connection, settings).map_err(unusable)?;
-            (Platform::MetaAds, ChannelClient::Ads(Arc::new(client)))
+            ChannelClient::Ads(Arc::new(client))
         }
         StorePlatform::Tiktok => {
             let connection = tiktok_connection(&stored.store_url, &credentials)?;
             let client = TikTokClient::with_settings(connection, settings).map_err(unusable)?;
             let channel = TikTokChannel::new(client, credentials.get("privacy_level").cloned());
-            (Platform::Tiktok, ChannelClient::Social(Arc::new(channel)))
+            ChannelClient::Social(Arc::new(channel))
         }
         StorePlatform::Youtube => {
             let connection = youtube_connection(&stored.store_url, &credentials)?;
             let client = YouTubeClient::with_settings(connection, settings).map_err(unusable)?;
             let channel = YouTubeChannel::new(client, credentials.get("privacy").cloned()).map_err(unusable)?;
-            (Platform::Youtube, ChannelClient::Social(Arc::new(channel)))
+            ChannelClient::Social(Arc::new(channel))
         }
         other => return Err(format!("{} is not a marketing channel", other.as_str())),
     })
