@@ -153,6 +153,9 @@ pub(crate) struct AdapterSlot {
     shown: watch::Sender<AdapterState>,
     /// The opened market while an actor runs, for its circuit's state.
     opened: Mutex<Option<Arc<dyn Marketplace>>>,
+    /// Why the account last refused to open (its credentials no longer open, it was
+    /// disconnected), until it opens.
+    refused: Mutex<Option<String>>,
     store: SharedStore,
     events: EventLog,
     activity: ActivityFeed,
@@ -184,6 +187,7 @@ impl AdapterSlot {
             starting: tokio::sync::Mutex::new(()),
             shown: watch::Sender::new(AdapterState::Idle),
             opened: Mutex::new(None),
+            refused: Mutex::new(None),
             store: services.store,
             events: services.events,
             activity: services.activity,
@@ -281,6 +285,7 @@ impl AdapterSlot {
         match spawned {
             Ok((actor, _)) => {
                 *lock(&self.running) = Running::Up(actor.clone());
+                *lock(&self.refused) = None;
                 self.show(AdapterState::Idle);
                 let platform = self.platform.display_name();
                 let (kind, summary) = if restart {
@@ -296,13 +301,17 @@ impl AdapterSlot {
                 // again (the owner may have fixed the connection meanwhile).
                 *lock(&self.running) = Running::Down;
                 self.show(AdapterState::Idle);
-                Err(match error {
+                let error = match error {
                     ractor::SpawnErr::StartupFailed(inner) => match inner.downcast::<OpenFailed>() {
                         Ok(failed) => failed.0,
                         Err(other) => self.unavailable(format!("the adapter did not start: {other}")),
                     },
                     other => self.unavailable(format!("the adapter did not start: {other}")),
-                })
+                };
+                if let AdapterError::Rejected { message, .. } = &error {
+                    *lock(&self.refused) = Some(message.clone());
+                }
+                Err(error)
             }
         }
     }
@@ -489,10 +498,22 @@ impl Marketplace for ActorMarket {
 
     // Read beside the actor, not through its mailbox: a dashboard must not wait behind
     // a slow platform call.
+    // A channel that refused to open needs its owner, for the reason it gave.
     async fn channel_states(&self) -> Vec<ChannelStatus> {
         let opened = lock(&self.slot.opened).clone();
         match opened {
             Some(market) => market.channel_states().await,
+            None if self.slot.platform.is_marketing_channel() => {
+                let refused = lock(&self.slot.refused).clone();
+                refused
+                    .map(|why| ChannelStatus {
+                        platform: self.slot.platform,
+                        circuit: CircuitState::Closed,
+                        needs_owner: Some(why),
+                    })
+                    .into_iter()
+                    .collect()
+            }
             None => Vec::new(),
         }
     }

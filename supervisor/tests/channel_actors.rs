@@ -2,7 +2,8 @@
 //! (tenant × channel), beside the selling account's: a post opens only its channel's
 //! account, a channel whose call panics is restarted one for one while the shop and the
 //! other channels go on untouched, and each actor shows on the live view as its own
-//! node (`channel:x`). Each story runs on SQLite and on PostgreSQL.
+//! node (`channel:x`). A channel whose account does not open needs its owner, for the
+//! reason it gave, while the others post. Each story runs on SQLite and on PostgreSQL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,9 +99,13 @@ impl Marketplace for TestChannel {
     }
 }
 
-/// Opens one account, counting how often.
+/// Why the test X account refuses to open, when it does.
+const X_REFUSAL: &str = "the connected X account's credentials no longer open: connect it again";
+
+/// Opens one account, counting how often (or refuses, saying why).
 struct CountingOpener {
     platform: Platform,
+    refusal: Option<&'static str>,
     opened: Arc<AtomicUsize>,
     open: Box<dyn Fn() -> Arc<dyn Marketplace> + Send + Sync>,
     channels: Vec<Arc<dyn AccountOpener>>,
@@ -114,6 +119,9 @@ impl AccountOpener for CountingOpener {
 
     async fn open(&self) -> Result<Arc<dyn Marketplace>, AdapterError> {
         self.opened.fetch_add(1, Ordering::SeqCst);
+        if let Some(why) = self.refusal {
+            return Err(AdapterError::rejected(self.platform, why));
+        }
         Ok((self.open)())
     }
 
@@ -136,6 +144,7 @@ struct Counts {
 struct LiveWithChannels {
     platform_side: Arc<SandboxMarket>,
     counts: Counts,
+    x_refuses: bool,
 }
 
 #[async_trait]
@@ -143,8 +152,10 @@ impl TenantMarkets for LiveWithChannels {
     async fn market_for(&self, _tenant: &Tenant, _shared: &Arc<dyn Marketplace>) -> SwarmMarket {
         let channel = |network: SocialNetwork, opened: &Arc<AtomicUsize>, published: &Arc<AtomicUsize>| {
             let published = published.clone();
+            let refuses = self.x_refuses && network == SocialNetwork::X;
             Arc::new(CountingOpener {
                 platform: network.platform(),
+                refusal: refuses.then_some(X_REFUSAL),
                 opened: opened.clone(),
                 open: Box::new(move || Arc::new(TestChannel { network, published: published.clone() })),
                 channels: Vec::new(),
@@ -154,6 +165,7 @@ impl TenantMarkets for LiveWithChannels {
         let platform_side = self.platform_side.clone();
         SwarmMarket::Account(Arc::new(CountingOpener {
             platform: Platform::Sandbox,
+            refusal: None,
             opened: counts.shop_opened.clone(),
             open: Box::new(move || platform_side.clone() as Arc<dyn Marketplace>),
             channels: vec![
@@ -172,13 +184,14 @@ struct World {
 }
 
 impl World {
-    async fn start(store: SharedStore) -> Self {
+    async fn start(store: SharedStore, x_refuses: bool) -> Self {
         let events = EventLog::start(store.clone(), EventLogConfig::default());
         let counts = Counts::default();
         let services = SwarmServices {
             markets: Some(Arc::new(LiveWithChannels {
                 platform_side: Arc::new(SandboxMarket::new(9)),
                 counts: counts.clone(),
+                x_refuses,
             })),
             ..SwarmServices::embedded(store.clone(), events.clone())
         };
@@ -203,7 +216,7 @@ fn key(tenant: TenantId, item: &str) -> IdempotencyKey {
 }
 
 async fn each_channel_runs_in_its_own_actor_and_a_panicking_one_restarts_alone(store: SharedStore) {
-    let world = World::start(store).await;
+    let world = World::start(store, false).await;
     let tenant = create_tenant(world.store.as_ref(), "Focus & Flow", "coachty").await;
     let mut viewer = world.root.watch_activity(tenant);
     let swarm = world.root.activate(tenant).await.expect("activates");
@@ -262,6 +275,37 @@ async fn each_channel_runs_in_its_own_actor_and_a_panicking_one_restarts_alone(s
     assert!(nodes.iter().any(|(shown, state)| shown == "channel:x" && *state == AdapterState::Restarting));
     assert!(!nodes.iter().any(|(shown, state)| shown != "channel:x" && *state == AdapterState::Restarting));
     world.root.shutdown().await;
+}
+
+async fn a_channel_that_does_not_open_needs_its_owner_and_the_others_go_on(store: SharedStore) {
+    let world = World::start(store, true).await;
+    let tenant = create_tenant(world.store.as_ref(), "Focus & Flow", "coachty").await;
+    let swarm = world.root.activate(tenant).await.expect("activates");
+    let market = swarm.market_for_api();
+    let states = market.channel_states().await;
+    assert!(states.iter().all(|state| state.needs_owner.is_none()), "nothing known before a call: {states:?}");
+
+    let refused = market.publish_post(tenant, &post(SocialNetwork::X, "Hello"), &key(tenant, "x-1")).await;
+    assert!(refused.is_err_and(|error| error.to_string().contains("connect it again")));
+    market.publish_post(tenant, &post(SocialNetwork::Reddit, "Hi"), &key(tenant, "r-1")).await.expect("Reddit posts");
+    let states = market.channel_states().await;
+    let x = states.iter().find(|state| state.platform == Platform::X).expect("X's state");
+    assert_eq!(x.needs_owner.as_deref(), Some(X_REFUSAL), "the dashboard says why, in the opener's words");
+    let reddit = states.iter().find(|state| state.platform == Platform::Reddit).expect("Reddit's state");
+    assert_eq!(reddit.needs_owner, None);
+    world.root.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_channel_that_does_not_open_needs_its_owner_and_the_others_go_on() {
+    let database = fresh_sqlite().await;
+    a_channel_that_does_not_open_needs_its_owner_and_the_others_go_on(Arc::new(database.store.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_channel_that_does_not_open_needs_its_owner_and_the_others_go_on() {
+    let database = fresh_postgres().await;
+    a_channel_that_does_not_open_needs_its_owner_and_the_others_go_on(Arc::new(database.store.clone())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -460,11 +460,8 @@ async fn check_shopify(store_url: &str, credentials: &BTreeMap<String, String>) 
     let connection = ShopifyConnection::new(store_url.trim_end_matches('/'), token.as_str());
     let client = ShopifyClient::with_settings(connection, check_settings())
         .map_err(|error| ApiError::invalid("store_url", error.to_string()))?;
-    match client.shop().await {
-        Ok(shop) => Ok(shop.myshopify_domain),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the shop did not answer: {other}"))),
-    }
+    let shop = checked(client.shop().await, "the shop")?;
+    Ok(shop.myshopify_domain)
 }
 
 /// Reads the seller of the Gumroad API at `store_url` (its origin) with the
@@ -486,11 +483,8 @@ async fn check_gumroad(store_url: &str, credentials: &BTreeMap<String, String>) 
         }
         other => ApiError::invalid("store_url", other.to_string()),
     })?;
-    match client.user().await {
-        Ok(seller) => Ok(seller.user_id),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the Gumroad API did not answer: {other}"))),
-    }
+    let seller = checked(client.user().await, "the Gumroad API")?;
+    Ok(seller.user_id)
 }
 
 /// Signs in to the X API at `store_url` (its origin, `https://api.x.com`) as the
@@ -510,14 +504,9 @@ async fn check_x(store_url: &str, credentials: &mut BTreeMap<String, String>) ->
         }
         other => ApiError::invalid("credentials", other.to_string()),
     })?;
-    match client.me().await {
-        Ok(user) => {
-            credentials.insert("refresh_token".to_owned(), client.oauth().refresh_token().await.expose().to_owned());
-            Ok(user.id)
-        }
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the X API did not answer: {other}"))),
-    }
+    let user = checked(client.me().await, "the X API")?;
+    credentials.insert("refresh_token".to_owned(), client.oauth().refresh_token().await.expose().to_owned());
+    Ok(user.id)
 }
 
 /// An X account's connection from its stored fields, or which one is missing.
@@ -562,11 +551,7 @@ async fn check_reddit(store_url: &str, credentials: &BTreeMap<String, String>) -
     let connection =
         reddit_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
     let client = RedditClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
-    match client.username().await {
-        Ok(name) => Ok(name),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the Reddit API did not answer: {other}"))),
-    }
+    checked(client.username().await, "the Reddit API")
 }
 
 /// A Reddit account's connection from its stored fields, or which one is missing.
@@ -601,11 +586,8 @@ async fn check_linkedin(store_url: &str, credentials: &BTreeMap<String, String>)
     let author = connection.author.clone();
     let client = LinkedInClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
     let deadline = tokio::time::Instant::now() + SHOP_CHECK_TIMEOUT;
-    match client.oauth().access_token(deadline).await {
-        Ok(_) => Ok(author),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("LinkedIn did not answer: {other}"))),
-    }
+    checked(client.oauth().access_token(deadline).await, "LinkedIn")?;
+    Ok(author)
 }
 
 /// A LinkedIn author's connection from its stored fields, or which one is missing.
@@ -633,11 +615,8 @@ async fn check_google_ads(store_url: &str, credentials: &BTreeMap<String, String
         google_ads_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
     let client = GoogleAdsClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
     let today = Utc::now().date_naive();
-    match client.campaign_metrics(today, today).await {
-        Ok(_) => Ok(client.customer_id().to_owned()),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the Google Ads API did not answer: {other}"))),
-    }
+    checked(client.campaign_metrics(today, today).await, "the Google Ads API")?;
+    Ok(client.customer_id().to_owned())
 }
 
 /// A Google Ads account's connection from its stored fields, or which one is missing.
@@ -682,11 +661,8 @@ async fn check_meta_ads(store_url: &str, credentials: &BTreeMap<String, String>)
         meta_ads_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
     let client = MetaAdsClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
     let today = Utc::now().date_naive();
-    match client.campaign_insights(today, today).await {
-        Ok(_) => Ok(client.ad_account_id().to_owned()),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the Graph API did not answer: {other}"))),
-    }
+    checked(client.campaign_insights(today, today).await, "the Graph API")?;
+    Ok(client.ad_account_id().to_owned())
 }
 
 /// A Meta ad account's connection from its stored fields, or which one is missing.
@@ -731,26 +707,21 @@ async fn check_tiktok(store_url: &str, credentials: &mut BTreeMap<String, String
     let connection =
         tiktok_connection(store_url, credentials).map_err(|message| ApiError::invalid("credentials", message))?;
     let client = TikTokClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
-    match client.creator_info().await {
-        Ok(creator) => {
-            if let Some(level) = credentials.get("privacy_level")
-                && !creator.privacy_level_options.contains(level)
-            {
-                return Err(ApiError::invalid(
-                    "credentials",
-                    format!(
-                        "@{} may not post with privacy_level {level:?}; TikTok offers it {}",
-                        creator.creator_username,
-                        creator.privacy_level_options.join(", ")
-                    ),
-                ));
-            }
-            credentials.insert("refresh_token".to_owned(), client.oauth().refresh_token().await.expose().to_owned());
-            Ok(creator.creator_username)
-        }
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the TikTok API did not answer: {other}"))),
+    let creator = checked(client.creator_info().await, "the TikTok API")?;
+    if let Some(level) = credentials.get("privacy_level")
+        && !creator.privacy_level_options.contains(level)
+    {
+        return Err(ApiError::invalid(
+            "credentials",
+            format!(
+                "@{} may not post with privacy_level {level:?}; TikTok offers it {}",
+                creator.creator_username,
+                creator.privacy_level_options.join(", ")
+            ),
+        ));
     }
+    credentials.insert("refresh_token".to_owned(), client.oauth().refresh_token().await.expose().to_owned());
+    Ok(creator.creator_username)
 }
 
 /// A TikTok account's connection from its stored fields, or which one is missing.
@@ -781,11 +752,7 @@ async fn check_youtube(store_url: &str, credentials: &BTreeMap<String, String>) 
     let client = YouTubeClient::with_settings(connection, check_settings()).map_err(refused_connection)?;
     YouTubeChannel::new(client.clone(), credentials.get("privacy").cloned())
         .map_err(|error| ApiError::invalid("credentials", error.to_string()))?;
-    match client.my_channel().await {
-        Ok(channel) => Ok(channel),
-        Err(AdapterError::Rejected { message, .. }) => Err(ApiError::invalid("credentials", message)),
-        Err(other) => Err(ApiError::invalid("store_url", format!("the YouTube API did not answer: {other}"))),
-    }
+    checked(client.my_channel().await, "the YouTube API")
 }
 
 /// A YouTube channel's connection from its stored fields, or which one is missing.
@@ -804,6 +771,16 @@ fn youtube_connection(store_url: &str, credentials: &BTreeMap<String, String>) -
             "refresh_token",
             "the token the channel's owner granted with youtube.upload and youtube.readonly",
         )?),
+    })
+}
+
+/// A connection check's answer as the connect route gives it: a refusal is a 422 on
+/// `credentials` in the platform's words; anything else (no answer, an outage) a 422 on
+/// `store_url` saying `who` did not answer.
+fn checked<T>(answer: Result<T, AdapterError>, who: &str) -> Result<T, ApiError> {
+    answer.map_err(|error| match error {
+        AdapterError::Rejected { message, .. } => ApiError::invalid("credentials", message),
+        other => ApiError::invalid("store_url", format!("{who} did not answer: {other}")),
     })
 }
 
