@@ -506,11 +506,8 @@ impl Marketplace for ChannelMarket {
     }
 
     fn ad_channels(&self) -> Vec<AdChannel> {
-        let mut channels: Vec<AdChannel> = self
-            .channels
-            .iter()
-            .filter_map(|channel| AdChannel::ALL.into_iter().find(|ads| ads.platform() == channel.platform()))
-            .collect();
+        let mut channels: Vec<AdChannel> =
+            self.channels.iter().filter_map(|channel| AdChannel::served_by(channel.platform())).collect();
         for channel in self.selling.ad_channels() {
             if !channels.contains(&channel) {
                 channels.push(channel);
@@ -520,13 +517,8 @@ impl Marketplace for ChannelMarket {
     }
 
     fn social_networks(&self) -> Vec<SocialNetwork> {
-        let mut networks: Vec<SocialNetwork> = self
-            .channels
-            .iter()
-            .filter_map(|channel| {
-                SocialNetwork::ALL.into_iter().find(|network| network.platform() == channel.platform())
-            })
-            .collect();
+        let mut networks: Vec<SocialNetwork> =
+            self.channels.iter().filter_map(|channel| SocialNetwork::served_by(channel.platform())).collect();
         for network in self.selling.social_networks() {
             if !networks.contains(&network) {
                 networks.push(network);
@@ -634,9 +626,7 @@ impl Marketplace for ChannelMarket {
         to: NaiveDate,
     ) -> Result<Vec<CampaignDay>, AdapterError> {
         let mut days = Vec::new();
-        for channel in
-            self.channels.iter().filter(|channel| AdChannel::ALL.iter().any(|ads| ads.platform() == channel.platform()))
-        {
+        for channel in self.channels.iter().filter(|channel| AdChannel::served_by(channel.platform()).is_some()) {
             days.extend(channel.campaign_days(tenant, from, to).await?);
         }
         days.extend(self.selling.campaign_days(tenant, from, to).await?);

@@ -245,6 +245,11 @@ impl AdChannel {
     /// Every channel, in report order.
     pub const ALL: [AdChannel; 2] = [AdChannel::SearchAds, AdChannel::SocialAds];
 
+    /// The channel `platform` serves, if it serves one.
+    pub fn served_by(platform: Platform) -> Option<Self> {
+        Self::ALL.into_iter().find(|channel| channel.platform() == platform)
+    }
+
     /// The real platform that serves this channel.
     pub fn platform(self) -> Platform {
         match self {
@@ -368,6 +373,11 @@ impl SocialNetwork {
         SocialNetwork::TikTok,
         SocialNetwork::YouTube,
     ];
+
+    /// The network `platform` is, if it is one.
+    pub fn served_by(platform: Platform) -> Option<Self> {
+        Self::ALL.into_iter().find(|network| network.platform() == platform)
+    }
 
     /// The real platform behind this network.
     pub fn platform(self) -> Platform {

@@ -323,17 +323,33 @@ impl TikTokClient {
         total: u64,
         chunk_size: u64,
     ) -> Result<TikTokUpload, AdapterError> {
-        let caption_units = draft.caption.encode_utf16().count();
-        if draft.caption.trim().is_empty() || caption_units > TIKTOK_MAX_CAPTION_UNITS {
-            return Err(AdapterError::rejected(
-                PLATFORM,
-                format!(
-                    "a TikTok caption takes 1 to {TIKTOK_MAX_CAPTION_UNITS} characters; this one has {caption_units}"
-                ),
-            ));
-        }
-        let (chunk_size, chunks) = tiktok_chunk_plan(total, chunk_size)?;
+        let plan = planned(draft, total, chunk_size)?;
         let creator = self.creator_info().await?;
+        self.initialise(&creator, draft, total, plan).await
+    }
+
+    /// [`TikTokClient::start_post`] for a caller that has just read what the account may
+    /// post (`creator`), without asking again.
+    pub async fn start_post_as(
+        &self,
+        creator: &TikTokCreator,
+        draft: &TikTokDraft,
+        total: u64,
+        chunk_size: u64,
+    ) -> Result<TikTokUpload, AdapterError> {
+        let plan = planned(draft, total, chunk_size)?;
+        self.initialise(creator, draft, total, plan).await
+    }
+
+    /// Checks `draft` against `creator` and initialises the post with its upload's
+    /// `(chunk size, chunks)`.
+    async fn initialise(
+        &self,
+        creator: &TikTokCreator,
+        draft: &TikTokDraft,
+        total: u64,
+        (chunk_size, chunks): (u64, u64),
+    ) -> Result<TikTokUpload, AdapterError> {
         if !creator.privacy_level_options.contains(&draft.privacy_level) {
             return Err(AdapterError::rejected(
                 PLATFORM,
@@ -638,6 +654,62 @@ mod tests {
 
     const MB: u64 = 1024 * 1024;
 
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut bytes = u32::try_from(body.len() + 8).expect("small").to_be_bytes().to_vec();
+        bytes.extend_from_slice(kind);
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn an_mp4s_length_is_read_from_its_movie_header_in_either_version_and_box_size() {
+        // Version 0: 32-bit times, 90,000 units a second.
+        let mut v0 = vec![0_u8; 12];
+        v0.extend_from_slice(&90_000_u32.to_be_bytes());
+        v0.extend_from_slice(&(90_000_u32 * 15).to_be_bytes());
+        let file = [boxed(b"ftyp", b"isom"), boxed(b"moov", &boxed(b"mvhd", &v0))].concat();
+        assert_eq!(mp4_seconds(&file), Some(15.0));
+
+        // Version 1: 64-bit times, a duration past u32, in a moov with a 64-bit size.
+        let mut v1 = vec![1_u8, 0, 0, 0];
+        v1.extend_from_slice(&[0; 16]);
+        v1.extend_from_slice(&1_000_u32.to_be_bytes());
+        v1.extend_from_slice(&(u64::from(u32::MAX) + 1_000).to_be_bytes());
+        let mvhd = boxed(b"mvhd", &v1);
+        let mut moov = 1_u32.to_be_bytes().to_vec();
+        moov.extend_from_slice(b"moov");
+        moov.extend_from_slice(&(mvhd.len() as u64 + 16).to_be_bytes());
+        moov.extend_from_slice(&mvhd);
+        assert_eq!(mp4_seconds(&moov), Some(4_294_968.295));
+
+        // A last box whose size is 0 runs to the end of the file.
+        let mut open_ended = 0_u32.to_be_bytes().to_vec();
+        open_ended.extend_from_slice(b"moov");
+        open_ended.extend_from_slice(&boxed(b"mvhd", &v0));
+        assert_eq!(mp4_seconds(&[boxed(b"ftyp", b"isom"), open_ended].concat()), Some(15.0));
+    }
+
+    #[test]
+    fn bytes_that_are_no_mp4_have_no_length() {
+        assert_eq!(mp4_seconds(&[]), None);
+        assert_eq!(mp4_seconds(b"not a video at all"), None);
+        // A box claiming more bytes than the file holds.
+        let mut cut = boxed(b"moov", &[0; 40]);
+        cut.truncate(20);
+        assert_eq!(mp4_seconds(&cut), None);
+        // A time scale of zero, and an unknown header version.
+        let mut zero = vec![0_u8; 20];
+        zero[16..20].copy_from_slice(&10_u32.to_be_bytes());
+        assert_eq!(mp4_seconds(&boxed(b"moov", &boxed(b"mvhd", &zero))), None);
+        let mut v2 = vec![2_u8; 4];
+        v2.extend_from_slice(&[0; 28]);
+        assert_eq!(mp4_seconds(&boxed(b"moov", &boxed(b"mvhd", &v2))), None);
+        // A box whose size is below its own header.
+        let mut tiny = 4_u32.to_be_bytes().to_vec();
+        tiny.extend_from_slice(b"moov");
+        assert_eq!(mp4_seconds(&tiny), None);
+    }
+
     #[test]
     fn small_videos_go_whole_and_large_ones_in_chunks_by_tiktoks_rules() {
         assert_eq!(tiktok_chunk_plan(1, 10 * MB).expect("one byte"), (1, 1));
@@ -682,6 +754,19 @@ mod tests {
 /// The privacy level a swarm's post asks for when its owner named none and the account
 /// allows it.
 const PUBLIC: &str = "PUBLIC_TO_EVERYONE";
+
+/// The upload plan of `draft`'s video of `total` bytes in chunks of about `chunk_size`,
+/// once its caption is one TikTok takes.
+fn planned(draft: &TikTokDraft, total: u64, chunk_size: u64) -> Result<(u64, u64), AdapterError> {
+    let caption_units = draft.caption.encode_utf16().count();
+    if draft.caption.trim().is_empty() || caption_units > TIKTOK_MAX_CAPTION_UNITS {
+        return Err(AdapterError::rejected(
+            PLATFORM,
+            format!("a TikTok caption takes 1 to {TIKTOK_MAX_CAPTION_UNITS} characters; this one has {caption_units}"),
+        ));
+    }
+    tiktok_chunk_plan(total, chunk_size)
+}
 
 /// A TikTok account as the swarm's video network: each post is the product's vertical
 /// clip with the post's text as its caption, posted straight to the account and kept
@@ -807,7 +892,7 @@ impl VideoChannel for TikTokChannel {
             privacy_level,
             duration_secs: u32::try_from(seconds.ceil() as u64).unwrap_or(u32::MAX),
         };
-        let upload = self.client.start_post(&draft, video.bytes.len() as u64, TIKTOK_MAX_CHUNK).await?;
+        let upload = self.client.start_post_as(&creator, &draft, video.bytes.len() as u64, TIKTOK_MAX_CHUNK).await?;
         serde_json::to_value(StartedPost { upload, username: creator.creator_username })
             .map_err(|error| AdapterError::rejected(PLATFORM, format!("the post cannot be kept: {error}")))
     }

@@ -533,6 +533,12 @@ fn token_origin(api_origin: &str, production_api: &str, production_auth: &str) -
     if api_origin == production_api { production_auth.to_owned() } else { api_origin.to_owned() }
 }
 
+/// Google's token endpoint beside one of its production APIs, and `{origin}/token` on
+/// any other server (a test server or a proxy that serves both).
+fn google_token_url(api_origin: &str, production_api: &str) -> String {
+    if api_origin == production_api { GOOGLE_TOKEN_URL.to_owned() } else { format!("{api_origin}/token") }
+}
+
 /// How a channel's client refusal becomes a 422: an address problem on `store_url`,
 /// anything else on `credentials`.
 fn refused_connection(error: AdapterError) -> ApiError {
@@ -626,7 +632,7 @@ fn google_ads_connection(
 ) -> Result<GoogleAdsConnection, String> {
     let thing = " Google Ads account";
     let api = store_url.trim_end_matches('/').to_owned();
-    let token_url = if api == GOOGLE_ADS_API_BASE { GOOGLE_TOKEN_URL.to_owned() } else { format!("{api}/token") };
+    let token_url = google_token_url(&api, GOOGLE_ADS_API_BASE);
     Ok(GoogleAdsConnection {
         api_base_url: api,
         token_url,
@@ -759,7 +765,7 @@ async fn check_youtube(store_url: &str, credentials: &BTreeMap<String, String>) 
 fn youtube_connection(store_url: &str, credentials: &BTreeMap<String, String>) -> Result<YouTubeConnection, String> {
     let thing = " YouTube channel";
     let api = store_url.trim_end_matches('/').to_owned();
-    let token_url = if api == YOUTUBE_API_BASE { GOOGLE_TOKEN_URL.to_owned() } else { format!("{api}/token") };
+    let token_url = google_token_url(&api, YOUTUBE_API_BASE);
     Ok(YouTubeConnection {
         api_base_url: api,
         token_url,
