@@ -831,8 +831,12 @@
       $("media").replaceChildren(el("p", { class: "muted", text: "No files yet: each product the swarm lists gets a cover, a voice-over and a clip." }));
       return;
     }
+    // A file already shown keeps its figure, so a voice-over or clip someone is playing
+    // (or has loaded) goes on when a newer file arrives; only new files get a player.
+    const shown = new Map([...$("media").querySelectorAll("figure[data-source]")].map((figure) => [figure.dataset.source, figure]));
     $("media").replaceChildren(...items.map((file) => {
       const source = "/api/media/" + file.id + "?business_id=" + business;
+      if (shown.has(source)) return shown.get(source);
       const type = file.content_type;
       let preview;
       if (type.startsWith("image/")) preview = el("img", { src: source, alt: file.name, loading: "lazy" });
@@ -842,7 +846,7 @@
       const size = file.size_bytes < 1024 * 1024
         ? Math.max(1, Math.round(file.size_bytes / 1024)) + " KiB"
         : (file.size_bytes / (1024 * 1024)).toFixed(1) + " MiB";
-      return el("figure", { "data-media": file.id, "data-type": type },
+      return el("figure", { "data-media": file.id, "data-type": type, "data-source": source },
         preview,
         el("figcaption", {}, el("strong", { text: file.name }), " · " + type + " · " + size));
     }));
