@@ -136,7 +136,7 @@ pub use reddit::{
 pub use resilience::{
     BreakerPermit, CallBudget, CircuitBreaker, CircuitState, CostBucket, Resilience, ResilienceSettings, RetryPolicy,
 };
-pub use sandbox::SandboxMarket;
+pub use sandbox::{OracleProduct, SandboxMarket, WorldTruth};
 pub use shopify::{
     IDEMPOTENCY_TAG_PREFIX, ORDER_LINE_ITEMS_READ, SHOPIFY_API_VERSION, ShopifyAccessToken, ShopifyCatalogProduct,
     ShopifyClient, ShopifyConnection, ShopifyLineItem, ShopifyMarket, ShopifyOrder, ShopifyPage, ShopifyProduct,

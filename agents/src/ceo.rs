@@ -134,7 +134,9 @@ const BASE_DAILY_BUDGET: Decimal = Decimal::from_parts(30, 0, 0, false, 0);
 /// Ad flights last a week.
 const FLIGHT_DAYS: u32 = 7;
 /// The most products a tenant runs at once.
-const MAX_PRODUCTS: usize = 5;
+pub const MAX_PRODUCTS: usize = 5;
+/// The most organic posts a product gets a day.
+pub const MAX_POSTS_PER_PRODUCT_A_DAY: usize = 2;
 
 /// What the steps of one cycle hand each other, saved in the checkpoint. Every field has
 /// a default, so a checkpoint written before a field existed still loads (and keeps the
@@ -762,8 +764,12 @@ async fn marketing_launch(context: &AgentContext, cycle: i64, state: &mut CycleS
             flights += 1;
             daily_ads += daily;
         }
-        // Organic posts: as many per day as the content share allows (0–2).
-        let per_day = (decisions.budget_split.content * Decimal::from(3)).round().to_usize().unwrap_or(0).min(2);
+        // Organic posts: as many per day as the content share allows (0 to the most).
+        let per_day = (decisions.budget_split.content * Decimal::from(3))
+            .round()
+            .to_usize()
+            .unwrap_or(0)
+            .min(MAX_POSTS_PER_PRODUCT_A_DAY);
         if per_day == 0 || networks.is_empty() {
             continue;
         }

@@ -39,6 +39,6 @@ mod registry;
 mod specialists;
 
 pub use agent::{Agent, AgentContext, AgentError, DECISION_MARGIN, Decided, Peers, SwarmMedia, Task};
-pub use ceo::{Ceo, PRICE_OVERRIDE_NAMESPACE, Step};
+pub use ceo::{Ceo, MAX_POSTS_PER_PRODUCT_A_DAY, MAX_PRODUCTS, PRICE_OVERRIDE_NAMESPACE, Step};
 pub use registry::{AgentFactory, AgentRegistry, CEO};
 pub use specialists::*;

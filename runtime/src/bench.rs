@@ -104,10 +104,15 @@ pub struct BenchOptions {
     /// spread so that about 20 cycles start each second).
     #[arg(long)]
     pub interval_secs: Option<f64>,
-    /// Simulated days for `--simulate`.
-    #[arg(long, default_value_t = 90)]
-    pub days: u32,
-    /// Sandbox seed for `--simulate` and `--chaos` (also the seed of the panics).
+    /// Simulated days for `--simulate`; several, comma-separated, give a table each
+    /// (e.g. `--days 90,365`).
+    #[arg(long, value_delimiter = ',', default_values_t = [90u32], value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    pub days: Vec<u32>,
+    /// Seeds `--simulate` draws from `--seed` (each a world every policy plays).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub seeds: u64,
+    /// Sandbox seed for `--chaos` (also the seed of the panics), and what `--simulate`
+    /// draws its seeds from.
     #[arg(long, default_value_t = boardroom_supervisor::DEFAULT_SANDBOX_SEED)]
     pub seed: u64,
 }
@@ -129,7 +134,12 @@ impl Agent for Echo {
 /// Runs every benchmark and prints the figures.
 pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     if options.simulate {
-        return crate::simulate::run(options.days, options.seed).await;
+        return crate::simulate::run(crate::simulate::SimulateOptions {
+            days: options.days,
+            seeds: options.seeds as usize,
+            seed: options.seed,
+        })
+        .await;
     }
     if options.live {
         return crate::bench_live::run().await;

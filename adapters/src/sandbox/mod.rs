@@ -20,12 +20,16 @@
 //! - `model`: the demand, ad and post formulas with their constants.
 //! - `money`: fees and the float-to-cents boundary.
 //! - `world`: one tenant's state, the idempotency record, the daily simulation, reports.
+//! - `truth`: the hidden parameters as the benchmark's oracle reads them, and its plan.
 
 mod catalogue;
 mod model;
 mod money;
 mod random;
+mod truth;
 mod world;
+
+pub use self::truth::{OracleProduct, WorldTruth};
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -71,6 +75,14 @@ impl SandboxMarket {
     /// The seed this market was made with.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// What the simulator knows about the tenant's world and no agent reads: its true
+    /// demand curves, seasons and ad and post response, for the benchmark's oracle. Not
+    /// part of [`Marketplace`], so a swarm, which holds a market only as one, cannot
+    /// reach it.
+    pub fn truth(&self, tenant: TenantId) -> WorldTruth {
+        self.with_world(tenant, |world| WorldTruth::new(world.niche_models()))
     }
 
     /// The tenant's whole world (seed, day, stores, products, campaigns, posts, history,

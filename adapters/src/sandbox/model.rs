@@ -91,10 +91,16 @@ pub(super) fn market_share(competition: f64, products_in_niche: usize) -> f64 {
 /// and a real description. Small on purpose: it rewards the SEO agent's work without
 /// letting copy beat price and market.
 pub(super) fn listing_quality(tag_count: usize, description: &str) -> f64 {
-    let tags = tag_count.min(3) as f64 * 0.04;
-    let description = if description.chars().count() >= 150 { 0.08 } else { 0.0 };
+    let tags = tag_count.min(TAGS_THAT_COUNT) as f64 * 0.04;
+    let description = if description.chars().count() >= DESCRIPTION_CHARS_THAT_COUNT { 0.08 } else { 0.0 };
     0.85 + tags + description
 }
+
+/// Tags beyond this many add nothing to [`listing_quality`].
+pub(super) const TAGS_THAT_COUNT: usize = 3;
+
+/// A description this long or longer counts as a real one in [`listing_quality`].
+pub(super) const DESCRIPTION_CHARS_THAT_COUNT: usize = 150;
 
 /// How an ad channel turns money into buyers.
 pub(super) struct ChannelModel {
@@ -126,12 +132,27 @@ pub(super) fn ad_buyers(channel: AdChannel, niche: &NicheModel, spend: f64) -> f
     if spend.is_nan() || spend <= 0.0 {
         return 0.0;
     }
+    let curve = ad_curve(channel, niche);
+    curve.ceiling * (1.0 - (-spend / curve.saturation).exp())
+}
+
+/// The `a` and `k` of [`ad_buyers`] for one channel in one niche.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct AdCurve {
+    /// Extra buyers a day the channel adds at most (`a`).
+    pub(super) ceiling: f64,
+    /// Daily spend at which 63 % of that is reached (`k`).
+    pub(super) saturation: f64,
+}
+
+pub(super) fn ad_curve(channel: AdChannel, niche: &NicheModel) -> AdCurve {
     let model = channel_model(channel);
     let reach = (niche.demand / 25.0).sqrt();
     let ticket = (25.0 / super::money::to_f64(niche.reference_price).max(1.0)).powf(0.35);
-    let ceiling = model.max_buyers * reach * ticket;
-    let saturation = model.saturation_spend * (1.0 + niche.competition);
-    ceiling * (1.0 - (-spend / saturation).exp())
+    AdCurve {
+        ceiling: model.max_buyers * reach * ticket,
+        saturation: model.saturation_spend * (1.0 + niche.competition),
+    }
 }
 
 /// Expected clicks bought with `spend`: clicks cost more in crowded niches. Clicks grow

@@ -344,6 +344,11 @@ impl World {
         &self.state
     }
 
+    /// The world's niches as its seed makes them, hidden parameters and all.
+    pub(super) fn niche_models(&self) -> Vec<NicheModel> {
+        niches_for(self.state.seed)
+    }
+
     fn niche(&self, name: &str) -> Option<&NicheModel> {
         self.niches.iter().find(|niche| niche.spec.name == name)
     }
