@@ -1,5 +1,5 @@
-//! Strategist: scores niches from market insights — demand, competition, margin, trend
-//! and fit with the personality — and ranks the opportunities.
+//! Strategist: scores niches from market insights — demand in money, competition, margin,
+//! trend and fit with the personality — and ranks the opportunities.
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ pub use boardroom_adapters::Niche as NicheFacts;
 /// How much each factor counts; the reflection agent tunes these per tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StrategyWeights {
-    /// Weight of demand.
+    /// Weight of demand in money (buyers a day × what each leaves above cost).
     pub demand: f64,
     /// Weight of low competition.
     pub competition: f64,
@@ -65,7 +65,8 @@ pub struct Opportunity {
     pub niche: String,
     /// Overall score, 0 to 1.
     pub score: f64,
-    /// Demand relative to the best niche, 0 to 1.
+    /// Demand in money: buyers a day × what each leaves above the unit cost at the
+    /// market's price, relative to the best niche, 0 to 1.
     pub demand: f64,
     /// 1 − competition.
     pub openness: f64,
@@ -90,11 +91,11 @@ pub fn rank_opportunities(
 ) -> Vec<Opportunity> {
     let weights = weights.normalized();
     let risk = risk_appetite.clamp(0.0, 1.0);
-    let max_demand = niches.iter().map(|n| n.demand).fold(0.0_f64, f64::max);
+    let max_earnings = niches.iter().map(earnings_a_day).fold(0.0_f64, f64::max);
     let mut ranked: Vec<Opportunity> = niches
         .iter()
         .map(|niche| {
-            let demand = if max_demand > 0.0 { (niche.demand / max_demand).clamp(0.0, 1.0) } else { 0.0 };
+            let demand = if max_earnings > 0.0 { (earnings_a_day(niche) / max_earnings).clamp(0.0, 1.0) } else { 0.0 };
             let openness = 1.0 - niche.competition.clamp(0.0, 1.0);
             let margin = gross_margin(niche.reference_price, niche.unit_cost);
             let trend = (niche.trend.clamp(-1.0, 1.0) + 1.0) / 2.0;
@@ -135,6 +136,15 @@ pub fn reason(opportunity: &Opportunity, weights: &StrategyWeights) -> String {
     }
 }
 
+/// What a niche's buyers leave above cost in a day at the market's price: the money its
+/// demand is worth. Buyers alone would rank a 9-dollar planner that 40 people buy a day
+/// (350 a day above cost) over a 399-dollar course that 4 people buy (1,436 a day).
+fn earnings_a_day(niche: &NicheFacts) -> f64 {
+    let per_buyer = (niche.reference_price - niche.unit_cost).to_f64().unwrap_or(0.0).max(0.0);
+    // A demand past f64's range counts as the largest there is, not as infinity.
+    (niche.demand.max(0.0) * per_buyer).min(f64::MAX)
+}
+
 fn gross_margin(price: Decimal, cost: Decimal) -> f64 {
     if price <= Decimal::ZERO {
         return 0.0;
@@ -152,7 +162,8 @@ fn fit(category: &str, preferences: &[String]) -> f64 {
 }
 
 /// The strategist agent. Action `rank_niches` (`{"niches": [NicheFacts]}`, or no input
-/// to read the market) ranks the opportunities and picks one, through the brain.
+/// to read the market) ranks the opportunities and picks one, through the brain: the
+/// best niche the business does not sell in yet, while there is one.
 #[derive(Debug, Default)]
 pub struct Strategist;
 
@@ -202,17 +213,32 @@ impl Agent for Strategist {
             decisions.risk_appetite,
             &strategy.weights,
         );
-        let best = &ranked[0];
+        // Niches the business sells in already are ranked like the others, but the
+        // choice is the best one it does not sell in yet: a second product in a niche
+        // splits its buyers rather than finding new ones.
+        let selling: Vec<String> = context
+            .store
+            .products(context.tenant)
+            .await
+            .map_err(|error| AgentError::Failed(error.to_string()))?
+            .into_iter()
+            .map(|product| product.niche)
+            .collect();
+        let new = |niche: &str| !selling.iter().any(|sold| sold == niche);
+        let best = ranked.iter().find(|o| new(&o.niche)).unwrap_or(&ranked[0]);
         let proposal = json!({ "niche": best.niche, "reason": reason(best, &strategy.weights) });
         let shape = ExpectedShape::object().string("niche", 100).string("reason", 500);
         let decided =
             context.decide("Pick the niche to launch next.", to_value(&ranked)?, proposal.clone(), shape).await?;
-        // The brain may only choose among the ranked niches.
-        let choice = if ranked.iter().any(|o| Some(o.niche.as_str()) == decided.decision["niche"].as_str()) {
-            decided.decision
-        } else {
-            proposal
-        };
+        // The brain may only choose among the ranked niches, and a new one while there is.
+        let allowed = |niche: &str| new(niche) || !new(&best.niche);
+        let choice =
+            if ranked.iter().any(|o| Some(o.niche.as_str()) == decided.decision["niche"].as_str() && allowed(&o.niche))
+            {
+                decided.decision
+            } else {
+                proposal
+            };
         let chosen = copywriting::in_sentence(choice["niche"].as_str().unwrap_or("?"));
         let summary = match choice["reason"].as_str().map(str::trim).filter(|why| !why.is_empty()) {
             Some(why) => format!("Ranked {} niches and chose {chosen}: {why}", ranked.len()),
@@ -254,6 +280,37 @@ mod tests {
         let names: Vec<&str> = ranked.iter().map(|o| o.niche.as_str()).collect();
         assert_eq!(names, ["open", "unfit", "crowded"]);
         assert!(ranked.iter().all(|o| (0.0..=1.0).contains(&o.score)));
+    }
+
+    #[test]
+    fn demand_counts_in_money_so_a_few_buyers_of_a_dear_product_beat_many_of_a_cheap_one() {
+        let planners =
+            NicheFacts { reference_price: dec!(9), unit_cost: dec!(0.25), ..niche("planners", "x", 40.0, 0.5, 0.0) };
+        let course =
+            NicheFacts { reference_price: dec!(399), unit_cost: dec!(40), ..niche("course", "x", 4.0, 0.5, 0.0) };
+        let ranked = rank_opportunities(&[planners, course], &[], 0.5, &StrategyWeights::default());
+        assert_eq!(ranked[0].niche, "course");
+        assert_eq!(ranked[0].demand, 1.0);
+        // 40 × 8.75 = 350 against 4 × 359 = 1,436.
+        assert!((ranked[1].demand - 350.0 / 1436.0).abs() < 1e-9, "{}", ranked[1].demand);
+    }
+
+    #[test]
+    fn a_niche_that_cannot_earn_scores_no_demand_and_nothing_breaks_on_extremes() {
+        let at_a_loss =
+            NicheFacts { reference_price: dec!(5), unit_cost: dec!(9), ..niche("loss", "x", 1e300, 0.5, 0.0) };
+        let empty = niche("empty", "x", 0.0, 0.5, 0.0);
+        let ranked = rank_opportunities(&[at_a_loss, empty], &[], 0.5, &StrategyWeights::default());
+        assert!(ranked.iter().all(|o| o.demand == 0.0 && o.score.is_finite()));
+        let huge = NicheFacts {
+            reference_price: Decimal::MAX,
+            unit_cost: Decimal::ZERO,
+            ..niche("huge", "x", f64::MAX, 0.5, 0.0)
+        };
+        let ranked =
+            rank_opportunities(&[huge, niche("small", "x", 1.0, 0.5, 0.0)], &[], 0.5, &StrategyWeights::default());
+        assert_eq!(ranked[0].niche, "huge");
+        assert!(ranked.iter().all(|o| o.score.is_finite() && (0.0..=1.0).contains(&o.demand)));
     }
 
     #[test]
