@@ -132,7 +132,7 @@ impl Step {
 /// currency; reinvestment adds to it.
 const BASE_DAILY_BUDGET: Decimal = Decimal::from_parts(30, 0, 0, false, 0);
 /// Ad flights last a week.
-const FLIGHT_DAYS: u32 = 7;
+pub(crate) const FLIGHT_DAYS: u32 = 7;
 /// The most products a tenant runs at once.
 pub const MAX_PRODUCTS: usize = 5;
 /// The most organic posts a product gets a day.
@@ -1601,7 +1601,8 @@ async fn reinvestment(context: &AgentContext, cycle: i64, state: &mut CycleState
             Task::new(
                 "reflect",
                 json!({ "cycle": cycle, "outcome": { "niche": lesson_subject, "expected_revenue": state.expected_revenue, "actual_revenue": outcome.revenue,
-                                                     "ad_spend": outcome.ad_spend, "ad_revenue": outcome.ad_revenue, "engagement": outcome.engagement } }),
+                                                     "ad_spend": outcome.ad_spend, "ad_revenue": outcome.ad_revenue, "net": outcome.net, "products": state.facts.marketing.products,
+                                                     "engagement": outcome.engagement } }),
             ),
         )
         .await?;

@@ -38,7 +38,7 @@ impl AgentRegistry {
             .with("flipping", || Box::new(Flipper))
             .with("accountant", || Box::new(Accountant))
             .with("memory", || Box::new(MemoryKeeper))
-            .with("reflection", || Box::new(Reflector))
+            .with("reflection", || Box::new(Reflector::default()))
     }
 
     /// Adds an agent, or replaces the one of the same name keeping its position.
