@@ -6,7 +6,9 @@
 //! the same niches, demand and noise). The seeds are drawn from `--seed` by SplitMix64,
 //! never picked. Each policy is reported over the seeds: mean profit, the worst seed, the
 //! spread, its share of the oracle's profit, units, margin, how often it beats each
-//! baseline, and whether its last 30 days earned more than its first 30.
+//! baseline, and whether its last 30 days earned more than its first 30. Each
+//! personality also plays with learning off (its strategy kept at the start's), the
+//! control that shows what learning earns.
 //!
 //! Profit is the market's own account: revenue − refunds − payment fees − cost of goods
 //! − ad spend. Margin is before ads: what sales keep after refunds, fees and the cost of
@@ -120,6 +122,8 @@ pub(crate) fn draw_seeds(base: u64, count: usize) -> Vec<u64> {
 enum Policy {
     /// A swarm of this personality.
     Swarm(String),
+    /// A swarm of this personality whose strategy does not learn: the control.
+    Unlearning(String),
     Oracle,
     Strong,
     Fixed,
@@ -129,7 +133,10 @@ enum Policy {
 impl Policy {
     async fn play(self, days: u32, seed: u64) -> anyhow::Result<Outcome> {
         match self {
-            Policy::Swarm(personality) => swarm::play(&personality, days, seed).await,
+            Policy::Swarm(personality) => swarm::play(&personality, &personality, true, days, seed).await,
+            Policy::Unlearning(personality) => {
+                swarm::play(&without_learning(&personality), &personality, false, days, seed).await
+            }
             Policy::Oracle => baselines::oracle(days, seed).await,
             Policy::Strong => baselines::strong(days, seed).await,
             Policy::Fixed => baselines::fixed(days, seed).await,
@@ -145,6 +152,7 @@ pub(crate) async fn run(options: SimulateOptions) -> anyhow::Result<()> {
     let seeds = draw_seeds(options.seed, options.seeds);
     let personalities: Vec<String> = boardroom_personalities::built_in().into_iter().map(|p| p.name).collect();
     let mut policies: Vec<Policy> = personalities.iter().cloned().map(Policy::Swarm).collect();
+    policies.extend(personalities.iter().cloned().map(Policy::Unlearning));
     policies.extend([Policy::Oracle, Policy::Strong, Policy::Fixed, Policy::Random]);
     println!(
         "decision quality: {} seeds drawn from {} ({}), over {} days; offline brain, sandbox market",
@@ -201,6 +209,11 @@ pub(crate) async fn run(options: SimulateOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The name of a personality's control row.
+fn without_learning(personality: &str) -> String {
+    format!("{personality}, no learning")
+}
+
 /// The column of `policy` across seeds.
 fn column<'a>(table: &'a [Vec<Outcome>], policy: &str) -> Vec<&'a Outcome> {
     table.iter().filter_map(|row| row.iter().find(|outcome| outcome.policy == policy)).collect()
@@ -238,6 +251,28 @@ fn top_rate(table: &[Vec<Outcome>], policy: &str, among: &[String], measure: imp
     tops as f64 / table.len().max(1) as f64
 }
 
+/// `policy`'s profit as a share of the oracle's, averaged over the seeds.
+fn share_of_oracle(table: &[Vec<Outcome>], policy: &str) -> f64 {
+    mean(table.iter().filter_map(|row| {
+        let oracle = row.iter().find(|o| o.policy == "oracle")?.profit;
+        let own = row.iter().find(|o| o.policy == policy)?.profit;
+        (oracle > 0.0).then_some(own / oracle)
+    }))
+}
+
+/// Share of seeds on which `policy`'s last [`LEARNING_WINDOW`] days earned more than
+/// `other`'s last ones.
+fn ends_ahead(table: &[Vec<Outcome>], policy: &str, other: &str) -> f64 {
+    let ahead = table
+        .iter()
+        .filter(|row| {
+            let of = |name: &str| row.iter().find(|outcome| outcome.policy == name).map(|outcome| outcome.last_window);
+            matches!((of(policy), of(other)), (Some(a), Some(b)) if a > b)
+        })
+        .count();
+    ahead as f64 / table.len().max(1) as f64
+}
+
 /// Profit's spread across seeds relative to its mean (the coefficient of variation).
 fn relative_spread(outcomes: &[&Outcome]) -> f64 {
     let average = mean(outcomes.iter().map(|outcome| outcome.profit));
@@ -254,7 +289,7 @@ fn print_table(days: u32, personalities: &[String], table: &[Vec<Outcome>]) {
         table.first().map(|row| row.iter().map(|o| o.policy.clone()).collect()).unwrap_or_default();
     println!("\n== {days} days, {} seeds ==", table.len());
     println!(
-        "{:<13} {:>11} {:>11} {:>7} {:>8} {:>9} {:>7} {:>9} {:>8} {:>7} {:>7} {:>8} {:>10}",
+        "{:<21} {:>11} {:>11} {:>7} {:>8} {:>9} {:>7} {:>9} {:>8} {:>7} {:>7} {:>8} {:>10}",
         "policy",
         "mean profit",
         "worst seed",
@@ -271,17 +306,13 @@ fn print_table(days: u32, personalities: &[String], table: &[Vec<Outcome>]) {
     );
     for name in &names {
         let outcomes = column(table, name);
-        let of_oracle = mean(table.iter().filter_map(|row| {
-            let oracle = row.iter().find(|o| o.policy == "oracle")?.profit;
-            let own = row.iter().find(|o| &o.policy == name)?.profit;
-            (oracle > 0.0).then_some(own / oracle)
-        }));
+        let of_oracle = share_of_oracle(table, name);
         let worst = outcomes.iter().map(|o| o.profit).fold(f64::INFINITY, f64::min);
         let learned =
             outcomes.iter().filter(|o| o.last_window > o.first_window).count() as f64 / outcomes.len().max(1) as f64;
         let wins = |other: &str| if other == name { "—".to_owned() } else { percent(win_rate(table, name, other)) };
         println!(
-            "{:<13} {:>11.0} {:>11.0} {:>7.2} {:>8} {:>9.0} {:>7} {:>9.0} {:>8} {:>7} {:>7} {:>8} {:>10}",
+            "{:<21} {:>11.0} {:>11.0} {:>7.2} {:>8} {:>9.0} {:>7} {:>9.0} {:>8} {:>7} {:>7} {:>8} {:>10}",
             name,
             mean(outcomes.iter().map(|o| o.profit)),
             worst,
@@ -311,11 +342,7 @@ fn print_table(days: u32, personalities: &[String], table: &[Vec<Outcome>]) {
             .iter()
             .map(|other| win_rate(table, personality, other))
             .fold(f64::INFINITY, f64::min);
-        let of_oracle = mean(table.iter().filter_map(|row| {
-            let oracle = row.iter().find(|o| o.policy == "oracle")?.profit;
-            let own = row.iter().find(|o| &o.policy == personality)?.profit;
-            (oracle > 0.0).then_some(own / oracle)
-        }));
+        let of_oracle = share_of_oracle(table, personality);
         println!(
             "  {personality}: beats every baseline on {} of seeds at least (aim 95 %: {}); {} of the oracle (aim 70 %: {})",
             percent(least),
@@ -323,6 +350,22 @@ fn print_table(days: u32, personalities: &[String], table: &[Vec<Outcome>]) {
             percent(of_oracle),
             met(of_oracle >= 0.70)
         );
+    }
+    if days > 2 * LEARNING_WINDOW {
+        for personality in personalities {
+            let control = without_learning(personality);
+            let own = column(table, personality);
+            let improved =
+                own.iter().filter(|o| o.last_window > o.first_window).count() as f64 / own.len().max(1) as f64;
+            let ahead = ends_ahead(table, personality, &control);
+            println!(
+                "  {personality} learns: its last {LEARNING_WINDOW} days beat its first on {} of seeds, and beat the \
+                 last {LEARNING_WINDOW} of its control without learning on {} (aim: most seeds: {})",
+                percent(improved),
+                percent(ahead),
+                met(improved > 0.5 && ahead > 0.5)
+            );
+        }
     }
     let promise = |name: &str, what: &str, share: f64| {
         if personalities.iter().any(|p| p == name) {
@@ -360,5 +403,33 @@ mod tests {
         assert_eq!(distinct.len(), 20);
         assert!(drawn.iter().all(|&seed| seed < 1_000_000));
         assert_eq!(draw_seeds(u64::MAX, 2).len(), 2);
+    }
+
+    fn played(policy: &str, profit: f64, last_window: f64) -> Outcome {
+        Outcome {
+            policy: policy.into(),
+            profit,
+            ad_spend: 0.0,
+            units: 0,
+            margin: 0.0,
+            first_window: 0.0,
+            last_window,
+            products: 1,
+            niches: 1,
+        }
+    }
+
+    #[test]
+    fn shares_of_the_oracle_and_the_learning_comparison_are_taken_seed_by_seed() {
+        let table = vec![
+            vec![played("oracle", 100.0, 10.0), played("A", 50.0, 8.0), played("A, no learning", 40.0, 9.0)],
+            vec![played("oracle", 200.0, 10.0), played("A", 20.0, 5.0), played("A, no learning", 10.0, 4.0)],
+            // A seed on which the oracle lost money says nothing about shares of it.
+            vec![played("oracle", -5.0, 1.0), played("A", 1.0, 3.0), played("A, no learning", 1.0, 2.0)],
+        ];
+        assert!((share_of_oracle(&table, "A") - (0.5 + 0.1) / 2.0).abs() < 1e-12);
+        assert!((ends_ahead(&table, "A", &without_learning("A")) - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(ends_ahead(&table, "A", "nobody"), 0.0);
+        assert_eq!(share_of_oracle(&[], "A"), 0.0);
     }
 }

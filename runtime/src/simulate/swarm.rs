@@ -1,12 +1,13 @@
 //! A personality's swarm as a policy: a fresh database, one tenant, one autopilot cycle
-//! per simulated day, the sandbox market and the offline brain.
+//! per simulated day, the sandbox market and the offline brain; with learning on, or off
+//! as the control (its reflection draws lessons but keeps the strategy as it was).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use boardroom_adapters::SandboxMarket;
-use boardroom_agents::{AgentRegistry, CEO, Task};
+use boardroom_agents::{AgentRegistry, CEO, Reflector, Task};
 use boardroom_memory::{EventLog, EventLogConfig, NewTenant, NewUser, Role, SharedStore, Tier};
 use boardroom_supervisor::{SupervisorConfig, SwarmRoot, SwarmServices};
 use serde_json::json;
@@ -14,7 +15,14 @@ use serde_json::json;
 use super::{Outcome, TENANT};
 use crate::bench::ScratchSqlite;
 
-pub(super) async fn play(personality: &str, days: u32, seed: u64) -> anyhow::Result<Outcome> {
+/// Plays `personality` for `days` days on `seed`'s world and reports it as `policy`.
+pub(super) async fn play(
+    policy: &str,
+    personality: &str,
+    learning: bool,
+    days: u32,
+    seed: u64,
+) -> anyhow::Result<Outcome> {
     let scratch = ScratchSqlite::new();
     let store: SharedStore = boardroom_memory::connect(&scratch.url).await?;
     let events = EventLog::start(store.clone(), EventLogConfig::default());
@@ -28,7 +36,11 @@ pub(super) async fn play(personality: &str, days: u32, seed: u64) -> anyhow::Res
         markets: None,
         media: None,
     };
-    let root = SwarmRoot::start_with(services, AgentRegistry::standard(), SupervisorConfig::default()).await?;
+    let mut agents = AgentRegistry::standard();
+    if !learning {
+        agents = agents.with("reflection", || Box::new(Reflector::without_learning()));
+    }
+    let root = SwarmRoot::start_with(services, agents, SupervisorConfig::default()).await?;
     let owner = store
         .create_user(NewUser {
             email: "sim@localhost".into(),
@@ -52,9 +64,9 @@ pub(super) async fn play(personality: &str, days: u32, seed: u64) -> anyhow::Res
         swarm
             .call_with_timeout(CEO, Task::bare("run_cycle"), Duration::from_secs(120))
             .await
-            .with_context(|| format!("{personality}: cycle {day} failed"))?;
+            .with_context(|| format!("{policy}: cycle {day} failed"))?;
     }
-    let outcome = Outcome::measure(personality, &market, days).await;
+    let outcome = Outcome::measure(policy, &market, days).await;
     root.shutdown().await;
     events.close().await;
     store.close().await;
