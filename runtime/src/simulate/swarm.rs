@@ -72,3 +72,18 @@ pub(super) async fn play(
     store.close().await;
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bold_swarm_launches_each_product_into_a_niche_it_does_not_sell_in_yet() {
+        // HustleBot launches every 9 cycles: on days 1, 10 and 19. Before, the top niche
+        // came back after the first launch and was declined, so it sold one product.
+        let outcome = play("HustleBot", "HustleBot", true, 22, 275_413).await.expect("the swarm plays 22 days");
+        assert_eq!(outcome.products, 3, "{outcome:?}");
+        assert_eq!(outcome.niches, outcome.products, "each product in a niche of its own: {outcome:?}");
+        assert!(outcome.profit.is_finite());
+    }
+}
