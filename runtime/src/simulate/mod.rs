@@ -224,16 +224,21 @@ fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
     if count == 0 { 0.0 } else { sum / count as f64 }
 }
 
-/// Share of seeds on which `policy` earned more than `other`.
-fn win_rate(table: &[Vec<Outcome>], policy: &str, other: &str) -> f64 {
-    let wins = table
+/// Share of seeds on which `policy`'s `measure` is larger than `other`'s.
+fn ahead_rate(table: &[Vec<Outcome>], policy: &str, other: &str, measure: impl Fn(&Outcome) -> f64) -> f64 {
+    let ahead = table
         .iter()
         .filter(|row| {
-            let of = |name: &str| row.iter().find(|outcome| outcome.policy == name).map(|outcome| outcome.profit);
+            let of = |name: &str| row.iter().find(|outcome| outcome.policy == name).map(&measure);
             matches!((of(policy), of(other)), (Some(a), Some(b)) if a > b)
         })
         .count();
-    wins as f64 / table.len().max(1) as f64
+    ahead as f64 / table.len().max(1) as f64
+}
+
+/// Share of seeds on which `policy` earned more than `other`.
+fn win_rate(table: &[Vec<Outcome>], policy: &str, other: &str) -> f64 {
+    ahead_rate(table, policy, other, |outcome| outcome.profit)
 }
 
 /// Share of seeds on which `policy` has the largest `measure` among `among`.
@@ -263,14 +268,7 @@ fn share_of_oracle(table: &[Vec<Outcome>], policy: &str) -> f64 {
 /// Share of seeds on which `policy`'s last [`LEARNING_WINDOW`] days earned more than
 /// `other`'s last ones.
 fn ends_ahead(table: &[Vec<Outcome>], policy: &str, other: &str) -> f64 {
-    let ahead = table
-        .iter()
-        .filter(|row| {
-            let of = |name: &str| row.iter().find(|outcome| outcome.policy == name).map(|outcome| outcome.last_window);
-            matches!((of(policy), of(other)), (Some(a), Some(b)) if a > b)
-        })
-        .count();
-    ahead as f64 / table.len().max(1) as f64
+    ahead_rate(table, policy, other, |outcome| outcome.last_window)
 }
 
 /// Profit's spread across seeds relative to its mean (the coefficient of variation).
