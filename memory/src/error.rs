@@ -1,5 +1,7 @@
 use thiserror::Error;
 
+use crate::model::TenantId;
+
 /// Everything the storage layer can fail with.
 #[derive(Debug, Error)]
 pub enum MemoryError {
@@ -68,6 +70,16 @@ pub enum MemoryError {
         what: String,
         /// The limit.
         limit: u64,
+    },
+    /// A swarm's write carried a lease epoch that is no longer the tenant's current one:
+    /// another node (or a later claim by this one) runs the tenant now. Nothing was
+    /// written; the writer should let the swarm go.
+    #[error("tenant {tenant}'s swarm lease moved on from epoch {epoch}: this node no longer runs it")]
+    Fenced {
+        /// The tenant.
+        tenant: TenantId,
+        /// The epoch the refused write carried.
+        epoch: i64,
     },
 }
 

@@ -20,6 +20,12 @@
 //! panic in it is caught, counted ([`EventLog::writer_restarts`]) and the writer
 //! restarted on the same queue.
 //!
+//! In a cluster, the events of a tenant whose swarm runs here carry its lease epoch
+//! ([`EventLog::fence`]), and the store refuses them once the lease has moved on. Those
+//! are the one exception to "nothing is dropped": they are answered with
+//! [`MemoryError::Fenced`] and not journaled, since the tenant's new holder writes its
+//! own.
+//!
 //! Live subscribers get events only *after* they are persisted, so a subscriber that
 //! reconnects with "everything after N" can always be served from the database, and
 //! the live stream never shows an event the log could lose. A subscriber too slow for
@@ -109,6 +115,9 @@ struct Shared {
     journaled: AtomicU64,
     /// Times the writer task was restarted after a panic.
     writer_restarts: AtomicU64,
+    /// The lease epoch of each tenant whose swarm this process runs (see
+    /// [`EventLog::fence`]).
+    fences: DashMap<TenantId, i64>,
 }
 
 /// Handle to the event log; cheap to clone, shared by every actor of the process.
@@ -140,6 +149,7 @@ impl EventLog {
             gave_up: AtomicBool::new(false),
             journaled: AtomicU64::new(0),
             writer_restarts: AtomicU64::new(0),
+            fences: DashMap::new(),
         });
         let writer = tokio::spawn(supervise_writer(receiver, shared.clone()));
         Self { queue, shared, writer: Arc::new(Mutex::new(Some(writer))) }
@@ -150,23 +160,51 @@ impl EventLog {
         &self.shared.store
     }
 
+    /// From now on, events of `tenant` appended through this log carry `epoch` (unless
+    /// they carry one already), and the store refuses them once the tenant's lease has
+    /// moved past it: the swarm that holds the lease at `epoch` runs here.
+    pub fn fence(&self, tenant: TenantId, epoch: i64) {
+        self.shared.fences.insert(tenant, epoch);
+    }
+
+    /// Stops stamping `tenant`'s events with `epoch` (its swarm here has stopped).
+    /// Another epoch set since is left alone.
+    pub fn unfence(&self, tenant: TenantId, epoch: i64) {
+        self.shared.fences.remove_if(&tenant, |_, current| *current == epoch);
+    }
+
+    /// The epoch `tenant`'s events are stamped with here, if any.
+    pub fn fence_of(&self, tenant: TenantId) -> Option<i64> {
+        self.shared.fences.get(&tenant).map(|epoch| *epoch)
+    }
+
+    fn stamped(&self, mut event: NewEvent) -> NewEvent {
+        if event.fence.is_none() && !self.shared.fences.is_empty() {
+            event.fence = self.fence_of(event.tenant_id);
+        }
+        event
+    }
+
     /// Queues an event. Returns once the log has accepted it; an accepted event is
     /// persisted (or journaled, see the module docs) before [`EventLog::close`]
     /// returns. Waits while the queue is full.
     pub async fn append(&self, event: NewEvent) -> MemoryResult<()> {
-        self.queue.send(Command::Append(event, None)).await.map_err(|_| MemoryError::EventLogClosed)
+        self.queue.send(Command::Append(self.stamped(event), None)).await.map_err(|_| MemoryError::EventLogClosed)
     }
 
     /// Queues an event without waiting; fails when the queue is full or closed. For
     /// callers that cannot await (drop handlers, synchronous hooks).
     pub fn try_append(&self, event: NewEvent) -> MemoryResult<()> {
-        self.queue.try_send(Command::Append(event, None)).map_err(|_| MemoryError::EventLogClosed)
+        self.queue.try_send(Command::Append(self.stamped(event), None)).map_err(|_| MemoryError::EventLogClosed)
     }
 
     /// Appends an event and waits until it is persisted, returning it with its number.
     pub async fn append_and_wait(&self, event: NewEvent) -> MemoryResult<SwarmEvent> {
         let (reply, persisted) = oneshot::channel();
-        self.queue.send(Command::Append(event, Some(reply))).await.map_err(|_| MemoryError::EventLogClosed)?;
+        self.queue
+            .send(Command::Append(self.stamped(event), Some(reply)))
+            .await
+            .map_err(|_| MemoryError::EventLogClosed)?;
         persisted.await.map_err(|_| MemoryError::EventLogClosed)?
     }
 
@@ -177,6 +215,7 @@ impl EventLog {
     /// writes them.
     pub async fn commit(&self, events: Vec<NewEvent>, checkpoint: Checkpoint) -> MemoryResult<Vec<SwarmEvent>> {
         let (reply, persisted) = oneshot::channel();
+        let events = events.into_iter().map(|event| self.stamped(event)).collect();
         self.queue.send(Command::Commit(events, checkpoint, reply)).await.map_err(|_| MemoryError::EventLogClosed)?;
         persisted.await.map_err(|_| MemoryError::EventLogClosed)?
     }
@@ -425,6 +464,12 @@ async fn write_batch(shared: &Shared, units: Vec<Unit>) {
                 let checkpoints: Vec<Checkpoint> = unit.checkpoint.iter().cloned().collect();
                 match persist(shared, &unit.events, &checkpoints).await {
                     Outcome::Stored(stored) => finish(shared, unit.reply, Ok(stored)),
+                    // Written by a swarm whose lease moved on: the tenant's new holder
+                    // writes its own; keeping these for later would only refuse them again.
+                    Outcome::Refused(error @ MemoryError::Fenced { .. }) => {
+                        tracing::warn!(%error, events = unit.events.len(), "events of a swarm that lost its lease dropped");
+                        finish(shared, unit.reply, Err(error));
+                    }
                     Outcome::GaveUp(error) | Outcome::Refused(error) => journal(shared, vec![unit], &error),
                 }
             }

@@ -48,9 +48,9 @@ pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolSettings, is_unavailable};
 pub use redis_link::{DEFAULT_REDIS_PREFIX, RedisLink};
 pub use sql::{PostgresDialect, PostgresStore, SqlStore, SqliteDialect, SqliteStore};
 pub use store::{
-    AccountStore, ApprovalAnswer, ApprovalStore, Backend, BusinessStore, EventStore, LearningStore, LedgerStore,
-    MediaStore, MemoryResult, MeteringStore, PlatformStore, RehomeAdapterState, ReportStore, SharedStore, Store,
-    TenantStore, WEBHOOK_DELIVERY_RETENTION,
+    AccountStore, ApprovalAnswer, ApprovalStore, Backend, BusinessStore, ClusterStore, EventStore, LearningStore,
+    LedgerStore, MediaStore, MemoryResult, MeteringStore, PlatformStore, RehomeAdapterState, ReportStore, SharedStore,
+    Store, TenantStore, WEBHOOK_DELIVERY_RETENTION,
 };
 
 use std::sync::Arc;

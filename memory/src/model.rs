@@ -225,6 +225,12 @@ pub struct NewEvent {
     pub data: Value,
     /// Money made or spent, if any.
     pub revenue_impact: Option<Decimal>,
+    /// The lease epoch of the swarm that wrote it (see [`Lease`]): the store refuses
+    /// the event when the tenant's lease has moved on. `None`: not a swarm's write (an
+    /// API request's, a tool's), never fenced. The event log stamps it for tenants this
+    /// node runs ([`crate::EventLog::fence`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<i64>,
 }
 
 impl NewEvent {
@@ -243,6 +249,7 @@ impl NewEvent {
             summary: summary.into(),
             data: Value::Null,
             revenue_impact: None,
+            fence: None,
         }
     }
 
@@ -1068,4 +1075,63 @@ pub enum ApprovalDecision {
     Approve,
     /// Do not.
     Reject,
+}
+
+/// A node's hold on a tenant's swarm: only the holder runs it. Times are milliseconds of
+/// the database's clock (see `migrations/postgres/0012_swarm_leases.sql`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    /// Whose swarm.
+    pub tenant_id: TenantId,
+    /// The node holding (or last holding) it.
+    pub node: String,
+    /// Grows by one at each fresh claim; a write carrying an older one is refused.
+    pub epoch: i64,
+    /// When it lapses unless renewed.
+    pub expires_ms: i64,
+    /// Whether it had not lapsed when read.
+    pub live: bool,
+}
+
+/// What claiming a tenant's lease gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseClaim {
+    /// The lease is this node's (newly, with a new epoch, or still, with the same one).
+    Granted(Lease),
+    /// Another node holds a live lease on the tenant.
+    HeldElsewhere(Lease),
+}
+
+/// What a node says about itself at each heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeBeat {
+    /// The node's name, unique in the cluster.
+    pub name: String,
+    /// Where other nodes and operators reach its HTTP API.
+    pub address: String,
+    /// How many swarms it is sized to run.
+    pub capacity: i64,
+    /// How many it runs now.
+    pub swarms: i64,
+}
+
+/// A node as the cluster sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterNode {
+    /// Its name.
+    pub name: String,
+    /// Where its HTTP API is reached.
+    pub address: String,
+    /// How many swarms it is sized to run.
+    pub capacity: i64,
+    /// How many it said it runs at its last heartbeat.
+    pub swarms: i64,
+    /// Live leases it holds now.
+    pub leases: i64,
+    /// Whether an operator asked it to hand its tenants over and take no new ones.
+    pub draining: bool,
+    /// When it (last) joined, database milliseconds.
+    pub started_ms: i64,
+    /// Its last heartbeat, database milliseconds.
+    pub seen_ms: i64,
 }

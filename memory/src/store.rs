@@ -19,6 +19,7 @@
 //! | [`LearningStore`] | experiences, patterns, market insights, agent memory |
 //! | [`MediaStore`] | media files |
 //! | [`MeteringStore`] | usage counters and LLM calls |
+//! | [`ClusterStore`] | the nodes of a cluster and their leases on tenants' swarms |
 //!
 //! Both backends behave identically; the conformance suite (`memory/tests/conformance.rs`)
 //! runs the same tests on each. Every tenant-owned read takes the tenant id, so a caller
@@ -69,6 +70,7 @@ pub trait Store:
     + LearningStore
     + MediaStore
     + MeteringStore
+    + ClusterStore
 {
 }
 
@@ -84,8 +86,60 @@ impl<T> Store for T where
         + LearningStore
         + MediaStore
         + MeteringStore
+        + ClusterStore
         + ?Sized
 {
+}
+
+/// The cluster: which node runs each tenant's swarm (its lease), and the nodes
+/// themselves. Every time is the database's clock in milliseconds, so nodes need not
+/// agree on the time; durations are milliseconds too.
+#[async_trait]
+pub trait ClusterStore: Send + Sync + 'static {
+    /// Claims `tenant`'s lease for `node` until `ttl_ms` from now. Granted when nobody
+    /// holds a live lease (the epoch then grows by one) or `node` holds it already (the
+    /// same epoch, renewed); otherwise answers who holds it. A tenant that does not
+    /// exist is `NotFound`.
+    async fn claim_lease(&self, tenant: TenantId, node: &str, ttl_ms: i64) -> MemoryResult<LeaseClaim>;
+
+    /// Renews every live lease `node` holds until `ttl_ms` from now and answers them.
+    /// A lease that lapsed is not renewed: it is lost, whether or not another node has
+    /// claimed it yet.
+    async fn renew_leases(&self, node: &str, ttl_ms: i64) -> MemoryResult<Vec<Lease>>;
+
+    /// Hands back `node`'s lease on `tenant` at `epoch` (it lapses now, its epoch
+    /// kept). Answers whether it was still held.
+    async fn release_lease(&self, tenant: TenantId, node: &str, epoch: i64) -> MemoryResult<bool>;
+
+    /// Hands back every lease `node` holds; answers how many.
+    async fn release_leases(&self, node: &str) -> MemoryResult<u64>;
+
+    /// The tenant's lease as it stands, live or lapsed; `None` if never claimed.
+    async fn lease(&self, tenant: TenantId) -> MemoryResult<Option<Lease>>;
+
+    /// Every live lease, by node then tenant.
+    async fn live_leases(&self) -> MemoryResult<Vec<Lease>>;
+
+    /// Active tenants with autopilot on that no node holds a live lease on, lowest id
+    /// first, at most `limit`.
+    async fn unleased_autopilot_tenants(&self, limit: i64) -> MemoryResult<Vec<TenantId>>;
+
+    /// Records a node joining (again): its row afresh, not draining, started now.
+    async fn join_cluster(&self, beat: &NodeBeat) -> MemoryResult<()>;
+
+    /// A node's heartbeat: updates its row (re-creating it if an operator forgot it)
+    /// and answers whether it is asked to drain.
+    async fn node_heartbeat(&self, beat: &NodeBeat) -> MemoryResult<bool>;
+
+    /// A node leaving on purpose: hands back its leases and forgets its row. Answers
+    /// how many leases it held.
+    async fn leave_cluster(&self, node: &str) -> MemoryResult<u64>;
+
+    /// Asks a node to drain (or stop draining). Answers whether the node is known.
+    async fn set_node_draining(&self, node: &str, draining: bool) -> MemoryResult<bool>;
+
+    /// The database's clock now and every known node, by name.
+    async fn cluster_nodes(&self) -> MemoryResult<(i64, Vec<ClusterNode>)>;
 }
 
 /// The database as a whole, and what belongs to the platform rather than to a user or

@@ -122,6 +122,12 @@ conformance! {
         a_tenant_can_be_deleted_only_by_its_owner,
         a_webhook_delivery_is_new_only_the_first_time_until_it_is_forgotten_or_pruned,
         ten_concurrent_deliveries_of_the_same_id_are_new_exactly_once,
+        a_lease_is_held_by_one_node_until_it_lapses_and_each_fresh_claim_has_a_new_epoch,
+        eight_nodes_claiming_one_tenant_at_once_leave_it_with_exactly_one,
+        a_write_carrying_a_past_epoch_is_refused_whole,
+        the_event_log_stamps_a_fenced_tenants_events_and_drops_them_once_the_lease_moved,
+        unleased_autopilot_tenants_are_the_active_ones_with_autopilot_on_and_no_live_lease,
+        nodes_join_beat_drain_and_leave_handing_back_their_leases,
     ],
     with_db: [
         deleting_a_tenant_removes_its_events_products_and_ledger_rows,
@@ -287,6 +293,7 @@ fn event(tenant: TenantId, summary: impl Into<String>) -> NewEvent {
         summary: summary.into(),
         data: serde_json::Value::Null,
         revenue_impact: None,
+        fence: None,
     }
 }
 
@@ -513,6 +520,7 @@ async fn events_keep_their_time_text_and_data(store: SharedStore) {
         summary: "Raised «Mug» to 12 € — ünïcödé ✓".into(),
         data: json!({"product": 7, "old": "9.99", "new": "12.00", "tags": ["a", "b"], "nested": {"ok": true}}),
         revenue_impact: Some(Decimal::new(-250, 2)),
+        fence: None,
     };
     let stored = store.append_events(std::slice::from_ref(&sent)).await.expect("append");
     let read = store.events_after(shop, 0, 10).await.expect("read");
@@ -2805,4 +2813,212 @@ async fn ten_concurrent_deliveries_of_the_same_id_are_new_exactly_once(store: Sh
         }
     }
     assert_eq!(new, 1, "exactly one of ten concurrent deliveries is new");
+}
+
+// ---- the cluster: leases, fencing, nodes ----
+
+async fn autopilot_tenant(store: &SharedStore, name: &str) -> Tenant {
+    let owner = user(store, &format!("owner-of-{name}@example.com")).await;
+    store
+        .create_tenant(NewTenant {
+            user_id: owner.id,
+            name: name.into(),
+            domain: None,
+            personality: "coachty".into(),
+            settings: json!({ "autopilot": true }),
+        })
+        .await
+        .expect("create tenant")
+}
+
+fn granted(claim: LeaseClaim) -> Lease {
+    match claim {
+        LeaseClaim::Granted(lease) => lease,
+        LeaseClaim::HeldElsewhere(holder) => panic!("lease refused: held by {holder:?}"),
+    }
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+async fn a_lease_is_held_by_one_node_until_it_lapses_and_each_fresh_claim_has_a_new_epoch(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    assert_eq!(store.lease(shop).await.expect("read"), None);
+
+    let first = granted(store.claim_lease(shop, "node-a", MINUTE_MS).await.expect("claim"));
+    assert_eq!((first.tenant_id, first.node.as_str(), first.epoch, first.live), (shop, "node-a", 1, true));
+    match store.claim_lease(shop, "node-b", MINUTE_MS).await.expect("claim") {
+        LeaseClaim::HeldElsewhere(holder) => assert_eq!((holder.node.as_str(), holder.epoch), ("node-a", 1)),
+        LeaseClaim::Granted(lease) => panic!("two nodes hold {shop}: {lease:?}"),
+    }
+    // The holder claiming again renews, with the same epoch.
+    let again = granted(store.claim_lease(shop, "node-a", MINUTE_MS).await.expect("claim"));
+    assert_eq!(again.epoch, 1);
+    assert!(again.expires_ms >= first.expires_ms);
+
+    // Handed back: the next claim, by anyone, has a new epoch.
+    assert!(!store.release_lease(shop, "node-b", 1).await.expect("release"), "not node-b's to hand back");
+    assert!(store.release_lease(shop, "node-a", 1).await.expect("release"));
+    assert!(!store.release_lease(shop, "node-a", 1).await.expect("release"), "already handed back");
+    let lapsed = store.lease(shop).await.expect("read").expect("row kept");
+    assert_eq!((lapsed.epoch, lapsed.live), (1, false));
+    let taken = granted(store.claim_lease(shop, "node-b", MINUTE_MS).await.expect("claim"));
+    assert_eq!((taken.node.as_str(), taken.epoch), ("node-b", 2));
+
+    // A lease that lapses on its own is lost to renewal, and its holder's next claim is
+    // fresh too.
+    let other = tenant(&store, "other").await.id;
+    let brief = granted(store.claim_lease(other, "node-b", 0).await.expect("claim"));
+    assert!(!brief.live);
+    let renewed = store.renew_leases("node-b", MINUTE_MS).await.expect("renew");
+    assert_eq!(renewed.iter().map(|l| (l.tenant_id, l.epoch)).collect::<Vec<_>>(), vec![(shop, 2)]);
+    assert_eq!(granted(store.claim_lease(other, "node-b", MINUTE_MS).await.expect("claim")).epoch, 2);
+
+    let live: Vec<(TenantId, String)> =
+        store.live_leases().await.expect("list").into_iter().map(|l| (l.tenant_id, l.node)).collect();
+    assert_eq!(live, vec![(shop, "node-b".to_owned()), (other, "node-b".to_owned())]);
+    assert_eq!(store.release_leases("node-b").await.expect("release all"), 2);
+    assert!(store.live_leases().await.expect("list").is_empty());
+
+    let missing = store.claim_lease(TenantId(987_654), "node-a", MINUTE_MS).await;
+    assert!(matches!(missing, Err(MemoryError::NotFound(_))), "{missing:?}");
+}
+
+async fn eight_nodes_claiming_one_tenant_at_once_leave_it_with_exactly_one(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let claims = (0..8).map(|node| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_lease(shop, &format!("node-{node}"), MINUTE_MS).await })
+    });
+    let mut winners = Vec::new();
+    for claim in futures::future::join_all(claims).await {
+        if let LeaseClaim::Granted(lease) = claim.expect("task").expect("claim") {
+            winners.push(lease);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(winners[0].epoch, 1);
+    assert_eq!(store.lease(shop).await.expect("read").expect("lease").node, winners[0].node);
+}
+
+async fn a_write_carrying_a_past_epoch_is_refused_whole(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let fenced = |summary: &str, epoch: i64| NewEvent { fence: Some(epoch), ..event(shop, summary) };
+    let checkpoint =
+        |step: &str| Checkpoint { tenant_id: shop, cycle: 1, step: step.into(), state: json!({}), updated_at: time(0) };
+
+    // No lease yet: a fenced write has nothing to match.
+    let refused = store.append_events_and_checkpoints(&[fenced("early", 1)], &[]).await;
+    assert!(matches!(refused, Err(MemoryError::Fenced { tenant, epoch: 1 }) if tenant == shop), "{refused:?}");
+
+    granted(store.claim_lease(shop, "node-a", MINUTE_MS).await.expect("claim"));
+    store.append_events_and_checkpoints(&[fenced("by a", 1)], &[checkpoint("market")]).await.expect("a writes");
+
+    store.release_lease(shop, "node-a", 1).await.expect("release");
+    granted(store.claim_lease(shop, "node-b", MINUTE_MS).await.expect("claim"));
+    // Node a, paused past its lease, writes on: refused, its checkpoint too, and the
+    // unfenced event in the same batch with it.
+    let stale = store
+        .append_events_and_checkpoints(
+            &[event(shop, "an API request's"), fenced("stale a", 1)],
+            &[checkpoint("launch")],
+        )
+        .await;
+    assert!(matches!(stale, Err(MemoryError::Fenced { epoch: 1, .. })), "{stale:?}");
+    assert_eq!(store.checkpoint(shop).await.expect("read").expect("checkpoint").step, "market");
+
+    store.append_events_and_checkpoints(&[fenced("by b", 2)], &[]).await.expect("b writes");
+    store.append_events(&[event(shop, "unfenced")]).await.expect("unfenced writes");
+    let summaries: Vec<(i64, String)> =
+        store.events_after(shop, 0, 10).await.expect("read").into_iter().map(|e| (e.seq, e.summary)).collect();
+    assert_eq!(
+        summaries,
+        vec![(1, "by a".to_owned()), (2, "by b".to_owned()), (3, "unfenced".to_owned())],
+        "refused writes take no number: the log stays gap-free"
+    );
+}
+
+async fn the_event_log_stamps_a_fenced_tenants_events_and_drops_them_once_the_lease_moved(store: SharedStore) {
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    let log = EventLog::start(store.clone(), EventLogConfig::default());
+    let epoch = granted(store.claim_lease(shop, "node-a", MINUTE_MS).await.expect("claim")).epoch;
+    log.fence(shop, epoch);
+    assert_eq!(log.fence_of(shop), Some(epoch));
+    log.append_and_wait(event(shop, "while held")).await.expect("held: written");
+
+    store.release_lease(shop, "node-a", epoch).await.expect("release");
+    granted(store.claim_lease(shop, "node-b", MINUTE_MS).await.expect("claim"));
+    let refused = log.append_and_wait(event(shop, "after the move")).await;
+    assert!(matches!(refused, Err(MemoryError::Fenced { .. })), "{refused:?}");
+    let committed = log
+        .commit(
+            vec![event(shop, "a step")],
+            Checkpoint { tenant_id: shop, cycle: 1, step: "launch".into(), state: json!({}), updated_at: time(0) },
+        )
+        .await;
+    assert!(matches!(committed, Err(MemoryError::Fenced { .. })), "{committed:?}");
+    // Another tenant's events in the same moments are untouched.
+    log.append_and_wait(event(other, "other's")).await.expect("unfenced tenant");
+
+    log.unfence(shop, epoch + 7);
+    assert_eq!(log.fence_of(shop), Some(epoch), "only the epoch set is cleared");
+    log.unfence(shop, epoch);
+    log.append_and_wait(event(shop, "an API request's")).await.expect("unfenced again");
+    log.close().await;
+    let summaries: Vec<String> =
+        store.events_after(shop, 0, 10).await.expect("read").into_iter().map(|e| e.summary).collect();
+    assert_eq!(summaries, vec!["while held", "an API request's"]);
+    assert!(store.checkpoint(shop).await.expect("read").is_none());
+}
+
+async fn unleased_autopilot_tenants_are_the_active_ones_with_autopilot_on_and_no_live_lease(store: SharedStore) {
+    let free = autopilot_tenant(&store, "free").await.id;
+    let held = autopilot_tenant(&store, "held").await.id;
+    let lapsed = autopilot_tenant(&store, "lapsed").await.id;
+    let disabled = autopilot_tenant(&store, "disabled").await.id;
+    let manual = tenant(&store, "manual").await.id;
+    granted(store.claim_lease(held, "node-a", MINUTE_MS).await.expect("claim"));
+    granted(store.claim_lease(lapsed, "node-a", 0).await.expect("claim"));
+    store.set_tenant_active(disabled, false).await.expect("disable");
+    granted(store.claim_lease(manual, "node-a", 0).await.expect("claim"));
+
+    assert_eq!(store.unleased_autopilot_tenants(10).await.expect("list"), vec![free, lapsed]);
+    assert_eq!(store.unleased_autopilot_tenants(1).await.expect("list"), vec![free]);
+    assert!(store.unleased_autopilot_tenants(0).await.expect("list").is_empty());
+}
+
+async fn nodes_join_beat_drain_and_leave_handing_back_their_leases(store: SharedStore) {
+    let beat = |name: &str, swarms: i64| NodeBeat {
+        name: name.into(),
+        address: format!("http://{name}:8080"),
+        capacity: 1000,
+        swarms,
+    };
+    store.join_cluster(&beat("node-a", 0)).await.expect("join");
+    store.join_cluster(&beat("node-b", 0)).await.expect("join");
+    assert!(!store.node_heartbeat(&beat("node-a", 2)).await.expect("beat"));
+    let shop = tenant(&store, "shop").await.id;
+    let other = tenant(&store, "other").await.id;
+    granted(store.claim_lease(shop, "node-a", MINUTE_MS).await.expect("claim"));
+    granted(store.claim_lease(other, "node-a", MINUTE_MS).await.expect("claim"));
+
+    assert!(store.set_node_draining("node-a", true).await.expect("drain"));
+    assert!(!store.set_node_draining("node-z", true).await.expect("drain"), "unknown node");
+    assert!(store.node_heartbeat(&beat("node-a", 2)).await.expect("beat"), "told to drain");
+    let (now, nodes) = store.cluster_nodes().await.expect("list");
+    let summary: Vec<(&str, i64, i64, bool)> =
+        nodes.iter().map(|n| (n.name.as_str(), n.swarms, n.leases, n.draining)).collect();
+    assert_eq!(summary, vec![("node-a", 2, 2, true), ("node-b", 0, 0, false)]);
+    assert!(nodes.iter().all(|n| n.seen_ms <= now && n.started_ms <= n.seen_ms && now - n.seen_ms < MINUTE_MS));
+    assert_eq!(nodes[0].address, "http://node-a:8080");
+
+    assert_eq!(store.leave_cluster("node-a").await.expect("leave"), 2);
+    let (_, nodes) = store.cluster_nodes().await.expect("list");
+    assert_eq!(nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["node-b"]);
+    assert!(store.live_leases().await.expect("list").is_empty());
+    // Rejoining starts afresh, not draining.
+    store.join_cluster(&beat("node-a", 0)).await.expect("join");
+    store.set_node_draining("node-a", true).await.expect("drain");
+    store.join_cluster(&beat("node-a", 0)).await.expect("join");
+    assert!(!store.node_heartbeat(&beat("node-a", 0)).await.expect("beat"));
 }

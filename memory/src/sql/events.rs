@@ -1,9 +1,12 @@
 //! [`EventStore`]: the swarm event log. The batch insert itself, the hot path, is the
 //! dialect's ([`Dialect::insert_events`]); numbering and the transaction are shared.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 
-use super::{Dialect, SqlStore, query};
+use super::{Connection, Dialect, SqlStore, query};
+use crate::MemoryError;
 use crate::model::*;
 use crate::rows::{self, ModelRow};
 use crate::store::{EventStore, MemoryResult};
@@ -20,6 +23,7 @@ impl<D: Dialect> EventStore for SqlStore<D> {
         }
         let counts = rows::events_per_tenant(events);
         let mut tx = self.write_transaction().await?;
+        check_fences::<D>(&mut tx, events).await?;
         let stored = if counts.is_empty() {
             Vec::new()
         } else {
@@ -59,5 +63,24 @@ impl<D: Dialect> EventStore for SqlStore<D> {
             .fetch_one(self.db())
             .await?
             .int("last")
+    }
+}
+
+/// Refuses the batch when an event carries a lease epoch that is not its tenant's
+/// current one (see [`NewEvent::fence`]); checked inside the write transaction, under
+/// the lease rows' lock, so no takeover can slip between the check and the commit. A
+/// checkpoint is fenced by the events it is committed with.
+async fn check_fences<D: Dialect>(connection: &mut Connection<D>, events: &[NewEvent]) -> MemoryResult<()> {
+    let fenced: BTreeSet<(TenantId, i64)> =
+        events.iter().filter_map(|event| Some((event.tenant_id, event.fence?))).collect();
+    if fenced.is_empty() {
+        return Ok(());
+    }
+    let mut tenants: Vec<TenantId> = fenced.iter().map(|(tenant, _)| *tenant).collect();
+    tenants.dedup();
+    let current = D::lease_epochs(connection, &tenants).await?;
+    match fenced.into_iter().find(|(tenant, epoch)| current.get(tenant) != Some(epoch)) {
+        Some((tenant, epoch)) => Err(MemoryError::Fenced { tenant, epoch }),
+        None => Ok(()),
     }
 }

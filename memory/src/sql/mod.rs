@@ -56,6 +56,7 @@
 mod accounts;
 mod approvals;
 mod business;
+mod cluster;
 mod events;
 mod learning;
 mod ledger;
@@ -125,6 +126,11 @@ pub(crate) trait Dialect: Clone + fmt::Debug + Send + Sync + 'static {
     const BACKEND: Backend;
     /// The statement that opens a write transaction (`None`: the driver's `BEGIN`).
     const BEGIN_WRITE: Option<&'static str>;
+    /// `select … as now_ms`: the database's clock in milliseconds since the Unix epoch.
+    const NOW_MS: &'static str;
+    /// Active tenants with autopilot on and no lease live at `$1` (milliseconds),
+    /// column `id`, lowest first, at most `$2`.
+    const UNLEASED_AUTOPILOT_TENANTS: &'static str;
 
     /// The connection pool.
     fn pool(&self) -> &Pool<Self::Db>;
@@ -147,6 +153,13 @@ pub(crate) trait Dialect: Clone + fmt::Debug + Send + Sync + 'static {
     fn reserve_event_numbers(
         connection: &mut Connection<Self>,
         counts: &[(TenantId, i64)],
+    ) -> impl Future<Output = MemoryResult<HashMap<TenantId, i64>>> + Send;
+    /// The current lease epoch of each of `tenants` that has a lease row, read so that
+    /// no claim can move it until the transaction on `connection` ends (fencing: a
+    /// write checked against it commits before any takeover).
+    fn lease_epochs(
+        connection: &mut Connection<Self>,
+        tenants: &[TenantId],
     ) -> impl Future<Output = MemoryResult<HashMap<TenantId, i64>>> + Send;
     /// Inserts numbered events.
     fn insert_events(

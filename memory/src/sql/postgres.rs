@@ -115,6 +115,11 @@ impl Dialect for PostgresDialect {
 
     const BACKEND: Backend = Backend::Postgres;
     const BEGIN_WRITE: Option<&'static str> = None;
+    const NOW_MS: &'static str = "select cast(floor(extract(epoch from clock_timestamp()) * 1000) as bigint) as now_ms";
+    const UNLEASED_AUTOPILOT_TENANTS: &'static str = "select t.id from tenants t \
+         where t.is_active and (t.settings ->> 'autopilot') = 'true' \
+         and not exists (select 1 from swarm_leases l where l.tenant_id = t.id and l.expires_ms > $1) \
+         order by t.id limit $2";
 
     fn pool(&self) -> &PgPool {
         &self.pool
@@ -167,6 +172,16 @@ impl Dialect for PostgresDialect {
             .execute(connection)
             .await?;
         Ok(())
+    }
+
+    async fn lease_epochs(connection: &mut PgConnection, tenants: &[TenantId]) -> MemoryResult<HashMap<TenantId, i64>> {
+        // `for share` makes a claim's update of these rows wait for our commit.
+        let ids: Vec<i64> = tenants.iter().map(|tenant| tenant.0).collect();
+        let rows = sqlx::query("select tenant_id, epoch from swarm_leases where tenant_id = any($1::int8[]) for share")
+            .bind(ids)
+            .fetch_all(connection)
+            .await?;
+        rows.iter().map(|row| Ok((TenantId(row.int("tenant_id")?), row.int("epoch")?))).collect()
     }
 
     async fn reserve_event_numbers(

@@ -113,6 +113,11 @@ impl Dialect for SqliteDialect {
 
     const BACKEND: Backend = Backend::Sqlite;
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    const NOW_MS: &'static str = "select cast((julianday('now') - 2440587.5) * 86400000.0 as integer) as now_ms";
+    const UNLEASED_AUTOPILOT_TENANTS: &'static str = "select t.id from tenants t \
+         where t.is_active and json_extract(t.settings, '$.autopilot') = 1 \
+         and not exists (select 1 from swarm_leases l where l.tenant_id = t.id and l.expires_ms > $1) \
+         order by t.id limit $2";
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -141,6 +146,27 @@ impl Dialect for SqliteDialect {
     async fn lock(_connection: &mut SqliteConnection, _lock: Lock) -> MemoryResult<()> {
         // The write transaction holds the database's only write lock already.
         Ok(())
+    }
+
+    async fn lease_epochs(
+        connection: &mut SqliteConnection,
+        tenants: &[TenantId],
+    ) -> MemoryResult<HashMap<TenantId, i64>> {
+        // The write transaction this runs in already excludes every other writer.
+        let mut epochs = HashMap::with_capacity(tenants.len());
+        for chunk in insert_chunks(tenants) {
+            let mut select =
+                QueryBuilder::<Sqlite>::new("select tenant_id, epoch from swarm_leases where tenant_id in (");
+            let mut ids = select.separated(", ");
+            for tenant in chunk {
+                ids.push_bind(tenant.0);
+            }
+            select.push(")");
+            for row in &select.build().fetch_all(&mut *connection).await? {
+                epochs.insert(TenantId(row.int("tenant_id")?), row.int("epoch")?);
+            }
+        }
+        Ok(epochs)
     }
 
     async fn reserve_event_numbers(
