@@ -31,6 +31,20 @@ pub struct SupervisorConfig {
     /// Fault injection for drills (agents panicking on purpose); `None`, the default,
     /// injects nothing.
     pub chaos: Option<ChaosConfig>,
+    /// This node's name and lease time-to-live in a cluster: a swarm then runs only
+    /// while this node holds its tenant's lease (see `leases.rs`). `None`, the default:
+    /// no leases, every tenant's swarm may run here.
+    pub leases: Option<LeaseConfig>,
+}
+
+/// How this node holds tenants' leases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// The node's name, unique in the cluster.
+    pub node: String,
+    /// How long a lease lives without renewal; renewed every third of it. A node that
+    /// dies frees its tenants after this long.
+    pub ttl: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -46,6 +60,7 @@ impl Default for SupervisorConfig {
             call_timeout: Duration::from_secs(10),
             default_limits: ThrottleLimits::default(),
             chaos: None,
+            leases: None,
         }
     }
 }

@@ -48,6 +48,8 @@
 //!   started when first needed, and the swarm's market that sends every call to it.
 //! - `tenant_swarm`: the per-tenant supervisor.
 //! - `root`: [`SwarmRoot`], activation, back-off, passivation, shutdown.
+//! - `leases`: in a cluster, this node's leases on tenants' swarms: claimed at
+//!   activation, renewed, handed back, and the swarms whose lease was lost let go.
 //! - `restored_market`: a swarm's share of a shared simulated market, its saved world
 //!   restored on first use.
 //! - `autopilot`: the per-tenant driver of the CEO's cycle: interval, pause, resume,
@@ -56,7 +58,8 @@
 //! ## Lifecycle events
 //! `swarm.started`, `agent.failed`, `agent.restarted`, `adapter.started`,
 //! `adapter.failed`, `adapter.restarted`, `swarm.escalated`,
-//! `swarm.degraded`, `swarm.restarted`, `swarm.recovered`, `swarm.passivated`,
+//! `swarm.degraded`, `swarm.restarted`, `swarm.recovered`, `swarm.passivated` (its
+//! `reason` is `idle`, or `lease lost` in a cluster),
 //! `swarm.stopped`, and the throttle's `throttle.waited`, `throttle.refused`,
 //! `throttle.changed`, and the autopilot's `autopilot.restarted` (its driver panicked
 //! and is started again after back-off).
@@ -67,6 +70,7 @@ mod agent_actor;
 mod autopilot;
 mod chaos;
 mod config;
+mod leases;
 mod restored_market;
 mod root;
 mod tenant;
@@ -89,7 +93,7 @@ pub use activity::{Activity, ActivityFeed, AgentState, MessagePhase, adapter_nod
 pub use adapter_actor::{AccountOpener, AdapterState, SwarmMarket};
 pub use autopilot::AutopilotState;
 pub use chaos::{CHAOS_PANIC_PREFIX, ChaosConfig, ChaosTenants};
-pub use config::{Backoff, RestartIntensity, SupervisorConfig, ThrottleLimits};
+pub use config::{Backoff, LeaseConfig, RestartIntensity, SupervisorConfig, ThrottleLimits};
 pub use root::{DEFAULT_SANDBOX_SEED, SwarmError, SwarmRoot, SwarmServices, TenantMarkets};
 pub use tenant::{AdapterView, AgentHandle, PinGuard, SwarmStatus, TenantHandle};
 pub use throttle::{Refusal, ThrottleGate, limits_json};

@@ -2,7 +2,7 @@
 //! with back-off, passivates idle ones, and stops them all on shutdown.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use boardroom_adapters::{Marketplace, SandboxMarket};
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::activity::{Activity, ActivityFeed};
 use crate::adapter_actor::SwarmMarket;
 use crate::config::SupervisorConfig;
+use crate::leases::{self, Leases};
 use crate::restored_market::RestoredMarket;
 use crate::tenant::{SlotState, SwarmBrief, SwarmStatus, SwarmWitnesses, TenantHandle, TenantShared};
 use crate::tenant_swarm::{SwarmMessage, TenantSwarm, TenantSwarmArgs};
@@ -54,6 +55,14 @@ pub enum SwarmError {
     /// The process is shutting down.
     #[error("the swarm is shutting down")]
     ShuttingDown,
+    /// Another node of the cluster runs the tenant's swarm (holds its lease).
+    #[error("tenant {tenant}'s swarm runs on node {node}")]
+    HeldElsewhere {
+        /// The tenant.
+        tenant: TenantId,
+        /// The node that holds its lease.
+        node: String,
+    },
     /// An actor could not be spawned.
     #[error("could not start the swarm: {0}")]
     Spawn(String),
@@ -88,6 +97,9 @@ struct TenantEntry {
     lifecycle: Mutex<Lifecycle>,
     /// Escalations since the swarm was last stable, for the back-off.
     escalations: AtomicU64,
+    /// The epoch of this node's lease on the tenant, 0 while it holds none (or runs
+    /// without leases).
+    lease: AtomicI64,
 }
 
 /// What every swarm works with: storage, the event log, the brain and the market.
@@ -141,8 +153,10 @@ impl SwarmServices {
     }
 }
 
-struct RootShared {
+pub(crate) struct RootShared {
     services: SwarmServices,
+    /// This node's leases, in a cluster (`SupervisorConfig::leases`).
+    leases: Option<Arc<Leases>>,
     registry: Arc<AgentRegistry>,
     config: Arc<SupervisorConfig>,
     tenants: DashMap<TenantId, Arc<TenantEntry>>,
@@ -157,6 +171,21 @@ struct RootShared {
 }
 
 impl RootShared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// The tenants whose lease this node holds for a swarm in memory, with its epoch.
+    pub(crate) fn leased_tenants(&self) -> Vec<(TenantId, i64)> {
+        self.tenants
+            .iter()
+            .filter_map(|entry| match entry.lease.load(Ordering::Acquire) {
+                0 => None,
+                epoch => Some((*entry.key(), epoch)),
+            })
+            .collect()
+    }
+
     /// Drops the activity feeds nobody watches and no swarm publishes to, so the map
     /// stays as large as the set of watched or active tenants.
     ///
@@ -219,7 +248,12 @@ impl SwarmRoot {
         registry: AgentRegistry,
         config: SupervisorConfig,
     ) -> Result<Self, SwarmError> {
+        let leases = config
+            .leases
+            .clone()
+            .map(|lease_config| Arc::new(Leases::new(services.store.clone(), services.events.clone(), lease_config)));
         let shared = Arc::new(RootShared {
+            leases: leases.clone(),
             services,
             registry: Arc::new(registry),
             config: Arc::new(config),
@@ -233,6 +267,9 @@ impl SwarmRoot {
         let (actor, _) = Actor::spawn(None, RootActor, shared.clone())
             .await
             .map_err(|error| SwarmError::Spawn(error.to_string()))?;
+        if let Some(leases) = leases {
+            tokio::spawn(leases::keep(shared.clone(), leases));
+        }
         Ok(Self { shared, actor })
     }
 
@@ -296,6 +333,17 @@ impl SwarmRoot {
                 Lifecycle::Retired => continue,
                 Lifecycle::Inactive => {}
             }
+            if let Some(leases) = &self.shared.leases {
+                match leases.claim(tenant).await {
+                    Ok(epoch) => entry.lease.store(epoch, Ordering::Release),
+                    Err(error) => {
+                        // Held elsewhere (or not to be had): this node keeps no entry for it.
+                        *lifecycle = Lifecycle::Retired;
+                        self.shared.tenants.remove_if(&tenant, |_, current| Arc::ptr_eq(current, &entry));
+                        return Err(error);
+                    }
+                }
+            }
             let market = match &self.shared.services.markets {
                 Some(markets) => markets.market_for(&row, &self.shared.services.market).await,
                 None => SwarmMarket::Shared(self.shared.services.market.clone()),
@@ -311,7 +359,15 @@ impl SwarmRoot {
                 account => account,
             };
             entry.shared.choose_market(market, &self.shared.services.store);
-            let (swarm, generation) = self.shared.spawn_swarm(&self.actor, &entry).await?;
+            let (swarm, generation) = match self.shared.spawn_swarm(&self.actor, &entry).await {
+                Ok(spawned) => spawned,
+                Err(error) => {
+                    *lifecycle = Lifecycle::Retired;
+                    self.shared.tenants.remove_if(&tenant, |_, current| Arc::ptr_eq(current, &entry));
+                    hand_back_lease(&self.shared, &entry, LeaseEnd::HandBack).await;
+                    return Err(error);
+                }
+            };
             *lifecycle = Lifecycle::Running { swarm, generation };
             entry.shared.status.send_replace(SwarmStatus::Running);
             self.shared
@@ -351,6 +407,7 @@ impl SwarmRoot {
             shared: Arc::new(shared),
             lifecycle: Mutex::new(Lifecycle::Inactive),
             escalations: AtomicU64::new(0),
+            lease: AtomicI64::new(0),
         }
     }
 
@@ -400,8 +457,15 @@ impl SwarmRoot {
     /// Stops an active swarm and forgets it; its next use activates it afresh.
     /// Returns whether there was a swarm to passivate.
     pub async fn passivate(&self, tenant: TenantId) -> bool {
-        let retired =
-            retire(&self.shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT).await;
+        let retired = retire(
+            &self.shared,
+            tenant,
+            SwarmStatus::Passivated,
+            ("swarm.passivated", "idle"),
+            STOP_WAIT,
+            LeaseEnd::HandBack,
+        )
+        .await;
         self.shared.forget_unwatched_feeds();
         retired
     }
@@ -428,9 +492,11 @@ impl SwarmRoot {
             return;
         }
         let tenants: Vec<TenantId> = self.shared.tenants.iter().map(|entry| *entry.key()).collect();
-        let stops = tenants
-            .into_iter()
-            .map(|tenant| retire(&self.shared, tenant, SwarmStatus::Stopped, "swarm.stopped", "shutdown", grace));
+        let stops = tenants.into_iter().map(|tenant| {
+            // Handed back all at once when the process leaves the cluster, after the
+            // event log has written the swarms' last events.
+            retire(&self.shared, tenant, SwarmStatus::Stopped, ("swarm.stopped", "shutdown"), grace, LeaseEnd::Keep)
+        });
         futures::future::join_all(stops).await;
         self.actor.stop(Some("shutdown".into()));
     }
@@ -445,15 +511,59 @@ fn personality_of(tenant: &Tenant) -> Result<Personality, PersonalityError> {
 /// How long a swarm's agents may take to finish their messages when it is stopped.
 const STOP_WAIT: Duration = Duration::from_secs(15);
 
+/// What becomes of a retired swarm's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeaseEnd {
+    /// Handed back once its last events are written: another node may take it at once.
+    HandBack,
+    /// It was lost: nothing to hand back.
+    Lost,
+    /// Kept: the process hands all its leases back when it leaves the cluster.
+    Keep,
+}
+
+async fn hand_back_lease(shared: &RootShared, entry: &TenantEntry, end: LeaseEnd) {
+    let Some(leases) = &shared.leases else { return };
+    let epoch = entry.lease.swap(0, Ordering::AcqRel);
+    if epoch == 0 {
+        return;
+    }
+    match end {
+        LeaseEnd::HandBack => leases.release(entry.shared.tenant, epoch).await,
+        LeaseEnd::Lost => leases.forget(entry.shared.tenant, epoch),
+        LeaseEnd::Keep => {}
+    }
+}
+
+/// Stops the swarms of tenants whose lease this node lost: their writes would be
+/// refused, and another node runs (or is about to run) them.
+pub(crate) async fn let_go(shared: &Arc<RootShared>, tenants: Vec<TenantId>) {
+    futures::stream::iter(tenants)
+        .map(|tenant| {
+            retire(
+                shared,
+                tenant,
+                SwarmStatus::Passivated,
+                ("swarm.passivated", "lease lost"),
+                STOP_WAIT,
+                LeaseEnd::Lost,
+            )
+        })
+        .buffer_unordered(PASSIVATED_AT_ONCE)
+        .for_each(|_| std::future::ready(()))
+        .await;
+    shared.forget_unwatched_feeds();
+}
+
 /// Stops a tenant's swarm on purpose and removes its entry; past `stop_within` its
-/// agents are killed mid-message.
+/// agents are killed mid-message. `(kind, reason)` name its last event.
 async fn retire(
     shared: &Arc<RootShared>,
     tenant: TenantId,
     status: SwarmStatus,
-    kind: &'static str,
-    reason: &'static str,
+    (kind, reason): (&'static str, &'static str),
     stop_within: Duration,
+    lease: LeaseEnd,
 ) -> bool {
     let Some(entry) = shared.tenants.get(&tenant).map(|entry| entry.clone()) else {
         return false;
@@ -464,6 +574,7 @@ async fn retire(
     let Lifecycle::Running { swarm, .. } = previous else {
         entry.shared.set_all_slots(SlotState::Closed("swarm stopped"));
         entry.shared.status.send_replace(status);
+        hand_back_lease(shared, &entry, lease).await;
         return !matches!(previous, Lifecycle::Retired);
     };
     // Forget the actor first so its termination is not mistaken for a failure.
@@ -484,6 +595,7 @@ async fn retire(
                 .with_data(json!({ "reason": reason, "forced": forced })),
         )
         .await;
+    hand_back_lease(shared, &entry, lease).await;
     true
 }
 
@@ -504,7 +616,9 @@ async fn passivate_idle(shared: &Arc<RootShared>) -> usize {
     // of a million idle swarms one by one would take minutes (one stuck swarm its
     // STOP_WAIT) before the rest are freed.
     let passivated = futures::stream::iter(idle)
-        .map(|tenant| retire(shared, tenant, SwarmStatus::Passivated, "swarm.passivated", "idle", STOP_WAIT))
+        .map(|tenant| {
+            retire(shared, tenant, SwarmStatus::Passivated, ("swarm.passivated", "idle"), STOP_WAIT, LeaseEnd::HandBack)
+        })
         .buffer_unordered(PASSIVATED_AT_ONCE)
         .filter(|retired| std::future::ready(*retired))
         .count()
