@@ -442,36 +442,50 @@ async fn write_loop(receiver: Arc<Mutex<mpsc::Receiver<Command>>>, shared: Arc<S
 }
 
 /// Writes the units in one transaction, answers their waiters and publishes what was
-/// stored; what could not be stored goes to the journal.
-async fn write_batch(shared: &Shared, units: Vec<Unit>) {
-    if units.is_empty() {
-        return;
-    }
-    let events: Vec<NewEvent> = units.iter().flat_map(|unit| unit.events.iter().cloned()).collect();
-    let checkpoints: Vec<Checkpoint> = units.iter().filter_map(|unit| unit.checkpoint.clone()).collect();
-    match persist(shared, &events, &checkpoints).await {
-        Outcome::Stored(stored) => {
-            let mut stored = stored.into_iter();
-            for unit in units {
-                let mine: Vec<SwarmEvent> = stored.by_ref().take(unit.events.len()).collect();
-                finish(shared, unit.reply, Ok(mine));
-            }
+/// stored; what could not be stored goes to the journal. Units of a swarm whose lease
+/// moved on are answered [`MemoryError::Fenced`] and left out, and the rest are written
+/// together again: one stale swarm must not cost its neighbours a transaction each.
+async fn write_batch(shared: &Shared, mut units: Vec<Unit>) {
+    loop {
+        if units.is_empty() {
+            return;
         }
-        Outcome::GaveUp(error) => journal(shared, units, &error),
-        Outcome::Refused(error) => {
-            tracing::error!(%error, units = units.len(), "event batch refused; storing its units one by one");
-            for unit in units {
-                let checkpoints: Vec<Checkpoint> = unit.checkpoint.iter().cloned().collect();
-                match persist(shared, &unit.events, &checkpoints).await {
-                    Outcome::Stored(stored) => finish(shared, unit.reply, Ok(stored)),
-                    // Written by a swarm whose lease moved on: the tenant's new holder
-                    // writes its own; keeping these for later would only refuse them again.
-                    Outcome::Refused(error @ MemoryError::Fenced { .. }) => {
-                        tracing::warn!(%error, events = unit.events.len(), "events of a swarm that lost its lease dropped");
-                        finish(shared, unit.reply, Err(error));
-                    }
-                    Outcome::GaveUp(error) | Outcome::Refused(error) => journal(shared, vec![unit], &error),
+        let events: Vec<NewEvent> = units.iter().flat_map(|unit| unit.events.iter().cloned()).collect();
+        let checkpoints: Vec<Checkpoint> = units.iter().filter_map(|unit| unit.checkpoint.clone()).collect();
+        match persist(shared, &events, &checkpoints).await {
+            Outcome::Stored(stored) => {
+                let mut stored = stored.into_iter();
+                for unit in units {
+                    let mine: Vec<SwarmEvent> = stored.by_ref().take(unit.events.len()).collect();
+                    finish(shared, unit.reply, Ok(mine));
                 }
+                return;
+            }
+            Outcome::GaveUp(error) => return journal(shared, units, &error),
+            // Written by a swarm whose lease moved on: the tenant's new holder writes its
+            // own; keeping these for later would only have them refused again.
+            Outcome::Refused(MemoryError::Fenced { tenant, epoch }) => {
+                let (stale, rest): (Vec<Unit>, Vec<Unit>) = units.into_iter().partition(|unit| {
+                    unit.events.iter().any(|event| event.tenant_id == tenant && event.fence == Some(epoch))
+                });
+                let dropped: usize = stale.iter().map(|unit| unit.events.len()).sum();
+                tracing::warn!(%tenant, epoch, events = dropped, "events of a swarm that lost its lease dropped");
+                for unit in stale {
+                    finish(shared, unit.reply, Err(MemoryError::Fenced { tenant, epoch }));
+                }
+                units = rest;
+            }
+            Outcome::Refused(error) => {
+                tracing::error!(%error, units = units.len(), "event batch refused; storing its units one by one");
+                for unit in units {
+                    let checkpoints: Vec<Checkpoint> = unit.checkpoint.iter().cloned().collect();
+                    match persist(shared, &unit.events, &checkpoints).await {
+                        Outcome::Stored(stored) => finish(shared, unit.reply, Ok(stored)),
+                        Outcome::Refused(error @ MemoryError::Fenced { .. }) => finish(shared, unit.reply, Err(error)),
+                        Outcome::GaveUp(error) | Outcome::Refused(error) => journal(shared, vec![unit], &error),
+                    }
+                }
+                return;
             }
         }
     }

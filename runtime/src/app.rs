@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{MediaLocation, Settings};
 use crate::http::crypto::CredentialSealer;
-use crate::http::{self, ApiCallMeter, AppState, tiers};
+use crate::http::{self, ApiCallMeter, AppState};
 use crate::markets::ConnectedMarkets;
 use boardroom_memory::RedisLink;
 
@@ -144,10 +144,19 @@ impl Application {
     /// not take go to the journal, written at the next start.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, state } = self;
+        crate::cluster::join(&state).await?;
         if state.settings.demo_tenant {
             crate::demo::ensure(&state).await?;
         }
-        start_autopilot_tenants(&state).await?;
+        // The autopilot businesses no node runs (all of them, on a node alone) start
+        // before the server answers; the node's beat adopts more as they come free.
+        let mut adoption = crate::cluster::Adoption::default();
+        let adopted =
+            crate::cluster::adopt(&state, &mut adoption).await.context("failed to start the autopilot businesses")?;
+        if adopted > 0 {
+            tracing::info!(tenants = adopted, node = %state.settings.node.name, "autopilot swarms running");
+        }
+        let beat = tokio::spawn(crate::cluster::run(state.clone(), adoption));
         let meter = tokio::spawn(state.api_calls.clone().run());
         tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
         let live = state.live.clone();
@@ -162,6 +171,7 @@ impl Application {
             .await
             .context("HTTP server failed")?;
         meter.abort();
+        beat.abort();
         let grace = state.settings.shutdown_grace;
         let deadline = tokio::time::Instant::now() + grace;
         // The event log gets the last fifth of the grace (at least a second) to itself.
@@ -184,6 +194,9 @@ impl Application {
         } else {
             tracing::info!("event log flushed");
         }
+        // Only now, with the swarms' last events written under their leases, may another
+        // node take the tenants over.
+        crate::cluster::leave(&state, deadline.max(tokio::time::Instant::now() + Duration::from_millis(250))).await;
         if tokio::time::timeout_at(
             deadline.max(tokio::time::Instant::now() + Duration::from_millis(250)),
             state.store.close(),
@@ -195,35 +208,6 @@ impl Application {
         }
         Ok(())
     }
-}
-
-/// Activates every enabled tenant whose settings have `"autopilot": true` and starts
-/// its autopilot (which pins the swarm: it runs from start-up and is never passivated
-/// for idleness), with the throttle of its owner's tier (or an admin's override), at the
-/// cadence `tiers::tenant_cadence` gives it.
-async fn start_autopilot_tenants(state: &AppState) -> anyhow::Result<()> {
-    let mut started = 0;
-    let mut after = None;
-    loop {
-        let page = state.store.list_tenants(after, 500).await.context("failed to list tenants")?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        for tenant in page.iter().filter(|t| t.is_active && t.settings["autopilot"] == true) {
-            let tier = state.store.user(tenant.user_id).await?.map(|owner| owner.tier).unwrap_or_default();
-            let cadence = tiers::tenant_cadence(state, tenant, tier);
-            match tiers::activate(state, tenant).await {
-                Ok(swarm) => {
-                    cadence.start(&swarm);
-                    started += 1;
-                }
-                Err(error) => tracing::error!(%error, tenant = %tenant.id, "autopilot tenant not activated"),
-            }
-        }
-    }
-    if started > 0 {
-        tracing::info!(tenants = started, "autopilot swarms running");
-    }
-    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl+C.

@@ -40,6 +40,27 @@ pub enum Command {
     RotateSecrets,
     /// Measure the runtime on this machine and print the figures.
     Bench(BenchOptions),
+    /// The nodes of a cluster on this database.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+/// Cluster node commands.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// List the nodes, their health and the businesses each runs.
+    List,
+    /// Ask a node to hand its businesses to the others and take no new ones (it keeps
+    /// serving HTTP); it starts within one beat, at most 5 seconds.
+    Drain {
+        /// The node's name (`NODE_NAME`), as `node list` shows it.
+        name: String,
+    },
+    /// Let a drained node take businesses again.
+    Undrain {
+        /// The node's name.
+        name: String,
+    },
 }
 
 /// Tenant commands.
@@ -107,6 +128,78 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Command::Bench(options) => bench::run(options).await,
+        Command::Node(command) => {
+            let store = open(&settings).await?;
+            let result = node(&settings, &store, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+/// Businesses named per node by `node list` before it only counts the rest.
+const TENANTS_SHOWN: usize = 12;
+
+async fn node(settings: &Settings, store: &SharedStore, command: NodeCommand) -> anyhow::Result<()> {
+    match command {
+        NodeCommand::List => {
+            let (now, nodes) = store.cluster_nodes().await?;
+            let leases = store.live_leases().await?;
+            let silent_after = i64::try_from((settings.node.lease_ttl * 2).as_millis()).unwrap_or(i64::MAX);
+            println!("{:<28}  {:<22}  {:>6}  {:>8}  {:>8}  address", "node", "health", "swarms", "leases", "capacity");
+            for node in &nodes {
+                let silent_ms = now - node.seen_ms;
+                let health = match (node.draining, silent_ms < silent_after) {
+                    (_, false) => format!("silent for {} s", silent_ms / 1000),
+                    (true, true) => "draining".to_owned(),
+                    (false, true) => format!("up {} s", (now - node.started_ms) / 1000),
+                };
+                println!(
+                    "{:<28}  {:<22}  {:>6}  {:>8}  {:>8}  {}",
+                    node.name, health, node.swarms, node.leases, node.capacity, node.address
+                );
+                let mine: Vec<String> = leases
+                    .iter()
+                    .filter(|lease| lease.node == node.name)
+                    .map(|lease| lease.tenant_id.to_string())
+                    .collect();
+                if !mine.is_empty() {
+                    let shown = mine.iter().take(TENANTS_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+                    let more = mine.len().saturating_sub(TENANTS_SHOWN);
+                    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                    println!("    businesses: {shown}{more}");
+                }
+            }
+            // Leases of nodes that left no row (an operator removed it, or it never beat).
+            let unlisted: Vec<String> = leases
+                .iter()
+                .filter(|lease| !nodes.iter().any(|node| node.name == lease.node))
+                .map(|lease| format!("{} on {}", lease.tenant_id, lease.node))
+                .collect();
+            if !unlisted.is_empty() {
+                println!("leases of unlisted nodes: {}", unlisted.join(", "));
+            }
+            if nodes.is_empty() {
+                println!("no node has joined this database's cluster yet");
+            }
+            Ok(())
+        }
+        NodeCommand::Drain { name } => {
+            anyhow::ensure!(
+                store.set_node_draining(&name, true).await?,
+                "no node named {name:?} (see `boardroom node list`)"
+            );
+            println!("node {name} is draining: it hands its businesses to the others within its next beat");
+            Ok(())
+        }
+        NodeCommand::Undrain { name } => {
+            anyhow::ensure!(
+                store.set_node_draining(&name, false).await?,
+                "no node named {name:?} (see `boardroom node list`)"
+            );
+            println!("node {name} takes businesses again");
+            Ok(())
+        }
     }
 }
 

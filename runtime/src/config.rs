@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use boardroom_agents::brain::RemoteBrainConfig;
 use boardroom_memory::PoolSettings;
-use boardroom_supervisor::{ChaosConfig, ChaosTenants, DEFAULT_SANDBOX_SEED, SupervisorConfig};
+use boardroom_supervisor::{ChaosConfig, ChaosTenants, DEFAULT_SANDBOX_SEED, LeaseConfig, SupervisorConfig};
 use ipnet::IpNet;
 use serde::Deserialize;
 use thiserror::Error;
@@ -148,6 +148,27 @@ pub struct Settings {
     /// `SIGNUPS_PER_MINUTE` (30): sign-ups the whole service takes in a minute, from
     /// all addresses together.
     pub signups_per_minute: u32,
+    /// This node in a cluster of nodes on one database (a cluster of one by default).
+    pub node: NodeSettings,
+}
+
+/// This node's place in a cluster: several `boardroom` processes on one PostgreSQL (and
+/// one Redis), each tenant's swarm on exactly one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// `NODE_NAME`: unique in the cluster; the default, this machine's host name and
+    /// the port `BIND` names, is unique for processes that cannot share a port. A node
+    /// restarted under its name takes its tenants back at once.
+    pub name: String,
+    /// `NODE_ADDRESS`: where other nodes and operators reach this node's HTTP API
+    /// (`http://<BIND>` by default; a wildcard bind address becomes the host name).
+    pub address: String,
+    /// `NODE_CAPACITY` (10000): how many swarms this node is sized for; nodes take
+    /// unclaimed autopilot businesses in proportion to their free capacity.
+    pub capacity: u32,
+    /// `LEASE_TTL_SECS` (15): how long a node's hold on a tenant lasts unrenewed, so how
+    /// soon another node takes over the tenants of a node that died.
+    pub lease_ttl: Duration,
 }
 
 /// Where files' bytes are kept.
@@ -228,6 +249,10 @@ struct FileSettings {
     metrics_token: Option<String>,
     signups_per_address_per_hour: Option<u32>,
     signups_per_minute: Option<u32>,
+    node_name: Option<String>,
+    node_address: Option<String>,
+    node_capacity: Option<u32>,
+    lease_ttl_secs: Option<u64>,
 }
 
 /// The platform's Stripe account, for Connect.
@@ -283,6 +308,10 @@ const VARIABLES: &[&str] = &[
     "METRICS_TOKEN",
     "SIGNUPS_PER_ADDRESS_PER_HOUR",
     "SIGNUPS_PER_MINUTE",
+    "NODE_NAME",
+    "NODE_ADDRESS",
+    "NODE_CAPACITY",
+    "LEASE_TTL_SECS",
 ];
 
 impl Settings {
@@ -502,6 +531,8 @@ impl Settings {
         let signups_per_address_per_hour =
             count_at_least_one(env, "SIGNUPS_PER_ADDRESS_PER_HOUR", file.signups_per_address_per_hour, 5)?;
         let signups_per_minute = count_at_least_one(env, "SIGNUPS_PER_MINUTE", file.signups_per_minute, 30)?;
+        let node = node_settings(env, &file, bind)?;
+        supervisor.leases = Some(LeaseConfig { node: node.name.clone(), ttl: node.lease_ttl });
 
         Ok(Self {
             database_url,
@@ -533,6 +564,7 @@ impl Settings {
             metrics_token,
             signups_per_address_per_hour,
             signups_per_minute,
+            node,
         })
     }
 
@@ -680,6 +712,57 @@ fn parse_trusted_proxies(list: &str) -> Result<Vec<IpNet>, ConfigError> {
 const DEFAULT_SANDBOX_DAY_SECS: u64 = 60;
 /// A simulated day may last as long as a real one, no longer.
 const MAX_SANDBOX_DAY_SECS: u64 = 86_400;
+
+/// Longest `LEASE_TTL_SECS`: a dead node's tenants wait this long for a new home.
+const MAX_LEASE_TTL_SECS: u64 = 3600;
+
+fn node_settings(
+    env: &HashMap<String, String>,
+    file: &FileSettings,
+    bind: SocketAddr,
+) -> Result<NodeSettings, ConfigError> {
+    let pick = |name: &str, from_file: &Option<String>| non_empty(env, name).or_else(|| from_file.clone());
+    let host = host_name();
+    let name = match pick("NODE_NAME", &file.node_name) {
+        Some(name) if name.len() > 100 || name.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+            return Err(ConfigError::new("NODE_NAME", "must be at most 100 characters, without spaces"));
+        }
+        Some(name) => name,
+        None => format!("{host}:{}", bind.port()),
+    };
+    let address = match pick("NODE_ADDRESS", &file.node_address) {
+        Some(address) if address.starts_with("http://") || address.starts_with("https://") => {
+            address.trim_end_matches('/').to_owned()
+        }
+        Some(address) => {
+            return Err(ConfigError::new("NODE_ADDRESS", format!("{address:?} is not an http:// or https:// address")));
+        }
+        None if bind.ip().is_unspecified() => format!("http://{host}:{}", bind.port()),
+        None => format!("http://{bind}"),
+    };
+    let capacity = count_at_least_one(env, "NODE_CAPACITY", file.node_capacity, 10_000)?;
+    let lease_ttl = match number(env, "LEASE_TTL_SECS", file.lease_ttl_secs)? {
+        Some(secs @ 3..=MAX_LEASE_TTL_SECS) => Duration::from_secs(secs),
+        Some(secs) => {
+            return Err(ConfigError::new(
+                "LEASE_TTL_SECS",
+                format!("{secs} is not a whole number of seconds from 3 to {MAX_LEASE_TTL_SECS}"),
+            ));
+        }
+        None => Duration::from_secs(15),
+    };
+    Ok(NodeSettings { name, address, capacity, lease_ttl })
+}
+
+/// This machine's name (`localhost` when it cannot be read).
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
 
 fn positive_secs(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
     if secs == 0 {

@@ -32,6 +32,7 @@ mod bench_live;
 mod bench_media;
 mod bench_scale;
 mod cli;
+mod cluster;
 mod config;
 mod demo;
 mod http;

@@ -89,38 +89,38 @@ pub(crate) async fn keep(shared: Arc<RootShared>, leases: Arc<Leases>) {
             return;
         }
         let started = Instant::now();
-        let held: Option<HashMap<TenantId, i64>> = match tokio::time::timeout(
-            every.max(Duration::from_millis(100)),
-            leases.store.renew_leases(&leases.config.node, leases.ttl_ms()),
-        )
-        .await
-        {
-            Ok(Ok(renewed)) => {
-                renewed_at = started;
-                Some(renewed.into_iter().map(|lease| (lease.tenant_id, lease.epoch)).collect())
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "leases not renewed");
-                None
-            }
-            Err(_) => {
-                tracing::warn!("leases not renewed: the database did not answer in time");
-                None
-            }
-        };
-        let lost: Vec<TenantId> = match held {
-            Some(held) => shared
-                .leased_tenants()
-                .into_iter()
-                .filter(|(tenant, epoch)| held.get(tenant) != Some(epoch))
-                .map(|(tenant, _)| tenant)
-                .collect(),
+        // Taken before renewing: a lease claimed after the renewal ran is not in its
+        // answer, and must not be taken for lost.
+        let before: Vec<(TenantId, i64)> = shared.leased_tenants();
+        // Worth waiting for until the leases would lapse: a busy database answering late
+        // still renews them.
+        let patience = (renewed_at + leases.config.ttl).saturating_duration_since(started).max(every);
+        let held: Option<HashMap<TenantId, i64>> =
+            match tokio::time::timeout(patience, leases.store.renew_leases(&leases.config.node, leases.ttl_ms())).await
+            {
+                Ok(Ok(renewed)) => {
+                    renewed_at = started;
+                    Some(renewed.into_iter().map(|lease| (lease.tenant_id, lease.epoch)).collect())
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "leases not renewed");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("leases not renewed: the database did not answer in time");
+                    None
+                }
+            };
+        let lost: Vec<(TenantId, i64)> = match held {
+            Some(held) => before.into_iter().filter(|(tenant, epoch)| held.get(tenant) != Some(epoch)).collect(),
             // Not renewed for a whole time-to-live: every lease may have moved on.
-            None if renewed_at.elapsed() >= leases.config.ttl => {
-                shared.leased_tenants().into_iter().map(|(tenant, _)| tenant).collect()
-            }
+            None if renewed_at.elapsed() >= leases.config.ttl => before,
             None => Vec::new(),
         };
+        // Only swarms still running under the lease found lost (not passivated since).
+        let still_here: std::collections::HashSet<(TenantId, i64)> = shared.leased_tenants().into_iter().collect();
+        let lost: Vec<TenantId> =
+            lost.into_iter().filter(|lease| still_here.contains(lease)).map(|(tenant, _)| tenant).collect();
         if !lost.is_empty() {
             tracing::warn!(tenants = lost.len(), node = %leases.config.node, "leases lost; letting those swarms go");
             crate::root::let_go(&shared, lost).await;

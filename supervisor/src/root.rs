@@ -55,6 +55,9 @@ pub enum SwarmError {
     /// The process is shutting down.
     #[error("the swarm is shutting down")]
     ShuttingDown,
+    /// This node is draining: it starts no swarm it does not run already.
+    #[error("this node is draining and starts no new swarms; another node will take tenant {0}")]
+    Draining(TenantId),
     /// Another node of the cluster runs the tenant's swarm (holds its lease).
     #[error("tenant {tenant}'s swarm runs on node {node}")]
     HeldElsewhere {
@@ -167,6 +170,8 @@ pub(crate) struct RootShared {
     swarms: DashMap<ActorId, TenantId>,
     generation: AtomicU64,
     shutting_down: AtomicBool,
+    /// Set while an operator drains this node (see [`SwarmRoot::set_draining`]).
+    draining: AtomicBool,
     epoch: std::time::Instant,
 }
 
@@ -262,6 +267,7 @@ impl SwarmRoot {
             swarms: DashMap::new(),
             generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
         });
         let (actor, _) = Actor::spawn(None, RootActor, shared.clone())
@@ -334,7 +340,12 @@ impl SwarmRoot {
                 Lifecycle::Inactive => {}
             }
             if let Some(leases) = &self.shared.leases {
-                match leases.claim(tenant).await {
+                let claimed = if self.shared.draining.load(Ordering::Acquire) {
+                    Err(SwarmError::Draining(tenant))
+                } else {
+                    leases.claim(tenant).await
+                };
+                match claimed {
                     Ok(epoch) => entry.lease.store(epoch, Ordering::Release),
                     Err(error) => {
                         // Held elsewhere (or not to be had): this node keeps no entry for it.
@@ -447,6 +458,23 @@ impl SwarmRoot {
     /// The tenant's swarm status, `None` when it is not active.
     pub fn status(&self, tenant: TenantId) -> Option<SwarmStatus> {
         self.shared.tenants.get(&tenant).map(|entry| *entry.shared.status.borrow())
+    }
+
+    /// The tenants with a swarm in memory.
+    pub fn active_tenant_ids(&self) -> Vec<TenantId> {
+        self.shared.tenants.iter().map(|entry| *entry.key()).collect()
+    }
+
+    /// Drains this node (or stops draining it): while draining, it starts no swarm it
+    /// does not run already; the caller passivates those it runs, handing their leases
+    /// to other nodes.
+    pub fn set_draining(&self, draining: bool) {
+        self.shared.draining.store(draining, Ordering::Release);
+    }
+
+    /// Whether this node is draining.
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.load(Ordering::Acquire)
     }
 
     /// How many tenants have a swarm in memory (running, degraded or restarting).
