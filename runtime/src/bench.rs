@@ -9,7 +9,8 @@
 //!    until first asked) and resident memory per swarm, over many tenants, then the
 //!    memory of the same swarms with every agent awake;
 //! 4. event appends per second through the batched event log, on SQLite and (given a
-//!    server) PostgreSQL.
+//!    server) PostgreSQL, as an API request's (unfenced) and as a swarm's in a cluster
+//!    (fenced: each batch checks its tenants' lease epochs in its transaction).
 //!
 //! Everything runs on scratch databases that are removed afterwards.
 
@@ -200,17 +201,24 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
     activation(&store, options.tenants).await?;
 
     println!("\n4. event appends (batched event log, 8 concurrent appenders, 10 tenants)");
-    let rate = event_appends(store.clone(), options.events, options.event_batch).await?;
-    println!("   sqlite     {:>12.0} appends/s", rate);
+    for fenced in [false, true] {
+        let rate = event_appends(store.clone(), options.events, options.event_batch, fenced).await?;
+        println!("   sqlite     {:>12.0} appends/s  {}", rate, fence_label(fenced));
+    }
     store.close().await;
     match &options.postgres {
         Some(admin_url) => {
             let scratch = ScratchPostgres::create(admin_url).await?;
             let store = boardroom_memory::connect(&scratch.url).await.context("scratch PostgreSQL database")?;
-            let rate = event_appends(store.clone(), options.events, options.event_batch).await;
+            let mut rates = Vec::new();
+            for fenced in [false, true] {
+                rates.push((fenced, event_appends(store.clone(), options.events, options.event_batch, fenced).await));
+            }
             store.close().await;
             scratch.drop_database().await;
-            println!("   postgres   {:>12.0} appends/s", rate?);
+            for (fenced, rate) in rates {
+                println!("   postgres   {:>12.0} appends/s  {}", rate?, fence_label(fenced));
+            }
         }
         None => println!("   postgres   skipped (pass --postgres or BENCH_POSTGRES_URL)"),
     }
@@ -474,10 +482,26 @@ async fn activation(store: &SharedStore, count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn event_appends(store: SharedStore, count: usize, max_batch: usize) -> anyhow::Result<f64> {
+fn fence_label(fenced: bool) -> &'static str {
+    if fenced { "fenced (a swarm's, in a cluster)" } else { "unfenced" }
+}
+
+/// Appends per second; `fenced`: the tenants' leases are held and every event carries
+/// the epoch, as a swarm's do in a cluster.
+async fn event_appends(store: SharedStore, count: usize, max_batch: usize, fenced: bool) -> anyhow::Result<f64> {
     anyhow::ensure!(max_batch > 0, "--event-batch must be at least 1");
     let tenants = create_tenants(&store, 10).await?;
     let events = EventLog::start(store.clone(), EventLogConfig { max_batch, ..EventLogConfig::default() });
+    if fenced {
+        for &tenant in &tenants {
+            match store.claim_lease(tenant, "bench", 3_600_000).await? {
+                boardroom_memory::LeaseClaim::Granted(lease) => events.fence(tenant, lease.epoch),
+                boardroom_memory::LeaseClaim::HeldElsewhere(holder) => {
+                    anyhow::bail!("tenant {tenant} is held by {}", holder.node)
+                }
+            }
+        }
+    }
     let appenders = 8;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
