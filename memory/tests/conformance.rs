@@ -2570,6 +2570,7 @@ async fn fill_tenant(store: &SharedStore, db: &Db, tenant: TenantId) {
     store.link_platform_account("shopify", &shop, tenant, "store-1", time(0)).await.expect("platform account");
     store.add_usage(UsageSubject::Tenant(tenant), "tokens", "2026-11", 10).await.expect("usage");
     store.create_media_file(media(tenant, "logo.png", 3), None).await.expect("file");
+    granted(store.claim_lease(tenant, "node-a", MINUTE_MS).await.expect("lease"));
 }
 
 async fn deleting_a_tenant_removes_its_events_products_and_ledger_rows(store: SharedStore, db: Db) {
