@@ -102,9 +102,10 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// exist is `NotFound`.
     async fn claim_lease(&self, tenant: TenantId, node: &str, ttl_ms: i64) -> MemoryResult<LeaseClaim>;
 
-    /// Renews every live lease `node` holds until `ttl_ms` from now and answers them.
-    /// A lease that lapsed is not renewed: it is lost, whether or not another node has
-    /// claimed it yet.
+    /// Renews every lease that still names `node` until `ttl_ms` from now and answers
+    /// them: the live ones, and those that lapsed but no node has claimed since (their
+    /// epoch unchanged, so nobody else wrote under them). One another node claimed, or
+    /// one handed back, is not renewed.
     async fn renew_leases(&self, node: &str, ttl_ms: i64) -> MemoryResult<Vec<Lease>>;
 
     /// Hands back `node`'s lease on `tenant` at `epoch` (it lapses now, its epoch

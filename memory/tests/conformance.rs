@@ -2865,14 +2865,19 @@ async fn a_lease_is_held_by_one_node_until_it_lapses_and_each_fresh_claim_has_a_
     let taken = granted(store.claim_lease(shop, "node-b", MINUTE_MS).await.expect("claim"));
     assert_eq!((taken.node.as_str(), taken.epoch), ("node-b", 2));
 
-    // A lease that lapses on its own is lost to renewal, and its holder's next claim is
-    // fresh too.
+    // A lease that lapsed and nobody claimed since is renewed by its holder, epoch and
+    // all (a busy node's late renewal); one another node claimed meanwhile is not.
     let other = tenant(&store, "other").await.id;
+    let third = tenant(&store, "third").await.id;
     let brief = granted(store.claim_lease(other, "node-b", 0).await.expect("claim"));
     assert!(!brief.live);
+    granted(store.claim_lease(third, "node-b", 0).await.expect("claim"));
+    assert_eq!(granted(store.claim_lease(third, "node-c", MINUTE_MS).await.expect("claim")).epoch, 2);
     let renewed = store.renew_leases("node-b", MINUTE_MS).await.expect("renew");
-    assert_eq!(renewed.iter().map(|l| (l.tenant_id, l.epoch)).collect::<Vec<_>>(), vec![(shop, 2)]);
-    assert_eq!(granted(store.claim_lease(other, "node-b", MINUTE_MS).await.expect("claim")).epoch, 2);
+    let mut renewed: Vec<(TenantId, i64, bool)> = renewed.iter().map(|l| (l.tenant_id, l.epoch, l.live)).collect();
+    renewed.sort();
+    assert_eq!(renewed, vec![(shop, 2, true), (other, 1, true)]);
+    store.release_leases("node-c").await.expect("release");
 
     let live: Vec<(TenantId, String)> =
         store.live_leases().await.expect("list").into_iter().map(|l| (l.tenant_id, l.node)).collect();

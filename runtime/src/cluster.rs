@@ -1,11 +1,11 @@
 //! This process as a node of a cluster: several `boardroom` processes on one database,
 //! each tenant's swarm on exactly one of them (the supervisor's leases see to that).
 //!
-//! - Joining: a node records itself in `cluster_nodes`. A node restarted under its name
-//!   (after a crash, say) claims its tenants' leases as their holder, so it takes them
-//!   back at once rather than after their time-to-live; two live nodes must therefore
-//!   never share a name (the default, host name and port, sees to that for processes on
-//!   fixed ports).
+//! - Joining: a node hands back what an earlier process under its name still held (so a
+//!   node restarted after a crash frees its tenants at once rather than after their
+//!   time-to-live, and takes back those it runs) and records itself in `cluster_nodes`.
+//!   Two live nodes must therefore never share a name (the default, host name and port,
+//!   sees to that for processes on fixed ports).
 //! - Every third of the lease time-to-live (at most 5 s) it beats: it says how many
 //!   swarms it runs, learns whether an operator drains it, and adopts autopilot
 //!   businesses no node runs — those of a node that died, once their leases lapsed, or
@@ -54,8 +54,15 @@ fn beat(state: &AppState) -> NodeBeat {
     }
 }
 
-/// Joins the cluster: records this node, not draining.
+/// Joins the cluster: hands back whatever an earlier process under this name still
+/// holds (it is gone: two live nodes never share a name, and its leases would otherwise
+/// be renewed here for swarms nobody runs), then records this node, not draining.
 pub(crate) async fn join(state: &AppState) -> anyhow::Result<()> {
+    let name = &state.settings.node.name;
+    let released = state.store.release_leases(name).await.context("failed to hand back an earlier run's leases")?;
+    if released > 0 {
+        tracing::info!(leases = released, node = %name, "leases of this node's earlier run handed back");
+    }
     state.store.join_cluster(&beat(state)).await.context("failed to join the cluster")
 }
 

@@ -6,10 +6,12 @@
 //! - The lease's epoch fences the swarm's writes: the event log stamps every event of
 //!   the tenant with it (and so every checkpoint, which commits with its events), and
 //!   the database refuses them once the lease has moved on.
-//! - A keeper task renews every lease this node holds each third of the time-to-live.
-//!   A lease that was not renewed (this node was paused, or the database was out of
-//!   reach for longer than the time-to-live) is lost: its swarm is stopped at once, as
-//!   its writes would be refused anyway.
+//! - A keeper task renews every lease this node holds each third of the time-to-live
+//!   (one that lapsed while the database was slow is renewed too, as long as no other
+//!   node claimed it). A lease another node took (this node was paused, or cut off for
+//!   longer than the time-to-live) is lost: its swarm is stopped at once, as its writes
+//!   would be refused anyway; so are all of them when no renewal got through for a whole
+//!   time-to-live.
 //! - Passivating a swarm hands its lease back after its last event is written; at
 //!   shutdown the process hands them all back at once when it leaves the cluster.
 

@@ -278,7 +278,10 @@ impl TestApp {
     /// Redis (and Redis key prefix), its own port, swarms and in-process state. The
     /// database belongs to the first app, which must outlive it.
     pub async fn another_process(&self) -> TestApp {
-        let running = serve(&self.env).await;
+        // A node of its own: two live nodes never share a name.
+        let mut env = self.env.clone();
+        env.insert("NODE_NAME".into(), format!("another-{}", uuid::Uuid::new_v4().simple()));
+        let running = serve(&env).await;
         TestApp {
             address: running.address,
             state: running.state,
@@ -287,7 +290,7 @@ impl TestApp {
             server: Some(running.server),
             postgres: None,
             s3: self.s3.clone(),
-            env: self.env.clone(),
+            env,
             _folder: self._folder.clone(),
         }
     }

@@ -66,12 +66,15 @@ impl<D: Dialect> ClusterStore for SqlStore<D> {
     async fn renew_leases(&self, node: &str, ttl_ms: i64) -> MemoryResult<Vec<Lease>> {
         let now = self.now_ms().await?;
         let writer = self.write().await;
+        // A lease that lapsed but still names this node at its epoch was claimed by no one
+        // since, so no other node has written under it: renewing it is as safe as renewing
+        // a live one, and spares a busy node (whose renewal came late) its swarms. One
+        // handed back (expiry 0) stays handed back.
         query::<D>(
-            "update swarm_leases set expires_ms = $3 where node = $1 and expires_ms > $2 \
+            "update swarm_leases set expires_ms = $2 where node = $1 and expires_ms > 0 \
              returning tenant_id, node, epoch, expires_ms",
         )
         .bind(node)
-        .bind(now)
         .bind(now.saturating_add(ttl_ms.max(0)))
         .fetch_all(&writer)
         .await?
