@@ -113,6 +113,21 @@ pub(crate) async fn keep(shared: Arc<RootShared>, leases: Arc<Leases>) {
                     None
                 }
             };
+        // A lease renewed here for a swarm that does not run here (its hand-back failed
+        // while the database was down) is handed back now, or it would be renewed for
+        // ever and no node would run the tenant.
+        if let Some(held) = &held {
+            let running: std::collections::HashSet<TenantId> = before
+                .iter()
+                .map(|(tenant, _)| *tenant)
+                .chain(shared.leased_tenants().into_iter().map(|(tenant, _)| tenant))
+                .collect();
+            for (&tenant, &epoch) in held.iter().filter(|(tenant, _)| !running.contains(tenant)) {
+                if let Err(error) = leases.store.release_lease(tenant, &leases.config.node, epoch).await {
+                    tracing::warn!(%error, %tenant, "a lease without a swarm here not handed back; trying again");
+                }
+            }
+        }
         let lost: Vec<(TenantId, i64)> = match held {
             Some(held) => before.into_iter().filter(|(tenant, epoch)| held.get(tenant) != Some(epoch)).collect(),
             // Not renewed for a whole time-to-live: every lease may have moved on.

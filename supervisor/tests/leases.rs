@@ -123,6 +123,29 @@ async fn many_activations_racing_on_two_nodes_leave_each_tenant_on_exactly_one(s
     b.root.shutdown().await;
 }
 
+async fn a_lease_this_node_holds_for_no_swarm_is_handed_back_at_its_next_renewal(store: SharedStore) {
+    let a = node(&store, "node-a").await;
+    let b = node(&store, "node-b").await;
+    let acme = create_tenant(store.as_ref(), "acme", "coachty").await;
+    // As a hand-back that failed while the database was down leaves it: node a's name
+    // on the lease, no swarm on node a.
+    let claimed = store.claim_lease(acme, "node-a", 60_000).await.expect("claim");
+    assert!(matches!(claimed, boardroom_memory::LeaseClaim::Granted(_)));
+    assert!(matches!(b.root.activate(acme).await, Err(SwarmError::HeldElsewhere { .. })));
+
+    tokio::time::timeout(TTL * 2, async {
+        while store.lease(acme).await.expect("lease").is_some_and(|lease| lease.live) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("node a hands the lease back within a renewal");
+    b.root.activate(acme).await.expect("node b runs acme");
+    assert_eq!(a.root.active_tenants(), 0);
+    a.root.shutdown().await;
+    b.root.shutdown().await;
+}
+
 macro_rules! on_both_backends {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -152,4 +175,5 @@ on_both_backends!(
     a_tenant_runs_on_the_node_holding_its_lease_and_moves_when_that_node_lets_it_go,
     a_node_that_lost_its_lease_is_refused_every_write_and_lets_the_swarm_go,
     many_activations_racing_on_two_nodes_leave_each_tenant_on_exactly_one,
+    a_lease_this_node_holds_for_no_swarm_is_handed_back_at_its_next_renewal,
 );
