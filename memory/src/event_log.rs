@@ -341,6 +341,23 @@ impl EventLog {
     pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<LoggedEvent>> {
         self.shared.all.subscribe()
     }
+
+    /// Hands events another process persisted to this process's subscribers of their
+    /// tenants (not to [`EventLog::subscribe_all`], which is this process's writes only,
+    /// so a relay never sends back what it relayed). They are persisted already, so the
+    /// live-after-persisted rule holds; a subscription skips what it has seen and reads
+    /// any gap from the database, so events relayed twice or out of order are harmless.
+    pub fn relay(&self, events: impl IntoIterator<Item = SwarmEvent>) {
+        for event in events {
+            let Some(sender) = self.shared.tenants.get(&event.tenant_id) else { continue };
+            let _ = sender.send(Arc::new(LoggedEvent::new(event)));
+        }
+    }
+
+    /// Whether anyone in this process subscribes to the tenant's events.
+    pub fn is_subscribed(&self, tenant: TenantId) -> bool {
+        self.shared.tenants.get(&tenant).is_some_and(|sender| sender.receiver_count() > 0)
+    }
 }
 
 /// One line of the journal: what one unit of work wanted written together.

@@ -13,6 +13,16 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;
 
+/// The answer of a Redis call, or why there is none: its error, or that it took longer
+/// than [`COMMAND_TIMEOUT`].
+async fn within_command_timeout<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("Redis timed out".to_owned()),
+    }
+}
+
 /// The key prefix when none is configured.
 pub const DEFAULT_REDIS_PREFIX: &str = "boardroom:";
 
@@ -52,11 +62,18 @@ impl RedisLink {
     /// Runs one command within two seconds.
     pub async fn run<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, String> {
         let mut connection = self.connection().await?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, command.query_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("Redis timed out".to_owned()),
-        }
+        within_command_timeout(command.query_async::<T>(&mut connection)).await
+    }
+
+    /// Runs a pipeline within two seconds.
+    pub async fn run_pipeline<T: redis::FromRedisValue>(&self, pipeline: &redis::Pipeline) -> Result<T, String> {
+        let mut connection = self.connection().await?;
+        within_command_timeout(pipeline.query_async::<T>(&mut connection)).await
+    }
+
+    /// The client, for connections of their own (pub/sub).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// Runs a Lua script within two seconds (`EVALSHA`, loading it on first use).
@@ -65,11 +82,7 @@ impl RedisLink {
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, String> {
         let mut connection = self.connection().await?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("Redis timed out".to_owned()),
-        }
+        within_command_timeout(invocation.invoke_async::<T>(&mut connection)).await
     }
 
     /// Takes one unit from the rate kept under `name`: `per_minute` units a minute, at

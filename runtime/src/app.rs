@@ -34,7 +34,7 @@ impl Application {
     }
 
     /// Like [`Application::build`] with a chosen set of agents.
-    pub async fn build_with(settings: Settings, registry: AgentRegistry) -> anyhow::Result<Self> {
+    pub async fn build_with(mut settings: Settings, registry: AgentRegistry) -> anyhow::Result<Self> {
         // Parse and validate the built-in personalities now: a broken profile should stop
         // start-up, not the first swarm that needs it.
         let personalities = boardroom_personalities::built_in();
@@ -105,7 +105,16 @@ impl Application {
             .context("failed to start the swarm root")?;
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("failed to listen on {}", settings.bind))?;
+        // A node bound to any free port is reached, by the other nodes, on the port it got.
+        if settings.bind.port() == 0
+            && let Some(base) = settings.node.address.strip_suffix(":0")
+        {
+            settings.node.address = format!("{base}:{}", listener.local_addr()?.port());
+        }
         let api_calls = Arc::new(ApiCallMeter::new(store.clone()));
+        let live_relay = redis.clone().map(|redis| {
+            http::LiveRelay::new(settings.node.name.clone(), redis, store.clone(), events.clone(), swarms.clone())
+        });
         let state = AppState {
             services,
             store,
@@ -117,6 +126,7 @@ impl Application {
             api_calls,
             settings: Arc::new(settings),
             live: http::LiveStreams::default(),
+            live_relay,
         };
         Ok(Self { listener, state })
     }
@@ -158,6 +168,7 @@ impl Application {
         }
         let beat = tokio::spawn(crate::cluster::run(state.clone(), adoption));
         let meter = tokio::spawn(state.api_calls.clone().run());
+        let relay = state.live_relay.clone().map(|relay| tokio::spawn(relay.run()));
         tracing::info!(address = %listener.local_addr()?, database = state.store.backend().as_str(), "boardroom is serving");
         let live = state.live.clone();
         // Live streams never end by themselves: end them as shutdown begins, or the
@@ -172,6 +183,9 @@ impl Application {
             .context("HTTP server failed")?;
         meter.abort();
         beat.abort();
+        if let Some(relay) = relay {
+            relay.abort();
+        }
         let grace = state.settings.shutdown_grace;
         let deadline = tokio::time::Instant::now() + grace;
         // The event log gets the last fifth of the grace (at least a second) to itself.

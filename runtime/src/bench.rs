@@ -143,7 +143,7 @@ pub(crate) async fn run(options: BenchOptions) -> anyhow::Result<()> {
         .await;
     }
     if options.live {
-        return crate::bench_live::run().await;
+        return crate::bench_live::run(options.postgres.as_deref()).await;
     }
     if options.adapters {
         return crate::bench_adapters::run().await;

@@ -14,6 +14,11 @@
 //! process, so it is an upper bound of the server's share. Client and server also share
 //! the open-files limit (two descriptors a connection), which the bench raises as far as
 //! the system lets it.
+//!
+//! With `--postgres`, the same is measured **across nodes**: two nodes on one scratch
+//! PostgreSQL database and one Redis (`BENCH_REDIS_URL`, the local one by default),
+//! viewers connected to the first, events appended on the second, so each event goes
+//! through the second node's log, Redis and the first node's relay (`http::live::relay`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,8 +46,9 @@ const APPEND_EVERY: Duration = Duration::from_millis(10);
 /// The password of the benchmark's account.
 const PASSWORD: &str = "bench password 1234";
 
-/// Runs the four scenarios and prints their figures.
-pub(crate) async fn run() -> anyhow::Result<()> {
+/// Runs the four scenarios and prints their figures; then, given a PostgreSQL server,
+/// the scenarios across nodes.
+pub(crate) async fn run(postgres: Option<&str>) -> anyhow::Result<()> {
     println!(
         "boardroom bench --live — {} worker threads; append → received over HTTP/SSE, in-process server on SQLite",
         tokio::runtime::Handle::current().metrics().num_workers()
@@ -71,6 +77,74 @@ pub(crate) async fn run() -> anyhow::Result<()> {
 
     let _ = stop.send(());
     server.await.context("server task")??;
+    let _ = std::fs::remove_dir_all(&folder);
+    result?;
+    match postgres {
+        Some(admin_url) => across_nodes(admin_url).await,
+        None => {
+            println!("\n  across nodes: skipped (pass --postgres or BENCH_POSTGRES_URL)");
+            Ok(())
+        }
+    }
+}
+
+/// Viewers on one node, events appended on another: append → received through Redis.
+async fn across_nodes(admin_url: &str) -> anyhow::Result<()> {
+    const TENANTS: usize = 100;
+    let redis_url = std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let scratch = crate::bench::ScratchPostgres::create(admin_url).await?;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let folder = std::env::temp_dir().join(format!("boardroom-bench-live-nodes-{run}"));
+    let node = |name: &str| -> HashMap<String, String> {
+        [
+            ("BIND", "127.0.0.1:0".to_owned()),
+            ("BOARDROOM_DATA_DIR", folder.join(name).display().to_string()),
+            ("DATABASE_URL", scratch.url.clone()),
+            ("REDIS_URL", redis_url.clone()),
+            ("REDIS_PREFIX", format!("boardroom-bench-{run}:")),
+            ("SECRET_KEY", format!("bench-secret-key-{run}")),
+            ("NODE_NAME", name.to_owned()),
+            ("DEMO_TENANT", "false".to_owned()),
+            ("LOG_LEVEL", "error".to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    };
+    let mut servers = Vec::new();
+    let mut nodes = Vec::new();
+    for name in ["bench-node-a", "bench-node-b"] {
+        let settings = Settings::load(&node(name)).context("bench settings")?;
+        let application = Application::build(settings).await?;
+        nodes.push((application.local_addr(), application.state().clone()));
+        let (stop, stopped) = oneshot::channel::<()>();
+        servers.push((
+            stop,
+            tokio::spawn(application.run_until(async {
+                let _ = stopped.await;
+            })),
+        ));
+    }
+    let (viewed_at, viewing) = &nodes[0];
+    let (_, writing) = &nodes[1];
+    let result = async {
+        let (user, cookie) = account(*viewed_at, &viewing.store).await?;
+        let tenants = create_tenants(&viewing.store, user, TENANTS).await?;
+        println!("\n  across nodes: viewers on one node, events appended on another (PostgreSQL, Redis pub/sub)");
+        for subscribers in [1, TENANTS] {
+            let figures = measure(*viewed_at, &cookie, &writing.events, &vec![tenants[0]; subscribers]).await?;
+            figures.print(&format!("{subscribers} subscriber(s), one tenant"));
+        }
+        let figures = measure(*viewed_at, &cookie, &writing.events, &tenants).await?;
+        figures.print(&format!("{TENANTS} tenants, one subscriber each"));
+        anyhow::Ok(())
+    }
+    .await;
+    for (stop, server) in servers {
+        let _ = stop.send(());
+        server.await.context("server task")??;
+    }
+    scratch.drop_database().await;
     let _ = std::fs::remove_dir_all(&folder);
     result
 }

@@ -46,5 +46,5 @@ pub use audit::{TenantAudit, audit_tenant};
 pub use bench_chaos::{ChaosDrill, ChaosReport, DEFAULT_CYCLES_PER_SECOND, chaos_drill};
 pub use cli::{Cli, run};
 pub use config::{ConfigError, LogFormat, SecretKey, Settings};
-pub use http::{ApiCallMeter, AppState, LiveStreams, router};
+pub use http::{ApiCallMeter, AppState, LiveRelay, LiveStreams, router};
 pub use rotation::{RotationReport, rotate_secrets};

@@ -278,9 +278,18 @@ impl TestApp {
     /// Redis (and Redis key prefix), its own port, swarms and in-process state. The
     /// database belongs to the first app, which must outlive it.
     pub async fn another_process(&self) -> TestApp {
+        self.another_process_with(&[]).await
+    }
+
+    /// Like [`another_process`](Self::another_process), with some variables set
+    /// differently (e.g. its own `REDIS_URL`, through a proxy that can play an outage).
+    pub async fn another_process_with(&self, changes: &[(&str, &str)]) -> TestApp {
         // A node of its own: two live nodes never share a name.
         let mut env = self.env.clone();
         env.insert("NODE_NAME".into(), format!("another-{}", uuid::Uuid::new_v4().simple()));
+        for (name, value) in changes {
+            env.insert((*name).into(), (*value).into());
+        }
         let running = serve(&env).await;
         TestApp {
             address: running.address,

@@ -150,6 +150,10 @@ pub(crate) enum ApiError {
     /// answer; sent with `Retry-After`. Logged, not shown.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503: the business's swarm runs on the node named here. Answered to the client
+    /// only when the request could not be passed on to that node (see `forward`).
+    #[error("the business's swarm runs on node {0}; try again shortly")]
+    HeldElsewhere(String),
     /// 500: a bug or an unexpected failure. Logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -195,7 +199,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::HeldElsewhere(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -215,7 +219,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation",
             Self::TooManyRequests { .. } => "rate_limited",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::HeldElsewhere(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -269,6 +273,11 @@ impl IntoResponse for ApiError {
                 tracing::error!(%cause, "a backing service is unavailable");
                 "a backing service is unavailable; try again shortly".to_owned()
             }
+            // Node names and addresses are the operator's, not the client's.
+            Self::HeldElsewhere(node) => {
+                tracing::warn!(%node, "the business's swarm runs on another node, which could not be reached");
+                "the business's swarm runs on another node; try again shortly".to_owned()
+            }
             other => other.to_string(),
         };
         let body = ErrorBody::new(this.code(), message, this.fields());
@@ -278,9 +287,12 @@ impl IntoResponse for ApiError {
             Self::TooManyRequests { retry_after, .. } => {
                 Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
             }
-            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Self::Unavailable(_) | Self::HeldElsewhere(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
+        if let Self::HeldElsewhere(node) = this {
+            response.extensions_mut().insert(super::forward::HeldBy(node));
+        }
         if let Some(value) = retry_after.and_then(|seconds| HeaderValue::from_str(&seconds.max(1).to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }

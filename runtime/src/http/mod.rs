@@ -32,6 +32,8 @@
 //! - `docs`: `GET /api/openapi.json` and the offline docs page at `/api/docs`.
 //! - `metrics`: `GET /metrics` (OpenMetrics text, by `prometheus-client`) and the request counter.
 //! - `recent`: short-lived caches of reads every request would repeat.
+//! - `forward`: a request for a business whose swarm runs on another node, passed on
+//!   to that node.
 //! - `routes`: the API's routes.
 //! - `live`: the live view's API (`/api/live/*`: the SSE stream, swarm state, chart
 //!   series, controls).
@@ -47,6 +49,7 @@ mod error;
 mod extract;
 pub(crate) mod fields;
 mod file_checks;
+mod forward;
 mod live;
 mod meter;
 mod metrics;
@@ -109,9 +112,11 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The live view's open streams.
     pub live: LiveStreams,
+    /// The live view across nodes, when Redis is configured.
+    pub live_relay: Option<LiveRelay>,
 }
 
-pub use self::live::LiveStreams;
+pub use self::live::{LiveRelay, LiveStreams};
 
 /// The router's own state: the application's, plus what only the HTTP layer keeps
 /// (sessions, login throttles).
@@ -183,8 +188,10 @@ pub fn router(state: AppState) -> Router {
     openapi::apply_conventions(&mut document);
     // Strings, numbers and maps only: serializing it cannot fail.
     let document = docs::ServedDocument::render(&document).expect("the OpenAPI document serializes to JSON");
+    let passing_on = api.clone();
     routes
         .layer(Extension(document))
+        .route_layer(axum::middleware::from_fn_with_state(passing_on, forward::to_owner))
         .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
         .fallback(move |method: axum::http::Method| async move {
             metrics.count_unmatched(method.as_str());

@@ -48,10 +48,10 @@ use chrono::{TimeDelta, Utc};
 use self::access::AccessRules;
 use self::secret::{API_TOKEN_PREFIX, constant_time_eq, hash_secret};
 use self::session::{ActiveSession, session_cookie};
-use super::ApiState;
 use super::client::ClientFacts;
 use super::error::ApiError;
 use super::tiers;
+use super::{ApiState, forward};
 
 /// The header cookie-authenticated writes must carry.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
@@ -101,7 +101,8 @@ impl FromRequestParts<ApiState> for CurrentUser {
             return Ok(user.clone());
         }
         let user = authenticate(parts, state).await?;
-        if tiers::is_metered(parts.uri.path()) {
+        // A request another node passed on was counted there.
+        if tiers::is_metered(parts.uri.path()) && parts.extensions.get::<forward::PassedOn>().is_none() {
             tiers::meter_api_call(&state.app, &user.user).await?;
         }
         parts.extensions.insert(user.clone());

@@ -19,10 +19,14 @@
 //! ## Layout
 //! - `stream`: the SSE stream and its slow-client rules.
 //! - `series`: the charts' time series.
+//! - `relay`: [`LiveRelay`], the live view across nodes, through Redis.
 //! - [`LiveStreams`]: the open streams, counted and closed at shutdown.
 
+mod relay;
 mod series;
 mod stream;
+
+pub use relay::LiveRelay;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -260,12 +260,21 @@ fn tenant_stream(
     let pin = state.app.swarms.get(tenant).map(|swarm| swarm.pin());
     let subscription = state.app.events.subscribe(tenant, after);
     let activity = state.app.swarms.watch_activity(tenant);
+    // The swarm may run on another node: its events and activity come through Redis too.
+    let (watching, relayed) = match &state.app.live_relay {
+        Some(relay) => {
+            let (watching, relayed) = relay.watch(tenant, after);
+            (Some(watching), stream::unfold(relayed, next_relayed_activity).left_stream())
+        }
+        None => (None, stream::empty().right_stream()),
+    };
     let persisted = stream::unfold(subscription, next_persisted);
-    let activity = stream::unfold(activity, next_activity);
+    let activity = stream::select(stream::unfold(activity, next_activity), relayed);
     let closing = live.closed();
     stream::select(persisted, activity).take_until(closing).map(move |item| {
-        // Keeps the connection counted, and the swarm pinned, for as long as the stream is alive.
-        let _ = (&connection, &pin);
+        // Keeps the connection counted, the swarm pinned and the tenant watched across
+        // nodes for as long as the stream is alive.
+        let _ = (&connection, &pin, &watching);
         item
     })
 }
@@ -300,6 +309,20 @@ async fn next_activity(
             frame("activity", None, &data)
         }
         // Too slow for the activity buffer: say so and carry on from the newest signal.
+        Err(broadcast::error::RecvError::Lagged(missed)) => {
+            frame("skipped", None, format!("{{\"missed\":{missed}}}").as_bytes())
+        }
+        Err(broadcast::error::RecvError::Closed) => return None,
+    };
+    Some((Ok(event), receiver))
+}
+
+/// Activity relayed from the node that runs the swarm: its JSON, framed as ours is.
+async fn next_relayed_activity(
+    mut receiver: broadcast::Receiver<Bytes>,
+) -> Option<(SseItem, broadcast::Receiver<Bytes>)> {
+    let event = match receiver.recv().await {
+        Ok(data) => frame("activity", None, &data),
         Err(broadcast::error::RecvError::Lagged(missed)) => {
             frame("skipped", None, format!("{{\"missed\":{missed}}}").as_bytes())
         }

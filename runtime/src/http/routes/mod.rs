@@ -175,6 +175,7 @@ fn swarm_error(error: SwarmError) -> ApiError {
     match error {
         SwarmError::TenantNotFound(_) => ApiError::NotFound("business".into()),
         SwarmError::Store(error) => error.into(),
+        SwarmError::HeldElsewhere { node, .. } => ApiError::HeldElsewhere(node),
         other => ApiError::Unavailable(other.to_string()),
     }
 }
