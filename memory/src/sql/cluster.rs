@@ -9,6 +9,9 @@ use crate::model::*;
 use crate::rows::{self, ModelRow};
 use crate::store::{ClusterStore, MemoryResult};
 
+/// Hands back every live lease of node `$1` (expired at 0: the epoch must never go back).
+const RELEASE_NODE_LEASES: &str = "update swarm_leases set expires_ms = 0 where node = $1 and expires_ms > 0";
+
 fn lease(row: &impl ModelRow, now_ms: i64) -> MemoryResult<Lease> {
     let expires_ms = row.int("expires_ms")?;
     Ok(Lease {
@@ -25,6 +28,32 @@ impl<D: Dialect> SqlStore<D> {
     /// The database's clock, in milliseconds since the Unix epoch.
     async fn now_ms(&self) -> MemoryResult<i64> {
         query::<D>(D::NOW_MS).fetch_one(self.db()).await?.int("now_ms")
+    }
+
+    /// Records the node's beat, and whether an operator asked it to drain. `joining`
+    /// starts its run afresh: its start time now, and not draining (a drain was asked
+    /// of the run that ended).
+    async fn record_node(&self, beat: &NodeBeat, joining: bool) -> MemoryResult<bool> {
+        let now = self.now_ms().await?;
+        let writer = self.write().await;
+        query::<D>(
+            "insert into cluster_nodes (name, address, capacity, swarms, draining, started_ms, seen_ms) \
+             values ($1, $2, $3, $4, false, $5, $5) \
+             on conflict (name) do update set address = excluded.address, capacity = excluded.capacity, \
+             swarms = excluded.swarms, seen_ms = excluded.seen_ms, \
+             draining = case when $6 then false else cluster_nodes.draining end, \
+             started_ms = case when $6 then excluded.started_ms else cluster_nodes.started_ms end \
+             returning draining",
+        )
+        .bind(&beat.name)
+        .bind(&beat.address)
+        .bind(beat.capacity)
+        .bind(beat.swarms)
+        .bind(now)
+        .bind(joining)
+        .fetch_one(&writer)
+        .await?
+        .flag("draining")
     }
 }
 
@@ -100,10 +129,7 @@ impl<D: Dialect> ClusterStore for SqlStore<D> {
 
     async fn release_leases(&self, node: &str) -> MemoryResult<u64> {
         let writer = self.write().await;
-        Ok(query::<D>("update swarm_leases set expires_ms = 0 where node = $1 and expires_ms > 0")
-            .bind(node)
-            .execute(&writer)
-            .await?)
+        Ok(query::<D>(RELEASE_NODE_LEASES).bind(node).execute(&writer).await?)
     }
 
     async fn lease(&self, tenant: TenantId) -> MemoryResult<Option<Lease>> {
@@ -143,51 +169,16 @@ impl<D: Dialect> ClusterStore for SqlStore<D> {
     }
 
     async fn join_cluster(&self, beat: &NodeBeat) -> MemoryResult<()> {
-        let now = self.now_ms().await?;
-        let writer = self.write().await;
-        query::<D>(
-            "insert into cluster_nodes (name, address, capacity, swarms, draining, started_ms, seen_ms) \
-             values ($1, $2, $3, $4, false, $5, $5) \
-             on conflict (name) do update set address = excluded.address, capacity = excluded.capacity, \
-             swarms = excluded.swarms, draining = false, started_ms = excluded.started_ms, \
-             seen_ms = excluded.seen_ms",
-        )
-        .bind(&beat.name)
-        .bind(&beat.address)
-        .bind(beat.capacity)
-        .bind(beat.swarms)
-        .bind(now)
-        .execute(&writer)
-        .await?;
-        Ok(())
+        self.record_node(beat, true).await.map(drop)
     }
 
     async fn node_heartbeat(&self, beat: &NodeBeat) -> MemoryResult<bool> {
-        let now = self.now_ms().await?;
-        let writer = self.write().await;
-        query::<D>(
-            "insert into cluster_nodes (name, address, capacity, swarms, draining, started_ms, seen_ms) \
-             values ($1, $2, $3, $4, false, $5, $5) \
-             on conflict (name) do update set address = excluded.address, capacity = excluded.capacity, \
-             swarms = excluded.swarms, seen_ms = excluded.seen_ms \
-             returning draining",
-        )
-        .bind(&beat.name)
-        .bind(&beat.address)
-        .bind(beat.capacity)
-        .bind(beat.swarms)
-        .bind(now)
-        .fetch_one(&writer)
-        .await?
-        .flag("draining")
+        self.record_node(beat, false).await
     }
 
     async fn leave_cluster(&self, node: &str) -> MemoryResult<u64> {
         let mut tx = self.write_transaction().await?;
-        let released = query::<D>("update swarm_leases set expires_ms = 0 where node = $1 and expires_ms > 0")
-            .bind(node)
-            .execute(&mut *tx)
-            .await?;
+        let released = query::<D>(RELEASE_NODE_LEASES).bind(node).execute(&mut *tx).await?;
         query::<D>("delete from cluster_nodes where name = $1").bind(node).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(released)
