@@ -20,8 +20,11 @@
 //! - Without Redis (down, or never configured on this node) live events across nodes
 //!   fall back to the log: while the relay is disconnected it reads the watched tenants'
 //!   new events from the database every [`POLL_EVERY`]; connected, after each
-//!   (re)subscription (for what was published while it was not listening) and every
-//!   [`ANNOUNCE_EVERY`] (for a message lost on the way).
+//!   (re)subscription (for what was published while it was not listening) and once
+//!   more an [`ANNOUNCE_EVERY`] after a tenant's viewing began (for what a node wrote
+//!   before it heard of the watch). Redis delivers to a connected subscriber in order
+//!   and drops a too-slow one's connection rather than messages, so the relay misses
+//!   nothing else: a dropped connection is a reconnection, and a read of the log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +77,9 @@ struct Inner {
 struct Viewed {
     viewers: usize,
     relayed_up_to: i64,
+    /// When to read the log once more after subscribing: by then every node has heard
+    /// of the watch, so what one wrote before it heard is in the log.
+    settle_at: Option<Instant>,
 }
 
 /// Keeps a tenant watched across nodes while a viewer's stream lives.
@@ -136,7 +142,7 @@ impl LiveRelay {
             })
             .or_insert_with(|| {
                 first = true;
-                Viewed { viewers: 1, relayed_up_to: after }
+                Viewed { viewers: 1, relayed_up_to: after, settle_at: Some(Instant::now() + ANNOUNCE_EVERY) }
             });
         if first {
             let _ = self.inner.changes.send(tenant);
@@ -232,9 +238,9 @@ impl LiveRelay {
                 }
                 _ = announce.tick() => {
                     self.announce().await;
-                    // A forwarded message that was lost, or an event written before its
-                    // node heard of the watch, arrives this way at the latest.
-                    self.poll_viewed().await;
+                    self.settle().await;
+                    let now = Instant::now();
+                    self.inner.watched_elsewhere.retain(|_, until| *until > now);
                 }
             }
         }
@@ -300,6 +306,27 @@ impl LiveRelay {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Reads the log once more for the tenants whose viewing began an announcement
+    /// ago: an event a node wrote before it heard of the watch arrives this way.
+    async fn settle(&self) {
+        let now = Instant::now();
+        let due: Vec<TenantId> = self
+            .inner
+            .viewed
+            .iter_mut()
+            .filter_map(|mut entry| {
+                let due = entry.settle_at.is_some_and(|at| at <= now);
+                if due {
+                    entry.settle_at = None;
+                }
+                due.then_some(*entry.key())
+            })
+            .collect();
+        for tenant in due {
+            self.poll(tenant).await;
         }
     }
 
