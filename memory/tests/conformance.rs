@@ -3028,3 +3028,34 @@ async fn nodes_join_beat_drain_and_leave_handing_back_their_leases(store: Shared
     store.join_cluster(&beat("node-a", 0)).await.expect("join");
     assert!(!store.node_heartbeat(&beat("node-a", 0)).await.expect("beat"));
 }
+
+/// A node whose swarms hold every connection of its pool (a burst of first cycles, a
+/// slow database) still renews its leases and beats: the connections kept for its
+/// upkeep are its own. Without them the renewal waited behind the swarms' queries past
+/// the acquire time-out, and busy nodes lost their leases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_node_with_its_pool_exhausted_still_renews_its_leases() {
+    let db = boardroom_memory::testing::fresh_postgres().await;
+    let store = db.store.clone();
+    let shared: SharedStore = Arc::new(store.clone());
+    let tenant = tenant(&shared, "busy").await.id;
+    let lease = granted(store.claim_lease(tenant, "node-a", MINUTE_MS).await.expect("claim"));
+
+    // Every connection of the pool taken, as by swarms in the middle of their work.
+    let mut held = Vec::new();
+    while let Ok(Ok(connection)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), store.pool().acquire()).await
+    {
+        held.push(connection);
+    }
+    assert!(!held.is_empty(), "the pool gave connections");
+    let busy = store.tenant(tenant).await;
+    assert!(busy.is_err(), "the pool is exhausted: an ordinary query times out");
+
+    let renewed = store.renew_leases("node-a", MINUTE_MS).await.expect("renewed on the upkeep connections");
+    assert_eq!(renewed.iter().map(|lease| (lease.tenant_id, lease.epoch)).collect::<Vec<_>>(), [(tenant, lease.epoch)]);
+    let beat = NodeBeat { name: "node-a".into(), address: "http://a".into(), capacity: 10, swarms: 1 };
+    store.join_cluster(&beat).await.expect("joined on the upkeep connections");
+    assert!(!store.node_heartbeat(&beat).await.expect("beat on the upkeep connections"), "not draining");
+    drop(held);
+}

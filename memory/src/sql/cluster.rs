@@ -30,12 +30,17 @@ impl<D: Dialect> SqlStore<D> {
         query::<D>(D::NOW_MS).fetch_one(self.db()).await?.int("now_ms")
     }
 
+    /// [`SqlStore::now_ms`] on the connections kept for the node's upkeep.
+    async fn upkeep_now_ms(&self) -> MemoryResult<i64> {
+        query::<D>(D::NOW_MS).fetch_one(self.dialect.upkeep_pool()).await?.int("now_ms")
+    }
+
     /// Records the node's beat, and whether an operator asked it to drain. `joining`
     /// starts its run afresh: its start time now, and not draining (a drain was asked
     /// of the run that ended).
     async fn record_node(&self, beat: &NodeBeat, joining: bool) -> MemoryResult<bool> {
-        let now = self.now_ms().await?;
-        let writer = self.write().await;
+        let now = self.upkeep_now_ms().await?;
+        let writer = self.write_upkeep().await;
         query::<D>(
             "insert into cluster_nodes (name, address, capacity, swarms, draining, started_ms, seen_ms) \
              values ($1, $2, $3, $4, false, $5, $5) \
@@ -93,8 +98,8 @@ impl<D: Dialect> ClusterStore for SqlStore<D> {
     }
 
     async fn renew_leases(&self, node: &str, ttl_ms: i64) -> MemoryResult<Vec<Lease>> {
-        let now = self.now_ms().await?;
-        let writer = self.write().await;
+        let now = self.upkeep_now_ms().await?;
+        let writer = self.write_upkeep().await;
         // A lease that lapsed but still names this node at its epoch was claimed by no one
         // since, so no other node has written under it: renewing it is as safe as renewing
         // a live one, and spares a busy node (whose renewal came late) its swarms. One

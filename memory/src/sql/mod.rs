@@ -134,6 +134,13 @@ pub(crate) trait Dialect: Clone + fmt::Debug + Send + Sync + 'static {
 
     /// The connection pool.
     fn pool(&self) -> &Pool<Self::Db>;
+
+    /// Connections kept for the node's own upkeep in a cluster (renewing its leases,
+    /// its heartbeat), so a node whose swarms keep every other connection busy still
+    /// renews its leases in time. [`Dialect::pool`] where there is no such pool.
+    fn upkeep_pool(&self) -> &Pool<Self::Db> {
+        self.pool()
+    }
     /// The in-process lock every write takes first, on a database with one writer at
     /// a time (`None` where writers do not queue in-process).
     fn write_lock(&self) -> Option<&Mutex<()>>;
@@ -415,6 +422,15 @@ impl<D: Dialect> SqlStore<D> {
             None => None,
         };
         Writer { pool: self.db(), _turn: turn }
+    }
+
+    /// [`SqlStore::write`] on the connections kept for the node's upkeep.
+    async fn write_upkeep(&self) -> Writer<'_, D> {
+        let turn = match self.dialect.write_lock() {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        Writer { pool: self.dialect.upkeep_pool(), _turn: turn }
     }
 
     /// Opens a write transaction in this process's turn to write (see

@@ -46,6 +46,7 @@ impl<D: Dialect> PlatformStore for SqlStore<D> {
 
     async fn close(&self) {
         self.db().close().await;
+        self.dialect.upkeep_pool().close().await;
     }
 
     async fn set_platform_setting(&self, key: &str, value: &Value) -> MemoryResult<()> {

@@ -30,6 +30,9 @@ use crate::{MemoryError, PoolSettings};
 
 /// Connections per process.
 const MAX_CONNECTIONS: u32 = 16;
+/// Connections per process kept for its upkeep in a cluster (see
+/// [`Dialect::upkeep_pool`]), beyond [`MAX_CONNECTIONS`].
+const UPKEEP_CONNECTIONS: u32 = 2;
 
 /// SQLSTATE of "database does not exist".
 const INVALID_CATALOG_NAME: &str = "3D000";
@@ -40,6 +43,7 @@ const DUPLICATE_DATABASE: &str = "42P04";
 #[derive(Debug, Clone)]
 pub struct PostgresDialect {
     pool: PgPool,
+    upkeep: PgPool,
 }
 
 impl SqlStore<PostgresDialect> {
@@ -75,7 +79,12 @@ impl SqlStore<PostgresDialect> {
             Err(error) => return Err(error.into()),
         };
         super::migrations::migrator(super::migrations::POSTGRES).run(&pool).await?;
-        Ok(SqlStore { dialect: PostgresDialect { pool } })
+        // Opened on first use: a process outside a cluster's upkeep never opens them.
+        let upkeep = PgPoolOptions::new()
+            .max_connections(UPKEEP_CONNECTIONS)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(SqlStore { dialect: PostgresDialect { pool, upkeep } })
     }
 
     /// The connection pool, for queries the storage interfaces do not cover.
@@ -123,6 +132,10 @@ impl Dialect for PostgresDialect {
 
     fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn upkeep_pool(&self) -> &PgPool {
+        &self.upkeep
     }
 
     fn write_lock(&self) -> Option<&Mutex<()>> {
