@@ -38,6 +38,9 @@ const ADOPTED_AT_ONCE: usize = 16;
 const RETRY_FAILED_AFTER: Duration = Duration::from_secs(60);
 /// Longest time between beats.
 const MAX_BEAT: Duration = Duration::from_secs(5);
+/// Time between the first cycles of businesses adopted together: 200 at once spread
+/// over 10 s.
+const FIRST_CYCLES_APART: Duration = Duration::from_millis(50);
 
 /// Time between beats for a lease time-to-live.
 pub(crate) fn beat_every(lease_ttl: Duration) -> Duration {
@@ -173,11 +176,17 @@ pub(crate) async fn adopt(state: &AppState, adoption: &mut Adoption) -> anyhow::
         if chosen == 0 {
             return Ok(started);
         }
-        let outcomes: Vec<(TenantId, Result<bool, NotStarted>)> = futures::stream::iter(overdue)
-            .map(|tenant| async move { (tenant, start_autopilot(state, tenant).await) })
-            .buffer_unordered(ADOPTED_AT_ONCE)
-            .collect()
-            .await;
+        // Their first cycles are spread, the overdue ones (a dead node's) first, so a
+        // node adopting hundreds does not run hundreds of cycles in the same second.
+        let outcomes: Vec<(TenantId, Result<bool, NotStarted>)> =
+            futures::stream::iter(overdue.into_iter().enumerate())
+                .map(|(index, tenant)| async move {
+                    let delay = FIRST_CYCLES_APART.saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
+                    (tenant, start_autopilot(state, tenant, delay).await)
+                })
+                .buffer_unordered(ADOPTED_AT_ONCE)
+                .collect()
+                .await;
         let mut this_pass = 0;
         for (tenant, outcome) in outcomes {
             match outcome {
@@ -211,7 +220,7 @@ enum NotStarted {
 
 /// Starts `tenant`'s swarm and autopilot here. `Ok(false)`: another node was quicker,
 /// or the business changed meanwhile (autopilot off, disabled).
-async fn start_autopilot(state: &AppState, tenant: TenantId) -> Result<bool, NotStarted> {
+async fn start_autopilot(state: &AppState, tenant: TenantId, first_cycle_in: Duration) -> Result<bool, NotStarted> {
     let busy = |error: boardroom_memory::MemoryError| NotStarted::Busy(error.to_string());
     let row = match state.store.tenant(tenant).await.map_err(busy)? {
         Some(row) if row.is_active && row.settings["autopilot"] == true => row,
@@ -221,7 +230,7 @@ async fn start_autopilot(state: &AppState, tenant: TenantId) -> Result<bool, Not
     let cadence = tiers::tenant_cadence(state, &row, tier);
     match tiers::activate(state, &row).await {
         Ok(swarm) => {
-            cadence.start(&swarm);
+            cadence.start_after(&swarm, first_cycle_in);
             Ok(true)
         }
         Err(tiers::ActivateError::Swarm(

@@ -47,6 +47,9 @@ pub(crate) struct AutopilotControl {
     /// the timer.
     run_requested: AtomicBool,
     wake: Notify,
+    /// How long the driver waits before its first cycle, in milliseconds (0: none);
+    /// taken by the driver as it starts.
+    first_cycle_delay_ms: AtomicU64,
     /// Tests: the driver panics this many times before its next cycles.
     #[cfg(test)]
     panics_to_inject: std::sync::atomic::AtomicU32,
@@ -69,7 +72,16 @@ impl TenantHandle {
     /// Starts the autopilot: a cycle now, then one every `interval`. Returns `false`
     /// when it was already running (the interval is updated anyway).
     pub fn start_autopilot(&self, interval: Duration) -> bool {
+        self.start_autopilot_after(interval, Duration::ZERO)
+    }
+
+    /// [`TenantHandle::start_autopilot`] with the first cycle `delay` away instead of
+    /// now: a node that adopts many businesses at once spreads their first cycles
+    /// rather than running them all in the same second. A cycle asked for meanwhile
+    /// ("run now", "resume") runs at once.
+    pub fn start_autopilot_after(&self, interval: Duration, delay: Duration) -> bool {
         let control = &self.shared.autopilot;
+        control.first_cycle_delay_ms.store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
         control.interval_ms.store(interval_millis(interval), Ordering::Relaxed);
         if control.running.swap(true, Ordering::AcqRel) {
             control.wake.notify_one();
@@ -228,7 +240,22 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 async fn drive(handle: TenantHandle) {
     let _pin = handle.pin();
     let control = &handle.shared.autopilot;
-    let mut wake = Wake::Requested; // the first cycle runs at once
+    // The first cycle runs at once, unless it was asked to wait.
+    let delay = Duration::from_millis(control.first_cycle_delay_ms.swap(0, Ordering::AcqRel));
+    if !delay.is_zero() {
+        let until = tokio::time::Instant::now() + delay;
+        let mut status = handle.shared.status.subscribe();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => break,
+                // A cycle asked for ends the wait; a new interval does not.
+                () = control.wake.notified() => if control.run_requested.load(Ordering::Acquire) { break },
+                _ = status.wait_for(|s| matches!(s, SwarmStatus::Stopped | SwarmStatus::Passivated)) => return,
+            }
+        }
+        control.run_requested.store(false, Ordering::Release);
+    }
+    let mut wake = Wake::Requested;
     let mut last_cycle_end = tokio::time::Instant::now();
     loop {
         if matches!(handle.status(), SwarmStatus::Stopped | SwarmStatus::Passivated) {
@@ -359,6 +386,30 @@ mod tests {
         })
         .await;
         assert!(reached.is_ok(), "{cycles} cycles within 30 s; ran {}", swarm.autopilot().cycles_run);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delayed_start_holds_the_first_cycle_until_its_time_or_until_one_is_asked_for() {
+        // Arrange: cycles an hour apart, the first one a minute away.
+        let Acme { _database, events, root, tenant: _, swarm } = Acme::start(SupervisorConfig::default()).await;
+        assert!(swarm.start_autopilot_after(Duration::from_secs(3600), Duration::from_secs(60)));
+        assert!(swarm.autopilot().running);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(swarm.autopilot().cycles_run, 0, "the first cycle waits for its time");
+        // A new interval does not end the wait…
+        swarm.set_autopilot_interval(Duration::from_secs(1800));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(swarm.autopilot().cycles_run, 0, "a new interval only re-arms");
+
+        // Act: the owner asks for a cycle now.
+        swarm.run_cycle_now();
+
+        // Assert: it runs without waiting out the minute, once.
+        wait_for_cycles(&swarm, 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(swarm.autopilot().cycles_run, 1, "one cycle asked for, one run");
+        root.shutdown().await;
+        events.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

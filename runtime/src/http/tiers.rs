@@ -352,8 +352,13 @@ impl Cadence {
 
     /// Puts the cadence on a swarm's autopilot, starting it if it is not running.
     pub(crate) fn start(self, swarm: &TenantHandle) {
+        self.start_after(swarm, Duration::ZERO);
+    }
+
+    /// [`Cadence::start`] with the first cycle `delay` away (at most an interval).
+    pub(crate) fn start_after(self, swarm: &TenantHandle, delay: Duration) {
         self.apply(swarm);
-        swarm.start_autopilot(self.interval);
+        swarm.start_autopilot_after(self.interval, delay.min(self.interval));
     }
 }
 
